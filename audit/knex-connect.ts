@@ -1,0 +1,59 @@
+/**
+ * Opens the store: a SQLite file (embedded default, WAL) or PostgreSQL when given a
+ * `postgres://` URL. Shared by audit/, node/ and hub/ so every part speaks to the database the
+ * same way. `type Db = Knex | Knex.Transaction` lets stores run inside a caller's transaction.
+ */
+import knexFactory, { type Knex } from 'knex';
+
+export type Db = Knex | Knex.Transaction;
+
+export interface ConnectOptions {
+  /** PostgreSQL schema to use (created if missing); tests give each run its own. */
+  schema?: string;
+  /** Connection pool ceiling for PostgreSQL. */
+  poolMax?: number;
+}
+
+export function isPostgresUrl(target: string): boolean {
+  return /^postgres(ql)?:\/\//.test(target);
+}
+
+export async function connect(target: string, opts: ConnectOptions = {}): Promise<Knex> {
+  if (isPostgresUrl(target)) {
+    const db = knexFactory({
+      client: 'pg',
+      connection: target,
+      pool: { min: 0, max: opts.poolMax ?? 10 },
+      ...(opts.schema ? { searchPath: [opts.schema] } : {}),
+    });
+    if (opts.schema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [opts.schema]);
+    return db;
+  }
+  const db = knexFactory({
+    client: 'sqlite3',
+    connection: { filename: target },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate: (conn: { run: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) => {
+        conn.run('PRAGMA journal_mode = WAL', (e1) => {
+          if (e1) return done(e1, conn);
+          conn.run('PRAGMA synchronous = NORMAL', (e2) => {
+            if (e2) return done(e2, conn);
+            conn.run('PRAGMA foreign_keys = ON', (e3) => {
+              if (e3) return done(e3, conn);
+              conn.run('PRAGMA busy_timeout = 5000', (e4) => done(e4, conn));
+            });
+          });
+        });
+      },
+    },
+  });
+  return db;
+}
+
+export function engineOf(db: Knex): 'sqlite' | 'pg' {
+  const client = (db.client as { config: { client: string } }).config.client;
+  return client === 'pg' ? 'pg' : 'sqlite';
+}

@@ -1,0 +1,48 @@
+/**
+ * Typed errors shared by every package. Each package declares its codes once, in its own
+ * `errors.ts`, as a table `{ CODE: default message }`; `docs/errors.md` lists every code and
+ * `test/errors-doc.test.ts` keeps the two in step. HTTP statuses are mapped only at the HTTP edge.
+ */
+
+export class CreditError<C extends string = string> extends Error {
+  readonly code: C;
+  readonly details: unknown;
+
+  constructor(code: C, message: string, details?: unknown) {
+    super(message);
+    this.name = 'CreditError';
+    this.code = code;
+    this.details = details;
+  }
+
+  toJSON(): { code: C; message: string; details?: unknown } {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** Builds a typed constructor for one package's code table. */
+export function errorFactory<T extends Record<string, string>>(table: T) {
+  return function make(code: keyof T & string, message?: string, details?: unknown): CreditError<keyof T & string> {
+    return new CreditError(code, message ?? table[code] ?? code, details);
+  };
+}
+
+export function isCreditError(e: unknown): e is CreditError {
+  return e instanceof CreditError || (typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' && String((e as { code: string }).code).startsWith('ERR_') && e instanceof Error);
+}
+
+/** Codes of protocol/: identifiers, catalog, canonical JSON, envelopes. */
+export const PROTOCOL_ERRORS = {
+  ERR_INVALID_USCC: 'not a valid Unified Social Credit Code (GB 32100-2015)',
+  ERR_INVALID_RESIDENT_ID: 'not a valid resident identity number (GB 11643)',
+  ERR_INVALID_NODE_ID: 'node id must be a 6-digit administrative division code (GB/T 2260)',
+  ERR_CANONICAL_JSON: 'value cannot be written as canonical JSON (RFC 8785)',
+  ERR_CERT_UNTRUSTED: 'certificate does not chain to a trusted CA',
+  ERR_CERT_EXPIRED: 'certificate is expired or not yet valid',
+  ERR_CERT_REVOKED: 'certificate has been revoked',
+} as const;
+
+export type ProtocolErrorCode = keyof typeof PROTOCOL_ERRORS;
+export const protocolError = errorFactory(PROTOCOL_ERRORS);

@@ -1,0 +1,3 @@
+import type { Scenario } from './scenario.js';
+// Each scenario lives in its own file here; add it to this list.
+export const scenarios: Scenario[] = [];

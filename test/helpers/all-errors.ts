@@ -1,0 +1,12 @@
+/** Every package's error table, for the docs check. Add a package's table here when it has one. */
+import { PROTOCOL_ERRORS } from '../../protocol/errors.js';
+import { CERT_ERRORS } from '../../certs/errors.js';
+import { AUDIT_ERRORS } from '../../audit/errors.js';
+import { CLI_ERRORS } from '../../scripts/errors.js';
+
+export const ALL_ERROR_TABLES: Record<string, Record<string, string>> = {
+  protocol: PROTOCOL_ERRORS,
+  certs: CERT_ERRORS,
+  audit: AUDIT_ERRORS,
+  scripts: CLI_ERRORS,
+};
