@@ -2,7 +2,8 @@
  * The contract other packages use to emit audit events (`audit.record({...})`). Services never
  * write the audit table themselves. Implemented in audit/ (issue 4).
  */
-export type Classification = 'public' | 'shared' | 'restricted' | 'internal';
+import type { Classification } from '../protocol/classification.js';
+export type { Classification };
 
 export interface AuditEvent {
   /** Who: a local user id (`user:alice`) or a certificate (`cert:<sha256 fingerprint>`). */
