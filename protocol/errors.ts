@@ -46,6 +46,7 @@ export const PROTOCOL_ERRORS = {
   ERR_FIELD_TYPE: 'field value has the wrong type',
   ERR_FIELD_ENUM: 'field value is not one of the allowed values',
   ERR_FIELD_TOO_LONG: 'field value is longer than allowed',
+  ERR_FIELD_RANGE: 'number is outside the allowed range',
   ERR_INVALID_DATE: 'not a real calendar date written YYYY-MM-DD',
   ERR_DATE_RANGE: 'an end date lies before its start date',
   ERR_CLASSIFICATION_LOWERED: "a record's class may be raised but never set below its type's default",

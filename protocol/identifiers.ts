@@ -87,7 +87,7 @@ export function usccProblem(s: unknown): string | null {
   return orgCodeProblem(s.slice(8, 17));
 }
 
-export function isValidUscc(s: unknown): s is string {
+export function isValidUscc(s: unknown): boolean {
   return usccProblem(s) === null;
 }
 
@@ -113,7 +113,7 @@ export function residentIdProblem(s: unknown, today: string = todayInChina()): s
   return s[17] === residentIdCheckChar(s) ? null : 'check character (18) does not match (MOD 11-2)';
 }
 
-export function isValidResidentId(s: unknown, today?: string): s is string {
+export function isValidResidentId(s: unknown, today?: string): boolean {
   return residentIdProblem(s, today) === null;
 }
 

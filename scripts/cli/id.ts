@@ -1,5 +1,30 @@
+/** `credit id check CODE…`: checks USCCs and resident IDs, one JSON line per argument. */
+import { checkIdentifier } from '../../protocol/identifiers.js';
+import { cliError } from '../errors.js';
 import { command, group } from './framework.js';
-// Owner: protocol (issue 2). `credit id check CODE…`
-export const idGroup = group('id', 'check identifiers (USCC, resident ID)', [
-  command({ name: 'check', summary: 'not yet implemented', usage: 'CODE…', positionals: true, run: async ({ io }) => { io.stderr('not yet\n'); return 1; } }),
-]);
+
+const check = command({
+  name: 'check',
+  summary: 'check Unified Social Credit Codes (GB 32100) and resident ID numbers (GB 11643)',
+  usage: 'CODE…',
+  help: [
+    'Prints one JSON line per CODE: {"input","valid","kind":"uscc"|"resident-id"|"unknown","code"?}',
+    '("code" only when invalid: ERR_INVALID_USCC, ERR_INVALID_RESIDENT_ID, ERR_UNKNOWN_IDENTIFIER).',
+    'Exit status 0 when every CODE is valid, 1 otherwise. Input is checked as given: lower-case',
+    'letters are refused (the standards define upper case only).',
+  ].join('\n'),
+  options: {},
+  positionals: true,
+  run: async ({ positionals, io }) => {
+    if (positionals.length === 0) throw cliError('ERR_USAGE', 'give at least one CODE to check');
+    let allValid = true;
+    for (const input of positionals) {
+      const r = checkIdentifier(input);
+      allValid &&= r.valid;
+      io.stdout(JSON.stringify(r) + '\n');
+    }
+    return allValid ? 0 : 1;
+  },
+});
+
+export const idGroup = group('id', 'check identifiers (USCC, resident ID)', [check]);
