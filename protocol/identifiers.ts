@@ -121,7 +121,7 @@ export function isValidResidentId(s: unknown, today?: string): boolean {
  * Classifies and checks one identifier. Kind is decided by shape:
  * - 17 digits + digit/X/x: a valid resident ID → `resident-id`; else a valid USCC (a USCC can be
  *   all digits) → `uscc`; else, invalid, `resident-id` when characters 7–14 read as a calendar date
- *   (what a mistyped resident ID looks like) and `uscc` otherwise;
+ *   (a year 1800–2099: what a mistyped resident ID looks like) and `uscc` otherwise;
  * - any other 18 letters/digits → `uscc`;
  * - anything else → `unknown` (ERR_UNKNOWN_IDENTIFIER), e.g. 15-digit first-generation IDs.
  */
@@ -131,7 +131,8 @@ export function checkIdentifier(input: string, today?: string): IdentifierCheck 
   if (typeof input === 'string' && /^\d{17}[\dXx]$/.test(input)) {
     if (isValidResidentId(input, today)) return ok('resident-id');
     if (isValidUscc(input)) return ok('uscc');
-    const looksLikeBirthDate = isCalendarDay(Number(input.slice(6, 10)), Number(input.slice(10, 12)), Number(input.slice(12, 14)));
+    const year = Number(input.slice(6, 10));
+    const looksLikeBirthDate = year >= 1800 && year <= 2099 && isCalendarDay(year, Number(input.slice(10, 12)), Number(input.slice(12, 14)));
     return looksLikeBirthDate ? bad('resident-id', 'ERR_INVALID_RESIDENT_ID') : bad('uscc', 'ERR_INVALID_USCC');
   }
   if (typeof input === 'string' && /^[0-9A-Za-z]{18}$/.test(input)) return isValidUscc(input) ? ok('uscc') : bad('uscc', 'ERR_INVALID_USCC');
