@@ -3,10 +3,12 @@ import { PROTOCOL_ERRORS } from '../../protocol/errors.js';
 import { CERT_ERRORS } from '../../certs/errors.js';
 import { AUDIT_ERRORS } from '../../audit/errors.js';
 import { CLI_ERRORS } from '../../scripts/errors.js';
+import { NODE_ERRORS } from '../../node/errors.js';
 
 export const ALL_ERROR_TABLES: Record<string, Record<string, string>> = {
   protocol: PROTOCOL_ERRORS,
   certs: CERT_ERRORS,
   audit: AUDIT_ERRORS,
   scripts: CLI_ERRORS,
+  node: NODE_ERRORS,
 };

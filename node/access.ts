@@ -1,0 +1,73 @@
+/**
+ * Access control of the local API, in one place: which role may do which action, and what a
+ * caller's clearance lets them see of a record of each class. Pure: services call it and audit
+ * the outcome. The README's "Running a city node" section shows the same rules as a table.
+ */
+import { clears, type Classification } from '../protocol/classification.js';
+import { piiClearance } from '../protocol/mask.js';
+import { nodeError, type NodeErrorCode } from './errors.js';
+
+export const ROLES = ['submitter', 'query', 'officer', 'auditor', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const ACTIONS = ['record.create', 'record.import', 'record.read', 'record.read-withdrawn', 'record.object', 'record.withdraw', 'objection.resolve', 'audit.read'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+/** Role → the actions it may take. admin may take every action. */
+export const ROLE_ACTIONS: Readonly<Record<Role, readonly Action[]>> = Object.freeze({
+  submitter: ['record.create', 'record.import'],
+  query: ['record.read'],
+  officer: ['record.read', 'record.read-withdrawn', 'record.object', 'record.withdraw', 'objection.resolve'],
+  auditor: ['record.read', 'record.read-withdrawn', 'audit.read'],
+  admin: ACTIONS,
+});
+
+export interface Caller {
+  /** `user:<name>` */
+  actor: string;
+  role: Role;
+  clearance: Classification;
+}
+
+export function mayAct(role: Role, action: Action): boolean {
+  return ROLE_ACTIONS[role].includes(action);
+}
+
+/** Throws ERR_ROLE_DENIED unless the caller's role may take `action`. */
+export function assertMayAct(caller: Caller, action: Action): void {
+  if (!mayAct(caller.role, action)) throw nodeError('ERR_ROLE_DENIED', `role ${caller.role} may not ${action}`, { role: caller.role, action });
+}
+
+/** What a caller gets when reading a record of `recordClass`. */
+export type ReadDecision =
+  | { allowed: true; view: 'full' | 'masked'; audited: boolean }
+  | { allowed: false; code: Extract<NodeErrorCode, 'ERR_CLASSIFICATION_DENIED' | 'ERR_PURPOSE_REQUIRED'> };
+
+/**
+ * Read rule by class (clearance ranks public < shared < restricted < internal):
+ * - public, shared: anyone with read; personal fields in clear only at clearance ≥ max(class, shared),
+ *   masked otherwise (protocol/mask.ts `piiClearance`).
+ * - restricted: clearance ≥ restricted AND a stated purpose; each release audited with it.
+ *   Without purpose ERR_PURPOSE_REQUIRED; below restricted ERR_CLASSIFICATION_DENIED.
+ * - internal: clearance internal only (tokens are issued by this node, so it is the owning node's
+ *   user); otherwise ERR_CLASSIFICATION_DENIED.
+ */
+export function decideRead(clearance: Classification, recordClass: Classification, purpose: string | undefined): ReadDecision {
+  if (recordClass === 'restricted' || recordClass === 'internal') {
+    if (!clears(clearance, recordClass)) return { allowed: false, code: 'ERR_CLASSIFICATION_DENIED' };
+    if (recordClass === 'restricted' && !purpose) return { allowed: false, code: 'ERR_PURPOSE_REQUIRED' };
+    return { allowed: true, view: 'full', audited: recordClass === 'restricted' };
+  }
+  return { allowed: true, view: clears(clearance, piiClearance(recordClass)) ? 'full' : 'masked', audited: false };
+}
+
+/** Writes (create, import, object, withdraw) need clearance covering the record's class. */
+export function assertMayWrite(caller: Caller, recordClass: Classification): void {
+  if (!clears(caller.clearance, recordClass)) {
+    throw nodeError('ERR_CLASSIFICATION_DENIED', `clearance ${caller.clearance} does not cover ${recordClass} records`, { clearance: caller.clearance, class: recordClass });
+  }
+}
+
+export function isRole(x: unknown): x is Role {
+  return typeof x === 'string' && (ROLES as readonly string[]).includes(x);
+}

@@ -1,0 +1,119 @@
+/**
+ * The composition root of a city node: DB → stores → services → routes. Builds a Fastify app
+ * and never listens (server.ts does); tests drive it with app.inject().
+ */
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Knex } from 'knex';
+import type { DestinationStream } from 'pino';
+import { connect } from '../audit/knex-connect.js';
+import { migrateAudit, openAuditLog } from '../audit/index.js';
+import { authenticate, installAuth } from './auth.js';
+import type { NodeConfig } from './config.js';
+import type { NodeContext } from './context.js';
+import { disclosureJob } from './disclosure-job.js';
+import { nodeError } from './errors.js';
+import { emptyHooks, type RecordHooks } from './hooks.js';
+import { installErrorHandling } from './http-errors.js';
+import { importService } from './import-service.js';
+import { loggerOptions } from './logger.js';
+import { createMetrics, installMetrics } from './metrics.js';
+import { migrateNode } from './migrations.js';
+import { recordsService } from './records-service.js';
+import { repairService } from './repair-service.js';
+import { healthRoutes } from './routes/health.js';
+import { importRoutes } from './routes/import.js';
+import { recordRoutes } from './routes/records.js';
+import { createResultSchema } from './schemas.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    nodeCtx: NodeContext;
+  }
+}
+
+export interface BuildOptions {
+  config: NodeConfig;
+  /** The clock (tests move it); default: the system clock. */
+  clock?: () => Date;
+  /** Seams for the hub exchange (outbox rows written in the record's transaction). */
+  hooks?: RecordHooks;
+  /** Where logs go (default stdout). */
+  logStream?: DestinationStream;
+  /** An already-open store (tests); otherwise config.databaseTarget is opened and closed with the app. */
+  db?: Knex;
+}
+
+export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
+  const { config } = opts;
+  const clock = opts.clock ?? (() => new Date());
+  const db = opts.db ?? (await connect(config.databaseTarget));
+  await migrateAudit(db);
+  await migrateNode(db);
+  const audit = await openAuditLog(db, {});
+
+  const app = Fastify({
+    logger: loggerOptions(config.logLevel, opts.logStream),
+    bodyLimit: config.bodyLimitBytes,
+    ...(config.listen.tls ? { https: { cert: readFileSync(config.listen.tls.certFile), key: readFileSync(config.listen.tls.keyFile) } } : {}),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  const deps = { db, audit, hooks: opts.hooks ?? emptyHooks(), nodeId: config.nodeId, clock };
+  const records = recordsService(deps);
+  const repair = repairService(deps, records);
+  const ctx: NodeContext = {
+    config, db, audit, records, repair,
+    imports: importService(deps, records),
+    metrics: createMetrics(db, config.nodeId),
+    job: disclosureJob(() => repair.expireDue(), config.disclosureJob.intervalMinutes, app.log),
+    state: { closing: false },
+  };
+  app.decorate('nodeCtx', ctx);
+
+  installErrorHandling(app);
+  installMetrics(app, ctx.metrics);
+  if (config.rateLimit.enabled) {
+    await app.register(rateLimit, {
+      max: config.rateLimit.max,
+      timeWindow: config.rateLimit.timeWindowMs,
+      errorResponseBuilder: (_req, c) => nodeError('ERR_RATE_LIMITED', `rate limit of ${c.max} requests reached; retry in ${c.after}`, { retryAfter: c.after }),
+    });
+  }
+  await installAuth(app, { secret: config.jwtSecret, nodeId: config.nodeId, audit });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: `credit-federation city node ${config.nodeId}`, version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.addSchema(createResultSchema);
+
+  await app.register(healthRoutes, { ctx });
+  await app.register(
+    async (v1) => {
+      v1.addHook('onRequest', authenticate(config.nodeId, audit));
+      await v1.register(recordRoutes, { ctx });
+      await v1.register(importRoutes, { ctx });
+    },
+    { prefix: '/v1' },
+  );
+
+  app.addHook('onReady', async () => ctx.job.start());
+  app.addHook('preClose', async () => {
+    ctx.state.closing = true;
+  });
+  app.addHook('onClose', async () => {
+    await ctx.job.stop();
+    await audit.close();
+    if (!opts.db) await db.destroy();
+  });
+  return app;
+}

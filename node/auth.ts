@@ -1,0 +1,54 @@
+/**
+ * Authentication of local users: a bearer JWT verified by @fastify/jwt (HS256 only, this node's
+ * secret, this node as issuer). `alg: none`, a tampered payload, another key and an expired token
+ * are all refused with 401 and a code; every refusal is audited. The verified caller is
+ * `request.caller`.
+ */
+import fastifyJwt from '@fastify/jwt';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { isClassification } from '../protocol/classification.js';
+import { isRole, type Caller } from './access.js';
+import { nodeError } from './errors.js';
+import type { AuditWriter } from './records-service.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller: Caller;
+  }
+}
+
+function authError(e: unknown) {
+  const code = (e as { code?: string }).code;
+  if (code === 'FST_JWT_NO_AUTHORIZATION_IN_HEADER') return nodeError('ERR_AUTH_MISSING');
+  if (code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED') return nodeError('ERR_AUTH_EXPIRED');
+  return nodeError('ERR_AUTH_INVALID');
+}
+
+export async function installAuth(app: FastifyInstance, opts: { secret: Buffer; nodeId: string; audit: AuditWriter }): Promise<void> {
+  await app.register(fastifyJwt, {
+    secret: opts.secret,
+    sign: { algorithm: 'HS256' },
+    verify: { algorithms: ['HS256'], allowedIss: opts.nodeId, requiredClaims: ['sub', 'exp', 'role', 'clearance'] },
+  });
+  app.decorateRequest('caller', null as unknown as Caller);
+}
+
+/** onRequest hook for /v1 routes (before the body is read): verifies the token, sets request.caller. */
+export function authenticate(nodeId: string, audit: AuditWriter) {
+  return async (request: FastifyRequest): Promise<void> => {
+    let payload: Record<string, unknown>;
+    try {
+      payload = await request.jwtVerify<Record<string, unknown>>();
+    } catch (e) {
+      const err = authError(e);
+      await audit.record({ actor: 'anonymous', actorNode: nodeId, action: 'access.denied', object: `${request.method} ${request.routeOptions.url ?? ''}`, outcome: 'failure', reason: err.code });
+      throw err;
+    }
+    const { sub, role, clearance } = payload;
+    if (typeof sub !== 'string' || !isRole(role) || !isClassification(clearance)) {
+      await audit.record({ actor: 'anonymous', actorNode: nodeId, action: 'access.denied', object: `${request.method} ${request.routeOptions.url ?? ''}`, outcome: 'failure', reason: 'ERR_AUTH_INVALID' });
+      throw nodeError('ERR_AUTH_INVALID', 'token claims role/clearance are not ones this node knows');
+    }
+    request.caller = { actor: `user:${sub}`, role, clearance };
+  };
+}

@@ -1,0 +1,20 @@
+/** What the composition root (app.ts) hands to routes: the built services and the config. */
+import type { Knex } from 'knex';
+import type { NodeConfig } from './config.js';
+import type { DisclosureJob } from './disclosure-job.js';
+import type { ImportService } from './import-service.js';
+import type { NodeMetrics } from './metrics.js';
+import type { AuditWriter, RecordsService } from './records-service.js';
+import type { RepairService } from './repair-service.js';
+
+export interface NodeContext {
+  config: NodeConfig;
+  db: Knex;
+  audit: AuditWriter;
+  records: RecordsService;
+  repair: RepairService;
+  imports: ImportService;
+  metrics: NodeMetrics;
+  job: DisclosureJob;
+  state: { closing: boolean };
+}

@@ -1,0 +1,115 @@
+/**
+ * Bulk import: validates each line of an upload against the catalog and writes the good ones in
+ * batches (one transaction, one multi-row insert and one audit event per batch). Memory stays
+ * flat: the source is read only as fast as batches commit, and only the first `rejectedLinesCap`
+ * rejected lines are kept (all are counted). Not atomic across batches: a failed upload can be
+ * sent again, since records are idempotent on their natural key.
+ */
+import type { Readable } from 'node:stream';
+import { validateRecord } from '../protocol/catalog.js';
+import { todayInChina } from '../protocol/catalog-calendar.js';
+import { classRank, clears, type Classification } from '../protocol/classification.js';
+import { uuidv7 } from '../protocol/crypto.js';
+import type { Caller } from './access.js';
+import { runWritten } from './hooks.js';
+import { csvSource, ndjsonSource, type SourceItem } from './import-sources.js';
+import { toStoredRecord } from './record-model.js';
+import type { RecordsService, ServiceDeps } from './records-service.js';
+import { recordsStore, type StoredRecord } from './records-store.js';
+
+export interface RejectedLine {
+  line: number;
+  errors: { field: string; code: string; message: string }[];
+}
+
+export interface ImportReport {
+  importId: string;
+  lines: number;
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  rejectedLines: RejectedLine[];
+  /** True when more lines were rejected than rejectedLines lists. */
+  truncated: boolean;
+}
+
+export interface ImportOptions {
+  format: 'csv' | 'ndjson';
+  /** Record type: required for CSV, the default for NDJSON lines without one. */
+  type?: string;
+  limitBytes: number;
+  batchSize: number;
+  rejectedLinesCap: number;
+  /** Called after each committed batch (metrics). */
+  onBatch?: (accepted: number, duplicates: number, rejected: number) => void;
+}
+
+export function importService(deps: ServiceDeps, records: RecordsService) {
+  return {
+    async importStream(caller: Caller, body: Readable, opts: ImportOptions): Promise<ImportReport> {
+      const importId = uuidv7();
+      await records.authorize(caller, 'record.import', `import:${importId}`);
+      const source: AsyncGenerator<SourceItem> = opts.format === 'csv' ? csvSource(body, opts.limitBytes, opts.type!) : ndjsonSource(body, opts.limitBytes, opts.type);
+      const report: ImportReport = { importId, lines: 0, accepted: 0, duplicates: 0, rejected: 0, rejectedLines: [], truncated: false };
+      const reject = (line: number, errors: RejectedLine['errors']) => {
+        report.rejected++;
+        if (report.rejectedLines.length < opts.rejectedLinesCap) report.rejectedLines.push({ line, errors });
+        else report.truncated = true;
+      };
+      let batch: StoredRecord[] = [];
+      let batchNo = 0;
+      let denied = 0;
+      let batchRejected = 0;
+      const flush = async () => {
+        const rows = batch;
+        const rejectedHere = batchRejected;
+        batch = [];
+        batchRejected = 0;
+        batchNo++;
+        if (rows.length === 0 && denied === 0) return opts.onBatch?.(0, 0, rejectedHere);
+        const top = rows.reduce<Classification>((c, r) => (classRank(r.classification) > classRank(c) ? r.classification : c), 'public');
+        const deniedHere = denied;
+        denied = 0;
+        const fresh = await deps.db.transaction(async (trx) => {
+          const inserted = await recordsStore.insertMany(trx, rows);
+          const fresh = rows.filter((r) => inserted.has(r.id));
+          const object = `import:${importId}#${batchNo}`;
+          if (rows.length) await deps.audit.recordIn(trx, { actor: caller.actor, actorNode: deps.nodeId, action: 'record.import', object, class: top, outcome: 'success', reason: `accepted=${fresh.length} duplicates=${rows.length - fresh.length}` });
+          if (deniedHere) await deps.audit.recordIn(trx, { actor: caller.actor, actorNode: deps.nodeId, action: 'access.denied', object, outcome: 'failure', reason: `ERR_CLASSIFICATION_DENIED lines=${deniedHere}` });
+          await runWritten(deps.hooks, trx, fresh);
+          return fresh;
+        });
+        report.accepted += fresh.length;
+        report.duplicates += rows.length - fresh.length;
+        opts.onBatch?.(fresh.length, rows.length - fresh.length, rejectedHere);
+      };
+
+      const today = todayInChina(deps.clock());
+      const now = deps.clock().toISOString();
+      for await (const item of source) {
+        report.lines++;
+        if ('error' in item) {
+          reject(item.line, [item.error]);
+          batchRejected++;
+        } else {
+          const v = validateRecord(item.input, { today });
+          if (!v.ok) {
+            reject(item.line, v.errors.map(({ field, code, message }) => ({ field, code, message })));
+            batchRejected++;
+          } else if (!clears(caller.clearance, v.record.classification)) {
+            reject(item.line, [{ field: 'classification', code: 'ERR_CLASSIFICATION_DENIED', message: `clearance ${caller.clearance} does not cover ${v.record.classification} records` }]);
+            batchRejected++;
+            denied++;
+          } else {
+            batch.push(toStoredRecord(v.record, { nodeId: deps.nodeId, actor: caller.actor, now }));
+          }
+        }
+        if (batch.length + batchRejected >= opts.batchSize) await flush();
+      }
+      await flush();
+      return report;
+    },
+  };
+}
+
+export type ImportService = ReturnType<typeof importService>;

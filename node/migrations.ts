@@ -1,0 +1,75 @@
+/**
+ * The node's schema as knex migrations (a migrationSource object: no file globbing), with its own
+ * bookkeeping table so node/, audit/ and a co-located hub never collide. Every `up` has a `down`.
+ */
+import type { Knex } from 'knex';
+
+interface Migration {
+  name: string;
+  up(db: Knex): Promise<void>;
+  down(db: Knex): Promise<void>;
+}
+
+const MIGRATIONS: Migration[] = [
+  {
+    name: '001_records',
+    async up(db) {
+      await db.schema.createTable('node_records', (t) => {
+        t.string('id', 36).primary();
+        t.string('type', 16).notNullable();
+        t.string('class', 16).notNullable();
+        t.string('subject', 32).notNullable().index('node_records_subject_idx');
+        t.string('natural_key', 600).notNullable().unique('node_records_natural_key_uq');
+        t.text('fields').notNullable();
+        t.boolean('negative').notNullable();
+        t.string('status', 16).notNullable().defaultTo('active');
+        t.boolean('disputed').notNullable().defaultTo(false);
+        t.string('withdrawn_reason', 32).nullable();
+        t.string('withdrawn_at', 30).nullable();
+        t.string('decision_date', 10).nullable();
+        t.string('repair_from', 10).nullable();
+        t.string('disclosure_end', 10).nullable();
+        t.string('source_node', 6).notNullable();
+        t.string('created_by', 128).notNullable();
+        t.string('created_at', 30).notNullable();
+        t.string('updated_at', 30).notNullable();
+        t.index(['status', 'disclosure_end'], 'node_records_expiry_idx');
+      });
+      await db.schema.createTable('node_objections', (t) => {
+        t.string('id', 36).primary();
+        t.string('record_id', 36).notNullable().references('id').inTable('node_records').index('node_objections_record_idx');
+        t.string('status', 16).notNullable().defaultTo('open');
+        t.text('grounds').notNullable();
+        t.string('filed_by', 128).notNullable();
+        t.string('filed_at', 30).notNullable();
+        t.string('resolved_by', 128).nullable();
+        t.string('resolved_at', 30).nullable();
+        t.text('resolution_note').nullable();
+      });
+    },
+    async down(db) {
+      await db.schema.dropTableIfExists('node_objections');
+      await db.schema.dropTableIfExists('node_records');
+    },
+  },
+];
+
+export const nodeMigrationSource: Knex.MigrationSource<Migration> = {
+  getMigrations: async () => MIGRATIONS,
+  getMigrationName: (m) => m.name,
+  getMigration: async (m) => ({ up: m.up, down: m.down }),
+};
+
+export const NODE_MIGRATIONS_TABLE = 'knex_migrations_node';
+
+const config = { migrationSource: nodeMigrationSource, tableName: NODE_MIGRATIONS_TABLE };
+
+/** Brings the node's tables to the latest version. */
+export async function migrateNode(db: Knex): Promise<void> {
+  await db.migrate.latest(config);
+}
+
+/** Rolls every node migration back (tests, uninstall). */
+export async function rollbackNode(db: Knex): Promise<void> {
+  await db.migrate.rollback(config, true);
+}

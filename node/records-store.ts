@@ -1,0 +1,161 @@
+/**
+ * SQL for credit records and objections: the only place in node/ that reads or writes those
+ * tables. Every function takes a `Db`, so it runs inside a caller's transaction when given one.
+ * Records are never deleted: withdrawal sets status, reason and time.
+ */
+import type { Db } from '../audit/knex-connect.js';
+import type { Classification } from '../protocol/classification.js';
+
+export const WITHDRAW_REASONS = ['repair', 'correction', 'objection-upheld', 'expired'] as const;
+export type WithdrawReason = (typeof WITHDRAW_REASONS)[number];
+export type RecordStatus = 'active' | 'withdrawn';
+
+export interface StoredRecord {
+  id: string;
+  type: string;
+  classification: Classification;
+  subject: string;
+  naturalKey: string;
+  fields: Record<string, unknown>;
+  negative: boolean;
+  status: RecordStatus;
+  disputed: boolean;
+  withdrawnReason: WithdrawReason | null;
+  withdrawnAt: string | null;
+  decisionDate: string | null;
+  repairFrom: string | null;
+  disclosureEnd: string | null;
+  sourceNode: string;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Objection {
+  id: string;
+  recordId: string;
+  status: 'open' | 'upheld' | 'rejected';
+  grounds: string;
+  filedBy: string;
+  filedAt: string;
+  resolvedBy: string | null;
+  resolvedAt: string | null;
+  resolutionNote: string | null;
+}
+
+type Row = Record<string, unknown>;
+
+const T = 'node_records';
+const O = 'node_objections';
+
+function toRow(r: StoredRecord): Row {
+  return {
+    id: r.id, type: r.type, class: r.classification, subject: r.subject, natural_key: r.naturalKey,
+    fields: JSON.stringify(r.fields), negative: r.negative, status: r.status, disputed: r.disputed,
+    withdrawn_reason: r.withdrawnReason, withdrawn_at: r.withdrawnAt, decision_date: r.decisionDate,
+    repair_from: r.repairFrom, disclosure_end: r.disclosureEnd, source_node: r.sourceNode,
+    created_by: r.createdBy, created_at: r.createdAt, updated_at: r.updatedAt,
+  };
+}
+
+function fromRow(row: Row): StoredRecord {
+  return {
+    id: String(row.id), type: String(row.type), classification: row.class as Classification, subject: String(row.subject),
+    naturalKey: String(row.natural_key), fields: JSON.parse(String(row.fields)) as Record<string, unknown>,
+    negative: Boolean(row.negative), status: row.status as RecordStatus, disputed: Boolean(row.disputed),
+    withdrawnReason: (row.withdrawn_reason as WithdrawReason | null) ?? null, withdrawnAt: (row.withdrawn_at as string | null) ?? null,
+    decisionDate: (row.decision_date as string | null) ?? null, repairFrom: (row.repair_from as string | null) ?? null,
+    disclosureEnd: (row.disclosure_end as string | null) ?? null, sourceNode: String(row.source_node),
+    createdBy: String(row.created_by), createdAt: String(row.created_at), updatedAt: String(row.updated_at),
+  };
+}
+
+function objectionFromRow(row: Row): Objection {
+  return {
+    id: String(row.id), recordId: String(row.record_id), status: row.status as Objection['status'], grounds: String(row.grounds),
+    filedBy: String(row.filed_by), filedAt: String(row.filed_at), resolvedBy: (row.resolved_by as string | null) ?? null,
+    resolvedAt: (row.resolved_at as string | null) ?? null, resolutionNote: (row.resolution_note as string | null) ?? null,
+  };
+}
+
+export const recordsStore = {
+  /** Multi-row insert; rows whose natural key already exists are skipped. Returns the ids inserted. */
+  async insertMany(db: Db, records: StoredRecord[]): Promise<Set<string>> {
+    if (records.length === 0) return new Set();
+    const rows = await db(T).insert(records.map(toRow)).onConflict('natural_key').ignore().returning('id');
+    return new Set(rows.map((r: { id: string } | string) => (typeof r === 'string' ? r : r.id)));
+  },
+
+  /** Ids of existing records by natural key. */
+  async idsByNaturalKey(db: Db, keys: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (let i = 0; i < keys.length; i += 500) {
+      const rows: Row[] = await db(T).select('id', 'natural_key').whereIn('natural_key', keys.slice(i, i + 500));
+      for (const r of rows) out.set(String(r.natural_key), String(r.id));
+    }
+    return out;
+  },
+
+  async findById(db: Db, id: string): Promise<StoredRecord | undefined> {
+    const row: Row | undefined = await db(T).where({ id }).first();
+    return row ? fromRow(row) : undefined;
+  },
+
+  async listBySubject(db: Db, subject: string): Promise<StoredRecord[]> {
+    const rows: Row[] = await db(T).where({ subject }).orderBy('id');
+    return rows.map(fromRow);
+  },
+
+  /** Withdraws an active record; false when it was not active (already withdrawn or absent). */
+  async withdraw(db: Db, id: string, reason: WithdrawReason, at: string): Promise<boolean> {
+    const n = await db(T).where({ id, status: 'active' }).update({ status: 'withdrawn', withdrawn_reason: reason, withdrawn_at: at, updated_at: at });
+    return n === 1;
+  },
+
+  async setDisputed(db: Db, id: string, disputed: boolean, at: string): Promise<void> {
+    await db(T).where({ id }).update({ disputed, updated_at: at });
+  },
+
+  /** Active negative records whose last day of disclosure is before `today`. */
+  async findExpired(db: Db, today: string, limit: number): Promise<StoredRecord[]> {
+    const rows: Row[] = await db(T).where({ status: 'active', negative: true }).andWhere('disclosure_end', '<', today).orderBy('id').limit(limit);
+    return rows.map(fromRow);
+  },
+
+  async countByStatus(db: Db): Promise<Record<string, number>> {
+    const rows: Row[] = await db(T).select('status').count({ n: '*' }).groupBy('status');
+    return Object.fromEntries(rows.map((r) => [String(r.status), Number(r.n)]));
+  },
+
+  async insertObjection(db: Db, o: Objection): Promise<void> {
+    await db(O).insert({
+      id: o.id, record_id: o.recordId, status: o.status, grounds: o.grounds, filed_by: o.filedBy, filed_at: o.filedAt,
+      resolved_by: o.resolvedBy, resolved_at: o.resolvedAt, resolution_note: o.resolutionNote,
+    });
+  },
+
+  async findObjection(db: Db, id: string): Promise<Objection | undefined> {
+    const row: Row | undefined = await db(O).where({ id }).first();
+    return row ? objectionFromRow(row) : undefined;
+  },
+
+  async listObjections(db: Db, recordId: string): Promise<Objection[]> {
+    const rows: Row[] = await db(O).where({ record_id: recordId }).orderBy('id');
+    return rows.map(objectionFromRow);
+  },
+
+  /** Resolves open objections (one, or all of a record's); returns how many changed. */
+  async resolveObjections(db: Db, where: { id?: string; recordId?: string }, outcome: 'upheld' | 'rejected', by: string, at: string, note: string | null): Promise<number> {
+    const q = db(O).where({ status: 'open' });
+    if (where.id) q.andWhere({ id: where.id });
+    if (where.recordId) q.andWhere({ record_id: where.recordId });
+    return q.update({ status: outcome, resolved_by: by, resolved_at: at, resolution_note: note });
+  },
+
+  async countOpenObjections(db: Db, recordId: string): Promise<number> {
+    const row = (await db(O).where({ record_id: recordId, status: 'open' }).count({ n: '*' }).first()) as Row | undefined;
+    return Number(row?.n ?? 0);
+  },
+};
+
+export type RecordsStore = typeof recordsStore;

@@ -1,0 +1,173 @@
+/** JSON Schemas of the local API's requests and responses (also the OpenAPI document at /docs). */
+import { CLASSIFICATIONS } from '../protocol/classification.js';
+import { listRecordTypes } from '../protocol/catalog.js';
+import { WITHDRAW_REASONS } from './records-store.js';
+
+export const errorSchema = {
+  type: 'object',
+  required: ['code', 'message'],
+  properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} },
+} as const;
+
+const err = (description: string) => ({ description, ...errorSchema });
+
+/** Error responses every authenticated route may give. */
+export const authErrors = {
+  400: err('bad request (ERR_REQUEST_INVALID, ERR_PURPOSE_REQUIRED …)'),
+  401: err('ERR_AUTH_MISSING / ERR_AUTH_INVALID / ERR_AUTH_EXPIRED'),
+  403: err('ERR_ROLE_DENIED / ERR_CLASSIFICATION_DENIED'),
+  429: err('ERR_RATE_LIMITED'),
+};
+
+export const recordViewSchema = {
+  type: 'object',
+  required: ['id', 'type', 'classification', 'subject', 'masked', 'status', 'disputed', 'sourceNode', 'createdAt', 'updatedAt', 'fields'],
+  properties: {
+    id: { type: 'string' },
+    type: { type: 'string' },
+    classification: { type: 'string', enum: [...CLASSIFICATIONS] },
+    subject: { type: 'string', description: 'USCC or resident ID (masked when `masked`)' },
+    masked: { type: 'boolean', description: 'personal data masked because the clearance is below the record class (or below shared)' },
+    status: { type: 'string', enum: ['active', 'withdrawn'] },
+    disputed: { type: 'boolean', description: 'an objection (异议) is open' },
+    withdrawnReason: { type: 'string', enum: [...WITHDRAW_REASONS] },
+    withdrawnAt: { type: 'string' },
+    decisionDate: { type: 'string' },
+    repairFrom: { type: 'string', description: 'first day credit repair may be granted (negative records)' },
+    disclosureEnd: { type: 'string', description: 'last day of disclosure (negative records)' },
+    sourceNode: { type: 'string' },
+    createdAt: { type: 'string' },
+    updatedAt: { type: 'string' },
+    fields: { type: 'object', additionalProperties: true },
+  },
+} as const;
+
+const recordInput = {
+  type: 'object',
+  description: `a credit record { type, classification?, fields } (types: ${listRecordTypes().map((t) => t.code).join(', ')})`,
+  required: ['type', 'fields'],
+  properties: { type: { type: 'string' }, classification: { type: 'string' }, fields: { type: 'object', additionalProperties: true } },
+  additionalProperties: true,
+} as const;
+
+export const createRecordsSchema = {
+  summary: 'submit one record or an array of records (all or none)',
+  tags: ['records'],
+  body: { anyOf: [recordInput, { type: 'array', minItems: 1, maxItems: 1000, items: recordInput }] },
+  response: {
+    200: { $ref: 'createResult#' },
+    201: { $ref: 'createResult#' },
+    422: err('ERR_RECORD_INVALID: details lists every bad field { index, field, code, message }'),
+    ...authErrors,
+  },
+};
+
+export const createResultSchema = {
+  $id: 'createResult',
+  type: 'object',
+  properties: {
+    accepted: { type: 'integer' },
+    duplicates: { type: 'integer' },
+    records: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, id: { type: 'string' }, duplicate: { type: 'boolean' } } } },
+  },
+} as const;
+
+export const importSchema = {
+  summary: 'stream a CSV (header row: field names or Chinese labels; ?type= required) or NDJSON file',
+  tags: ['records'],
+  querystring: { type: 'object', additionalProperties: false, properties: { type: { type: 'string', maxLength: 16 } } },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        importId: { type: 'string' },
+        lines: { type: 'integer' },
+        accepted: { type: 'integer' },
+        duplicates: { type: 'integer' },
+        rejected: { type: 'integer' },
+        truncated: { type: 'boolean' },
+        rejectedLines: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              line: { type: 'integer' },
+              errors: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' } } } },
+            },
+          },
+        },
+      },
+    },
+    413: err('ERR_BODY_TOO_LARGE'),
+    415: err('ERR_UNSUPPORTED_MEDIA_TYPE'),
+    422: err('ERR_IMPORT_HEADER_INVALID / ERR_UNKNOWN_RECORD_TYPE'),
+    ...authErrors,
+  },
+};
+
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
+const purpose = { type: 'string', minLength: 2, maxLength: 200, description: 'why restricted data is read (audited with each release)' } as const;
+
+export const getRecordSchema = {
+  summary: 'one record, as the caller may see it',
+  tags: ['records'],
+  params: idParams,
+  querystring: { type: 'object', additionalProperties: false, properties: { purpose } },
+  response: { 200: recordViewSchema, 404: err('ERR_RECORD_NOT_FOUND'), ...authErrors },
+};
+
+export const subjectSchema = {
+  summary: "every record about a subject (USCC or resident ID) the caller may see",
+  tags: ['subjects'],
+  params: { type: 'object', required: ['code'], properties: { code: { type: 'string', minLength: 1, maxLength: 64 } } },
+  querystring: { type: 'object', additionalProperties: false, properties: { purpose, includeWithdrawn: { type: 'boolean' } } },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        subject: { type: 'string' },
+        records: { type: 'array', items: recordViewSchema },
+        withheld: { type: 'array', items: { type: 'object', properties: { classification: { type: 'string' }, code: { type: 'string' } } } },
+      },
+    },
+    422: err('ERR_INVALID_USCC / ERR_INVALID_RESIDENT_ID / ERR_UNKNOWN_IDENTIFIER'),
+    ...authErrors,
+  },
+};
+
+const objectionSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' }, recordId: { type: 'string' }, status: { type: 'string', enum: ['open', 'upheld', 'rejected'] }, grounds: { type: 'string' },
+    filedBy: { type: 'string' }, filedAt: { type: 'string' }, resolvedBy: { type: ['string', 'null'] }, resolvedAt: { type: ['string', 'null'] }, resolutionNote: { type: ['string', 'null'] },
+  },
+} as const;
+
+export const objectSchema = {
+  summary: 'file an objection (异议) against a record; it is flagged disputed until resolved',
+  tags: ['repair'],
+  params: idParams,
+  body: { type: 'object', required: ['grounds'], additionalProperties: false, properties: { grounds: { type: 'string', minLength: 2, maxLength: 4000 } } },
+  response: { 201: objectionSchema, 404: err('ERR_RECORD_NOT_FOUND'), 409: err('ERR_RECORD_NOT_ACTIVE'), ...authErrors },
+};
+
+export const resolveSchema = {
+  summary: 'resolve an objection: upheld withdraws the record (objection-upheld), rejected clears the flag',
+  tags: ['repair'],
+  params: idParams,
+  body: { type: 'object', required: ['outcome'], additionalProperties: false, properties: { outcome: { type: 'string', enum: ['upheld', 'rejected'] }, note: { type: 'string', maxLength: 4000 } } },
+  response: { 200: objectionSchema, 404: err('ERR_OBJECTION_NOT_FOUND'), 409: err('ERR_OBJECTION_CLOSED / ERR_RECORD_NOT_ACTIVE'), ...authErrors },
+};
+
+export const withdrawSchema = {
+  summary: 'withdraw a record (never deleted): repair, correction, objection-upheld or expired',
+  tags: ['repair'],
+  params: idParams,
+  body: { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: { type: 'string', enum: [...WITHDRAW_REASONS] }, note: { type: 'string', maxLength: 4000 } } },
+  response: {
+    200: { type: 'object', properties: { id: { type: 'string' }, status: { type: 'string' }, withdrawnReason: { type: 'string' }, withdrawnAt: { type: 'string' } } },
+    404: err('ERR_RECORD_NOT_FOUND'),
+    409: err('ERR_RECORD_NOT_ACTIVE / ERR_REPAIR_TOO_EARLY / ERR_REPAIR_NOT_APPLICABLE / ERR_DISCLOSURE_NOT_ENDED / ERR_NO_OPEN_OBJECTION'),
+    ...authErrors,
+  },
+};

@@ -1,0 +1,60 @@
+/**
+ * Starts a city node: builds the app, listens, and shuts down gracefully on SIGTERM/SIGINT
+ * (stops accepting, lets in-flight requests and writes finish, stops the disclosure job, closes
+ * the store), bounded by shutdownTimeoutMs.
+ */
+import type { FastifyInstance } from 'fastify';
+import { buildApp, type BuildOptions } from './app.js';
+
+export interface RunningNode {
+  app: FastifyInstance;
+  /** e.g. http://127.0.0.1:8480 */
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startNode(opts: BuildOptions): Promise<RunningNode> {
+  const app = await buildApp(opts);
+  const { host, port } = opts.config.listen;
+  try {
+    await app.listen({ host, port });
+  } catch (e) {
+    await app.close();
+    throw e;
+  }
+  const addr = app.server.address();
+  const actualPort = typeof addr === 'object' && addr ? addr.port : port;
+  const url = `${opts.config.listen.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      const timer = setTimeout(() => {
+        app.log.error({ timeoutMs: opts.config.shutdownTimeoutMs }, 'graceful shutdown timed out; exiting');
+        process.exit(1);
+      }, opts.config.shutdownTimeoutMs);
+      timer.unref();
+      await app.close();
+      clearTimeout(timer);
+    })();
+    return closing;
+  };
+  app.log.info({ url, nodeId: opts.config.nodeId, store: opts.config.databaseUrl ? 'postgresql' : 'sqlite' }, 'city node listening');
+  return { app, url, close };
+}
+
+/** Resolves when the node has shut down after SIGTERM or SIGINT. */
+export function closeOnSignals(node: RunningNode): Promise<void> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      node.app.log.info({ signal }, 'shutting down');
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      node.close().then(resolve, (e: unknown) => {
+        node.app.log.error({ err: e }, 'shutdown failed');
+        resolve();
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
