@@ -140,3 +140,25 @@ t.test('property: key order of the input does not matter', async (t) => {
   );
   t.pass('200 random objects');
 });
+
+/** Slow, obviously-right reference: JSON.stringify with keys sorted by UTF-16 code units. */
+function reference(v: unknown): string {
+  if (Array.isArray(v)) return '[' + v.map(reference).join(',') + ']';
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return '{' + Object.keys(o).sort().map((k) => JSON.stringify(k) + ':' + reference(o[k])).join(',') + '}';
+  }
+  return Object.is(v, -0) ? '0' : JSON.stringify(v);
+}
+
+t.test('property: matches the reference over full-Unicode strings (escapes, non-BMP, controls)', async (t) => {
+  fc.assert(
+    fc.property(fc.jsonValue({ stringUnit: 'binary' }), (v) => canonicalize(v) === reference(v)),
+    { numRuns: 300 },
+  );
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary' }), (s) => canonicalize(s) === JSON.stringify(s)),
+    { numRuns: 500 },
+  );
+  t.pass('800 random values');
+});
