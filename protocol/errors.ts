@@ -55,6 +55,20 @@ export const PROTOCOL_ERRORS = {
   ERR_CERT_UNTRUSTED: 'certificate does not chain to a trusted CA',
   ERR_CERT_EXPIRED: 'certificate is expired or not yet valid',
   ERR_CERT_REVOKED: 'certificate has been revoked',
+  ERR_KEY_UNREADABLE: 'private key or certificate PEM cannot be read',
+  ERR_ENVELOPE_MALFORMED: 'envelope does not match the envelope schema',
+  ERR_ENVELOPE_TOO_LARGE: 'envelope is larger than the receiver accepts',
+  ERR_PROTOCOL_VERSION: 'protocol major version not spoken here',
+  ERR_UNKNOWN_SUITE: 'cipher suite unknown, not usable, or not shared',
+  ERR_SUITE_KEY_MISMATCH: 'the keys do not fit the cipher suite (e.g. an EC key with an RSA suite)',
+  ERR_SIGNATURE_INVALID: 'envelope signature does not verify with the certificate it carries',
+  ERR_DECRYPT_FAILED: 'envelope payload cannot be decrypted with this key',
+  ERR_WRONG_RECIPIENT: 'envelope is addressed to another node',
+  ERR_SENDER_MISMATCH: "signer certificate's node id differs from the envelope's sender",
+  ERR_REPLAY: 'envelope id has been seen before',
+  ERR_OUT_OF_ORDER: "envelope seq is not above the sender's last accepted seq",
+  ERR_SEQUENCE_GAP: "envelope seq skips ahead of the sender's next expected seq",
+  ERR_STALE_TIMESTAMP: 'envelope timestamp is outside the accepted time window',
 } as const;
 
 export type ProtocolErrorCode = keyof typeof PROTOCOL_ERRORS;

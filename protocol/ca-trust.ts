@@ -1,0 +1,67 @@
+/**
+ * A TrustPolicy from CA certificates and a revocation callback. Pure (no I/O): certs/ wraps it
+ * with the provincial CRL. A signer is trusted when its certificate
+ *   1. is issued by one of the CA certificates (issuer name matches, CA key verifies the signature),
+ *      that CA being valid at `at`                                   else ERR_CERT_UNTRUSTED / ERR_CERT_EXPIRED
+ *   2. is not revoked (isRevoked(serial))                            else ERR_CERT_REVOKED
+ *   3. is valid at `at` (notBefore ≤ at ≤ notAfter)                  else ERR_CERT_EXPIRED
+ *   4. is an end-entity certificate whose subject CN is a 6-digit node id, else ERR_CERT_UNTRUSTED
+ */
+import { certFromPem, type ParsedCert } from './crypto.js';
+import { protocolError } from './errors.js';
+import type { SignerIdentity, TrustPolicy } from './trust.js';
+
+export interface CaTrustOptions {
+  /** PEM certificates of the CAs whose node certificates are accepted. */
+  caCertPems: readonly string[];
+  /** Serial as upper-case hex (X509Certificate.serialNumber); true when revoked. */
+  isRevoked?: (serialHex: string) => boolean;
+}
+
+const NODE_ID = /^\d{6}$/;
+
+function validAt(c: ParsedCert, at: Date): boolean {
+  const t = at.getTime();
+  return c.notBefore.getTime() <= t && t <= c.notAfter.getTime();
+}
+
+export function caTrust(opts: CaTrustOptions): TrustPolicy {
+  if (opts.caCertPems.length === 0) throw protocolError('ERR_CERT_UNTRUSTED', 'caTrust needs at least one CA certificate');
+  const cas = opts.caCertPems.map((pem) => {
+    try {
+      return certFromPem(pem);
+    } catch {
+      throw protocolError('ERR_CERT_UNTRUSTED', 'a CA certificate given to caTrust cannot be read');
+    }
+  });
+  const isRevoked = opts.isRevoked ?? (() => false);
+  return {
+    verifySigner(certPem: string, at: Date): SignerIdentity {
+      let cert: ParsedCert;
+      try {
+        cert = certFromPem(certPem);
+      } catch {
+        throw protocolError('ERR_CERT_UNTRUSTED', 'signer certificate cannot be read');
+      }
+      const details = { serial: cert.serial, subject: cert.cn };
+      const ca = cas.find((c) => c.isCa && cert.issuedBy(c));
+      if (!ca) throw protocolError('ERR_CERT_UNTRUSTED', `certificate of ${String(cert.cn)} is not issued by a trusted CA`, details);
+      if (!validAt(ca, at)) {
+        throw protocolError('ERR_CERT_EXPIRED', `the issuing CA certificate is not valid at ${at.toISOString()}`, { ...details, ca: ca.cn, notAfter: ca.notAfter.toISOString() });
+      }
+      if (isRevoked(cert.serial)) throw protocolError('ERR_CERT_REVOKED', `certificate ${cert.serial} of ${String(cert.cn)} has been revoked`, details);
+      if (!validAt(cert, at)) {
+        throw protocolError('ERR_CERT_EXPIRED', `certificate of ${String(cert.cn)} is valid ${cert.notBefore.toISOString()} – ${cert.notAfter.toISOString()}, not at ${at.toISOString()}`, {
+          ...details,
+          notBefore: cert.notBefore.toISOString(),
+          notAfter: cert.notAfter.toISOString(),
+          at: at.toISOString(),
+        });
+      }
+      if (cert.isCa || cert.cn === null || !NODE_ID.test(cert.cn)) {
+        throw protocolError('ERR_CERT_UNTRUSTED', `certificate subject ${String(cert.cn)} is not a node (CN must be a 6-digit node id, not a CA)`, details);
+      }
+      return { nodeId: cert.cn, serial: cert.serial, fingerprint: cert.fingerprint, notAfter: cert.notAfter };
+    },
+  };
+}

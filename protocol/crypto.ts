@@ -1,0 +1,312 @@
+/**
+ * The one module of protocol/ that touches node:crypto and jose. Everything else in protocol/
+ * asks this file for hashes, ids, keys, certificates and the JOSE containers, so the crypto
+ * surface an assessor has to read is this page. Imported keys and parsed certificates are cached
+ * per PEM (small maps, cleared when full) so hot paths never re-parse the same PEM.
+ */
+import {
+  constants, createCipheriv, createDecipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync,
+  privateDecrypt, publicEncrypt, randomBytes, sign as nodeSign, X509Certificate, type KeyObject,
+} from 'node:crypto';
+import { FlattenedSign, flattenedVerify } from 'jose';
+import { protocolError } from './errors.js';
+
+export type { KeyObject };
+export type KeyKind = 'rsa' | 'ec-p256' | 'other';
+
+// ---------- hashes and encodings ----------
+
+export function sha256(data: string | Uint8Array): Buffer {
+  return createHash('sha256').update(data).digest();
+}
+
+export function b64url(data: Uint8Array): string {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64url');
+}
+
+// ---------- UUIDv7 (RFC 9562 §5.7): 48-bit ms time, version, 12-bit counter, variant, random ----------
+
+let lastMs = -1;
+let counter = 0;
+
+/** A time-ordered unique id. Ids made in one process are strictly increasing (monotonic counter). */
+export function uuidv7(at?: Date): string {
+  const b = randomBytes(16);
+  let ms = at ? at.getTime() : Date.now();
+  if (!at) {
+    if (ms <= lastMs) {
+      ms = lastMs;
+      counter++;
+      if (counter > 0xfff) {
+        ms = ++lastMs;
+        counter = 0;
+      }
+    } else {
+      counter = ((b[6]! << 8) | b[7]!) & 0x7ff; // start in the lower half: room to count up
+    }
+    lastMs = ms;
+  } else {
+    counter = ((b[6]! << 8) | b[7]!) & 0xfff;
+  }
+  b.writeUIntBE(ms, 0, 6);
+  b[6] = 0x70 | (counter >> 8);
+  b[7] = counter & 0xff;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** The creation time carried by a UUIDv7. */
+export function uuidv7Time(id: string): Date {
+  return new Date(parseInt(id.replace(/-/g, '').slice(0, 12), 16));
+}
+
+// ---------- keys and certificates (cached per PEM) ----------
+
+const CACHE_MAX = 512;
+function cached<V>(map: Map<string, V>, key: string, make: () => V): V {
+  let v = map.get(key);
+  if (v === undefined) {
+    v = make();
+    if (map.size >= CACHE_MAX) map.clear();
+    map.set(key, v);
+  }
+  return v;
+}
+
+const privateKeys = new Map<string, KeyObject>();
+const certs = new Map<string, ParsedCert>();
+const pairs = new Map<string, boolean>();
+
+export function keyKind(key: KeyObject): KeyKind {
+  if (key.asymmetricKeyType === 'rsa') return 'rsa';
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ec-p256';
+  return 'other';
+}
+
+/** PEM (PKCS#8 or PKCS#1/SEC1) → private KeyObject; ERR_KEY_UNREADABLE if it is not one. */
+export function privateKeyFromPem(pem: string): KeyObject {
+  return cached(privateKeys, pem, () => {
+    try {
+      return createPrivateKey(pem);
+    } catch (e) {
+      throw protocolError('ERR_KEY_UNREADABLE', `private key PEM cannot be read: ${(e as Error).message}`);
+    }
+  });
+}
+
+export interface ParsedCert {
+  /** PEM text (normalised: 64-column base64 between BEGIN/END lines). */
+  pem: string;
+  /** DER as standard base64, the form JOSE's x5c uses. */
+  derB64: string;
+  /** Subject CN, or null when the subject has none. */
+  cn: string | null;
+  /** Serial number, upper-case hex as X509Certificate reports it. */
+  serial: string;
+  /** SHA-256 of the DER, lower-case hex. */
+  fingerprint: string;
+  notBefore: Date;
+  notAfter: Date;
+  isCa: boolean;
+  publicKey: KeyObject;
+  keyKind: KeyKind;
+  /** True when `ca` names this certificate's issuer and its key verifies this certificate's signature. */
+  issuedBy(ca: ParsedCert): boolean;
+}
+
+const x509Of = new WeakMap<ParsedCert, X509Certificate>();
+
+function parseCert(x: X509Certificate): ParsedCert {
+  const der = x.raw;
+  const derB64 = der.toString('base64');
+  const cn = /^CN=(.*)$/m.exec(x.subject)?.[1] ?? null;
+  const parsed: ParsedCert = {
+    pem: derB64ToPem(derB64),
+    derB64,
+    cn,
+    serial: x.serialNumber.toUpperCase(),
+    fingerprint: sha256(der).toString('hex'),
+    notBefore: new Date(x.validFrom),
+    notAfter: new Date(x.validTo),
+    isCa: x.ca,
+    publicKey: x.publicKey,
+    keyKind: keyKind(x.publicKey),
+    issuedBy: (ca) => {
+      const caX = x509Of.get(ca);
+      return caX !== undefined && x.checkIssued(caX) && x.verify(caX.publicKey);
+    },
+  };
+  x509Of.set(parsed, x);
+  return parsed;
+}
+
+function certFrom(cacheKey: string, read: () => X509Certificate): ParsedCert {
+  return cached(certs, cacheKey, () => {
+    let x: X509Certificate;
+    try {
+      x = read();
+    } catch (e) {
+      throw protocolError('ERR_KEY_UNREADABLE', `certificate cannot be read: ${(e as Error).message}`);
+    }
+    return parseCert(x);
+  });
+}
+
+/** PEM certificate → ParsedCert (cached); ERR_KEY_UNREADABLE if it is not one. */
+export function certFromPem(pem: string): ParsedCert {
+  return certFrom(pem, () => new X509Certificate(pem));
+}
+
+/** x5c entry (base64 DER) → ParsedCert (cached); ERR_KEY_UNREADABLE if it is not one. */
+export function certFromDerB64(derB64: string): ParsedCert {
+  return certFrom(derB64, () => new X509Certificate(Buffer.from(derB64, 'base64')));
+}
+
+export function derB64ToPem(derB64: string): string {
+  const lines = derB64.match(/.{1,64}/g) ?? [];
+  return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
+}
+
+/** True when the private key belongs to the certificate (compared once per pair, then cached). */
+export function keyMatchesCert(keyPem: string, cert: ParsedCert): boolean {
+  return cached(pairs, keyPem + '\u0000' + cert.fingerprint, () => {
+    const spki = (k: KeyObject) => k.export({ type: 'spki', format: 'der' });
+    return spki(createPublicKey(privateKeyFromPem(keyPem))).equals(spki(cert.publicKey));
+  });
+}
+
+// ---------- JOSE containers (RFC 7516 JWE, RFC 7515 JWS; flattened JSON serialisation) ----------
+
+export interface FlattenedJwe {
+  protected: string;
+  encrypted_key: string;
+  iv: string;
+  ciphertext: string;
+  tag: string;
+}
+
+export interface DetachedJws {
+  protected: string;
+  signature: string;
+}
+
+const GCM = 'aes-256-gcm';
+const KW_IV = Buffer.from('A6A6A6A6A6A6A6A6', 'hex'); // RFC 3394 default initial value
+
+function lengthPrefixed(b: Buffer): Buffer {
+  const out = Buffer.alloc(4 + b.length);
+  out.writeUInt32BE(b.length);
+  b.copy(out, 4);
+  return out;
+}
+
+/** Concat KDF (NIST SP 800-56A, as RFC 7518 §4.6.2 uses it) for a 256-bit key: one SHA-256 round, empty apu/apv. */
+function concatKdf256(z: Buffer, alg: string): Buffer {
+  const round = Buffer.from([0, 0, 0, 1]);
+  const suppPub = Buffer.from([0, 0, 1, 0]); // keydatalen = 256 bits
+  const empty = lengthPrefixed(Buffer.alloc(0));
+  return createHash('sha256').update(round).update(z).update(lengthPrefixed(Buffer.from(alg))).update(empty).update(empty).update(suppPub).digest();
+}
+
+function aesKeyWrap(kek: Buffer, data: Buffer, wrap: boolean): Buffer {
+  const c = wrap ? createCipheriv('id-aes256-wrap', kek, KW_IV) : createDecipheriv('id-aes256-wrap', kek, KW_IV);
+  return Buffer.concat([c.update(data), c.final()]);
+}
+
+/** Wraps the content key for the recipient; may add header parameters (epk). */
+function wrapKey(alg: string, recipient: KeyObject, cek: Buffer, header: Record<string, unknown>): Buffer {
+  if (alg === 'RSA-OAEP-256') return publicEncrypt({ key: recipient, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, cek);
+  if (alg === 'ECDH-ES+A256KW') {
+    const eph = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const { kty, crv, x, y } = eph.publicKey.export({ format: 'jwk' });
+    header.epk = { kty, crv, x, y };
+    const kek = concatKdf256(diffieHellman({ privateKey: eph.privateKey, publicKey: recipient }), alg);
+    return aesKeyWrap(kek, cek, true);
+  }
+  throw new Error(`unsupported JWE alg ${alg}`);
+}
+
+function unwrapKey(alg: string, key: KeyObject, wrapped: Buffer, header: Record<string, unknown>): Buffer {
+  if (alg === 'RSA-OAEP-256') return privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped);
+  if (alg === 'ECDH-ES+A256KW') {
+    const epk = header.epk as { kty?: unknown; crv?: unknown; x?: unknown; y?: unknown } | undefined;
+    if (!epk || epk.kty !== 'EC' || epk.crv !== 'P-256' || typeof epk.x !== 'string' || typeof epk.y !== 'string') throw new Error('JWE epk is not a P-256 public key');
+    const publicKey = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: epk.x, y: epk.y }, format: 'jwk' });
+    return aesKeyWrap(concatKdf256(diffieHellman({ privateKey: key, publicKey }), alg), wrapped, false);
+  }
+  throw new Error(`unsupported JWE alg ${alg}`);
+}
+
+/**
+ * JWE (RFC 7516) in flattened JSON serialisation: a fresh 256-bit content key wrapped for
+ * `recipient` (RSA-OAEP-256, or ECDH-ES+A256KW per RFC 7518 §4.6), A256GCM with the protected
+ * header as AAD. Implemented on node:crypto because jose's base64 path is slow on Node 20 for
+ * large payloads; test/protocol/envelope-jose.test.ts proves both directions interoperate with jose.
+ */
+export function jweEncrypt(plaintext: Uint8Array, recipient: KeyObject, header: { alg: string; enc: string } & Record<string, unknown>): FlattenedJwe {
+  if (header.enc !== 'A256GCM') throw new Error(`unsupported JWE enc ${header.enc}`);
+  const cek = randomBytes(32);
+  const iv = randomBytes(12);
+  const ph: Record<string, unknown> = { ...header };
+  const encryptedKey = wrapKey(header.alg, recipient, cek, ph);
+  const protectedB64 = Buffer.from(JSON.stringify(ph), 'utf8').toString('base64url');
+  const c = createCipheriv(GCM, cek, iv);
+  c.setAAD(Buffer.from(protectedB64, 'ascii'));
+  const ciphertext = Buffer.concat([c.update(plaintext), c.final()]);
+  return {
+    protected: protectedB64,
+    encrypted_key: encryptedKey.toString('base64url'),
+    iv: iv.toString('base64url'),
+    ciphertext: ciphertext.toString('base64url'),
+    tag: c.getAuthTag().toString('base64url'),
+  };
+}
+
+/** Decrypts a JWE made by jweEncrypt (or jose) whose protected header names exactly `algs`; throws on any failure. */
+export function jweDecrypt(jwe: FlattenedJwe, key: KeyObject, algs: { alg: string; enc: string }): Uint8Array {
+  const header = JSON.parse(Buffer.from(jwe.protected, 'base64url').toString('utf8')) as Record<string, unknown>;
+  if (header.alg !== algs.alg || header.enc !== algs.enc) throw new Error(`JWE uses ${String(header.alg)}/${String(header.enc)}, expected ${algs.alg}/${algs.enc}`);
+  if (header.crit !== undefined || header.zip !== undefined) throw new Error('JWE crit/zip parameters are not supported');
+  const iv = Buffer.from(jwe.iv, 'base64url');
+  const tag = Buffer.from(jwe.tag, 'base64url');
+  if (iv.length !== 12 || tag.length !== 16) throw new Error('JWE iv or tag has the wrong length');
+  const cek = unwrapKey(algs.alg, key, Buffer.from(jwe.encrypted_key, 'base64url'), header);
+  if (cek.length !== 32) throw new Error('JWE content key has the wrong length');
+  const d = createDecipheriv(GCM, cek, iv);
+  d.setAAD(Buffer.from(jwe.protected, 'ascii'));
+  d.setAuthTag(tag);
+  return Buffer.concat([d.update(Buffer.from(jwe.ciphertext, 'base64url')), d.final()]);
+}
+
+/** Signs `payload` and returns the JWS without it (detached content, RFC 7515 Appendix F). */
+export async function jwsSignDetached(payload: Uint8Array, key: KeyObject, header: { alg: string } & Record<string, unknown>): Promise<DetachedJws> {
+  const jws = await new FlattenedSign(payload).setProtectedHeader(header).sign(key);
+  return { protected: jws.protected ?? '', signature: jws.signature };
+}
+
+/** True when `sig` is a valid `alg` signature by `key` over the detached `payload`. */
+export async function jwsVerifyDetached(sig: DetachedJws, payload: Uint8Array, key: KeyObject, alg: string): Promise<boolean> {
+  try {
+    await flattenedVerify({ protected: sig.protected, payload: b64url(payload), signature: sig.signature }, key, { algorithms: [alg] });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------- raw primitives, for the benchmark's baseline rows ----------
+
+export const raw = {
+  randomBytes,
+  aes256GcmEncrypt(key: Buffer, iv: Buffer, data: Uint8Array): Buffer {
+    const c = createCipheriv('aes-256-gcm', key, iv);
+    const out = Buffer.concat([c.update(data), c.final()]);
+    c.getAuthTag();
+    return out;
+  },
+  ps256Sign(key: KeyObject, data: Uint8Array): Buffer {
+    return nodeSign('sha256', data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+  },
+  sha256,
+};

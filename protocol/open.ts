@@ -1,0 +1,182 @@
+/**
+ * Receiving side, in layers: read (size, JSON, version, schema, suite) → verify (signature over
+ * header + ciphertext digest, ciphertext binding, signer certificate via the trust policy, signer
+ * = `from`) → [open only] recipient, freshness, decrypt. verifyEnvelope() stops before the
+ * recipient check, so auditors and the hub's relay can check who sent what, when, without the key.
+ */
+import { certFromDerB64, jweDecrypt, jwsVerifyDetached, keyKind, privateKeyFromPem } from './crypto.js';
+import { assertEnvelope, ciphertextDigest, encBinding, headerOf, signingInput, type Envelope, type EnvelopeHeader } from './envelope.js';
+import { CreditError, protocolError } from './errors.js';
+import { checkFreshness, checkTimestamp, type FreshnessState } from './freshness.js';
+import { getSuite, type Suite } from './suites.js';
+import type { SignerIdentity, TrustPolicy } from './trust.js';
+import { checkVersion, SUPPORTED_VERSIONS } from './version.js';
+
+/** Largest envelope accepted unless the caller says otherwise (a 1,000-record batch is ≈ 0.5 MB). */
+export const DEFAULT_MAX_ENVELOPE_BYTES = 16 * 1024 * 1024;
+
+export interface ReadOptions {
+  maxBytes?: number;
+  supportedVersions?: readonly string[];
+}
+
+export interface VerifyOptions extends ReadOptions {
+  trust: TrustPolicy;
+  /** Instant at which the signer certificate must be valid; default now. Auditors re-checking old envelopes pass `new Date(header.ts)`. */
+  now?: Date;
+}
+
+export interface Verified {
+  header: EnvelopeHeader;
+  signer: SignerIdentity;
+  /** SHA-256 of the JWE compact serialisation, base64url: what the signature covers besides the header. */
+  digest: string;
+  suite: Suite;
+}
+
+export interface FreshnessOptions {
+  windowMs?: number;
+  allowGaps?: boolean;
+  /** The sender's replay/sequence state; without it only the time window is checked. */
+  state?: FreshnessState | ((from: string) => FreshnessState | Promise<FreshnessState>);
+}
+
+export interface OpenOptions extends VerifyOptions {
+  recipient: { nodeId: string; keyPem: string };
+  /** Replay/order/time checks; default: time window only (±5 min). `false` turns them off. */
+  freshness?: FreshnessOptions | false;
+}
+
+export interface Opened<P = unknown> extends Verified {
+  payload: P;
+  /** The sender's next freshness state, when `freshness.state` was given. */
+  freshness?: FreshnessState;
+}
+
+function byteLength(raw: string | Uint8Array): number {
+  return typeof raw === 'string' ? Buffer.byteLength(raw, 'utf8') : raw.byteLength;
+}
+
+function tooLarge(bytes: number, maxBytes: number): never {
+  throw protocolError('ERR_ENVELOPE_TOO_LARGE', `envelope is ${bytes} bytes, more than the ${maxBytes} accepted`, { bytes, maxBytes });
+}
+
+function parse(raw: unknown, maxBytes: number): unknown {
+  if (typeof raw === 'string' || raw instanceof Uint8Array) {
+    const bytes = byteLength(raw);
+    if (bytes > maxBytes) tooLarge(bytes, maxBytes);
+    const text = typeof raw === 'string' ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (e) {
+      throw protocolError('ERR_ENVELOPE_MALFORMED', `envelope is not JSON: ${(e as Error).message}`, [{ field: '$', message: 'is not JSON' }]);
+    }
+  }
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(raw);
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined) throw protocolError('ERR_ENVELOPE_MALFORMED', 'envelope is not a JSON value', [{ field: '$', message: 'is not JSON' }]);
+  const bytes = Buffer.byteLength(text);
+  if (bytes > maxBytes) tooLarge(bytes, maxBytes);
+  return raw;
+}
+
+/** Size limit → JSON → version (unknown major: ERR_PROTOCOL_VERSION) → schema (all bad fields) → suite. No crypto. */
+export function readEnvelope(raw: unknown, opts: ReadOptions = {}): { envelope: Envelope; suite: Suite } {
+  const value = parse(raw, opts.maxBytes ?? DEFAULT_MAX_ENVELOPE_BYTES);
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    checkVersion((value as { v?: unknown }).v, opts.supportedVersions ?? SUPPORTED_VERSIONS);
+  }
+  const envelope = assertEnvelope(value);
+  return { envelope, suite: getSuite(envelope.suite) };
+}
+
+function malformedBinding(message: string): never {
+  throw protocolError('ERR_ENVELOPE_MALFORMED', `enc.protected ${message}`, [{ field: 'enc.protected', message }]);
+}
+
+/** The JWE protected header must name the suite's algorithms and repeat id/type/from/to of the signed header. */
+function checkBinding(env: Envelope, suite: Suite): void {
+  let ph: { alg?: unknown; enc?: unknown; cf?: Record<string, unknown> };
+  try {
+    ph = JSON.parse(Buffer.from(env.enc.protected, 'base64url').toString('utf8')) as typeof ph;
+  } catch {
+    return malformedBinding('is not base64url JSON');
+  }
+  if (typeof ph !== 'object' || ph === null) return malformedBinding('is not a JSON object');
+  if (ph.alg !== suite.jweAlg || ph.enc !== suite.jweEnc) return malformedBinding(`names ${String(ph.alg)}/${String(ph.enc)}, suite needs ${suite.jweAlg}/${suite.jweEnc}`);
+  const want = encBinding(env);
+  const got = ph.cf ?? {};
+  for (const [k, v] of Object.entries(want)) {
+    if (got[k] !== v) return malformedBinding(`binds ${k}=${String(got[k])}, the envelope says ${v}`);
+  }
+}
+
+async function verifyRead(envelope: Envelope, suite: Suite, opts: VerifyOptions): Promise<Verified> {
+  const header = headerOf(envelope);
+  let cert;
+  try {
+    cert = certFromDerB64(envelope.x5c[0]!);
+  } catch {
+    throw protocolError('ERR_SIGNATURE_INVALID', 'signer certificate (x5c[0]) cannot be read, so the signature cannot be verified');
+  }
+  if (cert.keyKind !== suite.keyType) {
+    throw protocolError('ERR_SIGNATURE_INVALID', `signer key is ${cert.keyKind}, suite ${suite.name} signs with ${suite.keyType}`);
+  }
+  if (!(await jwsVerifyDetached(envelope.sig, signingInput(header, envelope.enc), cert.publicKey, suite.jwsAlg))) {
+    throw protocolError('ERR_SIGNATURE_INVALID', `signature of envelope ${header.id} does not verify`, { id: header.id, from: header.from });
+  }
+  checkBinding(envelope, suite);
+  const signer = opts.trust.verifySigner(cert.pem, opts.now ?? new Date());
+  if (signer.nodeId !== header.from) {
+    throw protocolError('ERR_SENDER_MISMATCH', `envelope says from ${header.from} but is signed by ${signer.nodeId}`, { from: header.from, signer: signer.nodeId });
+  }
+  return { header, signer, digest: ciphertextDigest(envelope.enc), suite };
+}
+
+/** Checks signature and signer without decrypting (auditors, the hub's relay). */
+export async function verifyEnvelope(raw: unknown, opts: VerifyOptions): Promise<Verified> {
+  const { envelope, suite } = readEnvelope(raw, opts);
+  return verifyRead(envelope, suite, opts);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** read → verify → recipient → freshness → decrypt. Returns the header, the payload and who signed it. */
+export async function open<P = unknown>(raw: unknown, opts: OpenOptions): Promise<Opened<P>> {
+  const { envelope, suite } = readEnvelope(raw, opts);
+  const verified = await verifyRead(envelope, suite, opts);
+  const { header } = verified;
+  if (header.to !== opts.recipient.nodeId) {
+    throw protocolError('ERR_WRONG_RECIPIENT', `envelope is addressed to ${header.to}, this is ${opts.recipient.nodeId}`, { to: header.to, recipient: opts.recipient.nodeId });
+  }
+  let next: FreshnessState | undefined;
+  if (opts.freshness !== false) {
+    const f = opts.freshness ?? {};
+    const now = opts.now ?? new Date();
+    if (f.state === undefined) checkTimestamp(header.ts, { now, windowMs: f.windowMs });
+    else {
+      const state = typeof f.state === 'function' ? await f.state(header.from) : f.state;
+      next = checkFreshness(header, state, { now, windowMs: f.windowMs, allowGaps: f.allowGaps }).next;
+    }
+  }
+  const key = privateKeyFromPem(opts.recipient.keyPem);
+  if (keyKind(key) !== suite.keyType) throw protocolError('ERR_DECRYPT_FAILED', `this node's key is ${keyKind(key)}, suite ${suite.name} encrypts to ${suite.keyType}`);
+  let plaintext: Uint8Array;
+  try {
+    plaintext = jweDecrypt(envelope.enc, key, { alg: suite.jweAlg, enc: suite.jweEnc });
+  } catch (e) {
+    if (e instanceof CreditError) throw e;
+    throw protocolError('ERR_DECRYPT_FAILED', `envelope ${header.id} cannot be decrypted with this key: ${(e as Error).message}`, { id: header.id });
+  }
+  let payload: P;
+  try {
+    payload = JSON.parse(utf8.decode(plaintext)) as P;
+  } catch {
+    throw protocolError('ERR_ENVELOPE_MALFORMED', 'decrypted payload is not UTF-8 JSON', [{ field: 'payload', message: 'is not UTF-8 JSON' }]);
+  }
+  return next === undefined ? { ...verified, payload } : { ...verified, payload, freshness: next };
+}
