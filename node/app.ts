@@ -22,7 +22,7 @@ import { importService } from './import-service.js';
 import { loggerOptions } from './logger.js';
 import { createMetrics, installMetrics } from './metrics.js';
 import { migrateNode } from './migrations.js';
-import { recordsService } from './records-service.js';
+import { recordsService, type AuditWriter } from './records-service.js';
 import { repairService } from './repair-service.js';
 import { healthRoutes } from './routes/health.js';
 import { importRoutes } from './routes/import.js';
@@ -45,6 +45,8 @@ export interface BuildOptions {
   logStream?: DestinationStream;
   /** An already-open store (tests); otherwise config.databaseTarget is opened and closed with the app. */
   db?: Knex;
+  /** An already-open audit log on that store (the caller closes it); otherwise opened and closed with the app. */
+  audit?: AuditWriter & { close(): Promise<void> };
 }
 
 export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
@@ -53,7 +55,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   const db = opts.db ?? (await connect(config.databaseTarget));
   await migrateAudit(db);
   await migrateNode(db);
-  const audit = await openAuditLog(db, {});
+  const audit = opts.audit ?? (await openAuditLog(db, {}));
 
   const app = Fastify({
     logger: loggerOptions(config.logLevel, opts.logStream),
@@ -112,7 +114,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   });
   app.addHook('onClose', async () => {
     await ctx.job.stop();
-    await audit.close();
+    if (!opts.audit) await audit.close();
     if (!opts.db) await db.destroy();
   });
   return app;

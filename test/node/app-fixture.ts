@@ -1,0 +1,73 @@
+/** Builds a city node app on a fresh store for inject() tests, with token and clock helpers. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Knex } from 'knex';
+import type { DestinationStream } from 'pino';
+import { exampleRecord } from '../../protocol/catalog.js';
+import type { Classification } from '../../protocol/classification.js';
+import type { AuditEvent } from '../../audit/types.js';
+import { openAuditLog } from '../../audit/index.js';
+import { buildApp } from '../../node/app.js';
+import { buildConfig, type NodeConfig } from '../../node/config.js';
+import type { Role } from '../../node/access.js';
+import { issueToken } from '../../node/tokens.js';
+import { sqliteEngine, type Engine } from '../helpers/db.js';
+
+export interface Fixture {
+  app: FastifyInstance;
+  db: Knex;
+  config: NodeConfig;
+  /** Every audit event the node emitted (recorded on the way to the real audit log). */
+  events: AuditEvent[];
+  /** Moves the node's clock. */
+  setNow(iso: string): void;
+  token(role: Role, clearance: Classification, opts?: { user?: string; ttlSeconds?: number; now?: Date }): Promise<string>;
+  auth(role: Role, clearance: Classification): Promise<{ authorization: string }>;
+}
+
+export interface FixtureOptions {
+  engine?: Engine;
+  now?: string;
+  config?: Record<string, unknown>;
+  logStream?: DestinationStream;
+}
+
+export async function nodeFixture(t: { teardown(fn: () => unknown): void }, opts: FixtureOptions = {}): Promise<Fixture> {
+  const dir = mkdtempSync(join(tmpdir(), 'node-app-'));
+  const store = await (opts.engine ?? sqliteEngine).open();
+  const config = buildConfig({ nodeId: '430100', dataDir: dir, listen: { host: '127.0.0.1', port: 0 }, rateLimit: { enabled: false }, disclosureJob: { intervalMinutes: 0 }, logLevel: 'silent', ...opts.config }, {});
+  let now = new Date(opts.now ?? '2026-11-28T08:00:00.000Z');
+  const real = await openAuditLog(store.db, {});
+  const events: AuditEvent[] = [];
+  const audit = {
+    record: (e: AuditEvent) => (events.push(e), real.record(e)),
+    recordIn: (trx: Knex.Transaction, e: AuditEvent) => (events.push(e), real.recordIn(trx, e)),
+    checkpoint: () => real.checkpoint(),
+    close: () => real.close(),
+  };
+  const app = await buildApp({ config, db: store.db, clock: () => now, audit, ...(opts.logStream ? { logStream: opts.logStream } : {}) });
+  await app.ready();
+  await app.nodeCtx.job.runNow();
+  t.teardown(async () => {
+    await app.close();
+    await real.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const token: Fixture['token'] = (role, clearance, o = {}) =>
+    issueToken(config.jwtSecret, config.nodeId, { user: o.user ?? `${role}-${clearance}`, role, clearance, ttlSeconds: o.ttlSeconds ?? 3600 }, o.now ?? new Date());
+  return {
+    app, db: store.db, config, events,
+    setNow: (iso) => void (now = new Date(iso)),
+    token,
+    auth: async (role, clearance) => ({ authorization: `Bearer ${await token(role, clearance)}` }),
+  };
+}
+
+/** The catalog example of `type` with some fields replaced (and an optional raised class). */
+export function record(type: string, fields: Record<string, unknown> = {}, classification?: Classification) {
+  const e = exampleRecord(type);
+  return { type, ...(classification ? { classification } : {}), fields: { ...e.fields, ...fields } };
+}

@@ -1,0 +1,44 @@
+/** Token attacks: every one is refused with 401 and its code, and audited as a denial. */
+import t from 'tap';
+import { SignJWT } from 'jose';
+import { nodeFixture, record } from './app-fixture.js';
+import { issueToken } from '../../node/tokens.js';
+
+const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+
+t.test('JWT attacks are refused with 401 and a code', async (t) => {
+  const f = await nodeFixture(t);
+  const good = await f.token('admin', 'internal');
+  const [h, p, s] = good.split('.') as [string, string, string];
+  const payload = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
+  const now = Math.floor(Date.now() / 1000);
+  const cases: [string, Record<string, string>, string][] = [
+    ['no Authorization header', {}, 'ERR_AUTH_MISSING'],
+    ['not a bearer token', { authorization: 'Basic YWxpY2U6cHc=' }, 'ERR_AUTH_INVALID'],
+    ['garbage', { authorization: 'Bearer not.a.jwt' }, 'ERR_AUTH_INVALID'],
+    ['alg none, no signature', { authorization: `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${p}.` }, 'ERR_AUTH_INVALID'],
+    ['alg none, original signature', { authorization: `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${p}.${s}` }, 'ERR_AUTH_INVALID'],
+    ['tampered payload (role raised)', { authorization: `Bearer ${h}.${b64({ ...payload, role: 'admin', clearance: 'internal', sub: 'mallory' })}.${s}` }, 'ERR_AUTH_INVALID'],
+    ['wrong key', { authorization: `Bearer ${await issueToken(Buffer.alloc(32, 7), '430100', { user: 'eve', role: 'admin', clearance: 'internal', ttlSeconds: 600 })}` }, 'ERR_AUTH_INVALID'],
+    ['another node as issuer', { authorization: `Bearer ${await issueToken(f.config.jwtSecret, '430700', { user: 'eve', role: 'admin', clearance: 'internal', ttlSeconds: 600 })}` }, 'ERR_AUTH_INVALID'],
+    ['expired', { authorization: `Bearer ${await f.token('admin', 'internal', { ttlSeconds: 60, now: new Date(Date.now() - 3600_000) })}` }, 'ERR_AUTH_EXPIRED'],
+    ['HS512 instead of HS256', { authorization: `Bearer ${await new SignJWT({ role: 'admin', clearance: 'internal' }).setProtectedHeader({ alg: 'HS512' }).setSubject('x').setIssuer('430100').setExpirationTime(now + 600).sign(f.config.jwtSecret)}` }, 'ERR_AUTH_INVALID'],
+    ['unknown role claim', { authorization: `Bearer ${await new SignJWT({ role: 'root', clearance: 'internal' }).setProtectedHeader({ alg: 'HS256' }).setSubject('x').setIssuer('430100').setExpirationTime(now + 600).sign(f.config.jwtSecret)}` }, 'ERR_AUTH_INVALID'],
+    ['no exp claim', { authorization: `Bearer ${await new SignJWT({ role: 'admin', clearance: 'internal' }).setProtectedHeader({ alg: 'HS256' }).setSubject('x').setIssuer('430100').sign(f.config.jwtSecret)}` }, 'ERR_AUTH_INVALID'],
+  ];
+  for (const [label, headers, code] of cases) {
+    const before = f.events.length;
+    const res = await f.app.inject({ method: 'POST', url: '/v1/records', headers, payload: record('CF', { decisionNo: `A-${label}` }) });
+    t.equal(res.statusCode, 401, label);
+    t.equal(res.json().code, code, label);
+    t.ok(f.events.slice(before).some((e) => e.action === 'access.denied' && e.reason === code && e.actor === 'anonymous'), `${label}: audited`);
+  }
+  t.equal((await f.db('node_records')).length, 0, 'nothing was written by any of them');
+  const ok = await f.app.inject({ method: 'POST', url: '/v1/records', headers: { authorization: `Bearer ${good}` }, payload: record('CF') });
+  t.equal(ok.statusCode, 201, 'the genuine token works');
+});
+
+t.test('health, readiness, metrics and docs need no token', async (t) => {
+  const f = await nodeFixture(t);
+  for (const url of ['/healthz', '/readyz', '/metrics', '/docs/json']) t.equal((await f.app.inject({ url })).statusCode, 200, url);
+});

@@ -1,0 +1,97 @@
+import t from 'tap';
+import { Readable } from 'node:stream';
+import { nodeFixture, record } from './app-fixture.js';
+import { writeCfCsv } from '../../scripts/bench/import.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const CF = record('CF').fields as Record<string, string | number>;
+const LABELS = ['行政相对人名称', '行政相对人类别', '统一社会信用代码', '行政处罚决定书文号', '处罚决定日期', '处罚类别', '处罚内容', '失信程度', '处罚机关', '处罚机关统一社会信用代码', '数据来源单位', '数据来源单位统一社会信用代码'];
+const row = (no: string, over: Record<string, string> = {}) => {
+  const v: Record<string, string | number> = { ...CF, decisionNo: no, ...over };
+  return [v.subjectName, v.subjectCategory, v.uscc, v.decisionNo, v.decisionDate, v.category, `"${v.content}"`, over.severity ?? '一般', v.authority, v.authorityUscc, v.sourceName, v.sourceUscc].join(',');
+};
+
+t.test('POST /v1/records/import', async (t) => {
+  const f = await nodeFixture(t);
+  const submitter = await f.auth('submitter', 'shared');
+  const csv = (body: string | Readable, type = 'CF') => f.app.inject({ method: 'POST', url: `/v1/records/import${type ? `?type=${type}` : ''}`, headers: { ...submitter, 'content-type': 'text/csv' }, payload: body });
+
+  await t.test('CSV with a BOM and Chinese headers, bad lines reported by line and field', async (t) => {
+    const text = '\uFEFF' + [LABELS.join(','), row('I-1'), row('I-2', { uscc: '91430102MA4L0000X0' }), row('I-3'), row('I-4', { decisionDate: '2026-13-01' }), row('I-1'), 'only,two'].join('\r\n') + '\r\n';
+    const res = await csv(text);
+    t.equal(res.statusCode, 200);
+    const r = res.json();
+    t.match(r, { lines: 6, accepted: 2, duplicates: 1, rejected: 3, truncated: false });
+    t.match(r.rejectedLines, [
+      { line: 3, errors: [{ field: 'uscc', code: 'ERR_INVALID_USCC' }] },
+      { line: 5, errors: [{ field: 'decisionDate', code: 'ERR_INVALID_DATE' }] },
+      { line: 7, errors: [{ code: 'ERR_IMPORT_LINE_MALFORMED' }] },
+    ]);
+    t.ok(f.events.some((e) => e.action === 'record.import' && e.reason === 'accepted=2 duplicates=1'), 'one audit event per batch, with counts');
+    const stored = await f.db('node_records').where('natural_key', 'like', '%I-1%').first();
+    t.equal(JSON.parse(stored.fields).severity, 'ordinary', 'Chinese enum values normalised');
+  });
+
+  await t.test('NDJSON lines, with and without a type', async (t) => {
+    const lines = [JSON.stringify(record('CF', { decisionNo: 'N-1' })), JSON.stringify({ fields: record('CF', { decisionNo: 'N-2' }).fields }), '{oops', JSON.stringify(record('XK', { decisionNo: 'N-3' }))];
+    const res = await f.app.inject({ method: 'POST', url: '/v1/records/import?type=CF', headers: { ...submitter, 'content-type': 'application/x-ndjson' }, payload: lines.join('\n') });
+    t.equal(res.statusCode, 200);
+    t.match(res.json(), { lines: 4, accepted: 3, rejected: 1, rejectedLines: [{ line: 3, errors: [{ code: 'ERR_IMPORT_LINE_MALFORMED' }] }] });
+  });
+
+  await t.test('records above the clearance are rejected per line, and the denial is audited', async (t) => {
+    const res = await f.app.inject({ method: 'POST', url: '/v1/records/import', headers: { ...submitter, 'content-type': 'application/x-ndjson' }, payload: JSON.stringify(record('CF', { decisionNo: 'N-4' }, 'internal')) + '\n' });
+    t.match(res.json(), { accepted: 0, rejected: 1, rejectedLines: [{ line: 1, errors: [{ code: 'ERR_CLASSIFICATION_DENIED' }] }] });
+    t.ok(f.events.some((e) => e.action === 'access.denied' && e.reason?.startsWith('ERR_CLASSIFICATION_DENIED')));
+  });
+
+  await t.test('the rejected list is capped, every rejection counted', async (t) => {
+    const g = await nodeFixture(t, { config: { rejectedLinesCap: 5, importBatchSize: 7 } });
+    const dir = mkdtempSync(join(tmpdir(), 'import-cap-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'cf.csv');
+    const { bad } = await writeCfCsv(file, 300, 10);
+    const res = await g.app.inject({ method: 'POST', url: '/v1/records/import?type=CF', headers: { ...(await g.auth('submitter', 'public')), 'content-type': 'text/csv' }, payload: readFileSync(file) });
+    t.equal(bad, 30);
+    t.match(res.json(), { lines: 300, accepted: 270, rejected: 30, truncated: true });
+    t.equal(res.json().rejectedLines.length, 5);
+    t.equal((await g.db('node_records')).length, 270);
+    const metrics = (await g.app.inject({ url: '/metrics' })).body;
+    t.match(metrics, /credit_node_import_lines_total\{outcome="accepted",node="430100"\} 270/);
+    t.match(metrics, /credit_node_import_lines_total\{outcome="rejected",node="430100"\} 30/);
+    t.match(metrics, /credit_node_records\{status="active",node="430100"\} 270/);
+  });
+
+  await t.test('a streamed body is imported without buffering it first', async (t) => {
+    async function* gen() {
+      yield LABELS.join(',') + '\n';
+      for (let i = 0; i < 2500; i++) yield row(`ST-${i}`) + '\n';
+    }
+    const res = await csv(Readable.from(gen()));
+    t.match(res.json(), { lines: 2500, accepted: 2500, rejected: 0 });
+  });
+
+  await t.test('refusals: no type for CSV, unknown type, unknown column, wrong media type, too large', async (t) => {
+    const noType = await csv('a\n', '');
+    t.equal(noType.statusCode, 400);
+    t.equal(noType.json().code, 'ERR_IMPORT_TYPE_REQUIRED');
+    const unknownType = await csv('a\n', 'ZZ');
+    t.equal(unknownType.statusCode, 422);
+    t.equal(unknownType.json().code, 'ERR_UNKNOWN_RECORD_TYPE');
+    const header = await csv('行政相对人名称,颜色\nx,y\n');
+    t.equal(header.statusCode, 422);
+    t.equal(header.json().code, 'ERR_IMPORT_HEADER_INVALID');
+    t.same(header.json().details.columns, ['颜色']);
+    const plain = await f.app.inject({ method: 'POST', url: '/v1/records/import?type=CF', headers: { ...submitter, 'content-type': 'text/plain' }, payload: 'x' });
+    t.equal(plain.statusCode, 415);
+    t.equal(plain.json().code, 'ERR_UNSUPPORTED_MEDIA_TYPE');
+    const json = await f.app.inject({ method: 'POST', url: '/v1/records/import?type=CF', headers: submitter, payload: { a: 1 } });
+    t.equal(json.statusCode, 415);
+    const g = await nodeFixture(t, { config: { importLimitBytes: 2048 } });
+    const big = await g.app.inject({ method: 'POST', url: '/v1/records/import?type=CF', headers: { ...(await g.auth('submitter', 'public')), 'content-type': 'text/csv' }, payload: LABELS.join(',') + '\n' + (row('B') + '\n').repeat(20) });
+    t.equal(big.statusCode, 413);
+    t.equal(big.json().code, 'ERR_BODY_TOO_LARGE');
+  });
+});
