@@ -126,8 +126,9 @@ function semanticProblems(value: Record<string, unknown>, out: FieldProblem[], w
     const obj = value[part];
     if (typeof obj !== 'object' || obj === null) continue;
     for (const [k, v] of Object.entries(obj)) {
-      if (typeof v === 'string' && /^[A-Za-z0-9_-]*$/.test(v.slice(-4)) && !isCanonicalBase64url(v)) {
-        out.push({ field: `${part}.${k}`, message: 'is not canonical base64url (length or trailing bits)' });
+      const field = `${part}.${k}`;
+      if (typeof v === 'string' && !out.some((p) => p.field === field) && !isCanonicalBase64url(v)) {
+        out.push({ field, message: 'is not canonical base64url (length or trailing bits)' });
       }
     }
   }
@@ -142,7 +143,7 @@ function malformed(problems: FieldProblem[], what: string): never {
 /** Checks a parsed envelope against ENVELOPE_SCHEMA (+ real timestamp, canonical base64url). */
 export function assertEnvelope(value: unknown): Envelope {
   const problems = checkSchema(ENVELOPE_SCHEMA, value);
-  if (problems.length === 0) semanticProblems(value as Record<string, unknown>, problems, true);
+  if (typeof value === 'object' && value !== null) semanticProblems(value as Record<string, unknown>, problems, true);
   if (problems.length > 0) malformed(problems, 'malformed envelope');
   return value as Envelope;
 }
@@ -150,7 +151,7 @@ export function assertEnvelope(value: unknown): Envelope {
 /** Checks a header (what seal() is about to sign) against ENVELOPE_HEADER_SCHEMA. */
 export function assertHeader(value: unknown): EnvelopeHeader {
   const problems = checkSchema(ENVELOPE_HEADER_SCHEMA, value);
-  if (problems.length === 0) semanticProblems(value as Record<string, unknown>, problems, false);
+  if (typeof value === 'object' && value !== null) semanticProblems(value as Record<string, unknown>, problems, false);
   if (problems.length > 0) malformed(problems, 'malformed envelope header');
   return value as EnvelopeHeader;
 }
