@@ -72,7 +72,7 @@ export function checkSchema(schema: JsonSchema, value: unknown, path = '$', out:
   if (schema.enum !== undefined && !schema.enum.includes(value)) bad(`must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(', ')}`);
   if (typeof value === 'string') {
     if (schema.minLength !== undefined && value.length < schema.minLength) bad(`must be at least ${schema.minLength} characters`);
-    if (schema.maxLength !== undefined && value.length > schema.maxLength) bad(`must be at most ${schema.maxLength} characters`);
+    else if (schema.maxLength !== undefined && value.length > schema.maxLength) bad(`must be at most ${schema.maxLength} characters`);
     else if (schema.pattern !== undefined && !regex(schema.pattern).test(value)) bad(`must match ${schema.pattern}`);
   }
   if (typeof value === 'number') {
