@@ -20,6 +20,16 @@ export function sha256(data: string | Uint8Array): Buffer {
   return createHash('sha256').update(data).digest();
 }
 
+/** SHA-256 of the parts joined by `sep`, without building the joined string. */
+export function sha256Joined(parts: readonly string[], sep: string): Buffer {
+  const h = createHash('sha256');
+  parts.forEach((p, i) => {
+    if (i > 0) h.update(sep);
+    h.update(p);
+  });
+  return h.digest();
+}
+
 export function b64url(data: Uint8Array): string {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64url');
 }

@@ -7,7 +7,7 @@
  *     sig: { protected, signature } }                                     ← JWS over {header, digest}, payload detached
  */
 import { canonicalize } from './canonical-json.js';
-import { b64url, sha256, type DetachedJws, type FlattenedJwe } from './crypto.js';
+import { b64url, sha256Joined, type DetachedJws, type FlattenedJwe } from './crypto.js';
 import { protocolError } from './errors.js';
 import { checkSchema, type FieldProblem, type JsonSchema } from './schema-check.js';
 
@@ -165,7 +165,7 @@ export function headerOf(env: Envelope): EnvelopeHeader {
 
 /** SHA-256 of the JWE compact serialisation (protected.encrypted_key.iv.ciphertext.tag), base64url. */
 export function ciphertextDigest(enc: FlattenedJwe): string {
-  return b64url(sha256(`${enc.protected}.${enc.encrypted_key}.${enc.iv}.${enc.ciphertext}.${enc.tag}`));
+  return b64url(sha256Joined([enc.protected, enc.encrypted_key, enc.iv, enc.ciphertext, enc.tag], '.'));
 }
 
 /** The exact bytes the JWS signs: canonical JSON (RFC 8785) of `{ header, digest }`, UTF-8. */

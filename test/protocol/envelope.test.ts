@@ -1,5 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
+import { createHash } from 'node:crypto';
 import { flattenedDecrypt } from 'jose';
 import { canonicalize } from '../../protocol/canonical-json.js';
 import { privateKeyFromPem, uuidv7, uuidv7Time } from '../../protocol/crypto.js';
@@ -63,6 +64,8 @@ t.test('the JWE is standard: jose decrypts it, and its protected header binds id
   const d = await flattenedDecrypt(env.enc, privateKeyFromPem(hub.keyPem));
   t.same(JSON.parse(Buffer.from(d.plaintext).toString()), { q: 1 });
   t.same(d.protectedHeader, { alg: 'RSA-OAEP-256', enc: 'A256GCM', cty: 'json', cf: { id: env.id, type: 'query', from: '430100', to: '430000' } });
+  const compact = [env.enc.protected, env.enc.encrypted_key, env.enc.iv, env.enc.ciphertext, env.enc.tag].join('.');
+  t.equal(ciphertextDigest(env.enc), createHash('sha256').update(compact).digest('base64url'), 'digest = SHA-256 of the JWE compact serialisation');
 });
 
 t.test('verifyEnvelope checks sender and signature without the recipient key', async (t) => {
