@@ -158,9 +158,8 @@ export function assertHeader(value: unknown): EnvelopeHeader {
 
 /** The signed header of an envelope: every member except `enc` and `sig`, unknown ones included. */
 export function headerOf(env: Envelope): EnvelopeHeader {
-  const h: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(env)) if (!BODY_FIELDS.has(k)) h[k] = v;
-  return h as EnvelopeHeader;
+  // fromEntries defines own properties, so even a member named "__proto__" stays a (signed) field.
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !BODY_FIELDS.has(k))) as EnvelopeHeader;
 }
 
 /** SHA-256 of the JWE compact serialisation (protected.encrypted_key.iv.ciphertext.tag), base64url. */

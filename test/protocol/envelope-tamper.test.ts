@@ -99,6 +99,11 @@ t.test('changing any header field (schema-valid) → ERR_SIGNATURE_INVALID', asy
   t.pass('25 random changes inside the certificate');
 });
 
+t.test('a smuggled "__proto__" member is part of the signed header, so adding one breaks the signature', async (t) => {
+  const text = JSON.stringify(env).replace(/^\{/, '{"__proto__":{"priority":"high"},');
+  t.equal(await openCode(text), 'ERR_SIGNATURE_INVALID');
+});
+
 t.test('removing a field → ERR_ENVELOPE_MALFORMED', async (t) => {
   for (const k of ['v', 'suite', 'type', 'from', 'to', 'id', 'seq', 'ts', 'x5c', 'enc', 'sig']) {
     const e = { ...env } as Record<string, unknown>;
