@@ -112,6 +112,10 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     ctx.state.closing = true;
   });
+  // While shutting down, answer in-flight requests with Connection: close so keep-alive sockets end.
+  app.addHook('onSend', async (_request, reply) => {
+    if (ctx.state.closing) void reply.header('connection', 'close');
+  });
   app.addHook('onClose', async () => {
     await ctx.job.stop();
     if (!opts.audit) await audit.close();

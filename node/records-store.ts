@@ -3,6 +3,7 @@
  * tables. Every function takes a `Db`, so it runs inside a caller's transaction when given one.
  * Records are never deleted: withdrawal sets status, reason and time.
  */
+import type { Knex } from 'knex';
 import type { Db } from '../audit/knex-connect.js';
 import type { Classification } from '../protocol/classification.js';
 
@@ -46,9 +47,13 @@ export interface Objection {
 type Row = Record<string, unknown>;
 
 const T = 'node_records';
+const COLUMNS = [
+  'id', 'type', 'class', 'subject', 'natural_key', 'fields', 'negative', 'status', 'disputed', 'withdrawn_reason', 'withdrawn_at',
+  'decision_date', 'repair_from', 'disclosure_end', 'source_node', 'created_by', 'created_at', 'updated_at',
+] as const;
 const O = 'node_objections';
 
-function toRow(r: StoredRecord): Row {
+function toRow(r: StoredRecord): Record<(typeof COLUMNS)[number], unknown> {
   return {
     id: r.id, type: r.type, class: r.classification, subject: r.subject, natural_key: r.naturalKey,
     fields: JSON.stringify(r.fields), negative: r.negative, status: r.status, disputed: r.disputed,
@@ -79,11 +84,29 @@ function objectionFromRow(row: Row): Objection {
 }
 
 export const recordsStore = {
-  /** Multi-row insert; rows whose natural key already exists are skipped. Returns the ids inserted. */
+  /**
+   * Multi-row insert; rows whose natural key already exists are skipped. Returns the ids inserted.
+   * SQLite gets one `INSERT … VALUES (…),(…) ON CONFLICT DO NOTHING RETURNING id` per ≤1500 rows
+   * (knex's builder would emit a compound SELECT, limited to 500 terms and slower).
+   */
   async insertMany(db: Db, records: StoredRecord[]): Promise<Set<string>> {
-    if (records.length === 0) return new Set();
-    const rows = await db(T).insert(records.map(toRow)).onConflict('natural_key').ignore().returning('id');
-    return new Set(rows.map((r: { id: string } | string) => (typeof r === 'string' ? r : r.id)));
+    const ids = new Set<string>();
+    if (records.length === 0) return ids;
+    const pg = (db.client as { config: { client: string } }).config.client === 'pg';
+    const per = pg ? 3000 : 1500;
+    for (let i = 0; i < records.length; i += per) {
+      const rows = records.slice(i, i + per).map(toRow);
+      let out: { id: string }[];
+      if (pg) {
+        out = await db(T).insert(rows).onConflict('natural_key').ignore().returning('id');
+      } else {
+        const one = `(${COLUMNS.map(() => '?').join(',')})`;
+        const sql = `insert into ${T} (${COLUMNS.join(',')}) values ${rows.map(() => one).join(',')} on conflict (natural_key) do nothing returning id`;
+        out = (await db.raw(sql, rows.flatMap((r) => COLUMNS.map((c) => (r[c] ?? null) as Knex.Value)))) as { id: string }[];
+      }
+      for (const r of out) ids.add(r.id);
+    }
+    return ids;
   },
 
   /** Ids of existing records by natural key. */

@@ -60,14 +60,24 @@ export async function writeCfCsv(file: string, lines: number, badEvery = 100, se
 
 /** Starts `credit node start` as a child process; resolves with its URL and pid once it listens. */
 export async function startNodeProcess(configFile: string, env: NodeJS.ProcessEnv = process.env) {
-  const child = spawn(process.execPath, ['bin/credit.js', 'node', 'start', '--config', configFile], { env: { ...env, CREDIT_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['bin/credit.js', 'node', 'start', '--config', configFile], { env: { ...env, CREDIT_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`node exited with ${code} before listening`)));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('node did not report listening within 60 s'));
+    }, 60_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`node exited with ${code} before listening`));
+    });
     lines.on('line', (l) => {
       try {
         const j = JSON.parse(l) as { url?: string };
-        if (j.url) resolve(j.url);
+        if (j.url) {
+          clearTimeout(timer);
+          resolve(j.url);
+        }
       } catch {
         /* not a log line */
       }

@@ -71,3 +71,14 @@ export function record(type: string, fields: Record<string, unknown> = {}, class
   const e = exampleRecord(type);
   return { type, ...(classification ? { classification } : {}), fields: { ...e.fields, ...fields } };
 }
+
+/** The value of one sample in Prometheus text, matching `name` and every given label (any order). */
+export function metricValue(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)\{([^}]*)\} (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...m[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
+  }
+  return undefined;
+}

@@ -14,7 +14,7 @@ t.test('JWT attacks are refused with 401 and a code', async (t) => {
   const now = Math.floor(Date.now() / 1000);
   const cases: [string, Record<string, string>, string][] = [
     ['no Authorization header', {}, 'ERR_AUTH_MISSING'],
-    ['not a bearer token', { authorization: 'Basic YWxpY2U6cHc=' }, 'ERR_AUTH_INVALID'],
+    ['not a bearer token (Basic)', { authorization: 'Basic YWxpY2U6cHc=' }, 'ERR_AUTH_MISSING'],
     ['garbage', { authorization: 'Bearer not.a.jwt' }, 'ERR_AUTH_INVALID'],
     ['alg none, no signature', { authorization: `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${p}.` }, 'ERR_AUTH_INVALID'],
     ['alg none, original signature', { authorization: `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${p}.${s}` }, 'ERR_AUTH_INVALID'],

@@ -10,7 +10,7 @@ import { connect } from '../../audit/knex-connect.js';
 import { buildConfig } from '../../node/config.js';
 import { startNode } from '../../node/server.js';
 import { issueToken } from '../../node/tokens.js';
-import { nodeFixture, record } from './app-fixture.js';
+import { metricValue, nodeFixture, record } from './app-fixture.js';
 
 t.test('healthz, readyz, metrics, OpenAPI', async (t) => {
   const f = await nodeFixture(t);
@@ -20,8 +20,8 @@ t.test('healthz, readyz, metrics, OpenAPI', async (t) => {
   const m = await f.app.inject({ url: '/metrics' });
   t.match(m.headers['content-type'], /text\/plain/);
   t.match(m.body, /# TYPE credit_node_records gauge/);
-  t.match(m.body, /credit_node_records\{status="active",node="430100"\} 1/);
-  t.match(m.body, /credit_node_http_request_duration_seconds_count\{method="POST",route="\/v1\/records",status="201",node="430100"\} 1/);
+  t.equal(metricValue(m.body, 'credit_node_records', { status: 'active', node: '430100' }), 1);
+  t.equal(metricValue(m.body, 'credit_node_http_request_duration_seconds_count', { method: 'POST', route: '/v1/records', status: '201' }), 1);
   const doc = (await f.app.inject({ url: '/docs/json' })).json();
   t.equal(doc.openapi.slice(0, 2), '3.');
   for (const p of ['/v1/records', '/v1/records/import', '/v1/records/{id}', '/v1/subjects/{code}', '/v1/records/{id}/objections', '/v1/records/{id}/withdraw', '/v1/objections/{id}/resolve', '/healthz', '/readyz', '/metrics']) {
