@@ -31,6 +31,7 @@ export const HTTP_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ERR_INTERNAL: 500,
   ERR_IMPORT_TYPE_REQUIRED: 400,
   ERR_IMPORT_HEADER_INVALID: 422,
+  ERR_IMPORT_LINE_MALFORMED: 422,
   // protocol/ codes that reach the node's API
   ERR_RECORD_INVALID: 422,
   ERR_UNKNOWN_RECORD_TYPE: 422,

@@ -60,6 +60,7 @@ export function importService(deps: ServiceDeps, records: RecordsService) {
       let batchNo = 0;
       let denied = 0;
       let batchRejected = 0;
+      /** Writes the current batch; resolves when it has committed. */
       const flush = async () => {
         const rows = batch;
         const rejectedHere = batchRejected;
@@ -84,29 +85,43 @@ export function importService(deps: ServiceDeps, records: RecordsService) {
         opts.onBatch?.(fresh.length, rows.length - fresh.length, rejectedHere);
       };
 
+      // One batch may be committing while the next is parsed and validated (SQLite and PostgreSQL
+      // work off the main thread), never more: memory stays at two batches.
+      let inFlight: Promise<void> | undefined;
+      const next = async () => {
+        await inFlight;
+        inFlight = flush();
+        inFlight.catch(() => {}); // observed by the next await; never an unhandled rejection
+      };
+
       const today = todayInChina(deps.clock());
       const now = deps.clock().toISOString();
-      for await (const item of source) {
-        report.lines++;
-        if ('error' in item) {
-          reject(item.line, [item.error]);
-          batchRejected++;
-        } else {
-          const v = validateRecord(item.input, { today });
-          if (!v.ok) {
-            reject(item.line, v.errors.map(({ field, code, message }) => ({ field, code, message })));
+      try {
+        for await (const item of source) {
+          report.lines++;
+          if ('error' in item) {
+            reject(item.line, [item.error]);
             batchRejected++;
-          } else if (!clears(caller.clearance, v.record.classification)) {
-            reject(item.line, [{ field: 'classification', code: 'ERR_CLASSIFICATION_DENIED', message: `clearance ${caller.clearance} does not cover ${v.record.classification} records` }]);
-            batchRejected++;
-            denied++;
           } else {
-            batch.push(toStoredRecord(v.record, { nodeId: deps.nodeId, actor: caller.actor, now }));
+            const v = validateRecord(item.input, { today });
+            if (!v.ok) {
+              reject(item.line, v.errors.map(({ field, code, message }) => ({ field, code, message })));
+              batchRejected++;
+            } else if (!clears(caller.clearance, v.record.classification)) {
+              reject(item.line, [{ field: 'classification', code: 'ERR_CLASSIFICATION_DENIED', message: `clearance ${caller.clearance} does not cover ${v.record.classification} records` }]);
+              batchRejected++;
+              denied++;
+            } else {
+              batch.push(toStoredRecord(v.record, { nodeId: deps.nodeId, actor: caller.actor, now }));
+            }
           }
+          if (batch.length + batchRejected >= opts.batchSize) await next();
         }
-        if (batch.length + batchRejected >= opts.batchSize) await flush();
+        await next();
+        await inFlight;
+      } finally {
+        await inFlight?.catch(() => {});
       }
-      await flush();
       return report;
     },
   };

@@ -5,8 +5,8 @@
  */
 import { Transform, type Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { parse as csvParse } from 'csv-parse';
 import { fieldByNameOrLabel, getRecordType } from '../protocol/catalog.js';
+import { csvRows } from './csv-rows.js';
 import { nodeError } from './errors.js';
 
 export type SourceItem = { line: number; input: unknown } | { line: number; error: { field: string; code: string; message: string } };
@@ -79,25 +79,13 @@ export async function* ndjsonSource(body: Readable, limit: number, defaultType?:
  */
 export async function* csvSource(body: Readable, limit: number, type: string): AsyncGenerator<SourceItem> {
   const t = getRecordType(type);
-  const skipped: SourceItem[] = [];
-  const parser = csvParse({
-    bom: true,
-    info: true,
-    relax_column_count: true,
-    skip_empty_lines: true,
-    skip_records_with_error: true,
-    on_skip: (err) => {
-      const lines = (err as { lines?: number } | undefined)?.lines ?? 0;
-      skipped.push({ line: lines, error: { field: '', code: 'ERR_IMPORT_LINE_MALFORMED', message: `not a well-formed CSV row: ${err?.message ?? 'parse error'}` } });
-      return undefined;
-    },
-  });
-  const input = limited(body, limit);
-  input.on('error', (e) => parser.destroy(e));
-  input.pipe(parser);
   let header: string[] | undefined;
-  for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-    while (skipped.length) yield skipped.shift()!;
+  for await (const row of csvRows(limited(body, limit))) {
+    if ('error' in row) {
+      yield { line: row.line, error: { field: '', code: 'ERR_IMPORT_LINE_MALFORMED', message: `not a well-formed CSV row: ${row.error}` } };
+      continue;
+    }
+    const record = row.fields;
     if (!header) {
       const unknown: string[] = [];
       header = record.map((h) => {
@@ -109,12 +97,11 @@ export async function* csvSource(body: Readable, limit: number, type: string): A
       continue;
     }
     if (record.length !== header.length) {
-      yield { line: info.lines, error: { field: '', code: 'ERR_IMPORT_LINE_MALFORMED', message: `row has ${record.length} columns, the header has ${header.length}` } };
+      yield { line: row.line, error: { field: '', code: 'ERR_IMPORT_LINE_MALFORMED', message: `row has ${record.length} columns, the header has ${header.length}` } };
       continue;
     }
     const fields: Record<string, string> = {};
     for (let i = 0; i < header.length; i++) if (record[i] !== '') fields[header[i]!] = record[i]!;
-    yield { line: info.lines, input: { type: t.code, fields } };
+    yield { line: row.line, input: { type: t.code, fields } };
   }
-  while (skipped.length) yield skipped.shift()!;
 }

@@ -35,7 +35,8 @@ export interface StoredRecord {
 export interface Objection {
   id: string;
   recordId: string;
-  status: 'open' | 'upheld' | 'rejected';
+  /** closed: the record was withdrawn for another reason while the objection was open. */
+  status: 'open' | 'upheld' | 'rejected' | 'closed';
   grounds: string;
   filedBy: string;
   filedAt: string;
@@ -47,8 +48,9 @@ export interface Objection {
 type Row = Record<string, unknown>;
 
 const T = 'node_records';
+/** Columns written on insert (status, disputed and the withdrawal columns take their defaults). */
 const COLUMNS = [
-  'id', 'type', 'class', 'subject', 'natural_key', 'fields', 'negative', 'status', 'disputed', 'withdrawn_reason', 'withdrawn_at',
+  'id', 'type', 'class', 'subject', 'natural_key', 'fields', 'negative',
   'decision_date', 'repair_from', 'disclosure_end', 'source_node', 'created_by', 'created_at', 'updated_at',
 ] as const;
 const O = 'node_objections';
@@ -56,8 +58,7 @@ const O = 'node_objections';
 function toRow(r: StoredRecord): Record<(typeof COLUMNS)[number], unknown> {
   return {
     id: r.id, type: r.type, class: r.classification, subject: r.subject, natural_key: r.naturalKey,
-    fields: JSON.stringify(r.fields), negative: r.negative, status: r.status, disputed: r.disputed,
-    withdrawn_reason: r.withdrawnReason, withdrawn_at: r.withdrawnAt, decision_date: r.decisionDate,
+    fields: JSON.stringify(r.fields), negative: r.negative, decision_date: r.decisionDate,
     repair_from: r.repairFrom, disclosure_end: r.disclosureEnd, source_node: r.sourceNode,
     created_by: r.createdBy, created_at: r.createdAt, updated_at: r.updatedAt,
   };
@@ -85,7 +86,8 @@ function objectionFromRow(row: Row): Objection {
 
 export const recordsStore = {
   /**
-   * Multi-row insert; rows whose natural key already exists are skipped. Returns the ids inserted.
+   * Inserts new records (status active, not disputed); rows whose natural key already exists are
+   * skipped. Returns the ids inserted.
    * SQLite gets one `INSERT … VALUES (…),(…) ON CONFLICT DO NOTHING RETURNING id` per ≤1500 rows
    * (knex's builder would emit a compound SELECT, limited to 500 terms and slower).
    */
@@ -168,7 +170,7 @@ export const recordsStore = {
   },
 
   /** Resolves open objections (one, or all of a record's); returns how many changed. */
-  async resolveObjections(db: Db, where: { id?: string; recordId?: string }, outcome: 'upheld' | 'rejected', by: string, at: string, note: string | null): Promise<number> {
+  async resolveObjections(db: Db, where: { id?: string; recordId?: string }, outcome: 'upheld' | 'rejected' | 'closed', by: string, at: string, note: string | null): Promise<number> {
     const q = db(O).where({ status: 'open' });
     if (where.id) q.andWhere({ id: where.id });
     if (where.recordId) q.andWhere({ record_id: where.recordId });

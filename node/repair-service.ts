@@ -23,7 +23,7 @@ const SYSTEM_ACTOR = 'system:disclosure-job';
 async function withdrawIn(trx: Knex.Transaction, deps: ServiceDeps, r: StoredRecord, reason: WithdrawReason, actor: string, at: string, note: string | null): Promise<void> {
   const changed = await recordsStore.withdraw(trx, r.id, reason, at);
   if (!changed) throw nodeError('ERR_RECORD_NOT_ACTIVE', `record ${r.id} is already withdrawn`);
-  const resolved = await recordsStore.resolveObjections(trx, { recordId: r.id }, reason === 'objection-upheld' ? 'upheld' : 'rejected', actor, at, note ?? `record withdrawn: ${reason}`);
+  const resolved = await recordsStore.resolveObjections(trx, { recordId: r.id }, reason === 'objection-upheld' ? 'upheld' : 'closed', actor, at, note ?? `record withdrawn: ${reason}`);
   if (resolved > 0) await recordsStore.setDisputed(trx, r.id, false, at);
   await deps.audit.recordIn(trx, { actor, actorNode: deps.nodeId, action: 'record.withdraw', object: r.id, class: r.classification, outcome: 'success', reason });
   for (const h of deps.hooks.onRecordWithdrawn) await h(trx, r, reason);

@@ -138,7 +138,7 @@ export const subjectSchema = {
 const objectionSchema = {
   type: 'object',
   properties: {
-    id: { type: 'string' }, recordId: { type: 'string' }, status: { type: 'string', enum: ['open', 'upheld', 'rejected'] }, grounds: { type: 'string' },
+    id: { type: 'string' }, recordId: { type: 'string' }, status: { type: 'string', enum: ['open', 'upheld', 'rejected', 'closed'] }, grounds: { type: 'string' },
     filedBy: { type: 'string' }, filedAt: { type: 'string' }, resolvedBy: { type: ['string', 'null'] }, resolvedAt: { type: ['string', 'null'] }, resolutionNote: { type: ['string', 'null'] },
   },
 } as const;

@@ -1,8 +1,8 @@
 /**
  * The one module of node/ that touches node:crypto: the JWT secret file, subject-code hashing
- * for audit objects and logs, constant-time comparison.
+ * for audit objects.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -21,8 +21,3 @@ export function subjectHandle(code: string): string {
   return `subject:${createHash('sha256').update(code, 'utf8').digest('hex').slice(0, 32)}`;
 }
 
-export function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}

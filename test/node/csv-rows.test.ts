@@ -1,0 +1,76 @@
+/** The streaming CSV reader against csv-parse as an oracle, on random CSV split at random points. */
+import t from 'tap';
+import fc from 'fast-check';
+import { parse } from 'csv-parse/sync';
+import { csvRows, MAX_ROW_CHARS, type CsvRow } from '../../node/csv-rows.js';
+
+async function rows(text: string, cuts: number[] = []): Promise<CsvRow[]> {
+  const buf = Buffer.from(text, 'utf8');
+  const points = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
+  const chunks: Buffer[] = [];
+  let last = 0;
+  for (const p of points) {
+    chunks.push(buf.subarray(last, p));
+    last = p;
+  }
+  chunks.push(buf.subarray(last));
+  const out: CsvRow[] = [];
+  for await (const r of csvRows((async function* () { yield* chunks; })())) out.push(r);
+  return out;
+}
+
+const cell = fc.oneof(
+  fc.string({ unit: fc.constantFrom('a', '长', '沙', ' ', '1', ',', '"', '\n', '\r\n', '（', 'é') }),
+  fc.constantFrom('', '91430102MA4L0000X1', '2026-04-15'),
+);
+const quote = (v: string) => (/[",\n\r]/.test(v) || v === '' ? `"${v.replaceAll('"', '""')}"` : v);
+
+t.test('agrees with csv-parse on random well-formed CSV, however the bytes are split', async (t) => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.array(cell, { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 8 }),
+      fc.constantFrom('\n', '\r\n'),
+      fc.boolean(),
+      fc.array(fc.nat(), { maxLength: 6 }),
+      async (table, eol, bom, cuts) => {
+        const text = (bom ? '\uFEFF' : '') + table.map((r) => r.map(quote).join(',')).join(eol) + eol;
+        const expected = parse(text, { bom: true, relax_column_count: true, skip_empty_lines: true }) as string[][];
+        const got = await rows(text, cuts);
+        const fields = got.map((r) => ('fields' in r ? r.fields : ['ERROR', r.error]));
+        if (JSON.stringify(fields) !== JSON.stringify(expected)) throw new Error(`${JSON.stringify(text)}\n got ${JSON.stringify(fields)}\n want ${JSON.stringify(expected)}`);
+      },
+    ),
+    { numRuns: 300 },
+  );
+  t.pass('300 random files');
+});
+
+t.test('line numbers are where each row starts; blank lines skipped; no final newline', async (t) => {
+  const got = await rows('a,b\n\n"x\ny",2\r\nlast,3');
+  t.same(got, [
+    { line: 1, fields: ['a', 'b'] },
+    { line: 3, fields: ['x\ny', '2'] },
+    { line: 5, fields: ['last', '3'] },
+  ]);
+});
+
+t.test('a stray quote inside a field is kept; text after a closing quote is an error row; reading goes on', async (t) => {
+  const got = await rows('a"b,c\n"q"x,1\nok,2\n');
+  t.same(got[0], { line: 1, fields: ['a"b', 'c'] });
+  t.equal(got[1]!.line, 2);
+  t.ok('error' in got[1]!);
+  t.same(got[2], { line: 3, fields: ['ok', '2'] });
+});
+
+t.test('an unclosed quote at the end is an error row; past MAX_ROW_CHARS the import stops', async (t) => {
+  const got = await rows('a,b\n"never closed,1\n');
+  t.same(got[0], { line: 1, fields: ['a', 'b'] });
+  t.match(got[1], { line: 2, error: /not closed/ });
+  const huge = (async function* () {
+    yield Buffer.from('h\n"');
+    for (let i = 0; i <= MAX_ROW_CHARS / 65536 + 1; i++) yield Buffer.alloc(65536, 0x61);
+  })();
+  const it = csvRows(huge);
+  t.same((await it.next()).value, { line: 1, fields: ['h'] });
+  await t.rejects(it.next(), { code: 'ERR_IMPORT_LINE_MALFORMED', details: { line: 2 } });
+});
