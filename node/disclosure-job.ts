@@ -4,6 +4,7 @@
  * stop() waits for a run in progress, so shutdown never cuts a withdrawal in half.
  */
 import type { FastifyBaseLogger } from 'fastify';
+import { loggableError } from './logger.js';
 
 export interface DisclosureJob {
   start(): void;
@@ -25,7 +26,7 @@ export function disclosureJob(expireDue: () => Promise<number>, intervalMinutes:
         return n;
       })
       .catch((e: unknown) => {
-        log.error({ err: e }, 'disclosure job failed; will retry at the next interval');
+        log.error({ error: loggableError(e) }, 'disclosure job failed; will retry at the next interval');
         return 0;
       })
       .finally(() => {

@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isCreditError } from '../protocol/errors.js';
+import { loggableError } from './logger.js';
 
 export const HTTP_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ERR_CONFIG_INVALID: 500,
@@ -76,7 +77,7 @@ export function toHttpError(error: unknown): { status: number; body: ErrorBody }
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler(async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const { status, body } = toHttpError(error);
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    if (status >= 500) request.log.error({ error: loggableError(error) }, 'request failed');
     else request.log.info({ code: body.code, status }, 'request refused');
     return reply.status(status).type('application/json; charset=utf-8').send(body);
   });

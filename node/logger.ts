@@ -40,3 +40,17 @@ export function loggerOptions(level: string, stream?: DestinationStream): Logger
     ...(stream ? { stream } : {}),
   };
 }
+
+/**
+ * An error as it may be logged: knex puts the whole SQL statement, values included, in front of
+ * the driver's message (`insert into … - SQLITE_ERROR: …`); only the driver's part is kept, and
+ * identifier-shaped values are blanked. The stack keeps its frames, not its message line.
+ */
+export function loggableError(e: unknown): { type: string; code?: string; message: string; stack?: string } {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const tail = err.message.includes(' - ') ? err.message.slice(err.message.lastIndexOf(' - ') + 3) : err.message;
+  const message = tail.slice(0, 300).replace(/[0-9A-Z]{17}[0-9A-Z]/g, '[REDACTED]');
+  const code = (err as { code?: unknown }).code;
+  const stack = err.stack?.split('\n').slice(1).join('\n');
+  return { type: err.name, ...(typeof code === 'string' ? { code } : {}), message, ...(stack ? { stack } : {}) };
+}

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type BuildOptions } from './app.js';
+import { loggableError } from './logger.js';
 
 export interface RunningNode {
   app: FastifyInstance;
@@ -50,7 +51,7 @@ export function closeOnSignals(node: RunningNode): Promise<void> {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       node.close().then(resolve, (e: unknown) => {
-        node.app.log.error({ err: e }, 'shutdown failed');
+        node.app.log.error({ error: loggableError(e) }, 'shutdown failed');
         resolve();
       });
     };

@@ -13,6 +13,7 @@ import { buildApp } from '../../node/app.js';
 import { buildConfig, type NodeConfig } from '../../node/config.js';
 import type { Role } from '../../node/access.js';
 import { issueToken } from '../../node/tokens.js';
+import type { RecordHooks } from '../../node/hooks.js';
 import { sqliteEngine, type Engine } from '../helpers/db.js';
 
 export interface Fixture {
@@ -32,6 +33,7 @@ export interface FixtureOptions {
   now?: string;
   config?: Record<string, unknown>;
   logStream?: DestinationStream;
+  hooks?: RecordHooks;
 }
 
 export async function nodeFixture(t: { teardown(fn: () => unknown): void }, opts: FixtureOptions = {}): Promise<Fixture> {
@@ -47,7 +49,7 @@ export async function nodeFixture(t: { teardown(fn: () => unknown): void }, opts
     checkpoint: () => real.checkpoint(),
     close: () => real.close(),
   };
-  const app = await buildApp({ config, db: store.db, clock: () => now, audit, ...(opts.logStream ? { logStream: opts.logStream } : {}) });
+  const app = await buildApp({ config, db: store.db, clock: () => now, audit, ...(opts.logStream ? { logStream: opts.logStream } : {}), ...(opts.hooks ? { hooks: opts.hooks } : {}) });
   await app.ready();
   await app.nodeCtx.job.runNow();
   t.teardown(async () => {

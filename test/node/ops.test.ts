@@ -9,6 +9,7 @@ import { makeResidentId } from '../../protocol/identifiers.js';
 import { connect } from '../../audit/knex-connect.js';
 import { buildConfig } from '../../node/config.js';
 import { startNode } from '../../node/server.js';
+import { loggableError } from '../../node/logger.js';
 import { issueToken } from '../../node/tokens.js';
 import { metricValue, nodeFixture, record } from './app-fixture.js';
 
@@ -106,4 +107,27 @@ t.test('graceful shutdown lets an in-flight import finish, then closes the store
   const db = await connect(config.databaseTarget);
   t.teardown(() => db.destroy());
   t.equal((await db('node_records')).length, 5, 'all its records were committed');
+});
+
+t.test('a failing record hook rolls the write back and answers 500 ERR_INTERNAL, logged without data', async (t) => {
+  const lines: string[] = [];
+  const sink = new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) });
+  const seen: string[] = [];
+  const hooks = {
+    onRecordWritten: [async (trx: unknown, r: { id: string }) => {
+      seen.push(r.id);
+      throw new Error("insert into node_outbox values ('91430102MA4L0000X1', '张三') - SQLITE_CONSTRAINT: outbox full");
+    }],
+    onRecordWithdrawn: [],
+  };
+  const f = await nodeFixture(t, { hooks, logStream: sink, config: { logLevel: 'info' } });
+  const res = await f.app.inject({ method: 'POST', url: '/v1/records', headers: await f.auth('submitter', 'public'), payload: record('CF') });
+  t.equal(res.statusCode, 500);
+  t.same(res.json(), { code: 'ERR_INTERNAL', message: 'internal error; see the node log' });
+  t.equal(seen.length, 1, 'the hook ran inside the write');
+  t.equal((await f.db('node_records')).length, 0, 'the record was rolled back with it');
+  const log = lines.join('');
+  t.match(log, /SQLITE_CONSTRAINT: outbox full/);
+  t.notOk(log.includes('张三') || log.includes('91430102MA4L0000X1'), 'no data from the failed statement in the log');
+  t.same(loggableError(new Error('plain 91430102MA4L0000X1')).message, 'plain [REDACTED]');
 });
