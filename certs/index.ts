@@ -1,0 +1,26 @@
+/** certs/: the provincial CA — enrolment, issue, renewal, revocation, CRL, trust and TLS options. */
+export * from './errors.js';
+export type * from './types.js';
+export { initCaDir, openCaDir, withCaDir, createMemoryCa, createCaMaterial, CA_FILES, DEFAULT_CA_NAME, type InitCaOptions, type DirOptions } from './ca-dir.js';
+export { memoryStores, StateStore, type CaState } from './state-store.js';
+export { FileCaStore } from './file-store.js';
+export { createEnrolmentToken, redeemEnrolmentToken, assertGrade, parseTtl, TOKEN_PREFIX, type CreateTokenOptions, type TokenHolder } from './tokens.js';
+export {
+  issueCertificate,
+  enrol,
+  renewCertificate,
+  sanHosts,
+  DEFAULT_HOSTS,
+  DEFAULT_CERT_DAYS,
+  HUB_NODE_ID,
+  type IssueOptions,
+  type IssuedCertificate,
+  type EnrolOptions,
+  type RenewOptions,
+} from './issue.js';
+export { revoke, buildCrl, listCertificates, revokedSerials, type ListedCert, type ListedStatus, type RevokeTarget } from './revoke.js';
+export { parseCrl, REVOCATION_REASONS, isRevocationReason, type RevocationReason, type ParsedCrl } from './crl.js';
+export { trustFromCa, type TrustFromCaOptions } from './trust.js';
+export { tlsServerOptions, tlsClientOptions, peerIdentity, type PeerIdentity, type TlsMaterial, type TlsServerOptions, type TlsClientOptions } from './tls.js';
+export { generateRsaKeyPair, createCsr, parseCsr, normaliseSerial, certInfo, createCaCertificate, type KeyPairPem, type CertInfo } from './pki-crypto.js';
+export { createNodeKeys, writeNodeKeys } from './node-keys.js';

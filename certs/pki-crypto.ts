@@ -1,0 +1,201 @@
+/**
+ * The one module of certs/ that touches node:crypto and node-forge (CRLs, which forge cannot make,
+ * live in crl.ts on @peculiar/x509). Keys are RSA 2048 made by node:crypto (forge's JS keygen is
+ * slow); forge builds and signs certificates and PKCS#10 requests.
+ */
+import { createHash, createPublicKey, generateKeyPairSync, randomBytes, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
+import forge from 'node-forge';
+import { certError } from './errors.js';
+
+export interface KeyPairPem {
+  publicKeyPem: string;
+  privateKeyPem: string;
+}
+
+export function generateRsaKeyPair(bits = 2048): KeyPairPem {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: bits,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { publicKeyPem: publicKey, privateKeyPem: privateKey };
+}
+
+/**
+ * A serial as node:crypto's X509Certificate.serialNumber prints it: upper-case hex, whole bytes,
+ * no leading 00 byte. Accepts any case, an odd number of digits, colons and a 0x prefix.
+ */
+export function normaliseSerial(hex: string): string {
+  let h = hex.trim().replace(/^0x/i, '').replace(/[:\s]/g, '').toUpperCase();
+  if (!/^[0-9A-F]+$/.test(h)) return h;
+  if (h.length % 2 === 1) h = `0${h}`;
+  while (h.length > 2 && h.startsWith('00')) h = h.slice(2);
+  return h;
+}
+
+/** A random positive 128-bit serial whose first byte is neither 00 nor ≥ 0x80 (so DER and print agree). */
+export function randomSerial(): string {
+  const b = randomBytes(16);
+  b[0] = b[0]! & 0x7f || 0x01;
+  return b.toString('hex').toUpperCase();
+}
+
+export function randomTokenBytes(n = 32): Buffer {
+  return randomBytes(n);
+}
+
+export function sha256Hex(data: string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Constant-time equality of two hex digests of the same length. */
+export function sameDigest(aHex: string, bHex: string): boolean {
+  const a = Buffer.from(aHex, 'hex');
+  const b = Buffer.from(bHex, 'hex');
+  return a.length === b.length && a.length > 0 && timingSafeEqual(a, b);
+}
+
+export interface CertInfo {
+  cn: string | null;
+  serial: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** SHA-256 of the DER certificate, lower-case hex (as protocol's SignerIdentity has it). */
+  fingerprint: string;
+  publicKeyDer: Buffer;
+  isCa: boolean;
+}
+
+/** Reads a certificate (PEM text or DER bytes). Throws node's error when it is not one. */
+export function certInfo(pemOrDer: string | Buffer): CertInfo {
+  const c = new X509Certificate(pemOrDer);
+  const cn = /(?:^|\n)CN=([^\n]*)/.exec(c.subject)?.[1] ?? null;
+  return {
+    cn,
+    serial: normaliseSerial(c.serialNumber),
+    notBefore: new Date(c.validFrom),
+    notAfter: new Date(c.validTo),
+    fingerprint: c.fingerprint256.replace(/:/g, '').toLowerCase(),
+    publicKeyDer: c.publicKey.export({ type: 'spki', format: 'der' }),
+    isCa: c.ca,
+  };
+}
+
+/** True when `pem` is signed by `caPem`'s key and names it as issuer. */
+export function signedBy(pem: string, caPem: string): boolean {
+  try {
+    const c = new X509Certificate(pem);
+    const ca = new X509Certificate(caPem);
+    return c.checkIssued(ca) && c.verify(ca.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+// ---------- certificates and requests (node-forge) ----------
+
+const HASH = () => forge.md.sha256.create();
+
+export interface CaCertOptions {
+  cn: string;
+  keyPair: KeyPairPem;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export function createCaCertificate(o: CaCertOptions): string {
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(o.keyPair.publicKeyPem);
+  cert.serialNumber = randomSerial();
+  cert.validity.notBefore = o.notBefore;
+  cert.validity.notAfter = o.notAfter;
+  const attrs = [
+    { name: 'countryName', value: 'CN' },
+    { name: 'organizationName', value: 'credit-federation' },
+    { name: 'commonName', value: o.cn },
+  ];
+  cert.setSubject(attrs);
+  cert.setIssuer(attrs);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  cert.sign(forge.pki.privateKeyFromPem(o.keyPair.privateKeyPem), HASH());
+  return forge.pki.certificateToPem(cert);
+}
+
+/** A PKCS#10 request with subject CN = `cn`, signed by the key. */
+export function createCsr(cn: string, keyPair: KeyPairPem): string {
+  const csr = forge.pki.createCertificationRequest();
+  csr.publicKey = forge.pki.publicKeyFromPem(keyPair.publicKeyPem);
+  csr.setSubject([{ name: 'countryName', value: 'CN' }, { name: 'commonName', value: cn }]);
+  csr.sign(forge.pki.privateKeyFromPem(keyPair.privateKeyPem), HASH());
+  return forge.pki.certificationRequestToPem(csr);
+}
+
+export interface ParsedCsr {
+  cn: string | null;
+  publicKeyPem: string;
+}
+
+/** Parses a CSR and checks its self-signature; ERR_CSR_INVALID otherwise. */
+export function parseCsr(pem: string): ParsedCsr {
+  let csr: ReturnType<typeof forge.pki.certificationRequestFromPem>;
+  try {
+    csr = forge.pki.certificationRequestFromPem(pem);
+  } catch (e) {
+    throw certError('ERR_CSR_INVALID', `certificate signing request cannot be parsed: ${(e as Error).message}`);
+  }
+  let ok = false;
+  try {
+    ok = csr.verify();
+  } catch {
+    ok = false;
+  }
+  if (!ok || !csr.publicKey) throw certError('ERR_CSR_INVALID', 'the self-signature of the certificate signing request does not verify');
+  const cnAttr = csr.subject.getField('CN') as { value?: unknown } | null;
+  return {
+    cn: typeof cnAttr?.value === 'string' ? cnAttr.value : null,
+    publicKeyPem: forge.pki.publicKeyToPem(csr.publicKey as forge.pki.rsa.PublicKey),
+  };
+}
+
+/** The SPKI DER of a PEM public key, for comparing keys. */
+export function publicKeyDer(publicKeyPem: string): Buffer {
+  return createPublicKey(publicKeyPem).export({ type: 'spki', format: 'der' });
+}
+
+export interface LeafOptions {
+  caCertPem: string;
+  caKeyPem: string;
+  cn: string;
+  publicKeyPem: string;
+  serial: string;
+  notBefore: Date;
+  notAfter: Date;
+  hosts: readonly string[];
+}
+
+/** An end-entity certificate for mutual TLS and envelope signatures. */
+export function signLeafCertificate(o: LeafOptions): string {
+  const caCert = forge.pki.certificateFromPem(o.caCertPem);
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(o.publicKeyPem);
+  cert.serialNumber = o.serial;
+  cert.validity.notBefore = o.notBefore;
+  cert.validity.notAfter = o.notAfter;
+  cert.setSubject([{ name: 'countryName', value: 'CN' }, { name: 'commonName', value: o.cn }]);
+  cert.setIssuer(caCert.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
+    { name: 'subjectAltName', altNames: o.hosts.map((h) => (isIP(h) ? { type: 7, ip: h } : { type: 2, value: h })) },
+    { name: 'subjectKeyIdentifier' },
+    { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
+  ]);
+  cert.sign(forge.pki.privateKeyFromPem(o.caKeyPem), HASH());
+  return forge.pki.certificateToPem(cert);
+}
