@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import tls from 'node:tls';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { buildCrl, createNodeKeys, issueCertificate, peerIdentity, revoke, tlsClientOptions, tlsServerOptions } from '../../certs/index.js';
 import { createMemoryCa, enrolled, type NodeIdentity } from './support.js';
 
@@ -25,7 +25,7 @@ interface Server {
   identities: ReturnType<typeof peerIdentity>[];
 }
 
-async function startServer(t: Tap.Test, opts: Parameters<typeof tlsServerOptions>[0]): Promise<Server> {
+async function startServer(t: Test, opts: Parameters<typeof tlsServerOptions>[0]): Promise<Server> {
   const refusals: string[] = [];
   const identities: ReturnType<typeof peerIdentity>[] = [];
   const server = tls.createServer(tlsServerOptions(opts), (socket) => {
@@ -56,10 +56,6 @@ async function talk(port: number, opts: tls.ConnectionOptions): Promise<Outcome>
 
 function client(who: NodeIdentity, extra: Partial<Parameters<typeof tlsClientOptions>[0]> = {}): tls.ConnectionOptions {
   return tlsClientOptions({ caCertPem: ca.certPem, certPem: who.certPem, keyPem: who.keyPem, ...extra });
-}
-
-namespace Tap {
-  export type Test = Parameters<Parameters<typeof t.test>[1]>[0];
 }
 
 t.test('mutual TLS between hub and node', async (t) => {
