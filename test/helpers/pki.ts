@@ -1,10 +1,13 @@
 /**
- * Test PKI: a throwaway CA and node certificates generated per run (never committed).
- * Interim helper built directly on node-forge; once certs/ exposes its CA API this file should
- * delegate to it and keep these signatures.
+ * Test PKI: a throwaway CA and node certificates generated per run (never committed), made by
+ * certs/'s own certificate builders, so tests elsewhere see exactly what the provincial CA issues.
+ * Synchronous and register-free on purpose: `issue` signs any CN and any validity (expired,
+ * not-yet-valid, outliving the CA) for negative tests; use certs/ issueCertificate for the real
+ * checks (CSR, node id, register).
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import forge from 'node-forge';
+import { createCaMaterial } from '../../certs/ca-dir.js';
+import { generateRsaKeyPair, randomSerial, signLeafCertificate } from '../../certs/pki-crypto.js';
+import { DEFAULT_HOSTS } from '../../certs/issue.js';
 
 export interface TestCa {
   certPem: string;
@@ -15,60 +18,30 @@ export interface TestIdentity {
   nodeId: string;
   certPem: string;
   keyPem: string;
+  /** Upper-case hex, as X509Certificate.serialNumber prints it. */
   serial: string;
 }
 
 export function rsaKeyPair(bits = 2048): { publicKeyPem: string; privateKeyPem: string } {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', {
-    modulusLength: bits,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
-  return { publicKeyPem: publicKey, privateKeyPem: privateKey };
-}
-
-function serialHex(): string {
-  const b = randomBytes(16);
-  b[0] = b[0]! & 0x7f; // positive
-  return b.toString('hex');
+  return generateRsaKeyPair(bits);
 }
 
 export function makeCa(cn = 'Hunan Provincial Credit CA (test)'): TestCa {
-  const kp = rsaKeyPair();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(kp.publicKeyPem);
-  cert.serialNumber = serialHex();
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + 10 * 365 * 86400_000);
-  const attrs = [{ name: 'commonName', value: cn }, { name: 'countryName', value: 'CN' }];
-  cert.setSubject(attrs);
-  cert.setIssuer(attrs);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: true, critical: true },
-    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
-    { name: 'subjectKeyIdentifier' },
-  ]);
-  cert.sign(forge.pki.privateKeyFromPem(kp.privateKeyPem), forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: kp.privateKeyPem };
+  return createCaMaterial({ cn });
 }
 
 export function issue(ca: TestCa, nodeId: string, opts: { notBefore?: Date; notAfter?: Date; hosts?: string[] } = {}): TestIdentity {
   const kp = rsaKeyPair();
-  const caCert = forge.pki.certificateFromPem(ca.certPem);
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(kp.publicKeyPem);
-  cert.serialNumber = serialHex();
-  cert.validity.notBefore = opts.notBefore ?? new Date(Date.now() - 60_000);
-  cert.validity.notAfter = opts.notAfter ?? new Date(Date.now() + 365 * 86400_000);
-  cert.setSubject([{ name: 'commonName', value: nodeId }, { name: 'countryName', value: 'CN' }]);
-  cert.setIssuer(caCert.subject.attributes);
-  const hosts = opts.hosts ?? ['localhost', '127.0.0.1'];
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: false },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
-    { name: 'subjectAltName', altNames: hosts.map((h) => (/^[\d.]+$/.test(h) ? { type: 7, ip: h } : { type: 2, value: h })) },
-  ]);
-  cert.sign(forge.pki.privateKeyFromPem(ca.keyPem), forge.md.sha256.create());
-  return { nodeId, certPem: forge.pki.certificateToPem(cert), keyPem: kp.privateKeyPem, serial: cert.serialNumber.toUpperCase() };
+  const serial = randomSerial();
+  const certPem = signLeafCertificate({
+    caCertPem: ca.certPem,
+    caKeyPem: ca.keyPem,
+    cn: nodeId,
+    publicKeyPem: kp.publicKeyPem,
+    serial,
+    notBefore: opts.notBefore ?? new Date(Date.now() - 60_000),
+    notAfter: opts.notAfter ?? new Date(Date.now() + 365 * 86400_000),
+    hosts: opts.hosts ?? DEFAULT_HOSTS,
+  });
+  return { nodeId, certPem, keyPem: kp.privateKeyPem, serial };
 }
