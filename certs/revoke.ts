@@ -38,6 +38,8 @@ export async function revoke(ca: Ca, o: RevokeTarget & { reason: RevocationReaso
  */
 export async function buildCrl(ca: Ca, o: { now?: Date; nextUpdateDays?: number } = {}): Promise<string> {
   const now = o.now ?? new Date();
+  const days = o.nextUpdateDays ?? 7;
+  if (!(days > 0)) throw new RangeError('nextUpdateDays must be positive');
   const entries = (await ca.certs.listIssued())
     .filter((r) => r.status === 'revoked' && Date.parse(r.notAfter) >= now.getTime())
     .map((r) => ({ serial: r.serial, revokedAt: new Date(r.revokedAt ?? now), reason: r.reason ?? 'keyCompromise' }));
@@ -46,7 +48,7 @@ export async function buildCrl(ca: Ca, o: { now?: Date; nextUpdateDays?: number 
     caKeyPem: ca.keyPem,
     entries,
     thisUpdate: now,
-    nextUpdate: new Date(now.getTime() + (o.nextUpdateDays ?? 7) * DAY),
+    nextUpdate: new Date(now.getTime() + days * DAY),
   });
 }
 
