@@ -36,7 +36,7 @@ function progress(total: number, io: Io, tty: boolean) {
     const rate = Math.round(lines / s).toLocaleString('en-US');
     if (tty) {
       const bar = '#'.repeat(Math.floor(pct / 4)).padEnd(25, '.');
-      io.stderr(`\r[${bar}] ${String(pct).padStart(3)}% ${mb(bytes)}/${mb(total)} MB ${rate} lines/s${final ? '\n' : ''}`);
+      io.stderr(`\r[${bar}] ${String(pct).padStart(3)}% ${mb(bytes)}/${mb(total)} MB ${rate} lines/s\x1b[K${final ? '\n' : ''}`);
     } else {
       io.stderr(`import: sent ${mb(bytes)} of ${mb(total)} MB (${pct}%), ${rate} lines/s\n`);
     }
