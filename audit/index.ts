@@ -1,0 +1,7 @@
+/** The public API of audit/: what node/, hub/ and the `credit audit` commands import. */
+export { type AuditEvent, type AuditSink } from './types.js';
+export { migrateAudit, rollbackAudit, AUDIT_MIGRATIONS_TABLE } from './schema.js';
+export { openAuditLog, type AuditLog, type AuditLogOptions } from './log.js';
+export { type AuditSigner } from './signer.js';
+export { type AuditEntry, type Checkpoint, GENESIS_HASH } from './entry.js';
+export { AUDIT_ERRORS, auditError, type AuditErrorCode } from './errors.js';

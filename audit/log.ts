@@ -1,0 +1,222 @@
+/**
+ * The append-only audit log of one store. Appends are serialised in-process: the chain head
+ * (last leaf hash) and the compact Merkle range live in memory, and a mutex guards them. It is
+ * taken only while holding a database connection, so SQLite's single connection cannot deadlock.
+ * `record()` queues the event; one flush writes every queued event in a single transaction and
+ * resolves their promises after COMMIT (durable on resolve). `recordIn(trx)` appends inside the
+ * caller's transaction and keeps the lock until it ends: on commit the in-memory head advances,
+ * on rollback it stays (and after a nested rollback it is re-read from the database).
+ * Checkpoints are signed every `checkpointEvery` entries (in the appending transaction), every
+ * `checkpointIntervalMs` when there is anything new, and on close().
+ */
+import type { Knex } from 'knex';
+import { assertEvent, makeEntry, type AuditEntry, type Checkpoint } from './entry.js';
+import { auditError } from './errors.js';
+import type { CompactRange } from './merkle.js';
+import { readySigner, signCheckpoint, type AuditSigner, type ReadySigner } from './signer.js';
+import { insertCheckpoint, insertEntries, latestCheckpoint, loadHead, type StoredCheckpoint } from './store.js';
+import type { AuditEvent, AuditSink } from './types.js';
+
+export interface AuditLogOptions {
+  signer?: AuditSigner;
+  /** Sign a checkpoint every N entries (default 1000). */
+  checkpointEvery?: number;
+  /** …and every T ms when entries were added since the last one (default 60 000; 0 = off). */
+  checkpointIntervalMs?: number;
+  now?: () => Date;
+}
+
+export interface AuditLog extends AuditSink {
+  record(e: AuditEvent): Promise<number>;
+  recordIn(trx: Knex.Transaction, e: AuditEvent): Promise<number>;
+  checkpoint(): Promise<Checkpoint | null>;
+  latestCheckpoint(): Promise<Checkpoint | null>;
+  /** Writes a final checkpoint and stops the timer. */
+  close(): Promise<void>;
+}
+
+/** Working copy of the chain state inside one transaction. */
+interface Ctx {
+  range: CompactRange;
+  head: string;
+  lastCp: number;
+  dirty: boolean;
+  chain: Promise<unknown>;
+}
+
+interface Pending {
+  event: AuditEvent;
+  resolve: (seq: number) => void;
+  reject: (e: unknown) => void;
+}
+
+const MAX_BATCH = 5000;
+
+export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promise<AuditLog> {
+  const signer: ReadySigner | null = opts.signer ? readySigner(opts.signer) : null;
+  const every = opts.checkpointEvery ?? 1000;
+  const now = opts.now ?? (() => new Date());
+  let state = await loadHead(db);
+  let lastCp = (await latestCheckpoint(db))?.treeSize ?? 0;
+  let closed = false;
+
+  // ---- mutex over `state` ----
+  let tail: Promise<void> = Promise.resolve();
+  const acquire = (): Promise<() => void> => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const prev = tail;
+    tail = tail.then(() => held);
+    return prev.then(() => release);
+  };
+  const reload = async () => {
+    state = await loadHead(db);
+    lastCp = (await latestCheckpoint(db))?.treeSize ?? 0;
+  };
+  const newCtx = (): Ctx => ({ range: state.range.clone(), head: state.head, lastCp, dirty: false, chain: Promise.resolve() });
+  const adopt = (ctx: Ctx) => {
+    state = { range: ctx.range, head: ctx.head };
+    lastCp = ctx.lastCp;
+  };
+
+  async function signAt(trx: Knex.Transaction, ctx: Ctx): Promise<StoredCheckpoint | null> {
+    if (!signer || ctx.range.size === 0 || ctx.range.size === ctx.lastCp) return null;
+    const cp = signCheckpoint(signer, ctx.range.size, ctx.range.root().toString('hex'), now());
+    await insertCheckpoint(trx, cp);
+    ctx.lastCp = cp.treeSize;
+    return cp;
+  }
+
+  async function append(trx: Knex.Transaction, ctx: Ctx, events: readonly AuditEvent[]): Promise<number[]> {
+    const list: AuditEntry[] = [];
+    // Checkpoints at exact multiples of `every` (the compact range's root is O(log n)).
+    const cps: StoredCheckpoint[] = [];
+    for (const ev of events) {
+      const entry = makeEntry(ev, ctx.range.size + 1, now(), ctx.head);
+      list.push(entry);
+      ctx.range.append(Buffer.from(entry.leafHash, 'hex'));
+      ctx.head = entry.leafHash;
+      if (signer && ctx.range.size % every === 0) cps.push(signCheckpoint(signer, ctx.range.size, ctx.range.root().toString('hex'), now()));
+    }
+    await insertEntries(trx, list);
+    for (const cp of cps) {
+      await insertCheckpoint(trx, cp);
+      ctx.lastCp = cp.treeSize;
+    }
+    return list.map((e) => e.seq);
+  }
+
+  // ---- record(): queued, flushed in batches ----
+  let pending: Pending[] = [];
+  let flushing: Promise<void> | null = null;
+  const flush = async (): Promise<void> => {
+    while (pending.length) {
+      const batch = pending.slice(0, MAX_BATCH);
+      pending = pending.slice(batch.length);
+      let release: (() => void) | null = null;
+      try {
+        let ctx!: Ctx;
+        const seqs = await db.transaction(async (trx) => {
+          release = await acquire();
+          ctx = newCtx();
+          return append(trx, ctx, batch.map((p) => p.event));
+        });
+        adopt(ctx);
+        batch.forEach((p, i) => p.resolve(seqs[i]!));
+      } catch (e) {
+        await reload().catch(() => undefined);
+        for (const p of batch) p.reject(e);
+      } finally {
+        (release as (() => void) | null)?.();
+      }
+    }
+  };
+
+  const record = (event: AuditEvent): Promise<number> => {
+    if (closed) return Promise.reject(auditError('ERR_AUDIT_CLOSED'));
+    try {
+      assertEvent(event);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<number>((resolve, reject) => {
+      pending.push({ event, resolve, reject });
+      flushing ??= flush().finally(() => (flushing = null));
+    });
+  };
+
+  // ---- recordIn(): inside the caller's transaction ----
+  const trxCtx = new WeakMap<object, Promise<Ctx>>();
+  const rootOf = (trx: Knex.Transaction): Knex.Transaction => {
+    let t = trx as Knex.Transaction & { parentTransaction?: Knex.Transaction };
+    while (t.parentTransaction) t = t.parentTransaction as typeof t;
+    return t;
+  };
+  const recordIn = async (trx: Knex.Transaction, event: AuditEvent): Promise<number> => {
+    if (closed) throw auditError('ERR_AUDIT_CLOSED');
+    assertEvent(event);
+    const top = rootOf(trx);
+    let p = trxCtx.get(top);
+    if (!p) {
+      p = acquire().then((release) => {
+        const ctx = newCtx();
+        top.executionPromise.then(
+          async () => (ctx.dirty ? reload() : adopt(ctx)),
+          () => undefined,
+        ).catch(() => reload().catch(() => undefined)).finally(release);
+        return ctx;
+      });
+      trxCtx.set(top, p);
+    }
+    const ctx = await p;
+    if (trx !== top) trx.executionPromise.catch(() => (ctx.dirty = true));
+    const run = ctx.chain.then(() => append(trx, ctx, [event]));
+    ctx.chain = run.catch(() => undefined);
+    const [seq] = await run;
+    return seq!;
+  };
+
+  const checkpoint = async (): Promise<Checkpoint | null> => {
+    if (!signer) return null;
+    let release: (() => void) | null = null;
+    try {
+      let ctx!: Ctx;
+      const cp = await db.transaction(async (trx) => {
+        release = await acquire();
+        ctx = newCtx();
+        return signAt(trx, ctx);
+      });
+      adopt(ctx);
+      return cp ? publicCp(cp) : await latest();
+    } finally {
+      (release as (() => void) | null)?.();
+    }
+  };
+
+  const latest = async (): Promise<Checkpoint | null> => {
+    const cp = await latestCheckpoint(db);
+    return cp ? publicCp(cp) : null;
+  };
+
+  const interval = opts.checkpointIntervalMs ?? 60_000;
+  const timer = signer && interval > 0 ? setInterval(() => void checkpoint().catch(() => undefined), interval) : null;
+  timer?.unref();
+
+  return {
+    record,
+    recordIn,
+    checkpoint,
+    latestCheckpoint: latest,
+    async close() {
+      if (closed) return;
+      if (timer) clearInterval(timer);
+      while (flushing) await flushing.catch(() => undefined);
+      await checkpoint();
+      closed = true;
+    },
+  };
+}
+
+function publicCp(c: StoredCheckpoint): Checkpoint {
+  return { treeSize: c.treeSize, rootHash: c.rootHash, time: c.time, nodeId: c.nodeId, signature: c.signature, signerFingerprint: c.signerFingerprint };
+}

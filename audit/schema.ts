@@ -1,0 +1,107 @@
+/**
+ * The audit schema as knex migrations (a migrationSource object, own bookkeeping table) and the
+ * append-only triggers: UPDATE and DELETE on `audit_log` and `audit_checkpoints` are refused by the
+ * database itself (SQLite RAISE(ABORT); PostgreSQL a plpgsql function raising an exception, plus
+ * TRUNCATE). Pruning (prune.ts) is the one deliberate path that lifts the delete guard, inside
+ * its own transaction.
+ */
+import type { Knex } from 'knex';
+import { engineOf } from './knex-connect.js';
+
+export const AUDIT_MIGRATIONS_TABLE = 'knex_migrations_audit';
+export const GUARDED_TABLES = ['audit_log', 'audit_checkpoints'] as const;
+
+interface Migration {
+  name: string;
+  up(db: Knex): Promise<void>;
+  down(db: Knex): Promise<void>;
+}
+
+/** SQL creating the guard triggers of one table. */
+export function guardSql(db: Knex, table: string): string[] {
+  if (engineOf(db) === 'sqlite') {
+    return ['UPDATE', 'DELETE'].map(
+      (op) => `CREATE TRIGGER ${table}_no_${op.toLowerCase()} BEFORE ${op} ON ${table} BEGIN SELECT RAISE(ABORT, '${table} is append-only: ${op} refused'); END`,
+    );
+  }
+  return [
+    `CREATE TRIGGER ${table}_no_change BEFORE UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION audit_refuse_change()`,
+    `CREATE TRIGGER ${table}_no_truncate BEFORE TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change()`,
+  ];
+}
+
+/** SQL removing the guard triggers of one table (used by `down` and, in SQLite, by pruning). */
+export function unguardSql(db: Knex, table: string): string[] {
+  if (engineOf(db) === 'sqlite') return ['update', 'delete'].map((op) => `DROP TRIGGER IF EXISTS ${table}_no_${op}`);
+  return [`DROP TRIGGER IF EXISTS ${table}_no_change ON ${table}`, `DROP TRIGGER IF EXISTS ${table}_no_truncate ON ${table}`];
+}
+
+const MIGRATIONS: Migration[] = [
+  {
+    name: '001_audit_log',
+    async up(db) {
+      await db.schema.createTable('audit_log', (t) => {
+        t.bigInteger('seq').primary();
+        t.string('time', 24).notNullable().index('audit_log_time_idx');
+        t.string('actor', 200).notNullable();
+        t.string('actor_node', 16).nullable();
+        t.string('action', 64).notNullable();
+        t.string('object', 400).nullable();
+        t.string('class', 16).nullable();
+        t.string('outcome', 8).notNullable();
+        t.text('reason').nullable();
+        t.string('prev_hash', 64).notNullable();
+        t.string('leaf_hash', 64).notNullable();
+      });
+      await db.schema.createTable('audit_checkpoints', (t) => {
+        t.bigInteger('tree_size').primary();
+        t.string('root_hash', 64).notNullable();
+        t.string('time', 24).notNullable();
+        t.string('node_id', 16).notNullable();
+        t.text('signature').notNullable();
+        t.string('signer_fingerprint', 64).notNullable();
+        t.text('cert_pem').notNullable();
+        t.text('chain_pems').notNullable();
+      });
+      // What pruning keeps of the removed entries: the compact range (frontier) at first_kept - 1.
+      await db.schema.createTable('audit_prunes', (t) => {
+        t.bigInteger('first_kept').primary();
+        t.text('frontier').notNullable();
+        t.string('prev_hash', 64).notNullable();
+        t.string('root_hash', 64).notNullable();
+        t.string('time', 24).notNullable();
+      });
+      if (engineOf(db) === 'pg') {
+        await db.raw(`CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP;
+END $$`);
+      }
+      for (const table of GUARDED_TABLES) for (const sql of guardSql(db, table)) await db.raw(sql);
+    },
+    async down(db) {
+      for (const table of GUARDED_TABLES) for (const sql of unguardSql(db, table)) await db.raw(sql);
+      if (engineOf(db) === 'pg') await db.raw('DROP FUNCTION IF EXISTS audit_refuse_change()');
+      await db.schema.dropTableIfExists('audit_prunes');
+      await db.schema.dropTableIfExists('audit_checkpoints');
+      await db.schema.dropTableIfExists('audit_log');
+    },
+  },
+];
+
+const auditMigrationSource: Knex.MigrationSource<Migration> = {
+  getMigrations: async () => MIGRATIONS,
+  getMigrationName: (m) => m.name,
+  getMigration: async (m) => ({ up: m.up, down: m.down }),
+};
+
+const config = { migrationSource: auditMigrationSource, tableName: AUDIT_MIGRATIONS_TABLE };
+
+export async function migrateAudit(db: Knex): Promise<void> {
+  await db.migrate.latest(config);
+}
+
+/** Rolls the audit schema back (tests, uninstall): drops the tables and their triggers. */
+export async function rollbackAudit(db: Knex): Promise<void> {
+  await db.migrate.rollback(config, true);
+}

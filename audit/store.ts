@@ -1,0 +1,88 @@
+/** The only SQL of audit/ outside schema.ts and prune.ts: reads and appends of the audit tables. */
+import type { Knex } from 'knex';
+import type { Db } from './knex-connect.js';
+import { CompactRange } from './merkle.js';
+import { checkpointFromRow, fromRow, GENESIS_HASH, toRow, type AuditEntry, type Checkpoint, type CheckpointRow, type EntryRow } from './entry.js';
+
+/** Rows per INSERT: SQLite caps a compound SELECT (knex's multi-row form) at 500 terms. */
+const CHUNK = 200;
+
+export interface PruneBase {
+  /** First seq still stored (1 when nothing was pruned). */
+  firstKept: number;
+  /** Compact range of leaves 1..firstKept-1. */
+  range: CompactRange;
+  /** Leaf hash of entry firstKept-1 (GENESIS_HASH when none). */
+  prevHash: string;
+}
+
+export async function pruneBase(db: Db): Promise<PruneBase> {
+  const row = (await db('audit_prunes').orderBy('first_kept', 'desc').first()) as { first_kept: number | string; frontier: string; prev_hash: string } | undefined;
+  if (!row) return { firstKept: 1, range: new CompactRange(), prevHash: GENESIS_HASH };
+  const firstKept = Number(row.first_kept);
+  return { firstKept, range: CompactRange.fromHex(firstKept - 1, JSON.parse(row.frontier) as string[]), prevHash: row.prev_hash };
+}
+
+/** Leaf hashes of entries from..to (inclusive), in seq order. */
+export async function leafHashes(db: Db, from: number, to: number): Promise<Buffer[]> {
+  const rows = (await db('audit_log').select('leaf_hash').where('seq', '>=', from).andWhere('seq', '<=', to).orderBy('seq')) as Array<{ leaf_hash: string }>;
+  return rows.map((r) => Buffer.from(r.leaf_hash, 'hex'));
+}
+
+export async function lastSeq(db: Db): Promise<number> {
+  const row = (await db('audit_log').max({ m: 'seq' }).first()) as { m: number | string | null } | undefined;
+  return row?.m == null ? 0 : Number(row.m);
+}
+
+/** Chain head and compact range of everything stored (what an open log keeps in memory). */
+export async function loadHead(db: Db): Promise<{ range: CompactRange; head: string }> {
+  const base = await pruneBase(db);
+  const range = base.range.clone();
+  let head = base.prevHash;
+  const leaves = await leafHashes(db, base.firstKept, Number.MAX_SAFE_INTEGER);
+  for (const l of leaves) range.append(l);
+  if (leaves.length) head = leaves[leaves.length - 1]!.toString('hex');
+  return { range, head };
+}
+
+export async function entries(db: Db, from: number, to: number): Promise<AuditEntry[]> {
+  const rows = (await db('audit_log').select('*').where('seq', '>=', from).andWhere('seq', '<=', to).orderBy('seq')) as EntryRow[];
+  return rows.map(fromRow);
+}
+
+export async function insertEntries(db: Db, list: readonly AuditEntry[]): Promise<void> {
+  for (let i = 0; i < list.length; i += CHUNK) await db('audit_log').insert(list.slice(i, i + CHUNK).map(toRow));
+}
+
+export interface StoredCheckpoint extends Checkpoint {
+  certPem: string;
+  chainPems: string[];
+}
+
+function storedFromRow(r: CheckpointRow): StoredCheckpoint {
+  return { ...checkpointFromRow(r), certPem: r.cert_pem, chainPems: JSON.parse(r.chain_pems) as string[] };
+}
+
+export async function insertCheckpoint(db: Db, c: StoredCheckpoint): Promise<void> {
+  await db('audit_checkpoints').insert({
+    tree_size: c.treeSize, root_hash: c.rootHash, time: c.time, node_id: c.nodeId, signature: c.signature,
+    signer_fingerprint: c.signerFingerprint, cert_pem: c.certPem, chain_pems: JSON.stringify(c.chainPems),
+  });
+}
+
+export async function latestCheckpoint(db: Db): Promise<StoredCheckpoint | null> {
+  const row = (await db('audit_checkpoints').orderBy('tree_size', 'desc').first()) as CheckpointRow | undefined;
+  return row ? storedFromRow(row) : null;
+}
+
+export async function checkpointAt(db: Db, treeSize: number): Promise<StoredCheckpoint | null> {
+  const row = (await db('audit_checkpoints').where('tree_size', treeSize).first()) as CheckpointRow | undefined;
+  return row ? storedFromRow(row) : null;
+}
+
+export async function checkpointsBetween(db: Db, from: number, to: number): Promise<StoredCheckpoint[]> {
+  const rows = (await db('audit_checkpoints').where('tree_size', '>=', from).andWhere('tree_size', '<=', to).orderBy('tree_size')) as CheckpointRow[];
+  return rows.map(storedFromRow);
+}
+
+export type { Knex };
