@@ -5,3 +5,7 @@ export { openAuditLog, type AuditLog, type AuditLogOptions } from './log.js';
 export { type AuditSigner } from './signer.js';
 export { type AuditEntry, type Checkpoint, GENESIS_HASH } from './entry.js';
 export { AUDIT_ERRORS, auditError, type AuditErrorCode } from './errors.js';
+export { exportBundle, type ExportOptions, type ExportResult } from './export.js';
+export { toNdjson, BUNDLE_FORMAT, type BundleLine, type BundleHeader } from './bundle.js';
+export { proveInclusion, proveConsistency, verifyProof, type InclusionProof, type ConsistencyProof, type ProofVerdict } from './proofs.js';
+export { pruneAudit, RETENTION_DAYS, type PruneOptions, type PruneResult } from './prune.js';

@@ -67,7 +67,7 @@ export async function insertCheckpoint(db: Db, c: StoredCheckpoint): Promise<voi
   await db('audit_checkpoints').insert({
     tree_size: c.treeSize, root_hash: c.rootHash, time: c.time, node_id: c.nodeId, signature: c.signature,
     signer_fingerprint: c.signerFingerprint, cert_pem: c.certPem, chain_pems: JSON.stringify(c.chainPems),
-  });
+  }).onConflict('tree_size').ignore(); // an export may already have signed this size
 }
 
 export async function latestCheckpoint(db: Db): Promise<StoredCheckpoint | null> {

@@ -1,0 +1,51 @@
+/**
+ * The export bundle: NDJSON, one JSON object per line, each with a `type`:
+ *   header      first line: format, nodeId, from, to, entries, prevHash (leaf hash of entry from-1),
+ *               frontier (compact range of leaves 1..from-1, so a ranged or pruned bundle can
+ *               still recompute the signed roots), exportedAt
+ *   cert        a signer certificate (role "signer") or an intermediate (role "chain"), PEM
+ *   entry       one audit entry with its seq, all fields, prevHash and leafHash
+ *   checkpoint  a signed tree head, placed right after the entry at its treeSize
+ *   cosignature reserved: a hub's countersignature of a node checkpoint (later issue); verifiers
+ *               count and skip it
+ * A bundle always ends with a checkpoint whose treeSize is `to`.
+ */
+import type { AuditEntry, Checkpoint } from './entry.js';
+
+export const BUNDLE_FORMAT = 'credit-audit-bundle/1';
+
+export interface BundleHeader {
+  type: 'header';
+  format: typeof BUNDLE_FORMAT;
+  nodeId: string | null;
+  from: number;
+  to: number;
+  entries: number;
+  prevHash: string;
+  frontier: string[];
+  exportedAt: string;
+}
+
+export interface CertLine {
+  type: 'cert';
+  role: 'signer' | 'chain';
+  fingerprint: string;
+  pem: string;
+}
+
+export type EntryLine = { type: 'entry' } & AuditEntry;
+export type CheckpointLine = { type: 'checkpoint' } & Checkpoint;
+
+export interface CosignatureLine {
+  type: 'cosignature';
+  [k: string]: unknown;
+}
+
+export type BundleLine = BundleHeader | CertLine | EntryLine | CheckpointLine | CosignatureLine;
+
+/** Serialises lines as NDJSON (JSON.stringify; the hashes cover canonical forms, not these bytes). */
+export function toNdjson(lines: Iterable<BundleLine>): string {
+  let out = '';
+  for (const l of lines) out += JSON.stringify(l) + '\n';
+  return out;
+}

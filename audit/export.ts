@@ -1,0 +1,89 @@
+/**
+ * Builds an export bundle (bundle.ts) from a store. The bundle must end with a checkpoint at its
+ * last entry: the stored one when there is one; otherwise, given a signer, a checkpoint is signed
+ * for that size now (and stored); without a signer the range is cut back to the last stored
+ * checkpoint (`requestedTo` says so), or ERR_AUDIT_NO_CHECKPOINT when none lies in the range.
+ */
+import type { Knex } from 'knex';
+import { certFingerprint } from './crypto.js';
+import { auditError } from './errors.js';
+import { BUNDLE_FORMAT, type BundleLine, type CertLine } from './bundle.js';
+import { readySigner, signCheckpoint, type AuditSigner } from './signer.js';
+import { checkpointAt, checkpointsBetween, entries, insertCheckpoint, lastSeq, leafHashes, pruneBase, type StoredCheckpoint } from './store.js';
+
+export interface ExportOptions {
+  from?: number;
+  to?: number;
+  signer?: AuditSigner;
+  now?: () => Date;
+}
+
+export interface ExportResult {
+  lines: BundleLine[];
+  from: number;
+  to: number;
+  checkpoints: number;
+  /** Set when no signer was given and `to` was cut back to the last stored checkpoint. */
+  requestedTo?: number;
+}
+
+export async function exportBundle(db: Knex, opts: ExportOptions = {}): Promise<ExportResult> {
+  const now = opts.now ?? (() => new Date());
+  const base = await pruneBase(db);
+  const last = await lastSeq(db);
+  const from = opts.from ?? base.firstKept;
+  if (from < base.firstKept) throw auditError('ERR_AUDIT_PRUNED', `entries before ${base.firstKept} have been pruned`);
+  let to = opts.to ?? last;
+  if (last === 0 || from < 1 || to > last || from > to) throw auditError('ERR_AUDIT_RANGE', `cannot export ${from}..${to}: the log holds ${base.firstKept}..${last}`);
+
+  let requestedTo: number | undefined;
+  let final = await checkpointAt(db, to);
+  if (!final && opts.signer) {
+    const leaves = await leafHashes(db, base.firstKept, to);
+    const range = base.range.clone();
+    for (const l of leaves) range.append(l);
+    final = signCheckpoint(readySigner(opts.signer), to, range.root().toString('hex'), now());
+    await insertCheckpoint(db, final);
+  }
+  if (!final) {
+    const inRange = await checkpointsBetween(db, from, to);
+    final = inRange.at(-1) ?? null;
+    if (!final) throw auditError('ERR_AUDIT_NO_CHECKPOINT', `no signed checkpoint covers entries ${from}..${to}; give --key and --cert to sign one`);
+    requestedTo = to;
+    to = final.treeSize;
+  }
+
+  const before = await leafHashes(db, base.firstKept, from - 1);
+  const frontier = base.range.clone();
+  for (const l of before) frontier.append(l);
+  const prevHash = before.length ? before[before.length - 1]!.toString('hex') : base.prevHash;
+
+  const cps = await checkpointsBetween(db, from, to);
+  const certs = new Map<string, CertLine>();
+  const addCerts = (c: StoredCheckpoint) => {
+    if (!certs.has(c.signerFingerprint)) certs.set(c.signerFingerprint, { type: 'cert', role: 'signer', fingerprint: c.signerFingerprint, pem: c.certPem });
+    for (const pem of c.chainPems) {
+      const fp = certFingerprint(pem);
+      if (!certs.has(fp)) certs.set(fp, { type: 'cert', role: 'chain', fingerprint: fp, pem });
+    }
+  };
+  cps.forEach(addCerts);
+
+  const list = await entries(db, from, to);
+  const lines: BundleLine[] = [
+    {
+      type: 'header', format: BUNDLE_FORMAT, nodeId: final.nodeId, from, to, entries: to - from + 1,
+      prevHash, frontier: frontier.toHex(), exportedAt: now().toISOString(),
+    },
+    ...certs.values(),
+  ];
+  let ci = 0;
+  for (const e of list) {
+    lines.push({ type: 'entry', ...e });
+    while (ci < cps.length && cps[ci]!.treeSize <= e.seq) {
+      const { certPem: _c, chainPems: _p, ...cp } = cps[ci++]!;
+      lines.push({ type: 'checkpoint', ...cp });
+    }
+  }
+  return { lines, from, to, checkpoints: cps.length, ...(requestedTo !== undefined ? { requestedTo } : {}) };
+}
