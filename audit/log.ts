@@ -40,7 +40,6 @@ interface Ctx {
   range: CompactRange;
   head: string;
   lastCp: number;
-  dirty: boolean;
   chain: Promise<unknown>;
 }
 
@@ -69,11 +68,17 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
     tail = tail.then(() => held);
     return prev.then(() => release);
   };
-  const reload = async () => {
-    state = await loadHead(db);
-    lastCp = (await latestCheckpoint(db))?.treeSize ?? 0;
+  // After a failed write the database may hold a head we do not know (another process wrote):
+  // the next holder of the lock re-reads it over its own connection.
+  let stale = false;
+  const newCtx = async (trx: Knex.Transaction): Promise<Ctx> => {
+    if (stale) {
+      state = await loadHead(trx);
+      lastCp = (await latestCheckpoint(trx))?.treeSize ?? 0;
+      stale = false;
+    }
+    return { range: state.range.clone(), head: state.head, lastCp, chain: Promise.resolve() };
   };
-  const newCtx = (): Ctx => ({ range: state.range.clone(), head: state.head, lastCp, dirty: false, chain: Promise.resolve() });
   const adopt = (ctx: Ctx) => {
     state = { range: ctx.range, head: ctx.head };
     lastCp = ctx.lastCp;
@@ -87,22 +92,23 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
     return cp;
   }
 
+  /** Appends within `trx`; `ctx` advances only once the rows are written. */
   async function append(trx: Knex.Transaction, ctx: Ctx, events: readonly AuditEvent[]): Promise<number[]> {
+    const range = ctx.range.clone();
+    let head = ctx.head;
     const list: AuditEntry[] = [];
     // Checkpoints at exact multiples of `every` (the compact range's root is O(log n)).
     const cps: StoredCheckpoint[] = [];
     for (const ev of events) {
-      const entry = makeEntry(ev, ctx.range.size + 1, now(), ctx.head);
+      const entry = makeEntry(ev, range.size + 1, now(), head);
       list.push(entry);
-      ctx.range.append(Buffer.from(entry.leafHash, 'hex'));
-      ctx.head = entry.leafHash;
-      if (signer && ctx.range.size % every === 0) cps.push(signCheckpoint(signer, ctx.range.size, ctx.range.root().toString('hex'), now()));
+      range.append(Buffer.from(entry.leafHash, 'hex'));
+      head = entry.leafHash;
+      if (signer && range.size % every === 0) cps.push(signCheckpoint(signer, range.size, range.root().toString('hex'), now()));
     }
     await insertEntries(trx, list);
-    for (const cp of cps) {
-      await insertCheckpoint(trx, cp);
-      ctx.lastCp = cp.treeSize;
-    }
+    for (const cp of cps) await insertCheckpoint(trx, cp);
+    Object.assign(ctx, { range, head, lastCp: cps.at(-1)?.treeSize ?? ctx.lastCp });
     return list.map((e) => e.seq);
   }
 
@@ -118,13 +124,13 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
         let ctx!: Ctx;
         const seqs = await db.transaction(async (trx) => {
           release = await acquire();
-          ctx = newCtx();
+          ctx = await newCtx(trx);
           return append(trx, ctx, batch.map((p) => p.event));
         });
         adopt(ctx);
         batch.forEach((p, i) => p.resolve(seqs[i]!));
       } catch (e) {
-        await reload().catch(() => undefined);
+        stale = true;
         for (const p of batch) p.reject(e);
       } finally {
         (release as (() => void) | null)?.();
@@ -146,31 +152,43 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
   };
 
   // ---- recordIn(): inside the caller's transaction ----
+  // The lock is held by the top-level transaction until it ends. A savepoint (nested transaction)
+  // that rolls back restores the state saved before its first entry.
+  type Trx = Knex.Transaction & { parentTransaction?: Trx };
   const trxCtx = new WeakMap<object, Promise<Ctx>>();
-  const rootOf = (trx: Knex.Transaction): Knex.Transaction => {
-    let t = trx as Knex.Transaction & { parentTransaction?: Knex.Transaction };
-    while (t.parentTransaction) t = t.parentTransaction as typeof t;
-    return t;
-  };
+  const saved = new WeakMap<object, Ctx>();
+  const snapshot = (c: Ctx): Ctx => ({ ...c, range: c.range.clone() });
   const recordIn = async (trx: Knex.Transaction, event: AuditEvent): Promise<number> => {
     if (closed) throw auditError('ERR_AUDIT_CLOSED');
     assertEvent(event);
-    const top = rootOf(trx);
+    let top = trx as Trx;
+    while (top.parentTransaction) top = top.parentTransaction;
     let p = trxCtx.get(top);
     if (!p) {
-      p = acquire().then((release) => {
-        const ctx = newCtx();
-        top.executionPromise.then(
-          async () => (ctx.dirty ? reload() : adopt(ctx)),
-          () => undefined,
-        ).catch(() => reload().catch(() => undefined)).finally(release);
-        return ctx;
+      p = acquire().then(async (release) => {
+        try {
+          const ctx = await newCtx(top);
+          top.executionPromise.then(
+            () => adopt(ctx),
+            () => undefined,
+          ).finally(release);
+          return ctx;
+        } catch (e) {
+          release();
+          throw e;
+        }
       });
       trxCtx.set(top, p);
     }
     const ctx = await p;
-    if (trx !== top) trx.executionPromise.catch(() => (ctx.dirty = true));
-    const run = ctx.chain.then(() => append(trx, ctx, [event]));
+    const run = ctx.chain.then(() => {
+      for (let t = trx as Trx; t !== top && !saved.has(t); t = t.parentTransaction!) {
+        const at = snapshot(ctx);
+        saved.set(t, at);
+        t.executionPromise.catch(() => Object.assign(ctx, { range: at.range.clone(), head: at.head, lastCp: at.lastCp }));
+      }
+      return append(trx, ctx, [event]);
+    });
     ctx.chain = run.catch(() => undefined);
     const [seq] = await run;
     return seq!;
@@ -183,7 +201,7 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
       let ctx!: Ctx;
       const cp = await db.transaction(async (trx) => {
         release = await acquire();
-        ctx = newCtx();
+        ctx = await newCtx(trx);
         return signAt(trx, ctx);
       });
       adopt(ctx);
