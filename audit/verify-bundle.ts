@@ -1,0 +1,318 @@
+// NOTE (helper B, 17:35): this file replaced helper A's verifier by accident; it reads A's bundle
+// format (bundle.ts / export.ts). See audit/00-TWO-HELPERS-READ-ME.md. Helper A may overwrite it.
+/**
+ * The auditors' offline verifier: reads an export bundle line by line (bundle.ts) with only
+ * the CA certificate(s), and stops at the first problem, naming the seq and the reason:
+ *
+ * - an entry whose leaf hash does not recompute, or whose hash differs from the prevHash the next
+ *   entry recorded, or entries re-hashed so a signed root no longer matches → ERR_AUDIT_ENTRY_MODIFIED
+ * - a seq skipped (the missing seq appears nowhere later) → ERR_AUDIT_GAP
+ * - a seq skipped that appears later, or a seq repeated → ERR_AUDIT_REORDERED
+ * - fewer entries than the header declares, or entries no signed checkpoint covers → ERR_AUDIT_TRUNCATED
+ * - a checkpoint signature that does not verify → ERR_AUDIT_CHECKPOINT_SIGNATURE
+ * - a signer certificate missing, not chaining to the CA, not valid at the checkpoint's time, or
+ *   speaking for another node → ERR_AUDIT_UNTRUSTED_SIGNER
+ *
+ * Pure apart from the crypto calls: no files, no database. `cosignature` lines are counted only.
+ */
+import { certFacts, chainProblem, sameHex, splitPemCerts, verifyText, type CertFacts } from './crypto.js';
+import { checkpointText, GENESIS_HASH, hashEntry, type AuditEntry } from './entry.js';
+import { type AuditErrorCode } from './errors.js';
+import { CompactRange } from './merkle.js';
+import { protocolError } from '../protocol/errors.js';
+import { BUNDLE_FORMAT, type BundleHeader, type CheckpointLine } from './bundle.js';
+
+const ENTRY_KEYS = ['type', 'seq', 'time', 'actor', 'actorNode', 'action', 'object', 'class', 'outcome', 'reason', 'prevHash', 'leafHash'] as const;
+const CHECKPOINT_KEYS = ['type', 'treeSize', 'rootHash', 'time', 'nodeId', 'signature', 'signerFingerprint'] as const;
+const HEX64 = /^[0-9a-f]{64}$/;
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isHex = (v: unknown): v is string => typeof v === 'string' && HEX64.test(v);
+const strOrNull = (v: unknown) => v === null || typeof v === 'string';
+const sameKeys = (o: Record<string, unknown>, keys: readonly string[]) => Object.keys(o).length === keys.length && keys.every((k) => Object.hasOwn(o, k));
+
+function entryShapeProblem(o: Record<string, unknown>): string | null {
+  if (!sameKeys(o, ENTRY_KEYS)) return 'its fields are not those of an audit entry';
+  if (!isCount(o.seq) || o.seq < 1) return 'seq is not a positive whole number';
+  if (typeof o.time !== 'string' || !ISO.test(o.time)) return 'time is not a UTC ISO time with milliseconds';
+  if (typeof o.actor !== 'string' || typeof o.action !== 'string') return 'actor or action is not a string';
+  if (!strOrNull(o.actorNode) || !strOrNull(o.object) || !strOrNull(o.class) || !strOrNull(o.reason)) return 'an optional field is neither a string nor null';
+  if (o.outcome !== 'success' && o.outcome !== 'failure') return 'outcome is neither success nor failure';
+  if (!isHex(o.prevHash) || !isHex(o.leafHash)) return 'prevHash or leafHash is not a SHA-256 hex digest';
+  return null;
+}
+
+function checkpointShapeProblem(o: Record<string, unknown>): string | null {
+  if (!sameKeys(o, CHECKPOINT_KEYS)) return 'its fields are not those of a checkpoint';
+  if (!isCount(o.treeSize) || o.treeSize < 1) return 'treeSize is not a positive whole number';
+  if (!isHex(o.rootHash) || !isHex(o.signerFingerprint)) return 'rootHash or signerFingerprint is not a SHA-256 hex digest';
+  if (typeof o.time !== 'string' || !ISO.test(o.time)) return 'time is not a UTC ISO time with milliseconds';
+  if (typeof o.nodeId !== 'string' || typeof o.signature !== 'string') return 'nodeId or signature is not a string';
+  return null;
+}
+
+function headerShapeProblem(o: Record<string, unknown>): string | null {
+  if (o.format !== BUNDLE_FORMAT) return `format is not ${BUNDLE_FORMAT}`;
+  if (typeof o.nodeId !== 'string') return 'nodeId is not a string';
+  if (!isCount(o.from) || !isCount(o.to) || !isCount(o.entries) || o.from < 1 || o.to < o.from) return 'from, to or entries is not a valid range';
+  if (o.entries !== o.to - o.from + 1) return 'entries does not equal to − from + 1';
+  if (!isHex(o.prevHash) || !Array.isArray(o.frontier) || !o.frontier.every(isHex)) return 'prevHash or frontier is not made of SHA-256 hex digests';
+  if (o.from === 1 && (o.prevHash !== GENESIS_HASH || o.frontier.length !== 0)) return 'a bundle from seq 1 must start from the genesis hash and an empty frontier';
+  return null;
+}
+
+export interface SignerSummary {
+  nodeId: string;
+  fingerprint: string;
+  subject: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  code?: AuditErrorCode;
+  seq?: number;
+  line?: number;
+  reason?: string;
+  entries: number;
+  checkpoints: number;
+  cosignatures: number;
+  /** Node id the checkpoints were signed for (null before the first verified checkpoint). */
+  signer: string | null;
+  signers: SignerSummary[];
+  from: number | null;
+  to: number | null;
+  firstTime: string | null;
+  lastTime: string | null;
+  /** Tree size and root of the last verified checkpoint. */
+  treeSize: number | null;
+  rootHash: string | null;
+}
+
+interface Pending {
+  /** The seq that should have come next. */
+  expected: number;
+  /** 'entry': another seq came instead; 'checkpoint': a checkpoint came before its entries. */
+  kind: 'entry' | 'checkpoint';
+  line: number;
+  reason: string;
+  laterEntries: number;
+}
+
+type Fail = { code: AuditErrorCode; seq: number | undefined; line: number; reason: string };
+
+export class BundleVerifier {
+  private readonly anchors: CertFacts[];
+  private lineNo = 0;
+  private header: BundleHeader | null = null;
+  private readonly certs = new Map<string, CertFacts>();
+  private range: CompactRange | null = null;
+  private expected = 1;
+  private prevHash: string = GENESIS_HASH;
+  private lastCovered = 0;
+  private pending: Pending | null = null;
+  private failure: Fail | null = null;
+  private readonly signers = new Map<string, SignerSummary>();
+  private counts = { entries: 0, checkpoints: 0, cosignatures: 0 };
+  private times: { first: string | null; last: string | null } = { first: null, last: null };
+  private verified: { treeSize: number; rootHash: string } | null = null;
+
+  /** `caPem`: one or more PEM CA certificates (ERR_KEY_UNREADABLE when none can be read). */
+  constructor(caPem: string | readonly string[]) {
+    const pems = (typeof caPem === 'string' ? [caPem] : caPem).flatMap(splitPemCerts);
+    try {
+      this.anchors = pems.map(certFacts);
+    } catch {
+      throw protocolError('ERR_KEY_UNREADABLE', 'a CA certificate given to the verifier cannot be read');
+    }
+    if (this.anchors.length === 0) throw protocolError('ERR_KEY_UNREADABLE', 'no PEM CA certificate given to the verifier');
+  }
+
+  /** True while more lines are worth reading. */
+  get open(): boolean {
+    return this.failure === null;
+  }
+
+  private fail(code: AuditErrorCode, seq: number | undefined, reason: string): void {
+    this.failure ??= { code, seq, line: this.lineNo, reason };
+  }
+
+  push(text: string): void {
+    if (this.failure) return;
+    this.lineNo++;
+    const raw = text.trim();
+    if (raw === '') return;
+    let o: Record<string, unknown>;
+    try {
+      const v: unknown = JSON.parse(raw);
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+      o = v as Record<string, unknown>;
+    } catch {
+      if (this.pending) return;
+      if (raw.startsWith('{"type":"entry"')) return this.fail('ERR_AUDIT_ENTRY_MODIFIED', this.expected, `line ${this.lineNo} (the entry expected to be seq ${this.expected}) is not valid JSON`);
+      if (raw.startsWith('{"type":"checkpoint"')) return this.fail('ERR_AUDIT_CHECKPOINT_SIGNATURE', undefined, `line ${this.lineNo} (a checkpoint) is not valid JSON`);
+      return this.fail('ERR_AUDIT_BUNDLE_MALFORMED', undefined, `line ${this.lineNo} is not a JSON object`);
+    }
+    if (this.pending) return this.scan(o);
+    if (this.header === null && o.type !== 'header') return this.fail('ERR_AUDIT_BUNDLE_MALFORMED', undefined, 'the first line is not the bundle header');
+    switch (o.type) {
+      case 'header': return this.onHeader(o);
+      case 'cert': return this.onCert(o);
+      case 'entry': return this.onEntry(o);
+      case 'checkpoint': return this.onCheckpoint(o);
+      case 'cosignature': this.counts.cosignatures++; return;
+      default: return this.fail('ERR_AUDIT_BUNDLE_MALFORMED', undefined, `line ${this.lineNo} has an unknown type ${JSON.stringify(o.type)}`);
+    }
+  }
+
+  /** After a skipped seq: is it somewhere later (re-ordered) or nowhere (a gap)? */
+  private scan(o: Record<string, unknown>): void {
+    const p = this.pending!;
+    if (o.type !== 'entry') return;
+    p.laterEntries++;
+    if (o.seq === p.expected) {
+      this.lineNo = p.line;
+      this.fail('ERR_AUDIT_REORDERED', p.expected, `${p.reason}; seq ${p.expected} comes later, out of order`);
+    }
+  }
+
+  private onHeader(o: Record<string, unknown>): void {
+    if (this.header) return this.fail('ERR_AUDIT_BUNDLE_MALFORMED', undefined, `line ${this.lineNo} is a second header`);
+    const problem = headerShapeProblem(o);
+    if (problem) return this.fail('ERR_AUDIT_BUNDLE_MALFORMED', undefined, `header: ${problem}`);
+    const h = o as unknown as BundleHeader;
+    try {
+      this.range = CompactRange.fromHex(h.from - 1, h.frontier);
+    } catch (e) {
+      return this.fail('ERR_AUDIT_BUNDLE_MALFORMED', undefined, `header: ${(e as Error).message}`);
+    }
+    this.header = h;
+    this.expected = h.from;
+    this.lastCovered = h.from - 1;
+    this.prevHash = h.prevHash;
+  }
+
+  private onCert(o: Record<string, unknown>): void {
+    if (typeof o.pem !== 'string') return this.fail('ERR_AUDIT_BUNDLE_MALFORMED', undefined, `line ${this.lineNo}: a cert line without pem`);
+    try {
+      const c = certFacts(o.pem);
+      this.certs.set(c.fingerprint, c);
+    } catch {
+      // An unreadable certificate is simply absent: a checkpoint naming it fails as untrusted.
+    }
+  }
+
+  private onEntry(o: Record<string, unknown>): void {
+    const e = this.expected;
+    const h = this.header!;
+    const range = this.range!;
+    const claimed = isCount(o.seq) && o.seq !== e ? ` (the line claims seq ${String(o.seq)})` : '';
+    const shape = entryShapeProblem(o);
+    if (shape) return this.fail('ERR_AUDIT_ENTRY_MODIFIED', e, `entry at line ${this.lineNo}${claimed}: ${shape}`);
+    const entry = o as unknown as AuditEntry;
+    if (!sameHex(hashEntry(entry), entry.leafHash)) return this.fail('ERR_AUDIT_ENTRY_MODIFIED', e, `entry at line ${this.lineNo}${claimed}: its content does not match its leaf hash`);
+    if (entry.seq > e) {
+      this.pending = { expected: e, kind: 'entry', line: this.lineNo, reason: `seq ${entry.seq} follows seq ${e - 1}`, laterEntries: 0 };
+      return;
+    }
+    if (entry.seq < e) return this.fail('ERR_AUDIT_REORDERED', entry.seq, `seq ${entry.seq} appears again after seq ${e - 1}`);
+    if (entry.seq > h.to) return this.fail('ERR_AUDIT_BUNDLE_MALFORMED', entry.seq, `seq ${entry.seq} lies beyond the range ${h.from}..${h.to} the header declares`);
+    if (!sameHex(entry.prevHash, this.prevHash)) {
+      if (e === h.from) return this.fail('ERR_AUDIT_ENTRY_MODIFIED', e, `entry ${e}'s prevHash differs from the one the header states for entry ${e - 1}`);
+      return this.fail('ERR_AUDIT_ENTRY_MODIFIED', e - 1, `entry ${e - 1}'s hash differs from the prevHash entry ${e} recorded`);
+    }
+    range.append(Buffer.from(entry.leafHash, 'hex'));
+    this.prevHash = entry.leafHash;
+    this.expected = e + 1;
+    this.counts.entries++;
+    this.times.first ??= entry.time;
+    this.times.last = entry.time;
+  }
+
+  private onCheckpoint(o: Record<string, unknown>): void {
+    const shape = checkpointShapeProblem(o);
+    const at = isCount(o.treeSize) ? o.treeSize : undefined;
+    if (shape) return this.fail('ERR_AUDIT_CHECKPOINT_SIGNATURE', at, `checkpoint at line ${this.lineNo}: ${shape}`);
+    const cp = o as unknown as CheckpointLine;
+    const h = this.header!;
+    const cert = this.certs.get(cp.signerFingerprint);
+    if (!cert) return this.fail('ERR_AUDIT_UNTRUSTED_SIGNER', cp.treeSize, `the signer certificate sha256:${cp.signerFingerprint} is not in the bundle`);
+    if (cp.nodeId !== h.nodeId || cert.cn !== cp.nodeId) {
+      return this.fail('ERR_AUDIT_UNTRUSTED_SIGNER', cp.treeSize, `the checkpoint is signed for node ${cp.nodeId} by a certificate for "${cert.cn}" in a bundle of node ${h.nodeId}`);
+    }
+    const intermediates = [...this.certs.values()].filter((c) => c !== cert);
+    const problem = chainProblem(cert, intermediates, this.anchors, new Date(cp.time));
+    if (problem) return this.fail('ERR_AUDIT_UNTRUSTED_SIGNER', cp.treeSize, problem);
+    if (!verifyText(cert.pem, checkpointText(cp), cp.signature)) {
+      return this.fail('ERR_AUDIT_CHECKPOINT_SIGNATURE', cp.treeSize, `the signature of the checkpoint at tree size ${cp.treeSize} does not verify with its signer certificate`);
+    }
+    const range = this.range!;
+    let root: Buffer;
+    if (cp.treeSize === range.size) {
+      root = range.root();
+    } else if (cp.treeSize > range.size) {
+      this.pending = { expected: range.size + 1, kind: 'checkpoint', line: this.lineNo, reason: `the checkpoint at tree size ${cp.treeSize} comes after seq ${range.size}`, laterEntries: 0 };
+      return;
+    } else {
+      return this.fail('ERR_AUDIT_REORDERED', cp.treeSize, `the checkpoint at tree size ${cp.treeSize} comes after seq ${range.size}`);
+    }
+    if (!sameHex(root.toString('hex'), cp.rootHash)) {
+      return this.fail('ERR_AUDIT_ENTRY_MODIFIED', this.lastCovered + 1, `the root signed at tree size ${cp.treeSize} does not match entries ${this.lastCovered + 1}..${Math.min(cp.treeSize, range.size)}: one of them was changed and re-hashed`);
+    }
+    this.lastCovered = Math.max(this.lastCovered, Math.min(cp.treeSize, range.size));
+    this.counts.checkpoints++;
+    this.verified = { treeSize: cp.treeSize, rootHash: cp.rootHash };
+    this.signers.set(cert.fingerprint, { nodeId: cert.cn, fingerprint: cert.fingerprint, subject: cert.subject.replace(/\n/g, ', ') });
+  }
+
+  finish(): VerifyReport {
+    const h = this.header;
+    const size = this.range?.size ?? 0;
+    if (!this.failure && this.pending) {
+      const p = this.pending;
+      this.lineNo = p.line;
+      if (p.kind === 'entry' || p.laterEntries > 0) this.fail('ERR_AUDIT_GAP', p.expected, `${p.reason}; seq ${p.expected} is missing`);
+      else this.fail('ERR_AUDIT_TRUNCATED', p.expected, `${p.reason}; the entries from seq ${p.expected} on are missing`);
+    }
+    if (!this.failure) {
+      if (!h) this.fail('ERR_AUDIT_BUNDLE_MALFORMED', undefined, 'the bundle is empty');
+      else if (size < h.to) this.fail('ERR_AUDIT_TRUNCATED', size + 1, `the header declares entries ${h.from}..${h.to} but the bundle ends after seq ${size}`);
+      else if (this.lastCovered < size) this.fail('ERR_AUDIT_TRUNCATED', this.lastCovered + 1, `entries ${this.lastCovered + 1}..${size} are not covered by any signed checkpoint (a final checkpoint was cut off)`);
+    }
+    const signers = [...this.signers.values()];
+    const f = this.failure;
+    return {
+      ok: f === null,
+      ...(f ? { code: f.code, ...(f.seq !== undefined ? { seq: f.seq } : {}), line: f.line, reason: f.reason } : {}),
+      entries: this.counts.entries,
+      checkpoints: this.counts.checkpoints,
+      cosignatures: this.counts.cosignatures,
+      signer: signers.length ? [...new Set(signers.map((s) => s.nodeId))].join(',') : null,
+      signers,
+      from: h?.from ?? null,
+      to: h?.to ?? null,
+      firstTime: this.times.first,
+      lastTime: this.times.last,
+      treeSize: this.verified?.treeSize ?? null,
+      rootHash: this.verified?.rootHash ?? null,
+    };
+  }
+}
+
+/** Verifies a whole bundle given as text or as lines (sync or async). */
+export async function verifyBundle(input: string | Iterable<string> | AsyncIterable<string>, caPem: string | readonly string[]): Promise<VerifyReport> {
+  const v = new BundleVerifier(caPem);
+  const lines = typeof input === 'string' ? input.split('\n') : input;
+  for await (const l of lines) {
+    v.push(l);
+    if (!v.open) break;
+  }
+  return v.finish();
+}
+
+/** The one-line summary `credit audit verify` prints. */
+export function summaryLine(r: VerifyReport): string {
+  if (!r.ok) return `FAILED ${r.code}${r.seq !== undefined ? ` at seq ${r.seq}` : ''}: ${r.reason}`;
+  const signers = r.signers.map((s) => `${s.nodeId} (sha256:${s.fingerprint.slice(0, 16)}…)`).join(', ');
+  return `OK ${r.entries} entries (seq ${r.from}..${r.to}), ${r.checkpoints} checkpoints, signer ${signers}, ${r.firstTime} .. ${r.lastTime}, root ${r.rootHash} at tree size ${r.treeSize}` +
+    (r.cosignatures ? `, ${r.cosignatures} cosignatures (not verified by this version)` : '');
+}
