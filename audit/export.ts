@@ -32,6 +32,7 @@ export async function exportBundle(db: Knex, opts: ExportOptions = {}): Promise<
   const base = await pruneBase(db);
   const last = await lastSeq(db);
   const from = opts.from ?? base.firstKept;
+  if (from < 1) throw auditError('ERR_AUDIT_RANGE', `seq ${from} is not a sequence number`);
   if (from < base.firstKept) throw auditError('ERR_AUDIT_PRUNED', `entries before ${base.firstKept} have been pruned`);
   let to = opts.to ?? last;
   if (last === 0 || from < 1 || to > last || from > to) throw auditError('ERR_AUDIT_RANGE', `cannot export ${from}..${to}: the log holds ${base.firstKept}..${last}`);

@@ -138,6 +138,15 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
     }
   };
 
+  // A flush drains the queue; an event queued just as it finishes starts the next one.
+  const kick = (): void => {
+    if (flushing || pending.length === 0) return;
+    flushing = flush().finally(() => {
+      flushing = null;
+      kick();
+    });
+  };
+
   const record = (event: AuditEvent): Promise<number> => {
     if (closed) return Promise.reject(auditError('ERR_AUDIT_CLOSED'));
     try {
@@ -147,7 +156,7 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
     }
     return new Promise<number>((resolve, reject) => {
       pending.push({ event, resolve, reject });
-      flushing ??= flush().finally(() => (flushing = null));
+      kick();
     });
   };
 

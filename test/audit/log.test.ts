@@ -56,6 +56,14 @@ for (const engine of await engines()) {
       await log.close();
     });
 
+    t.test('sequential awaited record() calls each complete (no event is left in the queue)', async (t) => {
+      const log = await openAuditLog(db, { checkpointIntervalMs: 0 });
+      const seqs: number[] = [];
+      for (let i = 0; i < 30; i++) seqs.push(await log.record(ev(i)));
+      t.same(seqs, Array.from({ length: 30 }, (_, i) => seqs[0]! + i));
+      await log.close();
+    });
+
     t.test('500 concurrent record() calls: distinct seqs, valid chain, checkpoints every 100 at exact sizes', async (t) => {
       const log = await openAuditLog(db, { signer, checkpointEvery: 100, checkpointIntervalMs: 0 });
       const before = Number(((await db('audit_log').max({ m: 'seq' }).first()) as { m: number }).m);
