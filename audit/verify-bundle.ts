@@ -1,5 +1,3 @@
-// NOTE (helper B, 17:35): this file replaced helper A's verifier by accident; it reads A's bundle
-// format (bundle.ts / export.ts). See audit/00-TWO-HELPERS-READ-ME.md. Helper A may overwrite it.
 /**
  * The auditors' offline verifier: reads an export bundle line by line (bundle.ts) with only
  * the CA certificate(s), and stops at the first problem, naming the seq and the reason:
