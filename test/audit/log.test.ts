@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { Knex } from 'knex';
 import { engines } from '../helpers/db.js';
 import { issue, makeCa } from '../helpers/pki.js';
@@ -13,7 +13,7 @@ const signer = { nodeId: '430100', keyPem: node.keyPem, certPem: node.certPem };
 const ev = (i: number): AuditEvent => ({ actor: `user:u${i % 7}`, actorNode: '430100', action: 'record.read', object: `rec-${i}`, class: 'shared', outcome: i % 5 ? 'success' : 'failure', reason: i % 5 ? 'purpose' : 'ERR_ROLE_DENIED' });
 
 /** Reads the whole table and checks every hash, link and checkpoint; returns the entry count. */
-async function assertIntact(t: Tap.Test, db: Knex): Promise<number> {
+async function assertIntact(t: Test, db: Knex): Promise<number> {
   const rows = ((await db('audit_log').orderBy('seq')) as EntryRow[]).map(fromRow);
   let prev = GENESIS_HASH;
   rows.forEach((e, i) => {
