@@ -4,8 +4,8 @@ import type { Db } from './knex-connect.js';
 import { CompactRange } from './merkle.js';
 import { checkpointFromRow, fromRow, GENESIS_HASH, toRow, type AuditEntry, type Checkpoint, type CheckpointRow, type EntryRow } from './entry.js';
 
-/** Rows per INSERT: SQLite caps a compound SELECT (knex's multi-row form) at 500 terms. */
-const CHUNK = 200;
+/** Rows per INSERT (11 parameters each: far below SQLite's and PostgreSQL's limits). */
+const CHUNK = 500;
 
 export interface PruneBase {
   /** First seq still stored (1 when nothing was pruned). */
@@ -50,8 +50,17 @@ export async function entries(db: Db, from: number, to: number): Promise<AuditEn
   return rows.map(fromRow);
 }
 
+const ENTRY_COLUMNS = ['seq', 'time', 'actor', 'actor_node', 'action', 'object', 'class', 'outcome', 'reason', 'prev_hash', 'leaf_hash'] as const;
+const ROW_SQL = `(${ENTRY_COLUMNS.map(() => '?').join(',')})`;
+
+/** One multi-row VALUES insert per CHUNK rows (knex's builder emits a slow compound SELECT on SQLite). */
 export async function insertEntries(db: Db, list: readonly AuditEntry[]): Promise<void> {
-  for (let i = 0; i < list.length; i += CHUNK) await db('audit_log').insert(list.slice(i, i + CHUNK).map(toRow));
+  for (let i = 0; i < list.length; i += CHUNK) {
+    const rows = list.slice(i, i + CHUNK).map(toRow);
+    const values: Array<string | number | null> = [];
+    for (const r of rows) for (const c of ENTRY_COLUMNS) values.push(r[c]);
+    await db.raw(`INSERT INTO audit_log (${ENTRY_COLUMNS.join(',')}) VALUES ${rows.map(() => ROW_SQL).join(',')}`, values);
+  }
 }
 
 export interface StoredCheckpoint extends Checkpoint {
