@@ -9,3 +9,4 @@ export { exportBundle, type ExportOptions, type ExportResult } from './export.js
 export { toNdjson, BUNDLE_FORMAT, type BundleLine, type BundleHeader } from './bundle.js';
 export { proveInclusion, proveConsistency, verifyProof, type InclusionProof, type ConsistencyProof, type ProofVerdict } from './proofs.js';
 export { pruneAudit, RETENTION_DAYS, type PruneOptions, type PruneResult } from './prune.js';
+export { verifyBundle, summaryLine, type VerifyReport } from './verify-bundle.js';

@@ -5,7 +5,8 @@
  * `record()` queues the event; one flush writes every queued event in a single transaction and
  * resolves their promises after COMMIT (durable on resolve). `recordIn(trx)` appends inside the
  * caller's transaction and keeps the lock until it ends: on commit the in-memory head advances,
- * on rollback it stays (and after a nested rollback it is re-read from the database).
+ * on rollback it stays; a savepoint that rolls back restores the state saved before its first entry.
+ * After a failed write the next lock holder re-reads the head over its own connection.
  * Checkpoints are signed every `checkpointEvery` entries (in the appending transaction), every
  * `checkpointIntervalMs` when there is anything new, and on close().
  */

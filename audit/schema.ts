@@ -1,7 +1,7 @@
 /**
  * The audit schema as knex migrations (a migrationSource object, own bookkeeping table) and the
- * append-only triggers: UPDATE and DELETE on `audit_log` and `audit_checkpoints` are refused by the
- * database itself (SQLite RAISE(ABORT); PostgreSQL a plpgsql function raising an exception, plus
+ * append-only triggers: UPDATE and DELETE on `audit_log`, `audit_checkpoints` and `audit_prunes` are
+ * refused by the database itself (SQLite RAISE(ABORT); PostgreSQL a plpgsql function raising an exception, plus
  * TRUNCATE). Pruning (prune.ts) is the one deliberate path that lifts the delete guard, inside
  * its own transaction.
  */
@@ -9,7 +9,7 @@ import type { Knex } from 'knex';
 import { engineOf } from './knex-connect.js';
 
 export const AUDIT_MIGRATIONS_TABLE = 'knex_migrations_audit';
-export const GUARDED_TABLES = ['audit_log', 'audit_checkpoints'] as const;
+export const GUARDED_TABLES = ['audit_log', 'audit_checkpoints', 'audit_prunes'] as const;
 
 interface Migration {
   name: string;

@@ -34,6 +34,8 @@ for (const engine of await engines()) {
     t.same((await db('audit_log').min({ m: 'seq' }).first()) as object, { m: engine.name === 'pg' ? '11' : 11 });
     await t.rejects(db.raw('DELETE FROM audit_log WHERE seq = 11'), /append-only/, 'the delete guard is back');
     await t.rejects(db.raw("UPDATE audit_log SET actor = 'x' WHERE seq = 11"), /append-only/, 'the update guard is still there');
+    await t.rejects(db.raw("UPDATE audit_prunes SET frontier = '[]'"), /append-only/, 'the kept frontier cannot be edited');
+    await t.rejects(db.raw('DELETE FROM audit_prunes'), /append-only/);
 
     const again = await pruneAudit(db, log, { before: new Date(Date.now() - 190 * DAY), actor: 'user:admin' });
     t.equal(again.pruned, 0, 'nothing more to prune');
