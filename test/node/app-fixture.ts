@@ -8,7 +8,7 @@ import type { DestinationStream } from 'pino';
 import { exampleRecord } from '../../protocol/catalog.js';
 import type { Classification } from '../../protocol/classification.js';
 import type { AuditEvent } from '../../audit/types.js';
-import { openAuditLog } from '../../audit/index.js';
+import { migrateAudit, openAuditLog, type AuditLog } from '../../audit/index.js';
 import { buildApp } from '../../node/app.js';
 import { buildConfig, type NodeConfig } from '../../node/config.js';
 import type { Role } from '../../node/access.js';
@@ -39,25 +39,28 @@ export interface FixtureOptions {
 export async function nodeFixture(t: { teardown(fn: () => unknown): void }, opts: FixtureOptions = {}): Promise<Fixture> {
   const dir = mkdtempSync(join(tmpdir(), 'node-app-'));
   const store = await (opts.engine ?? sqliteEngine).open();
-  const config = buildConfig({ nodeId: '430100', dataDir: dir, listen: { host: '127.0.0.1', port: 0 }, rateLimit: { enabled: false }, disclosureJob: { intervalMinutes: 0 }, logLevel: 'silent', ...opts.config }, {});
-  let now = new Date(opts.now ?? '2026-11-28T08:00:00.000Z');
-  const real = await openAuditLog(store.db, {});
-  const events: AuditEvent[] = [];
-  const audit = {
-    record: (e: AuditEvent) => (events.push(e), real.record(e)),
-    recordIn: (trx: Knex.Transaction, e: AuditEvent) => (events.push(e), real.recordIn(trx, e)),
-    checkpoint: () => real.checkpoint(),
-    close: () => real.close(),
-  };
-  const app = await buildApp({ config, db: store.db, clock: () => now, audit, ...(opts.logStream ? { logStream: opts.logStream } : {}), ...(opts.hooks ? { hooks: opts.hooks } : {}) });
-  await app.ready();
-  await app.nodeCtx.job.runNow();
+  let app: FastifyInstance | undefined;
+  let real: AuditLog | undefined;
   t.teardown(async () => {
-    await app.close();
-    await real.close();
+    await app?.close();
+    await real?.close();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
+  const config = buildConfig({ nodeId: '430100', dataDir: dir, listen: { host: '127.0.0.1', port: 0 }, rateLimit: { enabled: false }, disclosureJob: { intervalMinutes: 0 }, logLevel: 'silent', ...opts.config }, {});
+  let now = new Date(opts.now ?? '2026-11-28T08:00:00.000Z');
+  await migrateAudit(store.db);
+  const log = (real = await openAuditLog(store.db, {}));
+  const events: AuditEvent[] = [];
+  const audit = {
+    record: (e: AuditEvent) => (events.push(e), log.record(e)),
+    recordIn: (trx: Knex.Transaction, e: AuditEvent) => (events.push(e), log.recordIn(trx, e)),
+    checkpoint: () => log.checkpoint(),
+    close: () => log.close(),
+  };
+  app = await buildApp({ config, db: store.db, clock: () => now, audit, ...(opts.logStream ? { logStream: opts.logStream } : {}), ...(opts.hooks ? { hooks: opts.hooks } : {}) });
+  await app.ready();
+  await app.nodeCtx.job.runNow();
   const token: Fixture['token'] = (role, clearance, o = {}) =>
     issueToken(config.jwtSecret, config.nodeId, { user: o.user ?? `${role}-${clearance}`, role, clearance, ttlSeconds: o.ttlSeconds ?? 3600 }, o.now ?? new Date());
   return {
