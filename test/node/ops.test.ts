@@ -114,7 +114,7 @@ t.test('a failing record hook rolls the write back and answers 500 ERR_INTERNAL,
   const sink = new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) });
   const seen: string[] = [];
   const hooks = {
-    onRecordWritten: [async (trx: unknown, r: { id: string }) => {
+    onRecordWritten: [async (_trx: unknown, r: { id: string }) => {
       seen.push(r.id);
       throw new Error("insert into node_outbox values ('91430102MA4L0000X1', '张三') - SQLITE_CONSTRAINT: outbox full");
     }],
