@@ -5,6 +5,7 @@
  */
 import { clears, type Classification } from '../protocol/classification.js';
 import { piiClearance } from '../protocol/mask.js';
+import { protocolError } from '../protocol/errors.js';
 import { nodeError, type NodeErrorCode } from './errors.js';
 
 export const ROLES = ['submitter', 'query', 'officer', 'auditor', 'admin'] as const;
@@ -41,7 +42,7 @@ export function assertMayAct(caller: Caller, action: Action): void {
 /** What a caller gets when reading a record of `recordClass`. */
 export type ReadDecision =
   | { allowed: true; view: 'full' | 'masked'; audited: boolean }
-  | { allowed: false; code: Extract<NodeErrorCode, 'ERR_CLASSIFICATION_DENIED' | 'ERR_PURPOSE_REQUIRED'> };
+  | { allowed: false; code: 'ERR_CLASSIFICATION_DENIED' | Extract<NodeErrorCode, 'ERR_PURPOSE_REQUIRED'> };
 
 /**
  * Read rule by class (clearance ranks public < shared < restricted < internal):
@@ -64,7 +65,7 @@ export function decideRead(clearance: Classification, recordClass: Classificatio
 /** Writes (create, import, object, withdraw) need clearance covering the record's class. */
 export function assertMayWrite(caller: Caller, recordClass: Classification): void {
   if (!clears(caller.clearance, recordClass)) {
-    throw nodeError('ERR_CLASSIFICATION_DENIED', `clearance ${caller.clearance} does not cover ${recordClass} records`, { clearance: caller.clearance, class: recordClass });
+    throw protocolError('ERR_CLASSIFICATION_DENIED', `clearance ${caller.clearance} does not cover ${recordClass} records`, { clearance: caller.clearance, class: recordClass });
   }
 }
 

@@ -7,7 +7,6 @@ export const NODE_ERRORS = {
   ERR_AUTH_INVALID: 'bearer token is malformed, tampered with, unsigned or signed with another key',
   ERR_AUTH_EXPIRED: 'bearer token has expired',
   ERR_ROLE_DENIED: "the caller's role may not do this",
-  ERR_CLASSIFICATION_DENIED: "the caller's clearance is below the record's class",
   ERR_PURPOSE_REQUIRED: 'reading restricted (授权查询) data needs a stated purpose (?purpose=…)',
   ERR_RECORD_NOT_FOUND: 'no such record',
   ERR_RECORD_NOT_ACTIVE: 'the record is already withdrawn',

@@ -115,7 +115,8 @@ export function recordsService(deps: ServiceDeps) {
       const d = decideRead(caller.clearance, r.classification, purpose);
       if (!d.allowed) {
         await denied(caller, id, r.classification, d.code);
-        throw nodeError(d.code, undefined, { class: r.classification, clearance: caller.clearance });
+        const details = { class: r.classification, clearance: caller.clearance };
+        throw d.code === 'ERR_CLASSIFICATION_DENIED' ? protocolError(d.code, undefined, details) : nodeError(d.code, undefined, details);
       }
       if (d.audited) await audit.record({ actor: caller.actor, actorNode: deps.nodeId, action: 'record.read', object: id, class: r.classification, outcome: 'success', reason: purpose! });
       return viewOf(r, d.view);

@@ -65,6 +65,7 @@ export const PROTOCOL_ERRORS = {
   ERR_DECRYPT_FAILED: 'envelope payload cannot be decrypted with this key',
   ERR_WRONG_RECIPIENT: 'envelope is addressed to another node',
   ERR_SENDER_MISMATCH: "signer certificate's node id differs from the envelope's sender",
+  ERR_CLASSIFICATION_DENIED: "the caller's clearance, or the receiving node's protection grade, is below the record's class",
   ERR_REPLAY: 'envelope id has been seen before',
   ERR_OUT_OF_ORDER: "envelope seq is not above the sender's last accepted seq",
   ERR_SEQUENCE_GAP: "envelope seq skips ahead of the sender's next expected seq",

@@ -16,3 +16,4 @@ export * from './open.js';
 export * from './ca-trust.js';
 export { checkSchema, type FieldProblem as SchemaProblem } from './schema-check.js';
 export { uuidv7, uuidv7Time, sha256, b64url, certFromPem, privateKeyFromPem, type ParsedCert, type KeyKind } from './crypto.js';
+export * from './exchange.js';

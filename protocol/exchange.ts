@@ -1,0 +1,274 @@
+/**
+ * The node↔hub exchange: the payload of each envelope type, as TypeScript types and wire schemas
+ * (the subset schema-check.ts reads), plus the HTTP routes that carry them. Pure: both the hub and
+ * the node import this, and docs/protocol.md describes the same shapes.
+ *
+ *   node → hub  POST /v1/batches          envelope `batch`       → 200 envelope `receipt`
+ *   node → hub  GET  /v1/distributions    ?after=CURSOR&limit=N  → 200 envelope `distribution`
+ *   node → hub  POST /v1/queries          envelope `query`       → 200 envelope `query-answer`
+ *   node → hub  GET  /v1/checkpoints/latest                      → 200 JSON WitnessState (this node's last cosigned size)
+ *   node → hub  POST /v1/checkpoints      envelope `checkpoint`  → 200 JSON Cosignature
+ *   anyone      POST /v1/enroll           JSON EnrollRequest     → 200 JSON EnrollResponse (no client certificate)
+ *   node → hub  POST /v1/renew            JSON RenewRequest      → 200 JSON EnrollResponse
+ *   anyone      GET  /v1/protocol                                → 200 JSON ProtocolInfo
+ *   anyone      GET  /v1/crl                                     → 200 application/pkix-crl PEM
+ *
+ * Sequence numbers are kept per (sender, recipient, stream). The `batch` stream is strict: the hub
+ * accepts seq = last + 1 only, so batches apply in order and a lost one is noticed. Queries and
+ * checkpoints are independent requests (a node sends many at once): for them the hub checks the id
+ * (replay) and the time window, and seq only has to be a positive integer.
+ *
+ * A batch the hub has verified consumes its seq even when refused by policy (the refusal is stored
+ * and answered to resends), so one bad batch never blocks the outbox behind it. Re-posting a batch
+ * the hub has already processed is refused with 409 ERR_REPLAY whose `details.receipt` is the
+ * stored receipt envelope — a node that lost the first answer in an outage takes it from there.
+ */
+import type { Classification } from './classification.js';
+import type { JsonSchema } from './schema-check.js';
+
+export const EXCHANGE_ROUTES = {
+  enroll: '/v1/enroll',
+  renew: '/v1/renew',
+  batches: '/v1/batches',
+  distributions: '/v1/distributions',
+  queries: '/v1/queries',
+  checkpoints: '/v1/checkpoints',
+  checkpointLatest: '/v1/checkpoints/latest',
+  crl: '/v1/crl',
+  protocol: '/v1/protocol',
+} as const;
+
+/** Streams with strict sequence numbers (seq = last + 1); every other envelope type is unordered. */
+export const ORDERED_TYPES: ReadonlySet<string> = new Set(['batch']);
+
+/** Most records + withdrawals in one batch. */
+export const MAX_BATCH_ITEMS = 5000;
+/** Most items the hub puts in one distribution envelope. */
+export const MAX_DISTRIBUTION_ITEMS = 2000;
+
+// ---------------------------------------------------------------- batch (node → hub)
+
+/** A record as it travels: the catalog input plus the owning node's id and times. */
+export interface WireRecord {
+  /** The id the owning node gave it (UUIDv7); the same everywhere in the province. */
+  id: string;
+  type: string;
+  classification: Classification;
+  fields: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface WireWithdrawal {
+  /** Id of a record this node published earlier. */
+  id: string;
+  reason: 'repair' | 'correction' | 'objection-upheld' | 'expired';
+  at: string;
+}
+
+export interface BatchPayload {
+  records: WireRecord[];
+  withdrawals: WireWithdrawal[];
+}
+
+// ---------------------------------------------------------------- receipt (hub → node)
+
+export interface ReceiptPayload {
+  /** Id of the batch envelope this answers. */
+  batchId: string;
+  /** The batch envelope's ciphertext digest (what its signature covers besides the header). */
+  digest: string;
+  seq: number;
+  /** Hub time at which the batch was committed. */
+  receivedAt: string;
+  /** 'accepted' (possibly with some records rejected) or 'refused' (nothing stored; code says why). */
+  outcome: 'accepted' | 'refused';
+  code?: string;
+  accepted: string[];
+  rejected: { id: string; code: string; message: string }[];
+  /** Withdrawals applied; unknown or foreign ids appear in `rejected`. */
+  withdrawn: string[];
+}
+
+// ---------------------------------------------------------------- distribution (hub → node)
+
+export type DistributionItem =
+  | { cursor: number; kind: 'record'; sourceNode: string; record: WireRecord }
+  | { cursor: number; kind: 'withdrawal'; sourceNode: string; id: string; reason: string; at: string };
+
+export interface DistributionPayload {
+  items: DistributionItem[];
+  /** Cursor to ask `after=` next time (the last item's, or the one asked for when empty). */
+  next: number;
+  /** True when more items wait beyond `next`. */
+  more: boolean;
+}
+
+// ---------------------------------------------------------------- query / query-answer
+
+export interface QueryPayload {
+  /** USCC or resident ID of the subject. */
+  subject: string;
+  /** Stated purpose (required to receive restricted records), e.g. "行政审批 2026-123". */
+  purpose?: string;
+  /** Who asked at the node (`user:alice`) — recorded in both audit logs, never personal data. */
+  actor: string;
+  /** The asking user's clearance at the node; the hub never releases more than this. */
+  clearance: Classification;
+}
+
+export interface QueryAnswerPayload {
+  subject: string;
+  queryId: string;
+  records: (WireRecord & { sourceNode: string; status: 'active' | 'withdrawn' })[];
+  /** Classes held back, and why (ERR_CLASSIFICATION_DENIED / ERR_PURPOSE_REQUIRED). */
+  withheld: { classification: Classification; count: number; code: string }[];
+  answeredAt: string;
+}
+
+// ---------------------------------------------------------------- checkpoint witnessing
+
+/** A node's signed audit checkpoint (audit/ Checkpoint) with the certificate that signed it. */
+export interface CheckpointPayload {
+  checkpoint: {
+    treeSize: number;
+    rootHash: string;
+    time: string;
+    nodeId: string;
+    signature: string;
+    signerFingerprint: string;
+  };
+  signerCertPem: string;
+  /** RFC 6962 consistency proof from the hub's last cosigned size (GET /v1/checkpoints/latest) to treeSize; omitted for the first. */
+  proof?: { from: number; fromRoot: string; proof: string[] };
+}
+
+export interface WitnessState {
+  nodeId: string;
+  /** 0 when the hub has cosigned nothing for this node yet. */
+  treeSize: number;
+  rootHash: string | null;
+  cosignedAt: string | null;
+}
+
+// ---------------------------------------------------------------- enrolment and renewal (plain JSON)
+
+export interface EnrollRequest {
+  token: string;
+  csrPem: string;
+}
+
+export interface RenewRequest {
+  csrPem: string;
+}
+
+export interface EnrollResponse {
+  nodeId: string;
+  grade: number;
+  certPem: string;
+  caCertPem: string;
+  hubCertPem: string;
+  serial: string;
+  notBefore: string;
+  notAfter: string;
+}
+
+export interface ProtocolInfo {
+  hubNodeId: string;
+  versions: string[];
+  suites: string[];
+  hubCertPem: string;
+  caCertPem: string;
+  /** Largest envelope the hub accepts, bytes. */
+  maxEnvelopeBytes: number;
+  /** Accepted clock skew, ms. */
+  windowMs: number;
+}
+
+// ---------------------------------------------------------------- schemas
+
+const ID = { type: 'string', pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' } as const;
+const ISO = { type: 'string', minLength: 10, maxLength: 40 } as const;
+const NODE = { type: 'string', pattern: '^[1-9][0-9]{5}$' } as const;
+const CLASS = { type: 'string', enum: ['public', 'shared', 'restricted', 'internal'] } as const;
+const HEX64 = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
+
+export const WIRE_RECORD_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['id', 'type', 'classification', 'fields', 'createdAt', 'updatedAt'],
+  additionalProperties: false,
+  properties: { id: ID, type: { type: 'string', maxLength: 16 }, classification: CLASS, fields: { type: 'object' }, createdAt: ISO, updatedAt: ISO },
+};
+
+export const BATCH_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['records', 'withdrawals'],
+  additionalProperties: false,
+  properties: {
+    records: { type: 'array', items: WIRE_RECORD_SCHEMA, maxItems: MAX_BATCH_ITEMS },
+    withdrawals: {
+      type: 'array',
+      maxItems: MAX_BATCH_ITEMS,
+      items: {
+        type: 'object',
+        required: ['id', 'reason', 'at'],
+        additionalProperties: false,
+        properties: { id: ID, reason: { type: 'string', enum: ['repair', 'correction', 'objection-upheld', 'expired'] }, at: ISO },
+      },
+    },
+  },
+};
+
+export const QUERY_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['subject', 'actor', 'clearance'],
+  additionalProperties: false,
+  properties: {
+    subject: { type: 'string', minLength: 18, maxLength: 18 },
+    purpose: { type: 'string', minLength: 1, maxLength: 200 },
+    actor: { type: 'string', minLength: 1, maxLength: 200 },
+    clearance: CLASS,
+  },
+};
+
+export const CHECKPOINT_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['checkpoint', 'signerCertPem'],
+  additionalProperties: false,
+  properties: {
+    checkpoint: {
+      type: 'object',
+      required: ['treeSize', 'rootHash', 'time', 'nodeId', 'signature', 'signerFingerprint'],
+      additionalProperties: false,
+      properties: {
+        treeSize: { type: 'integer', minimum: 1 },
+        rootHash: HEX64,
+        time: ISO,
+        nodeId: NODE,
+        signature: { type: 'string', minLength: 1, maxLength: 4096 },
+        signerFingerprint: HEX64,
+      },
+    },
+    signerCertPem: { type: 'string', minLength: 1, maxLength: 16384 },
+    proof: {
+      type: 'object',
+      required: ['from', 'fromRoot', 'proof'],
+      additionalProperties: false,
+      properties: { from: { type: 'integer', minimum: 1 }, fromRoot: HEX64, proof: { type: 'array', items: HEX64, maxItems: 128 } },
+    },
+  },
+};
+
+export const ENROLL_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['token', 'csrPem'],
+  additionalProperties: false,
+  properties: { token: { type: 'string', minLength: 1, maxLength: 200 }, csrPem: { type: 'string', minLength: 1, maxLength: 16384 } },
+};
+
+export const RENEW_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['csrPem'],
+  additionalProperties: false,
+  properties: { csrPem: { type: 'string', minLength: 1, maxLength: 16384 } },
+};
