@@ -15,7 +15,6 @@ import { authenticate, installAuth } from './auth.js';
 import type { NodeConfig } from './config.js';
 import type { NodeContext } from './context.js';
 import { disclosureJob } from './disclosure-job.js';
-import { nodeError } from './errors.js';
 import { emptyHooks, type RecordHooks } from './hooks.js';
 import { installErrorHandling } from './http-errors.js';
 import { importService } from './import-service.js';
@@ -28,6 +27,7 @@ import { healthRoutes } from './routes/health.js';
 import { importRoutes } from './routes/import.js';
 import { recordRoutes } from './routes/records.js';
 import { createResultSchema } from './schemas.js';
+import { serviceError } from '../protocol/service-errors.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -84,7 +84,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     await app.register(rateLimit, {
       max: config.rateLimit.max,
       timeWindow: config.rateLimit.timeWindowMs,
-      errorResponseBuilder: (_req, c) => nodeError('ERR_RATE_LIMITED', `rate limit of ${c.max} requests reached; retry in ${c.after}`, { retryAfter: c.after }),
+      errorResponseBuilder: (_req, c) => serviceError('ERR_RATE_LIMITED', `rate limit of ${c.max} requests reached; retry in ${c.after}`, { retryAfter: c.after }),
     });
   }
   await installAuth(app, { secret: config.jwtSecret, nodeId: config.nodeId, audit });

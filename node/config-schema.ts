@@ -3,19 +3,9 @@
  * bad key (`listen.port`) in ERR_CONFIG_INVALID's `details.key`. One schema for the file and the
  * environment: env values are merged in before validation (see config.ts).
  */
-import { nodeError } from './errors.js';
+import { validateAgainst, type SchemaNode } from '../protocol/config-check.js';
 
-export interface SchemaNode {
-  type: 'object' | 'string' | 'integer' | 'boolean';
-  description: string;
-  properties?: Record<string, SchemaNode>;
-  required?: string[];
-  enum?: string[];
-  pattern?: string;
-  minimum?: number;
-  maximum?: number;
-  default?: unknown;
-}
+export { validateAgainst, type SchemaNode };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -69,51 +59,3 @@ export const CONFIG_SCHEMA: SchemaNode = {
     shutdownTimeoutMs: { type: 'integer', minimum: 100, default: 15000, description: 'how long a graceful shutdown may wait for in-flight requests' },
   },
 };
-
-function typeOf(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  if (typeof v === 'number' && Number.isInteger(v)) return 'integer';
-  return typeof v;
-}
-
-function bad(key: string, message: string): never {
-  throw nodeError('ERR_CONFIG_INVALID', `config key ${key}: ${message}`, { key });
-}
-
-/** Validates `value` against `schema` and returns a copy with defaults filled in. */
-export function validateAgainst(schema: SchemaNode, value: unknown, path = ''): unknown {
-  const key = path || '(root)';
-  const t = typeOf(value);
-  if (schema.type === 'object') {
-    if (t !== 'object') bad(key, `must be an object, got ${t}`);
-    const obj = value as Record<string, unknown>;
-    const props = schema.properties ?? {};
-    for (const k of Object.keys(obj)) if (!(k in props)) bad(path ? `${path}.${k}` : k, 'unknown key');
-    for (const r of schema.required ?? []) if (obj[r] === undefined) bad(path ? `${path}.${r}` : r, 'is required');
-    const out: Record<string, unknown> = {};
-    for (const [k, sub] of Object.entries(props)) {
-      const child = path ? `${path}.${k}` : k;
-      if (obj[k] !== undefined) out[k] = validateAgainst(sub, obj[k], child);
-      else if (sub.default !== undefined) out[k] = sub.default;
-      else if (sub.type === 'object' && !sub.required?.length) out[k] = validateAgainst(sub, {}, child);
-    }
-    return out;
-  }
-  if (schema.type === 'integer') {
-    if (t !== 'integer') bad(key, `must be a whole number, got ${t}`);
-    const n = value as number;
-    if (schema.minimum !== undefined && n < schema.minimum) bad(key, `must be at least ${schema.minimum}`);
-    if (schema.maximum !== undefined && n > schema.maximum) bad(key, `must be at most ${schema.maximum}`);
-    return n;
-  }
-  if (schema.type === 'boolean') {
-    if (t !== 'boolean') bad(key, `must be true or false, got ${t}`);
-    return value;
-  }
-  if (t !== 'string' || value === '') bad(key, `must be a non-empty string, got ${t === 'string' ? 'an empty string' : t}`);
-  const s = value as string;
-  if (schema.enum && !schema.enum.includes(s)) bad(key, `must be one of ${schema.enum.join(', ')}`);
-  if (schema.pattern && !new RegExp(schema.pattern).test(s)) bad(key, `must match ${schema.pattern} (${schema.description})`);
-  return s;
-}

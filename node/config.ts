@@ -7,8 +7,8 @@ import { readFileSync, mkdirSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { isNodeId } from '../protocol/identifiers.js';
 import { CONFIG_SCHEMA, validateAgainst } from './config-schema.js';
-import { nodeError } from './errors.js';
 import { loadOrCreateSecret } from './secrets.js';
+import { serviceError } from '../protocol/service-errors.js';
 
 export interface NodeConfig {
   nodeId: string;
@@ -51,21 +51,21 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, 
     for (const [name, key] of Object.entries(ENV_KEYS)) if (env[name] !== undefined && env[name] !== '') merged[key] = env[name];
   }
   const v = validateAgainst(CONFIG_SCHEMA, merged) as Omit<NodeConfig, 'databaseTarget' | 'jwtSecret' | 'jwtSecretFile'> & { jwtSecretFile?: string };
-  if (!isNodeId(v.nodeId)) throw nodeError('ERR_CONFIG_INVALID', `config key nodeId: ${JSON.stringify(v.nodeId)} is not a GB/T 2260 division code with a province prefix`, { key: 'nodeId' });
+  if (!isNodeId(v.nodeId)) throw serviceError('ERR_CONFIG_INVALID', `config key nodeId: ${JSON.stringify(v.nodeId)} is not a GB/T 2260 division code with a province prefix`, { key: 'nodeId' });
   const dataDir = resolve(baseDir, v.dataDir);
   try {
     mkdirSync(dataDir, { recursive: true });
   } catch (e) {
-    throw nodeError('ERR_CONFIG_INVALID', `config key dataDir: cannot create ${dataDir}: ${(e as Error).message}`, { key: 'dataDir' });
+    throw serviceError('ERR_CONFIG_INVALID', `config key dataDir: cannot create ${dataDir}: ${(e as Error).message}`, { key: 'dataDir' });
   }
   const jwtSecretFile = resolve(baseDir, v.jwtSecretFile ?? join(dataDir, 'jwt.secret'));
   let jwtSecret: Buffer;
   try {
     jwtSecret = loadOrCreateSecret(jwtSecretFile);
   } catch (e) {
-    throw nodeError('ERR_CONFIG_INVALID', `config key jwtSecretFile: ${(e as Error).message}`, { key: 'jwtSecretFile' });
+    throw serviceError('ERR_CONFIG_INVALID', `config key jwtSecretFile: ${(e as Error).message}`, { key: 'jwtSecretFile' });
   }
-  if (jwtSecret.length < 32) throw nodeError('ERR_CONFIG_INVALID', 'config key jwtSecretFile: the secret must be at least 32 bytes', { key: 'jwtSecretFile' });
+  if (jwtSecret.length < 32) throw serviceError('ERR_CONFIG_INVALID', 'config key jwtSecretFile: the secret must be at least 32 bytes', { key: 'jwtSecretFile' });
   const tls = v.listen.tls ? { certFile: resolve(baseDir, v.listen.tls.certFile), keyFile: resolve(baseDir, v.listen.tls.keyFile) } : undefined;
   return deepFreeze({
     ...v,
@@ -83,13 +83,13 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw nodeError('ERR_CONFIG_INVALID', `cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { key: '(file)' });
+    throw serviceError('ERR_CONFIG_INVALID', `cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { key: '(file)' });
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw nodeError('ERR_CONFIG_INVALID', `config file ${file} is not JSON: ${(e as Error).message}`, { key: '(file)' });
+    throw serviceError('ERR_CONFIG_INVALID', `config file ${file} is not JSON: ${(e as Error).message}`, { key: '(file)' });
   }
   return buildConfig(raw, env, dirname(resolve(file)));
 }

@@ -2,7 +2,6 @@ import { errorFactory } from '../protocol/errors.js';
 
 /** Codes of node/: the city node's config, local API, access control, import and credit repair. */
 export const NODE_ERRORS = {
-  ERR_CONFIG_INVALID: 'node configuration is invalid',
   ERR_AUTH_MISSING: 'no bearer token: send Authorization: Bearer <token from `credit node token`>',
   ERR_AUTH_INVALID: 'bearer token is malformed, tampered with, unsigned or signed with another key',
   ERR_AUTH_EXPIRED: 'bearer token has expired',
@@ -16,13 +15,6 @@ export const NODE_ERRORS = {
   ERR_NO_OPEN_OBJECTION: 'the record has no open objection to uphold',
   ERR_OBJECTION_NOT_FOUND: 'no such objection',
   ERR_OBJECTION_CLOSED: 'the objection has already been resolved',
-  ERR_REQUEST_INVALID: 'request does not match the route schema',
-  ERR_BODY_TOO_LARGE: 'request body is larger than allowed',
-  ERR_UNSUPPORTED_MEDIA_TYPE: 'content type not accepted by this route',
-  ERR_RATE_LIMITED: 'too many requests; retry after the time in Retry-After',
-  ERR_ROUTE_NOT_FOUND: 'no such route',
-  ERR_NOT_READY: 'node is not ready (starting or shutting down)',
-  ERR_INTERNAL: 'internal error; see the node log',
   ERR_IMPORT_TYPE_REQUIRED: 'a CSV import needs the record type: ?type=CF',
   ERR_IMPORT_HEADER_INVALID: 'CSV header names a column that is not a field of the record type',
   ERR_IMPORT_LINE_MALFORMED: 'import line is not a JSON object / well-formed CSV row',

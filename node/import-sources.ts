@@ -8,6 +8,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { fieldByNameOrLabel, getRecordType } from '../protocol/catalog.js';
 import { csvRows } from './csv-rows.js';
 import { nodeError } from './errors.js';
+import { serviceError } from '../protocol/service-errors.js';
 
 export type SourceItem = { line: number; input: unknown } | { line: number; error: { field: string; code: string; message: string } };
 
@@ -17,7 +18,7 @@ function byteLimit(limit: number): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       bytes += chunk.length;
-      if (bytes > limit) cb(nodeError('ERR_BODY_TOO_LARGE', `import is larger than ${limit} bytes`, { limit }));
+      if (bytes > limit) cb(serviceError('ERR_BODY_TOO_LARGE', `import is larger than ${limit} bytes`, { limit }));
       else cb(null, chunk);
     },
   });

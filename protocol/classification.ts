@@ -31,3 +31,15 @@ export const MIN_GRADE_TO_RECEIVE: Record<Classification, number | null> = {
   restricted: null, // to the hub only; released per query
   internal: null, // never leaves the owning node
 };
+
+/**
+ * Minimum registered grade of a node that may publish a class to the hub (and receive it back in
+ * a province-wide query answer): restricted data leaves a node only towards grade ≥ 3 systems.
+ * `internal` never leaves its node: the hub refuses a batch carrying it (ERR_CLASSIFICATION_DENIED).
+ */
+export const MIN_GRADE_TO_SEND: Record<Classification, number | null> = {
+  public: 1,
+  shared: 2,
+  restricted: 3,
+  internal: null,
+};

@@ -17,3 +17,4 @@ export * from './ca-trust.js';
 export { checkSchema, type FieldProblem as SchemaProblem } from './schema-check.js';
 export { uuidv7, uuidv7Time, sha256, b64url, certFromPem, privateKeyFromPem, type ParsedCert, type KeyKind } from './crypto.js';
 export * from './exchange.js';
+export * from './service-errors.js';

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import type { NodeContext } from '../context.js';
 import { nodeError } from '../errors.js';
 import { importSchema } from '../schemas.js';
+import { serviceError } from '../../protocol/service-errors.js';
 
 const FORMATS: Record<string, 'csv' | 'ndjson'> = { 'text/csv': 'csv', 'application/x-ndjson': 'ndjson', 'application/ndjson': 'ndjson' };
 
@@ -17,7 +18,7 @@ export async function importRoutes(app: FastifyInstance, opts: { ctx: NodeContex
   app.post<{ Querystring: { type?: string } }>('/records/import', { schema: importSchema, bodyLimit: config.importLimitBytes }, async (request) => {
     const mediaType = String(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const format = FORMATS[mediaType];
-    if (!format) throw nodeError('ERR_UNSUPPORTED_MEDIA_TYPE', 'send text/csv or application/x-ndjson');
+    if (!format) throw serviceError('ERR_UNSUPPORTED_MEDIA_TYPE', 'send text/csv or application/x-ndjson');
     if (format === 'csv' && !request.query.type) throw nodeError('ERR_IMPORT_TYPE_REQUIRED');
     return imports.importStream(request.caller, request.body as Readable, {
       format,

@@ -1,5 +1,6 @@
 /** Every package's error table, for the docs check. Add a package's table here when it has one. */
 import { PROTOCOL_ERRORS } from '../../protocol/errors.js';
+import { SERVICE_ERRORS } from '../../protocol/service-errors.js';
 import { CERT_ERRORS } from '../../certs/errors.js';
 import { AUDIT_ERRORS } from '../../audit/errors.js';
 import { CLI_ERRORS } from '../../scripts/errors.js';
@@ -7,6 +8,7 @@ import { NODE_ERRORS } from '../../node/errors.js';
 
 export const ALL_ERROR_TABLES: Record<string, Record<string, string>> = {
   protocol: PROTOCOL_ERRORS,
+  service: SERVICE_ERRORS,
   certs: CERT_ERRORS,
   audit: AUDIT_ERRORS,
   scripts: CLI_ERRORS,
