@@ -7,19 +7,12 @@ import { join } from 'node:path';
 import { issue, makeCa } from '../helpers/pki.js';
 import { caTrust } from '../../protocol/ca-trust.js';
 import { certFromPem } from '../../protocol/crypto.js';
+import { codeOf } from '../helpers/code-of.js';
 
 const ca = makeCa();
 const node = issue(ca, '430100');
 const trust = caTrust({ caCertPems: [ca.certPem] });
 const now = new Date();
-const codeOf = (f: () => unknown): string => {
-  try {
-    f();
-    return 'ok';
-  } catch (e) {
-    return String((e as { code?: string }).code);
-  }
-};
 
 const dir = mkdtempSync(join(tmpdir(), 'cf-catrust-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));

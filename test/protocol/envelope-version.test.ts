@@ -8,15 +8,8 @@ import { assertEnvelope, ENVELOPE_HEADER_SCHEMA, ENVELOPE_SCHEMA, ENVELOPE_TYPES
 import { checkSchema, SUPPORTED_KEYWORDS } from '../../protocol/schema-check.js';
 import { seal } from '../../protocol/seal.js';
 import { makePki } from './envelope-fixtures.js';
+import { codeOf } from '../helpers/code-of.js';
 
-const codeOf = (f: () => unknown): string => {
-  try {
-    f();
-    return 'ok';
-  } catch (e) {
-    return String((e as { code?: string }).code);
-  }
-};
 
 t.test('versions: MAJOR.MINOR; unknown majors refused with the supported list', async (t) => {
   t.equal(PROTOCOL_VERSION, '1.0');

@@ -2,18 +2,11 @@ import t from 'tap';
 import fc from 'fast-check';
 import { uuidv7 } from '../../protocol/crypto.js';
 import { checkFreshness, checkTimestamp, DEFAULT_WINDOW_MS, initialFreshness, type FreshnessState } from '../../protocol/freshness.js';
+import { codeOf } from '../helpers/code-of.js';
 
 const now = new Date('2026-05-01T10:00:00.000Z');
 const at = (offsetMs: number) => new Date(now.getTime() + offsetMs).toISOString();
 const h = (seq: number, offsetMs = 0, id = uuidv7()) => ({ id, seq, ts: at(offsetMs) });
-const codeOf = (f: () => unknown): string => {
-  try {
-    f();
-    return 'ok';
-  } catch (e) {
-    return String((e as { code?: string }).code);
-  }
-};
 
 t.test('accepts 1, 2, 3 … and returns the next state without touching the old one', async (t) => {
   const s0 = initialFreshness();
