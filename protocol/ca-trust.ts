@@ -5,7 +5,10 @@
  *      that CA being valid at `at`                                   else ERR_CERT_UNTRUSTED / ERR_CERT_EXPIRED
  *   2. is not revoked (isRevoked(serial))                            else ERR_CERT_REVOKED
  *   3. is valid at `at` (notBefore ≤ at ≤ notAfter)                  else ERR_CERT_EXPIRED
- *   4. is an end-entity certificate whose subject CN is a 6-digit node id, else ERR_CERT_UNTRUSTED
+ *   4. is an end-entity certificate whose subject has exactly one CN, a 6-digit node id, and whose
+ *      extended key usage (when present) allows clientAuth — the use node certificates are
+ *      issued for (mutual TLS and envelope signatures)                  else ERR_CERT_UNTRUSTED
+ * When several CA certificates issued it (a CA key rollover), the one valid at `at` is used.
  */
 import { certFromPem, type ParsedCert } from './crypto.js';
 import { protocolError } from './errors.js';
@@ -19,6 +22,7 @@ export interface CaTrustOptions {
 }
 
 const NODE_ID = /^\d{6}$/;
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 
 function validAt(c: ParsedCert, at: Date): boolean {
   const t = at.getTime();
@@ -44,7 +48,8 @@ export function caTrust(opts: CaTrustOptions): TrustPolicy {
         throw protocolError('ERR_CERT_UNTRUSTED', 'signer certificate cannot be read');
       }
       const details = { serial: cert.serial, subject: cert.cn };
-      const ca = cas.find((c) => c.isCa && cert.issuedBy(c));
+      const issuers = cas.filter((c) => c.isCa && cert.issuedBy(c));
+      const ca = issuers.find((c) => validAt(c, at)) ?? issuers[0];
       if (!ca) throw protocolError('ERR_CERT_UNTRUSTED', `certificate of ${String(cert.cn)} is not issued by a trusted CA`, details);
       if (!validAt(ca, at)) {
         throw protocolError('ERR_CERT_EXPIRED', `the issuing CA certificate is not valid at ${at.toISOString()}`, { ...details, ca: ca.cn, notAfter: ca.notAfter.toISOString() });
@@ -59,7 +64,10 @@ export function caTrust(opts: CaTrustOptions): TrustPolicy {
         });
       }
       if (cert.isCa || cert.cn === null || !NODE_ID.test(cert.cn)) {
-        throw protocolError('ERR_CERT_UNTRUSTED', `certificate subject ${String(cert.cn)} is not a node (CN must be a 6-digit node id, not a CA)`, details);
+        throw protocolError('ERR_CERT_UNTRUSTED', `certificate subject ${String(cert.cn)} is not a node (exactly one CN, a 6-digit node id, not a CA)`, details);
+      }
+      if (cert.eku !== undefined && !cert.eku.includes(CLIENT_AUTH)) {
+        throw protocolError('ERR_CERT_UNTRUSTED', `certificate of ${cert.cn} is not for client authentication (extended key usage ${cert.eku.join(', ')})`, details);
       }
       return { nodeId: cert.cn, serial: cert.serial, fingerprint: cert.fingerprint, notAfter: cert.notAfter };
     },

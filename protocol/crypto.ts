@@ -110,8 +110,10 @@ export interface ParsedCert {
   pem: string;
   /** DER as standard base64, the form JOSE's x5c uses. */
   derB64: string;
-  /** Subject CN, or null when the subject has none. */
+  /** Subject CN, or null when the subject has none or more than one. */
   cn: string | null;
+  /** Extended key usage OIDs, or undefined when the certificate has no EKU extension. */
+  eku: readonly string[] | undefined;
   /** Serial number, upper-case hex as X509Certificate reports it. */
   serial: string;
   /** SHA-256 of the DER, lower-case hex. */
@@ -130,7 +132,8 @@ const x509Of = new WeakMap<ParsedCert, X509Certificate>();
 function parseCert(x: X509Certificate): ParsedCert {
   const der = x.raw;
   const derB64 = der.toString('base64');
-  const cn = /^CN=(.*)$/m.exec(x.subject)?.[1] ?? null;
+  const cns = [...x.subject.matchAll(/^CN=(.*)$/gm)];
+  const cn = cns.length === 1 ? cns[0]![1]! : null; // two CNs could make two parsers disagree on who this is
   const parsed: ParsedCert = {
     pem: derB64ToPem(derB64),
     derB64,
@@ -140,6 +143,7 @@ function parseCert(x: X509Certificate): ParsedCert {
     notBefore: new Date(x.validFrom),
     notAfter: new Date(x.validTo),
     isCa: x.ca,
+    eku: x.keyUsage,
     publicKey: x.publicKey,
     keyKind: keyKind(x.publicKey),
     issuedBy: (ca) => {

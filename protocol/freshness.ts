@@ -47,6 +47,7 @@ function seen(ids: SeenIds, id: string): boolean {
 /** Throws ERR_STALE_TIMESTAMP unless `ts` lies within `windowMs` of `now`. */
 export function checkTimestamp(ts: string, policy: { now: Date; windowMs?: number }): void {
   const windowMs = policy.windowMs ?? DEFAULT_WINDOW_MS;
+  if (!Number.isFinite(windowMs) || windowMs < 0) throw new RangeError(`windowMs must be a finite number ≥ 0, got ${windowMs}`); // NaN would let every timestamp through
   const at = Date.parse(ts);
   const skew = at - policy.now.getTime();
   if (Number.isNaN(at) || Math.abs(skew) > windowMs) {

@@ -1,11 +1,12 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { createPublicKey, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issue, makeCa } from '../helpers/pki.js';
 import { caTrust } from '../../protocol/ca-trust.js';
+import { createCaCertificate } from '../../certs/pki-crypto.js';
 import { certFromPem } from '../../protocol/crypto.js';
 import { codeOf } from '../helpers/code-of.js';
 
@@ -94,4 +95,36 @@ t.test('a node certificate is not a CA: what it signs is untrusted', async (t) =
 t.test('caTrust needs readable CA certificates', async (t) => {
   t.equal(codeOf(() => caTrust({ caCertPems: [] })), 'ERR_CERT_UNTRUSTED');
   t.equal(codeOf(() => caTrust({ caCertPems: ['garbage'] })), 'ERR_CERT_UNTRUSTED');
+});
+
+/** A certificate for `subj` signed by the test CA with the openssl CLI, with extra x509 extensions. */
+function opensslLeaf(name: string, subj: string, ext: string): string {
+  const key = join(dir, `${name}.key`);
+  openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', key);
+  openssl('req', '-new', '-key', key, '-subj', subj, '-out', join(dir, `${name}.csr`));
+  writeFileSync(join(dir, `${name}.ext`), ext);
+  openssl('x509', '-req', '-in', join(dir, `${name}.csr`), '-CA', file('ca2.pem', ca.certPem), '-CAkey', file('ca2.key', ca.keyPem), '-set_serial', String(Date.now()), '-days', '2', '-extfile', join(dir, `${name}.ext`), '-out', join(dir, `${name}.pem`));
+  return readFileSync(join(dir, `${name}.pem`), 'utf8');
+}
+
+t.test('a subject with two CNs is refused: it could speak for either node', async (t) => {
+  const two = opensslLeaf('two-cn', '/CN=430100/CN=430700/C=CN', 'basicConstraints=CA:FALSE\n');
+  t.equal(certFromPem(two).cn, null, 'no single CN');
+  t.equal(codeOf(() => trust.verifySigner(two, new Date())), 'ERR_CERT_UNTRUSTED');
+});
+
+t.test('extended key usage must allow clientAuth when the certificate has one', async (t) => {
+  const serverOnly = opensslLeaf('server-only', '/CN=430100/C=CN', 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
+  t.equal(codeOf(() => trust.verifySigner(serverOnly, new Date())), 'ERR_CERT_UNTRUSTED', 'serverAuth only');
+  const both = opensslLeaf('both', '/CN=430100/C=CN', 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n');
+  t.equal(trust.verifySigner(both, new Date()).nodeId, '430100', 'serverAuth + clientAuth');
+  t.same(certFromPem(node.certPem).eku, ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'], "the CA's own node certificates carry both");
+});
+
+t.test('CA rollover: of two CA certificates over the same key, the one valid now is used', async (t) => {
+  const pub = createPublicKey(ca.keyPem).export({ type: 'spki', format: 'pem' }).toString();
+  const day = 86_400_000;
+  const old = createCaCertificate({ cn: 'Hunan Provincial Credit CA (test)', keyPair: { publicKeyPem: pub, privateKeyPem: ca.keyPem }, notBefore: new Date(now.getTime() - 30 * day), notAfter: new Date(now.getTime() - day) });
+  t.equal(codeOf(() => caTrust({ caCertPems: [old] }).verifySigner(node.certPem, now)), 'ERR_CERT_EXPIRED', 'only the expired one');
+  t.equal(caTrust({ caCertPems: [old, ca.certPem] }).verifySigner(node.certPem, now).nodeId, '430100', 'expired one listed first');
 });

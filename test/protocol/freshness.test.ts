@@ -85,3 +85,10 @@ t.test('property: a shuffled stream is accepted only if it is already in order',
   );
   t.pass('100 permutations');
 });
+
+t.test('a window that is not a finite number ≥ 0 is a programming error, never "accept everything"', async (t) => {
+  for (const windowMs of [NaN, -1, Infinity]) {
+    t.throws(() => checkTimestamp(at(-3600_000), { now, windowMs }), RangeError, String(windowMs));
+  }
+  t.equal(codeOf(() => checkTimestamp(at(0), { now, windowMs: 0 })), 'ok', 'zero: only the exact instant');
+});
