@@ -170,7 +170,9 @@ export async function open<P = unknown>(raw: unknown, opts: OpenOptions): Promis
     plaintext = jweDecrypt(envelope.enc, key, { alg: suite.jweAlg, enc: suite.jweEnc });
   } catch (e) {
     if (e instanceof CreditError) throw e;
-    throw protocolError('ERR_DECRYPT_FAILED', `envelope ${header.id} cannot be decrypted with this key: ${(e as Error).message}`, { id: header.id });
+    // One message for every cause (key unwrap, wrong lengths, GCM tag): the answer must not tell a
+    // sender which step failed (no padding oracle).
+    throw protocolError('ERR_DECRYPT_FAILED', `envelope ${header.id} cannot be decrypted with this key`, { id: header.id });
   }
   let payload: P;
   try {
