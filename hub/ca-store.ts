@@ -1,0 +1,106 @@
+/**
+ * The CA's register of issued certificates and its enrolment tokens in the hub database
+ * (hub_certs, hub_tokens): certs/ CertRegistry + TokenStore. With the CA key and certificate from
+ * caDir this is a certs `Ca`, so enrol/issue/renew/revoke/buildCrl work unchanged on it.
+ * Only the SHA-256 of a token is stored; a token is marked used by one conditional UPDATE, so it
+ * is single use even when several hub processes redeem it at once.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Db } from '../audit/knex-connect.js';
+import { certError } from '../certs/errors.js';
+import { normaliseSerial } from '../certs/pki-crypto.js';
+import type { RevocationReason } from '../certs/crl.js';
+import type { Ca, CertRegistry, IssuedCert, TokenRecord, TokenStore } from '../certs/types.js';
+
+type Row = Record<string, unknown>;
+
+const opt = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
+
+function certFromRow(r: Row): IssuedCert {
+  const grade = r.grade === null || r.grade === undefined ? undefined : Number(r.grade);
+  const revokedAt = opt(r.revoked_at);
+  const reason = opt(r.reason) as RevocationReason | undefined;
+  return {
+    nodeId: String(r.node_id),
+    serial: String(r.serial),
+    notBefore: String(r.not_before),
+    notAfter: String(r.not_after),
+    status: r.status === 'revoked' ? 'revoked' : 'active',
+    issuedAt: String(r.issued_at),
+    ...(grade === undefined ? {} : { grade }),
+    ...(revokedAt === undefined ? {} : { revokedAt }),
+    ...(reason === undefined ? {} : { reason }),
+  };
+}
+
+export class DbCertRegistry implements CertRegistry, TokenStore {
+  constructor(private readonly db: Db) {}
+
+  async addIssued(rec: IssuedCert): Promise<void> {
+    await this.db('hub_certs').insert({
+      serial: normaliseSerial(rec.serial),
+      node_id: rec.nodeId,
+      not_before: rec.notBefore,
+      not_after: rec.notAfter,
+      status: rec.status,
+      issued_at: rec.issuedAt,
+      grade: rec.grade ?? null,
+      revoked_at: rec.revokedAt ?? null,
+      reason: rec.reason ?? null,
+    });
+  }
+
+  async listIssued(): Promise<IssuedCert[]> {
+    const rows: Row[] = await this.db('hub_certs').select('*').orderBy('n');
+    return rows.map(certFromRow);
+  }
+
+  /** One certificate by serial (the per-request revocation check uses hub stores instead). */
+  async findIssued(serial: string): Promise<IssuedCert | undefined> {
+    const row: Row | undefined = await this.db('hub_certs').where({ serial: normaliseSerial(serial) }).first();
+    return row ? certFromRow(row) : undefined;
+  }
+
+  async markRevoked(serial: string, at: Date, reason: RevocationReason): Promise<boolean> {
+    const s = normaliseSerial(serial);
+    const n = await this.db('hub_certs').where({ serial: s, status: 'active' }).update({ status: 'revoked', revoked_at: at.toISOString(), reason });
+    if (n > 0) return true;
+    return (await this.db('hub_certs').where({ serial: s }).first('serial')) !== undefined;
+  }
+
+  async putToken(rec: TokenRecord): Promise<void> {
+    await this.db('hub_tokens').insert({ hash: rec.hash, node_id: rec.nodeId, grade: rec.grade, created_at: rec.createdAt, expires_at: rec.expiresAt, used_at: rec.usedAt ?? null });
+  }
+
+  async findToken(hash: string): Promise<TokenRecord | undefined> {
+    const r: Row | undefined = await this.db('hub_tokens').where({ hash }).first();
+    if (!r) return undefined;
+    const usedAt = opt(r.used_at);
+    return { hash: String(r.hash), nodeId: String(r.node_id), grade: Number(r.grade), createdAt: String(r.created_at), expiresAt: String(r.expires_at), ...(usedAt === undefined ? {} : { usedAt }) };
+  }
+
+  async markTokenUsed(hash: string, at: Date): Promise<boolean> {
+    const n = await this.db('hub_tokens').where({ hash }).whereNull('used_at').update({ used_at: at.toISOString() });
+    return n === 1;
+  }
+}
+
+export interface HubCa extends Ca {
+  certs: DbCertRegistry;
+  tokens: DbCertRegistry;
+}
+
+/** The CA certificate and key from caDir (ca.pem, ca.key) with the register in the hub database. */
+export function openHubCa(db: Db, caDir: string): HubCa {
+  let certPem: string;
+  let keyPem: string;
+  try {
+    certPem = readFileSync(join(caDir, 'ca.pem'), 'utf8');
+    keyPem = readFileSync(join(caDir, 'ca.key'), 'utf8');
+  } catch (e) {
+    throw certError('ERR_CA_NOT_FOUND', `no CA in ${caDir} (run \`credit ca init --dir ${caDir}\`): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { dir: caDir });
+  }
+  const store = new DbCertRegistry(db);
+  return { certPem, keyPem, certs: store, tokens: store };
+}

@@ -1,0 +1,42 @@
+/**
+ * The hub's configuration schema (the JSON Schema subset protocol/config-check.ts reads). `hosts`
+ * (a list) is checked by config.ts itself, since the subset has no arrays.
+ */
+import type { SchemaNode } from '../protocol/config-check.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export const MIB = 1024 * 1024;
+
+export const HUB_CONFIG_SCHEMA: SchemaNode = {
+  type: 'object',
+  description: 'provincial hub configuration',
+  required: ['dataDir', 'caDir'],
+  properties: {
+    dataDir: { type: 'string', description: 'directory for hub.sqlite, hub.key and hub.pem (created if missing)' },
+    caDir: { type: 'string', description: 'the CA directory of `credit ca init` (ca.pem + ca.key); the register and tokens live in the hub database' },
+    databaseUrl: { type: 'string', pattern: '^postgres(ql)?://', description: 'PostgreSQL URL instead of DATADIR/hub.sqlite (env DATABASE_URL)' },
+    listen: {
+      type: 'object',
+      description: 'where the hub listens (HTTPS, mutual TLS)',
+      properties: {
+        host: { type: 'string', default: '127.0.0.1', description: 'interface to bind' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8443, description: 'TCP port (0 = any free port)' },
+      },
+    },
+    nodeCertDays: { type: 'integer', minimum: 1, maximum: 3650, default: 365, description: 'validity of node certificates issued at enrolment and renewal (and of the hub certificate)' },
+    windowMs: { type: 'integer', minimum: 1000, maximum: 86_400_000, default: 300_000, description: 'accepted distance between an envelope ts and hub time' },
+    maxEnvelopeBytes: { type: 'integer', minimum: 65_536, maximum: 256 * MIB, default: 16 * MIB, description: 'largest envelope body accepted (bigger: 413 ERR_BODY_TOO_LARGE)' },
+    bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 16 * MIB, default: MIB, description: 'largest plain JSON body (enrol, renew)' },
+    rateLimit: {
+      type: 'object',
+      description: 'per-client request rate limit (clients are node ids, or addresses without a certificate)',
+      properties: {
+        enabled: { type: 'boolean', default: true, description: 'turn the limiter off (e.g. behind a gateway that limits)' },
+        max: { type: 'integer', minimum: 1, default: 3000, description: 'requests per window per client' },
+        timeWindowMs: { type: 'integer', minimum: 1000, default: 60_000, description: 'window length' },
+      },
+    },
+    logLevel: { type: 'string', enum: LOG_LEVELS, default: 'info', description: 'pino log level (env CREDIT_LOG_LEVEL)' },
+    shutdownTimeoutMs: { type: 'integer', minimum: 100, default: 15_000, description: 'how long a graceful shutdown may wait for in-flight requests' },
+  },
+};

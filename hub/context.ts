@@ -1,0 +1,28 @@
+/** What the composition root (app.ts) builds once and hands to services and routes. */
+import type { Knex } from 'knex';
+import type { AuditLog } from '../audit/log.js';
+import type { TrustPolicy } from '../protocol/trust.js';
+import type { HubCa } from './ca-store.js';
+import type { HubConfig } from './config.js';
+import type { HubMetrics } from './metrics.js';
+
+export interface HubIdentity {
+  keyPem: string;
+  certPem: string;
+}
+
+export interface HubDeps {
+  config: HubConfig;
+  db: Knex;
+  audit: AuditLog;
+  /** The provincial CA with its register and tokens in the hub database. */
+  ca: HubCa;
+  /** The hub's own key and certificate (CN 430000): TLS, envelope signatures, receipts, audit checkpoints. */
+  identity: HubIdentity;
+  /** Chain + validity + node-id checks against the CA (revocation is looked up per request in the database). */
+  trust: TrustPolicy;
+  clock: () => Date;
+  metrics: HubMetrics;
+  /** HMAC key for subject codes in the audit log (kept in hub_settings, shared by every hub process). */
+  subjectKey: Buffer;
+}

@@ -1,0 +1,80 @@
+/**
+ * Enrolment, renewal, tokens and revocation over the CA whose register lives in the hub
+ * database. Routes (enroll, renew) and the operator CLI (token, revoke) use the same functions.
+ */
+import { HUB_NODE_ID } from '../certs/issue.js';
+import { enrol, renewCertificate } from '../certs/issue.js';
+import { revoke } from '../certs/revoke.js';
+import { createEnrolmentToken } from '../certs/tokens.js';
+import type { RevocationReason } from '../certs/crl.js';
+import { assertNodeId } from '../protocol/identifiers.js';
+import { isCreditError, protocolError } from '../protocol/errors.js';
+import { hubError } from './errors.js';
+import type { EnrollRequest, EnrollResponse, RenewRequest } from '../protocol/exchange.js';
+import type { Db } from '../audit/knex-connect.js';
+import type { AuditSink } from '../audit/types.js';
+import type { HubCa } from './ca-store.js';
+import type { Peer } from './client-check.js';
+import type { HubDeps } from './context.js';
+import { nodesStore } from './nodes-store.js';
+
+export interface EnrolmentService {
+  enroll(req: EnrollRequest): Promise<EnrollResponse>;
+  renew(peer: Peer, req: RenewRequest): Promise<EnrollResponse>;
+}
+
+export function enrolmentService(deps: HubDeps): EnrolmentService {
+  const { ca, config } = deps;
+  const response = (nodeId: string, grade: number, c: { certPem: string; serial: string; notBefore: Date; notAfter: Date }): EnrollResponse => ({
+    nodeId, grade, certPem: c.certPem, caCertPem: ca.certPem, hubCertPem: deps.identity.certPem, serial: c.serial,
+    notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString(),
+  });
+  return {
+    async enroll(req) {
+      const now = deps.clock();
+      const cert = await enrol(ca, { token: req.token, csrPem: req.csrPem, days: config.nodeCertDays, now });
+      await nodesStore.enrolled(deps.db, { nodeId: cert.nodeId, grade: cert.grade, now: now.toISOString() });
+      await deps.audit.record({ action: 'node.enrol', actor: `node:${cert.nodeId}`, actorNode: cert.nodeId, object: `cert:${cert.serial}`, outcome: 'success', reason: `grade=${cert.grade} notAfter=${cert.notAfter.toISOString()}` });
+      return response(cert.nodeId, cert.grade, cert);
+    },
+
+    async renew(peer, req) {
+      const now = deps.clock();
+      const cert = await renewCertificate(ca, { currentCertPem: peer.certPem, csrPem: req.csrPem, days: config.nodeCertDays, now });
+      await nodesStore.count(deps.db, peer.nodeId, now.toISOString(), {});
+      await deps.audit.record({ action: 'node.renew', actor: `node:${peer.nodeId}`, actorNode: peer.nodeId, object: `cert:${cert.serial}`, outcome: 'success', reason: `previous=${cert.previousSerial} notAfter=${cert.notAfter.toISOString()}` });
+      return response(peer.nodeId, peer.grade, cert);
+    },
+  };
+}
+
+/** A one-time enrolment token (only its hash is stored); the node appears in the registry as pending. */
+export async function makeToken(db: Db, ca: HubCa, o: { nodeId: string; grade: number; ttlMs: number; name?: string; now?: Date }): Promise<{ token: string; expiresAt: Date }> {
+  const nodeId = assertNodeId(o.nodeId);
+  if (nodeId === HUB_NODE_ID) throw protocolError('ERR_INVALID_NODE_ID', `${HUB_NODE_ID} is the hub's own id`);
+  const now = o.now ?? new Date();
+  const made = await createEnrolmentToken(ca, { nodeId, grade: o.grade, ttlMs: o.ttlMs, now });
+  await nodesStore.announce(db, { nodeId, name: o.name ?? null, grade: o.grade, now: now.toISOString() });
+  return made;
+}
+
+/**
+ * Cuts a node off: every active certificate revoked and the node marked revoked. Takes effect on
+ * the node's next request to any hub process. Returns the serials revoked now.
+ */
+export async function revokeNode(db: Db, ca: HubCa, o: { nodeId: string; reason: RevocationReason; audit?: AuditSink; actor?: string; now?: Date }): Promise<string[]> {
+  const nodeId = assertNodeId(o.nodeId);
+  const now = o.now ?? new Date();
+  let serials: string[];
+  try {
+    serials = await revoke(ca, { nodeId, reason: o.reason, now });
+  } catch (e) {
+    // a node without an active certificate (pending, expired, revoked before) is still cut off
+    if (!isCreditError(e) || e.code !== 'ERR_CERT_NOT_FOUND') throw e;
+    if (!(await nodesStore.get(db, nodeId))) throw hubError('ERR_NODE_UNKNOWN', `node ${nodeId} is not registered at this hub`, { nodeId });
+    serials = [];
+  }
+  await nodesStore.setStatus(db, nodeId, 'revoked', now.toISOString());
+  await o.audit?.record({ action: 'node.revoke', actor: o.actor ?? 'operator', actorNode: HUB_NODE_ID, object: `node:${nodeId}`, outcome: 'success', reason: `${o.reason} serials=${serials.join(',')}` });
+  return serials;
+}

@@ -1,0 +1,52 @@
+/**
+ * Opening an envelope a node sent: read → verify (signature, CA chain, signer = `from`) →
+ * recipient (430000) → decrypt, through protocol's open() with its freshness checks off (the hub
+ * does replay/order/time itself inside its database transaction). Then: the signer must be the
+ * TLS peer (ERR_SENDER_MISMATCH), a signer certificate other than the TLS one must be active in
+ * the register, and the envelope type must fit the route (ERR_ENVELOPE_TYPE).
+ */
+import { HUB_NODE_ID } from '../certs/issue.js';
+import { open } from '../protocol/open.js';
+import { protocolError } from '../protocol/errors.js';
+import type { EnvelopeHeader, EnvelopeType } from '../protocol/envelope.js';
+import { checkSchema, type FieldProblem, type JsonSchema } from '../protocol/schema-check.js';
+import type { Peer } from './client-check.js';
+import type { HubDeps } from './context.js';
+import { hubError } from './errors.js';
+import { nodesStore } from './nodes-store.js';
+
+export interface Incoming<P> {
+  header: EnvelopeHeader;
+  /** SHA-256 of the JWE (base64url): what the signature covers besides the header. */
+  digest: string;
+  payload: P;
+  /** Payload fields that do not match the type's schema (empty when it matches). */
+  problems: FieldProblem[];
+}
+
+export async function openFrom<P>(deps: HubDeps, peer: Peer, raw: string, o: { type: EnvelopeType; schema: JsonSchema }): Promise<Incoming<P>> {
+  const opened = await open<P>(raw, {
+    trust: deps.trust,
+    now: deps.clock(),
+    recipient: { nodeId: HUB_NODE_ID, keyPem: deps.identity.keyPem },
+    freshness: false,
+    maxBytes: deps.config.maxEnvelopeBytes,
+  });
+  const { header, signer } = opened;
+  if (signer.nodeId !== peer.nodeId) {
+    throw protocolError('ERR_SENDER_MISMATCH', `envelope is signed by ${signer.nodeId} but arrived over the TLS connection of ${peer.nodeId}`, { signer: signer.nodeId, peer: peer.nodeId });
+  }
+  if (signer.serial !== peer.serial) {
+    const rec = await nodesStore.peer(deps.db, signer.serial);
+    if (!rec) throw hubError('ERR_NODE_UNKNOWN', `envelope signer certificate ${signer.serial} is not in this hub's register`, { serial: signer.serial });
+    if (rec.certStatus === 'revoked') throw protocolError('ERR_CERT_REVOKED', `envelope signer certificate ${signer.serial} has been revoked`, { serial: signer.serial });
+  }
+  if (header.type !== o.type) throw hubError('ERR_ENVELOPE_TYPE', `this route takes '${o.type}' envelopes, not '${header.type}'`, { expected: o.type, got: header.type });
+  const problems = checkSchema(o.schema, opened.payload).map((p) => ({ field: p.field === '$' ? 'payload' : `payload.${p.field}`, message: p.message }));
+  return { header, digest: opened.digest, payload: opened.payload, problems };
+}
+
+/** ERR_ENVELOPE_MALFORMED listing every payload problem. */
+export function malformedPayload(type: string, problems: FieldProblem[]) {
+  return protocolError('ERR_ENVELOPE_MALFORMED', `${type} payload: ${problems.slice(0, 20).map((p) => `${p.field} ${p.message}`).join('; ')}`, problems);
+}

@@ -1,0 +1,14 @@
+import { errorFactory } from '../protocol/errors.js';
+
+/** Codes of hub/: the provincial hub's client checks, intake and registry. */
+export const HUB_ERRORS = {
+  ERR_CLIENT_CERT_REQUIRED: 'this route needs mutual TLS: present a node certificate from the provincial CA',
+  ERR_NODE_UNKNOWN: 'the certificate belongs to no node enrolled at this hub',
+  ERR_ENVELOPE_TYPE: 'envelope type does not fit this route',
+  ERR_RECORD_CONFLICT: 'record id is owned by another node',
+  ERR_RECORD_UNKNOWN: 'withdrawal names a record this node never published to the hub',
+  ERR_WITNESS_UNAVAILABLE: 'checkpoint witnessing is not available in this hub build',
+} as const;
+
+export type HubErrorCode = keyof typeof HUB_ERRORS;
+export const hubError = errorFactory(HUB_ERRORS);

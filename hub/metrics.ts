@@ -1,0 +1,69 @@
+/**
+ * Prometheus metrics with a registry per app (never prom-client's global one): batches by outcome,
+ * records by outcome, distribution items, queries, refusals by code, nodes by status and records
+ * held (read from the store at scrape time), HTTP request durations by route.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Knex } from 'knex';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { nodesStore } from './nodes-store.js';
+import { recordsStore } from './records-store.js';
+
+export interface HubMetrics {
+  registry: Registry;
+  batches: Counter<'outcome'>;
+  records: Counter<'outcome'>;
+  distributed: Counter<string>;
+  queries: Counter<string>;
+  refusals: Counter<'code'>;
+  httpDuration: Histogram<'method' | 'route' | 'status'>;
+}
+
+export function createHubMetrics(db: Knex): HubMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ node: '430000' });
+  collectDefaultMetrics({ register: registry, prefix: 'credit_hub_' });
+  new Gauge({
+    name: 'credit_hub_nodes',
+    help: 'nodes in the registry, by status',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const counts = await nodesStore.countByStatus(db);
+      this.reset();
+      for (const status of ['pending', 'active', 'revoked']) this.set({ status }, counts[status] ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'credit_hub_records',
+    help: 'province-wide record copies held by the hub, by status',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const counts = await recordsStore.countByStatus(db);
+      this.reset();
+      for (const status of ['active', 'withdrawn']) this.set({ status }, counts[status] ?? 0);
+    },
+  });
+  return {
+    registry,
+    batches: new Counter({ name: 'credit_hub_batches_total', help: 'batches processed, by outcome (accepted, refused)', labelNames: ['outcome'] as const, registers: [registry] }),
+    records: new Counter({ name: 'credit_hub_batch_records_total', help: 'records and withdrawals in batches, by outcome (accepted, rejected, withdrawn)', labelNames: ['outcome'] as const, registers: [registry] }),
+    distributed: new Counter({ name: 'credit_hub_distribution_items_total', help: 'distribution items sent to nodes', registers: [registry] }),
+    queries: new Counter({ name: 'credit_hub_queries_total', help: 'province-wide queries answered', registers: [registry] }),
+    refusals: new Counter({ name: 'credit_hub_refusals_total', help: 'requests refused, by error code', labelNames: ['code'] as const, registers: [registry] }),
+    httpDuration: new Histogram({
+      name: 'credit_hub_http_request_duration_seconds',
+      help: 'HTTP request durations by route',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
+      registers: [registry],
+    }),
+  };
+}
+
+export function installHubMetrics(app: FastifyInstance, m: HubMetrics): void {
+  app.addHook('onResponse', async (request, reply) => {
+    m.httpDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+}

@@ -1,0 +1,137 @@
+/**
+ * The hub's schema as knex migrations (a migrationSource object: no file globbing), with its own
+ * bookkeeping table so hub/, audit/ and a co-located node never collide. Every `up` has a `down`.
+ * All state of a hub process lives here (registry, tokens, sequences, replay window, cursors), so
+ * several hub processes can share one PostgreSQL.
+ */
+import type { Knex } from 'knex';
+
+interface Migration {
+  name: string;
+  up(db: Knex): Promise<void>;
+  down(db: Knex): Promise<void>;
+}
+
+const TABLES = ['hub_settings', 'hub_witness', 'hub_distributions', 'hub_records', 'hub_envelopes', 'hub_streams', 'hub_tokens', 'hub_certs', 'hub_nodes'];
+
+const MIGRATIONS: Migration[] = [
+  {
+    name: '001_hub',
+    async up(db) {
+      await db.schema.createTable('hub_nodes', (t) => {
+        t.string('node_id', 6).primary();
+        t.string('name', 100).nullable();
+        t.integer('grade').notNullable();
+        t.string('status', 16).notNullable(); // pending | active | revoked
+        t.string('enrolled_at', 30).nullable();
+        t.string('last_seen_at', 30).nullable();
+        t.bigInteger('batches_in').notNullable().defaultTo(0);
+        t.bigInteger('records_in').notNullable().defaultTo(0);
+        t.bigInteger('records_out').notNullable().defaultTo(0);
+        t.bigInteger('queries').notNullable().defaultTo(0);
+        t.string('created_at', 30).notNullable();
+        t.string('updated_at', 30).notNullable();
+      });
+      await db.schema.createTable('hub_certs', (t) => {
+        t.bigIncrements('n').primary();
+        t.string('serial', 64).notNullable().unique('hub_certs_serial_uq');
+        t.string('node_id', 6).notNullable().index('hub_certs_node_idx');
+        t.string('not_before', 30).notNullable();
+        t.string('not_after', 30).notNullable();
+        t.string('status', 16).notNullable();
+        t.string('issued_at', 30).notNullable();
+        t.integer('grade').nullable();
+        t.string('revoked_at', 30).nullable();
+        t.string('reason', 32).nullable();
+      });
+      await db.schema.createTable('hub_tokens', (t) => {
+        t.string('hash', 64).primary();
+        t.string('node_id', 6).notNullable();
+        t.integer('grade').notNullable();
+        t.string('created_at', 30).notNullable();
+        t.string('expires_at', 30).notNullable();
+        t.string('used_at', 30).nullable();
+      });
+      await db.schema.createTable('hub_streams', (t) => {
+        t.string('node_id', 6).notNullable();
+        t.string('stream', 32).notNullable();
+        t.bigInteger('last_seq').notNullable().defaultTo(0);
+        t.primary(['node_id', 'stream']);
+      });
+      await db.schema.createTable('hub_envelopes', (t) => {
+        t.string('id', 36).primary();
+        t.string('from_node', 6).notNullable();
+        t.string('type', 16).notNullable();
+        t.bigInteger('seq').notNullable();
+        t.string('ts', 30).notNullable();
+        t.string('digest', 64).notNullable();
+        t.string('received_at', 30).notNullable();
+        t.string('outcome', 16).notNullable(); // accepted | refused | answered
+        t.string('code', 64).nullable();
+        t.text('response').nullable();
+        t.index(['from_node', 'type', 'seq'], 'hub_envelopes_sender_idx');
+      });
+      await db.schema.createTable('hub_records', (t) => {
+        t.string('id', 36).primary();
+        t.string('source_node', 6).notNullable();
+        t.string('type', 16).notNullable();
+        t.string('class', 16).notNullable();
+        t.string('subject', 32).notNullable().index('hub_records_subject_idx');
+        t.text('fields').notNullable();
+        t.string('status', 16).notNullable().defaultTo('active');
+        t.string('withdrawn_reason', 32).nullable();
+        t.string('withdrawn_at', 30).nullable();
+        t.string('created_at', 40).notNullable();
+        t.string('updated_at', 40).notNullable();
+        t.string('received_at', 30).notNullable();
+        t.string('batch_id', 36).notNullable();
+      });
+      await db.schema.createTable('hub_distributions', (t) => {
+        t.bigIncrements('cursor').primary();
+        t.string('kind', 16).notNullable(); // record | withdrawal
+        t.string('source_node', 6).notNullable();
+        t.string('record_id', 36).notNullable();
+        t.string('class', 16).notNullable();
+        t.string('reason', 32).nullable();
+        t.string('at', 40).nullable();
+        t.string('created_at', 30).notNullable();
+      });
+      await db.schema.createTable('hub_witness', (t) => {
+        t.string('node_id', 6).notNullable();
+        t.bigInteger('tree_size').notNullable();
+        t.string('root_hash', 64).notNullable();
+        t.text('checkpoint').notNullable();
+        t.text('cosignature').notNullable();
+        t.string('cosigned_at', 30).notNullable();
+        t.primary(['node_id', 'tree_size']);
+      });
+      await db.schema.createTable('hub_settings', (t) => {
+        t.string('name', 64).primary();
+        t.text('value').notNullable();
+      });
+    },
+    async down(db) {
+      for (const name of TABLES) await db.schema.dropTableIfExists(name);
+    },
+  },
+];
+
+export const hubMigrationSource: Knex.MigrationSource<Migration> = {
+  getMigrations: async () => MIGRATIONS,
+  getMigrationName: (m) => m.name,
+  getMigration: async (m) => ({ up: m.up, down: m.down }),
+};
+
+export const HUB_MIGRATIONS_TABLE = 'knex_migrations_hub';
+
+const config = { migrationSource: hubMigrationSource, tableName: HUB_MIGRATIONS_TABLE };
+
+/** Brings the hub's tables to the latest version. */
+export async function migrateHub(db: Knex): Promise<void> {
+  await db.migrate.latest(config);
+}
+
+/** Rolls every hub migration back (tests, uninstall). */
+export async function rollbackHub(db: Knex): Promise<void> {
+  await db.migrate.rollback(config, true);
+}

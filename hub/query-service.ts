@@ -1,0 +1,79 @@
+/**
+ * POST /v1/queries: a province-wide subject query. The 'query' stream is unordered: the envelope
+ * id must be new (ERR_REPLAY) and its ts inside the window; seq is any positive integer. The
+ * answer holds the active records of every node about the subject that the asking node's grade,
+ * its user's clearance and the stated purpose allow (release-policy.ts); held-back classes are
+ * listed with counts and codes. Audited as 'query.answer' with the subject as an HMAC, never raw.
+ */
+import { HUB_NODE_ID } from '../certs/issue.js';
+import { classRank, type Classification } from '../protocol/classification.js';
+import { protocolError } from '../protocol/errors.js';
+import { QUERY_SCHEMA, type QueryAnswerPayload, type QueryPayload } from '../protocol/exchange.js';
+import { checkTimestamp } from '../protocol/freshness.js';
+import { seal } from '../protocol/seal.js';
+import type { Envelope } from '../protocol/envelope.js';
+import type { Peer } from './client-check.js';
+import type { HubDeps } from './context.js';
+import { subjectHmac } from './crypto.js';
+import { malformedPayload, openFrom } from './envelope-in.js';
+import { envelopesStore } from './envelopes-store.js';
+import { nodesStore } from './nodes-store.js';
+import { recordsStore } from './records-store.js';
+import { releaseFor } from './release-policy.js';
+
+export interface QueryService {
+  answer(peer: Peer, raw: string): Promise<Envelope>;
+}
+
+export function queryService(deps: HubDeps): QueryService {
+  return {
+    async answer(peer, raw) {
+      const { header, digest, payload, problems } = await openFrom<QueryPayload>(deps, peer, raw, { type: 'query', schema: QUERY_SCHEMA });
+      if (problems.length > 0) throw malformedPayload('query', problems);
+      const purpose = payload.purpose?.trim() || undefined;
+      const answer = await deps.db.transaction(async (trx) => {
+        const now = deps.clock();
+        const at = now.toISOString();
+        if (await envelopesStore.find(trx, header.id)) throw protocolError('ERR_REPLAY', `query ${header.id} has been seen before`, { id: header.id });
+        checkTimestamp(header.ts, { now, windowMs: deps.config.windowMs });
+        const all = await recordsStore.bySubject(trx, payload.subject);
+        const released: QueryAnswerPayload['records'] = [];
+        const withheld = new Map<Classification, { count: number; code: string }>();
+        for (const r of all) {
+          const d = releaseFor(r.classification, { grade: peer.grade, clearance: payload.clearance, purpose });
+          if (d.release) released.push(r);
+          else {
+            const w = withheld.get(r.classification) ?? { count: 0, code: d.code };
+            w.count++;
+            withheld.set(r.classification, w);
+          }
+        }
+        if (!(await envelopesStore.insert(trx, { id: header.id, fromNode: peer.nodeId, type: 'query', seq: header.seq, ts: header.ts, digest, receivedAt: at, outcome: 'answered', code: null, response: null }))) {
+          throw protocolError('ERR_REPLAY', `query ${header.id} has been seen before`, { id: header.id });
+        }
+        await nodesStore.count(trx, peer.nodeId, at, { queries: 1, recordsOut: released.length });
+        const top = released.reduce<Classification | undefined>((m, r) => (m === undefined || classRank(r.classification) > classRank(m) ? r.classification : m), undefined);
+        const held = [...withheld].map(([c, w]) => `${c}:${w.count}:${w.code}`).join(',');
+        await deps.audit.recordIn(trx, {
+          action: 'query.answer',
+          actor: `node:${peer.nodeId}/${payload.actor}`.slice(0, 200),
+          actorNode: peer.nodeId,
+          object: subjectHmac(deps.subjectKey, payload.subject),
+          ...(top ? { class: top } : {}),
+          outcome: 'success',
+          reason: `purpose=${purpose ?? '-'} clearance=${payload.clearance} released=${released.length} withheld=${held || '-'} query=${header.id}`,
+        });
+        const out: QueryAnswerPayload = {
+          subject: payload.subject,
+          queryId: header.id,
+          records: released,
+          withheld: [...withheld].map(([classification, w]) => ({ classification, count: w.count, code: w.code })),
+          answeredAt: at,
+        };
+        return out;
+      });
+      deps.metrics.queries.inc();
+      return seal({ type: 'query-answer', from: HUB_NODE_ID, to: peer.nodeId, seq: header.seq, payload: answer, sender: deps.identity, recipientCertPem: peer.certPem });
+    },
+  };
+}

@@ -1,0 +1,38 @@
+/** What leaves the hub towards a node: distribution by grade, query answers by grade, clearance and purpose. Pure. */
+import { clears, MIN_GRADE_TO_RECEIVE, type Classification } from '../protocol/classification.js';
+
+const DISTRIBUTED: readonly Classification[] = ['public', 'shared', 'restricted', 'internal'];
+
+/** Classes a node of `grade` receives in the distribution feed (public ≥ 1, shared ≥ 2; never restricted or internal). */
+export function receivableClasses(grade: number): Classification[] {
+  return DISTRIBUTED.filter((c) => {
+    const min = MIN_GRADE_TO_RECEIVE[c];
+    return min !== null && grade >= min;
+  });
+}
+
+/** True when records of this class go into the distribution feed at all. */
+export function isDistributed(c: Classification): boolean {
+  return MIN_GRADE_TO_RECEIVE[c] !== null;
+}
+
+export type Release = { release: true } | { release: false; code: 'ERR_CLASSIFICATION_DENIED' | 'ERR_PURPOSE_REQUIRED' };
+
+/**
+ * A province-wide query: public always; shared when the asking node's grade ≥ 2 and the user's
+ * clearance ≥ shared; restricted when grade ≥ 3, clearance ≥ restricted and a purpose is stated
+ * (else ERR_PURPOSE_REQUIRED); internal never (the hub holds none).
+ */
+export function releaseFor(c: Classification, o: { grade: number; clearance: Classification; purpose?: string | undefined }): Release {
+  switch (c) {
+    case 'public':
+      return { release: true };
+    case 'shared':
+      return o.grade >= 2 && clears(o.clearance, 'shared') ? { release: true } : { release: false, code: 'ERR_CLASSIFICATION_DENIED' };
+    case 'restricted':
+      if (o.grade < 3 || !clears(o.clearance, 'restricted')) return { release: false, code: 'ERR_CLASSIFICATION_DENIED' };
+      return o.purpose !== undefined && o.purpose.trim() !== '' ? { release: true } : { release: false, code: 'ERR_PURPOSE_REQUIRED' };
+    default:
+      return { release: false, code: 'ERR_CLASSIFICATION_DENIED' };
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * The mutual-TLS exchange routes. Every request passes the client check first (client-check.ts).
+ * Envelope bodies are taken as the raw JSON text (application/json only, up to maxEnvelopeBytes)
+ * and read by protocol's open(), which checks the envelope schema and reports every bad field.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { EXCHANGE_ROUTES, type RenewRequest } from '../../protocol/exchange.js';
+import type { HubContext } from '../app.js';
+import { checkClient, type Peer } from '../client-check.js';
+import { witnessRoutes } from './witness.js';
+import { distributionsQuery, enrollResponse, envelopeSchema, mtlsErrors, renewBody } from '../schemas.js';
+
+function peerOf(request: FastifyRequest): Peer {
+  return request.peer!;
+}
+
+/** Routes whose body is an envelope (raw JSON text). */
+export async function envelopeRoutes(app: FastifyInstance, opts: { ctx: HubContext }): Promise<void> {
+  const { ctx } = opts;
+  const bodyLimit = ctx.config.maxEnvelopeBytes;
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_request, body, done) => done(null, body));
+  app.addHook('onRequest', async (request) => {
+    await checkClient(ctx, request);
+  });
+  const post = { bodyLimit, schema: { response: { 200: envelopeSchema, ...mtlsErrors } } };
+
+  app.post(EXCHANGE_ROUTES.batches, post, async (request) => ctx.intake.receive(peerOf(request), String(request.body ?? '')));
+
+  app.post(EXCHANGE_ROUTES.queries, post, async (request) => ctx.queries.answer(peerOf(request), String(request.body ?? '')));
+
+  app.get(EXCHANGE_ROUTES.distributions, { schema: { querystring: distributionsQuery, response: { 200: envelopeSchema, ...mtlsErrors } } }, async (request) => {
+    const q = request.query as { after: number; limit: number };
+    return (await ctx.distributions.feed(peerOf(request), { after: q.after, limit: q.limit })).envelope;
+  });
+
+  await app.register(witnessRoutes, { ctx });
+}
+
+/** Mutual-TLS routes with a plain JSON body. */
+export async function renewRoutes(app: FastifyInstance, opts: { ctx: HubContext }): Promise<void> {
+  const { ctx } = opts;
+  app.addHook('onRequest', async (request) => {
+    await checkClient(ctx, request);
+  });
+  app.post(EXCHANGE_ROUTES.renew, { schema: { body: renewBody, response: { 200: enrollResponse, ...mtlsErrors } } }, async (request) => ctx.enrolment.renew(peerOf(request), request.body as RenewRequest));
+}

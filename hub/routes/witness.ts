@@ -1,0 +1,17 @@
+/**
+ * Checkpoint witnessing: GET /v1/checkpoints/latest (what the hub last cosigned for the calling
+ * node) and POST /v1/checkpoints (a 'checkpoint' envelope → the hub's cosignature). Registered
+ * inside the envelope routes, so both pass the client check and take raw envelope bodies.
+ */
+import type { FastifyInstance } from 'fastify';
+import { EXCHANGE_ROUTES, type WitnessState } from '../../protocol/exchange.js';
+import type { HubContext } from '../app.js';
+import { errorSchema, mtlsErrors, witnessStateResponse } from '../schemas.js';
+
+export async function witnessRoutes(app: FastifyInstance, opts: { ctx: HubContext }): Promise<void> {
+  const { ctx } = opts;
+  app.get(EXCHANGE_ROUTES.checkpointLatest, { schema: { response: { 200: witnessStateResponse, ...mtlsErrors } } }, async (request): Promise<WitnessState> => ctx.witness.latest(request.peer!));
+  app.post(EXCHANGE_ROUTES.checkpoints, { bodyLimit: ctx.config.maxEnvelopeBytes, schema: { response: { 200: { type: 'object', additionalProperties: true }, ...mtlsErrors, 501: errorSchema } } }, async (request) =>
+    ctx.witness.cosign(request.peer!, String(request.body ?? '')),
+  );
+}

@@ -1,0 +1,86 @@
+/** JSON Schemas of the hub's HTTP routes (shared payload shapes come from protocol/exchange.ts). */
+import { ENROLL_SCHEMA, MAX_DISTRIBUTION_ITEMS, RENEW_SCHEMA } from '../protocol/exchange.js';
+import type { JsonSchema } from '../protocol/schema-check.js';
+
+export const errorSchema = {
+  type: 'object',
+  required: ['code', 'message'],
+  properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} },
+} as const;
+
+/** A sealed v1 envelope (docs/protocol.md); the hub writes it as it was sealed. */
+export const envelopeSchema = {
+  type: 'object',
+  description: 'a v1 envelope: { v, suite, type, from, to, id, seq, ts, x5c, enc, sig }',
+  required: ['v', 'suite', 'type', 'from', 'to', 'id', 'seq', 'ts', 'x5c', 'enc', 'sig'],
+  additionalProperties: true,
+} as const;
+
+/** Error statuses of every mutual-TLS route. */
+export const mtlsErrors = {
+  400: errorSchema,
+  401: errorSchema,
+  403: errorSchema,
+  409: errorSchema,
+  413: errorSchema,
+  415: errorSchema,
+  429: errorSchema,
+} as const;
+
+/** protocol/ schemas without the keys Fastify's Ajv (draft-07) does not take. */
+function forAjv(s: JsonSchema): object {
+  const { $schema: _s, $id: _i, title: _t, ...rest } = s;
+  return rest;
+}
+
+export const enrollBody = forAjv(ENROLL_SCHEMA);
+export const renewBody = forAjv(RENEW_SCHEMA);
+
+export const enrollResponse = {
+  type: 'object',
+  required: ['nodeId', 'grade', 'certPem', 'caCertPem', 'hubCertPem', 'serial', 'notBefore', 'notAfter'],
+  properties: {
+    nodeId: { type: 'string' },
+    grade: { type: 'integer' },
+    certPem: { type: 'string' },
+    caCertPem: { type: 'string' },
+    hubCertPem: { type: 'string' },
+    serial: { type: 'string' },
+    notBefore: { type: 'string' },
+    notAfter: { type: 'string' },
+  },
+} as const;
+
+export const protocolInfoResponse = {
+  type: 'object',
+  required: ['hubNodeId', 'versions', 'suites', 'hubCertPem', 'caCertPem', 'maxEnvelopeBytes', 'windowMs'],
+  properties: {
+    hubNodeId: { type: 'string' },
+    versions: { type: 'array', items: { type: 'string' } },
+    suites: { type: 'array', items: { type: 'string' } },
+    hubCertPem: { type: 'string' },
+    caCertPem: { type: 'string' },
+    maxEnvelopeBytes: { type: 'integer' },
+    windowMs: { type: 'integer' },
+  },
+} as const;
+
+export const distributionsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    after: { type: 'integer', minimum: 0, default: 0, description: 'cursor of the last item applied (0 for the start)' },
+    limit: { type: 'integer', minimum: 1, maximum: MAX_DISTRIBUTION_ITEMS, default: 1000, description: 'most items in the answer' },
+  },
+} as const;
+
+export const witnessStateResponse = {
+  type: 'object',
+  required: ['nodeId', 'treeSize', 'rootHash', 'cosignedAt'],
+  properties: {
+    nodeId: { type: 'string' },
+    treeSize: { type: 'integer' },
+    rootHash: { type: ['string', 'null'] },
+    cosignedAt: { type: ['string', 'null'] },
+  },
+} as const;

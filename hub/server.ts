@@ -1,0 +1,61 @@
+/**
+ * Starts the hub: builds the app, listens (HTTPS), and shuts down gracefully on SIGTERM/SIGINT
+ * (stops accepting, lets in-flight requests and their transactions finish, writes a final audit
+ * checkpoint, closes the store), bounded by shutdownTimeoutMs.
+ */
+import type { FastifyInstance } from 'fastify';
+import { buildHub, type BuildHubOptions } from './app.js';
+import { loggableError } from './logger.js';
+
+export interface RunningHub {
+  app: FastifyInstance;
+  /** e.g. https://127.0.0.1:8443 */
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startHub(opts: BuildHubOptions): Promise<RunningHub> {
+  const app = await buildHub(opts);
+  const { host, port } = opts.config.listen;
+  try {
+    await app.listen({ host, port });
+  } catch (e) {
+    await app.close();
+    throw e;
+  }
+  const addr = app.server.address();
+  const actualPort = typeof addr === 'object' && addr ? addr.port : port;
+  const url = `https://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      const timer = setTimeout(() => {
+        app.log.error({ timeoutMs: opts.config.shutdownTimeoutMs }, 'graceful shutdown timed out; exiting');
+        process.exit(1);
+      }, opts.config.shutdownTimeoutMs);
+      timer.unref();
+      await app.close();
+      clearTimeout(timer);
+    })();
+    return closing;
+  };
+  app.log.info({ url, nodeId: '430000', store: opts.config.databaseUrl ? 'postgresql' : 'sqlite' }, 'provincial hub listening');
+  return { app, url, close };
+}
+
+/** Resolves when the hub has shut down after SIGTERM or SIGINT. */
+export function closeHubOnSignals(hub: RunningHub): Promise<void> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      hub.app.log.info({ signal }, 'shutting down');
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      hub.close().then(resolve, (e: unknown) => {
+        hub.app.log.error({ error: loggableError(e) }, 'shutdown failed');
+        resolve();
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
