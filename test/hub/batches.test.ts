@@ -1,0 +1,183 @@
+/**
+ * POST /v1/batches over real mutual TLS on both engines: signed receipts, replay with the stored
+ * receipt, order/gap/stale, class policy (seq consumed), per-record rejections, ownership of
+ * record ids, and envelopes that are signed by another node or addressed elsewhere.
+ */
+import t from 'tap';
+import type { ReceiptPayload } from '../../protocol/exchange.js';
+import { uuidv7 } from '../../protocol/crypto.js';
+import { engines } from '../helpers/db.js';
+import { hubFixture, wire, type HubFixture, type TestNode } from './fixture.js';
+
+async function push(f: HubFixture, node: TestNode, payload: unknown, o: Parameters<HubFixture['sealFrom']>[3] = {}) {
+  const env = await f.sealFrom(node, 'batch', payload, o);
+  return { env, res: await f.call(node.agent, 'POST', '/v1/batches', env) };
+}
+
+for (const engine of await engines()) {
+  t.test(`batch intake (${engine.name})`, async (t) => {
+    const f = await hubFixture(t, { engine });
+    const ctx = f.hub.app.hubCtx;
+    const cs = await f.enrol('430100', 3, { name: '长沙市' });
+    const cd = await f.enrol('430700', 1, { name: '常德市' });
+
+    t.test('a batch gets a receipt signed by 430000 and sealed to the sender', async (t) => {
+      const records = [wire('XK'), wire('CF'), wire('SXBZX')];
+      const { env, res } = await push(f, cs, { records, withdrawals: [] });
+      t.equal(res.status, 200, String(res.json.code ?? 'ok'));
+      t.equal(res.json.type, 'receipt');
+      t.equal(res.json.from, '430000');
+      t.equal(res.json.to, '430100');
+      const opened = await f.openAs<ReceiptPayload>(cs, res.json);
+      t.equal(opened.signer.nodeId, '430000', 'signed by the hub certificate');
+      t.equal(opened.payload.batchId, env.id);
+      t.equal(opened.payload.seq, 1);
+      t.equal(opened.payload.outcome, 'accepted');
+      t.same(opened.payload.accepted, records.map((r) => r.id));
+      t.same(opened.payload.rejected, []);
+      const row = await ctx.db('hub_records').where({ id: records[0]!.id }).first();
+      t.equal(row.source_node, '430100');
+      t.equal(row.subject, records[0]!.fields.uscc);
+      const node = await ctx.db('hub_nodes').where({ node_id: '430100' }).first();
+      t.equal(Number(node.batches_in), 1);
+      t.equal(Number(node.records_in), 3);
+    });
+
+    t.test('re-posting a processed batch: 409 ERR_REPLAY with the stored receipt', async (t) => {
+      const { env, res } = await push(f, cs, { records: [wire('XK')], withdrawals: [] });
+      t.equal(res.status, 200);
+      const again = await f.call(cs.agent, 'POST', '/v1/batches', env);
+      t.equal(again.status, 409);
+      t.equal(again.json.code, 'ERR_REPLAY');
+      t.same(again.json.details.receipt, res.json, 'the very receipt of the first answer');
+      const resealed = await f.sealFrom(cs, 'batch', { records: [], withdrawals: [] }, { id: env.id, seq: env.seq });
+      const r2 = await f.call(cs.agent, 'POST', '/v1/batches', resealed);
+      t.equal(r2.json.code, 'ERR_REPLAY', 'the same id with a fresh ts is still a replay');
+      t.equal((await f.openAs<ReceiptPayload>(cs, r2.json.details.receipt)).payload.batchId, env.id);
+    });
+
+    t.test('out of order, gap and stale timestamps are refused and consume nothing', async (t) => {
+      const old = await push(f, cs, { records: [], withdrawals: [] }, { seq: 1 });
+      t.equal(old.res.status, 409);
+      t.equal(old.res.json.code, 'ERR_OUT_OF_ORDER');
+      t.same(old.res.json.details, { lastSeq: 2, seq: 1 });
+      const gap = await push(f, cs, { records: [], withdrawals: [] }, { seq: 9 });
+      t.equal(gap.res.status, 409);
+      t.equal(gap.res.json.code, 'ERR_SEQUENCE_GAP');
+      t.equal(gap.res.json.details.expected, 3);
+      const stale = await push(f, cs, { records: [], withdrawals: [] }, { seq: 3, ts: new Date(Date.now() - 10 * 60_000).toISOString() });
+      t.equal(stale.res.status, 400);
+      t.equal(stale.res.json.code, 'ERR_STALE_TIMESTAMP');
+      const future = await push(f, cs, { records: [], withdrawals: [] }, { seq: 3, ts: new Date(Date.now() + 10 * 60_000).toISOString() });
+      t.equal(future.res.json.code, 'ERR_STALE_TIMESTAMP');
+      cs.seq = 3;
+      const next = await push(f, cs, { records: [], withdrawals: [] });
+      t.equal(next.res.status, 200, 'seq 3 is still free');
+    });
+
+    t.test('internal records or a class above the grade: 403 ERR_CLASSIFICATION_DENIED, seq consumed', async (t) => {
+      const internal = wire('XK', { classification: 'internal' });
+      const { env, res } = await push(f, cs, { records: [wire('XK'), internal], withdrawals: [] });
+      t.equal(res.status, 403);
+      t.equal(res.json.code, 'ERR_CLASSIFICATION_DENIED');
+      t.same(res.json.details.records, [internal.id]);
+      const refused = await f.openAs<ReceiptPayload>(cs, res.json.details.receipt);
+      t.equal(refused.payload.outcome, 'refused');
+      t.equal(refused.payload.code, 'ERR_CLASSIFICATION_DENIED');
+      t.equal(refused.payload.batchId, env.id);
+      t.same(refused.payload.accepted, []);
+      t.equal(await ctx.db('hub_records').where({ id: internal.id }).first(), undefined, 'nothing stored');
+      const resend = await f.call(cs.agent, 'POST', '/v1/batches', env);
+      t.equal(resend.json.code, 'ERR_REPLAY', 'a resend gets the stored refusal');
+      t.equal((await f.openAs<ReceiptPayload>(cs, resend.json.details.receipt)).payload.outcome, 'refused');
+      const next = await push(f, cs, { records: [wire('XK')], withdrawals: [] });
+      t.equal(next.res.status, 200, 'the next seq goes through');
+
+      const shared = await push(f, cd, { records: [wire('SXBZX')], withdrawals: [] });
+      t.equal(shared.res.status, 403, 'shared needs grade 2; 430700 is grade 1');
+      t.equal(shared.res.json.code, 'ERR_CLASSIFICATION_DENIED');
+      const restricted = await push(f, cs, { records: [wire('XK', { classification: 'restricted' })], withdrawals: [] });
+      t.equal(restricted.res.status, 200, 'restricted is fine from grade 3');
+      const ok = await push(f, cd, { records: [wire('XK')], withdrawals: [] });
+      t.equal(ok.res.status, 200, '430700 moves on to seq 2');
+      t.equal((await f.openAs<ReceiptPayload>(cd, ok.res.json)).payload.seq, 2);
+    });
+
+    t.test('invalid records are listed in receipt.rejected with their codes; the rest is stored', async (t) => {
+      const good = wire('CF');
+      const badUscc = wire('XK', { fields: { uscc: '91430102000000000X' } });
+      const badType = { ...wire('XK'), type: 'NOPE' };
+      const lowered = wire('SXBZX', { classification: 'public' });
+      const dup = { ...wire('XK'), id: good.id };
+      const { res } = await push(f, cs, { records: [good, badUscc, badType, lowered, dup], withdrawals: [] });
+      t.equal(res.status, 200);
+      const p = (await f.openAs<ReceiptPayload>(cs, res.json)).payload;
+      t.same(p.accepted, [good.id]);
+      const codes = Object.fromEntries(p.rejected.map((r) => [r.id, r.code]));
+      t.equal(codes[badUscc.id], 'ERR_INVALID_USCC');
+      t.equal(codes[badType.id], 'ERR_UNKNOWN_RECORD_TYPE');
+      t.equal(codes[lowered.id], 'ERR_CLASSIFICATION_LOWERED');
+      t.equal(p.rejected.filter((r) => r.id === good.id)[0]?.code, 'ERR_RECORD_CONFLICT', 'a second copy of an id in one batch');
+      t.ok(p.rejected.every((r) => r.message.length > 0));
+    });
+
+    t.test('record ids belong to their node: conflicts and unknown withdrawals', async (t) => {
+      const mine = wire('XK');
+      t.equal((await push(f, cs, { records: [mine], withdrawals: [] })).res.status, 200);
+      const { res } = await push(f, cd, { records: [{ ...wire('XK'), id: mine.id }], withdrawals: [{ id: mine.id, reason: 'repair', at: new Date().toISOString() }, { id: uuidv7(), reason: 'correction', at: new Date().toISOString() }] });
+      const p = (await f.openAs<ReceiptPayload>(cd, res.json)).payload;
+      t.same(p.accepted, []);
+      t.same(p.withdrawn, []);
+      t.same(p.rejected.map((r) => r.code), ['ERR_RECORD_CONFLICT', 'ERR_RECORD_CONFLICT', 'ERR_RECORD_UNKNOWN']);
+      t.equal((await ctx.db('hub_records').where({ id: mine.id }).first()).source_node, '430100', 'still 430100\'s');
+      const w = await push(f, cs, { records: [], withdrawals: [{ id: mine.id, reason: 'repair', at: new Date().toISOString() }] });
+      t.same((await f.openAs<ReceiptPayload>(cs, w.res.json)).payload.withdrawn, [mine.id]);
+      t.equal((await ctx.db('hub_records').where({ id: mine.id }).first()).status, 'withdrawn');
+    });
+
+    t.test('an envelope signed by 430700 over 430100\'s connection: 403 ERR_SENDER_MISMATCH', async (t) => {
+      const env = await f.sealFrom(cd, 'batch', { records: [], withdrawals: [] }, { seq: 50 });
+      const r = await f.call(cs.agent, 'POST', '/v1/batches', env);
+      t.equal(r.status, 403);
+      t.equal(r.json.code, 'ERR_SENDER_MISMATCH');
+      t.same(r.json.details, { signer: '430700', peer: '430100' });
+    });
+
+    t.test('an envelope addressed to another node: 400 ERR_WRONG_RECIPIENT', async (t) => {
+      const env = await f.sealFrom(cs, 'batch', { records: [], withdrawals: [] }, { to: '430700', recipientCertPem: cd.certPem, seq: 50 });
+      const r = await f.call(cs.agent, 'POST', '/v1/batches', env);
+      t.equal(r.status, 400);
+      t.equal(r.json.code, 'ERR_WRONG_RECIPIENT');
+    });
+
+    t.test('wrong envelope type, malformed envelopes and payloads, media type', async (t) => {
+      const q = await f.sealFrom(cs, 'query', { subject: 'x' });
+      const r = await f.call(cs.agent, 'POST', '/v1/batches', q);
+      t.equal(r.status, 400);
+      t.equal(r.json.code, 'ERR_ENVELOPE_TYPE');
+      const junk = await f.call(cs.agent, 'POST', '/v1/batches', '{"v":"1.0"');
+      t.equal(junk.status, 400);
+      t.equal(junk.json.code, 'ERR_ENVELOPE_MALFORMED');
+      const text = await f.call(cs.agent, 'POST', '/v1/batches', 'hello', { 'content-type': 'text/plain' });
+      t.equal(text.status, 415);
+      t.equal(text.json.code, 'ERR_UNSUPPORTED_MEDIA_TYPE');
+      const env = await f.sealFrom(cs, 'batch', { records: 'all of them' });
+      const bad = await f.call(cs.agent, 'POST', '/v1/batches', env);
+      t.equal(bad.status, 400);
+      t.equal(bad.json.code, 'ERR_ENVELOPE_MALFORMED');
+      t.ok(bad.json.details.problems.some((p: { field: string }) => p.field === 'payload.records'));
+      t.equal((await f.openAs<ReceiptPayload>(cs, bad.json.details.receipt)).payload.outcome, 'refused', 'a verified but malformed batch consumes its seq too');
+      t.equal((await push(f, cs, { records: [], withdrawals: [] })).res.status, 200);
+    });
+  });
+}
+
+t.test('a body over maxEnvelopeBytes: 413 ERR_BODY_TOO_LARGE', async (t) => {
+  const f = await hubFixture(t, { config: { maxEnvelopeBytes: 65_536 } });
+  const cs = await f.enrol('430100', 2);
+  const records = Array.from({ length: 200 }, () => wire('XK'));
+  const env = await f.sealFrom(cs, 'batch', { records, withdrawals: [] });
+  const r = await f.call(cs.agent, 'POST', '/v1/batches', env);
+  t.equal(r.status, 413);
+  t.equal(r.json.code, 'ERR_BODY_TOO_LARGE');
+});
