@@ -4,6 +4,7 @@ import { idGroup } from './cli/id.js';
 import { catalogGroup } from './cli/catalog.js';
 import { caGroup } from './cli/ca.js';
 import { nodeGroup } from './cli/node.js';
+import { hubGroup } from './cli/hub.js';
 import { importCommand } from './cli/import.js';
 import { auditGroup } from './cli/audit.js';
 import { demoCommand } from './cli/demo.js';
@@ -14,6 +15,7 @@ export const root = group('credit', 'credit-federation: city nodes, the provinci
   catalogGroup,
   caGroup,
   nodeGroup,
+  hubGroup,
   importCommand,
   auditGroup,
   demoCommand,
