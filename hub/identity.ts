@@ -3,7 +3,7 @@
  * the CA (and recorded in its register) when missing, not from this CA, not active in the register,
  * missing a configured host, or with less than a third of its lifetime left.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HUB_NODE_ID, issueCertificate, sanHosts } from '../certs/issue.js';
 import { certInfo, createCsr, generateRsaKeyPair, signedBy } from '../certs/pki-crypto.js';
@@ -38,6 +38,7 @@ async function problem(ca: HubCa, keyPem: string, certPem: string, hosts: readon
 
 /** The hub's key and certificate, (re)issued when needed. `reason` says why a new one was made. */
 export async function ensureHubIdentity(ca: HubCa, o: { dataDir: string; hosts: readonly string[]; days: number; now: Date }): Promise<HubIdentity & { issued: string | null }> {
+  mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
   const keyPath = join(o.dataDir, HUB_FILES.key);
   const certPath = join(o.dataDir, HUB_FILES.cert);
   if (existsSync(keyPath) && existsSync(certPath)) {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request, type Dispatcher } from 'undici';
+import type { DestinationStream } from 'pino';
 import { exampleRecord } from '../../protocol/catalog.js';
 import type { Classification } from '../../protocol/classification.js';
 import { uuidv7 } from '../../protocol/crypto.js';
@@ -33,6 +34,7 @@ export interface TestNode extends EnrollResponse {
 
 export interface Reply {
   status: number;
+  headers: Record<string, string | string[] | undefined>;
   json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
@@ -62,7 +64,7 @@ export function wire(type: string, o: { classification?: Classification; fields?
   return { id: o.id ?? uuidv7(), type, classification: o.classification ?? (type === 'SXBZX' ? 'shared' : 'public'), fields: { ...e.fields, ...o.fields }, createdAt: now, updatedAt: now };
 }
 
-export async function hubFixture(t: { teardown(fn: () => unknown): void }, o: { engine?: Engine; config?: Record<string, unknown> } = {}): Promise<HubFixture> {
+export async function hubFixture(t: { teardown(fn: () => unknown): void }, o: { engine?: Engine; config?: Record<string, unknown>; logStream?: DestinationStream } = {}): Promise<HubFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'hub-test-'));
   const caDir = join(dir, 'ca');
   const { certPem: caCertPem } = await initCaDir(caDir, { cn: 'Test Provincial Credit CA (hub)' });
@@ -77,7 +79,7 @@ export async function hubFixture(t: { teardown(fn: () => unknown): void }, o: { 
     rmSync(dir, { recursive: true, force: true });
   });
   let offset = 0;
-  hub = await startHub({ config, db: store.db, clock: () => new Date(Date.now() + offset) });
+  hub = await startHub({ config, db: store.db, clock: () => new Date(Date.now() + offset), ...(o.logStream ? { logStream: o.logStream } : {}) });
   const ctx = hub.app.hubCtx;
   const hubCertPem = ctx.identity.certPem;
   const anonymous = new Agent({ connect: { ca: [caCertPem], rejectUnauthorized: true } });
@@ -96,7 +98,7 @@ export async function hubFixture(t: { teardown(fn: () => unknown): void }, o: { 
     } catch {
       /* not JSON (CRL, metrics) */
     }
-    return { status: res.statusCode, json };
+    return { status: res.statusCode, headers: res.headers, json };
   };
 
   const token: HubFixture['token'] = async (nodeId, grade, x = {}) => (await makeToken(ctx.db, ctx.ca, { nodeId, grade, ttlMs: x.ttlMs ?? 3_600_000, ...(x.name ? { name: x.name } : {}) })).token;
