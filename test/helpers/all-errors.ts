@@ -5,6 +5,7 @@ import { CERT_ERRORS } from '../../certs/errors.js';
 import { AUDIT_ERRORS } from '../../audit/errors.js';
 import { CLI_ERRORS } from '../../scripts/errors.js';
 import { NODE_ERRORS } from '../../node/errors.js';
+import { HUB_ERRORS } from '../../hub/errors.js';
 
 export const ALL_ERROR_TABLES: Record<string, Record<string, string>> = {
   protocol: PROTOCOL_ERRORS,
@@ -13,4 +14,5 @@ export const ALL_ERROR_TABLES: Record<string, Record<string, string>> = {
   audit: AUDIT_ERRORS,
   scripts: CLI_ERRORS,
   node: NODE_ERRORS,
+  hub: HUB_ERRORS,
 };
