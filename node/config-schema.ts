@@ -57,5 +57,19 @@ export const CONFIG_SCHEMA: SchemaNode = {
       },
     },
     shutdownTimeoutMs: { type: 'integer', minimum: 100, default: 15000, description: 'how long a graceful shutdown may wait for in-flight requests' },
+    hub: {
+      type: 'object',
+      description: 'the provincial hub this node exchanges with (absent: the node runs standalone); keys in DATADIR/exchange/ from `credit node init`',
+      required: ['url'],
+      properties: {
+        url: { type: 'string', pattern: '^https://[^/?#]+/?$', description: "the hub's origin, e.g. https://hub.hunan.example:8443" },
+        pollIntervalMs: { type: 'integer', minimum: 50, default: 2000, description: 'how often to ask the hub for distributions' },
+        batchMaxRecords: { type: 'integer', minimum: 1, maximum: 5000, default: 1000, description: 'a batch is cut when this many outbox rows wait…' },
+        batchMaxAgeMs: { type: 'integer', minimum: 0, default: 1000, description: '…or when the oldest has waited this long' },
+        checkpointIntervalMs: { type: 'integer', minimum: 0, default: 120000, description: 'how often the hub witnesses (cosigns) this node\'s audit checkpoint; 0 = only after batches' },
+        renewAt: { type: 'number', minimum: 0.01, maximum: 0.99, default: 0.34, description: "renew the node certificate when less than this fraction of its lifetime is left" },
+        timeoutMs: { type: 'integer', minimum: 1000, default: 30000, description: 'connect, headers and body timeout of one hub request' },
+      },
+    },
   },
 };

@@ -28,6 +28,19 @@ export interface NodeConfig {
   rateLimit: { enabled: boolean; max: number; timeWindowMs: number };
   disclosureJob: { intervalMinutes: number };
   shutdownTimeoutMs: number;
+  /** The hub exchange; absent on a standalone node. */
+  hub?: HubConfig;
+}
+
+export interface HubConfig {
+  /** The hub's origin, without a trailing slash. */
+  url: string;
+  pollIntervalMs: number;
+  batchMaxRecords: number;
+  batchMaxAgeMs: number;
+  checkpointIntervalMs: number;
+  renewAt: number;
+  timeoutMs: number;
 }
 
 /** Environment variables the node reads, and the config key each sets. */
@@ -69,6 +82,7 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, 
   const tls = v.listen.tls ? { certFile: resolve(baseDir, v.listen.tls.certFile), keyFile: resolve(baseDir, v.listen.tls.keyFile) } : undefined;
   return deepFreeze({
     ...v,
+    ...(v.hub ? { hub: { ...v.hub, url: v.hub.url.replace(/\/$/, '') } } : {}),
     dataDir,
     listen: { ...v.listen, ...(tls ? { tls } : {}) },
     databaseTarget: v.databaseUrl ?? join(dataDir, 'node.sqlite'),

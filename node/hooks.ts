@@ -8,6 +8,8 @@ import type { StoredRecord, WithdrawReason } from './records-store.js';
 
 export interface RecordHooks {
   onRecordWritten: Array<(trx: Knex.Transaction, record: StoredRecord) => Promise<void>>;
+  /** Like onRecordWritten, called once per write with every new record (one SQL statement for a 1,000-record import batch). */
+  onRecordsWritten?: Array<(trx: Knex.Transaction, records: StoredRecord[]) => Promise<void>>;
   onRecordWithdrawn: Array<(trx: Knex.Transaction, record: StoredRecord, reason: WithdrawReason) => Promise<void>>;
 }
 
@@ -16,6 +18,7 @@ export function emptyHooks(): RecordHooks {
 }
 
 export async function runWritten(hooks: RecordHooks, trx: Knex.Transaction, records: StoredRecord[]): Promise<void> {
-  if (hooks.onRecordWritten.length === 0) return;
+  if (records.length === 0) return;
   for (const r of records) for (const h of hooks.onRecordWritten) await h(trx, r);
+  for (const h of hooks.onRecordsWritten ?? []) await h(trx, records);
 }

@@ -52,6 +52,49 @@ const MIGRATIONS: Migration[] = [
       await db.schema.dropTableIfExists('node_records');
     },
   },
+  {
+    // The hub exchange (issue #6): the outbox filled in each record's own transaction, the batches
+    // cut from it (id + seq fixed at the cut, re-sent until a receipt is stored), and small state
+    // (the inbox cursor, what has been backfilled).
+    name: '002_exchange',
+    async up(db) {
+      await db.schema.createTable('node_outbox', (t) => {
+        t.bigIncrements('id').primary();
+        t.string('record_id', 36).notNullable();
+        t.string('kind', 16).notNullable();
+        t.string('created_at', 30).notNullable();
+        t.string('batch_id', 36).nullable();
+        t.index(['batch_id', 'id'], 'node_outbox_batch_idx');
+        t.index(['record_id'], 'node_outbox_record_idx');
+      });
+      await db.schema.createTable('node_batches', (t) => {
+        t.string('id', 36).primary();
+        t.bigInteger('seq').notNullable().unique('node_batches_seq_uq');
+        t.string('status', 16).notNullable().defaultTo('open');
+        t.integer('records').notNullable();
+        t.integer('withdrawals').notNullable();
+        t.string('created_at', 30).notNullable();
+        t.string('sent_at', 30).nullable();
+        t.string('receipt_at', 30).nullable();
+        t.text('receipt').nullable();
+        t.integer('accepted').nullable();
+        t.integer('rejected').nullable();
+        t.integer('attempts').notNullable().defaultTo(0);
+        t.string('last_error', 200).nullable();
+        t.index(['status', 'seq'], 'node_batches_status_idx');
+      });
+      await db.schema.createTable('node_exchange_state', (t) => {
+        t.string('key', 64).primary();
+        t.text('value').notNullable();
+        t.string('updated_at', 30).notNullable();
+      });
+    },
+    async down(db) {
+      await db.schema.dropTableIfExists('node_exchange_state');
+      await db.schema.dropTableIfExists('node_batches');
+      await db.schema.dropTableIfExists('node_outbox');
+    },
+  },
 ];
 
 export const nodeMigrationSource: Knex.MigrationSource<Migration> = {

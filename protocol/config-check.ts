@@ -6,7 +6,7 @@
 import { serviceError } from './service-errors.js';
 
 export interface SchemaNode {
-  type: 'object' | 'string' | 'integer' | 'boolean';
+  type: 'object' | 'string' | 'integer' | 'number' | 'boolean';
   description: string;
   properties?: Record<string, SchemaNode>;
   required?: string[];
@@ -47,8 +47,8 @@ export function validateAgainst(schema: SchemaNode, value: unknown, path = ''): 
     }
     return out;
   }
-  if (schema.type === 'integer') {
-    if (t !== 'integer') bad(key, `must be a whole number, got ${t}`);
+  if (schema.type === 'integer' || schema.type === 'number') {
+    if (t !== 'integer' && (schema.type === 'integer' || t !== 'number' || !Number.isFinite(value))) bad(key, `must be a ${schema.type === 'integer' ? 'whole ' : ''}number, got ${t}`);
     const n = value as number;
     if (schema.minimum !== undefined && n < schema.minimum) bad(key, `must be at least ${schema.minimum}`);
     if (schema.maximum !== undefined && n > schema.maximum) bad(key, `must be at most ${schema.maximum}`);
