@@ -15,6 +15,9 @@ import { authenticate, installAuth } from './auth.js';
 import type { NodeConfig } from './config.js';
 import type { NodeContext } from './context.js';
 import { disclosureJob } from './disclosure-job.js';
+import { createExchange, type Exchange, type WitnessableLog } from './exchange/exchange.js';
+import { loadExchangeMaterial } from './exchange/files.js';
+import { provinceQuery } from './exchange/province-query.js';
 import { emptyHooks, type RecordHooks } from './hooks.js';
 import { installErrorHandling } from './http-errors.js';
 import { importService } from './import-service.js';
@@ -25,6 +28,7 @@ import { recordsService, type AuditWriter } from './records-service.js';
 import { repairService } from './repair-service.js';
 import { healthRoutes } from './routes/health.js';
 import { importRoutes } from './routes/import.js';
+import { exchangeRoutes } from './routes/exchange.js';
 import { recordRoutes } from './routes/records.js';
 import { createResultSchema } from './schemas.js';
 import { serviceError } from '../protocol/service-errors.js';
@@ -52,10 +56,13 @@ export interface BuildOptions {
 export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   const { config } = opts;
   const clock = opts.clock ?? (() => new Date());
+  // With a hub, the exchange keys must be there before anything opens (ERR_CONFIG_INVALID, key hub).
+  const material = config.hub ? loadExchangeMaterial(config.dataDir, config.nodeId) : undefined;
   const db = opts.db ?? (await connect(config.databaseTarget));
   await migrateAudit(db);
   await migrateNode(db);
-  const audit = opts.audit ?? (await openAuditLog(db, {}));
+  // Connected to a hub, the audit log's checkpoints are signed with the node key (and witnessed by the hub).
+  const audit = opts.audit ?? (await openAuditLog(db, material ? { signer: { nodeId: config.nodeId, keyPem: material.keyPem, certPem: material.certPem } } : {}));
 
   const app = Fastify({
     logger: loggerOptions(config.logLevel, opts.logStream),
@@ -66,7 +73,12 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     forceCloseConnections: 'idle',
   });
 
-  const deps = { db, audit, hooks: opts.hooks ?? emptyHooks(), nodeId: config.nodeId, clock };
+  let exchange: Exchange | undefined;
+  if (config.hub && material) {
+    const witnessable = typeof (audit as Partial<WitnessableLog>).signerFingerprint === 'function' ? (audit as unknown as WitnessableLog) : undefined;
+    exchange = await createExchange({ config: { ...config, hub: config.hub }, db, audit, clock, log: app.log, material, ...(witnessable ? { auditLog: witnessable } : {}) });
+  }
+  const deps = { db, audit, hooks: mergeHooks(opts.hooks ?? emptyHooks(), exchange?.hooks), nodeId: config.nodeId, clock };
   const records = recordsService(deps);
   const repair = repairService(deps, records);
   const ctx: NodeContext = {
@@ -75,6 +87,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     metrics: createMetrics(db, config.nodeId),
     job: disclosureJob(() => repair.expireDue(), config.disclosureJob.intervalMinutes, app.log),
     state: { closing: false },
+    ...(exchange ? { exchange, province: provinceQuery({ identity: exchange.identity, client: exchange.client, audit, records, clock }) } : {}),
   };
   app.decorate('nodeCtx', ctx);
 
@@ -104,11 +117,15 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
       v1.addHook('onRequest', authenticate(config.nodeId, audit));
       await v1.register(recordRoutes, { ctx });
       await v1.register(importRoutes, { ctx });
+      await v1.register(exchangeRoutes, { ctx });
     },
     { prefix: '/v1' },
   );
 
-  app.addHook('onReady', async () => ctx.job.start());
+  app.addHook('onReady', async () => {
+    ctx.job.start();
+    await ctx.exchange?.start();
+  });
   app.addHook('preClose', async () => {
     ctx.state.closing = true;
   });
@@ -117,9 +134,19 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     if (ctx.state.closing) void reply.header('connection', 'close');
   });
   app.addHook('onClose', async () => {
+    await ctx.exchange?.stop();
     await ctx.job.stop();
     if (!opts.audit) await audit.close();
     if (!opts.db) await db.destroy();
   });
   return app;
+}
+
+function mergeHooks(a: RecordHooks, b: RecordHooks | undefined): RecordHooks {
+  if (!b) return a;
+  return {
+    onRecordWritten: [...a.onRecordWritten, ...b.onRecordWritten],
+    onRecordsWritten: [...(a.onRecordsWritten ?? []), ...(b.onRecordsWritten ?? [])],
+    onRecordWithdrawn: [...a.onRecordWithdrawn, ...b.onRecordWithdrawn],
+  };
 }

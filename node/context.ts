@@ -2,6 +2,8 @@
 import type { Knex } from 'knex';
 import type { NodeConfig } from './config.js';
 import type { DisclosureJob } from './disclosure-job.js';
+import type { Exchange } from './exchange/exchange.js';
+import type { ProvinceQuery } from './exchange/province-query.js';
 import type { ImportService } from './import-service.js';
 import type { NodeMetrics } from './metrics.js';
 import type { AuditWriter, RecordsService } from './records-service.js';
@@ -17,4 +19,7 @@ export interface NodeContext {
   metrics: NodeMetrics;
   job: DisclosureJob;
   state: { closing: boolean };
+  /** The hub exchange and province-wide queries; absent on a standalone node (no `hub` in the config). */
+  exchange?: Exchange;
+  province?: ProvinceQuery;
 }

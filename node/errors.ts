@@ -21,6 +21,8 @@ export const NODE_ERRORS = {
   ERR_IMPORT_FILE_UNREADABLE: 'import file cannot be read',
   ERR_IMPORT_UNREACHABLE: 'node could not be reached',
   ERR_IMPORT_BAD_RESPONSE: 'node answered with something that is not an import report',
+  ERR_HUB_UNAVAILABLE: 'the provincial hub cannot be reached (or this node is not connected to one); try again later',
+  ERR_HUB_ANSWER_INVALID: 'the hub answered with something that does not fit the request (wrong type, batch, recipient or shape)',
 } as const;
 
 export type NodeErrorCode = keyof typeof NODE_ERRORS;

@@ -33,6 +33,8 @@ export const HTTP_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ERR_IMPORT_TYPE_REQUIRED: 400,
   ERR_IMPORT_HEADER_INVALID: 422,
   ERR_IMPORT_LINE_MALFORMED: 422,
+  ERR_HUB_UNAVAILABLE: 503,
+  ERR_HUB_ANSWER_INVALID: 502,
   // protocol/ codes that reach the node's API
   ERR_RECORD_INVALID: 422,
   ERR_UNKNOWN_RECORD_TYPE: 422,

@@ -117,20 +117,31 @@ export const getRecordSchema = {
 };
 
 export const subjectSchema = {
-  summary: "every record about a subject (USCC or resident ID) the caller may see",
+  summary: "every record about a subject (USCC or resident ID) the caller may see; scope=province asks the provincial hub instead of this node's store",
   tags: ['subjects'],
   params: { type: 'object', required: ['code'], properties: { code: { type: 'string', minLength: 1, maxLength: 64 } } },
-  querystring: { type: 'object', additionalProperties: false, properties: { purpose, includeWithdrawn: { type: 'boolean' } } },
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      purpose,
+      includeWithdrawn: { type: 'boolean' },
+      scope: { type: 'string', enum: ['local', 'province'], default: 'local', description: 'local: this node\'s store; province: the hub (records of every node this node and the caller may receive)' },
+    },
+  },
   response: {
     200: {
       type: 'object',
       properties: {
         subject: { type: 'string' },
+        scope: { type: 'string', enum: ['local', 'province'] },
+        answeredAt: { type: 'string', description: 'hub time of the answer (scope=province)' },
         records: { type: 'array', items: recordViewSchema },
-        withheld: { type: 'array', items: { type: 'object', properties: { classification: { type: 'string' }, code: { type: 'string' } } } },
+        withheld: { type: 'array', items: { type: 'object', properties: { classification: { type: 'string' }, code: { type: 'string' }, count: { type: 'integer' } } } },
       },
     },
     422: err('ERR_INVALID_USCC / ERR_INVALID_RESIDENT_ID / ERR_UNKNOWN_IDENTIFIER'),
+    503: err('ERR_HUB_UNAVAILABLE (scope=province): the hub cannot be reached, or this node has no hub'),
     ...authErrors,
   },
 };

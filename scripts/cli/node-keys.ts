@@ -1,5 +1,12 @@
-/** `credit node keygen`: the node's key (0600, never leaves the node) and its CSR for the hub operator. */
+/**
+ * `credit node keygen` (the node's key and a CSR for the hub operator) and `credit node init`
+ * (enrol with the hub using a one-time token: key, CSR, certificate, written to DATADIR/exchange/).
+ */
+import { readFileSync, statSync } from 'node:fs';
 import { writeNodeKeys } from '../../certs/index.js';
+import { writeFileAtomic } from '../../certs/safe-files.js';
+import { loadConfig } from '../../node/config.js';
+import { cliError } from '../errors.js';
 import { command, requireString, type Command } from './framework.js';
 
 const keygen = command({
@@ -19,4 +26,58 @@ const keygen = command({
   },
 });
 
-export const nodeKeyCommands: Command[] = [keygen];
+/** Sets `hub.url` in the node's JSON config file (other keys and the file mode are kept). */
+export function setHubUrl(configFile: string, url: string): boolean {
+  const raw = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+  const hub = typeof raw.hub === 'object' && raw.hub !== null ? (raw.hub as Record<string, unknown>) : {};
+  if (hub.url === url) return false;
+  raw.hub = { ...hub, url };
+  writeFileAtomic(configFile, JSON.stringify(raw, null, 2) + '\n', statSync(configFile).mode & 0o777);
+  return true;
+}
+
+const init = command({
+  name: 'init',
+  summary: 'enrol this node with the provincial hub (one-time token) and connect it: keys and certificates in DATADIR/exchange/',
+  usage: '--config FILE --hub URL --token TOKEN --ca CA.pem',
+  help: [
+    '  --config FILE  the node config (nodeId, dataDir); `hub.url` is set in it',
+    '  --hub URL      the hub, e.g. https://hub.hunan.example:8443',
+    '  --token TOKEN  the one-time enrolment token from the hub operator (`credit hub token`)',
+    '  --ca FILE      the provincial CA certificate (from the hub operator): the only certificate the hub is checked against',
+    'Makes a new key (DATADIR/exchange/node.key, 0600; it never leaves the node), sends a CSR with the',
+    'token, checks the certificate the hub returns, and writes node.pem, ca.pem, hub.pem, enrolment.json.',
+    'Then `credit node start` exchanges with the hub; the certificate is renewed automatically.',
+  ].join('\n'),
+  options: { config: { type: 'string' }, hub: { type: 'string' }, token: { type: 'string' }, ca: { type: 'string' } },
+  run: async ({ values, io }) => {
+    const configFile = requireString(values, 'config');
+    const hubUrl = requireString(values, 'hub').replace(/\/$/, '');
+    const token = requireString(values, 'token');
+    const caFile = requireString(values, 'ca');
+    if (!/^https:\/\/[^/?#]+$/.test(hubUrl)) throw cliError('ERR_USAGE', `--hub must be an https:// origin such as https://hub.example:8443; got ${JSON.stringify(hubUrl)}`);
+    let caCertPem: string;
+    try {
+      caCertPem = readFileSync(caFile, 'utf8');
+    } catch (e) {
+      throw cliError('ERR_USAGE', `cannot read --ca ${caFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const config = loadConfig(configFile);
+    const { enrollNode } = await import('../../node/exchange/enroll.js'); // undici loads only for this command
+    const { enrolment, paths } = await enrollNode({ dataDir: config.dataDir, nodeId: config.nodeId, hubUrl, token, caCertPem, timeoutMs: config.hub?.timeoutMs ?? 30_000 });
+    const changed = setHubUrl(configFile, hubUrl);
+    io.stdout(
+      [
+        `node ${enrolment.nodeId} enrolled with the hub at ${hubUrl} (grade ${enrolment.grade})`,
+        `certificate serial ${enrolment.serial}, valid until ${enrolment.notAfter}`,
+        `${paths.key} (private key, 0600)`,
+        `${paths.cert}, ${paths.ca}, ${paths.hub}, ${paths.enrolment}`,
+        changed ? `${configFile}: hub.url set to ${hubUrl}` : `${configFile}: hub.url already ${hubUrl}`,
+        '',
+      ].join('\n'),
+    );
+    return 0;
+  },
+});
+
+export const nodeKeyCommands: Command[] = [keygen, init];

@@ -1,0 +1,190 @@
+/**
+ * The node's side of the hub exchange, assembled: identity (keys from DATADIR/exchange/), the HTTP
+ * client, the outbox hooks, and four loops — sender, puller, witness, renewal — started and
+ * stopped with the app (app.ts). Without `hub` in the config none of this exists.
+ */
+import type { Knex } from 'knex';
+import type { AuditLog } from '../../audit/log.js';
+import { HUB_NODE_ID } from '../../certs/issue.js';
+import type { HubConfig, NodeConfig } from '../config.js';
+import type { RecordHooks } from '../hooks.js';
+import type { AuditWriter } from '../records-service.js';
+import { loadExchangeMaterial, writeHubCert, type ExchangeMaterial } from './files.js';
+import { createHubClient, type HubClient } from './hub-client.js';
+import { createIdentity, type ExchangeIdentity } from './identity.js';
+import { createLoop, failureFields, type Log, type Loop } from './loop.js';
+import { outboxHooks, sendableClasses } from './outbox-hooks.js';
+import { outboxStore } from './outbox-store.js';
+import { createPuller, type Puller } from './puller.js';
+import { createRenewal, renewalTime, type Renewal } from './renewal.js';
+import { createSender, type Sender } from './sender.js';
+
+/** The audit log calls the exchange needs for witnessing and for switching the signer at renewal. */
+export type WitnessableLog = Pick<AuditLog, 'checkpoint' | 'latestCheckpoint' | 'record'> & { setSigner?(s: { nodeId: string; keyPem: string; certPem: string }): void; signerFingerprint?(): string | null };
+
+export interface ExchangeOptions {
+  config: NodeConfig & { hub: HubConfig };
+  db: Knex;
+  audit: AuditWriter;
+  /** The node's audit log when it is signed with the node key: enables witnessing and signer swaps. */
+  auditLog?: WitnessableLog;
+  clock: () => Date;
+  log: Log;
+  /** Default: read from DATADIR/exchange/. */
+  material?: ExchangeMaterial;
+}
+
+export interface ExchangeStatus {
+  nodeId: string;
+  hubUrl: string;
+  grade: number;
+  certificate: { serial: string; notAfter: string; renewFrom: string };
+  outbox: { pending: number };
+  batches: { pending: number; accepted: number; refused: number; lastSeq: number };
+  inbox: { cursor: number; applied: number };
+  witness: { treeSize: number; cosignedAt: string } | null;
+  lastError: { loop: string; code: string; message: string; at: string } | null;
+}
+
+export interface Exchange {
+  hooks: RecordHooks;
+  identity: ExchangeIdentity;
+  client(): HubClient;
+  sender: Sender;
+  puller: Puller;
+  renewal: Renewal;
+  /** Witnessing of the audit log by the hub: wired once audit/witness.ts lands. */
+  witness: null;
+  /** Queues own records that were never queued (written before the node was connected, or of a class a higher grade now allows). Returns how many. */
+  backfill(): Promise<number>;
+  /** backfill(), then the loops. */
+  start(): Promise<void>;
+  /** Stops the loops (aborting their hub requests) and closes the HTTP client. */
+  stop(): Promise<void>;
+  status(): Promise<ExchangeStatus>;
+  /** Fetches the hub certificate from GET /v1/protocol (after the hub renewed its own). */
+  refreshHubCert(): Promise<void>;
+}
+
+const BACKFILL_KEY = 'outbox.backfill.grade';
+
+export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
+  const { config, db, audit, clock, log } = o;
+  const hub = config.hub;
+  const material = o.material ?? loadExchangeMaterial(config.dataDir, config.nodeId);
+  const identity = await createIdentity(material, (pem) => writeHubCert(config.dataDir, pem));
+  const client = createHubClient({ url: hub.url, caCertPem: material.caCertPem, certPem: material.certPem, keyPem: material.keyPem, timeoutMs: hub.timeoutMs });
+  let certPem = material.certPem;
+  identity.onChange((m) => {
+    if (m.certPem === certPem) return;
+    certPem = m.certPem;
+    client.setIdentity({ certPem: m.certPem, keyPem: m.keyPem });
+    o.auditLog?.setSigner?.({ nodeId: m.nodeId, keyPem: m.keyPem, certPem: m.certPem });
+  });
+  const getClient = () => client;
+
+  let lastError: ExchangeStatus['lastError'] = null;
+  let applied = 0;
+  const loops: Loop[] = [];
+  const loop = (name: string, step: (signal: AbortSignal) => Promise<number>) => {
+    const l = createLoop({
+      name,
+      log,
+      step: async (signal) => {
+        try {
+          const wait = await step(signal);
+          if (lastError?.loop === name) lastError = null;
+          return wait;
+        } catch (e) {
+          if (!signal.aborted) lastError = { loop: name, ...failureFields(e), message: (e as Error).message, at: clock().toISOString() };
+          throw e;
+        }
+      },
+    });
+    loops.push(l);
+    return l;
+  };
+
+  async function refreshHubCert(): Promise<void> {
+    const info = await client.getProtocol();
+    if (identity.trust().verifySigner(info.hubCertPem, clock()).nodeId !== HUB_NODE_ID) return;
+    if (info.hubCertPem === identity.current().hubCertPem) return;
+    writeHubCert(config.dataDir, info.hubCertPem);
+    await identity.swap({ hubCertPem: info.hubCertPem });
+    log.info({}, 'hub exchange: hub certificate refreshed');
+  }
+
+  let witnessLoop: Loop | undefined;
+  const sender = createSender({ db, audit, identity, client: getClient, clock, log, hub, refreshHubCert, onReceipts: () => witnessLoop?.wake() });
+  const puller = createPuller({ db, audit, identity, client: getClient, clock, log, hub });
+  const renewal = createRenewal({ identity, client: getClient, audit, clock, log, dataDir: config.dataDir, renewAt: hub.renewAt });
+  const witness = null;
+
+  const senderLoop = loop('sender', (s) => sender.step(s));
+  loop('puller', async (s) => {
+    const r = await puller.pullOnce(s);
+    applied += r ? r.records + r.withdrawals : 0;
+    return r?.more ? 0 : hub.pollIntervalMs;
+  });
+  loop('renewal', (s) => renewal.step(s));
+
+  const hooks = outboxHooks({ nodeId: config.nodeId, grade: () => identity.current().enrolment.grade, clock, onCommit: () => senderLoop.wake() });
+
+  async function backfill(): Promise<number> {
+    const grade = identity.current().enrolment.grade;
+    const done = Number((await outboxStore.getState(db, BACKFILL_KEY)) ?? 0);
+    if (done >= grade) return 0;
+    const n = await db.transaction(async (trx) => {
+      const at = clock().toISOString();
+      const count = await outboxStore.backfill(trx, config.nodeId, sendableClasses(grade), at);
+      await outboxStore.setState(trx, BACKFILL_KEY, String(grade), at);
+      return count;
+    });
+    if (n > 0) log.info({ records: n, grade }, 'hub exchange: queued records written before this node was connected');
+    return n;
+  }
+
+  let started = false;
+  return {
+    hooks,
+    identity,
+    client: getClient,
+    sender,
+    puller,
+    renewal,
+    witness,
+    refreshHubCert,
+    backfill,
+    async start() {
+      if (started) return;
+      started = true;
+      await backfill();
+      refreshHubCert().catch((e: unknown) => log.debug(failureFields(e), 'hub exchange: hub certificate not refreshed'));
+      for (const l of loops) l.start();
+      log.info({ hub: hub.url, grade: identity.current().enrolment.grade }, 'hub exchange started');
+    },
+    async stop() {
+      started = false;
+      await Promise.all(loops.map((l) => l.stop()));
+      await client.close();
+    },
+    async status() {
+      const m = identity.current();
+      const backlog = await outboxStore.backlog(db);
+      const counts = (await db('node_batches').select('status').count({ n: '*' }).groupBy('status')) as { status: string; n: number | string }[];
+      const by = Object.fromEntries(counts.map((c) => [c.status, Number(c.n)]));
+      const top = (await db('node_batches').max({ m: 'seq' }).first()) as { m?: number | string | null } | undefined;
+      return {
+        nodeId: m.nodeId,
+        hubUrl: hub.url,
+        grade: m.enrolment.grade,
+        certificate: { serial: m.enrolment.serial, notAfter: m.enrolment.notAfter, renewFrom: renewalTime(m.certPem, hub.renewAt).toISOString() },
+        outbox: { pending: backlog.unbatched },
+        batches: { pending: backlog.unacknowledged, accepted: by.accepted ?? 0, refused: by.refused ?? 0, lastSeq: Number(top?.m ?? 0) },
+        inbox: { cursor: await puller.cursor(), applied },
+        witness: null,
+        lastError,
+      };
+    },
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * The exchange directory DATADIR/exchange/: the node's key (0600) and certificate, the CA and hub
+ * certificates, and enrolment.json (grade, serial, validity). Written by `credit node init` and by
+ * renewal; renewal writes the new pair as node.key.new + node.pem.new first, then renames them, so
+ * a crash at any point leaves either the old pair or a complete new one (rolled forward at load).
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../certs/safe-files.js';
+import { certInfo } from '../../certs/pki-crypto.js';
+import { certFromPem, keyMatchesCert } from '../../protocol/crypto.js';
+import { serviceError } from '../../protocol/service-errors.js';
+
+export const EXCHANGE_DIR = 'exchange';
+
+export interface ExchangePaths {
+  dir: string;
+  key: string;
+  cert: string;
+  ca: string;
+  hub: string;
+  enrolment: string;
+}
+
+export function exchangePaths(dataDir: string): ExchangePaths {
+  const dir = join(dataDir, EXCHANGE_DIR);
+  return { dir, key: join(dir, 'node.key'), cert: join(dir, 'node.pem'), ca: join(dir, 'ca.pem'), hub: join(dir, 'hub.pem'), enrolment: join(dir, 'enrolment.json') };
+}
+
+/** What the hub told this node at enrolment (and at each renewal). */
+export interface Enrolment {
+  nodeId: string;
+  /** Protection grade (等保 level) registered at the hub: which classes this node may send. */
+  grade: number;
+  hubUrl: string;
+  serial: string;
+  notBefore: string;
+  notAfter: string;
+  enrolledAt: string;
+  renewedAt?: string;
+}
+
+/** Everything the exchange needs to speak to the hub. */
+export interface ExchangeMaterial {
+  nodeId: string;
+  keyPem: string;
+  certPem: string;
+  caCertPem: string;
+  hubCertPem: string;
+  enrolment: Enrolment;
+  /** The key before the last renewal (node.key.prev): opens answers sealed to the previous certificate. */
+  previousKeyPem?: string;
+}
+
+function notEnrolled(message: string): never {
+  throw serviceError('ERR_CONFIG_INVALID', `config key hub: ${message}; enrol first with \`credit node init --config FILE --hub URL --token T --ca ca.pem\``, { key: 'hub' });
+}
+
+/** Finishes a renewal a crash interrupted: a complete .new pair is renamed into place; a half-written one is dropped. */
+function rollForward(p: ExchangePaths): void {
+  const keyNew = `${p.key}.new`;
+  const certNew = `${p.cert}.new`;
+  if (existsSync(certNew)) {
+    if (existsSync(keyNew)) renameSync(keyNew, p.key);
+    renameSync(certNew, p.cert);
+  } else if (existsSync(keyNew)) {
+    rmSync(keyNew, { force: true });
+  }
+}
+
+/** Reads and checks the exchange directory (ERR_CONFIG_INVALID, key `hub`, when it is missing or inconsistent). */
+export function loadExchangeMaterial(dataDir: string, nodeId: string): ExchangeMaterial {
+  const p = exchangePaths(dataDir);
+  if (!existsSync(p.cert) && !existsSync(`${p.cert}.new`)) notEnrolled(`${p.cert} is missing`);
+  rollForward(p);
+  const read = (f: string) => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch (e) {
+      return notEnrolled(`cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  const m: ExchangeMaterial = {
+    nodeId,
+    keyPem: read(p.key),
+    certPem: read(p.cert),
+    caCertPem: read(p.ca),
+    hubCertPem: read(p.hub),
+    enrolment: JSON.parse(read(p.enrolment)) as Enrolment,
+    ...(existsSync(`${p.key}.prev`) ? { previousKeyPem: readFileSync(`${p.key}.prev`, 'utf8') } : {}),
+  };
+  let cn: string | null;
+  try {
+    const cert = certFromPem(m.certPem);
+    cn = cert.cn;
+    if (!keyMatchesCert(m.keyPem, cert)) notEnrolled(`${p.key} does not belong to ${p.cert}`);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_CONFIG_INVALID') throw e;
+    return notEnrolled(`${p.cert} / ${p.key} cannot be read: ${(e as Error).message}`);
+  }
+  if (cn !== nodeId) notEnrolled(`${p.cert} is for node ${String(cn)}, this node is ${nodeId}`);
+  if (!Number.isInteger(m.enrolment.grade) || m.enrolment.grade < 1 || m.enrolment.grade > 4) notEnrolled(`${p.enrolment} carries no grade 1–4`);
+  return m;
+}
+
+/** Writes a fresh enrolment (refuses to replace one: the caller checks `isEnrolled` first). */
+export function writeEnrolment(dataDir: string, m: ExchangeMaterial): void {
+  const p = exchangePaths(dataDir);
+  mkdirSync(p.dir, { recursive: true, mode: 0o700 });
+  writeFileAtomic(p.ca, m.caCertPem, 0o644);
+  writeFileAtomic(p.hub, m.hubCertPem, 0o644);
+  writeFileAtomic(p.enrolment, JSON.stringify(m.enrolment, null, 2) + '\n', 0o644);
+  writeFileAtomic(p.key, m.keyPem, 0o600);
+  writeFileAtomic(p.cert, m.certPem, 0o644);
+}
+
+export function isEnrolled(dataDir: string): boolean {
+  const p = exchangePaths(dataDir);
+  return existsSync(p.cert) || existsSync(`${p.cert}.new`);
+}
+
+/** Installs a renewed key and certificate (two-phase, see the file comment) and the updated enrolment. */
+export function writeRenewal(dataDir: string, m: Pick<ExchangeMaterial, 'keyPem' | 'certPem' | 'enrolment'> & { previousKeyPem: string }): void {
+  const p = exchangePaths(dataDir);
+  writeFileAtomic(`${p.key}.prev`, m.previousKeyPem, 0o600);
+  writeFileAtomic(`${p.key}.new`, m.keyPem, 0o600);
+  writeFileAtomic(`${p.cert}.new`, m.certPem, 0o644);
+  rollForward(p);
+  writeFileAtomic(p.enrolment, JSON.stringify(m.enrolment, null, 2) + '\n', 0o644);
+}
+
+/** Replaces the stored hub certificate (the hub renewed its own). */
+export function writeHubCert(dataDir: string, pem: string): void {
+  writeFileAtomic(exchangePaths(dataDir).hub, pem, 0o644);
+}
+
+/** Validity of a certificate, for renewal decisions. */
+export function validity(certPem: string): { notBefore: Date; notAfter: Date; serial: string } {
+  const i = certInfo(certPem);
+  return { notBefore: i.notBefore, notAfter: i.notAfter, serial: i.serial };
+}

@@ -1,0 +1,160 @@
+/**
+ * The node's one HTTP client to the hub: an undici Pool over mutual TLS (the provincial CA is the
+ * only trust anchor, the server must be node 430000), keep-alive, connect/headers/body timeouts.
+ * Every answer that is not 2xx becomes a HubError carrying the hub's code, its HTTP status and
+ * Retry-After; no answer at all is ERR_HUB_UNAVAILABLE with status 0. Swapping the identity
+ * (renewal) opens a new pool; the old one closes once its in-flight requests are done.
+ */
+import { Pool } from 'undici';
+import { tlsClientOptions } from '../../certs/tls.js';
+import { HUB_NODE_ID } from '../../certs/issue.js';
+import type { Envelope } from '../../protocol/envelope.js';
+import { CreditError } from '../../protocol/errors.js';
+import { EXCHANGE_ROUTES, type EnrollRequest, type EnrollResponse, type ProtocolInfo, type RenewRequest, type WitnessState } from '../../protocol/exchange.js';
+
+export class HubError extends CreditError {
+  /** HTTP status of the hub's answer; 0 when there was none (network, timeout, TLS). */
+  readonly status: number;
+  /** From Retry-After, when the hub sent one. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(code: string, message: string, details: unknown, status: number, retryAfterMs?: number) {
+    super(code, message, details);
+    this.name = 'HubError';
+    this.status = status;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+export interface HubClientOptions {
+  /** The hub's origin (https://host:port). */
+  url: string;
+  caCertPem: string;
+  /** The node's certificate and key; absent for enrolment (no client certificate). */
+  certPem?: string;
+  keyPem?: string;
+  timeoutMs: number;
+  /** Largest answer read, bytes (default 64 MiB). */
+  maxResponseBytes?: number;
+  /** Parallel connections (default 4). */
+  connections?: number;
+}
+
+export interface HubClient {
+  enroll(req: EnrollRequest, signal?: AbortSignal): Promise<EnrollResponse>;
+  renew(req: RenewRequest, signal?: AbortSignal): Promise<EnrollResponse>;
+  postBatch(envelope: Envelope, signal?: AbortSignal): Promise<unknown>;
+  getDistributions(after: number, limit: number, signal?: AbortSignal): Promise<unknown>;
+  postQuery(envelope: Envelope, signal?: AbortSignal): Promise<unknown>;
+  getWitnessState(signal?: AbortSignal): Promise<WitnessState>;
+  postCheckpoint(envelope: Envelope, signal?: AbortSignal): Promise<unknown>;
+  getProtocol(signal?: AbortSignal): Promise<ProtocolInfo>;
+  /** New client certificate and key (renewal): later requests use a new pool. */
+  setIdentity(id: { certPem: string; keyPem: string }): void;
+  close(): Promise<void>;
+}
+
+/** Seconds or an HTTP date → ms from now; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined || v.trim() === '') return undefined;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+function unavailable(e: unknown): HubError {
+  const err = e as { code?: string; name?: string; message?: string };
+  const cause = err.code ?? err.name ?? 'error';
+  return new HubError('ERR_HUB_UNAVAILABLE', `the hub cannot be reached: ${cause}`, { cause }, 0);
+}
+
+async function readLimited(body: AsyncIterable<Uint8Array> & { destroy?: (e?: Error) => unknown }, max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of body) {
+    size += c.byteLength;
+    if (size > max) {
+      body.destroy?.();
+      throw new HubError('ERR_HUB_ANSWER_INVALID', `the hub's answer is larger than ${max} bytes`, { maxBytes: max }, 200);
+    }
+    chunks.push(Buffer.from(c));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function createHubClient(opts: HubClientOptions): HubClient {
+  const maxBytes = opts.maxResponseBytes ?? 64 * 1024 * 1024;
+  const makePool = (id: { certPem?: string; keyPem?: string }) => {
+    const tls = tlsClientOptions({ caCertPem: opts.caCertPem, certPem: id.certPem ?? '', keyPem: id.keyPem ?? '', expectNodeId: HUB_NODE_ID });
+    const { cert, key, ...anonymous } = tls;
+    const connect = id.certPem && id.keyPem ? { ...anonymous, cert, key } : anonymous;
+    return new Pool(opts.url, {
+      connect: { ...connect, timeout: opts.timeoutMs },
+      connections: opts.connections ?? 4,
+      keepAliveTimeout: 30_000,
+      headersTimeout: opts.timeoutMs,
+      bodyTimeout: opts.timeoutMs,
+    });
+  };
+  let pool = makePool(opts);
+  const retired: Promise<void>[] = [];
+
+  async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    let res;
+    try {
+      res = await pool.request({
+        method,
+        path,
+        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (e) {
+      throw unavailable(e);
+    }
+    let text: string;
+    try {
+      text = await readLimited(res.body, maxBytes);
+    } catch (e) {
+      if (e instanceof HubError) throw e;
+      throw unavailable(e);
+    }
+    let json: unknown;
+    try {
+      json = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    if (res.statusCode >= 200 && res.statusCode < 300) {
+      if (json === undefined) throw new HubError('ERR_HUB_ANSWER_INVALID', `the hub answered ${method} ${path} with something that is not JSON`, { status: res.statusCode }, res.statusCode);
+      return json as T;
+    }
+    const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+    const e = json as { code?: unknown; message?: unknown; details?: unknown } | undefined;
+    if (e && typeof e.code === 'string' && /^ERR_[A-Z0-9_]+$/.test(e.code)) {
+      throw new HubError(e.code, typeof e.message === 'string' ? e.message : e.code, e.details, res.statusCode, retryAfterMs);
+    }
+    const code = res.statusCode >= 500 || res.statusCode === 429 ? 'ERR_HUB_UNAVAILABLE' : 'ERR_HUB_ANSWER_INVALID';
+    throw new HubError(code, `the hub answered ${method} ${path} with HTTP ${res.statusCode}`, { status: res.statusCode }, res.statusCode, retryAfterMs);
+  }
+
+  return {
+    enroll: (req, signal) => call('POST', EXCHANGE_ROUTES.enroll, req, signal),
+    renew: (req, signal) => call('POST', EXCHANGE_ROUTES.renew, req, signal),
+    postBatch: (env, signal) => call('POST', EXCHANGE_ROUTES.batches, env, signal),
+    getDistributions: (after, limit, signal) => call('GET', `${EXCHANGE_ROUTES.distributions}?after=${after}&limit=${limit}`, undefined, signal),
+    postQuery: (env, signal) => call('POST', EXCHANGE_ROUTES.queries, env, signal),
+    getWitnessState: (signal) => call('GET', EXCHANGE_ROUTES.checkpointLatest, undefined, signal),
+    postCheckpoint: (env, signal) => call('POST', EXCHANGE_ROUTES.checkpoints, env, signal),
+    getProtocol: (signal) => call('GET', EXCHANGE_ROUTES.protocol, undefined, signal),
+    setIdentity(id) {
+      const old = pool;
+      pool = makePool(id);
+      retired.push(old.close().catch(() => undefined));
+    },
+    async close() {
+      await Promise.all([...retired, pool.close().catch(() => undefined)]);
+    },
+  };
+}

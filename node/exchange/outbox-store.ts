@@ -1,0 +1,165 @@
+/**
+ * SQL of the exchange: node_outbox (what must reach the hub), node_batches (outbox rows cut into
+ * numbered batches, each re-sent until its receipt is stored) and node_exchange_state (cursor and
+ * markers). Every function takes a `Db`, so it runs in a caller's transaction when given one.
+ * Nothing here loads more than one batch's worth of rows.
+ */
+import type { Db } from '../../audit/knex-connect.js';
+import type { Classification } from '../../protocol/classification.js';
+import type { WireRecord, WireWithdrawal } from '../../protocol/exchange.js';
+
+export type OutboxKind = 'record' | 'withdrawal';
+export type BatchStatus = 'open' | 'sent' | 'accepted' | 'refused';
+
+export interface BatchRow {
+  id: string;
+  seq: number;
+  status: BatchStatus;
+  records: number;
+  withdrawals: number;
+  createdAt: string;
+  sentAt: string | null;
+  receiptAt: string | null;
+  /** The receipt envelope (JSON text) as the hub signed it. */
+  receipt: string | null;
+  accepted: number | null;
+  rejected: number | null;
+  attempts: number;
+  lastError: string | null;
+}
+
+type Row = Record<string, unknown>;
+const O = 'node_outbox';
+const B = 'node_batches';
+const S = 'node_exchange_state';
+const CHUNK = 500;
+
+function batchFromRow(r: Row): BatchRow {
+  const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return {
+    id: String(r.id), seq: Number(r.seq), status: r.status as BatchStatus, records: Number(r.records), withdrawals: Number(r.withdrawals),
+    createdAt: String(r.created_at), sentAt: (r.sent_at as string | null) ?? null, receiptAt: (r.receipt_at as string | null) ?? null,
+    receipt: (r.receipt as string | null) ?? null, accepted: n(r.accepted), rejected: n(r.rejected), attempts: Number(r.attempts), lastError: (r.last_error as string | null) ?? null,
+  };
+}
+
+export const outboxStore = {
+  async enqueue(db: Db, rows: { recordId: string; kind: OutboxKind }[], at: string): Promise<void> {
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      await db(O).insert(rows.slice(i, i + CHUNK).map((r) => ({ record_id: r.recordId, kind: r.kind, created_at: at })));
+    }
+  },
+
+  /** Queues every active own record of `classes` that has never been queued (one statement). Returns how many. */
+  async backfill(db: Db, nodeId: string, classes: readonly Classification[], at: string): Promise<number> {
+    if (classes.length === 0) return 0;
+    const before = await outboxStore.maxId(db);
+    await db.raw(
+      `insert into ${O} (record_id, kind, created_at)
+       select r.id, 'record', ? from node_records r
+       where r.source_node = ? and r.status = 'active' and r.class in (${classes.map(() => '?').join(',')})
+         and not exists (select 1 from ${O} o where o.record_id = r.id)
+       order by r.id`,
+      [at, nodeId, ...classes],
+    );
+    const after = await outboxStore.maxId(db);
+    if (after === before) return 0;
+    const row = (await db(O).where('id', '>', before).count({ n: '*' }).first()) as Row | undefined;
+    return Number(row?.n ?? 0);
+  },
+
+  async maxId(db: Db): Promise<number> {
+    const row = (await db(O).max({ m: 'id' }).first()) as Row | undefined;
+    return Number(row?.m ?? 0);
+  },
+
+  /** The oldest unbatched row's time, and whether at least `n` rows wait; null when none waits. */
+  async pending(db: Db, n: number): Promise<{ oldestAt: string; full: boolean } | null> {
+    const first = (await db(O).select('created_at').whereNull('batch_id').orderBy('id').first()) as Row | undefined;
+    if (!first) return null;
+    const nth = n <= 1 ? first : ((await db(O).select('id').whereNull('batch_id').orderBy('id').offset(n - 1).first()) as Row | undefined);
+    return { oldestAt: String(first.created_at), full: nth !== undefined };
+  },
+
+  /** Cuts up to `max` unbatched rows into a new batch with the next seq. Run it in a transaction. */
+  async cut(db: Db, o: { id: string; max: number; at: string }): Promise<BatchRow | null> {
+    const rows = (await db(O).select('id', 'kind').whereNull('batch_id').orderBy('id').limit(o.max)) as Row[];
+    if (rows.length === 0) return null;
+    const top = (await db(B).max({ m: 'seq' }).first()) as Row | undefined;
+    const seq = Number(top?.m ?? 0) + 1;
+    const records = rows.filter((r) => r.kind === 'record').length;
+    await db(B).insert({ id: o.id, seq, status: 'open', records, withdrawals: rows.length - records, created_at: o.at, attempts: 0 });
+    const ids = rows.map((r) => r.id as number | string);
+    for (let i = 0; i < ids.length; i += CHUNK) await db(O).whereIn('id', ids.slice(i, i + CHUNK)).whereNull('batch_id').update({ batch_id: o.id });
+    return batchFromRow({ id: o.id, seq, status: 'open', records, withdrawals: rows.length - records, created_at: o.at, attempts: 0 });
+  },
+
+  /** The lowest-seq batch without a receipt. */
+  async nextUnacknowledged(db: Db): Promise<BatchRow | undefined> {
+    const r = (await db(B).whereIn('status', ['open', 'sent']).orderBy('seq').first()) as Row | undefined;
+    return r ? batchFromRow(r) : undefined;
+  },
+
+  async getBatch(db: Db, id: string): Promise<BatchRow | undefined> {
+    const r = (await db(B).where({ id }).first()) as Row | undefined;
+    return r ? batchFromRow(r) : undefined;
+  },
+
+  async listBatches(db: Db, limit = 100): Promise<BatchRow[]> {
+    return ((await db(B).orderBy('seq', 'desc').limit(limit)) as Row[]).map(batchFromRow);
+  },
+
+  /** The batch's content as it travels, in outbox order, from the records' current rows. */
+  async items(db: Db, batchId: string): Promise<{ records: WireRecord[]; withdrawals: WireWithdrawal[] }> {
+    const rows = (await db(`${O} as o`)
+      .join('node_records as r', 'r.id', 'o.record_id')
+      .where('o.batch_id', batchId)
+      .orderBy('o.id')
+      .select('o.kind', 'r.id', 'r.type', 'r.class', 'r.fields', 'r.created_at', 'r.updated_at', 'r.withdrawn_reason', 'r.withdrawn_at')) as Row[];
+    const records: WireRecord[] = [];
+    const withdrawals: WireWithdrawal[] = [];
+    for (const r of rows) {
+      if (r.kind === 'record') {
+        records.push({ id: String(r.id), type: String(r.type), classification: r.class as Classification, fields: JSON.parse(String(r.fields)) as Record<string, unknown>, createdAt: String(r.created_at), updatedAt: String(r.updated_at) });
+      } else if (r.withdrawn_reason && r.withdrawn_at) {
+        withdrawals.push({ id: String(r.id), reason: r.withdrawn_reason as WireWithdrawal['reason'], at: String(r.withdrawn_at) });
+      }
+    }
+    return { records, withdrawals };
+  },
+
+  /** One more attempt; the first moves the batch from open to sent. */
+  async markAttempt(db: Db, id: string, at: string): Promise<void> {
+    await db(B).where({ id }).increment('attempts', 1);
+    await db(B).where({ id, status: 'open' }).update({ status: 'sent', sent_at: at });
+  },
+
+  async markError(db: Db, id: string, error: string): Promise<void> {
+    await db(B).where({ id }).update({ last_error: error.slice(0, 200) });
+  },
+
+  /** Stores the receipt; false when the batch already had one (another process stored it first). */
+  async storeReceipt(db: Db, id: string, r: { status: 'accepted' | 'refused'; receipt: string | null; accepted: number; rejected: number; at: string; error?: string }): Promise<boolean> {
+    const n = await db(B)
+      .where({ id })
+      .whereIn('status', ['open', 'sent'])
+      .update({ status: r.status, receipt: r.receipt, accepted: r.accepted, rejected: r.rejected, receipt_at: r.at, last_error: r.error ?? null });
+    return n === 1;
+  },
+
+  /** Unbatched rows, and batches still waiting for a receipt. */
+  async backlog(db: Db): Promise<{ unbatched: number; unacknowledged: number }> {
+    const a = (await db(O).whereNull('batch_id').count({ n: '*' }).first()) as Row | undefined;
+    const b = (await db(B).whereIn('status', ['open', 'sent']).count({ n: '*' }).first()) as Row | undefined;
+    return { unbatched: Number(a?.n ?? 0), unacknowledged: Number(b?.n ?? 0) };
+  },
+
+  async getState(db: Db, key: string): Promise<string | undefined> {
+    const r = (await db(S).where({ key }).first()) as Row | undefined;
+    return r ? String(r.value) : undefined;
+  },
+
+  async setState(db: Db, key: string, value: string, at: string): Promise<void> {
+    await db(S).insert({ key, value, updated_at: at }).onConflict('key').merge(['value', 'updated_at']);
+  },
+};

@@ -1,0 +1,113 @@
+/**
+ * Province-wide subject queries (GET /v1/subjects/:code?scope=province): the node seals a
+ * QueryPayload (the caller's actor, clearance and purpose) to the hub and shows the answer under
+ * the same local rules as its own records (decideRead: masking by clearance, restricted only with
+ * a purpose and audited per release). The hub withholds what the caller or this node may not
+ * receive and says so; both lists are returned. No hub → 503 ERR_HUB_UNAVAILABLE, audited.
+ */
+import { todayInChina } from '../../protocol/catalog-calendar.js';
+import type { Classification } from '../../protocol/classification.js';
+import type { QueryAnswerPayload, QueryPayload } from '../../protocol/exchange.js';
+import { protocolError } from '../../protocol/errors.js';
+import { checkIdentifier, normalizeIdentifier } from '../../protocol/identifiers.js';
+import { decideRead, type Caller } from '../access.js';
+import { nodeError } from '../errors.js';
+import { viewOf, type RecordView } from '../record-model.js';
+import type { AuditWriter, RecordsService } from '../records-service.js';
+import { subjectHandle } from '../secrets.js';
+import type { AuditEvent } from '../../audit/types.js';
+import { HubError, type HubClient } from './hub-client.js';
+import { openFromHub, sealToHub } from './hub-envelopes.js';
+import type { ExchangeIdentity } from './identity.js';
+import { fromWire } from './wire.js';
+
+export interface ProvinceResult {
+  subject: string;
+  scope: 'province';
+  records: RecordView[];
+  withheld: { classification: Classification; code: string; count: number }[];
+  answeredAt: string;
+}
+
+export interface ProvinceQueryDeps {
+  identity: ExchangeIdentity;
+  client: () => HubClient;
+  audit: AuditWriter;
+  records: Pick<RecordsService, 'authorize'>;
+  clock: () => Date;
+}
+
+function isAnswer(p: unknown): p is QueryAnswerPayload {
+  const a = p as QueryAnswerPayload;
+  return typeof a === 'object' && a !== null && typeof a.subject === 'string' && typeof a.queryId === 'string' && Array.isArray(a.records) && Array.isArray(a.withheld);
+}
+
+export function provinceQuery(deps: ProvinceQueryDeps) {
+  const { identity, audit, clock } = deps;
+  const nodeId = identity.nodeId;
+  let seq = 0;
+
+  return async function query(caller: Caller, code: string, purpose?: string): Promise<ProvinceResult> {
+    const subject = normalizeIdentifier(code);
+    const handle = subjectHandle(subject);
+    await deps.records.authorize(caller, 'record.read', handle);
+    const check = checkIdentifier(subject, todayInChina(clock()));
+    if (!check.valid) throw protocolError(check.code!, `not a valid subject code (${check.kind})`);
+
+    const payload: QueryPayload = { subject, actor: caller.actor, clearance: caller.clearance, ...(purpose ? { purpose } : {}) };
+    const base = { actor: caller.actor, actorNode: nodeId, action: 'query.province', object: handle } as const;
+    let answer: QueryAnswerPayload;
+    let queryId: string;
+    try {
+      const envelope = await sealToHub(identity, { type: 'query', seq: ++seq, ts: clock(), payload });
+      queryId = envelope.id;
+      const raw = await deps.client().postQuery(envelope);
+      const opened = await openFromHub<unknown>(raw, 'query-answer', identity, { now: clock(), fresh: true });
+      if (!isAnswer(opened.payload) || opened.payload.queryId !== queryId || opened.payload.subject !== subject) {
+        throw nodeError('ERR_HUB_ANSWER_INVALID', 'the query answer is not for this query');
+      }
+      answer = opened.payload;
+    } catch (e) {
+      const hubCode = (e as { code?: string }).code ?? 'Error';
+      await audit.record({ ...base, outcome: 'failure', reason: `ERR_HUB_UNAVAILABLE ${hubCode}` });
+      if (e instanceof HubError || (e as { code?: string }).code === 'ERR_HUB_ANSWER_INVALID') {
+        throw nodeError('ERR_HUB_UNAVAILABLE', `the province-wide query could not be answered: ${hubCode}`, { hubCode, ...(e instanceof HubError && e.status ? { status: e.status } : {}) });
+      }
+      throw e;
+    }
+
+    const today = todayInChina(clock());
+    const records: RecordView[] = [];
+    const withheld = new Map<string, { classification: Classification; code: string; count: number }>();
+    const hold = (classification: Classification, code: string, count: number) => {
+      const k = `${classification}/${code}`;
+      const w = withheld.get(k) ?? { classification, code, count: 0 };
+      w.count += count;
+      withheld.set(k, w);
+    };
+    const events: AuditEvent[] = [];
+    for (const w of answer.withheld) hold(w.classification, w.code, w.count);
+    for (const r of answer.records) {
+      if (r.status !== 'active') continue;
+      const s = fromWire(r, r.sourceNode, today);
+      if (!s.ok) {
+        hold(r.classification, s.code, 1);
+        continue;
+      }
+      const d = decideRead(caller.clearance, s.record.classification, purpose);
+      if (!d.allowed) {
+        events.push({ actor: caller.actor, actorNode: nodeId, action: 'access.denied', object: s.record.id, class: s.record.classification, outcome: 'failure', reason: d.code });
+        hold(s.record.classification, d.code, 1);
+        continue;
+      }
+      if (d.audited) events.push({ actor: caller.actor, actorNode: nodeId, action: 'record.read', object: s.record.id, class: s.record.classification, outcome: 'success', reason: purpose! });
+      records.push(viewOf(s.record, d.view));
+    }
+    const held = [...withheld.values()];
+    events.push({ ...base, outcome: 'success', reason: `${purpose ? `purpose=${purpose} ` : ''}records=${records.length} withheld=${held.reduce((n, w) => n + w.count, 0)} query=${queryId}` });
+    await Promise.all(events.map((e) => audit.record(e))); // one flush for all of them
+    return { subject, scope: 'province', records, withheld: held, answeredAt: answer.answeredAt };
+  };
+}
+
+export type ProvinceQuery = ReturnType<typeof provinceQuery>;

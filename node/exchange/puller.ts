@@ -1,0 +1,126 @@
+/**
+ * The inbox: asks the hub for what it distributes to this node after the stored cursor, opens
+ * the envelope, and applies its items and the new cursor in one transaction (audit
+ * 'distribution.apply' with it). Applying is idempotent: a record already held (same id or same
+ * natural key) is skipped, a withdrawal of a record already withdrawn changes nothing, so a crash
+ * between the hub's answer and the commit only means the same items come again. Received records
+ * keep their id and source node and never enter the outbox (they are not this node's).
+ */
+import type { Knex } from 'knex';
+import { todayInChina } from '../../protocol/catalog-calendar.js';
+import type { DistributionItem, DistributionPayload } from '../../protocol/exchange.js';
+import type { HubConfig } from '../config.js';
+import { nodeError } from '../errors.js';
+import type { AuditWriter } from '../records-service.js';
+import { recordsStore, WITHDRAW_REASONS, type StoredRecord, type WithdrawReason } from '../records-store.js';
+import type { HubClient } from './hub-client.js';
+import { openFromHub } from './hub-envelopes.js';
+import type { ExchangeIdentity } from './identity.js';
+import type { Log } from './loop.js';
+import { outboxStore } from './outbox-store.js';
+import { fromWire } from './wire.js';
+
+export const CURSOR_KEY = 'inbox.cursor';
+/** Items asked for per request (the hub caps it at MAX_DISTRIBUTION_ITEMS). */
+export const PULL_LIMIT = 1000;
+
+export interface PullerDeps {
+  db: Knex;
+  audit: AuditWriter;
+  identity: ExchangeIdentity;
+  client: () => HubClient;
+  clock: () => Date;
+  log: Log;
+  hub: Pick<HubConfig, 'pollIntervalMs'>;
+}
+
+export interface ApplyResult {
+  cursor: number;
+  records: number;
+  withdrawals: number;
+  skipped: number;
+}
+
+function isDistribution(p: unknown): p is DistributionPayload {
+  const d = p as DistributionPayload;
+  return typeof d === 'object' && d !== null && Array.isArray(d.items) && Number.isSafeInteger(d.next) && typeof d.more === 'boolean';
+}
+
+export function createPuller(deps: PullerDeps) {
+  const { db, audit, identity, clock, log } = deps;
+  const nodeId = identity.nodeId;
+
+  async function cursor(): Promise<number> {
+    return Number((await outboxStore.getState(db, CURSOR_KEY)) ?? 0);
+  }
+
+  /** Applies the items of one distribution envelope and moves the cursor to `next`, all in one transaction. */
+  async function apply(envelopeId: string, items: DistributionItem[], next: number): Promise<ApplyResult> {
+    const today = todayInChina(clock());
+    const at = clock().toISOString();
+    return db.transaction(async (trx) => {
+      let skipped = 0;
+      const incoming: StoredRecord[] = [];
+      for (const it of items) {
+        if (it.kind !== 'record' || it.sourceNode === nodeId || it.record?.id === undefined) continue;
+        const r = fromWire(it.record, it.sourceNode, today);
+        if (r.ok) incoming.push(r.record);
+        else skipped++;
+      }
+      const known = new Set<string>();
+      for (let i = 0; i < incoming.length; i += 500) {
+        const rows = (await trx('node_records').select('id').whereIn('id', incoming.slice(i, i + 500).map((r) => r.id))) as { id: string }[];
+        for (const row of rows) known.add(row.id);
+      }
+      const fresh = incoming.filter((r) => !known.has(r.id));
+      const inserted = await recordsStore.insertMany(trx, fresh);
+      skipped += incoming.length - inserted.size;
+
+      let withdrawals = 0;
+      for (const it of items) {
+        if (it.kind !== 'withdrawal') continue;
+        const r = await recordsStore.findById(trx, it.id);
+        if (!r || r.sourceNode !== it.sourceNode || it.sourceNode === nodeId || r.status !== 'active') {
+          skipped++;
+          continue;
+        }
+        const reason: WithdrawReason = (WITHDRAW_REASONS as readonly string[]).includes(it.reason) ? (it.reason as WithdrawReason) : 'correction';
+        await recordsStore.withdraw(trx, r.id, reason, at);
+        if ((await recordsStore.resolveObjections(trx, { recordId: r.id }, 'closed', `node:${it.sourceNode}`, at, `withdrawn by ${it.sourceNode}: ${reason}`)) > 0) {
+          await recordsStore.setDisputed(trx, r.id, false, at);
+        }
+        await audit.recordIn(trx, { actor: `node:${it.sourceNode}`, actorNode: it.sourceNode, action: 'record.withdraw', object: r.id, class: r.classification, outcome: 'success', reason });
+        withdrawals++;
+      }
+      await outboxStore.setState(trx, CURSOR_KEY, String(next), at);
+      await audit.recordIn(trx, {
+        actor: 'node:430000', actorNode: '430000', action: 'distribution.apply', object: envelopeId, outcome: 'success',
+        reason: `items=${items.length} records=${inserted.size} withdrawals=${withdrawals} skipped=${skipped} cursor=${next}`,
+      });
+      return { cursor: next, records: inserted.size, withdrawals, skipped };
+    });
+  }
+
+  /** One request: pull after the cursor and apply. Returns the result, or null when nothing was new. */
+  async function pullOnce(signal?: AbortSignal): Promise<(ApplyResult & { more: boolean }) | null> {
+    const after = await cursor();
+    const raw = await deps.client().getDistributions(after, PULL_LIMIT, signal);
+    const opened = await openFromHub<unknown>(raw, 'distribution', identity, { now: clock(), fresh: true });
+    const p = opened.payload;
+    if (!isDistribution(p)) throw nodeError('ERR_HUB_ANSWER_INVALID', 'the distribution payload does not have the distribution shape');
+    if (p.next < after) throw nodeError('ERR_HUB_ANSWER_INVALID', `the hub's next cursor ${p.next} is behind ${after}`, { after, next: p.next });
+    if (p.items.length === 0 && p.next === after) return null;
+    const r = await apply(opened.header.id, p.items, p.next);
+    log.info({ envelope: opened.header.id, ...r }, 'hub exchange: distribution applied');
+    return { ...r, more: p.more };
+  }
+
+  async function step(signal?: AbortSignal): Promise<number> {
+    const r = await pullOnce(signal);
+    return r?.more ? 0 : deps.hub.pollIntervalMs;
+  }
+
+  return { step, pullOnce, apply, cursor };
+}
+
+export type Puller = ReturnType<typeof createPuller>;

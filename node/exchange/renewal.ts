@@ -1,0 +1,90 @@
+/**
+ * Certificate renewal: when less than `renewAt` of the node certificate's lifetime is left, make a
+ * new key and CSR, POST /v1/renew over mutual TLS with the current certificate, check the answer
+ * (issued by the provincial CA to this node id, for the new key), write the files atomically
+ * (files.ts), then swap the identity in memory: the HTTP client opens a new pool (requests in
+ * flight finish on the old one) and the audit log signs with the new key.
+ */
+import { createCsr, generateRsaKeyPair } from '../../certs/pki-crypto.js';
+import { HUB_NODE_ID } from '../../certs/issue.js';
+import { certFromPem, keyMatchesCert } from '../../protocol/crypto.js';
+import type { EnrollResponse } from '../../protocol/exchange.js';
+import { nodeError } from '../errors.js';
+import type { AuditWriter } from '../records-service.js';
+import { validity, writeHubCert, writeRenewal } from './files.js';
+import type { HubClient } from './hub-client.js';
+import type { ExchangeIdentity } from './identity.js';
+import type { Log } from './loop.js';
+
+/** True when less than `renewAt` (a fraction) of the certificate's lifetime is left at `now`. */
+export function renewalDue(certPem: string, now: Date, renewAt: number): boolean {
+  return now.getTime() >= renewalTime(certPem, renewAt).getTime();
+}
+
+/** The instant from which renewalDue is true. */
+export function renewalTime(certPem: string, renewAt: number): Date {
+  const { notBefore, notAfter } = validity(certPem);
+  const life = notAfter.getTime() - notBefore.getTime();
+  return new Date(notAfter.getTime() - renewAt * life);
+}
+
+export interface RenewalDeps {
+  identity: ExchangeIdentity;
+  client: () => HubClient;
+  audit: AuditWriter;
+  clock: () => Date;
+  log: Log;
+  dataDir: string;
+  renewAt: number;
+}
+
+const HOUR = 3_600_000;
+
+export function createRenewal(deps: RenewalDeps) {
+  const { identity, clock, log } = deps;
+  const nodeId = identity.nodeId;
+
+  /** Checks an EnrollResponse against the key it is for; returns it when it fits. */
+  function check(res: EnrollResponse, keyPem: string): EnrollResponse {
+    const now = clock();
+    const signer = identity.trust().verifySigner(res.certPem, now); // chains to the CA, valid, a node certificate
+    if (signer.nodeId !== nodeId) throw nodeError('ERR_HUB_ANSWER_INVALID', `the renewed certificate is for ${signer.nodeId}, not ${nodeId}`);
+    if (!keyMatchesCert(keyPem, certFromPem(res.certPem))) throw nodeError('ERR_HUB_ANSWER_INVALID', 'the renewed certificate is not for the key this node sent');
+    return res;
+  }
+
+  async function renewNow(signal?: AbortSignal): Promise<EnrollResponse> {
+    const old = identity.current();
+    const kp = generateRsaKeyPair();
+    const res = check(await deps.client().renew({ csrPem: createCsr(nodeId, kp) }, signal), kp.privateKeyPem);
+    const v = validity(res.certPem);
+    const enrolment = { ...old.enrolment, grade: res.grade, serial: v.serial, notBefore: v.notBefore.toISOString(), notAfter: v.notAfter.toISOString(), renewedAt: clock().toISOString() };
+    writeRenewal(deps.dataDir, { keyPem: kp.privateKeyPem, certPem: res.certPem, enrolment, previousKeyPem: old.keyPem });
+    let hubCertPem = old.hubCertPem;
+    try {
+      if (identity.trust().verifySigner(res.hubCertPem, clock()).nodeId === HUB_NODE_ID && res.hubCertPem !== old.hubCertPem) {
+        writeHubCert(deps.dataDir, res.hubCertPem);
+        hubCertPem = res.hubCertPem;
+      }
+    } catch {
+      // keep the hub certificate we have
+    }
+    await identity.swap({ keyPem: kp.privateKeyPem, certPem: res.certPem, enrolment, previousKeyPem: old.keyPem, hubCertPem });
+    await deps.audit.record({ actor: `node:${nodeId}`, actorNode: nodeId, action: 'cert.renew', object: `serial:${v.serial}`, outcome: 'success', reason: `previous=${old.enrolment.serial} notAfter=${enrolment.notAfter} grade=${res.grade}` });
+    log.info({ serial: v.serial, previous: old.enrolment.serial, notAfter: enrolment.notAfter }, 'hub exchange: node certificate renewed');
+    return res;
+  }
+
+  /** Renews when due; returns the wait until the next check (at most an hour). */
+  async function step(signal?: AbortSignal): Promise<number> {
+    const now = clock();
+    if (renewalDue(identity.current().certPem, now, deps.renewAt)) await renewNow(signal);
+    const due = renewalTime(identity.current().certPem, deps.renewAt).getTime() - clock().getTime();
+    // A certificate that is due again right away (issued with too short a life) is retried hourly, not in a tight loop.
+    return due <= 0 ? HOUR : Math.max(1000, Math.min(HOUR, due));
+  }
+
+  return { step, renewNow };
+}
+
+export type Renewal = ReturnType<typeof createRenewal>;

@@ -1,0 +1,169 @@
+/**
+ * The outbox sender: cuts batches (id = UUIDv7 and the next seq, fixed in one transaction) when
+ * enough rows wait or the oldest has waited long enough, and sends them in seq order. A batch is
+ * re-sent — same id and seq, fresh ts — until a receipt is stored; it is never re-cut, so each
+ * outbox row reaches the hub exactly once. Answers:
+ *   200                               → the receipt envelope
+ *   409 ERR_REPLAY + details.receipt  → the receipt the hub stored (the first answer was lost)
+ *   403 ERR_CLASSIFICATION_DENIED     → refused by policy (seq consumed at the hub); receipt if given
+ *   anything else                     → kept, retried with backoff (the loop's)
+ * Receipts are opened and checked (signed by the hub under the provincial CA, addressed to this
+ * node, for this batch id and seq) before they are stored, with audit 'batch.send'/'batch.receipt'.
+ */
+import type { Knex } from 'knex';
+import { uuidv7 } from '../../protocol/crypto.js';
+import type { ReceiptPayload } from '../../protocol/exchange.js';
+import { canonicalize } from '../../protocol/canonical-json.js';
+import type { HubConfig } from '../config.js';
+import { nodeError } from '../errors.js';
+import type { AuditWriter } from '../records-service.js';
+import { HubError, type HubClient } from './hub-client.js';
+import { openFromHub, sealToHub } from './hub-envelopes.js';
+import type { ExchangeIdentity } from './identity.js';
+import type { Log } from './loop.js';
+import { outboxStore, type BatchRow } from './outbox-store.js';
+
+export interface SenderDeps {
+  db: Knex;
+  audit: AuditWriter;
+  identity: ExchangeIdentity;
+  client: () => HubClient;
+  clock: () => Date;
+  log: Log;
+  hub: Pick<HubConfig, 'batchMaxRecords' | 'batchMaxAgeMs'>;
+  /** After a round that stored at least one receipt (the witness loop hooks in here). */
+  onReceipts?: () => void;
+  /** The hub's certificate may have changed (it could not decrypt): fetch it again. */
+  refreshHubCert?: () => Promise<void>;
+}
+
+export type SendOutcome = { batch: BatchRow; status: 'accepted' | 'refused'; accepted: number; rejected: number; via: 'answer' | 'replay' | 'refusal' };
+
+/** When nothing is due, check again after this long at most (records written in-process wake the loop sooner). */
+const IDLE_MS = 5000;
+
+function isReceiptPayload(p: unknown): p is ReceiptPayload {
+  const r = p as ReceiptPayload;
+  return typeof r === 'object' && r !== null && typeof r.batchId === 'string' && typeof r.seq === 'number' && (r.outcome === 'accepted' || r.outcome === 'refused') &&
+    Array.isArray(r.accepted) && Array.isArray(r.rejected) && Array.isArray(r.withdrawn);
+}
+
+export function createSender(deps: SenderDeps) {
+  const { db, audit, identity, clock, log } = deps;
+  const nodeId = identity.nodeId;
+  const actor = `node:${nodeId}`;
+
+  /** Cuts one batch when due (full, or the oldest row older than batchMaxAgeMs, or `force`); else how long until one is due. */
+  async function cutIfDue(force = false): Promise<BatchRow | { waitMs: number }> {
+    const { batchMaxRecords: max, batchMaxAgeMs: maxAge } = deps.hub;
+    const p = await outboxStore.pending(db, max);
+    if (!p) return { waitMs: IDLE_MS };
+    const age = clock().getTime() - Date.parse(p.oldestAt);
+    if (!force && !p.full && age < maxAge) return { waitMs: Math.max(10, maxAge - age) };
+    const at = clock().toISOString();
+    const batch = await db.transaction((trx) => outboxStore.cut(trx, { id: uuidv7(clock()), max, at }));
+    if (!batch) return { waitMs: IDLE_MS };
+    log.debug({ batch: batch.id, seq: batch.seq, records: batch.records, withdrawals: batch.withdrawals }, 'hub exchange: batch cut');
+    return batch;
+  }
+
+  async function storeOutcome(b: BatchRow, o: { status: 'accepted' | 'refused'; receipt: unknown; payload?: ReceiptPayload; code?: string; via: SendOutcome['via'] }): Promise<SendOutcome> {
+    const accepted = o.payload ? o.payload.accepted.length + o.payload.withdrawn.length : 0;
+    const rejected = o.payload ? o.payload.rejected.length : 0;
+    const at = clock().toISOString();
+    const code = o.code ?? o.payload?.code;
+    await db.transaction(async (trx) => {
+      const stored = await outboxStore.storeReceipt(trx, b.id, { status: o.status, receipt: o.receipt === undefined ? null : canonicalize(o.receipt), accepted, rejected, at, ...(code ? { error: code } : {}) });
+      if (!stored) return;
+      await audit.recordIn(trx, {
+        actor, actorNode: nodeId, action: 'batch.receipt', object: b.id, outcome: o.status === 'accepted' ? 'success' : 'failure',
+        reason: `seq=${b.seq} outcome=${o.status}${code ? ` code=${code}` : ''} accepted=${accepted} rejected=${rejected}`,
+      });
+    });
+    const codes = [...new Set(o.payload?.rejected.map((r) => r.code) ?? [])];
+    const fields = { batch: b.id, seq: b.seq, accepted, rejected, ...(codes.length ? { rejectedCodes: codes } : {}), ...(code ? { code } : {}) };
+    if (o.status === 'refused') log.error(fields, 'hub exchange: batch refused by the hub');
+    else if (rejected > 0) log.warn(fields, 'hub exchange: batch accepted with rejected records');
+    else log.info(fields, 'hub exchange: batch accepted');
+    return { batch: b, status: o.status, accepted, rejected, via: o.via };
+  }
+
+  async function openReceipt(b: BatchRow, raw: unknown): Promise<ReceiptPayload> {
+    const opened = await openFromHub<unknown>(raw, 'receipt', identity, { now: clock(), fresh: false, atEnvelopeTime: true });
+    const p = opened.payload;
+    if (!isReceiptPayload(p)) throw nodeError('ERR_HUB_ANSWER_INVALID', 'the receipt payload does not have the receipt shape', { batch: b.id });
+    if (p.batchId !== b.id || p.seq !== b.seq) {
+      throw nodeError('ERR_HUB_ANSWER_INVALID', `the receipt is for batch ${p.batchId} seq ${p.seq}, not ${b.id} seq ${b.seq}`, { batch: b.id, seq: b.seq, receiptBatch: p.batchId, receiptSeq: p.seq });
+    }
+    return p;
+  }
+
+  /** One attempt at one batch; throws (after noting the error) when it has to be retried. */
+  async function send(b: BatchRow, signal?: AbortSignal): Promise<SendOutcome> {
+    const payload = await outboxStore.items(db, b.id);
+    const at = clock();
+    if (b.status === 'open') {
+      await db.transaction(async (trx) => {
+        await outboxStore.markAttempt(trx, b.id, at.toISOString());
+        await audit.recordIn(trx, { actor, actorNode: nodeId, action: 'batch.send', object: b.id, outcome: 'success', reason: `seq=${b.seq} records=${payload.records.length} withdrawals=${payload.withdrawals.length}` });
+      });
+    } else {
+      await outboxStore.markAttempt(db, b.id, at.toISOString());
+    }
+    try {
+      const envelope = await sealToHub(identity, { type: 'batch', seq: b.seq, id: b.id, ts: at, payload });
+      let answer: unknown;
+      let via: SendOutcome['via'] = 'answer';
+      try {
+        answer = await deps.client().postBatch(envelope, signal);
+      } catch (e) {
+        if (!(e instanceof HubError)) throw e;
+        const receipt = (e.details as { receipt?: unknown } | undefined)?.receipt;
+        if (e.code === 'ERR_REPLAY' && receipt !== undefined) {
+          answer = receipt;
+          via = 'replay';
+        } else if (e.code === 'ERR_CLASSIFICATION_DENIED' && e.status === 403) {
+          if (receipt === undefined) return await storeOutcome(b, { status: 'refused', receipt: undefined, code: e.code, via: 'refusal' });
+          answer = receipt;
+          via = 'refusal';
+        } else {
+          if ((e.code === 'ERR_DECRYPT_FAILED' || e.code === 'ERR_WRONG_RECIPIENT') && deps.refreshHubCert) await deps.refreshHubCert().catch(() => undefined);
+          throw e;
+        }
+      }
+      const receipt = await openReceipt(b, answer);
+      return await storeOutcome(b, { status: receipt.outcome === 'accepted' ? 'accepted' : 'refused', receipt: answer, payload: receipt, via });
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? 'Error';
+      await outboxStore.markError(db, b.id, `${code}${e instanceof HubError && e.status ? ` (HTTP ${e.status})` : ''}`).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /**
+   * One round: send every batch still without a receipt, in seq order, then cut and send new ones
+   * until nothing is due. Returns the wait before the next round. Throws when a send must be retried.
+   */
+  async function step(signal?: AbortSignal): Promise<number> {
+    let receipts = 0;
+    try {
+      for (;;) {
+        if (signal?.aborted) return 0;
+        let b = await outboxStore.nextUnacknowledged(db);
+        if (!b) {
+          const cut = await cutIfDue();
+          if ('waitMs' in cut) return cut.waitMs;
+          b = cut;
+        }
+        await send(b, signal);
+        receipts++;
+      }
+    } finally {
+      if (receipts > 0) deps.onReceipts?.();
+    }
+  }
+
+  return { step, send, cutIfDue, openReceipt };
+}
+
+export type Sender = ReturnType<typeof createSender>;

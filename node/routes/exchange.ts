@@ -1,0 +1,45 @@
+/** GET /v1/exchange/status: the hub exchange at a glance (auditors and admins; no personal data). */
+import type { FastifyInstance } from 'fastify';
+import type { NodeContext } from '../context.js';
+import { nodeError } from '../errors.js';
+import { authErrors, errorSchema } from '../schemas.js';
+
+const statusSchema = {
+  summary: 'the hub exchange: outbox backlog, batches and receipts, inbox cursor, certificate, witnessing, last error',
+  tags: ['exchange'],
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        nodeId: { type: 'string' },
+        hubUrl: { type: 'string' },
+        grade: { type: 'integer' },
+        certificate: { type: 'object', properties: { serial: { type: 'string' }, notAfter: { type: 'string' }, renewFrom: { type: 'string' } } },
+        outbox: { type: 'object', properties: { pending: { type: 'integer', description: 'outbox rows not yet cut into a batch' } } },
+        batches: {
+          type: 'object',
+          properties: {
+            pending: { type: 'integer', description: 'batches without a receipt yet' },
+            accepted: { type: 'integer' },
+            refused: { type: 'integer' },
+            lastSeq: { type: 'integer' },
+          },
+        },
+        inbox: { type: 'object', properties: { cursor: { type: 'integer' }, applied: { type: 'integer', description: 'records and withdrawals applied since start' } } },
+        witness: { type: ['object', 'null'], properties: { treeSize: { type: 'integer' }, cosignedAt: { type: 'string' } } },
+        lastError: { type: ['object', 'null'], properties: { loop: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' }, at: { type: 'string' } } },
+      },
+    },
+    503: { description: 'ERR_HUB_UNAVAILABLE: this node has no hub', ...errorSchema },
+    ...authErrors,
+  },
+};
+
+export async function exchangeRoutes(app: FastifyInstance, opts: { ctx: NodeContext }): Promise<void> {
+  const { ctx } = opts;
+  app.get('/exchange/status', { schema: statusSchema }, async (request) => {
+    await ctx.records.authorize(request.caller, 'audit.read', 'exchange');
+    if (!ctx.exchange) throw nodeError('ERR_HUB_UNAVAILABLE', 'this node is not connected to a hub (no `hub` in its config)', { reason: 'not-configured' });
+    return ctx.exchange.status();
+  });
+}
