@@ -1,0 +1,186 @@
+/**
+ * A scripted stand-in for the hub, for the node's exchange tests: real HTTPS with mutual TLS on
+ * loopback, real envelopes (seal/open with the test CA's certificates), and switches for the
+ * faults the real hub cannot be made to show on demand (an answer lost after the batch was
+ * processed, 503 with Retry-After, a policy refusal, a receipt for another batch).
+ */
+import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { caTrust } from '../../protocol/ca-trust.js';
+import { derB64ToPem } from '../../protocol/crypto.js';
+import { open } from '../../protocol/open.js';
+import { seal } from '../../protocol/seal.js';
+import type { Envelope } from '../../protocol/envelope.js';
+import type { BatchPayload, DistributionItem, EnrollResponse, QueryAnswerPayload, QueryPayload, ReceiptPayload } from '../../protocol/exchange.js';
+import { tlsServerOptions } from '../../certs/tls.js';
+import { parseCsr, randomSerial, signLeafCertificate } from '../../certs/pki-crypto.js';
+import { DEFAULT_HOSTS } from '../../certs/issue.js';
+import { issue, type TestCa, type TestIdentity } from '../helpers/pki.js';
+
+export interface FakeBatch {
+  id: string;
+  seq: number;
+  from: string;
+  payload: BatchPayload;
+  receipt: Envelope;
+}
+
+export interface FakeHub {
+  url: string;
+  port: number;
+  identity: TestIdentity;
+  /** Every batch processed, by envelope id (the ledger: a replay is answered from here). */
+  batches: Map<string, FakeBatch>;
+  /** Every POST /v1/batches received, processed or not. */
+  posts: { id: string; seq: number; ts: string }[];
+  lastSeq: Map<string, number>;
+  distributions: DistributionItem[];
+  queries: { payload: QueryPayload; from: string }[];
+  answerQuery: (q: QueryPayload) => Pick<QueryAnswerPayload, 'records' | 'withheld'>;
+  grade: number;
+  /** The next N batch posts are processed, but the connection is cut before the answer. */
+  loseAnswers: number;
+  /** The next N requests (any route) get 503 ERR_NOT_READY with this Retry-After (seconds). */
+  unavailable: number;
+  retryAfterSeconds: number;
+  /** The next N batch posts are refused by policy (403 ERR_CLASSIFICATION_DENIED, seq consumed). */
+  refuse: number;
+  /** The next N receipts name another batch id. */
+  wrongReceipts: number;
+  /** Validity of certificates issued by /v1/renew and /v1/enroll (ms). */
+  certLifetimeMs: number;
+  enrolTokens: Map<string, { nodeId: string; grade: number }>;
+  renewals: number;
+  close(): Promise<void>;
+}
+
+async function body(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  return text ? JSON.parse(text) : undefined;
+}
+
+function send(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(value));
+}
+
+export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Promise<FakeHub> {
+  const identity = issue(ca, '430000');
+  const trust = caTrust({ caCertPems: [ca.certPem] });
+  const hubKey = { keyPem: identity.keyPem, certPem: identity.certPem };
+  const issueFor = (csrPem: string): { certPem: string; nodeId: string } => {
+    const csr = parseCsr(csrPem);
+    const now = Date.now();
+    const certPem = signLeafCertificate({
+      caCertPem: ca.certPem, caKeyPem: ca.keyPem, cn: csr.cn!, publicKeyPem: csr.publicKeyPem, serial: randomSerial(),
+      notBefore: new Date(now - 1000), notAfter: new Date(now + hub.certLifetimeMs), hosts: DEFAULT_HOSTS,
+    });
+    return { certPem, nodeId: csr.cn! };
+  };
+  const enrollResponse = (certPem: string, nodeId: string): EnrollResponse => {
+    const c = new X509Certificate(certPem);
+    return {
+      nodeId, grade: hub.grade, certPem, caCertPem: ca.certPem, hubCertPem: identity.certPem, serial: c.serialNumber,
+      notBefore: new Date(c.validFrom).toISOString(), notAfter: new Date(c.validTo).toISOString(),
+    };
+  };
+
+  const sealTo = (type: 'receipt' | 'distribution' | 'query-answer', toCertPem: string, to: string, payload: unknown) =>
+    seal({ type, from: '430000', to, seq: 1, payload, sender: hubKey, recipientCertPem: toCertPem });
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'https://hub');
+    const socket = req.socket as TLSSocket;
+    const peer = socket.authorized ? socket.getPeerCertificate() : undefined;
+    const peerPem = peer?.raw ? derB64ToPem(peer.raw.toString('base64')) : undefined;
+    const cn = peer?.subject?.CN;
+    const peerId = Array.isArray(cn) ? cn[0] : cn;
+    if (hub.unavailable > 0) {
+      hub.unavailable--;
+      return send(res, 503, { code: 'ERR_NOT_READY', message: 'hub is busy' }, { 'retry-after': String(hub.retryAfterSeconds) });
+    }
+    if (req.method === 'POST' && url.pathname === '/v1/enroll') {
+      const r = (await body(req)) as { token: string; csrPem: string };
+      const tok = hub.enrolTokens.get(r.token);
+      if (!tok) return send(res, 401, { code: 'ERR_TOKEN_INVALID', message: 'no such token' });
+      hub.enrolTokens.delete(r.token);
+      const { certPem, nodeId } = issueFor(r.csrPem);
+      return send(res, 200, { ...enrollResponse(certPem, nodeId), grade: tok.grade });
+    }
+    if (url.pathname === '/v1/protocol') return send(res, 200, { hubNodeId: '430000', versions: ['1.0'], suites: [], hubCertPem: identity.certPem, caCertPem: ca.certPem, maxEnvelopeBytes: 16 << 20, windowMs: 300000 });
+    if (!peerPem || !peerId) return send(res, 401, { code: 'ERR_CLIENT_CERT_REQUIRED', message: 'no client certificate' });
+    if (req.method === 'POST' && url.pathname === '/v1/renew') {
+      const r = (await body(req)) as { csrPem: string };
+      hub.renewals++;
+      const { certPem, nodeId } = issueFor(r.csrPem);
+      return send(res, 200, enrollResponse(certPem, nodeId));
+    }
+    if (req.method === 'POST' && url.pathname === '/v1/batches') {
+      const raw = await body(req);
+      const o = await open<BatchPayload>(raw, { trust, recipient: { nodeId: '430000', keyPem: identity.keyPem }, freshness: false });
+      const h = o.header;
+      hub.posts.push({ id: h.id, seq: h.seq, ts: h.ts });
+      const signerPem = derB64ToPem(h.x5c[0]!);
+      const seen = hub.batches.get(h.id);
+      if (seen) return send(res, 409, { code: 'ERR_REPLAY', message: `envelope ${h.id} has been seen before`, details: { id: h.id, receipt: seen.receipt } });
+      const last = hub.lastSeq.get(h.from) ?? 0;
+      if (h.seq !== last + 1) return send(res, 409, { code: h.seq <= last ? 'ERR_OUT_OF_ORDER' : 'ERR_SEQUENCE_GAP', message: `seq ${h.seq}, expected ${last + 1}` });
+      hub.lastSeq.set(h.from, h.seq);
+      const refused = hub.refuse > 0 && hub.refuse-- > 0;
+      const wrong = hub.wrongReceipts > 0 && hub.wrongReceipts-- > 0;
+      const payload: ReceiptPayload = {
+        batchId: wrong ? '01890000-0000-7000-8000-000000000000' : h.id, digest: o.digest, seq: h.seq, receivedAt: new Date().toISOString(),
+        outcome: refused ? 'refused' : 'accepted', ...(refused ? { code: 'ERR_CLASSIFICATION_DENIED' } : {}),
+        accepted: refused ? [] : o.payload.records.map((r) => r.id), rejected: [], withdrawn: refused ? [] : o.payload.withdrawals.map((w) => w.id),
+      };
+      const receipt = await sealTo('receipt', signerPem, h.from, payload);
+      if (!wrong) hub.batches.set(h.id, { id: h.id, seq: h.seq, from: h.from, payload: o.payload, receipt });
+      else hub.lastSeq.set(h.from, last); // not stored: the node will send it again
+      if (hub.loseAnswers > 0) {
+        hub.loseAnswers--;
+        socket.destroy();
+        return;
+      }
+      if (refused) return send(res, 403, { code: 'ERR_CLASSIFICATION_DENIED', message: 'refused by policy', details: { receipt } });
+      return send(res, 200, receipt);
+    }
+    if (req.method === 'GET' && url.pathname === '/v1/distributions') {
+      const after = Number(url.searchParams.get('after') ?? 0);
+      const limit = Number(url.searchParams.get('limit') ?? 1000);
+      const items = hub.distributions.filter((d) => d.cursor > after && d.sourceNode !== peerId).slice(0, limit);
+      const rest = hub.distributions.filter((d) => d.cursor > (items.at(-1)?.cursor ?? after) && d.sourceNode !== peerId);
+      return send(res, 200, await sealTo('distribution', peerPem, peerId, { items, next: items.at(-1)?.cursor ?? after, more: rest.length > 0 }));
+    }
+    if (req.method === 'POST' && url.pathname === '/v1/queries') {
+      const raw = await body(req);
+      const o = await open<QueryPayload>(raw, { trust, recipient: { nodeId: '430000', keyPem: identity.keyPem } });
+      hub.queries.push({ payload: o.payload, from: o.header.from });
+      const a = hub.answerQuery(o.payload);
+      return send(res, 200, await sealTo('query-answer', derB64ToPem(o.header.x5c[0]!), o.header.from, { subject: o.payload.subject, queryId: o.header.id, answeredAt: new Date().toISOString(), ...a }));
+    }
+    return send(res, 404, { code: 'ERR_ROUTE_NOT_FOUND', message: `no route ${req.method} ${url.pathname}` });
+  };
+
+  const server: Server = createServer({ ...tlsServerOptions({ caCertPem: ca.certPem, certPem: identity.certPem, keyPem: identity.keyPem }), rejectUnauthorized: false }, (req, res) => {
+    handle(req, res).catch((e: unknown) => send(res, 400, { code: (e as { code?: string }).code ?? 'ERR_INTERNAL', message: (e as Error).message }));
+  });
+  server.listen(opts.port ?? 0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  const hub: FakeHub = {
+    url: `https://127.0.0.1:${port}`, port, identity, batches: new Map(), posts: [], lastSeq: new Map(), distributions: [], queries: [],
+    answerQuery: () => ({ records: [], withheld: [] }), grade: 3, loseAnswers: 0, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0,
+    certLifetimeMs: 365 * 86400_000, enrolTokens: new Map(), renewals: 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  return hub;
+}

@@ -1,0 +1,118 @@
+/**
+ * The outbox on both engines: rows written by the record hooks in the record's own transaction
+ * (and rolled back with it), only for own records of classes the grade may send, never for
+ * records received from other nodes; batches cut by count and by age with id + next seq; the
+ * backfill of records written before the node was connected.
+ */
+import t from 'tap';
+import { exampleRecord } from '../../protocol/catalog.js';
+import type { Classification } from '../../protocol/classification.js';
+import { uuidv7 } from '../../protocol/crypto.js';
+import { sendableClasses } from '../../node/exchange/outbox-hooks.js';
+import { outboxStore } from '../../node/exchange/outbox-store.js';
+import { recordsService } from '../../node/records-service.js';
+import { emptyHooks } from '../../node/hooks.js';
+import { engines } from '../helpers/db.js';
+import { exchangeSetup } from './exchange-fixture.js';
+
+function rec(type: string, n: number, classification?: Classification) {
+  const e = exampleRecord(type);
+  return { type, ...(classification ? { classification } : {}), fields: { ...e.fields, decisionNo: `测试〔2026〕${n}号` } };
+}
+
+t.test('sendable classes by grade: internal never, restricted from 3', async (t) => {
+  t.same(sendableClasses(1), ['public']);
+  t.same(sendableClasses(2), ['public', 'shared']);
+  t.same(sendableClasses(3), ['public', 'shared', 'restricted']);
+  t.same(sendableClasses(4), ['public', 'shared', 'restricted']);
+});
+
+for (const engine of await engines()) {
+  t.test(`${engine.name}: outbox rows commit with their record; only own, sendable classes`, async (t) => {
+    const s = await exchangeSetup(t, { engine, grade: 2 });
+    const submitter = s.caller('submitter', 'internal');
+    const r = await s.records.create(submitter, [rec('CF', 1), rec('XK', 2, 'shared'), rec('XK', 3, 'restricted'), rec('XK', 4, 'internal')]);
+    t.equal(r.accepted, 4);
+    const rows = await s.db('node_outbox').orderBy('id');
+    t.same(rows.map((x: { record_id: string }) => x.record_id), [r.records[0]!.id, r.records[1]!.id], 'public and shared queued; restricted (grade 2) and internal not');
+    t.ok(rows.every((x: { kind: string; batch_id: unknown }) => x.kind === 'record' && x.batch_id === null));
+
+    const again = await s.records.create(submitter, [rec('CF', 1)]);
+    t.equal(again.duplicates, 1);
+    t.equal((await s.db('node_outbox')).length, 2, 'a duplicate submission queues nothing');
+
+    const officer = s.caller('officer', 'internal');
+    await s.repair.withdraw(officer, r.records[0]!.id, 'correction');
+    await s.repair.withdraw(officer, r.records[3]!.id, 'correction');
+    const w = await s.db('node_outbox').where({ kind: 'withdrawal' });
+    t.same(w.map((x: { record_id: string }) => x.record_id), [r.records[0]!.id], 'the withdrawal of a sent record is queued; of an internal one not');
+  });
+
+  t.test(`${engine.name}: a failing later hook rolls the outbox row back with the record`, async (t) => {
+    let fail = true;
+    const s = await exchangeSetup(t, {
+      engine,
+      extraHooks: { ...emptyHooks(), onRecordsWritten: [async () => { if (fail) throw new Error('later hook failed'); }] },
+    });
+    await t.rejects(s.records.create(s.caller('submitter', 'public'), [rec('CF', 10)]), /later hook failed/);
+    t.equal((await s.db('node_records')).length, 0, 'no record');
+    t.equal((await s.db('node_outbox')).length, 0, 'no outbox row');
+    fail = false;
+    await s.records.create(s.caller('submitter', 'public'), [rec('CF', 10)]);
+    t.equal((await s.db('node_outbox')).length, 1, 'committed together');
+  });
+
+  t.test(`${engine.name}: records received from other nodes never enter the outbox`, async (t) => {
+    const s = await exchangeSetup(t, { engine });
+    const e = exampleRecord('CF');
+    const wire = { id: uuidv7(), type: 'CF', classification: 'public' as const, fields: { ...e.fields, decisionNo: '常德〔2026〕1号' }, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString() };
+    const applied = await s.exchange.puller.apply(uuidv7(), [{ cursor: 1, kind: 'record', sourceNode: '430700', record: wire }], 1);
+    t.equal(applied.records, 1);
+    t.equal((await s.db('node_records').where({ id: wire.id }).first()).source_node, '430700');
+    // A local officer may still withdraw it here (e.g. the disclosure job): that is not sent back either.
+    await s.repair.withdraw(s.caller('officer', 'internal'), wire.id, 'correction');
+    t.equal((await s.db('node_outbox')).length, 0, 'nothing queued for a foreign record');
+  });
+
+  t.test(`${engine.name}: batches are cut by count (id + next seq) and by age`, async (t) => {
+    const s = await exchangeSetup(t, { engine, hub: { batchMaxRecords: 3, batchMaxAgeMs: 60_000 } });
+    const sub = s.caller('submitter', 'public');
+    await s.records.create(sub, [1, 2, 3, 4, 5, 6, 7].map((n) => rec('CF', 100 + n)));
+    const b1 = await s.exchange.sender.cutIfDue();
+    const b2 = await s.exchange.sender.cutIfDue();
+    t.ok('id' in b1 && 'id' in b2);
+    if (!('id' in b1) || !('id' in b2)) return;
+    t.same([b1.seq, b1.records, b2.seq, b2.records], [1, 3, 2, 3], 'two full batches, seq 1 and 2');
+    t.match(b1.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7/, 'a UUIDv7 id');
+    t.not(b1.id, b2.id);
+    const wait = await s.exchange.sender.cutIfDue();
+    t.ok('waitMs' in wait && wait.waitMs > 0, 'one row left, younger than batchMaxAgeMs: not cut yet');
+    t.equal((await s.db('node_outbox').whereNull('batch_id')).length, 1);
+    s.advance(61_000);
+    const b3 = await s.exchange.sender.cutIfDue();
+    t.ok('id' in b3 && b3.seq === 3 && b3.records === 1, 'cut once it is old enough');
+    t.same(await outboxStore.pending(s.db, 3), null, 'nothing left');
+    const rows = await s.db('node_outbox').select('batch_id').count({ n: '*' }).groupBy('batch_id');
+    t.equal(rows.length, 3, 'each row in exactly one batch');
+    const batches = await s.db('node_batches').orderBy('seq');
+    t.same(batches.map((b: { status: string }) => b.status), ['open', 'open', 'open']);
+    const items = await outboxStore.items(s.db, b1.id);
+    t.equal(items.records.length, 3);
+    t.same(Object.keys(items.records[0]!).sort(), ['classification', 'createdAt', 'fields', 'id', 'type', 'updatedAt'], 'wire records');
+  });
+
+  t.test(`${engine.name}: backfill queues own records from before the connection, once per grade`, async (t) => {
+    const s = await exchangeSetup(t, { engine, grade: 2 });
+    const plain = recordsService({ db: s.db, audit: s.audit, hooks: emptyHooks(), nodeId: '430100', clock: () => new Date() });
+    const r = await plain.create(s.caller('submitter', 'internal'), [rec('CF', 201), rec('XK', 202, 'shared'), rec('XK', 203, 'restricted'), rec('XK', 204, 'internal'), rec('CF', 205)]);
+    await s.repair.withdraw(s.caller('officer', 'internal'), r.records[4]!.id, 'correction');
+    t.equal(await s.exchange.backfill(), 2, 'public + shared, active only');
+    t.equal(await s.exchange.backfill(), 0, 'not again at the same grade');
+    const queued = (await s.db('node_outbox').where({ kind: 'record' })).map((x: { record_id: string }) => x.record_id).sort();
+    t.same(queued, [r.records[0]!.id, r.records[1]!.id].sort());
+    // A higher grade after renewal: restricted records are queued too, nothing twice.
+    await s.exchange.identity.swap({ enrolment: { ...s.exchange.identity.current().enrolment, grade: 3 } });
+    t.equal(await s.exchange.backfill(), 1, 'the restricted record, once the grade allows it');
+    t.equal((await s.db('node_outbox').where({ kind: 'record' })).length, 3);
+  });
+}
