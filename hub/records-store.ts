@@ -1,8 +1,8 @@
 /**
  * SQL for the province-wide record copies (hub_records) and the distribution feed
- * (hub_distributions): the only place in hub/ that touches those tables. Batch writes are
- * multi-row `INSERT … VALUES (…),(…)` statements in chunks (SQL text built once per chunk size),
- * lookups are `whereIn` in chunks: no statement per record.
+ * (hub_distributions): the only place in hub/ that touches those tables. Batch writes are one
+ * multi-row statement per chunk (see chunked()), lookups are `whereIn` in chunks: no statement
+ * per record.
  */
 import type { Knex } from 'knex';
 import { engineOf, type Db } from '../audit/knex-connect.js';
@@ -80,10 +80,22 @@ function wireOf(r: Row): WireRecord {
   };
 }
 
+/**
+ * Multi-row insert in chunks. SQLite: `INSERT … VALUES (…),(…)` (SQL text built once per chunk
+ * size). PostgreSQL: one array parameter per column, `INSERT … SELECT * FROM unnest(…)`: a handful
+ * of parameters however many rows, which PostgreSQL plans far faster than thousands of VALUES terms.
+ */
 async function chunked<T>(db: Db, items: readonly T[], cols: readonly string[], head: string, tail: string, values: (x: T) => Knex.Value[]): Promise<void> {
-  const per = CHUNK[engineOf(db as Knex)];
+  const engine = engineOf(db as Knex);
+  const per = CHUNK[engine];
   for (let i = 0; i < items.length; i += per) {
     const part = items.slice(i, i + per);
+    if (engine === 'pg') {
+      const arrays: Knex.Value[][] = cols.map(() => []);
+      for (const x of part) values(x).forEach((v, c) => arrays[c]!.push(v));
+      await db.raw(`${head} (${cols.join(',')}) select * from unnest(${cols.map(() => '?::text[]').join(',')}) ${tail}`, arrays as unknown as Knex.Value[]);
+      continue;
+    }
     const bindings: Knex.Value[] = [];
     for (const x of part) for (const v of values(x)) bindings.push(v);
     await db.raw(valuesSql(head, cols, part.length, tail), bindings);
