@@ -150,6 +150,22 @@ for (const engine of await engines()) {
       t.equal(r.json.code, 'ERR_WRONG_RECIPIENT');
     });
 
+    t.test('concurrent posts: the same batch twice, or two batches with one seq — exactly one is applied', async (t) => {
+      const env = await f.sealFrom(cd, 'batch', { records: [wire('XK')], withdrawals: [] });
+      const both = await Promise.all([f.call(cd.agent, 'POST', '/v1/batches', env), f.call(cd.agent, 'POST', '/v1/batches', env)]);
+      t.same(both.map((r) => r.status).sort(), [200, 409]);
+      t.equal(both.find((r) => r.status === 409)!.json.code, 'ERR_REPLAY');
+      const seq = cd.seq;
+      const a = await f.sealFrom(cd, 'batch', { records: [wire('XK')], withdrawals: [] }, { seq });
+      const b = await f.sealFrom(cd, 'batch', { records: [wire('XK')], withdrawals: [] }, { seq });
+      cd.seq = seq + 1;
+      const race = await Promise.all([f.call(cd.agent, 'POST', '/v1/batches', a), f.call(cd.agent, 'POST', '/v1/batches', b)]);
+      t.same(race.map((r) => r.status).sort(), [200, 409]);
+      t.equal(race.find((r) => r.status === 409)!.json.code, 'ERR_OUT_OF_ORDER');
+      const stored = await ctx.db('hub_envelopes').whereIn('id', [a.id, b.id]).select('id');
+      t.equal(stored.length, 1, 'one of the two is stored');
+    });
+
     t.test('wrong envelope type, malformed envelopes and payloads, media type', async (t) => {
       const q = await f.sealFrom(cs, 'query', { subject: 'x' });
       const r = await f.call(cs.agent, 'POST', '/v1/batches', q);
