@@ -10,3 +10,6 @@ export { toNdjson, BUNDLE_FORMAT, type BundleLine, type BundleHeader } from './b
 export { proveInclusion, proveConsistency, verifyProof, type InclusionProof, type ConsistencyProof, type ProofVerdict } from './proofs.js';
 export { pruneAudit, RETENTION_DAYS, type PruneOptions, type PruneResult } from './prune.js';
 export { verifyBundle, summaryLine, type VerifyReport } from './verify-bundle.js';
+export { cosignCheckpoint, verifyCosignature, cosignatureText, COSIGNATURE_TEXT_TYPE, type Cosignature, type CosignatureBody, type HubSigningKey, type VerifyCosignatureOptions } from './cosign.js';
+export { storeCosignature, latestCosignature, cosignaturesBetween } from './cosign-store.js';
+export { checkWitness, witnessPayload, type CheckWitnessInput, type WitnessHead } from './witness.js';

@@ -8,7 +8,8 @@
  * on rollback it stays; a savepoint that rolls back restores the state saved before its first entry.
  * After a failed write the next lock holder re-reads the head over its own connection.
  * Checkpoints are signed every `checkpointEvery` entries (in the appending transaction), every
- * `checkpointIntervalMs` when there is anything new, and on close().
+ * `checkpointIntervalMs` when there is anything new, and on close(). setSigner() swaps the key
+ * (certificate renewal): checkpoints signed from then on use the new one.
  */
 import type { Knex } from 'knex';
 import { assertEvent, makeEntry, type AuditEntry, type Checkpoint } from './entry.js';
@@ -32,6 +33,14 @@ export interface AuditLog extends AuditSink {
   recordIn(trx: Knex.Transaction, e: AuditEvent): Promise<number>;
   checkpoint(): Promise<Checkpoint | null>;
   latestCheckpoint(): Promise<Checkpoint | null>;
+  /**
+   * Signs later checkpoints with this key and certificate (after a renewal); starts the interval
+   * timer if the log had no signer. ERR_AUDIT_SIGNER_INVALID when the key does not fit the
+   * certificate or the node id differs from the current signer's; ERR_AUDIT_CLOSED after close().
+   */
+  setSigner(signer: AuditSigner): void;
+  /** SHA-256 fingerprint of the current signer certificate, or null without a signer. */
+  signerFingerprint(): string | null;
   /** Writes a final checkpoint and stops the timer. */
   close(): Promise<void>;
 }
@@ -53,7 +62,7 @@ interface Pending {
 const MAX_BATCH = 5000;
 
 export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promise<AuditLog> {
-  const signer: ReadySigner | null = opts.signer ? readySigner(opts.signer) : null;
+  let signer: ReadySigner | null = opts.signer ? readySigner(opts.signer) : null;
   const every = opts.checkpointEvery ?? 1000;
   const now = opts.now ?? (() => new Date());
   let state = await loadHead(db);
@@ -86,8 +95,9 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
   };
 
   async function signAt(trx: Knex.Transaction, ctx: Ctx): Promise<StoredCheckpoint | null> {
-    if (!signer || ctx.range.size === 0 || ctx.range.size === ctx.lastCp) return null;
-    const cp = signCheckpoint(signer, ctx.range.size, ctx.range.root().toString('hex'), now());
+    const s = signer;
+    if (!s || ctx.range.size === 0 || ctx.range.size === ctx.lastCp) return null;
+    const cp = signCheckpoint(s, ctx.range.size, ctx.range.root().toString('hex'), now());
     await insertCheckpoint(trx, cp);
     ctx.lastCp = cp.treeSize;
     return cp;
@@ -96,6 +106,7 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
   /** Appends within `trx`; `ctx` advances only once the rows are written. */
   async function append(trx: Knex.Transaction, ctx: Ctx, events: readonly AuditEvent[]): Promise<number[]> {
     const range = ctx.range.clone();
+    const s = signer;
     let head = ctx.head;
     const list: AuditEntry[] = [];
     // Checkpoints at exact multiples of `every` (the compact range's root is O(log n)).
@@ -105,7 +116,7 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
       list.push(entry);
       range.append(Buffer.from(entry.leafHash, 'hex'));
       head = entry.leafHash;
-      if (signer && range.size % every === 0) cps.push(signCheckpoint(signer, range.size, range.root().toString('hex'), now()));
+      if (s && range.size % every === 0) cps.push(signCheckpoint(s, range.size, range.root().toString('hex'), now()));
     }
     await insertEntries(trx, list);
     for (const cp of cps) await insertCheckpoint(trx, cp);
@@ -215,7 +226,12 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
         return signAt(trx, ctx);
       });
       adopt(ctx);
-      return cp ? publicCp(cp) : await latest();
+      if (cp) return publicCp(cp);
+      // Let go of the lock before reading over `db`: holding it while waiting for SQLite's one
+      // connection deadlocks against a transaction that holds the connection and waits for the lock.
+      (release as (() => void) | null)?.();
+      release = null;
+      return await latest();
     } finally {
       (release as (() => void) | null)?.();
     }
@@ -227,14 +243,29 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
   };
 
   const interval = opts.checkpointIntervalMs ?? 60_000;
-  const timer = signer && interval > 0 ? setInterval(() => void checkpoint().catch(() => undefined), interval) : null;
-  timer?.unref();
+  let timer: NodeJS.Timeout | null = null;
+  const startTimer = (): void => {
+    if (timer || !signer || interval <= 0) return;
+    timer = setInterval(() => void checkpoint().catch(() => undefined), interval);
+    timer.unref();
+  };
+  startTimer();
 
   return {
     record,
     recordIn,
     checkpoint,
     latestCheckpoint: latest,
+    setSigner(next: AuditSigner) {
+      if (closed) throw auditError('ERR_AUDIT_CLOSED');
+      const ready = readySigner(next);
+      if (signer && ready.nodeId !== signer.nodeId) {
+        throw auditError('ERR_AUDIT_SIGNER_INVALID', `this audit log is signed for node ${signer.nodeId}, not ${ready.nodeId}`);
+      }
+      signer = ready;
+      startTimer();
+    },
+    signerFingerprint: () => signer?.fingerprint ?? null,
     async close() {
       if (closed) return;
       if (timer) clearInterval(timer);

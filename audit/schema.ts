@@ -1,7 +1,8 @@
 /**
  * The audit schema as knex migrations (a migrationSource object, own bookkeeping table) and the
- * append-only triggers: UPDATE and DELETE on `audit_log`, `audit_checkpoints` and `audit_prunes` are
- * refused by the database itself (SQLite RAISE(ABORT); PostgreSQL a plpgsql function raising an exception, plus
+ * append-only triggers: UPDATE and DELETE on `audit_log`, `audit_checkpoints`, `audit_prunes` and
+ * `audit_cosignatures` (hub cosignatures of this node's checkpoints, migration 002) are refused by
+ * the database itself (SQLite RAISE(ABORT); PostgreSQL a plpgsql function raising an exception, plus
  * TRUNCATE). Pruning (prune.ts) is the one deliberate path that lifts the delete guard, inside
  * its own transaction.
  */
@@ -9,7 +10,9 @@ import type { Knex } from 'knex';
 import { engineOf } from './knex-connect.js';
 
 export const AUDIT_MIGRATIONS_TABLE = 'knex_migrations_audit';
-export const GUARDED_TABLES = ['audit_log', 'audit_checkpoints', 'audit_prunes'] as const;
+/** The tables 001 creates and guards. */
+const TABLES_001 = ['audit_log', 'audit_checkpoints', 'audit_prunes'] as const;
+export const GUARDED_TABLES = [...TABLES_001, 'audit_cosignatures'] as const;
 
 interface Migration {
   name: string;
@@ -77,14 +80,36 @@ BEGIN
   RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP;
 END $$`);
       }
-      for (const table of GUARDED_TABLES) for (const sql of guardSql(db, table)) await db.raw(sql);
+      for (const table of TABLES_001) for (const sql of guardSql(db, table)) await db.raw(sql);
     },
     async down(db) {
-      for (const table of GUARDED_TABLES) for (const sql of unguardSql(db, table)) await db.raw(sql);
+      for (const table of TABLES_001) for (const sql of unguardSql(db, table)) await db.raw(sql);
       if (engineOf(db) === 'pg') await db.raw('DROP FUNCTION IF EXISTS audit_refuse_change()');
       await db.schema.dropTableIfExists('audit_prunes');
       await db.schema.dropTableIfExists('audit_checkpoints');
       await db.schema.dropTableIfExists('audit_log');
+    },
+  },
+  {
+    // Hub cosignatures of this store's checkpoints (cosign.ts): one per tree size, the first kept.
+    name: '002_audit_cosignatures',
+    async up(db) {
+      await db.schema.createTable('audit_cosignatures', (t) => {
+        t.bigInteger('tree_size').primary();
+        t.string('root_hash', 64).notNullable();
+        t.string('checkpoint_time', 24).notNullable();
+        t.string('node_id', 16).notNullable();
+        t.string('witness', 16).notNullable();
+        t.string('cosigned_at', 24).notNullable();
+        t.text('signature').notNullable();
+        t.string('signer_fingerprint', 64).notNullable();
+        t.text('cert_pem').notNullable();
+      });
+      for (const sql of guardSql(db, 'audit_cosignatures')) await db.raw(sql);
+    },
+    async down(db) {
+      for (const sql of unguardSql(db, 'audit_cosignatures')) await db.raw(sql);
+      await db.schema.dropTableIfExists('audit_cosignatures');
     },
   },
 ];

@@ -1,4 +1,4 @@
-/** The only SQL of audit/ outside schema.ts and prune.ts: reads and appends of the audit tables. */
+/** The SQL of audit/ outside schema.ts, prune.ts and cosign-store.ts: reads and appends of the audit tables. */
 import type { Knex } from 'knex';
 import type { Db } from './knex-connect.js';
 import { CompactRange } from './merkle.js';

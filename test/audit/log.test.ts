@@ -144,10 +144,13 @@ for (const engine of await engines()) {
     });
 
     t.test('rollbackAudit drops the tables (down migration)', async (t) => {
+      t.ok(await db.schema.hasTable('audit_cosignatures'), 'migration 002 ran');
       await rollbackAudit(db);
       t.notOk(await db.schema.hasTable('audit_log'));
+      t.notOk(await db.schema.hasTable('audit_cosignatures'), 'both migrations rolled back');
       await migrateAudit(db);
       t.ok(await db.schema.hasTable('audit_log'));
+      t.ok(await db.schema.hasTable('audit_cosignatures'));
       const log = await openAuditLog(db, { checkpointIntervalMs: 0 });
       t.equal(await log.record(ev(1)), 1, 'a fresh log starts at seq 1');
       await log.close();

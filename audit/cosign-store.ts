@@ -1,0 +1,67 @@
+/**
+ * A node keeps the hub's cosignatures of its checkpoints in `audit_cosignatures` (append-only,
+ * migration 002), so export bundles carry them. One per tree size: the first stored is kept.
+ * The SQL of that table lives here (store.ts holds the other audit tables').
+ */
+import type { Db } from './knex-connect.js';
+import { cosignatureMismatch, verifyCosignature, type Cosignature, type VerifyCosignatureOptions } from './cosign.js';
+import { auditError } from './errors.js';
+import { checkpointAt } from './store.js';
+
+const TABLE = 'audit_cosignatures';
+
+interface CosignatureRow {
+  tree_size: number | string;
+  root_hash: string;
+  checkpoint_time: string;
+  node_id: string;
+  witness: string;
+  cosigned_at: string;
+  signature: string;
+  signer_fingerprint: string;
+  cert_pem: string;
+}
+
+function fromRow(r: CosignatureRow): Cosignature {
+  return {
+    type: 'cosignature', nodeId: r.node_id, treeSize: Number(r.tree_size), rootHash: r.root_hash, checkpointTime: r.checkpoint_time,
+    witness: r.witness, cosignedAt: r.cosigned_at, signature: r.signature, signerFingerprint: r.signer_fingerprint, certPem: r.cert_pem,
+  };
+}
+
+/**
+ * Stores the hub's cosignature of one of this store's checkpoints. It must verify (verifyCosignature,
+ * with `caCertPem` also the hub certificate chain) and match the checkpoint stored at its tree size
+ * (node, root, time), else ERR_AUDIT_COSIGNATURE / ERR_AUDIT_UNTRUSTED_SIGNER. Idempotent: resolves
+ * true when stored, false when a cosignature of that tree size was already there (kept as it was).
+ */
+export async function storeCosignature(db: Db, c: Cosignature, opts: Pick<VerifyCosignatureOptions, 'caCertPem'> = {}): Promise<boolean> {
+  verifyCosignature(c, opts);
+  const cp = await checkpointAt(db, c.treeSize);
+  if (!cp) throw auditError('ERR_AUDIT_COSIGNATURE', `no checkpoint is stored at tree size ${c.treeSize}: the cosignature is of another log`, { treeSize: c.treeSize });
+  const mismatch = cosignatureMismatch(c, cp);
+  if (mismatch) throw auditError('ERR_AUDIT_COSIGNATURE', `${mismatch}: the cosignature is of another log`, { treeSize: c.treeSize });
+  if (await db(TABLE).where('tree_size', c.treeSize).first()) return false;
+  await db(TABLE)
+    .insert({
+      tree_size: c.treeSize, root_hash: c.rootHash, checkpoint_time: c.checkpointTime, node_id: c.nodeId, witness: c.witness,
+      cosigned_at: c.cosignedAt, signature: c.signature, signer_fingerprint: c.signerFingerprint, cert_pem: c.certPem,
+    })
+    .onConflict('tree_size')
+    .ignore(); // a concurrent store of the same tree size
+  return true;
+}
+
+/** The cosignature of the largest tree size, or null when the hub has cosigned nothing (or the table is not migrated). */
+export async function latestCosignature(db: Db): Promise<Cosignature | null> {
+  if (!(await db.schema.hasTable(TABLE))) return null;
+  const row = (await db(TABLE).orderBy('tree_size', 'desc').first()) as CosignatureRow | undefined;
+  return row ? fromRow(row) : null;
+}
+
+/** Cosignatures of tree sizes from..to, in order (none when the table is not migrated). */
+export async function cosignaturesBetween(db: Db, from: number, to: number): Promise<Cosignature[]> {
+  if (!(await db.schema.hasTable(TABLE))) return [];
+  const rows = (await db(TABLE).where('tree_size', '>=', from).andWhere('tree_size', '<=', to).orderBy('tree_size')) as CosignatureRow[];
+  return rows.map(fromRow);
+}
