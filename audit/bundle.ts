@@ -3,13 +3,15 @@
  *   header      first line: format, nodeId, from, to, entries, prevHash (leaf hash of entry from-1),
  *               frontier (compact range of leaves 1..from-1, so a ranged or pruned bundle can
  *               still recompute the signed roots), exportedAt
- *   cert        a signer certificate (role "signer") or an intermediate (role "chain"), PEM
+ *   cert        a signer certificate (role "signer"), an intermediate (role "chain") or the hub
+ *               certificate that cosigned checkpoints (role "witness"), PEM
  *   entry       one audit entry with its seq, all fields, prevHash and leafHash
  *   checkpoint  a signed tree head, placed right after the entry at its treeSize
- *   cosignature reserved: a hub's countersignature of a node checkpoint (later issue); verifiers
- *               count and skip it
+ *   cosignature the hub's countersignature of the checkpoint just before it (cosign.ts), without
+ *               the certificate (a `cert` line, found by signerFingerprint)
  * A bundle always ends with a checkpoint whose treeSize is `to`.
  */
+import type { CosignatureBody } from './cosign.js';
 import type { AuditEntry, Checkpoint } from './entry.js';
 
 export const BUNDLE_FORMAT = 'credit-audit-bundle/1';
@@ -28,7 +30,7 @@ export interface BundleHeader {
 
 export interface CertLine {
   type: 'cert';
-  role: 'signer' | 'chain';
+  role: 'signer' | 'chain' | 'witness';
   fingerprint: string;
   pem: string;
 }
@@ -36,10 +38,7 @@ export interface CertLine {
 export type EntryLine = { type: 'entry' } & AuditEntry;
 export type CheckpointLine = { type: 'checkpoint' } & Checkpoint;
 
-export interface CosignatureLine {
-  type: 'cosignature';
-  [k: string]: unknown;
-}
+export type CosignatureLine = CosignatureBody;
 
 export type BundleLine = BundleHeader | CertLine | EntryLine | CheckpointLine | CosignatureLine;
 

@@ -3,11 +3,15 @@
  * last entry: the stored one when there is one; otherwise, given a signer, a checkpoint is signed
  * for that size now (and stored); without a signer the range is cut back to the last stored
  * checkpoint (`requestedTo` says so), or ERR_AUDIT_NO_CHECKPOINT when none lies in the range.
+ * The hub's stored cosignatures follow the checkpoint they cosign; the hub certificate is a `cert`
+ * line with role "witness".
  */
 import type { Knex } from 'knex';
 import { certFingerprint } from './crypto.js';
 import { auditError } from './errors.js';
 import { BUNDLE_FORMAT, type BundleLine, type CertLine } from './bundle.js';
+import type { Cosignature } from './cosign.js';
+import { cosignaturesBetween } from './cosign-store.js';
 import { readySigner, signCheckpoint, type AuditSigner } from './signer.js';
 import { checkpointAt, checkpointsBetween, entries, insertCheckpoint, lastSeq, leafHashes, pruneBase, type StoredCheckpoint } from './store.js';
 
@@ -23,6 +27,8 @@ export interface ExportResult {
   from: number;
   to: number;
   checkpoints: number;
+  /** Hub cosignatures carried. */
+  cosignatures: number;
   /** Set when no signer was given and `to` was cut back to the last stored checkpoint. */
   requestedTo?: number;
 }
@@ -69,6 +75,11 @@ export async function exportBundle(db: Knex, opts: ExportOptions = {}): Promise<
     }
   };
   cps.forEach(addCerts);
+  const cosigs = new Map<number, Cosignature[]>();
+  for (const c of await cosignaturesBetween(db, from, to)) {
+    cosigs.set(c.treeSize, [...(cosigs.get(c.treeSize) ?? []), c]);
+    if (!certs.has(c.signerFingerprint)) certs.set(c.signerFingerprint, { type: 'cert', role: 'witness', fingerprint: c.signerFingerprint, pem: c.certPem });
+  }
 
   const list = await entries(db, from, to);
   const lines: BundleLine[] = [
@@ -79,12 +90,17 @@ export async function exportBundle(db: Knex, opts: ExportOptions = {}): Promise<
     ...certs.values(),
   ];
   let ci = 0;
+  let carried = 0;
   for (const e of list) {
     lines.push({ type: 'entry', ...e });
     while (ci < cps.length && cps[ci]!.treeSize <= e.seq) {
       const { certPem: _c, chainPems: _p, ...cp } = cps[ci++]!;
       lines.push({ type: 'checkpoint', ...cp });
+      for (const { certPem: _h, ...co } of cosigs.get(cp.treeSize) ?? []) {
+        lines.push(co);
+        carried++;
+      }
     }
   }
-  return { lines, from, to, checkpoints: cps.length, ...(requestedTo !== undefined ? { requestedTo } : {}) };
+  return { lines, from, to, checkpoints: cps.length, cosignatures: carried, ...(requestedTo !== undefined ? { requestedTo } : {}) };
 }

@@ -10,54 +10,20 @@
  * - a checkpoint signature that does not verify → ERR_AUDIT_CHECKPOINT_SIGNATURE
  * - a signer certificate missing, not chaining to the CA, not valid at the checkpoint's time, or
  *   speaking for another node → ERR_AUDIT_UNTRUSTED_SIGNER
+ * - a hub cosignature malformed, not following a verified checkpoint of the same tree size, root
+ *   and time, or whose signature does not verify → ERR_AUDIT_COSIGNATURE; its certificate missing,
+ *   not the hub's (CN 430000), not from the CA or not valid when it cosigned → ERR_AUDIT_UNTRUSTED_SIGNER
  *
- * Pure apart from the crypto calls: no files, no database. `cosignature` lines are counted only.
+ * Pure apart from the crypto calls: no files, no database.
  */
 import { certFacts, chainProblem, sameHex, splitPemCerts, verifyText, type CertFacts } from './crypto.js';
-import { checkpointText, GENESIS_HASH, hashEntry, type AuditEntry } from './entry.js';
+import { checkpointText, GENESIS_HASH, hashEntry, type AuditEntry, type Checkpoint } from './entry.js';
 import { type AuditErrorCode } from './errors.js';
 import { CompactRange } from './merkle.js';
 import { protocolError } from '../protocol/errors.js';
-import { BUNDLE_FORMAT, type BundleHeader, type CheckpointLine } from './bundle.js';
-
-const ENTRY_KEYS = ['type', 'seq', 'time', 'actor', 'actorNode', 'action', 'object', 'class', 'outcome', 'reason', 'prevHash', 'leafHash'] as const;
-const CHECKPOINT_KEYS = ['type', 'treeSize', 'rootHash', 'time', 'nodeId', 'signature', 'signerFingerprint'] as const;
-const HEX64 = /^[0-9a-f]{64}$/;
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-const isHex = (v: unknown): v is string => typeof v === 'string' && HEX64.test(v);
-const strOrNull = (v: unknown) => v === null || typeof v === 'string';
-const sameKeys = (o: Record<string, unknown>, keys: readonly string[]) => Object.keys(o).length === keys.length && keys.every((k) => Object.hasOwn(o, k));
-
-function entryShapeProblem(o: Record<string, unknown>): string | null {
-  if (!sameKeys(o, ENTRY_KEYS)) return 'its fields are not those of an audit entry';
-  if (!isCount(o.seq) || o.seq < 1) return 'seq is not a positive whole number';
-  if (typeof o.time !== 'string' || !ISO.test(o.time)) return 'time is not a UTC ISO time with milliseconds';
-  if (typeof o.actor !== 'string' || typeof o.action !== 'string') return 'actor or action is not a string';
-  if (!strOrNull(o.actorNode) || !strOrNull(o.object) || !strOrNull(o.class) || !strOrNull(o.reason)) return 'an optional field is neither a string nor null';
-  if (o.outcome !== 'success' && o.outcome !== 'failure') return 'outcome is neither success nor failure';
-  if (!isHex(o.prevHash) || !isHex(o.leafHash)) return 'prevHash or leafHash is not a SHA-256 hex digest';
-  return null;
-}
-
-function checkpointShapeProblem(o: Record<string, unknown>): string | null {
-  if (!sameKeys(o, CHECKPOINT_KEYS)) return 'its fields are not those of a checkpoint';
-  if (!isCount(o.treeSize) || o.treeSize < 1) return 'treeSize is not a positive whole number';
-  if (!isHex(o.rootHash) || !isHex(o.signerFingerprint)) return 'rootHash or signerFingerprint is not a SHA-256 hex digest';
-  if (typeof o.time !== 'string' || !ISO.test(o.time)) return 'time is not a UTC ISO time with milliseconds';
-  if (typeof o.nodeId !== 'string' || typeof o.signature !== 'string') return 'nodeId or signature is not a string';
-  return null;
-}
-
-function headerShapeProblem(o: Record<string, unknown>): string | null {
-  if (o.format !== BUNDLE_FORMAT) return `format is not ${BUNDLE_FORMAT}`;
-  if (typeof o.nodeId !== 'string') return 'nodeId is not a string';
-  if (!isCount(o.from) || !isCount(o.to) || !isCount(o.entries) || o.from < 1 || o.to < o.from) return 'from, to or entries is not a valid range';
-  if (o.entries !== o.to - o.from + 1) return 'entries does not equal to − from + 1';
-  if (!isHex(o.prevHash) || !Array.isArray(o.frontier) || !o.frontier.every(isHex)) return 'prevHash or frontier is not made of SHA-256 hex digests';
-  if (o.from === 1 && (o.prevHash !== GENESIS_HASH || o.frontier.length !== 0)) return 'a bundle from seq 1 must start from the genesis hash and an empty frontier';
-  return null;
-}
+import { type BundleHeader, type CheckpointLine } from './bundle.js';
+import { checkpointShapeProblem, entryShapeProblem, headerShapeProblem, isCount } from './bundle-shape.js';
+import { cosignatureMismatch, cosignatureProblem, cosignatureShapeProblem, type CosignatureBody } from './cosign.js';
 
 export interface SignerSummary {
   nodeId: string;
@@ -73,7 +39,11 @@ export interface VerifyReport {
   reason?: string;
   entries: number;
   checkpoints: number;
+  /** Hub cosignatures verified (signature, hub certificate from the CA, matching checkpoint). */
   cosignatures: number;
+  /** cosignedAt of the latest verified cosignature, and the largest tree size cosigned. */
+  latestCosignedAt: string | null;
+  cosignedTreeSize: number | null;
   /** Node id the checkpoints were signed for (null before the first verified checkpoint). */
   signer: string | null;
   signers: SignerSummary[];
@@ -113,6 +83,9 @@ export class BundleVerifier {
   private counts = { entries: 0, checkpoints: 0, cosignatures: 0 };
   private times: { first: string | null; last: string | null } = { first: null, last: null };
   private verified: { treeSize: number; rootHash: string } | null = null;
+  /** Verified checkpoints by tree size, for the cosignatures that follow them. */
+  private readonly checkpointsAt = new Map<number, Checkpoint>();
+  private cosigned: { at: string | null; treeSize: number | null } = { at: null, treeSize: null };
 
   /** `caPem`: one or more PEM CA certificates (ERR_KEY_UNREADABLE when none can be read). */
   constructor(caPem: string | readonly string[]) {
@@ -148,6 +121,7 @@ export class BundleVerifier {
       if (this.pending) return;
       if (raw.startsWith('{"type":"entry"')) return this.fail('ERR_AUDIT_ENTRY_MODIFIED', this.expected, `line ${this.lineNo} (the entry expected to be seq ${this.expected}) is not valid JSON`);
       if (raw.startsWith('{"type":"checkpoint"')) return this.fail('ERR_AUDIT_CHECKPOINT_SIGNATURE', undefined, `line ${this.lineNo} (a checkpoint) is not valid JSON`);
+      if (raw.startsWith('{"type":"cosignature"')) return this.fail('ERR_AUDIT_COSIGNATURE', undefined, `line ${this.lineNo} (a cosignature) is not valid JSON`);
       return this.fail('ERR_AUDIT_BUNDLE_MALFORMED', undefined, `line ${this.lineNo} is not a JSON object`);
     }
     if (this.pending) return this.scan(o);
@@ -157,7 +131,7 @@ export class BundleVerifier {
       case 'cert': return this.onCert(o);
       case 'entry': return this.onEntry(o);
       case 'checkpoint': return this.onCheckpoint(o);
-      case 'cosignature': this.counts.cosignatures++; return;
+      case 'cosignature': return this.onCosignature(o);
       default: return this.fail('ERR_AUDIT_BUNDLE_MALFORMED', undefined, `line ${this.lineNo} has an unknown type ${JSON.stringify(o.type)}`);
     }
   }
@@ -259,7 +233,26 @@ export class BundleVerifier {
     this.lastCovered = Math.max(this.lastCovered, Math.min(cp.treeSize, range.size));
     this.counts.checkpoints++;
     this.verified = { treeSize: cp.treeSize, rootHash: cp.rootHash };
+    this.checkpointsAt.set(cp.treeSize, cp);
     this.signers.set(cert.fingerprint, { nodeId: cert.cn, fingerprint: cert.fingerprint, subject: cert.subject.replace(/\n/g, ', ') });
+  }
+
+  private onCosignature(o: Record<string, unknown>): void {
+    const at = isCount(o.treeSize) ? o.treeSize : undefined;
+    const shape = cosignatureShapeProblem(o, false);
+    if (shape) return this.fail('ERR_AUDIT_COSIGNATURE', at, `cosignature at line ${this.lineNo}: ${shape}`);
+    const c = o as unknown as CosignatureBody;
+    const cp = this.checkpointsAt.get(c.treeSize);
+    if (!cp) return this.fail('ERR_AUDIT_COSIGNATURE', c.treeSize, `the cosignature at line ${this.lineNo} is of tree size ${c.treeSize}, but no checkpoint of that size comes before it in the bundle`);
+    const mismatch = cosignatureMismatch(c, cp);
+    if (mismatch) return this.fail('ERR_AUDIT_COSIGNATURE', c.treeSize, mismatch);
+    const cert = this.certs.get(c.signerFingerprint);
+    if (!cert) return this.fail('ERR_AUDIT_UNTRUSTED_SIGNER', c.treeSize, `the hub certificate sha256:${c.signerFingerprint} of the cosignature at tree size ${c.treeSize} is not in the bundle`);
+    const problem = cosignatureProblem(c, cert, this.anchors, [...this.certs.values()].filter((x) => x !== cert));
+    if (problem) return this.fail(problem.code, c.treeSize, problem.reason);
+    this.counts.cosignatures++;
+    if (this.cosigned.at === null || c.cosignedAt > this.cosigned.at) this.cosigned.at = c.cosignedAt;
+    this.cosigned.treeSize = Math.max(this.cosigned.treeSize ?? 0, c.treeSize);
   }
 
   finish(): VerifyReport {
@@ -284,6 +277,8 @@ export class BundleVerifier {
       entries: this.counts.entries,
       checkpoints: this.counts.checkpoints,
       cosignatures: this.counts.cosignatures,
+      latestCosignedAt: this.cosigned.at,
+      cosignedTreeSize: this.cosigned.treeSize,
       signer: signers.length ? [...new Set(signers.map((s) => s.nodeId))].join(',') : null,
       signers,
       from: h?.from ?? null,
@@ -312,5 +307,5 @@ export function summaryLine(r: VerifyReport): string {
   if (!r.ok) return `FAILED ${r.code}${r.seq !== undefined ? ` at seq ${r.seq}` : ''}: ${r.reason}`;
   const signers = r.signers.map((s) => `${s.nodeId} (sha256:${s.fingerprint.slice(0, 16)}…)`).join(', ');
   return `OK ${r.entries} entries (seq ${r.from}..${r.to}), ${r.checkpoints} checkpoints, signer ${signers}, ${r.firstTime} .. ${r.lastTime}, root ${r.rootHash} at tree size ${r.treeSize}` +
-    (r.cosignatures ? `, ${r.cosignatures} cosignatures (not verified by this version)` : '');
+    (r.cosignatures ? `, ${r.cosignatures} cosignatures by the hub verified, latest ${r.latestCosignedAt} (up to tree size ${r.cosignedTreeSize})` : '');
 }

@@ -2,6 +2,7 @@
  * `credit audit …`: what auditors and operators do with a node's (or the hub's) audit log.
  * export (NDJSON bundle), verify (offline, with only the CA certificate), prove / consistency
  * (RFC 6962 proofs as JSON) and verify-proof, checkpoint (sign one now), prune (after 180 days).
+ * Bundles carry the hub's cosignatures of the node's checkpoints, and verify checks them.
  * `--db` is a SQLite file or a postgres:// URL (`--schema` picks a PostgreSQL schema).
  */
 import { createReadStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -72,11 +73,11 @@ function emit(ctx: CommandContext, json: unknown): void {
 
 const exportCmd = command({
   name: 'export',
-  summary: 'write a self-contained NDJSON bundle of the log (entries, signed checkpoints, certificates)',
+  summary: 'write a self-contained NDJSON bundle of the log (entries, signed checkpoints, hub cosignatures, certificates)',
   usage: '--db URL_OR_FILE --out FILE [--from SEQ] [--to SEQ] [--key FILE --cert FILE]',
   help: [
     dbHelp,
-    '  --out FILE        the bundle to write (NDJSON: header, cert, entry, checkpoint lines)',
+    '  --out FILE        the bundle to write (NDJSON: header, cert, entry, checkpoint, cosignature lines)',
     '  --from SEQ        first entry (default: the first one stored)',
     '  --to SEQ          last entry (default: the newest entry when signing, else the last signed checkpoint)',
     signerHelp,
@@ -92,16 +93,16 @@ const exportCmd = command({
     const r = await withDb(values, signer !== undefined, (db) => exportBundle(db, { ...(from ? { from } : {}), ...(to ? { to } : {}), ...(signer ? { signer } : {}) }));
     writeFileSync(out, toNdjson(r.lines));
     if (r.requestedTo !== undefined) io.stderr(`note: entries after seq ${r.to} have no signed checkpoint yet; the bundle ends at ${r.to} (give --key/--cert to sign one)\n`);
-    io.stdout(`wrote ${out}: ${r.to - r.from + 1} entries (seq ${r.from}..${r.to}), ${r.checkpoints} checkpoints\n`);
+    io.stdout(`wrote ${out}: ${r.to - r.from + 1} entries (seq ${r.from}..${r.to}), ${r.checkpoints} checkpoints${r.cosignatures ? `, ${r.cosignatures} hub cosignatures` : ''}\n`);
     return 0;
   },
 });
 
 const verifyCmd = command({
   name: 'verify',
-  summary: 'check an export bundle offline against the CA certificate; exit 1 naming the first bad seq',
+  summary: 'check an export bundle (and its hub cosignatures) offline against the CA certificate; exit 1 naming the first bad seq',
   usage: 'FILE --ca ca.pem [--json]',
-  help: '  FILE       the NDJSON bundle (- for stdin)\n  --ca FILE  the provincial CA certificate(s), PEM\n  --json     print { ok, code?, seq?, reason?, entries, checkpoints, signer, from, to, … }',
+  help: '  FILE       the NDJSON bundle (- for stdin)\n  --ca FILE  the provincial CA certificate(s), PEM\n  --json     print { ok, code?, seq?, reason?, entries, checkpoints, cosignatures, latestCosignedAt, signer, from, to, … }',
   options: { ca: { type: 'string' }, json: { type: 'boolean' } },
   positionals: true,
   run: async ({ values, positionals, io }) => {

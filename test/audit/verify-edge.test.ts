@@ -1,6 +1,6 @@
 /**
  * The verifier beyond the six issue scenarios: re-hashed entries, ranges, malformed bundles,
- * certificates out of their validity or for another node, cosignature lines, and a property
+ * certificates out of their validity or for another node, a malformed cosignature line, and a property
  * test: any single-character change of any entry line is caught.
  */
 import t from 'tap';
@@ -114,9 +114,10 @@ t.test('signer certificates: expired at the checkpoint, another node, missing', 
   t.match(noCert, { code: 'ERR_AUDIT_UNTRUSTED_SIGNER', seq: 4, reason: /not in the bundle/ });
 });
 
-t.test('cosignature lines are counted and reported, not yet checked', async (t) => {
+t.test('a cosignature line that is not a hub cosignature → ERR_AUDIT_COSIGNATURE (cosign-bundle.test.ts has the real ones)', async (t) => {
   const r = await verifyBundle(join([...base, '{"type":"cosignature","treeSize":10,"by":"430000","signature":"…"}']), ca.certPem);
-  t.match(r, { ok: true, cosignatures: 1 });
+  t.match(r, { ok: false, code: 'ERR_AUDIT_COSIGNATURE', seq: 10, cosignatures: 0 });
+  t.match(await verifyBundle(join(base), ca.certPem), { ok: true, cosignatures: 0, latestCosignedAt: null, cosignedTreeSize: null }, 'none: reported as 0');
 });
 
 t.test('property: any one-character change of any entry line is detected', async (t) => {

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { main } from '../../scripts/cli.js';
 import { connect } from '../../audit/knex-connect.js';
-import { migrateAudit, openAuditLog } from '../../audit/index.js';
+import { checkWitness, cosignCheckpoint, migrateAudit, openAuditLog, storeCosignature, witnessPayload } from '../../audit/index.js';
+import { caTrust } from '../../protocol/ca-trust.js';
 import { issue, makeCa } from '../helpers/pki.js';
 
 const run = promisify(execFile);
@@ -136,6 +137,36 @@ t.test('checkpoint, and prune: refused for the last 180 days, then removes the o
   const pruned = await cli('audit', 'export', '--db', dbFile, '--out', f('x.ndjson'), '--from', '3');
   t.equal(pruned.code, 1);
   t.match(pruned.err, /ERR_AUDIT_PRUNED/);
+});
+
+t.test('hub cosignatures: export carries them, verify checks and reports them, a tampered one exits 1', async (t) => {
+  const hub = issue(ca, '430000');
+  const file = f('witnessed.sqlite');
+  const db = await connect(file);
+  try {
+    await migrateAudit(db);
+    const log = await openAuditLog(db, { signer: { nodeId: '430100', keyPem: node.keyPem, certPem: node.certPem }, checkpointIntervalMs: 0 });
+    for (let i = 1; i <= 8; i++) await log.record({ actor: 'user:alice', action: 'record.read', object: `rec-${i}`, outcome: 'success' });
+    const payload = await witnessPayload(db, log, { treeSize: 0, rootHash: null });
+    checkWitness({ nodeId: '430100', prev: null, payload, trust: caTrust({ caCertPems: [ca.certPem] }) });
+    await storeCosignature(db, cosignCheckpoint(payload.checkpoint, hub, new Date()), { caCertPem: ca.certPem });
+    await log.close();
+  } finally {
+    await db.destroy();
+  }
+  const ex = await cli('audit', 'export', '--db', file, '--out', f('w.ndjson'));
+  t.equal(ex.code, 0, ex.err);
+  t.match(ex.out, /8 entries \(seq 1\.\.8\), 1 checkpoints, 1 hub cosignatures/);
+  const v = await cli('audit', 'verify', f('w.ndjson'), '--ca', f('ca.pem'));
+  t.equal(v.code, 0, v.err);
+  t.match(v.out, /, 1 cosignatures by the hub verified, latest \d{4}-\d\d-\d\dT[\d:.]+Z \(up to tree size 8\)\n$/);
+  const j = await cli('audit', 'verify', f('w.ndjson'), '--ca', f('ca.pem'), '--json');
+  t.match(JSON.parse(j.out), { ok: true, cosignatures: 1, cosignedTreeSize: 8 });
+  const bad = readFileSync(f('w.ndjson'), 'utf8').replace(/("type":"cosignature".*"cosignedAt":")(\d{4})/, (_m, pre: string, y: string) => `${pre}${Number(y) + 1}`);
+  writeFileSync(f('w-bad.ndjson'), bad);
+  const r = await cli('audit', 'verify', f('w-bad.ndjson'), '--ca', f('ca.pem'));
+  t.equal(r.code, 1);
+  t.match(r.err, /^error ERR_AUDIT_COSIGNATURE: seq 8: /);
 });
 
 t.test('usage errors exit 2', async (t) => {
