@@ -19,7 +19,7 @@ export interface NodeHandle extends NodeSpec {
   dir: string;
   configFile: string;
   process?: ServerProcess;
-  /** An admin token with restricted clearance, for driving the node's API. */
+  /** An admin token with internal clearance (the owning node's own administrator), for driving the node's API. */
   token?: string;
 }
 
@@ -114,7 +114,7 @@ export class Federation {
   async startNode(id: string): Promise<ServerProcess> {
     const n = this.node(id);
     n.process = await startServer(`node ${id}`, ['node', 'start', '--config', n.configFile], { logFile: join(n.dir, 'node.log'), env: this.env });
-    n.token ??= (await creditOk(['node', 'token', '--config', n.configFile, '--user', 'demo', '--role', 'admin', '--clearance', 'restricted', '--ttl', '1d'], { env: this.env })).trim();
+    n.token ??= (await creditOk(['node', 'token', '--config', n.configFile, '--user', 'demo', '--role', 'admin', '--clearance', 'internal', '--ttl', '1d'], { env: this.env })).trim();
     return n.process;
   }
 

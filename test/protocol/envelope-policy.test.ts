@@ -117,7 +117,7 @@ t.test('decryption failures → ERR_DECRYPT_FAILED', async (t) => {
   t.equal(await codeOf(open(env, { recipient: { nodeId: '430000', keyPem: changde.keyPem }, trust })), 'ERR_DECRYPT_FAILED', 'right address, wrong key');
   const misencrypted = await forge({ header: headerOf(env), payload: { n: 1 }, signerKeyPem: changsha.keyPem, recipientCertPem: changde.certPem });
   t.equal(await codeOf(open(misencrypted, toHub)), 'ERR_DECRYPT_FAILED', 'encrypted to another certificate');
-  const messages = new Set([await failure(open(env, { recipient: { nodeId: '430000', keyPem: changde.keyPem }, trust })), await failure(open(misencrypted, toHub))].map((e) => e.message.replace(/envelope \S+/, 'envelope X')));
+  const messages = new Set([await failure(open(env, { recipient: { nodeId: '430000', keyPem: changde.keyPem }, trust })), await failure(open(misencrypted, toHub))].map((e) => String((e as unknown as Error).message).replace(/envelope \S+/, 'envelope X')));
   t.equal(messages.size, 1, 'key unwrap failures read the same whatever the cause (no oracle)');
 });
 
