@@ -115,3 +115,33 @@ export function enumField(name: string, label: string, required: boolean, values
 export function dateField(name: string, label: string, required: boolean): FieldSpec {
   return date(name, label, required);
 }
+
+/** Labels compare without spaces and with full-width parentheses folded: 罚款金额(万元) = 罚款金额（万元）. */
+export function foldLabel(s: string): string {
+  return s.replace(/\s+/g, '').replaceAll('（', '(').replaceAll('）', ')');
+}
+
+interface FieldIndex {
+  byName: Map<string, FieldSpec>;
+  byLabel: Map<string, FieldSpec>;
+}
+const fieldIndexes = new WeakMap<readonly FieldSpec[], FieldIndex>();
+
+/**
+ * The field a key names in `fields`, by ASCII name or by Chinese label, through maps built once
+ * per field list. A key is folded (foldLabel) only when it matches no name or label as written,
+ * so the common case — validating rows keyed by name — does no string work.
+ */
+export function lookupField(fields: readonly FieldSpec[], key: string): FieldSpec | undefined {
+  let ix = fieldIndexes.get(fields);
+  if (!ix) {
+    ix = { byName: new Map(), byLabel: new Map() };
+    for (const f of fields) {
+      if (!ix.byName.has(f.name)) ix.byName.set(f.name, f);
+      const folded = foldLabel(f.label);
+      if (!ix.byLabel.has(folded)) ix.byLabel.set(folded, f);
+    }
+    fieldIndexes.set(fields, ix);
+  }
+  return ix.byName.get(key) ?? ix.byLabel.get(key) ?? ix.byLabel.get(foldLabel(key));
+}

@@ -5,7 +5,7 @@
  */
 import type { Classification } from './classification.js';
 import {
-  authorityFields, dateField, decisionFields, enumField, severityFields, sourceFields, subjectFields, textField,
+  authorityFields, dateField, decisionFields, enumField, lookupField, severityFields, sourceFields, subjectFields, textField,
   type FieldSpec, type RecordType,
 } from './catalog-fields.js';
 import { buildRecordSchema } from './catalog-schema.js';
@@ -140,17 +140,11 @@ export function getRecordType(code: string): RecordType {
   return t;
 }
 
-/** Labels compare without spaces and with full-width parentheses folded: 罚款金额(万元) = 罚款金额（万元）. */
-function foldLabel(s: string): string {
-  return s.replace(/\s+/g, '').replaceAll('（', '(').replaceAll('）', ')');
-}
-
 /**
  * The field a key names, by ASCII name or by Chinese label (CSV headers); undefined when the type
  * has no such field. Throws ERR_UNKNOWN_RECORD_TYPE for an unknown type code.
  */
 export function fieldByNameOrLabel(type: string | RecordType, key: string): FieldSpec | undefined {
   const t = typeof type === 'string' ? getRecordType(type) : type;
-  const folded = foldLabel(key);
-  return t.fields.find((f) => f.name === key) ?? t.fields.find((f) => foldLabel(f.label) === folded);
+  return lookupField(t.fields, key);
 }

@@ -6,7 +6,7 @@
  */
 import {
   constants, createCipheriv, createDecipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync,
-  privateDecrypt, publicEncrypt, randomBytes, sign as nodeSign, X509Certificate, type KeyObject,
+  privateDecrypt, publicEncrypt, randomBytes, randomFillSync, sign as nodeSign, X509Certificate, type KeyObject,
 } from 'node:crypto';
 import { FlattenedSign, flattenedVerify } from 'jose';
 import { protocolError } from './errors.js';
@@ -38,11 +38,22 @@ export function b64url(data: Uint8Array): string {
 
 let lastMs = -1;
 let counter = 0;
+/** Random bytes drawn 4 KiB at a time (one CSPRNG call per 256 ids); every byte is used once. */
+const pool = Buffer.allocUnsafe(4096);
+let poolAt = pool.length;
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /** A time-ordered unique id. Ids made in one process are strictly increasing (monotonic counter). */
 export function uuidv7(at?: Date): string {
-  const b = randomBytes(16);
+  if (poolAt === pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const r = poolAt;
+  poolAt += 16;
+  const seed = (pool[r]! << 8) | pool[r + 1]!;
   let ms = at ? at.getTime() : Date.now();
+  if (!(ms >= 0 && ms <= 0xffffffffffff)) throw new RangeError(`uuidv7: time ${ms} is outside the 48-bit millisecond range`);
   if (!at) {
     if (ms <= lastMs) {
       ms = lastMs;
@@ -52,18 +63,16 @@ export function uuidv7(at?: Date): string {
         counter = 0;
       }
     } else {
-      counter = ((b[6]! << 8) | b[7]!) & 0x7ff; // start in the lower half: room to count up
+      counter = seed & 0x7ff; // start in the lower half: room to count up
     }
     lastMs = ms;
   } else {
-    counter = ((b[6]! << 8) | b[7]!) & 0xfff;
+    counter = seed & 0xfff;
   }
-  b.writeUIntBE(ms, 0, 6);
-  b[6] = 0x70 | (counter >> 8);
-  b[7] = counter & 0xff;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  const t = ms.toString(16).padStart(12, '0');
+  const h = HEX;
+  const p = pool;
+  return `${t.slice(0, 8)}-${t.slice(8)}-${h[0x70 | (counter >> 8)]}${h[counter & 0xff]}-${h[(p[r + 2]! & 0x3f) | 0x80]}${h[p[r + 3]!]}-${h[p[r + 4]!]}${h[p[r + 5]!]}${h[p[r + 6]!]}${h[p[r + 7]!]}${h[p[r + 8]!]}${h[p[r + 9]!]}`;
 }
 
 /** The creation time carried by a UUIDv7. */
