@@ -1,6 +1,7 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { cliError } from '../errors.js';
 import { command, optionalString } from './framework.js';
 
 export const demoCommand = command({
@@ -15,6 +16,7 @@ export const demoCommand = command({
   run: async ({ values, io }) => {
     const { runDemo } = await import('../demo/run-demo.js');
     const out = resolve(optionalString(values, 'out') ?? mkdtempSync(join(tmpdir(), 'credit-demo-')));
+    if (existsSync(out) && readdirSync(out).length > 0) throw cliError('ERR_USAGE', `--out ${out} is not empty; give a new or empty directory`);
     io.stdout(`credit-federation demo — everything goes to ${out}\n`);
     await runDemo({ out, keep: values.keep === true, log: (l) => io.stdout(l + '\n') });
     io.stdout('demo finished: every step passed\n');

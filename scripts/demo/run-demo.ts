@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { credit } from './processes.js';
 import { Federation, waitFor, type NodeSpec } from './federation.js';
-import { sampleSet } from './sample-data.js';
+import { sampleRecord, sampleSet } from './sample-data.js';
 
 export const DEMO_NODES: NodeSpec[] = [
   { id: '430100', name: '长沙市', grade: 3 },
@@ -27,7 +27,7 @@ export interface DemoOptions {
 interface ExchangeStatus {
   outbox: { pending: number };
   batches: { accepted: number; refused: number; pending: number };
-  lastError?: { code: string; message: string } | null;
+  lastError?: { loop: string; code: string; message: string } | null;
   inbox: { cursor: number; applied: number };
 }
 
@@ -99,13 +99,14 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
     const rv = await credit(['hub', 'revoke', '--config', fed.hubConfigFile, '--node', '430700']);
     if (rv.code !== 0) throw new Error(`hub revoke failed: ${rv.stderr}`);
     step('hub operator revoked 常德 (430700)');
-    const extra = sampleSet('430700', 1, 99).records[5]!;
-    await fed.api('430700', 'POST', '/v1/records', [extra]);
-    const refused = await waitFor('常德\'s next batch to be refused', async () => {
+    const extra = sampleRecord('XK', { nodeId: '430700', uscc: sets.get('430700')!.featured, serial: 9001 });
+    const added = await fed.api('430700', 'POST', '/v1/records', [extra]);
+    if (added.status !== 201) throw new Error(`adding a record at 常德 failed: ${added.status} ${JSON.stringify(added.body)}`);
+    const refused = await waitFor("常德's next batch to be refused", async () => {
       const r = await fed.api<ExchangeStatus>('430700', 'GET', '/v1/exchange/status');
-      return r.body.lastError?.code ? r.body.lastError : undefined;
+      return r.body.lastError?.loop === 'sender' && r.body.lastError.code ? r.body.lastError : undefined;
     });
-    step(`常德's next batch was refused by the hub: ${refused.code}`);
+    step(`常德 stored a new record; its next batch was refused by the hub: ${refused.code}`);
     summary.revocation = { node: '430700', refusedWith: refused.code };
 
     const auditDir = join(o.out, 'audit');
@@ -131,7 +132,8 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
     summary.caCert = fed.caCertFile;
     summary.seconds = Math.round((Date.now() - t0) / 100) / 10;
     writeFileSync(join(o.out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-    step(`summary written to ${join(o.out, 'summary.json')}`);
+    o.log(renderSummary(summary, DEMO_NODES));
+    step(`summary written to ${join(o.out, 'summary.json')}; CA certificate at ${fed.caCertFile}`);
 
     if (o.keep) {
       o.log('\nThe federation keeps running (Ctrl-C stops it). Try:');
@@ -149,4 +151,25 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
   } finally {
     await fed.close();
   }
+}
+
+/** The closing summary as a few readable lines. */
+export function renderSummary(s: Record<string, unknown>, nodes: NodeSpec[]): string {
+  const q = s.query as { released: number; classes: string[]; withheld: unknown[] };
+  const d = s.distribution as { changdeHolds: number; classes: string[] };
+  const sent = s.nodes as Record<string, { sent: { accepted: number } }>;
+  const audit = s.audit as Record<string, string>;
+  const lines = [
+    '',
+    '──── summary ────',
+    ...nodes.map((n) => `  ${n.id} ${n.name}  grade ${n.grade}  batches acknowledged ${sent[n.id]?.sent.accepted ?? 0}`),
+    `  distribution   常德 (grade 2) received a 长沙 subject's ${d.classes.join(' + ')} records (${d.changdeHolds}); restricted and internal stayed home`,
+    `  query          浏阳 → hub: ${q.released} record(s) released [${q.classes.join(', ')}], ${q.withheld.length} class(es) withheld`,
+    `  withdrawal     ${(s.withdrawal as { record: string }).record} withdrawn at 长沙, gone at 常德`,
+    `  revocation     常德 revoked; its next batch refused with ${(s.revocation as { refusedWith: string }).refusedWith}`,
+    ...Object.entries(audit).map(([id, line]) => `  audit ${id}   ${line.replace(/, root [0-9a-f]+ at tree size \d+/, '')}`),
+    `  took ${String(s.seconds)} s`,
+    '',
+  ];
+  return lines.join('\n');
 }
