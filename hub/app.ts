@@ -29,7 +29,7 @@ import { queryService, type QueryService } from './query-service.js';
 import { envelopeRoutes, renewRoutes } from './routes/exchange.js';
 import { publicRoutes } from './routes/public.js';
 import { subjectHmacKey } from './settings-store.js';
-import { witnessService, type WitnessService } from './witness-service.js';
+import { WITNESS_FAILURES, witnessService, type WitnessService } from './witness-service.js';
 
 export interface HubContext extends HubDeps {
   intake: IntakeService;
@@ -102,6 +102,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       ctx.metrics.refusals.inc({ code: body.code });
       if (!AUDITED_STATUSES.has(status) && !AUDITED_CODES.has(body.code)) return;
       if (body.code === 'ERR_CLASSIFICATION_DENIED' || body.code === 'ERR_ENVELOPE_MALFORMED') return; // audited with the batch refusal
+      if (WITNESS_FAILURES.has(body.code)) return; // audited as a failed checkpoint.cosign
       const who = request.peer ? `node:${request.peer.nodeId}` : request.peerFingerprint ? `cert:${request.peerFingerprint}` : `addr:${request.ip}`;
       await audit!.record({ action: 'request.refused', actor: who, ...(request.peer ? { actorNode: request.peer.nodeId } : {}), object: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`, outcome: 'failure', reason: body.code });
     });

@@ -7,7 +7,6 @@ export const HUB_ERRORS = {
   ERR_ENVELOPE_TYPE: 'envelope type does not fit this route',
   ERR_RECORD_CONFLICT: 'record id is owned by another node',
   ERR_RECORD_UNKNOWN: 'withdrawal names a record this node never published to the hub',
-  ERR_WITNESS_UNAVAILABLE: 'checkpoint witnessing is not available in this hub build',
 } as const;
 
 export type HubErrorCode = keyof typeof HUB_ERRORS;

@@ -49,10 +49,8 @@ export const HUB_HTTP_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ERR_HOST_INVALID: 400,
   // checkpoint witnessing
   ERR_AUDIT_INCONSISTENT: 409,
-  ERR_AUDIT_PROOF_INVALID: 409,
   ERR_AUDIT_CHECKPOINT_SIGNATURE: 403,
   ERR_AUDIT_UNTRUSTED_SIGNER: 403,
-  ERR_WITNESS_UNAVAILABLE: 501,
 });
 
 export interface ErrorBody {
@@ -95,7 +93,7 @@ export function toHttpError(error: unknown): { status: number; body: ErrorBody }
 export function installErrorHandling(app: FastifyInstance, onRefused?: (request: FastifyRequest, body: ErrorBody, status: number) => Promise<void>): void {
   app.setErrorHandler(async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const { status, body } = toHttpError(error);
-    if (status >= 500 && status !== 501) request.log.error({ error: loggableError(error) }, 'request failed');
+    if (status >= 500) request.log.error({ error: loggableError(error) }, 'request failed');
     else request.log.info({ code: body.code, status, node: request.peer?.nodeId }, 'request refused');
     if (status < 500 && onRefused) {
       try {

@@ -84,3 +84,21 @@ export const witnessStateResponse = {
     cosignedAt: { type: ['string', 'null'] },
   },
 } as const;
+
+/** audit/cosign.ts Cosignature: the hub's countersignature of a node checkpoint. */
+export const cosignatureResponse = {
+  type: 'object',
+  required: ['type', 'nodeId', 'treeSize', 'rootHash', 'checkpointTime', 'witness', 'cosignedAt', 'signature', 'signerFingerprint', 'certPem'],
+  properties: {
+    type: { type: 'string' },
+    nodeId: { type: 'string' },
+    treeSize: { type: 'integer' },
+    rootHash: { type: 'string' },
+    checkpointTime: { type: 'string' },
+    witness: { type: 'string' },
+    cosignedAt: { type: 'string' },
+    signature: { type: 'string' },
+    signerFingerprint: { type: 'string' },
+    certPem: { type: 'string' },
+  },
+} as const;

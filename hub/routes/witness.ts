@@ -6,12 +6,12 @@
 import type { FastifyInstance } from 'fastify';
 import { EXCHANGE_ROUTES, type WitnessState } from '../../protocol/exchange.js';
 import type { HubContext } from '../app.js';
-import { errorSchema, mtlsErrors, witnessStateResponse } from '../schemas.js';
+import { cosignatureResponse, mtlsErrors, witnessStateResponse } from '../schemas.js';
 
 export async function witnessRoutes(app: FastifyInstance, opts: { ctx: HubContext }): Promise<void> {
   const { ctx } = opts;
   app.get(EXCHANGE_ROUTES.checkpointLatest, { schema: { response: { 200: witnessStateResponse, ...mtlsErrors } } }, async (request): Promise<WitnessState> => ctx.witness.latest(request.peer!));
-  app.post(EXCHANGE_ROUTES.checkpoints, { bodyLimit: ctx.config.maxEnvelopeBytes, schema: { response: { 200: { type: 'object', additionalProperties: true }, ...mtlsErrors, 501: errorSchema } } }, async (request) =>
+  app.post(EXCHANGE_ROUTES.checkpoints, { bodyLimit: ctx.config.maxEnvelopeBytes, schema: { response: { 200: cosignatureResponse, ...mtlsErrors } } }, async (request) =>
     ctx.witness.cosign(request.peer!, String(request.body ?? '')),
   );
 }
