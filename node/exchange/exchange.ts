@@ -5,6 +5,7 @@
  */
 import type { Knex } from 'knex';
 import type { AuditLog } from '../../audit/log.js';
+import { latestCosignature } from '../../audit/cosign-store.js';
 import { HUB_NODE_ID } from '../../certs/issue.js';
 import type { HubConfig, NodeConfig } from '../config.js';
 import type { RecordHooks } from '../hooks.js';
@@ -18,9 +19,10 @@ import { outboxStore } from './outbox-store.js';
 import { createPuller, type Puller } from './puller.js';
 import { createRenewal, renewalTime, type Renewal } from './renewal.js';
 import { createSender, type Sender } from './sender.js';
+import { createWitness, type Witness } from './witness.js';
 
 /** The audit log calls the exchange needs for witnessing and for switching the signer at renewal. */
-export type WitnessableLog = Pick<AuditLog, 'checkpoint' | 'latestCheckpoint' | 'record'> & { setSigner?(s: { nodeId: string; keyPem: string; certPem: string }): void; signerFingerprint?(): string | null };
+export type WitnessableLog = Pick<AuditLog, 'checkpoint' | 'latestCheckpoint' | 'setSigner' | 'signerFingerprint' | 'record'>;
 
 export interface ExchangeOptions {
   config: NodeConfig & { hub: HubConfig };
@@ -53,8 +55,7 @@ export interface Exchange {
   sender: Sender;
   puller: Puller;
   renewal: Renewal;
-  /** Witnessing of the audit log by the hub: wired once audit/witness.ts lands. */
-  witness: null;
+  witness: Witness | null;
   /** Queues own records that were never queued (written before the node was connected, or of a class a higher grade now allows). Returns how many. */
   backfill(): Promise<number>;
   /** backfill(), then the loops. */
@@ -79,7 +80,7 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
     if (m.certPem === certPem) return;
     certPem = m.certPem;
     client.setIdentity({ certPem: m.certPem, keyPem: m.keyPem });
-    o.auditLog?.setSigner?.({ nodeId: m.nodeId, keyPem: m.keyPem, certPem: m.certPem });
+    o.auditLog?.setSigner({ nodeId: m.nodeId, keyPem: m.keyPem, certPem: m.certPem });
   });
   const getClient = () => client;
 
@@ -118,7 +119,7 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
   const sender = createSender({ db, audit, identity, client: getClient, clock, log, hub, refreshHubCert, onReceipts: () => witnessLoop?.wake() });
   const puller = createPuller({ db, audit, identity, client: getClient, clock, log, hub });
   const renewal = createRenewal({ identity, client: getClient, audit, clock, log, dataDir: config.dataDir, renewAt: hub.renewAt });
-  const witness = null;
+  const witness = o.auditLog ? createWitness({ db, log: o.auditLog as AuditLog, identity, client: getClient, clock, logger: log, hub }) : null;
 
   const senderLoop = loop('sender', (s) => sender.step(s));
   loop('puller', async (s) => {
@@ -127,6 +128,7 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
     return r?.more ? 0 : hub.pollIntervalMs;
   });
   loop('renewal', (s) => renewal.step(s));
+  if (witness) witnessLoop = loop('witness', (s) => witness.step(s));
 
   const hooks = outboxHooks({ nodeId: config.nodeId, grade: () => identity.current().enrolment.grade, clock, onCommit: () => senderLoop.wake() });
 
@@ -174,6 +176,7 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
       const counts = (await db('node_batches').select('status').count({ n: '*' }).groupBy('status')) as { status: string; n: number | string }[];
       const by = Object.fromEntries(counts.map((c) => [c.status, Number(c.n)]));
       const top = (await db('node_batches').max({ m: 'seq' }).first()) as { m?: number | string | null } | undefined;
+      const cos = await latestCosignature(db);
       return {
         nodeId: m.nodeId,
         hubUrl: hub.url,
@@ -182,7 +185,7 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
         outbox: { pending: backlog.unbatched },
         batches: { pending: backlog.unacknowledged, accepted: by.accepted ?? 0, refused: by.refused ?? 0, lastSeq: Number(top?.m ?? 0) },
         inbox: { cursor: await puller.cursor(), applied },
-        witness: null,
+        witness: cos ? { treeSize: cos.treeSize, cosignedAt: cos.cosignedAt } : null,
         lastError,
       };
     },
