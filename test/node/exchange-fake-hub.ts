@@ -16,6 +16,8 @@ import { seal } from '../../protocol/seal.js';
 import type { Envelope } from '../../protocol/envelope.js';
 import type { BatchPayload, DistributionItem, EnrollResponse, QueryAnswerPayload, QueryPayload, ReceiptPayload } from '../../protocol/exchange.js';
 import { tlsServerOptions } from '../../certs/tls.js';
+import { cosignCheckpoint } from '../../audit/cosign.js';
+import type { CheckpointPayload } from '../../protocol/exchange.js';
 import { parseCsr, randomSerial, signLeafCertificate } from '../../certs/pki-crypto.js';
 import { DEFAULT_HOSTS } from '../../certs/issue.js';
 import { issue, type TestCa, type TestIdentity } from '../helpers/pki.js';
@@ -35,7 +37,7 @@ export interface FakeHub {
   /** Every batch processed, by envelope id (the ledger: a replay is answered from here). */
   batches: Map<string, FakeBatch>;
   /** Every POST /v1/batches received, processed or not. */
-  posts: { id: string; seq: number; ts: string }[];
+  posts: { id: string; seq: number; ts: string; signerSerial: string; tlsSerial: string }[];
   lastSeq: Map<string, number>;
   distributions: DistributionItem[];
   queries: { payload: QueryPayload; from: string }[];
@@ -54,6 +56,8 @@ export interface FakeHub {
   certLifetimeMs: number;
   enrolTokens: Map<string, { nodeId: string; grade: number }>;
   renewals: number;
+  /** Checkpoints cosigned, per node (the last is what GET /v1/checkpoints/latest reports). */
+  cosigned: Map<string, CheckpointPayload[]>;
   close(): Promise<void>;
 }
 
@@ -124,7 +128,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
       const raw = await body(req);
       const o = await open<BatchPayload>(raw, { trust, recipient: { nodeId: '430000', keyPem: identity.keyPem }, freshness: false });
       const h = o.header;
-      hub.posts.push({ id: h.id, seq: h.seq, ts: h.ts });
+      hub.posts.push({ id: h.id, seq: h.seq, ts: h.ts, signerSerial: o.signer.serial, tlsSerial: String(peer?.serialNumber ?? '').toUpperCase() });
       const signerPem = derB64ToPem(h.x5c[0]!);
       const seen = hub.batches.get(h.id);
       if (seen) return send(res, 409, { code: 'ERR_REPLAY', message: `envelope ${h.id} has been seen before`, details: { id: h.id, receipt: seen.receipt } });
@@ -163,6 +167,18 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
       const a = hub.answerQuery(o.payload);
       return send(res, 200, await sealTo('query-answer', derB64ToPem(o.header.x5c[0]!), o.header.from, { subject: o.payload.subject, queryId: o.header.id, answeredAt: new Date().toISOString(), ...a }));
     }
+    if (req.method === 'GET' && url.pathname === '/v1/checkpoints/latest') {
+      const last = hub.cosigned.get(peerId)?.at(-1);
+      return send(res, 200, { nodeId: peerId, treeSize: last?.checkpoint.treeSize ?? 0, rootHash: last?.checkpoint.rootHash ?? null, cosignedAt: last ? new Date().toISOString() : null });
+    }
+    if (req.method === 'POST' && url.pathname === '/v1/checkpoints') {
+      const raw = await body(req);
+      const o = await open<CheckpointPayload>(raw, { trust, recipient: { nodeId: '430000', keyPem: identity.keyPem } });
+      const list = hub.cosigned.get(o.header.from) ?? [];
+      list.push(o.payload);
+      hub.cosigned.set(o.header.from, list);
+      return send(res, 200, cosignCheckpoint(o.payload.checkpoint, hubKey, new Date()));
+    }
     return send(res, 404, { code: 'ERR_ROUTE_NOT_FOUND', message: `no route ${req.method} ${url.pathname}` });
   };
 
@@ -175,7 +191,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
   const hub: FakeHub = {
     url: `https://127.0.0.1:${port}`, port, identity, batches: new Map(), posts: [], lastSeq: new Map(), distributions: [], queries: [],
     answerQuery: () => ({ records: [], withheld: [] }), grade: 3, loseAnswers: 0, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0,
-    certLifetimeMs: 365 * 86400_000, enrolTokens: new Map(), renewals: 0,
+    certLifetimeMs: 365 * 86400_000, enrolTokens: new Map(), renewals: 0, cosigned: new Map(),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

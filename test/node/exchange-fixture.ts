@@ -28,9 +28,9 @@ import { issue, makeCa, type TestCa } from '../helpers/pki.js';
 export const silentLog: Log = { info() {}, warn() {}, error() {}, debug() {} };
 
 /** Writes DATADIR/exchange/ as `credit node init` would, from test certificates. */
-export function enrolDir(dataDir: string, o: { ca: TestCa; nodeId?: string; grade?: number; hubCertPem?: string; hubUrl?: string }): ExchangeMaterial {
+export function enrolDir(dataDir: string, o: { ca: TestCa; nodeId?: string; grade?: number; hubCertPem?: string; hubUrl?: string; notBefore?: Date; notAfter?: Date }): ExchangeMaterial {
   const nodeId = o.nodeId ?? '430100';
-  const node = issue(o.ca, nodeId);
+  const node = issue(o.ca, nodeId, { ...(o.notBefore ? { notBefore: o.notBefore } : {}), ...(o.notAfter ? { notAfter: o.notAfter } : {}) });
   const m: ExchangeMaterial = {
     nodeId, keyPem: node.keyPem, certPem: node.certPem, caCertPem: o.ca.certPem, hubCertPem: o.hubCertPem ?? issue(o.ca, '430000').certPem,
     enrolment: { nodeId, grade: o.grade ?? 3, hubUrl: o.hubUrl ?? 'https://127.0.0.1:1', serial: node.serial, notBefore: new Date().toISOString(), notAfter: new Date(Date.now() + 365 * 86400_000).toISOString(), enrolledAt: new Date().toISOString() },
@@ -64,6 +64,9 @@ export interface SetupOptions {
   nodeId?: string;
   hubUrl?: string;
   hubCertPem?: string;
+  /** Validity of the node certificate written at enrolment. */
+  notBefore?: Date;
+  notAfter?: Date;
   hub?: Partial<HubConfig>;
   /** Hooks that run after the exchange's (e.g. one that fails). */
   extraHooks?: RecordHooks;
@@ -76,7 +79,7 @@ export async function exchangeSetup(t: { teardown(fn: () => unknown): void }, o:
   const dataDir = o.reuse?.dataDir ?? mkdtempSync(join(tmpdir(), 'node-exchange-'));
   const store = o.reuse ? undefined : await (o.engine ?? sqliteEngine).open();
   const db = o.reuse?.db ?? store!.db;
-  if (!o.reuse) enrolDir(dataDir, { ca, nodeId: o.nodeId, grade: o.grade, hubCertPem: o.hubCertPem, hubUrl: o.hubUrl });
+  if (!o.reuse) enrolDir(dataDir, { ca, nodeId: o.nodeId, grade: o.grade, hubCertPem: o.hubCertPem, hubUrl: o.hubUrl, notBefore: o.notBefore, notAfter: o.notAfter });
   const config = nodeConfig(dataDir, { url: o.hubUrl ?? 'https://127.0.0.1:1', ...o.hub }, o.nodeId);
   let offset = 0;
   const clock = () => new Date(Date.now() + offset);

@@ -1,0 +1,153 @@
+/**
+ * Keys and certificates of the exchange: enrolment (`credit node init` and enrollNode) against a
+ * scripted hub over TLS checked with the CA file; the exchange directory's modes and checks;
+ * renewal by the loop when less than renewAt of a short certificate's life is left (new key, files
+ * replaced atomically, the HTTP client and the audit signer switched); a renewal interrupted by a
+ * crash rolled forward or back at the next start.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { exampleRecord } from '../../protocol/catalog.js';
+import { certFromPem } from '../../protocol/crypto.js';
+import { enrollNode } from '../../node/exchange/enroll.js';
+import { exchangePaths, loadExchangeMaterial } from '../../node/exchange/files.js';
+import { renewalDue, renewalTime } from '../../node/exchange/renewal.js';
+import { main } from '../../scripts/cli.js';
+import { issue, makeCa } from '../helpers/pki.js';
+import { startFakeHub } from './exchange-fake-hub.js';
+import { enrolDir, exchangeSetup } from './exchange-fixture.js';
+
+function tmp(t: { teardown(fn: () => unknown): void }, prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  t.teardown(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+t.test('renewalDue: less than renewAt of the lifetime left', async (t) => {
+  const ca = makeCa();
+  const start = new Date('2026-01-01T00:00:00.000Z');
+  const cert = issue(ca, '430100', { notBefore: start, notAfter: new Date('2026-01-31T00:00:00.000Z') }).certPem; // 30 days
+  t.equal(renewalTime(cert, 0.34).toISOString(), new Date(Date.parse('2026-01-31T00:00:00.000Z') - 0.34 * 30 * 86400_000).toISOString());
+  t.notOk(renewalDue(cert, new Date('2026-01-20T00:00:00.000Z'), 0.34), '11 of 30 days left');
+  t.ok(renewalDue(cert, new Date('2026-01-22T00:00:00.000Z'), 0.34), '9 of 30 days left');
+});
+
+t.test('credit node init: enrols with a token, writes the exchange directory, sets hub.url; refuses twice', async (t) => {
+  const ca = makeCa();
+  const hub = await startFakeHub(ca);
+  t.teardown(() => hub.close());
+  hub.grade = 2;
+  hub.enrolTokens.set('tok-1', { nodeId: '430700', grade: 2 });
+  const dir = tmp(t, 'node-init-');
+  const configFile = join(dir, 'node.json');
+  writeFileSync(configFile, JSON.stringify({ nodeId: '430700', dataDir: 'data' }), { mode: 0o640 });
+  const caFile = join(dir, 'ca.pem');
+  writeFileSync(caFile, ca.certPem);
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { stdout: (s: string) => void out.push(s), stderr: (s: string) => void err.push(s) };
+  const code = await main(['node', 'init', '--config', configFile, '--hub', hub.url, '--token', 'tok-1', '--ca', caFile], io);
+  t.equal(code, 0, err.join(''));
+  t.match(out.join(''), /node 430700 enrolled with the hub at .* \(grade 2\)/);
+  const p = exchangePaths(join(dir, 'data'));
+  t.equal(statSync(p.key).mode & 0o777, 0o600, 'node.key is 0600');
+  t.equal(certFromPem(readFileSync(p.cert, 'utf8')).cn, '430700');
+  t.equal(readFileSync(p.ca, 'utf8'), ca.certPem, 'the CA given, not the one the hub sent');
+  t.equal(JSON.parse(readFileSync(p.enrolment, 'utf8')).grade, 2);
+  const config = JSON.parse(readFileSync(configFile, 'utf8'));
+  t.same(config, { nodeId: '430700', dataDir: 'data', hub: { url: hub.url } }, 'hub.url set, the rest kept');
+  t.equal(statSync(configFile).mode & 0o777, 0o640, 'the config keeps its mode');
+  t.equal(loadExchangeMaterial(join(dir, 'data'), '430700').enrolment.grade, 2, 'loads back');
+
+  hub.enrolTokens.set('tok-2', { nodeId: '430700', grade: 2 });
+  err.length = 0;
+  t.equal(await main(['node', 'init', '--config', configFile, '--hub', hub.url, '--token', 'tok-2', '--ca', caFile], io), 1);
+  t.match(err.join(''), /error ERR_KEY_EXISTS: .*already enrolled/);
+  err.length = 0;
+  t.equal(await main(['node', 'init', '--config', configFile, '--hub', 'http://plain:80', '--token', 'x', '--ca', caFile], io), 2);
+  t.match(err.join(''), /ERR_USAGE: --hub must be an https/);
+});
+
+t.test('enrollNode: a bad token, a hub from another CA, nothing written', async (t) => {
+  const ca = makeCa();
+  const hub = await startFakeHub(ca);
+  t.teardown(() => hub.close());
+  const dir = tmp(t, 'node-enrol-');
+  await t.rejects(enrollNode({ dataDir: dir, nodeId: '430100', hubUrl: hub.url, token: 'nope', caCertPem: ca.certPem }), { code: 'ERR_TOKEN_INVALID' });
+  t.notOk(existsSync(exchangePaths(dir).dir), 'nothing written');
+  const other = makeCa('Some Other CA');
+  hub.enrolTokens.set('tok', { nodeId: '430100', grade: 3 });
+  await t.rejects(enrollNode({ dataDir: dir, nodeId: '430100', hubUrl: hub.url, token: 'tok', caCertPem: other.certPem }), { code: 'ERR_HUB_UNAVAILABLE' }, 'the hub\'s TLS certificate does not chain to the CA given');
+  t.ok(hub.enrolTokens.has('tok'), 'the token was never sent');
+  t.notOk(existsSync(exchangePaths(dir).key));
+});
+
+t.test('the exchange directory: missing, mismatched key, another node\'s certificate → ERR_CONFIG_INVALID (key hub)', async (t) => {
+  const ca = makeCa();
+  const dir = tmp(t, 'node-xdir-');
+  t.throws(() => loadExchangeMaterial(dir, '430100'), { code: 'ERR_CONFIG_INVALID', details: { key: 'hub' } });
+  enrolDir(dir, { ca });
+  t.equal(loadExchangeMaterial(dir, '430100').nodeId, '430100');
+  t.throws(() => loadExchangeMaterial(dir, '430700'), { code: 'ERR_CONFIG_INVALID', message: /is for node 430100/ });
+  writeFileSync(exchangePaths(dir).key, issue(ca, '430100').keyPem);
+  t.throws(() => loadExchangeMaterial(dir, '430100'), { code: 'ERR_CONFIG_INVALID', message: /does not belong/ });
+});
+
+t.test('a renewal interrupted by a crash: a complete new pair is rolled forward, half a pair dropped', async (t) => {
+  const ca = makeCa();
+  const dir = tmp(t, 'node-crash-');
+  const old = enrolDir(dir, { ca });
+  const p = exchangePaths(dir);
+  const next = issue(ca, '430100');
+  // Crash after both .new files were written and the key renamed.
+  writeFileSync(p.key, next.keyPem, { mode: 0o600 });
+  writeFileSync(`${p.cert}.new`, next.certPem);
+  const m = loadExchangeMaterial(dir, '430100');
+  t.equal(m.certPem, next.certPem, 'rolled forward');
+  t.notOk(existsSync(`${p.cert}.new`));
+  // Crash while writing the first .new file: only node.key.new exists.
+  writeFileSync(`${p.key}.new`, old.keyPem, { mode: 0o600 });
+  t.equal(loadExchangeMaterial(dir, '430100').certPem, next.certPem, 'the current pair is kept');
+  t.notOk(existsSync(`${p.key}.new`), 'the half-written renewal is dropped');
+});
+
+t.test('renewal by the loop: a short certificate is replaced; client, files and audit signer follow', async (t) => {
+  const ca = makeCa();
+  const hub = await startFakeHub(ca);
+  t.teardown(() => hub.close());
+  const now = Date.now();
+  const s = await exchangeSetup(t, { ca, hubUrl: hub.url, hubCertPem: hub.identity.certPem, notBefore: new Date(now - 1000), notAfter: new Date(now + 60_000), hub: { renewAt: 0.5, batchMaxAgeMs: 0 } });
+  const before = s.exchange.identity.current();
+  const wait = await s.exchange.renewal.step();
+  t.equal(hub.renewals, 0, 'more than half the life left: nothing to do');
+  t.ok(wait > 20_000 && wait <= 31_000, `next check when half the life is gone (${wait} ms)`);
+  s.advance(40_000);
+  await s.exchange.renewal.step();
+  t.equal(hub.renewals, 1, 'renewed');
+  const after = s.exchange.identity.current();
+  t.not(after.certPem, before.certPem);
+  t.not(after.keyPem, before.keyPem, 'a new key');
+  t.equal(after.previousKeyPem, before.keyPem, 'the previous key is kept to open late answers');
+  const p = exchangePaths(s.dataDir);
+  t.equal(readFileSync(p.cert, 'utf8'), after.certPem, 'node.pem replaced');
+  t.equal(readFileSync(p.key, 'utf8'), after.keyPem, 'node.key replaced');
+  t.equal(statSync(p.key).mode & 0o777, 0o600);
+  t.equal(statSync(`${p.key}.prev`).mode & 0o777, 0o600);
+  t.equal(JSON.parse(readFileSync(p.enrolment, 'utf8')).serial, certFromPem(after.certPem).serial);
+  t.same(loadExchangeMaterial(s.dataDir, '430100').certPem, after.certPem, 'a restart loads the new pair');
+  const audit = await s.db('audit_log').where({ action: 'cert.renew' }).first();
+  t.match(audit.reason, new RegExp(`previous=${before.enrolment.serial}`));
+
+  // The next batch goes out over TLS and is signed with the new certificate.
+  s.advance(-40_000);
+  const e = exampleRecord('CF');
+  await s.records.create(s.caller('submitter', 'public'), [{ type: 'CF', fields: { ...e.fields, decisionNo: '续〔2026〕1号' } }]);
+  await s.exchange.sender.step();
+  const serial = certFromPem(after.certPem).serial;
+  t.same([hub.posts.at(-1)!.signerSerial, hub.posts.at(-1)!.tlsSerial], [serial, serial], 'envelope signer and TLS client certificate are the new one');
+  // The audit log signs with the new key from now on.
+  const cp = await s.audit.checkpoint();
+  t.equal(cp?.signerFingerprint, certFromPem(after.certPem).fingerprint);
+});
