@@ -69,7 +69,7 @@ export const distributionsQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    after: { type: 'integer', minimum: 0, default: 0, description: 'cursor of the last item applied (0 for the start)' },
+    after: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0, description: 'cursor of the last item applied (0 for the start)' },
     limit: { type: 'integer', minimum: 1, maximum: MAX_DISTRIBUTION_ITEMS, default: 1000, description: 'most items in the answer' },
   },
 } as const;

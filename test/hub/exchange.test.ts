@@ -64,9 +64,11 @@ for (const engine of await engines()) {
       await push(f, cs, { records: [], withdrawals: [{ id: pub.id, reason: 'repair', at: '2026-11-28T08:00:00.000Z' }] });
       const after = await feed(f, cd, `?after=${page2.next}`);
       t.same(after.items.map((i) => ({ kind: i.kind, id: i.kind === 'withdrawal' ? i.id : i.record.id, reason: i.kind === 'withdrawal' ? i.reason : null })), [{ kind: 'withdrawal', id: pub.id, reason: 'repair' }]);
-      const bad = await f.call(ly.agent, 'GET', '/v1/distributions?after=-1&limit=99999');
-      t.equal(bad.status, 400);
-      t.equal(bad.json.code, 'ERR_REQUEST_INVALID');
+      for (const q of ['after=-1', 'limit=99999', 'after=1e30', 'after=x', 'cursor=3']) {
+        const bad = await f.call(ly.agent, 'GET', `/v1/distributions?${q}`);
+        t.equal(bad.status, 400, q);
+        t.equal(bad.json.code, 'ERR_REQUEST_INVALID', q);
+      }
     });
 
     const ask = async (node: TestNode, q: Record<string, unknown>) => {
