@@ -98,3 +98,27 @@ t.test('rate limit: 429 ERR_RATE_LIMITED with Retry-After, per node', async (t) 
   t.equal((await other.call(other.anonymous, 'GET', '/healthz')).status, 429, 'the address is limited');
   t.equal((await other.call(node.agent, 'GET', '/healthz')).status, 200, 'a node with its certificate has its own budget');
 });
+
+t.test('bad envelopes never give a 500: each has its code', async (t) => {
+  const f = await hubFixture(t);
+  const cs = await f.enrol('430100', 2);
+  const good = await f.sealFrom(cs, 'batch', { records: [], withdrawals: [] });
+  const flip = (s: string) => (s[0] === 'A' ? 'B' : 'A') + s.slice(1);
+  const cases: [string, unknown, string][] = [
+    ['empty object', {}, 'ERR_ENVELOPE_MALFORMED'],
+    ['array', [], 'ERR_ENVELOPE_MALFORMED'],
+    ['null', 'null', 'ERR_ENVELOPE_MALFORMED'],
+    ['empty body', '', 'ERR_ENVELOPE_MALFORMED'],
+    ['tampered signature', { ...good, sig: { ...good.sig, signature: flip(good.sig.signature) } }, 'ERR_SIGNATURE_INVALID'],
+    ['tampered ciphertext', { ...good, enc: { ...good.enc, ciphertext: flip(good.enc.ciphertext) } }, 'ERR_SIGNATURE_INVALID'],
+    ['version 2.0', { ...good, v: '2.0' }, 'ERR_PROTOCOL_VERSION'],
+    ['planned suite', { ...good, suite: 'SM2-SM4-SM3' }, 'ERR_UNKNOWN_SUITE'],
+  ];
+  for (const path of ['/v1/batches', '/v1/queries', '/v1/checkpoints']) {
+    for (const [what, body, code] of cases) {
+      const r = await f.call(cs.agent, 'POST', path, body, { 'content-type': 'application/json' });
+      t.ok(r.status >= 400 && r.status < 500, `${path} ${what}: ${r.status}`);
+      t.equal(r.json.code, code, `${path} ${what}`);
+    }
+  }
+});
