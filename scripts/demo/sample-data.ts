@@ -30,16 +30,17 @@ export interface SampleSet {
  */
 export function sampleSet(nodeId: string, count: number, seed = Number(nodeId)): SampleSet {
   const rng = seededRng(seed);
+  const base = (seed % 1000) * 100_000; // decision numbers differ between seeds, so sets never collide
   const featured = randomUscc(rng, { division: nodeId });
   const records: CreditRecordInput[] = [
-    sampleRecord('XK', { nodeId, uscc: featured, serial: 1 }),
-    sampleRecord('CF', { nodeId, uscc: featured, serial: 2 }),
-    sampleRecord('SXBZX', { nodeId, uscc: featured, serial: 3 }),
-    sampleRecord('CF', { nodeId, uscc: featured, serial: 4, classification: 'restricted' }),
-    sampleRecord('XK', { nodeId, uscc: featured, serial: 5, classification: 'internal' }),
+    sampleRecord('XK', { nodeId, uscc: featured, serial: base + 1 }),
+    sampleRecord('CF', { nodeId, uscc: featured, serial: base + 2 }),
+    sampleRecord('SXBZX', { nodeId, uscc: featured, serial: base + 3 }),
+    sampleRecord('CF', { nodeId, uscc: featured, serial: base + 4, classification: 'restricted' }),
+    sampleRecord('XK', { nodeId, uscc: featured, serial: base + 5, classification: 'internal' }),
   ];
   for (let i = 0; i < count; i++) {
-    records.push(sampleRecord(TYPES[i % TYPES.length]!, { nodeId, uscc: randomUscc(rng, { division: nodeId }), serial: 100 + i }));
+    records.push(sampleRecord(TYPES[i % TYPES.length]!, { nodeId, uscc: randomUscc(rng, { division: nodeId }), serial: base + 100 + i }));
   }
   return { records, featured };
 }
