@@ -89,7 +89,7 @@ export async function issueCertificate(ca: Ca, csrPem: string, opts: IssueOption
   return { certPem, nodeId, serial, notBefore: info.notBefore, notAfter: info.notAfter };
 }
 
-export interface EnrolOptions extends Pick<IssueOptions, 'days' | 'hosts' | 'now'> {
+export interface EnrolOptions extends Pick<IssueOptions, 'days' | 'hosts' | 'now' | 'notAfter'> {
   token: string;
   csrPem: string;
 }
@@ -102,11 +102,11 @@ export async function enrol(ca: Ca, o: EnrolOptions): Promise<IssuedCertificate 
   const nodeId = assertNodeId(parseCsr(o.csrPem).cn);
   const now = o.now ?? new Date();
   const { grade } = await redeemEnrolmentToken(ca.tokens, o.token, { nodeId, now });
-  const cert = await issueCertificate(ca, o.csrPem, { days: o.days, hosts: o.hosts, now, grade });
+  const cert = await issueCertificate(ca, o.csrPem, { days: o.days, hosts: o.hosts, now, grade, ...(o.notAfter ? { notAfter: o.notAfter } : {}) });
   return { ...cert, grade };
 }
 
-export interface RenewOptions extends Pick<IssueOptions, 'days' | 'hosts' | 'now'> {
+export interface RenewOptions extends Pick<IssueOptions, 'days' | 'hosts' | 'now' | 'notAfter'> {
   /** The node's current certificate (the hub takes it from the mutual-TLS handshake). */
   currentCertPem: string;
   /** A CSR for the node's new key. */
@@ -137,7 +137,7 @@ export async function renewCertificate(ca: Ca, o: RenewOptions): Promise<IssuedC
   if (publicKeyDer(csr.publicKeyPem).equals(certInfo(o.currentCertPem).publicKeyDer)) {
     throw certError('ERR_RENEWAL_DENIED', 'renewal needs a new key: the request carries the current certificate\'s key', { nodeId: current.nodeId });
   }
-  const cert = await issueCertificate(ca, o.csrPem, { days: o.days, hosts: o.hosts, now, ...(previous.grade === undefined ? {} : { grade: previous.grade }) });
+  const cert = await issueCertificate(ca, o.csrPem, { days: o.days, hosts: o.hosts, now, ...(o.notAfter ? { notAfter: o.notAfter } : {}), ...(previous.grade === undefined ? {} : { grade: previous.grade }) });
   if (o.supersede) await ca.certs.markRevoked(previous.serial, now, 'superseded');
   return { ...cert, previousSerial: previous.serial };
 }

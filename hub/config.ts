@@ -20,6 +20,7 @@ export interface HubConfig {
   /** Extra SANs of the hub certificate (besides localhost and 127.0.0.1). */
   hosts: string[];
   nodeCertDays: number;
+  nodeCertSeconds?: number;
   windowMs: number;
   maxEnvelopeBytes: number;
   bodyLimitBytes: number;

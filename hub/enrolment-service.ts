@@ -32,7 +32,7 @@ export function enrolmentService(deps: HubDeps): EnrolmentService {
   return {
     async enroll(req) {
       const now = deps.clock();
-      const cert = await enrol(ca, { token: req.token, csrPem: req.csrPem, days: config.nodeCertDays, now });
+      const cert = await enrol(ca, { token: req.token, csrPem: req.csrPem, days: config.nodeCertDays, now, ...shortLife(config, now) });
       await nodesStore.enrolled(deps.db, { nodeId: cert.nodeId, grade: cert.grade, now: now.toISOString() });
       await deps.audit.record({ action: 'node.enrol', actor: `node:${cert.nodeId}`, actorNode: cert.nodeId, object: `cert:${cert.serial}`, outcome: 'success', reason: `grade=${cert.grade} notAfter=${cert.notAfter.toISOString()}` });
       return response(cert.nodeId, cert.grade, cert);
@@ -40,7 +40,7 @@ export function enrolmentService(deps: HubDeps): EnrolmentService {
 
     async renew(peer, req) {
       const now = deps.clock();
-      const cert = await renewCertificate(ca, { currentCertPem: peer.certPem, csrPem: req.csrPem, days: config.nodeCertDays, now });
+      const cert = await renewCertificate(ca, { currentCertPem: peer.certPem, csrPem: req.csrPem, days: config.nodeCertDays, now, ...shortLife(config, now) });
       await nodesStore.count(deps.db, peer.nodeId, now.toISOString(), {});
       await deps.audit.record({ action: 'node.renew', actor: `node:${peer.nodeId}`, actorNode: peer.nodeId, object: `cert:${cert.serial}`, outcome: 'success', reason: `previous=${cert.previousSerial} notAfter=${cert.notAfter.toISOString()}` });
       return response(peer.nodeId, peer.grade, cert);
@@ -77,4 +77,9 @@ export async function revokeNode(db: Db, ca: HubCa, o: { nodeId: string; reason:
   await nodesStore.setStatus(db, nodeId, 'revoked', now.toISOString());
   await o.audit?.record({ action: 'node.revoke', actor: o.actor ?? 'operator', actorNode: HUB_NODE_ID, object: `node:${nodeId}`, outcome: 'success', reason: `${o.reason} serials=${serials.join(',')}` });
   return serials;
+}
+
+/** A drill lifetime in seconds (config nodeCertSeconds) as an explicit notAfter, else nothing. */
+function shortLife(config: { nodeCertSeconds?: number }, now: Date): { notAfter?: Date } {
+  return config.nodeCertSeconds === undefined ? {} : { notAfter: new Date(now.getTime() + config.nodeCertSeconds * 1000) };
 }
