@@ -1,0 +1,151 @@
+/**
+ * Bench: the exchange itself, two real processes on loopback (`credit hub start`, `credit node start`).
+ *
+ *   e2e_rps       records/s from the node's outbox to rows committed at the hub — seal, mTLS POST,
+ *                 verify, decrypt, validate, store, signed receipt, audit on both sides. Timed by the
+ *                 hub's own receipt times (first to last accepted batch), so process start-up and the
+ *                 outbox backfill are not counted.
+ *   query_p50_ms / query_p99_ms
+ *                 a province-wide subject query (node API → sealed query → hub → sealed answer → node)
+ *                 with all those records stored at the hub, and next to it, in the same run, the raw
+ *                 parts it cannot avoid: an mTLS round trip on a kept-alive connection and the
+ *                 indexed lookup in the hub's store. query_vs_raw = p50 / (rtt p50 + lookup p50).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import { Agent, request } from 'undici';
+import { connect } from '../../audit/knex-connect.js';
+import { migrateAudit } from '../../audit/index.js';
+import { assertRecord } from '../../protocol/catalog.js';
+import { randomUscc, seededRng } from '../../protocol/identifiers.js';
+import { tlsClientOptions, tlsServerOptions } from '../../certs/tls.js';
+import { migrateNode } from '../../node/migrations.js';
+import { toStoredRecord } from '../../node/record-model.js';
+import { recordsStore, type StoredRecord } from '../../node/records-store.js';
+import { Federation, waitFor } from '../demo/federation.js';
+import { sampleRecord } from '../demo/sample-data.js';
+import { median, type BenchResult, type Scenario } from './scenario.js';
+
+const NODE = { id: '430100', name: '长沙市', grade: 3 };
+const RECORDS_PER_SUBJECT = 5;
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+async function timeEach(n: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    await fn(i);
+    out.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return out;
+}
+
+/** Writes `n` public XK records straight into a node's store (as an import would leave them); returns the subjects. */
+async function prefill(file: string, n: number, log: (l: string) => void): Promise<string[]> {
+  const db = await connect(file);
+  try {
+    await migrateAudit(db);
+    await migrateNode(db);
+    const rng = seededRng(7);
+    const subjects = Array.from({ length: Math.max(1, Math.ceil(n / RECORDS_PER_SUBJECT)) }, () => randomUscc(rng, { division: NODE.id }));
+    const now = new Date().toISOString();
+    for (let i = 0; i < n; i += 1000) {
+      const chunk: StoredRecord[] = [];
+      for (let j = i; j < Math.min(n, i + 1000); j++) {
+        const r = assertRecord(sampleRecord('XK', { nodeId: NODE.id, uscc: subjects[j % subjects.length]!, serial: j }));
+        chunk.push(toStoredRecord(r, { nodeId: NODE.id, actor: 'user:bench', now }));
+      }
+      await db.transaction((trx) => recordsStore.insertMany(trx, chunk));
+      if (i % 100_000 === 0 && i > 0) log(`  prefilled ${i} records`);
+    }
+    return subjects;
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** p50 of an mTLS GET round trip on a kept-alive connection, with the hub's and node's certificates. */
+async function rawRoundTripP50(fed: Federation, samples: number): Promise<number> {
+  const hubData = join(fed.hubDir, 'data');
+  const ex = join(fed.node(NODE.id).dir, 'data', 'exchange');
+  const caCertPem = readFileSync(fed.caCertFile, 'utf8');
+  const app = Fastify({ https: tlsServerOptions({ caCertPem, certPem: readFileSync(join(hubData, 'hub.pem'), 'utf8'), keyPem: readFileSync(join(hubData, 'hub.key'), 'utf8') }) });
+  app.get('/ping', async () => ({ ok: true }));
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as { port: number }).port;
+  const agent = new Agent({ connect: tlsClientOptions({ caCertPem, certPem: readFileSync(join(ex, 'node.pem'), 'utf8'), keyPem: readFileSync(join(ex, 'node.key'), 'utf8') }) });
+  try {
+    const get = async () => (await request(`https://127.0.0.1:${port}/ping`, { dispatcher: agent })).body.text();
+    for (let i = 0; i < 20; i++) await get();
+    return median(await timeEach(samples, get));
+  } finally {
+    await agent.close();
+    await app.close();
+  }
+}
+
+export const exchangeScenario: Scenario = {
+  name: 'exchange',
+  async run({ quick, log }) {
+    const n = Number(process.env.BENCH_EXCHANGE_RECORDS) || (quick ? 200_000 : 1_000_000); // the env var shrinks it for smoke runs
+    const dir = mkdtempSync(join(tmpdir(), 'bench-exchange-'));
+    const fed = new Federation(dir, {
+      hubConfig: { rateLimit: { enabled: false }, logLevel: 'warn' },
+      nodeHubConfig: { batchMaxRecords: 1000, batchMaxAgeMs: 100, pollIntervalMs: 600_000, checkpointIntervalMs: 600_000 },
+    });
+    try {
+      await fed.init();
+      await fed.startHub();
+      const node = await fed.enrolNode(NODE);
+      log(`exchange: prefilling ${n} records at node ${NODE.id}`);
+      const subjects = await prefill(join(node.dir, 'data', 'node.sqlite'), n, log);
+      await fed.startNode(NODE.id);
+      log('exchange: node started; waiting for its outbox to drain');
+      await waitFor('the outbox to drain', async () => {
+        const s = await fed.api<{ outbox: { pending: number }; batches: { pending: number; accepted: number } }>(NODE.id, 'GET', '/v1/exchange/status');
+        return s.status === 200 && s.body.outbox.pending === 0 && s.body.batches.pending === 0 && s.body.batches.accepted > 0 ? true : undefined;
+      }, { timeoutMs: n * 5, everyMs: 1000 });
+      const hubDb = await connect(join(fed.hubDir, 'data', 'hub.sqlite'));
+      let e2e: number;
+      let lookup: number;
+      try {
+        const batches = (await hubDb('hub_envelopes').where({ type: 'batch', outcome: 'accepted' }).orderBy('received_at').select('received_at')) as { received_at: string }[];
+        const stored = Number(((await hubDb('hub_records').where({ source_node: NODE.id }).count({ c: '*' }).first()) as { c: number }).c);
+        if (stored !== n) throw new Error(`the hub holds ${stored} records, expected ${n}`);
+        const span = (Date.parse(batches.at(-1)!.received_at) - Date.parse(batches[0]!.received_at)) / 1000;
+        e2e = (n - n / batches.length) / span; // the first batch's records arrived before the clock started
+        log(`exchange: ${n} records in ${batches.length} batches, ${span.toFixed(1)} s from first to last receipt`);
+        const lookups = await timeEach(200, (i) => hubDb('hub_records').where({ subject: subjects[(i * 7919) % subjects.length]! }).select('*'));
+        lookup = median(lookups);
+      } finally {
+        await hubDb.destroy();
+      }
+      const purpose = encodeURIComponent('bench');
+      const ask = (i: number) => fed.api(NODE.id, 'GET', `/v1/subjects/${subjects[(i * 104729) % subjects.length]!}?scope=province&purpose=${purpose}`).then((r) => {
+        if (r.status !== 200) throw new Error(`province query answered ${r.status}`);
+      });
+      for (let i = 0; i < 20; i++) await ask(i);
+      const times = await timeEach(quick ? 200 : 500, (i) => ask(i + 20));
+      const rtt = await rawRoundTripP50(fed, 200);
+      const p50 = median(times);
+      const results: BenchResult[] = [
+        { label: `end to end, outbox → hub (${n} records)`, key: 'e2e_rps', value: e2e, unit: 'records/s' },
+        { label: `province query p50 (${n} records at the hub)`, key: 'query_p50_ms', value: p50, unit: 'ms' },
+        { label: 'province query p99', key: 'query_p99_ms', value: percentile(times, 99), unit: 'ms' },
+        { label: 'raw: mTLS round trip p50 (kept alive)', key: 'raw_mtls_rtt_ms', value: rtt, unit: 'ms' },
+        { label: 'raw: indexed lookup p50 (hub store)', key: 'raw_lookup_ms', value: lookup, unit: 'ms' },
+        { label: 'query p50 / (rtt + lookup)', key: 'query_vs_raw', value: p50 / (rtt + lookup), unit: '×', note: 'target ≤ 3' },
+      ];
+      return results;
+    } finally {
+      await fed.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
