@@ -49,7 +49,7 @@ export function importService(deps: ServiceDeps, records: RecordsService) {
     async importStream(caller: Caller, body: Readable, opts: ImportOptions): Promise<ImportReport> {
       const importId = uuidv7();
       await records.authorize(caller, 'record.import', `import:${importId}`);
-      const source: AsyncGenerator<SourceItem> = opts.format === 'csv' ? csvSource(body, opts.limitBytes, opts.type!) : ndjsonSource(body, opts.limitBytes, opts.type);
+      const source: AsyncGenerator<SourceItem[]> = opts.format === 'csv' ? csvSource(body, opts.limitBytes, opts.type!) : ndjsonSource(body, opts.limitBytes, opts.type);
       const report: ImportReport = { importId, lines: 0, accepted: 0, duplicates: 0, rejected: 0, rejectedLines: [], truncated: false };
       const reject = (line: number, errors: RejectedLine['errors']) => {
         report.rejected++;
@@ -94,28 +94,30 @@ export function importService(deps: ServiceDeps, records: RecordsService) {
         inFlight.catch(() => {}); // observed by the next await; never an unhandled rejection
       };
 
-      const today = todayInChina(deps.clock());
-      const now = deps.clock().toISOString();
+      const vopts = { today: todayInChina(deps.clock()) };
+      const ctx = { nodeId: deps.nodeId, actor: caller.actor, now: deps.clock().toISOString() };
       try {
-        for await (const item of source) {
-          report.lines++;
-          if ('error' in item) {
-            reject(item.line, [item.error]);
-            batchRejected++;
-          } else {
-            const v = validateRecord(item.input, { today });
-            if (!v.ok) {
-              reject(item.line, v.errors.map(({ field, code, message }) => ({ field, code, message })));
+        for await (const items of source) {
+          for (const item of items) {
+            report.lines++;
+            if ('error' in item) {
+              reject(item.line, [item.error]);
               batchRejected++;
-            } else if (!clears(caller.clearance, v.record.classification)) {
-              reject(item.line, [{ field: 'classification', code: 'ERR_CLASSIFICATION_DENIED', message: `clearance ${caller.clearance} does not cover ${v.record.classification} records` }]);
-              batchRejected++;
-              denied++;
             } else {
-              batch.push(toStoredRecord(v.record, { nodeId: deps.nodeId, actor: caller.actor, now }));
+              const v = validateRecord(item.input, vopts);
+              if (!v.ok) {
+                reject(item.line, v.errors.map(({ field, code, message }) => ({ field, code, message })));
+                batchRejected++;
+              } else if (!clears(caller.clearance, v.record.classification)) {
+                reject(item.line, [{ field: 'classification', code: 'ERR_CLASSIFICATION_DENIED', message: `clearance ${caller.clearance} does not cover ${v.record.classification} records` }]);
+                batchRejected++;
+                denied++;
+              } else {
+                batch.push(toStoredRecord(v.record, ctx));
+              }
             }
+            if (batch.length + batchRejected >= opts.batchSize) await next();
           }
-          if (batch.length + batchRejected >= opts.batchSize) await next();
         }
         await next();
         await inFlight;

@@ -1,12 +1,13 @@
 /**
  * Import parsers: turn an upload stream (CSV or NDJSON, UTF-8 with or without BOM) into record
- * inputs one line at a time, with backpressure (nothing is read ahead of what the consumer has
- * taken), and a byte limit. A line that cannot be parsed is yielded as an error, not thrown.
+ * inputs, with backpressure (nothing is read ahead of what the consumer has taken), and a byte
+ * limit. Items come in groups, one array per chunk of input (one async step per chunk, not per
+ * line). A line that cannot be parsed is yielded as an error item, not thrown.
  */
 import { Transform, type Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { fieldByNameOrLabel, getRecordType } from '../protocol/catalog.js';
-import { csvRows } from './csv-rows.js';
+import { csvRowGroups } from './csv-rows.js';
 import { nodeError } from './errors.js';
 import { serviceError } from '../protocol/service-errors.js';
 
@@ -38,7 +39,7 @@ function limited(body: Readable, limit: number): Transform {
 }
 
 /** NDJSON: one JSON record `{ type?, classification?, fields }` per line; `type` defaults to `defaultType`. */
-export async function* ndjsonSource(body: Readable, limit: number, defaultType?: string): AsyncGenerator<SourceItem> {
+export async function* ndjsonSource(body: Readable, limit: number, defaultType?: string): AsyncGenerator<SourceItem[]> {
   const input = limited(body, limit);
   const decoder = new StringDecoder('utf8');
   let rest = '';
@@ -62,15 +63,17 @@ export async function* ndjsonSource(body: Readable, limit: number, defaultType?:
     const text = rest + decoder.write(chunk as Buffer);
     const parts = text.split('\n');
     rest = parts.pop()!;
+    const items: SourceItem[] = [];
     for (const p of parts) {
       const item = parseLine(p);
-      if (item) yield item;
+      if (item) items.push(item);
     }
+    if (items.length) yield items;
   }
   const tail = rest + decoder.end();
   if (tail !== '') {
     const item = parseLine(tail);
-    if (item) yield item;
+    if (item) yield [item];
   }
 }
 
@@ -78,31 +81,35 @@ export async function* ndjsonSource(body: Readable, limit: number, defaultType?:
  * CSV: a header row of catalog field names or their Chinese labels, then one record per row, all
  * of `type`. An unknown header column fails the whole import up front (ERR_IMPORT_HEADER_INVALID).
  */
-export async function* csvSource(body: Readable, limit: number, type: string): AsyncGenerator<SourceItem> {
+export async function* csvSource(body: Readable, limit: number, type: string): AsyncGenerator<SourceItem[]> {
   const t = getRecordType(type);
   let header: string[] | undefined;
-  for await (const row of csvRows(limited(body, limit))) {
-    if ('error' in row) {
-      yield { line: row.line, error: { field: '', code: 'ERR_IMPORT_LINE_MALFORMED', message: `not a well-formed CSV row: ${row.error}` } };
-      continue;
+  for await (const rows of csvRowGroups(limited(body, limit))) {
+    const items: SourceItem[] = [];
+    for (const row of rows) {
+      if ('error' in row) {
+        items.push({ line: row.line, error: { field: '', code: 'ERR_IMPORT_LINE_MALFORMED', message: `not a well-formed CSV row: ${row.error}` } });
+        continue;
+      }
+      const record = row.fields;
+      if (!header) {
+        const unknown: string[] = [];
+        header = record.map((h) => {
+          const f = fieldByNameOrLabel(t, h.trim());
+          if (!f) unknown.push(h);
+          return f?.name ?? h;
+        });
+        if (unknown.length) throw nodeError('ERR_IMPORT_HEADER_INVALID', `CSV columns ${unknown.map((u) => JSON.stringify(u)).join(', ')} are not fields of ${t.code} (${t.name})`, { columns: unknown, type: t.code });
+        continue;
+      }
+      if (record.length !== header.length) {
+        items.push({ line: row.line, error: { field: '', code: 'ERR_IMPORT_LINE_MALFORMED', message: `row has ${record.length} columns, the header has ${header.length}` } });
+        continue;
+      }
+      const fields: Record<string, string> = {};
+      for (let i = 0; i < header.length; i++) if (record[i] !== '') fields[header[i]!] = record[i]!;
+      items.push({ line: row.line, input: { type: t.code, fields } });
     }
-    const record = row.fields;
-    if (!header) {
-      const unknown: string[] = [];
-      header = record.map((h) => {
-        const f = fieldByNameOrLabel(t, h.trim());
-        if (!f) unknown.push(h);
-        return f?.name ?? h;
-      });
-      if (unknown.length) throw nodeError('ERR_IMPORT_HEADER_INVALID', `CSV columns ${unknown.map((u) => JSON.stringify(u)).join(', ')} are not fields of ${t.code} (${t.name})`, { columns: unknown, type: t.code });
-      continue;
-    }
-    if (record.length !== header.length) {
-      yield { line: row.line, error: { field: '', code: 'ERR_IMPORT_LINE_MALFORMED', message: `row has ${record.length} columns, the header has ${header.length}` } };
-      continue;
-    }
-    const fields: Record<string, string> = {};
-    for (let i = 0; i < header.length; i++) if (record[i] !== '') fields[header[i]!] = record[i]!;
-    yield { line: row.line, input: { type: t.code, fields } };
+    if (items.length) yield items;
   }
 }

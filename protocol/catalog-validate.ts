@@ -54,7 +54,7 @@ function checkValue(f: FieldSpec, v: unknown, today: string): { value: unknown }
       return f.enum?.includes(value) ? { value } : { code: 'ERR_FIELD_ENUM', message: `${label} must be one of ${f.enum?.join(', ')}` };
     }
     default:
-      return f.maxLength !== undefined && [...v].length > f.maxLength ? { code: 'ERR_FIELD_TOO_LONG', message: `${label} is longer than ${f.maxLength} characters` } : { value: v };
+      return f.maxLength !== undefined && v.length > f.maxLength && [...v].length > f.maxLength ? { code: 'ERR_FIELD_TOO_LONG', message: `${label} is longer than ${f.maxLength} characters` } : { value: v };
   }
 }
 

@@ -2,7 +2,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { parse } from 'csv-parse/sync';
-import { csvRows, MAX_ROW_CHARS, type CsvRow } from '../../node/csv-rows.js';
+import { csvRowGroups, csvRows, MAX_ROW_BYTES, type CsvRow } from '../../node/csv-rows.js';
 
 async function rows(text: string, cuts: number[] = []): Promise<CsvRow[]> {
   const buf = Buffer.from(text, 'utf8');
@@ -62,15 +62,34 @@ t.test('a stray quote inside a field is kept; text after a closing quote is an e
   t.same(got[2], { line: 3, fields: ['ok', '2'] });
 });
 
-t.test('an unclosed quote at the end is an error row; past MAX_ROW_CHARS the import stops', async (t) => {
+t.test('an unclosed quote at the end is an error row; past MAX_ROW_BYTES the import stops', async (t) => {
   const got = await rows('a,b\n"never closed,1\n');
   t.same(got[0], { line: 1, fields: ['a', 'b'] });
   t.match(got[1], { line: 2, error: /not closed/ });
   const huge = (async function* () {
     yield Buffer.from('h\n"');
-    for (let i = 0; i <= MAX_ROW_CHARS / 65536 + 1; i++) yield Buffer.alloc(65536, 0x61);
+    for (let i = 0; i <= MAX_ROW_BYTES / 65536 + 1; i++) yield Buffer.alloc(65536, 0x61);
   })();
   const it = csvRows(huge);
   t.same((await it.next()).value, { line: 1, fields: ['h'] });
   await t.rejects(it.next(), { code: 'ERR_IMPORT_LINE_MALFORMED', details: { line: 2 } });
+});
+
+t.test('rows come in one group per chunk, holding every row that chunk completed, never an empty group', async (t) => {
+  const chunks = ['a,1\nb,2\nc,', '3', '\nd,4\n', 'e,5'].map((s) => Buffer.from(s));
+  const groups: CsvRow[][] = [];
+  for await (const g of csvRowGroups((async function* () { yield* chunks; })())) groups.push(g);
+  t.same(groups.map((g) => g.map((r) => ('fields' in r ? r.fields.join(':') : 'ERR'))), [['a:1', 'b:2'], ['c:3', 'd:4'], ['e:5']]);
+});
+
+t.test('a BOM split across chunks is still skipped; bytes that only look like its start are kept; bad UTF-8 becomes U+FFFD', async (t) => {
+  const bom = Buffer.from('\uFEFFh,长\nx,沙\n');
+  const byByte = [...bom].map((b) => Buffer.from([b]));
+  const got: CsvRow[] = [];
+  for await (const r of csvRows((async function* () { yield* byByte; })())) got.push(r);
+  t.same(got, [{ line: 1, fields: ['h', '长'] }, { line: 2, fields: ['x', '沙'] }]);
+  t.same(await rows(Buffer.from([0xef, 0x41, 0x2c, 0x62, 0x0a]).toString('latin1')), [{ line: 1, fields: ['\u00efA', 'b'] }], 'latin1 text is re-encoded, not a BOM');
+  const bad: CsvRow[] = [];
+  for await (const r of csvRows((async function* () { yield Buffer.from([0xef, 0x41, 0x2c, 0xe9, 0x95, 0x2c, 0x63, 0x0a]); })())) bad.push(r);
+  t.same(bad, [{ line: 1, fields: ['\uFFFDA', '\uFFFD', 'c'] }]);
 });

@@ -2,9 +2,12 @@ import t from 'tap';
 import { Readable } from 'node:stream';
 import { csvSource, ndjsonSource, type SourceItem } from '../../node/import-sources.js';
 
-async function all(gen: AsyncGenerator<SourceItem>): Promise<SourceItem[]> {
+async function all(gen: AsyncGenerator<SourceItem[]>): Promise<SourceItem[]> {
   const out: SourceItem[] = [];
-  for await (const x of gen) out.push(x);
+  for await (const group of gen) {
+    if (group.length === 0) throw new Error('a source never yields an empty group');
+    out.push(...group);
+  }
   return out;
 }
 
