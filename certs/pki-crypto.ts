@@ -113,7 +113,9 @@ export function createCaCertificate(o: CaCertOptions): string {
   const attrs = [
     { name: 'countryName', value: 'CN' },
     { name: 'organizationName', value: 'credit-federation' },
-    { name: 'commonName', value: o.cn },
+    // UTF8String (forge encodes it), so a Chinese name such as 湖南省公共信用信息中心 CA survives;
+    // the default PrintableString would write the characters' low bytes and break the certificate
+    { name: 'commonName', value: o.cn, valueTagClass: forge.asn1.Type.UTF8 as number },
   ];
   cert.setSubject(attrs);
   cert.setIssuer(attrs);
@@ -187,7 +189,9 @@ export function signLeafCertificate(o: LeafOptions): string {
   cert.validity.notBefore = o.notBefore;
   cert.validity.notAfter = o.notAfter;
   cert.setSubject([{ name: 'countryName', value: 'CN' }, { name: 'commonName', value: o.cn }]);
-  cert.setIssuer(caCert.subject.attributes);
+  // forge parses a UTF8String into its raw bytes but encodes the value again when writing: decode
+  // first, or a CA with a Chinese name issues certificates whose issuer matches nothing
+  cert.setIssuer(caCert.subject.attributes.map((a) => (a.valueTagClass === (forge.asn1.Type.UTF8 as number) && typeof a.value === 'string' ? { ...a, value: forge.util.decodeUtf8(a.value) } : a)));
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },

@@ -123,3 +123,19 @@ t.test('an expired certificate fails openssl verify', async (t) => {
   t.not(v.status, 0);
   t.match(v.out, /certificate has expired/);
 });
+
+t.test('a CA with a Chinese name: UTF8String subject, and its certificates and CRL chain to it', async (t) => {
+  const cn = '湖南省公共信用信息中心 CA';
+  const zh = createMemoryCa({ cn });
+  const dir = await tempDir(t);
+  const node = await enrolled(zh, '430100');
+  await revoke(zh, { nodeId: '430100', reason: 'keyCompromise' });
+  const crlPem = await buildCrl(zh);
+  const p = await writeAll(dir, { 'ca.pem': zh.certPem, 'node.pem': node.certPem, 'crl.pem': crlPem });
+  t.match(openssl(['x509', '-in', p['ca.pem']!, '-noout', '-subject', '-nameopt', 'utf8']).out, new RegExp(`CN\\s*=\\s*${cn}`), 'the name reads back as written');
+  const v = openssl(['verify', '-CAfile', p['ca.pem']!, p['node.pem']!]);
+  t.equal(v.status, 0, v.out);
+  const c = openssl(['crl', '-in', p['crl.pem']!, '-CAfile', p['ca.pem']!, '-noout']);
+  t.match(c.out, /verify OK/i, 'the CRL names the same issuer');
+  t.equal((await parseCrl(crlPem, { caCertPem: zh.certPem })).revoked.size, 1, 'and parseCrl checks its signature');
+});
