@@ -12,7 +12,7 @@ import { leafHash } from '../../audit/crypto.js';
 import { GENESIS_HASH, leafInput } from '../../audit/entry.js';
 import { verifyBundle } from '../../audit/verify-bundle.js';
 import { medianRate, type BenchResult, type Scenario } from './scenario.js';
-import { benchPki } from './seal-open.js';
+import { benchPki } from './bench-pki.js';
 
 const event = (i: number): AuditEvent => ({
   actor: `user:officer-${i % 50}`, actorNode: '430100', action: i % 4 ? 'record.read' : 'record.create',
@@ -25,7 +25,7 @@ export const auditScenario: Scenario = {
   name: 'audit',
   async run({ quick, log }): Promise<BenchResult[]> {
     const n = quick ? 20_000 : 100_000;
-    const pki = benchPki();
+    const pki = await benchPki();
     const dir = mkdtempSync(join(tmpdir(), 'cf-bench-audit-'));
     const db = await connect(join(dir, 'audit.sqlite'));
     try {

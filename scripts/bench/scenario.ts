@@ -9,9 +9,18 @@ export interface BenchResult {
   note?: string;
 }
 
+export interface RunOptions {
+  /** Smaller sizes: the whole quick suite finishes within about a minute. */
+  quick: boolean;
+  /** Progress and context lines (stderr). */
+  log: (line: string) => void;
+}
+
 export interface Scenario {
   name: string;
-  run(opts: { quick: boolean; log: (line: string) => void }): Promise<BenchResult[]>;
+  /** Why the scenario cannot run in this checkout (e.g. a part not built yet); undefined when it can. */
+  unavailable?(): string | undefined;
+  run(opts: RunOptions): Promise<BenchResult[]>;
 }
 
 /** Median of a non-empty list. */

@@ -1,43 +1,15 @@
 /**
  * Envelope throughput: seal (canonicalise, encrypt, sign, serialise) and open (parse, check,
  * verify, decrypt) of batches of 1,000 credit records of ≈ 300 bytes each, in records/s.
- * The certificates come from a throwaway CA made with the openssl CLI in a temp directory.
+ * The certificates come from certs/ (bench-pki.ts).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { caTrust } from '../../protocol/ca-trust.js';
 import { canonicalize } from '../../protocol/canonical-json.js';
 import { certFromPem, privateKeyFromPem, raw } from '../../protocol/crypto.js';
 import { open } from '../../protocol/open.js';
 import { seal } from '../../protocol/seal.js';
+import { benchPki } from './bench-pki.js';
 import { medianRate, type BenchResult, type Scenario } from './scenario.js';
-
-export interface BenchIdentity {
-  certPem: string;
-  keyPem: string;
-}
-
-/** A CA and two RSA-2048 node identities (430100 and the hub 430000), via openssl. */
-export function benchPki(): { caCertPem: string; node: BenchIdentity; hub: BenchIdentity } {
-  const dir = mkdtempSync(join(tmpdir(), 'cf-bench-pki-'));
-  const f = (n: string) => join(dir, n);
-  const run = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  try {
-    run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-subj', '/CN=Bench CA/C=CN', '-days', '2', '-out', f('ca.pem'),
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-    writeFileSync(f('ext.cnf'), 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n');
-    const identity = (cn: string, serial: string): BenchIdentity => {
-      run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${cn}.key`), '-subj', `/CN=${cn}/C=CN`, '-out', f(`${cn}.csr`));
-      run('x509', '-req', '-in', f(`${cn}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-set_serial', serial, '-days', '1', '-sha256', '-extfile', f('ext.cnf'), '-out', f(`${cn}.pem`));
-      return { certPem: readFileSync(f(`${cn}.pem`), 'utf8'), keyPem: readFileSync(f(`${cn}.key`), 'utf8') };
-    };
-    return { caCertPem: readFileSync(f('ca.pem'), 'utf8'), node: identity('430100', '1'), hub: identity('430000', '2') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** 1,000 administrative-penalty-like records, ≈ 300 bytes of canonical JSON each. */
 export function benchBatch(n = 1000): { records: object[] } {
@@ -60,7 +32,7 @@ export const sealOpenScenario: Scenario = {
   name: 'seal-open',
   async run({ quick, log }): Promise<BenchResult[]> {
     const repeats = quick ? 7 : 25;
-    const { caCertPem, node, hub } = benchPki();
+    const { caCertPem, node, hub } = await benchPki();
     const trust = caTrust({ caCertPems: [caCertPem] });
     const payload = benchBatch();
     const bytes = Buffer.byteLength(canonicalize(payload));

@@ -1,53 +1,57 @@
-/** `credit bench [--quick]`: runs every scenario, prints a table, writes docs/benchmarks.md, and
- * prints the figures as one JSON line last. Never part of `npm test`. */
-import { writeFileSync } from 'node:fs';
-import os from 'node:os';
+/**
+ * `credit bench [--quick] [--only NAME[,NAME…]] [--no-write]`: runs the scenarios, prints one table
+ * and then, as the last line, the figures as one JSON object; writes docs/benchmarks.md. Progress
+ * goes to stderr. Never part of `npm test`.
+ */
 import { command } from './framework.js';
+import { cliError } from '../errors.js';
 import { scenarios } from '../bench/scenarios.js';
 import type { BenchResult } from '../bench/scenario.js';
+import { benchEngine } from '../bench/bench-store.js';
+import { jsonLine, machine, table, withRatios, writeDoc, type Skipped } from '../bench/report.js';
+
+const DOC = 'docs/benchmarks.md';
 
 export const benchCommand = command({
   name: 'bench',
   summary: 'run the benchmark suite; prints a table and writes docs/benchmarks.md',
-  usage: '[--quick] [--only NAME] [--no-write]',
-  help: '  --quick     smaller sizes (finishes within about a minute)\n  --only      run one scenario by name\n  --no-write  do not rewrite docs/benchmarks.md',
+  usage: '[--quick] [--only NAME[,NAME…]] [--no-write]',
+  help: [
+    '  --quick     smaller sizes (the whole suite finishes within about a minute)',
+    `  --only      run only these scenarios: ${scenarios.map((s) => s.name).join(', ')}`,
+    `  --no-write  do not rewrite ${DOC}`,
+    '  env DATABASE_URL=postgres://… benches PostgreSQL instead of SQLite (in throwaway schemas)',
+    '  stdout: the table, then one JSON line with every figure (null where not measured)',
+  ].join('\n'),
   options: { quick: { type: 'boolean' }, only: { type: 'string' }, 'no-write': { type: 'boolean' } },
   run: async ({ values, io }) => {
     const quick = values.quick === true;
-    const only = typeof values.only === 'string' ? values.only : undefined;
+    const only = typeof values.only === 'string' ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+    const unknown = only?.filter((n) => !scenarios.some((s) => s.name === n)) ?? [];
+    if (unknown.length) throw cliError('ERR_USAGE', `no scenario ${unknown.join(', ')} (known: ${scenarios.map((s) => s.name).join(', ')})`);
     const results: BenchResult[] = [];
+    const skipped: Skipped[] = [];
+    const t0 = Date.now();
     for (const s of scenarios) {
-      if (only && s.name !== only) continue;
+      if (only && !only.includes(s.name)) continue;
+      const why = s.unavailable?.();
+      if (why) {
+        io.stderr(`bench: ${s.name} skipped: ${why}\n`);
+        skipped.push({ name: s.name, note: why });
+        continue;
+      }
       io.stderr(`bench: ${s.name} …\n`);
       results.push(...(await s.run({ quick, log: (l) => io.stderr(`  ${l}\n`) })));
     }
-    const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-    const header = `| figure | value | unit | note |\n|---|---:|---|---|`;
-    const rows = results.map((r) => `| ${r.label} (\`${r.key}\`) | ${fmt(r.value)} | ${r.unit} | ${r.note ?? ''} |`);
-    const table = [header, ...rows].join('\n');
-    io.stdout(table + '\n');
+    io.stderr(`bench: done in ${Math.round((Date.now() - t0) / 1000)} s\n`);
+    const all = withRatios(results);
+    const body = table(all, skipped);
+    io.stdout(body + '\n');
     if (values['no-write'] !== true) {
-      const doc = [
-        '# Benchmarks',
-        '',
-        `Written by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${new Date().toISOString().slice(0, 10)}.`,
-        `Machine: ${cpu}, ${os.cpus().length} cores, Node ${process.version}, ${os.platform()} ${os.release()}.`,
-        'Figures are medians of repeated runs; compare the ratios, not the absolute numbers: this machine is shared and noisy.',
-        '',
-        table,
-        '',
-      ].join('\n');
-      writeFileSync('docs/benchmarks.md', doc);
+      const cmd = `npm run bench${quick || only ? ' --' : ''}${quick ? ' --quick' : ''}${only ? ` --only ${only.join(',')}` : ''}`;
+      writeDoc(DOC, machine(benchEngine()), cmd, body);
     }
-    io.stdout(JSON.stringify(Object.fromEntries(results.map((r) => [r.key, round(r.value)]))) + '\n');
+    io.stdout(jsonLine(all) + '\n');
     return 0;
   },
 });
-
-function round(v: number): number {
-  return Math.abs(v) >= 100 ? Math.round(v) : Math.round(v * 1000) / 1000;
-}
-
-function fmt(v: number): string {
-  return round(v).toLocaleString('en-US');
-}

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Readable } from 'node:stream';
 import { metricValue, nodeFixture, record } from './app-fixture.js';
-import { writeCfCsv } from '../../scripts/bench/import.js';
+import { writeCfCsv } from '../../scripts/bench/cf-data.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

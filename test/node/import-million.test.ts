@@ -11,7 +11,7 @@ import { request } from 'undici';
 import { buildConfig } from '../../node/config.js';
 import { startNode } from '../../node/server.js';
 import { issueToken } from '../../node/tokens.js';
-import { writeCfCsv } from '../../scripts/bench/import.js';
+import { writeCfCsv } from '../../scripts/bench/cf-data.js';
 
 const LINES = 1_000_000;
 t.setTimeout(15 * 60_000);
