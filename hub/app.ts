@@ -19,7 +19,7 @@ import type { HubConfig } from './config.js';
 import type { HubDeps } from './context.js';
 import { distributionService, type DistributionService } from './distribution-service.js';
 import { enrolmentService, type EnrolmentService } from './enrolment-service.js';
-import { installErrorHandling, type ErrorBody } from './http-errors.js';
+import { clientErrorHandler, frameworkErrors, installErrorHandling, type ErrorBody } from './http-errors.js';
 import { ensureHubIdentity } from './identity.js';
 import { intakeService, type IntakeService } from './intake-service.js';
 import { hubLoggerOptions } from './logger.js';
@@ -94,6 +94,8 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
       return503OnClosing: true,
       forceCloseConnections: 'idle',
+      frameworkErrors,
+      clientErrorHandler,
     });
     app.decorate('hubCtx', ctx);
     if (identity.issued !== null) app.log.info({ reason: identity.issued }, 'issued a new hub certificate');

@@ -6,6 +6,7 @@
  * the register, and the envelope type must fit the route (ERR_ENVELOPE_TYPE).
  */
 import { HUB_NODE_ID } from '../certs/issue.js';
+import { iJsonProblem } from '../protocol/canonical-json.js';
 import { open } from '../protocol/open.js';
 import { protocolError } from '../protocol/errors.js';
 import type { EnvelopeHeader, EnvelopeType } from '../protocol/envelope.js';
@@ -42,7 +43,11 @@ export async function openFrom<P>(deps: HubDeps, peer: Peer, raw: string, o: { t
     if (rec.certStatus === 'revoked') throw protocolError('ERR_CERT_REVOKED', `envelope signer certificate ${signer.serial} has been revoked`, { serial: signer.serial });
   }
   if (header.type !== o.type) throw hubError('ERR_ENVELOPE_TYPE', `this route takes '${o.type}' envelopes, not '${header.type}'`, { expected: o.type, got: header.type });
-  const problems = checkSchema(o.schema, opened.payload).map((p) => ({ field: p.field === '$' ? 'payload' : `payload.${p.field}`, message: p.message }));
+  // What the hub keeps it must be able to seal again (receipts, distributions, answers): I-JSON only.
+  const notIJson = iJsonProblem(opened.payload);
+  const problems = notIJson !== null
+    ? [{ field: 'payload', message: `is not I-JSON: ${notIJson}` }]
+    : checkSchema(o.schema, opened.payload).map((p) => ({ field: p.field === '$' ? 'payload' : `payload.${p.field}`, message: p.message }));
   return { header, digest: opened.digest, payload: opened.payload, problems };
 }
 

@@ -3,6 +3,8 @@
  * (validation, body too large, media type, bad JSON) become JSON `{ code, message, details? }`.
  * Every code the hub can answer with is listed; bad input never yields a 500.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isCreditError } from '../protocol/errors.js';
 import { loggableError } from './logger.js';
@@ -105,4 +107,22 @@ export function installErrorHandling(app: FastifyInstance, onRefused?: (request:
     return reply.status(status).type('application/json; charset=utf-8').send(body);
   });
   app.setNotFoundHandler(async (request, reply) => reply.status(404).send({ code: 'ERR_ROUTE_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }));
+}
+
+/** Fastify option `frameworkErrors`: a URL the router cannot decode (`/v1/records/%E0%A4`) is 400 ERR_REQUEST_INVALID too. */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  void reply.status(400).type('application/json; charset=utf-8').send({ code: 'ERR_REQUEST_INVALID', message: error.message });
+}
+
+/**
+ * Fastify option `clientErrorHandler`: HTTP that cannot be parsed, or a body cut off before its
+ * Content-Length, gets the same JSON error body (431 for headers too large, 408 for a request
+ * timeout, else 400), and the connection is closed.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const body = JSON.stringify({ code: 'ERR_REQUEST_INVALID', message: `malformed HTTP request (${error.code ?? 'client error'})` });
+  if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.destroy(error);
 }

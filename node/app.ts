@@ -19,7 +19,7 @@ import { createExchange, type Exchange, type WitnessableLog } from './exchange/e
 import { loadExchangeMaterial } from './exchange/files.js';
 import { provinceQuery } from './exchange/province-query.js';
 import { emptyHooks, type RecordHooks } from './hooks.js';
-import { installErrorHandling } from './http-errors.js';
+import { clientErrorHandler, frameworkErrors, installErrorHandling } from './http-errors.js';
 import { importService } from './import-service.js';
 import { loggerOptions } from './logger.js';
 import { createMetrics, installMetrics } from './metrics.js';
@@ -71,6 +71,8 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    frameworkErrors,
+    clientErrorHandler,
   });
 
   let exchange: Exchange | undefined;

@@ -105,8 +105,10 @@ export const importSchema = {
   },
 };
 
-const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
-const purpose = { type: 'string', minLength: 2, maxLength: 200, description: 'why restricted data is read (audited with each release)' } as const;
+/** Unicode text without NUL: PostgreSQL cannot hold a NUL (a 500 in the store), and a lone surrogate would not be stored verbatim. */
+const NO_NUL = '^[^\\u0000\\ud800-\\udfff]*$';
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64, pattern: NO_NUL } } } as const;
+const purpose = { type: 'string', minLength: 2, maxLength: 200, pattern: NO_NUL, description: 'why restricted data is read (audited with each release)' } as const;
 
 export const getRecordSchema = {
   summary: 'one record, as the caller may see it',
@@ -158,7 +160,7 @@ export const objectSchema = {
   summary: 'file an objection (异议) against a record; it is flagged disputed until resolved',
   tags: ['repair'],
   params: idParams,
-  body: { type: 'object', required: ['grounds'], additionalProperties: false, properties: { grounds: { type: 'string', minLength: 2, maxLength: 4000 } } },
+  body: { type: 'object', required: ['grounds'], additionalProperties: false, properties: { grounds: { type: 'string', minLength: 2, maxLength: 4000, pattern: NO_NUL } } },
   response: { 201: objectionSchema, 404: err('ERR_RECORD_NOT_FOUND'), 409: err('ERR_RECORD_NOT_ACTIVE'), ...authErrors },
 };
 
@@ -166,7 +168,7 @@ export const resolveSchema = {
   summary: 'resolve an objection: upheld withdraws the record (objection-upheld), rejected clears the flag',
   tags: ['repair'],
   params: idParams,
-  body: { type: 'object', required: ['outcome'], additionalProperties: false, properties: { outcome: { type: 'string', enum: ['upheld', 'rejected'] }, note: { type: 'string', maxLength: 4000 } } },
+  body: { type: 'object', required: ['outcome'], additionalProperties: false, properties: { outcome: { type: 'string', enum: ['upheld', 'rejected'] }, note: { type: 'string', maxLength: 4000, pattern: NO_NUL } } },
   response: { 200: objectionSchema, 404: err('ERR_OBJECTION_NOT_FOUND'), 409: err('ERR_OBJECTION_CLOSED / ERR_RECORD_NOT_ACTIVE'), ...authErrors },
 };
 
@@ -174,7 +176,7 @@ export const withdrawSchema = {
   summary: 'withdraw a record (never deleted): repair, correction, objection-upheld or expired',
   tags: ['repair'],
   params: idParams,
-  body: { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: { type: 'string', enum: [...WITHDRAW_REASONS] }, note: { type: 'string', maxLength: 4000 } } },
+  body: { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: { type: 'string', enum: [...WITHDRAW_REASONS] }, note: { type: 'string', maxLength: 4000, pattern: NO_NUL } } },
   response: {
     200: { type: 'object', properties: { id: { type: 'string' }, status: { type: 'string' }, withdrawnReason: { type: 'string' }, withdrawnAt: { type: 'string' } } },
     404: err('ERR_RECORD_NOT_FOUND'),

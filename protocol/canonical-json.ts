@@ -62,6 +62,36 @@ function write(value: unknown, depth: number): string {
 const PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+/** True when `s` holds a UTF-16 surrogate without its pair (not Unicode text; not I-JSON). */
+export function hasLoneSurrogate(s: string): boolean {
+  return !PLAIN.test(s) && LONE_SURROGATE.test(s);
+}
+
+/**
+ * Why a parsed JSON value cannot be canonicalized — a lone surrogate in a string or key, a number
+ * that is not finite (JSON.parse reads 1e999 as Infinity), nesting deeper than canonicalize()
+ * writes — or null. Cheaper than canonicalize(): nothing is sorted or built. Receivers run it
+ * over what they parsed, so a value they store can always be sealed again.
+ */
+export function iJsonProblem(value: unknown, depth = 0): string | null {
+  if (depth > MAX_DEPTH) return `nesting deeper than ${MAX_DEPTH}`;
+  if (typeof value === 'string') return hasLoneSurrogate(value) ? 'a string holds a lone UTF-16 surrogate' : null;
+  if (typeof value === 'number') return Number.isFinite(value) ? null : `number ${value} has no JSON form`;
+  if (typeof value !== 'object' || value === null) return null;
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const p = iJsonProblem(item, depth + 1);
+      if (p !== null) return p;
+    }
+    return null;
+  }
+  for (const [k, v] of Object.entries(value)) {
+    const p = hasLoneSurrogate(k) ? 'a member name holds a lone UTF-16 surrogate' : iJsonProblem(v, depth + 1);
+    if (p !== null) return p;
+  }
+  return null;
+}
+
 function writeString(s: string): string {
   if (PLAIN.test(s)) return '"' + s + '"';
   if (LONE_SURROGATE.test(s)) throw protocolError('ERR_CANONICAL_JSON', 'string holds a lone UTF-16 surrogate (not I-JSON)');

@@ -6,6 +6,7 @@
  * absent, numbers may be decimal strings, enum values may be their Chinese aliases (严重 → serious).
  * Identifiers are not case-folded (see protocol/identifiers.ts).
  */
+import { hasLoneSurrogate } from './canonical-json.js';
 import { classRank, isClassification, type Classification } from './classification.js';
 import { isIsoDate, todayInChina } from './catalog-calendar.js';
 import { NATURAL_PERSON, RESIDENT_ID_DOCUMENTS, type CreditRecordInput, type FieldError, type FieldSpec, type RecordType } from './catalog-fields.js';
@@ -36,6 +37,8 @@ function checkValue(f: FieldSpec, v: unknown, today: string): { value: unknown }
     return { value: n };
   }
   if (typeof v !== 'string') return { code: 'ERR_FIELD_TYPE', message: `${label} must be a string` };
+  // A lone surrogate could be stored but never sealed to the hub (canonical JSON is I-JSON).
+  if (hasLoneSurrogate(v)) return { code: 'ERR_FIELD_TYPE', message: `${label} must be Unicode text (it holds a lone UTF-16 surrogate)` };
   switch (f.type) {
     case 'date':
       return isIsoDate(v) ? { value: v } : { code: 'ERR_INVALID_DATE', message: `${label} must be a real date written YYYY-MM-DD` };

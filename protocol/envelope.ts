@@ -6,7 +6,7 @@
  *     enc: { protected, encrypted_key, iv, ciphertext, tag },             ← flattened JWE of the payload
  *     sig: { protected, signature } }                                     ← JWS over {header, digest}, payload detached
  */
-import { canonicalize } from './canonical-json.js';
+import { canonicalize, hasLoneSurrogate, iJsonProblem } from './canonical-json.js';
 import { b64url, sha256Joined, type DetachedJws, type FlattenedJwe } from './crypto.js';
 import { protocolError } from './errors.js';
 import { checkSchema, type FieldProblem, type JsonSchema } from './schema-check.js';
@@ -120,6 +120,12 @@ export function isCanonicalBase64url(s: string): boolean {
 function semanticProblems(value: Record<string, unknown>, out: FieldProblem[], withBody: boolean): FieldProblem[] {
   if (typeof value.ts === 'string' && new RegExp(TS_PATTERN).test(value.ts) && !isRealUtcMillis(value.ts)) {
     out.push({ field: 'ts', message: 'is not a real instant' });
+  }
+  // Header fields of a later minor are signed as canonical JSON, so they must be I-JSON.
+  for (const [k, v] of Object.entries(value)) {
+    if (Object.hasOwn(ENVELOPE_SCHEMA.properties, k)) continue;
+    const p = hasLoneSurrogate(k) ? 'has a name with a lone UTF-16 surrogate' : iJsonProblem(v);
+    if (p !== null) out.push({ field: JSON.stringify(k).slice(1, -1), message: `cannot be signed as canonical JSON: ${p}` });
   }
   if (!withBody) return out;
   for (const part of ['enc', 'sig'] as const) {

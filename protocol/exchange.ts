@@ -188,7 +188,11 @@ export interface ProtocolInfo {
 // ---------------------------------------------------------------- schemas
 
 const ID = { type: 'string', pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' } as const;
-const ISO = { type: 'string', minLength: 10, maxLength: 40 } as const;
+/** Unicode text without NUL: PostgreSQL text cannot hold a NUL, so it is refused here instead of failing the store. */
+const NO_NUL = '^[^\\u0000\\ud800-\\udfff]*$';
+const ISO = { type: 'string', minLength: 10, maxLength: 40, pattern: NO_NUL } as const;
+/** A withdrawal time: the hub keeps it in a 30-character column (an ISO-8601 time with milliseconds and an offset is 29). */
+const ISO30 = { ...ISO, maxLength: 30 } as const;
 const NODE = { type: 'string', pattern: '^[1-9][0-9]{5}$' } as const;
 const CLASS = { type: 'string', enum: ['public', 'shared', 'restricted', 'internal'] } as const;
 const HEX64 = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
@@ -213,7 +217,7 @@ export const BATCH_SCHEMA: JsonSchema = {
         type: 'object',
         required: ['id', 'reason', 'at'],
         additionalProperties: false,
-        properties: { id: ID, reason: { type: 'string', enum: ['repair', 'correction', 'objection-upheld', 'expired'] }, at: ISO },
+        properties: { id: ID, reason: { type: 'string', enum: ['repair', 'correction', 'objection-upheld', 'expired'] }, at: ISO30 },
       },
     },
   },
@@ -224,9 +228,9 @@ export const QUERY_SCHEMA: JsonSchema = {
   required: ['subject', 'actor', 'clearance'],
   additionalProperties: false,
   properties: {
-    subject: { type: 'string', minLength: 18, maxLength: 18 },
-    purpose: { type: 'string', minLength: 1, maxLength: 200 },
-    actor: { type: 'string', minLength: 1, maxLength: 200 },
+    subject: { type: 'string', minLength: 18, maxLength: 18, pattern: '^[0-9A-Z]{18}$' },
+    purpose: { type: 'string', minLength: 1, maxLength: 200, pattern: NO_NUL },
+    actor: { type: 'string', minLength: 1, maxLength: 200, pattern: NO_NUL },
     clearance: CLASS,
   },
 };
