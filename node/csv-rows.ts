@@ -10,9 +10,11 @@
  *
  * Leniency: a `"` inside an unquoted field is kept as a character. A row with text after a
  * closing quote (`"a"b,`) is reported as an error and reading goes on at the next line. Blank
- * lines are skipped. Invalid UTF-8 becomes U+FFFD. A row longer than MAX_ROW_BYTES stops the
+ * lines are skipped. A row that is not valid UTF-8 is reported as an error (never decoded to
+ * U+FFFD), with a hint when the file starts with a UTF-16 byte order mark. A row longer than MAX_ROW_BYTES stops the
  * import (ERR_IMPORT_LINE_MALFORMED).
  */
+import { isUtf8 } from 'node:buffer';
 import { nodeError } from './errors.js';
 
 export type CsvRow = { line: number; fields: string[] } | { line: number; error: string };
@@ -97,6 +99,8 @@ function parseRow(b: Buffer, pos: number, final: boolean): Parsed {
   }
 }
 
+const notUtf8 = (utf16: boolean) => (utf16 ? 'the file is UTF-16 (it starts with a UTF-16 byte order mark): save it as UTF-8' : 'the row is not valid UTF-8 (save the file as UTF-8)');
+
 const isBomPrefix = (b: Buffer) => (b.length < 1 || b[0] === 0xef) && (b.length < 2 || b[1] === 0xbb) && (b.length < 3 || b[2] === 0xbf);
 
 /**
@@ -108,6 +112,7 @@ export async function* csvRowGroups(input: AsyncIterable<Buffer | string>): Asyn
   let buf: Buffer = EMPTY;
   let line = 1;
   let first = true;
+  let atStart = true;
   const drain = (final: boolean): CsvRow[] => {
     const out: CsvRow[] = [];
     const len = buf.length;
@@ -122,7 +127,9 @@ export async function* csvRowGroups(input: AsyncIterable<Buffer | string>): Asyn
       if (c === CR && pos + 1 >= len && !final) break;
       const r = parseRow(buf, pos, final);
       if (r.kind === 'more') break;
-      out.push(r.kind === 'row' ? { line, fields: r.fields } : { line, error: r.error });
+      if (r.kind === 'row' && !isUtf8(buf.subarray(pos, r.end))) out.push({ line, error: notUtf8(atStart && (buf[pos] === 0xff || buf[pos] === 0xfe)) });
+      else out.push(r.kind === 'row' ? { line, fields: r.fields } : { line, error: r.error });
+      atStart = false;
       line += r.lines;
       pos = r.end;
     }

@@ -4,10 +4,10 @@
  * limit. Items come in groups, one array per chunk of input (one async step per chunk, not per
  * line). A line that cannot be parsed is yielded as an error item, not thrown.
  */
+import { isUtf8 } from 'node:buffer';
 import { Transform, type Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { fieldByNameOrLabel, getRecordType } from '../protocol/catalog.js';
-import { csvRowGroups } from './csv-rows.js';
+import { csvRowGroups, MAX_ROW_BYTES } from './csv-rows.js';
 import { nodeError } from './errors.js';
 import { serviceError } from '../protocol/service-errors.js';
 
@@ -38,14 +38,19 @@ function limited(body: Readable, limit: number): Transform {
   return out;
 }
 
-/** NDJSON: one JSON record `{ type?, classification?, fields }` per line; `type` defaults to `defaultType`. */
+/**
+ * NDJSON: one JSON record `{ type?, classification?, fields }` per line; `type` defaults to
+ * `defaultType`. Lines are cut on the bytes, so a line that is not valid UTF-8 is rejected as such
+ * (never decoded to U+FFFD), and a line longer than MAX_ROW_BYTES stops the import.
+ */
 export async function* ndjsonSource(body: Readable, limit: number, defaultType?: string): AsyncGenerator<SourceItem[]> {
   const input = limited(body, limit);
-  const decoder = new StringDecoder('utf8');
-  let rest = '';
+  let rest: Buffer = Buffer.alloc(0);
   let line = 0;
-  const parseLine = (text: string): SourceItem | undefined => {
+  const parseLine = (bytes: Buffer): SourceItem | undefined => {
     line++;
+    if (!isUtf8(bytes)) return { line, error: { field: '', code: 'ERR_IMPORT_LINE_MALFORMED', message: 'the line is not valid UTF-8 (save the file as UTF-8)' } };
+    let text = bytes.toString('utf8');
     if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     if (text.endsWith('\r')) text = text.slice(0, -1);
     if (text.trim() === '') return undefined;
@@ -60,19 +65,23 @@ export async function* ndjsonSource(body: Readable, limit: number, defaultType?:
     return { line, input: defaultType && rec.type === undefined ? { ...rec, type: defaultType } : rec };
   };
   for await (const chunk of input) {
-    const text = rest + decoder.write(chunk as Buffer);
-    const parts = text.split('\n');
-    rest = parts.pop()!;
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
+    const buf = rest.length === 0 ? bytes : Buffer.concat([rest, bytes]);
     const items: SourceItem[] = [];
-    for (const p of parts) {
-      const item = parseLine(p);
+    let start = 0;
+    for (let nl = buf.indexOf(10); nl !== -1; nl = buf.indexOf(10, start)) {
+      const item = parseLine(buf.subarray(start, nl));
       if (item) items.push(item);
+      start = nl + 1;
+    }
+    rest = Buffer.from(buf.subarray(start));
+    if (rest.length > MAX_ROW_BYTES) {
+      throw nodeError('ERR_IMPORT_LINE_MALFORMED', `line ${line + 1} is longer than ${MAX_ROW_BYTES} bytes (no newline?); nothing after it was read`, { line: line + 1 });
     }
     if (items.length) yield items;
   }
-  const tail = rest + decoder.end();
-  if (tail !== '') {
-    const item = parseLine(tail);
+  if (rest.length > 0) {
+    const item = parseLine(rest);
     if (item) yield [item];
   }
 }
@@ -87,6 +96,7 @@ export async function* csvSource(body: Readable, limit: number, type: string): A
   for await (const rows of csvRowGroups(limited(body, limit))) {
     const items: SourceItem[] = [];
     for (const row of rows) {
+      if ('error' in row && !header) throw nodeError('ERR_IMPORT_HEADER_INVALID', `the header row (line ${row.line}) cannot be read: ${row.error}`, { line: row.line, type: t.code });
       if ('error' in row) {
         items.push({ line: row.line, error: { field: '', code: 'ERR_IMPORT_LINE_MALFORMED', message: `not a well-formed CSV row: ${row.error}` } });
         continue;

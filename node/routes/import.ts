@@ -19,7 +19,12 @@ export async function importRoutes(app: FastifyInstance, opts: { ctx: NodeContex
     const mediaType = String(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const format = FORMATS[mediaType];
     if (!format) throw serviceError('ERR_UNSUPPORTED_MEDIA_TYPE', 'send text/csv or application/x-ndjson');
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(String(request.headers['content-type']))?.[1]?.toLowerCase();
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') throw serviceError('ERR_UNSUPPORTED_MEDIA_TYPE', `imports are read as UTF-8, not ${charset}: save the file as UTF-8`);
     if (format === 'csv' && !request.query.type) throw nodeError('ERR_IMPORT_TYPE_REQUIRED');
+    // A declared length over the limit is refused before a byte is read (the stream check below catches chunked bodies).
+    const declared = Number(request.headers['content-length']);
+    if (declared > config.importLimitBytes) throw serviceError('ERR_BODY_TOO_LARGE', `import is larger than ${config.importLimitBytes} bytes`, { limit: config.importLimitBytes });
     return imports.importStream(request.caller, request.body as Readable, {
       format,
       type: request.query.type,

@@ -1,0 +1,110 @@
+/**
+ * Import uploads that are not clean UTF-8 (POST /v1/records/import): BOMs (UTF-8 once, twice,
+ * mid-file; UTF-16 LE/BE), invalid bytes inside a field, a multi-byte character cut in half,
+ * overlong encodings, a GBK/Latin-1 file, a declared non-UTF-8 charset, NUL bytes, and NDJSON lines
+ * with the same faults, 100k-deep nesting or no newline for megabytes. Each bad line is rejected by
+ * line with ERR_IMPORT_LINE_MALFORMED and the good ones stored; a file that cannot be read at all
+ * is refused with a clear code. Never a 500, and no U+FFFD stored in place of the sender's bytes.
+ */
+import t from 'tap';
+import { nested } from './hostile-support.js';
+import { nodeFixture, record } from '../node/app-fixture.js';
+
+const CF = record('CF').fields as Record<string, string | number>;
+const KEYS = Object.keys(CF);
+const HEAD = Buffer.from(KEYS.join(',') + '\n');
+let n = 0;
+/** One CSV row of the CF example, fields replaced by `over` (raw bytes allowed). */
+function row(over: Record<string, string | Buffer> = {}): Buffer {
+  const cells = KEYS.map((k) => {
+    const v = over[k] ?? (k === 'decisionNo' ? `U-${n++}` : String(CF[k]));
+    return typeof v === 'string' ? Buffer.from(/[,"\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v) : v;
+  });
+  const parts: Buffer[] = [];
+  cells.forEach((c, i) => parts.push(...(i ? [Buffer.from(','), c] : [c])));
+  return Buffer.concat([...parts, Buffer.from('\n')]);
+}
+const name = (bytes: number[]) => Buffer.concat([Buffer.from('测试'), Buffer.from(bytes), Buffer.from('公司')]);
+
+t.test('CSV: encodings and byte faults', async (t) => {
+  const f = await nodeFixture(t);
+  const h = { ...(await f.auth('submitter', 'public')), 'content-type': 'text/csv' };
+  const post = (body: Buffer, headers: Record<string, string> = h) => f.app.inject({ method: 'POST', url: '/v1/records/import?type=CF', headers, payload: body });
+  const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+
+  const ok = await post(Buffer.concat([bom, HEAD, row()]));
+  t.match(ok.json(), { lines: 1, accepted: 1, rejected: 0 }, 'a UTF-8 BOM is skipped');
+
+  const cases: [string, Buffer, number][] = [
+    ['invalid byte 0xFF in a name', row({ subjectName: name([0xff]) }), 2],
+    ['a lone continuation byte', row({ content: name([0x80]) }), 2],
+    ['a 3-byte character cut after 2 bytes', row({ subjectName: name([0xe6, 0xb5]) }), 2],
+    ['an overlong "/" (C0 AF)', row({ content: name([0xc0, 0xaf]) }), 2],
+    ['a UTF-16 surrogate encoded in UTF-8 (ED A0 80)', row({ content: name([0xed, 0xa0, 0x80]) }), 2],
+    ['a Latin-1 / GBK name', row({ subjectName: Buffer.from([0xb2, 0xe2, 0xca, 0xd4]) }), 2],
+  ];
+  for (const [what, bad, line] of cases) {
+    const before = (await f.db('node_records')).length;
+    const res = await post(Buffer.concat([HEAD, bad, row()]));
+    t.equal(res.statusCode, 200, what);
+    t.match(res.json(), { lines: 2, accepted: 1, rejected: 1 }, `${what}: that line rejected, the next stored`);
+    t.match(res.json().rejectedLines, [{ line, errors: [{ code: 'ERR_IMPORT_LINE_MALFORMED', message: /UTF-8/ }] }], `${what}: by line, saying why`);
+    t.equal((await f.db('node_records')).length, before + 1);
+  }
+  const stored = await f.db('node_records').select('fields');
+  t.notOk(stored.some((r: { fields: string }) => r.fields.includes('\ufffd')), 'no replacement character was stored for the sender\'s bytes');
+
+  // A second BOM is U+FEFF, which the validator trims like any white space: the data is intact.
+  const twice = await post(Buffer.concat([bom, bom, HEAD, row()]));
+  t.match(twice.json(), { lines: 1, accepted: 1 }, 'two BOMs: the second is trimmed from the first header cell');
+  const mid = await post(Buffer.concat([HEAD, bom, row({ subjectName: 'BOM测试公司' }), row()]));
+  t.match(mid.json(), { lines: 2, accepted: 2 }, 'a BOM at the start of a later line (files concatenated)');
+  const names = (await f.db('node_records').select('fields')).map((r: { fields: string }) => JSON.parse(r.fields).subjectName as string);
+  t.ok(names.includes('BOM测试公司') && !names.some((x) => x.includes('\ufeff')), 'stored without the BOM');
+
+  for (const [what, bytes] of [['UTF-16 LE', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(HEAD.toString() + row().toString(), 'utf16le')])], ['UTF-16 BE', Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(HEAD.toString() + row().toString(), 'utf16le').swap16()])]] as const) {
+    const res = await post(bytes);
+    t.equal(res.statusCode, 422, `${what} file`);
+    t.equal(res.json().code, 'ERR_IMPORT_HEADER_INVALID');
+    t.match(res.json().message, /UTF-16.*UTF-8/, `${what}: the message says what to do`);
+  }
+  const badHead = await post(Buffer.concat([Buffer.from([0xb2, 0xe2]), HEAD, row()]));
+  t.equal(badHead.statusCode, 422, 'a header row that is not UTF-8');
+  t.equal(badHead.json().code, 'ERR_IMPORT_HEADER_INVALID');
+  t.match(badHead.json().message, /UTF-8/);
+  t.notOk(JSON.stringify(badHead.json()).includes(String(CF.uscc)), 'the first data row is not taken for the header (no data in the error)');
+
+  const gbk = await post(Buffer.concat([HEAD, row()]), { ...h, 'content-type': 'text/csv; charset=gbk' });
+  t.equal(gbk.statusCode, 415, 'a declared charset other than UTF-8');
+  t.equal(gbk.json().code, 'ERR_UNSUPPORTED_MEDIA_TYPE');
+  t.equal((await post(Buffer.concat([HEAD, row()]), { ...h, 'content-type': 'text/csv; charset="UTF-8"' })).statusCode, 200, 'charset=UTF-8 is fine');
+
+  const nul = await post(Buffer.concat([HEAD, row({ content: Buffer.from('a\u0000b') })]));
+  t.match(nul.json(), { accepted: 1 }, 'a NUL byte is valid UTF-8 text: stored as sent');
+  t.equal((await f.app.inject({ url: '/healthz' })).statusCode, 200);
+});
+
+t.test('NDJSON: encodings, nesting and endless lines', async (t) => {
+  const f = await nodeFixture(t);
+  const h = { ...(await f.auth('submitter', 'public')), 'content-type': 'application/x-ndjson' };
+  const post = (body: Buffer | string) => f.app.inject({ method: 'POST', url: '/v1/records/import?type=CF', headers: h, payload: body });
+  const line = (over: Record<string, unknown> = {}) => JSON.stringify(record('CF', { decisionNo: `J-${n++}`, ...over })) + '\n';
+  const withBytes = (bytes: number[]) => {
+    const text = line({ subjectName: 'MARK' });
+    const i = text.indexOf('MARK');
+    return Buffer.concat([Buffer.from(text.slice(0, i)), Buffer.from(bytes), Buffer.from(text.slice(i + 4))]);
+  };
+  const res = await post(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(line()), withBytes([0xff, 0xfe]), withBytes([0xe6, 0xb5]), Buffer.from(line({ subjectName: '\ud800x' })), Buffer.from(nested(100_000, 'object') + '\n'), Buffer.from(line())]));
+  t.equal(res.statusCode, 200);
+  t.match(res.json(), { lines: 6, accepted: 2, rejected: 4 });
+  t.match(res.json().rejectedLines, [
+    { line: 2, errors: [{ code: 'ERR_IMPORT_LINE_MALFORMED', message: /UTF-8/ }] },
+    { line: 3, errors: [{ code: 'ERR_IMPORT_LINE_MALFORMED', message: /UTF-8/ }] },
+    { line: 4, errors: [{ code: 'ERR_FIELD_TYPE' }] },
+    { line: 5, errors: [{ code: 'ERR_FIELD_UNKNOWN' }] },
+  ], 'invalid bytes and a lone surrogate by line; the deep line is an object without the fields');
+  const endless = await post('{"fields":"' + 'x'.repeat(3 * 1024 * 1024));
+  t.equal(endless.statusCode, 422, 'a line running past 1 MiB stops the import');
+  t.equal(endless.json().code, 'ERR_IMPORT_LINE_MALFORMED');
+  t.equal((await f.app.inject({ url: '/healthz' })).statusCode, 200);
+});
