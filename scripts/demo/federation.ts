@@ -144,7 +144,7 @@ export class Federation {
 
 /** Polls `check` every `everyMs` until it returns a value other than undefined, or times out. */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, o: { timeoutMs?: number; everyMs?: number } = {}): Promise<T> {
-  const deadline = Date.now() + (o.timeoutMs ?? 30_000);
+  const deadline = Date.now() + (o.timeoutMs ?? 90_000); // generous: a shared 2-core machine under load is slow, and a wait ends as soon as it holds
   let last: unknown;
   for (;;) {
     try {

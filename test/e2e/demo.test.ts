@@ -9,7 +9,7 @@ const out = mkdtempSync(join(tmpdir(), 'cf-demo-'));
 t.teardown(() => rmSync(out, { recursive: true, force: true }));
 
 t.test('the demo runs the federation and exits 0 with a summary', async (t) => {
-  const r = await credit(['demo', '--out', out], { timeoutMs: 240_000 });
+  const r = await credit(['demo', '--out', out], { timeoutMs: 540_000 });
   t.equal(r.code, 0, r.stderr.slice(-2000));
   t.match(r.stdout, /demo finished: every step passed/);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
