@@ -33,6 +33,12 @@ export async function installAuth(app: FastifyInstance, opts: { secret: Buffer; 
   app.decorateRequest('caller', null as unknown as Caller);
 }
 
+/** No control characters or lone surrogates, and short enough to be stored as `user:NAME` (created_by, filed_by: 128). */
+const USER_NAME = /^[^\u0000-\u001f\u007f\ud800-\udfff]+$/u;
+function isUserName(sub: unknown): sub is string {
+  return typeof sub === 'string' && sub.length <= 120 && USER_NAME.test(sub);
+}
+
 /** onRequest hook for /v1 routes (before the body is read): verifies the token, sets request.caller. */
 export function authenticate(nodeId: string, audit: AuditWriter) {
   return async (request: FastifyRequest): Promise<void> => {
@@ -45,9 +51,9 @@ export function authenticate(nodeId: string, audit: AuditWriter) {
       throw err;
     }
     const { sub, role, clearance } = payload;
-    if (typeof sub !== 'string' || !isRole(role) || !isClassification(clearance)) {
+    if (!isUserName(sub) || !isRole(role) || !isClassification(clearance)) {
       await audit.record({ actor: 'anonymous', actorNode: nodeId, action: 'access.denied', object: `${request.method} ${request.routeOptions.url ?? ''}`, outcome: 'failure', reason: 'ERR_AUTH_INVALID' });
-      throw nodeError('ERR_AUTH_INVALID', 'token claims role/clearance are not ones this node knows');
+      throw nodeError('ERR_AUTH_INVALID', 'token claims sub/role/clearance are not ones this node knows');
     }
     request.caller = { actor: `user:${sub}`, role, clearance };
   };

@@ -13,7 +13,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { issueToken } from '../../node/tokens.js';
 import { nodeFixture, record } from '../node/app-fixture.js';
 import { hubFixture, wire } from '../hub/fixture.js';
-import { runs, sealRaw } from './hostile-support.js';
+import { engines } from '../helpers/db.js';
+import { HOSTILE_STRINGS, runs, sealRaw } from './hostile-support.js';
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 const AUTH_CODES = new Set(['ERR_AUTH_INVALID', 'ERR_AUTH_EXPIRED', 'ERR_AUTH_MISSING']);
@@ -54,6 +55,23 @@ t.test('node: edited, re-signed and injected tokens are 401 with their code', as
   t.equal(asSubmitter.json().code, 'ERR_ROLE_DENIED');
   t.equal((await f.db('node_records')).length, 0, 'nothing written by any forged token');
 });
+
+for (const engine of await engines()) {
+  t.test(`node: a correctly signed token whose user name cannot be audited is 401, not a 500 (${engine.name})`, async (t) => {
+    const f = await nodeFixture(t, { engine });
+    for (const user of ['a\u0000b', 'ab\ud800', 'line\r\nbreak', 'x'.repeat(121), ...HOSTILE_STRINGS.filter((x) => /[\u0000-\u001f\ud800-\udfff]/.test(x))]) {
+      const res = await f.app.inject({ method: 'POST', url: '/v1/records', headers: { authorization: `Bearer ${await f.token('admin', 'internal', { user })}` }, payload: record('CF', { decisionNo: `S-${user}` }) });
+      t.equal(res.statusCode, 401, `user ${JSON.stringify(user).slice(0, 30)}`);
+      t.equal(res.json().code, 'ERR_AUTH_INVALID');
+    }
+    for (const [i, user] of ["'; DROP TABLE node_records; --", '../../etc/passwd', '张三', 'x'.repeat(120)].entries()) {
+      const res = await f.app.inject({ method: 'POST', url: '/v1/records', headers: { authorization: `Bearer ${await f.token('admin', 'internal', { user })}` }, payload: record('CF', { decisionNo: `S-${i}` }) });
+      t.equal(res.statusCode, 201, `user ${JSON.stringify(user).slice(0, 30)} is just a name`);
+    }
+    t.ok(f.events.some((e) => e.actor === "user:'; DROP TABLE node_records; --"), 'audited verbatim as the actor');
+    t.equal((await f.db('node_records')).length, 4, 'the table is there with the four records');
+  });
+}
 
 t.test('node: property — any edit of a real token is refused unless its decoded bytes are unchanged', async (t) => {
   const f = await nodeFixture(t);
