@@ -91,7 +91,7 @@ async function rawRoundTripP50(fed: Federation, samples: number): Promise<number
 }
 
 export const exchangeScenario: Scenario = {
-  name: 'exchange',
+  name: 'e2e',
   async run({ quick, log }) {
     const n = Number(process.env.BENCH_EXCHANGE_RECORDS) || (quick ? 200_000 : 1_000_000); // the env var shrinks it for smoke runs
     const dir = mkdtempSync(join(tmpdir(), 'bench-exchange-'));

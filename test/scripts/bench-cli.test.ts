@@ -33,13 +33,16 @@ t.test('a quick raw-crypto run prints the table, then the JSON line last', async
   t.notMatch(r.err, /bench: import/, 'other scenarios did not run');
 });
 
-t.test('the e2e placeholder hook is skipped with a note, in a real process whose last stdout line is the JSON', async (t) => {
-  const { stdout, stderr } = await promisify(execFile)(process.execPath, ['bin/credit.js', 'bench', '--quick', '--only', 'e2e', '--no-write']);
-  t.match(stderr, /bench: e2e skipped: .*e2e_rps and query_\* stay null/);
-  t.match(stdout, /\| \*e2e: skipped\* \|/);
-  const json = JSON.parse(lastLine(stdout)) as Record<string, unknown>;
-  t.same(Object.keys(json), [...CONTRACT_KEYS]);
-  t.ok(Object.values(json).every((v) => v === null));
+t.test('the e2e scenario runs a real hub and node (2,000 records) and reports the exchange figures', async (t) => {
+  const { stdout } = await promisify(execFile)(process.execPath, ['bin/credit.js', 'bench', '--quick', '--only', 'e2e', '--no-write'], {
+    env: { ...process.env, BENCH_EXCHANGE_RECORDS: '2000' },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const json = JSON.parse(lastLine(stdout)) as Record<string, number | null>;
+  for (const k of CONTRACT_KEYS) t.ok(k in json, `${k} present`);
+  for (const k of ['e2e_rps', 'query_p50_ms', 'query_p99_ms', 'query_vs_raw']) t.ok(typeof json[k] === 'number' && json[k]! > 0, `${k} is a positive number`);
+  t.ok(json.query_p99_ms! >= json.query_p50_ms!, 'p99 ≥ p50');
+  t.equal(json.e2e_vs_naive, null, 'naive not run: no ratio');
 });
 
 t.test('an unknown scenario name is a usage error', async (t) => {
