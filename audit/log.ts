@@ -15,7 +15,7 @@ import type { Knex } from 'knex';
 import { assertEvent, makeEntry, type AuditEntry, type Checkpoint } from './entry.js';
 import { auditError } from './errors.js';
 import type { CompactRange } from './merkle.js';
-import { readySigner, signCheckpoint, type AuditSigner, type ReadySigner } from './signer.js';
+import { canSignAt, readySigner, signCheckpoint, type AuditSigner, type ReadySigner } from './signer.js';
 import { insertCheckpoint, insertEntries, latestCheckpoint, loadHead, type StoredCheckpoint } from './store.js';
 import type { AuditEvent, AuditSink } from './types.js';
 
@@ -96,8 +96,9 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
 
   async function signAt(trx: Knex.Transaction, ctx: Ctx): Promise<StoredCheckpoint | null> {
     const s = signer;
-    if (!s || ctx.range.size === 0 || ctx.range.size === ctx.lastCp) return null;
-    const cp = signCheckpoint(s, ctx.range.size, ctx.range.root().toString('hex'), now());
+    const at = now();
+    if (!s || ctx.range.size === 0 || ctx.range.size === ctx.lastCp || !canSignAt(s, at)) return null;
+    const cp = signCheckpoint(s, ctx.range.size, ctx.range.root().toString('hex'), at);
     await insertCheckpoint(trx, cp);
     ctx.lastCp = cp.treeSize;
     return cp;
@@ -116,7 +117,10 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
       list.push(entry);
       range.append(Buffer.from(entry.leafHash, 'hex'));
       head = entry.leafHash;
-      if (s && range.size % every === 0) cps.push(signCheckpoint(s, range.size, range.root().toString('hex'), now()));
+      if (s && range.size % every === 0) {
+        const at = now();
+        if (canSignAt(s, at)) cps.push(signCheckpoint(s, range.size, range.root().toString('hex'), at));
+      }
     }
     await insertEntries(trx, list);
     for (const cp of cps) await insertCheckpoint(trx, cp);
