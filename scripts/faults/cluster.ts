@@ -72,7 +72,7 @@ export class Cluster {
 
   constructor(
     readonly dir: string,
-    private readonly hubConfig: Record<string, unknown> = {},
+    private hubConfig: Record<string, unknown> = {},
   ) {
     this.caDir = join(dir, 'ca');
     this.hubDir = join(dir, 'hub');
@@ -97,6 +97,16 @@ export class Cluster {
     mkdirSync(this.hubDir, { recursive: true });
     await initCaDir(this.caDir);
     this.hubPort = await freePort();
+    this.writeHubConfig();
+  }
+
+  /** Adds hub config keys (e.g. { nodeCertSeconds: 15 }); they take effect at the hub's next start. */
+  reconfigureHub(keys: Record<string, unknown>): void {
+    this.hubConfig = { ...this.hubConfig, ...keys };
+    this.writeHubConfig();
+  }
+
+  private writeHubConfig(): void {
     const config = { dataDir: join(this.hubDir, 'data'), caDir: this.caDir, listen: { host: '127.0.0.1', port: this.hubPort }, ...this.hubConfig };
     writeFileSync(this.hubConfigFile, JSON.stringify(config, null, 2) + '\n');
   }
