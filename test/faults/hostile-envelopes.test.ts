@@ -112,6 +112,9 @@ async function alive(t: Test, f: HubFixture, node: TestNode): Promise<void> {
   t.equal((await f.call(node.agent, 'GET', '/v1/checkpoints/latest')).status, 200, 'an mTLS route answers afterwards');
 }
 
+// The long run (CREDIT_FAULTS=long) needs more than the per-file timeout of .taprc on a busy machine.
+if (LONG) t.setTimeout(45 * 60_000);
+
 t.test('random bodies and mutated envelopes: 4xx with an envelope code, never a 500', async (t) => {
   const f = await hubFixture(t);
   const cs = await f.enrol('430100', 3);
