@@ -102,6 +102,12 @@ t.test('a city node with its default limits', async (t) => {
   const db = await connect(config.databaseTarget);
   t.teardown(() => db.destroy());
   await attack(t, node.url, head, routes, async () => Number((await db('node_records').count({ n: '*' }).first())?.n));
+  for (const p of [`/v1/records/${id}`, '/v1/subjects/91430102MA4L0000X1', '/v1/exchange/status', '/healthz', '/readyz', '/metrics', '/docs/json']) {
+    const plain = await rawHttp(node.url + p, { head: head('GET', p, 'x-probe: 1') });
+    const withBody = await rawHttp(node.url + p, { head: head('GET', p, 'content-type: application/json\r\ntransfer-encoding: chunked'), chunks: chunked(2 * MIB) });
+    t.ok(plain.status > 0 && (plain.status < 500 || codeOf(plain) === 'ERR_HUB_UNAVAILABLE'), `GET ${p}: ${plain.status} ${codeOf(plain) ?? ''}`);
+    t.equal(withBody.status, plain.status, `GET ${p} with a 2 MiB body: the body is ignored`);
+  }
 });
 
 t.test('a node with a 64 KiB import limit: a chunked upload past it → 413', async (t) => {
