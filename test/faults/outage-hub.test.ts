@@ -60,6 +60,7 @@ async function importWhileFaulty(): Promise<void> {
 async function hold(what: string, match: (e: NonNullable<ExchangeStatus['lastError']>) => boolean, holdMs: number) {
   const rss = sampleRss(node.process!.pid, LONG ? 1000 : 250);
   const t0 = Date.now();
+  const retriesBefore = retryLines(logFile, 'sender').length;
   const err = await waitFor(what, async () => {
     const e = (await cluster.status(A)).lastError;
     return e && e.loop === 'sender' && match(e) ? e : undefined;
@@ -67,7 +68,10 @@ async function hold(what: string, match: (e: NonNullable<ExchangeStatus['lastErr
   const left = holdMs - (Date.now() - t0);
   if (left > 0) await new Promise((r) => setTimeout(r, left));
   const status = await cluster.status(A);
-  return { err, status, rss: rssHalves(rss.stop()) };
+  const samples = rss.stop();
+  const r = rssHalves(samples);
+  t.comment(`${what}: fault held ${((Date.now() - t0) / 1000).toFixed(1)} s, ${retryLines(logFile, 'sender').length - retriesBefore} sender retries, last error ${err.code} (${err.message}), RSS ${samples.length} samples, max ${r.max.toFixed(0)} MiB`);
+  return { err, status, rss: r };
 }
 
 /** Lifts the fault and checks the invariants: everything at the hub once, every receipt the hub's. */
@@ -80,6 +84,7 @@ async function recovered(t: Test, mode: ProxyMode = 'pass') {
   t.equal(c.hubDuplicates + c.acceptedTwice, 0, 'no duplicates');
   t.equal(c.receiptsMatched, c.receipts, `all ${c.receipts} receipts are the envelopes the hub recorded, with the same accepted ids`);
   t.same(c.problems, []);
+  t.comment(`after the fault: ${c.hubRecords} records at the hub from ${A} (${c.nodeSendable} sendable at the node), ${c.receiptsMatched}/${c.receipts} receipts matched`);
   return c;
 }
 
