@@ -1,13 +1,14 @@
 /**
  * Crash safety, issue #8 part 1: SIGKILL at seeded random points — a city node during a large CSV
- * import, a city node while it sends its outbox, the hub during batch intake — then restart what
+ * import, a city node while it sends its outbox, the hub during batch intake, a receiving node while
+ * it applies what the hub distributes — then restart what
  * was killed, re-run an import that was cut off, let the exchange settle, and check the invariants
  * (invariants.ts): every record exactly once at the node, at the hub and at a receiving node, every
  * receipt the very one the hub recorded with the same accepted ids, both audit logs verifying.
  *
  * A random point is a seeded random amount of progress of the targeted activity — k of the file's
  * records committed at the node, k more receipts stored by the sending node, k of the import's
- * batches taken by the hub — plus a few random milliseconds, watched in the SQLite files. Each run
+ * batches taken by the hub, k of its records applied at the receiving node — plus a few random milliseconds, watched in the SQLite files. Each run
  * says whether its kill landed while the activity was under way ('during') or just after it ended
  * ('after'); both must leave the invariants intact. A first, unbroken import comes before the kills.
  */
@@ -21,11 +22,11 @@ import { credit } from '../demo/processes.js';
 import { CHANGDE, CHANGSHA, Cluster, waitFor } from './cluster.js';
 import { census, checkAudit, lostAndDuplicated, withDb, type AuditCheck, type Census } from './invariants.js';
 
-export type CrashTarget = 'import' | 'send' | 'hub';
-export const CRASH_TARGETS: readonly CrashTarget[] = ['import', 'send', 'hub'];
+export type CrashTarget = 'import' | 'send' | 'hub' | 'pull';
+export const CRASH_TARGETS: readonly CrashTarget[] = ['import', 'send', 'hub', 'pull'];
 
 export interface CrashOptions {
-  /** Kills in total; the targets take turns (import, send, hub, import, …). */
+  /** Kills in total; the targets take turns (import, send, hub, pull, import, …). */
   runs: number;
   seed: number;
   /** CSV lines per import (1% of them invalid). */
@@ -102,6 +103,7 @@ type Counter = (db: Knex) => Promise<number>;
 const num = (row: unknown) => Number((row as { n: number | string } | undefined)?.n ?? 0);
 const ownRecords: Counter = async (db) => num(await db('node_records').where({ source_node: SOURCE }).count({ n: '*' }).first());
 const receiptCount: Counter = async (db) => num(await db('node_batches').whereIn('status', ['accepted', 'refused']).count({ n: '*' }).first());
+const receivedRecords: Counter = async (db) => num(await db('node_records').where({ source_node: SOURCE }).count({ n: '*' }).first());
 const hubBatches: Counter = async (db) => num(await db('hub_envelopes').where({ from_node: SOURCE, type: 'batch' }).count({ n: '*' }).first());
 
 /** Own records at the source node (read from its file; works while it is down). */
@@ -233,6 +235,20 @@ export async function runCrash(o: CrashOptions): Promise<CrashReport> {
         landed = (await backlog(cluster)) > 0 ? 'during' : 'after';
         committedBeforeKill = valid;
         await cluster.startNode(SOURCE);
+      } else if (target === 'pull') {
+        // the point: after the receiving node has applied k of this import's records (k random), plus a random few ms
+        const base = await withDb(cluster.nodeDb(RECEIVER), receivedRecords);
+        const k = 1 + Math.floor(rng() * (valid - 1));
+        const jitter = Math.round(rng() * 40);
+        checkReport(`run ${run}: import`, await cluster.importFile(SOURCE, file(run)), valid, bad);
+        await whenCount(cluster.nodeDb(RECEIVER), receivedRecords, base + k, () => false);
+        await sleep(jitter);
+        killAfterMs = Date.now() - started;
+        trigger = `${k} of ${valid} records applied at ${RECEIVER} + ${jitter} ms`;
+        await cluster.node(RECEIVER).process!.kill();
+        landed = (await withDb(cluster.nodeDb(RECEIVER), receivedRecords)) < base + valid ? 'during' : 'after';
+        committedBeforeKill = valid;
+        await cluster.startNode(RECEIVER);
       } else {
         // the point: after the hub has taken k of this import's batches (k random), plus a random few ms
         const base = await withDb(cluster.hubDb, hubBatches);
@@ -286,7 +302,7 @@ export async function runCrash(o: CrashOptions): Promise<CrashReport> {
   }
 
   const last = results.at(-1);
-  const kills = { import: 0, send: 0, hub: 0 } as Record<CrashTarget, number>;
+  const kills = { import: 0, send: 0, hub: 0, pull: 0 } as Record<CrashTarget, number>;
   for (const r of results) kills[r.target]++;
   return {
     options: { runs: o.runs, seed: o.seed, lines: o.lines },

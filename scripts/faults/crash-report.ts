@@ -16,7 +16,7 @@ export function crashVerdict(r: CrashReport): { ok: boolean; reasons: string[] }
 export function crashSummary(r: CrashReport): string {
   const t = r.totals;
   const rows = [
-    `runs (kills)            ${r.runs.length}: node during import ${t.kills.import}, node while sending ${t.kills.send}, hub during intake ${t.kills.hub}`,
+    `runs (kills)            ${r.runs.length}: node during import ${t.kills.import}, node while sending ${t.kills.send}, hub during intake ${t.kills.hub}, receiving node while applying ${t.kills.pull}`,
     `kills mid-activity      ${t.landedDuring} of ${r.runs.length} (the rest landed just after the activity ended)`,
     `import lines sent       ${t.importLines.toLocaleString('en-US')} (${t.importsRerun} imports re-run after a kill)`,
     `records                 node ${t.recordsAtNode.toLocaleString('en-US')}, hub ${t.recordsAtHub.toLocaleString('en-US')}, receiving node ${t.recordsAtReceiver.toLocaleString('en-US')}`,

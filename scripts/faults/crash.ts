@@ -3,8 +3,8 @@
  *
  *   npx tsx scripts/faults/crash.ts --runs 24 --seed 8 [--lines 10000] [--dir DIR] [--keep] [--json FILE] [--cli-audit]
  *
- * SIGKILLs a node during an import, a node while it sends and the hub during intake, in turn, at
- * seeded random points; after each restart checks every record exactly once at the node, the hub
+ * SIGKILLs a node during an import, a node while it sends, the hub during intake and a receiving
+ * node while it applies distributions, in turn, at seeded random points; after each restart checks every record exactly once at the node, the hub
  * and a receiving node, every receipt against the hub's record of the batch, and both audit logs.
  * Progress on stderr, a summary on stdout; exit 0 when nothing was lost or duplicated, every
  * receipt matched and every audit log verified, else 1. The tap test test/faults/crash.test.ts

@@ -1,12 +1,13 @@
 /**
  * Crash safety (issue #8): real hub and node processes SIGKILLed at seeded random points — a node
- * during a large CSV import, a node while it sends, the hub during intake — by the harness in
+ * during a large CSV import, a node while it sends, the hub during intake, a receiving node while it
+ * applies distributions — by the harness in
  * scripts/faults/crash-harness.ts. After every restart: each record exactly once at the node, the
  * hub and a receiving node; every stored receipt is the envelope the hub recorded for that batch,
  * with the same accepted ids; both audit logs verify against the CA; an import cut off and re-run
  * adds exactly the lines that were missing.
  *
- * `npm test`: 3 kills (one of each) of 1,500-line imports. `npm run test:faults`
+ * `npm test`: 4 kills (one of each) of 1,500-line imports. `npm run test:faults`
  * (CREDIT_FAULTS=long): 24 kills of 10,000-line imports, and the audit logs also go through
  * `credit audit export` + `credit audit verify --ca` at the end. CREDIT_FAULTS_SEED picks the seed.
  */
@@ -18,7 +19,7 @@ const LONG = process.env.CREDIT_FAULTS === 'long';
 const seed = Number(process.env.CREDIT_FAULTS_SEED ?? 8);
 if (LONG) t.setTimeout(4 * 3_600_000);
 
-const report = await runCrash({ runs: LONG ? 24 : 3, seed, lines: LONG ? 10_000 : 1500, cliAudit: LONG, log: (l) => t.comment(l) });
+const report = await runCrash({ runs: LONG ? 24 : CRASH_TARGETS.length, seed, lines: LONG ? 10_000 : 1500, cliAudit: LONG, log: (l) => t.comment(l) });
 t.comment(crashSummary(report));
 
 t.test('every target was killed', async (t) => {
