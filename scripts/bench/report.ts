@@ -63,11 +63,13 @@ export interface Machine {
   node: string;
   os: string;
   engine: string;
+  /** 1-minute load average when the run started: other work on the machine skews the figures. */
+  load: number;
 }
 
 export function machine(engine: string): Machine {
   const cpus = os.cpus();
-  return { date: new Date().toISOString().slice(0, 10), cpu: cpus[0]?.model ?? 'unknown CPU', cores: cpus.length, node: process.version, os: `${os.platform()} ${os.release()}`, engine };
+  return { date: new Date().toISOString().slice(0, 10), cpu: cpus[0]?.model ?? 'unknown CPU', cores: cpus.length, node: process.version, os: `${os.platform()} ${os.release()}`, engine, load: os.loadavg()[0]! };
 }
 
 const BEGIN = '<!-- bench:begin (written by `npm run bench`; edit outside these markers) -->';
@@ -82,7 +84,7 @@ export function writeDoc(file: string, m: Machine, command: string, body: string
     BEGIN,
     `Last run: \`${command}\` on ${m.date}.`,
     '',
-    `Machine: ${m.cpu}, ${m.cores} cores; Node ${m.node}; ${m.os}; store engine: ${m.engine}.`,
+    `Machine: ${m.cpu}, ${m.cores} cores; Node ${m.node}; ${m.os}; store engine: ${m.engine}; load average ${m.load.toFixed(1)} when the run started.`,
     '',
     body,
     END,

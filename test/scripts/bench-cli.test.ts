@@ -70,7 +70,7 @@ t.test('docs/benchmarks.md: the run goes between the markers, hand-written text 
   writeDoc(file, machine('SQLite'), 'npm run bench', '| first |');
   const fresh = readFileSync(file, 'utf8');
   t.match(fresh, /^# Benchmarks\n/);
-  t.match(fresh, /Machine: .+ cores; Node v\d+.*store engine: SQLite\./);
+  t.match(fresh, /Machine: .+ cores; Node v\d+.*store engine: SQLite; load average [\d.]+ when the run started\./);
   writeFileSync(file, fresh.replace('# Benchmarks\n', '# Benchmarks\n\nIntro by hand.\n') + '\n## History\n\nkept\n');
   writeDoc(file, machine('SQLite'), 'npm run bench -- --quick', '| second |');
   const doc = readFileSync(file, 'utf8');
