@@ -16,6 +16,8 @@ export const CONTRACT_KEYS = [
 export interface Skipped {
   name: string;
   note: string;
+  /** It ran and threw (rather than being unavailable here). */
+  failed?: boolean;
 }
 
 /** Ratios of a figure to a raw baseline, when both were measured in this run. */
@@ -52,7 +54,7 @@ export function jsonLine(results: BenchResult[]): string {
 
 export function table(results: BenchResult[], skipped: Skipped[]): string {
   const rows = results.map((r) => `| ${r.label} (\`${r.key}\`) | ${round(r.value).toLocaleString('en-US')} | ${r.unit} | ${r.note ?? ''} |`);
-  const skips = skipped.map((s) => `| *${s.name}: skipped* | — | | ${s.note} |`);
+  const skips = skipped.map((s) => `| *${s.name}: ${s.failed ? 'FAILED' : 'skipped'}* | — | | ${s.note.replaceAll('|', '\\|')} |`);
   return ['| figure | value | unit | note |', '|---|---:|---|---|', ...rows, ...skips].join('\n');
 }
 

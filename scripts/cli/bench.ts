@@ -1,7 +1,8 @@
 /**
  * `credit bench [--quick] [--only NAME[,NAME…]] [--no-write]`: runs the scenarios, prints one table
  * and then, as the last line, the figures as one JSON object; writes docs/benchmarks.md. Progress
- * goes to stderr. Never part of `npm test`.
+ * goes to stderr. A scenario that fails is reported as such (exit code 1) and the others still
+ * run. Never part of `npm test`.
  */
 import { command } from './framework.js';
 import { cliError } from '../errors.js';
@@ -42,7 +43,14 @@ export const benchCommand = command({
         continue;
       }
       io.stderr(`bench: ${s.name} …\n`);
-      results.push(...(await s.run({ quick, log: (l) => io.stderr(`  ${l}\n`) })));
+      try {
+        results.push(...(await s.run({ quick, log: (l) => io.stderr(`  ${l}\n`) })));
+      } catch (e) {
+        // one broken scenario must not cost the figures of the others: report it and go on
+        const message = e instanceof Error ? e.message : String(e);
+        io.stderr(`bench: ${s.name} FAILED: ${message}\n`);
+        skipped.push({ name: s.name, note: message.split('\n')[0]!.slice(0, 300), failed: true });
+      }
     }
     io.stderr(`bench: done in ${Math.round((Date.now() - t0) / 1000)} s\n`);
     const all = withRatios(results);
@@ -53,6 +61,6 @@ export const benchCommand = command({
       writeDoc(DOC, host, cmd, body);
     }
     io.stdout(jsonLine(all) + '\n');
-    return 0;
+    return skipped.some((x) => x.failed) ? 1 : 0;
   },
 });

@@ -80,3 +80,17 @@ t.test('docs/benchmarks.md: the run goes between the markers, hand-written text 
   t.notMatch(doc, /\| first \|/);
   t.match(doc, /Last run: `npm run bench -- --quick`/);
 });
+
+t.test('a scenario that fails is reported as FAILED, the others still run, the JSON line is still last, exit 1', async (t) => {
+  const env = { ...process.env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }; // nothing listens on port 1
+  const r = await promisify(execFile)(process.execPath, ['bin/credit.js', 'bench', '--quick', '--only', 'raw-insert,raw-crypto', '--no-write'], { env }).then(
+    () => ({ code: 0, stdout: '', stderr: '' }),
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
+  t.equal(r.code, 1);
+  t.match(r.stderr, /bench: raw-insert FAILED: /);
+  t.match(r.stdout, /\| \*raw-insert: FAILED\* \| — \|/);
+  const json = JSON.parse(lastLine(r.stdout)) as Record<string, number | null>;
+  t.equal(json.raw_insert_rps, null);
+  t.ok(typeof json.sign_per_s === 'number' && json.sign_per_s > 0, 'raw-crypto ran after the failure');
+});
