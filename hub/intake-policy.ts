@@ -4,6 +4,7 @@
  * transaction.
  */
 import { validateRecord, subjectOf } from '../protocol/catalog.js';
+import { todayInChina } from '../protocol/catalog-calendar.js';
 import { MIN_GRADE_TO_SEND, type Classification } from '../protocol/classification.js';
 import type { WireRecord } from '../protocol/exchange.js';
 
@@ -34,8 +35,10 @@ export function classDenials(records: readonly WireRecord[], grade: number): Rej
 /**
  * Catalog validation of every record. An invalid record is rejected with the code of its first
  * problem, the message listing them all; the same id twice in one batch keeps the first.
+ * `today` (China time, bounds resident-ID birth dates) is taken once for the whole batch.
  */
-export function checkRecords(records: readonly WireRecord[], today?: string): { valid: CheckedRecord[]; rejected: Rejection[] } {
+export function checkRecords(records: readonly WireRecord[], today: string = todayInChina()): { valid: CheckedRecord[]; rejected: Rejection[] } {
+  const opts = { today };
   const valid: CheckedRecord[] = [];
   const rejected: Rejection[] = [];
   const seen = new Set<string>();
@@ -45,7 +48,7 @@ export function checkRecords(records: readonly WireRecord[], today?: string): { 
       continue;
     }
     seen.add(wire.id);
-    const r = validateRecord({ type: wire.type, classification: wire.classification, fields: wire.fields }, today === undefined ? {} : { today });
+    const r = validateRecord({ type: wire.type, classification: wire.classification, fields: wire.fields }, opts);
     if (!r.ok) {
       const first = r.errors[0]!;
       rejected.push({ id: wire.id, code: first.code, message: r.errors.map((e) => `${e.field || '(record)'} ${e.code}: ${e.message}`).join('; ').slice(0, 2000) });
