@@ -34,7 +34,10 @@ export function queryService(deps: HubDeps): QueryService {
       const answer = await deps.db.transaction(async (trx) => {
         const now = deps.clock();
         const at = now.toISOString();
-        if (await envelopesStore.find(trx, header.id)) throw protocolError('ERR_REPLAY', `query ${header.id} has been seen before`, { id: header.id });
+        // replay first: the id is claimed by inserting it (a stale ts below rolls the insert back)
+        if (!(await envelopesStore.insert(trx, { id: header.id, fromNode: peer.nodeId, type: 'query', seq: header.seq, ts: header.ts, digest, receivedAt: at, outcome: 'answered', code: null, response: null }))) {
+          throw protocolError('ERR_REPLAY', `query ${header.id} has been seen before`, { id: header.id });
+        }
         checkTimestamp(header.ts, { now, windowMs: deps.config.windowMs });
         const all = await recordsStore.bySubject(trx, payload.subject);
         const released: QueryAnswerPayload['records'] = [];
@@ -47,9 +50,6 @@ export function queryService(deps: HubDeps): QueryService {
             w.count++;
             withheld.set(r.classification, w);
           }
-        }
-        if (!(await envelopesStore.insert(trx, { id: header.id, fromNode: peer.nodeId, type: 'query', seq: header.seq, ts: header.ts, digest, receivedAt: at, outcome: 'answered', code: null, response: null }))) {
-          throw protocolError('ERR_REPLAY', `query ${header.id} has been seen before`, { id: header.id });
         }
         await nodesStore.count(trx, peer.nodeId, at, { queries: 1, recordsOut: released.length });
         const top = released.reduce<Classification | undefined>((m, r) => (m === undefined || classRank(r.classification) > classRank(m) ? r.classification : m), undefined);
