@@ -4,7 +4,7 @@
  * it applies what the hub distributes — then restart what
  * was killed, re-run an import that was cut off, let the exchange settle, and check the invariants
  * (invariants.ts): every record exactly once at the node, at the hub and at a receiving node, every
- * receipt the very one the hub recorded with the same accepted ids, both audit logs verifying.
+ * receipt the very one the hub recorded with the same accepted ids, the three audit logs verifying.
  *
  * A random point is a seeded random amount of progress of the targeted activity — k of the file's
  * records committed at the node, k more receipts stored by the sending node, k of the import's
@@ -35,7 +35,7 @@ export interface CrashOptions {
   dir?: string;
   keep?: boolean;
   log?: (line: string) => void;
-  /** At the end, stop everything and verify both audit logs with the real commands (`credit audit export` + `credit audit verify --ca`). */
+  /** At the end, stop everything and verify the three audit logs with the real commands (`credit audit export` + `credit audit verify --ca`). */
   cliAudit?: boolean;
 }
 
@@ -65,7 +65,7 @@ export interface RunResult {
   census: Census;
   lost: number;
   duplicates: number;
-  audit: { node: AuditCheck; hub: AuditCheck };
+  audit: { node: AuditCheck; hub: AuditCheck; receiver: AuditCheck };
   seconds: number;
 }
 
@@ -172,6 +172,7 @@ export async function runCrash(o: CrashOptions): Promise<CrashReport> {
     const nodeKeyFile = join(cluster.node(SOURCE).dataDir, 'exchange', 'node.key');
     const signers = {
       node: { nodeId: SOURCE, keyFile: nodeKeyFile, certFile: join(cluster.node(SOURCE).dataDir, 'exchange', 'node.pem') },
+      receiver: { nodeId: RECEIVER, keyFile: join(cluster.node(RECEIVER).dataDir, 'exchange', 'node.key'), certFile: join(cluster.node(RECEIVER).dataDir, 'exchange', 'node.pem') },
       hub: { nodeId: '430000', keyFile: join(cluster.hubDir, 'data', 'hub.key'), certFile: join(cluster.hubDir, 'data', 'hub.pem') },
     };
     const file = (n: number) => join(dir, `import-${n}.csv`);
@@ -282,7 +283,11 @@ export async function runCrash(o: CrashOptions): Promise<CrashReport> {
       const { lost, duplicates } = lostAndDuplicated(c);
       const atNodeLost = Math.max(0, expected - c.nodeOwn);
       const atNodeExtra = Math.max(0, c.nodeOwn - expected);
-      const audit = { node: await checkAudit(cluster.nodeDb(SOURCE), signers.node, caPem, dir), hub: await checkAudit(cluster.hubDb, signers.hub, caPem, dir) };
+      const audit = {
+        node: await checkAudit(cluster.nodeDb(SOURCE), signers.node, caPem, dir),
+        hub: await checkAudit(cluster.hubDb, signers.hub, caPem, dir),
+        receiver: await checkAudit(cluster.nodeDb(RECEIVER), signers.receiver, caPem, dir),
+      };
       const res: RunResult = {
         run, target, killAfterMs, trigger, landed, lines: o.lines, valid, committedBeforeKill, rerun, expectedAtNode: expected, census: c,
         lost: lost + atNodeLost, duplicates: duplicates + atNodeExtra, audit, seconds: Math.round((Date.now() - r0) / 100) / 10,
@@ -291,7 +296,7 @@ export async function runCrash(o: CrashOptions): Promise<CrashReport> {
       log(
         `run ${run}/${o.runs} kill ${target} at +${killAfterMs} ms [${trigger}] (${landed}; ${committedBeforeKill}/${valid} committed${rerun ? `; re-run: ${rerun.accepted} new, ${rerun.duplicates} duplicates` : ''}): ` +
           `node ${c.nodeOwn}/${expected}, hub ${c.hubRecords}, ${RECEIVER} ${c.receivers[0]!.held}/${c.receivers[0]!.expected}, lost ${res.lost}, duplicates ${res.duplicates}, ` +
-          `receipts ${c.receiptsMatched}/${c.receipts}, audit node ${audit.node.ok ? 'ok' : audit.node.code} hub ${audit.hub.ok ? 'ok' : audit.hub.code}${c.problems.length ? `; ${c.problems.slice(0, 3).join(' | ')}` : ''} (${res.seconds} s)`,
+          `receipts ${c.receiptsMatched}/${c.receipts}, audit ${Object.entries(audit).map(([k, a]) => `${k} ${a.ok ? 'ok' : a.code}`).join(', ')}${c.problems.length ? `; ${c.problems.slice(0, 3).join(' | ')}` : ''} (${res.seconds} s)`,
       );
     }
     await cluster.close();
@@ -318,8 +323,8 @@ export async function runCrash(o: CrashOptions): Promise<CrashReport> {
       duplicates: results.reduce((s, r) => s + r.duplicates, 0),
       receipts: last?.census.receipts ?? 0,
       receiptsMatched: last?.census.receiptsMatched ?? 0,
-      auditVerified: results.reduce((s, r) => s + (r.audit.node.ok ? 1 : 0) + (r.audit.hub.ok ? 1 : 0), 0),
-      auditChecks: results.length * 2,
+      auditVerified: results.reduce((s, r) => s + Object.values(r.audit).filter((a) => a.ok).length, 0),
+      auditChecks: results.reduce((s, r) => s + Object.values(r.audit).length, 0),
       importsRerun: results.filter((r) => r.rerun).length,
       seconds: Math.round((Date.now() - t0) / 1000),
     },
@@ -327,12 +332,13 @@ export async function runCrash(o: CrashOptions): Promise<CrashReport> {
   };
 }
 
-/** `credit audit export --key --cert` then `credit audit verify --ca` for the source node and the hub (processes stopped). */
+/** `credit audit export --key --cert` then `credit audit verify --ca` for both nodes and the hub (processes stopped). */
 async function auditWithCli(cluster: Cluster, dir: string): Promise<Record<string, { ok: boolean; output: string }>> {
   const out: Record<string, { ok: boolean; output: string }> = {};
-  const ex = join(cluster.node(SOURCE).dataDir, 'exchange');
+  const ex = (id: string) => join(cluster.node(id).dataDir, 'exchange');
   const stores: [string, string, string, string][] = [
-    [SOURCE, cluster.nodeDb(SOURCE), join(ex, 'node.key'), join(ex, 'node.pem')],
+    [SOURCE, cluster.nodeDb(SOURCE), join(ex(SOURCE), 'node.key'), join(ex(SOURCE), 'node.pem')],
+    [RECEIVER, cluster.nodeDb(RECEIVER), join(ex(RECEIVER), 'node.key'), join(ex(RECEIVER), 'node.pem')],
     ['430000', cluster.hubDb, join(cluster.hubDir, 'data', 'hub.key'), join(cluster.hubDir, 'data', 'hub.pem')],
   ];
   for (const [id, db, key, cert] of stores) {

@@ -23,7 +23,7 @@ export function crashSummary(r: CrashReport): string {
     `records lost            ${t.lost}`,
     `records duplicated      ${t.duplicates}`,
     `receipts matched        ${t.receiptsMatched} of ${t.receipts} (the hub's envelope and accepted ids)`,
-    `audit logs verified     ${t.auditVerified} of ${t.auditChecks} checks (node and hub after every run)`,
+    `audit logs verified     ${t.auditVerified} of ${t.auditChecks} checks (both nodes and the hub after every run)`,
     ...Object.entries(r.cliAudit ?? {}).map(([id, v]) => `credit audit verify     ${id}: ${v.output.split('\n').pop()}`),
     `seed, lines per import  ${r.options.seed}, ${r.options.lines}`,
     `wall time               ${t.seconds} s`,

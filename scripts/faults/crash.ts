@@ -5,7 +5,7 @@
  *
  * SIGKILLs a node during an import, a node while it sends, the hub during intake and a receiving
  * node while it applies distributions, in turn, at seeded random points; after each restart checks every record exactly once at the node, the hub
- * and a receiving node, every receipt against the hub's record of the batch, and both audit logs.
+ * and a receiving node, every receipt against the hub's record of the batch, and the audit logs.
  * Progress on stderr, a summary on stdout; exit 0 when nothing was lost or duplicated, every
  * receipt matched and every audit log verified, else 1. The tap test test/faults/crash.test.ts
  * runs the same harness.

@@ -3,7 +3,7 @@
  * each record exactly once at the source node, at the hub (by id and by natural key) and at every
  * receiving node; every receipt the source node stored is the very envelope the hub recorded for
  * that batch (hub_envelopes), and its accepted ids are the records the hub holds from that batch;
- * every batch the hub took from the node has its receipt at the node; and both audit logs verify
+ * every batch the hub took from the node has its receipt at the node; and the audit logs verify
  * offline against the CA (a consistent copy of each store is taken with VACUUM INTO, a checkpoint
  * is signed over the copy's newest entry with the owner's key, and the bundle is verified).
  */

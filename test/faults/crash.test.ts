@@ -4,7 +4,7 @@
  * applies distributions — by the harness in
  * scripts/faults/crash-harness.ts. After every restart: each record exactly once at the node, the
  * hub and a receiving node; every stored receipt is the envelope the hub recorded for that batch,
- * with the same accepted ids; both audit logs verify against the CA; an import cut off and re-run
+ * with the same accepted ids; the three audit logs verify against the CA; an import cut off and re-run
  * adds exactly the lines that were missing.
  *
  * `npm test`: 4 kills (one of each) of 1,500-line imports. `npm run test:faults`
@@ -47,6 +47,7 @@ for (const run of report.runs) {
     }
     t.ok(run.audit.node.ok, `the node's audit log verifies (${run.audit.node.entries} entries)${run.audit.node.code ? `: ${run.audit.node.code} ${run.audit.node.reason}` : ''}`);
     t.ok(run.audit.hub.ok, `the hub's audit log verifies (${run.audit.hub.entries} entries)${run.audit.hub.code ? `: ${run.audit.hub.code} ${run.audit.hub.reason}` : ''}`);
+    t.ok(run.audit.receiver.ok, `the receiving node's audit log verifies (${run.audit.receiver.entries} entries)${run.audit.receiver.code ? `: ${run.audit.receiver.code} ${run.audit.receiver.reason}` : ''}`);
     if (run.rerun) {
       t.equal(run.rerun.accepted + run.rerun.duplicates, run.valid, 'the re-run accounts for every valid line');
       t.equal(run.rerun.accepted, run.valid - run.committedBeforeKill, 'the re-run adds exactly the lines the kill cut off');

@@ -108,11 +108,14 @@ t.test('the hub answers 500: the backoff grows, is capped, and is honoured', asy
   const from = retryLines(logFile, 'sender').length;
   proxy.setMode('http500');
   await importWhileFaulty();
+  const rss = sampleRss(node.process!.pid, LONG ? 1000 : 250);
   const h = await hold('the 500s to show', (e) => e.code === 'ERR_INTERNAL', 0);
   t.equal(h.err.code, 'ERR_INTERNAL', 'the hub\'s own 500 code comes through');
   const want = LONG ? 10 : 4;
   await waitFor(`${want} retries`, async () => (retryLines(logFile, 'sender').length - from >= want ? true : undefined), { timeoutMs: LONG ? 400_000 : 60_000, everyMs: 250 });
-  if (LONG) await hold('more 500s', () => true, 60_000).then((x) => rssBounded(t, x.rss));
+  const samples = rss.stop();
+  t.comment(`500s for ${((samples.at(-1)?.t ?? 0) / 1000).toFixed(1)} s: RSS ${samples.length} samples, max ${rssHalves(samples).max.toFixed(0)} MiB`);
+  rssBounded(t, rssHalves(samples));
   const retries = retryLines(logFile, 'sender').slice(from).filter((l) => l.code === 'ERR_INTERNAL');
   t.ok(retries.length >= want, `${retries.length} retries logged`);
   retries.forEach((r, i) => {

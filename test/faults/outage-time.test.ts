@@ -113,16 +113,14 @@ t.test('a certificate that runs out while the hub is away: ERR_CERT_EXPIRED, the
   const node = await cluster.addNode(LIUYANG, { hubKeys: { renewAt: 0.01 } });
   const oldKey = readFileSync(join(exchangeDir(C), 'node.key'), 'utf8');
   await cluster.startNode(C, { CREDIT_LOG_LEVEL: 'debug' });
-  await importInto(C);
-  await cluster.drained(C);
+  // The hub goes away at once and stays away past the certificate's end, so the renewal due 3 s
+  // before it cannot happen (however long the node took to start on a busy machine).
+  await cluster.hub!.kill();
   const delivered = await hubCount(C);
-  t.ok(delivered > 0, 'delivered with the short-lived certificate');
-
-  await cluster.hub!.kill(); // away across the renewal window
   const notAfter = Date.parse((await cluster.status(C)).certificate.notAfter);
-  await importInto(C);
   const senderFrom = retryLines(nodeLog(C), 'sender').length;
   const renewalFrom = retryLines(nodeLog(C), 'renewal').length;
+  await importInto(C);
   await new Promise((r) => setTimeout(r, Math.max(0, notAfter + 1000 - Date.now())));
   await cluster.startHub();
   await importInto(C, 100); // new work wakes the sender
