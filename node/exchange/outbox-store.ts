@@ -4,7 +4,8 @@
  * markers). Every function takes a `Db`, so it runs in a caller's transaction when given one.
  * Nothing here loads more than one batch's worth of rows.
  */
-import type { Db } from '../../audit/knex-connect.js';
+import type { Knex } from 'knex';
+import { engineOf, type Db } from '../../audit/knex-connect.js';
 import type { Classification } from '../../protocol/classification.js';
 import type { WireRecord, WireWithdrawal } from '../../protocol/exchange.js';
 
@@ -90,13 +91,20 @@ export const outboxStore = {
     const records = rows.filter((r) => r.kind === 'record').length;
     await db(B).insert({ id: o.id, seq, status: 'open', records, withdrawals: rows.length - records, created_at: o.at, attempts: 0 });
     const ids = rows.map((r) => r.id as number | string);
-    for (let i = 0; i < ids.length; i += CHUNK) await db(O).whereIn('id', ids.slice(i, i + CHUNK)).whereNull('batch_id').update({ batch_id: o.id });
+    if (engineOf(db as Knex) === 'sqlite') {
+      // the ids as one bound JSON array: one statement, not one per 500 ids
+      await db(O).whereRaw('id in (select value from json_each(?))', [JSON.stringify(ids.map(Number))]).whereNull('batch_id').update({ batch_id: o.id });
+    } else {
+      for (let i = 0; i < ids.length; i += CHUNK) await db(O).whereIn('id', ids.slice(i, i + CHUNK)).whereNull('batch_id').update({ batch_id: o.id });
+    }
     return batchFromRow({ id: o.id, seq, status: 'open', records, withdrawals: rows.length - records, created_at: o.at, attempts: 0 });
   },
 
-  /** The lowest-seq batch without a receipt. */
-  async nextUnacknowledged(db: Db): Promise<BatchRow | undefined> {
-    const r = (await db(B).whereIn('status', ['open', 'sent']).orderBy('seq').first()) as Row | undefined;
+  /** The lowest-seq batch without a receipt (above `afterSeq` when given). */
+  async nextUnacknowledged(db: Db, afterSeq?: number): Promise<BatchRow | undefined> {
+    const q = db(B).whereIn('status', ['open', 'sent']);
+    if (afterSeq !== undefined) q.where('seq', '>', afterSeq);
+    const r = (await q.orderBy('seq').first()) as Row | undefined;
     return r ? batchFromRow(r) : undefined;
   },
 
@@ -130,8 +138,12 @@ export const outboxStore = {
 
   /** One more attempt; the first moves the batch from open to sent. */
   async markAttempt(db: Db, id: string, at: string): Promise<void> {
-    await db(B).where({ id }).increment('attempts', 1);
-    await db(B).where({ id, status: 'open' }).update({ status: 'sent', sent_at: at });
+    // one statement: every SET expression reads the row as it was before the update
+    await db(B).where({ id }).update({
+      attempts: db.raw('attempts + 1'),
+      status: db.raw("case when status = 'open' then 'sent' else status end"),
+      sent_at: db.raw("case when status = 'open' then ? else sent_at end", [at]),
+    });
   },
 
   async markError(db: Db, id: string, error: string): Promise<void> {
