@@ -31,7 +31,8 @@ export function queryService(deps: HubDeps): QueryService {
       const { header, digest, payload, problems } = await openFrom<QueryPayload>(deps, peer, raw, { type: 'query', schema: QUERY_SCHEMA });
       if (problems.length > 0) throw malformedPayload('query', problems);
       const purpose = payload.purpose?.trim() || undefined;
-      const answer = await deps.db.transaction(async (trx) => {
+      let sealed!: Promise<Envelope>;
+      await deps.db.transaction(async (trx) => {
         const now = deps.clock();
         const at = now.toISOString();
         // replay first: the id is claimed by inserting it (a stale ts below rolls the insert back)
@@ -51,7 +52,20 @@ export function queryService(deps: HubDeps): QueryService {
             withheld.set(r.classification, w);
           }
         }
-        await nodesStore.count(trx, peer.nodeId, at, { queries: 1, recordsOut: released.length });
+        const answer: QueryAnswerPayload = {
+          subject: payload.subject,
+          queryId: header.id,
+          records: released,
+          withheld: [...withheld].map(([classification, w]) => ({ classification, count: w.count, code: w.code })),
+          answeredAt: at,
+        };
+        // The answer is sealed (its signature made in the thread pool) while the counters, the audit
+        // entry and the commit are written; it leaves only once they are committed. Should the
+        // transaction fail, its error is the one reported and the sealed answer is dropped.
+        const counted = nodesStore.count(trx, peer.nodeId, at, { queries: 1, recordsOut: released.length });
+        sealed = seal({ type: 'query-answer', from: HUB_NODE_ID, to: peer.nodeId, seq: header.seq, payload: answer, sender: deps.identity, recipientCertPem: peer.certPem });
+        sealed.catch(() => undefined);
+        await counted;
         const top = released.reduce<Classification | undefined>((m, r) => (m === undefined || classRank(r.classification) > classRank(m) ? r.classification : m), undefined);
         const held = [...withheld].map(([c, w]) => `${c}:${w.count}:${w.code}`).join(',');
         await deps.audit.recordIn(trx, {
@@ -63,17 +77,9 @@ export function queryService(deps: HubDeps): QueryService {
           outcome: 'success',
           reason: `purpose=${purpose ?? '-'} clearance=${payload.clearance} released=${released.length} withheld=${held || '-'} query=${header.id}`,
         });
-        const out: QueryAnswerPayload = {
-          subject: payload.subject,
-          queryId: header.id,
-          records: released,
-          withheld: [...withheld].map(([classification, w]) => ({ classification, count: w.count, code: w.code })),
-          answeredAt: at,
-        };
-        return out;
       });
       deps.metrics.queries.inc();
-      return seal({ type: 'query-answer', from: HUB_NODE_ID, to: peer.nodeId, seq: header.seq, payload: answer, sender: deps.identity, recipientCertPem: peer.certPem });
+      return sealed;
     },
   };
 }

@@ -114,5 +114,30 @@ for (const engine of await engines()) {
       t.equal(bad.status, 400);
       t.equal(bad.json.code, 'ERR_ENVELOPE_MALFORMED');
     });
+
+    t.test('an answer whose audit entry is not committed never leaves: the query id stays unclaimed, nothing is counted', async (t) => {
+      // The answer is sealed while the transaction's last writes run; a failure there must still win.
+      const queries = async () => Number((await ctx.db('hub_nodes').where({ node_id: cs.nodeId }).first('queries')).queries);
+      const before = await queries();
+      const recordIn = ctx.audit.recordIn;
+      ctx.audit.recordIn = async () => {
+        throw new Error('audit store unavailable (test)');
+      };
+      let failed;
+      try {
+        failed = await ask(cs, { clearance: 'restricted', purpose: 'x' });
+      } finally {
+        ctx.audit.recordIn = recordIn;
+      }
+      t.equal(failed.res.status, 500);
+      t.equal(failed.res.json.type, undefined, 'no envelope in the answer');
+      t.notOk(JSON.stringify(failed.res.json).includes('"enc"'), 'nothing sealed was sent');
+      t.equal(await queries(), before, 'the counters rolled back');
+      const retry = await f.call(cs.agent, 'POST', '/v1/queries', failed.env);
+      t.equal(retry.status, 200, 'the same envelope is answered once the audit works: its id was not claimed');
+      const answer = (await f.openAs<QueryAnswerPayload>(cs, retry.json)).payload;
+      t.equal(answer.queryId, failed.env.id);
+      t.equal(await queries(), before + 1);
+    });
   });
 }
