@@ -53,6 +53,33 @@ export async function connect(target: string, opts: ConnectOptions = {}): Promis
   return db;
 }
 
+/**
+ * A second SQLite connection for reads that must not queue behind a write transaction: the store
+ * has one writing connection, and in WAL mode a reader sees the last commit without waiting for
+ * the writer. `query_only` makes a write through it an error. On PostgreSQL (a pool), and for an
+ * in-memory SQLite store (a second connection would open another database), `db` itself.
+ */
+export async function readerFor(db: Knex): Promise<{ reader: Knex; close: () => Promise<void> }> {
+  const filename = (db.client as { config: { connection?: { filename?: string } } }).config.connection?.filename;
+  if (engineOf(db) !== 'sqlite' || !filename || filename === ':memory:' || filename.startsWith('file:')) return { reader: db, close: async () => undefined };
+  const reader = knexFactory({
+    client: 'sqlite3',
+    connection: { filename },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate: (conn: { run: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) => {
+        conn.run('PRAGMA query_only = ON', (e1) => {
+          if (e1) return done(e1, conn);
+          conn.run('PRAGMA busy_timeout = 5000', (e2) => done(e2, conn));
+        });
+      },
+    },
+  });
+  return { reader, close: () => reader.destroy() };
+}
+
 export function engineOf(db: Knex): 'sqlite' | 'pg' {
   const client = (db.client as { config: { client: string } }).config.client;
   return client === 'pg' ? 'pg' : 'sqlite';

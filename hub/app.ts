@@ -8,7 +8,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { Knex } from 'knex';
 import type { DestinationStream } from 'pino';
 import type { TLSSocket } from 'node:tls';
-import { connect } from '../audit/knex-connect.js';
+import { connect, readerFor } from '../audit/knex-connect.js';
 import { migrateAudit, openAuditLog, type AuditLog } from '../audit/index.js';
 import { HUB_NODE_ID } from '../certs/issue.js';
 import { tlsServerOptions } from '../certs/tls.js';
@@ -65,14 +65,16 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
   const clock = opts.clock ?? (() => new Date());
   const db = opts.db ?? (await connect(config.databaseTarget));
   let audit: AuditLog | undefined;
+  let reader: Awaited<ReturnType<typeof readerFor>> | undefined;
   try {
     await migrateAudit(db);
     await migrateHub(db);
     const ca = openHubCa(db, config.caDir);
     const identity = await ensureHubIdentity(ca, { dataDir: config.dataDir, hosts: config.hosts, days: config.nodeCertDays, now: clock() });
+    reader = await readerFor(db);
     audit = await openAuditLog(db, { signer: { nodeId: HUB_NODE_ID, keyPem: identity.keyPem, certPem: identity.certPem } });
     const deps: HubDeps = {
-      config, db, audit, ca, clock,
+      config, db, reader: reader.reader, audit, ca, clock,
       identity: { keyPem: identity.keyPem, certPem: identity.certPem },
       trust: caTrust({ caCertPems: [ca.certPem] }),
       metrics: createHubMetrics(db),
@@ -134,11 +136,13 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
     });
     app.addHook('onClose', async () => {
       await audit!.close();
+      await reader!.close();
       if (!opts.db) await db.destroy();
     });
     return app;
   } catch (e) {
     await audit?.close().catch(() => undefined);
+    await reader?.close().catch(() => undefined);
     if (!opts.db) await db.destroy();
     throw e;
   }

@@ -8,7 +8,8 @@
  *   revoked in the hub's register        → 403 ERR_CERT_REVOKED (also when the node itself was revoked)
  *   not in the register / no such node   → 403 ERR_NODE_UNKNOWN
  * Revocation is read from the database on every request, so it takes effect at once, in every
- * hub process, without waiting for a CRL.
+ * hub process, without waiting for a CRL. The read goes through `deps.reader`, so on SQLite it
+ * does not queue behind a batch's write transaction (it sees the last commit).
  */
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
@@ -61,7 +62,7 @@ export async function checkClient(deps: HubDeps, request: FastifyRequest): Promi
     const code = EXPIRED.has((socket.authorizationError as { code?: string } | undefined)?.code ?? why) ? 'ERR_CERT_EXPIRED' : 'ERR_CERT_UNTRUSTED';
     throw protocolError(code, `client certificate refused: ${why}`, { serial: cert.info.serial });
   }
-  const rec = await nodesStore.peer(deps.db, cert.info.serial);
+  const rec = await nodesStore.peer(deps.reader, cert.info.serial);
   // chain, validity now and node-id CN; a revoked serial is refused here too
   const signer = deps.trust.verifySigner(cert.pem, deps.clock());
   if (rec?.certStatus === 'revoked') throw protocolError('ERR_CERT_REVOKED', `certificate ${cert.info.serial} of ${signer.nodeId} has been revoked`, { serial: cert.info.serial });

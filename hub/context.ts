@@ -14,6 +14,8 @@ export interface HubIdentity {
 export interface HubDeps {
   config: HubConfig;
   db: Knex;
+  /** Reads that must not wait for a write transaction (the per-request client check): a second SQLite connection, or `db` on PostgreSQL. */
+  reader: Knex;
   audit: AuditLog;
   /** The provincial CA with its register and tokens in the hub database. */
   ca: HubCa;

@@ -6,6 +6,11 @@
  * the distribution rows (last: on PostgreSQL they take the feed's ordering lock).
  * A batch refused by policy (internal or over-grade class, malformed payload) still consumes its
  * seq and stores a 'refused' receipt, so the node's outbox moves on.
+ *
+ * Nodes keep two batches in flight (seq n and n + 1). The second is opened and checked while the
+ * first is in its transaction, and starts its own transaction only once the first has finished in
+ * this process, so its claim sees seq n. When n + 1 reaches the hub first, or another hub process
+ * holds n, the claim answers ERR_SEQUENCE_GAP as always and the node sends n + 1 again.
  */
 import type { Knex } from 'knex';
 import { HUB_NODE_ID } from '../certs/issue.js';
@@ -17,7 +22,7 @@ import { seal } from '../protocol/seal.js';
 import type { Envelope, EnvelopeHeader } from '../protocol/envelope.js';
 import type { Peer } from './client-check.js';
 import type { HubDeps } from './context.js';
-import { openFrom } from './envelope-in.js';
+import { openFrom, type Incoming } from './envelope-in.js';
 import { envelopesStore } from './envelopes-store.js';
 import { checkRecords, classDenials, type Rejection } from './intake-policy.js';
 import { nodesStore } from './nodes-store.js';
@@ -29,6 +34,8 @@ export const BATCH_STREAM = 'batch';
 export interface IntakeService {
   /** The sealed receipt; throws ERR_REPLAY / refusal codes with `details.receipt`. */
   receive(peer: Peer, raw: string): Promise<Envelope>;
+  /** The seqs of `nodeId`'s batches opened in this process and not yet finished (waiting or in their transaction). */
+  inProgress(nodeId: string): number[];
 }
 
 type Outcome = { kind: 'receipt'; receipt: Envelope; payload: ReceiptPayload } | { kind: 'replay'; stored: string | null } | { kind: 'refused'; receipt: Envelope; code: string; message: string };
@@ -38,8 +45,37 @@ function withReceipt(code: string, message: string, details: Record<string, unkn
   return new CreditError(code, message, { ...details, receipt });
 }
 
+/** Batches in progress in this process, per node: seq → settles when its transaction has ended. */
+class InProgress {
+  private readonly byNode = new Map<string, Map<number, Promise<void>>>();
+
+  /** Registers (node, seq); `done` must be called when its transaction has ended, whatever the outcome. */
+  seqs(nodeId: string): number[] {
+    return [...(this.byNode.get(nodeId)?.keys() ?? [])].sort((a, b) => a - b);
+  }
+
+  enter(nodeId: string, seq: number): { before: Promise<void> | undefined; done: () => void } {
+    let m = this.byNode.get(nodeId);
+    if (!m) this.byNode.set(nodeId, (m = new Map()));
+    const before = m.get(seq - 1);
+    let done!: () => void;
+    const p = new Promise<void>((resolve) => (done = resolve));
+    const mine = m;
+    if (!mine.has(seq)) mine.set(seq, p);
+    return {
+      before,
+      done: () => {
+        done();
+        if (mine.get(seq) === p) mine.delete(seq);
+        if (mine.size === 0 && this.byNode.get(nodeId) === mine) this.byNode.delete(nodeId);
+      },
+    };
+  }
+}
+
 export function intakeService(deps: HubDeps): IntakeService {
   const { db, config, identity } = deps;
+  const inProgress = new InProgress();
 
   const sealReceipt = (peer: Peer, header: EnvelopeHeader, payload: ReceiptPayload) =>
     seal({ type: 'receipt', from: HUB_NODE_ID, to: peer.nodeId, seq: header.seq, payload, sender: identity, recipientCertPem: peer.certPem });
@@ -62,101 +98,113 @@ export function intakeService(deps: HubDeps): IntakeService {
   }
 
   return {
+    inProgress: (nodeId) => inProgress.seqs(nodeId),
     async receive(peer, raw) {
       const inc = await openFrom<BatchPayload>(deps, peer, raw, { type: 'batch', schema: BATCH_SCHEMA });
-      const { header, digest, payload, problems } = inc;
-      const batchId = header.id;
-      const denied = problems.length === 0 ? classDenials(payload.records, peer.grade) : [];
-      const refusal: { code: string; message: string; rejected: Rejection[] } | null =
-        problems.length > 0
-          ? { code: 'ERR_ENVELOPE_MALFORMED', message: `batch payload: ${problems.slice(0, 20).map((p) => `${p.field} ${p.message}`).join('; ')}`, rejected: [] }
-          : denied.length > 0
-            ? { code: 'ERR_CLASSIFICATION_DENIED', message: `batch refused: ${denied.length} record(s) of a class this node may not publish (${denied[0]!.message})`, rejected: denied }
-            : null;
-      const checked = refusal ? { valid: [], rejected: [] } : checkRecords(payload.records);
-
-      const outcome = await db.transaction(async (trx): Promise<Outcome> => {
-        const now = deps.clock();
-        const receivedAt = now.toISOString();
-        const replay = await claim(trx, peer, header, now);
-        if (replay) return { kind: 'replay', stored: replay.replay };
-        const base = { batchId, digest, seq: header.seq, receivedAt };
-
-        if (refusal) {
-          const receiptPayload: ReceiptPayload = { ...base, outcome: 'refused', code: refusal.code, accepted: [], rejected: refusal.rejected, withdrawn: [] };
-          const receipt = await sealReceipt(peer, header, receiptPayload);
-          await envelopesStore.insert(trx, { id: batchId, fromNode: peer.nodeId, type: 'batch', seq: header.seq, ts: header.ts, digest, receivedAt, outcome: 'refused', code: refusal.code, response: JSON.stringify(receipt) });
-          await nodesStore.count(trx, peer.nodeId, receivedAt, { batchesIn: 1 });
-          await deps.audit.recordIn(trx, { action: 'batch.receive', actor: `node:${peer.nodeId}`, actorNode: peer.nodeId, object: batchId, outcome: 'failure', reason: `${refusal.code} seq=${header.seq} digest=${digest}` });
-          return { kind: 'refused', receipt, code: refusal.code, message: refusal.message };
-        }
-
-        const rejected: Rejection[] = [...checked.rejected];
-        const owners = await recordsStore.owners(trx, [...checked.valid.map((c) => c.wire.id), ...payload.withdrawals.map((w) => w.id)]);
-        const rows: HubRecordRow[] = [];
-        const dist: DistributionRow[] = [];
-        const mine = new Map<string, Classification>(); // id → class, of the sender's records known after this batch's records
-        for (const [id, o] of owners) if (o.sourceNode === peer.nodeId) mine.set(id, o.classification);
-        for (const c of checked.valid) {
-          const owner = owners.get(c.wire.id);
-          if (owner && owner.sourceNode !== peer.nodeId) {
-            rejected.push({ id: c.wire.id, code: 'ERR_RECORD_CONFLICT', message: `record ${c.wire.id} belongs to node ${owner.sourceNode}` });
-            continue;
-          }
-          rows.push({ id: c.wire.id, sourceNode: peer.nodeId, type: c.wire.type, classification: c.classification, subject: c.subject, fields: c.fields, createdAt: c.wire.createdAt, updatedAt: c.wire.updatedAt, receivedAt, batchId });
-          if (isDistributed(c.classification)) dist.push({ kind: 'record', sourceNode: peer.nodeId, recordId: c.wire.id, classification: c.classification, reason: null, at: null, createdAt: receivedAt });
-          else if (owner && isDistributed(owner.classification)) {
-            // raised out of the feed: nodes holding the earlier copy stop showing it
-            dist.push({ kind: 'withdrawal', sourceNode: peer.nodeId, recordId: c.wire.id, classification: owner.classification, reason: 'correction', at: receivedAt, createdAt: receivedAt });
-          }
-          mine.set(c.wire.id, c.classification);
-        }
-        await recordsStore.upsert(trx, rows);
-
-        const withdrawn: { id: string; reason: string; at: string }[] = [];
-        for (const w of payload.withdrawals) {
-          const cls = mine.get(w.id);
-          const owner = owners.get(w.id);
-          if (cls === undefined) {
-            if (owner) rejected.push({ id: w.id, code: 'ERR_RECORD_CONFLICT', message: `record ${w.id} belongs to node ${owner.sourceNode}` });
-            else rejected.push({ id: w.id, code: 'ERR_RECORD_UNKNOWN', message: `record ${w.id} was never published to the hub by ${peer.nodeId}` });
-            continue;
-          }
-          withdrawn.push(w);
-          if (isDistributed(cls)) dist.push({ kind: 'withdrawal', sourceNode: peer.nodeId, recordId: w.id, classification: cls, reason: w.reason, at: w.at, createdAt: receivedAt });
-        }
-        await recordsStore.withdraw(trx, peer.nodeId, withdrawn);
-
-        const receiptPayload: ReceiptPayload = { ...base, outcome: 'accepted', accepted: rows.map((r) => r.id), rejected, withdrawn: withdrawn.map((w) => w.id) };
-        const receipt = await sealReceipt(peer, header, receiptPayload);
-        if (!(await envelopesStore.insert(trx, { id: batchId, fromNode: peer.nodeId, type: 'batch', seq: header.seq, ts: header.ts, digest, receivedAt, outcome: 'accepted', code: null, response: JSON.stringify(receipt) }))) {
-          throw protocolError('ERR_REPLAY', `envelope ${batchId} has been seen before`, { id: batchId });
-        }
-        await nodesStore.count(trx, peer.nodeId, receivedAt, { batchesIn: 1, recordsIn: rows.length });
-        await deps.audit.recordIn(trx, {
-          action: 'batch.receive', actor: `node:${peer.nodeId}`, actorNode: peer.nodeId, object: batchId, outcome: 'success',
-          reason: `seq=${header.seq} accepted=${rows.length} rejected=${rejected.length} withdrawn=${withdrawn.length} digest=${digest}`,
-        });
-        await recordsStore.distribute(trx, dist);
-        return { kind: 'receipt', receipt, payload: receiptPayload };
-      });
-
-      const m = deps.metrics;
-      if (outcome.kind === 'replay') {
-        const message = `batch ${batchId} has already been processed; details.receipt is the receipt it got`;
-        if (outcome.stored === null) throw protocolError('ERR_REPLAY', `envelope ${batchId} has been seen before`, { id: batchId });
-        throw withReceipt('ERR_REPLAY', message, { id: batchId }, JSON.parse(outcome.stored) as unknown);
+      const turn = inProgress.enter(peer.nodeId, inc.header.seq);
+      try {
+        return await receiveOpened(peer, inc, turn.before);
+      } finally {
+        turn.done();
       }
-      if (outcome.kind === 'refused') {
-        m.batches.inc({ outcome: 'refused' });
-        const details = outcome.code === 'ERR_ENVELOPE_MALFORMED' ? { problems } : { records: denied.map((d) => d.id) };
-        throw withReceipt(outcome.code, outcome.message, details, outcome.receipt);
-      }
-      m.batches.inc({ outcome: 'accepted' });
-      m.records.inc({ outcome: 'accepted' }, outcome.payload.accepted.length);
-      m.records.inc({ outcome: 'rejected' }, outcome.payload.rejected.length);
-      m.records.inc({ outcome: 'withdrawn' }, outcome.payload.withdrawn.length);
-      return outcome.receipt;
     },
   };
+
+  async function receiveOpened(peer: Peer, inc: Incoming<BatchPayload>, before: Promise<void> | undefined): Promise<Envelope> {
+    const { header, digest, payload, problems } = inc;
+    const batchId = header.id;
+    const denied = problems.length === 0 ? classDenials(payload.records, peer.grade) : [];
+    const refusal: { code: string; message: string; rejected: Rejection[] } | null =
+      problems.length > 0
+        ? { code: 'ERR_ENVELOPE_MALFORMED', message: `batch payload: ${problems.slice(0, 20).map((p) => `${p.field} ${p.message}`).join('; ')}`, rejected: [] }
+        : denied.length > 0
+          ? { code: 'ERR_CLASSIFICATION_DENIED', message: `batch refused: ${denied.length} record(s) of a class this node may not publish (${denied[0]!.message})`, rejected: denied }
+          : null;
+    const checked = refusal ? { valid: [], rejected: [] } : checkRecords(payload.records);
+
+    // the batch before this one, still in its transaction here: its claim must come first
+    if (before) await before;
+    const outcome = await db.transaction(async (trx): Promise<Outcome> => {
+      const now = deps.clock();
+      const receivedAt = now.toISOString();
+      const replay = await claim(trx, peer, header, now);
+      if (replay) return { kind: 'replay', stored: replay.replay };
+      const base = { batchId, digest, seq: header.seq, receivedAt };
+
+      if (refusal) {
+        const receiptPayload: ReceiptPayload = { ...base, outcome: 'refused', code: refusal.code, accepted: [], rejected: refusal.rejected, withdrawn: [] };
+        const receipt = await sealReceipt(peer, header, receiptPayload);
+        await envelopesStore.insert(trx, { id: batchId, fromNode: peer.nodeId, type: 'batch', seq: header.seq, ts: header.ts, digest, receivedAt, outcome: 'refused', code: refusal.code, response: JSON.stringify(receipt) });
+        await nodesStore.count(trx, peer.nodeId, receivedAt, { batchesIn: 1 });
+        await deps.audit.recordIn(trx, { action: 'batch.receive', actor: `node:${peer.nodeId}`, actorNode: peer.nodeId, object: batchId, outcome: 'failure', reason: `${refusal.code} seq=${header.seq} digest=${digest}` });
+        return { kind: 'refused', receipt, code: refusal.code, message: refusal.message };
+      }
+
+      const rejected: Rejection[] = [...checked.rejected];
+      const owners = await recordsStore.owners(trx, [...checked.valid.map((c) => c.wire.id), ...payload.withdrawals.map((w) => w.id)]);
+      const rows: HubRecordRow[] = [];
+      const dist: DistributionRow[] = [];
+      const mine = new Map<string, Classification>(); // id → class, of the sender's records known after this batch's records
+      for (const [id, o] of owners) if (o.sourceNode === peer.nodeId) mine.set(id, o.classification);
+      for (const c of checked.valid) {
+        const owner = owners.get(c.wire.id);
+        if (owner && owner.sourceNode !== peer.nodeId) {
+          rejected.push({ id: c.wire.id, code: 'ERR_RECORD_CONFLICT', message: `record ${c.wire.id} belongs to node ${owner.sourceNode}` });
+          continue;
+        }
+        rows.push({ id: c.wire.id, sourceNode: peer.nodeId, type: c.wire.type, classification: c.classification, subject: c.subject, fields: c.fields, createdAt: c.wire.createdAt, updatedAt: c.wire.updatedAt, receivedAt, batchId });
+        if (isDistributed(c.classification)) dist.push({ kind: 'record', sourceNode: peer.nodeId, recordId: c.wire.id, classification: c.classification, reason: null, at: null, createdAt: receivedAt });
+        else if (owner && isDistributed(owner.classification)) {
+          // raised out of the feed: nodes holding the earlier copy stop showing it
+          dist.push({ kind: 'withdrawal', sourceNode: peer.nodeId, recordId: c.wire.id, classification: owner.classification, reason: 'correction', at: receivedAt, createdAt: receivedAt });
+        }
+        mine.set(c.wire.id, c.classification);
+      }
+      await recordsStore.upsert(trx, rows);
+
+      const withdrawn: { id: string; reason: string; at: string }[] = [];
+      for (const w of payload.withdrawals) {
+        const cls = mine.get(w.id);
+        const owner = owners.get(w.id);
+        if (cls === undefined) {
+          if (owner) rejected.push({ id: w.id, code: 'ERR_RECORD_CONFLICT', message: `record ${w.id} belongs to node ${owner.sourceNode}` });
+          else rejected.push({ id: w.id, code: 'ERR_RECORD_UNKNOWN', message: `record ${w.id} was never published to the hub by ${peer.nodeId}` });
+          continue;
+        }
+        withdrawn.push(w);
+        if (isDistributed(cls)) dist.push({ kind: 'withdrawal', sourceNode: peer.nodeId, recordId: w.id, classification: cls, reason: w.reason, at: w.at, createdAt: receivedAt });
+      }
+      await recordsStore.withdraw(trx, peer.nodeId, withdrawn);
+
+      const receiptPayload: ReceiptPayload = { ...base, outcome: 'accepted', accepted: rows.map((r) => r.id), rejected, withdrawn: withdrawn.map((w) => w.id) };
+      const receipt = await sealReceipt(peer, header, receiptPayload);
+      if (!(await envelopesStore.insert(trx, { id: batchId, fromNode: peer.nodeId, type: 'batch', seq: header.seq, ts: header.ts, digest, receivedAt, outcome: 'accepted', code: null, response: JSON.stringify(receipt) }))) {
+        throw protocolError('ERR_REPLAY', `envelope ${batchId} has been seen before`, { id: batchId });
+      }
+      await nodesStore.count(trx, peer.nodeId, receivedAt, { batchesIn: 1, recordsIn: rows.length });
+      await deps.audit.recordIn(trx, {
+        action: 'batch.receive', actor: `node:${peer.nodeId}`, actorNode: peer.nodeId, object: batchId, outcome: 'success',
+        reason: `seq=${header.seq} accepted=${rows.length} rejected=${rejected.length} withdrawn=${withdrawn.length} digest=${digest}`,
+      });
+      await recordsStore.distribute(trx, dist);
+      return { kind: 'receipt', receipt, payload: receiptPayload };
+    });
+
+    const m = deps.metrics;
+    if (outcome.kind === 'replay') {
+      const message = `batch ${batchId} has already been processed; details.receipt is the receipt it got`;
+      if (outcome.stored === null) throw protocolError('ERR_REPLAY', `envelope ${batchId} has been seen before`, { id: batchId });
+      throw withReceipt('ERR_REPLAY', message, { id: batchId }, JSON.parse(outcome.stored) as unknown);
+    }
+    if (outcome.kind === 'refused') {
+      m.batches.inc({ outcome: 'refused' });
+      const details = outcome.code === 'ERR_ENVELOPE_MALFORMED' ? { problems } : { records: denied.map((d) => d.id) };
+      throw withReceipt(outcome.code, outcome.message, details, outcome.receipt);
+    }
+    m.batches.inc({ outcome: 'accepted' });
+    m.records.inc({ outcome: 'accepted' }, outcome.payload.accepted.length);
+    m.records.inc({ outcome: 'rejected' }, outcome.payload.rejected.length);
+    m.records.inc({ outcome: 'withdrawn' }, outcome.payload.withdrawn.length);
+    return outcome.receipt;
+  }
 }
