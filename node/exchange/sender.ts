@@ -10,11 +10,12 @@
  * Receipts are opened and checked (signed by the hub under the provincial CA, addressed to this
  * node, for this batch id and seq) before they are stored, with audit 'batch.send'/'batch.receipt'.
  *
- * Pipelined: while one batch is in flight, the next is cut (when due), read and sealed, so the
- * node's share of the work overlaps the hub's. It is still POSTed only after the batch before it
- * has its receipt stored — one batch in flight, in seq order, exactly as without the overlap. A
- * prepared envelope that has waited too long is sealed again (fresh ts), and one whose batch
- * could not go (the batch before it failed) is dropped: the next round starts from the database.
+ * Pipelined: two batches are in flight at once (seq n and n + 1, POSTed in that order), so the
+ * node seals n + 1 and the hub opens and checks it while n is in the hub's transaction. The hub
+ * starts n + 1's transaction only after n's (hub/intake-service.ts); receipts are stored in seq
+ * order. If n + 1 overtakes n on the way and is answered ERR_SEQUENCE_GAP, it is sent once more
+ * at once. When n fails, whatever is behind it is dropped and the next round starts again from
+ * the lowest batch without a receipt (a batch the hub did take answers with its stored receipt).
  */
 import type { Knex } from 'knex';
 import { uuidv7 } from '../../protocol/crypto.js';
@@ -48,8 +49,8 @@ export type SendOutcome = { batch: BatchRow; status: 'accepted' | 'refused'; acc
 
 /** When nothing is due, check again after this long at most (records written in-process wake the loop sooner). */
 const IDLE_MS = 5000;
-/** A prepared envelope older than this is sealed again before it goes (its ts must be inside the hub's window). */
-const RESEAL_AFTER_MS = 10_000;
+/** Batches POSTed before the one ahead of them has its receipt (the hub keeps them in seq order). */
+const IN_FLIGHT = 2;
 
 /** What the hub answered a batch with (a receipt, or a refusal without one). */
 type Answer = { status: 'accepted' | 'refused'; receipt: unknown; payload?: ReceiptPayload; code?: string; via: SendOutcome['via'] };
@@ -88,11 +89,8 @@ export function createSender(deps: SenderDeps) {
     return batch;
   }
 
-  /**
-   * Stores a batch's receipt (audit 'batch.receipt') and, in the same transaction, marks the
-   * attempt of the batch that goes next (`then`), so the next POST waits for one commit, not two.
-   */
-  async function storeOutcome(b: BatchRow, o: Answer, then: Prepared | null = null): Promise<SendOutcome> {
+  /** Stores a batch's receipt, audited as 'batch.receipt'. */
+  async function storeOutcome(b: BatchRow, o: Answer): Promise<SendOutcome> {
     const accepted = o.payload ? o.payload.accepted.length + o.payload.withdrawn.length : 0;
     const rejected = o.payload ? o.payload.rejected.length : 0;
     const at = clock().toISOString();
@@ -105,7 +103,6 @@ export function createSender(deps: SenderDeps) {
           reason: `seq=${b.seq} outcome=${o.status}${code ? ` code=${code}` : ''} accepted=${accepted} rejected=${rejected}`,
         });
       }
-      if (then) await markSent(trx, then, at);
     });
     const codes = [...new Set(o.payload?.rejected.map((r) => r.code) ?? [])];
     const fields = { batch: b.id, seq: b.seq, accepted, rejected, ...(codes.length ? { rejectedCodes: codes } : {}), ...(code ? { code } : {}) };
@@ -153,11 +150,6 @@ export function createSender(deps: SenderDeps) {
       await noteError(b, e);
       throw e;
     }
-  }
-
-  /** `ready` when it was sealed recently enough, else `b` read and sealed now. */
-  async function fresh(b: BatchRow, ready: Prepared | null): Promise<Prepared> {
-    return ready !== null && clock().getTime() - ready.sealedAt <= RESEAL_AFTER_MS ? ready : prepareNoted(b);
   }
 
   /** One attempt at one batch; throws (after noting the error) when it has to be retried. */
@@ -209,44 +201,73 @@ export function createSender(deps: SenderDeps) {
     return b ?? cutIfDue();
   }
 
+  /** A POST under way; `behind` when another batch of this round was in flight as it left; `failed` once it has. */
+  interface Flight {
+    p: Prepared;
+    answer: Promise<Answer>;
+    behind: boolean;
+    failed: boolean;
+  }
+
+  function launch(flights: Flight[], p: Prepared, signal?: AbortSignal): void {
+    const f: Flight = { p, answer: post(p, signal), behind: flights.length > 0, failed: false };
+    f.answer.catch(() => (f.failed = true)); // met when it reaches the head of the window
+    flights.push(f);
+  }
+
   /**
    * One round: send every batch still without a receipt, in seq order, then cut and send new ones
    * until nothing is due. Returns the wait before the next round. Throws when a send must be retried.
-   * While a batch is in flight the next one is cut and sealed; it goes once the receipt is stored
-   * (the same transaction marks its attempt).
+   * Up to IN_FLIGHT batches are POSTed at once, in seq order; receipts are stored in seq order.
+   * When the batch at the head fails, the ones behind it are awaited and dropped (the hub cannot
+   * have accepted them before it; any it did accept get their stored receipt on the next round).
    */
   async function step(signal?: AbortSignal): Promise<number> {
     let receipts = 0;
-    let next: Promise<Prepared | { waitMs: number } | null> | null = null;
+    const flights: Flight[] = [];
+    const resent = new Set<string>();
     try {
-      const first = await nextBatch(null);
-      if ('waitMs' in first) return first.waitMs;
-      let p = await prepareNoted(first);
-      await markSent(db, p, clock().toISOString());
+      let last: BatchRow | null = null;
+      let idle: number | null = null;
       for (;;) {
         if (signal?.aborted) return 0;
-        const b = p.batch;
-        // the next batch is read and sealed while this one is in flight (a failure there is met again below)
-        next = nextBatch(b).then((n): Prepared | { waitMs: number } | Promise<Prepared> => ('waitMs' in n ? n : prepare(n))).catch(() => null);
-        const answer = await post(p, signal);
-        const n = await next;
-        next = null;
-        // resealed when it waited too long; when that fails the batch is met again below (error noted)
-        const then = n === null || 'waitMs' in n ? null : await fresh(n.batch, n).catch(() => null);
-        await storeOutcome(b, answer, then);
-        receipts++;
-        if (then) {
-          p = then;
-          continue;
+        // nothing more goes out behind a batch that has already failed
+        while (idle === null && flights.length < IN_FLIGHT && !flights.some((f) => f.failed)) {
+          const n = await nextBatch(last);
+          if ('waitMs' in n) {
+            idle = n.waitMs;
+            break;
+          }
+          const p = await prepareNoted(n);
+          await markSent(db, p, clock().toISOString());
+          launch(flights, p, signal);
+          last = n;
         }
-        // nothing was ready while the batch was in flight: maybe something is due now
-        const again = await nextBatch(b);
-        if ('waitMs' in again) return again.waitMs;
-        p = await prepareNoted(again);
-        await markSent(db, p, clock().toISOString());
+        const head = flights.shift();
+        if (!head) return idle ?? IDLE_MS;
+        let answer: Answer;
+        try {
+          answer = await head.answer;
+        } catch (e) {
+          await Promise.allSettled(flights.map((f) => f.answer));
+          flights.length = 0;
+          // it overtook the batch before it on the way to the hub: once more, now alone
+          if (head.behind && (e as { code?: string }).code === 'ERR_SEQUENCE_GAP' && !resent.has(head.p.batch.id)) {
+            resent.add(head.p.batch.id);
+            await outboxStore.markAttempt(db, head.p.batch.id, clock().toISOString());
+            launch(flights, head.p, signal);
+            last = head.p.batch;
+            idle = null;
+            continue;
+          }
+          throw e;
+        }
+        await storeOutcome(head.p.batch, answer);
+        receipts++;
+        idle = null; // something may have come due while it was in flight
       }
     } finally {
-      if (next) await next;
+      await Promise.allSettled(flights.map((f) => f.answer));
       if (receipts > 0) deps.onReceipts?.();
     }
   }

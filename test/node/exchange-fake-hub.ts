@@ -48,6 +48,8 @@ export interface FakeHub {
   /** The next N requests (any route) get 503 ERR_NOT_READY with this Retry-After (seconds). */
   unavailable: number;
   retryAfterSeconds: number;
+  /** The next batch post waits this long (ms) after it arrives before it is processed (0: none). */
+  holdNext: number;
   /** The next N batch posts are refused by policy (403 ERR_CLASSIFICATION_DENIED, seq consumed). */
   refuse: number;
   /** The next N receipts name another batch id. */
@@ -129,6 +131,11 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
       const o = await open<BatchPayload>(raw, { trust, recipient: { nodeId: '430000', keyPem: identity.keyPem }, freshness: false });
       const h = o.header;
       hub.posts.push({ id: h.id, seq: h.seq, ts: h.ts, signerSerial: o.signer.serial, tlsSerial: String(peer?.serialNumber ?? '').toUpperCase() });
+      if (hub.holdNext > 0) {
+        const ms = hub.holdNext;
+        hub.holdNext = 0;
+        await new Promise((r) => setTimeout(r, ms));
+      }
       const signerPem = derB64ToPem(h.x5c[0]!);
       const seen = hub.batches.get(h.id);
       if (seen) return send(res, 409, { code: 'ERR_REPLAY', message: `envelope ${h.id} has been seen before`, details: { id: h.id, receipt: seen.receipt } });
@@ -190,7 +197,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
   const port = (server.address() as { port: number }).port;
   const hub: FakeHub = {
     url: `https://127.0.0.1:${port}`, port, identity, batches: new Map(), posts: [], lastSeq: new Map(), distributions: [], queries: [],
-    answerQuery: () => ({ records: [], withheld: [] }), grade: 3, loseAnswers: 0, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0,
+    answerQuery: () => ({ records: [], withheld: [] }), grade: 3, loseAnswers: 0, holdNext: 0, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0,
     certLifetimeMs: 365 * 86400_000, enrolTokens: new Map(), renewals: 0, cosigned: new Map(),
     close: () =>
       new Promise<void>((resolve) => {
