@@ -35,12 +35,19 @@ export function queryService(deps: HubDeps): QueryService {
       await deps.db.transaction(async (trx) => {
         const now = deps.clock();
         const at = now.toISOString();
-        // replay first: the id is claimed by inserting it (a stale ts below rolls the insert back)
-        if (!(await envelopesStore.insert(trx, { id: header.id, fromNode: peer.nodeId, type: 'query', seq: header.seq, ts: header.ts, digest, receivedAt: at, outcome: 'answered', code: null, response: null }))) {
-          throw protocolError('ERR_REPLAY', `query ${header.id} has been seen before`, { id: header.id });
-        }
+        // Statements that do not depend on each other go to the connection together (SQLite runs
+        // them one after the other on it, PostgreSQL queues them on the transaction's client): one
+        // round trip each pair instead of two. Both settle before anything is decided or thrown.
+        // Replay first: the id is claimed by inserting it (a stale ts below rolls the insert back).
+        const [claimed, read] = await Promise.allSettled([
+          envelopesStore.insert(trx, { id: header.id, fromNode: peer.nodeId, type: 'query', seq: header.seq, ts: header.ts, digest, receivedAt: at, outcome: 'answered', code: null, response: null }),
+          recordsStore.bySubject(trx, payload.subject),
+        ]);
+        if (claimed.status === 'rejected') throw claimed.reason;
+        if (!claimed.value) throw protocolError('ERR_REPLAY', `query ${header.id} has been seen before`, { id: header.id });
         checkTimestamp(header.ts, { now, windowMs: deps.config.windowMs });
-        const all = await recordsStore.bySubject(trx, payload.subject);
+        if (read.status === 'rejected') throw read.reason;
+        const all = read.value;
         const released: QueryAnswerPayload['records'] = [];
         const withheld = new Map<Classification, { count: number; code: string }>();
         for (const r of all) {
@@ -65,10 +72,9 @@ export function queryService(deps: HubDeps): QueryService {
         const counted = nodesStore.count(trx, peer.nodeId, at, { queries: 1, recordsOut: released.length });
         sealed = seal({ type: 'query-answer', from: HUB_NODE_ID, to: peer.nodeId, seq: header.seq, payload: answer, sender: deps.identity, recipientCertPem: peer.certPem });
         sealed.catch(() => undefined);
-        await counted;
         const top = released.reduce<Classification | undefined>((m, r) => (m === undefined || classRank(r.classification) > classRank(m) ? r.classification : m), undefined);
         const held = [...withheld].map(([c, w]) => `${c}:${w.count}:${w.code}`).join(',');
-        await deps.audit.recordIn(trx, {
+        const audited = deps.audit.recordIn(trx, {
           action: 'query.answer',
           actor: `node:${peer.nodeId}/${payload.actor}`.slice(0, 200),
           actorNode: peer.nodeId,
@@ -77,6 +83,7 @@ export function queryService(deps: HubDeps): QueryService {
           outcome: 'success',
           reason: `purpose=${purpose ?? '-'} clearance=${payload.clearance} released=${released.length} withheld=${held || '-'} query=${header.id}`,
         });
+        for (const r of await Promise.allSettled([counted, audited])) if (r.status === 'rejected') throw r.reason;
       });
       deps.metrics.queries.inc();
       return sealed;
