@@ -43,8 +43,10 @@ export const benchCommand = command({
         continue;
       }
       io.stderr(`bench: ${s.name} …\n`);
+      const started = Date.now();
       try {
         results.push(...(await s.run({ quick, log: (l) => io.stderr(`  ${l}\n`) })));
+        io.stderr(`  ${s.name}: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
       } catch (e) {
         // one broken scenario must not cost the figures of the others: report it and go on
         const message = e instanceof Error ? e.message : String(e);
