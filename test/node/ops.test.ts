@@ -85,21 +85,31 @@ t.test('TLS on the local API (config listen.tls), real listener', async (t) => {
 t.test('graceful shutdown lets an in-flight import finish, then closes the store', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'node-close-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const config = buildConfig({ nodeId: '430100', dataDir: join(dir, 'data'), listen: { host: '127.0.0.1', port: 0 }, logLevel: 'silent' }, {});
+  // importBatchSize 1: each line commits on its own, so a committed row proves the node accepted the request and is running it.
+  const config = buildConfig({ nodeId: '430100', dataDir: join(dir, 'data'), listen: { host: '127.0.0.1', port: 0 }, logLevel: 'silent', importBatchSize: 1 }, {});
   const node = await startNode({ config });
   const token = await issueToken(config.jwtSecret, '430100', { user: 'x', role: 'submitter', clearance: 'public', ttlSeconds: 60 });
   const line = (i: number) => JSON.stringify(record('CF', { decisionNo: `SD-${i}` })) + '\n';
-  let sent = 0;
-  async function* slow() {
-    for (let i = 0; i < 5; i++) {
+  // The body holds back lines 1..4 until shutdown has begun, so the import is in flight when close() starts, however slow the machine.
+  let shutdownBegun!: () => void;
+  const shutdown = new Promise<void>((r) => (shutdownBegun = r));
+  async function* body() {
+    yield line(0);
+    await shutdown;
+    for (let i = 1; i < 5; i++) {
       yield line(i);
-      sent++;
-      await new Promise((r) => setTimeout(r, 150));
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
-  const pending = request(`${node.url}/v1/records/import`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-ndjson' }, body: Readable.from(slow()) });
-  while (sent < 1) await new Promise((r) => setTimeout(r, 20));
+  const pending = request(`${node.url}/v1/records/import`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-ndjson' }, body: Readable.from(body()) });
+  // Wait (no fixed sleep) until the node has committed the first line: the route handler is running, so shutdown cannot answer 503.
+  const started = Date.now();
+  while (Number((await node.app.nodeCtx.db('node_records').count({ n: '*' }))[0]!.n) < 1) {
+    if (Date.now() - started > 60_000) throw new Error('the node never committed the first import line');
+    await new Promise((r) => setTimeout(r, 20));
+  }
   const closed = node.close();
+  shutdownBegun();
   const res = await pending;
   t.equal(res.statusCode, 200, 'the request in flight is answered');
   t.match(await res.body.json(), { accepted: 5 });
