@@ -1,8 +1,10 @@
 /**
  * A background loop for the exchange (sender, puller, witness, renewal): runs one step at a
  * time; a step returns how long to wait before the next, a failing step is retried with
- * exponential backoff and jitter (Retry-After honoured). wake() cuts a wait short; stop() aborts
- * the step's hub request (its signal) and resolves when the step has finished.
+ * exponential backoff and jitter (Retry-After honoured). wake() cuts a wait short — but not a
+ * backoff after a failure: new work (every commit wakes the sender) must not turn a failing hub's
+ * backoff into one retry per write; the woken step runs when the backoff ends. stop() aborts the
+ * step's hub request (its signal) and resolves when the step has finished.
  */
 import { isCreditError } from '../../protocol/errors.js';
 
@@ -59,37 +61,44 @@ export function createLoop(opts: LoopOptions): Loop {
   let stopped = true;
   let failures = 0;
   let timer: NodeJS.Timeout | undefined;
+  let stopNow: (() => void) | undefined;
   let wakeNow: (() => void) | undefined;
   let woken = false;
 
-  const sleep = (ms: number) =>
+  /** Waits `ms`; wake() ends it early unless it is a backoff; stop() always does. */
+  const sleep = (ms: number, backoff: boolean) =>
     new Promise<void>((resolve) => {
-      if (woken || stopped) return resolve();
-      wakeNow = () => {
+      if ((woken && !backoff) || stopped) return resolve();
+      const end = () => {
         clearTimeout(timer);
         wakeNow = undefined;
+        stopNow = undefined;
         resolve();
       };
-      timer = setTimeout(() => wakeNow?.(), ms);
+      timer = setTimeout(end, ms);
+      stopNow = end;
+      if (!backoff) wakeNow = end;
     });
 
   async function run(): Promise<void> {
     while (!stopped) {
       woken = false;
       let wait: number;
+      let failed = false;
       try {
         wait = await opts.step(abort.signal);
         failures = 0;
       } catch (e) {
         if (stopped) break;
         failures++;
+        failed = true;
         wait = backoffDelay(failures, opts.backoff, (e as { retryAfterMs?: number }).retryAfterMs);
         const fields = { loop: opts.name, attempt: failures, retryInMs: wait, ...failureFields(e) };
         if (failures === 1 || failures % 10 === 0) opts.log.warn(fields, `hub exchange: ${opts.name} failed; retrying`);
         else opts.log.debug(fields, `hub exchange: ${opts.name} failed; retrying`);
       }
       if (stopped) break;
-      await sleep(wait);
+      await sleep(wait, failed);
     }
   }
 
@@ -112,7 +121,7 @@ export function createLoop(opts: LoopOptions): Loop {
       if (stopped) return;
       stopped = true;
       abort.abort();
-      wakeNow?.();
+      stopNow?.();
       await running;
     },
   };
