@@ -29,28 +29,29 @@ export async function connect(target: string, opts: ConnectOptions = {}): Promis
     if (opts.schema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [opts.schema]);
     return db;
   }
-  const db = knexFactory({
+  return sqliteStore(target, ['PRAGMA journal_mode = WAL', 'PRAGMA synchronous = NORMAL', 'PRAGMA foreign_keys = ON', 'PRAGMA busy_timeout = 5000']);
+}
+
+type SqliteConn = { run: (sql: string, cb: (err: Error | null) => void) => void };
+
+/** A one-connection SQLite store; `pragmas` run in order on the connection before its first use. */
+function sqliteStore(filename: string, pragmas: string[]): Knex {
+  return knexFactory({
     client: 'sqlite3',
-    connection: { filename: target },
+    connection: { filename },
     useNullAsDefault: true,
     pool: {
       min: 1,
       max: 1,
-      afterCreate: (conn: { run: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) => {
-        conn.run('PRAGMA journal_mode = WAL', (e1) => {
-          if (e1) return done(e1, conn);
-          conn.run('PRAGMA synchronous = NORMAL', (e2) => {
-            if (e2) return done(e2, conn);
-            conn.run('PRAGMA foreign_keys = ON', (e3) => {
-              if (e3) return done(e3, conn);
-              conn.run('PRAGMA busy_timeout = 5000', (e4) => done(e4, conn));
-            });
-          });
-        });
+      afterCreate: (conn: SqliteConn, done: (err: Error | null, conn: unknown) => void) => {
+        const next = (i: number): void => {
+          if (i === pragmas.length) return done(null, conn);
+          conn.run(pragmas[i]!, (e) => (e ? done(e, conn) : next(i + 1)));
+        };
+        next(0);
       },
     },
   });
-  return db;
 }
 
 /**
@@ -62,21 +63,7 @@ export async function connect(target: string, opts: ConnectOptions = {}): Promis
 export async function readerFor(db: Knex): Promise<{ reader: Knex; close: () => Promise<void> }> {
   const filename = (db.client as { config: { connection?: { filename?: string } } }).config.connection?.filename;
   if (engineOf(db) !== 'sqlite' || !filename || filename === ':memory:' || filename.startsWith('file:')) return { reader: db, close: async () => undefined };
-  const reader = knexFactory({
-    client: 'sqlite3',
-    connection: { filename },
-    useNullAsDefault: true,
-    pool: {
-      min: 1,
-      max: 1,
-      afterCreate: (conn: { run: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) => {
-        conn.run('PRAGMA query_only = ON', (e1) => {
-          if (e1) return done(e1, conn);
-          conn.run('PRAGMA busy_timeout = 5000', (e2) => done(e2, conn));
-        });
-      },
-    },
-  });
+  const reader = sqliteStore(filename, ['PRAGMA query_only = ON', 'PRAGMA busy_timeout = 5000']);
   return { reader, close: () => reader.destroy() };
 }
 

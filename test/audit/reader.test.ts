@@ -35,7 +35,7 @@ for (const engine of await engines()) {
     await isWriting;
     const seen = await Promise.race([
       reader('kv').where({ k: 'a' }).first().then((r: { v: string }) => r.v),
-      new Promise((r) => setTimeout(() => r('blocked'), 10_000)),
+      new Promise((r) => setTimeout(() => r('blocked'), 10_000).unref()),
     ]);
     t.equal(seen, 'committed', 'reads the last commit while the writer holds an open write transaction');
     release();

@@ -25,6 +25,16 @@ import { issueToken } from '../../node/tokens.js';
 import { sqliteEngine, type Engine } from '../helpers/db.js';
 import { issue, makeCa, type TestCa } from '../helpers/pki.js';
 
+/** The code of the error `p` rejects with; undefined when it resolves. */
+export async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as { code?: string }).code;
+  }
+  return undefined;
+}
+
 export const silentLog: Log = { info() {}, warn() {}, error() {}, debug() {} };
 
 /** Writes DATADIR/exchange/ as `credit node init` would, from test certificates. */

@@ -11,20 +11,11 @@ import { exampleRecord } from '../../protocol/catalog.js';
 import { engines } from '../helpers/db.js';
 import { makeCa } from '../helpers/pki.js';
 import { startFakeHub } from './exchange-fake-hub.js';
-import { exchangeSetup } from './exchange-fixture.js';
+import { codeOf, exchangeSetup } from './exchange-fixture.js';
 
 function rec(n: number) {
   const e = exampleRecord('CF');
   return { type: 'CF', fields: { ...e.fields, decisionNo: `送〔2026〕${n}号` } };
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
 }
 
 /** Each batch audited once as sent and once as receipted, sent before its receipt, both in seq order, at most two open at once. */

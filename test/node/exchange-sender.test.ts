@@ -12,7 +12,7 @@ import { backoffDelay } from '../../node/exchange/loop.js';
 import { engines, sqliteEngine } from '../helpers/db.js';
 import { makeCa } from '../helpers/pki.js';
 import { startFakeHub } from './exchange-fake-hub.js';
-import { exchangeSetup } from './exchange-fixture.js';
+import { codeOf, exchangeSetup } from './exchange-fixture.js';
 
 function rec(n: number) {
   const e = exampleRecord('CF');
@@ -25,15 +25,6 @@ async function hubAndNode(t: Parameters<typeof exchangeSetup>[0], engine = sqlit
   t.teardown(() => hub.close());
   const s = await exchangeSetup(t, { engine, ca, hubUrl: hub.url, hubCertPem: hub.identity.certPem, hub: { batchMaxAgeMs: 0 } });
   return { hub, s };
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
 }
 
 for (const engine of await engines()) {
