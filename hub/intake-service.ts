@@ -49,11 +49,11 @@ function withReceipt(code: string, message: string, details: Record<string, unkn
 class InProgress {
   private readonly byNode = new Map<string, Map<number, Promise<void>>>();
 
-  /** Registers (node, seq); `done` must be called when its transaction has ended, whatever the outcome. */
   seqs(nodeId: string): number[] {
     return [...(this.byNode.get(nodeId)?.keys() ?? [])].sort((a, b) => a - b);
   }
 
+  /** Registers (node, seq); `done` must be called when its transaction has ended, whatever the outcome. */
   enter(nodeId: string, seq: number): { before: Promise<void> | undefined; done: () => void } {
     let m = this.byNode.get(nodeId);
     if (!m) this.byNode.set(nodeId, (m = new Map()));
@@ -61,7 +61,7 @@ class InProgress {
     let done!: () => void;
     const p = new Promise<void>((resolve) => (done = resolve));
     const mine = m;
-    if (!mine.has(seq)) mine.set(seq, p);
+    if (!m.has(seq)) m.set(seq, p);
     return {
       before,
       done: () => {

@@ -61,7 +61,6 @@ interface Prepared {
   records: number;
   withdrawals: number;
   envelope: Envelope;
-  sealedAt: number;
 }
 
 function isReceiptPayload(p: unknown): p is ReceiptPayload {
@@ -113,15 +112,13 @@ export function createSender(deps: SenderDeps) {
   }
 
   /** One more attempt at `p`'s batch; the first moves it from open to sent, audited as 'batch.send'. */
-  async function markSent(dbOrTrx: Knex | Knex.Transaction, p: Prepared, at: string): Promise<void> {
+  async function markSent(p: Prepared, at: string): Promise<void> {
     const b = p.batch;
-    if (b.status !== 'open') return outboxStore.markAttempt(dbOrTrx, b.id, at);
-    const mark = async (trx: Knex.Transaction) => {
+    if (b.status !== 'open') return outboxStore.markAttempt(db, b.id, at);
+    await db.transaction(async (trx) => {
       await outboxStore.markAttempt(trx, b.id, at);
       await audit.recordIn(trx, { actor, actorNode: nodeId, action: 'batch.send', object: b.id, outcome: 'success', reason: `seq=${b.seq} records=${p.records} withdrawals=${p.withdrawals}` });
-    };
-    if ('commit' in dbOrTrx) await mark(dbOrTrx as Knex.Transaction);
-    else await (dbOrTrx as Knex).transaction(mark);
+    });
   }
 
   async function openReceipt(b: BatchRow, raw: unknown): Promise<ReceiptPayload> {
@@ -139,7 +136,7 @@ export function createSender(deps: SenderDeps) {
     const payload = await outboxStore.items(db, b.id);
     const at = clock();
     const envelope = await sealToHub(identity, { type: 'batch', seq: b.seq, id: b.id, ts: at, payload });
-    return { batch: b, records: payload.records.length, withdrawals: payload.withdrawals.length, envelope, sealedAt: at.getTime() };
+    return { batch: b, records: payload.records.length, withdrawals: payload.withdrawals.length, envelope };
   }
 
   /** Reads and seals `b`, noting the error on the batch when that fails. */
@@ -155,7 +152,7 @@ export function createSender(deps: SenderDeps) {
   /** One attempt at one batch; throws (after noting the error) when it has to be retried. */
   async function send(b: BatchRow, signal?: AbortSignal): Promise<SendOutcome> {
     const p = await prepareNoted(b);
-    await markSent(db, p, clock().toISOString());
+    await markSent(p, clock().toISOString());
     return storeOutcome(b, await post(p, signal));
   }
 
@@ -239,7 +236,7 @@ export function createSender(deps: SenderDeps) {
             break;
           }
           const p = await prepareNoted(n);
-          await markSent(db, p, clock().toISOString());
+          await markSent(p, clock().toISOString());
           launch(flights, p, signal);
           last = n;
         }
