@@ -21,6 +21,6 @@ export {
 export { revoke, buildCrl, listCertificates, revokedSerials, type ListedCert, type ListedStatus, type RevokeTarget } from './revoke.js';
 export { parseCrl, REVOCATION_REASONS, isRevocationReason, type RevocationReason, type ParsedCrl } from './crl.js';
 export { trustFromCa, type TrustFromCaOptions } from './trust.js';
-export { tlsServerOptions, tlsClientOptions, peerIdentity, type PeerIdentity, type TlsMaterial, type TlsServerOptions, type TlsClientOptions } from './tls.js';
+export { TLS_CIPHERS, TLS_POLICY, tlsServerOptions, tlsClientOptions, peerIdentity, type PeerIdentity, type TlsMaterial, type TlsServerOptions, type TlsClientOptions } from './tls.js';
 export { generateRsaKeyPair, createCsr, parseCsr, normaliseSerial, certInfo, createCaCertificate, type KeyPairPem, type CertInfo } from './pki-crypto.js';
 export { createNodeKeys, writeNodeKeys } from './node-keys.js';

@@ -3,11 +3,31 @@
  * provincial CA as the only trust anchor, TLS 1.2+, and (given a CRL) revoked peers refused in
  * the handshake (node sets OpenSSL's CRL_CHECK | CRL_CHECK_ALL when a `crl` is given, so the CRL
  * must be current: after its nextUpdate every peer is refused — publish a fresh one in time).
- * The same certificates sign envelopes.
+ * The same certificates sign envelopes. Every listener and client offers TLS 1.3 first and, on
+ * TLS 1.2, only ECDHE suites with AEAD ciphers (forward secrecy: no static-RSA key exchange).
  */
 import { checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { isNodeId } from '../protocol/identifiers.js';
 import { certInfo } from './pki-crypto.js';
+
+/**
+ * The suites offered, best first: the TLS 1.3 suites, then ECDHE + AEAD for TLS 1.2. Static-RSA
+ * key exchange (AES256-GCM-SHA384, AES128-SHA …), CBC and SHA-1 MACs are not offered at all.
+ */
+export const TLS_CIPHERS = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+].join(':');
+
+/** Protocol floor and suites for every TLS endpoint (hub, node API, clients): spread into the options. */
+export const TLS_POLICY = { minVersion: 'TLSv1.2', ciphers: TLS_CIPHERS, honorCipherOrder: true } as const;
 
 export interface TlsMaterial {
   caCertPem: string;
@@ -25,6 +45,8 @@ export interface TlsServerOptions {
   requestCert: boolean;
   rejectUnauthorized: boolean;
   minVersion: 'TLSv1.2';
+  ciphers: string;
+  honorCipherOrder: true;
 }
 
 /** For tls.createServer / https.createServer / Fastify's `https`: client certificates required by default. */
@@ -37,7 +59,7 @@ export function tlsServerOptions(o: TlsMaterial & { requestCert?: boolean }): Tl
     ...(o.crlPem !== undefined ? { crl: o.crlPem } : {}),
     requestCert,
     rejectUnauthorized: requestCert,
-    minVersion: 'TLSv1.2',
+    ...TLS_POLICY,
   };
 }
 
@@ -49,6 +71,7 @@ export interface TlsClientOptions {
   servername?: string;
   rejectUnauthorized: true;
   minVersion: 'TLSv1.2';
+  ciphers: string;
   checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined;
 }
 
@@ -65,7 +88,8 @@ export function tlsClientOptions(o: TlsMaterial & { servername?: string; expectN
     ...(o.crlPem !== undefined ? { crl: o.crlPem } : {}),
     ...(o.servername !== undefined ? { servername: o.servername } : {}),
     rejectUnauthorized: true,
-    minVersion: 'TLSv1.2',
+    minVersion: TLS_POLICY.minVersion,
+    ciphers: TLS_POLICY.ciphers,
     ...(expect === undefined
       ? {}
       : {

@@ -11,6 +11,7 @@ import type { Knex } from 'knex';
 import type { DestinationStream } from 'pino';
 import { connect } from '../audit/knex-connect.js';
 import { migrateAudit, openAuditLog } from '../audit/index.js';
+import { TLS_POLICY } from '../certs/tls.js';
 import { authenticate, installAuth } from './auth.js';
 import type { NodeConfig } from './config.js';
 import type { NodeContext } from './context.js';
@@ -67,7 +68,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(config.logLevel, opts.logStream),
     bodyLimit: config.bodyLimitBytes,
-    ...(config.listen.tls ? { https: { cert: readFileSync(config.listen.tls.certFile), key: readFileSync(config.listen.tls.keyFile) } } : {}),
+    ...(config.listen.tls ? { https: { cert: readFileSync(config.listen.tls.certFile), key: readFileSync(config.listen.tls.keyFile), ...TLS_POLICY } } : {}),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
