@@ -14,7 +14,7 @@ export const AUDIT_ERRORS = {
   ERR_AUDIT_PRUNED: 'the requested part of the audit log has been pruned',
   ERR_AUDIT_RANGE: 'the sequence number or tree size is outside the audit log',
   ERR_AUDIT_EVENT_INVALID: 'audit event is missing actor, action or outcome, or has a field of the wrong type',
-  ERR_AUDIT_SIGNER_INVALID: "the audit signer's key does not belong to its certificate",
+  ERR_AUDIT_SIGNER_INVALID: "the audit signer's key does not belong to its certificate, or its certificate is for another node than the log's",
   ERR_AUDIT_NO_CHECKPOINT: 'no signed checkpoint covers the entries to export; give --key and --cert to sign one',
   ERR_AUDIT_CLOSED: 'the audit log has been closed',
   ERR_AUDIT_INCONSISTENT: "the node's audit log is not consistent with a checkpoint the hub cosigned earlier: it was rewritten or forked",

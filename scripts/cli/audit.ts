@@ -14,19 +14,22 @@ import { auditError, exportBundle, migrateAudit, openAuditLog, proveConsistency,
 import { certFacts } from '../../audit/crypto.js';
 import { summaryLine, verifyBundle } from '../../audit/verify-bundle.js';
 import { cliError } from '../errors.js';
+import { assertSignerOwnsLog } from './audit-owner.js';
 import { command, group, optionalInt, optionalString, requireString, type CommandContext, type Options } from './framework.js';
 
 const dbOptions: Options = { db: { type: 'string' }, schema: { type: 'string' } };
 const dbHelp = '  --db URL_OR_FILE  SQLite file or postgres:// URL of the node or hub store\n  --schema NAME     PostgreSQL schema (default: the search path)';
 const signerOptions: Options = { key: { type: 'string' }, cert: { type: 'string' }, chain: { type: 'string' } };
-const signerHelp = '  --key FILE        signer private key (PEM) — the node\'s or hub\'s key\n  --cert FILE       signer certificate (PEM); its CN is the node id\n  --chain FILE      intermediate CA certificates (PEM), if any';
+const signerHelp = '  --key FILE        signer private key (PEM) — the node\'s or hub\'s key\n  --cert FILE       signer certificate (PEM); its CN must be the log\'s node id (else ERR_AUDIT_SIGNER_INVALID, nothing written)\n  --chain FILE      intermediate CA certificates (PEM), if any';
 
-async function withDb<T>(values: CommandContext['values'], write: boolean, fn: (db: Knex) => Promise<T>): Promise<T> {
+/** Opens --db; with `signer`, first checks (read-only) that its certificate is for the log's node. */
+async function withDb<T>(values: CommandContext['values'], write: boolean, fn: (db: Knex) => Promise<T>, signer?: AuditSigner): Promise<T> {
   const target = requireString(values, 'db');
   if (!/^postgres(ql)?:\/\//.test(target) && !existsSync(target)) throw cliError('ERR_USAGE', `--db ${target}: no such file`);
   const schema = optionalString(values, 'schema');
   const db = await connect(target, schema ? { schema } : {});
   try {
+    if (signer) await assertSignerOwnsLog(db, signer, schema ? `${target} (schema ${schema})` : target);
     if (write) await migrateAudit(db);
     else if (!(await db.schema.hasTable('audit_log'))) throw cliError('ERR_USAGE', `--db ${target} holds no audit log`);
     return await fn(db);
@@ -90,7 +93,7 @@ const exportCmd = command({
     const from = optionalSeq(values, 'from');
     const to = optionalSeq(values, 'to');
     const signer = signerFrom(values);
-    const r = await withDb(values, signer !== undefined, (db) => exportBundle(db, { ...(from ? { from } : {}), ...(to ? { to } : {}), ...(signer ? { signer } : {}) }));
+    const r = await withDb(values, signer !== undefined, (db) => exportBundle(db, { ...(from ? { from } : {}), ...(to ? { to } : {}), ...(signer ? { signer } : {}) }), signer);
     writeFileSync(out, toNdjson(r.lines));
     if (r.requestedTo !== undefined) io.stderr(`note: entries after seq ${r.to} have no signed checkpoint yet; the bundle ends at ${r.to} (give --key/--cert to sign one)\n`);
     io.stdout(`wrote ${out}: ${r.to - r.from + 1} entries (seq ${r.from}..${r.to}), ${r.checkpoints} checkpoints${r.cosignatures ? `, ${r.cosignatures} hub cosignatures` : ''}\n`);
@@ -200,7 +203,7 @@ const checkpointCmd = command({
       } finally {
         await log.close();
       }
-    });
+    }, signer);
     io.stdout(cp ? `checkpoint at tree size ${cp.treeSize}: root ${cp.rootHash}, ${cp.time}, signed by ${cp.nodeId}\n` : 'the log is empty: nothing to sign\n');
     return 0;
   },
@@ -232,7 +235,7 @@ const pruneCmd = command({
       } finally {
         await log.close();
       }
-    });
+    }, signer);
     io.stdout(r.pruned === 0 ? 'nothing to prune\n' : `pruned ${r.pruned} entries (up to seq ${r.firstKept - 1}); archive root ${r.archiveRoot}; recorded as seq ${r.eventSeq}\n`);
     return 0;
   },

@@ -13,6 +13,8 @@ import { connect } from '../../audit/knex-connect.js';
 import { checkWitness, cosignCheckpoint, migrateAudit, openAuditLog, storeCosignature, witnessPayload } from '../../audit/index.js';
 import { caTrust } from '../../protocol/ca-trust.js';
 import { issue, makeCa } from '../helpers/pki.js';
+import { migrateHub } from '../../hub/migrations.js';
+import { migrateNode } from '../../node/migrations.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'audit-cli-'));
@@ -167,6 +169,72 @@ t.test('hub cosignatures: export carries them, verify checks and reports them, a
   const r = await cli('audit', 'verify', f('w-bad.ndjson'), '--ca', f('ca.pem'));
   t.equal(r.code, 1);
   t.match(r.err, /^error ERR_AUDIT_COSIGNATURE: seq 8: /);
+});
+
+/** Everything a signing command could change in a store: entries and checkpoints, row by row. */
+async function snapshot(file: string): Promise<string> {
+  const db = await connect(file);
+  try {
+    const tables = ['audit_log', 'audit_checkpoints', 'audit_prunes'];
+    const out: unknown[] = [];
+    for (const table of tables) out.push((await db.schema.hasTable(table)) ? await db(table).select('*') : null);
+    return JSON.stringify(out);
+  } finally {
+    await db.destroy();
+  }
+}
+
+t.test("a certificate for another node than the log's is refused before anything is written", async (t) => {
+  const hub = issue(ca, '430000');
+  const other = issue(ca, '430700');
+  writeFileSync(f('hub.key'), hub.keyPem);
+  writeFileSync(f('hub.pem'), hub.certPem);
+  writeFileSync(f('other.key'), other.keyPem);
+  writeFileSync(f('other.pem'), other.certPem);
+  // the node's log (checkpoints signed by 430100) and one more unsigned entry
+  {
+    const db = await connect(dbFile);
+    const log = await openAuditLog(db, { checkpointIntervalMs: 0 });
+    await log.record({ actor: 'user:carol', action: 'record.read', object: 'rec-x', outcome: 'success' });
+    await log.close();
+    await db.destroy();
+  }
+  const before = await snapshot(dbFile);
+  for (const [key, cert] of [['hub.key', 'hub.pem'], ['other.key', 'other.pem']] as const) {
+    const cp = await cli('audit', 'checkpoint', '--db', dbFile, '--key', f(key), '--cert', f(cert));
+    t.equal(cp.code, 1, `checkpoint with ${cert}`);
+    t.match(cp.err, /^error ERR_AUDIT_SIGNER_INVALID: .*430100/, `checkpoint with ${cert} names the log's node`);
+    const ex = await cli('audit', 'export', '--db', dbFile, '--out', f('wrong.ndjson'), '--key', f(key), '--cert', f(cert));
+    t.match(ex.err, /^error ERR_AUDIT_SIGNER_INVALID: /, `export with ${cert}`);
+    const pr = await cli('audit', 'prune', '--db', dbFile, '--before', '2000-01-01', '--key', f(key), '--cert', f(cert));
+    t.match(pr.err, /^error ERR_AUDIT_SIGNER_INVALID: /, `prune with ${cert}`);
+  }
+  t.equal(await snapshot(dbFile), before, 'the log is unchanged: no entry, no checkpoint, no prune');
+  const ok = await cli('audit', 'export', '--db', dbFile, '--out', f('still.ndjson'), '--key', f('node.key'), '--cert', f('node.pem'));
+  t.equal(ok.code, 0, ok.err);
+  const v = await cli('audit', 'verify', f('still.ndjson'), '--ca', f('ca.pem'), '--json');
+  t.match(JSON.parse(v.out), { ok: true, signer: '430100' }, 'the node can still sign and export a verifiable bundle');
+
+  // A store without checkpoints yet: a hub store is the hub's log (430000 only); a node's store never takes the hub's key.
+  const hubFile = f('hub-store.sqlite');
+  const nodeFile = f('node-store.sqlite');
+  for (const [file, migrate] of [[hubFile, migrateHub], [nodeFile, migrateNode]] as const) {
+    const db = await connect(file);
+    await migrateAudit(db);
+    await migrate(db);
+    const log = await openAuditLog(db, { checkpointIntervalMs: 0 });
+    await log.record({ actor: 'system', action: 'start', outcome: 'success' });
+    await log.close();
+    await db.destroy();
+  }
+  const hubBefore = await snapshot(hubFile);
+  t.match((await cli('audit', 'checkpoint', '--db', hubFile, '--key', f('node.key'), '--cert', f('node.pem'))).err, /^error ERR_AUDIT_SIGNER_INVALID: .*430000/, "a node's key on the hub's log");
+  t.equal(await snapshot(hubFile), hubBefore, 'the hub log is unchanged');
+  const nodeBefore = await snapshot(nodeFile);
+  t.match((await cli('audit', 'checkpoint', '--db', nodeFile, '--key', f('hub.key'), '--cert', f('hub.pem'))).err, /^error ERR_AUDIT_SIGNER_INVALID: /, "the hub's key on a node's log");
+  t.equal(await snapshot(nodeFile), nodeBefore, 'the node log is unchanged');
+  t.equal((await cli('audit', 'checkpoint', '--db', hubFile, '--key', f('hub.key'), '--cert', f('hub.pem'))).code, 0, "the hub's own key signs the hub's log");
+  t.equal((await cli('audit', 'checkpoint', '--db', nodeFile, '--key', f('node.key'), '--cert', f('node.pem'))).code, 0, "a node's key signs its first checkpoint");
 });
 
 t.test('usage errors exit 2', async (t) => {
