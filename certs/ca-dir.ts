@@ -3,6 +3,11 @@
  * plus `.lock` while a change is under way. `initCaDir` refuses to overwrite an existing CA;
  * `openCaDir` gives a CA whose every change locks the directory; `withCaDir` holds the lock around
  * a whole operation (issue = pick a fresh serial + record it), as the CLI does.
+ *
+ * One register per CA: once a hub uses the directory (`markHubRegister`, on every hub opening),
+ * its register of certificates and its tokens live in the hub database, and `state.json` would be a
+ * second, stale register (a CRL built from it omits what the hub revoked). `openCaDir` and
+ * `withCaDir` then refuse the directory with ERR_CA_HUB_REGISTER.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +18,7 @@ import { withFileLock, writeNewFile } from './safe-files.js';
 import { emptyState, memoryStores, serializeState } from './state-store.js';
 import type { Ca } from './types.js';
 
-export const CA_FILES = { cert: 'ca.pem', key: 'ca.key', state: 'state.json', lock: '.lock' } as const;
+export const CA_FILES = { cert: 'ca.pem', key: 'ca.key', state: 'state.json', lock: '.lock', hub: 'hub-register.json' } as const;
 export const DEFAULT_CA_NAME = 'Hunan Provincial Public Credit CA';
 const DAY = 86_400_000;
 
@@ -77,8 +82,51 @@ function readCaFiles(dir: string): { certPem: string; keyPem: string } {
   }
 }
 
+/** What the hub wrote into its CA directory: the register is the hub database's. */
+export interface HubRegisterMark {
+  register: 'hub database';
+  since: string;
+}
+
+/**
+ * Marks `dir` as a hub's CA (idempotent). Best effort: a read-only directory (a mounted secret)
+ * cannot be marked, and then cannot be changed by `credit ca` either.
+ */
+export function markHubRegister(dir: string, now = new Date()): void {
+  const mark: HubRegisterMark = { register: 'hub database', since: now.toISOString() };
+  try {
+    writeNewFile(join(dir, CA_FILES.hub), `${JSON.stringify(mark)}\n`, 0o644);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST' && code !== 'EROFS' && code !== 'EACCES' && code !== 'EPERM') throw e;
+  }
+}
+
+/** The hub's mark in `dir`, or undefined for a CA run without a hub. */
+export function hubRegisterOf(dir: string): HubRegisterMark | undefined {
+  const path = join(dir, CA_FILES.hub);
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as HubRegisterMark;
+  } catch {
+    return { register: 'hub database', since: 'unknown' };
+  }
+}
+
+/** ERR_CA_HUB_REGISTER when a hub uses `dir`; `instead` says what to run instead. */
+export function refuseHubRegister(dir: string, instead = 'the `credit hub …` command with the hub\'s config'): void {
+  const mark = hubRegisterOf(dir);
+  if (mark === undefined) return;
+  throw certError(
+    'ERR_CA_HUB_REGISTER',
+    `${dir} is the CA of a provincial hub (since ${mark.since}): its register of certificates and its enrolment tokens live in the hub database, not in ${CA_FILES.state}; use ${instead}`,
+    { dir },
+  );
+}
+
 /** The CA in `dir`; each change to its register or tokens locks the directory. */
 export async function openCaDir(dir: string, o: DirOptions = {}): Promise<Ca> {
+  refuseHubRegister(dir);
   const { certPem, keyPem } = readCaFiles(dir);
   const statePath = join(dir, CA_FILES.state);
   readStateFile(statePath); // fail now on a missing or damaged state file
@@ -88,6 +136,7 @@ export async function openCaDir(dir: string, o: DirOptions = {}): Promise<Ca> {
 
 /** Runs `fn` with the CA of `dir` under the directory lock (ERR_CA_LOCKED if it stays taken). */
 export async function withCaDir<T>(dir: string, fn: (ca: Ca) => Promise<T>, o: DirOptions = {}): Promise<T> {
+  refuseHubRegister(dir);
   const { certPem, keyPem } = readCaFiles(dir);
   const statePath = join(dir, CA_FILES.state);
   return withFileLock(

@@ -7,6 +7,7 @@ export const CERT_ERRORS = {
   ERR_CA_NOT_FOUND: 'no CA in this directory (run `credit ca init --dir DIR` first)',
   ERR_CA_LOCKED: 'another process holds the CA directory lock',
   ERR_CA_STATE_INVALID: 'the CA state file cannot be read',
+  ERR_CA_HUB_REGISTER: "this CA directory belongs to a hub: its register and tokens are the hub database's; use the `credit hub …` command",
   ERR_KEY_EXISTS: 'a key file already exists at the output path; refusing to overwrite it',
   ERR_GRADE_INVALID: 'protection grade must be a whole number from 1 to 4',
   ERR_TOKEN_INVALID: 'enrolment token is malformed or unknown',

@@ -1,7 +1,7 @@
 /** certs/: the provincial CA — enrolment, issue, renewal, revocation, CRL, trust and TLS options. */
 export * from './errors.js';
 export type * from './types.js';
-export { initCaDir, openCaDir, withCaDir, createMemoryCa, createCaMaterial, CA_FILES, DEFAULT_CA_NAME, type InitCaOptions, type DirOptions } from './ca-dir.js';
+export { initCaDir, openCaDir, withCaDir, markHubRegister, hubRegisterOf, refuseHubRegister, type HubRegisterMark, createMemoryCa, createCaMaterial, CA_FILES, DEFAULT_CA_NAME, type InitCaOptions, type DirOptions } from './ca-dir.js';
 export { memoryStores, StateStore, type CaState } from './state-store.js';
 export { FileCaStore } from './file-store.js';
 export { createEnrolmentToken, redeemEnrolmentToken, assertGrade, parseTtl, TOKEN_PREFIX, type CreateTokenOptions, type TokenHolder } from './tokens.js';

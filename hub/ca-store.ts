@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../audit/knex-connect.js';
+import { markHubRegister } from '../certs/ca-dir.js';
 import { certError } from '../certs/errors.js';
 import { normaliseSerial } from '../certs/pki-crypto.js';
 import type { RevocationReason } from '../certs/crl.js';
@@ -91,7 +92,10 @@ export interface HubCa extends Ca {
   tokens: DbCertRegistry;
 }
 
-/** The CA certificate and key from caDir (ca.pem, ca.key) with the register in the hub database. */
+/**
+ * The CA certificate and key from caDir (ca.pem, ca.key) with the register in the hub database.
+ * Marks caDir as the hub's, so `credit ca …` no longer uses the directory's own (unused) register.
+ */
 export function openHubCa(db: Db, caDir: string): HubCa {
   let certPem: string;
   let keyPem: string;
@@ -101,6 +105,7 @@ export function openHubCa(db: Db, caDir: string): HubCa {
   } catch (e) {
     throw certError('ERR_CA_NOT_FOUND', `no CA in ${caDir} (run \`credit ca init --dir ${caDir}\`): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { dir: caDir });
   }
+  markHubRegister(caDir);
   const store = new DbCertRegistry(db);
   return { certPem, keyPem, certs: store, tokens: store };
 }

@@ -7,6 +7,7 @@ export const HUB_ERRORS = {
   ERR_ENVELOPE_TYPE: 'envelope type does not fit this route',
   ERR_RECORD_CONFLICT: 'record id is owned by another node',
   ERR_RECORD_UNKNOWN: 'withdrawal names a record this node never published to the hub',
+  ERR_HUB_STORE_NOT_FOUND: 'the hub store named by the config does not exist or holds no hub tables; admin commands never create one',
 } as const;
 
 export type HubErrorCode = keyof typeof HUB_ERRORS;

@@ -13,6 +13,7 @@ import {
   openCaDir,
   parseCrl,
   parseTtl,
+  refuseHubRegister,
   revoke,
   REVOCATION_REASONS,
   withCaDir,
@@ -25,7 +26,14 @@ import { command, group, optionalInt, optionalString, requireString, type Comman
 
 const DAY_MS = 86_400_000;
 const MAX_TOKEN_TTL_MS = 30 * DAY_MS;
-const DIR_HELP = '  --dir DIR       the CA directory (ca.pem, ca.key, state.json)';
+const DIR_HELP = '  --dir DIR       the CA directory (ca.pem, ca.key, state.json); a hub\'s caDir is refused (ERR_CA_HUB_REGISTER)';
+
+/** One register per CA: a hub's caDir is worked on with `credit hub …` only (its register is the hub database). */
+function dirOf(values: CommandContext['values'], instead: string): string {
+  const dir = requireString(values, 'dir');
+  refuseHubRegister(dir, `\`${instead}\``);
+  return dir;
+}
 
 function readInput(path: string, what: string): string {
   try {
@@ -71,7 +79,7 @@ const issue = command({
   ].join('\n'),
   options: { dir: { type: 'string' }, csr: { type: 'string' }, out: { type: 'string' }, days: { type: 'string' }, host: { type: 'string', multiple: true }, token: { type: 'string' } },
   run: async ({ values, io }) => {
-    const dir = requireString(values, 'dir');
+    const dir = dirOf(values, 'credit hub token --config HUB.json --node ID --grade N`, then the node enrols itself with `credit node init … --token T');
     const csrPem = readInput(requireString(values, 'csr'), 'CSR');
     const out = requireString(values, 'out');
     const days = optionalInt(values, 'days', 365);
@@ -96,7 +104,7 @@ const token = command({
   ].join('\n'),
   options: { dir: { type: 'string' }, node: { type: 'string' }, grade: { type: 'string' }, ttl: { type: 'string' } },
   run: async ({ values, io }) => {
-    const dir = requireString(values, 'dir');
+    const dir = dirOf(values, 'credit hub token --config HUB.json --node ID --grade N');
     const nodeId = requireString(values, 'node');
     const gradeText = requireString(values, 'grade');
     const grade = assertGrade(/^\d+$/.test(gradeText) ? Number(gradeText) : gradeText);
@@ -123,7 +131,7 @@ const revokeCmd = command({
   ].join('\n'),
   options: { dir: { type: 'string' }, serial: { type: 'string' }, node: { type: 'string' }, reason: { type: 'string' } },
   run: async ({ values, io }) => {
-    const dir = requireString(values, 'dir');
+    const dir = dirOf(values, 'credit hub revoke --config HUB.json --node ID');
     const serial = optionalString(values, 'serial');
     const nodeId = optionalString(values, 'node');
     if ((serial === undefined) === (nodeId === undefined)) throw cliError('ERR_USAGE', 'give exactly one of --serial HEX or --node ID');
@@ -145,7 +153,7 @@ const crl = command({
   help: [DIR_HELP, '  --out FILE      where to write the CRL (PEM, -----BEGIN X509 CRL-----)', '  --days N        nextUpdate = now + N days (default 7): publish a new CRL before then'].join('\n'),
   options: { dir: { type: 'string' }, out: { type: 'string' }, days: { type: 'string' } },
   run: async ({ values, io }) => {
-    const dir = requireString(values, 'dir');
+    const dir = dirOf(values, 'credit hub crl --config HUB.json --out FILE');
     const out = requireString(values, 'out');
     const nextUpdateDays = optionalInt(values, 'days', 7);
     const ca = await openCaDir(dir);
@@ -164,7 +172,7 @@ const list = command({
   help: [DIR_HELP, '  --json          one JSON array instead of the table'].join('\n'),
   options: { dir: { type: 'string' }, json: { type: 'boolean' } },
   run: async ({ values, io }) => {
-    const ca = await openCaDir(requireString(values, 'dir'));
+    const ca = await openCaDir(dirOf(values, 'credit hub nodes --config HUB.json'));
     const rows = await listCertificates(ca);
     if (values['json'] === true) {
       io.stdout(`${JSON.stringify(rows, null, 2)}\n`);

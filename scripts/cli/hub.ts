@@ -1,30 +1,38 @@
 /**
- * `credit hub start|token|nodes|revoke`: the provincial hub, run by the hub operator. Every
- * command reads the hub config; token, nodes and revoke open the hub database directly (beside a
- * running hub: SQLite WAL or PostgreSQL), so a revocation takes effect on the node's next request.
+ * `credit hub start|token|nodes|revoke|crl`: the provincial hub, run by the hub operator. Every
+ * command reads the hub config; the admin commands open the hub's existing database directly
+ * (beside a running hub: SQLite WAL or PostgreSQL; never a new one), so a revocation takes effect
+ * on the node's next request. The hub database is the CA's only register (`credit ca …` refuses a
+ * hub's caDir).
  */
 import type { Knex } from 'knex';
-import { connect } from '../../audit/knex-connect.js';
 import { assertGrade, parseTtl } from '../../certs/tokens.js';
 import { certError } from '../../certs/errors.js';
-import { isRevocationReason, REVOCATION_REASONS, type RevocationReason } from '../../certs/crl.js';
+import { isRevocationReason, parseCrl, REVOCATION_REASONS, type RevocationReason } from '../../certs/crl.js';
+import { buildCrl } from '../../certs/revoke.js';
+import { writeFileAtomic } from '../../certs/safe-files.js';
 import { openHubCa, type HubCa } from '../../hub/ca-store.js';
 import { loadHubConfig } from '../../hub/config.js';
 import { makeToken, revokeNode } from '../../hub/enrolment-service.js';
-import { migrateHub } from '../../hub/migrations.js';
+import { openExistingHubStore } from '../../hub/admin-store.js';
 import { nodesStore, type HubNode } from '../../hub/nodes-store.js';
 import { cliError } from '../errors.js';
-import { command, group, optionalString, requireString } from './framework.js';
+import { command, group, optionalInt, optionalString, requireString } from './framework.js';
 
 const DAY_MS = 86_400_000;
-const CONFIG_HELP = '  --config FILE   hub config (JSON): {"dataDir":"DIR","caDir":"CA","listen":{"host":"0.0.0.0","port":8443},"hosts":["hub.example.cn"]}';
+const CONFIG_HELP = [
+  '  --config FILE   hub config (JSON): {"dataDir":"DIR","caDir":"CA","databaseUrl":"postgres://…","listen":{"host":"0.0.0.0","port":8443},"hosts":["hub.example.cn"]}',
+  '                  the store: databaseUrl (env DATABASE_URL overrides it), else DATADIR/hub.sqlite; admin commands never create one',
+].join('\n');
 
-/** Opens the hub database named by the config (migrating it) and the CA over it; closes it after `fn`. */
+/**
+ * Opens the hub's existing database (never a new one: ERR_HUB_STORE_NOT_FOUND; `databaseUrl` from
+ * the config file, env DATABASE_URL overrides) and the CA over it; closes it after `fn`.
+ */
 async function withHubDb<T>(configFile: string, fn: (db: Knex, ca: HubCa) => Promise<T>): Promise<T> {
   const config = loadHubConfig(configFile);
-  const db = await connect(config.databaseTarget);
+  const db = await openExistingHubStore(config);
   try {
-    await migrateHub(db);
     return await fn(db, openHubCa(db, config.caDir));
   } finally {
     await db.destroy();
@@ -142,4 +150,29 @@ const revoke = command({
   },
 });
 
-export const hubGroup = group('hub', 'the provincial hub (hub operator): run it, enrol and revoke nodes', [start, token, nodes, revoke]);
+const crl = command({
+  name: 'crl',
+  summary: "write the hub's current X.509 CRL (PEM) from its own register, as GET /v1/crl serves it",
+  usage: '--config FILE --out FILE [--days N]',
+  help: [
+    CONFIG_HELP,
+    '  --out FILE      where to write the CRL (PEM, -----BEGIN X509 CRL-----)',
+    '  --days N        nextUpdate = now + N days (default 7): publish a new CRL before then',
+    '  Check a certificate against it: openssl verify -crl_check -CAfile ca.pem -CRLfile FILE node.pem',
+  ].join('\n'),
+  options: { config: { type: 'string' }, out: { type: 'string' }, days: { type: 'string' } },
+  run: async ({ values, io }) => {
+    const configFile = requireString(values, 'config');
+    const out = requireString(values, 'out');
+    const nextUpdateDays = optionalInt(values, 'days', 7);
+    const { pem, parsed } = await withHubDb(configFile, async (_db, ca) => {
+      const text = await buildCrl(ca, { nextUpdateDays });
+      return { pem: text, parsed: await parseCrl(text, { caCertPem: ca.certPem }) };
+    });
+    writeFileAtomic(out, pem, 0o644);
+    io.stdout(`CRL with ${parsed.revoked.size} revoked certificate(s), next update ${parsed.nextUpdate?.toISOString()}: ${out}\n`);
+    return 0;
+  },
+});
+
+export const hubGroup = group('hub', 'the provincial hub (hub operator): run it, enrol and revoke nodes', [start, token, nodes, revoke, crl]);

@@ -74,15 +74,15 @@ function capture() {
   return { io: { stdout: (s: string) => void out.push(s), stderr: (s: string) => void err.push(s) }, out, err };
 }
 
-t.test('operator workflow with real processes: token → start → enrol → nodes → revoke', async (t) => {
+t.test('operator workflow with real processes: start → token → enrol → nodes → revoke', async (t) => {
+  const hub = await startHubProcess(); // admin commands never create the hub store: the hub does, at its first start
+  t.teardown(() => hub.stop());
+  t.match(hub.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+
   const tok = await run(['hub', 'token', '--config', configFile, '--node', '430100', '--grade', '2', '--name', '长沙市', '--ttl', '2h']);
   t.equal(tok.code, 0, tok.err);
   t.match(tok.out, /^cf1_[A-Za-z0-9_-]{43}\n$/, 'the token alone on stdout');
   t.match(tok.err, /single use, expires/);
-
-  const hub = await startHubProcess();
-  t.teardown(() => hub.stop());
-  t.match(hub.url, /^https:\/\/127\.0\.0\.1:\d+$/);
 
   const anon = new Agent({ connect: { ca: [caCertPem] } });
   t.teardown(() => anon.close());
