@@ -100,9 +100,10 @@ export function recordsService(deps: ServiceDeps) {
       return db.transaction(async (trx) => {
         const inserted = await recordsStore.insertMany(trx, stored);
         const fresh = stored.filter((s) => inserted.has(s.id));
-        for (const s of fresh) await audit.recordIn(trx, { actor: caller.actor, actorNode: deps.nodeId, action: 'record.create', object: s.id, class: s.classification, outcome: 'success' });
         await runWritten(deps.hooks, trx, fresh);
         const existing = fresh.length === stored.length ? new Map<string, string>() : await recordsStore.idsByNaturalKey(trx, stored.filter((s) => !inserted.has(s.id)).map((s) => s.naturalKey));
+        // audit entries last: the audit lock is taken after every database lock (audit/log.ts)
+        for (const s of fresh) await audit.recordIn(trx, { actor: caller.actor, actorNode: deps.nodeId, action: 'record.create', object: s.id, class: s.classification, outcome: 'success' });
         const records = stored.map((s, index) => (inserted.has(s.id) ? { index, id: s.id, duplicate: false } : { index, id: existing.get(s.naturalKey) ?? s.id, duplicate: true }));
         return { accepted: fresh.length, duplicates: stored.length - fresh.length, records };
       });
