@@ -11,6 +11,7 @@ import type { Knex } from 'knex';
 import type { DestinationStream } from 'pino';
 import { connect } from '../audit/knex-connect.js';
 import { migrateAudit, openAuditLog } from '../audit/index.js';
+import { refusalAudit } from '../audit/refusals.js';
 import { authenticate, installAuth } from './auth.js';
 import type { NodeConfig } from './config.js';
 import type { NodeContext } from './context.js';
@@ -85,6 +86,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   const repair = repairService(deps, records);
   const ctx: NodeContext = {
     config, db, audit, records, repair,
+    refusals: refusalAudit(audit, { clock }),
     imports: importService(deps, records),
     metrics: createMetrics(db, config.nodeId),
     job: disclosureJob(() => repair.expireDue(), config.disclosureJob.intervalMinutes, app.log),
@@ -116,7 +118,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, { ctx });
   await app.register(
     async (v1) => {
-      v1.addHook('onRequest', authenticate(config.nodeId, audit));
+      v1.addHook('onRequest', authenticate(config.nodeId, ctx.refusals));
       await v1.register(recordRoutes, { ctx });
       await v1.register(importRoutes, { ctx });
       await v1.register(exchangeRoutes, { ctx });
@@ -138,6 +140,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     await ctx.exchange?.stop();
     await ctx.job.stop();
+    await ctx.refusals.close();
     if (!opts.audit) await audit.close();
     if (!opts.db) await db.destroy();
   });
