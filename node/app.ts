@@ -81,12 +81,13 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     const witnessable = typeof (audit as Partial<WitnessableLog>).signerFingerprint === 'function' ? (audit as unknown as WitnessableLog) : undefined;
     exchange = await createExchange({ config: { ...config, hub: config.hub }, db, audit, clock, log: app.log, material, ...(witnessable ? { auditLog: witnessable } : {}) });
   }
-  const deps = { db, audit, hooks: mergeHooks(opts.hooks ?? emptyHooks(), exchange?.hooks), nodeId: config.nodeId, clock };
+  const refusals = refusalAudit(audit, { clock });
+  const deps = { db, audit, refusals, hooks: mergeHooks(opts.hooks ?? emptyHooks(), exchange?.hooks), nodeId: config.nodeId, clock };
   const records = recordsService(deps);
   const repair = repairService(deps, records);
   const ctx: NodeContext = {
     config, db, audit, records, repair,
-    refusals: refusalAudit(audit, { clock }),
+    refusals,
     imports: importService(deps, records),
     metrics: createMetrics(db, config.nodeId),
     job: disclosureJob(() => repair.expireDue(), config.disclosureJob.intervalMinutes, app.log),

@@ -64,3 +64,17 @@ t.test('200 unauthenticated requests: a bounded number of audit entries whose co
   const counts = rows.map((r) => (r.action.endsWith('.aggregate') ? Number(/count=(\d+)/.exec(r.reason)![1]) : 1));
   t.equal(counts.reduce((a, b) => a + b, 0), 201, 'the counts add up to every refusal');
 });
+
+t.test('200 denied reads by a signed-in user: a bounded number of audit entries whose counts add up to 200', async (t) => {
+  const f = await nodeFixture(t, { now: '2026-11-28T09:00:05.000Z' });
+  const made = await f.app.inject({ method: 'POST', url: '/v1/records', headers: await f.auth('admin', 'internal'), payload: record('CF', {}, 'internal') });
+  const id = made.json().records[0].id as string;
+  const headers = await f.auth('query', 'public');
+  const codes = new Set<string>();
+  for (let i = 0; i < 200; i++) codes.add((await f.app.inject({ method: 'GET', url: `/v1/records/${id}`, headers })).json().code);
+  t.same([...codes], ['ERR_CLASSIFICATION_DENIED'], '200 refused');
+  await f.app.close();
+  const rows = await f.db('audit_log').where('action', 'like', 'access.denied%').orderBy('seq').select('action', 'actor', 'object', 'reason');
+  t.same(rows.map((r) => [r.action, r.actor, r.object]), [['access.denied', 'user:query-public', id], ['access.denied.aggregate', 'user:query-public', id]]);
+  t.match(rows[1]!.reason, /^ERR_CLASSIFICATION_DENIED count=199 /);
+});
