@@ -12,7 +12,26 @@ export interface ConnectOptions {
   schema?: string;
   /** Connection pool ceiling for PostgreSQL. */
   poolMax?: number;
+  /** PostgreSQL session timeouts in ms (defaults: PG_TIMEOUTS). */
+  timeouts?: Partial<PgTimeouts>;
 }
+
+export interface PgTimeouts {
+  /** `statement_timeout`: a statement running longer is cancelled. */
+  statementMs: number;
+  /** `lock_timeout`: a statement waiting longer for a lock is cancelled (its transaction rolls back). */
+  lockMs: number;
+  /** `idle_in_transaction_session_timeout`: a session idle inside a transaction longer is ended. */
+  idleInTransactionMs: number;
+}
+
+/**
+ * Every PostgreSQL session of hub and node runs with these, so no lock cycle or forgotten
+ * transaction can hold the store for ever: whatever waits longer fails, its transaction rolls back
+ * and releases its locks (and, through it, the audit lock; see audit/log.ts, LOCK ORDER).
+ * SQLite's counterpart is `busy_timeout` (5 s).
+ */
+export const PG_TIMEOUTS: Readonly<PgTimeouts> = Object.freeze({ statementMs: 30_000, lockMs: 10_000, idleInTransactionMs: 60_000 });
 
 export function isPostgresUrl(target: string): boolean {
   return /^postgres(ql)?:\/\//.test(target);
@@ -20,9 +39,12 @@ export function isPostgresUrl(target: string): boolean {
 
 export async function connect(target: string, opts: ConnectOptions = {}): Promise<Knex> {
   if (isPostgresUrl(target)) {
+    const t = { ...PG_TIMEOUTS, ...opts.timeouts };
     const db = knexFactory({
       client: 'pg',
-      connection: target,
+      // sent in the startup packet: set on every session before its first statement
+      // (node-postgres options; knex's type does not list lock_timeout)
+      connection: { connectionString: target, statement_timeout: t.statementMs, lock_timeout: t.lockMs, idle_in_transaction_session_timeout: t.idleInTransactionMs } as Knex.PgConnectionConfig,
       pool: { min: 0, max: opts.poolMax ?? 10 },
       ...(opts.schema ? { searchPath: [opts.schema] } : {}),
     });

@@ -1,7 +1,7 @@
 /**
  * The append-only audit log of one store. Appends are serialised in-process: the chain head
- * (last leaf hash) and the compact Merkle range live in memory, and a mutex guards them. It is
- * taken only while holding a database connection, so SQLite's single connection cannot deadlock.
+ * (last leaf hash) and the compact Merkle range live in memory, and a mutex guards them (the audit
+ * lock: see LOCK ORDER below — database locks first, the audit lock last).
  * `record()` queues the event; one flush writes every queued event in a single transaction and
  * resolves their promises after COMMIT (durable on resolve). `recordIn(trx)` appends inside the
  * caller's transaction and keeps the lock until it ends: on commit the in-memory head advances,
@@ -69,7 +69,20 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
   let lastCp = (await latestCheckpoint(db))?.treeSize ?? 0;
   let closed = false;
 
-  // ---- mutex over `state` ----
+  // ---- mutex over `state`: the audit lock ----
+  // LOCK ORDER (every caller, hub and node): connection → database locks → audit lock.
+  // The audit lock is an in-process lock the database cannot see, so it must never be held while
+  // waiting on the database for anything but its own audit rows and COMMIT:
+  //  - it is taken only inside a transaction (a connection is held first, so SQLite's single
+  //    connection cannot deadlock against it);
+  //  - recordIn(trx) takes it and keeps it to the end of trx, so a transaction calls recordIn only
+  //    after its last statement that can wait on a lock another transaction holds (row locks such
+  //    as the hub_nodes counter update, advisory locks such as the distribution feed's): audit
+  //    entries are the transaction's last writes, awaited one after the other, never started
+  //    together with another statement (Promise.all) — that is how a query and a batch of one node
+  //    once wedged a PostgreSQL hub;
+  //  - record() and checkpoint() take it in a fresh transaction that holds no other lock.
+  // The statement, lock and idle-in-transaction timeouts of knex-connect.ts break any cycle left.
   let tail: Promise<void> = Promise.resolve();
   const acquire = (): Promise<() => void> => {
     let release!: () => void;

@@ -56,6 +56,8 @@ export async function pruneAudit(db: Knex, log: AuditLog, opts: PruneOptions): P
 
   let eventSeq = 0;
   await db.transaction(async (trx) => {
+    // an operator's one-off delete of a large prefix may take longer than the sessions' statement_timeout (knex-connect.ts)
+    if (pg) await trx.raw('SET LOCAL statement_timeout = 0');
     if (pg) await trx.raw('ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change');
     else for (const sql of unguardSql(trx, 'audit_log')) await trx.raw(sql);
     const removed = await trx('audit_log').where('seq', '<=', k).del();

@@ -10,6 +10,7 @@ import type { DestinationStream } from 'pino';
 import type { TLSSocket } from 'node:tls';
 import { connect, readerFor } from '../audit/knex-connect.js';
 import { migrateAudit, openAuditLog, type AuditLog } from '../audit/index.js';
+import { refusalAudit, type RefusalAudit } from '../audit/refusals.js';
 import { HUB_NODE_ID } from '../certs/issue.js';
 import { tlsServerOptions } from '../certs/tls.js';
 import { caTrust } from '../protocol/ca-trust.js';
@@ -37,6 +38,8 @@ export interface HubContext extends HubDeps {
   queries: QueryService;
   enrolment: EnrolmentService;
   witness: WitnessService;
+  /** Refusals go to the audit log aggregated per source and minute (audit/refusals.ts). */
+  refusals: RefusalAudit;
   state: { closing: boolean };
 }
 
@@ -87,6 +90,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       queries: queryService(deps),
       enrolment: enrolmentService(deps),
       witness: witnessService(deps),
+      refusals: refusalAudit(audit, { clock }),
       state: { closing: false },
     };
     const app = Fastify({
@@ -108,7 +112,8 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       if (body.code === 'ERR_CLASSIFICATION_DENIED' || body.code === 'ERR_ENVELOPE_MALFORMED') return; // audited with the batch refusal
       if (WITNESS_FAILURES.has(body.code)) return; // audited as a failed checkpoint.cosign
       const who = request.peer ? `node:${request.peer.nodeId}` : request.peerFingerprint ? `cert:${request.peerFingerprint}` : `addr:${request.ip}`;
-      await audit!.record({ action: 'request.refused', actor: who, ...(request.peer ? { actorNode: request.peer.nodeId } : {}), object: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`, outcome: 'failure', reason: body.code });
+      // one entry per source, route and code a minute, and a count of the rest (audit/refusals.ts)
+      await ctx.refusals.refused(who, { action: 'request.refused', actor: who, ...(request.peer ? { actorNode: request.peer.nodeId } : {}), object: `${request.method} ${request.routeOptions.url ?? '(no route)'}`, outcome: 'failure', reason: body.code });
     });
     installHubMetrics(app, ctx.metrics);
     app.removeContentTypeParser('text/plain');
@@ -135,6 +140,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       if (ctx.state.closing) void reply.header('connection', 'close');
     });
     app.addHook('onClose', async () => {
+      await ctx.refusals.close();
       await audit!.close();
       await reader!.close();
       if (!opts.db) await db.destroy();

@@ -2,8 +2,9 @@
  * POST /v1/batches: a node's batch in, a signed receipt out. Crypto and catalog checks happen
  * before the transaction; inside ONE transaction: replay → out of order → gap → stale timestamp,
  * the seq claimed (compare-and-set), records upserted in multi-row chunks, withdrawals applied,
- * the receipt sealed and stored with the envelope id, the node's counters, the audit entry, and
- * the distribution rows (last: on PostgreSQL they take the feed's ordering lock).
+ * the receipt sealed and stored with the envelope id, the node's counters, the distribution rows
+ * (on PostgreSQL they take the feed's ordering lock) and, last, the audit entry (audit/log.ts: the
+ * audit lock is taken after every database lock).
  * A batch refused by policy (internal or over-grade class, malformed payload) still consumes its
  * seq and stores a 'refused' receipt, so the node's outbox moves on.
  *
@@ -182,11 +183,12 @@ export function intakeService(deps: HubDeps): IntakeService {
         throw protocolError('ERR_REPLAY', `envelope ${batchId} has been seen before`, { id: batchId });
       }
       await nodesStore.count(trx, peer.nodeId, receivedAt, { batchesIn: 1, recordsIn: rows.length });
+      // the feed's ordering lock before the audit lock: the audit entry is always the last write (audit/log.ts)
+      await recordsStore.distribute(trx, dist);
       await deps.audit.recordIn(trx, {
         action: 'batch.receive', actor: `node:${peer.nodeId}`, actorNode: peer.nodeId, object: batchId, outcome: 'success',
         reason: `seq=${header.seq} accepted=${rows.length} rejected=${rejected.length} withdrawn=${withdrawn.length} digest=${digest}`,
       });
-      await recordsStore.distribute(trx, dist);
       return { kind: 'receipt', receipt, payload: receiptPayload };
     });
 

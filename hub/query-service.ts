@@ -69,12 +69,15 @@ export function queryService(deps: HubDeps): QueryService {
         // The answer is sealed (its signature made in the thread pool) while the counters, the audit
         // entry and the commit are written; it leaves only once they are committed. Should the
         // transaction fail, its error is the one reported and the sealed answer is dropped.
-        const counted = nodesStore.count(trx, peer.nodeId, at, { queries: 1, recordsOut: released.length });
         sealed = seal({ type: 'query-answer', from: HUB_NODE_ID, to: peer.nodeId, seq: header.seq, payload: answer, sender: deps.identity, recipientCertPem: peer.certPem });
         sealed.catch(() => undefined);
+        // Lock order (audit/log.ts): the hub_nodes row lock first, the audit lock last. Started
+        // together, the audit lock could be held while the counter update waits for a batch of the
+        // same node that holds the row and waits for the audit lock: a wedge PostgreSQL cannot see.
+        await nodesStore.count(trx, peer.nodeId, at, { queries: 1, recordsOut: released.length });
         const top = released.reduce<Classification | undefined>((m, r) => (m === undefined || classRank(r.classification) > classRank(m) ? r.classification : m), undefined);
         const held = [...withheld].map(([c, w]) => `${c}:${w.count}:${w.code}`).join(',');
-        const audited = deps.audit.recordIn(trx, {
+        await deps.audit.recordIn(trx, {
           action: 'query.answer',
           actor: `node:${peer.nodeId}/${payload.actor}`.slice(0, 200),
           actorNode: peer.nodeId,
@@ -83,7 +86,6 @@ export function queryService(deps: HubDeps): QueryService {
           outcome: 'success',
           reason: `purpose=${purpose ?? '-'} clearance=${payload.clearance} released=${released.length} withheld=${held || '-'} query=${header.id}`,
         });
-        for (const r of await Promise.allSettled([counted, audited])) if (r.status === 'rejected') throw r.reason;
       });
       deps.metrics.queries.inc();
       return sealed;

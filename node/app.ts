@@ -12,6 +12,7 @@ import type { DestinationStream } from 'pino';
 import { connect } from '../audit/knex-connect.js';
 import { migrateAudit, openAuditLog } from '../audit/index.js';
 import { TLS_POLICY } from '../certs/tls.js';
+import { refusalAudit } from '../audit/refusals.js';
 import { authenticate, installAuth } from './auth.js';
 import type { NodeConfig } from './config.js';
 import type { NodeContext } from './context.js';
@@ -81,11 +82,13 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     const witnessable = typeof (audit as Partial<WitnessableLog>).signerFingerprint === 'function' ? (audit as unknown as WitnessableLog) : undefined;
     exchange = await createExchange({ config: { ...config, hub: config.hub }, db, audit, clock, log: app.log, material, ...(witnessable ? { auditLog: witnessable } : {}) });
   }
-  const deps = { db, audit, hooks: mergeHooks(opts.hooks ?? emptyHooks(), exchange?.hooks), nodeId: config.nodeId, clock };
+  const refusals = refusalAudit(audit, { clock });
+  const deps = { db, audit, refusals, hooks: mergeHooks(opts.hooks ?? emptyHooks(), exchange?.hooks), nodeId: config.nodeId, clock };
   const records = recordsService(deps);
   const repair = repairService(deps, records);
   const ctx: NodeContext = {
     config, db, audit, records, repair,
+    refusals,
     imports: importService(deps, records),
     metrics: createMetrics(db, config.nodeId),
     job: disclosureJob(() => repair.expireDue(), config.disclosureJob.intervalMinutes, app.log),
@@ -117,7 +120,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, { ctx });
   await app.register(
     async (v1) => {
-      v1.addHook('onRequest', authenticate(config.nodeId, audit));
+      v1.addHook('onRequest', authenticate(config.nodeId, ctx.refusals));
       await v1.register(recordRoutes, { ctx });
       await v1.register(importRoutes, { ctx });
       await v1.register(exchangeRoutes, { ctx });
@@ -139,6 +142,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     await ctx.exchange?.stop();
     await ctx.job.stop();
+    await ctx.refusals.close();
     if (!opts.audit) await audit.close();
     if (!opts.db) await db.destroy();
   });

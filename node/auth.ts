@@ -1,11 +1,13 @@
 /**
  * Authentication of local users: a bearer JWT verified by @fastify/jwt (HS256 only, this node's
  * secret, this node as issuer). `alg: none`, a tampered payload, another key and an expired token
- * are all refused with 401 and a code; every refusal is audited. The verified caller is
+ * are all refused with 401 and a code; every refusal is audited (aggregated per client address and
+ * minute, audit/refusals.ts). The verified caller is
  * `request.caller`.
  */
 import fastifyJwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { RefusalAudit } from '../audit/refusals.js';
 import { isClassification } from '../protocol/classification.js';
 import { isRole, type Caller } from './access.js';
 import { nodeError } from './errors.js';
@@ -40,19 +42,22 @@ function isUserName(sub: unknown): sub is string {
 }
 
 /** onRequest hook for /v1 routes (before the body is read): verifies the token, sets request.caller. */
-export function authenticate(nodeId: string, audit: AuditWriter) {
+export function authenticate(nodeId: string, refusals: RefusalAudit) {
+  // one entry per client address, route and code a minute, and a count of the rest (audit/refusals.ts)
+  const refused = (request: FastifyRequest, code: string) =>
+    refusals.refused(`addr:${request.ip}`, { actor: 'anonymous', actorNode: nodeId, action: 'access.denied', object: `${request.method} ${request.routeOptions.url ?? ''}`, outcome: 'failure', reason: code });
   return async (request: FastifyRequest): Promise<void> => {
     let payload: Record<string, unknown>;
     try {
       payload = await request.jwtVerify<Record<string, unknown>>();
     } catch (e) {
       const err = authError(e);
-      await audit.record({ actor: 'anonymous', actorNode: nodeId, action: 'access.denied', object: `${request.method} ${request.routeOptions.url ?? ''}`, outcome: 'failure', reason: err.code });
+      await refused(request, err.code);
       throw err;
     }
     const { sub, role, clearance } = payload;
     if (!isUserName(sub) || !isRole(role) || !isClassification(clearance)) {
-      await audit.record({ actor: 'anonymous', actorNode: nodeId, action: 'access.denied', object: `${request.method} ${request.routeOptions.url ?? ''}`, outcome: 'failure', reason: 'ERR_AUTH_INVALID' });
+      await refused(request, 'ERR_AUTH_INVALID');
       throw nodeError('ERR_AUTH_INVALID', 'token claims sub/role/clearance are not ones this node knows');
     }
     request.caller = { actor: `user:${sub}`, role, clearance };

@@ -1,4 +1,5 @@
 /** What the composition root (app.ts) hands to routes: the built services and the config. */
+import type { RefusalAudit } from '../audit/refusals.js';
 import type { Knex } from 'knex';
 import type { NodeConfig } from './config.js';
 import type { DisclosureJob } from './disclosure-job.js';
@@ -13,6 +14,8 @@ export interface NodeContext {
   config: NodeConfig;
   db: Knex;
   audit: AuditWriter;
+  /** Refused requests go to the audit log aggregated per source and minute (audit/refusals.ts). */
+  refusals: RefusalAudit;
   records: RecordsService;
   repair: RepairService;
   imports: ImportService;

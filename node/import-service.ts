@@ -75,9 +75,10 @@ export function importService(deps: ServiceDeps, records: RecordsService) {
           const inserted = await recordsStore.insertMany(trx, rows);
           const fresh = rows.filter((r) => inserted.has(r.id));
           const object = `import:${importId}#${batchNo}`;
+          await runWritten(deps.hooks, trx, fresh);
+          // audit entries last: the audit lock is taken after every database lock (audit/log.ts)
           if (rows.length) await deps.audit.recordIn(trx, { actor: caller.actor, actorNode: deps.nodeId, action: 'record.import', object, class: top, outcome: 'success', reason: `accepted=${fresh.length} duplicates=${rows.length - fresh.length}` });
           if (deniedHere) await deps.audit.recordIn(trx, { actor: caller.actor, actorNode: deps.nodeId, action: 'access.denied', object, outcome: 'failure', reason: `ERR_CLASSIFICATION_DENIED lines=${deniedHere}` });
-          await runWritten(deps.hooks, trx, fresh);
           return fresh;
         });
         report.accepted += fresh.length;

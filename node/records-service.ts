@@ -8,6 +8,7 @@ import { todayInChina } from '../protocol/catalog-calendar.js';
 import type { Classification } from '../protocol/classification.js';
 import { isCreditError, protocolError } from '../protocol/errors.js';
 import { checkIdentifier, normalizeIdentifier } from '../protocol/identifiers.js';
+import type { RefusalAudit } from '../audit/refusals.js';
 import type { AuditEvent } from '../audit/types.js';
 import { assertMayAct, assertMayWrite, decideRead, mayAct, type Action, type Caller } from './access.js';
 import { nodeError } from './errors.js';
@@ -28,6 +29,8 @@ export interface ServiceDeps {
   hooks: RecordHooks;
   nodeId: string;
   clock: () => Date;
+  /** Denials go through it, aggregated per caller and minute (audit/refusals.ts); without it, one entry each. */
+  refusals?: RefusalAudit;
 }
 
 export interface CreateResult {
@@ -56,8 +59,10 @@ export function recordsService(deps: ServiceDeps) {
     }
   }
 
-  function denied(caller: Caller, object: string, cls: Classification | undefined, code: string): Promise<number> {
-    return audit.record({ actor: caller.actor, actorNode: deps.nodeId, action: 'access.denied', object, ...(cls ? { class: cls } : {}), outcome: 'failure', reason: code });
+  async function denied(caller: Caller, object: string, cls: Classification | undefined, code: string): Promise<void> {
+    const event: AuditEvent = { actor: caller.actor, actorNode: deps.nodeId, action: 'access.denied', object, ...(cls ? { class: cls } : {}), outcome: 'failure', reason: code };
+    if (deps.refusals) await deps.refusals.refused(caller.actor, event);
+    else await audit.record(event);
   }
 
   async function act(caller: Caller, action: Action, object: string): Promise<void> {
@@ -100,9 +105,10 @@ export function recordsService(deps: ServiceDeps) {
       return db.transaction(async (trx) => {
         const inserted = await recordsStore.insertMany(trx, stored);
         const fresh = stored.filter((s) => inserted.has(s.id));
-        for (const s of fresh) await audit.recordIn(trx, { actor: caller.actor, actorNode: deps.nodeId, action: 'record.create', object: s.id, class: s.classification, outcome: 'success' });
         await runWritten(deps.hooks, trx, fresh);
         const existing = fresh.length === stored.length ? new Map<string, string>() : await recordsStore.idsByNaturalKey(trx, stored.filter((s) => !inserted.has(s.id)).map((s) => s.naturalKey));
+        // audit entries last: the audit lock is taken after every database lock (audit/log.ts)
+        for (const s of fresh) await audit.recordIn(trx, { actor: caller.actor, actorNode: deps.nodeId, action: 'record.create', object: s.id, class: s.classification, outcome: 'success' });
         const records = stored.map((s, index) => (inserted.has(s.id) ? { index, id: s.id, duplicate: false } : { index, id: existing.get(s.naturalKey) ?? s.id, duplicate: true }));
         return { accepted: fresh.length, duplicates: stored.length - fresh.length, records };
       });

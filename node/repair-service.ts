@@ -3,6 +3,7 @@
  * never deleted; each change is audited in the same transaction as the change itself.
  */
 import type { Knex } from 'knex';
+import type { AuditEvent } from '../audit/types.js';
 import { todayInChina } from '../protocol/catalog-calendar.js';
 import { uuidv7 } from '../protocol/crypto.js';
 import type { Caller } from './access.js';
@@ -19,14 +20,17 @@ export interface WithdrawResult {
 
 const SYSTEM_ACTOR = 'system:disclosure-job';
 
-/** Withdraws inside `trx`: store, objections, audit, hooks. */
-async function withdrawIn(trx: Knex.Transaction, deps: ServiceDeps, r: StoredRecord, reason: WithdrawReason, actor: string, at: string, note: string | null): Promise<void> {
+/**
+ * Withdraws inside `trx`: store, objections, hooks. Returns the audit event, which the caller
+ * records after its last other write (audit/log.ts: the audit lock is taken after every database lock).
+ */
+async function withdrawIn(trx: Knex.Transaction, deps: ServiceDeps, r: StoredRecord, reason: WithdrawReason, actor: string, at: string, note: string | null): Promise<AuditEvent> {
   const changed = await recordsStore.withdraw(trx, r.id, reason, at);
   if (!changed) throw nodeError('ERR_RECORD_NOT_ACTIVE', `record ${r.id} is already withdrawn`);
   const resolved = await recordsStore.resolveObjections(trx, { recordId: r.id }, reason === 'objection-upheld' ? 'upheld' : 'closed', actor, at, note ?? `record withdrawn: ${reason}`);
   if (resolved > 0) await recordsStore.setDisputed(trx, r.id, false, at);
-  await deps.audit.recordIn(trx, { actor, actorNode: deps.nodeId, action: 'record.withdraw', object: r.id, class: r.classification, outcome: 'success', reason });
   for (const h of deps.hooks.onRecordWithdrawn) await h(trx, r, reason);
+  return { actor, actorNode: deps.nodeId, action: 'record.withdraw', object: r.id, class: r.classification, outcome: 'success', reason };
 }
 
 export function repairService(deps: ServiceDeps, records: RecordsService) {
@@ -67,7 +71,7 @@ export function repairService(deps: ServiceDeps, records: RecordsService) {
         throw nodeError('ERR_NO_OPEN_OBJECTION', `record ${r.id} has no open objection`);
       }
       const at = now();
-      await db.transaction((trx) => withdrawIn(trx, deps, r, reason, caller.actor, at, note ?? null));
+      await db.transaction(async (trx) => deps.audit.recordIn(trx, await withdrawIn(trx, deps, r, reason, caller.actor, at, note ?? null)));
       return { id: r.id, status: 'withdrawn', withdrawnReason: reason, withdrawnAt: at };
     },
 
@@ -102,7 +106,9 @@ export function repairService(deps: ServiceDeps, records: RecordsService) {
         if (due.length === 0) return n;
         const at = now();
         await db.transaction(async (trx) => {
-          for (const r of due) await withdrawIn(trx, deps, r, 'expired', SYSTEM_ACTOR, at, null);
+          const events: AuditEvent[] = [];
+          for (const r of due) events.push(await withdrawIn(trx, deps, r, 'expired', SYSTEM_ACTOR, at, null));
+          for (const e of events) await deps.audit.recordIn(trx, e);
         });
         n += due.length;
       }

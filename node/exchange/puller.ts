@@ -7,6 +7,7 @@
  * keep their id and source node and never enter the outbox (they are not this node's).
  */
 import type { Knex } from 'knex';
+import type { AuditEvent } from '../../audit/types.js';
 import { todayInChina } from '../../protocol/catalog-calendar.js';
 import type { DistributionItem, DistributionPayload } from '../../protocol/exchange.js';
 import type { HubConfig } from '../config.js';
@@ -76,6 +77,7 @@ export function createPuller(deps: PullerDeps) {
       const inserted = await recordsStore.insertMany(trx, fresh);
       skipped += incoming.length - inserted.size;
 
+      const events: AuditEvent[] = [];
       let withdrawals = 0;
       for (const it of items) {
         if (it.kind !== 'withdrawal') continue;
@@ -89,10 +91,12 @@ export function createPuller(deps: PullerDeps) {
         if ((await recordsStore.resolveObjections(trx, { recordId: r.id }, 'closed', `node:${it.sourceNode}`, at, `withdrawn by ${it.sourceNode}: ${reason}`)) > 0) {
           await recordsStore.setDisputed(trx, r.id, false, at);
         }
-        await audit.recordIn(trx, { actor: `node:${it.sourceNode}`, actorNode: it.sourceNode, action: 'record.withdraw', object: r.id, class: r.classification, outcome: 'success', reason });
+        events.push({ actor: `node:${it.sourceNode}`, actorNode: it.sourceNode, action: 'record.withdraw', object: r.id, class: r.classification, outcome: 'success', reason });
         withdrawals++;
       }
       await outboxStore.setState(trx, CURSOR_KEY, String(next), at);
+      // audit entries last: the audit lock is taken after every database lock (audit/log.ts)
+      for (const e of events) await audit.recordIn(trx, e);
       await audit.recordIn(trx, {
         actor: 'node:430000', actorNode: '430000', action: 'distribution.apply', object: envelopeId, outcome: 'success',
         reason: `items=${items.length} records=${inserted.size} withdrawals=${withdrawals} skipped=${skipped} cursor=${next}`,

@@ -49,6 +49,8 @@ t.test('GET /v1/records/:id for every role × clearance × class', async (t) => 
       const headers = await f.auth(role, clearance);
       for (const cls of CLASSIFICATIONS) {
         for (const withPurpose of [true, false]) {
+          // denials are written one per caller, record and code a minute (audit/refusals.ts): one minute per cell
+          f.setNow(new Date(Date.parse('2026-11-28T08:00:00.000Z') + (cells + 1) * 60_000).toISOString());
           const before = f.events.length;
           const res = await f.app.inject({ method: 'GET', url: `/v1/records/${ids[cls]}${withPurpose ? '?purpose=%E6%A1%88%E4%BB%B6%E5%AE%A1%E6%9F%A5' : ''}`, headers });
           const label = `${role}/${clearance} reads ${cls}${withPurpose ? ' with purpose' : ''}`;

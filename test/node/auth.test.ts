@@ -26,7 +26,9 @@ t.test('JWT attacks are refused with 401 and a code', async (t) => {
     ['unknown role claim', { authorization: `Bearer ${await new SignJWT({ role: 'root', clearance: 'internal' }).setProtectedHeader({ alg: 'HS256' }).setSubject('x').setIssuer('430100').setExpirationTime(now + 600).sign(f.config.jwtSecret)}` }, 'ERR_AUTH_INVALID'],
     ['no exp claim', { authorization: `Bearer ${await new SignJWT({ role: 'admin', clearance: 'internal' }).setProtectedHeader({ alg: 'HS256' }).setSubject('x').setIssuer('430100').sign(f.config.jwtSecret)}` }, 'ERR_AUTH_INVALID'],
   ];
-  for (const [label, headers, code] of cases) {
+  for (const [i, [label, headers, code]] of cases.entries()) {
+    // refusals are written one per address, route and code a minute (audit/refusals.ts): one minute per case
+    f.setNow(new Date(Date.parse('2026-11-28T08:00:00.000Z') + (i + 1) * 60_000).toISOString());
     const before = f.events.length;
     const res = await f.app.inject({ method: 'POST', url: '/v1/records', headers, payload: record('CF', { decisionNo: `A-${label}` }) });
     t.equal(res.statusCode, 401, label);
@@ -41,4 +43,38 @@ t.test('JWT attacks are refused with 401 and a code', async (t) => {
 t.test('health, readiness, metrics and docs need no token', async (t) => {
   const f = await nodeFixture(t);
   for (const url of ['/healthz', '/readyz', '/metrics', '/docs/json']) t.equal((await f.app.inject({ url })).statusCode, 200, url);
+});
+
+t.test('200 unauthenticated requests: a bounded number of audit entries whose counts add up to 200', async (t) => {
+  const f = await nodeFixture(t, { now: '2026-11-28T09:00:05.000Z' });
+  const refused = () => f.db('audit_log').where('action', 'like', 'access.denied%').orderBy('seq').select('action', 'actor', 'object', 'reason');
+  const send = async (n: number) => {
+    const codes = new Set<string>();
+    for (let i = 0; i < n; i++) codes.add((await f.app.inject({ method: 'GET', url: '/v1/records/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b' })).json().code);
+    t.same([...codes], ['ERR_AUTH_MISSING'], `${n} refused`);
+  };
+  await send(200);
+  t.same(await refused(), [{ action: 'access.denied', actor: 'anonymous', object: 'GET /v1/records/:id', reason: 'ERR_AUTH_MISSING' }], 'the first refusal is written at once, the rest counted');
+  f.setNow('2026-11-28T09:01:00.000Z'); // the minute has closed: the next refusal writes its count first
+  await send(1);
+  await f.app.close(); // and shutdown writes what is still counted
+  const rows = await refused();
+  t.same(rows.map((r) => r.action), ['access.denied', 'access.denied.aggregate', 'access.denied']);
+  t.match(rows[1]!.reason, /^ERR_AUTH_MISSING count=199 first=2026-11-28T09:00:05\.000Z last=2026-11-28T09:00:05\.000Z$/);
+  const counts = rows.map((r) => (r.action.endsWith('.aggregate') ? Number(/count=(\d+)/.exec(r.reason)![1]) : 1));
+  t.equal(counts.reduce((a, b) => a + b, 0), 201, 'the counts add up to every refusal');
+});
+
+t.test('200 denied reads by a signed-in user: a bounded number of audit entries whose counts add up to 200', async (t) => {
+  const f = await nodeFixture(t, { now: '2026-11-28T09:00:05.000Z' });
+  const made = await f.app.inject({ method: 'POST', url: '/v1/records', headers: await f.auth('admin', 'internal'), payload: record('CF', {}, 'internal') });
+  const id = made.json().records[0].id as string;
+  const headers = await f.auth('query', 'public');
+  const codes = new Set<string>();
+  for (let i = 0; i < 200; i++) codes.add((await f.app.inject({ method: 'GET', url: `/v1/records/${id}`, headers })).json().code);
+  t.same([...codes], ['ERR_CLASSIFICATION_DENIED'], '200 refused');
+  await f.app.close();
+  const rows = await f.db('audit_log').where('action', 'like', 'access.denied%').orderBy('seq').select('action', 'actor', 'object', 'reason');
+  t.same(rows.map((r) => [r.action, r.actor, r.object]), [['access.denied', 'user:query-public', id], ['access.denied.aggregate', 'user:query-public', id]]);
+  t.match(rows[1]!.reason, /^ERR_CLASSIFICATION_DENIED count=199 /);
 });
