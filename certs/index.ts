@@ -4,7 +4,7 @@ export type * from './types.js';
 export { initCaDir, openCaDir, withCaDir, createMemoryCa, createCaMaterial, CA_FILES, DEFAULT_CA_NAME, type InitCaOptions, type DirOptions } from './ca-dir.js';
 export { memoryStores, StateStore, type CaState } from './state-store.js';
 export { FileCaStore } from './file-store.js';
-export { createEnrolmentToken, redeemEnrolmentToken, assertGrade, parseTtl, TOKEN_PREFIX, type CreateTokenOptions, type TokenHolder } from './tokens.js';
+export { createEnrolmentToken, checkEnrolmentToken, redeemEnrolmentToken, assertGrade, parseTtl, TOKEN_PREFIX, type CreateTokenOptions, type TokenHolder } from './tokens.js';
 export {
   issueCertificate,
   enrol,
@@ -22,5 +22,6 @@ export { revoke, buildCrl, listCertificates, revokedSerials, type ListedCert, ty
 export { parseCrl, REVOCATION_REASONS, isRevocationReason, type RevocationReason, type ParsedCrl } from './crl.js';
 export { trustFromCa, type TrustFromCaOptions } from './trust.js';
 export { tlsServerOptions, tlsClientOptions, peerIdentity, type PeerIdentity, type TlsMaterial, type TlsServerOptions, type TlsClientOptions } from './tls.js';
-export { generateRsaKeyPair, createCsr, parseCsr, normaliseSerial, certInfo, createCaCertificate, type KeyPairPem, type CertInfo } from './pki-crypto.js';
+export { parseCsr, keyPolicyProblem, type ParsedCsr } from './csr.js';
+export { generateRsaKeyPair, createCsr, normaliseSerial, certInfo, createCaCertificate, type KeyPairPem, type CertInfo } from './pki-crypto.js';
 export { createNodeKeys, writeNodeKeys } from './node-keys.js';

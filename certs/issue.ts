@@ -1,6 +1,7 @@
 /**
- * Issuing, enrolment and renewal. A node certificate comes from a CSR: the CSR's self-signature must verify (ERR_CSR_INVALID)
- * and its CN must be a node id (ERR_INVALID_NODE_ID). The certificate serves both mutual TLS and
+ * Issuing, enrolment and renewal. A node certificate comes from a CSR (csr.ts): an RSA 2048–4096,
+ * e = 65537 key (ERR_CSR_KEY_UNSUPPORTED), one CN (ERR_CSR_SUBJECT_INVALID), a self-signature that
+ * verifies (ERR_CSR_INVALID), and the CN must be a node id (ERR_INVALID_NODE_ID). The certificate serves both mutual TLS and
  * envelope signatures: EKU serverAuth + clientAuth, keyUsage digitalSignature + keyEncipherment,
  * CA:false, SKI/AKI, and SANs for the host names and IPs the node or hub answers on.
  */
@@ -9,8 +10,9 @@ import { caTrust } from '../protocol/ca-trust.js';
 import { protocolError } from '../protocol/errors.js';
 import { assertNodeId } from '../protocol/identifiers.js';
 import { certError } from './errors.js';
-import { certInfo, normaliseSerial, parseCsr, publicKeyDer, randomSerial, signLeafCertificate } from './pki-crypto.js';
-import { redeemEnrolmentToken } from './tokens.js';
+import { parseCsr, type ParsedCsr } from './csr.js';
+import { certInfo, normaliseSerial, publicKeyDer, randomSerial, signLeafCertificate } from './pki-crypto.js';
+import { checkEnrolmentToken, redeemEnrolmentToken } from './tokens.js';
 import type { Ca, IssuedCert } from './types.js';
 
 export const HUB_NODE_ID = '430000';
@@ -61,7 +63,10 @@ async function unusedSerial(ca: Ca): Promise<string> {
 
 /** Checks a CSR and signs a certificate for its node id; records it in the CA's register. */
 export async function issueCertificate(ca: Ca, csrPem: string, opts: IssueOptions = {}): Promise<IssuedCertificate> {
-  const csr = parseCsr(csrPem);
+  return issueFor(ca, await parseCsr(csrPem), opts);
+}
+
+async function issueFor(ca: Ca, csr: ParsedCsr, opts: IssueOptions): Promise<IssuedCertificate> {
   const nodeId = assertNodeId(csr.cn);
   const hosts = sanHosts(opts.hosts);
   const days = opts.days ?? DEFAULT_CERT_DAYS;
@@ -96,13 +101,17 @@ export interface EnrolOptions extends Pick<IssueOptions, 'days' | 'hosts' | 'now
 
 /**
  * Enrolment: a one-time token + a CSR → a certificate for the CSR's node id, carrying the grade
- * the token was made for. The CSR is checked first, so a broken request does not burn the token.
+ * the token was made for. The token is looked up first (shape, then hash), so nobody without a
+ * live token makes the CA read a CSR; the CSR is checked before the token is marked used, so a
+ * broken request does not burn it.
  */
 export async function enrol(ca: Ca, o: EnrolOptions): Promise<IssuedCertificate & { grade: number }> {
-  const nodeId = assertNodeId(parseCsr(o.csrPem).cn);
   const now = o.now ?? new Date();
+  await checkEnrolmentToken(ca.tokens, o.token, now);
+  const csr = await parseCsr(o.csrPem);
+  const nodeId = assertNodeId(csr.cn);
   const { grade } = await redeemEnrolmentToken(ca.tokens, o.token, { nodeId, now });
-  const cert = await issueCertificate(ca, o.csrPem, { days: o.days, hosts: o.hosts, now, grade, ...(o.notAfter ? { notAfter: o.notAfter } : {}) });
+  const cert = await issueFor(ca, csr, { days: o.days, hosts: o.hosts, now, grade, ...(o.notAfter ? { notAfter: o.notAfter } : {}) });
   return { ...cert, grade };
 }
 
@@ -130,14 +139,14 @@ export async function renewCertificate(ca: Ca, o: RenewOptions): Promise<IssuedC
   const current = caTrust({ caCertPems: [ca.certPem], isRevoked: (s) => revoked.has(normaliseSerial(s)) }).verifySigner(o.currentCertPem, now);
   const previous = register.find((r) => r.serial === normaliseSerial(current.serial));
   if (!previous) throw protocolError('ERR_CERT_UNTRUSTED', `certificate ${current.serial} is not in this CA's register`, { serial: current.serial });
-  const csr = parseCsr(o.csrPem);
+  const csr = await parseCsr(o.csrPem);
   if (csr.cn !== current.nodeId) {
     throw certError('ERR_RENEWAL_DENIED', `the new request is for ${JSON.stringify(csr.cn)}, the current certificate for ${current.nodeId}`, { nodeId: current.nodeId });
   }
   if (publicKeyDer(csr.publicKeyPem).equals(certInfo(o.currentCertPem).publicKeyDer)) {
     throw certError('ERR_RENEWAL_DENIED', 'renewal needs a new key: the request carries the current certificate\'s key', { nodeId: current.nodeId });
   }
-  const cert = await issueCertificate(ca, o.csrPem, { days: o.days, hosts: o.hosts, now, ...(o.notAfter ? { notAfter: o.notAfter } : {}), ...(previous.grade === undefined ? {} : { grade: previous.grade }) });
+  const cert = await issueFor(ca, csr, { days: o.days, hosts: o.hosts, now, ...(o.notAfter ? { notAfter: o.notAfter } : {}), ...(previous.grade === undefined ? {} : { grade: previous.grade }) });
   if (o.supersede) await ca.certs.markRevoked(previous.serial, now, 'superseded');
   return { ...cert, previousSerial: previous.serial };
 }

@@ -84,7 +84,7 @@ export class StateStore implements CertRegistry, TokenStore {
 
   async markTokenUsed(hash: string, at: Date): Promise<boolean> {
     const t = this.token(hash);
-    if (!t || t.usedAt !== undefined) return false;
+    if (!t || t.usedAt !== undefined || t.cancelledAt !== undefined) return false;
     t.usedAt = at.toISOString();
     await this.persist(this.state);
     return true;

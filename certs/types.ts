@@ -36,13 +36,15 @@ export interface TokenRecord {
   createdAt: string;
   expiresAt: string;
   usedAt?: string;
+  /** Set when the operator cancelled the token (or revoked its node): it can no longer enrol. */
+  cancelledAt?: string;
 }
 
 export interface TokenStore {
   putToken(rec: TokenRecord): Promise<void>;
   /** The record whose hash equals `hash` (compared in constant time by file stores). */
   findToken(hash: string): Promise<TokenRecord | undefined>;
-  /** Sets usedAt when still unused; false when it was already used (single use even under races). */
+  /** Sets usedAt when still unused and not cancelled; false otherwise (single use even under races). */
   markTokenUsed(hash: string, at: Date): Promise<boolean>;
 }
 
