@@ -59,8 +59,9 @@ export async function makeToken(db: Db, ca: HubCa, o: { nodeId: string; grade: n
 }
 
 /**
- * Cuts a node off: every active certificate revoked and the node marked revoked. Takes effect on
- * the node's next request to any hub process. Returns the serials revoked now.
+ * Cuts a node off: every active certificate revoked, its unused enrolment tokens cancelled, and the
+ * node marked revoked. Takes effect on the node's next request to any hub process. Returns the
+ * serials revoked now.
  */
 export async function revokeNode(db: Db, ca: HubCa, o: { nodeId: string; reason: RevocationReason; audit?: AuditSink; actor?: string; now?: Date }): Promise<string[]> {
   const nodeId = assertNodeId(o.nodeId);
@@ -74,9 +75,47 @@ export async function revokeNode(db: Db, ca: HubCa, o: { nodeId: string; reason:
     if (!(await nodesStore.get(db, nodeId))) throw hubError('ERR_NODE_UNKNOWN', `node ${nodeId} is not registered at this hub`, { nodeId });
     serials = [];
   }
+  const tokens = await ca.tokens.cancelTokens(nodeId, now);
   await nodesStore.setStatus(db, nodeId, 'revoked', now.toISOString());
-  await o.audit?.record({ action: 'node.revoke', actor: o.actor ?? 'operator', actorNode: HUB_NODE_ID, object: `node:${nodeId}`, outcome: 'success', reason: `${o.reason} serials=${serials.join(',')}` });
+  await o.audit?.record({ action: 'node.revoke', actor: o.actor ?? 'operator', actorNode: HUB_NODE_ID, object: `node:${nodeId}`, outcome: 'success', reason: `${o.reason} serials=${serials.join(',')} tokensCancelled=${tokens}` });
   return serials;
+}
+
+export type TokenStatus = 'outstanding' | 'used' | 'expired' | 'cancelled';
+
+/** An enrolment token as the operator sees it: an id (the first 12 hex digits of its hash), never the token. */
+export interface ListedToken {
+  id: string;
+  nodeId: string;
+  grade: number;
+  status: TokenStatus;
+  createdAt: string;
+  expiresAt: string;
+  usedAt: string | null;
+  cancelledAt: string | null;
+}
+
+/** Every enrolment token in the register, newest first, with its status at `now`. */
+export async function listTokens(ca: HubCa, now = new Date()): Promise<ListedToken[]> {
+  return (await ca.tokens.listTokens()).map((r) => ({
+    id: r.hash.slice(0, 12),
+    nodeId: r.nodeId,
+    grade: r.grade,
+    status: r.cancelledAt !== undefined ? 'cancelled' : r.usedAt !== undefined ? 'used' : Date.parse(r.expiresAt) <= now.getTime() ? 'expired' : 'outstanding',
+    createdAt: r.createdAt,
+    expiresAt: r.expiresAt,
+    usedAt: r.usedAt ?? null,
+    cancelledAt: r.cancelledAt ?? null,
+  }));
+}
+
+/** Cancels every unused token of a node (they answer ERR_TOKEN_CANCELLED from then on); returns how many. */
+export async function cancelTokens(ca: HubCa, o: { nodeId: string; audit?: AuditSink; actor?: string; now?: Date }): Promise<number> {
+  const nodeId = assertNodeId(o.nodeId);
+  const now = o.now ?? new Date();
+  const n = await ca.tokens.cancelTokens(nodeId, now);
+  await o.audit?.record({ action: 'node.tokens.cancel', actor: o.actor ?? 'operator', actorNode: HUB_NODE_ID, object: `node:${nodeId}`, outcome: 'success', reason: `cancelled=${n}` });
+  return n;
 }
 
 /** A drill lifetime in seconds (config nodeCertSeconds) as an explicit notAfter, else nothing. */

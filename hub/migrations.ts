@@ -114,6 +114,22 @@ const MIGRATIONS: Migration[] = [
       for (const name of TABLES) await db.schema.dropTableIfExists(name);
     },
   },
+  {
+    // issue 13 item 15: revoking a node (or `credit hub tokens cancel`) cancels its unused tokens
+    name: '002_hub_tokens_cancelled',
+    async up(db) {
+      await db.schema.alterTable('hub_tokens', (t) => {
+        t.string('cancelled_at', 30).nullable();
+        t.index(['node_id'], 'hub_tokens_node_idx');
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('hub_tokens', (t) => {
+        t.dropIndex(['node_id'], 'hub_tokens_node_idx');
+        t.dropColumn('cancelled_at');
+      });
+    },
+  },
 ];
 
 export const hubMigrationSource: Knex.MigrationSource<Migration> = {
