@@ -16,6 +16,7 @@ export const CERT_ERRORS = {
   ERR_TOKEN_EXPIRED: 'enrolment token has expired',
   ERR_TOKEN_CANCELLED: 'enrolment token was cancelled by the hub operator (or its node was revoked)',
   ERR_TOKEN_NODE_MISMATCH: 'enrolment token was issued for another node id',
+  ERR_RENEWAL_TOO_EARLY: 'the certificate is not yet inside its renewal window (less than half of its lifetime left)',
   ERR_RENEWAL_DENIED: 'renewal needs a current, unrevoked certificate from this CA for the same node id and a new key',
   ERR_CERT_NOT_FOUND: 'no certificate with this serial (or for this node) was issued by this CA',
   ERR_REVOCATION_REASON: 'revocation reason must be keyCompromise, superseded or cessationOfOperation',

@@ -13,12 +13,13 @@ export {
   DEFAULT_HOSTS,
   DEFAULT_CERT_DAYS,
   HUB_NODE_ID,
+  RENEWAL_WINDOW,
   type IssueOptions,
   type IssuedCertificate,
   type EnrolOptions,
   type RenewOptions,
 } from './issue.js';
-export { revoke, buildCrl, listCertificates, revokedSerials, type ListedCert, type ListedStatus, type RevokeTarget } from './revoke.js';
+export { revoke, buildCrl, listCertificates, revokedSerials, isRevokedAt, supersedeOthers, type ListedCert, type ListedStatus, type RevokeTarget } from './revoke.js';
 export { parseCrl, REVOCATION_REASONS, isRevocationReason, type RevocationReason, type ParsedCrl } from './crl.js';
 export { trustFromCa, type TrustFromCaOptions } from './trust.js';
 export { tlsServerOptions, tlsClientOptions, peerIdentity, type PeerIdentity, type TlsMaterial, type TlsServerOptions, type TlsClientOptions } from './tls.js';

@@ -24,7 +24,10 @@ export interface IssuedCert {
 export interface CertRegistry {
   addIssued(rec: IssuedCert): Promise<void>;
   listIssued(): Promise<IssuedCert[]>;
-  /** Marks a certificate revoked; false when the serial is unknown. Revoking twice keeps the first. */
+  /**
+   * Marks a certificate revoked at `at` (which may lie ahead: a superseded certificate's overlap);
+   * false when the serial is unknown. Revoking twice keeps the earlier time.
+   */
   markRevoked(serial: string, at: Date, reason: RevocationReason): Promise<boolean>;
 }
 

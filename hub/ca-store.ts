@@ -74,7 +74,12 @@ export class DbCertRegistry implements CertRegistry, TokenStore {
 
   async markRevoked(serial: string, at: Date, reason: RevocationReason): Promise<boolean> {
     const s = normaliseSerial(serial);
-    const n = await this.db('hub_certs').where({ serial: s, status: 'active' }).update({ status: 'revoked', revoked_at: at.toISOString(), reason });
+    const when = at.toISOString();
+    // active, or revoked only from a later time (a superseded certificate's overlap): the earlier revocation wins
+    const n = await this.db('hub_certs')
+      .where({ serial: s })
+      .andWhere((q) => void q.where({ status: 'active' }).orWhere('revoked_at', '>', when))
+      .update({ status: 'revoked', revoked_at: when, reason });
     if (n > 0) return true;
     return (await this.db('hub_certs').where({ serial: s }).first('serial')) !== undefined;
   }

@@ -51,6 +51,8 @@ export const HUB_HTTP_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ERR_CSR_SUBJECT_INVALID: 400,
   ERR_INVALID_NODE_ID: 400,
   ERR_RENEWAL_DENIED: 403,
+  ERR_RENEWAL_TOO_EARLY: 403,
+  ERR_RENEWAL_RATE_LIMITED: 429,
   ERR_HOST_INVALID: 400,
   // checkpoint witnessing
   ERR_AUDIT_INCONSISTENT: 409,
