@@ -7,7 +7,7 @@ import t from 'tap';
 import { createNodeKeys, issueCertificate } from '../../certs/index.js';
 import { parseCsr } from '../../certs/csr.js';
 import { exponentCsr, hugeKeyCsr, multiCnCsr, rsaCsr } from '../helpers/hostile-csr.js';
-import { createMemoryCa } from './support.js';
+import { createMemoryCa, openssl } from './support.js';
 
 t.test('a huge RSA modulus and exponent with a random signature: ERR_CSR_KEY_UNSUPPORTED from the key check', async (t) => {
   await t.rejects(parseCsr(hugeKeyCsr('430100')), { code: 'ERR_CSR_KEY_UNSUPPORTED' });
@@ -39,4 +39,11 @@ t.test('2048 and 4096 bits with e = 65537 are issued; a bad self-signature is ER
   const broken = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE REQUEST-----\n`;
   await t.rejects(parseCsr(broken), { code: 'ERR_CSR_INVALID' });
   await t.rejects(parseCsr('garbage'), { code: 'ERR_CSR_INVALID' });
+});
+
+t.test('an EC P-256 key is refused with ERR_CSR_KEY_UNSUPPORTED (the certificate builder takes RSA keys only)', async (t) => {
+  const made = openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', '/dev/null', '-subj', '/CN=430100']);
+  t.equal(made.status, 0, made.out);
+  const pem = /-----BEGIN CERTIFICATE REQUEST-----[\s\S]+?-----END CERTIFICATE REQUEST-----/.exec(made.out)?.[0] ?? '';
+  await t.rejects(parseCsr(pem), { code: 'ERR_CSR_KEY_UNSUPPORTED' });
 });
