@@ -1,6 +1,6 @@
 /**
  * The one module of certs/ that touches node:crypto and node-forge (CRLs, which forge cannot make,
- * live in crl.ts on @peculiar/x509). Keys are RSA 2048 made by node:crypto (forge's JS keygen is
+ * live in crl.ts on @peculiar/x509; untrusted CSRs are read in csr.ts, never with forge's big-number code). Keys are RSA 2048 made by node:crypto (forge's JS keygen is
  * slow); forge builds and signs certificates and PKCS#10 requests.
  */
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, timingSafeEqual, X509Certificate } from 'node:crypto';
@@ -137,31 +137,22 @@ export function createCsr(cn: string, keyPair: KeyPairPem): string {
   return forge.pki.certificationRequestToPem(csr);
 }
 
-export interface ParsedCsr {
-  cn: string | null;
-  publicKeyPem: string;
+export type PublicKeyDetails = { type: 'rsa'; bits: number; exponent: bigint } | { type: string; bits?: undefined; exponent?: undefined };
+
+/** Type, size and exponent of an SPKI DER public key (read by OpenSSL, no arithmetic); null if unreadable. */
+export function publicKeyDetails(spkiDer: Uint8Array): PublicKeyDetails | null {
+  try {
+    const k = createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' });
+    const d = k.asymmetricKeyDetails ?? {};
+    if (k.asymmetricKeyType === 'rsa') return { type: 'rsa', bits: d.modulusLength ?? 0, exponent: d.publicExponent ?? 0n };
+    return { type: k.asymmetricKeyType === 'ec' ? `EC ${d.namedCurve ?? ''}`.trim() : String(k.asymmetricKeyType) };
+  } catch {
+    return null;
+  }
 }
 
-/** Parses a CSR and checks its self-signature; ERR_CSR_INVALID otherwise. */
-export function parseCsr(pem: string): ParsedCsr {
-  let csr: ReturnType<typeof forge.pki.certificationRequestFromPem>;
-  try {
-    csr = forge.pki.certificationRequestFromPem(pem);
-  } catch (e) {
-    throw certError('ERR_CSR_INVALID', `certificate signing request cannot be parsed: ${(e as Error).message}`);
-  }
-  let ok = false;
-  try {
-    ok = csr.verify();
-  } catch {
-    ok = false;
-  }
-  if (!ok || !csr.publicKey) throw certError('ERR_CSR_INVALID', 'the self-signature of the certificate signing request does not verify');
-  const cnAttr = csr.subject.getField('CN') as { value?: unknown } | null;
-  return {
-    cn: typeof cnAttr?.value === 'string' ? cnAttr.value : null,
-    publicKeyPem: forge.pki.publicKeyToPem(csr.publicKey as forge.pki.rsa.PublicKey),
-  };
+export function spkiDerToPem(spkiDer: Uint8Array): string {
+  return createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' }).export({ type: 'spki', format: 'pem' }).toString();
 }
 
 /** The SPKI DER of a PEM public key, for comparing keys. */

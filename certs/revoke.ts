@@ -7,6 +7,24 @@ import type { Ca, IssuedCert } from './types.js';
 
 const DAY = 86_400_000;
 
+/**
+ * True when the certificate is revoked at `now`. A renewal supersedes the previous certificate
+ * with a revocation time in the future (after an overlap): until then it is still valid.
+ */
+export function isRevokedAt(rec: IssuedCert, now: Date): boolean {
+  return rec.status === 'revoked' && (rec.revokedAt === undefined || Date.parse(rec.revokedAt) <= now.getTime());
+}
+
+/**
+ * Revokes (reason `superseded`, at `at`) every certificate of `nodeId` except `keep` that is not
+ * already revoked by then; a later scheduled revocation is brought forward. Returns the serials.
+ */
+export async function supersedeOthers(ca: Ca, o: { nodeId: string; keep: string; at: Date }): Promise<string[]> {
+  const targets = (await ca.certs.listIssued()).filter((r) => r.nodeId === o.nodeId && r.serial !== o.keep && !isRevokedAt(r, o.at));
+  for (const r of targets) await ca.certs.markRevoked(r.serial, o.at, 'superseded');
+  return targets.map((r) => r.serial);
+}
+
 export type RevokeTarget = { serial: string; nodeId?: undefined } | { nodeId: string; serial?: undefined };
 
 /**
@@ -22,10 +40,10 @@ export async function revoke(ca: Ca, o: RevokeTarget & { reason: RevocationReaso
     const serial = normaliseSerial(o.serial);
     const rec = all.find((r) => r.serial === serial);
     if (!rec) throw certError('ERR_CERT_NOT_FOUND', `no certificate with serial ${serial} was issued by this CA`);
-    targets = rec.status === 'active' ? [rec] : [];
+    targets = isRevokedAt(rec, now) ? [] : [rec];
   } else {
     const nodeId = assertNodeId(o.nodeId);
-    targets = all.filter((r) => r.nodeId === nodeId && r.status === 'active');
+    targets = all.filter((r) => r.nodeId === nodeId && !isRevokedAt(r, now));
     if (targets.length === 0) throw certError('ERR_CERT_NOT_FOUND', `node ${nodeId} has no active certificate`);
   }
   for (const r of targets) await ca.certs.markRevoked(r.serial, now, o.reason);
@@ -41,7 +59,7 @@ export async function buildCrl(ca: Ca, o: { now?: Date; nextUpdateDays?: number 
   const days = o.nextUpdateDays ?? 7;
   if (!(days > 0)) throw new RangeError('nextUpdateDays must be positive');
   const entries = (await ca.certs.listIssued())
-    .filter((r) => r.status === 'revoked' && Date.parse(r.notAfter) >= now.getTime())
+    .filter((r) => isRevokedAt(r, now) && Date.parse(r.notAfter) >= now.getTime())
     .map((r) => ({ serial: r.serial, revokedAt: new Date(r.revokedAt ?? now), reason: r.reason ?? 'keyCompromise' }));
   return signCrl({
     caCertPem: ca.certPem,
@@ -61,11 +79,11 @@ export interface ListedCert extends Omit<IssuedCert, 'status'> {
 export async function listCertificates(ca: Ca, now = new Date()): Promise<ListedCert[]> {
   return (await ca.certs.listIssued()).map((r) => ({
     ...r,
-    status: r.status === 'active' && Date.parse(r.notAfter) < now.getTime() ? 'expired' : r.status,
+    status: isRevokedAt(r, now) ? 'revoked' : Date.parse(r.notAfter) < now.getTime() ? 'expired' : 'active',
   }));
 }
 
-/** Serials of every revoked certificate in the register. */
-export async function revokedSerials(ca: Ca): Promise<Set<string>> {
-  return new Set((await ca.certs.listIssued()).filter((r) => r.status === 'revoked').map((r) => r.serial));
+/** Serials of every certificate in the register revoked at `now`. */
+export async function revokedSerials(ca: Ca, now = new Date()): Promise<Set<string>> {
+  return new Set((await ca.certs.listIssued()).filter((r) => isRevokedAt(r, now)).map((r) => r.serial));
 }

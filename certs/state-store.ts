@@ -59,7 +59,8 @@ export class StateStore implements CertRegistry, TokenStore {
   async markRevoked(serial: string, at: Date, reason: RevocationReason): Promise<boolean> {
     const rec = this.state.issued.find((r) => r.serial === serial);
     if (!rec) return false;
-    if (rec.status !== 'revoked') {
+    // a revocation stands; only one scheduled for later (a superseded certificate's overlap) is brought forward
+    if (rec.status !== 'revoked' || (rec.revokedAt !== undefined && Date.parse(rec.revokedAt) > at.getTime())) {
       Object.assign(rec, { status: 'revoked', revokedAt: at.toISOString(), reason });
       await this.persist(this.state);
     }
@@ -84,7 +85,7 @@ export class StateStore implements CertRegistry, TokenStore {
 
   async markTokenUsed(hash: string, at: Date): Promise<boolean> {
     const t = this.token(hash);
-    if (!t || t.usedAt !== undefined) return false;
+    if (!t || t.usedAt !== undefined || t.cancelledAt !== undefined) return false;
     t.usedAt = at.toISOString();
     await this.persist(this.state);
     return true;

@@ -1,13 +1,13 @@
 /**
  * One-time enrolment tokens: `cf1_` + 256 random bits in base64url. Only the SHA-256 of a token is
- * stored; redeeming one checks, in order: known (ERR_TOKEN_INVALID), unused (ERR_TOKEN_USED),
- * unexpired (ERR_TOKEN_EXPIRED), for this node id (ERR_TOKEN_NODE_MISMATCH), then marks it used.
+ * stored; redeeming one checks, in order: known (ERR_TOKEN_INVALID), not cancelled (ERR_TOKEN_CANCELLED),
+ * unused (ERR_TOKEN_USED), unexpired (ERR_TOKEN_EXPIRED), for this node id (ERR_TOKEN_NODE_MISMATCH), then marks it used.
  * A token presented for the wrong node is not consumed.
  */
 import { assertNodeId } from '../protocol/identifiers.js';
 import { certError } from './errors.js';
 import { randomTokenBytes, sha256Hex } from './pki-crypto.js';
-import type { TokenStore } from './types.js';
+import type { TokenRecord, TokenStore } from './types.js';
 
 /** Token functions take the CA (its `tokens`) or any TokenStore, e.g. the hub's database store. */
 export type TokenHolder = TokenStore | { tokens: TokenStore };
@@ -46,18 +46,30 @@ export async function createEnrolmentToken(holder: TokenHolder, o: CreateTokenOp
   return { token, expiresAt };
 }
 
+/**
+ * The token's record when it could be redeemed now: shape (ERR_TOKEN_INVALID), known
+ * (ERR_TOKEN_INVALID), not cancelled (ERR_TOKEN_CANCELLED), unused (ERR_TOKEN_USED), unexpired
+ * (ERR_TOKEN_EXPIRED). Marks nothing: enrolment calls it before it reads the CSR, so a request
+ * without a live token costs one hash and one lookup.
+ */
+export async function checkEnrolmentToken(holder: TokenHolder, token: unknown, now: Date = new Date()): Promise<TokenRecord> {
+  const store = storeOf(holder);
+  if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) throw certError('ERR_TOKEN_INVALID', 'enrolment token is malformed');
+  const rec = await store.findToken(sha256Hex(token));
+  if (!rec) throw certError('ERR_TOKEN_INVALID', 'enrolment token is unknown');
+  if (rec.cancelledAt !== undefined) throw certError('ERR_TOKEN_CANCELLED', `enrolment token was cancelled at ${rec.cancelledAt}`);
+  if (rec.usedAt !== undefined) throw certError('ERR_TOKEN_USED', `enrolment token was used at ${rec.usedAt}`);
+  if (now.getTime() >= Date.parse(rec.expiresAt)) throw certError('ERR_TOKEN_EXPIRED', `enrolment token expired at ${rec.expiresAt}`);
+  return rec;
+}
+
 /** Checks a token for `nodeId` and marks it used (single use, also under concurrent redemption). */
 export async function redeemEnrolmentToken(holder: TokenHolder, token: string, o: { nodeId: string; now?: Date }): Promise<{ nodeId: string; grade: number }> {
   const store = storeOf(holder);
   const now = o.now ?? new Date();
-  if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) throw certError('ERR_TOKEN_INVALID', 'enrolment token is malformed');
-  const hash = sha256Hex(token);
-  const rec = await store.findToken(hash);
-  if (!rec) throw certError('ERR_TOKEN_INVALID', 'enrolment token is unknown');
-  if (rec.usedAt !== undefined) throw certError('ERR_TOKEN_USED', `enrolment token was used at ${rec.usedAt}`);
-  if (now.getTime() >= Date.parse(rec.expiresAt)) throw certError('ERR_TOKEN_EXPIRED', `enrolment token expired at ${rec.expiresAt}`);
+  const rec = await checkEnrolmentToken(store, token, now);
   if (rec.nodeId !== o.nodeId) throw certError('ERR_TOKEN_NODE_MISMATCH', `enrolment token is for node ${rec.nodeId}, not ${o.nodeId}`);
-  if (!(await store.markTokenUsed(hash, now))) throw certError('ERR_TOKEN_USED', 'enrolment token has just been used');
+  if (!(await store.markTokenUsed(rec.hash, now))) throw certError('ERR_TOKEN_USED', 'enrolment token has just been used or cancelled');
   return { nodeId: rec.nodeId, grade: rec.grade };
 }
 

@@ -24,7 +24,10 @@ export interface IssuedCert {
 export interface CertRegistry {
   addIssued(rec: IssuedCert): Promise<void>;
   listIssued(): Promise<IssuedCert[]>;
-  /** Marks a certificate revoked; false when the serial is unknown. Revoking twice keeps the first. */
+  /**
+   * Marks a certificate revoked at `at` (which may lie ahead: a superseded certificate's overlap);
+   * false when the serial is unknown. Revoking twice keeps the earlier time.
+   */
   markRevoked(serial: string, at: Date, reason: RevocationReason): Promise<boolean>;
 }
 
@@ -36,13 +39,15 @@ export interface TokenRecord {
   createdAt: string;
   expiresAt: string;
   usedAt?: string;
+  /** Set when the operator cancelled the token (or revoked its node): it can no longer enrol. */
+  cancelledAt?: string;
 }
 
 export interface TokenStore {
   putToken(rec: TokenRecord): Promise<void>;
   /** The record whose hash equals `hash` (compared in constant time by file stores). */
   findToken(hash: string): Promise<TokenRecord | undefined>;
-  /** Sets usedAt when still unused; false when it was already used (single use even under races). */
+  /** Sets usedAt when still unused and not cancelled; false otherwise (single use even under races). */
   markTokenUsed(hash: string, at: Date): Promise<boolean>;
 }
 

@@ -3,7 +3,7 @@
  * (hub_certs, hub_tokens): certs/ CertRegistry + TokenStore. With the CA key and certificate from
  * caDir this is a certs `Ca`, so enrol/issue/renew/revoke/buildCrl work unchanged on it.
  * Only the SHA-256 of a token is stored; a token is marked used by one conditional UPDATE, so it
- * is single use even when several hub processes redeem it at once.
+ * is single use even when several hub processes redeem it at once, and never after it was cancelled.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +32,16 @@ function certFromRow(r: Row): IssuedCert {
     ...(grade === undefined ? {} : { grade }),
     ...(revokedAt === undefined ? {} : { revokedAt }),
     ...(reason === undefined ? {} : { reason }),
+  };
+}
+
+function tokenFromRow(r: Row): TokenRecord {
+  const usedAt = opt(r.used_at);
+  const cancelledAt = opt(r.cancelled_at);
+  return {
+    hash: String(r.hash), nodeId: String(r.node_id), grade: Number(r.grade), createdAt: String(r.created_at), expiresAt: String(r.expires_at),
+    ...(usedAt === undefined ? {} : { usedAt }),
+    ...(cancelledAt === undefined ? {} : { cancelledAt }),
   };
 }
 
@@ -65,7 +75,12 @@ export class DbCertRegistry implements CertRegistry, TokenStore {
 
   async markRevoked(serial: string, at: Date, reason: RevocationReason): Promise<boolean> {
     const s = normaliseSerial(serial);
-    const n = await this.db('hub_certs').where({ serial: s, status: 'active' }).update({ status: 'revoked', revoked_at: at.toISOString(), reason });
+    const when = at.toISOString();
+    // active, or revoked only from a later time (a superseded certificate's overlap): the earlier revocation wins
+    const n = await this.db('hub_certs')
+      .where({ serial: s })
+      .andWhere((q) => void q.where({ status: 'active' }).orWhere('revoked_at', '>', when))
+      .update({ status: 'revoked', revoked_at: when, reason });
     if (n > 0) return true;
     return (await this.db('hub_certs').where({ serial: s }).first('serial')) !== undefined;
   }
@@ -76,14 +91,23 @@ export class DbCertRegistry implements CertRegistry, TokenStore {
 
   async findToken(hash: string): Promise<TokenRecord | undefined> {
     const r: Row | undefined = await this.db('hub_tokens').where({ hash }).first();
-    if (!r) return undefined;
-    const usedAt = opt(r.used_at);
-    return { hash: String(r.hash), nodeId: String(r.node_id), grade: Number(r.grade), createdAt: String(r.created_at), expiresAt: String(r.expires_at), ...(usedAt === undefined ? {} : { usedAt }) };
+    return r ? tokenFromRow(r) : undefined;
   }
 
   async markTokenUsed(hash: string, at: Date): Promise<boolean> {
-    const n = await this.db('hub_tokens').where({ hash }).whereNull('used_at').update({ used_at: at.toISOString() });
+    const n = await this.db('hub_tokens').where({ hash }).whereNull('used_at').whereNull('cancelled_at').update({ used_at: at.toISOString() });
     return n === 1;
+  }
+
+  /** Every token (hashes only), newest first. */
+  async listTokens(): Promise<TokenRecord[]> {
+    const rows: Row[] = await this.db('hub_tokens').select('*').orderBy([{ column: 'created_at', order: 'desc' }, { column: 'hash' }]);
+    return rows.map(tokenFromRow);
+  }
+
+  /** Cancels the node's unused, uncancelled tokens; returns how many. */
+  async cancelTokens(nodeId: string, at: Date): Promise<number> {
+    return this.db('hub_tokens').where({ node_id: nodeId }).whereNull('used_at').whereNull('cancelled_at').update({ cancelled_at: at.toISOString() });
   }
 }
 

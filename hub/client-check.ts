@@ -62,7 +62,7 @@ export async function checkClient(deps: HubDeps, request: FastifyRequest): Promi
     const code = EXPIRED.has((socket.authorizationError as { code?: string } | undefined)?.code ?? why) ? 'ERR_CERT_EXPIRED' : 'ERR_CERT_UNTRUSTED';
     throw protocolError(code, `client certificate refused: ${why}`, { serial: cert.info.serial });
   }
-  const rec = await nodesStore.peer(deps.reader, cert.info.serial);
+  const rec = await nodesStore.peer(deps.reader, cert.info.serial, deps.clock());
   // chain, validity now and node-id CN; a revoked serial is refused here too
   const signer = deps.trust.verifySigner(cert.pem, deps.clock());
   if (rec?.certStatus === 'revoked') throw protocolError('ERR_CERT_REVOKED', `certificate ${cert.info.serial} of ${signer.nodeId} has been revoked`, { serial: cert.info.serial });

@@ -25,6 +25,8 @@ export const HUB_CONFIG_SCHEMA: SchemaNode = {
     },
     nodeCertDays: { type: 'integer', minimum: 1, maximum: 3650, default: 365, description: 'validity of node certificates issued at enrolment and renewal (and of the hub certificate)' },
     nodeCertSeconds: { type: 'integer', minimum: 10, maximum: 86_400, description: 'for drills and tests only: node certificates live this many seconds (overrides nodeCertDays for nodes, not for the hub certificate)' },
+    renewMinIntervalSeconds: { type: 'integer', minimum: 1, maximum: 86_400, default: 600, description: 'a node gets at most one renewed certificate per this many seconds (at most a tenth of a node certificate\'s lifetime); more: 429 ERR_RENEWAL_RATE_LIMITED' },
+    renewOverlapSeconds: { type: 'integer', minimum: 1, maximum: 604_800, default: 3600, description: 'after a renewal the previous certificate stays valid this long (at most a fifth of a node certificate\'s lifetime), then is revoked as superseded' },
     windowMs: { type: 'integer', minimum: 1000, maximum: 86_400_000, default: 300_000, description: 'accepted distance between an envelope ts and hub time' },
     maxEnvelopeBytes: { type: 'integer', minimum: 65_536, maximum: 256 * MIB, default: 16 * MIB, description: 'largest envelope body accepted (bigger: 413 ERR_BODY_TOO_LARGE)' },
     bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 16 * MIB, default: MIB, description: 'largest plain JSON body (enrol, renew)' },

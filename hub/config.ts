@@ -21,6 +21,8 @@ export interface HubConfig {
   hosts: string[];
   nodeCertDays: number;
   nodeCertSeconds?: number;
+  renewMinIntervalSeconds: number;
+  renewOverlapSeconds: number;
   windowMs: number;
   maxEnvelopeBytes: number;
   bodyLimitBytes: number;

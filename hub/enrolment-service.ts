@@ -2,8 +2,7 @@
  * Enrolment, renewal, tokens and revocation over the CA whose register lives in the hub
  * database. Routes (enroll, renew) and the operator CLI (token, revoke) use the same functions.
  */
-import { HUB_NODE_ID } from '../certs/issue.js';
-import { enrol, renewCertificate } from '../certs/issue.js';
+import { enrol, HUB_NODE_ID, RENEWAL_WINDOW, renewCertificate } from '../certs/issue.js';
 import { revoke } from '../certs/revoke.js';
 import { createEnrolmentToken } from '../certs/tokens.js';
 import type { RevocationReason } from '../certs/crl.js';
@@ -34,13 +33,23 @@ export function enrolmentService(deps: HubDeps): EnrolmentService {
       const now = deps.clock();
       const cert = await enrol(ca, { token: req.token, csrPem: req.csrPem, days: config.nodeCertDays, now, ...shortLife(config, now) });
       await nodesStore.enrolled(deps.db, { nodeId: cert.nodeId, grade: cert.grade, now: now.toISOString() });
-      await deps.audit.record({ action: 'node.enrol', actor: `node:${cert.nodeId}`, actorNode: cert.nodeId, object: `cert:${cert.serial}`, outcome: 'success', reason: `grade=${cert.grade} notAfter=${cert.notAfter.toISOString()}` });
+      const superseded = cert.superseded.length === 0 ? '' : ` superseded=${cert.superseded.join(',')}`;
+      await deps.audit.record({ action: 'node.enrol', actor: `node:${cert.nodeId}`, actorNode: cert.nodeId, object: `cert:${cert.serial}`, outcome: 'success', reason: `grade=${cert.grade} notAfter=${cert.notAfter.toISOString()}${superseded}` });
       return response(cert.nodeId, cert.grade, cert);
     },
 
     async renew(peer, req) {
       const now = deps.clock();
-      const cert = await renewCertificate(ca, { currentCertPem: peer.certPem, csrPem: req.csrPem, days: config.nodeCertDays, now, ...shortLife(config, now) });
+      const policy = renewalPolicy(config);
+      const claim = async (nodeId: string) => {
+        if (!(await nodesStore.claimRenewal(deps.db, nodeId, now, policy.minIntervalMs))) {
+          throw hubError('ERR_RENEWAL_RATE_LIMITED', `node ${nodeId} was issued a certificate less than ${Math.round(policy.minIntervalMs / 1000)} s ago`, { nodeId, minIntervalSeconds: Math.round(policy.minIntervalMs / 1000) });
+        }
+      };
+      const cert = await renewCertificate(ca, {
+        currentCertPem: peer.certPem, csrPem: req.csrPem, days: config.nodeCertDays, now, ...shortLife(config, now),
+        window: RENEWAL_WINDOW, overlapMs: policy.overlapMs, beforeIssue: claim,
+      });
       await nodesStore.count(deps.db, peer.nodeId, now.toISOString(), {});
       await deps.audit.record({ action: 'node.renew', actor: `node:${peer.nodeId}`, actorNode: peer.nodeId, object: `cert:${cert.serial}`, outcome: 'success', reason: `previous=${cert.previousSerial} notAfter=${cert.notAfter.toISOString()}` });
       return response(peer.nodeId, peer.grade, cert);
@@ -59,8 +68,9 @@ export async function makeToken(db: Db, ca: HubCa, o: { nodeId: string; grade: n
 }
 
 /**
- * Cuts a node off: every active certificate revoked and the node marked revoked. Takes effect on
- * the node's next request to any hub process. Returns the serials revoked now.
+ * Cuts a node off: every active certificate revoked, its unused enrolment tokens cancelled, and the
+ * node marked revoked. Takes effect on the node's next request to any hub process. Returns the
+ * serials revoked now.
  */
 export async function revokeNode(db: Db, ca: HubCa, o: { nodeId: string; reason: RevocationReason; audit?: AuditSink; actor?: string; now?: Date }): Promise<string[]> {
   const nodeId = assertNodeId(o.nodeId);
@@ -74,9 +84,59 @@ export async function revokeNode(db: Db, ca: HubCa, o: { nodeId: string; reason:
     if (!(await nodesStore.get(db, nodeId))) throw hubError('ERR_NODE_UNKNOWN', `node ${nodeId} is not registered at this hub`, { nodeId });
     serials = [];
   }
+  const tokens = await ca.tokens.cancelTokens(nodeId, now);
   await nodesStore.setStatus(db, nodeId, 'revoked', now.toISOString());
-  await o.audit?.record({ action: 'node.revoke', actor: o.actor ?? 'operator', actorNode: HUB_NODE_ID, object: `node:${nodeId}`, outcome: 'success', reason: `${o.reason} serials=${serials.join(',')}` });
+  await o.audit?.record({ action: 'node.revoke', actor: o.actor ?? 'operator', actorNode: HUB_NODE_ID, object: `node:${nodeId}`, outcome: 'success', reason: `${o.reason} serials=${serials.join(',')} tokensCancelled=${tokens}` });
   return serials;
+}
+
+export type TokenStatus = 'outstanding' | 'used' | 'expired' | 'cancelled';
+
+/** An enrolment token as the operator sees it: an id (the first 12 hex digits of its hash), never the token. */
+export interface ListedToken {
+  id: string;
+  nodeId: string;
+  grade: number;
+  status: TokenStatus;
+  createdAt: string;
+  expiresAt: string;
+  usedAt: string | null;
+  cancelledAt: string | null;
+}
+
+/** Every enrolment token in the register, newest first, with its status at `now`. */
+export async function listTokens(ca: HubCa, now = new Date()): Promise<ListedToken[]> {
+  return (await ca.tokens.listTokens()).map((r) => ({
+    id: r.hash.slice(0, 12),
+    nodeId: r.nodeId,
+    grade: r.grade,
+    status: r.cancelledAt !== undefined ? 'cancelled' : r.usedAt !== undefined ? 'used' : Date.parse(r.expiresAt) <= now.getTime() ? 'expired' : 'outstanding',
+    createdAt: r.createdAt,
+    expiresAt: r.expiresAt,
+    usedAt: r.usedAt ?? null,
+    cancelledAt: r.cancelledAt ?? null,
+  }));
+}
+
+/** Cancels every unused token of a node (they answer ERR_TOKEN_CANCELLED from then on); returns how many. */
+export async function cancelTokens(ca: HubCa, o: { nodeId: string; audit?: AuditSink; actor?: string; now?: Date }): Promise<number> {
+  const nodeId = assertNodeId(o.nodeId);
+  const now = o.now ?? new Date();
+  const n = await ca.tokens.cancelTokens(nodeId, now);
+  await o.audit?.record({ action: 'node.tokens.cancel', actor: o.actor ?? 'operator', actorNode: HUB_NODE_ID, object: `node:${nodeId}`, outcome: 'success', reason: `cancelled=${n}` });
+  return n;
+}
+
+/**
+ * How often a node may renew and how long its previous certificate stays valid after a renewal:
+ * the configured seconds, but at most a tenth (interval) and a fifth (overlap) of the lifetime of
+ * the certificates this hub issues, so drills with short certificates still renew in time. The
+ * overlap is longer than the interval, so a node whose answer was lost can renew again with its
+ * previous certificate before that is revoked.
+ */
+export function renewalPolicy(config: { nodeCertDays: number; nodeCertSeconds?: number; renewMinIntervalSeconds: number; renewOverlapSeconds: number }): { minIntervalMs: number; overlapMs: number } {
+  const lifeMs = config.nodeCertSeconds !== undefined ? config.nodeCertSeconds * 1000 : config.nodeCertDays * 86_400_000;
+  return { minIntervalMs: Math.min(config.renewMinIntervalSeconds * 1000, lifeMs / 10), overlapMs: Math.min(config.renewOverlapSeconds * 1000, lifeMs / 5) };
 }
 
 /** A drill lifetime in seconds (config nodeCertSeconds) as an explicit notAfter, else nothing. */

@@ -38,7 +38,7 @@ export async function openFrom<P>(deps: HubDeps, peer: Peer, raw: string, o: { t
     throw protocolError('ERR_SENDER_MISMATCH', `envelope is signed by ${signer.nodeId} but arrived over the TLS connection of ${peer.nodeId}`, { signer: signer.nodeId, peer: peer.nodeId });
   }
   if (signer.serial !== peer.serial) {
-    const rec = await nodesStore.peer(deps.db, signer.serial);
+    const rec = await nodesStore.peer(deps.db, signer.serial, deps.clock());
     if (!rec) throw hubError('ERR_NODE_UNKNOWN', `envelope signer certificate ${signer.serial} is not in this hub's register`, { serial: signer.serial });
     if (rec.certStatus === 'revoked') throw protocolError('ERR_CERT_REVOKED', `envelope signer certificate ${signer.serial} has been revoked`, { serial: signer.serial });
   }

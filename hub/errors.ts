@@ -3,6 +3,7 @@ import { errorFactory } from '../protocol/errors.js';
 /** Codes of hub/: the provincial hub's client checks, intake and registry. */
 export const HUB_ERRORS = {
   ERR_CLIENT_CERT_REQUIRED: 'this route needs mutual TLS: present a node certificate from the provincial CA',
+  ERR_RENEWAL_RATE_LIMITED: 'this node was issued a certificate too recently; renew again later',
   ERR_NODE_UNKNOWN: 'the certificate belongs to no node enrolled at this hub',
   ERR_ENVELOPE_TYPE: 'envelope type does not fit this route',
   ERR_RECORD_CONFLICT: 'record id is owned by another node',

@@ -114,6 +114,29 @@ const MIGRATIONS: Migration[] = [
       for (const name of TABLES) await db.schema.dropTableIfExists(name);
     },
   },
+  {
+    // issue 13: revoking a node (or `credit hub tokens cancel`) cancels its unused tokens (item 15);
+    // renewal is rate-limited per node (item 14)
+    name: '002_hub_tokens_cancelled',
+    async up(db) {
+      await db.schema.alterTable('hub_tokens', (t) => {
+        t.string('cancelled_at', 30).nullable();
+        t.index(['node_id'], 'hub_tokens_node_idx');
+      });
+      await db.schema.alterTable('hub_nodes', (t) => {
+        t.string('last_renewed_at', 30).nullable();
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('hub_nodes', (t) => {
+        t.dropColumn('last_renewed_at');
+      });
+      await db.schema.alterTable('hub_tokens', (t) => {
+        t.dropIndex(['node_id'], 'hub_tokens_node_idx');
+        t.dropColumn('cancelled_at');
+      });
+    },
+  },
 ];
 
 export const hubMigrationSource: Knex.MigrationSource<Migration> = {

@@ -63,18 +63,33 @@ export const nodesStore = {
     return db(T).where({ node_id: nodeId }).update({ status, updated_at: now });
   },
 
-  async peer(db: Db, serial: string): Promise<PeerRecord | undefined> {
+  /** The certificate `serial` and its node; revoked when its revocation time (which may lie ahead, for a superseded one) has come by `now`. */
+  async peer(db: Db, serial: string, now: Date = new Date()): Promise<PeerRecord | undefined> {
     const r: Row | undefined = await db('hub_certs as c')
       .leftJoin(`${T} as n`, 'n.node_id', 'c.node_id')
       .where('c.serial', serial)
-      .first('c.serial', 'c.node_id', 'c.status as cert_status', 'n.grade', 'n.status as node_status', 'n.last_seen_at');
+      .first('c.serial', 'c.node_id', 'c.status as cert_status', 'c.revoked_at', 'n.grade', 'n.status as node_status', 'n.last_seen_at');
     if (!r) return undefined;
+    const revoked = r.cert_status === 'revoked' && (r.revoked_at === null || r.revoked_at === undefined || Date.parse(String(r.revoked_at)) <= now.getTime());
     return {
       serial: String(r.serial),
       nodeId: String(r.node_id),
-      certStatus: r.cert_status === 'revoked' ? 'revoked' : 'active',
+      certStatus: revoked ? 'revoked' : 'active',
       node: r.node_status === null || r.node_status === undefined ? null : { grade: Number(r.grade), status: r.node_status as NodeStatus, lastSeenAt: str(r.last_seen_at) },
     };
+  },
+
+  /**
+   * The per-node renewal rate limit, safe across hub processes: one conditional UPDATE claims the
+   * slot when the node's last renewal is at least `minIntervalMs` old. False when it is not.
+   */
+  async claimRenewal(db: Db, nodeId: string, now: Date, minIntervalMs: number): Promise<boolean> {
+    const cutoff = new Date(now.getTime() - minIntervalMs).toISOString();
+    const n = await db(T)
+      .where({ node_id: nodeId })
+      .andWhere((q) => void q.whereNull('last_renewed_at').orWhere('last_renewed_at', '<=', cutoff))
+      .update({ last_renewed_at: now.toISOString() });
+    return n === 1;
   },
 
   /** Adds to the node's counters and sets last_seen_at. */

@@ -40,7 +40,7 @@ export function witnessService(deps: HubDeps): WitnessService {
     } catch {
       return deps.trust; // unreadable: checkWitness refuses it
     }
-    const revoked = (await nodesStore.peer(deps.db, serial))?.certStatus === 'revoked';
+    const revoked = (await nodesStore.peer(deps.db, serial, deps.clock()))?.certStatus === 'revoked';
     return caTrust({ caCertPems: [deps.ca.certPem], isRevoked: (s) => revoked && s === serial });
   }
 

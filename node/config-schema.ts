@@ -67,7 +67,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
         batchMaxRecords: { type: 'integer', minimum: 1, maximum: 5000, default: 1000, description: 'a batch is cut when this many outbox rows wait…' },
         batchMaxAgeMs: { type: 'integer', minimum: 0, default: 1000, description: '…or when the oldest has waited this long' },
         checkpointIntervalMs: { type: 'integer', minimum: 0, default: 120000, description: 'how often the hub witnesses (cosigns) this node\'s audit checkpoint; 0 = only after batches' },
-        renewAt: { type: 'number', minimum: 0.01, maximum: 0.99, default: 0.34, description: "renew the node certificate when less than this fraction of its lifetime is left" },
+        renewAt: { type: 'number', minimum: 0.01, maximum: 0.5, default: 0.34, description: "renew the node certificate when less than this fraction of its lifetime is left (at most 0.5: the hub renews no earlier)" },
         timeoutMs: { type: 'integer', minimum: 1000, default: 30000, description: 'connect, headers and body timeout of one hub request' },
       },
     },

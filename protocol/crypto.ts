@@ -102,6 +102,14 @@ export function keyKind(key: KeyObject): KeyKind {
   return 'other';
 }
 
+/** RSA keys below this many bits are refused as encryption recipients (and as JWS keys). */
+export const MIN_RSA_BITS = 2048;
+
+/** True unless the key is an RSA key shorter than MIN_RSA_BITS. */
+export function keyStrongEnough(key: KeyObject): boolean {
+  return key.asymmetricKeyType !== 'rsa' || (key.asymmetricKeyDetails?.modulusLength ?? 0) >= MIN_RSA_BITS;
+}
+
 /** PEM (PKCS#8 or PKCS#1/SEC1) → private KeyObject; ERR_KEY_UNREADABLE if it is not one. */
 export function privateKeyFromPem(pem: string): KeyObject {
   return cached(privateKeys, pem, () => {

@@ -56,6 +56,7 @@ export const PROTOCOL_ERRORS = {
   ERR_CERT_EXPIRED: 'certificate is expired or not yet valid',
   ERR_CERT_REVOKED: 'certificate has been revoked',
   ERR_KEY_UNREADABLE: 'private key or certificate PEM cannot be read',
+  ERR_KEY_WEAK: 'key is weaker than the protocol allows (RSA below 2048 bits)',
   ERR_ENVELOPE_MALFORMED: 'envelope does not match the envelope schema',
   ERR_ENVELOPE_TOO_LARGE: 'envelope is larger than the receiver accepts',
   ERR_PROTOCOL_VERSION: 'protocol major version not spoken here',

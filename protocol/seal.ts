@@ -5,7 +5,7 @@
  * serialisation) as a detached JWS. The sender's certificate travels in the header as `x5c`.
  */
 import { canonicalize } from './canonical-json.js';
-import { certFromPem, jweEncrypt, jwsSignDetached, keyKind, keyMatchesCert, privateKeyFromPem, uuidv7 } from './crypto.js';
+import { certFromPem, jweEncrypt, jwsSignDetached, keyKind, keyMatchesCert, keyStrongEnough, MIN_RSA_BITS, privateKeyFromPem, uuidv7 } from './crypto.js';
 import { assertHeader, encBinding, ENVELOPE_HEADER_SCHEMA, signingInput, type Envelope, type EnvelopeHeader, type EnvelopeType } from './envelope.js';
 import { protocolError } from './errors.js';
 import { getSuite, suiteForKeyType, type Suite } from './suites.js';
@@ -52,6 +52,10 @@ export async function seal(input: SealInput): Promise<Envelope> {
   const suite = pickSuite(input, keyKind(senderKey), recipientCert.keyKind);
   if (keyKind(senderKey) !== suite.keyType || recipientCert.keyKind !== suite.keyType) {
     throw protocolError('ERR_SUITE_KEY_MISMATCH', `suite ${suite.name} needs ${suite.keyType} keys; sender has ${keyKind(senderKey)}, recipient ${recipientCert.keyKind}`);
+  }
+  if (!keyStrongEnough(recipientCert.publicKey)) {
+    const bits = recipientCert.publicKey.asymmetricKeyDetails?.modulusLength;
+    throw protocolError('ERR_KEY_WEAK', `recipient ${String(recipientCert.cn)} has a ${String(bits)}-bit RSA key; at least ${MIN_RSA_BITS} bits are needed to encrypt to it`, { cn: recipientCert.cn, bits });
   }
   if (!keyMatchesCert(input.sender.keyPem, senderCert)) {
     throw protocolError('ERR_SUITE_KEY_MISMATCH', "the sender's private key does not belong to its certificate");

@@ -9,6 +9,9 @@ import { SUPPORTED_VERSIONS } from '../../protocol/version.js';
 import type { HubContext } from '../app.js';
 import { enrollBody, enrollResponse, errorSchema, protocolInfoResponse } from '../schemas.js';
 
+/** Largest enrol body: a 200-character token and a 16 KiB CSR (protocol's ENROLL_SCHEMA) fit. */
+export const ENROLL_BODY_LIMIT = 20 * 1024;
+
 /** How long a built CRL is served before a fresh one is signed. */
 export const CRL_CACHE_MS = 60_000;
 
@@ -52,7 +55,7 @@ export async function publicRoutes(app: FastifyInstance, opts: { ctx: HubContext
 
   app.post(
     EXCHANGE_ROUTES.enroll,
-    { schema: { body: enrollBody, response: { 200: enrollResponse, 400: errorSchema, 401: errorSchema, 403: errorSchema, 409: errorSchema } } },
+    { bodyLimit: ENROLL_BODY_LIMIT, schema: { body: enrollBody, response: { 200: enrollResponse, 400: errorSchema, 401: errorSchema, 403: errorSchema, 409: errorSchema, 413: errorSchema } } },
     async (request) => ctx.enrolment.enroll(request.body as EnrollRequest),
   );
 }

@@ -1,5 +1,5 @@
 /**
- * `credit hub start|token|nodes|revoke|crl`: the provincial hub, run by the hub operator. Every
+ * `credit hub start|token|tokens|nodes|revoke|crl`: the provincial hub, run by the hub operator. Every
  * command reads the hub config; the admin commands open the hub's existing database directly
  * (beside a running hub: SQLite WAL or PostgreSQL; never a new one), so a revocation takes effect
  * on the node's next request. The hub database is the CA's only register (`credit ca …` refuses a
@@ -13,7 +13,7 @@ import { buildCrl } from '../../certs/revoke.js';
 import { writeFileAtomic } from '../../certs/safe-files.js';
 import { openHubCa, type HubCa } from '../../hub/ca-store.js';
 import { loadHubConfig } from '../../hub/config.js';
-import { makeToken, revokeNode } from '../../hub/enrolment-service.js';
+import { cancelTokens, listTokens, makeToken, revokeNode, type ListedToken } from '../../hub/enrolment-service.js';
 import { openExistingHubStore } from '../../hub/admin-store.js';
 import { nodesStore, type HubNode } from '../../hub/nodes-store.js';
 import { cliError } from '../errors.js';
@@ -175,4 +175,39 @@ const crl = command({
   },
 });
 
-export const hubGroup = group('hub', 'the provincial hub (hub operator): run it, enrol and revoke nodes', [start, token, nodes, revoke, crl]);
+const tokens = command({
+  name: 'tokens',
+  summary: 'list enrolment tokens (never the tokens themselves), or cancel the unused ones of a node',
+  usage: '[cancel] --config FILE [--node ID] [--json]',
+  help: [
+    CONFIG_HELP,
+    '  credit hub tokens --config FILE               every token: id (hash prefix), node, grade, status, created, expires',
+    '  credit hub tokens cancel --config FILE --node ID   cancel the node\'s unused tokens (they answer ERR_TOKEN_CANCELLED)',
+    '  --node ID       with cancel: the node whose tokens to cancel; when listing: show only this node',
+    '  --json          one JSON array instead of the table',
+    '  Status: outstanding | used | expired | cancelled. `credit hub revoke` cancels a node\'s tokens too.',
+  ].join('\n'),
+  options: { config: { type: 'string' }, node: { type: 'string' }, json: { type: 'boolean' } },
+  positionals: true,
+  run: async ({ values, positionals, io }) => {
+    const configFile = requireString(values, 'config');
+    const [action, ...extra] = positionals;
+    if (extra.length > 0 || (action !== undefined && action !== 'cancel')) throw cliError('ERR_USAGE', `unknown tokens action ${JSON.stringify(positionals.join(' '))}; use \`credit hub tokens\` or \`credit hub tokens cancel --node ID\``);
+    const node = optionalString(values, 'node');
+    if (action === 'cancel') {
+      if (node === undefined) throw cliError('ERR_USAGE', '--node is required with cancel');
+      const n = await withHubDb(configFile, (_db, ca) => cancelTokens(ca, { nodeId: node }));
+      io.stdout(`cancelled ${n} enrolment token${n === 1 ? '' : 's'} of node ${node}\n`);
+      return 0;
+    }
+    const list: ListedToken[] = (await withHubDb(configFile, (_db, ca) => listTokens(ca))).filter((r) => node === undefined || r.nodeId === node);
+    if (values['json'] === true) {
+      io.stdout(`${JSON.stringify(list, null, 2)}\n`);
+      return 0;
+    }
+    io.stdout(table([['NODE', 'GRADE', 'STATUS', 'ID', 'CREATED', 'EXPIRES'], ...list.map((r) => [r.nodeId, String(r.grade), r.status, r.id, day(r.createdAt), day(r.expiresAt)])]));
+    return 0;
+  },
+});
+
+export const hubGroup = group('hub', 'the provincial hub (hub operator): run it, enrol and revoke nodes', [start, token, tokens, nodes, revoke, crl]);

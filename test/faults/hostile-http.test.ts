@@ -15,6 +15,7 @@ import { tlsClientOptions } from '../../certs/tls.js';
 import { buildConfig } from '../../node/config.js';
 import { startNode } from '../../node/server.js';
 import { issueToken } from '../../node/tokens.js';
+import { ENROLL_BODY_LIMIT } from '../../hub/routes/public.js';
 import { hubFixture, wire } from '../hub/fixture.js';
 import { record } from '../node/app-fixture.js';
 import { jsonOf, nested, rawHttp, type RawAnswer } from './hostile-support.js';
@@ -58,7 +59,10 @@ async function attack(t: Test, url: string, head: (m: string, p: string, extra: 
     const deep = nested(100_000, 'object');
     const nestedAnswer = await send(r.path, `${ct}\r\ncontent-length: ${deep.length}`, { chunks: [deep] });
     for (const [what, a] of [['truncated JSON', truncated], ['100k-deep JSON', nestedAnswer]] as const) {
-      if (r.badJson === null) {
+      if (what === '100k-deep JSON' && deep.length > r.limit) {
+        t.equal(a.status, 413, `${r.path}: ${what} over the route's ${r.limit} bytes → 413`);
+        t.equal(codeOf(a), 'ERR_BODY_TOO_LARGE');
+      } else if (r.badJson === null) {
         t.equal(a.status, 200, `${r.path}: ${what} → 200, the line rejected`);
         t.equal((jsonOf(a.body) as { rejected?: number } | undefined)?.rejected, 1);
       } else {
@@ -126,7 +130,7 @@ t.test('a node with a 64 KiB import limit: a chunked upload past it → 413', as
 t.test('the hub with its default limits', async (t) => {
   const f = await hubFixture(t);
   const cs = await f.enrol('430100', 3);
-  t.equal(f.config.bodyLimitBytes, MIB, 'default enrol/renew body limit 1 MiB');
+  t.equal(f.config.bodyLimitBytes, MIB, 'default renew body limit 1 MiB (enrol: ENROLL_BODY_LIMIT, 20 KiB)');
   t.equal(f.config.maxEnvelopeBytes, 16 * MIB, 'default envelope limit 16 MiB');
   const tls = { ...tlsClientOptions({ caCertPem: f.caCertPem, certPem: cs.certPem, keyPem: cs.keyPem }), servername: 'localhost' };
   const head = (m: string, p: string, extra: string) => `${m} ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}`;
@@ -134,7 +138,7 @@ t.test('the hub with its default limits', async (t) => {
   const plain = (path: string): Route => ({ path, type: 'application/json', limit: f.config.bodyLimitBytes, badJson: 'ERR_REQUEST_INVALID' });
   const db = f.hub.app.hubCtx.db;
   const rows = async () => Number((await db('hub_records').count({ n: '*' }).first())?.n) + Number((await db('hub_envelopes').count({ n: '*' }).first())?.n);
-  await attack(t, f.url, head, [plain('/v1/enroll'), plain('/v1/renew'), envelope('/v1/batches'), envelope('/v1/queries'), envelope('/v1/checkpoints')], rows, tls);
+  await attack(t, f.url, head, [{ ...plain('/v1/enroll'), limit: ENROLL_BODY_LIMIT }, plain('/v1/renew'), envelope('/v1/batches'), envelope('/v1/queries'), envelope('/v1/checkpoints')], rows, tls);
   const ok = await f.call(cs.agent, 'POST', '/v1/batches', await f.sealFrom(cs, 'batch', { records: [wire('XK')], withdrawals: [] }));
   t.equal(ok.status, 200, 'a good batch still goes through');
   for (const p of ['/v1/distributions', '/v1/checkpoints/latest', '/v1/protocol', '/v1/crl', '/healthz', '/readyz', '/metrics']) {

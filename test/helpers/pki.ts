@@ -30,8 +30,8 @@ export function makeCa(cn = 'Hunan Provincial Credit CA (test)'): TestCa {
   return createCaMaterial({ cn });
 }
 
-export function issue(ca: TestCa, nodeId: string, opts: { notBefore?: Date; notAfter?: Date; hosts?: string[] } = {}): TestIdentity {
-  const kp = rsaKeyPair();
+export function issue(ca: TestCa, nodeId: string, opts: { notBefore?: Date; notAfter?: Date; hosts?: string[]; bits?: number } = {}): TestIdentity {
+  const kp = rsaKeyPair(opts.bits);
   const serial = randomSerial();
   const certPem = signLeafCertificate({
     caCertPem: ca.certPem,

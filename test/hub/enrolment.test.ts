@@ -5,6 +5,7 @@
  */
 import t from 'tap';
 import { createNodeKeys } from '../../certs/node-keys.js';
+import { issueCertificate } from '../../certs/issue.js';
 import { certInfo } from '../../certs/pki-crypto.js';
 import { parseCrl } from '../../certs/crl.js';
 import { Agent } from 'undici';
@@ -13,6 +14,8 @@ import { revokeNode } from '../../hub/enrolment-service.js';
 import { nodesStore } from '../../hub/nodes-store.js';
 import { engines } from '../helpers/db.js';
 import { hubFixture } from './fixture.js';
+
+const DAY = 86_400_000;
 
 for (const engine of await engines()) {
   t.test(`enrolment and client checks (${engine.name})`, async (t) => {
@@ -76,7 +79,12 @@ for (const engine of await engines()) {
     });
 
     t.test('renewal over mutual TLS gives a new certificate for a new key', async (t) => {
-      const node = await f.enrol('430700', 2);
+      const enrolled = await f.enrol('430700', 2);
+      // a certificate inside its renewal window (less than half its life left): 300 of 360 days gone
+      const keys = createNodeKeys('430700');
+      const aged = await issueCertificate(ctx.ca, keys.csrPem, { notBefore: new Date(Date.now() - 300 * DAY), notAfter: new Date(Date.now() + 60 * DAY), grade: 2 });
+      const node = { ...enrolled, serial: aged.serial, agent: new Agent({ connect: tlsClientOptions({ caCertPem: f.caCertPem, certPem: aged.certPem, keyPem: keys.keyPem, expectNodeId: '430000' }) }) };
+      t.teardown(() => node.agent.close());
       const next = createNodeKeys('430700');
       const r = await f.call(node.agent, 'POST', '/v1/renew', { csrPem: next.csrPem });
       t.equal(r.status, 200, String(r.json.code ?? 'renewed'));

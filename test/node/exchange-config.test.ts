@@ -32,6 +32,7 @@ t.test('bad hub keys are named', async (t) => {
     [{ ...base, hub: { url: 'http://hub.example' } }, 'hub.url'],
     [{ ...base, hub: { url: 'https://hub.example/v1/batches' } }, 'hub.url'],
     [{ ...base, hub: { url: 'https://h', renewAt: 1.5 } }, 'hub.renewAt'],
+    [{ ...base, hub: { url: 'https://h', renewAt: 0.6 } }, 'hub.renewAt'], // the hub renews only inside the last half
     [{ ...base, hub: { url: 'https://h', renewAt: '0.3' } }, 'hub.renewAt'],
     [{ ...base, hub: { url: 'https://h', batchMaxRecords: 6000 } }, 'hub.batchMaxRecords'],
     [{ ...base, hub: { url: 'https://h', batchMaxRecords: 1.5 } }, 'hub.batchMaxRecords'],

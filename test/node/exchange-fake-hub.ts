@@ -18,7 +18,8 @@ import type { BatchPayload, DistributionItem, EnrollResponse, QueryAnswerPayload
 import { tlsServerOptions } from '../../certs/tls.js';
 import { cosignCheckpoint } from '../../audit/cosign.js';
 import type { CheckpointPayload } from '../../protocol/exchange.js';
-import { parseCsr, randomSerial, signLeafCertificate } from '../../certs/pki-crypto.js';
+import { parseCsr } from '../../certs/csr.js';
+import { randomSerial, signLeafCertificate } from '../../certs/pki-crypto.js';
 import { DEFAULT_HOSTS } from '../../certs/issue.js';
 import { issue, type TestCa, type TestIdentity } from '../helpers/pki.js';
 
@@ -79,8 +80,8 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
   const identity = issue(ca, '430000');
   const trust = caTrust({ caCertPems: [ca.certPem] });
   const hubKey = { keyPem: identity.keyPem, certPem: identity.certPem };
-  const issueFor = (csrPem: string): { certPem: string; nodeId: string } => {
-    const csr = parseCsr(csrPem);
+  const issueFor = async (csrPem: string): Promise<{ certPem: string; nodeId: string }> => {
+    const csr = await parseCsr(csrPem);
     const now = Date.now();
     const certPem = signLeafCertificate({
       caCertPem: ca.certPem, caKeyPem: ca.keyPem, cn: csr.cn!, publicKeyPem: csr.publicKeyPem, serial: randomSerial(),
@@ -115,7 +116,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
       const tok = hub.enrolTokens.get(r.token);
       if (!tok) return send(res, 401, { code: 'ERR_TOKEN_INVALID', message: 'no such token' });
       hub.enrolTokens.delete(r.token);
-      const { certPem, nodeId } = issueFor(r.csrPem);
+      const { certPem, nodeId } = await issueFor(r.csrPem);
       return send(res, 200, { ...enrollResponse(certPem, nodeId), grade: tok.grade });
     }
     if (url.pathname === '/v1/protocol') return send(res, 200, { hubNodeId: '430000', versions: ['1.0'], suites: [], hubCertPem: identity.certPem, caCertPem: ca.certPem, maxEnvelopeBytes: 16 << 20, windowMs: 300000 });
@@ -123,7 +124,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
     if (req.method === 'POST' && url.pathname === '/v1/renew') {
       const r = (await body(req)) as { csrPem: string };
       hub.renewals++;
-      const { certPem, nodeId } = issueFor(r.csrPem);
+      const { certPem, nodeId } = await issueFor(r.csrPem);
       return send(res, 200, enrollResponse(certPem, nodeId));
     }
     if (req.method === 'POST' && url.pathname === '/v1/batches') {

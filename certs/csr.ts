@@ -1,0 +1,57 @@
+/**
+ * Reading a PKCS#10 certificate signing request from an untrusted client, in layers, cheapest
+ * first: parse the DER (@peculiar/x509), check the key against the CA's policy (RSA 2048–4096
+ * bits with e = 65537: ERR_CSR_KEY_UNSUPPORTED), check the subject holds exactly one CN
+ * (ERR_CSR_SUBJECT_INVALID), and only then verify the self-signature with WebCrypto (native code,
+ * ERR_CSR_INVALID). A huge modulus or exponent is refused before any signature arithmetic, and no
+ * JS big-number code ever runs on client input. node-forge still BUILDS certificates (pki-crypto).
+ * EC keys are refused too: the certificate builder (node-forge) cannot put an EC key in a certificate.
+ */
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { certError } from './errors.js';
+import { publicKeyDetails, spkiDerToPem } from './pki-crypto.js';
+
+x509.cryptoProvider.set(globalThis.crypto);
+
+export const RSA_MIN_BITS = 2048;
+export const RSA_MAX_BITS = 4096;
+export const RSA_EXPONENT = 65537n;
+
+export interface ParsedCsr {
+  cn: string | null;
+  publicKeyPem: string;
+}
+
+/** Null when the SPKI key is one the CA issues for, else why not. */
+export function keyPolicyProblem(spkiDer: Uint8Array): string | null {
+  const d = publicKeyDetails(spkiDer);
+  if (d === null) return 'the public key cannot be read';
+  if (d.type !== 'rsa' || d.bits === undefined || d.exponent === undefined) return `a ${d.type} key; this CA issues for RSA keys only`;
+  if (d.bits < RSA_MIN_BITS || d.bits > RSA_MAX_BITS) return `an RSA key of ${d.bits} bits; ${RSA_MIN_BITS}–${RSA_MAX_BITS} bits are accepted`;
+  if (d.exponent !== RSA_EXPONENT) return `an RSA public exponent of ${d.exponent > 1_000_000n ? `${d.exponent.toString(2).length} bits` : d.exponent}; only 65537 is accepted`;
+  return null;
+}
+
+/** Parses a CSR and checks key, subject and self-signature, in that order. */
+export async function parseCsr(pem: string): Promise<ParsedCsr> {
+  let csr: x509.Pkcs10CertificateRequest;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(pem);
+  } catch (e) {
+    throw certError('ERR_CSR_INVALID', `certificate signing request cannot be parsed: ${(e as Error).message}`);
+  }
+  const spki = new Uint8Array(csr.publicKey.rawData);
+  const problem = keyPolicyProblem(spki);
+  if (problem !== null) throw certError('ERR_CSR_KEY_UNSUPPORTED', `the certificate signing request carries ${problem}`);
+  const cns = csr.subjectName.getField('CN');
+  if (cns.length > 1) throw certError('ERR_CSR_SUBJECT_INVALID', `the subject holds ${cns.length} CNs (${cns.map((c) => JSON.stringify(c)).join(', ')}); exactly one, the node id, is accepted`);
+  let ok = false;
+  try {
+    ok = await csr.verify();
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw certError('ERR_CSR_INVALID', 'the self-signature of the certificate signing request does not verify');
+  return { cn: cns[0] ?? null, publicKeyPem: spkiDerToPem(spki) };
+}

@@ -1,0 +1,49 @@
+/**
+ * What the CA accepts in a CSR (issue 13, items 1 and 11): RSA 2048–4096 bits with e = 65537 and
+ * exactly one CN. The key is checked before the self-signature, so a huge modulus/exponent with a
+ * random signature is refused by the key check and never verified with big-number code.
+ */
+import t from 'tap';
+import { createNodeKeys, issueCertificate } from '../../certs/index.js';
+import { parseCsr } from '../../certs/csr.js';
+import { exponentCsr, hugeKeyCsr, multiCnCsr, rsaCsr } from '../helpers/hostile-csr.js';
+import { createMemoryCa, openssl } from './support.js';
+
+t.test('a huge RSA modulus and exponent with a random signature: ERR_CSR_KEY_UNSUPPORTED from the key check', async (t) => {
+  await t.rejects(parseCsr(hugeKeyCsr('430100')), { code: 'ERR_CSR_KEY_UNSUPPORTED' });
+});
+
+t.test('512- and 1024-bit RSA keys and e = 3 are refused; nothing is issued', async (t) => {
+  const ca = createMemoryCa();
+  for (const bits of [512, 1024]) {
+    await t.rejects(issueCertificate(ca, rsaCsr('430100', bits)), { code: 'ERR_CSR_KEY_UNSUPPORTED' }, `${bits} bits`);
+  }
+  await t.rejects(issueCertificate(ca, exponentCsr('430100', 3)), { code: 'ERR_CSR_KEY_UNSUPPORTED' }, 'e = 3');
+  t.equal((await ca.certs.listIssued()).length, 0);
+});
+
+t.test('a CSR with two CNs is refused, not issued for the first', async (t) => {
+  const ca = createMemoryCa();
+  await t.rejects(issueCertificate(ca, multiCnCsr(['430100', '430700'])), { code: 'ERR_CSR_SUBJECT_INVALID' });
+  t.equal((await ca.certs.listIssued()).length, 0);
+});
+
+t.test('2048 and 4096 bits with e = 65537 are issued; a bad self-signature is ERR_CSR_INVALID', async (t) => {
+  const ca = createMemoryCa();
+  t.equal((await issueCertificate(ca, createNodeKeys('430100').csrPem)).nodeId, '430100');
+  t.equal((await issueCertificate(ca, rsaCsr('430700', 4096))).nodeId, '430700');
+  const good = createNodeKeys('430200').csrPem;
+  const b64 = good.replace(/-----[^-]+-----/g, '').replace(/\s/g, '');
+  const der = Buffer.from(b64, 'base64');
+  der[der.length - 5] = der[der.length - 5]! ^ 0xff; // inside the signature
+  const broken = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE REQUEST-----\n`;
+  await t.rejects(parseCsr(broken), { code: 'ERR_CSR_INVALID' });
+  await t.rejects(parseCsr('garbage'), { code: 'ERR_CSR_INVALID' });
+});
+
+t.test('an EC P-256 key is refused with ERR_CSR_KEY_UNSUPPORTED (the certificate builder takes RSA keys only)', async (t) => {
+  const made = openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', '/dev/null', '-subj', '/CN=430100']);
+  t.equal(made.status, 0, made.out);
+  const pem = /-----BEGIN CERTIFICATE REQUEST-----[\s\S]+?-----END CERTIFICATE REQUEST-----/.exec(made.out)?.[0] ?? '';
+  await t.rejects(parseCsr(pem), { code: 'ERR_CSR_KEY_UNSUPPORTED' });
+});
