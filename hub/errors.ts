@@ -5,7 +5,8 @@ export const HUB_ERRORS = {
   ERR_CLIENT_CERT_REQUIRED: 'this route needs mutual TLS: present a node certificate from the provincial CA',
   ERR_NODE_UNKNOWN: 'the certificate belongs to no node enrolled at this hub',
   ERR_ENVELOPE_TYPE: 'envelope type does not fit this route',
-  ERR_RECORD_CONFLICT: 'record id is owned by another node',
+  ERR_RECORD_CONFLICT: 'the same record id appears more than once in one batch',
+  ERR_NOT_RECORD_OWNER: "the record names a source node other than the sender: a node publishes only its own records",
   ERR_RECORD_UNKNOWN: 'withdrawal names a record this node never published to the hub',
 } as const;
 

@@ -5,15 +5,28 @@ const DISTRIBUTED: readonly Classification[] = ['public', 'shared', 'restricted'
 
 /** Classes a node of `grade` receives in the distribution feed (public ≥ 1, shared ≥ 2; never restricted or internal). */
 export function receivableClasses(grade: number): Classification[] {
-  return DISTRIBUTED.filter((c) => {
-    const min = MIN_GRADE_TO_RECEIVE[c];
-    return min !== null && grade >= min;
-  });
+  return DISTRIBUTED.filter((c) => mayReceive(c, grade));
+}
+
+/** True when a node of `grade` may hold records of class `c` received through the feed. */
+export function mayReceive(c: Classification, grade: number): boolean {
+  const min = MIN_GRADE_TO_RECEIVE[c];
+  return min !== null && grade >= min;
 }
 
 /** True when records of this class go into the distribution feed at all. */
 export function isDistributed(c: Classification): boolean {
   return MIN_GRADE_TO_RECEIVE[c] !== null;
+}
+
+/**
+ * How a feed item goes to a node of `grade`, decided on the record's class and status NOW: its
+ * content when it is active and the grade covers its current class, else a tombstone — 'withdrawn'
+ * when its source node withdrew it, 'withheld' when its class was raised above the grade.
+ */
+export function feedDecision(current: { classification: Classification; status: 'active' | 'withdrawn' }, grade: number): 'content' | 'withdrawn' | 'withheld' {
+  if (current.status !== 'active') return 'withdrawn';
+  return mayReceive(current.classification, grade) ? 'content' : 'withheld';
 }
 
 export type Release = { release: true } | { release: false; code: 'ERR_CLASSIFICATION_DENIED' | 'ERR_PURPOSE_REQUIRED' };
