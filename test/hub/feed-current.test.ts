@@ -6,6 +6,7 @@
  * nothing it may not hold today. Also: a class is never lowered at the hub, and province queries
  * answer on the current class and status.
  */
+import { readFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import type { DistributionItem, DistributionPayload, QueryAnswerPayload, ReceiptPayload, WireRecord } from '../../protocol/exchange.js';
 import { engines } from '../helpers/db.js';
@@ -74,6 +75,9 @@ for (const engine of await engines()) {
       t.ok(tombstonesOf(items, raised.id).length > 0, 'a tombstone tells the node to stop showing it');
       const stone = tombstonesOf(items, raised.id)[0]!;
       t.match(stone, { kind: 'withdrawal', sourceNode: '430100', id: raised.id, type: 'SXBZX', status: 'withheld', reason: 'reclassified' });
+      const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
+      const example = JSON.parse(/```json\n(\{ "cursor"[^`]*"reclassified"[^`]*)```/.exec(doc)![1]!) as Record<string, unknown>;
+      t.same(Object.keys(stone).sort(), Object.keys(example).sort(), 'docs/protocol.md shows the tombstone the hub serves');
       t.same(contentOf(items, gone.id), [], 'the withdrawn record never travels with its content');
       t.match(tombstonesOf(items, gone.id)[0], { status: 'withdrawn', reason: 'repair', type: 'SXBZX' });
       t.ok(contentOf(items, publicRaised.id).every((i) => i.kind === 'record' && i.record.classification === 'shared'), 'public → shared: the current (shared) content for grade 2');
