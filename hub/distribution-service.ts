@@ -4,13 +4,15 @@
  * the asker as a 'distribution' envelope. Every item is decided when it is served, on the record's
  * CURRENT class and status (release-policy.ts feedDecision), whatever it was when the item was
  * queued and whatever cursor the node asks from: content only for an active record whose class the
- * grade covers now; a withdrawn or raised record only as a tombstone (no content). Feed rows are
+ * grade covers now and whose disclosure window is open; a withdrawn, raised or expired record only
+ * as a tombstone (no content). Feed rows are
  * read only when their queued class was one the grade covers, so a node gets no tombstone of a
  * record it could never have held. Read-only except, when items go out, the node's records_out
  * counter and one audit entry in the same transaction.
  */
 import { HUB_NODE_ID } from '../certs/issue.js';
-import { MAX_DISTRIBUTION_ITEMS, TOMBSTONE_RECLASSIFIED, type DistributionItem, type DistributionPayload } from '../protocol/exchange.js';
+import { todayInChina } from '../protocol/catalog-calendar.js';
+import { MAX_DISTRIBUTION_ITEMS, type DistributionItem, type DistributionPayload } from '../protocol/exchange.js';
 import { seal } from '../protocol/seal.js';
 import type { Envelope } from '../protocol/envelope.js';
 import type { Peer } from './client-check.js';
@@ -18,7 +20,7 @@ import type { HubDeps } from './context.js';
 import { envelopesStore } from './envelopes-store.js';
 import { nodesStore } from './nodes-store.js';
 import { recordsStore, type DistributionJoined } from './records-store.js';
-import { feedDecision, receivableClasses } from './release-policy.js';
+import { feedDecision, receivableClasses, stillDisclosed } from './release-policy.js';
 
 export const DEFAULT_DISTRIBUTION_LIMIT = 1000;
 /** last_seen_at is refreshed by reads at most this often (every write refreshes it anyway). */
@@ -28,15 +30,16 @@ export interface DistributionService {
   feed(peer: Peer, o: { after: number; limit?: number }): Promise<{ envelope: Envelope; payload: DistributionPayload }>;
 }
 
-/** The item a feed row becomes for a node of `grade`, served at `at`; null when the hub holds no such record. */
-export function feedItem(r: DistributionJoined, grade: number, at: string): DistributionItem | null {
+/** The item a feed row becomes for a node of `grade`, served at `now`; null when the hub holds no such record. */
+export function feedItem(r: DistributionJoined, grade: number, now: Date): DistributionItem | null {
   const cur = r.current;
   if (cur === null) return null;
-  const decision = feedDecision({ classification: cur.record.classification, status: cur.status }, grade);
-  if (decision === 'content') return { cursor: r.cursor, kind: 'record', sourceNode: r.sourceNode, record: cur.record };
+  const disclosed = cur.status === 'active' && stillDisclosed(cur.record, todayInChina(now));
+  const d = feedDecision({ classification: cur.record.classification, status: cur.status, disclosed }, grade);
+  if (d.serve === 'content') return { cursor: r.cursor, kind: 'record', sourceNode: r.sourceNode, record: cur.record };
   const base = { cursor: r.cursor, kind: 'withdrawal' as const, sourceNode: r.sourceNode, id: r.recordId, type: cur.record.type };
-  if (decision === 'withdrawn') return { ...base, status: 'withdrawn', reason: cur.withdrawnReason ?? 'correction', at: cur.withdrawnAt ?? r.createdAt };
-  return { ...base, status: 'withheld', reason: TOMBSTONE_RECLASSIFIED, at };
+  if (d.serve === 'withdrawn') return { ...base, status: 'withdrawn', reason: cur.withdrawnReason ?? 'correction', at: cur.withdrawnAt ?? r.createdAt };
+  return { ...base, status: 'withheld', reason: d.reason, at: now.toISOString() };
 }
 
 export function distributionService(deps: HubDeps): DistributionService {
@@ -49,7 +52,7 @@ export function distributionService(deps: HubDeps): DistributionService {
       const at = now.toISOString();
       const items: DistributionItem[] = [];
       for (const r of rows.slice(0, limit)) {
-        const item = feedItem(r, peer.grade, at);
+        const item = feedItem(r, peer.grade, now);
         if (item) items.push(item);
       }
       const next = rows.length === 0 ? o.after : rows[Math.min(rows.length, limit) - 1]!.cursor;

@@ -1,5 +1,7 @@
 /** What leaves the hub towards a node: distribution by grade, query answers by grade, clearance and purpose. Pure. */
 import { clears, MIN_GRADE_TO_RECEIVE, type Classification } from '../protocol/classification.js';
+import { isDisclosed } from '../protocol/disclosure.js';
+import type { WireRecord } from '../protocol/exchange.js';
 
 const DISTRIBUTED: readonly Classification[] = ['public', 'shared', 'restricted', 'internal'];
 
@@ -20,13 +22,30 @@ export function isDistributed(c: Classification): boolean {
 }
 
 /**
- * How a feed item goes to a node of `grade`, decided on the record's class and status NOW: its
- * content when it is active and the grade covers its current class, else a tombstone — 'withdrawn'
- * when its source node withdrew it, 'withheld' when its class was raised above the grade.
+ * Whether a record the hub holds may still be shared on `today` (China date): positive records
+ * always, negative ones within their disclosure window (Order No. 36 of 2025). A record whose
+ * window cannot be computed is treated as not disclosed (fail closed).
  */
-export function feedDecision(current: { classification: Classification; status: 'active' | 'withdrawn' }, grade: number): 'content' | 'withdrawn' | 'withheld' {
-  if (current.status !== 'active') return 'withdrawn';
-  return mayReceive(current.classification, grade) ? 'content' : 'withheld';
+export function stillDisclosed(r: Pick<WireRecord, 'type' | 'classification' | 'fields'>, today: string): boolean {
+  try {
+    return isDisclosed({ type: r.type, classification: r.classification, fields: r.fields }, today);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * How a feed item goes to a node of `grade`, decided on the record's class and status NOW: its
+ * content when it is active, still disclosed and the grade covers its current class, else a
+ * tombstone — 'withdrawn' when its source node withdrew it, 'withheld' with the reason otherwise.
+ */
+export function feedDecision(
+  current: { classification: Classification; status: 'active' | 'withdrawn'; disclosed: boolean },
+  grade: number,
+): { serve: 'content' } | { serve: 'withdrawn' } | { serve: 'withheld'; reason: 'reclassified' | 'expired' } {
+  if (current.status !== 'active') return { serve: 'withdrawn' };
+  if (!mayReceive(current.classification, grade)) return { serve: 'withheld', reason: 'reclassified' };
+  return current.disclosed ? { serve: 'content' } : { serve: 'withheld', reason: 'expired' };
 }
 
 export type Release = { release: true } | { release: false; code: 'ERR_CLASSIFICATION_DENIED' | 'ERR_PURPOSE_REQUIRED' };

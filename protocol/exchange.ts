@@ -101,11 +101,11 @@ export interface ReceiptPayload {
 
 /**
  * Why a record is a tombstone: it was withdrawn by its source node (`status: 'withdrawn'`, reason
- * one of WireWithdrawal's), or its current class is above what the receiving node may hold
- * (`status: 'withheld'`, reason 'reclassified').
+ * one of WireWithdrawal's), or the hub holds it back (`status: 'withheld'`): reason 'reclassified'
+ * when its current class is above what the receiving node may hold, 'expired' when its disclosure
+ * window has ended.
  */
 export type TombstoneStatus = 'withdrawn' | 'withheld';
-export const TOMBSTONE_RECLASSIFIED = 'reclassified';
 
 /**
  * A record that the receiving node must stop showing and serving: no content, no class, only
@@ -121,7 +121,7 @@ export interface Tombstone {
   type: string;
   status: TombstoneStatus;
   reason: string;
-  /** When it was withdrawn, or when the hub served the class that withholds it. */
+  /** When it was withdrawn, or (withheld) when the hub served the tombstone. */
   at: string;
 }
 

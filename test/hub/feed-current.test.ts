@@ -3,8 +3,8 @@
  * CURRENT class and status when it is served, whatever the class was when the item was queued and
  * whatever cursor the node asks from. A record raised above the reader's grade, or withdrawn, is
  * served only as a tombstone (no content); a node enrolled later that reads from cursor 0 gets
- * nothing it may not hold today. Also: a class is never lowered at the hub, and province queries
- * answer on the current class and status.
+ * nothing it may not hold today (nor a negative record past its disclosure window). Also: a class
+ * is never lowered at the hub, and province queries answer on the current class and status.
  */
 import { readFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
@@ -58,7 +58,10 @@ for (const engine of await engines()) {
     const publicRaised = wire('XK', { fields: { decisionNo: '长市监食许〔2026〕201号' } }); // public, raised to shared
     const gone = wire('SXBZX', { fields: { decisionNo: '（2026）湘0102执777号' } }); // shared, withdrawn
     const stays = wire('XK', { fields: { decisionNo: '长市监食许〔2026〕202号' } });
-    await push(f, cs, { records: [raised, publicRaised, gone, stays], withdrawals: [] });
+    // ordinary penalty decided 2025-06-01: disclosed for at most a year, so past its window now
+    const expired = wire('CF', { fields: { decisionNo: '长市监处罚〔2025〕99号', decisionDate: '2025-06-01', severity: 'ordinary' } });
+    const first = await push(f, cs, { records: [raised, publicRaised, gone, stays, expired], withdrawals: [] });
+    t.same(first.rejected, [], 'all five stored');
 
     // a grade-2 node that read the feed before the changes holds `raised` and `gone`
     const before = await feedAll(f, ly);
@@ -82,6 +85,8 @@ for (const engine of await engines()) {
       t.match(tombstonesOf(items, gone.id)[0], { status: 'withdrawn', reason: 'repair', type: 'SXBZX' });
       t.ok(contentOf(items, publicRaised.id).every((i) => i.kind === 'record' && i.record.classification === 'shared'), 'public → shared: the current (shared) content for grade 2');
       t.ok(contentOf(items, stays.id).length > 0);
+      t.same(contentOf(items, expired.id), [], 'a negative record past its disclosure window never travels with content');
+      t.match(tombstonesOf(items, expired.id)[0], { status: 'withheld', reason: 'expired', type: 'CF' });
     });
 
     t.test('grade 1 reading from cursor 0: a record raised to shared is a tombstone, never content', async (t) => {
@@ -116,6 +121,7 @@ for (const engine of await engines()) {
       const ids = a.records.map((x) => x.id);
       t.notOk(ids.includes(raised.id), 'raised to restricted: withheld from grade 2');
       t.notOk(ids.includes(gone.id), 'withdrawn: not answered');
+      t.notOk(ids.includes(expired.id), 'past its disclosure window: not answered');
       t.ok(a.withheld.some((w) => w.classification === 'restricted' && w.code === 'ERR_CLASSIFICATION_DENIED'));
       t.ok(a.records.every((x) => x.classification === 'public' || x.classification === 'shared'));
     });
