@@ -5,10 +5,11 @@
  * CURRENT class and status (release-policy.ts feedDecision), whatever it was when the item was
  * queued and whatever cursor the node asks from: content only for an active record whose class the
  * grade covers now and whose disclosure window is open; a withdrawn, raised or expired record only
- * as a tombstone (no content). Feed rows are
- * read only when their queued class was one the grade covers, so a node gets no tombstone of a
- * record it could never have held. Read-only except, when items go out, the node's records_out
- * counter and one audit entry in the same transaction.
+ * as a tombstone (no content). Feed rows are read only when their queued class was one the grade
+ * covers, so a node gets no tombstone of a record it could never have held (intake queues an item
+ * at the earlier class when a record is raised, so every node that may hold it hears of it).
+ * Read-only except, when items go out, the node's records_out counter and one audit entry in the
+ * same transaction.
  */
 import { HUB_NODE_ID } from '../certs/issue.js';
 import { todayInChina } from '../protocol/catalog-calendar.js';

@@ -157,9 +157,10 @@ export function intakeService(deps: HubDeps): IntakeService {
         }
         rows.push({ id: c.wire.id, sourceNode: peer.nodeId, type: c.wire.type, classification: c.classification, subject: c.subject, fields: c.fields, createdAt: c.wire.createdAt, updatedAt: c.wire.updatedAt, receivedAt, batchId });
         if (isDistributed(c.classification)) dist.push({ kind: 'record', sourceNode: peer.nodeId, recordId: c.wire.id, classification: c.classification, reason: null, at: null, createdAt: receivedAt });
-        else if (before && isDistributed(before.classification)) {
-          // raised out of the feed: nodes holding the earlier copy get a tombstone and stop showing it
-          dist.push({ kind: 'withdrawal', sourceNode: peer.nodeId, recordId: c.wire.id, classification: before.classification, reason: 'correction', at: receivedAt, createdAt: receivedAt });
+        if (before && before.classification !== c.classification && isDistributed(before.classification)) {
+          // raised: an item queued at the earlier class reaches every node that may hold the earlier
+          // copy; served on the current class, it is a tombstone to those whose grade is now too low
+          dist.push({ kind: 'withdrawal', sourceNode: peer.nodeId, recordId: c.wire.id, classification: before.classification, reason: 'reclassified', at: receivedAt, createdAt: receivedAt });
         }
         mine.set(c.wire.id, c.classification);
       }

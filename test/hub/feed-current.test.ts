@@ -66,6 +66,10 @@ for (const engine of await engines()) {
     // a grade-2 node that read the feed before the changes holds `raised` and `gone`
     const before = await feedAll(f, ly);
     t.equal(contentOf(before, raised.id).length, 1, 'before the raise, the shared record reached the grade-2 node');
+    // a grade-1 node that has read everything so far holds the public version of `publicRaised`
+    const cdBefore = await feedAll(f, cd);
+    const cdCursor = Math.max(...cdBefore.map((i) => i.cursor));
+    t.equal(contentOf(cdBefore, publicRaised.id).length, 1);
 
     const r = await push(f, cs, { records: [raise(raised, 'restricted'), raise(publicRaised, 'shared')], withdrawals: [{ id: gone.id, reason: 'repair', at: new Date().toISOString() }] });
     t.same(r.accepted.sort(), [raised.id, publicRaised.id].sort());
@@ -96,6 +100,9 @@ for (const engine of await engines()) {
       t.match(tombstonesOf(items, publicRaised.id)[0], { status: 'withheld', type: 'XK' });
       t.same(items.filter((i) => idOf(i) === raised.id || idOf(i) === gone.id), [], 'nothing at all about records it could never hold');
       t.same(items.filter((i) => i.kind === 'record').map(idOf), [stays.id]);
+      const since = await feedAll(f, cd, cdCursor);
+      t.match(tombstonesOf(since, publicRaised.id)[0], { status: 'withheld', reason: 'reclassified' }, 'a node past the cursor of the public version still learns to stop showing it');
+      t.same(since.filter((i) => i.kind === 'record'), [], 'and gets no content');
     });
 
     t.test('a node enrolled later, reading from cursor 0, stores nothing it may not hold today', async (t) => {
