@@ -1,10 +1,18 @@
 /**
  * GET /v1/distributions?after=C&limit=N: what other nodes published that the asking node's grade
- * may receive (public ≥ 1, shared ≥ 2; restricted and internal never), records and withdrawals in
- * cursor order, sealed to the asker as a 'distribution' envelope. Read-only except, when items
- * go out, the node's records_out counter and one audit entry in the same transaction.
+ * may receive (public ≥ 1, shared ≥ 2; restricted and internal never), in cursor order, sealed to
+ * the asker as a 'distribution' envelope. Every item is decided when it is served, on the record's
+ * CURRENT class and status (release-policy.ts feedDecision), whatever it was when the item was
+ * queued and whatever cursor the node asks from: content only for an active record whose class the
+ * grade covers now and whose disclosure window is open; a withdrawn, raised or expired record only
+ * as a tombstone (no content). Feed rows are read only when their queued class was one the grade
+ * covers, so a node gets no tombstone of a record it could never have held (intake queues an item
+ * at the earlier class when a record is raised, so every node that may hold it hears of it).
+ * Read-only except, when items go out, the node's records_out counter and one audit entry in the
+ * same transaction.
  */
 import { HUB_NODE_ID } from '../certs/issue.js';
+import { todayInChina } from '../protocol/catalog-calendar.js';
 import { MAX_DISTRIBUTION_ITEMS, type DistributionItem, type DistributionPayload } from '../protocol/exchange.js';
 import { seal } from '../protocol/seal.js';
 import type { Envelope } from '../protocol/envelope.js';
@@ -12,8 +20,8 @@ import type { Peer } from './client-check.js';
 import type { HubDeps } from './context.js';
 import { envelopesStore } from './envelopes-store.js';
 import { nodesStore } from './nodes-store.js';
-import { recordsStore } from './records-store.js';
-import { receivableClasses } from './release-policy.js';
+import { recordsStore, type DistributionJoined } from './records-store.js';
+import { feedDecision, receivableClasses, stillDisclosed } from './release-policy.js';
 
 export const DEFAULT_DISTRIBUTION_LIMIT = 1000;
 /** last_seen_at is refreshed by reads at most this often (every write refreshes it anyway). */
@@ -23,28 +31,40 @@ export interface DistributionService {
   feed(peer: Peer, o: { after: number; limit?: number }): Promise<{ envelope: Envelope; payload: DistributionPayload }>;
 }
 
+/** The item a feed row becomes for a node of `grade`, served at `now`; null when the hub holds no such record. */
+export function feedItem(r: DistributionJoined, grade: number, now: Date): DistributionItem | null {
+  const cur = r.current;
+  if (cur === null) return null;
+  const disclosed = cur.status === 'active' && stillDisclosed(cur.record, todayInChina(now));
+  const d = feedDecision({ classification: cur.record.classification, status: cur.status, disclosed }, grade);
+  if (d.serve === 'content') return { cursor: r.cursor, kind: 'record', sourceNode: r.sourceNode, record: cur.record };
+  const base = { cursor: r.cursor, kind: 'withdrawal' as const, sourceNode: r.sourceNode, id: r.recordId, type: cur.record.type };
+  if (d.serve === 'withdrawn') return { ...base, status: 'withdrawn', reason: cur.withdrawnReason ?? 'correction', at: cur.withdrawnAt ?? r.createdAt };
+  return { ...base, status: 'withheld', reason: d.reason, at: now.toISOString() };
+}
+
 export function distributionService(deps: HubDeps): DistributionService {
   return {
     async feed(peer, o) {
       const limit = Math.min(o.limit ?? DEFAULT_DISTRIBUTION_LIMIT, MAX_DISTRIBUTION_ITEMS);
       const rows = await recordsStore.feed(deps.db, { after: o.after, limit: limit + 1, excludeNode: peer.nodeId, classes: receivableClasses(peer.grade) });
       const more = rows.length > limit;
+      const now = deps.clock();
+      const at = now.toISOString();
       const items: DistributionItem[] = [];
       for (const r of rows.slice(0, limit)) {
-        if (r.kind === 'withdrawal') items.push({ cursor: r.cursor, kind: 'withdrawal', sourceNode: r.sourceNode, id: r.recordId, reason: r.reason ?? 'correction', at: r.at ?? '' });
-        else if (r.record) items.push({ cursor: r.cursor, kind: 'record', sourceNode: r.sourceNode, record: r.record });
+        const item = feedItem(r, peer.grade, now);
+        if (item) items.push(item);
       }
       const next = rows.length === 0 ? o.after : rows[Math.min(rows.length, limit) - 1]!.cursor;
       const payload: DistributionPayload = { items, next, more };
-      const now = deps.clock();
-      const at = now.toISOString();
       const seq = await deps.db.transaction(async (trx) => {
         const n = await envelopesStore.nextOut(trx, peer.nodeId, 'out:distribution');
         if (items.length > 0) {
           await nodesStore.count(trx, peer.nodeId, at, { recordsOut: items.length });
           await deps.audit.recordIn(trx, {
             action: 'distribution.send', actor: `node:${peer.nodeId}`, actorNode: peer.nodeId, object: `cursor ${o.after}..${next}`, outcome: 'success',
-            reason: `items=${items.length} records=${items.filter((i) => i.kind === 'record').length} withdrawals=${items.filter((i) => i.kind === 'withdrawal').length} more=${more}`,
+            reason: `items=${items.length} records=${items.filter((i) => i.kind === 'record').length} tombstones=${items.filter((i) => i.kind === 'withdrawal').length} more=${more}`,
           });
         } else if (peer.lastSeenAt === null || now.getTime() - Date.parse(peer.lastSeenAt) > SEEN_EVERY_MS) {
           await nodesStore.count(trx, peer.nodeId, at, {});

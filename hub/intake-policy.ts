@@ -5,7 +5,7 @@
  */
 import { validateRecord, subjectOf } from '../protocol/catalog.js';
 import { todayInChina } from '../protocol/catalog-calendar.js';
-import { MIN_GRADE_TO_SEND, type Classification } from '../protocol/classification.js';
+import { classRank, MIN_GRADE_TO_SEND, type Classification } from '../protocol/classification.js';
 import type { WireRecord } from '../protocol/exchange.js';
 
 export interface Rejection {
@@ -33,11 +33,12 @@ export function classDenials(records: readonly WireRecord[], grade: number): Rej
 }
 
 /**
- * Catalog validation of every record. An invalid record is rejected with the code of its first
- * problem, the message listing them all; the same id twice in one batch keeps the first.
- * `today` (China time, bounds resident-ID birth dates) is taken once for the whole batch.
+ * Catalog validation of every record. A record naming another source node than `sender` is
+ * rejected (ERR_NOT_RECORD_OWNER: a node publishes only its own records); an invalid record with
+ * the code of its first problem, the message listing them all; the same id twice in one batch
+ * keeps the first. `today` (China time, bounds resident-ID birth dates) is taken once per batch.
  */
-export function checkRecords(records: readonly WireRecord[], today: string = todayInChina()): { valid: CheckedRecord[]; rejected: Rejection[] } {
+export function checkRecords(records: readonly WireRecord[], sender: string, today: string = todayInChina()): { valid: CheckedRecord[]; rejected: Rejection[] } {
   const opts = { today };
   const valid: CheckedRecord[] = [];
   const rejected: Rejection[] = [];
@@ -48,6 +49,10 @@ export function checkRecords(records: readonly WireRecord[], today: string = tod
       continue;
     }
     seen.add(wire.id);
+    if (wire.sourceNode !== undefined && wire.sourceNode !== sender) {
+      rejected.push({ id: wire.id, code: 'ERR_NOT_RECORD_OWNER', message: `record ${wire.id} names source node ${wire.sourceNode}, but the batch comes from ${sender}: a node publishes only its own records` });
+      continue;
+    }
     const r = validateRecord({ type: wire.type, classification: wire.classification, fields: wire.fields }, opts);
     if (!r.ok) {
       const first = r.errors[0]!;
@@ -59,3 +64,9 @@ export function checkRecords(records: readonly WireRecord[], today: string = tod
   return { valid, rejected };
 }
 
+
+/** A new version of a record the hub holds may raise its class, never lower it (ERR_CLASSIFICATION_LOWERED). */
+export function loweredClass(id: string, held: Classification, next: Classification): Rejection | null {
+  if (classRank(next) >= classRank(held)) return null;
+  return { id, code: 'ERR_CLASSIFICATION_LOWERED', message: `record ${id} is held at the hub as ${held}; a new version may raise its class, never lower it to ${next}` };
+}

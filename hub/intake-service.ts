@@ -25,7 +25,7 @@ import type { Peer } from './client-check.js';
 import type { HubDeps } from './context.js';
 import { openFrom, type Incoming } from './envelope-in.js';
 import { envelopesStore } from './envelopes-store.js';
-import { checkRecords, classDenials, type Rejection } from './intake-policy.js';
+import { checkRecords, classDenials, loweredClass, type Rejection } from './intake-policy.js';
 import { nodesStore } from './nodes-store.js';
 import { recordsStore, type DistributionRow, type HubRecordRow } from './records-store.js';
 import { isDistributed } from './release-policy.js';
@@ -121,7 +121,7 @@ export function intakeService(deps: HubDeps): IntakeService {
         : denied.length > 0
           ? { code: 'ERR_CLASSIFICATION_DENIED', message: `batch refused: ${denied.length} record(s) of a class this node may not publish (${denied[0]!.message})`, rejected: denied }
           : null;
-    const checked = refusal ? { valid: [], rejected: [] } : checkRecords(payload.records);
+    const checked = refusal ? { valid: [], rejected: [] } : checkRecords(payload.records, peer.nodeId);
 
     // the batch before this one, still in its transaction here: its claim must come first
     if (before) await before;
@@ -142,22 +142,26 @@ export function intakeService(deps: HubDeps): IntakeService {
       }
 
       const rejected: Rejection[] = [...checked.rejected];
-      const owners = await recordsStore.owners(trx, [...checked.valid.map((c) => c.wire.id), ...payload.withdrawals.map((w) => w.id)]);
+      // Records are keyed by (source node, id): only the sender's own are looked at or written, so
+      // no node can take, block or shadow another node's record, whatever id it uses.
+      const held = await recordsStore.held(trx, peer.nodeId, [...checked.valid.map((c) => c.wire.id), ...payload.withdrawals.map((w) => w.id)]);
       const rows: HubRecordRow[] = [];
       const dist: DistributionRow[] = [];
       const mine = new Map<string, Classification>(); // id → class, of the sender's records known after this batch's records
-      for (const [id, o] of owners) if (o.sourceNode === peer.nodeId) mine.set(id, o.classification);
+      for (const [id, h] of held) mine.set(id, h.classification);
       for (const c of checked.valid) {
-        const owner = owners.get(c.wire.id);
-        if (owner && owner.sourceNode !== peer.nodeId) {
-          rejected.push({ id: c.wire.id, code: 'ERR_RECORD_CONFLICT', message: `record ${c.wire.id} belongs to node ${owner.sourceNode}` });
+        const before = held.get(c.wire.id);
+        const lowered = before ? loweredClass(c.wire.id, before.classification, c.classification) : null;
+        if (lowered) {
+          rejected.push(lowered);
           continue;
         }
         rows.push({ id: c.wire.id, sourceNode: peer.nodeId, type: c.wire.type, classification: c.classification, subject: c.subject, fields: c.fields, createdAt: c.wire.createdAt, updatedAt: c.wire.updatedAt, receivedAt, batchId });
         if (isDistributed(c.classification)) dist.push({ kind: 'record', sourceNode: peer.nodeId, recordId: c.wire.id, classification: c.classification, reason: null, at: null, createdAt: receivedAt });
-        else if (owner && isDistributed(owner.classification)) {
-          // raised out of the feed: nodes holding the earlier copy stop showing it
-          dist.push({ kind: 'withdrawal', sourceNode: peer.nodeId, recordId: c.wire.id, classification: owner.classification, reason: 'correction', at: receivedAt, createdAt: receivedAt });
+        if (before && before.classification !== c.classification && isDistributed(before.classification)) {
+          // raised: an item queued at the earlier class reaches every node that may hold the earlier
+          // copy; served on the current class, it is a tombstone to those whose grade is now too low
+          dist.push({ kind: 'withdrawal', sourceNode: peer.nodeId, recordId: c.wire.id, classification: before.classification, reason: 'reclassified', at: receivedAt, createdAt: receivedAt });
         }
         mine.set(c.wire.id, c.classification);
       }
@@ -166,10 +170,8 @@ export function intakeService(deps: HubDeps): IntakeService {
       const withdrawn: { id: string; reason: string; at: string }[] = [];
       for (const w of payload.withdrawals) {
         const cls = mine.get(w.id);
-        const owner = owners.get(w.id);
         if (cls === undefined) {
-          if (owner) rejected.push({ id: w.id, code: 'ERR_RECORD_CONFLICT', message: `record ${w.id} belongs to node ${owner.sourceNode}` });
-          else rejected.push({ id: w.id, code: 'ERR_RECORD_UNKNOWN', message: `record ${w.id} was never published to the hub by ${peer.nodeId}` });
+          rejected.push({ id: w.id, code: 'ERR_RECORD_UNKNOWN', message: `record ${w.id} was never published to the hub by ${peer.nodeId}` });
           continue;
         }
         withdrawn.push(w);

@@ -137,6 +137,25 @@ const MIGRATIONS: Migration[] = [
       });
     },
   },
+  {
+    // Issue 13: a record is identified by (source node, id), so no node can take, block or shadow
+    // another node's record id. The feed joins on both columns; this key serves that join.
+    name: '003_hub_records_by_node',
+    async up(db) {
+      await db.schema.alterTable('hub_records', (t) => {
+        t.dropPrimary('hub_records_pkey');
+        t.primary(['source_node', 'id'], { constraintName: 'hub_records_pkey' });
+      });
+    },
+    async down(db) {
+      const shared = await db('hub_records').select('id').groupBy('id').havingRaw('count(*) > 1').first();
+      if (shared) throw new Error(`cannot key hub_records by id alone again: record id ${String(shared.id)} is held by more than one node`);
+      await db.schema.alterTable('hub_records', (t) => {
+        t.dropPrimary('hub_records_pkey');
+        t.primary(['id'], { constraintName: 'hub_records_pkey' });
+      });
+    },
+  },
 ];
 
 export const hubMigrationSource: Knex.MigrationSource<Migration> = {

@@ -1,7 +1,8 @@
 /**
  * POST /v1/queries: a province-wide subject query. The 'query' stream is unordered: the envelope
  * id must be new (ERR_REPLAY) and its ts inside the window; seq is any positive integer. The
- * answer holds the active records of every node about the subject that the asking node's grade,
+ * answer holds the active, still disclosed records of every node about the subject (their class
+ * and status as they are now) that the asking node's grade,
  * its user's clearance and the stated purpose allow (release-policy.ts); held-back classes are
  * listed with counts and codes. Audited as 'query.answer' with the subject as an HMAC, never raw.
  */
@@ -9,6 +10,7 @@ import { HUB_NODE_ID } from '../certs/issue.js';
 import { classRank, type Classification } from '../protocol/classification.js';
 import { protocolError } from '../protocol/errors.js';
 import { QUERY_SCHEMA, type QueryAnswerPayload, type QueryPayload } from '../protocol/exchange.js';
+import { todayInChina } from '../protocol/catalog-calendar.js';
 import { checkTimestamp } from '../protocol/freshness.js';
 import { seal } from '../protocol/seal.js';
 import type { Envelope } from '../protocol/envelope.js';
@@ -19,7 +21,7 @@ import { malformedPayload, openFrom } from './envelope-in.js';
 import { envelopesStore } from './envelopes-store.js';
 import { nodesStore } from './nodes-store.js';
 import { recordsStore } from './records-store.js';
-import { releaseFor } from './release-policy.js';
+import { releaseFor, stillDisclosed } from './release-policy.js';
 
 export interface QueryService {
   answer(peer: Peer, raw: string): Promise<Envelope>;
@@ -47,7 +49,9 @@ export function queryService(deps: HubDeps): QueryService {
         if (!claimed.value) throw protocolError('ERR_REPLAY', `query ${header.id} has been seen before`, { id: header.id });
         checkTimestamp(header.ts, { now, windowMs: deps.config.windowMs });
         if (read.status === 'rejected') throw read.reason;
-        const all = read.value;
+        // current status (active only) and class; a negative record past its disclosure window is no longer shared
+        const today = todayInChina(now);
+        const all = read.value.filter((r) => stillDisclosed(r, today));
         const released: QueryAnswerPayload['records'] = [];
         const withheld = new Map<Classification, { count: number; code: string }>();
         for (const r of all) {

@@ -37,14 +37,16 @@ export interface DistributionRow {
   createdAt: string;
 }
 
+/** A feed row with the record as it is NOW (null when the hub holds no such record). */
 export interface DistributionJoined {
   cursor: number;
   kind: 'record' | 'withdrawal';
   sourceNode: string;
   recordId: string;
-  reason: string | null;
-  at: string | null;
-  record: WireRecord | null;
+  /** The class the item was queued with (the class the record had then). */
+  queuedClass: Classification;
+  createdAt: string;
+  current: { record: WireRecord; status: 'active' | 'withdrawn'; withdrawnReason: string | null; withdrawnAt: string | null } | null;
 }
 
 type Row = Record<string, unknown>;
@@ -58,7 +60,7 @@ const LOOKUP_CHUNK = { sqlite: 5000, pg: 1000 } as const;
 /** Key of the PostgreSQL advisory lock that orders distribution cursors by commit. */
 const DIST_LOCK_KEY = 430_000_001;
 
-const UPSERT_TAIL = `on conflict (id) do update set ${REC_UPDATE.map((c) => `${c} = excluded.${c}`).join(', ')} where hub_records.source_node = excluded.source_node`;
+const UPSERT_TAIL = `on conflict (source_node, id) do update set ${REC_UPDATE.map((c) => `${c} = excluded.${c}`).join(', ')}`;
 
 function wireOf(r: Row): WireRecord {
   return {
@@ -98,19 +100,19 @@ function whereIdIn<Q extends Knex.QueryBuilder>(db: Db, q: Q, ids: readonly stri
 }
 
 export const recordsStore = {
-  /** Owner and status of each of `ids` that the hub holds. */
-  async owners(db: Db, ids: readonly string[]): Promise<Map<string, { sourceNode: string; status: string; classification: Classification }>> {
-    const out = new Map<string, { sourceNode: string; status: string; classification: Classification }>();
+  /** Status and class of each of `ids` that `sourceNode` has published to the hub (other nodes' records are not looked at). */
+  async held(db: Db, sourceNode: string, ids: readonly string[]): Promise<Map<string, { status: string; classification: Classification }>> {
+    const out = new Map<string, { status: string; classification: Classification }>();
     const unique = [...new Set(ids)];
     const per = LOOKUP_CHUNK[engineOf(db as Knex)];
     for (let i = 0; i < unique.length; i += per) {
-      const rows: Row[] = await whereIdIn(db, db('hub_records').select('id', 'source_node', 'status', 'class'), unique.slice(i, i + per));
-      for (const r of rows) out.set(String(r.id), { sourceNode: String(r.source_node), status: String(r.status), classification: r.class as Classification });
+      const rows: Row[] = await whereIdIn(db, db('hub_records').select('id', 'status', 'class').where({ source_node: sourceNode }), unique.slice(i, i + per));
+      for (const r of rows) out.set(String(r.id), { status: String(r.status), classification: r.class as Classification });
     }
     return out;
   },
 
-  /** Inserts new records and updates the sender's own existing ones (never another node's). */
+  /** Inserts new records and updates existing ones, keyed by (source node, id): a node only ever writes its own. */
   async upsert(db: Db, rows: readonly HubRecordRow[]): Promise<void> {
     await chunked(db, rows, REC_COLS, 'insert into hub_records', UPSERT_TAIL, (r) => [
       r.id, r.sourceNode, r.type, r.classification, r.subject, JSON.stringify(r.fields), 'active', r.createdAt, r.updatedAt, r.receivedAt, r.batchId,
@@ -144,12 +146,17 @@ export const recordsStore = {
     await chunked(db, rows, DIST_COLS, 'insert into hub_distributions', '', (d) => [d.kind, d.sourceNode, d.recordId, d.classification, d.reason, d.at, d.createdAt]);
   },
 
-  /** Feed items after `after` from other nodes, in the given classes, with the current record content. */
+  /**
+   * Feed rows after `after` from other nodes, queued with a class in `classes` (a class the reader
+   * may have been sent), each joined with the record as it is now. Deciding what to serve is the
+   * caller's (distribution-service.ts), on the current class and status.
+   */
   async feed(db: Db, o: { after: number; limit: number; excludeNode: string; classes: readonly string[] }): Promise<DistributionJoined[]> {
     if (o.classes.length === 0) return [];
     const rows: Row[] = await db('hub_distributions as d')
-      .leftJoin('hub_records as r', 'r.id', 'd.record_id')
-      .select('d.cursor', 'd.kind', 'd.source_node', 'd.record_id', 'd.reason', 'd.at', 'r.id', 'r.type', 'r.class', 'r.fields', 'r.created_at', 'r.updated_at')
+      .leftJoin('hub_records as r', (j) => j.on('r.source_node', '=', 'd.source_node').andOn('r.id', '=', 'd.record_id'))
+      .select('d.cursor', 'd.kind', 'd.source_node', 'd.record_id', { queued_class: 'd.class' }, { queued_at: 'd.created_at' })
+      .select('r.id', 'r.type', 'r.class', 'r.fields', 'r.status', 'r.withdrawn_reason', 'r.withdrawn_at', 'r.created_at', 'r.updated_at')
       .where('d.cursor', '>', o.after)
       .whereNot('d.source_node', o.excludeNode)
       .whereIn('d.class', o.classes)
@@ -160,15 +167,23 @@ export const recordsStore = {
       kind: r.kind === 'withdrawal' ? 'withdrawal' : 'record',
       sourceNode: String(r.source_node),
       recordId: String(r.record_id),
-      reason: (r.reason as string | null) ?? null,
-      at: (r.at as string | null) ?? null,
-      record: r.id === null || r.id === undefined ? null : wireOf(r),
+      queuedClass: r.queued_class as Classification,
+      createdAt: String(r.queued_at),
+      current:
+        r.id === null || r.id === undefined
+          ? null
+          : {
+              record: { ...wireOf(r), sourceNode: String(r.source_node) },
+              status: r.status === 'active' ? 'active' : 'withdrawn',
+              withdrawnReason: (r.withdrawn_reason as string | null) ?? null,
+              withdrawnAt: (r.withdrawn_at as string | null) ?? null,
+            },
     }));
   },
 
-  /** Every active record about `subject`, any node, oldest id first. */
+  /** Every active record about `subject`, any node, oldest id first, with its current class. */
   async bySubject(db: Db, subject: string): Promise<StoredHubRecord[]> {
-    const rows: Row[] = await db('hub_records').where({ subject, status: 'active' }).orderBy('id');
+    const rows: Row[] = await db('hub_records').where({ subject, status: 'active' }).orderBy(['id', 'source_node']);
     return rows.map((r) => ({ ...wireOf(r), sourceNode: String(r.source_node), status: 'active' as const }));
   },
 

@@ -57,6 +57,13 @@ export interface WireRecord {
   fields: Record<string, unknown>;
   createdAt: string;
   updatedAt: string;
+  /**
+   * The node that published the record: its 6-digit division code (GB/T 2260), i.e. the record's
+   * jurisdiction. In a batch it may be left out; when given it must be the sender (else the record
+   * is rejected with ERR_NOT_RECORD_OWNER). The hub always sets it, from the authenticated sender,
+   * on the records it distributes and answers. A record is identified by (sourceNode, id).
+   */
+  sourceNode?: string;
 }
 
 export interface WireWithdrawal {
@@ -92,9 +99,39 @@ export interface ReceiptPayload {
 
 // ---------------------------------------------------------------- distribution (hub → node)
 
-export type DistributionItem =
-  | { cursor: number; kind: 'record'; sourceNode: string; record: WireRecord }
-  | { cursor: number; kind: 'withdrawal'; sourceNode: string; id: string; reason: string; at: string };
+/**
+ * Why a record is a tombstone: it was withdrawn by its source node (`status: 'withdrawn'`, reason
+ * one of WireWithdrawal's), or the hub holds it back (`status: 'withheld'`): reason 'reclassified'
+ * when its current class is above what the receiving node may hold, 'expired' when its disclosure
+ * window has ended.
+ */
+export type TombstoneStatus = 'withdrawn' | 'withheld';
+
+/**
+ * A record that the receiving node must stop showing and serving: no content, no class, only
+ * enough to find the copy it may hold. Travels as kind 'withdrawal', so every node that applies
+ * withdrawals applies it.
+ */
+export interface Tombstone {
+  cursor: number;
+  kind: 'withdrawal';
+  sourceNode: string;
+  id: string;
+  /** Record type code (XK, CF, …). */
+  type: string;
+  status: TombstoneStatus;
+  reason: string;
+  /** When it was withdrawn, or (withheld) when the hub served the tombstone. */
+  at: string;
+}
+
+/**
+ * One item of the feed, decided on the record's CURRENT class and status when it is served: its
+ * current content when it is active and the receiving node's grade covers its class now,
+ * otherwise a tombstone (only to a node that may have held it, i.e. whose grade covered the class
+ * the item was queued with).
+ */
+export type DistributionItem = { cursor: number; kind: 'record'; sourceNode: string; record: WireRecord } | Tombstone;
 
 export interface DistributionPayload {
   items: DistributionItem[];
@@ -201,7 +238,7 @@ export const WIRE_RECORD_SCHEMA: JsonSchema = {
   type: 'object',
   required: ['id', 'type', 'classification', 'fields', 'createdAt', 'updatedAt'],
   additionalProperties: false,
-  properties: { id: ID, type: { type: 'string', maxLength: 16 }, classification: CLASS, fields: { type: 'object' }, createdAt: ISO, updatedAt: ISO },
+  properties: { id: ID, type: { type: 'string', maxLength: 16 }, classification: CLASS, fields: { type: 'object' }, createdAt: ISO, updatedAt: ISO, sourceNode: NODE },
 };
 
 export const BATCH_SCHEMA: JsonSchema = {

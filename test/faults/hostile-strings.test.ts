@@ -116,7 +116,7 @@ for (const engine of await engines()) {
       if (type === 'batch' && (r.status === 200 || r.json.details?.receipt)) cs.seq++;
       return r;
     };
-    const stored: { id: string; s: string }[] = [];
+    const stored: { id: string; s: string; withdrawn?: boolean }[] = [];
     for (const s of HOSTILE_STRINGS) {
       const rec = wire('CF', { fields: Object.fromEntries(TEXT_FIELDS.map((k) => [k, s])) });
       const r = await post('batch', { records: [rec], withdrawals: [] });
@@ -136,6 +136,7 @@ for (const engine of await engines()) {
       const bad = hasNul(ts) || ts.length > 30;
       t.equal(odd.status, bad ? 400 : 200, `createdAt/at ${JSON.stringify(ts)}: ${odd.json.code ?? 'receipt'}`);
       if (bad) t.equal(odd.json.code, 'ERR_ENVELOPE_MALFORMED');
+      else stored.at(-1)!.withdrawn = true;
       const q = await post('query', { subject: String(rec.fields.uscc), actor: `user:${s}`, purpose: s, clearance: 'restricted' });
       t.equal(q.status, hasNul(s) ? 400 : 200, `query actor/purpose ${JSON.stringify(s)}: ${q.json.code ?? 'answered'}`);
       const subj = await post('query', { subject: `${s}${'X'.repeat(18)}`.slice(0, 18), actor: 'user:a', clearance: 'public' });
@@ -145,9 +146,10 @@ for (const engine of await engines()) {
     const feed = await f.call(reader.agent, 'GET', '/v1/distributions?after=0&limit=2000');
     t.equal(feed.status, 200, 'the feed carries them to another node');
     const items = (await f.openAs<DistributionPayload>(reader, feed.json)).payload.items;
-    for (const { id, s } of stored) {
+    for (const { id, s, withdrawn } of stored) {
       const rec = items.find((i) => i.kind === 'record' && i.record.id === id);
-      t.equal(rec?.kind === 'record' ? rec.record.fields.content : undefined, s.trim(), `distributed verbatim: ${JSON.stringify(s)}`);
+      if (withdrawn) t.equal(rec, undefined, `withdrawn, so only a tombstone: ${JSON.stringify(s)}`);
+      else t.equal(rec?.kind === 'record' ? rec.record.fields.content : undefined, s.trim(), `distributed verbatim: ${JSON.stringify(s)}`);
     }
     t.same(await tableNames(db), tables, 'no table dropped or added');
     await auditIntact(t, db);

@@ -1,7 +1,7 @@
 /**
  * POST /v1/batches over real mutual TLS on both engines: signed receipts, replay with the stored
- * receipt, order/gap/stale, class policy (seq consumed), per-record rejections, ownership of
- * record ids, and envelopes that are signed by another node or addressed elsewhere.
+ * receipt, order/gap/stale, class policy (seq consumed), per-record rejections, records keyed
+ * by (source node, id), and envelopes that are signed by another node or addressed elsewhere.
  */
 import t from 'tap';
 import type { ReceiptPayload } from '../../protocol/exchange.js';
@@ -121,18 +121,23 @@ for (const engine of await engines()) {
       t.ok(p.rejected.every((r) => r.message.length > 0));
     });
 
-    t.test('record ids belong to their node: conflicts and unknown withdrawals', async (t) => {
+    t.test('records are keyed by (source node, id): another node\'s id is its own record, never the owner\'s', async (t) => {
       const mine = wire('XK');
       t.equal((await push(f, cs, { records: [mine], withdrawals: [] })).res.status, 200);
-      const { res } = await push(f, cd, { records: [{ ...wire('XK'), id: mine.id }], withdrawals: [{ id: mine.id, reason: 'repair', at: new Date().toISOString() }, { id: uuidv7(), reason: 'correction', at: new Date().toISOString() }] });
+      const unknown = uuidv7();
+      const { res } = await push(f, cd, { records: [], withdrawals: [{ id: mine.id, reason: 'repair', at: new Date().toISOString() }, { id: unknown, reason: 'correction', at: new Date().toISOString() }] });
       const p = (await f.openAs<ReceiptPayload>(cd, res.json)).payload;
-      t.same(p.accepted, []);
       t.same(p.withdrawn, []);
-      t.same(p.rejected.map((r) => r.code), ['ERR_RECORD_CONFLICT', 'ERR_RECORD_CONFLICT', 'ERR_RECORD_UNKNOWN']);
-      t.equal((await ctx.db('hub_records').where({ id: mine.id }).first()).source_node, '430100', 'still 430100\'s');
+      t.same(p.rejected.map((r) => [r.id, r.code]), [[mine.id, 'ERR_RECORD_UNKNOWN'], [unknown, 'ERR_RECORD_UNKNOWN']], '430700 never published these');
+      const same = await push(f, cd, { records: [{ ...wire('XK'), id: mine.id }], withdrawals: [] });
+      t.same((await f.openAs<ReceiptPayload>(cd, same.res.json)).payload.accepted, [mine.id], 'the same id from 430700 is 430700\'s own record');
+      const rows = await ctx.db('hub_records').where({ id: mine.id }).orderBy('source_node');
+      t.same(rows.map((r: { source_node: string; status: string }) => [r.source_node, r.status]), [['430100', 'active'], ['430700', 'active']]);
+      t.equal(JSON.parse(rows[0].fields).decisionNo, mine.fields.decisionNo, '430100\'s record is unchanged');
       const w = await push(f, cs, { records: [], withdrawals: [{ id: mine.id, reason: 'repair', at: new Date().toISOString() }] });
       t.same((await f.openAs<ReceiptPayload>(cs, w.res.json)).payload.withdrawn, [mine.id]);
-      t.equal((await ctx.db('hub_records').where({ id: mine.id }).first()).status, 'withdrawn');
+      t.equal((await ctx.db('hub_records').where({ id: mine.id, source_node: '430100' }).first()).status, 'withdrawn');
+      t.equal((await ctx.db('hub_records').where({ id: mine.id, source_node: '430700' }).first()).status, 'active', 'only the sender\'s record');
     });
 
     t.test('an envelope signed by 430700 over 430100\'s connection: 403 ERR_SENDER_MISMATCH', async (t) => {

@@ -34,7 +34,7 @@ for (const engine of await engines()) {
       { cursor: 5, kind: 'record', sourceNode: '430700', record: a },
       { cursor: 6, kind: 'record', sourceNode: '430700', record: b },
       { cursor: 7, kind: 'record', sourceNode: '430700', record: bad },
-      { cursor: 8, kind: 'withdrawal', sourceNode: '430700', id: uuidv7(), reason: 'correction', at: new Date().toISOString() },
+      { cursor: 8, kind: 'withdrawal', sourceNode: '430700', id: uuidv7(), type: 'CF', status: 'withdrawn', reason: 'correction', at: new Date().toISOString() },
     );
     const r = await s.exchange.puller.pullOnce();
     t.same(r, { cursor: 8, records: 2, withdrawals: 0, skipped: 2, more: false }, 'two stored; the invalid record and the unknown withdrawal skipped');
@@ -50,7 +50,7 @@ for (const engine of await engines()) {
 
     // An open objection on a received record, then its owner withdraws it.
     const o = await s.repair.object(s.caller('officer', 'shared'), a.id, '异议：已整改');
-    hub.distributions.push({ cursor: 9, kind: 'withdrawal', sourceNode: '430700', id: a.id, reason: 'objection-upheld', at: new Date().toISOString() });
+    hub.distributions.push({ cursor: 9, kind: 'withdrawal', sourceNode: '430700', id: a.id, type: 'CF', status: 'withdrawn', reason: 'objection-upheld', at: new Date().toISOString() });
     const w = await s.exchange.puller.pullOnce();
     t.same([w?.withdrawals, w?.cursor], [1, 9]);
     const row = await s.db('node_records').where({ id: a.id }).first();
@@ -61,7 +61,7 @@ for (const engine of await engines()) {
     t.equal((await s.db('audit_log').where({ action: 'distribution.apply' })).length, 3, 'each applied envelope audited');
 
     // A withdrawal claiming another node's record (430181 did not publish it) is ignored.
-    hub.distributions.push({ cursor: 10, kind: 'withdrawal', sourceNode: '430181', id: b.id, reason: 'repair', at: new Date().toISOString() });
+    hub.distributions.push({ cursor: 10, kind: 'withdrawal', sourceNode: '430181', id: b.id, type: 'SXBZX', status: 'withdrawn', reason: 'repair', at: new Date().toISOString() });
     const x = await s.exchange.puller.pullOnce();
     t.same([x?.withdrawals, x?.skipped], [0, 1]);
     t.equal((await s.db('node_records').where({ id: b.id }).first()).status, 'active');
