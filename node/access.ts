@@ -5,7 +5,7 @@
  */
 import { clears, type Classification } from '../protocol/classification.js';
 import { piiClearance } from '../protocol/mask.js';
-import { protocolError } from '../protocol/errors.js';
+import { protocolError, type CreditError } from '../protocol/errors.js';
 import { nodeError, type NodeErrorCode } from './errors.js';
 
 export const ROLES = ['submitter', 'query', 'officer', 'auditor', 'admin'] as const;
@@ -67,6 +67,26 @@ export function assertMayWrite(caller: Caller, recordClass: Classification): voi
   if (!clears(caller.clearance, recordClass)) {
     throw protocolError('ERR_CLASSIFICATION_DENIED', `clearance ${caller.clearance} does not cover ${recordClass} records`, { clearance: caller.clearance, class: recordClass });
   }
+}
+
+/**
+ * True when the caller may not even learn that the record exists: the read rule above denies it
+ * by class (restricted or internal above the clearance). public and shared records are readable
+ * by every clearance (masked), so they are never hidden.
+ */
+export function hiddenFrom(clearance: Classification, recordClass: Classification): boolean {
+  const d = decideRead(clearance, recordClass, 'existence');
+  return !d.allowed && d.code === 'ERR_CLASSIFICATION_DENIED';
+}
+
+/**
+ * The one answer about a record hidden from the caller (hiddenFrom), on every path that names a stored
+ * record (GET by id, duplicate submission, objection, withdraw, repair, resolve): it carries only
+ * the caller's own clearance — no id, class or status — and is given before any other check of
+ * the record, so an active and a withdrawn record look the same (issue 13).
+ */
+export function aboveClearance(clearance: Classification): CreditError {
+  return protocolError('ERR_CLASSIFICATION_DENIED', `clearance ${clearance} does not cover this record`, { clearance });
 }
 
 export function isRole(x: unknown): x is Role {

@@ -10,7 +10,7 @@ import { validateRecord } from '../protocol/catalog.js';
 import { todayInChina } from '../protocol/catalog-calendar.js';
 import { classRank, clears, type Classification } from '../protocol/classification.js';
 import { uuidv7 } from '../protocol/crypto.js';
-import type { Caller } from './access.js';
+import { hiddenFrom, type Caller } from './access.js';
 import { runWritten } from './hooks.js';
 import { csvSource, ndjsonSource, type SourceItem } from './import-sources.js';
 import { toStoredRecord } from './record-model.js';
@@ -57,33 +57,43 @@ export function importService(deps: ServiceDeps, records: RecordsService) {
         else report.truncated = true;
       };
       let batch: StoredRecord[] = [];
+      let batchLines: number[] = [];
       let batchNo = 0;
       let denied = 0;
       let batchRejected = 0;
       /** Writes the current batch; resolves when it has committed. */
       const flush = async () => {
         const rows = batch;
-        const rejectedHere = batchRejected;
+        const lines = batchLines;
+        let rejectedHere = batchRejected;
         batch = [];
+        batchLines = [];
         batchRejected = 0;
         batchNo++;
         if (rows.length === 0 && denied === 0) return opts.onBatch?.(0, 0, rejectedHere);
         const top = rows.reduce<Classification>((c, r) => (classRank(r.classification) > classRank(c) ? r.classification : c), 'public');
-        const deniedHere = denied;
+        let deniedHere = denied;
         denied = 0;
-        const fresh = await deps.db.transaction(async (trx) => {
+        const { fresh, hidden } = await deps.db.transaction(async (trx) => {
           const inserted = await recordsStore.insertMany(trx, rows);
           const fresh = rows.filter((r) => inserted.has(r.id));
+          // A duplicate of a stored record hidden from the caller (access.ts hiddenFrom) is refused
+          // like a line above the clearance (issue 13): never counted as a duplicate, so nothing of that record shows.
+          const held = fresh.length === rows.length ? new Map<string, { classification: Classification }>() : await recordsStore.idsByNaturalKey(trx, deps.nodeId, rows.filter((r) => !inserted.has(r.id)).map((r) => r.naturalKey));
+          const hidden = rows.flatMap((r, i) => (!inserted.has(r.id) && hiddenFrom(caller.clearance, held.get(r.naturalKey)?.classification ?? 'public') ? [lines[i]!] : []));
+          deniedHere += hidden.length;
           const object = `import:${importId}#${batchNo}`;
           await runWritten(deps.hooks, trx, fresh);
           // audit entries last: the audit lock is taken after every database lock (audit/log.ts)
-          if (rows.length) await deps.audit.recordIn(trx, { actor: caller.actor, actorNode: deps.nodeId, action: 'record.import', object, class: top, outcome: 'success', reason: `accepted=${fresh.length} duplicates=${rows.length - fresh.length}` });
+          if (rows.length) await deps.audit.recordIn(trx, { actor: caller.actor, actorNode: deps.nodeId, action: 'record.import', object, class: top, outcome: 'success', reason: `accepted=${fresh.length} duplicates=${rows.length - fresh.length - hidden.length}` });
           if (deniedHere) await deps.audit.recordIn(trx, { actor: caller.actor, actorNode: deps.nodeId, action: 'access.denied', object, outcome: 'failure', reason: `ERR_CLASSIFICATION_DENIED lines=${deniedHere}` });
-          return fresh;
+          return { fresh, hidden };
         });
+        for (const line of hidden) reject(line, [{ field: 'classification', code: 'ERR_CLASSIFICATION_DENIED', message: `clearance ${caller.clearance} does not cover this record` }]);
+        rejectedHere += hidden.length;
         report.accepted += fresh.length;
-        report.duplicates += rows.length - fresh.length;
-        opts.onBatch?.(fresh.length, rows.length - fresh.length, rejectedHere);
+        report.duplicates += rows.length - fresh.length - hidden.length;
+        opts.onBatch?.(fresh.length, rows.length - fresh.length - hidden.length, rejectedHere);
       };
 
       // One batch may be committing while the next is parsed and validated (SQLite and PostgreSQL
@@ -115,6 +125,7 @@ export function importService(deps: ServiceDeps, records: RecordsService) {
                 denied++;
               } else {
                 batch.push(toStoredRecord(v.record, ctx));
+                batchLines.push(item.line);
               }
             }
             if (batch.length + batchRejected >= opts.batchSize) await next();

@@ -95,6 +95,30 @@ const MIGRATIONS: Migration[] = [
       await db.schema.dropTableIfExists('node_outbox');
     },
   },
+  {
+    // Issue 13 (a node speaks only for itself): the natural key is unique per source node, so a
+    // record received from another node never blocks, shadows or replaces a local record with the
+    // same type + decision number + source unit, and one sender's record never blocks another's.
+    // Existing rows already satisfy the narrower key; they migrate unchanged.
+    name: '003_records_source_key',
+    async up(db) {
+      await db.schema.alterTable('node_records', (t) => {
+        t.dropUnique(['natural_key'], 'node_records_natural_key_uq');
+        t.unique(['source_node', 'natural_key'], { indexName: 'node_records_source_key_uq' });
+      });
+    },
+    async down(db) {
+      // Going back to one key space would have to drop records (never done): refuse instead.
+      const held = (await db('node_records').select('natural_key').groupBy('natural_key').havingRaw('count(*) > 1')) as unknown[];
+      if (held.length > 0) {
+        throw new Error(`003_records_source_key cannot go down: ${held.length} natural key(s) are held by more than one source node`);
+      }
+      await db.schema.alterTable('node_records', (t) => {
+        t.dropUnique(['source_node', 'natural_key'], 'node_records_source_key_uq');
+        t.unique(['natural_key'], { indexName: 'node_records_natural_key_uq' });
+      });
+    },
+  },
 ];
 
 export const nodeMigrationSource: Knex.MigrationSource<Migration> = {

@@ -10,7 +10,7 @@ import { isCreditError, protocolError } from '../protocol/errors.js';
 import { checkIdentifier, normalizeIdentifier } from '../protocol/identifiers.js';
 import type { RefusalAudit } from '../audit/refusals.js';
 import type { AuditEvent } from '../audit/types.js';
-import { assertMayAct, assertMayWrite, decideRead, mayAct, type Action, type Caller } from './access.js';
+import { aboveClearance, assertMayAct, assertMayWrite, decideRead, hiddenFrom, mayAct, type Action, type Caller } from './access.js';
 import { nodeError } from './errors.js';
 import { runWritten, type RecordHooks } from './hooks.js';
 import { toStoredRecord, viewOf, type RecordView } from './record-model.js';
@@ -92,31 +92,54 @@ export function recordsService(deps: ServiceDeps) {
     return r;
   }
 
+  /** Loads a record the caller may know of; one hidden from them gets the bare denial (audited) before anything else. */
+  async function loadVisible(caller: Caller, id: string): Promise<StoredRecord> {
+    const r = await load(id);
+    if (hiddenFrom(caller.clearance, r.classification)) {
+      await denied(caller, id, r.classification, 'ERR_CLASSIFICATION_DENIED');
+      throw aboveClearance(caller.clearance);
+    }
+    return r;
+  }
+
   return {
     /** Throws ERR_ROLE_DENIED (audited) unless the caller's role may take `action`. */
     authorize: act,
 
-    /** Stores one or more records, all or none; resubmissions (same natural key) are reported as duplicates. */
+    /**
+     * Stores one or more records, all or none; resubmissions (same natural key among this node's
+     * own records) are reported as duplicates with the stored id — unless the stored record is
+     * hidden from the caller (access.ts hiddenFrom): then nothing is stored and the answer is the
+     * bare denial.
+     */
     async create(caller: Caller, inputs: unknown[]): Promise<CreateResult> {
       await act(caller, 'record.create', 'records');
       const valid = await validateAll(caller, inputs);
       const at = now();
       const stored = valid.map((r) => toStoredRecord(r, { nodeId: deps.nodeId, actor: caller.actor, now: at }));
-      return db.transaction(async (trx) => {
-        const inserted = await recordsStore.insertMany(trx, stored);
-        const fresh = stored.filter((s) => inserted.has(s.id));
-        await runWritten(deps.hooks, trx, fresh);
-        const existing = fresh.length === stored.length ? new Map<string, string>() : await recordsStore.idsByNaturalKey(trx, stored.filter((s) => !inserted.has(s.id)).map((s) => s.naturalKey));
-        // audit entries last: the audit lock is taken after every database lock (audit/log.ts)
-        for (const s of fresh) await audit.recordIn(trx, { actor: caller.actor, actorNode: deps.nodeId, action: 'record.create', object: s.id, class: s.classification, outcome: 'success' });
-        const records = stored.map((s, index) => (inserted.has(s.id) ? { index, id: s.id, duplicate: false } : { index, id: existing.get(s.naturalKey) ?? s.id, duplicate: true }));
-        return { accepted: fresh.length, duplicates: stored.length - fresh.length, records };
-      });
+      let hidden: { id: string; classification: Classification } | undefined;
+      try {
+        return await db.transaction(async (trx) => {
+          const inserted = await recordsStore.insertMany(trx, stored);
+          const fresh = stored.filter((s) => inserted.has(s.id));
+          const existing = fresh.length === stored.length ? new Map<string, { id: string; classification: Classification }>() : await recordsStore.idsByNaturalKey(trx, deps.nodeId, stored.filter((s) => !inserted.has(s.id)).map((s) => s.naturalKey));
+          hidden = [...existing.values()].find((e) => hiddenFrom(caller.clearance, e.classification));
+          if (hidden) throw aboveClearance(caller.clearance); // rolls the whole request back
+          await runWritten(deps.hooks, trx, fresh);
+          // audit entries last: the audit lock is taken after every database lock (audit/log.ts)
+          for (const s of fresh) await audit.recordIn(trx, { actor: caller.actor, actorNode: deps.nodeId, action: 'record.create', object: s.id, class: s.classification, outcome: 'success' });
+          const records = stored.map((s, index) => (inserted.has(s.id) ? { index, id: s.id, duplicate: false } : { index, id: existing.get(s.naturalKey)?.id ?? s.id, duplicate: true }));
+          return { accepted: fresh.length, duplicates: stored.length - fresh.length, records };
+        });
+      } catch (e) {
+        if (hidden) await denied(caller, hidden.id, hidden.classification, 'ERR_CLASSIFICATION_DENIED');
+        throw e;
+      }
     },
 
     async get(caller: Caller, id: string, purpose?: string): Promise<RecordView> {
       await act(caller, 'record.read', id);
-      const r = await load(id);
+      const r = await loadVisible(caller, id);
       if (r.status === 'withdrawn' && !mayAct(caller.role, 'record.read-withdrawn')) throw nodeError('ERR_RECORD_NOT_FOUND', `no record ${id}`);
       const d = decideRead(caller.clearance, r.classification, purpose);
       if (!d.allowed) {
@@ -152,12 +175,24 @@ export function recordsService(deps: ServiceDeps) {
       return { subject, records, withheld };
     },
 
-    /** Loads a record an officer is about to change: it exists, is active, and the caller's clearance covers it. */
+    /** Loads a record the caller may know of (else the bare denial, audited, before any other check). */
+    loadVisible,
+
+    /**
+     * Loads a record an officer is about to change, checking in this order: the caller may know
+     * of it (else the bare denial), their clearance covers its class, it is this node's own when
+     * the change is a withdrawal (only the source node may withdraw: ERR_NOT_RECORD_OWNER), and
+     * it is active. Every refusal but the last is audited.
+     */
     async loadForChange(caller: Caller, action: Action, id: string): Promise<StoredRecord> {
       await act(caller, action, id);
-      const r = await load(id);
-      if (r.status !== 'active') throw nodeError('ERR_RECORD_NOT_ACTIVE', `record ${id} was withdrawn (${r.withdrawnReason}) on ${r.withdrawnAt}`);
+      const r = await loadVisible(caller, id);
       await guard(caller, id, r.classification, () => assertMayWrite(caller, r.classification));
+      if (action === 'record.withdraw' && r.sourceNode !== deps.nodeId) {
+        await denied(caller, id, r.classification, 'ERR_NOT_RECORD_OWNER');
+        throw nodeError('ERR_NOT_RECORD_OWNER', `record ${id} belongs to node ${r.sourceNode}; only that node may withdraw it`, { sourceNode: r.sourceNode });
+      }
+      if (r.status !== 'active') throw nodeError('ERR_RECORD_NOT_ACTIVE', `record ${id} was withdrawn (${r.withdrawnReason}) on ${r.withdrawnAt}`);
       return r;
     },
   };

@@ -86,8 +86,9 @@ function objectionFromRow(row: Row): Objection {
 
 export const recordsStore = {
   /**
-   * Inserts new records (status active, not disputed); rows whose natural key already exists are
-   * skipped. Returns the ids inserted.
+   * Inserts new records (status active, not disputed); rows whose natural key already exists for
+   * the same source node are skipped. Returns the ids inserted. The key is (source node, natural
+   * key): a record received from another node never collides with a local one (issue 13).
    * SQLite gets one `INSERT … VALUES (…),(…) ON CONFLICT DO NOTHING RETURNING id` per ≤1500 rows
    * (knex's builder would emit a compound SELECT, limited to 500 terms and slower).
    */
@@ -100,10 +101,10 @@ export const recordsStore = {
       const rows = records.slice(i, i + per).map(toRow);
       let out: { id: string }[];
       if (pg) {
-        out = await db(T).insert(rows).onConflict('natural_key').ignore().returning('id');
+        out = await db(T).insert(rows).onConflict(['source_node', 'natural_key']).ignore().returning('id');
       } else {
         const one = `(${COLUMNS.map(() => '?').join(',')})`;
-        const sql = `insert into ${T} (${COLUMNS.join(',')}) values ${rows.map(() => one).join(',')} on conflict (natural_key) do nothing returning id`;
+        const sql = `insert into ${T} (${COLUMNS.join(',')}) values ${rows.map(() => one).join(',')} on conflict (source_node, natural_key) do nothing returning id`;
         out = (await db.raw(sql, rows.flatMap((r) => COLUMNS.map((c) => (r[c] ?? null) as Knex.Value)))) as { id: string }[];
       }
       for (const r of out) ids.add(r.id);
@@ -111,12 +112,12 @@ export const recordsStore = {
     return ids;
   },
 
-  /** Ids of existing records by natural key. */
-  async idsByNaturalKey(db: Db, keys: string[]): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
+  /** Id and class of the records of `sourceNode` that hold these natural keys. */
+  async idsByNaturalKey(db: Db, sourceNode: string, keys: string[]): Promise<Map<string, { id: string; classification: Classification }>> {
+    const out = new Map<string, { id: string; classification: Classification }>();
     for (let i = 0; i < keys.length; i += 500) {
-      const rows: Row[] = await db(T).select('id', 'natural_key').whereIn('natural_key', keys.slice(i, i + 500));
-      for (const r of rows) out.set(String(r.natural_key), String(r.id));
+      const rows: Row[] = await db(T).select('id', 'class', 'natural_key').where({ source_node: sourceNode }).whereIn('natural_key', keys.slice(i, i + 500));
+      for (const r of rows) out.set(String(r.natural_key), { id: String(r.id), classification: r.class as Classification });
     }
     return out;
   },

@@ -80,6 +80,7 @@ export function repairService(deps: ServiceDeps, records: RecordsService) {
       await records.authorize(caller, 'objection.resolve', objectionId);
       const o = await recordsStore.findObjection(db, objectionId);
       if (!o) throw nodeError('ERR_OBJECTION_NOT_FOUND', `no objection ${objectionId}`);
+      await records.loadVisible(caller, o.recordId); // clearance before the objection's state shows
       if (o.status !== 'open') throw nodeError('ERR_OBJECTION_CLOSED', `objection ${objectionId} was ${o.status} on ${o.resolvedAt}`);
       if (outcome === 'upheld') {
         await service.withdraw(caller, o.recordId, 'objection-upheld', note);

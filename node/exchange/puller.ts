@@ -1,10 +1,12 @@
 /**
  * The inbox: asks the hub for what it distributes to this node after the stored cursor, opens
  * the envelope, and applies its items and the new cursor in one transaction (audit
- * 'distribution.apply' with it). Applying is idempotent: a record already held (same id or same
- * natural key) is skipped, a withdrawal of a record already withdrawn changes nothing, so a crash
+ * 'distribution.apply' with it). Applying is idempotent: a record already held (same id, or the
+ * same natural key from the same source node) is skipped, a withdrawal of a record already withdrawn changes nothing, so a crash
  * between the hub's answer and the commit only means the same items come again. Received records
- * keep their id and source node and never enter the outbox (they are not this node's).
+ * keep their id and source node and never enter the outbox (they are not this node's). The natural
+ * key is unique per source node (migration 003), so a received record never blocks, shadows or
+ * replaces a local one, nor one of another sender with the same key (issue 13).
  */
 import type { Knex } from 'knex';
 import type { AuditEvent } from '../../audit/types.js';

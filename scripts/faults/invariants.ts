@@ -119,7 +119,7 @@ export async function census(cluster: Cluster, source: string, receivers: readon
 
   const node = await withDb(cluster.nodeDb(source), async (db) => {
     const own = (await db('node_records').where({ source_node: source }).select('id', 'class')) as Row[];
-    const dup = (await db('node_records').select('natural_key').count({ n: '*' }).groupBy('natural_key').having(db.raw('count(*) > 1'))) as Row[];
+    const dup = (await db('node_records').select('source_node', 'natural_key').count({ n: '*' }).groupBy('source_node', 'natural_key').having(db.raw('count(*) > 1'))) as Row[];
     const batches = (await db('node_batches').whereNotNull('receipt').select('id', 'seq', 'status', 'receipt')) as Row[];
     return { own, dup: dup.length, batches };
   });

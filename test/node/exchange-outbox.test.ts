@@ -13,7 +13,7 @@ import { outboxStore } from '../../node/exchange/outbox-store.js';
 import { recordsService } from '../../node/records-service.js';
 import { emptyHooks } from '../../node/hooks.js';
 import { engines } from '../helpers/db.js';
-import { exchangeSetup } from './exchange-fixture.js';
+import { codeOf, exchangeSetup } from './exchange-fixture.js';
 
 function rec(type: string, n: number, classification?: Classification) {
   const e = exampleRecord(type);
@@ -69,8 +69,12 @@ for (const engine of await engines()) {
     const applied = await s.exchange.puller.apply(uuidv7(), [{ cursor: 1, kind: 'record', sourceNode: '430700', record: wire }], 1);
     t.equal(applied.records, 1);
     t.equal((await s.db('node_records').where({ id: wire.id }).first()).source_node, '430700');
-    // A local officer may still withdraw it here (e.g. the disclosure job): that is not sent back either.
-    await s.repair.withdraw(s.caller('officer', 'internal'), wire.id, 'correction');
+    // A local officer may not withdraw it (only its source node may: issue 13); the disclosure job
+    // still stops showing it when its window ends, and that is not sent back either.
+    t.equal(await codeOf(s.repair.withdraw(s.caller('officer', 'internal'), wire.id, 'correction')), 'ERR_NOT_RECORD_OWNER');
+    s.advance(4 * 366 * 86400_000);
+    t.ok((await s.repair.expireDue()) >= 1);
+    t.equal((await s.db('node_records').where({ id: wire.id }).first()).withdrawn_reason, 'expired');
     t.equal((await s.db('node_outbox')).length, 0, 'nothing queued for a foreign record');
   });
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { engines } from '../helpers/db.js';
 import { exampleRecord, validateRecord, type ValidRecord } from '../../protocol/catalog.js';
-import { migrateNode, rollbackNode, NODE_MIGRATIONS_TABLE } from '../../node/migrations.js';
+import { migrateNode, nodeMigrationSource, rollbackNode, NODE_MIGRATIONS_TABLE } from '../../node/migrations.js';
 import { recordsStore } from '../../node/records-store.js';
 import { toStoredRecord } from '../../node/record-model.js';
 
@@ -42,8 +42,8 @@ for (const engine of await engines()) {
       const c2 = toStoredRecord(valid('CF', { decisionNo: 'S-3' }), ctx);
       const again = await recordsStore.insertMany(db, [a2, c, c2]);
       t.same([...again], [c.id], 'only the new key is inserted, once, even when repeated in one batch');
-      const ids = await recordsStore.idsByNaturalKey(db, [a2.naturalKey]);
-      t.equal(ids.get(a2.naturalKey), a.id, 'the duplicate maps to the stored id');
+      const ids = await recordsStore.idsByNaturalKey(db, ctx.nodeId, [a2.naturalKey]);
+      t.equal(ids.get(a2.naturalKey)?.id, a.id, 'the duplicate maps to the stored id');
       t.same(await recordsStore.insertMany(db, []), new Set());
     });
 
@@ -87,6 +87,38 @@ for (const engine of await engines()) {
       t.ok(due.some((r) => r.id === old.id), 'minor record from 2026-04-01 ended 2026-07-01');
       t.notOk(due.some((r) => r.id === positive.id));
       t.notOk((await recordsStore.findExpired(db, '2026-07-01', 1000)).some((r) => r.id === old.id), 'still disclosed on its last day');
+    });
+
+    await t.test('migration 003 keeps existing records and goes down again while keys are single', async (t) => {
+      const cfg = { migrationSource: nodeMigrationSource, tableName: NODE_MIGRATIONS_TABLE };
+      await rollbackNode(db);
+      await db.migrate.up({ ...cfg, name: '001_records' });
+      await db.migrate.up({ ...cfg, name: '002_exchange' });
+      const a = toStoredRecord(valid('CF', { decisionNo: 'M-1' }), ctx);
+      const received = toStoredRecord(valid('CF', { decisionNo: 'M-2' }), { ...ctx, nodeId: '430700' });
+      const rowOf = (r: typeof a) => ({ id: r.id, type: r.type, class: r.classification, subject: r.subject, natural_key: r.naturalKey, fields: JSON.stringify(r.fields), negative: r.negative, decision_date: r.decisionDate, repair_from: r.repairFrom, disclosure_end: r.disclosureEnd, source_node: r.sourceNode, created_by: r.createdBy, created_at: r.createdAt, updated_at: r.updatedAt });
+      for (const r of [a, received]) await db('node_records').insert(rowOf(r));
+      await migrateNode(db);
+      t.same(await recordsStore.findById(db, a.id), a, 'existing rows kept as they were');
+      const local2 = toStoredRecord(valid('CF', { decisionNo: 'M-2' }), ctx);
+      t.same([...(await recordsStore.insertMany(db, [local2]))], [local2.id], 'a local record with a received record\'s key now goes in');
+      await t.rejects(db.migrate.down(cfg), { message: /1 natural key\(s\) are held by more than one source node/ }, 'down refuses to fold two sources back into one key');
+      await db('node_records').where({ id: received.id }).update({ natural_key: 'moved' });
+      await db.migrate.down(cfg);
+      await t.rejects(db('node_records').insert(rowOf(toStoredRecord(valid('CF', { decisionNo: 'M-1' }), { ...ctx, nodeId: '430600' }))), 'after down: one key space again');
+      await migrateNode(db);
+    });
+
+    await t.test('the natural key is unique per source node: received records never collide with local ones', async (t) => {
+      const local = toStoredRecord(valid('CF', { decisionNo: 'S-40' }), ctx);
+      const fromA = { ...toStoredRecord(valid('CF', { decisionNo: 'S-40' }), { ...ctx, nodeId: '430700' }) };
+      const fromB = { ...toStoredRecord(valid('CF', { decisionNo: 'S-40' }), { ...ctx, nodeId: '430600' }) };
+      const fromA2 = toStoredRecord(valid('CF', { decisionNo: 'S-40' }), { ...ctx, nodeId: '430700' });
+      t.same([...(await recordsStore.insertMany(db, [fromA, fromB]))].sort(), [fromA.id, fromB.id].sort(), 'two senders, one key: both kept');
+      t.same([...(await recordsStore.insertMany(db, [local, fromA2]))], [local.id], 'the local record is stored; the sender\'s second claim is not');
+      const ids = await recordsStore.idsByNaturalKey(db, ctx.nodeId, [local.naturalKey]);
+      t.same([...ids], [[local.naturalKey, { id: local.id, classification: 'public' }]], 'duplicates are looked up among this node\'s records only');
+      t.same((await recordsStore.idsByNaturalKey(db, '430700', [local.naturalKey])).get(local.naturalKey)?.id, fromA.id);
     });
   });
 }
