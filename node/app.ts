@@ -80,7 +80,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     const witnessable = typeof (audit as Partial<WitnessableLog>).signerFingerprint === 'function' ? (audit as unknown as WitnessableLog) : undefined;
     exchange = await createExchange({ config: { ...config, hub: config.hub }, db, audit, clock, log: app.log, material, ...(witnessable ? { auditLog: witnessable } : {}) });
   }
-  const deps = { db, audit, hooks: mergeHooks(opts.hooks ?? emptyHooks(), exchange?.hooks), nodeId: config.nodeId, clock };
+  const deps = { db, audit, hooks: mergeHooks(opts.hooks ?? emptyHooks(), exchange?.hooks), nodeId: config.nodeId, clock, subjectKey: config.subjectKey };
   const records = recordsService(deps);
   const repair = repairService(deps, records);
   const ctx: NodeContext = {
@@ -89,7 +89,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     metrics: createMetrics(db, config.nodeId),
     job: disclosureJob(() => repair.expireDue(), config.disclosureJob.intervalMinutes, app.log),
     state: { closing: false },
-    ...(exchange ? { exchange, province: provinceQuery({ identity: exchange.identity, client: exchange.client, audit, records, clock }) } : {}),
+    ...(exchange ? { exchange, province: provinceQuery({ identity: exchange.identity, client: exchange.client, audit, records, clock, subjectKey: config.subjectKey }) } : {}),
   };
   app.decorate('nodeCtx', ctx);
 
