@@ -4,6 +4,7 @@
  * same way. `type Db = Knex | Knex.Transaction` lets stores run inside a caller's transaction.
  */
 import knexFactory, { type Knex } from 'knex';
+import { secureSqliteFiles } from './store-files.js';
 
 export type Db = Knex | Knex.Transaction;
 
@@ -51,6 +52,7 @@ export async function connect(target: string, opts: ConnectOptions = {}): Promis
     if (opts.schema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [opts.schema]);
     return db;
   }
+  if (target !== ':memory:' && !target.startsWith('file:')) secureSqliteFiles(target); // 0600, before SQLite creates it 0644
   return sqliteStore(target, ['PRAGMA journal_mode = WAL', 'PRAGMA synchronous = NORMAL', 'PRAGMA foreign_keys = ON', 'PRAGMA busy_timeout = 5000']);
 }
 

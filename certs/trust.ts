@@ -2,11 +2,15 @@
 import { caTrust } from '../protocol/ca-trust.js';
 import type { TrustPolicy } from '../protocol/trust.js';
 import { parseCrl } from './crl.js';
+import { certError } from './errors.js';
 import { normaliseSerial } from './pki-crypto.js';
 
 export interface TrustFromCaOptions {
   caCertPem: string;
-  /** The CA's CRL; its signature is checked against caCertPem (ERR_CRL_INVALID otherwise). */
+  /**
+   * The CA's CRL; its signature is checked against caCertPem (ERR_CRL_INVALID otherwise, also
+   * without a nextUpdate). Checks at a time after its nextUpdate fail closed with ERR_CRL_STALE.
+   */
   crlPem?: string;
   /** Further revoked serials (e.g. straight from the hub's register, ahead of the next CRL). */
   revokedSerials?: Iterable<string>;
@@ -14,7 +18,13 @@ export interface TrustFromCaOptions {
 
 export async function trustFromCa(o: TrustFromCaOptions): Promise<TrustPolicy> {
   const revoked = new Set<string>();
-  if (o.crlPem !== undefined) for (const s of (await parseCrl(o.crlPem, { caCertPem: o.caCertPem })).revoked) revoked.add(s);
+  let validUntil: Date | undefined;
+  if (o.crlPem !== undefined) {
+    const crl = await parseCrl(o.crlPem, { caCertPem: o.caCertPem });
+    if (crl.nextUpdate === undefined) throw certError('ERR_CRL_INVALID', 'CRL has no nextUpdate: it could never be known to be stale');
+    validUntil = crl.nextUpdate;
+    for (const s of crl.revoked) revoked.add(s);
+  }
   for (const s of o.revokedSerials ?? []) revoked.add(normaliseSerial(s));
-  return caTrust({ caCertPems: [o.caCertPem], isRevoked: (serial) => revoked.has(normaliseSerial(serial)) });
+  return caTrust({ caCertPems: [o.caCertPem], isRevoked: (serial) => revoked.has(normaliseSerial(serial)), ...(validUntil ? { revocationValidUntil: validUntil } : {}) });
 }

@@ -3,8 +3,9 @@
  * defaults filled in, relative paths resolved against the config file's folder, deeply frozen.
  * Fails fast with ERR_CONFIG_INVALID naming the key.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { secureDataDir } from '../audit/store-files.js';
 import { sanHosts } from '../certs/issue.js';
 import { validateAgainst } from '../protocol/config-check.js';
 import { serviceError } from '../protocol/service-errors.js';
@@ -60,7 +61,7 @@ function checkHosts(v: unknown): string[] {
   return [...(v as string[])];
 }
 
-/** Validates raw config merged with the environment; relative paths resolve against `baseDir`. Creates dataDir. */
+/** Validates raw config merged with the environment; relative paths resolve against `baseDir`. Creates dataDir (0700, also set on an existing one). */
 export function buildHubConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, baseDir = process.cwd()): HubConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) bad('(root)', 'must be an object');
   const { hosts: rawHosts, ...rest } = raw as Record<string, unknown>;
@@ -70,9 +71,9 @@ export function buildHubConfig(raw: unknown, env: NodeJS.ProcessEnv = process.en
   const dataDir = resolve(baseDir, v.dataDir);
   const caDir = resolve(baseDir, v.caDir);
   try {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    secureDataDir(dataDir);
   } catch (e) {
-    bad('dataDir', `cannot create ${dataDir}: ${(e as Error).message}`);
+    bad('dataDir', `cannot create ${dataDir} or make it 0700: ${(e as Error).message}`);
   }
   if (!existsSync(join(caDir, 'ca.pem')) || !existsSync(join(caDir, 'ca.key'))) bad('caDir', `${caDir} holds no ca.pem + ca.key (run \`credit ca init --dir ${caDir}\`)`);
   return deepFreeze({ ...v, dataDir, caDir, hosts, databaseTarget: v.databaseUrl ?? join(dataDir, 'hub.sqlite') });

@@ -1,13 +1,10 @@
-/** The hub's only direct use of node:crypto: random keys and the subject HMAC for audit entries. */
-import { createHmac, randomBytes, X509Certificate } from 'node:crypto';
+/** The hub's only direct use of node:crypto: random keys (the subject HMAC for audit entries is protocol/crypto.ts's, shared with the node). */
+import { randomBytes, X509Certificate } from 'node:crypto';
+
+export { subjectHmac } from '../protocol/crypto.js';
 
 export function randomKeyBase64(bytes = 32): string {
   return randomBytes(bytes).toString('base64');
-}
-
-/** HMAC-SHA256 of a subject code, hex: lets auditors match queries about one subject without the code in the log. */
-export function subjectHmac(key: Buffer, subject: string): string {
-  return `hmac-sha256:${createHmac('sha256', key).update(subject, 'utf8').digest('hex')}`;
 }
 
 /** The DNS names and IP addresses a certificate's subjectAltName lists (lower case). */

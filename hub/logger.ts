@@ -1,6 +1,7 @@
 /**
  * pino options for the hub: JSON lines, personal data and secrets redacted. The hub logs node ids
- * and codes; subject codes, record fields, tokens and keys never reach a log line.
+ * and codes; subject codes, record fields, tokens and keys never reach a log line. A request is
+ * logged by its route template (`/v1/distributions`), never by its raw URL or query string.
  */
 import type { DestinationStream, LoggerOptions } from 'pino';
 
@@ -33,7 +34,7 @@ export function hubLoggerOptions(level: string, stream?: DestinationStream): Log
     base: { service: 'credit-hub' },
     redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
     serializers: {
-      req: (req: { method?: string; url?: string; id?: string; ip?: string }) => ({ id: req.id, method: req.method, url: (req.url ?? '').split('?')[0], remoteAddress: req.ip }),
+      req: (req: { method?: string; id?: string; ip?: string; routeOptions?: { url?: string } }) => ({ id: req.id, method: req.method, url: req.routeOptions?.url ?? '(no route)', remoteAddress: req.ip }),
     },
     ...(stream ? { stream } : {}),
   };

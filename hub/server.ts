@@ -1,9 +1,11 @@
 /**
  * Starts the hub: builds the app, listens (HTTPS), and shuts down gracefully on SIGTERM/SIGINT
  * (stops accepting, lets in-flight requests and their transactions finish, writes a final audit
- * checkpoint, closes the store), bounded by shutdownTimeoutMs.
+ * checkpoint, closes the store), bounded by shutdownTimeoutMs. Holds the data-directory lock
+ * from before the store opens until it is closed (a second process: ERR_DATADIR_LOCKED).
  */
 import type { FastifyInstance } from 'fastify';
+import { lockDataDir } from '../audit/store-files.js';
 import { buildHub, type BuildHubOptions } from './app.js';
 import { loggableError } from './logger.js';
 
@@ -15,12 +17,20 @@ export interface RunningHub {
 }
 
 export async function startHub(opts: BuildHubOptions): Promise<RunningHub> {
-  const app = await buildHub(opts);
+  const lock = lockDataDir(opts.config.dataDir); // ERR_DATADIR_LOCKED while another process runs on it
+  let app: FastifyInstance;
+  try {
+    app = await buildHub(opts);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
   const { host, port } = opts.config.listen;
   try {
     await app.listen({ host, port });
   } catch (e) {
     await app.close();
+    lock.release();
     throw e;
   }
   const addr = app.server.address();
@@ -35,6 +45,7 @@ export async function startHub(opts: BuildHubOptions): Promise<RunningHub> {
       }, opts.config.shutdownTimeoutMs);
       timer.unref();
       await app.close();
+      lock.release();
       clearTimeout(timer);
     })();
     return closing;

@@ -83,7 +83,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     exchange = await createExchange({ config: { ...config, hub: config.hub }, db, audit, clock, log: app.log, material, ...(witnessable ? { auditLog: witnessable } : {}) });
   }
   const refusals = refusalAudit(audit, { clock });
-  const deps = { db, audit, refusals, hooks: mergeHooks(opts.hooks ?? emptyHooks(), exchange?.hooks), nodeId: config.nodeId, clock };
+  const deps = { db, audit, refusals, hooks: mergeHooks(opts.hooks ?? emptyHooks(), exchange?.hooks), nodeId: config.nodeId, clock, subjectKey: config.subjectKey };
   const records = recordsService(deps);
   const repair = repairService(deps, records);
   const ctx: NodeContext = {
@@ -93,7 +93,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     metrics: createMetrics(db, config.nodeId),
     job: disclosureJob(() => repair.expireDue(), config.disclosureJob.intervalMinutes, app.log),
     state: { closing: false },
-    ...(exchange ? { exchange, province: provinceQuery({ identity: exchange.identity, client: exchange.client, audit, records, clock }) } : {}),
+    ...(exchange ? { exchange, province: provinceQuery({ identity: exchange.identity, client: exchange.client, audit, records, clock, subjectKey: config.subjectKey }) } : {}),
   };
   app.decorate('nodeCtx', ctx);
 

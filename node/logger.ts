@@ -1,7 +1,8 @@
 /**
- * pino options for the node: JSON lines, personal data and secrets redacted. Subject codes are
- * kept out of logged URLs (`/v1/subjects/[REDACTED]`), bearer tokens out of headers, and record
- * fields out of any logged object.
+ * pino options for the node: JSON lines, personal data and secrets redacted. A request is logged
+ * by its route template (`/v1/subjects/:code`), never by its raw URL or query string, so no subject
+ * code reaches a log line however the URL is spelt (percent-encoded, in `?purpose=…`, unmatched);
+ * bearer tokens are kept out of headers and record fields out of any logged object.
  */
 import type { DestinationStream, LoggerOptions } from 'pino';
 
@@ -25,9 +26,9 @@ export const REDACT_PATHS = [
   '*.token',
 ];
 
-/** A URL with the subject code replaced: the path is the only place a request carries one. */
-export function redactUrl(url: string): string {
-  return url.replace(/^(\/v1\/subjects\/)[^/?#]*/, '$1[REDACTED]');
+/** What a log line says for a request's URL: its route template, or `(no route)` when nothing matched. */
+export function routeForLog(req: { routeOptions?: { url?: string } }): string {
+  return req.routeOptions?.url ?? '(no route)';
 }
 
 export function loggerOptions(level: string, stream?: DestinationStream): LoggerOptions & { stream?: DestinationStream } {
@@ -35,7 +36,7 @@ export function loggerOptions(level: string, stream?: DestinationStream): Logger
     level,
     redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
     serializers: {
-      req: (req: { method?: string; url?: string; id?: string; ip?: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url ?? ''), remoteAddress: req.ip }),
+      req: (req: { method?: string; id?: string; ip?: string; routeOptions?: { url?: string } }) => ({ id: req.id, method: req.method, url: routeForLog(req), remoteAddress: req.ip }),
     },
     ...(stream ? { stream } : {}),
   };

@@ -31,6 +31,8 @@ export interface ServiceDeps {
   clock: () => Date;
   /** Denials go through it, aggregated per caller and minute (audit/refusals.ts); without it, one entry each. */
   refusals?: RefusalAudit;
+  /** Key of subject handles in audit objects (config.subjectKey). */
+  subjectKey: Uint8Array;
 }
 
 export interface CreateResult {
@@ -154,7 +156,7 @@ export function recordsService(deps: ServiceDeps) {
     /** Every record about a subject the caller may see; the rest are listed as withheld (and audited). */
     async bySubject(caller: Caller, code: string, opts: { purpose?: string; includeWithdrawn?: boolean } = {}): Promise<SubjectResult> {
       const subject = normalizeIdentifier(code);
-      const handle = subjectHandle(subject);
+      const handle = subjectHandle(deps.subjectKey, subject);
       await act(caller, 'record.read', handle);
       if (opts.includeWithdrawn) await act(caller, 'record.read-withdrawn', handle);
       const check = checkIdentifier(subject, todayInChina(deps.clock()));

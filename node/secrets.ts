@@ -1,12 +1,13 @@
 /**
- * The one module of node/ that touches node:crypto: the JWT secret file, subject-code hashing
- * for audit objects.
+ * The one module of node/ that touches node:crypto: the secret files (JWT, subject key) and the
+ * subject handle for audit objects.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { subjectHmac } from '../protocol/crypto.js';
 
-/** Reads the HS256 secret, creating a random 32-byte one (mode 0600) when the file is absent. */
+/** Reads a secret (JWT HS256, subject key), creating a random 32-byte one (mode 0600) when the file is absent. */
 export function loadOrCreateSecret(file: string): Buffer {
   if (!existsSync(file)) {
     mkdirSync(dirname(file), { recursive: true });
@@ -16,8 +17,12 @@ export function loadOrCreateSecret(file: string): Buffer {
   return Buffer.from(readFileSync(file, 'utf8').trim(), 'utf8');
 }
 
-/** A stable, non-reversible handle for a subject code, for audit objects: `subject:<sha256 prefix>`. */
-export function subjectHandle(code: string): string {
-  return `subject:${createHash('sha256').update(code, 'utf8').digest('hex').slice(0, 32)}`;
+/**
+ * The handle of a subject code in audit objects: `hmac-sha256:<hex>` keyed with this node's
+ * subject key (DATADIR/subject.key), as the hub does with its own key. Stable for one node, not
+ * reversible without the key. (Entries written before this key existed say `subject:<sha256 prefix>`.)
+ */
+export function subjectHandle(key: Uint8Array, code: string): string {
+  return subjectHmac(key, code);
 }
 

@@ -1,9 +1,11 @@
 /**
  * Starts a city node: builds the app, listens, and shuts down gracefully on SIGTERM/SIGINT
  * (stops accepting, lets in-flight requests and writes finish, stops the disclosure job, closes
- * the store), bounded by shutdownTimeoutMs.
+ * the store), bounded by shutdownTimeoutMs. Holds the data-directory lock from before the store
+ * opens until it is closed (a second process: ERR_DATADIR_LOCKED).
  */
 import type { FastifyInstance } from 'fastify';
+import { lockDataDir } from '../audit/store-files.js';
 import { buildApp, type BuildOptions } from './app.js';
 import { loggableError } from './logger.js';
 
@@ -15,12 +17,20 @@ export interface RunningNode {
 }
 
 export async function startNode(opts: BuildOptions): Promise<RunningNode> {
-  const app = await buildApp(opts);
+  const lock = lockDataDir(opts.config.dataDir); // ERR_DATADIR_LOCKED while another process runs on it
+  let app: FastifyInstance;
+  try {
+    app = await buildApp(opts);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
   const { host, port } = opts.config.listen;
   try {
     await app.listen({ host, port });
   } catch (e) {
     await app.close();
+    lock.release();
     throw e;
   }
   const addr = app.server.address();
@@ -35,6 +45,7 @@ export async function startNode(opts: BuildOptions): Promise<RunningNode> {
       }, opts.config.shutdownTimeoutMs);
       timer.unref();
       await app.close();
+      lock.release();
       clearTimeout(timer);
     })();
     return closing;

@@ -3,7 +3,9 @@
  * with the provincial CRL. A signer is trusted when its certificate
  *   1. is issued by one of the CA certificates (issuer name matches, CA key verifies the signature),
  *      that CA being valid at `at`                                   else ERR_CERT_UNTRUSTED / ERR_CERT_EXPIRED
- *   2. is not revoked (isRevoked(serial))                            else ERR_CERT_REVOKED
+ *   2. is checked against a current CRL (at ≤ revocationValidUntil, the CRL's nextUpdate, when one
+ *      is given)                                                      else ERR_CRL_STALE
+ *      and is not revoked (isRevoked(serial))                        else ERR_CERT_REVOKED
  *   3. is valid at `at` (notBefore ≤ at ≤ notAfter)                  else ERR_CERT_EXPIRED
  *   4. is an end-entity certificate whose subject has exactly one CN, a 6-digit node id, and whose
  *      extended key usage (when present) allows clientAuth — the use node certificates are
@@ -19,6 +21,8 @@ export interface CaTrustOptions {
   caCertPems: readonly string[];
   /** Serial as upper-case hex (X509Certificate.serialNumber); true when revoked. */
   isRevoked?: (serialHex: string) => boolean;
+  /** The nextUpdate of the CRL behind isRevoked: a check at a later time fails closed (ERR_CRL_STALE). */
+  revocationValidUntil?: Date;
 }
 
 const NODE_ID = /^\d{6}$/;
@@ -53,6 +57,10 @@ export function caTrust(opts: CaTrustOptions): TrustPolicy {
       if (!ca) throw protocolError('ERR_CERT_UNTRUSTED', `certificate of ${String(cert.cn)} is not issued by a trusted CA`, details);
       if (!validAt(ca, at)) {
         throw protocolError('ERR_CERT_EXPIRED', `the issuing CA certificate is not valid at ${at.toISOString()}`, { ...details, ca: ca.cn, notAfter: ca.notAfter.toISOString() });
+      }
+      const until = opts.revocationValidUntil;
+      if (until !== undefined && at.getTime() > until.getTime()) {
+        throw protocolError('ERR_CRL_STALE', `the CRL is past its nextUpdate ${until.toISOString()}; cannot check ${String(cert.cn)} at ${at.toISOString()} until a current CRL is fetched`, { ...details, nextUpdate: until.toISOString(), at: at.toISOString() });
       }
       if (isRevoked(cert.serial)) throw protocolError('ERR_CERT_REVOKED', `certificate ${cert.serial} of ${String(cert.cn)} has been revoked`, details);
       if (!validAt(cert, at)) {

@@ -5,7 +5,7 @@
  * per PEM (small maps, cleared when full) so hot paths never re-parse the same PEM.
  */
 import {
-  constants, createCipheriv, createDecipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync,
+  constants, createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync,
   privateDecrypt, publicEncrypt, randomBytes, randomFillSync, sign as nodeSign, verify as nodeVerify, X509Certificate, type KeyObject,
 } from 'node:crypto';
 import { protocolError } from './errors.js';
@@ -17,6 +17,15 @@ export type KeyKind = 'rsa' | 'ec-p256' | 'other';
 
 export function sha256(data: string | Uint8Array): Buffer {
   return createHash('sha256').update(data).digest();
+}
+
+/**
+ * The handle node and hub write into audit entries in place of a subject code:
+ * `hmac-sha256:` + hex HMAC-SHA256(key, code as UTF-8), keyed with the server's own secret, so it
+ * matches entries about one subject without being reversible by hashing every possible code.
+ */
+export function subjectHmac(key: Uint8Array, subject: string): string {
+  return `hmac-sha256:${createHmac('sha256', key).update(subject, 'utf8').digest('hex')}`;
 }
 
 /** SHA-256 of the parts joined by `sep`, without building the joined string. */

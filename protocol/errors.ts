@@ -55,6 +55,7 @@ export const PROTOCOL_ERRORS = {
   ERR_CERT_UNTRUSTED: 'certificate does not chain to a trusted CA',
   ERR_CERT_EXPIRED: 'certificate is expired or not yet valid',
   ERR_CERT_REVOKED: 'certificate has been revoked',
+  ERR_CRL_STALE: "the CRL the check relies on is past its nextUpdate: nothing is trusted until a current one is fetched",
   ERR_KEY_UNREADABLE: 'private key or certificate PEM cannot be read',
   ERR_KEY_WEAK: 'key is weaker than the protocol allows (RSA below 2048 bits)',
   ERR_ENVELOPE_MALFORMED: 'envelope does not match the envelope schema',

@@ -6,6 +6,7 @@ import { errorFactory } from './errors.js';
  */
 export const SERVICE_ERRORS = {
   ERR_CONFIG_INVALID: 'server configuration is invalid',
+  ERR_DATADIR_LOCKED: 'another server process is using this data directory',
   ERR_REQUEST_INVALID: 'request does not match the route schema',
   ERR_BODY_TOO_LARGE: 'request body is larger than allowed',
   ERR_UNSUPPORTED_MEDIA_TYPE: 'content type not accepted by this route',

@@ -1,7 +1,11 @@
 /**
  * The node's side of the hub exchange, assembled: identity (keys from DATADIR/exchange/), the HTTP
- * client, the outbox hooks, and four loops — sender, puller, witness, renewal — started and
+ * client, the outbox hooks, and five loops — sender, puller, witness, renewal, crl — started and
  * stopped with the app (app.ts). Without `hub` in the config none of this exists.
+ * The crl loop fetches the hub's CRL (at start, then every CRL_REFRESH_MS, sooner when its
+ * nextUpdate is near); the hub's certificate is checked against it on every new TLS connection
+ * and every envelope, so a revoked hub is refused (ERR_CERT_REVOKED), and once the CRL is past its
+ * nextUpdate everything from the hub is (ERR_CRL_STALE) until a current one is fetched.
  */
 import type { Knex } from 'knex';
 import type { AuditLog } from '../../audit/log.js';
@@ -10,7 +14,8 @@ import { HUB_NODE_ID } from '../../certs/issue.js';
 import type { HubConfig, NodeConfig } from '../config.js';
 import type { RecordHooks } from '../hooks.js';
 import type { AuditWriter } from '../records-service.js';
-import { loadExchangeMaterial, writeHubCert, type ExchangeMaterial } from './files.js';
+import { parseCrl } from '../../certs/crl.js';
+import { loadExchangeMaterial, writeCrl, writeHubCert, type ExchangeMaterial } from './files.js';
 import { createHubClient, type HubClient } from './hub-client.js';
 import { createIdentity, type ExchangeIdentity } from './identity.js';
 import { createLoop, failureFields, type Log, type Loop } from './loop.js';
@@ -65,7 +70,12 @@ export interface Exchange {
   status(): Promise<ExchangeStatus>;
   /** Fetches the hub certificate from GET /v1/protocol (after the hub renewed its own). */
   refreshHubCert(): Promise<void>;
+  /** Fetches the hub's CRL (GET /v1/crl), checks it against the CA, adopts and stores it when newer. */
+  refreshCrl(signal?: AbortSignal): Promise<void>;
 }
+
+/** How often the node fetches the hub's CRL (the hub signs a new one each minute, valid 7 days). */
+export const CRL_REFRESH_MS = 15 * 60_000;
 
 const BACKFILL_KEY = 'outbox.backfill.grade';
 
@@ -73,8 +83,12 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
   const { config, db, audit, clock, log } = o;
   const hub = config.hub;
   const material = o.material ?? loadExchangeMaterial(config.dataDir, config.nodeId);
-  const identity = await createIdentity(material, (pem) => writeHubCert(config.dataDir, pem));
-  const client = createHubClient({ url: hub.url, caCertPem: material.caCertPem, certPem: material.certPem, keyPem: material.keyPem, timeoutMs: hub.timeoutMs });
+  const identity = await createIdentity(material, (pem) => writeHubCert(config.dataDir, pem), (pem) => writeCrl(config.dataDir, pem));
+  const client = createHubClient({
+    url: hub.url, caCertPem: material.caCertPem, certPem: material.certPem, keyPem: material.keyPem, timeoutMs: hub.timeoutMs,
+    checkHubCert: (pem) => void identity.trust().verifySigner(pem, clock()),
+    beforeRequest: () => identity.assertCrlCurrent(clock()),
+  });
   let certPem = material.certPem;
   identity.onChange((m) => {
     if (m.certPem === certPem) return;
@@ -115,6 +129,14 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
     log.info({}, 'hub exchange: hub certificate refreshed');
   }
 
+  async function refreshCrl(signal?: AbortSignal): Promise<void> {
+    const pem = await client.getCrl(signal);
+    if (await identity.setCrl(pem)) {
+      client.reconnect(); // open connections were checked against the previous CRL
+      log.debug({}, 'hub exchange: CRL refreshed');
+    }
+  }
+
   let witnessLoop: Loop | undefined;
   const sender = createSender({ db, audit, identity, client: getClient, clock, log, hub, refreshHubCert, onReceipts: () => witnessLoop?.wake() });
   const puller = createPuller({ db, audit, identity, client: getClient, clock, log, hub });
@@ -128,6 +150,12 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
     return r?.more ? 0 : hub.pollIntervalMs;
   });
   loop('renewal', (s) => renewal.step(s));
+  loop('crl', async (s) => {
+    await refreshCrl(s);
+    const next = identity.current().crlPem ? (await parseCrl(identity.current().crlPem!)).nextUpdate : undefined;
+    const half = next ? Math.max(1000, (next.getTime() - clock().getTime()) / 2) : CRL_REFRESH_MS;
+    return Math.min(CRL_REFRESH_MS, half);
+  });
   if (witness) witnessLoop = loop('witness', (s) => witness.step(s));
 
   const hooks = outboxHooks({ nodeId: config.nodeId, grade: () => identity.current().enrolment.grade, clock, onCommit: () => senderLoop.wake() });
@@ -156,10 +184,12 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
     renewal,
     witness,
     refreshHubCert,
+    refreshCrl,
     backfill,
     async start() {
       if (started) return;
       started = true;
+      await refreshCrl().catch((e: unknown) => log.warn(failureFields(e), 'hub exchange: CRL not fetched at start; the crl loop retries'));
       await backfill();
       refreshHubCert().catch((e: unknown) => log.debug(failureFields(e), 'hub exchange: hub certificate not refreshed'));
       for (const l of loops) l.start();

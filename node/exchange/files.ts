@@ -1,6 +1,6 @@
 /**
  * The exchange directory DATADIR/exchange/: the node's key (0600) and certificate, the CA and hub
- * certificates, and enrolment.json (grade, serial, validity). Written by `credit node init` and by
+ * certificates, the hub's last CRL (crl.pem), and enrolment.json (grade, serial, validity). Written by `credit node init` and by
  * renewal; renewal writes the new pair as node.key.new + node.pem.new first, then renames them, so
  * a crash at any point leaves either the old pair or a complete new one (rolled forward at load).
  */
@@ -20,11 +20,13 @@ export interface ExchangePaths {
   ca: string;
   hub: string;
   enrolment: string;
+  /** The hub's last CRL (fetched from GET /v1/crl, signature checked against ca.pem). */
+  crl: string;
 }
 
 export function exchangePaths(dataDir: string): ExchangePaths {
   const dir = join(dataDir, EXCHANGE_DIR);
-  return { dir, key: join(dir, 'node.key'), cert: join(dir, 'node.pem'), ca: join(dir, 'ca.pem'), hub: join(dir, 'hub.pem'), enrolment: join(dir, 'enrolment.json') };
+  return { dir, key: join(dir, 'node.key'), cert: join(dir, 'node.pem'), ca: join(dir, 'ca.pem'), hub: join(dir, 'hub.pem'), enrolment: join(dir, 'enrolment.json'), crl: join(dir, 'crl.pem') };
 }
 
 /** What the hub told this node at enrolment (and at each renewal). */
@@ -50,6 +52,8 @@ export interface ExchangeMaterial {
   enrolment: Enrolment;
   /** The key before the last renewal (node.key.prev): opens answers sealed to the previous certificate. */
   previousKeyPem?: string;
+  /** The last CRL fetched from the hub (crl.pem), when there is one. */
+  crlPem?: string;
 }
 
 function notEnrolled(message: string): never {
@@ -88,6 +92,7 @@ export function loadExchangeMaterial(dataDir: string, nodeId: string): ExchangeM
     hubCertPem: read(p.hub),
     enrolment: JSON.parse(read(p.enrolment)) as Enrolment,
     ...(existsSync(`${p.key}.prev`) ? { previousKeyPem: readFileSync(`${p.key}.prev`, 'utf8') } : {}),
+    ...(existsSync(p.crl) ? { crlPem: readFileSync(p.crl, 'utf8') } : {}),
   };
   let cn: string | null;
   try {
@@ -132,6 +137,11 @@ export function writeRenewal(dataDir: string, m: Pick<ExchangeMaterial, 'keyPem'
 /** Replaces the stored hub certificate (the hub renewed its own). */
 export function writeHubCert(dataDir: string, pem: string): void {
   writeFileAtomic(exchangePaths(dataDir).hub, pem, 0o644);
+}
+
+/** Replaces the stored CRL (a newer one, already checked against the CA). */
+export function writeCrl(dataDir: string, pem: string): void {
+  writeFileAtomic(exchangePaths(dataDir).crl, pem, 0o644);
 }
 
 /** Validity of a certificate, for renewal decisions. */

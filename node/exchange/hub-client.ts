@@ -4,12 +4,19 @@
  * Every answer that is not 2xx becomes a HubError carrying the hub's code, its HTTP status and
  * Retry-After; no answer at all is ERR_HUB_UNAVAILABLE with status 0. Swapping the identity
  * (renewal) opens a new pool; the old one closes once its in-flight requests are done.
+ * With `checkHubCert`, every new connection's server certificate also goes through it (the
+ * node's trust policy: CRL revocation, CRL staleness): a refusal ends the handshake and the request
+ * fails with that code (ERR_CERT_REVOKED, ERR_CRL_STALE …, status 0). The CRL itself is fetched on
+ * a separate anonymous connection without that check — it is signed by the CA, and a node whose
+ * CRL went stale must still be able to fetch the next one.
  */
+import type { PeerCertificate } from 'node:tls';
 import { Pool } from 'undici';
 import { tlsClientOptions } from '../../certs/tls.js';
 import { HUB_NODE_ID } from '../../certs/issue.js';
 import type { Envelope } from '../../protocol/envelope.js';
-import { CreditError } from '../../protocol/errors.js';
+import { derB64ToPem } from '../../protocol/crypto.js';
+import { CreditError, isCreditError } from '../../protocol/errors.js';
 import { EXCHANGE_ROUTES, type EnrollRequest, type EnrollResponse, type ProtocolInfo, type RenewRequest, type WitnessState } from '../../protocol/exchange.js';
 
 export class HubError extends CreditError {
@@ -38,6 +45,10 @@ export interface HubClientOptions {
   maxResponseBytes?: number;
   /** Parallel connections (default 4). */
   connections?: number;
+  /** Checks the hub's certificate (PEM) on every new connection; throws a CreditError to refuse it. */
+  checkHubCert?: (certPem: string) => void;
+  /** Runs before every request (not the CRL fetch); throws a CreditError to refuse it (e.g. ERR_CRL_STALE on an open connection). */
+  beforeRequest?: () => void;
 }
 
 export interface HubClient {
@@ -49,6 +60,10 @@ export interface HubClient {
   getWitnessState(signal?: AbortSignal): Promise<WitnessState>;
   postCheckpoint(envelope: Envelope, signal?: AbortSignal): Promise<unknown>;
   getProtocol(signal?: AbortSignal): Promise<ProtocolInfo>;
+  /** GET /v1/crl: the CRL PEM as the hub sends it (the caller checks its signature). */
+  getCrl(signal?: AbortSignal): Promise<string>;
+  /** Drops the open connections (e.g. after a new CRL): the next requests check the hub's certificate again. */
+  reconnect(): void;
   /** New client certificate and key (renewal): later requests use a new pool. */
   setIdentity(id: { certPem: string; keyPem: string }): void;
   close(): Promise<void>;
@@ -63,7 +78,11 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
+/** Codes of a refused hub certificate: the request failed because of the hub's identity, not the network. */
+const TRUST_CODES = new Set(['ERR_CERT_REVOKED', 'ERR_CRL_STALE', 'ERR_CERT_EXPIRED', 'ERR_CERT_UNTRUSTED']);
+
 function unavailable(e: unknown): HubError {
+  if (isCreditError(e) && TRUST_CODES.has(e.code)) return new HubError(e.code, `the hub's certificate is refused: ${e.message}`, e.details, 0);
   const err = e as { code?: string; name?: string; message?: string };
   const cause = err.code ?? err.name ?? 'error';
   return new HubError('ERR_HUB_UNAVAILABLE', `the hub cannot be reached: ${cause}`, { cause }, 0);
@@ -85,24 +104,64 @@ async function readLimited(body: AsyncIterable<Uint8Array> & { destroy?: (e?: Er
 
 export function createHubClient(opts: HubClientOptions): HubClient {
   const maxBytes = opts.maxResponseBytes ?? 64 * 1024 * 1024;
-  const makePool = (id: { certPem?: string; keyPem?: string }) => {
+  const makePool = (id: { certPem?: string; keyPem?: string }, check = opts.checkHubCert, connections = opts.connections ?? 4) => {
     const tls = tlsClientOptions({ caCertPem: opts.caCertPem, certPem: id.certPem ?? '', keyPem: id.keyPem ?? '', expectNodeId: HUB_NODE_ID });
     const { cert, key, ...anonymous } = tls;
     const connect = id.certPem && id.keyPem ? { ...anonymous, cert, key } : anonymous;
+    const standard = connect.checkServerIdentity!;
+    const checkServerIdentity = check
+      ? (host: string, peer: PeerCertificate): Error | undefined => {
+          const e = standard(host, peer);
+          if (e) return e;
+          try {
+            check(derB64ToPem(peer.raw.toString('base64')));
+            return undefined;
+          } catch (err) {
+            return err as Error;
+          }
+        }
+      : standard;
     return new Pool(opts.url, {
-      connect: { ...connect, timeout: opts.timeoutMs },
-      connections: opts.connections ?? 4,
+      connect: { ...connect, checkServerIdentity, timeout: opts.timeoutMs },
+      connections,
       keepAliveTimeout: 30_000,
       headersTimeout: opts.timeoutMs,
       bodyTimeout: opts.timeoutMs,
     });
   };
-  let pool = makePool(opts);
+  let identity: { certPem?: string; keyPem?: string } = opts;
+  let pool = makePool(identity);
+  let crlPool: Pool | undefined;
   const retired: Promise<void>[] = [];
+  const replacePool = () => {
+    const old = pool;
+    pool = makePool(identity);
+    retired.push(old.close().catch(() => undefined));
+  };
+
+  async function getCrl(signal?: AbortSignal): Promise<string> {
+    crlPool ??= makePool({}, undefined, 1);
+    let res;
+    try {
+      res = await crlPool.request({ method: 'GET', path: EXCHANGE_ROUTES.crl, ...(signal ? { signal } : {}) });
+    } catch (e) {
+      throw unavailable(e);
+    }
+    let text: string;
+    try {
+      text = await readLimited(res.body, maxBytes);
+    } catch (e) {
+      if (e instanceof HubError) throw e;
+      throw unavailable(e);
+    }
+    if (res.statusCode !== 200) throw new HubError(res.statusCode >= 500 ? 'ERR_HUB_UNAVAILABLE' : 'ERR_HUB_ANSWER_INVALID', `the hub answered GET ${EXCHANGE_ROUTES.crl} with HTTP ${res.statusCode}`, { status: res.statusCode }, res.statusCode);
+    return text;
+  }
 
   async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     let res;
     try {
+      opts.beforeRequest?.();
       res = await pool.request({
         method,
         path,
@@ -148,13 +207,14 @@ export function createHubClient(opts: HubClientOptions): HubClient {
     getWitnessState: (signal) => call('GET', EXCHANGE_ROUTES.checkpointLatest, undefined, signal),
     postCheckpoint: (env, signal) => call('POST', EXCHANGE_ROUTES.checkpoints, env, signal),
     getProtocol: (signal) => call('GET', EXCHANGE_ROUTES.protocol, undefined, signal),
+    getCrl,
+    reconnect: replacePool,
     setIdentity(id) {
-      const old = pool;
-      pool = makePool(id);
-      retired.push(old.close().catch(() => undefined));
+      identity = id;
+      replacePool();
     },
     async close() {
-      await Promise.all([...retired, pool.close().catch(() => undefined)]);
+      await Promise.all([...retired, pool.close().catch(() => undefined), crlPool?.close().catch(() => undefined)]);
     },
   };
 }

@@ -1,11 +1,14 @@
 /**
  * The node's exchange identity in memory: key, certificate, CA and hub certificates, grade, and
- * the trust policy built from the CA certificate. Renewal swaps it in one step; the HTTP client
- * and the audit signer follow through `onChange`.
+ * the trust policy built from the CA certificate and the hub's last CRL (revoked certificates
+ * refused; after the CRL's nextUpdate everything refused, ERR_CRL_STALE). Renewal swaps it in one
+ * step; the HTTP client and the audit signer follow through `onChange`.
  */
+import { parseCrl } from '../../certs/crl.js';
 import { trustFromCa } from '../../certs/trust.js';
 import { HUB_NODE_ID } from '../../certs/issue.js';
 import { certFromDerB64, certFromPem } from '../../protocol/crypto.js';
+import { protocolError } from '../../protocol/errors.js';
 import type { TrustPolicy } from '../../protocol/trust.js';
 import type { ExchangeMaterial } from './files.js';
 
@@ -21,11 +24,21 @@ export interface ExchangeIdentity {
    * is newer than the stored one (the hub renewed its own), adopt it. Returns true when it changed.
    */
   adoptHubCert(x5c0: string): Promise<boolean>;
+  /**
+   * A CRL from the hub: checked against the CA (ERR_CRL_INVALID), adopted when it is newer than
+   * the one held (then `persistCrl`). Returns true when it changed the trust policy.
+   */
+  setCrl(pem: string): Promise<boolean>;
+  /** Throws ERR_CRL_STALE when the CRL held is past its nextUpdate at `at` (no CRL yet: nothing to say). */
+  assertCrlCurrent(at: Date): void;
 }
 
-export async function createIdentity(initial: ExchangeMaterial, persistHubCert?: (pem: string) => void): Promise<ExchangeIdentity> {
+export async function createIdentity(initial: ExchangeMaterial, persistHubCert?: (pem: string) => void, persistCrl?: (pem: string) => void): Promise<ExchangeIdentity> {
   let material = initial;
-  const trust = await trustFromCa({ caCertPem: initial.caCertPem });
+  let trust = await trustFromCa({ caCertPem: initial.caCertPem, ...(initial.crlPem ? { crlPem: initial.crlPem } : {}) });
+  const held = initial.crlPem ? await parseCrl(initial.crlPem) : undefined;
+  let crlThisUpdate = held ? held.thisUpdate.getTime() : -Infinity;
+  let crlNextUpdate = held?.nextUpdate;
   const listeners: ((m: ExchangeMaterial) => void | Promise<void>)[] = [];
   const identity: ExchangeIdentity = {
     nodeId: initial.nodeId,
@@ -46,6 +59,23 @@ export async function createIdentity(initial: ExchangeMaterial, persistHubCert?:
       persistHubCert?.(cert.pem);
       await identity.swap({ hubCertPem: cert.pem });
       return true;
+    },
+    async setCrl(pem) {
+      const next = await trustFromCa({ caCertPem: material.caCertPem, crlPem: pem }); // ERR_CRL_INVALID before anything changes
+      const parsedCrl = await parseCrl(pem);
+      const at = parsedCrl.thisUpdate.getTime();
+      if (at <= crlThisUpdate) return false; // the same or an older one (never roll back)
+      persistCrl?.(pem);
+      trust = next;
+      crlThisUpdate = at;
+      crlNextUpdate = parsedCrl.nextUpdate;
+      material = { ...material, crlPem: pem };
+      return true;
+    },
+    assertCrlCurrent(at) {
+      if (crlNextUpdate !== undefined && at.getTime() > crlNextUpdate.getTime()) {
+        throw protocolError('ERR_CRL_STALE', `the hub's CRL is past its nextUpdate ${crlNextUpdate.toISOString()}: nothing from the hub is trusted until a current one is fetched`, { nextUpdate: crlNextUpdate.toISOString(), at: at.toISOString() });
+      }
     },
   };
   return identity;

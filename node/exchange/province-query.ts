@@ -35,6 +35,8 @@ export interface ProvinceQueryDeps {
   audit: AuditWriter;
   records: Pick<RecordsService, 'authorize'>;
   clock: () => Date;
+  /** Key of subject handles in audit objects (config.subjectKey). */
+  subjectKey: Uint8Array;
 }
 
 function isAnswer(p: unknown): p is QueryAnswerPayload {
@@ -49,7 +51,7 @@ export function provinceQuery(deps: ProvinceQueryDeps) {
 
   return async function query(caller: Caller, code: string, purpose?: string): Promise<ProvinceResult> {
     const subject = normalizeIdentifier(code);
-    const handle = subjectHandle(subject);
+    const handle = subjectHandle(deps.subjectKey, subject);
     await deps.records.authorize(caller, 'record.read', handle);
     const check = checkIdentifier(subject, todayInChina(clock()));
     if (!check.valid) throw protocolError(check.code!, `not a valid subject code (${check.kind})`);

@@ -138,3 +138,15 @@ t.test('normaliseSerial prints serials as node:crypto and openssl do', async (t)
   const printed = openssl(['x509', '-noout', '-serial'], x.certPem).out.trim().replace('serial=', '');
   t.equal(normaliseSerial(printed.toLowerCase()), x.serial);
 });
+
+t.test('trustFromCa: a CRL past its nextUpdate is refused by every check (ERR_CRL_STALE)', async (t) => {
+  const local = createMemoryCa();
+  const good = await enrolled(local, '430100');
+  const now = Date.now();
+  const stale = await buildCrl(local, { now: new Date(now - 20 * DAY), nextUpdateDays: 7 });
+  const trust = await trustFromCa({ caCertPem: local.certPem, crlPem: stale });
+  t.throws(() => trust.verifySigner(good.certPem, new Date(now)), { code: 'ERR_CRL_STALE' }, '20 days old, 13 days past its nextUpdate');
+  const fresh = await trustFromCa({ caCertPem: local.certPem, crlPem: await buildCrl(local) });
+  t.equal(fresh.verifySigner(good.certPem, new Date(now)).nodeId, '430100');
+  t.throws(() => fresh.verifySigner(good.certPem, new Date(now + 8 * DAY)), { code: 'ERR_CRL_STALE' }, 'a current CRL goes stale after 7 days');
+});

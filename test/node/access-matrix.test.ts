@@ -103,8 +103,8 @@ t.test('GET /v1/subjects/:code lists what each clearance may see and withholds t
   const denied = await f.app.inject({ method: 'GET', url: `/v1/subjects/${PERSON}`, headers: await f.auth('submitter', 'internal') });
   t.equal(denied.statusCode, 403);
   t.equal(denied.json().code, 'ERR_ROLE_DENIED');
-  const audit = f.events.filter((e) => e.action === 'access.denied' && e.object?.startsWith('subject:'));
-  t.ok(audit.length >= 1, 'the denial names the subject by hash');
+  const audit = f.events.filter((e) => e.action === 'access.denied' && e.object?.startsWith('hmac-sha256:'));
+  t.ok(audit.length >= 1, 'the denial names the subject by its keyed handle');
   t.notOk(f.events.some((e) => JSON.stringify(e).includes(PERSON)), 'no audit event carries the raw subject code');
 });
 

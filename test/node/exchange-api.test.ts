@@ -73,7 +73,7 @@ t.test('province query: the payload names the caller; the answer is shown under 
   t.equal(reads[0].reason, '行政审批 2026-1');
   const q = await db('audit_log').where({ action: 'query.province' }).orderBy('seq');
   t.equal(q.length, 2);
-  t.match(q[1].object, /^subject:[0-9a-f]{32}$/, 'the subject as a handle, never the code');
+  t.match(q[1].object, /^hmac-sha256:[0-9a-f]{64}$/, 'the subject as a keyed handle, never the code');
 
   const bad = await node.app.inject({ method: 'GET', url: '/v1/subjects/9143010200000A1B4X?scope=province', headers: await node.auth('query', 'public') });
   t.equal(bad.statusCode, 422);

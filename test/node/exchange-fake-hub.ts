@@ -15,6 +15,7 @@ import { open } from '../../protocol/open.js';
 import { seal } from '../../protocol/seal.js';
 import type { Envelope } from '../../protocol/envelope.js';
 import type { BatchPayload, DistributionItem, EnrollResponse, QueryAnswerPayload, QueryPayload, ReceiptPayload } from '../../protocol/exchange.js';
+import { signCrl } from '../../certs/crl.js';
 import { tlsServerOptions } from '../../certs/tls.js';
 import { cosignCheckpoint } from '../../audit/cosign.js';
 import type { CheckpointPayload } from '../../protocol/exchange.js';
@@ -118,6 +119,11 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
       hub.enrolTokens.delete(r.token);
       const { certPem, nodeId } = await issueFor(r.csrPem);
       return send(res, 200, { ...enrollResponse(certPem, nodeId), grade: tok.grade });
+    }
+    if (url.pathname === '/v1/crl') {
+      res.writeHead(200, { 'content-type': 'application/pkix-crl' });
+      res.end(await signCrl({ caCertPem: ca.certPem, caKeyPem: ca.keyPem, entries: [], thisUpdate: new Date(), nextUpdate: new Date(Date.now() + 7 * 86_400_000) }));
+      return;
     }
     if (url.pathname === '/v1/protocol') return send(res, 200, { hubNodeId: '430000', versions: ['1.0'], suites: [], hubCertPem: identity.certPem, caCertPem: ca.certPem, maxEnvelopeBytes: 16 << 20, windowMs: 300000 });
     if (!peerPem || !peerId) return send(res, 401, { code: 'ERR_CLIENT_CERT_REQUIRED', message: 'no client certificate' });

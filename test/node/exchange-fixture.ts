@@ -104,7 +104,7 @@ export async function exchangeSetup(t: { teardown(fn: () => unknown): void }, o:
     onRecordsWritten: [...(exchange.hooks.onRecordsWritten ?? []), ...(extra.onRecordsWritten ?? [])],
     onRecordWithdrawn: [...exchange.hooks.onRecordWithdrawn, ...extra.onRecordWithdrawn],
   };
-  const deps = { db, audit, hooks, nodeId: config.nodeId, clock };
+  const deps = { db, audit, hooks, nodeId: config.nodeId, clock, subjectKey: config.subjectKey };
   const records = recordsService(deps);
   const repair = repairService(deps, records);
   t.teardown(async () => {

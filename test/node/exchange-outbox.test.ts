@@ -107,7 +107,7 @@ for (const engine of await engines()) {
 
   t.test(`${engine.name}: backfill queues own records from before the connection, once per grade`, async (t) => {
     const s = await exchangeSetup(t, { engine, grade: 2 });
-    const plain = recordsService({ db: s.db, audit: s.audit, hooks: emptyHooks(), nodeId: '430100', clock: () => new Date() });
+    const plain = recordsService({ db: s.db, audit: s.audit, hooks: emptyHooks(), nodeId: '430100', clock: () => new Date(), subjectKey: s.config.subjectKey });
     const r = await plain.create(s.caller('submitter', 'internal'), [rec('CF', 201), rec('XK', 202, 'shared'), rec('XK', 203, 'restricted'), rec('XK', 204, 'internal'), rec('CF', 205)]);
     await s.repair.withdraw(s.caller('officer', 'internal'), r.records[4]!.id, 'correction');
     t.equal(await s.exchange.backfill(), 2, 'public + shared, active only');
