@@ -66,7 +66,7 @@ function tooLarge(bytes: number, maxBytes: number): never {
 /** Duplicate member names anywhere in `found` (I-JSON): refused before anything else is read. */
 function refuseDuplicates(found: JsonTextFindings, prefix: string, what: string): void {
   if (found.duplicates.length === 0) return;
-  const problems = jsonTextProblems({ duplicates: found.duplicates, integerSpellings: [] }, undefined, prefix);
+  const problems = jsonTextProblems({ duplicates: found.duplicates, integerSpellings: [] }, prefix);
   throw protocolError('ERR_ENVELOPE_MALFORMED', `${what}: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, problems);
 }
 
@@ -85,7 +85,7 @@ function parse(raw: unknown, maxBytes: number): { value: unknown; found?: JsonTe
     } catch (e) {
       throw protocolError('ERR_ENVELOPE_MALFORMED', `envelope is not JSON: ${(e as Error).message}`, [{ field: '$', message: 'is not JSON' }]);
     }
-    const found = scanJsonText(text);
+    const found = scanJsonText(text, ENVELOPE_SCHEMA);
     refuseDuplicates(found, '', 'envelope is not I-JSON');
     return { value, found };
   }
@@ -110,7 +110,7 @@ export function readEnvelope(raw: unknown, opts: ReadOptions = {}): { envelope: 
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     checkVersion((value as { v?: unknown }).v, opts.supportedVersions ?? SUPPORTED_VERSIONS);
   }
-  const envelope = assertEnvelope(value, found === undefined ? [] : jsonTextProblems(found, ENVELOPE_SCHEMA));
+  const envelope = assertEnvelope(value, found === undefined ? [] : jsonTextProblems(found));
   return { envelope, suite: getSuite(envelope.suite) };
 }
 
@@ -202,9 +202,9 @@ export async function open<P = unknown>(raw: unknown, opts: OpenOptions): Promis
   } catch {
     throw protocolError('ERR_ENVELOPE_MALFORMED', 'decrypted payload is not UTF-8 JSON', [{ field: 'payload', message: 'is not UTF-8 JSON' }]);
   }
-  const found = scanJsonText(text);
+  const found = scanJsonText(text, PAYLOAD_SCHEMAS[header.type]);
   refuseDuplicates(found, 'payload', `${header.type} payload is not I-JSON`);
-  const spelled = jsonTextProblems(found, PAYLOAD_SCHEMAS[header.type], 'payload');
+  const spelled = jsonTextProblems(found, 'payload');
   if (spelled.length > 0) {
     throw protocolError('ERR_ENVELOPE_MALFORMED', `${header.type} payload: ${spelled.map((p) => `${p.field} ${p.message}`).join('; ')}`, spelled);
   }

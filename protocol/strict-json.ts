@@ -5,9 +5,10 @@
  * exponent (`"seq": 7.0`, `7e0`) where the schema says integer (one number, several spellings).
  *
  * scanJsonText() is one pass over text JSON.parse has already accepted (so it needs no syntax
- * checks): strings are skipped with indexOf, member names are compared per object (a short list,
- * a Set past 16 names), and a path is only built when something is found. Iterative, so depth
- * costs no stack.
+ * checks): strings are skipped (a loop for short ones, indexOf for long ones), member names are
+ * compared per object (a short list, a Set past 16 names), the schema is followed alongside
+ * (properties / items) so a spelled number is judged where it stands, and a path is only built
+ * when something is found. Iterative, so depth costs no stack.
  */
 import type { FieldProblem, JsonSchema } from './schema-check.js';
 
@@ -16,7 +17,7 @@ export type JsonPath = (string | number)[];
 export interface JsonTextFindings {
   /** Where a member name appears a second time in the same object (the path of the repeat). */
   duplicates: JsonPath[];
-  /** Numbers whose value is an integer but whose text has a fraction or an exponent. */
+  /** Numbers the schema calls integer whose text has a fraction or an exponent (`7.0`, `7e0`). */
   integerSpellings: JsonPath[];
 }
 
@@ -32,6 +33,18 @@ interface Frame {
   names: string[] | Set<string> | null;
   /** Current member name, or array index. */
   at: string | number;
+  /** The container's schema, where the schema says something. */
+  schema: JsonSchema | undefined;
+}
+
+/** The schema of the value at the top frame's current position. */
+function childSchema(top: Frame | undefined, root: JsonSchema | undefined): JsonSchema | undefined {
+  if (top === undefined) return root;
+  const s = top.schema;
+  if (s === undefined) return undefined;
+  if (top.names === null) return s.items;
+  const props = s.properties;
+  return props !== undefined && Object.hasOwn(props, top.at) ? props[top.at as string] : undefined;
 }
 
 /** Index of the quote closing the string that opens at `start`. */
@@ -78,8 +91,11 @@ function addName(frame: Frame, name: string): boolean {
   return true;
 }
 
-/** Duplicate member names and integer spellings in `text`, which must be JSON that JSON.parse accepts. */
-export function scanJsonText(text: string): JsonTextFindings {
+/**
+ * Duplicate member names anywhere in `text` (JSON that JSON.parse accepts), and integers written
+ * with a fraction or exponent where `schema` says integer (none without a schema).
+ */
+export function scanJsonText(text: string, schema?: JsonSchema): JsonTextFindings {
   const found: JsonTextFindings = { duplicates: [], integerSpellings: [] };
   const stack: Frame[] = [];
   const path = () => stack.map((f) => f.at);
@@ -94,7 +110,7 @@ export function scanJsonText(text: string): JsonTextFindings {
     }
     if (expectValue) {
       if (c === 123 /* { */) {
-        stack.push({ names: [], at: '' });
+        stack.push({ names: [], at: '', schema: schema === undefined ? undefined : childSchema(stack[stack.length - 1], schema) });
         i++;
         while (i < n && isWs(text.charCodeAt(i))) i++;
         if (text.charCodeAt(i) === 125 /* } */) {
@@ -105,7 +121,7 @@ export function scanJsonText(text: string): JsonTextFindings {
         continue;
       }
       if (c === 91 /* [ */) {
-        stack.push({ names: null, at: 0 });
+        stack.push({ names: null, at: 0, schema: schema === undefined ? undefined : childSchema(stack[stack.length - 1], schema) });
         i++;
         while (i < n && isWs(text.charCodeAt(i))) i++;
         if (text.charCodeAt(i) === 93 /* ] */) {
@@ -125,7 +141,9 @@ export function scanJsonText(text: string): JsonTextFindings {
           if (c === 46 || c === 101 || c === 69) plain = false;
           i++;
         }
-        if (!plain && found.integerSpellings.length < MAX_FINDINGS && Number.isInteger(Number(text.slice(start, i)))) found.integerSpellings.push(path());
+        if (!plain && schema !== undefined && found.integerSpellings.length < MAX_FINDINGS && childSchema(stack[stack.length - 1], schema)?.type === 'integer' && Number.isInteger(Number(text.slice(start, i)))) {
+          found.integerSpellings.push(path());
+        }
       }
       expectValue = false;
       continue;
@@ -168,21 +186,10 @@ export function pathText(path: JsonPath, prefix = ''): string {
   return out === '' ? '$' : out;
 }
 
-/** The schema a path leads to (properties / items), or undefined where the schema says nothing. */
-function schemaAt(schema: JsonSchema, path: JsonPath): JsonSchema | undefined {
-  let s: JsonSchema | undefined = schema;
-  for (const seg of path) {
-    if (s === undefined) return undefined;
-    s = typeof seg === 'number' ? s.items : s.properties !== undefined && Object.hasOwn(s.properties, seg) ? s.properties[seg] : undefined;
-  }
-  return s;
-}
-
-/** The findings as field problems: every duplicate, and the integer spellings where `schema` says integer. */
-export function jsonTextProblems(found: JsonTextFindings, schema: JsonSchema | undefined, prefix = ''): FieldProblem[] {
-  const out: FieldProblem[] = found.duplicates.map((p) => ({ field: pathText(p, prefix), message: DUPLICATE_MESSAGE }));
-  if (schema !== undefined) {
-    for (const p of found.integerSpellings) if (schemaAt(schema, p)?.type === 'integer') out.push({ field: pathText(p, prefix), message: INTEGER_SPELLING_MESSAGE });
-  }
-  return out;
+/** The findings as field problems (paths prefixed with `prefix`): duplicates first, then integer spellings. */
+export function jsonTextProblems(found: JsonTextFindings, prefix = ''): FieldProblem[] {
+  return [
+    ...found.duplicates.map((p) => ({ field: pathText(p, prefix), message: DUPLICATE_MESSAGE })),
+    ...found.integerSpellings.map((p) => ({ field: pathText(p, prefix), message: INTEGER_SPELLING_MESSAGE })),
+  ];
 }

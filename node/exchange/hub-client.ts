@@ -133,7 +133,7 @@ export function createHubClient(opts: HubClientOptions): HubClient {
       json = undefined;
     }
     if (json !== undefined) {
-      const problems = jsonTextProblems(scanJsonText(text), envelope && res.statusCode < 300 ? ENVELOPE_SCHEMA : undefined);
+      const problems = jsonTextProblems(scanJsonText(text, envelope && res.statusCode < 300 ? ENVELOPE_SCHEMA : undefined));
       if (problems.length > 0) {
         throw new HubError('ERR_HUB_ANSWER_INVALID', `the hub's answer to ${method} ${path} is not I-JSON: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, problems, res.statusCode);
       }

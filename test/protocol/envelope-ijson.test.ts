@@ -97,14 +97,18 @@ t.test('the decrypted payload: duplicate names at any depth, integer spellings w
 });
 
 t.test('scanJsonText: one pass, paths of the findings', async (t) => {
-  const f = scanJsonText(' { "a" : [ 1 , { "b" : 2.0 , "b" : 3 } ] , "c" : "x\\"," , "d" : { } , "a" : null } ');
+  const schema = { type: 'object', properties: { a: { type: 'array', items: { type: 'object', properties: { b: { type: 'integer' } } } } } } as const;
+  const f = scanJsonText(' { "a" : [ 1 , { "b" : 2.0 , "b" : 3 } ] , "c" : "x\\"," , "d" : { "b" : 4.0 } , "a" : null } ', schema);
   t.same(f.duplicates, [['a', 1, 'b'], ['a']]);
-  t.same(f.integerSpellings, [['a', 1, 'b']]);
-  t.same(jsonTextProblems(f, { type: 'object', properties: { a: { type: 'array', items: { type: 'object', properties: { b: { type: 'integer' } } } } } }, 'payload'), [
+  t.same(f.integerSpellings, [['a', 1, 'b']], 'only where the schema says integer (not d.b)');
+  t.same(jsonTextProblems(f, 'payload'), [
     { field: 'payload.a[1].b', message: DUPLICATE_MESSAGE },
     { field: 'payload.a', message: DUPLICATE_MESSAGE },
     { field: 'payload.a[1].b', message: INTEGER_SPELLING_MESSAGE },
   ]);
+  t.same(scanJsonText('[1.0, {"x": 7.0}]').integerSpellings, [], 'without a schema no number is an integer field');
+  const decoys = `{"free":[${Array(30).fill('1.0').join(',')}],"n":5.0}`;
+  t.same(scanJsonText(decoys, { type: 'object', properties: { free: { type: 'array' }, n: { type: 'integer' } } }).integerSpellings, [['n']], 'spelled numbers elsewhere cannot crowd out an integer field');
   const many = '{' + Array.from({ length: 40 }, (_, i) => `"k${i}":1`).join(',') + ',"k39":2}';
   t.same(scanJsonText(many).duplicates, [['k39']], 'past 16 names the set takes over');
   const deep = '['.repeat(100_000) + ']'.repeat(100_000);
