@@ -7,6 +7,9 @@
  * is refused with a clear code. Never a 500, and no U+FFFD stored in place of the sender's bytes.
  */
 import t from 'tap';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { nested } from './hostile-support.js';
 import { nodeFixture, record } from '../node/app-fixture.js';
 
@@ -139,4 +142,14 @@ t.test('a report that cannot grow without bound: 1,000 lines × 1,000 unknown fi
   t.equal(r.problemsTruncated, r.rejectedLines.reduce((n: number, l: { problemsTruncated?: number }) => n + (l.problemsTruncated ?? 0), 0), 'the report total of cut problems');
   t.ok(JSON.stringify(r).length < 1024 * 1024 && !JSON.stringify(r).includes('k'.repeat(1000)), 'long field names are clipped');
   t.equal((await f.app.inject({ url: '/healthz' })).statusCode, 200);
+});
+
+t.test('the hostile import in its own process: peak RSS under 300 MB (it was 1.24 GB)', async (t) => {
+  const script = fileURLToPath(new URL('./hostile-import-rss.ts', import.meta.url));
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as { status: number; reportBytes: number; rejected: number; peakMb: number };
+  t.equal(r.status, 200);
+  t.equal(r.rejected, 1000, 'every line rejected and counted');
+  t.ok(r.reportBytes <= 1024 * 1024, `report ${r.reportBytes} bytes`);
+  t.ok(r.peakMb < 300, `peak RSS ${r.peakMb} MB (VmHWM of the process, app and test loader included)`);
 });
