@@ -1,9 +1,12 @@
 /**
  * Bulk import: validates each line of an upload against the catalog and writes the good ones in
  * batches (one transaction, one multi-row insert and one audit event per batch). Memory stays
- * flat: the source is read only as fast as batches commit, and only the first `rejectedLinesCap`
- * rejected lines are kept (all are counted). Not atomic across batches: a failed upload can be
- * sent again, since records are idempotent on their natural key.
+ * flat: the source is read only as fast as batches commit, and the report is bounded whatever the
+ * upload holds — at most `rejectedLinesCap` rejected lines, `problemsPerLine` problems each, field
+ * names and messages clipped, and no more than `reportMaxBytes` of listed lines; what is cut is
+ * counted (`rejectedLinesOmitted`, `problemsTruncated`), and every rejected line is counted in
+ * `rejected`. Not atomic across batches: a failed upload can be sent again, since records are
+ * idempotent on their natural key.
  */
 import type { Readable } from 'node:stream';
 import { validateRecord } from '../protocol/catalog.js';
@@ -17,9 +20,17 @@ import { toStoredRecord } from './record-model.js';
 import type { RecordsService, ServiceDeps } from './records-service.js';
 import { recordsStore, type StoredRecord } from './records-store.js';
 
+export interface LineProblem {
+  field: string;
+  code: string;
+  message: string;
+}
+
 export interface RejectedLine {
   line: number;
-  errors: { field: string; code: string; message: string }[];
+  errors: LineProblem[];
+  /** Problems of this line not listed in `errors` (only when some were cut). */
+  problemsTruncated?: number;
 }
 
 export interface ImportReport {
@@ -27,10 +38,56 @@ export interface ImportReport {
   lines: number;
   accepted: number;
   duplicates: number;
+  /** Every rejected line, listed or not. */
   rejected: number;
   rejectedLines: RejectedLine[];
   /** True when more lines were rejected than rejectedLines lists. */
   truncated: boolean;
+  /** Rejected lines counted in `rejected` but not listed (over `rejectedLinesCap` or `reportMaxBytes`). */
+  rejectedLinesOmitted: number;
+  /** Problems of the listed lines that were not listed (over `problemsPerLine`). */
+  problemsTruncated: number;
+}
+
+/** Problems listed per rejected line. */
+export const PROBLEMS_PER_LINE = 20;
+/** Bytes of listed rejected lines (JSON) per report: with the counts, a report stays under 1 MiB. */
+export const REPORT_MAX_BYTES = 1_000_000;
+/** Longest field name and message echoed in a report (a hostile line may use 100 KB names). */
+const MAX_FIELD_CHARS = 100;
+const MAX_MESSAGE_CHARS = 300;
+
+function clip(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+/**
+ * Collects rejected lines into a report whose size does not depend on the upload: the first
+ * `linesCap` lines that fit in `maxBytes`, `perLine` problems each; everything else is counted.
+ */
+export function rejectionCollector(report: ImportReport, o: { linesCap: number; perLine: number; maxBytes: number }) {
+  let bytes = 0;
+  let full = false;
+  return (line: number, errors: readonly LineProblem[]) => {
+    report.rejected++;
+    if (full || report.rejectedLines.length >= o.linesCap) {
+      report.rejectedLinesOmitted++;
+      report.truncated = true;
+      return;
+    }
+    const listed = errors.slice(0, o.perLine).map((e) => ({ field: clip(e.field, MAX_FIELD_CHARS), code: e.code, message: clip(e.message, MAX_MESSAGE_CHARS) }));
+    const entry: RejectedLine = errors.length > listed.length ? { line, errors: listed, problemsTruncated: errors.length - listed.length } : { line, errors: listed };
+    const size = Buffer.byteLength(JSON.stringify(entry)) + 1;
+    if (bytes + size > o.maxBytes) {
+      full = true;
+      report.rejectedLinesOmitted++;
+      report.truncated = true;
+      return;
+    }
+    bytes += size;
+    report.rejectedLines.push(entry);
+    report.problemsTruncated += entry.problemsTruncated ?? 0;
+  };
 }
 
 export interface ImportOptions {
@@ -40,6 +97,10 @@ export interface ImportOptions {
   limitBytes: number;
   batchSize: number;
   rejectedLinesCap: number;
+  /** Problems listed per rejected line; default PROBLEMS_PER_LINE. */
+  problemsPerLine?: number;
+  /** Bytes of listed rejected lines; default REPORT_MAX_BYTES. */
+  reportMaxBytes?: number;
   /** Called after each committed batch (metrics). */
   onBatch?: (accepted: number, duplicates: number, rejected: number) => void;
 }
@@ -50,12 +111,8 @@ export function importService(deps: ServiceDeps, records: RecordsService) {
       const importId = uuidv7();
       await records.authorize(caller, 'record.import', `import:${importId}`);
       const source: AsyncGenerator<SourceItem[]> = opts.format === 'csv' ? csvSource(body, opts.limitBytes, opts.type!) : ndjsonSource(body, opts.limitBytes, opts.type);
-      const report: ImportReport = { importId, lines: 0, accepted: 0, duplicates: 0, rejected: 0, rejectedLines: [], truncated: false };
-      const reject = (line: number, errors: RejectedLine['errors']) => {
-        report.rejected++;
-        if (report.rejectedLines.length < opts.rejectedLinesCap) report.rejectedLines.push({ line, errors });
-        else report.truncated = true;
-      };
+      const report: ImportReport = { importId, lines: 0, accepted: 0, duplicates: 0, rejected: 0, rejectedLines: [], truncated: false, rejectedLinesOmitted: 0, problemsTruncated: 0 };
+      const reject = rejectionCollector(report, { linesCap: opts.rejectedLinesCap, perLine: opts.problemsPerLine ?? PROBLEMS_PER_LINE, maxBytes: opts.reportMaxBytes ?? REPORT_MAX_BYTES });
       let batch: StoredRecord[] = [];
       let batchLines: number[] = [];
       let batchNo = 0;
@@ -117,7 +174,7 @@ export function importService(deps: ServiceDeps, records: RecordsService) {
             } else {
               const v = validateRecord(item.input, vopts);
               if (!v.ok) {
-                reject(item.line, v.errors.map(({ field, code, message }) => ({ field, code, message })));
+                reject(item.line, v.errors);
                 batchRejected++;
               } else if (!clears(caller.clearance, v.record.classification)) {
                 reject(item.line, [{ field: 'classification', code: 'ERR_CLASSIFICATION_DENIED', message: `clearance ${caller.clearance} does not cover ${v.record.classification} records` }]);

@@ -85,7 +85,9 @@ export const importSchema = {
         accepted: { type: 'integer' },
         duplicates: { type: 'integer' },
         rejected: { type: 'integer' },
-        truncated: { type: 'boolean' },
+        truncated: { type: 'boolean', description: 'more lines were rejected than rejectedLines lists' },
+        rejectedLinesOmitted: { type: 'integer', description: 'rejected lines counted but not listed (rejectedLinesCap, or the report size limit of ~1 MiB)' },
+        problemsTruncated: { type: 'integer', description: 'problems of the listed lines not listed (at most 20 per line)' },
         rejectedLines: {
           type: 'array',
           items: {
@@ -93,6 +95,7 @@ export const importSchema = {
             properties: {
               line: { type: 'integer' },
               errors: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' } } } },
+              problemsTruncated: { type: 'integer', description: "this line's problems not listed in errors" },
             },
           },
         },

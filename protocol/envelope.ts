@@ -146,9 +146,13 @@ function malformed(problems: FieldProblem[], what: string): never {
   throw protocolError('ERR_ENVELOPE_MALFORMED', `${what}: ${list}`, problems);
 }
 
-/** Checks a parsed envelope against ENVELOPE_SCHEMA (+ real timestamp, canonical base64url). */
-export function assertEnvelope(value: unknown): Envelope {
+/**
+ * Checks a parsed envelope against ENVELOPE_SCHEMA (+ real timestamp, canonical base64url).
+ * `textProblems`: what the reader found in the envelope's text (strict-json.ts), reported with the rest.
+ */
+export function assertEnvelope(value: unknown, textProblems: readonly FieldProblem[] = []): Envelope {
   const problems = checkSchema(ENVELOPE_SCHEMA, value);
+  problems.push(...textProblems);
   if (typeof value === 'object' && value !== null) semanticProblems(value as Record<string, unknown>, problems, true);
   if (problems.length > 0) malformed(problems, 'malformed envelope');
   return value as Envelope;

@@ -24,6 +24,7 @@
  * stored receipt envelope — a node that lost the first answer in an outage takes it from there.
  */
 import type { Classification } from './classification.js';
+import type { EnvelopeType } from './envelope.js';
 import type { JsonSchema } from './schema-check.js';
 
 export const EXCHANGE_ROUTES = {
@@ -313,3 +314,22 @@ export const RENEW_SCHEMA: JsonSchema = {
   additionalProperties: false,
   properties: { csrPem: { type: 'string', minLength: 1, maxLength: 16384 } },
 };
+
+/** The integer members of the hub's answers (the node checks their shape with type guards). */
+const INT = { type: 'integer' } as const;
+const RECEIPT_INTEGERS: JsonSchema = { type: 'object', properties: { seq: INT } };
+const DISTRIBUTION_INTEGERS: JsonSchema = { type: 'object', properties: { next: INT, items: { type: 'array', items: { type: 'object', properties: { cursor: INT } } } } };
+const ANSWER_INTEGERS: JsonSchema = { type: 'object', properties: { withheld: { type: 'array', items: { type: 'object', properties: { count: INT } } } } };
+
+/**
+ * Each envelope type's payload schema, as open() reads it: a member the schema calls integer must
+ * be written as one (`7`, not `7.0` or `7e0`). Receivers still check the full shape themselves.
+ */
+export const PAYLOAD_SCHEMAS: Readonly<Record<EnvelopeType, JsonSchema>> = Object.freeze({
+  batch: BATCH_SCHEMA,
+  query: QUERY_SCHEMA,
+  checkpoint: CHECKPOINT_SCHEMA,
+  receipt: RECEIPT_INTEGERS,
+  distribution: DISTRIBUTION_INTEGERS,
+  'query-answer': ANSWER_INTEGERS,
+});

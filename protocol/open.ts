@@ -5,9 +5,11 @@
  * recipient check, so auditors and the hub's relay can check who sent what, when, without the key.
  */
 import { certFromDerB64, jweDecrypt, jwsVerifyDetached, keyKind, privateKeyFromPem } from './crypto.js';
-import { assertEnvelope, ciphertextDigest, encBinding, headerOf, signingInput, type Envelope, type EnvelopeHeader } from './envelope.js';
+import { assertEnvelope, ciphertextDigest, encBinding, ENVELOPE_SCHEMA, headerOf, signingInput, type Envelope, type EnvelopeHeader } from './envelope.js';
 import { CreditError, protocolError } from './errors.js';
 import { checkFreshness, checkTimestamp, type FreshnessState } from './freshness.js';
+import { PAYLOAD_SCHEMAS } from './exchange.js';
+import { jsonTextProblems, scanJsonText, type JsonTextFindings } from './strict-json.js';
 import { getSuite, type Suite } from './suites.js';
 import type { SignerIdentity, TrustPolicy } from './trust.js';
 import { checkVersion, SUPPORTED_VERSIONS } from './version.js';
@@ -61,16 +63,31 @@ function tooLarge(bytes: number, maxBytes: number): never {
   throw protocolError('ERR_ENVELOPE_TOO_LARGE', `envelope is ${bytes} bytes, more than the ${maxBytes} accepted`, { bytes, maxBytes });
 }
 
-function parse(raw: unknown, maxBytes: number): unknown {
+/** Duplicate member names anywhere in `found` (I-JSON): refused before anything else is read. */
+function refuseDuplicates(found: JsonTextFindings, prefix: string, what: string): void {
+  if (found.duplicates.length === 0) return;
+  const problems = jsonTextProblems({ duplicates: found.duplicates, integerSpellings: [] }, prefix);
+  throw protocolError('ERR_ENVELOPE_MALFORMED', `${what}: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, problems);
+}
+
+/**
+ * The envelope as a value, and what its text says that the value no longer does (duplicate names,
+ * integer spellings); an envelope given as a parsed object has no text, so nothing is found.
+ */
+function parse(raw: unknown, maxBytes: number): { value: unknown; found?: JsonTextFindings } {
   if (typeof raw === 'string' || raw instanceof Uint8Array) {
     const bytes = byteLength(raw);
     if (bytes > maxBytes) tooLarge(bytes, maxBytes);
     const text = typeof raw === 'string' ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
+    let value: unknown;
     try {
-      return JSON.parse(text) as unknown;
+      value = JSON.parse(text) as unknown;
     } catch (e) {
       throw protocolError('ERR_ENVELOPE_MALFORMED', `envelope is not JSON: ${(e as Error).message}`, [{ field: '$', message: 'is not JSON' }]);
     }
+    const found = scanJsonText(text, ENVELOPE_SCHEMA);
+    refuseDuplicates(found, '', 'envelope is not I-JSON');
+    return { value, found };
   }
   let text: string | undefined;
   try {
@@ -81,16 +98,19 @@ function parse(raw: unknown, maxBytes: number): unknown {
   if (text === undefined) throw protocolError('ERR_ENVELOPE_MALFORMED', 'envelope is not a JSON value', [{ field: '$', message: 'is not JSON' }]);
   const bytes = Buffer.byteLength(text);
   if (bytes > maxBytes) tooLarge(bytes, maxBytes);
-  return raw;
+  return { value: raw };
 }
 
-/** Size limit → JSON → version (unknown major: ERR_PROTOCOL_VERSION) → schema (all bad fields) → suite. No crypto. */
+/**
+ * Size limit → JSON, I-JSON (no duplicate member names) → version (unknown major:
+ * ERR_PROTOCOL_VERSION) → schema (all bad fields, integers written as integers) → suite. No crypto.
+ */
 export function readEnvelope(raw: unknown, opts: ReadOptions = {}): { envelope: Envelope; suite: Suite } {
-  const value = parse(raw, opts.maxBytes ?? DEFAULT_MAX_ENVELOPE_BYTES);
+  const { value, found } = parse(raw, opts.maxBytes ?? DEFAULT_MAX_ENVELOPE_BYTES);
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     checkVersion((value as { v?: unknown }).v, opts.supportedVersions ?? SUPPORTED_VERSIONS);
   }
-  const envelope = assertEnvelope(value);
+  const envelope = assertEnvelope(value, found === undefined ? [] : jsonTextProblems(found));
   return { envelope, suite: getSuite(envelope.suite) };
 }
 
@@ -175,10 +195,18 @@ export async function open<P = unknown>(raw: unknown, opts: OpenOptions): Promis
     throw protocolError('ERR_DECRYPT_FAILED', `envelope ${header.id} cannot be decrypted with this key`, { id: header.id });
   }
   let payload: P;
+  let text: string;
   try {
-    payload = JSON.parse(utf8.decode(plaintext)) as P;
+    text = utf8.decode(plaintext);
+    payload = JSON.parse(text) as P;
   } catch {
     throw protocolError('ERR_ENVELOPE_MALFORMED', 'decrypted payload is not UTF-8 JSON', [{ field: 'payload', message: 'is not UTF-8 JSON' }]);
+  }
+  const found = scanJsonText(text, PAYLOAD_SCHEMAS[header.type]);
+  refuseDuplicates(found, 'payload', `${header.type} payload is not I-JSON`);
+  const spelled = jsonTextProblems(found, 'payload');
+  if (spelled.length > 0) {
+    throw protocolError('ERR_ENVELOPE_MALFORMED', `${header.type} payload: ${spelled.map((p) => `${p.field} ${p.message}`).join('; ')}`, spelled);
   }
   return next === undefined ? { ...verified, payload } : { ...verified, payload, freshness: next };
 }

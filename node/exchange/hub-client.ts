@@ -14,9 +14,10 @@ import type { PeerCertificate } from 'node:tls';
 import { Pool } from 'undici';
 import { tlsClientOptions } from '../../certs/tls.js';
 import { HUB_NODE_ID } from '../../certs/issue.js';
-import type { Envelope } from '../../protocol/envelope.js';
+import { ENVELOPE_SCHEMA, type Envelope } from '../../protocol/envelope.js';
 import { derB64ToPem } from '../../protocol/crypto.js';
 import { CreditError, isCreditError } from '../../protocol/errors.js';
+import { jsonTextProblems, scanJsonText } from '../../protocol/strict-json.js';
 import { EXCHANGE_ROUTES, type EnrollRequest, type EnrollResponse, type ProtocolInfo, type RenewRequest, type WitnessState } from '../../protocol/exchange.js';
 
 export class HubError extends CreditError {
@@ -158,7 +159,12 @@ export function createHubClient(opts: HubClientOptions): HubClient {
     return text;
   }
 
-  async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  /**
+   * `envelope`: the answer is an envelope. Its text is checked for what JSON.parse hides (I-JSON,
+   * as open() checks envelopes it is given as text): a member name twice anywhere in the answer,
+   * and in an envelope an integer header field written 7.0 → ERR_HUB_ANSWER_INVALID.
+   */
+  async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal, envelope = false): Promise<T> {
     let res;
     try {
       opts.beforeRequest?.();
@@ -185,6 +191,12 @@ export function createHubClient(opts: HubClientOptions): HubClient {
     } catch {
       json = undefined;
     }
+    if (json !== undefined) {
+      const problems = jsonTextProblems(scanJsonText(text, envelope && res.statusCode < 300 ? ENVELOPE_SCHEMA : undefined));
+      if (problems.length > 0) {
+        throw new HubError('ERR_HUB_ANSWER_INVALID', `the hub's answer to ${method} ${path} is not I-JSON: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, problems, res.statusCode);
+      }
+    }
     if (res.statusCode >= 200 && res.statusCode < 300) {
       if (json === undefined) throw new HubError('ERR_HUB_ANSWER_INVALID', `the hub answered ${method} ${path} with something that is not JSON`, { status: res.statusCode }, res.statusCode);
       return json as T;
@@ -201,9 +213,9 @@ export function createHubClient(opts: HubClientOptions): HubClient {
   return {
     enroll: (req, signal) => call('POST', EXCHANGE_ROUTES.enroll, req, signal),
     renew: (req, signal) => call('POST', EXCHANGE_ROUTES.renew, req, signal),
-    postBatch: (env, signal) => call('POST', EXCHANGE_ROUTES.batches, env, signal),
-    getDistributions: (after, limit, signal) => call('GET', `${EXCHANGE_ROUTES.distributions}?after=${after}&limit=${limit}`, undefined, signal),
-    postQuery: (env, signal) => call('POST', EXCHANGE_ROUTES.queries, env, signal),
+    postBatch: (env, signal) => call('POST', EXCHANGE_ROUTES.batches, env, signal, true),
+    getDistributions: (after, limit, signal) => call('GET', `${EXCHANGE_ROUTES.distributions}?after=${after}&limit=${limit}`, undefined, signal, true),
+    postQuery: (env, signal) => call('POST', EXCHANGE_ROUTES.queries, env, signal, true),
     getWitnessState: (signal) => call('GET', EXCHANGE_ROUTES.checkpointLatest, undefined, signal),
     postCheckpoint: (env, signal) => call('POST', EXCHANGE_ROUTES.checkpoints, env, signal),
     getProtocol: (signal) => call('GET', EXCHANGE_ROUTES.protocol, undefined, signal),

@@ -20,6 +20,9 @@ interface Report {
   rejected: number;
   truncated: boolean;
   rejectedLines: unknown[];
+  /** Absent from a node that predates the bounded report. */
+  rejectedLinesOmitted?: number;
+  problemsTruncated?: number;
 }
 
 const mb = (n: number) => (n / 1048576).toFixed(1);
@@ -130,6 +133,7 @@ export const importCommand = command({
     if (r.rejected > 0) {
       writeFileSync(reportFile, r.rejectedLines.map((l) => JSON.stringify(l)).join('\n') + '\n');
       io.stdout(`rejected lines written to ${reportFile}${r.truncated ? ` (the first ${r.rejectedLines.length} of ${r.rejected})` : ''}\n`);
+      if ((r.problemsTruncated ?? 0) > 0) io.stdout(`${r.problemsTruncated} more problems on those lines were not listed (at most 20 per line): fix the listed ones and import again\n`);
     }
     return 0;
   },

@@ -7,6 +7,9 @@
  * is refused with a clear code. Never a 500, and no U+FFFD stored in place of the sender's bytes.
  */
 import t from 'tap';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { nested } from './hostile-support.js';
 import { nodeFixture, record } from '../node/app-fixture.js';
 
@@ -107,4 +110,46 @@ t.test('NDJSON: encodings, nesting and endless lines', async (t) => {
   t.equal(endless.statusCode, 422, 'a line running past 1 MiB stops the import');
   t.equal(endless.json().code, 'ERR_IMPORT_LINE_MALFORMED');
   t.equal((await f.app.inject({ url: '/healthz' })).statusCode, 200);
+});
+
+t.test('a report that cannot grow without bound: 1,000 lines × 1,000 unknown fields (issue 13 item 8)', async (t) => {
+  const f = await nodeFixture(t);
+  const h = { ...(await f.auth('submitter', 'public')), 'content-type': 'application/x-ndjson' };
+  const base = record('CF').fields;
+  const longName = 'k'.repeat(5000);
+  const lines: string[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const fields: Record<string, unknown> = { ...base, decisionNo: `H-${i}` };
+    for (let k = 0; k < 1000; k++) fields[`unknown_${k}`] = 'x';
+    if (i === 0) fields[longName] = 'y'; // a field name of 5,000 characters is not echoed whole
+    lines.push(JSON.stringify({ type: 'CF', fields }));
+  }
+  lines.push(JSON.stringify(record('CF', { decisionNo: 'H-good' })));
+  const res = await f.app.inject({ method: 'POST', url: '/v1/records/import', headers: h, payload: lines.join('\n') + '\n' });
+  t.equal(res.statusCode, 200);
+  const bytes = Buffer.byteLength(res.body);
+  t.ok(bytes <= 1024 * 1024, `the report is at most 1 MiB (${bytes} bytes; it was 91 MB)`);
+  const r = res.json();
+  t.match(r, { lines: 1001, accepted: 1, rejected: 1000, truncated: true }, 'every line counted, the good one stored');
+  t.ok(r.rejectedLines.length > 0 && r.rejectedLines.length < 1000, `some rejected lines listed (${r.rejectedLines.length}), not all`);
+  t.equal(r.rejectedLinesOmitted, 1000 - r.rejectedLines.length, 'the lines left out are counted');
+  for (const l of r.rejectedLines) {
+    t.ok(l.errors.length <= 20, `line ${l.line}: at most 20 problems listed`);
+    if (l.errors.length > 20) break;
+  }
+  t.equal(r.rejectedLines[0].errors.length, 20);
+  t.equal(r.rejectedLines[0].problemsTruncated, 1001 - 20, 'line 1: the problems cut are counted');
+  t.equal(r.problemsTruncated, r.rejectedLines.reduce((n: number, l: { problemsTruncated?: number }) => n + (l.problemsTruncated ?? 0), 0), 'the report total of cut problems');
+  t.ok(JSON.stringify(r).length < 1024 * 1024 && !JSON.stringify(r).includes('k'.repeat(1000)), 'long field names are clipped');
+  t.equal((await f.app.inject({ url: '/healthz' })).statusCode, 200);
+});
+
+t.test('the hostile import in its own process: peak RSS under 300 MB (it was 1.24 GB)', async (t) => {
+  const script = fileURLToPath(new URL('./hostile-import-rss.ts', import.meta.url));
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as { status: number; reportBytes: number; rejected: number; peakMb: number };
+  t.equal(r.status, 200);
+  t.equal(r.rejected, 1000, 'every line rejected and counted');
+  t.ok(r.reportBytes <= 1024 * 1024, `report ${r.reportBytes} bytes`);
+  t.ok(r.peakMb < 300, `peak RSS ${r.peakMb} MB (VmHWM of the process, app and test loader included)`);
 });

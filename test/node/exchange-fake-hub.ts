@@ -56,6 +56,8 @@ export interface FakeHub {
   refuse: number;
   /** The next N receipts name another batch id. */
   wrongReceipts: number;
+  /** Rewrites the text of every answer (ambiguous JSON the real hub never writes); null: none. */
+  rewriteAnswers: ((text: string) => string) | null;
   /** Validity of certificates issued by /v1/renew and /v1/enroll (ms). */
   certLifetimeMs: number;
   enrolTokens: Map<string, { nodeId: string; grade: number }>;
@@ -197,6 +199,11 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
   };
 
   const server: Server = createServer({ ...tlsServerOptions({ caCertPem: ca.certPem, certPem: identity.certPem, keyPem: identity.keyPem }), rejectUnauthorized: false }, (req, res) => {
+    const rewrite = hub.rewriteAnswers;
+    if (rewrite) {
+      const end = res.end.bind(res) as (chunk: unknown) => ServerResponse;
+      res.end = ((chunk: unknown) => end(typeof chunk === 'string' ? rewrite(chunk) : chunk)) as typeof res.end;
+    }
     handle(req, res).catch((e: unknown) => send(res, 400, { code: (e as { code?: string }).code ?? 'ERR_INTERNAL', message: (e as Error).message }));
   });
   server.listen(opts.port ?? 0, '127.0.0.1');
@@ -204,7 +211,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
   const port = (server.address() as { port: number }).port;
   const hub: FakeHub = {
     url: `https://127.0.0.1:${port}`, port, identity, batches: new Map(), posts: [], lastSeq: new Map(), distributions: [], queries: [],
-    answerQuery: () => ({ records: [], withheld: [] }), grade: 3, loseAnswers: 0, holdNext: 0, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0,
+    answerQuery: () => ({ records: [], withheld: [] }), rewriteAnswers: null, grade: 3, loseAnswers: 0, holdNext: 0, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0,
     certLifetimeMs: 365 * 86400_000, enrolTokens: new Map(), renewals: 0, cosigned: new Map(),
     close: () =>
       new Promise<void>((resolve) => {

@@ -104,3 +104,18 @@ t.test('a distribution not addressed to this node, or not from the hub, is refus
   client.getDistributions = original;
   t.equal(await s.exchange.puller.cursor(), 0);
 });
+
+t.test("a hub answer that is not I-JSON (a member twice, seq written 1.0) is refused; the cursor stays (issue 13 item 20)", async (t) => {
+  const ca = makeCa();
+  const hub = await startFakeHub(ca);
+  t.teardown(() => hub.close());
+  const s = await exchangeSetup(t, { ca, hubUrl: hub.url, hubCertPem: hub.identity.certPem });
+  hub.distributions.push({ cursor: 1, kind: 'record', sourceNode: '430700', record: wire('CF', 9001) });
+  hub.rewriteAnswers = (text) => text.replace('"to":"430100"', '"to":"430700","to":"430100"');
+  await t.rejects(s.exchange.puller.pullOnce(), { code: 'ERR_HUB_ANSWER_INVALID', details: [{ field: 'to', message: /duplicate member name/ }] });
+  hub.rewriteAnswers = (text) => text.replace(/"seq":(\d+),/, '"seq":$1.0,');
+  await t.rejects(s.exchange.puller.pullOnce(), { code: 'ERR_HUB_ANSWER_INVALID', details: [{ field: 'seq', message: /without fraction or exponent/ }] });
+  t.equal(await s.exchange.puller.cursor(), 0, 'nothing applied');
+  hub.rewriteAnswers = null;
+  t.match(await s.exchange.puller.pullOnce(), { cursor: 1, records: 1 }, 'the same answer written plainly is applied');
+});

@@ -106,6 +106,24 @@ t.test('GET /v1/records/:id and /v1/subjects/:code', async (t) => {
     t.equal(full.subject, PERSON_ID);
   });
 
+  await t.test('a masked view shows no name, phone number or ID inside content and remarks (issue 13 item 9)', async (t) => {
+    const fw = (x: string) => x.replace(/[0-9]/g, (d) => String.fromCharCode(0xff10 + Number(d)));
+    const free = record('CF', {
+      decisionNo: 'G-9', subjectCategory: '自然人', subjectName: '张三丰', uscc: undefined, legalRep: undefined, idType: '身份证', idNumber: PERSON_ID,
+      content: `张三丰（身份证 ${PERSON_ID.slice(0, 6)} ${PERSON_ID.slice(6, 14)}-${PERSON_ID.slice(14)}，手机 138 0013 8000）销售过期食品，罚款5000元`,
+      remarks: `联系人张 三 丰，座机（0731）8456-7890，旧证 430102850601123，${fw(PERSON_ID)}`,
+    });
+    const id = (await f.app.inject({ method: 'POST', url: '/v1/records', headers: admin, payload: free })).json().records[0].id as string;
+    const pub = (await f.app.inject({ method: 'GET', url: `/v1/records/${id}`, headers: await f.auth('query', 'public') })).json();
+    t.equal(pub.masked, true);
+    const text = JSON.stringify(pub).replace(/[０-９]/g, (d) => String(d.charCodeAt(0) - 0xff10));
+    const squeezed = text.replace(/[\s\-（）()\u3000]/g, '');
+    for (const secret of ['张三丰', '13800138000', '84567890', '430102850601123', PERSON_ID.slice(4, 14)]) t.notOk(squeezed.includes(secret), `${secret} is not in the masked view`);
+    t.match(pub.fields.content, /罚款5000元/, 'the rest of the text is kept');
+    const full = (await f.app.inject({ method: 'GET', url: `/v1/records/${id}`, headers: await f.auth('query', 'shared') })).json();
+    t.equal(full.fields.content, free.fields.content, 'in full for a cleared caller');
+  });
+
   await t.test('unknown id → 404 ERR_RECORD_NOT_FOUND', async (t) => {
     const res = await f.app.inject({ method: 'GET', url: '/v1/records/00000000-0000-7000-8000-000000000000', headers: admin });
     t.equal(res.statusCode, 404);

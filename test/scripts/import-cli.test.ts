@@ -55,6 +55,19 @@ t.test('NDJSON by file name, no type needed', async (t) => {
   t.notOk(existsSync(join(dir, 'x.rejected.ndjson')), 'no report without rejected lines');
 });
 
+t.test('a line with more problems than the report lists: the CLI says how many were left out', async (t) => {
+  const nd = join(dir, 'many.ndjson');
+  const e = exampleRecord('CF');
+  writeFileSync(nd, JSON.stringify({ ...e, fields: { ...e.fields, ...Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`x${i}`, 1])) } }) + '\n');
+  const c = capture();
+  t.equal(await main(['import', '--url', node.url, '--token', token, '--file', nd], c.io), 0);
+  t.match(c.out.join(''), /1 rejected/);
+  t.match(c.out.join(''), /10 more problems on those lines were not listed/);
+  const listed = JSON.parse(readFileSync(join(dir, 'many.rejected.ndjson'), 'utf8').trim());
+  t.match(listed, { line: 1, problemsTruncated: 10 });
+  t.equal(listed.errors.length, 20);
+});
+
 t.test('failures exit 1 with the code; usage errors exit 2', async (t) => {
   const proxy = createServer((req, res) => {
     req.resume();
