@@ -7,7 +7,6 @@ export const HUB_ERRORS = {
   ERR_NODE_UNKNOWN: 'the certificate belongs to no node enrolled at this hub',
   ERR_ENVELOPE_TYPE: 'envelope type does not fit this route',
   ERR_RECORD_CONFLICT: 'the same record id appears more than once in one batch',
-  ERR_NOT_RECORD_OWNER: "the record names a source node other than the sender: a node publishes only its own records",
   ERR_RECORD_UNKNOWN: 'withdrawal names a record this node never published to the hub',
   ERR_HUB_STORE_NOT_FOUND: 'the hub store named by the config does not exist or holds no hub tables; admin commands never create one',
 } as const;

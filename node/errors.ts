@@ -9,7 +9,7 @@ export const NODE_ERRORS = {
   ERR_PURPOSE_REQUIRED: 'reading restricted (授权查询) data needs a stated purpose (?purpose=…)',
   ERR_RECORD_NOT_FOUND: 'no such record',
   ERR_RECORD_NOT_ACTIVE: 'the record is already withdrawn',
-  ERR_NOT_RECORD_OWNER: 'the record was received from another node; only its source node may withdraw it',
+  ERR_NOT_RECORD_OWNER: 'only the record\'s source node may withdraw it or publish it (a node speaks only for its own records)',
   ERR_REPAIR_TOO_EARLY: 'credit repair is not yet possible: the minimum disclosure period has not passed',
   ERR_REPAIR_NOT_APPLICABLE: 'credit repair applies only to negative records',
   ERR_DISCLOSURE_NOT_ENDED: "the record's disclosure window has not ended",
