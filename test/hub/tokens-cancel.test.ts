@@ -3,7 +3,7 @@
  * before the revoke cannot re-admit it (ERR_TOKEN_CANCELLED); `credit hub tokens` lists tokens and
  * `credit hub tokens cancel --node ID` cancels a node's unused ones.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -13,6 +13,7 @@ import { createNodeKeys } from '../../certs/node-keys.js';
 import { connect } from '../../audit/knex-connect.js';
 import { openHubCa } from '../../hub/ca-store.js';
 import { revokeNode } from '../../hub/enrolment-service.js';
+import { migrateHub } from '../../hub/migrations.js';
 import { main } from '../../scripts/cli.js';
 import { engines } from '../helpers/db.js';
 import { hubFixture } from './fixture.js';
@@ -49,6 +50,11 @@ t.test('credit hub tokens: list, cancel, --help', async (t) => {
     return { code, out, err };
   };
 
+  // admin commands never create a hub store (issue 13 item 18): make it as the hub does at its first start
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  const made = await connect(join(dir, 'data', 'hub.sqlite'));
+  await migrateHub(made);
+  await made.destroy();
   const a = (await cli(['token', '--config', configFile, '--node', '430700', '--grade', '2'])).out.trim();
   const b = (await cli(['token', '--config', configFile, '--node', '430700', '--grade', '2'])).out.trim();
   const c = (await cli(['token', '--config', configFile, '--node', '430181', '--grade', '3'])).out.trim();

@@ -35,6 +35,7 @@ t.test('subject handles are HMAC-SHA256 with the node key, not a bare hash', asy
   t.notOk(a.events.some((e) => JSON.stringify(e).includes(ID)), 'no audit event carries the code');
 
   t.same(buildConfig({ nodeId: '430100', dataDir: a.config.dataDir }, {}).subjectKey, key, 'the same key on the next start');
+  a.setNow('2026-11-28T08:05:00.000Z'); // a new minute: refusals are written once per source and minute (issue 13 item 12)
   t.equal(await lookupHandle(a), handle, 'stable for one node');
   const b = await nodeFixture(t);
   t.not(await lookupHandle(b), handle, 'another node, another key, another handle');
