@@ -1,0 +1,101 @@
+/**
+ * The data key file of encryption at rest (docs/at-rest.md): read, created at first start, given a
+ * new generation by `rekey`. The keys are held by a KeyWrapper: `file` keeps them in the key file
+ * itself (mode 0600, in the data directory); a KMS or a 密码机 plugs in as an ES module named by
+ * the config key `atRest.keyWrapper` whose default export builds a KeyWrapper: the file then holds
+ * only what the wrapper returned (keys wrapped under a key that never leaves the device).
+ */
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { writeFileAtomic, writeNewFile } from '../certs/safe-files.js';
+import { isKeyId, keyringOf, newAtRestKey, type AtRestKey, type AtRestKeyring } from '../protocol/at-rest.js';
+import { serviceError } from '../protocol/service-errors.js';
+
+export const KEY_FILE_FORMAT = 'credit-federation/at-rest-keys/1';
+export const DEFAULT_KEY_FILE = 'data.key';
+
+/** The hook for a KMS or a 密码机: wraps and unwraps one key; `label` is `<kid>/<enc|mac|index>`. */
+export interface KeyWrapper {
+  readonly name: string;
+  wrap(key: Buffer, label: string): Promise<string>;
+  unwrap(wrapped: string, label: string): Promise<Buffer>;
+}
+
+/** The file-backed wrapper: the key in base64, protected by the file's mode (0600) and the data directory's (0700). */
+export const fileKeyWrapper: KeyWrapper = {
+  name: 'file',
+  wrap: async (key) => key.toString('base64'),
+  unwrap: async (wrapped) => Buffer.from(wrapped, 'base64'),
+};
+
+/** `file`, or the absolute path of an ES module whose default export is `() => KeyWrapper | Promise<KeyWrapper>`. */
+export async function loadKeyWrapper(spec: string | undefined): Promise<KeyWrapper> {
+  if (spec === undefined || spec === 'file') return fileKeyWrapper;
+  if (!isAbsolute(spec)) throw serviceError('ERR_CONFIG_INVALID', 'config key atRest.keyWrapper: "file" or the absolute path of a module', { key: 'atRest.keyWrapper' });
+  const mod = (await import(pathToFileURL(spec).href)) as { default?: () => KeyWrapper | Promise<KeyWrapper> };
+  if (typeof mod.default !== 'function') throw serviceError('ERR_CONFIG_INVALID', `config key atRest.keyWrapper: ${spec} has no default export`, { key: 'atRest.keyWrapper' });
+  return mod.default();
+}
+
+interface KeyFileEntry { id: string; created: string; enc: string; mac: string; index: string }
+interface KeyFile { format: string; wrapper: string; current: string; keys: KeyFileEntry[] }
+
+const FIX = 'restore the key file from its backup (docs/at-rest.md § Key backup)';
+
+function readKeyFile(file: string): KeyFile {
+  const mode = statSync(file).mode & 0o777;
+  if (mode & 0o077) throw serviceError('ERR_DATA_KEY_FILE_INVALID', `${file} is readable by others (mode ${mode.toString(8)}): chmod 600 ${file}`, { file });
+  let doc: KeyFile;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8')) as KeyFile;
+  } catch {
+    throw serviceError('ERR_DATA_KEY_FILE_INVALID', `${file} is not JSON: ${FIX}`, { file });
+  }
+  const ok = doc && doc.format === KEY_FILE_FORMAT && typeof doc.wrapper === 'string' && typeof doc.current === 'string' && Array.isArray(doc.keys)
+    && doc.keys.every((k) => k && isKeyId(String(k.id)) && typeof k.enc === 'string' && typeof k.mac === 'string' && typeof k.index === 'string');
+  if (!ok) throw serviceError('ERR_DATA_KEY_FILE_INVALID', `${file} is not a ${KEY_FILE_FORMAT} key file: ${FIX}`, { file });
+  return doc;
+}
+
+async function unwrapAll(doc: KeyFile, file: string, wrapper: KeyWrapper): Promise<AtRestKey[]> {
+  if (doc.wrapper !== wrapper.name) throw serviceError('ERR_DATA_KEY_FILE_INVALID', `${file} was written by key wrapper "${doc.wrapper}", the config names "${wrapper.name}"`, { file });
+  const keys: AtRestKey[] = [];
+  for (const k of doc.keys) {
+    const [enc, mac, index] = await Promise.all([wrapper.unwrap(k.enc, `${k.id}/enc`), wrapper.unwrap(k.mac, `${k.id}/mac`), wrapper.unwrap(k.index, `${k.id}/index`)]);
+    if (enc.length !== 16 || mac.length !== 32 || index.length !== 32) throw serviceError('ERR_DATA_KEY_FILE_INVALID', `${file}: key ${k.id} has the wrong lengths (16, 32, 32 bytes)`, { file });
+    keys.push({ id: k.id, enc, mac, index });
+  }
+  return keys;
+}
+
+/** The keyring in `file`; ERR_DATA_KEY_MISSING when absent, ERR_DATA_KEY_FILE_INVALID when unreadable. */
+export async function readKeyring(file: string, wrapper: KeyWrapper): Promise<AtRestKeyring> {
+  if (!existsSync(file)) throw serviceError('ERR_DATA_KEY_MISSING', `data key file ${file} is missing: ${FIX}`, { file });
+  const doc = readKeyFile(file);
+  return keyringOf(await unwrapAll(doc, file, wrapper), doc.current);
+}
+
+async function entryOf(k: AtRestKey, wrapper: KeyWrapper, at: Date): Promise<KeyFileEntry> {
+  return { id: k.id, created: at.toISOString(), enc: await wrapper.wrap(k.enc, `${k.id}/enc`), mac: await wrapper.wrap(k.mac, `${k.id}/mac`), index: await wrapper.wrap(k.index, `${k.id}/index`) };
+}
+
+/** Creates the key file (0600, exclusive) with one key `k1`. */
+export async function createKeyFile(file: string, wrapper: KeyWrapper, at = new Date()): Promise<AtRestKeyring> {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const key = newAtRestKey('k1');
+  const doc: KeyFile = { format: KEY_FILE_FORMAT, wrapper: wrapper.name, current: key.id, keys: [await entryOf(key, wrapper, at)] };
+  writeNewFile(file, `${JSON.stringify(doc, null, 2)}\n`, 0o600);
+  return keyringOf([key], key.id);
+}
+
+/** Adds a generation (k<n+1>) and makes it current; the old keys stay (rows and backups sealed under them). */
+export async function addKeyGeneration(file: string, wrapper: KeyWrapper, at = new Date()): Promise<AtRestKeyring> {
+  const doc = readKeyFile(file);
+  const keys = await unwrapAll(doc, file, wrapper);
+  const n = Math.max(0, ...doc.keys.map((k) => Number(/^k(\d+)$/.exec(k.id)?.[1] ?? 0))) + 1;
+  const key = newAtRestKey(`k${n}`);
+  const next: KeyFile = { ...doc, current: key.id, keys: [...doc.keys, await entryOf(key, wrapper, at)] };
+  writeFileAtomic(file, `${JSON.stringify(next, null, 2)}\n`, 0o600);
+  return keyringOf([...keys, key], key.id);
+}

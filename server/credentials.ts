@@ -1,0 +1,144 @@
+/**
+ * The two factors of a login (issue 18 item 3), for the node and the hub alike: argon2id password
+ * hashes (@node-rs/argon2, its defaults: argon2id, 19 MiB, 2 passes) with the configured complexity
+ * policy, TOTP (RFC 6238, otplib: SHA-1, 6 digits, 30 s) with the time step reported so a code is
+ * accepted once, and the TOTP secret sealed at rest (AES-256-GCM under the server's totp.key).
+ * The one module of server/ that touches node:crypto.
+ */
+import { createCipheriv, createDecipheriv, createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { hash, verify } from '@node-rs/argon2';
+import { generateSecret, generateURI, verify as verifyTotp } from 'otplib';
+import { writeNewFile } from '../certs/safe-files.js';
+import type { AccountsConfig } from './accounts-config.js';
+
+export const TOTP_PERIOD_SECONDS = 30;
+
+export function hashPassword(password: string): Promise<string> {
+  return hash(password);
+}
+
+/** A well-formed hash of nothing anyone knows: verified against when the user does not exist, so both paths do the same work. */
+let decoy: Promise<string> | undefined;
+
+export async function verifyPassword(passwordHash: string | undefined, password: string): Promise<boolean> {
+  const h = passwordHash ?? (await (decoy ??= hash(`decoy-${randomInt(2 ** 47)}`)));
+  try {
+    return (await verify(h, password)) && passwordHash !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+const CLASSES = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/];
+
+/** What is wrong with `password` under the policy, in Chinese (empty: acceptable). */
+export function passwordProblems(password: string, policy: AccountsConfig['password'], user?: string): string[] {
+  const problems: string[] = [];
+  if ([...password].length < policy.minLength) problems.push(`至少 ${policy.minLength} 个字符`);
+  const classes = CLASSES.filter((c) => c.test(password)).length;
+  if (classes < policy.minClasses) problems.push(`须含小写字母、大写字母、数字、其他符号中至少 ${policy.minClasses} 类`);
+  if (user && password.toLowerCase().includes(user.toLowerCase())) problems.push('不得包含用户名');
+  return problems;
+}
+
+/** A random password meeting any policy (four classes, at least 16 characters). */
+export function generatePassword(policy: AccountsConfig['password']): string {
+  const sets = ['abcdefghijkmnpqrstuvwxyz', 'ABCDEFGHJKLMNPQRSTUVWXYZ', '23456789', '-_.!@#%+='];
+  const all = sets.join('');
+  const chars = sets.map((s) => s[randomInt(s.length)]!);
+  while (chars.length < Math.max(16, policy.minLength)) chars.push(all[randomInt(all.length)]!);
+  for (let i = chars.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [chars[i], chars[j]] = [chars[j]!, chars[i]!];
+  }
+  return chars.join('');
+}
+
+export function newTotpSecret(): string {
+  return generateSecret();
+}
+
+/** The otpauth:// URI an authenticator app enrols from (printed once by `credit node|hub user add`); issuer e.g. `credit-node-430100`. */
+export function otpauthUri(issuer: string, user: string, secret: string): string {
+  return generateURI({ issuer, label: user, secret });
+}
+
+/**
+ * The RFC 6238 time step `otp` belongs to (the current one or the one before, for a code typed at
+ * the turn of a period), or null when it is not a current code of `secret`.
+ */
+export async function otpStep(secret: string, otp: string, now: Date): Promise<number | null> {
+  if (!/^[0-9]{6}$/.test(otp)) return null;
+  try {
+    const r = await verifyTotp({ secret, token: otp, epoch: Math.floor(now.getTime() / 1000), epochTolerance: [TOTP_PERIOD_SECONDS, 0] });
+    if (!r.valid) return null;
+    return (r as { timeStep?: number }).timeStep ?? Math.floor(now.getTime() / 1000 / TOTP_PERIOD_SECONDS) + ((r as { delta?: number }).delta ?? 0);
+  } catch {
+    return null;
+  }
+}
+
+/** A fresh session id (`jti`). */
+export function newSessionId(): string {
+  return randomUUID();
+}
+
+/** `unknown:<first 16 hex digits of the name's SHA-256>`: what is kept of a typed name that is no user. */
+export function unknownName(typed: string): string {
+  return `unknown:${createHash('sha256').update(typed).digest('hex').slice(0, 16)}`;
+}
+
+// ---- TOTP secrets at rest
+
+/** The prefix of a sealed TOTP secret: `totp1:` + base64url(iv 12 bytes | ciphertext | GCM tag 16 bytes). */
+export const SEALED_PREFIX = 'totp1:';
+
+const sealKey = (key: Uint8Array) => createHash('sha256').update('credit-federation totp secret v1\0').update(key).digest();
+
+/**
+ * Seals a TOTP secret with AES-256-GCM under `key` (the AES key is SHA-256 of a label and the key
+ * file's bytes). `bound` (the table and user name) is the additional data: a sealed secret copied to
+ * another user's row does not open.
+ */
+export function sealSecret(key: Uint8Array, bound: string, secret: string): string {
+  const iv = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', sealKey(key), iv);
+  c.setAAD(Buffer.from(bound, 'utf8'));
+  const body = Buffer.concat([c.update(secret, 'utf8'), c.final()]);
+  return SEALED_PREFIX + Buffer.concat([iv, body, c.getAuthTag()]).toString('base64url');
+}
+
+/** The secret inside a sealed value, or undefined when it is not one sealed under `key` for `bound` (clear text, other key, other row, tampered). */
+export function openSecret(key: Uint8Array, bound: string, stored: string): string | undefined {
+  if (!stored.startsWith(SEALED_PREFIX)) return undefined;
+  const raw = Buffer.from(stored.slice(SEALED_PREFIX.length), 'base64url');
+  if (raw.length < 12 + 16 + 1) return undefined;
+  try {
+    const d = createDecipheriv('aes-256-gcm', sealKey(key), raw.subarray(0, 12));
+    d.setAAD(Buffer.from(bound, 'utf8'));
+    d.setAuthTag(raw.subarray(raw.length - 16));
+    return Buffer.concat([d.update(raw.subarray(12, raw.length - 16)), d.final()]).toString('utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The key TOTP secrets are sealed with: DATADIR/totp.key (32 random bytes, base64url, mode 0600),
+ * created on first use (exclusively: two processes starting at once read the same key). A key file
+ * that others may read, or that holds less than 32 bytes, is refused (Error naming the file).
+ */
+export function readOrCreateKeyFile(path: string): Buffer {
+  if (!existsSync(path)) {
+    try {
+      writeNewFile(path, `${randomBytes(32).toString('base64url')}\n`, 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  if ((statSync(path).mode & 0o077) !== 0) throw new Error(`${path} may be read by others: chmod 600 it`);
+  const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'utf8');
+  if (key.length < 32) throw new Error(`${path} must hold at least 32 bytes`);
+  return key;
+}

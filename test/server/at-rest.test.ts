@@ -1,0 +1,223 @@
+/**
+ * Encryption at rest (issue 21 item 5): the sealed-value format (docs/at-rest.md's vector), its
+ * adversarial cases, and at the store on both engines — a clear store sealed in batches and
+ * resumed after a crash, subject lookups through the blind index, key rotation, the start checks.
+ */
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { sm4Ctr } from '../../protocol/sm-crypto.js';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Knex } from 'knex';
+import { migrateParts } from '../../audit/migration-plan.js';
+import { exampleRecord, validateRecord, type ValidRecord } from '../../protocol/catalog.js';
+import { makeResidentId } from '../../protocol/identifiers.js';
+import { blindIndex, keyringOf as ringOf, openText, sealText, type AtRestKey } from '../../protocol/at-rest.js';
+import { NODE_SCHEMA } from '../../node/migrations.js';
+import { NODE_AT_REST } from '../../node/at-rest.js';
+import { recordsStore } from '../../node/records-store.js';
+import { toStoredRecord } from '../../node/record-model.js';
+import { HUB_SCHEMA } from '../../hub/migrations.js';
+import { HUB_AT_REST } from '../../hub/at-rest.js';
+import { recordsStore as hubRecords } from '../../hub/records-store.js';
+import { addKeyGeneration, createKeyFile, fileKeyWrapper, readKeyring } from '../../server/at-rest-keys.js';
+import { attachKeyring, keyringOf, openAtRest, pendingRows, rekeyStore, sealPass, startAtRest } from '../../server/at-rest-store.js';
+import { codeOf } from '../helpers/code-of.js';
+import { engines } from '../helpers/db.js';
+
+const PERSON_ID = makeResidentId({ division: '430102', birth: '1985-06-01', seq: 123 });
+const PERSON_NAME = '张三丰';
+const LEGAL_REP = '李四光';
+
+function person(i: number): ValidRecord {
+  const e = exampleRecord('CF');
+  const v = validateRecord({ type: 'CF', fields: { ...e.fields, decisionNo: `湘市监罚〔2026〕${i}号`, subjectCategory: '自然人', subjectName: PERSON_NAME, uscc: undefined, legalRep: undefined, idType: '身份证', idNumber: PERSON_ID } }, { today: '2026-11-28' });
+  if (!v.ok) throw new Error(JSON.stringify(v.errors));
+  return v.record;
+}
+function org(i: number): ValidRecord {
+  const e = exampleRecord('XK');
+  const v = validateRecord({ type: 'XK', fields: { ...e.fields, decisionNo: `湘许〔2026〕${i}号`, legalRep: LEGAL_REP } }, { today: '2026-11-28' });
+  if (!v.ok) throw new Error(JSON.stringify(v.errors));
+  return v.record;
+}
+const ctx = { nodeId: '430100', actor: 'user:t', now: '2026-11-28T08:00:00.000Z' };
+
+const KEY: AtRestKey = { id: 'k1', enc: Buffer.alloc(16, 0x11), mac: Buffer.alloc(32, 0x22), index: Buffer.alloc(32, 0x33) };
+
+t.test('the sealed-value format: docs/at-rest.md worked example, and what a changed value gives', async (t) => {
+  const doc = readFileSync(new URL('../../docs/at-rest.md', import.meta.url), 'utf8');
+  const iv = Buffer.alloc(16, 0x44);
+  const sealed = sealText(KEY, 'node_records/0190a1b2-0000-7000-8000-000000000001', '{"subject":"430102198506011231"}', iv);
+  t.ok(doc.includes(sealed), `the document shows the sealed value ${sealed}`);
+  t.ok(doc.includes(blindIndex(KEY, '430102198506011231')), 'the document shows the blind index');
+  const ring = ringOf([KEY], 'k1');
+  t.equal(openText(ring, 'node_records/0190a1b2-0000-7000-8000-000000000001', sealed), '{"subject":"430102198506011231"}');
+
+  const parts = sealed.split('.');
+  const flip = (s: string) => (s[0] === 'A' ? 'B' : 'A') + s.slice(1);
+  t.equal(codeOf(() => openText(ring, 'node_records/0190a1b2-0000-7000-8000-000000000001', [parts[0], parts[1], parts[2], flip(parts[3]!), parts[4]].join('.'))), 'ERR_STORE_CIPHERTEXT_INVALID', 'a changed ciphertext');
+  t.equal(codeOf(() => openText(ring, 'node_records/0190a1b2-0000-7000-8000-000000000001', [parts[0], parts[1], flip(parts[2]!), parts[3], parts[4]].join('.'))), 'ERR_STORE_CIPHERTEXT_INVALID', 'a changed IV');
+  t.equal(codeOf(() => openText(ring, 'node_records/0190a1b2-0000-7000-8000-000000000001', [parts[0], parts[1], parts[2], parts[3], flip(parts[4]!)].join('.'))), 'ERR_STORE_CIPHERTEXT_INVALID', 'a changed tag');
+  t.equal(codeOf(() => openText(ring, 'node_records/0190a1b2-0000-7000-8000-000000000001', sealed.slice(0, -5))), 'ERR_STORE_CIPHERTEXT_INVALID', 'a cut value');
+  t.equal(codeOf(() => openText(ring, 'node_records/0190a1b2-0000-7000-8000-000000000002', sealed)), 'ERR_STORE_CIPHERTEXT_INVALID', 'a value moved to another row');
+  t.equal(codeOf(() => openText(ring, 'x', 'CFE1.k1.AAAA')), 'ERR_STORE_CIPHERTEXT_INVALID', 'malformed');
+  t.equal(codeOf(() => openText(ring, 'x', sealed.replace('CFE1.k1.', 'CFE1.k9.'))), 'ERR_DATA_KEY_WRONG', 'a key the key file lacks');
+  const other = ringOf([{ ...KEY, mac: Buffer.alloc(32, 0x55) }], 'k1');
+  t.equal(codeOf(() => openText(other, 'node_records/0190a1b2-0000-7000-8000-000000000001', sealed)), 'ERR_STORE_CIPHERTEXT_INVALID', 'another key under the same id');
+});
+
+t.test('SM4-CTR against GB/T 32907 and the openssl CLI (not our own output only)', async (t) => {
+  const k = Buffer.from('0123456789abcdeffedcba9876543210', 'hex');
+  // CTR over a zero block with the counter block P gives SM4(K, P): the standard's ciphertext
+  t.equal(sm4Ctr(k, k, Buffer.alloc(16)).toString('hex'), '681edf34d206965e86b3e94f536e4246');
+  const sealed = sealText(KEY, 'node_records/x', '{"subject":"430102198506011231"}', Buffer.alloc(16, 0x44));
+  const ct = Buffer.from(sealed.split('.')[3]!, 'base64url');
+  const clear = execFileSync('openssl', ['enc', '-d', '-sm4-ctr', '-K', '11'.repeat(16), '-iv', '44'.repeat(16)], { input: ct });
+  t.equal(clear.toString('utf8'), '{"subject":"430102198506011231"}', 'openssl enc -d -sm4-ctr decrypts it');
+  const mac = execFileSync('openssl', ['dgst', '-sm3', '-mac', 'HMAC', '-macopt', `hexkey:${'22'.repeat(32)}`, '-binary'], { input: Buffer.concat([Buffer.from('CFE1\0k1\0node_records/x\0', 'latin1'), Buffer.alloc(16, 0x44), ct]) });
+  t.equal(mac.toString('base64url'), sealed.split('.')[4], 'openssl dgst -sm3 -mac HMAC gives the tag');
+});
+
+t.test('the key file: 0600, refused when readable by others, malformed or missing; a generation keeps the old keys', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'at-rest-keys-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'data.key');
+  const ring = await createKeyFile(file, fileKeyWrapper);
+  const { statSync } = await import('node:fs');
+  t.equal(statSync(file).mode & 0o777, 0o600, 'created 0600');
+  t.equal((await readKeyring(file, fileKeyWrapper)).current.id, 'k1');
+  const two = await addKeyGeneration(file, fileKeyWrapper);
+  t.equal(two.current.id, 'k2');
+  t.same([...two.keys.keys()], ['k1', 'k2'], 'old key kept');
+  t.same((await readKeyring(file, fileKeyWrapper)).keys.get('k1')!.enc, ring.current.enc, 'k1 unchanged');
+  t.equal(statSync(file).mode & 0o777, 0o600, 'still 0600');
+  chmodSync(file, 0o644);
+  t.equal(await readKeyring(file, fileKeyWrapper).then(() => 'ok', (e: { code: string }) => e.code), 'ERR_DATA_KEY_FILE_INVALID', 'group/other readable');
+  chmodSync(file, 0o600);
+  writeFileSync(file, '{"format":"x"}');
+  t.equal(await readKeyring(file, fileKeyWrapper).then(() => 'ok', (e: { code: string }) => e.code), 'ERR_DATA_KEY_FILE_INVALID', 'not a key file');
+  t.equal(await readKeyring(join(dir, 'none.key'), fileKeyWrapper).then(() => 'ok', (e: { code: string }) => e.code), 'ERR_DATA_KEY_MISSING', 'missing');
+});
+
+/** Every row of every table, as raw SQL returns it. */
+async function rawDump(db: Knex, tables: string[]): Promise<string> {
+  const out: unknown[] = [];
+  for (const tb of tables) out.push(await db(tb).select('*'));
+  return JSON.stringify(out);
+}
+
+for (const engine of await engines()) {
+  t.test(`node store (${engine.name}): a clear store sealed in batches, resumed after a crash; lookups, rotation, start checks`, async (t) => {
+    const store = await engine.open();
+    const dir = mkdtempSync(join(tmpdir(), 'at-rest-node-'));
+    t.teardown(async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const db = store.db;
+    await migrateParts(db, NODE_SCHEMA, 'test');
+    // a store written before encryption at rest: clear rows (no keyring attached)
+    const records = [...Array.from({ length: 5 }, (_, i) => toStoredRecord(person(i), ctx)), ...Array.from({ length: 4 }, (_, i) => toStoredRecord(org(i), ctx))];
+    await recordsStore.insertMany(db, records);
+    await recordsStore.keepVersions(db, records.map((r) => ({ recordId: r.id, version: 1, classification: r.classification, subject: r.subject, fields: r.fields, decisionDate: r.decisionDate, disclosureEnd: r.disclosureEnd, reason: 'created' as const, note: null, changedBy: 'u', changedAt: ctx.now })));
+    const tables = ['node_records', 'node_record_versions'];
+    t.ok((await rawDump(db, tables)).includes(PERSON_ID), 'before: the resident ID is in clear');
+
+    const keyFile = join(dir, 'data.key');
+    await openAtRest(db, NODE_AT_REST, keyFile, fileKeyWrapper);
+    const progress: number[] = [];
+    let calls = 0;
+    await t.rejects(
+      sealPass(db, NODE_AT_REST, {
+        batch: 2,
+        onProgress: (p) => {
+          progress.push(p.done);
+          if (++calls === 2) throw new Error('crash');
+        },
+      }),
+      /crash/,
+      'the pass dies after its second batch',
+    );
+    const pending = await pendingRows(db, NODE_AT_REST);
+    t.equal(pending.node_records, 5, 'two batches of two sealed, five rows left');
+    t.equal((await recordsStore.listBySubject(db, PERSON_ID)).length, 5, 'a lookup works on a half-sealed store');
+    const resumed = await sealPass(db, NODE_AT_REST, { batch: 2, onProgress: (p) => progress.push(p.done) });
+    t.same(resumed, { node_records: 5, node_record_versions: 9 }, 'the second run seals only what was left');
+    t.same(await pendingRows(db, NODE_AT_REST), { node_records: 0, node_record_versions: 0 });
+
+    const dump = await rawDump(db, tables);
+    for (const s of [PERSON_ID, PERSON_NAME, LEGAL_REP]) t.notOk(dump.includes(s), `raw SELECT shows no ${s}`);
+    const row = await db('node_records').where({ id: records[0]!.id }).first();
+    t.match(row.subject, /^[0-9a-f]{32}$/, 'subject column: the blind index');
+    t.match(row.fields, /^CFE1\.k1\./, 'fields column: a sealed value');
+    const found = await recordsStore.listBySubject(db, PERSON_ID);
+    t.equal(found.length, 5, 'lookup by resident ID through the blind index');
+    t.equal(found[0]!.fields.subjectName, PERSON_NAME, 'opened');
+    t.equal((await recordsStore.listVersions(db, records[0]!.id))[0]!.subject, PERSON_ID, 'versions opened');
+    t.equal((await recordsStore.findByNaturalKeys(db, '430100', [records[0]!.naturalKey])).get(records[0]!.naturalKey)!.subject, PERSON_ID, 'by natural key');
+
+    // rotation: k2, every row re-sealed, the index recomputed; lookups work throughout
+    const rotated = await rekeyStore(db, NODE_AT_REST, { keyFile, keyWrapper: 'file' });
+    t.same({ from: rotated.from, to: rotated.to, resumed: rotated.resumed }, { from: 'k1', to: 'k2', resumed: false });
+    t.match((await db('node_records').where({ id: records[0]!.id }).first()).fields, /^CFE1\.k2\./);
+    t.equal((await recordsStore.listBySubject(db, PERSON_ID)).length, 5, 'lookup after rotation');
+    t.same((await db('node_at_rest_keys').orderBy('kid')).map((r: { kid: string }) => r.kid), ['k1', 'k2'], 'both registered');
+
+    // tampered and moved ciphertexts: the exact code
+    const a = await db('node_records').where({ id: records[0]!.id }).first();
+    const b = await db('node_records').where({ id: records[1]!.id }).first();
+    await db('node_records').where({ id: records[1]!.id }).update({ fields: a.fields });
+    t.equal(await recordsStore.findById(db, records[1]!.id).then(() => 'ok', (e: { code: string }) => e.code), 'ERR_STORE_CIPHERTEXT_INVALID', 'a value moved to another row');
+    const p = String(b.fields).split('.');
+    p[3] = (p[3]![0] === 'A' ? 'B' : 'A') + p[3]!.slice(1);
+    await db('node_records').where({ id: records[1]!.id }).update({ fields: p.join('.') });
+    t.equal(await recordsStore.findById(db, records[1]!.id).then(() => 'ok', (e: { code: string }) => e.code), 'ERR_STORE_CIPHERTEXT_INVALID', 'a changed byte');
+    await db('node_records').where({ id: records[1]!.id }).update({ fields: b.fields });
+
+    // start checks: another key file, none
+    const other = join(dir, 'other.key');
+    await createKeyFile(other, fileKeyWrapper);
+    t.equal(await startAtRest(db, NODE_AT_REST, { keyFile: other, keyWrapper: 'file' }).then(() => 'ok', (e: { code: string }) => e.code), 'ERR_DATA_KEY_WRONG', 'another store\'s key file');
+    t.equal(await startAtRest(db, NODE_AT_REST, { keyFile: join(dir, 'gone.key'), keyWrapper: 'file' }).then(() => 'ok', (e: { code: string }) => e.code), 'ERR_DATA_KEY_MISSING', 'no key file');
+    t.equal(await startAtRest(db, NODE_AT_REST, { keyFile, keyWrapper: 'file' }).then((r) => r.current.id), 'k2', 'its own key file');
+  });
+
+  t.test(`hub store (${engine.name}): sealed rows, province lookup by subject, feed`, async (t) => {
+    const store = await engine.open();
+    const dir = mkdtempSync(join(tmpdir(), 'at-rest-hub-'));
+    t.teardown(async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const db = store.db;
+    await migrateParts(db, HUB_SCHEMA, 'test');
+    // one clear row from before, then the start seals it
+    const base = { type: 'CF', classification: 'public' as const, catalogVersion: '2026.1', createdAt: ctx.now, updatedAt: ctx.now, receivedAt: ctx.now, batchId: '01a23b41-997b-7059-866b-41c69a2f3a0c', version: 1 };
+    await hubRecords.upsert(db, [{ ...base, id: '01a23b41-997b-7059-866b-000000000001', sourceNode: '430700', subject: PERSON_ID, fields: person(1).fields }]);
+    await startAtRest(db, HUB_AT_REST, { keyFile: join(dir, 'data.key'), keyWrapper: 'file' });
+    t.ok(keyringOf(db), 'keyring attached');
+    await hubRecords.upsert(db, [
+      { ...base, id: '01a23b41-997b-7059-866b-000000000002', sourceNode: '430181', subject: PERSON_ID, fields: person(2).fields },
+      { ...base, id: '01a23b41-997b-7059-866b-000000000003', sourceNode: '430181', subject: '91430100MA4L000000', fields: org(3).fields },
+    ]);
+    const dump = await rawDump(db, ['hub_records']);
+    for (const s of [PERSON_ID, PERSON_NAME, LEGAL_REP]) t.notOk(dump.includes(s), `raw SELECT shows no ${s}`);
+    if (engine.name === 'sqlite') {
+      // one row was written in clear before the first start sealed it: the documented clean-up (docs/at-rest.md § Migration)
+      await db.raw('PRAGMA wal_checkpoint(TRUNCATE)');
+      await db.raw('VACUUM');
+      const raw = Buffer.concat([readFileSync(store.target), existsSync(`${store.target}-wal`) ? readFileSync(`${store.target}-wal`) : Buffer.alloc(0)]);
+      for (const s of [PERSON_ID, PERSON_NAME, LEGAL_REP]) t.notOk(raw.includes(Buffer.from(s, 'utf8')), `the hub's SQLite file and WAL hold no ${s}`);
+    }
+    const found = await hubRecords.bySubject(db, PERSON_ID);
+    t.same(found.map((r) => r.id).sort(), ['01a23b41-997b-7059-866b-000000000001', '01a23b41-997b-7059-866b-000000000002'], 'both nodes\' records of the person');
+    t.equal(found[0]!.fields.idNumber, PERSON_ID, 'opened');
+    await hubRecords.distribute(db, [{ kind: 'record', sourceNode: '430181', recordId: '01a23b41-997b-7059-866b-000000000002', classification: 'public', reason: null, at: ctx.now, createdAt: ctx.now }]);
+    const feed = await hubRecords.feed(db, { after: 0, limit: 10, excludeNode: '430100', classes: ['public'] });
+    t.equal(feed[0]!.current!.record.fields.subjectName, PERSON_NAME, 'the feed opens the row');
+    attachKeyring(db, ringOf([{ ...KEY, id: 'k1' }], 'k1'));
+    t.same(await hubRecords.bySubject(db, PERSON_ID), [], 'another key: its index finds nothing');
+  });
+}
