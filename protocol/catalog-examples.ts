@@ -19,16 +19,19 @@ const EXAMPLES: Record<string, CreditRecordInput> = {
   XK: {
     type: 'XK',
     fields: {
-      ...subject, decisionNo: '长市监食许〔2026〕101号', category: '普通', content: '食品经营许可（餐饮服务）',
+      ...subject, documentName: '食品经营许可决定书', decisionNo: '长市监食许〔2026〕101号', category: '普通',
+      certificateName: '食品经营许可证', licenceNo: 'JY24301020000001', content: '食品经营许可（餐饮服务）',
       decisionDate: '2026-04-10', validFrom: '2026-04-10', validTo: '2031-04-09',
-      authority: '长沙市市场监督管理局', authorityUscc: MARKET_REGULATOR, ...source,
+      authority: '长沙市市场监督管理局', authorityUscc: MARKET_REGULATOR, status: '有效', ...source,
     },
   },
   CF: {
     type: 'CF',
     fields: {
-      ...subject, decisionNo: '长市监处罚〔2026〕12号', category: '罚款', content: '未按规定公示食品经营许可证，罚款人民币伍仟元',
-      fineAmount: 0.5, decisionDate: '2026-04-15', severity: 'ordinary',
+      ...subject, decisionNo: '长市监处罚〔2026〕12号', violationType: '未按规定公示食品经营许可证',
+      violationFacts: '当事人未在经营场所显著位置公示食品经营许可证（示例）', basis: '《中华人民共和国食品安全法》第一百二十六条第一款',
+      category: ['罚款'], content: '未按规定公示食品经营许可证，罚款人民币伍仟元',
+      fineAmount: 0.5, decisionDate: '2026-04-15', penaltyValidTo: '2027-04-15', severity: 'ordinary',
       authority: '长沙市市场监督管理局', authorityUscc: MARKET_REGULATOR, ...source,
     },
   },
@@ -65,8 +68,8 @@ const EXAMPLES: Record<string, CreditRecordInput> = {
   },
 };
 
-/** A fresh copy of the example for `code`, or undefined. */
+/** A fresh copy of the example for `code`, or undefined (arrays copied too: no caller can change the table). */
 export function exampleFor(code: string): CreditRecordInput | undefined {
   const e = EXAMPLES[code];
-  return e ? { type: e.type, fields: { ...e.fields } } : undefined;
+  return e ? { type: e.type, fields: Object.fromEntries(Object.entries(e.fields).map(([k, v]) => [k, Array.isArray(v) ? [...v] : v])) } : undefined;
 }

@@ -5,12 +5,14 @@
  * CSV spellings listed in its comment.
  */
 import { CLASSIFICATIONS, classRank } from './classification.js';
-import { NATURAL_PERSON, type FieldSpec, type RecordType } from './catalog-fields.js';
+import { LEGACY_SUBJECT_CODES, NATURAL_PERSON, type FieldSpec, type RecordType } from './catalog-fields.js';
 
 const USCC_CHAR = '[0-9A-HJ-NP-RTUW-Y]';
 export const USCC_PATTERN = `^[1-9ANY][1-9][0-9]{6}${USCC_CHAR}{8}[0-9X]${USCC_CHAR}$`;
 export const RESIDENT_ID_PATTERN = '^[0-9]{17}[0-9X]$';
 export const DATE_PATTERN = '^[0-9]{4}-[0-9]{2}-[0-9]{2}$';
+/** A catalog version: YEAR.RELEASE (2027.1). */
+export const CATALOG_VERSION_PATTERN = '^[0-9]{4}\\.[0-9]{1,3}$';
 
 function fieldSchema(f: FieldSpec): Record<string, unknown> {
   const s: Record<string, unknown> = { title: f.label };
@@ -25,6 +27,9 @@ function fieldSchema(f: FieldSpec): Record<string, unknown> {
       return { ...s, type: 'string', pattern: DATE_PATTERN };
     case 'enum':
       return { ...s, type: 'string', enum: [...(f.enum ?? []), ...Object.keys(f.aliases ?? {})] };
+    case 'enum-list':
+      // Canonical form; validateRecord also takes one string separated by ；.
+      return { ...s, type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: [...(f.enum ?? []), ...Object.keys(f.aliases ?? {})] } };
     case 'integer':
     case 'number':
       return { ...s, type: f.type, ...(f.minimum !== undefined ? { minimum: f.minimum } : {}), ...(f.maximum !== undefined ? { maximum: f.maximum } : {}) };
@@ -37,6 +42,9 @@ function fieldSchema(f: FieldSpec): Record<string, unknown> {
 export function buildRecordSchema(t: Omit<RecordType, 'schema'>): object {
   const names = t.fields.map((f) => f.name);
   const persons = names.includes('idNumber');
+  // National layout: an organisation without a USCC gives one of the older registration numbers.
+  const legacy = LEGACY_SUBJECT_CODES.map(([n]) => n).filter((n) => names.includes(n));
+  const organisation = legacy.length > 0 ? { anyOf: ['uscc', ...legacy].map((n) => ({ required: [n] })) } : { required: ['uscc'] };
   return {
     $id: `credit-record-${t.code}`,
     title: `${t.code} ${t.name}`,
@@ -46,6 +54,7 @@ export function buildRecordSchema(t: Omit<RecordType, 'schema'>): object {
     properties: {
       type: { const: t.code },
       classification: { type: 'string', enum: CLASSIFICATIONS.filter((c) => classRank(c) >= classRank(t.classification)) },
+      catalogVersion: { type: 'string', pattern: CATALOG_VERSION_PATTERN },
       fields: {
         type: 'object',
         additionalProperties: false,
@@ -55,7 +64,7 @@ export function buildRecordSchema(t: Omit<RecordType, 'schema'>): object {
           ? {
               if: { properties: { subjectCategory: { const: NATURAL_PERSON } }, required: ['subjectCategory'] },
               then: { required: ['idType', 'idNumber'] },
-              else: { required: ['uscc'] },
+              else: organisation,
             }
           : {}),
       },

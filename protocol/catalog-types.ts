@@ -5,13 +5,20 @@
  */
 import type { Classification } from './classification.js';
 import {
-  authorityFields, dateField, decisionFields, enumField, lookupField, severityFields, sourceFields, subjectFields, textField,
+  amountField, authorityFields, dateField, decisionFields, enumField, enumListField, LICENCE_CATEGORIES, LICENCE_STATE_ALIASES, LICENCE_STATES,
+  lookupField, nationalSubjectFields, PENALTY_CATEGORIES, PENALTY_CATEGORY_ALIASES, severityFields, sourceFields, subjectFields, textField,
   type FieldSpec, type RecordType,
 } from './catalog-fields.js';
 import { buildRecordSchema } from './catalog-schema.js';
+import { provinceCatalog, provinceRecordType } from './catalog-registry.js';
 import { protocolError } from './errors.js';
 
-export const CATALOG_VERSION = '2026.1';
+/**
+ * The catalog version this implementation writes. 2027.1: XK and CF carry the national 双公示 field
+ * sets (2021 standard). Records of 2026.1 stay valid during the migration, checked against the
+ * 2026.1 field sets (catalog-v2026.ts, catalog-versions.ts).
+ */
+export const CATALOG_VERSION = '2027.1';
 
 interface TypeDef {
   code: string;
@@ -28,14 +35,20 @@ const DEFS: TypeDef[] = [
     name: '行政许可',
     classification: 'public',
     negative: false,
+    // The national 双公示 行政许可 columns (2021), in the template's order: docs/catalog.md.
     fields: [
-      ...subjectFields('行政相对人名称', '行政相对人类别'),
-      ...decisionFields('行政许可决定文书号', '许可决定日期'),
-      enumField('category', '许可类别', true, ['普通', '特许', '认可', '核准', '登记', '其他']),
+      ...nationalSubjectFields(),
+      textField('documentName', '行政许可决定文书名称', true, 200),
+      textField('decisionNo', '行政许可决定文书号', true, 128),
+      enumField('category', '许可类别', true, LICENCE_CATEGORIES),
+      textField('certificateName', '许可证书名称', false, 200),
+      textField('licenceNo', '许可编号', false, 128),
       textField('content', '许可内容', true, 4000),
+      dateField('decisionDate', '许可决定日期', true),
       dateField('validFrom', '有效期自', true),
       dateField('validTo', '有效期至', true),
       ...authorityFields('许可机关'),
+      enumField('status', '当前状态', true, LICENCE_STATES, LICENCE_STATE_ALIASES),
       ...sourceFields(),
     ],
   },
@@ -44,12 +57,20 @@ const DEFS: TypeDef[] = [
     name: '行政处罚',
     classification: 'public',
     negative: true,
+    // The national 双公示 行政处罚 columns (2021), in the template's order, plus 失信程度 (local).
     fields: [
-      ...subjectFields('行政相对人名称', '行政相对人类别'),
-      ...decisionFields('行政处罚决定书文号', '处罚决定日期'),
-      textField('category', '处罚类别', true, 64),
+      ...nationalSubjectFields(),
+      textField('decisionNo', '行政处罚决定书文号', true, 128),
+      textField('violationType', '违法行为类型', true, 2000),
+      textField('violationFacts', '违法事实', true, 5000),
+      textField('basis', '处罚依据', true, 2000),
+      enumListField('category', '处罚类别', true, PENALTY_CATEGORIES, PENALTY_CATEGORY_ALIASES),
       textField('content', '处罚内容', true, 4000),
-      { name: 'fineAmount', label: '罚款金额（万元）', type: 'number', required: false, minimum: 0 },
+      amountField('fineAmount', '罚款金额（万元）', { field: 'category', anyOf: ['罚款'] }),
+      amountField('confiscatedAmount', '没收违法所得、没收非法财物的金额（万元）', { field: 'category', anyOf: ['没收违法所得', '没收非法财物'] }),
+      textField('licenceRef', '暂扣或吊销证照名称及编号', false, 500, { requiredIf: { field: 'category', anyOf: ['暂扣许可证件', '吊销许可证件'] } }),
+      dateField('decisionDate', '处罚决定日期', true),
+      dateField('penaltyValidTo', '处罚有效期', true),
       ...severityFields(),
       ...authorityFields('处罚机关'),
       ...sourceFields(),
@@ -133,10 +154,20 @@ export const RECORD_TYPES: readonly RecordType[] = deepFreeze(
 
 export const RECORD_TYPES_BY_CODE: ReadonlyMap<string, RecordType> = new Map(RECORD_TYPES.map((t) => [t.code, t]));
 
+/** The record type with this code, national or from the province catalog held (catalog-registry.ts). */
+export function findRecordType(code: string): RecordType | undefined {
+  return RECORD_TYPES_BY_CODE.get(code) ?? provinceRecordType(code);
+}
+
+/** Every type code known here: national first, then the province catalog's. */
+export function knownTypeCodes(): string[] {
+  return [...RECORD_TYPES_BY_CODE.keys(), ...(provinceCatalog()?.types.keys() ?? [])];
+}
+
 /** The record type with this code; throws ERR_UNKNOWN_RECORD_TYPE. */
 export function getRecordType(code: string): RecordType {
-  const t = RECORD_TYPES_BY_CODE.get(code);
-  if (!t) throw protocolError('ERR_UNKNOWN_RECORD_TYPE', `no record type ${JSON.stringify(code)} in catalog ${CATALOG_VERSION} (known: ${[...RECORD_TYPES_BY_CODE.keys()].join(', ')})`);
+  const t = findRecordType(code);
+  if (!t) throw protocolError('ERR_UNKNOWN_RECORD_TYPE', `no record type ${JSON.stringify(code)} in catalog ${CATALOG_VERSION}${provinceCatalog() ? ` + province catalog serial ${provinceCatalog()!.serial}` : ''} (known: ${knownTypeCodes().join(', ')})`);
   return t;
 }
 

@@ -4,11 +4,14 @@
  * Shared by the node's and the hub's config.ts. Pure.
  */
 import { serviceError } from './service-errors.js';
+import { usableSuites } from './suites.js';
 
 export interface SchemaNode {
   type: 'object' | 'string' | 'integer' | 'number' | 'boolean';
   description: string;
   properties?: Record<string, SchemaNode>;
+  /** Schema of keys not named in `properties` (a map); without it such keys are refused. */
+  additionalProperties?: SchemaNode;
   required?: string[];
   enum?: string[];
   pattern?: string;
@@ -36,9 +39,10 @@ export function validateAgainst(schema: SchemaNode, value: unknown, path = ''): 
     if (t !== 'object') bad(key, `must be an object, got ${t}`);
     const obj = value as Record<string, unknown>;
     const props = schema.properties ?? {};
-    for (const k of Object.keys(obj)) if (!(k in props)) bad(path ? `${path}.${k}` : k, 'unknown key');
+    for (const k of Object.keys(obj)) if (!(k in props) && !schema.additionalProperties) bad(path ? `${path}.${k}` : k, 'unknown key');
     for (const r of schema.required ?? []) if (obj[r] === undefined) bad(path ? `${path}.${r}` : r, 'is required');
     const out: Record<string, unknown> = {};
+    if (schema.additionalProperties) for (const k of Object.keys(obj)) if (!(k in props)) out[k] = validateAgainst(schema.additionalProperties, obj[k], path ? `${path}.${k}` : k);
     for (const [k, sub] of Object.entries(props)) {
       const child = path ? `${path}.${k}` : k;
       if (obj[k] !== undefined) out[k] = validateAgainst(sub, obj[k], child);
@@ -63,4 +67,14 @@ export function validateAgainst(schema: SchemaNode, value: unknown, path = ''): 
   if (schema.enum && !schema.enum.includes(s)) bad(key, `must be one of ${schema.enum.join(', ')}`);
   if (schema.pattern && !new RegExp(schema.pattern).test(s)) bad(key, `must match ${schema.pattern} (${schema.description})`);
   return s;
+}
+
+/** A suite policy key (`suites`, `hub.suites`): a non-empty list of families (RSA, EC, SM) or usable suite names; undefined when absent. */
+export function checkSuitesKey(v: unknown, key: string): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.length === 0) bad(key, 'must be a non-empty list such as ["SM"]');
+  v.forEach((s, i) => {
+    if (typeof s !== 'string' || !(['RSA', 'EC', 'SM'].includes(s) || usableSuites().includes(s))) bad(`${key}[${i}]`, `must be RSA, EC, SM or one of ${usableSuites().join(', ')}`);
+  });
+  return [...(v as string[])];
 }

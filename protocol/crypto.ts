@@ -9,9 +9,11 @@ import {
   privateDecrypt, publicEncrypt, randomBytes, randomFillSync, sign as nodeSign, verify as nodeVerify, X509Certificate, type KeyObject,
 } from 'node:crypto';
 import { protocolError } from './errors.js';
+import { sm2VerifyCertificate } from './sm-crypto.js';
+import { sm2PointOf, SM_JWE_ALG, SM_JWE_ENC, SM_JWS_ALG, smJweDecrypt, smJweEncrypt, smJwsSign, smJwsVerify } from './sm-jose.js';
 
 export type { KeyObject };
-export type KeyKind = 'rsa' | 'ec-p256' | 'other';
+export type KeyKind = 'rsa' | 'ec-p256' | 'sm2' | 'other';
 
 // ---------- hashes and encodings ----------
 
@@ -28,9 +30,9 @@ export function subjectHmac(key: Uint8Array, subject: string): string {
   return `hmac-sha256:${createHmac('sha256', key).update(subject, 'utf8').digest('hex')}`;
 }
 
-/** SHA-256 of the parts joined by `sep`, without building the joined string. */
-export function sha256Joined(parts: readonly string[], sep: string): Buffer {
-  const h = createHash('sha256');
+/** SHA-256 (or SM3) of the parts joined by `sep`, without building the joined string. */
+export function sha256Joined(parts: readonly string[], sep: string, alg: 'sha256' | 'sm3' = 'sha256'): Buffer {
+  const h = createHash(alg);
   parts.forEach((p, i) => {
     if (i > 0) h.update(sep);
     h.update(p);
@@ -108,7 +110,8 @@ const pairs = new Map<string, boolean>();
 export function keyKind(key: KeyObject): KeyKind {
   if (key.asymmetricKeyType === 'rsa') return 'rsa';
   if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ec-p256';
-  return 'other';
+  // Node 20 reports no asymmetricKeyType for keys on the SM2 curve: recognised by the curve OID.
+  return sm2PointOf(key) !== undefined ? 'sm2' : 'other';
 }
 
 /** RSA keys below this many bits are refused as encryption recipients (and as JWS keys). */
@@ -173,7 +176,10 @@ function parseCert(x: X509Certificate): ParsedCert {
     keyKind: keyKind(x.publicKey),
     issuedBy: (ca) => {
       const caX = x509Of.get(ca);
-      return caX !== undefined && x.checkIssued(caX) && x.verify(caX.publicKey);
+      if (caX === undefined || !x.checkIssued(caX)) return false;
+      // OpenSSL verifies SM2-with-SM3 only with a distinguishing ID Node cannot pass: checked here.
+      if (ca.keyKind === 'sm2') return sm2VerifyCertificate(der, sm2PointOf(ca.publicKey)!);
+      return x.verify(caX.publicKey);
     },
   };
   x509Of.set(parsed, x);
@@ -284,6 +290,7 @@ function unwrapKey(alg: string, key: KeyObject, wrapped: Buffer, header: Record<
  * large payloads; test/protocol/envelope.test.ts shows jose decrypts it.
  */
 export function jweEncrypt(plaintext: Uint8Array, recipient: KeyObject, header: { alg: string; enc: string } & Record<string, unknown>): FlattenedJwe {
+  if (header.enc === SM_JWE_ENC && header.alg === SM_JWE_ALG) return smJweEncrypt(plaintext, recipient, header);
   if (header.enc !== 'A256GCM') throw new Error(`unsupported JWE enc ${header.enc}`);
   const cek = randomBytes(32);
   const iv = randomBytes(12);
@@ -307,6 +314,7 @@ export function jweDecrypt(jwe: FlattenedJwe, key: KeyObject, algs: { alg: strin
   const header = JSON.parse(Buffer.from(jwe.protected, 'base64url').toString('utf8')) as Record<string, unknown>;
   if (header.alg !== algs.alg || header.enc !== algs.enc) throw new Error(`JWE uses ${String(header.alg)}/${String(header.enc)}, expected ${algs.alg}/${algs.enc}`);
   if (header.crit !== undefined || header.zip !== undefined) throw new Error('JWE crit/zip parameters are not supported');
+  if (algs.enc === SM_JWE_ENC && algs.alg === SM_JWE_ALG) return smJweDecrypt(jwe, key);
   const iv = Buffer.from(jwe.iv, 'base64url');
   const tag = Buffer.from(jwe.tag, 'base64url');
   if (iv.length !== 12 || tag.length !== 16) throw new Error('JWE iv or tag has the wrong length');
@@ -335,6 +343,11 @@ const JWS_ALGS: Record<string, { keyOk: (k: KeyObject) => boolean; options: (k: 
     keyOk: (k) => keyKind(k) === 'ec-p256',
     options: (key) => ({ key, dsaEncoding: 'ieee-p1363' }),
   },
+  // SM2 with SM3 (sm-jose.ts): DER signature, Z over ID 1234567812345678; options unused.
+  [SM_JWS_ALG]: {
+    keyOk: (k) => keyKind(k) === 'sm2',
+    options: (key) => ({ key }),
+  },
 };
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
@@ -354,6 +367,7 @@ export async function jwsSignDetached(payload: Uint8Array, key: KeyObject, heade
   if (key.type !== 'private' || !a.keyOk(key)) throw new Error(`the key cannot sign ${header.alg}`);
   const protectedB64 = Buffer.from(JSON.stringify(header), 'utf8').toString('base64url');
   const data = signingBytes(protectedB64, payload);
+  if (header.alg === SM_JWS_ALG) return { protected: protectedB64, signature: smJwsSign(data, key).toString('base64url') };
   const signature = await new Promise<Buffer>((resolve, reject) => nodeSign('sha256', data, a.options(key) as Parameters<typeof nodeSign>[2], (e, s) => (e ? reject(e) : resolve(s))));
   return { protected: protectedB64, signature: signature.toString('base64url') };
 }
@@ -368,6 +382,7 @@ export async function jwsVerifyDetached(sig: DetachedJws, payload: Uint8Array, k
     if (typeof header !== 'object' || header === null || Array.isArray(header)) return false;
     const h = header as Record<string, unknown>;
     if (h.alg !== alg || h.crit !== undefined) return false;
+    if (alg === SM_JWS_ALG) return smJwsVerify(signingBytes(sig.protected, payload), key, Buffer.from(sig.signature, 'base64url'));
     return nodeVerify('sha256', signingBytes(sig.protected, payload), a.options(key), Buffer.from(sig.signature, 'base64url'));
   } catch {
     return false;

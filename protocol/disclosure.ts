@@ -1,5 +1,6 @@
 /**
- * Disclosure windows of negative credit information (Order No. 36 of 2025, in force 2026-04-01).
+ * Disclosure windows of negative credit information, by the rule in force on the decision date
+ * (catalog-rules.ts; Order No. 36 of 2025 from 2026-04-01).
  * The period is counted from the decision date in calendar months: minor at most 3 months,
  * ordinary 3 months to 1 year, serious 1 to 3 years. A record may state its own end (公示截止期,
  * field `disclosureEnd`) within those bounds; otherwise it is disclosed for the maximum. From the
@@ -8,7 +9,8 @@
  */
 import type { CreditRecordInput } from './catalog-fields.js';
 import { addMonths, isIsoDate } from './catalog-calendar.js';
-import { disclosurePeriodProblem, isSeverity, SEVERITY_WINDOWS, type Severity } from './catalog-severity.js';
+import { ruleSetFor } from './catalog-rules.js';
+import { disclosurePeriodProblem, isSeverity, type Severity } from './catalog-severity.js';
 import { getRecordType } from './catalog-types.js';
 import { protocolError } from './errors.js';
 
@@ -33,7 +35,7 @@ export function disclosureWindow(record: CreditRecordInput): DisclosureWindow | 
   if (!isSeverity(severity) || !isIsoDate(decisionDate)) {
     throw protocolError('ERR_RECORD_INVALID', 'a negative record needs a severity (minor, ordinary, serious) and a YYYY-MM-DD decisionDate');
   }
-  const w = SEVERITY_WINDOWS[severity];
+  const w = ruleSetFor(decisionDate).bands[severity];
   let end = addMonths(decisionDate, w.maxMonths);
   if (stated !== undefined && stated !== null && stated !== '') {
     const problem = isIsoDate(stated) ? disclosurePeriodProblem(severity, decisionDate, stated) : 'disclosureEnd must be a YYYY-MM-DD date';

@@ -10,11 +10,12 @@ import { canonicalize, hasLoneSurrogate, iJsonProblem } from './canonical-json.j
 import { b64url, sha256Joined, type DetachedJws, type FlattenedJwe } from './crypto.js';
 import { protocolError } from './errors.js';
 import { checkSchema, type FieldProblem, type JsonSchema } from './schema-check.js';
+import { describeSuite } from './suites.js';
 
 export type { DetachedJws, FlattenedJwe, FieldProblem, JsonSchema };
 
 /** Registered message types. Add new ones here (and to docs/protocol.md) in a new minor version. */
-export const ENVELOPE_TYPES = ['batch', 'receipt', 'distribution', 'query', 'query-answer', 'checkpoint'] as const;
+export const ENVELOPE_TYPES = ['batch', 'receipt', 'distribution', 'query', 'query-answer', 'checkpoint', 'notice', 'notice-receipt', 'notice-feed'] as const;
 export type EnvelopeType = (typeof ENVELOPE_TYPES)[number];
 
 export interface EnvelopeHeader {
@@ -172,14 +173,35 @@ export function headerOf(env: Envelope): EnvelopeHeader {
   return Object.fromEntries(Object.entries(env).filter(([k]) => !BODY_FIELDS.has(k))) as EnvelopeHeader;
 }
 
-/** SHA-256 of the JWE compact serialisation (protected.encrypted_key.iv.ciphertext.tag), base64url. */
-export function ciphertextDigest(enc: FlattenedJwe): string {
-  return b64url(sha256Joined([enc.protected, enc.encrypted_key, enc.iv, enc.ciphertext, enc.tag], '.'));
+export type DigestAlg = 'sha256' | 'sm3';
+
+/**
+ * The digest of the suite named `suiteName` (SM3 for CF1-SM2-SM4GCM-SM3, SHA-256 for the others).
+ * It comes from the suite registry, never from the JWE's text: an SM envelope is digested with SM3
+ * however its protected header is spelled. A name not registered gets SHA-256; open() refuses such
+ * an envelope (ERR_UNKNOWN_SUITE) before it computes anything.
+ */
+export function suiteDigest(suiteName: string): DigestAlg {
+  return describeSuite(suiteName)?.digest ?? 'sha256';
 }
 
-/** The exact bytes the JWS signs: canonical JSON (RFC 8785) of `{ header, digest }`, UTF-8. */
-export function signingInput(header: EnvelopeHeader, enc: FlattenedJwe): Buffer {
-  return Buffer.from(canonicalize({ header, digest: ciphertextDigest(enc) }), 'utf8');
+/** The suite's digest (SHA-256, SM3 for the SM suite) of the JWE compact serialisation (protected.encrypted_key.iv.ciphertext.tag), base64url. */
+export function ciphertextDigest(enc: FlattenedJwe, digest: DigestAlg): string {
+  return b64url(sha256Joined([enc.protected, enc.encrypted_key, enc.iv, enc.ciphertext, enc.tag], '.', digest));
+}
+
+/** ciphertextDigest with the digest of the suite the envelope's (signed) header names. */
+export function envelopeDigest(env: Pick<Envelope, 'suite' | 'enc'>): string {
+  return ciphertextDigest(env.enc, suiteDigest(env.suite));
+}
+
+/**
+ * The exact bytes the JWS signs: canonical JSON (RFC 8785) of `{ header, digest }`, UTF-8. `digest`:
+ * the suite's digest algorithm (seal() and open() pass the suite's; by default the one of the suite
+ * the header names).
+ */
+export function signingInput(header: EnvelopeHeader, enc: FlattenedJwe, digest: DigestAlg = suiteDigest(header.suite)): Buffer {
+  return Buffer.from(canonicalize({ header, digest: ciphertextDigest(enc, digest) }), 'utf8');
 }
 
 /** What the JWE protected header repeats from the envelope header, so a ciphertext cannot be re-sent under another envelope. */

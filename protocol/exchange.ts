@@ -12,6 +12,9 @@
  *   node → hub  POST /v1/renew            JSON RenewRequest      → 200 JSON EnrollResponse
  *   anyone      GET  /v1/protocol                                → 200 JSON ProtocolInfo
  *   anyone      GET  /v1/crl                                     → 200 application/pkix-crl PEM
+ *   anyone      GET  /v1/catalog                                 → 200 JSON signed province catalog (404 ERR_CATALOG_NOT_PUBLISHED)
+ *   node → hub  POST /v1/notices       envelope `notice`        → 200 envelope `notice-receipt`  (1.1, protocol/notices.ts)
+ *   node → hub  GET  /v1/notices       ?after=CURSOR&limit=N    → 200 envelope `notice-feed`     (1.1)
  *
  * Sequence numbers are kept per (sender, recipient, stream). The `batch` stream is strict: the hub
  * accepts seq = last + 1 only, so batches apply in order and a lost one is noticed. Queries and
@@ -26,6 +29,7 @@
 import type { Classification } from './classification.js';
 import type { EnvelopeType } from './envelope.js';
 import type { JsonSchema } from './schema-check.js';
+import { NOTICE_FEED_INTEGERS, NOTICE_RECEIPT_INTEGERS, NOTICE_SCHEMA } from './notices.js';
 
 export const EXCHANGE_ROUTES = {
   enroll: '/v1/enroll',
@@ -36,13 +40,14 @@ export const EXCHANGE_ROUTES = {
   checkpoints: '/v1/checkpoints',
   checkpointLatest: '/v1/checkpoints/latest',
   crl: '/v1/crl',
+  catalog: '/v1/catalog',
   protocol: '/v1/protocol',
 } as const;
 
 /** Streams with strict sequence numbers (seq = last + 1); every other envelope type is unordered. */
 export const ORDERED_TYPES: ReadonlySet<string> = new Set(['batch']);
 
-/** Most records + withdrawals in one batch. */
+/** Most records + versions + withdrawals in one batch. */
 export const MAX_BATCH_ITEMS = 5000;
 /** Most items the hub puts in one distribution envelope. */
 export const MAX_DISTRIBUTION_ITEMS = 2000;
@@ -55,6 +60,13 @@ export interface WireRecord {
   id: string;
   type: string;
   classification: Classification;
+  /**
+   * Catalog version the record was written against (`2026.1`, `2027.1`). Receivers check the
+   * fields against that version's field sets and hand the stamp on unchanged; an unstamped record
+   * (software older than the stamp) is read as 2026.1, or as 2027.1 when only that fits
+   * (validateWireRecord). docs/protocol.md § Catalog versions.
+   */
+  catalogVersion?: string;
   fields: Record<string, unknown>;
   createdAt: string;
   updatedAt: string;
@@ -65,6 +77,36 @@ export interface WireRecord {
    * on the records it distributes and answers. A record is identified by (sourceNode, id).
    */
   sourceNode?: string;
+  /**
+   * For a record of a province supplementary type (地方补充目录): the serial of the province
+   * catalog the sender holds, i.e. the least serial a receiver needs to read it. A receiver holding
+   * an older one fetches the catalog first; if it still holds an older one it refuses the record
+   * (ERR_CATALOG_VERSION_UNKNOWN). Absent on national types.
+   */
+  provinceCatalog?: number;
+  /**
+   * Version of the record's content (protocol 1.1): 1 for the first, one more for each correction
+   * by its source node. Absent means 1. The hub keeps it and serves it; a node holding a copy
+   * replaces it when an item with a higher version arrives.
+   */
+  version?: number;
+}
+
+/**
+ * A new version of a record the sender published earlier (protocol 1.1, batch member
+ * `versions`): a correction (信息更正) by its source node. The record's full current content,
+ * `version` above the one the hub holds, and its `status` after the correction: 'active' (also
+ * when it makes a record withdrawn for correction or an upheld objection active again) or
+ * 'withdrawn' (a record withdrawn for repair or expiry keeps that state; only the content is
+ * kept). The hub replaces its copy (a version not above the one it holds is rejected with
+ * ERR_RECORD_CONFLICT; the class may be raised, never lowered) and distributes the record again,
+ * so every node that holds it replaces its copy.
+ */
+export interface WireVersion extends WireRecord {
+  version: number;
+  status: 'active' | 'withdrawn';
+  /** When the version was made (the source node's time). */
+  at: string;
 }
 
 export interface WireWithdrawal {
@@ -77,6 +119,8 @@ export interface WireWithdrawal {
 export interface BatchPayload {
   records: WireRecord[];
   withdrawals: WireWithdrawal[];
+  /** Corrections (protocol 1.1); a 1.0 sender leaves it out. Applied after `records`, before `withdrawals`. */
+  versions?: WireVersion[];
 }
 
 // ---------------------------------------------------------------- receipt (hub → node)
@@ -96,6 +140,8 @@ export interface ReceiptPayload {
   rejected: { id: string; code: string; message: string }[];
   /** Withdrawals applied; unknown or foreign ids appear in `rejected`. */
   withdrawn: string[];
+  /** Versions applied (protocol 1.1; present when the batch had `versions`); stale ones appear in `rejected`. */
+  versioned?: string[];
 }
 
 // ---------------------------------------------------------------- distribution (hub → node)
@@ -158,7 +204,8 @@ export interface QueryPayload {
 export interface QueryAnswerPayload {
   subject: string;
   queryId: string;
-  records: (WireRecord & { sourceNode: string; status: 'active' | 'withdrawn' })[];
+  /** `disputed` (1.1): true while the record's owner marks an objection about it open (shown as 异议中); left out otherwise. */
+  records: (WireRecord & { sourceNode: string; status: 'active' | 'withdrawn'; disputed?: boolean })[];
   /** Classes held back, and why (ERR_CLASSIFICATION_DENIED / ERR_PURPOSE_REQUIRED). */
   withheld: { classification: Classification; count: number; code: string }[];
   answeredAt: string;
@@ -179,6 +226,30 @@ export interface CheckpointPayload {
   signerCertPem: string;
   /** RFC 6962 consistency proof from the hub's last cosigned size (GET /v1/checkpoints/latest) to treeSize; omitted for the first. */
   proof?: { from: number; fromRoot: string; proof: string[] };
+  /**
+   * Witness reset after a restore (docs/audit-format.md §10a): the node's log no longer
+   * extends the head the hub last cosigned because it was restored from a backup made at
+   * `backupCreatedAt` (the backup manifest's createdAt). `proof` then runs from the largest head the
+   * hub cosigned before that time (WitnessState.resetFrom), omitted when there is none. The hub
+   * accepts it only when its operator armed a reset for this node (`credit hub witness reset-arm`).
+   */
+  reset?: { backupCreatedAt: string };
+  /**
+   * Mutual witnessing: the sending node's cosignature of the hub checkpoint it was shown in
+   * WitnessState.hub (audit/cosign.ts Cosignature, witness = the node, with its certificate).
+   */
+  hubCosignature?: {
+    type: 'cosignature';
+    nodeId: string;
+    treeSize: number;
+    rootHash: string;
+    checkpointTime: string;
+    witness: string;
+    cosignedAt: string;
+    signature: string;
+    signerFingerprint: string;
+    certPem: string;
+  };
 }
 
 export interface WitnessState {
@@ -187,6 +258,17 @@ export interface WitnessState {
   treeSize: number;
   rootHash: string | null;
   cosignedAt: string | null;
+  /**
+   * Mutual witnessing: the hub's own latest signed checkpoint for this node to check and cosign,
+   * with a consistency proof from the hub head this node last cosigned (absent before the hub's
+   * first checkpoint).
+   */
+  hub?: Omit<CheckpointPayload, 'hubCosignature'>;
+  /**
+   * Only when asked with `?before=ISO`: the largest head the hub cosigned for this node before that
+   * time (null when none): where a restored node's reset proof starts (CheckpointPayload.reset).
+   */
+  resetFrom?: { treeSize: number; rootHash: string; cosignedAt: string } | null;
 }
 
 // ---------------------------------------------------------------- enrolment and renewal (plain JSON)
@@ -194,10 +276,26 @@ export interface WitnessState {
 export interface EnrollRequest {
   token: string;
   csrPem: string;
+  /** An SM2 PKCS#10 request (SM2-with-SM3 self-signature, CN = the node id): the hub's SM2 CA issues the node's SM2 certificate too. */
+  sm2CsrPem?: string;
 }
 
 export interface RenewRequest {
   csrPem: string;
+  /** Renews the SM2 certificate with the TLS one (a new SM2 key). */
+  sm2CsrPem?: string;
+}
+
+/** The SM2 side of an enrolment or renewal answer (national-cryptography suite CF1-SM2-SM4GCM-SM3). */
+export interface Sm2Credentials {
+  /** The node's SM2 signing/encryption certificate (SM2-with-SM3, CN = node id). */
+  certPem: string;
+  serial: string;
+  notAfter: string;
+  /** The provincial SM2 root. */
+  caCertPem: string;
+  /** The hub's SM2 certificate (CN 430000): what the node encrypts to under the SM suite. */
+  hubCertPem: string;
 }
 
 export interface EnrollResponse {
@@ -209,6 +307,8 @@ export interface EnrollResponse {
   serial: string;
   notBefore: string;
   notAfter: string;
+  /** Present when the request carried sm2CsrPem. */
+  sm2?: Sm2Credentials;
 }
 
 export interface ProtocolInfo {
@@ -235,11 +335,24 @@ const NODE = { type: 'string', pattern: '^[1-9][0-9]{5}$' } as const;
 const CLASS = { type: 'string', enum: ['public', 'shared', 'restricted', 'internal'] } as const;
 const HEX64 = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
 
+const VERSION = { type: 'integer', minimum: 1, maximum: 1_000_000 } as const;
+const RECORD_PROPERTIES = {
+  id: ID, type: { type: 'string', maxLength: 16 }, classification: CLASS, catalogVersion: { type: 'string', pattern: '^[0-9]{4}\\.[0-9]{1,3}$' },
+  fields: { type: 'object' }, createdAt: ISO, updatedAt: ISO, sourceNode: NODE, provinceCatalog: { type: 'integer', minimum: 1 }, version: VERSION,
+} as const;
+
 export const WIRE_RECORD_SCHEMA: JsonSchema = {
   type: 'object',
   required: ['id', 'type', 'classification', 'fields', 'createdAt', 'updatedAt'],
   additionalProperties: false,
-  properties: { id: ID, type: { type: 'string', maxLength: 16 }, classification: CLASS, fields: { type: 'object' }, createdAt: ISO, updatedAt: ISO, sourceNode: NODE },
+  properties: RECORD_PROPERTIES,
+};
+
+export const WIRE_VERSION_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['id', 'type', 'classification', 'fields', 'createdAt', 'updatedAt', 'version', 'status', 'at'],
+  additionalProperties: false,
+  properties: { ...RECORD_PROPERTIES, version: { ...VERSION, minimum: 2 }, status: { type: 'string', enum: ['active', 'withdrawn'] }, at: ISO30 },
 };
 
 export const BATCH_SCHEMA: JsonSchema = {
@@ -248,6 +361,7 @@ export const BATCH_SCHEMA: JsonSchema = {
   additionalProperties: false,
   properties: {
     records: { type: 'array', items: WIRE_RECORD_SCHEMA, maxItems: MAX_BATCH_ITEMS },
+    versions: { type: 'array', items: WIRE_VERSION_SCHEMA, maxItems: MAX_BATCH_ITEMS },
     withdrawals: {
       type: 'array',
       maxItems: MAX_BATCH_ITEMS,
@@ -298,6 +412,29 @@ export const CHECKPOINT_SCHEMA: JsonSchema = {
       additionalProperties: false,
       properties: { from: { type: 'integer', minimum: 1 }, fromRoot: HEX64, proof: { type: 'array', items: HEX64, maxItems: 128 } },
     },
+    reset: {
+      type: 'object',
+      required: ['backupCreatedAt'],
+      additionalProperties: false,
+      properties: { backupCreatedAt: ISO },
+    },
+    hubCosignature: {
+      type: 'object',
+      required: ['type', 'nodeId', 'treeSize', 'rootHash', 'checkpointTime', 'witness', 'cosignedAt', 'signature', 'signerFingerprint', 'certPem'],
+      additionalProperties: false,
+      properties: {
+        type: { const: 'cosignature' },
+        nodeId: NODE,
+        treeSize: { type: 'integer', minimum: 1 },
+        rootHash: HEX64,
+        checkpointTime: ISO,
+        witness: NODE,
+        cosignedAt: ISO,
+        signature: { type: 'string', minLength: 1, maxLength: 4096 },
+        signerFingerprint: HEX64,
+        certPem: { type: 'string', minLength: 1, maxLength: 16384 },
+      },
+    },
   },
 };
 
@@ -305,14 +442,14 @@ export const ENROLL_SCHEMA: JsonSchema = {
   type: 'object',
   required: ['token', 'csrPem'],
   additionalProperties: false,
-  properties: { token: { type: 'string', minLength: 1, maxLength: 200 }, csrPem: { type: 'string', minLength: 1, maxLength: 16384 } },
+  properties: { token: { type: 'string', minLength: 1, maxLength: 200 }, csrPem: { type: 'string', minLength: 1, maxLength: 16384 }, sm2CsrPem: { type: 'string', minLength: 1, maxLength: 8192 } },
 };
 
 export const RENEW_SCHEMA: JsonSchema = {
   type: 'object',
   required: ['csrPem'],
   additionalProperties: false,
-  properties: { csrPem: { type: 'string', minLength: 1, maxLength: 16384 } },
+  properties: { csrPem: { type: 'string', minLength: 1, maxLength: 16384 }, sm2CsrPem: { type: 'string', minLength: 1, maxLength: 8192 } },
 };
 
 /** The integer members of the hub's answers (the node checks their shape with type guards). */
@@ -332,4 +469,8 @@ export const PAYLOAD_SCHEMAS: Readonly<Record<EnvelopeType, JsonSchema>> = Objec
   receipt: RECEIPT_INTEGERS,
   distribution: DISTRIBUTION_INTEGERS,
   'query-answer': ANSWER_INTEGERS,
+  // 1.1: objections and dispute marks between nodes (protocol/notices.ts)
+  notice: NOTICE_SCHEMA,
+  'notice-receipt': NOTICE_RECEIPT_INTEGERS,
+  'notice-feed': NOTICE_FEED_INTEGERS,
 });

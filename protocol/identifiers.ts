@@ -33,7 +33,12 @@ export interface IdentifierCheck {
   valid: boolean;
   kind: IdentifierKind;
   code?: IdentifierErrorCode;
+  /** Data-quality remarks on a valid identifier (an implausible age); absent when there are none. */
+  warnings?: string[];
 }
+
+/** Older than this many years on `today` is implausible for a living subject: a warning, not a failure. */
+export const PLAUSIBLE_AGE_YEARS = 120;
 
 /** Trims and upper-cases: the one explicit way to accept `91350100m000100y43` or a trailing `x`. */
 export function normalizeIdentifier(s: string): string {
@@ -98,7 +103,12 @@ export function residentIdCheckChar(body17: string): string {
   return ID_CHECK[sum % 11]!;
 }
 
-/** Why `s` is not a valid resident ID on `today` (YYYY-MM-DD, default: today in China), or null. */
+/**
+ * Why `s` is not a valid resident ID on `today` (YYYY-MM-DD, default: today in China), or null.
+ * Valid means: 17 digits + check character (MOD 11-2), characters 7–14 a real calendar date not
+ * after `today`. An old date is NOT a failure — the standard's own example 440524188001010014 was
+ * born in 1880 — see residentIdWarnings() for the data-quality warning.
+ */
 export function residentIdProblem(s: unknown, today: string = todayInChina()): string | null {
   if (typeof s !== 'string') return 'not a string';
   if (s.length !== 18) return `must be 18 characters, got ${s.length}`;
@@ -108,13 +118,27 @@ export function residentIdProblem(s: unknown, today: string = todayInChina()): s
   const m = Number(s.slice(10, 12));
   const d = Number(s.slice(12, 14));
   if (!isCalendarDay(y, m, d)) return 'characters 7-14 are not a calendar date (YYYYMMDD)';
-  if (y < 1900) return 'date of birth is before 1900';
   if (formatIsoDate(y, m, d) > today) return 'date of birth is in the future';
   return s[17] === residentIdCheckChar(s) ? null : 'check character (18) does not match (MOD 11-2)';
 }
 
 export function isValidResidentId(s: unknown, today?: string): boolean {
   return residentIdProblem(s, today) === null;
+}
+
+/**
+ * Data-quality warnings on a VALID resident ID (empty when none, or when `s` is not valid): a date
+ * of birth more than PLAUSIBLE_AGE_YEARS years before `today`. Text in Chinese with the English
+ * gloss, for import reports and `credit id check`.
+ */
+export function residentIdWarnings(s: unknown, today: string = todayInChina()): string[] {
+  if (residentIdProblem(s, today) !== null) return [];
+  const id = s as string;
+  const birth = formatIsoDate(Number(id.slice(6, 10)), Number(id.slice(10, 12)), Number(id.slice(12, 14)));
+  const [ty, tm, td] = today.split('-').map(Number) as [number, number, number];
+  const limit = formatIsoDate(ty - PLAUSIBLE_AGE_YEARS, tm, Math.min(td, tm === 2 && td === 29 ? 28 : td));
+  if (birth >= limit) return [];
+  return [`出生日期 ${birth} 距今已超过 ${PLAUSIBLE_AGE_YEARS} 年，请核对证件号码 (date of birth ${birth} is more than ${PLAUSIBLE_AGE_YEARS} years ago)`];
 }
 
 /**
@@ -129,7 +153,10 @@ export function checkIdentifier(input: string, today?: string): IdentifierCheck 
   const ok = (kind: IdentifierKind): IdentifierCheck => ({ input, valid: true, kind });
   const bad = (kind: IdentifierKind, code: IdentifierErrorCode): IdentifierCheck => ({ input, valid: false, kind, code });
   if (typeof input === 'string' && /^\d{17}[\dXx]$/.test(input)) {
-    if (isValidResidentId(input, today)) return ok('resident-id');
+    if (isValidResidentId(input, today)) {
+      const warnings = residentIdWarnings(input, today);
+      return warnings.length > 0 ? { ...ok('resident-id'), warnings } : ok('resident-id');
+    }
     if (isValidUscc(input)) return ok('uscc');
     const year = Number(input.slice(6, 10));
     const looksLikeBirthDate = year >= 1800 && year <= 2099 && isCalendarDay(year, Number(input.slice(10, 12)), Number(input.slice(12, 14)));

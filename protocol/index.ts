@@ -5,6 +5,9 @@ export * from './classification.js';
 export * from './trust.js';
 export * from './identifiers.js';
 export * from './catalog.js';
+export * from './catalog-document.js';
+export * from './catalog-signature.js';
+export { installProvinceCatalog, provinceCatalog, provinceSerial, type InstalledProvinceCatalog } from './catalog-registry.js';
 export * from './disclosure.js';
 export * from './mask.js';
 export * from './suites.js';
@@ -18,3 +21,5 @@ export { checkSchema, type FieldProblem as SchemaProblem } from './schema-check.
 export { uuidv7, uuidv7Time, sha256, b64url, certFromPem, privateKeyFromPem, type ParsedCert, type KeyKind } from './crypto.js';
 export * from './exchange.js';
 export * from './service-errors.js';
+export * from './notices.js';
+export * from './working-days.js';

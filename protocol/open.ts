@@ -10,7 +10,7 @@ import { CreditError, protocolError } from './errors.js';
 import { checkFreshness, checkTimestamp, type FreshnessState } from './freshness.js';
 import { PAYLOAD_SCHEMAS } from './exchange.js';
 import { jsonTextProblems, scanJsonText, type JsonTextFindings } from './strict-json.js';
-import { getSuite, type Suite } from './suites.js';
+import { assertSuiteAllowed, getSuite, type Suite } from './suites.js';
 import type { SignerIdentity, TrustPolicy } from './trust.js';
 import { checkVersion, SUPPORTED_VERSIONS } from './version.js';
 
@@ -19,6 +19,8 @@ export const DEFAULT_MAX_ENVELOPE_BYTES = 16 * 1024 * 1024;
 
 export interface ReadOptions {
   maxBytes?: number;
+  /** Suite policy (family or suite names, e.g. ["SM"]): any other suite is ERR_SUITE_REFUSED before any crypto. */
+  suites?: readonly string[];
   supportedVersions?: readonly string[];
 }
 
@@ -31,9 +33,11 @@ export interface VerifyOptions extends ReadOptions {
 export interface Verified {
   header: EnvelopeHeader;
   signer: SignerIdentity;
-  /** SHA-256 of the JWE compact serialisation, base64url: what the signature covers besides the header. */
+  /** SHA-256 (SM3 for the SM suite) of the JWE compact serialisation, base64url: what the signature covers besides the header. */
   digest: string;
   suite: Suite;
+  /** The detached JWS as received (kept as evidence in the signed exchange log). */
+  sig: Envelope['sig'];
 }
 
 export interface FreshnessOptions {
@@ -103,7 +107,8 @@ function parse(raw: unknown, maxBytes: number): { value: unknown; found?: JsonTe
 
 /**
  * Size limit → JSON, I-JSON (no duplicate member names) → version (unknown major:
- * ERR_PROTOCOL_VERSION) → schema (all bad fields, integers written as integers) → suite. No crypto.
+ * ERR_PROTOCOL_VERSION) → schema (all bad fields, integers written as integers) → suite (usable, and
+ * admitted by the policy: ERR_SUITE_REFUSED). No crypto.
  */
 export function readEnvelope(raw: unknown, opts: ReadOptions = {}): { envelope: Envelope; suite: Suite } {
   const { value, found } = parse(raw, opts.maxBytes ?? DEFAULT_MAX_ENVELOPE_BYTES);
@@ -111,7 +116,9 @@ export function readEnvelope(raw: unknown, opts: ReadOptions = {}): { envelope: 
     checkVersion((value as { v?: unknown }).v, opts.supportedVersions ?? SUPPORTED_VERSIONS);
   }
   const envelope = assertEnvelope(value, found === undefined ? [] : jsonTextProblems(found));
-  return { envelope, suite: getSuite(envelope.suite) };
+  const suite = getSuite(envelope.suite);
+  assertSuiteAllowed(suite.name, opts.suites);
+  return { envelope, suite };
 }
 
 function malformedBinding(message: string): never {
@@ -146,7 +153,7 @@ async function verifyRead(envelope: Envelope, suite: Suite, opts: VerifyOptions)
   if (cert.keyKind !== suite.keyType) {
     throw protocolError('ERR_SIGNATURE_INVALID', `signer key is ${cert.keyKind}, suite ${suite.name} signs with ${suite.keyType}`);
   }
-  if (!(await jwsVerifyDetached(envelope.sig, signingInput(header, envelope.enc), cert.publicKey, suite.jwsAlg))) {
+  if (!(await jwsVerifyDetached(envelope.sig, signingInput(header, envelope.enc, suite.digest), cert.publicKey, suite.jwsAlg))) {
     throw protocolError('ERR_SIGNATURE_INVALID', `signature of envelope ${header.id} does not verify`, { id: header.id, from: header.from });
   }
   checkBinding(envelope, suite);
@@ -154,7 +161,7 @@ async function verifyRead(envelope: Envelope, suite: Suite, opts: VerifyOptions)
   if (signer.nodeId !== header.from) {
     throw protocolError('ERR_SENDER_MISMATCH', `envelope says from ${header.from} but is signed by ${signer.nodeId}`, { from: header.from, signer: signer.nodeId });
   }
-  return { header, signer, digest: ciphertextDigest(envelope.enc), suite };
+  return { header, signer, digest: ciphertextDigest(envelope.enc, suite.digest), suite, sig: envelope.sig };
 }
 
 /** Checks signature and signer without decrypting (auditors, the hub's relay). */

@@ -1,17 +1,21 @@
 /**
- * A small JSON Schema checker for the subset protocol/'s wire schemas use: type, enum, const,
- * pattern, minLength/maxLength (UTF-16 units), minimum/maximum, required, properties,
- * additionalProperties: false, items, minItems/maxItems. It reports EVERY problem, each with a
- * dotted path, so one error can list all bad fields. Keywords outside the subset are ignored, so
- * keep the schemas inside it (test/protocol/envelope-version.test.ts checks they are).
+ * Checks a value against a schema of the JSON Schema subset protocol/'s wire schemas use: type,
+ * enum, const, pattern, minLength/maxLength (UTF-16 units), minimum/maximum, required,
+ * properties, additionalProperties: false, items, minItems/maxItems. It reports EVERY problem,
+ * each with a dotted path, so one error can list all bad fields. Keep the schemas inside the
+ * subset (test/protocol/envelope-version.test.ts checks they are).
  *
- * A schema object checked more than once is compiled into closures (compileSchema) and cached:
- * the keywords are read once, not per value, and a field's path is only built when it has a
- * problem — a 1,000-record batch is checked in a fraction of the interpreter's time. The compiled
- * checker reports exactly what the interpreter (interpretSchema, the reference) reports, in the
- * same order; test/protocol/schema-check.test.ts holds them to that. Schemas are treated as
+ * The checking is Ajv's (draft 2020-12, allErrors): each schema object is compiled once, on first
+ * use, into a validator and cached; compiling builds code in memory and does no I/O, so protocol/
+ * stays pure. Ajv's errors are then written the way the hand-written checker this replaced wrote
+ * them (scripts/bench/schema-hand-written.ts keeps that checker as the reference; the two are held to
+ * the same problems): the bad field as a dotted path (`enc.iv`, `x5c[0]`, `$` for the whole value)
+ * and an English message (`must be a string, got integer`, `is required`, `is not allowed here`).
+ * One value gets one type problem and at most one length-or-pattern problem, as before.
+ * docs/benchmarks.md ("Schema checking") has the side-by-side figures. Schemas are treated as
  * constants: do not change one after it has been used.
  */
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 
 export interface JsonSchema {
   type?: 'string' | 'integer' | 'number' | 'object' | 'array' | 'boolean' | 'null';
@@ -45,166 +49,125 @@ export interface FieldProblem {
   message: string;
 }
 
-const patterns = new Map<string, RegExp>();
-function regex(p: string): RegExp {
-  let r = patterns.get(p);
-  if (!r) patterns.set(p, (r = new RegExp(p, 'u')));
-  return r;
+const ajv = new Ajv2020({
+  allErrors: true,
+  strict: false,
+  // lengths in UTF-16 units, as the hub's columns and the earlier checker count them (Ajv's
+  // default counts code points; the option still works in Ajv 8 and only logs a deprecation,
+  // hence the silent logger: strict is off, so there is nothing else it would say)
+  unicode: false,
+  logger: false,
+  // `required` and `properties` look at own members only: `{}` has no "__proto__"
+  ownProperties: true,
+  // a schema's $id does not register it: two schemas with one $id (a copy) both compile
+  addUsedSchema: false,
+  // paths and messages are built here from the error's keyword and params
+  messages: false,
+} as ConstructorParameters<typeof Ajv2020>[0]);
+
+const validators = new WeakMap<JsonSchema, ValidateFunction>();
+
+function validatorFor(schema: JsonSchema): ValidateFunction {
+  let v = validators.get(schema);
+  if (v === undefined) validators.set(schema, (v = ajv.compile(schema as object)));
+  return v;
 }
 
-function typeOf(v: unknown): string {
+/** The JSON type of a value as the messages name it (an integral number is `integer`). */
+export function jsonTypeOf(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
   if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
   return typeof v;
 }
 
-function join(path: string, key: string | number): string {
+/** `path` joined with a member name or array index, as problems name fields (`$` is the whole value). */
+export function fieldPath(path: string, key: string | number): string {
   if (typeof key === 'number') return `${path === '$' ? '' : path}[${key}]`;
   return path === '$' ? key : `${path}.${key}`;
 }
 
-/** Every way `value` breaks `schema` (empty when it conforms). */
-export function checkSchema(schema: JsonSchema, value: unknown, path = '$', out: FieldProblem[] = []): FieldProblem[] {
-  let compiled = cache.get(schema);
-  if (compiled === undefined) {
-    // a schema seen once (built on the fly) is interpreted; from the second use on it is compiled
-    cache.set(schema, null);
-    return interpretSchema(schema, value, path, out);
-  }
-  if (compiled === null) cache.set(schema, (compiled = compileSchema(schema)));
-  compiled(value, path, out);
-  return out;
-}
-
-/** The reference checker: reads the schema afresh for every value. */
-export function interpretSchema(schema: JsonSchema, value: unknown, path = '$', out: FieldProblem[] = []): FieldProblem[] {
-  const bad = (message: string) => out.push({ field: path, message });
-  if (schema.type !== undefined) {
-    const t = typeOf(value);
-    const ok = t === schema.type || (schema.type === 'number' && t === 'integer');
-    if (!ok) {
-      bad(`must be ${schema.type === 'integer' ? 'an integer' : `a${/^[aeiou]/.test(schema.type) ? 'n' : ''} ${schema.type}`}, got ${t}`);
-      return out;
-    }
-  }
-  if (schema.const !== undefined && value !== schema.const) bad(`must be ${JSON.stringify(schema.const)}`);
-  if (schema.enum !== undefined && !schema.enum.includes(value)) bad(`must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(', ')}`);
-  if (typeof value === 'string') {
-    if (schema.minLength !== undefined && value.length < schema.minLength) bad(`must be at least ${schema.minLength} characters`);
-    else if (schema.maxLength !== undefined && value.length > schema.maxLength) bad(`must be at most ${schema.maxLength} characters`);
-    else if (schema.pattern !== undefined && !regex(schema.pattern).test(value)) bad(`must match ${schema.pattern}`);
-  }
-  if (typeof value === 'number') {
-    if (schema.minimum !== undefined && value < schema.minimum) bad(`must be ≥ ${schema.minimum}`);
-    if (schema.maximum !== undefined && value > schema.maximum) bad(`must be ≤ ${schema.maximum}`);
-  }
-  if (Array.isArray(value)) {
-    if (schema.minItems !== undefined && value.length < schema.minItems) bad(`must have at least ${schema.minItems} item(s)`);
-    if (schema.maxItems !== undefined && value.length > schema.maxItems) bad(`must have at most ${schema.maxItems} item(s)`);
-    if (schema.items) value.forEach((item, i) => interpretSchema(schema.items!, item, join(path, i), out));
-  }
-  if (typeOf(value) === 'object') {
-    const obj = value as Record<string, unknown>;
-    for (const key of schema.required ?? []) if (!Object.hasOwn(obj, key)) out.push({ field: join(path, key), message: 'is required' });
-    for (const [key, sub] of Object.entries(schema.properties ?? {})) if (Object.hasOwn(obj, key)) interpretSchema(sub, obj[key], join(path, key), out);
-    if (schema.additionalProperties === false) {
-      for (const key of Object.keys(obj)) if (!Object.hasOwn(schema.properties ?? {}, key)) out.push({ field: join(path, key), message: 'is not allowed here' });
-    }
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------- compiled
-
-/** A compiled schema: appends the problems of `value` (whose path is `path`) to `out`. */
-export type CompiledSchema = (value: unknown, path: string, out: FieldProblem[]) => void;
-
-/** Checks one value; its path is `parent` joined with `key`, built only when there is a problem. */
-type Check = (value: unknown, parent: string, key: string | number | null, out: FieldProblem[]) => void;
-
-const cache = new WeakMap<JsonSchema, CompiledSchema | null>();
-
-function pathOf(parent: string, key: string | number | null): string {
-  return key === null ? parent : join(parent, key);
-}
-
-/** True when `v` has the JSON type `type` (an integer is also a number). */
-function typeTest(type: NonNullable<JsonSchema['type']>): (v: unknown) => boolean {
-  switch (type) {
-    case 'string': return (v) => typeof v === 'string';
-    case 'integer': return (v) => typeof v === 'number' && Number.isInteger(v);
-    case 'number': return (v) => typeof v === 'number';
-    case 'boolean': return (v) => typeof v === 'boolean';
-    case 'null': return (v) => v === null;
-    case 'array': return (v) => Array.isArray(v);
-    case 'object': return (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
-  }
-}
-
-function compileNode(schema: JsonSchema): Check {
-  const { type, minLength, maxLength, minimum, maximum, minItems, maxItems } = schema;
-  const isType = type === undefined ? null : typeTest(type);
-  const typeMessage = type === undefined ? '' : `must be ${type === 'integer' ? 'an integer' : `a${/^[aeiou]/.test(type) ? 'n' : ''} ${type}`}, got `;
-  const hasConst = schema.const !== undefined;
-  const constant = schema.const;
-  const constMessage = hasConst ? `must be ${JSON.stringify(schema.const)}` : '';
-  const enumeration = schema.enum;
-  const enumMessage = enumeration === undefined ? '' : `must be one of ${enumeration.map((e) => JSON.stringify(e)).join(', ')}`;
-  const pattern = schema.pattern === undefined ? null : regex(schema.pattern);
-  const patternMessage = `must match ${schema.pattern}`;
-  const stringChecks = minLength !== undefined || maxLength !== undefined || pattern !== null;
-  const numberChecks = minimum !== undefined || maximum !== undefined;
-  const items = schema.items === undefined ? null : compileNode(schema.items);
-  const required = schema.required ?? [];
-  const props = Object.entries(schema.properties ?? {}).map(([k, sub]) => ({ key: k, check: compileNode(sub) }));
-  const known = new Set(Object.keys(schema.properties ?? {}));
-  const closed = schema.additionalProperties === false;
-  const objectChecks = required.length > 0 || props.length > 0 || closed;
-
-  return function check(value, parent, key, out) {
-    if (isType !== null && !isType(value)) {
-      out.push({ field: pathOf(parent, key), message: typeMessage + typeOf(value) });
-      return;
-    }
-    if (hasConst && value !== constant) out.push({ field: pathOf(parent, key), message: constMessage });
-    if (enumeration !== undefined && !enumeration.includes(value)) out.push({ field: pathOf(parent, key), message: enumMessage });
-    if (typeof value === 'string') {
-      if (!stringChecks) return;
-      if (minLength !== undefined && value.length < minLength) out.push({ field: pathOf(parent, key), message: `must be at least ${minLength} characters` });
-      else if (maxLength !== undefined && value.length > maxLength) out.push({ field: pathOf(parent, key), message: `must be at most ${maxLength} characters` });
-      else if (pattern !== null && !pattern.test(value)) out.push({ field: pathOf(parent, key), message: patternMessage });
-      return;
-    }
-    if (typeof value === 'number') {
-      if (!numberChecks) return;
-      if (minimum !== undefined && value < minimum) out.push({ field: pathOf(parent, key), message: `must be ≥ ${minimum}` });
-      if (maximum !== undefined && value > maximum) out.push({ field: pathOf(parent, key), message: `must be ≤ ${maximum}` });
-      return;
-    }
-    if (typeof value !== 'object' || value === null) return;
+/**
+ * The JSON Pointer Ajv reports, as a dotted path from `path`, and the value found there; null for
+ * a hole in a sparse array (never in parsed JSON; the earlier checker skipped holes, as forEach does).
+ */
+function locate(root: unknown, pointer: string, path: string): { field: string; value: unknown } | null {
+  let field = path;
+  let value = root;
+  if (pointer === '') return { field, value };
+  for (const raw of pointer.slice(1).split('/')) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
     if (Array.isArray(value)) {
-      if (minItems !== undefined && value.length < minItems) out.push({ field: pathOf(parent, key), message: `must have at least ${minItems} item(s)` });
-      if (maxItems !== undefined && value.length > maxItems) out.push({ field: pathOf(parent, key), message: `must have at most ${maxItems} item(s)` });
-      if (items !== null && value.length > 0) {
-        const path = pathOf(parent, key);
-        for (let i = 0; i < value.length; i++) if (i in value) items(value[i], path, i, out); // forEach skips holes too
-      }
-      return;
+      if (!(Number(key) in value)) return null;
+      field = fieldPath(field, Number(key));
+      value = value[Number(key)];
+    } else {
+      field = fieldPath(field, key);
+      value = (value as Record<string, unknown>)[key];
     }
-    if (!objectChecks) return;
-    const obj = value as Record<string, unknown>;
-    const path = pathOf(parent, key);
-    for (const k of required) if (!Object.hasOwn(obj, k)) out.push({ field: join(path, k), message: 'is required' });
-    for (const p of props) if (Object.hasOwn(obj, p.key)) p.check(obj[p.key], path, p.key, out);
-    if (closed) {
-      for (const k of Object.keys(obj)) if (!known.has(k)) out.push({ field: join(path, k), message: 'is not allowed here' });
-    }
-  };
+  }
+  return { field, value };
 }
 
-/** The schema as closures: the same problems as interpretSchema, in the same order. */
-export function compileSchema(schema: JsonSchema): CompiledSchema {
-  const check = compileNode(schema);
-  return (value, path, out) => check(value, path, null, out);
+function article(type: string): string {
+  return type === 'integer' ? 'an integer' : `a${/^[aeiou]/.test(type) ? 'n' : ''} ${type}`;
+}
+
+/** The message the earlier checker wrote for this Ajv error; null for one it did not report. */
+function messageOf(e: ErrorObject, value: unknown): string | null {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'type': return `must be ${article(String(p.type))}, got ${jsonTypeOf(value)}`;
+    case 'const': return `must be ${JSON.stringify(p.allowedValue)}`;
+    case 'enum': return `must be one of ${(p.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(', ')}`;
+    case 'minLength': return `must be at least ${String(p.limit)} characters`;
+    case 'maxLength': return `must be at most ${String(p.limit)} characters`;
+    case 'pattern': return `must match ${String(p.pattern)}`;
+    case 'minimum': return `must be ≥ ${String(p.limit)}`;
+    case 'maximum': return `must be ≤ ${String(p.limit)}`;
+    case 'minItems': return `must have at least ${String(p.limit)} item(s)`;
+    case 'maxItems': return `must have at most ${String(p.limit)} item(s)`;
+    default: return null;
+  }
+}
+
+/**
+ * True when a value at `at` or above it has the wrong type: Ajv (allErrors) goes on checking the
+ * keywords that fit the value's actual type, the earlier checker stopped at the type problem.
+ */
+function underWrongType(wrongType: ReadonlySet<string>, at: string, isTypeError: boolean): boolean {
+  if (!isTypeError && wrongType.has(at)) return true;
+  for (let i = at.lastIndexOf('/'); i > 0; i = at.lastIndexOf('/', i - 1)) if (wrongType.has(at.slice(0, i))) return true;
+  return at !== '' && wrongType.has('');
+}
+
+/** Every way `value` breaks `schema` (empty when it conforms), appended to `out`. */
+export function checkSchema(schema: JsonSchema, value: unknown, path = '$', out: FieldProblem[] = []): FieldProblem[] {
+  const validate = validatorFor(schema);
+  if (validate(value)) return out;
+  const errors = validate.errors ?? [];
+  // A value of the wrong type gets that problem alone (nothing inside it either); a string gets
+  // one length-or-pattern problem.
+  const wrongType = new Set<string>();
+  const lengthBad = new Set<string>();
+  for (const e of errors) {
+    if (e.keyword === 'type') wrongType.add(e.instancePath);
+    else if (e.keyword === 'minLength' || e.keyword === 'maxLength') lengthBad.add(e.instancePath);
+  }
+  for (const e of errors) {
+    const at = e.instancePath;
+    if (wrongType.size > 0 && underWrongType(wrongType, at, e.keyword === 'type')) continue;
+    if (e.keyword === 'pattern' && lengthBad.has(at)) continue;
+    if (e.keyword === 'maxLength' && errors.some((o) => o.keyword === 'minLength' && o.instancePath === at)) continue;
+    const found = locate(value, at, path);
+    if (found === null) continue;
+    const { field, value: v } = found;
+    if (e.keyword === 'required') out.push({ field: fieldPath(field, String(e.params.missingProperty)), message: 'is required' });
+    else if (e.keyword === 'additionalProperties') out.push({ field: fieldPath(field, String(e.params.additionalProperty)), message: 'is not allowed here' });
+    else {
+      const message = messageOf(e, v);
+      if (message !== null) out.push({ field, message });
+    }
+  }
+  return out;
 }

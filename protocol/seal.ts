@@ -8,7 +8,7 @@ import { canonicalize } from './canonical-json.js';
 import { certFromPem, jweEncrypt, jwsSignDetached, keyKind, keyMatchesCert, keyStrongEnough, MIN_RSA_BITS, privateKeyFromPem, uuidv7 } from './crypto.js';
 import { assertHeader, encBinding, ENVELOPE_HEADER_SCHEMA, signingInput, type Envelope, type EnvelopeHeader, type EnvelopeType } from './envelope.js';
 import { protocolError } from './errors.js';
-import { getSuite, suiteForKeyType, type Suite } from './suites.js';
+import { assertSuiteAllowed, getSuite, suiteForKeyType, type Suite } from './suites.js';
 import { checkVersion, PROTOCOL_VERSION } from './version.js';
 
 export interface SealInput {
@@ -28,6 +28,8 @@ export interface SealInput {
   suite?: string;
   sender: { keyPem: string; certPem: string };
   recipientCertPem: string;
+  /** Suite policy (e.g. ["SM"]): sealing with any other suite is ERR_SUITE_REFUSED. */
+  suites?: readonly string[];
   /** Version to write; default PROTOCOL_VERSION. Its major must be spoken here. */
   v?: string;
   /** Additional header fields (from a later minor version); signed like the rest. */
@@ -50,6 +52,7 @@ export async function seal(input: SealInput): Promise<Envelope> {
   const senderCert = certFromPem(input.sender.certPem);
   const recipientCert = certFromPem(input.recipientCertPem);
   const suite = pickSuite(input, keyKind(senderKey), recipientCert.keyKind);
+  assertSuiteAllowed(suite.name, input.suites);
   if (keyKind(senderKey) !== suite.keyType || recipientCert.keyKind !== suite.keyType) {
     throw protocolError('ERR_SUITE_KEY_MISMATCH', `suite ${suite.name} needs ${suite.keyType} keys; sender has ${keyKind(senderKey)}, recipient ${recipientCert.keyKind}`);
   }
@@ -88,6 +91,6 @@ export async function seal(input: SealInput): Promise<Envelope> {
   } satisfies EnvelopeHeader);
   const plaintext = Buffer.from(canonicalize(input.payload), 'utf8');
   const enc = jweEncrypt(plaintext, recipientCert.publicKey, { alg: suite.jweAlg, enc: suite.jweEnc, cty: 'json', cf: encBinding(header) });
-  const sig = await jwsSignDetached(signingInput(header, enc), senderKey, { alg: suite.jwsAlg });
+  const sig = await jwsSignDetached(signingInput(header, enc, suite.digest), senderKey, { alg: suite.jwsAlg });
   return { ...header, enc, sig };
 }

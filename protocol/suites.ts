@@ -24,6 +24,8 @@ export interface Suite {
 }
 
 export const DEFAULT_SUITE = 'CF1-RSA-OAEP-256-A256GCM-PS256';
+/** The national-cryptography suite (docs/protocol.md "Suite CF1-SM2-SM4GCM-SM3"). */
+export const SM_SUITE = 'CF1-SM2-SM4GCM-SM3';
 
 export const SUITES: readonly Suite[] = Object.freeze([
   {
@@ -47,22 +49,32 @@ export const SUITES: readonly Suite[] = Object.freeze([
     description: 'ECDH-ES (P-256) with AES-256 key wrap, AES-256-GCM, ECDSA P-256 SHA-256 signature; EC P-256 certificates',
   },
   {
-    name: 'SM2-SM4-SM3',
+    name: SM_SUITE,
+    status: 'active',
+    keyType: 'sm2',
+    jweAlg: 'SGD_SM2_3',
+    jweEnc: 'SGD_SM4_GCM',
+    jwsAlg: 'SGD_SM3_SM2',
+    digest: 'sm3',
+    description: 'national cryptography (密评): SM2 key transport (GB/T 32918.4, C1C3C2 ASN.1), SM4-GCM (GB/T 32907, RFC 8998), SM2-with-SM3 signature (GB/T 32918.2, ID 1234567812345678), SM3 digest (GB/T 32905); SM2 certificates',
+  },
+  {
+    name: 'CF1-SM2KA-SM4GCM-SM3',
     status: 'planned',
     keyType: 'sm2',
-    jweAlg: 'SM2',
-    jweEnc: 'SM4-GCM',
-    jwsAlg: 'SM2-SM3',
+    jweAlg: 'SGD_SM2_2',
+    jweEnc: 'SGD_SM4_GCM',
+    jwsAlg: 'SGD_SM3_SM2',
     digest: 'sm3',
-    description: 'national cryptography (GB/T 32918 SM2, GB/T 32907 SM4, GB/T 32905 SM3): planned, not usable yet',
+    description: 'SM2 key agreement (GB/T 32918.3) with an ephemeral key instead of key transport: planned, not usable yet',
   },
 ].map((s) => Object.freeze(s as Suite)));
 
 const BY_NAME: ReadonlyMap<string, Suite> = new Map(SUITES.map((s) => [s.name, s]));
 
-/** Names of the suites this implementation can seal and open, in order of preference. */
-export function usableSuites(): string[] {
-  return SUITES.filter((s) => s.status === 'active').map((s) => s.name);
+/** Names of the suites this implementation can seal and open (and `policy` admits), in order of preference. */
+export function usableSuites(policy?: readonly string[]): string[] {
+  return SUITES.filter((s) => s.status === 'active' && suiteAllowed(s.name, policy)).map((s) => s.name);
 }
 
 /** The registered entry for `name`, whatever its status (undefined when unknown). */
@@ -81,4 +93,34 @@ export function getSuite(name: string): Suite {
 /** The first usable suite whose key type is `keyType` (used when seal() is not told a suite). */
 export function suiteForKeyType(keyType: string): Suite | undefined {
   return SUITES.find((s) => s.status === 'active' && s.keyType === keyType);
+}
+
+/** Usable suites for a key of `keyType` that `policy` admits (empty: this key can seal nothing under the policy). */
+export function suitesForKeyType(keyType: string, policy?: readonly string[]): string[] {
+  return SUITES.filter((s) => s.status === 'active' && s.keyType === keyType && suiteAllowed(s.name, policy)).map((s) => s.name);
+}
+
+/** Suite families a policy names: `SM` (national cryptography), `RSA`, `EC`. */
+export type SuiteFamily = 'RSA' | 'EC' | 'SM';
+const FAMILY: Record<SuiteKeyType, SuiteFamily> = { rsa: 'RSA', 'ec-p256': 'EC', sm2: 'SM' };
+
+export function suiteFamily(s: Suite): SuiteFamily {
+  return FAMILY[s.keyType];
+}
+
+/**
+ * True when `policy` (family names and/or suite names, e.g. `["SM"]`) admits the suite `name`;
+ * no policy admits every usable suite. A 密评 deployment sets `suites: ["SM"]` on the hub and the
+ * nodes, so nothing else is sealed, advertised, negotiated or opened.
+ */
+export function suiteAllowed(name: string, policy?: readonly string[]): boolean {
+  if (policy === undefined) return true;
+  const s = BY_NAME.get(name);
+  return s !== undefined && (policy.includes(s.name) || policy.includes(suiteFamily(s)));
+}
+
+/** ERR_SUITE_REFUSED unless `policy` admits `name` (checked before any crypto). */
+export function assertSuiteAllowed(name: string, policy?: readonly string[]): void {
+  if (suiteAllowed(name, policy)) return;
+  throw protocolError('ERR_SUITE_REFUSED', `cipher suite "${name}" is refused by this side's policy (allowed: ${(policy ?? []).join(', ')})`, { suite: name, allowed: [...(policy ?? [])] });
 }

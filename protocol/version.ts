@@ -6,8 +6,12 @@
 import { protocolError } from './errors.js';
 import { getSuite, usableSuites } from './suites.js';
 
-/** The version this implementation writes. */
-export const PROTOCOL_VERSION = '1.0';
+/**
+ * The version this implementation writes. 1.1 (issue 15): batches may carry `versions`
+ * (corrections), receipts `versioned`, records a `version` number; the envelope types `notice`,
+ * `notice-receipt` and `notice-feed` (protocol/notices.ts) carry objections and their results.
+ */
+export const PROTOCOL_VERSION = '1.1';
 /** Every version this implementation reads (one entry per major: the highest minor it knows). */
 export const SUPPORTED_VERSIONS: readonly string[] = Object.freeze([PROTOCOL_VERSION]);
 
@@ -47,9 +51,9 @@ export interface Capabilities {
   suites: readonly string[];
 }
 
-/** What this implementation offers in negotiation. */
-export function localCapabilities(): Capabilities {
-  return { versions: [...SUPPORTED_VERSIONS], suites: usableSuites() };
+/** What this implementation offers in negotiation: only the suites `policy` admits (no downgrade below it). */
+export function localCapabilities(policy?: readonly string[]): Capabilities {
+  return { versions: [...SUPPORTED_VERSIONS], suites: usableSuites(policy) };
 }
 
 function highestMinors(versions: readonly string[]): Map<number, number> {

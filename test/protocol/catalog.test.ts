@@ -176,7 +176,8 @@ t.test('calendar months at month ends', async (t) => {
 t.test('disclosure windows (Order No. 36 of 2025)', async (t) => {
   const cf = (severity: string, decisionDate: string, disclosureEnd?: string) => variant('CF', { severity, decisionDate, disclosureEnd }) as unknown as CreditRecordInput;
   t.same(disclosureWindow(cf('minor', '2026-01-31')), { severity: 'minor', decisionDate: '2026-01-31', repairFrom: '2026-01-31', disclosureEnd: '2026-04-30' });
-  t.same(disclosureWindow(cf('ordinary', '2025-11-30')), { severity: 'ordinary', decisionDate: '2025-11-30', repairFrom: '2026-02-28', disclosureEnd: '2026-11-30' });
+  t.same(disclosureWindow(cf('ordinary', '2026-11-30')), { severity: 'ordinary', decisionDate: '2026-11-30', repairFrom: '2027-02-28', disclosureEnd: '2027-11-30' });
+  t.same(disclosureWindow(cf('ordinary', '2025-11-30')), { severity: 'ordinary', decisionDate: '2025-11-30', repairFrom: '2026-02-28', disclosureEnd: '2026-11-30' }, 'NDRC Order No. 58 of 2023: the same bands');
   t.same(disclosureWindow(cf('serious', '2024-02-29')), { severity: 'serious', decisionDate: '2024-02-29', repairFrom: '2025-02-28', disclosureEnd: '2027-02-28' });
   t.equal(disclosureWindow(cf('ordinary', '2026-04-15', '2026-09-30'))?.disclosureEnd, '2026-09-30', 'a stated shorter period');
   t.equal(code(() => disclosureWindow(cf('ordinary', '2026-04-15', '2026-07-14'))), 'ERR_DISCLOSURE_PERIOD', 'below the minimum');

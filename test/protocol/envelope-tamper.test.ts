@@ -82,7 +82,7 @@ t.test('changing any header field (schema-valid) → ERR_SIGNATURE_INVALID', asy
     ['ts', { ts: new Date(Date.parse(env.ts) + 1).toISOString() }],
     ['id', { id: env.id.slice(0, -1) + (env.id.endsWith('0') ? '1' : '0') }],
     ['type', { type: 'receipt' }],
-    ['v (higher minor: read, then signature fails)', { v: '1.1' }],
+    ['v (higher minor: read, then signature fails)', { v: '1.9' }],
     ['suite (the EC suite: the RSA signer key does not fit)', { suite: 'CF1-ECDH-ES-A256KW-A256GCM-ES256' }],
     ['x5c (another valid certificate)', { x5c: [Buffer.from(changde.certPem.replace(/-----[^-]+-----|\s/g, ''), 'base64').toString('base64')] }],
     ['an added header field', { note: 'added' }],

@@ -12,7 +12,7 @@ import { codeOf } from '../helpers/code-of.js';
 
 
 t.test('versions: MAJOR.MINOR; unknown majors refused with the supported list', async (t) => {
-  t.equal(PROTOCOL_VERSION, '1.0');
+  t.equal(PROTOCOL_VERSION, '1.1', 'issue 15: batches carry versions (corrections)');
   t.same(parseVersion('1.12'), { major: 1, minor: 12 });
   for (const bad of ['1', '1.0.0', '01.0', '1.01', 'v1.0', '', 1.0, null]) t.equal(parseVersion(bad), null, String(bad));
   t.equal(codeOf(() => checkVersion('1.0')), 'ok');
@@ -24,13 +24,13 @@ t.test('versions: MAJOR.MINOR; unknown majors refused with the supported list', 
 t.test('negotiate: highest common version, first preferred common usable suite', async (t) => {
   const rsa = DEFAULT_SUITE;
   const ec = 'CF1-ECDH-ES-A256KW-A256GCM-ES256';
-  t.same(negotiate(localCapabilities(), localCapabilities()), { version: '1.0', suite: rsa });
+  t.same(negotiate(localCapabilities(), localCapabilities()), { version: PROTOCOL_VERSION, suite: rsa });
   t.same(negotiate({ versions: ['1.0', '1.3', '2.1'], suites: [ec, rsa] }, { versions: ['1.5', '2.0'], suites: [rsa, ec] }), { version: '2.0', suite: ec }, 'highest common major, lower of the minors, my preference');
   t.same(negotiate({ versions: ['1.4'], suites: [rsa] }, { versions: ['1.2'], suites: [rsa] }).version, '1.2');
-  t.same(negotiate({ versions: ['1.0'], suites: ['SM2-SM4-SM3', rsa] }, { versions: ['1.0'], suites: ['SM2-SM4-SM3', rsa] }).suite, rsa, 'a planned suite is skipped');
+  t.same(negotiate({ versions: ['1.0'], suites: ['CF1-SM2KA-SM4GCM-SM3', rsa] }, { versions: ['1.0'], suites: ['CF1-SM2KA-SM4GCM-SM3', rsa] }).suite, rsa, 'a planned suite is skipped');
   t.throws(() => negotiate({ versions: ['1.0'], suites: [rsa] }, { versions: ['2.0'], suites: [rsa] }), { code: 'ERR_PROTOCOL_VERSION', details: { supported: ['1.0'], theirs: ['2.0'] } });
   t.throws(() => negotiate({ versions: ['1.0'], suites: [rsa] }, { versions: ['1.0'], suites: [ec] }), { code: 'ERR_UNKNOWN_SUITE' });
-  t.throws(() => negotiate({ versions: ['1.0'], suites: ['SM2-SM4-SM3'] }, { versions: ['1.0'], suites: ['SM2-SM4-SM3'] }), { code: 'ERR_UNKNOWN_SUITE' }, 'only planned in common');
+  t.throws(() => negotiate({ versions: ['1.0'], suites: ['CF1-SM2KA-SM4GCM-SM3'] }, { versions: ['1.0'], suites: ['CF1-SM2KA-SM4GCM-SM3'] }), { code: 'ERR_UNKNOWN_SUITE' }, 'only planned in common');
   fc.assert(
     fc.property(fc.shuffledSubarray(usableSuites(), { minLength: 1 }), fc.shuffledSubarray(usableSuites(), { minLength: 1 }), (a, b) => {
       const common = a.filter((s) => b.includes(s));
@@ -41,12 +41,12 @@ t.test('negotiate: highest common version, first preferred common usable suite',
 });
 
 t.test('suite registry', async (t) => {
-  t.same(usableSuites(), [DEFAULT_SUITE, 'CF1-ECDH-ES-A256KW-A256GCM-ES256']);
-  t.same(SUITES.map((s) => s.name), [DEFAULT_SUITE, 'CF1-ECDH-ES-A256KW-A256GCM-ES256', 'SM2-SM4-SM3']);
+  t.same(usableSuites(), [DEFAULT_SUITE, 'CF1-ECDH-ES-A256KW-A256GCM-ES256', 'CF1-SM2-SM4GCM-SM3']);
+  t.same(SUITES.map((s) => s.name), [DEFAULT_SUITE, 'CF1-ECDH-ES-A256KW-A256GCM-ES256', 'CF1-SM2-SM4GCM-SM3', 'CF1-SM2KA-SM4GCM-SM3']);
   t.match(getSuite(DEFAULT_SUITE), { jweAlg: 'RSA-OAEP-256', jweEnc: 'A256GCM', jwsAlg: 'PS256', digest: 'sha256' });
   t.match(getSuite('CF1-ECDH-ES-A256KW-A256GCM-ES256'), { jweAlg: 'ECDH-ES+A256KW', jwsAlg: 'ES256' });
-  t.equal(describeSuite('SM2-SM4-SM3')?.status, 'planned');
-  t.throws(() => getSuite('SM2-SM4-SM3'), { code: 'ERR_UNKNOWN_SUITE', details: { suite: 'SM2-SM4-SM3' } });
+  t.equal(describeSuite('CF1-SM2KA-SM4GCM-SM3')?.status, 'planned');
+  t.throws(() => getSuite('CF1-SM2KA-SM4GCM-SM3'), { code: 'ERR_UNKNOWN_SUITE', details: { suite: 'CF1-SM2KA-SM4GCM-SM3' } });
   t.ok(Object.isFrozen(SUITES) && Object.isFrozen(SUITES[0]), 'frozen');
 });
 

@@ -1,10 +1,11 @@
 import t from 'tap';
+import { PROTOCOL_VERSION } from '../../protocol/version.js';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { flattenedDecrypt } from 'jose';
 import { canonicalize } from '../../protocol/canonical-json.js';
 import { privateKeyFromPem, uuidv7, uuidv7Time } from '../../protocol/crypto.js';
-import { ciphertextDigest, ENVELOPE_SCHEMA, UUID_V7_PATTERN } from '../../protocol/envelope.js';
+import { envelopeDigest, ENVELOPE_SCHEMA, UUID_V7_PATTERN } from '../../protocol/envelope.js';
 import { open, verifyEnvelope } from '../../protocol/open.js';
 import { seal } from '../../protocol/seal.js';
 import { caTrust } from '../../protocol/ca-trust.js';
@@ -42,7 +43,7 @@ t.test('seal writes the documented header; open returns header, payload and sign
   const payload = { records: [{ name: '长沙市示例有限公司', amount: 1.5 }], n: null, ok: true };
   const ts = new Date(Date.now() - 1500);
   const env = await seal({ type: 'batch', from: '430100', to: '430000', seq: 7, ts, payload, sender: changsha, recipientCertPem: hub.certPem });
-  t.equal(env.v, '1.0');
+  t.equal(env.v, PROTOCOL_VERSION);
   t.equal(env.suite, 'CF1-RSA-OAEP-256-A256GCM-PS256');
   t.equal(env.ts, ts.toISOString());
   t.match(env.id, new RegExp(UUID_V7_PATTERN));
@@ -54,7 +55,7 @@ t.test('seal writes the documented header; open returns header, payload and sign
   t.strictSame(out.payload, payload);
   t.equal(out.signer.nodeId, '430100');
   t.equal(BigInt('0x' + out.signer.serial), BigInt('0x' + changsha.serial), 'serial of the signing certificate');
-  t.equal(out.digest, ciphertextDigest(env.enc));
+  t.equal(out.digest, envelopeDigest(env));
   t.equal(out.header.from, '430100');
   t.equal((out.header as Record<string, unknown>).enc, undefined, 'header excludes enc/sig');
 });
@@ -65,7 +66,7 @@ t.test('the JWE is standard: jose decrypts it, and its protected header binds id
   t.same(JSON.parse(Buffer.from(d.plaintext).toString()), { q: 1 });
   t.same(d.protectedHeader, { alg: 'RSA-OAEP-256', enc: 'A256GCM', cty: 'json', cf: { id: env.id, type: 'query', from: '430100', to: '430000' } });
   const compact = [env.enc.protected, env.enc.encrypted_key, env.enc.iv, env.enc.ciphertext, env.enc.tag].join('.');
-  t.equal(ciphertextDigest(env.enc), createHash('sha256').update(compact).digest('base64url'), 'digest = SHA-256 of the JWE compact serialisation');
+  t.equal(envelopeDigest(env), createHash('sha256').update(compact).digest('base64url'), 'digest = SHA-256 of the JWE compact serialisation');
 });
 
 t.test('verifyEnvelope checks sender and signature without the recipient key', async (t) => {
@@ -105,7 +106,7 @@ t.test('seal refuses what open would refuse', async (t) => {
   const base = { type: 'batch' as const, from: '430100', to: '430000', seq: 1, payload: {}, sender: changsha, recipientCertPem: hub.certPem };
   t.equal(await codeOf(seal({ ...base, from: '430700' })), 'ERR_SENDER_MISMATCH', 'certificate CN ≠ from');
   t.equal(await codeOf(seal({ ...base, to: '430700' })), 'ERR_WRONG_RECIPIENT', 'recipient certificate CN ≠ to');
-  t.equal(await codeOf(seal({ ...base, suite: 'SM2-SM4-SM3' })), 'ERR_UNKNOWN_SUITE', 'planned suite');
+  t.equal(await codeOf(seal({ ...base, suite: 'CF1-SM2KA-SM4GCM-SM3' })), 'ERR_UNKNOWN_SUITE', 'planned suite');
   t.equal(await codeOf(seal({ ...base, suite: 'ROT13' })), 'ERR_UNKNOWN_SUITE', 'unknown suite');
   t.equal(await codeOf(seal({ ...base, v: '2.0' })), 'ERR_PROTOCOL_VERSION');
   t.equal(await codeOf(seal({ ...base, sender: { keyPem: 'not a key', certPem: changsha.certPem } })), 'ERR_KEY_UNREADABLE');

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import {
   assertNodeId, assertResidentId, assertUscc, checkIdentifier, isNodeId, isValidResidentId, isValidUscc, makeResidentId,
   makeUscc, normalizeIdentifier, orgCodeCheckChar, randomResidentId, randomUscc, residentIdCheckChar, residentIdProblem,
-  seededRng, USCC_CHARSET, usccCheckChar, usccProblem,
+  residentIdWarnings, seededRng, USCC_CHARSET, usccCheckChar, usccProblem,
 } from '../../protocol/identifiers.js';
 import { maskIdentifier, maskName, maskResidentIdsIn } from '../../protocol/mask.js';
 
@@ -95,8 +95,8 @@ t.test('the resident ID standard example and date rules', async (t) => {
   t.match(residentIdProblem(withDate('19000229'), TODAY), /calendar date/, '1900 is not a leap year');
   t.match(residentIdProblem(withDate('19490230'), TODAY), /calendar date/);
   t.match(residentIdProblem(withDate('19491301'), TODAY), /calendar date/);
-  t.match(residentIdProblem(withDate('18991231'), TODAY), /before 1900/);
-  t.equal(isValidResidentId(withDate('19000101'), TODAY), true, '1900-01-01 is the earliest');
+  t.equal(residentIdProblem(withDate('18991231'), TODAY), null, 'before 1900 is valid (issue 14 item 8)');
+  t.equal(residentIdWarnings(withDate('18991231'), TODAY).length, 1, '… with an age warning');
   t.equal(isValidResidentId(withDate('20260501'), TODAY), true, 'born today');
   t.match(residentIdProblem(withDate('20260502'), TODAY), /future/);
   t.match(residentIdProblem(put(STANDARD_RESIDENT_ID, 17, '3'), TODAY), /check character/);
@@ -190,4 +190,19 @@ t.test('masking', async (t) => {
   t.equal(maskName(''), '');
   t.equal(maskResidentIdsIn(`当事人身份证号${STANDARD_RESIDENT_ID}，企业代码914403001922038216`), '当事人身份证号1101**********002X，企业代码914403001922038216');
   t.equal(maskResidentIdsIn('编号A11010519491231002X'), '编号A11010519491231002X', 'not matched inside a longer code');
+});
+
+t.test('GB 11643 own example (born 1880) is valid; an implausible age is a warning, not a failure (issue 14 item 8)', async (t) => {
+  const GB_EXAMPLE = '440524188001010014'; // the example in GB 11643-1999 itself
+  t.equal(residentIdCheckChar(GB_EXAMPLE.slice(0, 17)), '4', 'check digit by MOD 11-2');
+  t.equal(residentIdProblem(GB_EXAMPLE, TODAY), null, 'valid by check digit and date');
+  t.equal(isValidResidentId(GB_EXAMPLE, TODAY), true);
+  t.equal(assertResidentId(GB_EXAMPLE, TODAY), GB_EXAMPLE);
+  t.same(checkIdentifier(GB_EXAMPLE, TODAY), { input: GB_EXAMPLE, valid: true, kind: 'resident-id', warnings: ['出生日期 1880-01-01 距今已超过 120 年，请核对证件号码 (date of birth 1880-01-01 is more than 120 years ago)'] });
+  t.same(residentIdWarnings(GB_EXAMPLE, TODAY), ['出生日期 1880-01-01 距今已超过 120 年，请核对证件号码 (date of birth 1880-01-01 is more than 120 years ago)']);
+  t.same(residentIdWarnings(STANDARD_RESIDENT_ID, TODAY), [], 'born 1949: no warning');
+  t.same(residentIdWarnings(makeResidentId({ birth: '1906-05-01', today: TODAY }), TODAY), [], 'exactly 120 years: no warning');
+  t.same(residentIdWarnings(makeResidentId({ birth: '1906-04-30', today: TODAY }), TODAY).length, 1, '120 years and a day: warning');
+  t.equal(checkIdentifier(STANDARD_RESIDENT_ID, TODAY).warnings, undefined, 'no warnings key when there is nothing to say');
+  t.match(residentIdProblem('440524288001010014', TODAY), /future/, 'a birth date after today is still invalid');
 });
