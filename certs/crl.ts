@@ -1,10 +1,15 @@
 /**
  * X.509 v2 CRLs (RFC 5280 §5), the one thing node-forge cannot make: built and parsed with
  * @peculiar/x509 over WebCrypto. The CA key is imported as RSASSA-PKCS1-v1_5 / SHA-256. The PEM is
- * labelled `X509 CRL`, as `openssl crl` and node:tls expect.
+ * labelled `X509 CRL`, as `openssl crl` and node:tls expect. SM2 CRLs (certs/sm2-x509.ts) are
+ * read here too; their signature is checked with protocol/sm-crypto.ts.
  */
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import { certFromPem } from '../protocol/crypto.js';
+import { children, readSequence } from '../protocol/der.js';
+import { SM2_DEFAULT_ID, sm2VerifySigned } from '../protocol/sm-crypto.js';
+import { sm2PointOf } from '../protocol/sm-jose.js';
 import { certError } from './errors.js';
 import { normaliseSerial } from './pki-crypto.js';
 
@@ -86,6 +91,26 @@ export interface ParsedCrl {
   nextUpdate: Date | undefined;
 }
 
+/** The CA's SM2 public point, when its key is SM2 (undefined for RSA/EC CAs). */
+function sm2CaPoint(caCertPem: string): string | undefined {
+  const ca = certFromPem(caCertPem);
+  return ca.keyKind === 'sm2' ? sm2PointOf(ca.publicKey) : undefined;
+}
+
+/**
+ * An SM2 CRL (WebCrypto cannot check SM2-with-SM3): the issuer is the CA's subject, byte for byte,
+ * and the signature verifies with the standard ID 1234567812345678 (GM/T 0015), or with the empty ID
+ * that `credit ca sm2-crl --openssl` uses because OpenSSL 3.0 checks SM2 CRLs only that way.
+ */
+function sm2CrlSignedBy(crlDer: Uint8Array, caDer: Uint8Array, caPoint: string): boolean {
+  const crlTbs = children(children(readSequence(Buffer.from(crlDer), 'CertificateList'))[0]!);
+  const caTbs = children(children(readSequence(Buffer.from(caDer), 'Certificate'))[0]!);
+  const issuer = crlTbs[crlTbs[0]?.tag === 0x02 ? 2 : 1];
+  const subject = caTbs[caTbs[0]?.tag === 0xa0 ? 5 : 4];
+  if (issuer === undefined || subject === undefined || !issuer.raw.equals(subject.raw)) return false;
+  return sm2VerifySigned(crlDer, caPoint, SM2_DEFAULT_ID) || sm2VerifySigned(crlDer, caPoint, '');
+}
+
 /** Reads a CRL; with `caCertPem`, also checks that the CA signed it (else ERR_CRL_INVALID). */
 export async function parseCrl(pem: string, opts: { caCertPem?: string } = {}): Promise<ParsedCrl> {
   let crl: x509.X509Crl;
@@ -95,10 +120,14 @@ export async function parseCrl(pem: string, opts: { caCertPem?: string } = {}): 
     throw certError('ERR_CRL_INVALID', `CRL cannot be read: ${(e as Error).message}`);
   }
   if (opts.caCertPem !== undefined) {
-    const ca = new x509.X509Certificate(opts.caCertPem);
     let ok = false;
     try {
-      ok = crl.issuerName.toString() === ca.subjectName.toString() && (await crl.verify({ publicKey: ca.publicKey }));
+      const sm2Point = sm2CaPoint(opts.caCertPem);
+      if (sm2Point !== undefined) ok = sm2CrlSignedBy(pemBody(pem), pemBody(opts.caCertPem), sm2Point);
+      else {
+        const ca = new x509.X509Certificate(opts.caCertPem);
+        ok = crl.issuerName.toString() === ca.subjectName.toString() && (await crl.verify({ publicKey: ca.publicKey }));
+      }
     } catch {
       ok = false;
     }

@@ -60,7 +60,7 @@ export async function buildCrl(ca: Ca, o: { now?: Date; nextUpdateDays?: number 
   if (!(days > 0)) throw new RangeError('nextUpdateDays must be positive');
   const entries = (await ca.certs.listIssued())
     .filter((r) => isRevokedAt(r, now) && Date.parse(r.notAfter) >= now.getTime())
-    .map((r) => ({ serial: r.serial, revokedAt: new Date(r.revokedAt ?? now), reason: r.reason ?? 'keyCompromise' }));
+    .map((r) => ({ serial: r.serial, revokedAt: wholeSecondAtOrAfter(new Date(r.revokedAt ?? now)), reason: r.reason ?? 'keyCompromise' }));
   return signCrl({
     caCertPem: ca.certPem,
     caKeyPem: ca.keyPem,
@@ -68,6 +68,15 @@ export async function buildCrl(ca: Ca, o: { now?: Date; nextUpdateDays?: number 
     thisUpdate: now,
     nextUpdate: new Date(now.getTime() + days * DAY),
   });
+}
+
+/**
+ * X.509 times carry whole seconds. A revocation at 10:00:00.400 is published as 10:00:01, never as
+ * 10:00:00: the hub refused the certificate from the moment itself, so an envelope it accepted at
+ * 10:00:00.300 must not look, to an auditor holding the CRL, as if it was signed after the revocation.
+ */
+function wholeSecondAtOrAfter(d: Date): Date {
+  return new Date(Math.ceil(d.getTime() / 1000) * 1000);
 }
 
 export type ListedStatus = 'active' | 'revoked' | 'expired';

@@ -14,6 +14,11 @@ export interface TrustFromCaOptions {
   crlPem?: string;
   /** Further revoked serials (e.g. straight from the hub's register, ahead of the next CRL). */
   revokedSerials?: Iterable<string>;
+  /**
+   * Further roots trusted beside caCertPem: the provincial SM2 root. Its certificates are in the
+   * same register, so the CA's CRL (caCertPem's) lists their revocations too.
+   */
+  extraCaCertPems?: readonly string[];
 }
 
 export async function trustFromCa(o: TrustFromCaOptions): Promise<TrustPolicy> {
@@ -26,5 +31,5 @@ export async function trustFromCa(o: TrustFromCaOptions): Promise<TrustPolicy> {
     for (const s of crl.revoked) revoked.add(s);
   }
   for (const s of o.revokedSerials ?? []) revoked.add(normaliseSerial(s));
-  return caTrust({ caCertPems: [o.caCertPem], isRevoked: (serial) => revoked.has(normaliseSerial(serial)), ...(validUntil ? { revocationValidUntil: validUntil } : {}) });
+  return caTrust({ caCertPems: [o.caCertPem, ...(o.extraCaCertPems ?? [])], isRevoked: (serial) => revoked.has(normaliseSerial(serial)), ...(validUntil ? { revocationValidUntil: validUntil } : {}) });
 }

@@ -150,3 +150,22 @@ t.test('trustFromCa: a CRL past its nextUpdate is refused by every check (ERR_CR
   t.equal(fresh.verifySigner(good.certPem, new Date(now)).nodeId, '430100');
   t.throws(() => fresh.verifySigner(good.certPem, new Date(now + 8 * DAY)), { code: 'ERR_CRL_STALE' }, 'a current CRL goes stale after 7 days');
 });
+
+t.test('the CRL never dates a revocation before the moment it happened (whole seconds, rounded up)', async (t) => {
+  // X.509 times carry whole seconds. Truncating 10:00:00.400 to 10:00:00 would make an envelope the
+  // hub accepted at 10:00:00.300 (before the revocation) look signed after it (the demo saw this).
+  const local = createMemoryCa({ cn: 'Rounding CA' });
+  const leaf = await enrolled(local, '430100');
+  const at = new Date(Date.UTC(2026, 11, 3, 10, 0, 0, 400));
+  await revoke(local, { serial: leaf.serial, reason: 'keyCompromise', now: at });
+  const crl = await parseCrl(await buildCrl(local, { now: new Date(at.getTime() + 1000) }), { caCertPem: local.certPem });
+  const entry = crl.entries.find((e) => e.serial === leaf.serial);
+  t.equal(entry?.revokedAt.toISOString(), '2026-12-03T10:00:01.000Z', 'rounded up to the next whole second');
+  t.ok(entry!.revokedAt.getTime() >= at.getTime(), 'not before the revocation');
+
+  const exact = await enrolled(local, '430700');
+  const onTheSecond = new Date(Date.UTC(2026, 11, 3, 10, 0, 5, 0));
+  await revoke(local, { serial: exact.serial, reason: 'keyCompromise', now: onTheSecond });
+  const crl2 = await parseCrl(await buildCrl(local, { now: new Date(onTheSecond.getTime() + 1000) }), { caCertPem: local.certPem });
+  t.equal(crl2.entries.find((e) => e.serial === exact.serial)?.revokedAt.toISOString(), '2026-12-03T10:00:05.000Z', 'a whole second stays as it is');
+});
