@@ -18,7 +18,7 @@ export function entryShapeProblem(o: Record<string, unknown>): string | null {
   if (typeof o.actor !== 'string' || typeof o.action !== 'string') return 'actor or action is not a string';
   if (!strOrNull(o.actorNode) || !strOrNull(o.object) || !strOrNull(o.class) || !strOrNull(o.reason)) return 'an optional field is neither a string nor null';
   if (o.outcome !== 'success' && o.outcome !== 'failure') return 'outcome is neither success nor failure';
-  if (!isHex(o.prevHash) || !isHex(o.leafHash)) return 'prevHash or leafHash is not a SHA-256 hex digest';
+  if (!isHex(o.prevHash) || !isHex(o.leafHash)) return 'prevHash or leafHash is not a 32-byte hex digest';
   return null;
 }
 
@@ -37,6 +37,7 @@ export function headerShapeProblem(o: Record<string, unknown>): string | null {
   if (!isCount(o.from) || !isCount(o.to) || !isCount(o.entries) || o.from < 1 || o.to < o.from) return 'from, to or entries is not a valid range';
   if (o.entries !== o.to - o.from + 1) return 'entries does not equal to − from + 1';
   if (!isHex(o.prevHash) || !Array.isArray(o.frontier) || !o.frontier.every(isHex)) return 'prevHash or frontier is not made of SHA-256 hex digests';
+  if (o.hash !== undefined && o.hash !== 'sm3') return 'hash is neither absent (SHA-256) nor "sm3"';
   if (o.from === 1 && (o.prevHash !== GENESIS_HASH || o.frontier.length !== 0)) return 'a bundle from seq 1 must start from the genesis hash and an empty frontier';
   return null;
 }

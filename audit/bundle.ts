@@ -26,6 +26,8 @@ export interface BundleHeader {
   prevHash: string;
   frontier: string[];
   exportedAt: string;
+  /** `sm3` for a log on SM (SM3 hashes, SM2 signatures); absent for SHA-256. */
+  hash?: 'sm3';
 }
 
 export interface CertLine {

@@ -1,11 +1,25 @@
 /**
  * The only module of audit/ that touches node:crypto: RFC 6962 leaf and node hashing, checkpoint
- * signatures (RSA-PSS SHA-256 = PS256 for RSA keys, ECDSA P-256 = ES256 for EC keys), and the
- * X.509 facts and chain checks the offline verifier needs (issuer signature, validity at a time).
+ * and cosignature signatures, and the X.509 facts and chain checks the offline verifier needs
+ * (issuer signature, validity at a time). Signatures (signText / verifyText) are SHA-256 over the
+ * UTF-8 text with the certificate's key type: RSA keys sign RSASSA-PKCS1-v1_5 (RFC 8017 §8.2,
+ * JOSE "RS256" — not PSS), EC P-256 keys sign ECDSA with a DER (ASN.1) signature; base64 with
+ * padding. A log created on SM (hash algorithm `sm3`, fixed in its metadata: log-meta.ts) hashes
+ * with SM3 (GB/T 32905) instead, and its signer's SM2 key signs SM2-with-SM3 (GB/T 32918.2, ID
+ * 1234567812345678, DER SEQUENCE { r, s }) — what `openssl pkeyutl -verify -rawin -digest sm3
+ * -pkeyopt distid:1234567812345678` checks. docs/audit-format.md states the same for third-party verifiers.
  */
-import { createHash, hash, createPrivateKey, createPublicKey, sign, verify, timingSafeEqual, X509Certificate, constants, type KeyObject } from 'node:crypto';
+import { createHash, hash, createPrivateKey, createPublicKey, sign, verify, timingSafeEqual, X509Certificate, type KeyObject } from 'node:crypto';
+import { sm2Sign, sm2Verify, sm2VerifyCertificate } from '../protocol/sm-crypto.js';
+import { sm2PointOf, sm2PrivateOf } from '../protocol/sm-jose.js';
 
-export type SignatureAlg = 'PS256' | 'ES256';
+/** The hash algorithm of an audit log (leaf and node hashes, checkpoint signatures' digest): fixed when the log is created. */
+export type AuditHashAlg = 'sha256' | 'sm3';
+export const AUDIT_HASH_ALGS: readonly AuditHashAlg[] = ['sha256', 'sm3'];
+
+export function isAuditHashAlg(v: unknown): v is AuditHashAlg {
+  return v === 'sha256' || v === 'sm3';
+}
 
 const LEAF_PREFIX = Buffer.from([0x00]);
 const NODE_PREFIX = Buffer.from([0x01]);
@@ -14,19 +28,29 @@ export function sha256(data: string | Uint8Array): Buffer {
   return createHash('sha256').update(data).digest();
 }
 
-/** RFC 6962 §2.1: leaf hash = SHA-256(0x00 || data). One-shot `hash()` (about 2x createHash for short inputs). */
-export function leafHash(data: string | Uint8Array): Buffer {
+/** RFC 6962 §2.1: leaf hash = H(0x00 || data), H = SHA-256 (or SM3). One-shot `hash()` (about 2x createHash for short inputs). */
+export function leafHash(data: string | Uint8Array, alg: AuditHashAlg = 'sha256'): Buffer {
   // U+0000 is the single byte 0x00 in UTF-8, so a string input can be prefixed as text.
-  return typeof data === 'string' ? hash('sha256', '\u0000' + data, 'buffer') : hash('sha256', Buffer.concat([LEAF_PREFIX, data]), 'buffer');
+  return typeof data === 'string' ? hash(alg, '\u0000' + data, 'buffer') : hash(alg, Buffer.concat([LEAF_PREFIX, data]), 'buffer');
 }
 
-/** RFC 6962 §2.1: interior node = SHA-256(0x01 || left || right). */
-export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
+/** RFC 6962 §2.1: interior node = H(0x01 || left || right). */
+export function nodeHash(left: Uint8Array, right: Uint8Array, alg: AuditHashAlg = 'sha256'): Buffer {
+  return hash(alg, Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
 }
 
 /** MTH of the empty tree: SHA-256 of nothing. */
 export const EMPTY_ROOT = sha256('');
+
+/** MTH of the empty tree under `alg`: H of nothing. */
+export function emptyRoot(alg: AuditHashAlg = 'sha256'): Buffer {
+  return alg === 'sha256' ? EMPTY_ROOT : createHash(alg).update('').digest();
+}
+
+/** The hash algorithm a log signed by this certificate uses: SM3 for an SM2 key, SHA-256 for RSA and EC P-256 keys. */
+export function hashAlgOfCert(certPem: string): AuditHashAlg {
+  return sm2PointOf(new X509Certificate(certPem).publicKey) !== undefined ? 'sm3' : 'sha256';
+}
 
 /** Constant-time comparison of two digests (false when lengths differ). */
 export function hashEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -48,18 +72,34 @@ export function keyFitsCert(keyPem: string, certPem: string): boolean {
   }
 }
 
-/** RSA PKCS#1 v1.5 SHA-256 signature of a UTF-8 text, base64. */
+/**
+ * Signature of a UTF-8 text, base64: SHA-256 RSASSA-PKCS1-v1_5 for an RSA key, SHA-256 DER ECDSA
+ * for an EC key, SM2-with-SM3 (ID 1234567812345678, DER) for an SM2 key.
+ */
 export function signText(keyPem: string, text: string): string {
-  return sign('sha256', Buffer.from(text, 'utf8'), createPrivateKey(keyPem)).toString('base64');
+  const key = createPrivateKey(keyPem);
+  const sm2 = sm2PrivateOf(key);
+  if (sm2 !== undefined) return sm2Sign(sm2, Buffer.from(text, 'utf8')).toString('base64');
+  return sign('sha256', Buffer.from(text, 'utf8'), key).toString('base64');
 }
 
-/** Verifies signText()'s signature with a PEM certificate's key. */
+/** Verifies signText()'s signature with a PEM certificate's key (SM2-with-SM3 when the key is SM2). */
 export function verifyText(certPem: string, text: string, signatureB64: string): boolean {
   try {
-    return verify('sha256', Buffer.from(text, 'utf8'), new X509Certificate(certPem).publicKey, Buffer.from(signatureB64, 'base64'));
+    const key = new X509Certificate(certPem).publicKey;
+    const point = sm2PointOf(key);
+    if (point !== undefined) return sm2Verify(point, Buffer.from(text, 'utf8'), Buffer.from(signatureB64, 'base64'));
+    return verify('sha256', Buffer.from(text, 'utf8'), key, Buffer.from(signatureB64, 'base64'));
   } catch {
     return false;
   }
+}
+
+/** True when `ca` issued and signed `cert` (SM2-with-SM3 with the standard ID for an SM2 CA key, which OpenSSL through Node cannot check). */
+function issuedBy(cert: CertFacts, ca: CertFacts): boolean {
+  if (!cert.x509.checkIssued(ca.x509)) return false;
+  const point = sm2PointOf(ca.x509.publicKey);
+  return point !== undefined ? sm2VerifyCertificate(cert.x509.raw, point) : cert.x509.verify(ca.x509.publicKey);
 }
 
 /** Constant-time comparison of two lower-case hex digests (false when lengths differ). */
@@ -79,7 +119,17 @@ export interface CertFacts {
   notBefore: Date;
   notAfter: Date;
   isCa: boolean;
+  /** Serial number as certs/ and CRLs print it (upper-case hex, no leading 00). */
+  serial: string;
   x509: X509Certificate;
+}
+
+/** The serial as certs/pki-crypto.ts normaliseSerial prints it (upper-case hex, whole bytes, no leading 00). */
+function serialOf(x509: X509Certificate): string {
+  let h = x509.serialNumber.toUpperCase();
+  if (h.length % 2 === 1) h = `0${h}`;
+  while (h.length > 2 && h.startsWith('00')) h = h.slice(2);
+  return h;
 }
 
 export function certFacts(pem: string): CertFacts {
@@ -94,6 +144,7 @@ export function certFacts(pem: string): CertFacts {
     notBefore: new Date(x509.validFrom),
     notAfter: new Date(x509.validTo),
     isCa: x509.ca,
+    serial: serialOf(x509),
     x509,
   };
 }
@@ -117,69 +168,15 @@ export function chainProblem(leaf: CertFacts, intermediates: readonly CertFacts[
   const seen = new Set<string>([leaf.fingerprint]);
   for (let depth = 0; depth < 8; depth++) {
     if (!validAt(current, at)) return `certificate "${current.subject.replace(/\n/g, ', ')}" is not valid at ${at.toISOString()} (valid ${current.notBefore.toISOString()} to ${current.notAfter.toISOString()})`;
-    const anchor = anchors.find((a) => current.x509.checkIssued(a.x509) && current.x509.verify(a.x509.publicKey));
+    const anchor = anchors.find((a) => issuedBy(current, a));
     if (anchor) {
       if (!validAt(anchor, at)) return `CA certificate is not valid at ${at.toISOString()}`;
       return null;
     }
-    const next = intermediates.find((i) => i.isCa && !seen.has(i.fingerprint) && current.x509.checkIssued(i.x509) && current.x509.verify(i.x509.publicKey));
+    const next = intermediates.find((i) => i.isCa && !seen.has(i.fingerprint) && issuedBy(current, i));
     if (!next) return `certificate "${current.subject.replace(/\n/g, ', ')}" is not issued by the given CA`;
     seen.add(next.fingerprint);
     current = next;
   }
   return 'certificate chain is too long';
-}
-
-export interface LoadedSigner {
-  key: KeyObject;
-  alg: SignatureAlg;
-  cert: CertFacts;
-  chain: CertFacts[];
-}
-
-/** Reads a signer's key and certificate; null reason when the key belongs to the certificate. */
-export function loadSigner(keyPem: string, certPem: string, chainPems: readonly string[] = []): LoadedSigner | string {
-  let key: KeyObject;
-  let cert: CertFacts;
-  let chain: CertFacts[];
-  try {
-    key = createPrivateKey(keyPem);
-  } catch {
-    return 'the signer key is not a readable PEM private key';
-  }
-  try {
-    cert = certFacts(certPem);
-    chain = chainPems.map(certFacts);
-  } catch {
-    return 'the signer certificate (or its chain) is not a readable PEM certificate';
-  }
-  const spki = (k: KeyObject) => k.export({ type: 'spki', format: 'der' });
-  if (!spki(createPublicKey(key)).equals(spki(cert.x509.publicKey))) return 'the signer key does not belong to the signer certificate';
-  const type = key.asymmetricKeyType;
-  if (type === 'rsa') return { key, alg: 'PS256', cert, chain };
-  if (type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return { key, alg: 'ES256', cert, chain };
-  return `signer keys must be RSA or EC P-256, not ${type ?? 'unknown'}`;
-}
-
-export function signBytes(signer: LoadedSigner, data: Uint8Array): string {
-  const sig = signer.alg === 'PS256'
-    ? sign('sha256', data, { key: signer.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 })
-    : sign('sha256', data, { key: signer.key, dsaEncoding: 'ieee-p1363' });
-  return sig.toString('base64');
-}
-
-/** True when `signatureB64` is a valid `alg` signature of `data` by the certificate's key. */
-export function verifyBytes(cert: CertFacts, alg: string, data: Uint8Array, signatureB64: string): boolean {
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(signatureB64)) return false;
-  const sig = Buffer.from(signatureB64, 'base64');
-  const key = cert.x509.publicKey;
-  try {
-    if (alg === 'PS256' && key.asymmetricKeyType === 'rsa') {
-      return verify('sha256', data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, sig);
-    }
-    if (alg === 'ES256' && key.asymmetricKeyType === 'ec') return verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, sig);
-  } catch {
-    return false;
-  }
-  return false;
 }

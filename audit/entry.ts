@@ -1,11 +1,12 @@
 /**
  * One audit entry: its fields, the canonical bytes its leaf hash covers, its database row, and
  * the signed checkpoint. The leaf hash is SHA-256(0x00 || canonical JSON of every field except
- * the leaf hash itself, absent fields as null), so the previous entry's hash is part of it.
+ * the leaf hash itself, absent fields as null), so the previous entry's hash is part of it; SM3
+ * instead of SHA-256 in a log created on SM (log-meta.ts).
  */
 import { canonicalize } from '../protocol/canonical-json.js';
 import { isClassification, type Classification } from '../protocol/classification.js';
-import { leafHash } from './crypto.js';
+import { leafHash, type AuditHashAlg } from './crypto.js';
 import { auditError } from './errors.js';
 import type { AuditEvent } from './types.js';
 
@@ -31,7 +32,7 @@ export interface Checkpoint {
   rootHash: string;
   time: string;
   nodeId: string;
-  /** RSA PKCS#1 v1.5 SHA-256 over checkpointText(), base64. */
+  /** RSA PKCS#1 v1.5 SHA-256 (or ECDSA P-256, or SM2-with-SM3 in an SM log) over checkpointText(), base64. */
   signature: string;
   /** SHA-256 of the signer certificate's DER, hex. */
   signerFingerprint: string;
@@ -53,13 +54,17 @@ export function leafInput(e: Omit<AuditEntry, 'leafHash'>): string {
   });
 }
 
-export function hashEntry(e: Omit<AuditEntry, 'leafHash'>): string {
-  return leafHash(leafInput(e)).toString('hex');
+export function hashEntry(e: Omit<AuditEntry, 'leafHash'>, alg: AuditHashAlg = 'sha256'): string {
+  return leafHash(leafInput(e), alg).toString('hex');
 }
 
-/** The text a checkpoint signature covers. */
-export function checkpointText(c: Pick<Checkpoint, 'treeSize' | 'rootHash' | 'time' | 'nodeId'>): string {
-  return canonicalize({ type: 'credit-audit-checkpoint/1', treeSize: c.treeSize, rootHash: c.rootHash, time: c.time, nodeId: c.nodeId });
+/**
+ * The text a checkpoint signature covers. A checkpoint of an SM log (SM3 hashes) also signs
+ * `"hash":"sm3"`, so its signature can never be taken for one over a SHA-256 tree.
+ */
+export function checkpointText(c: Pick<Checkpoint, 'treeSize' | 'rootHash' | 'time' | 'nodeId'>, alg: AuditHashAlg = 'sha256'): string {
+  const body = { type: 'credit-audit-checkpoint/1', treeSize: c.treeSize, rootHash: c.rootHash, time: c.time, nodeId: c.nodeId };
+  return canonicalize(alg === 'sha256' ? body : { ...body, hash: alg });
 }
 
 const str = (v: unknown, max: number) => typeof v === 'string' && v.length > 0 && v.length <= max;
@@ -80,7 +85,7 @@ export function assertEvent(e: AuditEvent): void {
 }
 
 /** The next entry after (seq - 1, prevHash). */
-export function makeEntry(e: AuditEvent, seq: number, time: Date, prevHash: string): AuditEntry {
+export function makeEntry(e: AuditEvent, seq: number, time: Date, prevHash: string, alg: AuditHashAlg = 'sha256'): AuditEntry {
   const base = {
     seq,
     time: time.toISOString(),
@@ -93,7 +98,7 @@ export function makeEntry(e: AuditEvent, seq: number, time: Date, prevHash: stri
     reason: e.reason ?? null,
     prevHash,
   };
-  return { ...base, leafHash: hashEntry(base) };
+  return { ...base, leafHash: hashEntry(base, alg) };
 }
 
 export interface EntryRow {

@@ -19,6 +19,14 @@ export const AUDIT_ERRORS = {
   ERR_AUDIT_CLOSED: 'the audit log has been closed',
   ERR_AUDIT_INCONSISTENT: "the node's audit log is not consistent with a checkpoint the hub cosigned earlier: it was rewritten or forked",
   ERR_AUDIT_COSIGNATURE: "a hub cosignature does not verify, or does not match the node's checkpoint at its tree size",
+  ERR_AUDIT_UNWITNESSED: 'the latest checkpoint of the audit bundle carries no witness cosignature: its last entries are not witnessed',
+  ERR_AUDIT_REVOKED_SIGNER: 'a checkpoint or cosignature was made after its certificate was revoked (for keyCompromise: not cosigned before the compromise time)',
+  ERR_AUDIT_RESET_NOT_ARMED: "a node asked for a witness reset, but the hub operator has not armed one for it (or the arm was used, or is for another backup)",
+  ERR_AUDIT_RESET_EXPIRED: 'the witness reset armed for this node has expired before the node used it',
+  ERR_AUDIT_RESET_MISSING: 'the witness records lack a witness reset that the hub cosignatures of the log refer to (their epoch)',
+  ERR_AUDIT_RESET_FROM: 'the witness reset does not start from the largest head the hub cosigned before the backup was made',
+  ERR_AUDIT_ALGORITHM_MIXED: 'the audit log was created with another hash algorithm (sha256 or sm3), or a checkpoint or cosignature is signed with a key of another algorithm than the log',
+  ERR_AUDIT_UNSIGNED_SIZE: 'no signed checkpoint is stored at the requested tree size',
 } as const;
 
 export type AuditErrorCode = keyof typeof AUDIT_ERRORS;

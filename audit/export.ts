@@ -5,13 +5,16 @@
  * checkpoint (`requestedTo` says so), or ERR_AUDIT_NO_CHECKPOINT when none lies in the range.
  * The hub's stored cosignatures follow the checkpoint they cosign; the hub certificate is a `cert`
  * line with role "witness".
+ * `witnessed` ends the bundle at the last checkpoint a witness cosigned instead (nothing is signed):
+ * a bundle that `credit audit verify` accepts without --allow-unwitnessed; ERR_AUDIT_UNWITNESSED
+ * when no checkpoint in the range is cosigned yet.
  */
 import type { Knex } from 'knex';
 import { certFingerprint } from './crypto.js';
 import { auditError } from './errors.js';
 import { BUNDLE_FORMAT, type BundleLine, type CertLine } from './bundle.js';
 import type { Cosignature } from './cosign.js';
-import { cosignaturesBetween } from './cosign-store.js';
+import { cosignaturesBetween, lastCosignedSize } from './cosign-store.js';
 import { readySigner, signCheckpoint, type AuditSigner } from './signer.js';
 import { checkpointAt, checkpointsBetween, entries, insertCheckpoint, lastSeq, leafHashes, pruneBase, type StoredCheckpoint } from './store.js';
 
@@ -19,6 +22,8 @@ export interface ExportOptions {
   from?: number;
   to?: number;
   signer?: AuditSigner;
+  /** End at the last witness-cosigned checkpoint at or before `to` (excludes `signer`). */
+  witnessed?: boolean;
   now?: () => Date;
 }
 
@@ -29,7 +34,7 @@ export interface ExportResult {
   checkpoints: number;
   /** Hub cosignatures carried. */
   cosignatures: number;
-  /** Set when no signer was given and `to` was cut back to the last stored checkpoint. */
+  /** Set when `to` was cut back: to the last stored checkpoint (no signer), or the last cosigned one (`witnessed`). */
   requestedTo?: number;
 }
 
@@ -44,12 +49,19 @@ export async function exportBundle(db: Knex, opts: ExportOptions = {}): Promise<
   if (last === 0 || from < 1 || to > last || from > to) throw auditError('ERR_AUDIT_RANGE', `cannot export ${from}..${to}: the log holds ${base.firstKept}..${last}`);
 
   let requestedTo: number | undefined;
+  if (opts.witnessed) {
+    if (opts.signer) throw auditError('ERR_AUDIT_RANGE', 'a witnessed export signs nothing: give no signer');
+    const size = await lastCosignedSize(db, from, to);
+    if (size === null) throw auditError('ERR_AUDIT_UNWITNESSED', `no checkpoint of entries ${from}..${to} carries a witness cosignature yet`, { from, to });
+    if (size < to) requestedTo = to;
+    to = size;
+  }
   let final = await checkpointAt(db, to);
   if (!final && opts.signer) {
     const leaves = await leafHashes(db, base.firstKept, to);
     const range = base.range.clone();
     for (const l of leaves) range.append(l);
-    final = signCheckpoint(readySigner(opts.signer), to, range.root().toString('hex'), now());
+    final = signCheckpoint(readySigner(opts.signer, range.alg), to, range.root().toString('hex'), now(), range.alg);
     await insertCheckpoint(db, final);
   }
   if (!final) {
@@ -86,6 +98,8 @@ export async function exportBundle(db: Knex, opts: ExportOptions = {}): Promise<
     {
       type: 'header', format: BUNDLE_FORMAT, nodeId: final.nodeId, from, to, entries: to - from + 1,
       prevHash, frontier: frontier.toHex(), exportedAt: now().toISOString(),
+      // a log on SM says so; a SHA-256 log's header stays as it always was
+      ...(base.range.alg === 'sha256' ? {} : { hash: base.range.alg }),
     },
     ...certs.values(),
   ];

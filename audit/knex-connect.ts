@@ -3,6 +3,7 @@
  * `postgres://` URL. Shared by audit/, node/ and hub/ so every part speaks to the database the
  * same way. `type Db = Knex | Knex.Transaction` lets stores run inside a caller's transaction.
  */
+import { createRequire } from 'node:module';
 import knexFactory, { type Knex } from 'knex';
 import { secureSqliteFiles } from './store-files.js';
 
@@ -53,15 +54,52 @@ export async function connect(target: string, opts: ConnectOptions = {}): Promis
     return db;
   }
   if (target !== ':memory:' && !target.startsWith('file:')) secureSqliteFiles(target); // 0600, before SQLite creates it 0644
-  return sqliteStore(target, ['PRAGMA journal_mode = WAL', 'PRAGMA synchronous = NORMAL', 'PRAGMA foreign_keys = ON', 'PRAGMA busy_timeout = 5000']);
+  return sqliteStore(target, ['PRAGMA journal_mode = WAL', 'PRAGMA synchronous = NORMAL', 'PRAGMA foreign_keys = ON', 'PRAGMA busy_timeout = 5000'], ImmediateSqliteClient);
+}
+
+/**
+ * Opens an existing store for reading only (start-up checks): PostgreSQL as connect() does,
+ * SQLite without creating the file, changing its mode or switching it to WAL (`query_only`).
+ */
+export async function connectReadOnly(target: string): Promise<Knex> {
+  if (isPostgresUrl(target)) return connect(target);
+  return sqliteStore(target, ['PRAGMA query_only = ON', 'PRAGMA schema_version']);
 }
 
 type SqliteConn = { run: (sql: string, cb: (err: Error | null) => void) => void };
 
+/*
+ * Transactions of a writing SQLite store start with BEGIN IMMEDIATE. Another process (a CLI command
+ * beside the server) may write the same file: in WAL mode a deferred transaction that has read and
+ * then writes after that process committed fails at once with SQLITE_BUSY — busy_timeout cannot
+ * help, its snapshot is stale. BEGIN IMMEDIATE takes the write lock first, waiting under
+ * busy_timeout, and nothing can refuse the transaction's writes after that. Within one process the
+ * store has one connection, so its transactions were serial already; a read-only transaction on the
+ * writing connection now also waits for another process's write (the reader connection of
+ * readerFor() does not). knex has no option for this: its SQLite client and transaction classes are
+ * extended (knex/lib is CommonJS without an exports map).
+ */
+const require = createRequire(import.meta.url);
+type TransactionCtor = new (...args: unknown[]) => { query(conn: unknown, sql: string): Promise<unknown> };
+const SqliteClient = require('knex/lib/dialects/sqlite3/index.js') as new (config: Knex.Config) => object;
+const SqliteTransaction = require('knex/lib/dialects/sqlite3/execution/sqlite-transaction.js') as TransactionCtor;
+
+class ImmediateTransaction extends SqliteTransaction {
+  begin(conn: unknown): Promise<unknown> {
+    return this.query(conn, 'BEGIN IMMEDIATE;');
+  }
+}
+
+class ImmediateSqliteClient extends SqliteClient {
+  transaction(...args: unknown[]): unknown {
+    return new ImmediateTransaction(this, ...args);
+  }
+}
+
 /** A one-connection SQLite store; `pragmas` run in order on the connection before its first use. */
-function sqliteStore(filename: string, pragmas: string[]): Knex {
+function sqliteStore(filename: string, pragmas: string[], client: string | (new (config: Knex.Config) => object) = 'sqlite3'): Knex {
   return knexFactory({
-    client: 'sqlite3',
+    client: client as Knex.Config['client'],
     connection: { filename },
     useNullAsDefault: true,
     pool: {
@@ -94,4 +132,13 @@ export async function readerFor(db: Knex): Promise<{ reader: Knex; close: () => 
 export function engineOf(db: Knex): 'sqlite' | 'pg' {
   const client = (db.client as { config: { client: string } }).config.client;
   return client === 'pg' ? 'pg' : 'sqlite';
+}
+
+/**
+ * `col IN (values)` for a long list: PostgreSQL binds it as an array parameter; SQLite reads one
+ * JSON parameter through json_each (no limit on the number of bound variables).
+ */
+export function whereInList<Q extends Knex.QueryBuilder>(db: Db, q: Q, col: string, values: readonly string[]): Q {
+  if (engineOf(db as Knex) === 'pg') return q.whereIn(col, values as string[]) as Q;
+  return q.whereRaw(`${col} in (select value from json_each(?))`, [JSON.stringify(values)]) as Q;
 }

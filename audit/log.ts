@@ -7,6 +7,13 @@
  * caller's transaction and keeps the lock until it ends: on commit the in-memory head advances,
  * on rollback it stays; a savepoint that rolls back restores the state saved before its first entry.
  * After a failed write the next lock holder re-reads the head over its own connection.
+ * Several processes on one store (hub processes on one PostgreSQL, an operator command beside a
+ * running server): every appending transaction first takes the store's audit lock — on PostgreSQL
+ * the transaction-scoped advisory lock AUDIT_LOCK_KEY, on SQLite the write lock its transaction
+ * holds — then reads the newest seq; when another process appended since, the entries it added are
+ * read (leaf hashes only, from this process's size on) and folded into the in-memory range, so the
+ * head is always the store's head under a lock held to COMMIT (docs/audit-format.md, "Several
+ * writers").
  * Checkpoints are signed every `checkpointEvery` entries (in the appending transaction), every
  * `checkpointIntervalMs` when there is anything new, and on close(). setSigner() swaps the key
  * (certificate renewal): checkpoints signed from then on use the new one.
@@ -14,9 +21,12 @@
 import type { Knex } from 'knex';
 import { assertEvent, makeEntry, type AuditEntry, type Checkpoint } from './entry.js';
 import { auditError } from './errors.js';
+import type { AuditHashAlg } from './crypto.js';
+import { fixHashAlg } from './log-meta.js';
 import type { CompactRange } from './merkle.js';
 import { canSignAt, readySigner, signCheckpoint, type AuditSigner, type ReadySigner } from './signer.js';
-import { insertCheckpoint, insertEntries, latestCheckpoint, loadHead, type StoredCheckpoint } from './store.js';
+import { engineOf } from './knex-connect.js';
+import { insertCheckpoint, insertEntries, latestCheckpoint, leafHashes, loadHead, type StoredCheckpoint } from './store.js';
 import type { AuditEvent, AuditSink } from './types.js';
 
 export interface AuditLogOptions {
@@ -26,6 +36,8 @@ export interface AuditLogOptions {
   /** …and every T ms when entries were added since the last one (default 60 000; 0 = off). */
   checkpointIntervalMs?: number;
   now?: () => Date;
+  /** Hash algorithm, fixed when the log is created (log-meta.ts): `sm3` needs an SM2 signer; another one than the log's is ERR_AUDIT_ALGORITHM_MIXED. */
+  hashAlg?: AuditHashAlg;
 }
 
 export interface AuditLog extends AuditSink {
@@ -61,8 +73,16 @@ interface Pending {
 
 const MAX_BATCH = 5000;
 
+/**
+ * Key of the PostgreSQL advisory lock every appending transaction holds to its end: one writer of
+ * the chain head at a time across all processes on the store (hub/records-store.ts's feed lock is
+ * 430_000_001).
+ */
+export const AUDIT_LOCK_KEY = 430_000_002;
+
 export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promise<AuditLog> {
-  let signer: ReadySigner | null = opts.signer ? readySigner(opts.signer) : null;
+  const alg = await fixHashAlg(db, opts.hashAlg);
+  let signer: ReadySigner | null = opts.signer ? readySigner(opts.signer, alg) : null;
   const every = opts.checkpointEvery ?? 1000;
   const now = opts.now ?? (() => new Date());
   let state = await loadHead(db);
@@ -71,6 +91,10 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
 
   // ---- mutex over `state`: the audit lock ----
   // LOCK ORDER (every caller, hub and node): connection → database locks → audit lock.
+  // The audit lock is this mutex and then, taken right after it by its holder only, the store's
+  // (PostgreSQL advisory lock AUDIT_LOCK_KEY; SQLite's write lock is the transaction's own): a
+  // holder of the store's audit lock waits on nothing but its audit rows and COMMIT, so another
+  // process's transaction waiting for it cannot be part of a cycle.
   // The audit lock is an in-process lock the database cannot see, so it must never be held while
   // waiting on the database for anything but its own audit rows and COMMIT:
   //  - it is taken only inside a transaction (a connection is held first, so SQLite's single
@@ -91,10 +115,27 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
     tail = tail.then(() => held);
     return prev.then(() => release);
   };
-  // After a failed write the database may hold a head we do not know (another process wrote):
-  // the next holder of the lock re-reads it over its own connection.
+  // After a failed write the database may hold a head we do not know (another process wrote, or
+  // COMMIT succeeded although its answer was lost): the next holder of the lock re-reads it all.
   let stale = false;
+  const pg = engineOf(db) === 'pg';
   const newCtx = async (trx: Knex.Transaction): Promise<Ctx> => {
+    // The store's audit lock: held to COMMIT/ROLLBACK, after the in-process audit lock (LOCK ORDER).
+    if (pg) await trx.raw('select pg_advisory_xact_lock(?)', [AUDIT_LOCK_KEY]);
+    // Another process may have appended (a second hub process, an operator command beside the
+    // running server): one indexed read of the newest seq tells.
+    const top = (await trx('audit_log').orderBy('seq', 'desc').first('seq')) as { seq: number | string } | undefined;
+    const size = top ? Number(top.seq) : 0;
+    if (!stale && size > state.range.size) {
+      // fold in what the others appended: O(their entries), not O(log)
+      const leaves = await leafHashes(trx, state.range.size + 1, size);
+      if (leaves.length === size - state.range.size) {
+        const range = state.range.clone();
+        for (const l of leaves) range.append(l);
+        state = { range, head: leaves[leaves.length - 1]!.toString('hex') };
+        lastCp = (await latestCheckpoint(trx))?.treeSize ?? 0;
+      } else stale = true; // pruned meanwhile: start from the prune base
+    } else if (size !== state.range.size) stale = true;
     if (stale) {
       state = await loadHead(trx);
       lastCp = (await latestCheckpoint(trx))?.treeSize ?? 0;
@@ -111,7 +152,7 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
     const s = signer;
     const at = now();
     if (!s || ctx.range.size === 0 || ctx.range.size === ctx.lastCp || !canSignAt(s, at)) return null;
-    const cp = signCheckpoint(s, ctx.range.size, ctx.range.root().toString('hex'), at);
+    const cp = signCheckpoint(s, ctx.range.size, ctx.range.root().toString('hex'), at, alg);
     await insertCheckpoint(trx, cp);
     ctx.lastCp = cp.treeSize;
     return cp;
@@ -126,13 +167,13 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
     // Checkpoints at exact multiples of `every` (the compact range's root is O(log n)).
     const cps: StoredCheckpoint[] = [];
     for (const ev of events) {
-      const entry = makeEntry(ev, range.size + 1, now(), head);
+      const entry = makeEntry(ev, range.size + 1, now(), head, alg);
       list.push(entry);
       range.append(Buffer.from(entry.leafHash, 'hex'));
       head = entry.leafHash;
       if (s && range.size % every === 0) {
         const at = now();
-        if (canSignAt(s, at)) cps.push(signCheckpoint(s, range.size, range.root().toString('hex'), at));
+        if (canSignAt(s, at)) cps.push(signCheckpoint(s, range.size, range.root().toString('hex'), at, alg));
       }
     }
     await insertEntries(trx, list);
@@ -275,7 +316,7 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
     latestCheckpoint: latest,
     setSigner(next: AuditSigner) {
       if (closed) throw auditError('ERR_AUDIT_CLOSED');
-      const ready = readySigner(next);
+      const ready = readySigner(next, alg);
       if (signer && ready.nodeId !== signer.nodeId) {
         throw auditError('ERR_AUDIT_SIGNER_INVALID', `this audit log is signed for node ${signer.nodeId}, not ${ready.nodeId}`);
       }

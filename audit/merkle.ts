@@ -1,9 +1,10 @@
 /**
  * RFC 6962 Merkle trees (Certificate Transparency): tree hashes over a range of leaves, a compact
  * range ("frontier") for cheap appends, and §2.1.1 inclusion / §2.1.2 consistency proofs with their
- * verification (the algorithms of RFC 9162 §2.1.3.2 and §2.1.4.2). Hashes are 32-byte Buffers.
+ * verification (the algorithms of RFC 9162 §2.1.3.2 and §2.1.4.2). Hashes are 32-byte Buffers:
+ * SHA-256, or SM3 for a log created on SM (`alg`, default sha256; the tree's shape is the same).
  */
-import { hashEqual, nodeHash, sha256 } from './crypto.js';
+import { emptyRoot, hashEqual, nodeHash, sha256, type AuditHashAlg } from './crypto.js';
 import { auditError } from './errors.js';
 
 /** The root of the empty tree: SHA-256 of the empty string. */
@@ -24,22 +25,23 @@ export class CompactRange {
   constructor(
     public size = 0,
     public nodes: Buffer[] = [],
+    public readonly alg: AuditHashAlg = 'sha256',
   ) {}
 
-  static fromHex(size: number, nodes: readonly string[]): CompactRange {
+  static fromHex(size: number, nodes: readonly string[], alg: AuditHashAlg = 'sha256'): CompactRange {
     if (nodes.length !== popcount(size)) throw auditError('ERR_AUDIT_BUNDLE_MALFORMED', `a frontier for ${size} leaves has ${popcount(size)} hashes, not ${nodes.length}`);
-    return new CompactRange(size, nodes.map((h) => Buffer.from(h, 'hex')));
+    return new CompactRange(size, nodes.map((h) => Buffer.from(h, 'hex')), alg);
   }
 
   clone(): CompactRange {
-    return new CompactRange(this.size, [...this.nodes]);
+    return new CompactRange(this.size, [...this.nodes], this.alg);
   }
 
   append(leaf: Buffer): void {
     let h = leaf;
     let s = this.size;
     while (s % 2 === 1) {
-      h = nodeHash(this.nodes.pop()!, h);
+      h = nodeHash(this.nodes.pop()!, h, this.alg);
       s = Math.floor(s / 2);
     }
     this.nodes.push(h);
@@ -47,9 +49,9 @@ export class CompactRange {
   }
 
   root(): Buffer {
-    if (this.nodes.length === 0) return EMPTY_ROOT;
+    if (this.nodes.length === 0) return emptyRoot(this.alg);
     let h = this.nodes[this.nodes.length - 1]!;
-    for (let i = this.nodes.length - 2; i >= 0; i--) h = nodeHash(this.nodes[i]!, h);
+    for (let i = this.nodes.length - 2; i >= 0; i--) h = nodeHash(this.nodes[i]!, h, this.alg);
     return h;
   }
 
@@ -98,14 +100,14 @@ export function rangeHasher(leaves: readonly Buffer[], base: CompactRange = new 
       return leaf;
     }
     const k2 = splitPoint(hi - lo);
-    return nodeHash(hash(lo, lo + k2), hash(lo + k2, hi));
+    return nodeHash(hash(lo, lo + k2), hash(lo + k2, hi), base.alg);
   };
   return hash;
 }
 
 /** MTH over plain leaf hashes. */
-export function merkleRoot(leaves: readonly Buffer[]): Buffer {
-  const r = new CompactRange();
+export function merkleRoot(leaves: readonly Buffer[], alg: AuditHashAlg = 'sha256'): Buffer {
+  const r = new CompactRange(0, [], alg);
   for (const l of leaves) r.append(l);
   return r.root();
 }
@@ -136,7 +138,7 @@ const odd = (x: number) => x % 2 === 1;
 const half = (x: number) => Math.floor(x / 2);
 
 /** RFC 9162 §2.1.3.2: true when `leaf` is leaf m (0-based) of the tree of size n with `root`. */
-export function verifyInclusion(leaf: Buffer, m: number, n: number, proof: readonly Buffer[], root: Buffer): boolean {
+export function verifyInclusion(leaf: Buffer, m: number, n: number, proof: readonly Buffer[], root: Buffer, alg: AuditHashAlg = 'sha256'): boolean {
   if (!(m >= 0 && m < n)) return false;
   let fn = m;
   let sn = n - 1;
@@ -144,10 +146,10 @@ export function verifyInclusion(leaf: Buffer, m: number, n: number, proof: reado
   for (const p of proof) {
     if (sn === 0) return false;
     if (odd(fn) || fn === sn) {
-      r = nodeHash(p, r);
+      r = nodeHash(p, r, alg);
       if (!odd(fn)) while (!odd(fn) && fn !== 0) [fn, sn] = [half(fn), half(sn)];
     } else {
-      r = nodeHash(r, p);
+      r = nodeHash(r, p, alg);
     }
     [fn, sn] = [half(fn), half(sn)];
   }
@@ -155,7 +157,7 @@ export function verifyInclusion(leaf: Buffer, m: number, n: number, proof: reado
 }
 
 /** RFC 9162 §2.1.4.2: true when the tree of size n with root2 extends the tree of size m with root1. */
-export function verifyConsistency(m: number, n: number, root1: Buffer, root2: Buffer, proof: readonly Buffer[]): boolean {
+export function verifyConsistency(m: number, n: number, root1: Buffer, root2: Buffer, proof: readonly Buffer[], alg: AuditHashAlg = 'sha256'): boolean {
   if (!(m >= 1 && m <= n)) return false;
   if (m === n) return proof.length === 0 && hashEqual(root1, root2);
   const path = Number.isInteger(Math.log2(m)) ? [root1, ...proof] : [...proof];
@@ -168,11 +170,11 @@ export function verifyConsistency(m: number, n: number, root1: Buffer, root2: Bu
   for (const c of path.slice(1)) {
     if (sn === 0) return false;
     if (odd(fn) || fn === sn) {
-      fr = nodeHash(c, fr);
-      sr = nodeHash(c, sr);
+      fr = nodeHash(c, fr, alg);
+      sr = nodeHash(c, sr, alg);
       if (!odd(fn)) while (!odd(fn) && fn !== 0) [fn, sn] = [half(fn), half(sn)];
     } else {
-      sr = nodeHash(sr, c);
+      sr = nodeHash(sr, c, alg);
     }
     [fn, sn] = [half(fn), half(sn)];
   }

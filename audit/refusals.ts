@@ -12,6 +12,10 @@
  *   - at most `maxKeys` keys are tracked per minute; refusals of further keys that minute are
  *     counted under one overflow key per (action, reason) with actor `*` (written only as an aggregate).
  * So each minute adds at most 2 × maxKeys + (overflow keys) entries, whatever the request rate.
+ * No refusal is ever dropped (issue 22): a write that fails is tried again (`attempts`, a little later
+ * each time); when the single entry still cannot be written, refused() rejects, so the caller fails
+ * the request instead of answering it unlogged (the hub answers 503 ERR_NOT_READY); aggregates whose
+ * write fails go back into the tallies and are written with the next flush (or close()).
  */
 import type { AuditEvent, AuditSink } from './types.js';
 
@@ -24,6 +28,8 @@ export interface RefusalAuditOptions {
   timer?: boolean;
   /** Where a failed background write is reported (default: ignored). */
   onError?: (e: unknown) => void;
+  /** Tries of each write before it counts as failed (default 4: waits 50, 100, 150 ms between). */
+  attempts?: number;
 }
 
 export interface RefusalAudit {
@@ -59,6 +65,20 @@ export function refusalAudit(sink: AuditSink, opts: RefusalAuditOptions = {}): R
   let minuteNow = -1;
   let timer: NodeJS.Timeout | null = null;
   let closed = false;
+  const attempts = Math.max(1, opts.attempts ?? 4);
+
+  /** sink.record(), tried again on failure; rejects with the last error. */
+  async function write(e: AuditEvent): Promise<void> {
+    for (let i = 1; ; i++) {
+      try {
+        await sink.record(e);
+        return;
+      } catch (err) {
+        if (i >= attempts) throw err;
+        await new Promise((r) => setTimeout(r, 50 * i));
+      }
+    }
+  }
 
   const aggregate = (t: Tally): AuditEvent => ({
     ...t.event,
@@ -69,18 +89,25 @@ export function refusalAudit(sink: AuditSink, opts: RefusalAuditOptions = {}): R
   /** Takes the tallies to write out of the map (those of closed minutes, or all) and writes them. */
   async function flush(all = false): Promise<void> {
     const current = Math.floor(clock().getTime() / MINUTE);
-    const out: AuditEvent[] = [];
+    const out: Array<[string, Tally]> = [];
     for (const [k, t] of tallies) {
       if (!all && t.minute >= current) continue;
       tallies.delete(k);
-      if (t.count > 0) out.push(aggregate(t));
+      if (t.count > 0) out.push([k, t]);
     }
     if (current !== minuteNow || all) {
       minuteNow = current;
       tracked = [...tallies.keys()].filter((k) => !k.startsWith('*\u0000')).length;
     }
-    // one flush of the log for all of them
-    await Promise.all(out.map((e) => sink.record(e)));
+    // one flush of the log for all of them; a tally whose aggregate could not be written goes back
+    // (under a key of its own minute, so it is written as it was by the next flush)
+    const results = await Promise.allSettled(out.map(([, t]) => write(aggregate(t))));
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [[out[i]!, r.reason] as const] : []));
+    for (const [[k, t]] of failed) tallies.set(`${t.minute}\u0001${k}`, t);
+    if (failed.length > 0) {
+      schedule();
+      throw failed[0]![1];
+    }
   }
 
   function schedule(): void {
@@ -97,7 +124,8 @@ export function refusalAudit(sink: AuditSink, opts: RefusalAuditOptions = {}): R
     async refused(source, event) {
       const now = clock();
       const minute = Math.floor(now.getTime() / MINUTE);
-      if (minute !== minuteNow) await flush();
+      // aggregates that cannot be written now stay in the tallies: this refusal is still written below
+      if (minute !== minuteNow) await flush().catch((e: unknown) => opts.onError?.(e));
       const key = [source, event.action, event.object ?? '', event.reason ?? ''].join('\u0000');
       const t = tallies.get(key);
       if (t && t.minute === minute) {
@@ -106,7 +134,7 @@ export function refusalAudit(sink: AuditSink, opts: RefusalAuditOptions = {}): R
         t.last = now.toISOString();
         return;
       }
-      if (closed) return void (await sink.record(event));
+      if (closed) return void (await write(event));
       if (tracked >= maxKeys) {
         const over = ['*', event.action, event.reason ?? ''].join('\u0000');
         const { actorNode: _node, ...rest } = event;
@@ -121,7 +149,16 @@ export function refusalAudit(sink: AuditSink, opts: RefusalAuditOptions = {}): R
       tallies.set(key, { minute, event, count: 0, first: null, last: null });
       tracked++;
       schedule();
-      await sink.record(event);
+      try {
+        await write(event);
+      } catch (e) {
+        // not written: forget the key, so the next refusal of it is written one by one again
+        if (tallies.get(key)?.count === 0) {
+          tallies.delete(key);
+          tracked--;
+        }
+        throw e;
+      }
     },
     flush,
     async close() {

@@ -1,7 +1,9 @@
 /**
  * The audit schema as knex migrations (a migrationSource object, own bookkeeping table) and the
  * append-only triggers: UPDATE and DELETE on `audit_log`, `audit_checkpoints`, `audit_prunes` and
- * `audit_cosignatures` (hub cosignatures of this node's checkpoints, migration 002) are refused by
+ * `audit_cosignatures` (witness cosignatures of this store's checkpoints, migration 002; one per
+ * tree size and witness since 003) and `audit_witnessed` (the heads this store's owner cosigned for
+ * another log: a node's of the hub's checkpoints, migration 003) are refused by
  * the database itself (SQLite RAISE(ABORT); PostgreSQL a plpgsql function raising an exception, plus
  * TRUNCATE). Pruning (prune.ts) is the one deliberate path that lifts the delete guard, inside
  * its own transaction.
@@ -12,7 +14,40 @@ import { engineOf } from './knex-connect.js';
 export const AUDIT_MIGRATIONS_TABLE = 'knex_migrations_audit';
 /** The tables 001 creates and guards. */
 const TABLES_001 = ['audit_log', 'audit_checkpoints', 'audit_prunes'] as const;
-export const GUARDED_TABLES = [...TABLES_001, 'audit_cosignatures'] as const;
+export const GUARDED_TABLES = [...TABLES_001, 'audit_cosignatures', 'audit_witnessed', 'audit_meta'] as const;
+
+/** The audit_cosignatures columns when migration 003 rebuilds it; `pkey` names its primary key (PostgreSQL names are per schema). */
+function cosignaturesTable(key: 'tree_size' | 'tree_size,witness', pkey: string) {
+  return (t: Knex.CreateTableBuilder) => {
+    t.bigInteger('tree_size').notNullable();
+    t.string('root_hash', 64).notNullable();
+    t.string('checkpoint_time', 24).notNullable();
+    t.string('node_id', 16).notNullable();
+    t.string('witness', 16).notNullable();
+    t.string('cosigned_at', 24).notNullable();
+    t.text('signature').notNullable();
+    t.string('signer_fingerprint', 64).notNullable();
+    t.text('cert_pem').notNullable();
+    t.primary(key === 'tree_size' ? ['tree_size'] : ['tree_size', 'witness'], pkey);
+  };
+}
+
+/** Rebuilds audit_cosignatures with another primary key (copying the rows; one per tree size when narrowing). */
+async function rekeyCosignatures(db: Knex, key: 'tree_size' | 'tree_size,witness'): Promise<void> {
+  for (const sql of unguardSql(db, 'audit_cosignatures')) await db.raw(sql);
+  await db.schema.createTable('audit_cosignatures_next', cosignaturesTable(key, key === 'tree_size' ? 'audit_cosignatures_size_pkey' : 'audit_cosignatures_size_witness_pkey'));
+  const rows = (await db('audit_cosignatures').select('*').orderBy([{ column: 'tree_size' }, { column: 'cosigned_at' }])) as Record<string, unknown>[];
+  const seen = new Set<string>();
+  for (const r of rows) {
+    const k = key === 'tree_size' ? String(r.tree_size) : `${String(r.tree_size)}:${String(r.witness)}`;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    await db('audit_cosignatures_next').insert(r);
+  }
+  await db.schema.dropTable('audit_cosignatures');
+  await db.schema.renameTable('audit_cosignatures_next', 'audit_cosignatures');
+  for (const sql of guardSql(db, 'audit_cosignatures')) await db.raw(sql);
+}
 
 interface Migration {
   name: string;
@@ -112,10 +147,69 @@ END $$`);
       await db.schema.dropTableIfExists('audit_cosignatures');
     },
   },
+  {
+    // Mutual witnessing (issue 16): the hub's log is cosigned by every node, so a store keeps one
+    // cosignature per tree size *and witness*; and a node keeps the hub heads it cosigned
+    // (audit_witnessed: its records for `credit audit witness-export`, and the `prev` of its next check).
+    name: '003_audit_mutual_witness',
+    async up(db) {
+      await rekeyCosignatures(db, 'tree_size,witness');
+      await db.schema.createTable('audit_witnessed', (t) => {
+        t.string('node_id', 16).notNullable();
+        t.bigInteger('tree_size').notNullable();
+        t.string('root_hash', 64).notNullable();
+        t.text('checkpoint').notNullable();
+        t.text('cosignature').notNullable();
+        t.string('cosigned_at', 24).notNullable();
+        t.primary(['node_id', 'tree_size']);
+      });
+      for (const sql of guardSql(db, 'audit_witnessed')) await db.raw(sql);
+    },
+    async down(db) {
+      for (const sql of unguardSql(db, 'audit_witnessed')) await db.raw(sql);
+      await db.schema.dropTableIfExists('audit_witnessed');
+      await rekeyCosignatures(db, 'tree_size');
+    },
+  },
+  {
+    // The log's settings fixed when it is created (log-meta.ts): `hash` = sha256 | sm3. Append-only
+    // like the log, so a log cannot be switched to another algorithm half way.
+    name: '004_audit_meta',
+    async up(db) {
+      await db.schema.createTable('audit_meta', (t) => {
+        t.string('name', 32).primary();
+        t.string('value', 200).notNullable();
+        t.string('set_at', 24).notNullable();
+      });
+      for (const sql of guardSql(db, 'audit_meta')) await db.raw(sql);
+    },
+    async down(db) {
+      for (const sql of unguardSql(db, 'audit_meta')) await db.raw(sql);
+      await db.schema.dropTableIfExists('audit_meta');
+    },
+  },
+  {
+    // Witness epochs (docs/audit-format.md §10a): a hub cosignature states the node's epoch (number
+    // of witness resets before it); NULL = absent = 0. Adding a nullable column leaves the triggers.
+    name: '005_audit_cosignature_epoch',
+    async up(db) {
+      await db.schema.alterTable('audit_cosignatures', (t) => {
+        t.integer('epoch').nullable();
+      });
+    },
+    async down(db) {
+      for (const sql of unguardSql(db, 'audit_cosignatures')) await db.raw(sql);
+      await db.schema.alterTable('audit_cosignatures', (t) => {
+        t.dropColumn('epoch');
+      });
+      for (const sql of guardSql(db, 'audit_cosignatures')) await db.raw(sql);
+    },
+  },
 ];
 
-const auditMigrationSource: Knex.MigrationSource<Migration> = {
-  getMigrations: async () => MIGRATIONS,
+export const auditMigrationSource: Knex.MigrationSource<Migration> = {
+  // applied in the order of their numbered names, whatever order the list above was written in
+  getMigrations: async () => [...MIGRATIONS].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
   getMigrationName: (m) => m.name,
   getMigration: async (m) => ({ up: m.up, down: m.down }),
 };

@@ -10,8 +10,8 @@
  * from an earlier life of a container — leaves a stale lock, which the next start takes over: a
  * crash or SIGKILL never blocks the restart.
  */
-import { chmodSync, closeSync, fchmodSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, constants } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, closeSync, existsSync, fchmodSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, constants } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { writeNewFile } from '../certs/safe-files.js';
 import { serviceError } from '../protocol/service-errors.js';
 
@@ -149,4 +149,61 @@ export function lockDataDir(dir: string): DataDirLock {
     rmSync(aside, { force: true });
   }
   return locked(dir, readHolder(path));
+}
+
+/** A file a start creates (mode 0600) once its checks have passed: a generated secret, say. */
+export interface NewFile {
+  path: string;
+  content: string;
+}
+
+export interface PreparedDataDir {
+  lock: DataDirLock;
+  /**
+   * After a failed start: releases the lock and removes what this start created — the data
+   * directory (and parents) when it was absent, else the new files and the stores in `stores`
+   * that were absent — so the disk is as it was before.
+   */
+  undo(): void;
+}
+
+/**
+ * What a server start changes on disk, done only after every check that can fail has passed:
+ * creates the data directory (0700, also set on an existing one), takes its lock
+ * (ERR_DATADIR_LOCKED), then writes `files` (0600). `stores`: SQLite files the start may create,
+ * removed (with their side files) by undo() when they are absent now.
+ */
+export function prepareDataDir(dir: string, files: readonly NewFile[] = [], stores: readonly string[] = []): PreparedDataDir {
+  let createdDir: string | undefined;
+  try {
+    createdDir = mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+  } catch (e) {
+    if (createdDir !== undefined) rmSync(createdDir, { recursive: true, force: true });
+    throw serviceError('ERR_CONFIG_INVALID', `config key dataDir: cannot create ${dir} or make it 0700: ${(e as Error).message}`, { key: 'dataDir' });
+  }
+  const created: string[] = stores.filter((s) => !existsSync(s)).flatMap((s) => [s, `${s}-wal`, `${s}-shm`, `${s}-journal`]);
+  let lock: DataDirLock | undefined;
+  const undo = () => {
+    lock?.release();
+    for (const p of created.reverse()) rmSync(p, { force: true });
+    if (createdDir !== undefined) rmSync(createdDir, { recursive: true, force: true });
+  };
+  try {
+    lock = lockDataDir(dir);
+    for (const f of files) {
+      mkdirSync(dirname(f.path), { recursive: true, mode: 0o700 });
+      try {
+        writeNewFile(f.path, f.content, 0o600);
+        created.push(f.path);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        if (readFileSync(f.path, 'utf8') !== f.content) throw serviceError('ERR_CONFIG_INVALID', `${f.path} was created by another process while this one started; start again`, { key: 'dataDir' });
+      }
+    }
+  } catch (e) {
+    undo();
+    throw e;
+  }
+  return { lock, undo };
 }

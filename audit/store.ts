@@ -1,6 +1,7 @@
 /** The SQL of audit/ outside schema.ts, prune.ts and cosign-store.ts: reads and appends of the audit tables. */
 import type { Knex } from 'knex';
 import type { Db } from './knex-connect.js';
+import { readHashAlg } from './log-meta.js';
 import { CompactRange } from './merkle.js';
 import { checkpointFromRow, fromRow, GENESIS_HASH, toRow, type AuditEntry, type Checkpoint, type CheckpointRow, type EntryRow } from './entry.js';
 
@@ -16,11 +17,13 @@ export interface PruneBase {
   prevHash: string;
 }
 
+/** The prune base; its range hashes with the log's algorithm (log-meta.ts), so do the ranges built on it. */
 export async function pruneBase(db: Db): Promise<PruneBase> {
+  const alg = await readHashAlg(db);
   const row = (await db('audit_prunes').orderBy('first_kept', 'desc').first()) as { first_kept: number | string; frontier: string; prev_hash: string } | undefined;
-  if (!row) return { firstKept: 1, range: new CompactRange(), prevHash: GENESIS_HASH };
+  if (!row) return { firstKept: 1, range: new CompactRange(0, [], alg), prevHash: GENESIS_HASH };
   const firstKept = Number(row.first_kept);
-  return { firstKept, range: CompactRange.fromHex(firstKept - 1, JSON.parse(row.frontier) as string[]), prevHash: row.prev_hash };
+  return { firstKept, range: CompactRange.fromHex(firstKept - 1, JSON.parse(row.frontier) as string[], alg), prevHash: row.prev_hash };
 }
 
 /** Leaf hashes of entries from..to (inclusive), in seq order. */
@@ -48,6 +51,40 @@ export async function loadHead(db: Db): Promise<{ range: CompactRange; head: str
 export async function entries(db: Db, from: number, to: number): Promise<AuditEntry[]> {
   const rows = (await db('audit_log').select('*').where('seq', '>=', from).andWhere('seq', '<=', to).orderBy('seq')) as EntryRow[];
   return rows.map(fromRow);
+}
+
+/** What the audit viewer filters by (docs/consoles.md): times are ISO 8601 UTC, texts match a prefix (actor, action) or a substring (object). */
+export interface EntryFilter {
+  since?: string;
+  until?: string;
+  actor?: string;
+  action?: string;
+  object?: string;
+  outcome?: 'success' | 'failure';
+  /** Only entries with a smaller seq (the next page, newest first). */
+  beforeSeq?: number;
+  limit: number;
+}
+
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** Entries matching `f`, newest first, at most `f.limit`. */
+export async function findEntries(db: Db, f: EntryFilter): Promise<AuditEntry[]> {
+  const q = db('audit_log').select('*').orderBy('seq', 'desc').limit(f.limit);
+  if (f.since) q.where('time', '>=', f.since);
+  if (f.until) q.where('time', '<', f.until);
+  if (f.actor) q.whereRaw("actor LIKE ? ESCAPE '\\'", [`${likeEscape(f.actor)}%`]);
+  if (f.action) q.whereRaw("action LIKE ? ESCAPE '\\'", [`${likeEscape(f.action)}%`]);
+  if (f.object) q.whereRaw("object LIKE ? ESCAPE '\\'", [`%${likeEscape(f.object)}%`]);
+  if (f.outcome) q.where('outcome', f.outcome);
+  if (f.beforeSeq !== undefined) q.where('seq', '<', f.beforeSeq);
+  return ((await q) as EntryRow[]).map(fromRow);
+}
+
+/** Entries per UTC day from `since` (ISO) on: [{ day: 'YYYY-MM-DD', n }], oldest first. */
+export async function entriesPerDay(db: Db, since: string): Promise<{ day: string; n: number }[]> {
+  const rows = (await db('audit_log').select(db.raw('substr(time, 1, 10) as day')).count({ n: '*' }).where('time', '>=', since).groupByRaw('substr(time, 1, 10)').orderBy('day')) as { day: string; n: number | string }[];
+  return rows.map((r) => ({ day: r.day, n: Number(r.n) }));
 }
 
 const ENTRY_COLUMNS = ['seq', 'time', 'actor', 'actor_node', 'action', 'object', 'class', 'outcome', 'reason', 'prev_hash', 'leaf_hash'] as const;

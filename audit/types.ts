@@ -19,6 +19,11 @@ export interface AuditEvent {
   outcome: 'success' | 'failure';
   /** ERR_… code (failure) or a short reason (`repair`, `expired`, the stated purpose …). */
   reason?: string;
+  /**
+   * Set on entries written for the command-line operator (audit/operator.ts), whose reason already
+   * carries the operator's `src=`; a request's writer then leaves the reason alone. Not stored.
+   */
+  operator?: true;
 }
 
 export interface AuditSink {

@@ -13,17 +13,25 @@
  * - a hub cosignature malformed, not following a verified checkpoint of the same tree size, root
  *   and time, or whose signature does not verify → ERR_AUDIT_COSIGNATURE; its certificate missing,
  *   not the hub's (CN 430000), not from the CA or not valid when it cosigned → ERR_AUDIT_UNTRUSTED_SIGNER
+ *   (for the hub's own log the witnesses are the nodes: cosign.ts witnessRule)
+ * - a log on SM (header `hash: "sm3"`: SM3 leaves and tree) whose checkpoint or cosignature is
+ *   signed by a non-SM2 key, or a SHA-256 log signed by an SM2 key → ERR_AUDIT_ALGORITHM_MIXED
+ * - with VerifyOptions (verify-policy.ts): another node's log than expected, an unwitnessed latest
+ *   checkpoint, disagreement with the witness's records, a revoked signer
  *
  * Pure apart from the crypto calls: no files, no database.
  */
-import { certFacts, chainProblem, sameHex, splitPemCerts, verifyText, type CertFacts } from './crypto.js';
+import { certFacts, chainProblem, hashAlgOfCert, sameHex, splitPemCerts, verifyText, type AuditHashAlg, type CertFacts } from './crypto.js';
 import { checkpointText, GENESIS_HASH, hashEntry, type AuditEntry, type Checkpoint } from './entry.js';
 import { type AuditErrorCode } from './errors.js';
 import { CompactRange } from './merkle.js';
 import { protocolError } from '../protocol/errors.js';
 import { type BundleHeader, type CheckpointLine } from './bundle.js';
 import { checkpointShapeProblem, entryShapeProblem, headerShapeProblem, isCount } from './bundle-shape.js';
-import { cosignatureMismatch, cosignatureProblem, cosignatureShapeProblem, type CosignatureBody } from './cosign.js';
+import { cosignatureMismatch, epochOf, cosignatureProblem, cosignatureShapeProblem, type CosignatureBody } from './cosign.js';
+import { breakLine, epochGap, checkpointRevocationProblem, cosignatureRevocationProblem, revocationOf, witnessedRoots, type VerifyOptions, type WitnessBreak } from './verify-policy.js';
+
+export type { VerifyOptions } from './verify-policy.js';
 
 export interface SignerSummary {
   nodeId: string;
@@ -54,6 +62,12 @@ export interface VerifyReport {
   /** Tree size and root of the last verified checkpoint. */
   treeSize: number | null;
   rootHash: string | null;
+  /** Entries after the largest cosigned tree size (null when the latest checkpoint is cosigned). */
+  unwitnessed: { from: number; to: number } | null;
+  /** Witness records (VerifyOptions.witnessed) of this node matched against the bundle's roots. */
+  witnessRecordsChecked: number;
+  /** Witness resets of this node (VerifyOptions.witnessBreaks): where its witnessed history was broken, and why. */
+  witnessBreaks: WitnessBreak[];
 }
 
 interface Pending {
@@ -74,6 +88,8 @@ export class BundleVerifier {
   private header: BundleHeader | null = null;
   private readonly certs = new Map<string, CertFacts>();
   private range: CompactRange | null = null;
+  /** The log's hash algorithm (header `hash`; sha256 when absent). */
+  private alg: AuditHashAlg = 'sha256';
   private expected = 1;
   private prevHash: string = GENESIS_HASH;
   private lastCovered = 0;
@@ -86,9 +102,18 @@ export class BundleVerifier {
   /** Verified checkpoints by tree size, for the cosignatures that follow them. */
   private readonly checkpointsAt = new Map<number, Checkpoint>();
   private cosigned: { at: string | null; treeSize: number | null } = { at: null, treeSize: null };
+  /** Verified checkpoints' signer serial and line, for the revocation check at the end. */
+  private readonly checkpointMeta = new Map<number, { serial: string; time: string; line: number }>();
+  /** Earliest trusted cosignedAt per tree size. */
+  private readonly firstCosigned = new Map<number, string>();
+  /** Witness records of this bundle's node: tree size → root the witness cosigned. */
+  private witnessed = new Map<number, string>();
+  /** The largest witness epoch a verified cosignature states, and where (docs/audit-format.md §10a). */
+  private maxEpoch = { epoch: 0, treeSize: 0 };
+  private witnessChecked = 0;
 
   /** `caPem`: one or more PEM CA certificates (ERR_KEY_UNREADABLE when none can be read). */
-  constructor(caPem: string | readonly string[]) {
+  constructor(caPem: string | readonly string[], private readonly opts: VerifyOptions = {}) {
     const pems = (typeof caPem === 'string' ? [caPem] : caPem).flatMap(splitPemCerts);
     try {
       this.anchors = pems.map(certFacts);
@@ -153,7 +178,8 @@ export class BundleVerifier {
     if (problem) return this.fail('ERR_AUDIT_BUNDLE_MALFORMED', undefined, `header: ${problem}`);
     const h = o as unknown as BundleHeader;
     try {
-      this.range = CompactRange.fromHex(h.from - 1, h.frontier);
+      this.alg = h.hash ?? 'sha256';
+      this.range = CompactRange.fromHex(h.from - 1, h.frontier, this.alg);
     } catch (e) {
       return this.fail('ERR_AUDIT_BUNDLE_MALFORMED', undefined, `header: ${(e as Error).message}`);
     }
@@ -161,6 +187,34 @@ export class BundleVerifier {
     this.expected = h.from;
     this.lastCovered = h.from - 1;
     this.prevHash = h.prevHash;
+    if (this.opts.node !== undefined && h.nodeId !== this.opts.node) {
+      return this.fail('ERR_AUDIT_UNTRUSTED_SIGNER', undefined, `the bundle is the audit log of node ${h.nodeId}, not of node ${this.opts.node} (--node)`);
+    }
+    if (h.nodeId !== null && this.opts.witnessed !== undefined) {
+      const missing = epochGap(h.nodeId, 0, this.opts.witnessBreaks ?? [], this.opts.witnessed); // the witness file on its own: archived heads, contiguous epochs
+      if (missing) return this.fail('ERR_AUDIT_RESET_MISSING', undefined, missing);
+    }
+    if (h.nodeId !== null) for (const [size, root] of witnessedRoots(h.nodeId, this.opts.witnessed ?? [], this.opts.witnessBreaks ?? [])) if (size >= h.from - 1) this.witnessed.set(size, root);
+    this.checkWitnessed();
+  }
+
+  /** Compares the root at the current size with the witness's record of that size, if any. */
+  private checkWitnessed(): void {
+    const range = this.range!;
+    const expected = this.witnessed.get(range.size);
+    if (expected === undefined) return;
+    this.witnessChecked++;
+    const root = range.root().toString('hex');
+    if (!sameHex(root, expected)) {
+      this.fail('ERR_AUDIT_INCONSISTENT', range.size, `the witness cosigned root ${expected} at tree size ${range.size}, the bundle's entries give ${root}: the log was rewritten, or started afresh, after the witness saw it`);
+    }
+  }
+
+  /** Why a signature by `cert` does not belong in this log (its key signs with another algorithm), or null. */
+  private mixed(cert: CertFacts, what: string): string | null {
+    const signs = hashAlgOfCert(cert.pem);
+    if (signs === this.alg) return null;
+    return `${what} is signed by ${signs === 'sm3' ? 'an SM2' : 'an RSA/EC'} certificate in a log hashed with ${this.alg}: one log never mixes algorithms`;
   }
 
   private onCert(o: Record<string, unknown>): void {
@@ -181,7 +235,7 @@ export class BundleVerifier {
     const shape = entryShapeProblem(o);
     if (shape) return this.fail('ERR_AUDIT_ENTRY_MODIFIED', e, `entry at line ${this.lineNo}${claimed}: ${shape}`);
     const entry = o as unknown as AuditEntry;
-    if (!sameHex(hashEntry(entry), entry.leafHash)) return this.fail('ERR_AUDIT_ENTRY_MODIFIED', e, `entry at line ${this.lineNo}${claimed}: its content does not match its leaf hash`);
+    if (!sameHex(hashEntry(entry, this.alg), entry.leafHash)) return this.fail('ERR_AUDIT_ENTRY_MODIFIED', e, `entry at line ${this.lineNo}${claimed}: its content does not match its leaf hash`);
     if (entry.seq > e) {
       this.pending = { expected: e, kind: 'entry', line: this.lineNo, reason: `seq ${entry.seq} follows seq ${e - 1}`, laterEntries: 0 };
       return;
@@ -198,6 +252,7 @@ export class BundleVerifier {
     this.counts.entries++;
     this.times.first ??= entry.time;
     this.times.last = entry.time;
+    this.checkWitnessed();
   }
 
   private onCheckpoint(o: Record<string, unknown>): void {
@@ -214,7 +269,9 @@ export class BundleVerifier {
     const intermediates = [...this.certs.values()].filter((c) => c !== cert);
     const problem = chainProblem(cert, intermediates, this.anchors, new Date(cp.time));
     if (problem) return this.fail('ERR_AUDIT_UNTRUSTED_SIGNER', cp.treeSize, problem);
-    if (!verifyText(cert.pem, checkpointText(cp), cp.signature)) {
+    const mixed = this.mixed(cert, `the checkpoint at tree size ${cp.treeSize}`);
+    if (mixed) return this.fail('ERR_AUDIT_ALGORITHM_MIXED', cp.treeSize, mixed);
+    if (!verifyText(cert.pem, checkpointText(cp, this.alg), cp.signature)) {
       return this.fail('ERR_AUDIT_CHECKPOINT_SIGNATURE', cp.treeSize, `the signature of the checkpoint at tree size ${cp.treeSize} does not verify with its signer certificate`);
     }
     const range = this.range!;
@@ -234,6 +291,7 @@ export class BundleVerifier {
     this.counts.checkpoints++;
     this.verified = { treeSize: cp.treeSize, rootHash: cp.rootHash };
     this.checkpointsAt.set(cp.treeSize, cp);
+    this.checkpointMeta.set(cp.treeSize, { serial: cert.serial, time: cp.time, line: this.lineNo });
     this.signers.set(cert.fingerprint, { nodeId: cert.cn, fingerprint: cert.fingerprint, subject: cert.subject.replace(/\n/g, ', ') });
   }
 
@@ -248,11 +306,20 @@ export class BundleVerifier {
     if (mismatch) return this.fail('ERR_AUDIT_COSIGNATURE', c.treeSize, mismatch);
     const cert = this.certs.get(c.signerFingerprint);
     if (!cert) return this.fail('ERR_AUDIT_UNTRUSTED_SIGNER', c.treeSize, `the hub certificate sha256:${c.signerFingerprint} of the cosignature at tree size ${c.treeSize} is not in the bundle`);
+    const mixed = this.mixed(cert, `the cosignature at tree size ${c.treeSize}`);
+    if (mixed) return this.fail('ERR_AUDIT_ALGORITHM_MIXED', c.treeSize, mixed);
     const problem = cosignatureProblem(c, cert, this.anchors, [...this.certs.values()].filter((x) => x !== cert));
     if (problem) return this.fail(problem.code, c.treeSize, problem.reason);
+    const revoked = revocationOf(this.opts.revocations, cert.serial);
+    const late = revoked ? cosignatureRevocationProblem(revoked, c.cosignedAt, c.treeSize, c.witness) : null;
+    if (late) return this.fail('ERR_AUDIT_REVOKED_SIGNER', c.treeSize, late);
+    const first = this.firstCosigned.get(c.treeSize);
+    if (first === undefined || c.cosignedAt < first) this.firstCosigned.set(c.treeSize, c.cosignedAt);
     this.counts.cosignatures++;
     if (this.cosigned.at === null || c.cosignedAt > this.cosigned.at) this.cosigned.at = c.cosignedAt;
     this.cosigned.treeSize = Math.max(this.cosigned.treeSize ?? 0, c.treeSize);
+    const epoch = epochOf(c);
+    if (epoch > this.maxEpoch.epoch) this.maxEpoch = { epoch, treeSize: c.treeSize };
   }
 
   finish(): VerifyReport {
@@ -269,6 +336,9 @@ export class BundleVerifier {
       else if (size < h.to) this.fail('ERR_AUDIT_TRUNCATED', size + 1, `the header declares entries ${h.from}..${h.to} but the bundle ends after seq ${size}`);
       else if (this.lastCovered < size) this.fail('ERR_AUDIT_TRUNCATED', this.lastCovered + 1, `entries ${this.lastCovered + 1}..${size} are not covered by any signed checkpoint (a final checkpoint was cut off)`);
     }
+    if (!this.failure && h) this.finishPolicy(h, size);
+    const lastCosigned = this.cosigned.treeSize ?? 0;
+    const unwitnessed = h && size > lastCosigned ? { from: Math.max(lastCosigned + 1, h.from), to: size } : null;
     const signers = [...this.signers.values()];
     const f = this.failure;
     return {
@@ -287,13 +357,41 @@ export class BundleVerifier {
       lastTime: this.times.last,
       treeSize: this.verified?.treeSize ?? null,
       rootHash: this.verified?.rootHash ?? null,
+      unwitnessed,
+      witnessRecordsChecked: this.witnessChecked,
+      witnessBreaks: h?.nodeId ? (this.opts.witnessBreaks ?? []).filter((b) => b.nodeId === h.nodeId).sort((a, b) => a.epoch - b.epoch) : [],
     };
+  }
+
+  /** verify-policy.ts: revoked signers, the witness's records beyond the bundle, the unwitnessed tail. */
+  private finishPolicy(h: BundleHeader, size: number): void {
+    for (const [treeSize, m] of this.checkpointMeta) {
+      const revoked = revocationOf(this.opts.revocations, m.serial);
+      const problem = revoked ? checkpointRevocationProblem(revoked, m.time, this.firstCosigned.get(treeSize) ?? null, treeSize) : null;
+      if (problem) {
+        this.lineNo = m.line;
+        return this.fail('ERR_AUDIT_REVOKED_SIGNER', treeSize, problem);
+      }
+    }
+    if (this.opts.witnessed !== undefined && h.nodeId !== null) {
+      const missing = epochGap(h.nodeId, this.maxEpoch.epoch, this.opts.witnessBreaks ?? [], this.opts.witnessed);
+      if (missing) return this.fail('ERR_AUDIT_RESET_MISSING', this.maxEpoch.treeSize || undefined, missing);
+    }
+    const beyond = Math.max(0, ...this.witnessed.keys());
+    if (beyond > size) {
+      return this.fail('ERR_AUDIT_TRUNCATED', size + 1, `the witness cosigned node ${h.nodeId}'s log at tree size ${beyond}, but the bundle ends at ${size}: entries were removed (or export the whole log)`);
+    }
+    if (this.opts.requireWitness && !this.firstCosigned.has(size)) {
+      const last = this.cosigned.treeSize;
+      const tail = last ? `entries ${last + 1}..${size} are` : `none of its ${size} entries is`;
+      this.fail('ERR_AUDIT_UNWITNESSED', last ? last + 1 : h.from, `the latest checkpoint (tree size ${size}) carries no witness cosignature: ${tail} witnessed, so one key could have rewritten them`);
+    }
   }
 }
 
 /** Verifies a whole bundle given as text or as lines (sync or async). */
-export async function verifyBundle(input: string | Iterable<string> | AsyncIterable<string>, caPem: string | readonly string[]): Promise<VerifyReport> {
-  const v = new BundleVerifier(caPem);
+export async function verifyBundle(input: string | Iterable<string> | AsyncIterable<string>, caPem: string | readonly string[], opts: VerifyOptions = {}): Promise<VerifyReport> {
+  const v = new BundleVerifier(caPem, opts);
   const lines = typeof input === 'string' ? input.split('\n') : input;
   for await (const l of lines) {
     v.push(l);
@@ -307,5 +405,8 @@ export function summaryLine(r: VerifyReport): string {
   if (!r.ok) return `FAILED ${r.code}${r.seq !== undefined ? ` at seq ${r.seq}` : ''}: ${r.reason}`;
   const signers = r.signers.map((s) => `${s.nodeId} (sha256:${s.fingerprint.slice(0, 16)}…)`).join(', ');
   return `OK ${r.entries} entries (seq ${r.from}..${r.to}), ${r.checkpoints} checkpoints, signer ${signers}, ${r.firstTime} .. ${r.lastTime}, root ${r.rootHash} at tree size ${r.treeSize}` +
-    (r.cosignatures ? `, ${r.cosignatures} cosignatures by the hub verified, latest ${r.latestCosignedAt} (up to tree size ${r.cosignedTreeSize})` : '');
+    (r.cosignatures ? `, ${r.cosignatures} cosignatures by ${r.signer === '430000' ? 'the nodes' : 'the hub'} verified, latest ${r.latestCosignedAt} (up to tree size ${r.cosignedTreeSize})` : '') +
+    (r.witnessRecordsChecked ? `, ${r.witnessRecordsChecked} witness records agree` : '') +
+    (r.unwitnessed ? `; WARNING entries ${r.unwitnessed.from}..${r.unwitnessed.to} are not witnessed` : '') +
+    r.witnessBreaks.map((b) => `\n${breakLine(b)}`).join('');
 }

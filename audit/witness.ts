@@ -12,13 +12,13 @@ import type { Knex } from 'knex';
 import { isCreditError } from '../protocol/errors.js';
 import type { CheckpointPayload, WitnessState } from '../protocol/exchange.js';
 import type { TrustPolicy } from '../protocol/trust.js';
-import { certFacts, sameHex, verifyText, type CertFacts } from './crypto.js';
+import { certFacts, hashAlgOfCert, sameHex, verifyText, type CertFacts } from './crypto.js';
 import { checkpointText } from './entry.js';
 import { auditError } from './errors.js';
 import type { AuditLog } from './log.js';
 import { verifyConsistency } from './merkle.js';
 import { proveConsistency } from './proofs.js';
-import { checkpointAt } from './store.js';
+import { checkpointAt, latestCheckpoint } from './store.js';
 
 export interface WitnessHead {
   treeSize: number;
@@ -72,7 +72,9 @@ export function checkWitness(input: CheckWitnessInput): WitnessHead {
   } catch {
     throw auditError('ERR_AUDIT_UNTRUSTED_SIGNER', 'the checkpoint signer certificate is not a readable PEM certificate');
   }
-  if (!verifyText(cert.pem, checkpointText(cp), cp.signature)) {
+  // the log's algorithm follows from its signer's key (a log never mixes: log-meta.ts)
+  const alg = hashAlgOfCert(cert.pem);
+  if (!verifyText(cert.pem, checkpointText(cp, alg), cp.signature)) {
     throw auditError('ERR_AUDIT_CHECKPOINT_SIGNATURE', `the signature of the checkpoint at tree size ${cp.treeSize} does not verify with the certificate sent with it`);
   }
   let signerNode: string;
@@ -104,7 +106,7 @@ export function checkWitness(input: CheckWitnessInput): WitnessHead {
     throw inconsistent('proof-stale', `the proof starts at tree size ${String(proof.from)} with root ${String(proof.fromRoot)}, not at the cosigned head`, was, head);
   }
   const path = Array.isArray(proof.proof) && proof.proof.every((h) => typeof h === 'string' && HEX64.test(h)) ? proof.proof.map((h) => Buffer.from(h, 'hex')) : null;
-  if (!path || !verifyConsistency(was.treeSize, cp.treeSize, Buffer.from(was.rootHash, 'hex'), Buffer.from(cp.rootHash, 'hex'), path)) {
+  if (!path || !verifyConsistency(was.treeSize, cp.treeSize, Buffer.from(was.rootHash, 'hex'), Buffer.from(cp.rootHash, 'hex'), path, alg)) {
     throw inconsistent('proof-invalid', `the tree of ${cp.treeSize} entries does not extend the cosigned tree of ${was.treeSize}: the log was rewritten or forked`, was, head);
   }
   return head;
@@ -140,4 +142,19 @@ export async function witnessPayload(db: Knex, log: AuditLog, hubState: Pick<Wit
   const p = await proveConsistency(db, cosigned.treeSize, stored.treeSize);
   if (p.fromRoot !== cosigned.rootHash) throw inconsistent('forked', `this log's root at tree size ${cosigned.treeSize} is ${p.fromRoot}, not the one the hub cosigned`, cosigned, local);
   return { ...payload, proof: { from: p.from, fromRoot: p.fromRoot, proof: p.proof } };
+}
+
+/**
+ * Mutual witnessing, the hub's side: its own latest stored checkpoint (not signed anew: a GET
+ * writes nothing) for a node to check with checkWitness and cosign, with the consistency proof from
+ * the head that node last cosigned (`witnessed`, from the hub's audit_cosignatures), when smaller.
+ * Null when the log has no checkpoint yet.
+ */
+export async function ownHeadPayload(db: Knex, witnessed: { treeSize: number; rootHash: string } | null): Promise<Omit<CheckpointPayload, 'hubCosignature'> | null> {
+  const stored = await latestCheckpoint(db);
+  if (!stored) return null;
+  const { certPem, chainPems: _chain, ...checkpoint } = stored;
+  if (!witnessed || witnessed.treeSize >= stored.treeSize) return { checkpoint, signerCertPem: certPem };
+  const p = await proveConsistency(db, witnessed.treeSize, stored.treeSize);
+  return { checkpoint, signerCertPem: certPem, proof: { from: p.from, fromRoot: p.fromRoot, proof: p.proof } };
 }

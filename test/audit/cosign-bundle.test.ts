@@ -54,10 +54,20 @@ for (const engine of await engines()) {
       t.notOk(base[cosigLine(5)]!.includes('BEGIN CERTIFICATE'), 'cosignature lines carry no certificate');
       const r = await verifyBundle(join(base), ca.certPem);
       t.match(r, { ok: true, entries: 12, checkpoints: 3, cosignatures: 2, latestCosignedAt: cosignedAt[1], cosignedTreeSize: 10 });
-      t.match(summaryLine(r), new RegExp(`, 2 cosignatures by the hub verified, latest ${cosignedAt[1]!.replace(/\./g, '\\.')} \\(up to tree size 10\\)$`));
+      t.match(summaryLine(r), new RegExp(`, 2 cosignatures by the hub verified, latest ${cosignedAt[1]!.replace(/\./g, '\\.')} \\(up to tree size 10\\); WARNING entries 11\.\.12 are not witnessed$`));
       const ranged = await exportBundle(db, { from: 7, to: 12 });
       t.same(types(ranged.lines).filter((x) => x.startsWith('w')), ['w10'], 'a range carries the cosignatures inside it');
       t.match(await verifyBundle(toNdjson(ranged.lines), ca.certPem), { ok: true, cosignatures: 1 });
+    });
+
+    t.test('a witnessed export ends at the last cosigned checkpoint and verifies with the witness required', async (t) => {
+      const w = await exportBundle(db, { witnessed: true });
+      t.same([w.from, w.to, w.requestedTo, w.cosignatures], [1, 10, 12, 2], 'entries 11..12 left out: not witnessed yet');
+      t.equal(types(w.lines).at(-1), 'w10', 'ends with the cosigned checkpoint and its cosignature');
+      t.match(await verifyBundle(toNdjson(w.lines), ca.certPem, { node: '430100', requireWitness: true }), { ok: true, to: 10, cosignedTreeSize: 10 });
+      t.match(await verifyBundle(toNdjson(full.lines), ca.certPem, { node: '430100', requireWitness: true }), { ok: false, code: 'ERR_AUDIT_UNWITNESSED' }, 'the full export is not');
+      await t.rejects(exportBundle(db, { from: 11, witnessed: true }), { code: 'ERR_AUDIT_UNWITNESSED' }, 'nothing cosigned in 11..12');
+      await t.rejects(exportBundle(db, { witnessed: true, signer }), { code: 'ERR_AUDIT_RANGE' }, 'a witnessed export signs nothing');
     });
 
     t.test('a tampered cosignature → ERR_AUDIT_COSIGNATURE at its tree size', async (t) => {

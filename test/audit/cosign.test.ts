@@ -41,6 +41,22 @@ t.test('a tampered cosignature → ERR_AUDIT_COSIGNATURE', async (t) => {
   t.throws(() => verifyCosignature(c, { checkpoint: { ...checkpoint, time: '2026-05-01T08:00:01.000Z' } }), { code: 'ERR_AUDIT_COSIGNATURE' }, 'another checkpoint of the same size');
 });
 
+t.test('the witness epoch (docs/audit-format.md §10a): signed when ≥ 1, absent = 0', async (t) => {
+  const c0 = cosignCheckpoint(checkpoint, hub, at, 0);
+  t.notOk('epoch' in c0, 'epoch 0: no field, the text of a cosignature made before epochs');
+  t.notMatch(cosignatureText(c0), /epoch/);
+  const c2 = cosignCheckpoint(checkpoint, hub, at, 2);
+  t.equal(c2.epoch, 2);
+  t.match(cosignatureText(c2), /"epoch":2/, 'signed');
+  t.doesNotThrow(() => verifyCosignature(JSON.parse(JSON.stringify(c2)) as Cosignature, { caCertPem: ca.certPem, checkpoint }));
+  t.throws(() => verifyCosignature({ ...c2, epoch: 1 }), { code: 'ERR_AUDIT_COSIGNATURE' }, 'epoch lowered: the signature fails');
+  const { epoch: _e, ...dropped } = c2;
+  t.throws(() => verifyCosignature(dropped as Cosignature), { code: 'ERR_AUDIT_COSIGNATURE' }, 'epoch removed: the signature fails');
+  t.throws(() => verifyCosignature({ ...c0, epoch: 0 }), { code: 'ERR_AUDIT_COSIGNATURE', message: /epoch is not/ }, 'epoch 0 written out is malformed');
+  t.throws(() => verifyCosignature({ ...c2, epoch: 1.5 }), { code: 'ERR_AUDIT_COSIGNATURE', message: /epoch is not/ }, 'not a whole number');
+  t.throws(() => cosignCheckpoint(checkpoint, hub, at, -1), { code: 'ERR_AUDIT_SIGNER_INVALID' });
+});
+
 t.test('a cosignature by anything but the trusted hub certificate → ERR_AUDIT_UNTRUSTED_SIGNER', async (t) => {
   t.throws(() => cosignCheckpoint(checkpoint, node, at), { code: 'ERR_AUDIT_SIGNER_INVALID' }, 'cosignCheckpoint refuses a node certificate');
   t.throws(() => cosignCheckpoint(checkpoint, { keyPem: node.keyPem, certPem: hub.certPem }, at), { code: 'ERR_AUDIT_SIGNER_INVALID' }, 'and a key that is not the hub key');

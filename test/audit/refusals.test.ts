@@ -52,3 +52,39 @@ t.test('a single refusal is written at once, and again in the next minute', asyn
   await refusals.flush();
   t.same((await s.db('audit_log').select('action')).map((r) => r.action), ['access.denied', 'access.denied'], 'no aggregate when nothing was held back');
 });
+
+t.test('no refusal is dropped when the log fails: retried, else refused() rejects; failed aggregates are kept and written later', async (t) => {
+  const stored: Array<{ action: string; reason: string }> = [];
+  let failNext = 0;
+  const sink = {
+    async record(e: { action: string; reason?: string | null }) {
+      if (failNext > 0) {
+        failNext--;
+        throw new Error('audit store unavailable (test)');
+      }
+      stored.push({ action: e.action, reason: e.reason ?? '' });
+      return stored.length;
+    },
+  };
+  let now = Date.parse('2026-11-28T09:00:00.000Z');
+  const refusals = refusalAudit(sink, { clock: () => new Date(now), timer: false, attempts: 3 });
+  const ev = { action: 'request.refused', actor: 'addr:10.0.0.9', object: 'GET /v1/x', outcome: 'failure' as const, reason: 'ERR_CLIENT_CERT_REQUIRED' };
+  failNext = 2;
+  await refusals.refused('addr:10.0.0.9', ev);
+  t.equal(stored.length, 1, 'written on the third try');
+  await refusals.refused('addr:10.0.0.9', ev); // counted
+  await refusals.refused('addr:10.0.0.9', ev); // counted
+  failNext = 3;
+  await t.rejects(refusals.refused('addr:10.0.0.8', { ...ev, actor: 'addr:10.0.0.8' }), /unavailable/, 'still failing after every try: the caller is told');
+  await refusals.refused('addr:10.0.0.8', { ...ev, actor: 'addr:10.0.0.8' });
+  t.equal(stored.length, 2, 'the next refusal of that source is written one by one (none of the two is lost: the first failed its request)');
+  // the minute closes; the aggregate write fails every try: the tally is kept
+  now += 61_000;
+  failNext = 3;
+  await t.rejects(refusals.flush(), /unavailable/);
+  t.equal(stored.filter((r) => r.action.endsWith('.aggregate')).length, 0);
+  await refusals.close();
+  const agg = stored.filter((r) => r.action.endsWith('.aggregate'));
+  t.equal(agg.length, 1, 'the kept aggregate is written by close()');
+  t.match(agg[0]!.reason, /count=2 /);
+});
