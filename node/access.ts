@@ -8,20 +8,43 @@ import { piiClearance } from '../protocol/mask.js';
 import { protocolError, type CreditError } from '../protocol/errors.js';
 import { nodeError, type NodeErrorCode } from './errors.js';
 
-export const ROLES = ['submitter', 'query', 'officer', 'auditor', 'admin'] as const;
+export const ROLES = ['submitter', 'query', 'officer', 'auditor', 'sysadmin', 'secadmin'] as const;
 export type Role = (typeof ROLES)[number];
 
-export const ACTIONS = ['record.create', 'record.import', 'record.read', 'record.read-withdrawn', 'record.object', 'record.withdraw', 'objection.resolve', 'audit.read'] as const;
+/** The three admin duties of 三权分立 (GB/T 22239-2019 §8.1.4.2 c): one account holds one role, so at most one of them. */
+export const ADMIN_ROLES: readonly Role[] = ['sysadmin', 'secadmin', 'auditor'];
+
+export const ACTIONS = ['record.create', 'record.import', 'record.read', 'record.read-withdrawn', 'record.object', 'record.withdraw', 'objection.resolve', 'audit.read', 'audit.export', 'user.manage', 'user.authorize'] as const;
 export type Action = (typeof ACTIONS)[number];
 
-/** Role → the actions it may take. admin may take every action. */
+/**
+ * Role → the actions it may take (issue 18). The business roles handle records; the admin roles
+ * none: sysadmin manages accounts (no record content), secadmin roles and clearances, auditor reads
+ * and exports the audit log (and the exchange status) and changes nothing.
+ */
 export const ROLE_ACTIONS: Readonly<Record<Role, readonly Action[]>> = Object.freeze({
   submitter: ['record.create', 'record.import'],
   query: ['record.read'],
-  officer: ['record.read', 'record.read-withdrawn', 'record.object', 'record.withdraw', 'objection.resolve'],
-  auditor: ['record.read', 'record.read-withdrawn', 'audit.read'],
-  admin: ACTIONS,
+  officer: ['record.create', 'record.import', 'record.read', 'record.read-withdrawn', 'record.object', 'record.withdraw', 'objection.resolve'],
+  auditor: ['audit.read', 'audit.export'],
+  sysadmin: ['user.manage'],
+  secadmin: ['user.authorize'],
 });
+
+/**
+ * The /v1 routes an admin role may reach at all (checked in auth.ts before any handler): an admin
+ * role gets ERR_ROLE_DENIED on every other route, record routes included, whatever is added later.
+ */
+const ADMIN_ROUTES: Readonly<Record<string, readonly string[]>> = {
+  sysadmin: ['/v1/logout', '/v1/users', '/v1/users/:name/disable', '/v1/sessions'],
+  secadmin: ['/v1/logout', '/v1/users', '/v1/users/:name/authorize'],
+  auditor: ['/v1/logout', '/v1/audit/export', '/v1/exchange/status', '/v1/quality'],
+};
+
+export function mayUseRoute(role: Role, url: string): boolean {
+  const only = ADMIN_ROUTES[role];
+  return only === undefined || !url.startsWith('/v1/') || only.includes(url);
+}
 
 export interface Caller {
   /** `user:<name>` */
@@ -50,14 +73,14 @@ export type ReadDecision =
  *   masked otherwise (protocol/mask.ts `piiClearance`).
  * - restricted: clearance ≥ restricted AND a stated purpose; each release audited with it.
  *   Without purpose ERR_PURPOSE_REQUIRED; below restricted ERR_CLASSIFICATION_DENIED.
- * - internal: clearance internal only (tokens are issued by this node, so it is the owning node's
+ * - internal: clearance internal only, each read audited (tokens are issued by this node, so it is the owning node's
  *   user); otherwise ERR_CLASSIFICATION_DENIED.
  */
 export function decideRead(clearance: Classification, recordClass: Classification, purpose: string | undefined): ReadDecision {
   if (recordClass === 'restricted' || recordClass === 'internal') {
     if (!clears(clearance, recordClass)) return { allowed: false, code: 'ERR_CLASSIFICATION_DENIED' };
     if (recordClass === 'restricted' && !purpose) return { allowed: false, code: 'ERR_PURPOSE_REQUIRED' };
-    return { allowed: true, view: 'full', audited: recordClass === 'restricted' };
+    return { allowed: true, view: 'full', audited: true }; // every read of restricted and internal content (issue 18 item 5)
   }
   return { allowed: true, view: clears(clearance, piiClearance(recordClass)) ? 'full' : 'masked', audited: false };
 }

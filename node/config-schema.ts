@@ -4,10 +4,12 @@
  * environment: env values are merged in before validation (see config.ts).
  */
 import { validateAgainst, type SchemaNode } from '../protocol/config-check.js';
+import { AT_REST_SCHEMA, consoleSchema, listenSchema, LOG_LEVEL_SCHEMA, rateLimitSchema, retentionSchema, SHUTDOWN_TIMEOUT_SCHEMA } from '../server/config-schema.js';
+import { ACCOUNTS_SCHEMA } from '../server/accounts-config.js';
 
 export { validateAgainst, type SchemaNode };
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export { LOG_LEVELS } from '../server/config-schema.js';
 
 export const CONFIG_SCHEMA: SchemaNode = {
   type: 'object',
@@ -17,12 +19,11 @@ export const CONFIG_SCHEMA: SchemaNode = {
     nodeId: { type: 'string', pattern: '^[1-9][0-9]{5}$', description: 'the 6-digit administrative division code (GB/T 2260), e.g. 430100' },
     dataDir: { type: 'string', description: 'directory for node.sqlite and jwt.secret (created if missing)' },
     databaseUrl: { type: 'string', pattern: '^postgres(ql)?://', description: 'PostgreSQL URL instead of the embedded SQLite file (env DATABASE_URL)' },
-    listen: {
-      type: 'object',
+    listen: listenSchema({
       description: 'where the local API listens',
-      properties: {
-        host: { type: 'string', default: '127.0.0.1', description: 'interface to bind (loopback by default)' },
-        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8480, description: 'TCP port (0 = any free port)' },
+      port: 8480,
+      hostDescription: 'interface to bind (loopback by default)',
+      more: {
         tls: {
           type: 'object',
           description: 'serve the local API over HTTPS',
@@ -32,23 +33,23 @@ export const CONFIG_SCHEMA: SchemaNode = {
             keyFile: { type: 'string', description: 'PEM private key file' },
           },
         },
+        allowPlaintext: { type: 'boolean', default: false, description: 'serve plain HTTP on an address beyond loopback (refused otherwise; warned at every start)' },
       },
-    },
+    }),
+    atRest: AT_REST_SCHEMA,
     jwtSecretFile: { type: 'string', description: 'HS256 secret for local user tokens; default DATADIR/jwt.secret, generated (0600) if absent' },
-    logLevel: { type: 'string', enum: LOG_LEVELS, default: 'info', description: 'pino log level (env CREDIT_LOG_LEVEL)' },
+    logLevel: LOG_LEVEL_SCHEMA,
     bodyLimitBytes: { type: 'integer', minimum: 1024, default: 1048576, description: 'largest JSON request body' },
     importLimitBytes: { type: 'integer', minimum: 1024, default: 4294967296, description: 'largest import upload' },
     importBatchSize: { type: 'integer', minimum: 1, maximum: 2000, default: 1000, description: 'records per import transaction' },
     rejectedLinesCap: { type: 'integer', minimum: 0, default: 1000, description: 'rejected lines listed in an import report (all are counted)' },
-    rateLimit: {
+    severityDefaults: {
       type: 'object',
-      description: 'per-client request rate limit',
-      properties: {
-        enabled: { type: 'boolean', default: true, description: 'turn the limiter off (e.g. behind a gateway that limits)' },
-        max: { type: 'integer', minimum: 1, default: 1200, description: 'requests per window per client address' },
-        timeWindowMs: { type: 'integer', minimum: 1000, default: 60000, description: 'window length' },
-      },
+      description: 'province default of 失信程度 for negative records that give neither it nor 公示截止期: keys are a type code (CF) or a type code and a category value (CF/警告)',
+      properties: {},
+      additionalProperties: { type: 'string', enum: ['minor', 'ordinary', 'serious'], description: 'severity' },
     },
+    rateLimit: rateLimitSchema({ description: 'per-client request rate limit', max: 1200, maxDescription: 'requests per window per client address' }),
     disclosureJob: {
       type: 'object',
       description: 'the job withdrawing negative records whose disclosure window ended',
@@ -56,7 +57,10 @@ export const CONFIG_SCHEMA: SchemaNode = {
         intervalMinutes: { type: 'integer', minimum: 0, default: 60, description: 'run every N minutes (and once at start); 0 = only at start' },
       },
     },
-    shutdownTimeoutMs: { type: 'integer', minimum: 100, default: 15000, description: 'how long a graceful shutdown may wait for in-flight requests' },
+    retention: retentionSchema('exchange rows (node_outbox rows of receipted batches)'),
+    accounts: ACCOUNTS_SCHEMA,
+    console: consoleSchema({ port: 8481 }),
+    shutdownTimeoutMs: SHUTDOWN_TIMEOUT_SCHEMA,
     hub: {
       type: 'object',
       description: 'the provincial hub this node exchanges with (absent: the node runs standalone); keys in DATADIR/exchange/ from `credit node init`',

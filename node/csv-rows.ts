@@ -28,14 +28,8 @@ const LF = 10;
 const CR = 13;
 const EMPTY: Buffer = Buffer.alloc(0);
 
-type Parsed = { kind: 'row'; fields: string[]; end: number; lines: number } | { kind: 'bad'; error: string; end: number; lines: number } | { kind: 'more' };
+type Parsed = { kind: 'row'; fields: string[]; end: number } | { kind: 'bad'; error: string; end: number } | { kind: 'more' };
 const MORE: Parsed = { kind: 'more' };
-
-function countLf(b: Buffer, from: number, to: number): number {
-  let n = 0;
-  for (let i = from; i < to; i++) if (b[i] === LF) n++;
-  return n;
-}
 
 /** Index of the first `byte` at or after `from`, or -1. */
 function find(b: Buffer, byte: number, from: number): number {
@@ -49,10 +43,8 @@ function parseRow(b: Buffer, pos: number, final: boolean): Parsed {
   const fields: string[] = [];
   const len = b.length;
   let p = pos;
-  let quoted = false;
   for (;;) {
     if (b[p] === QUOTE) {
-      quoted = true;
       let q = find(b, QUOTE, p + 1);
       let escaped = false;
       while (q !== -1 && b[q + 1] === QUOTE) {
@@ -61,7 +53,7 @@ function parseRow(b: Buffer, pos: number, final: boolean): Parsed {
       }
       if (q === -1 || (q === len - 1 && !final)) {
         if (!final) return MORE;
-        return { kind: 'bad', error: 'a quoted field is not closed before the end of the file', end: len, lines: countLf(b, pos, len) + 1 };
+        return { kind: 'bad', error: 'a quoted field is not closed before the end of the file', end: len };
       }
       const raw = b.toString('utf8', p + 1, q);
       fields.push(escaped ? raw.replaceAll('""', '"') : raw);
@@ -72,11 +64,11 @@ function parseRow(b: Buffer, pos: number, final: boolean): Parsed {
         continue;
       }
       const eol = c === LF ? p + 1 : c === CR && b[p + 1] === LF ? p + 2 : p >= len ? p : -1;
-      if (eol !== -1) return { kind: 'row', fields, end: eol, lines: countLf(b, pos, eol) };
+      if (eol !== -1) return { kind: 'row', fields, end: eol };
       const nl = find(b, LF, p);
       if (nl === -1 && !final) return MORE;
       const end = nl === -1 ? len : nl + 1;
-      return { kind: 'bad', error: `unexpected text after a closing quote in field ${fields.length}`, end, lines: countLf(b, pos, end) || 1 };
+      return { kind: 'bad', error: `unexpected text after a closing quote in field ${fields.length}`, end };
     }
     let e = p;
     while (e < len) {
@@ -92,10 +84,10 @@ function parseRow(b: Buffer, pos: number, final: boolean): Parsed {
     if (e === len) {
       if (!final) return MORE;
       fields.push(b.toString('utf8', p, len));
-      return { kind: 'row', fields, end: len, lines: quoted ? countLf(b, pos, len) : 0 };
+      return { kind: 'row', fields, end: len };
     }
     fields.push(b.toString('utf8', p, b[e - 1] === CR && e - 1 >= p ? e - 1 : e));
-    return { kind: 'row', fields, end: e + 1, lines: quoted ? countLf(b, pos, e + 1) : 1 };
+    return { kind: 'row', fields, end: e + 1 };
   }
 }
 
@@ -106,7 +98,8 @@ const isBomPrefix = (b: Buffer) => (b.length < 1 || b[0] === 0xef) && (b.length 
 /**
  * Reads rows from a byte stream, in groups: after each input chunk, every row completed by it, as
  * one array (an empty chunk or a row still open yields nothing). One async step per chunk rather
- * than per row. `line` is the physical line a row starts on (1-based).
+ * than per row. `line` is the row's number as a spreadsheet shows it (1-based): a quoted field
+ * with line breaks is one row, a blank line is a row of its own.
  */
 export async function* csvRowGroups(input: AsyncIterable<Buffer | string>): AsyncGenerator<CsvRow[]> {
   let buf: Buffer = EMPTY;
@@ -130,7 +123,7 @@ export async function* csvRowGroups(input: AsyncIterable<Buffer | string>): Asyn
       if (r.kind === 'row' && !isUtf8(buf.subarray(pos, r.end))) out.push({ line, error: notUtf8(atStart && (buf[pos] === 0xff || buf[pos] === 0xfe)) });
       else out.push(r.kind === 'row' ? { line, fields: r.fields } : { line, error: r.error });
       atStart = false;
-      line += r.lines;
+      line++;
       pos = r.end;
     }
     buf = pos >= len ? EMPTY : buf.subarray(pos);

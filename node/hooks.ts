@@ -11,6 +11,8 @@ export interface RecordHooks {
   /** Like onRecordWritten, called once per write with every new record (one SQL statement for a 1,000-record import batch). */
   onRecordsWritten?: Array<(trx: Knex.Transaction, records: StoredRecord[]) => Promise<void>>;
   onRecordWithdrawn: Array<(trx: Knex.Transaction, record: StoredRecord, reason: WithdrawReason) => Promise<void>>;
+  /** A new version of an own record (record-versions.ts): `after` is current now, `before` the version it replaced. */
+  onRecordVersioned?: Array<(trx: Knex.Transaction, after: StoredRecord, before: StoredRecord) => Promise<void>>;
 }
 
 export function emptyHooks(): RecordHooks {

@@ -1,17 +1,20 @@
 /**
- * Import parsers: turn an upload stream (CSV or NDJSON, UTF-8 with or without BOM) into record
+ * Import parsers: turn an upload stream (a table — CSV or XLSX — or NDJSON) into record
  * inputs, with backpressure (nothing is read ahead of what the consumer has taken), and a byte
  * limit. Items come in groups, one array per chunk of input (one async step per chunk, not per
  * line). A line that cannot be parsed is yielded as an error item, not thrown.
  */
 import { isUtf8 } from 'node:buffer';
 import { Transform, type Readable } from 'node:stream';
-import { fieldByNameOrLabel, getRecordType } from '../protocol/catalog.js';
+import { getRecordType } from '../protocol/catalog.js';
 import { csvRowGroups, MAX_ROW_BYTES } from './csv-rows.js';
+import { gb18030ToUtf8, sniffUpload, type TextEncoding } from './import-decode.js';
+import { tableSource, type TableInfo, type TableItem } from './import-table.js';
+import { xlsxRowGroups } from './import-xlsx.js';
 import { nodeError } from './errors.js';
 import { serviceError } from '../protocol/service-errors.js';
 
-export type SourceItem = { line: number; input: unknown } | { line: number; error: { field: string; code: string; message: string } };
+export type SourceItem = { line: number; input: unknown } | { line: number; error: { field: string; code: string; message: string } } | TableItem;
 
 /** Passes bytes through, failing with ERR_BODY_TOO_LARGE past `limit`. */
 function byteLimit(limit: number): Transform {
@@ -87,39 +90,15 @@ export async function* ndjsonSource(body: Readable, limit: number, defaultType?:
 }
 
 /**
- * CSV: a header row of catalog field names or their Chinese labels, then one record per row, all
- * of `type`. An unknown header column fails the whole import up front (ERR_IMPORT_HEADER_INVALID).
+ * A table upload — CSV (UTF-8 with or without BOM, or GB18030/GBK) or an XLSX workbook, told by
+ * its bytes (import-decode.ts) — of records of `type`: header mapping, cell normalisation and
+ * spreadsheet row numbers as import-table.ts describes. `info` receives the header's columns and
+ * warnings. A header lacking a required column fails the whole import up front
+ * (ERR_IMPORT_HEADER_INVALID).
  */
-export async function* csvSource(body: Readable, limit: number, type: string): AsyncGenerator<SourceItem[]> {
+export async function* csvSource(body: Readable, limit: number, type: string, opts: { encoding?: TextEncoding; sheet?: string; info?: TableInfo } = {}): AsyncGenerator<SourceItem[]> {
   const t = getRecordType(type);
-  let header: string[] | undefined;
-  for await (const rows of csvRowGroups(limited(body, limit))) {
-    const items: SourceItem[] = [];
-    for (const row of rows) {
-      if ('error' in row && !header) throw nodeError('ERR_IMPORT_HEADER_INVALID', `the header row (line ${row.line}) cannot be read: ${row.error}`, { line: row.line, type: t.code });
-      if ('error' in row) {
-        items.push({ line: row.line, error: { field: '', code: 'ERR_IMPORT_LINE_MALFORMED', message: `not a well-formed CSV row: ${row.error}` } });
-        continue;
-      }
-      const record = row.fields;
-      if (!header) {
-        const unknown: string[] = [];
-        header = record.map((h) => {
-          const f = fieldByNameOrLabel(t, h.trim());
-          if (!f) unknown.push(h);
-          return f?.name ?? h;
-        });
-        if (unknown.length) throw nodeError('ERR_IMPORT_HEADER_INVALID', `CSV columns ${unknown.map((u) => JSON.stringify(u)).join(', ')} are not fields of ${t.code} (${t.name})`, { columns: unknown, type: t.code });
-        continue;
-      }
-      if (record.length !== header.length) {
-        items.push({ line: row.line, error: { field: '', code: 'ERR_IMPORT_LINE_MALFORMED', message: `row has ${record.length} columns, the header has ${header.length}` } });
-        continue;
-      }
-      const fields: Record<string, string> = {};
-      for (let i = 0; i < header.length; i++) if (record[i] !== '') fields[header[i]!] = record[i]!;
-      items.push({ line: row.line, input: { type: t.code, fields } });
-    }
-    if (items.length) yield items;
-  }
+  const { detected, chunks } = await sniffUpload(limited(body, limit), opts.encoding);
+  const rows = detected.format === 'xlsx' ? xlsxRowGroups(chunks, opts.sheet) : csvRowGroups(detected.encoding === 'gb18030' ? gb18030ToUtf8(chunks) : chunks);
+  yield* tableSource(rows, t, opts.info ?? { warnings: [] }, detected.format === 'xlsx');
 }

@@ -2,7 +2,15 @@
  * The node's schema as knex migrations (a migrationSource object: no file globbing), with its own
  * bookkeeping table so node/, audit/ and a co-located hub never collide. Every `up` has a `down`.
  */
+import { atRestKeysMigration } from '../server/at-rest-store.js';
 import type { Knex } from 'knex';
+import { createEvidenceTable, dropEvidenceTable } from '../audit/evidence-store.js';
+import { objectionsMigration } from './objections-migration.js';
+import { nodeQualityMigration } from './quality-migration.js';
+import { nodeQualityKeysMigration } from './quality-keys-migration.js';
+import { accountsMigration } from './accounts-migration.js';
+import { AUDIT_MIGRATIONS_TABLE, auditMigrationSource } from '../audit/schema.js';
+import type { SchemaPart } from '../audit/migration-plan.js';
 
 interface Migration {
   name: string;
@@ -118,11 +126,90 @@ const MIGRATIONS: Migration[] = [
         t.unique(['natural_key'], { indexName: 'node_records_natural_key_uq' });
       });
     },
+  },  {
+    // Issue 16: the signed exchange log — the evidence (header, digest, signature) of every
+    // envelope this node sends to or accepts from the hub (audit/evidence-store.ts).
+    name: '009_exchange_evidence',
+    up: (db) => createEvidenceTable(db, 'node_exchange_evidence'),
+    down: (db) => dropEvidenceTable(db, 'node_exchange_evidence'),
   },
+  {
+    // Issue 14 (catalog 2027.1): each record keeps the catalog version it was validated against,
+    // so a 2026.1 record is sent, received and re-checked as 2026.1. Every row stored before this
+    // migration was written under 2026.1, the column's default; new rows always name their version.
+    name: '004_records_catalog_version',
+    async up(db) {
+      await db.schema.alterTable('node_records', (t) => {
+        t.string('catalog_version', 16).notNullable().defaultTo('2026.1');
+      });
+    },
+    async down(db) {
+      // Plain ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35, PostgreSQL): knex's SQLite emulation would
+      // copy and drop the table, which the outbox's foreign key forbids.
+      await db.raw('alter table node_records drop column catalog_version');
+    },
+  },
+  {
+    // Issue 14: an imported record keeps the columns of the department's file that are not catalog
+    // fields (`extra`, JSON text) and says when its severity was derived rather than given.
+    name: '005_intake',
+    async up(db) {
+      await db.schema.alterTable('node_records', (t) => {
+        t.string('severity_derived', 16).nullable();
+        t.text('extra').nullable();
+      });
+    },
+    async down(db) {
+      // Plain ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35, PostgreSQL): knex's SQLite emulation would
+      // copy and drop the table, which the outbox's foreign key forbids.
+      await db.raw('alter table node_records drop column extra');
+      await db.raw('alter table node_records drop column severity_derived');
+    },
+  },
+  // Issue 15 items 5 and 6 (objections across the province, credit repair): node/objections-migration.ts
+  objectionsMigration,
+  accountsMigration,
+  {
+    // Issue 15 (a record's life): a re-submission with the natural key of a stored record and other
+    // content is a new VERSION of it, not a duplicate. node_records holds the current version and
+    // its number; node_record_versions keeps every version of a record that has more than one
+    // (version 1 is copied there when version 2 arrives, so a million never-corrected records are
+    // not stored twice), with who, when and why.
+    name: '007_record_versions',
+    async up(db) {
+      await db.schema.alterTable('node_records', (t) => {
+        t.integer('version').notNullable().defaultTo(1);
+      });
+      await db.schema.createTable('node_record_versions', (t) => {
+        t.string('record_id', 36).notNullable();
+        t.integer('version').notNullable();
+        t.string('class', 16).notNullable();
+        t.string('subject', 32).notNullable();
+        t.text('fields').notNullable();
+        t.string('decision_date', 10).nullable();
+        t.string('disclosure_end', 10).nullable();
+        t.string('reason', 32).notNullable(); // created | correction
+        t.text('note').nullable();
+        t.string('changed_by', 128).notNullable();
+        t.string('changed_at', 30).notNullable();
+        t.primary(['record_id', 'version'], 'node_record_versions_pkey');
+      });
+    },
+    async down(db) {
+      await db.schema.dropTableIfExists('node_record_versions');
+      // Plain ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35, PostgreSQL): knex's SQLite emulation would
+      // copy and drop the table, which the outbox's foreign key forbids.
+      await db.raw('alter table node_records drop column version');
+    },
+  },
+  nodeQualityMigration,
+  nodeQualityKeysMigration,
+  atRestKeysMigration('node', '040_node_at_rest_keys'),
 ];
 
 export const nodeMigrationSource: Knex.MigrationSource<Migration> = {
-  getMigrations: async () => MIGRATIONS,
+  // applied in the order of their numbered names, whatever order the list above was written in
+  getMigrations: async () => [...MIGRATIONS].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
   getMigrationName: (m) => m.name,
   getMigration: async (m) => ({ up: m.up, down: m.down }),
 };
@@ -140,3 +227,9 @@ export async function migrateNode(db: Knex): Promise<void> {
 export async function rollbackNode(db: Knex): Promise<void> {
   await db.migrate.rollback(config, true);
 }
+
+/** The node's whole schema, in the order it is migrated: the audit log's tables, then the node's. */
+export const NODE_SCHEMA: readonly SchemaPart[] = [
+  { part: 'audit', source: auditMigrationSource as Knex.MigrationSource<unknown>, tableName: AUDIT_MIGRATIONS_TABLE },
+  { part: 'node', source: nodeMigrationSource as Knex.MigrationSource<unknown>, tableName: NODE_MIGRATIONS_TABLE },
+];

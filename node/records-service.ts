@@ -3,18 +3,20 @@
  * every write, every restricted release and every denial, idempotency on the natural key.
  */
 import type { Knex } from 'knex';
-import { validateRecord, type FieldError, type ValidRecord } from '../protocol/catalog.js';
+import { type FieldError, type ValidRecord } from '../protocol/catalog.js';
 import { todayInChina } from '../protocol/catalog-calendar.js';
 import type { Classification } from '../protocol/classification.js';
 import { isCreditError, protocolError } from '../protocol/errors.js';
 import { checkIdentifier, normalizeIdentifier } from '../protocol/identifiers.js';
+import { maskRecord } from '../protocol/mask.js';
 import type { RefusalAudit } from '../audit/refusals.js';
 import type { AuditEvent } from '../audit/types.js';
 import { aboveClearance, assertMayAct, assertMayWrite, decideRead, hiddenFrom, mayAct, type Action, type Caller } from './access.js';
 import { nodeError } from './errors.js';
-import { runWritten, type RecordHooks } from './hooks.js';
-import { toStoredRecord, viewOf, type RecordView } from './record-model.js';
-import { recordsStore, type StoredRecord } from './records-store.js';
+import type { RecordHooks } from './hooks.js';
+import { asOf, toStoredRecord, validateForWrite, viewOf, type RecordView } from './record-model.js';
+import { writeOwnRecords, type WriteOutcome } from './record-versions.js';
+import { recordsStore, type RecordVersion, type StoredRecord } from './records-store.js';
 import { subjectHandle } from './secrets.js';
 
 /** What services need of the audit log (audit/index.ts AuditLog satisfies it). */
@@ -38,7 +40,15 @@ export interface ServiceDeps {
 export interface CreateResult {
   accepted: number;
   duplicates: number;
-  records: { index: number; id: string; duplicate: boolean }[];
+  /** Submissions that became a new version of a stored record (record-versions.ts). */
+  versions: number;
+  records: { index: number; id: string; duplicate: boolean; outcome: WriteOutcome['kind']; version: number; status: StoredRecord['status'] }[];
+}
+
+export interface VersionsView {
+  id: string;
+  current: number;
+  versions: (Omit<RecordVersion, 'recordId' | 'subject'> & { fields: Record<string, unknown> })[];
 }
 
 export interface SubjectResult {
@@ -76,7 +86,7 @@ export function recordsService(deps: ServiceDeps) {
     const errors: FieldError[] = [];
     const valid: ValidRecord[] = [];
     inputs.forEach((input, index) => {
-      const r = validateRecord(input, { today: todayInChina(deps.clock()) });
+      const r = validateForWrite(input, todayInChina(deps.clock()));
       if (r.ok) valid.push(r.record);
       else for (const e of r.errors) errors.push({ ...e, index });
     });
@@ -104,7 +114,50 @@ export function recordsService(deps: ServiceDeps) {
     return r;
   }
 
-  return {
+  /** Loads a record the caller may change, refusing (audited) unless it is this node's own. */
+  async function loadOwned(caller: Caller, action: Action, id: string): Promise<StoredRecord> {
+    await act(caller, action, id);
+    const r = await loadVisible(caller, id);
+    await guard(caller, id, r.classification, () => assertMayWrite(caller, r.classification));
+    if (r.sourceNode !== deps.nodeId) {
+      await denied(caller, id, r.classification, 'ERR_NOT_RECORD_OWNER');
+      throw nodeError('ERR_NOT_RECORD_OWNER', `record ${id} belongs to node ${r.sourceNode}; only that node may change it (谁认定、谁修复)`, { sourceNode: r.sourceNode });
+    }
+    return r;
+  }
+
+  /**
+   * Writes validated own records, all or none: new ones, new versions, duplicates
+   * (record-versions.ts). A submission naming a stored record hidden from the caller (access.ts
+   * hiddenFrom) stores nothing and gets the bare denial.
+   */
+  async function write(caller: Caller, valid: ValidRecord[], note?: string): Promise<CreateResult> {
+    const at = now();
+    const today = todayInChina(deps.clock());
+    const stored = valid.map((r) => toStoredRecord(r, { nodeId: deps.nodeId, actor: caller.actor, now: at, today }));
+    let hidden: { id: string; classification: Classification } | undefined;
+    try {
+      return await db.transaction(async (trx) => {
+        const w = await writeOwnRecords(trx, deps, stored, { actor: caller.actor, at, note: note ?? null, hidden: (k) => hiddenFrom(caller.clearance, k.classification) });
+        const h = w.outcomes.find((o) => o.kind === 'hidden');
+        if (h) {
+          hidden = { id: h.id, classification: h.record.classification };
+          throw aboveClearance(caller.clearance); // rolls the whole request back
+        }
+        // audit entries last: the audit lock is taken after every database lock (audit/log.ts)
+        for (const s of w.created) await audit.recordIn(trx, { actor: caller.actor, actorNode: deps.nodeId, action: 'record.create', object: s.id, class: s.classification, outcome: 'success', ...(s.status === 'withdrawn' ? { reason: 'stored expired: disclosure window already ended' } : {}) });
+        for (const e of w.audit) await audit.recordIn(trx, e);
+        const records = w.outcomes.map((o, index) => ({ index, id: o.id, duplicate: o.kind === 'duplicate', outcome: o.kind, version: o.record.version, status: o.record.status }));
+        const count = (k: WriteOutcome['kind']) => w.outcomes.filter((o) => o.kind === k).length;
+        return { accepted: count('created'), duplicates: count('duplicate'), versions: count('version'), records };
+      });
+    } catch (e) {
+      if (hidden) await denied(caller, hidden.id, hidden.classification, 'ERR_CLASSIFICATION_DENIED');
+      throw e;
+    }
+  }
+
+  const service = {
     /** Throws ERR_ROLE_DENIED (audited) unless the caller's role may take `action`. */
     authorize: act,
 
@@ -114,34 +167,42 @@ export function recordsService(deps: ServiceDeps) {
      * hidden from the caller (access.ts hiddenFrom): then nothing is stored and the answer is the
      * bare denial.
      */
-    async create(caller: Caller, inputs: unknown[]): Promise<CreateResult> {
+    async create(caller: Caller, inputs: unknown[], note?: string): Promise<CreateResult> {
       await act(caller, 'record.create', 'records');
       const valid = await validateAll(caller, inputs);
-      const at = now();
-      const stored = valid.map((r) => toStoredRecord(r, { nodeId: deps.nodeId, actor: caller.actor, now: at }));
-      let hidden: { id: string; classification: Classification } | undefined;
-      try {
-        return await db.transaction(async (trx) => {
-          const inserted = await recordsStore.insertMany(trx, stored);
-          const fresh = stored.filter((s) => inserted.has(s.id));
-          const existing = fresh.length === stored.length ? new Map<string, { id: string; classification: Classification }>() : await recordsStore.idsByNaturalKey(trx, deps.nodeId, stored.filter((s) => !inserted.has(s.id)).map((s) => s.naturalKey));
-          hidden = [...existing.values()].find((e) => hiddenFrom(caller.clearance, e.classification));
-          if (hidden) throw aboveClearance(caller.clearance); // rolls the whole request back
-          await runWritten(deps.hooks, trx, fresh);
-          // audit entries last: the audit lock is taken after every database lock (audit/log.ts)
-          for (const s of fresh) await audit.recordIn(trx, { actor: caller.actor, actorNode: deps.nodeId, action: 'record.create', object: s.id, class: s.classification, outcome: 'success' });
-          const records = stored.map((s, index) => (inserted.has(s.id) ? { index, id: s.id, duplicate: false } : { index, id: existing.get(s.naturalKey)?.id ?? s.id, duplicate: true }));
-          return { accepted: fresh.length, duplicates: stored.length - fresh.length, records };
-        });
-      } catch (e) {
-        if (hidden) await denied(caller, hidden.id, hidden.classification, 'ERR_CLASSIFICATION_DENIED');
-        throw e;
+      return write(caller, valid, note);
+    },
+
+    /**
+     * Corrects a record (信息更正) by id: a new version with `input`'s class and fields. Only at
+     * its source node (ERR_NOT_RECORD_OWNER elsewhere, audited); the natural key (type, decision
+     * number, source unit) cannot change (ERR_RECORD_INVALID).
+     */
+    async correct(caller: Caller, id: string, input: { classification?: string; fields: Record<string, unknown> }, note?: string): Promise<CreateResult> {
+      const r = await loadOwned(caller, 'record.create', id);
+      const [valid] = await validateAll(caller, [{ type: r.type, ...(input.classification ? { classification: input.classification } : {}), fields: input.fields }]);
+      const key = toStoredRecord(valid!, { nodeId: deps.nodeId, actor: caller.actor, now: now() }).naturalKey;
+      if (key !== r.naturalKey) {
+        throw protocolError('ERR_RECORD_INVALID', 'a correction keeps the record\'s natural key (type, decision number, source unit); submit a new record instead', [{ field: 'fields', code: 'ERR_RECORD_INVALID', message: `natural key ${key} differs from ${r.naturalKey}` }]);
       }
+      return write(caller, [valid!], note);
+    },
+
+    /** Every kept version of a record the caller may read (fields masked as the record is), oldest first. */
+    async versions(caller: Caller, id: string, purpose?: string): Promise<VersionsView> {
+      const view = await service.get(caller, id, purpose);
+      const kept = await recordsStore.listVersions(db, id);
+      const versions = kept.length > 0 ? kept : [{ recordId: id, version: 1, classification: view.classification as StoredRecord['classification'], subject: view.subject, fields: view.fields, decisionDate: view.decisionDate ?? null, disclosureEnd: view.disclosureEnd ?? null, reason: 'created' as const, note: null, changedBy: 'unknown', changedAt: view.createdAt }];
+      const masked = view.masked;
+      return {
+        id, current: view.version,
+        versions: versions.map(({ recordId: _r, subject: _s, ...v }) => ({ ...v, fields: masked ? maskRecord({ type: view.type, fields: v.fields }).fields : v.fields })),
+      };
     },
 
     async get(caller: Caller, id: string, purpose?: string): Promise<RecordView> {
       await act(caller, 'record.read', id);
-      const r = await loadVisible(caller, id);
+      const r = asOf(await loadVisible(caller, id), todayInChina(deps.clock()));
       if (r.status === 'withdrawn' && !mayAct(caller.role, 'record.read-withdrawn')) throw nodeError('ERR_RECORD_NOT_FOUND', `no record ${id}`);
       const d = decideRead(caller.clearance, r.classification, purpose);
       if (!d.allowed) {
@@ -149,7 +210,7 @@ export function recordsService(deps: ServiceDeps) {
         const details = { class: r.classification, clearance: caller.clearance };
         throw d.code === 'ERR_CLASSIFICATION_DENIED' ? protocolError(d.code, undefined, details) : nodeError(d.code, undefined, details);
       }
-      if (d.audited) await audit.record({ actor: caller.actor, actorNode: deps.nodeId, action: 'record.read', object: id, class: r.classification, outcome: 'success', reason: purpose! });
+      if (d.audited) await audit.record({ actor: caller.actor, actorNode: deps.nodeId, action: 'record.read', object: id, class: r.classification, outcome: 'success', reason: purpose ?? 'no purpose stated' });
       return viewOf(r, d.view);
     },
 
@@ -161,7 +222,8 @@ export function recordsService(deps: ServiceDeps) {
       if (opts.includeWithdrawn) await act(caller, 'record.read-withdrawn', handle);
       const check = checkIdentifier(subject, todayInChina(deps.clock()));
       if (!check.valid) throw protocolError(check.code!, `not a valid subject code (${check.kind})`);
-      const rows = (await recordsStore.listBySubject(db, subject)).filter((r) => opts.includeWithdrawn || r.status === 'active');
+      const today = todayInChina(deps.clock());
+      const rows = (await recordsStore.listBySubject(db, subject)).map((r) => asOf(r, today)).filter((r) => opts.includeWithdrawn || r.status === 'active');
       const records: RecordView[] = [];
       const withheld: SubjectResult['withheld'] = [];
       for (const r of rows) {
@@ -171,7 +233,7 @@ export function recordsService(deps: ServiceDeps) {
           withheld.push({ classification: r.classification, code: d.code });
           continue;
         }
-        if (d.audited) await audit.record({ actor: caller.actor, actorNode: deps.nodeId, action: 'record.read', object: r.id, class: r.classification, outcome: 'success', reason: opts.purpose! });
+        if (d.audited) await audit.record({ actor: caller.actor, actorNode: deps.nodeId, action: 'record.read', object: r.id, class: r.classification, outcome: 'success', reason: opts.purpose ?? 'no purpose stated' });
         records.push(viewOf(r, d.view));
       }
       return { subject, records, withheld };
@@ -192,12 +254,13 @@ export function recordsService(deps: ServiceDeps) {
       await guard(caller, id, r.classification, () => assertMayWrite(caller, r.classification));
       if (action === 'record.withdraw' && r.sourceNode !== deps.nodeId) {
         await denied(caller, id, r.classification, 'ERR_NOT_RECORD_OWNER');
-        throw nodeError('ERR_NOT_RECORD_OWNER', `record ${id} belongs to node ${r.sourceNode}; only that node may withdraw it`, { sourceNode: r.sourceNode });
+        throw nodeError('ERR_NOT_RECORD_OWNER', `record ${id} belongs to node ${r.sourceNode}; only that node may withdraw it (谁认定、谁修复)`, { sourceNode: r.sourceNode });
       }
       if (r.status !== 'active') throw nodeError('ERR_RECORD_NOT_ACTIVE', `record ${id} was withdrawn (${r.withdrawnReason}) on ${r.withdrawnAt}`);
       return r;
     },
   };
+  return service;
 }
 
 export type RecordsService = ReturnType<typeof recordsService>;

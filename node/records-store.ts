@@ -6,6 +6,8 @@
 import type { Knex } from 'knex';
 import type { Db } from '../audit/knex-connect.js';
 import type { Classification } from '../protocol/classification.js';
+import { openRecord, sealRecord, subjectKeys } from '../server/at-rest-store.js';
+import { recordContext, versionContext } from './at-rest.js';
 
 export const WITHDRAW_REASONS = ['repair', 'correction', 'objection-upheld', 'expired'] as const;
 export type WithdrawReason = (typeof WITHDRAW_REASONS)[number];
@@ -18,6 +20,8 @@ export interface StoredRecord {
   subject: string;
   naturalKey: string;
   fields: Record<string, unknown>;
+  /** Catalog version the record was validated against (protocol/catalog-versions.ts). */
+  catalogVersion: string;
   negative: boolean;
   status: RecordStatus;
   disputed: boolean;
@@ -26,10 +30,32 @@ export interface StoredRecord {
   decisionDate: string | null;
   repairFrom: string | null;
   disclosureEnd: string | null;
+  /** How a severity the source did not give was derived (catalog-rules.ts); null when given. */
+  severityDerived?: 'disclosureEnd' | 'default' | null;
+  /** Columns of an imported row that are not catalog fields, by their header as written. */
+  extra?: Record<string, string> | null;
   sourceNode: string;
   createdBy: string;
   createdAt: string;
   updatedAt: string;
+  /** 1 for the first; each correction adds one (node_record_versions keeps them all). */
+  version: number;
+}
+
+/** One version of a record as node_record_versions keeps it. */
+export interface RecordVersion {
+  recordId: string;
+  version: number;
+  classification: Classification;
+  subject: string;
+  fields: Record<string, unknown>;
+  decisionDate: string | null;
+  disclosureEnd: string | null;
+  /** `created` for version 1, `correction` for later ones. */
+  reason: 'created' | 'correction';
+  note: string | null;
+  changedBy: string;
+  changedAt: string;
 }
 
 export interface Objection {
@@ -48,31 +74,51 @@ export interface Objection {
 type Row = Record<string, unknown>;
 
 const T = 'node_records';
-/** Columns written on insert (status, disputed and the withdrawal columns take their defaults). */
+/** Columns written on insert (disputed takes its default; a record stored already expired is written withdrawn). */
 const COLUMNS = [
-  'id', 'type', 'class', 'subject', 'natural_key', 'fields', 'negative',
-  'decision_date', 'repair_from', 'disclosure_end', 'source_node', 'created_by', 'created_at', 'updated_at',
+  'id', 'type', 'class', 'subject', 'natural_key', 'fields', 'negative', 'status', 'withdrawn_reason', 'withdrawn_at',
+  'decision_date', 'repair_from', 'disclosure_end', 'source_node', 'created_by', 'created_at', 'updated_at', 'version', 'catalog_version',
+  'severity_derived', 'extra',
 ] as const;
+const V = 'node_record_versions';
 const O = 'node_objections';
 
-function toRow(r: StoredRecord): Record<(typeof COLUMNS)[number], unknown> {
+/** The row of a record: subject, fields and extra columns sealed at rest (server/at-rest-store.ts). */
+function toRow(db: Db, r: StoredRecord): Record<(typeof COLUMNS)[number], unknown> {
+  const sealed = sealRecord(db, recordContext(r.id), { subject: r.subject, fields: r.fields, extra: r.extra ?? null });
   return {
-    id: r.id, type: r.type, class: r.classification, subject: r.subject, natural_key: r.naturalKey,
-    fields: JSON.stringify(r.fields), negative: r.negative, decision_date: r.decisionDate,
-    repair_from: r.repairFrom, disclosure_end: r.disclosureEnd, source_node: r.sourceNode,
-    created_by: r.createdBy, created_at: r.createdAt, updated_at: r.updatedAt,
+    id: r.id, type: r.type, class: r.classification, subject: sealed.subject, natural_key: r.naturalKey,
+    fields: sealed.fields, negative: r.negative, status: r.status, withdrawn_reason: r.withdrawnReason, withdrawn_at: r.withdrawnAt,
+    decision_date: r.decisionDate, repair_from: r.repairFrom, disclosure_end: r.disclosureEnd, source_node: r.sourceNode,
+    created_by: r.createdBy, created_at: r.createdAt, updated_at: r.updatedAt, version: r.version, catalog_version: r.catalogVersion,
+    severity_derived: r.severityDerived ?? null, extra: sealed.extra,
   };
 }
 
-function fromRow(row: Row): StoredRecord {
+function fromRow(db: Db, row: Row): StoredRecord {
+  const open = openRecord(db, recordContext(String(row.id)), row);
   return {
-    id: String(row.id), type: String(row.type), classification: row.class as Classification, subject: String(row.subject),
-    naturalKey: String(row.natural_key), fields: JSON.parse(String(row.fields)) as Record<string, unknown>,
+    id: String(row.id), type: String(row.type), classification: row.class as Classification, subject: open.subject,
+    naturalKey: String(row.natural_key), fields: open.fields,
+    catalogVersion: row.catalog_version === undefined || row.catalog_version === null ? '2026.1' : String(row.catalog_version),
     negative: Boolean(row.negative), status: row.status as RecordStatus, disputed: Boolean(row.disputed),
     withdrawnReason: (row.withdrawn_reason as WithdrawReason | null) ?? null, withdrawnAt: (row.withdrawn_at as string | null) ?? null,
     decisionDate: (row.decision_date as string | null) ?? null, repairFrom: (row.repair_from as string | null) ?? null,
     disclosureEnd: (row.disclosure_end as string | null) ?? null, sourceNode: String(row.source_node),
     createdBy: String(row.created_by), createdAt: String(row.created_at), updatedAt: String(row.updated_at),
+    severityDerived: (row.severity_derived as 'disclosureEnd' | 'default' | null | undefined) ?? null,
+    extra: open.extra ?? null,
+    version: Number(row.version ?? 1),
+  };
+}
+
+function versionFromRow(db: Db, row: Row): RecordVersion {
+  const open = openRecord(db, versionContext(String(row.record_id), Number(row.version)), row);
+  return {
+    recordId: String(row.record_id), version: Number(row.version), classification: row.class as Classification, subject: open.subject,
+    fields: open.fields, decisionDate: (row.decision_date as string | null) ?? null,
+    disclosureEnd: (row.disclosure_end as string | null) ?? null, reason: row.reason === 'created' ? 'created' : 'correction',
+    note: (row.note as string | null) ?? null, changedBy: String(row.changed_by), changedAt: String(row.changed_at),
   };
 }
 
@@ -98,7 +144,7 @@ export const recordsStore = {
     const pg = (db.client as { config: { client: string } }).config.client === 'pg';
     const per = pg ? 3000 : 1500;
     for (let i = 0; i < records.length; i += per) {
-      const rows = records.slice(i, i + per).map(toRow);
+      const rows = records.slice(i, i + per).map((r) => toRow(db, r));
       let out: { id: string }[];
       if (pg) {
         out = await db(T).insert(rows).onConflict(['source_node', 'natural_key']).ignore().returning('id');
@@ -122,14 +168,64 @@ export const recordsStore = {
     return out;
   },
 
+  /** The records of `sourceNode` that hold these natural keys, in full. */
+  async findByNaturalKeys(db: Db, sourceNode: string, keys: string[]): Promise<Map<string, StoredRecord>> {
+    const out = new Map<string, StoredRecord>();
+    const unique = [...new Set(keys)];
+    for (let i = 0; i < unique.length; i += 500) {
+      const rows: Row[] = await db(T).where({ source_node: sourceNode }).whereIn('natural_key', unique.slice(i, i + 500));
+      for (const r of rows) out.set(String(r.natural_key), fromRow(db, r));
+    }
+    return out;
+  },
+
+  /**
+   * Makes `next` the current version of record `next.id` (content, class, subject, window,
+   * status, version, catalog version, derived severity, extra columns). Compare-and-set on the version it replaces: false when another writer
+   * got there first.
+   */
+  async replaceVersion(db: Db, next: StoredRecord, replaces: number): Promise<boolean> {
+    const sealed = sealRecord(db, recordContext(next.id), { subject: next.subject, fields: next.fields, extra: next.extra ?? null });
+    const n = await db(T).where({ id: next.id, version: replaces }).update({
+      class: next.classification, subject: sealed.subject, fields: sealed.fields, negative: next.negative,
+      status: next.status, withdrawn_reason: next.withdrawnReason, withdrawn_at: next.withdrawnAt,
+      decision_date: next.decisionDate, repair_from: next.repairFrom, disclosure_end: next.disclosureEnd,
+      updated_at: next.updatedAt, version: next.version, catalog_version: next.catalogVersion,
+      severity_derived: next.severityDerived ?? null, extra: sealed.extra,
+    });
+    return n === 1;
+  },
+
+  /** Keeps versions in node_record_versions; a version already kept is left as it is. */
+  async keepVersions(db: Db, versions: RecordVersion[]): Promise<void> {
+    if (versions.length === 0) return;
+    await db(V)
+      .insert(versions.map((v) => {
+        const sealed = sealRecord(db, versionContext(v.recordId, v.version), { subject: v.subject, fields: v.fields });
+        return {
+        record_id: v.recordId, version: v.version, class: v.classification, subject: sealed.subject, fields: sealed.fields,
+        decision_date: v.decisionDate, disclosure_end: v.disclosureEnd, reason: v.reason, note: v.note, changed_by: v.changedBy, changed_at: v.changedAt,
+        };
+      }))
+      .onConflict(['record_id', 'version'])
+      .ignore();
+  },
+
+  /** Every kept version of a record, oldest first (empty for a record never corrected). */
+  async listVersions(db: Db, recordId: string): Promise<RecordVersion[]> {
+    const rows: Row[] = await db(V).where({ record_id: recordId }).orderBy('version');
+    return rows.map((r) => versionFromRow(db, r));
+  },
+
   async findById(db: Db, id: string): Promise<StoredRecord | undefined> {
     const row: Row | undefined = await db(T).where({ id }).first();
-    return row ? fromRow(row) : undefined;
+    return row ? fromRow(db, row) : undefined;
   },
 
   async listBySubject(db: Db, subject: string): Promise<StoredRecord[]> {
-    const rows: Row[] = await db(T).where({ subject }).orderBy('id');
-    return rows.map(fromRow);
+    // the blind index under each key held (and the code itself, for a row not yet sealed)
+    const rows: Row[] = await db(T).whereIn('subject', subjectKeys(db, subject)).orderBy('id');
+    return rows.map((r) => fromRow(db, r)).filter((r) => r.subject === subject);
   },
 
   /** Withdraws an active record; false when it was not active (already withdrawn or absent). */
@@ -145,7 +241,7 @@ export const recordsStore = {
   /** Active negative records whose last day of disclosure is before `today`. */
   async findExpired(db: Db, today: string, limit: number): Promise<StoredRecord[]> {
     const rows: Row[] = await db(T).where({ status: 'active', negative: true }).andWhere('disclosure_end', '<', today).orderBy('id').limit(limit);
-    return rows.map(fromRow);
+    return rows.map((r) => fromRow(db, r));
   },
 
   async countByStatus(db: Db): Promise<Record<string, number>> {

@@ -24,7 +24,7 @@ const SYSTEM_ACTOR = 'system:disclosure-job';
  * Withdraws inside `trx`: store, objections, hooks. Returns the audit event, which the caller
  * records after its last other write (audit/log.ts: the audit lock is taken after every database lock).
  */
-async function withdrawIn(trx: Knex.Transaction, deps: ServiceDeps, r: StoredRecord, reason: WithdrawReason, actor: string, at: string, note: string | null): Promise<AuditEvent> {
+export async function withdrawIn(trx: Knex.Transaction, deps: ServiceDeps, r: StoredRecord, reason: WithdrawReason, actor: string, at: string, note: string | null): Promise<AuditEvent> {
   const changed = await recordsStore.withdraw(trx, r.id, reason, at);
   if (!changed) throw nodeError('ERR_RECORD_NOT_ACTIVE', `record ${r.id} is already withdrawn`);
   const resolved = await recordsStore.resolveObjections(trx, { recordId: r.id }, reason === 'objection-upheld' ? 'upheld' : 'closed', actor, at, note ?? `record withdrawn: ${reason}`);

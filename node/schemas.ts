@@ -27,26 +27,31 @@ export const recordViewSchema = {
     type: { type: 'string' },
     classification: { type: 'string', enum: [...CLASSIFICATIONS] },
     subject: { type: 'string', description: 'USCC or resident ID (masked when `masked`)' },
+    catalogVersion: { type: 'string', description: 'catalog version the record was validated against (2026.1, 2027.1)' },
     masked: { type: 'boolean', description: 'personal data masked because the clearance is below the record class (or below shared)' },
     status: { type: 'string', enum: ['active', 'withdrawn'] },
     disputed: { type: 'boolean', description: 'an objection (异议) is open' },
+    disputedLabel: { type: 'string', enum: ['异议中'], description: 'present while disputed: how the record is shown' },
     withdrawnReason: { type: 'string', enum: [...WITHDRAW_REASONS] },
     withdrawnAt: { type: 'string' },
     decisionDate: { type: 'string' },
     repairFrom: { type: 'string', description: 'first day credit repair may be granted (negative records)' },
     disclosureEnd: { type: 'string', description: 'last day of disclosure (negative records)' },
+    severityDerived: { type: 'string', enum: ['disclosureEnd', 'default'], description: 'the severity was not given: derived from 公示截止期 or the province default (severityDefaults)' },
+    extra: { type: 'object', additionalProperties: { type: 'string' }, description: 'columns of the imported row that are not catalog fields, by header (full views only)' },
     sourceNode: { type: 'string' },
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },
+    version: { type: 'integer', description: '1 for the first version; each correction adds one' },
     fields: { type: 'object', additionalProperties: true },
   },
 } as const;
 
 const recordInput = {
   type: 'object',
-  description: `a credit record { type, classification?, fields } (types: ${listRecordTypes().map((t) => t.code).join(', ')})`,
+  description: `a credit record { type, classification?, catalogVersion?, fields } (types: ${listRecordTypes().map((t) => t.code).join(', ')}; catalogVersion 2027.1 when absent, 2026.1 also accepted)`,
   required: ['type', 'fields'],
-  properties: { type: { type: 'string' }, classification: { type: 'string' }, fields: { type: 'object', additionalProperties: true } },
+  properties: { type: { type: 'string' }, classification: { type: 'string' }, catalogVersion: { type: 'string' }, fields: { type: 'object', additionalProperties: true } },
   additionalProperties: true,
 } as const;
 
@@ -66,16 +71,35 @@ export const createResultSchema = {
   $id: 'createResult',
   type: 'object',
   properties: {
-    accepted: { type: 'integer' },
-    duplicates: { type: 'integer' },
-    records: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, id: { type: 'string' }, duplicate: { type: 'boolean' } } } },
+    accepted: { type: 'integer', description: 'new records' },
+    duplicates: { type: 'integer', description: 'submissions identical to the current version of a stored record' },
+    versions: { type: 'integer', description: 'submissions that became a new version of a stored record (same natural key, other content)' },
+    records: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          index: { type: 'integer' }, id: { type: 'string' }, duplicate: { type: 'boolean' },
+          outcome: { type: 'string', enum: ['created', 'version', 'duplicate'] }, version: { type: 'integer' }, status: { type: 'string', enum: ['active', 'withdrawn'] },
+        },
+      },
+    },
+  },
+} as const;
+
+const versionSchema = {
+  type: 'object',
+  properties: {
+    version: { type: 'integer' }, classification: { type: 'string' }, reason: { type: 'string', enum: ['created', 'correction'] }, note: { type: ['string', 'null'] },
+    changedBy: { type: 'string' }, changedAt: { type: 'string' }, decisionDate: { type: ['string', 'null'] }, disclosureEnd: { type: ['string', 'null'] },
+    fields: { type: 'object', additionalProperties: true },
   },
 } as const;
 
 export const importSchema = {
-  summary: 'stream a CSV (header row: field names or Chinese labels; ?type= required) or NDJSON file',
+  summary: 'stream a table (CSV in UTF-8 or GB18030/GBK, or XLSX; header row of field names, Chinese labels or older template labels; ?type= required) or an NDJSON file; Accept: text/csv or the XLSX media type answers with the rejected rows as a file',
   tags: ['records'],
-  querystring: { type: 'object', additionalProperties: false, properties: { type: { type: 'string', maxLength: 16 } } },
+  querystring: { type: 'object', additionalProperties: false, properties: { type: { type: 'string', maxLength: 16 }, sheet: { type: 'string', maxLength: 100, description: 'XLSX: worksheet name or number (default the first)' } } },
   response: {
     200: {
       type: 'object',
@@ -84,10 +108,16 @@ export const importSchema = {
         lines: { type: 'integer' },
         accepted: { type: 'integer' },
         duplicates: { type: 'integer' },
+        versions: { type: 'integer', description: 'lines that became a new version of a stored record (same natural key, other content)' },
         rejected: { type: 'integer' },
         truncated: { type: 'boolean', description: 'more lines were rejected than rejectedLines lists' },
         rejectedLinesOmitted: { type: 'integer', description: 'rejected lines counted but not listed (rejectedLinesCap, or the report size limit of ~1 MiB)' },
         problemsTruncated: { type: 'integer', description: 'problems of the listed lines not listed (at most 20 per line)' },
+        columns: { type: 'array', items: { type: 'string' }, description: 'table uploads: the header as written (the columns of each rejected line\'s cells)' },
+        warnings: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, column: { type: 'string' }, message: { type: 'string' } } }, description: 'said once per file: columns kept in extra' },
+        duplicateLines: { type: 'array', items: { type: 'integer' }, description: 'rows of duplicates (the first rejectedLinesCap)' },
+        severityDerived: { type: 'integer', description: 'accepted records whose 失信程度 was derived, not given' },
+        normalised: { type: 'integer', description: 'accepted records with a value normalised (dates, amounts, identifiers, spaces)' },
         rejectedLines: {
           type: 'array',
           items: {
@@ -96,6 +126,9 @@ export const importSchema = {
               line: { type: 'integer' },
               errors: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' } } } },
               problemsTruncated: { type: 'integer', description: "this line's problems not listed in errors" },
+              subjectName: { type: 'string' },
+              decisionNo: { type: 'string' },
+              cells: { type: 'array', items: { type: 'string' }, description: 'the row as written, in the columns of `columns`' },
             },
           },
         },
@@ -103,7 +136,7 @@ export const importSchema = {
     },
     413: err('ERR_BODY_TOO_LARGE'),
     415: err('ERR_UNSUPPORTED_MEDIA_TYPE'),
-    422: err('ERR_IMPORT_HEADER_INVALID / ERR_UNKNOWN_RECORD_TYPE'),
+    422: err('ERR_IMPORT_HEADER_INVALID / ERR_IMPORT_FORMAT / ERR_UNKNOWN_RECORD_TYPE'),
     ...authErrors,
   },
 };
@@ -185,5 +218,32 @@ export const withdrawSchema = {
     404: err('ERR_RECORD_NOT_FOUND'),
     409: err('ERR_RECORD_NOT_ACTIVE / ERR_REPAIR_TOO_EARLY / ERR_REPAIR_NOT_APPLICABLE / ERR_DISCLOSURE_NOT_ENDED / ERR_NO_OPEN_OBJECTION'),
     ...authErrors,
+  },
+};
+
+export const versionsSchema = {
+  summary: "every version of a record (who, when, why), oldest first; the current one is the record itself",
+  tags: ['records'],
+  params: idParams,
+  querystring: { type: 'object', additionalProperties: false, properties: { purpose } },
+  response: { 200: { type: 'object', properties: { id: { type: 'string' }, current: { type: 'integer' }, versions: { type: 'array', items: versionSchema } } }, 404: err('ERR_RECORD_NOT_FOUND'), ...authErrors },
+};
+
+export const correctSchema = {
+  summary: 'correct a record (信息更正): a new version with these fields, at its source node only',
+  tags: ['records'],
+  params: idParams,
+  body: {
+    type: 'object',
+    required: ['fields'],
+    additionalProperties: false,
+    properties: { classification: { type: 'string', enum: [...CLASSIFICATIONS] }, fields: { type: 'object', additionalProperties: true }, note: { type: 'string', maxLength: 4000, pattern: NO_NUL } },
+  },
+  response: {
+    200: { $ref: 'createResult#' },
+    404: err('ERR_RECORD_NOT_FOUND'),
+    422: err('ERR_RECORD_INVALID (the natural key — type, decision number, source unit — cannot change; ERR_DECISION_DATE_FUTURE …)'),
+    ...authErrors,
+    403: err('ERR_NOT_RECORD_OWNER (only the source node corrects a record) / ERR_ROLE_DENIED / ERR_CLASSIFICATION_DENIED'),
   },
 };

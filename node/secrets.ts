@@ -3,18 +3,18 @@
  * subject handle for audit objects.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import type { NewFile } from '../audit/store-files.js';
 import { subjectHmac } from '../protocol/crypto.js';
 
-/** Reads a secret (JWT HS256, subject key), creating a random 32-byte one (mode 0600) when the file is absent. */
-export function loadOrCreateSecret(file: string): Buffer {
-  if (!existsSync(file)) {
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, randomBytes(32).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' });
-    chmodSync(file, 0o600);
-  }
-  return Buffer.from(readFileSync(file, 'utf8').trim(), 'utf8');
+/**
+ * Reads a secret (JWT HS256, subject key); when the file is absent, a random 32-byte one and the
+ * file to write (mode 0600) once the start has passed its checks. Writes nothing.
+ */
+export function readOrNewSecret(file: string): { secret: Buffer; create?: NewFile } {
+  if (existsSync(file)) return { secret: Buffer.from(readFileSync(file, 'utf8').trim(), 'utf8') };
+  const value = randomBytes(32).toString('base64url');
+  return { secret: Buffer.from(value, 'utf8'), create: { path: file, content: `${value}\n` } };
 }
 
 /**

@@ -1,11 +1,14 @@
 /**
  * The node's side of the hub exchange, assembled: identity (keys from DATADIR/exchange/), the HTTP
- * client, the outbox hooks, and five loops — sender, puller, witness, renewal, crl — started and
- * stopped with the app (app.ts). Without `hub` in the config none of this exists.
+ * client, the outbox hooks, and six loops — sender, puller, witness, renewal, crl, catalog — started
+ * and stopped with the app (app.ts). Without `hub` in the config none of this exists.
  * The crl loop fetches the hub's CRL (at start, then every CRL_REFRESH_MS, sooner when its
  * nextUpdate is near); the hub's certificate is checked against it on every new TLS connection
  * and every envelope, so a revoked hub is refused (ERR_CERT_REVOKED), and once the CRL is past its
  * nextUpdate everything from the hub is (ERR_CRL_STALE) until a current one is fetched.
+ * The catalog loop keeps the province supplementary catalog current (catalog-sync.ts): the stored
+ * one is installed when the exchange is built, the hub's is fetched at start and every
+ * CATALOG_REFRESH_MS, and the puller asks for it when a record needs a newer serial.
  */
 import type { Knex } from 'knex';
 import type { AuditLog } from '../../audit/log.js';
@@ -15,7 +18,9 @@ import type { HubConfig, NodeConfig } from '../config.js';
 import type { RecordHooks } from '../hooks.js';
 import type { AuditWriter } from '../records-service.js';
 import { parseCrl } from '../../certs/crl.js';
-import { loadExchangeMaterial, writeCrl, writeHubCert, type ExchangeMaterial } from './files.js';
+import { loadExchangeMaterial, writeCrl, writeHubCert, writeHubSm2Cert, type ExchangeMaterial } from './files.js';
+import { SM_SUITE, suiteAllowed } from '../../protocol/suites.js';
+import { CATALOG_REFRESH_MS, createCatalogSync, type CatalogSync } from './catalog-sync.js';
 import { createHubClient, type HubClient } from './hub-client.js';
 import { createIdentity, type ExchangeIdentity } from './identity.js';
 import { createLoop, failureFields, type Log, type Loop } from './loop.js';
@@ -24,6 +29,7 @@ import { outboxStore } from './outbox-store.js';
 import { createPuller, type Puller } from './puller.js';
 import { createRenewal, renewalTime, type Renewal } from './renewal.js';
 import { createSender, type Sender } from './sender.js';
+import { createNotices, type Notices } from './objections-notices.js';
 import { createWitness, type Witness } from './witness.js';
 
 /** The audit log calls the exchange needs for witnessing and for switching the signer at renewal. */
@@ -50,6 +56,8 @@ export interface ExchangeStatus {
   batches: { pending: number; accepted: number; refused: number; lastSeq: number };
   inbox: { cursor: number; applied: number };
   witness: { treeSize: number; cosignedAt: string } | null;
+  /** The province supplementary catalog this node holds. */
+  provinceCatalog: { serial: number; publishedAt: string; types: string[] } | null;
   lastError: { loop: string; code: string; message: string; at: string } | null;
 }
 
@@ -61,6 +69,8 @@ export interface Exchange {
   puller: Puller;
   renewal: Renewal;
   witness: Witness | null;
+  /** Objection notices to and from other nodes through the hub (protocol 1.1). */
+  notices: Notices;
   /** Queues own records that were never queued (written before the node was connected, or of a class a higher grade now allows). Returns how many. */
   backfill(): Promise<number>;
   /** backfill(), then the loops. */
@@ -72,6 +82,10 @@ export interface Exchange {
   refreshHubCert(): Promise<void>;
   /** Fetches the hub's CRL (GET /v1/crl), checks it against the CA, adopts and stores it when newer. */
   refreshCrl(signal?: AbortSignal): Promise<void>;
+  /** The province supplementary catalog: stored copy, fetch and adoption. */
+  catalog: CatalogSync;
+  /** When a loop last finished a step talking to the hub, and since when every step has failed (null: not failing). */
+  contact(): { lastAt: Date | null; failingSince: Date | null };
 }
 
 /** How often the node fetches the hub's CRL (the hub signs a new one each minute, valid 7 days). */
@@ -83,11 +97,16 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
   const { config, db, audit, clock, log } = o;
   const hub = config.hub;
   const material = o.material ?? loadExchangeMaterial(config.dataDir, config.nodeId);
-  const identity = await createIdentity(material, (pem) => writeHubCert(config.dataDir, pem), (pem) => writeCrl(config.dataDir, pem));
+  const identity = await createIdentity(material, (pem) => writeHubCert(config.dataDir, pem), (pem) => writeCrl(config.dataDir, pem), (pem) => writeHubSm2Cert(config.dataDir, pem), hub.suites);
   const client = createHubClient({
     url: hub.url, caCertPem: material.caCertPem, certPem: material.certPem, keyPem: material.keyPem, timeoutMs: hub.timeoutMs,
     checkHubCert: (pem) => void identity.trust().verifySigner(pem, clock()),
     beforeRequest: () => identity.assertCrlCurrent(clock()),
+    // on the national suite the hub seals the feeds this node fetches to its SM2 certificate
+    sm2CertPem: () => {
+      const m = identity.current();
+      return m.sm2 !== undefined && suiteAllowed(SM_SUITE, identity.suites) ? m.sm2.certPem : undefined;
+    },
   });
   let certPem = material.certPem;
   identity.onChange((m) => {
@@ -99,6 +118,8 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
   const getClient = () => client;
 
   let lastError: ExchangeStatus['lastError'] = null;
+  let lastContactAt: Date | null = null;
+  let failingSince: Date | null = null;
   let applied = 0;
   const loops: Loop[] = [];
   const loop = (name: string, step: (signal: AbortSignal) => Promise<number>) => {
@@ -109,9 +130,12 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
         try {
           const wait = await step(signal);
           if (lastError?.loop === name) lastError = null;
+          lastContactAt = clock();
+          failingSince = null;
           return wait;
         } catch (e) {
           if (!signal.aborted) lastError = { loop: name, ...failureFields(e), message: (e as Error).message, at: clock().toISOString() };
+          if (!signal.aborted) failingSince ??= clock();
           throw e;
         }
       },
@@ -137,11 +161,14 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
     }
   }
 
+  const catalog = createCatalogSync({ dataDir: config.dataDir, identity, client: getClient, audit, clock, log });
+  await catalog.loadStored();
+
   let witnessLoop: Loop | undefined;
   const sender = createSender({ db, audit, identity, client: getClient, clock, log, hub, refreshHubCert, onReceipts: () => witnessLoop?.wake() });
-  const puller = createPuller({ db, audit, identity, client: getClient, clock, log, hub });
+  const puller = createPuller({ db, audit, identity, client: getClient, clock, log, hub, catalog });
   const renewal = createRenewal({ identity, client: getClient, audit, clock, log, dataDir: config.dataDir, renewAt: hub.renewAt });
-  const witness = o.auditLog ? createWitness({ db, log: o.auditLog as AuditLog, identity, client: getClient, clock, logger: log, hub }) : null;
+  const witness = o.auditLog ? createWitness({ db, log: o.auditLog as AuditLog, identity, client: getClient, clock, logger: log, hub, dataDir: config.dataDir }) : null;
 
   const senderLoop = loop('sender', (s) => sender.step(s));
   loop('puller', async (s) => {
@@ -156,7 +183,14 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
     const half = next ? Math.max(1000, (next.getTime() - clock().getTime()) / 2) : CRL_REFRESH_MS;
     return Math.min(CRL_REFRESH_MS, half);
   });
+  loop('catalog', async (s) => {
+    await catalog.refresh(s);
+    return CATALOG_REFRESH_MS;
+  });
   if (witness) witnessLoop = loop('witness', (s) => witness.step(s));
+  const notices = createNotices({ db, audit, identity, client: getClient, clock, log, pollIntervalMs: hub.pollIntervalMs });
+  const noticesLoop = loop('notices', (s) => notices.step(s));
+  notices.setWake(() => noticesLoop.wake());
 
   const hooks = outboxHooks({ nodeId: config.nodeId, grade: () => identity.current().enrolment.grade, clock, onCommit: () => senderLoop.wake() });
 
@@ -183,13 +217,16 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
     puller,
     renewal,
     witness,
+    notices,
     refreshHubCert,
     refreshCrl,
+    catalog,
     backfill,
     async start() {
       if (started) return;
       started = true;
       await refreshCrl().catch((e: unknown) => log.warn(failureFields(e), 'hub exchange: CRL not fetched at start; the crl loop retries'));
+      await catalog.refresh().catch((e: unknown) => log.warn(failureFields(e), 'hub exchange: province catalog not fetched at start; the catalog loop retries'));
       await backfill();
       refreshHubCert().catch((e: unknown) => log.debug(failureFields(e), 'hub exchange: hub certificate not refreshed'));
       for (const l of loops) l.start();
@@ -200,6 +237,7 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
       await Promise.all(loops.map((l) => l.stop()));
       await client.close();
     },
+    contact: () => ({ lastAt: lastContactAt, failingSince }),
     async status() {
       const m = identity.current();
       const backlog = await outboxStore.backlog(db);
@@ -216,6 +254,7 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
         batches: { pending: backlog.unacknowledged, accepted: by.accepted ?? 0, refused: by.refused ?? 0, lastSeq: Number(top?.m ?? 0) },
         inbox: { cursor: await puller.cursor(), applied },
         witness: cos ? { treeSize: cos.treeSize, cosignedAt: cos.cosignedAt } : null,
+        provinceCatalog: catalog.held(),
         lastError,
       };
     },

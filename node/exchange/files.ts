@@ -22,11 +22,19 @@ export interface ExchangePaths {
   enrolment: string;
   /** The hub's last CRL (fetched from GET /v1/crl, signature checked against ca.pem). */
   crl: string;
+  /** The SM2 side (national suite), when the node enrolled with an SM2 key: key (0600), certificate, SM2 root, hub's SM2 certificate. */
+  sm2Key: string;
+  sm2Cert: string;
+  sm2Ca: string;
+  sm2Hub: string;
 }
 
 export function exchangePaths(dataDir: string): ExchangePaths {
   const dir = join(dataDir, EXCHANGE_DIR);
-  return { dir, key: join(dir, 'node.key'), cert: join(dir, 'node.pem'), ca: join(dir, 'ca.pem'), hub: join(dir, 'hub.pem'), enrolment: join(dir, 'enrolment.json'), crl: join(dir, 'crl.pem') };
+  return {
+    dir, key: join(dir, 'node.key'), cert: join(dir, 'node.pem'), ca: join(dir, 'ca.pem'), hub: join(dir, 'hub.pem'), enrolment: join(dir, 'enrolment.json'), crl: join(dir, 'crl.pem'),
+    sm2Key: join(dir, 'node-sm2.key'), sm2Cert: join(dir, 'node-sm2.pem'), sm2Ca: join(dir, 'sm2-ca.pem'), sm2Hub: join(dir, 'hub-sm2.pem'),
+  };
 }
 
 /** What the hub told this node at enrolment (and at each renewal). */
@@ -54,6 +62,16 @@ export interface ExchangeMaterial {
   previousKeyPem?: string;
   /** The last CRL fetched from the hub (crl.pem), when there is one. */
   crlPem?: string;
+  /** The node's SM2 identity (suite CF1-SM2-SM4GCM-SM3), when it enrolled with one. */
+  sm2?: Sm2Material;
+}
+
+/** The SM2 key and certificate beside the TLS ones (same node id, same register at the hub). */
+export interface Sm2Material {
+  keyPem: string;
+  certPem: string;
+  caCertPem: string;
+  hubCertPem: string;
 }
 
 function notEnrolled(message: string): never {
@@ -93,7 +111,12 @@ export function loadExchangeMaterial(dataDir: string, nodeId: string): ExchangeM
     enrolment: JSON.parse(read(p.enrolment)) as Enrolment,
     ...(existsSync(`${p.key}.prev`) ? { previousKeyPem: readFileSync(`${p.key}.prev`, 'utf8') } : {}),
     ...(existsSync(p.crl) ? { crlPem: readFileSync(p.crl, 'utf8') } : {}),
+    ...(existsSync(p.sm2Cert) ? { sm2: { keyPem: read(p.sm2Key), certPem: read(p.sm2Cert), caCertPem: read(p.sm2Ca), hubCertPem: read(p.sm2Hub) } } : {}),
   };
+  if (m.sm2 !== undefined) {
+    const c = certFromPem(m.sm2.certPem);
+    if (c.cn !== nodeId || !keyMatchesCert(m.sm2.keyPem, c)) notEnrolled(`${p.sm2Cert} is not this node's, or ${p.sm2Key} does not belong to it`);
+  }
   let cn: string | null;
   try {
     const cert = certFromPem(m.certPem);
@@ -115,8 +138,18 @@ export function writeEnrolment(dataDir: string, m: ExchangeMaterial): void {
   writeFileAtomic(p.ca, m.caCertPem, 0o644);
   writeFileAtomic(p.hub, m.hubCertPem, 0o644);
   writeFileAtomic(p.enrolment, JSON.stringify(m.enrolment, null, 2) + '\n', 0o644);
+  if (m.sm2 !== undefined) writeSm2(dataDir, m.sm2);
   writeFileAtomic(p.key, m.keyPem, 0o600);
   writeFileAtomic(p.cert, m.certPem, 0o644);
+}
+
+/** Writes the SM2 identity (enrolment and renewal: the certificate last, so a present node-sm2.pem has its key). */
+export function writeSm2(dataDir: string, s: Sm2Material): void {
+  const p = exchangePaths(dataDir);
+  writeFileAtomic(p.sm2Ca, s.caCertPem, 0o644);
+  writeFileAtomic(p.sm2Hub, s.hubCertPem, 0o644);
+  writeFileAtomic(p.sm2Key, s.keyPem, 0o600);
+  writeFileAtomic(p.sm2Cert, s.certPem, 0o644);
 }
 
 export function isEnrolled(dataDir: string): boolean {
@@ -137,6 +170,11 @@ export function writeRenewal(dataDir: string, m: Pick<ExchangeMaterial, 'keyPem'
 /** Replaces the stored hub certificate (the hub renewed its own). */
 export function writeHubCert(dataDir: string, pem: string): void {
   writeFileAtomic(exchangePaths(dataDir).hub, pem, 0o644);
+}
+
+/** Replaces the stored hub SM2 certificate (the hub re-issued its own). */
+export function writeHubSm2Cert(dataDir: string, pem: string): void {
+  writeFileAtomic(exchangePaths(dataDir).sm2Hub, pem, 0o644);
 }
 
 /** Replaces the stored CRL (a newer one, already checked against the CA). */

@@ -15,9 +15,11 @@ import { Pool } from 'undici';
 import { tlsClientOptions } from '../../certs/tls.js';
 import { HUB_NODE_ID } from '../../certs/issue.js';
 import { ENVELOPE_SCHEMA, type Envelope } from '../../protocol/envelope.js';
+import { CATALOG_LIMITS } from '../../protocol/catalog-document.js';
 import { derB64ToPem } from '../../protocol/crypto.js';
 import { CreditError, isCreditError } from '../../protocol/errors.js';
 import { jsonTextProblems, scanJsonText } from '../../protocol/strict-json.js';
+import { NOTICE_ROUTES } from '../../protocol/notices.js';
 import { EXCHANGE_ROUTES, type EnrollRequest, type EnrollResponse, type ProtocolInfo, type RenewRequest, type WitnessState } from '../../protocol/exchange.js';
 
 export class HubError extends CreditError {
@@ -50,6 +52,8 @@ export interface HubClientOptions {
   checkHubCert?: (certPem: string) => void;
   /** Runs before every request (not the CRL fetch); throws a CreditError to refuse it (e.g. ERR_CRL_STALE on an open connection). */
   beforeRequest?: () => void;
+  /** The node's SM2 certificate (PEM) when it speaks the SM suite: named in `x-cf-sm2-cert` so the hub seals its feeds to it. */
+  sm2CertPem?: () => string | undefined;
 }
 
 export interface HubClient {
@@ -58,11 +62,18 @@ export interface HubClient {
   postBatch(envelope: Envelope, signal?: AbortSignal): Promise<unknown>;
   getDistributions(after: number, limit: number, signal?: AbortSignal): Promise<unknown>;
   postQuery(envelope: Envelope, signal?: AbortSignal): Promise<unknown>;
-  getWitnessState(signal?: AbortSignal): Promise<WitnessState>;
+  /** With `before` (ISO): also WitnessState.resetFrom, the largest head the hub cosigned before that time. */
+  getWitnessState(signal?: AbortSignal, before?: string): Promise<WitnessState>;
   postCheckpoint(envelope: Envelope, signal?: AbortSignal): Promise<unknown>;
   getProtocol(signal?: AbortSignal): Promise<ProtocolInfo>;
   /** GET /v1/crl: the CRL PEM as the hub sends it (the caller checks its signature). */
   getCrl(signal?: AbortSignal): Promise<string>;
+  /** GET /v1/catalog: the signed province catalog as the hub sends it (the caller verifies it); null on 404 (none published, or a hub without the route). */
+  getCatalog(signal?: AbortSignal): Promise<string | null>;
+  /** POST /v1/notices (protocol 1.1): an objection, objection result or dispute mark; answers a notice-receipt envelope. */
+  postNotice(envelope: Envelope, signal?: AbortSignal): Promise<unknown>;
+  /** GET /v1/notices?after=&limit= (protocol 1.1): the notices routed to this node; answers a notice-feed envelope. */
+  getNotices(after: number, limit: number, signal?: AbortSignal): Promise<unknown>;
   /** Drops the open connections (e.g. after a new CRL): the next requests check the hub's certificate again. */
   reconnect(): void;
   /** New client certificate and key (renewal): later requests use a new pool. */
@@ -82,10 +93,31 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
 /** Codes of a refused hub certificate: the request failed because of the hub's identity, not the network. */
 const TRUST_CODES = new Set(['ERR_CERT_REVOKED', 'ERR_CRL_STALE', 'ERR_CERT_EXPIRED', 'ERR_CERT_UNTRUSTED']);
 
-function unavailable(e: unknown): HubError {
+/** OpenSSL's codes for a certificate chain that does not lead to the CA we were given. */
+const CHAIN_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+]);
+
+/**
+ * What a failed request says about the hub: its certificate refused (a TLS chain or name problem is
+ * not the network's fault, and the fix is different), else the hub cannot be reached.
+ */
+function unavailable(e: unknown, host = ''): HubError {
   if (isCreditError(e) && TRUST_CODES.has(e.code)) return new HubError(e.code, `the hub's certificate is refused: ${e.message}`, e.details, 0);
   const err = e as { code?: string; name?: string; message?: string };
   const cause = err.code ?? err.name ?? 'error';
+  if (CHAIN_CODES.has(cause)) {
+    return new HubError('ERR_HUB_CERT_UNTRUSTED', `the hub's certificate is not from the CA in ca.pem (${cause}): check that --ca is the provincial CA certificate the hub operator gave you, and --hub the right hub`, { cause }, 0);
+  }
+  if (cause === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return new HubError('ERR_HUB_NAME_MISMATCH', `the hub's certificate does not name '${host}' (${cause}): connect with a name it carries, or ask the operator to add '${host}' to hosts in the hub config (the hub then re-issues its certificate at start)`, { cause, host }, 0);
+  }
   return new HubError('ERR_HUB_UNAVAILABLE', `the hub cannot be reached: ${cause}`, { cause }, 0);
 }
 
@@ -105,6 +137,7 @@ async function readLimited(body: AsyncIterable<Uint8Array> & { destroy?: (e?: Er
 
 export function createHubClient(opts: HubClientOptions): HubClient {
   const maxBytes = opts.maxResponseBytes ?? 64 * 1024 * 1024;
+  const hubHost = new URL(opts.url).hostname.replace(/^\[|\]$/g, '');
   const makePool = (id: { certPem?: string; keyPem?: string }, check = opts.checkHubCert, connections = opts.connections ?? 4) => {
     const tls = tlsClientOptions({ caCertPem: opts.caCertPem, certPem: id.certPem ?? '', keyPem: id.keyPem ?? '', expectNodeId: HUB_NODE_ID });
     const { cert, key, ...anonymous } = tls;
@@ -140,23 +173,47 @@ export function createHubClient(opts: HubClientOptions): HubClient {
     retired.push(old.close().catch(() => undefined));
   };
 
-  async function getCrl(signal?: AbortSignal): Promise<string> {
-    crlPool ??= makePool({}, undefined, 1);
+  /** GET of a signed document (CRL, catalog) as text; an answer with status `absent` means "none" (→ null). */
+  async function getSigned(path: string, from: Pool, signal: AbortSignal | undefined, limit: number, absent?: number): Promise<string | null> {
     let res;
     try {
-      res = await crlPool.request({ method: 'GET', path: EXCHANGE_ROUTES.crl, ...(signal ? { signal } : {}) });
+      res = await from.request({ method: 'GET', path, ...(signal ? { signal } : {}) });
     } catch (e) {
-      throw unavailable(e);
+      throw unavailable(e, hubHost);
     }
     let text: string;
     try {
-      text = await readLimited(res.body, maxBytes);
+      text = await readLimited(res.body, limit);
     } catch (e) {
       if (e instanceof HubError) throw e;
+      throw unavailable(e, hubHost);
+    }
+    if (absent !== undefined && res.statusCode === absent) return null;
+    if (res.statusCode !== 200) throw new HubError(res.statusCode >= 500 ? 'ERR_HUB_UNAVAILABLE' : 'ERR_HUB_ANSWER_INVALID', `the hub answered GET ${path} with HTTP ${res.statusCode}`, { status: res.statusCode }, res.statusCode);
+    return text;
+  }
+
+  async function getCrl(signal?: AbortSignal): Promise<string> {
+    crlPool ??= makePool({}, undefined, 1);
+    return (await getSigned(EXCHANGE_ROUTES.crl, crlPool, signal, maxBytes))!;
+  }
+
+  /** Over the checked pool (the hub's certificate against the CRL); never reads more than a catalog may be (ERR_CATALOG_TOO_LARGE). */
+  async function getCatalog(signal?: AbortSignal): Promise<string | null> {
+    try {
+      opts.beforeRequest?.();
+    } catch (e) {
       throw unavailable(e);
     }
-    if (res.statusCode !== 200) throw new HubError(res.statusCode >= 500 ? 'ERR_HUB_UNAVAILABLE' : 'ERR_HUB_ANSWER_INVALID', `the hub answered GET ${EXCHANGE_ROUTES.crl} with HTTP ${res.statusCode}`, { status: res.statusCode }, res.statusCode);
-    return text;
+    const max = CATALOG_LIMITS.maxDocumentBytes;
+    try {
+      return await getSigned(EXCHANGE_ROUTES.catalog, pool, signal, max, 404); // ERR_CATALOG_NOT_PUBLISHED, or a hub older than the route: no province catalog
+    } catch (e) {
+      if (e instanceof HubError && e.status === 200 && (e.details as { maxBytes?: number } | undefined)?.maxBytes === max) {
+        throw new HubError('ERR_CATALOG_TOO_LARGE', `the hub's province catalog is larger than ${max} bytes; it is not read`, { maxBytes: max }, 200);
+      }
+      throw e;
+    }
   }
 
   /**
@@ -164,6 +221,11 @@ export function createHubClient(opts: HubClientOptions): HubClient {
    * as open() checks envelopes it is given as text): a member name twice anywhere in the answer,
    * and in an envelope an integer header field written 7.0 → ERR_HUB_ANSWER_INVALID.
    */
+  const sm2Header = (): Record<string, string> => {
+    const pem = opts.sm2CertPem?.();
+    return pem === undefined ? {} : { 'x-cf-sm2-cert': pem.replace(/-----[^-]+-----|\s/g, '') };
+  };
+
   async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal, envelope = false): Promise<T> {
     let res;
     try {
@@ -171,19 +233,19 @@ export function createHubClient(opts: HubClientOptions): HubClient {
       res = await pool.request({
         method,
         path,
-        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+        headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...sm2Header() },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         ...(signal ? { signal } : {}),
       });
     } catch (e) {
-      throw unavailable(e);
+      throw unavailable(e, hubHost);
     }
     let text: string;
     try {
       text = await readLimited(res.body, maxBytes);
     } catch (e) {
       if (e instanceof HubError) throw e;
-      throw unavailable(e);
+      throw unavailable(e, hubHost);
     }
     let json: unknown;
     try {
@@ -216,10 +278,13 @@ export function createHubClient(opts: HubClientOptions): HubClient {
     postBatch: (env, signal) => call('POST', EXCHANGE_ROUTES.batches, env, signal, true),
     getDistributions: (after, limit, signal) => call('GET', `${EXCHANGE_ROUTES.distributions}?after=${after}&limit=${limit}`, undefined, signal, true),
     postQuery: (env, signal) => call('POST', EXCHANGE_ROUTES.queries, env, signal, true),
-    getWitnessState: (signal) => call('GET', EXCHANGE_ROUTES.checkpointLatest, undefined, signal),
+    getWitnessState: (signal, before) => call('GET', before ? `${EXCHANGE_ROUTES.checkpointLatest}?before=${encodeURIComponent(before)}` : EXCHANGE_ROUTES.checkpointLatest, undefined, signal),
     postCheckpoint: (env, signal) => call('POST', EXCHANGE_ROUTES.checkpoints, env, signal),
     getProtocol: (signal) => call('GET', EXCHANGE_ROUTES.protocol, undefined, signal),
     getCrl,
+    getCatalog,
+    postNotice: (env, signal) => call('POST', NOTICE_ROUTES.notices, env, signal, true),
+    getNotices: (after, limit, signal) => call('GET', `${NOTICE_ROUTES.notices}?after=${after}&limit=${limit}`, undefined, signal, true),
     reconnect: replacePool,
     setIdentity(id) {
       identity = id;

@@ -14,6 +14,8 @@ import type { ExchangeMaterial } from './files.js';
 
 export interface ExchangeIdentity {
   readonly nodeId: string;
+  /** The node's suite policy (config hub.suites): what it seals and opens. */
+  readonly suites?: readonly string[];
   current(): ExchangeMaterial;
   trust(): TrustPolicy;
   /** Replaces key/certificate/enrolment (renewal) or the hub certificate; listeners run in order. */
@@ -33,15 +35,17 @@ export interface ExchangeIdentity {
   assertCrlCurrent(at: Date): void;
 }
 
-export async function createIdentity(initial: ExchangeMaterial, persistHubCert?: (pem: string) => void, persistCrl?: (pem: string) => void): Promise<ExchangeIdentity> {
+export async function createIdentity(initial: ExchangeMaterial, persistHubCert?: (pem: string) => void, persistCrl?: (pem: string) => void, persistHubSm2Cert?: (pem: string) => void, suites?: readonly string[]): Promise<ExchangeIdentity> {
   let material = initial;
-  let trust = await trustFromCa({ caCertPem: initial.caCertPem, ...(initial.crlPem ? { crlPem: initial.crlPem } : {}) });
+  const extra = initial.sm2 ? { extraCaCertPems: [initial.sm2.caCertPem] } : {};
+  let trust = await trustFromCa({ caCertPem: initial.caCertPem, ...extra, ...(initial.crlPem ? { crlPem: initial.crlPem } : {}) });
   const held = initial.crlPem ? await parseCrl(initial.crlPem) : undefined;
   let crlThisUpdate = held ? held.thisUpdate.getTime() : -Infinity;
   let crlNextUpdate = held?.nextUpdate;
   const listeners: ((m: ExchangeMaterial) => void | Promise<void>)[] = [];
   const identity: ExchangeIdentity = {
     nodeId: initial.nodeId,
+    ...(suites === undefined ? {} : { suites }),
     current: () => material,
     trust: () => trust,
     async swap(next) {
@@ -54,6 +58,16 @@ export async function createIdentity(initial: ExchangeMaterial, persistHubCert?:
     async adoptHubCert(x5c0) {
       const cert = certFromDerB64(x5c0);
       if (cert.cn !== HUB_NODE_ID) return false;
+      if (cert.keyKind === 'sm2') {
+        // the hub's SM2 certificate (answers under the SM suite): kept beside its TLS one
+        const s = material.sm2;
+        if (!s) return false;
+        const haveSm2 = parsed(s.hubCertPem);
+        if (haveSm2 && (haveSm2.fingerprint === cert.fingerprint || haveSm2.notBefore.getTime() >= cert.notBefore.getTime())) return false;
+        persistHubSm2Cert?.(cert.pem);
+        await identity.swap({ sm2: { ...s, hubCertPem: cert.pem } });
+        return true;
+      }
       const have = parsed(material.hubCertPem);
       if (have && (have.fingerprint === cert.fingerprint || have.notBefore.getTime() >= cert.notBefore.getTime())) return false; // same, or older (a stored receipt)
       persistHubCert?.(cert.pem);
@@ -61,7 +75,7 @@ export async function createIdentity(initial: ExchangeMaterial, persistHubCert?:
       return true;
     },
     async setCrl(pem) {
-      const next = await trustFromCa({ caCertPem: material.caCertPem, crlPem: pem }); // ERR_CRL_INVALID before anything changes
+      const next = await trustFromCa({ caCertPem: material.caCertPem, ...extra, crlPem: pem }); // ERR_CRL_INVALID before anything changes
       const parsedCrl = await parseCrl(pem);
       const at = parsedCrl.thisUpdate.getTime();
       if (at <= crlThisUpdate) return false; // the same or an older one (never roll back)

@@ -38,13 +38,26 @@ function afterCommit(trx: Knex.Transaction, fn: (() => void) | undefined): void 
 
 export function outboxHooks(o: OutboxHookOptions): RecordHooks {
   const eligible = (r: StoredRecord) => r.sourceNode === o.nodeId && sendableClasses(o.grade()).includes(r.classification);
+  // a record stored already expired (its window ended before it was written) is never distributed
+  const fresh = (r: StoredRecord) => eligible(r) && r.status === 'active';
   return {
     onRecordWritten: [],
     onRecordsWritten: [
       async (trx, records) => {
-        const rows = records.filter(eligible).map((r) => ({ recordId: r.id, kind: 'record' as const }));
+        const rows = records.filter(fresh).map((r) => ({ recordId: r.id, kind: 'record' as const }));
         if (rows.length === 0) return;
         await outboxStore.enqueue(trx, rows, o.clock().toISOString());
+        afterCommit(trx, o.onCommit);
+      },
+    ],
+    // A correction travels as a `version` item (protocol 1.1) when the hub may hold the record (it
+    // was sendable before) or may hold it now; a raise to a class this node may not send withdraws
+    // the hub's copy instead (reason correction), so no node keeps serving the old content.
+    onRecordVersioned: [
+      async (trx, after, before) => {
+        const kind = eligible(after) ? ('version' as const) : eligible(before) && before.status === 'active' ? ('withdrawal' as const) : null;
+        if (kind === null) return;
+        await outboxStore.enqueue(trx, [{ recordId: after.id, kind }], o.clock().toISOString());
         afterCommit(trx, o.onCommit);
       },
     ],

@@ -4,12 +4,15 @@
  * markers). Every function takes a `Db`, so it runs in a caller's transaction when given one.
  * Nothing here loads more than one batch's worth of rows.
  */
+import { openRecord } from '../../server/at-rest-store.js';
+import { recordContext } from '../at-rest.js';
 import type { Knex } from 'knex';
 import { engineOf, type Db } from '../../audit/knex-connect.js';
 import type { Classification } from '../../protocol/classification.js';
-import type { WireRecord, WireWithdrawal } from '../../protocol/exchange.js';
+import type { WireRecord, WireVersion, WireWithdrawal } from '../../protocol/exchange.js';
 
-export type OutboxKind = 'record' | 'withdrawal';
+/** `version` (protocol 1.1): a correction of a record sent before; the batch carries the record's current version. */
+export type OutboxKind = 'record' | 'withdrawal' | 'version';
 export type BatchStatus = 'open' | 'sent' | 'accepted' | 'refused';
 
 export interface BatchRow {
@@ -88,7 +91,7 @@ export const outboxStore = {
     if (rows.length === 0) return null;
     const top = (await db(B).max({ m: 'seq' }).first()) as Row | undefined;
     const seq = Number(top?.m ?? 0) + 1;
-    const records = rows.filter((r) => r.kind === 'record').length;
+    const records = rows.filter((r) => r.kind !== 'withdrawal').length; // records and versions
     await db(B).insert({ id: o.id, seq, status: 'open', records, withdrawals: rows.length - records, created_at: o.at, attempts: 0 });
     const ids = rows.map((r) => r.id as number | string);
     if (engineOf(db as Knex) === 'sqlite') {
@@ -118,22 +121,33 @@ export const outboxStore = {
   },
 
   /** The batch's content as it travels, in outbox order, from the records' current rows. */
-  async items(db: Db, batchId: string): Promise<{ records: WireRecord[]; withdrawals: WireWithdrawal[] }> {
+  async items(db: Db, batchId: string): Promise<{ records: WireRecord[]; withdrawals: WireWithdrawal[]; versions: WireVersion[] }> {
     const rows = (await db(`${O} as o`)
       .join('node_records as r', 'r.id', 'o.record_id')
       .where('o.batch_id', batchId)
       .orderBy('o.id')
-      .select('o.kind', 'r.id', 'r.type', 'r.class', 'r.fields', 'r.created_at', 'r.updated_at', 'r.withdrawn_reason', 'r.withdrawn_at')) as Row[];
+      .select('o.kind', 'r.id', 'r.type', 'r.class', 'r.catalog_version', 'r.fields', 'r.status', 'r.created_at', 'r.updated_at', 'r.withdrawn_reason', 'r.withdrawn_at', 'r.version')) as Row[];
     const records: WireRecord[] = [];
     const withdrawals: WireWithdrawal[] = [];
-    for (const r of rows) {
+    const versions: WireVersion[] = [];
+    // one version item per record per batch: the current one (a record corrected twice before the cut travels once)
+    const lastVersion = new Map<string, number>();
+    rows.forEach((r, i) => {
+      if (r.kind === 'version') lastVersion.set(String(r.id), i);
+    });
+    for (const [i, r] of rows.entries()) {
+      const wire = (): WireRecord => ({ id: String(r.id), type: String(r.type), classification: r.class as Classification, catalogVersion: String(r.catalog_version ?? '2026.1'), fields: openRecord(db, recordContext(String(r.id)), r).fields, createdAt: String(r.created_at), updatedAt: String(r.updated_at) });
+      const version = Number(r.version ?? 1);
       if (r.kind === 'record') {
-        records.push({ id: String(r.id), type: String(r.type), classification: r.class as Classification, fields: JSON.parse(String(r.fields)) as Record<string, unknown>, createdAt: String(r.created_at), updatedAt: String(r.updated_at) });
+        records.push(version > 1 ? { ...wire(), version } : wire());
+      } else if (r.kind === 'version') {
+        if (lastVersion.get(String(r.id)) !== i || version < 2) continue;
+        versions.push({ ...wire(), version, status: r.status === 'active' ? 'active' : 'withdrawn', at: String(r.updated_at) });
       } else if (r.withdrawn_reason && r.withdrawn_at) {
         withdrawals.push({ id: String(r.id), reason: r.withdrawn_reason as WireWithdrawal['reason'], at: String(r.withdrawn_at) });
       }
     }
-    return { records, withdrawals };
+    return { records, withdrawals, versions };
   },
 
   /** One more attempt; the first moves the batch from open to sent. */

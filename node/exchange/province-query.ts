@@ -18,6 +18,9 @@ import { subjectHandle } from '../secrets.js';
 import type { AuditEvent } from '../../audit/types.js';
 import { HubError, type HubClient } from './hub-client.js';
 import { openFromHub, sealToHub } from './hub-envelopes.js';
+import type { Db } from '../../audit/knex-connect.js';
+import { evidenceFrom, evidenceOf } from '../../audit/evidence-record.js';
+import { keepEvidence } from './evidence-log.js';
 import type { ExchangeIdentity } from './identity.js';
 import { fromWire } from './wire.js';
 
@@ -37,6 +40,8 @@ export interface ProvinceQueryDeps {
   clock: () => Date;
   /** Key of subject handles in audit objects (config.subjectKey). */
   subjectKey: Uint8Array;
+  /** The node store: the query and its answer are kept as exchange evidence (evidence-log.ts). */
+  db?: Db;
 }
 
 function isAnswer(p: unknown): p is QueryAnswerPayload {
@@ -63,8 +68,10 @@ export function provinceQuery(deps: ProvinceQueryDeps) {
     try {
       const envelope = await sealToHub(identity, { type: 'query', seq: ++seq, ts: clock(), payload });
       queryId = envelope.id;
+      if (deps.db) await keepEvidence(deps.db, evidenceOf(envelope, 'sent', clock().toISOString()));
       const raw = await deps.client().postQuery(envelope);
       const opened = await openFromHub<unknown>(raw, 'query-answer', identity, { now: clock(), fresh: true });
+      if (deps.db) await keepEvidence(deps.db, evidenceFrom(opened.header, opened.digest, opened.sig, 'received', clock().toISOString()));
       if (!isAnswer(opened.payload) || opened.payload.queryId !== queryId || opened.payload.subject !== subject) {
         throw nodeError('ERR_HUB_ANSWER_INVALID', 'the query answer is not for this query');
       }
@@ -96,14 +103,15 @@ export function provinceQuery(deps: ProvinceQueryDeps) {
         hold(r.classification, s.code, 1);
         continue;
       }
+      if (s.record.status !== 'active') continue; // past its disclosure window here, whatever the hub said
       const d = decideRead(caller.clearance, s.record.classification, purpose);
       if (!d.allowed) {
         events.push({ actor: caller.actor, actorNode: nodeId, action: 'access.denied', object: s.record.id, class: s.record.classification, outcome: 'failure', reason: d.code });
         hold(s.record.classification, d.code, 1);
         continue;
       }
-      if (d.audited) events.push({ actor: caller.actor, actorNode: nodeId, action: 'record.read', object: s.record.id, class: s.record.classification, outcome: 'success', reason: purpose! });
-      records.push(viewOf(s.record, d.view));
+      if (d.audited) events.push({ actor: caller.actor, actorNode: nodeId, action: 'record.read', object: s.record.id, class: s.record.classification, outcome: 'success', reason: purpose ?? 'no purpose stated' });
+      records.push(viewOf(r.disputed === true ? { ...s.record, disputed: true } : s.record, d.view)); // 异议中 (protocol 1.1)
     }
     const held = [...withheld.values()];
     events.push({ ...base, outcome: 'success', reason: `${purpose ? `purpose=${purpose} ` : ''}records=${records.length} withheld=${held.reduce((n, w) => n + w.count, 0)} query=${queryId}` });

@@ -16,11 +16,15 @@ import type { HubConfig } from '../config.js';
 import { nodeError } from '../errors.js';
 import type { AuditWriter } from '../records-service.js';
 import { recordsStore, WITHDRAW_REASONS, type StoredRecord, type WithdrawReason } from '../records-store.js';
+import { ensureCatalogFor, type CatalogSync } from './catalog-sync.js';
 import type { HubClient } from './hub-client.js';
 import { openFromHub } from './hub-envelopes.js';
 import type { ExchangeIdentity } from './identity.js';
 import type { Log } from './loop.js';
 import { outboxStore } from './outbox-store.js';
+import { evidenceFrom, type EnvelopeEvidence } from '../../audit/evidence-record.js';
+import { keepEvidence } from './evidence-log.js';
+import { replaceKept } from '../record-versions.js';
 import { fromWire } from './wire.js';
 
 export const CURSOR_KEY = 'inbox.cursor';
@@ -35,11 +39,15 @@ export interface PullerDeps {
   clock: () => Date;
   log: Log;
   hub: Pick<HubConfig, 'pollIntervalMs'>;
+  /** Fetches the province catalog when a record needs a newer serial than the one held (catalog-sync.ts). */
+  catalog?: Pick<CatalogSync, 'refresh'>;
 }
 
 export interface ApplyResult {
   cursor: number;
   records: number;
+  /** Copies replaced by a newer version (a correction by their owner). */
+  versions: number;
   withdrawals: number;
   skipped: number;
 }
@@ -58,7 +66,7 @@ export function createPuller(deps: PullerDeps) {
   }
 
   /** Applies the items of one distribution envelope and moves the cursor to `next`, all in one transaction. */
-  async function apply(envelopeId: string, items: DistributionItem[], next: number): Promise<ApplyResult> {
+  async function apply(envelopeId: string, items: DistributionItem[], next: number, evidence?: EnvelopeEvidence): Promise<ApplyResult> {
     const today = todayInChina(clock());
     const at = clock().toISOString();
     return db.transaction(async (trx) => {
@@ -70,16 +78,28 @@ export function createPuller(deps: PullerDeps) {
         if (r.ok) incoming.push(r.record);
         else skipped++;
       }
-      const known = new Set<string>();
+      const known = new Map<string, { sourceNode: string; version: number }>();
       for (let i = 0; i < incoming.length; i += 500) {
-        const rows = (await trx('node_records').select('id').whereIn('id', incoming.slice(i, i + 500).map((r) => r.id))) as { id: string }[];
-        for (const row of rows) known.add(row.id);
+        const rows = (await trx('node_records').select('id', 'source_node', 'version').whereIn('id', incoming.slice(i, i + 500).map((r) => r.id))) as { id: string; source_node: string; version: number }[];
+        for (const row of rows) known.set(row.id, { sourceNode: String(row.source_node), version: Number(row.version ?? 1) });
       }
       const fresh = incoming.filter((r) => !known.has(r.id));
       const inserted = await recordsStore.insertMany(trx, fresh);
-      skipped += incoming.length - inserted.size;
-
+      // a copy held at a lower version is replaced by the owner's correction (issue 15); an active
+      // copy follows the owner's status (a record withdrawn for correction and corrected is active again)
       const events: AuditEvent[] = [];
+      let versions = 0;
+      for (const r of incoming) {
+        const k = known.get(r.id);
+        if (!k || k.sourceNode !== r.sourceNode || r.version <= k.version) continue;
+        const cur = await recordsStore.findById(trx, r.id);
+        if (!cur) continue;
+        await replaceKept(trx, cur, { ...r, disputed: cur.disputed, createdBy: cur.createdBy, createdAt: cur.createdAt }, `node:${r.sourceNode}`, r.updatedAt, null);
+        events.push({ actor: `node:${r.sourceNode}`, actorNode: r.sourceNode, action: 'record.version', object: r.id, class: r.classification, outcome: 'success', reason: `correction v${r.version}${cur.status !== r.status ? ` ${r.status}` : ''}` });
+        versions++;
+      }
+      skipped += incoming.length - inserted.size - versions;
+
       let withdrawals = 0;
       for (const it of items) {
         if (it.kind !== 'withdrawal') continue;
@@ -97,13 +117,14 @@ export function createPuller(deps: PullerDeps) {
         withdrawals++;
       }
       await outboxStore.setState(trx, CURSOR_KEY, String(next), at);
+      if (evidence) await keepEvidence(trx, evidence);
       // audit entries last: the audit lock is taken after every database lock (audit/log.ts)
       for (const e of events) await audit.recordIn(trx, e);
       await audit.recordIn(trx, {
         actor: 'node:430000', actorNode: '430000', action: 'distribution.apply', object: envelopeId, outcome: 'success',
-        reason: `items=${items.length} records=${inserted.size} withdrawals=${withdrawals} skipped=${skipped} cursor=${next}`,
+        reason: `items=${items.length} records=${inserted.size} versions=${versions} withdrawals=${withdrawals} skipped=${skipped} cursor=${next}${evidence ? ` digest=${evidence.digest}` : ''}`,
       });
-      return { cursor: next, records: inserted.size, withdrawals, skipped };
+      return { cursor: next, records: inserted.size, versions, withdrawals, skipped };
     });
   }
 
@@ -116,7 +137,8 @@ export function createPuller(deps: PullerDeps) {
     if (!isDistribution(p)) throw nodeError('ERR_HUB_ANSWER_INVALID', 'the distribution payload does not have the distribution shape');
     if (p.next < after) throw nodeError('ERR_HUB_ANSWER_INVALID', `the hub's next cursor ${p.next} is behind ${after}`, { after, next: p.next });
     if (p.items.length === 0 && p.next === after) return null;
-    const r = await apply(opened.header.id, p.items, p.next);
+    await ensureCatalogFor(p.items, deps.catalog, signal);
+    const r = await apply(opened.header.id, p.items, p.next, evidenceFrom(opened.header, opened.digest, opened.sig, 'received', clock().toISOString()));
     log.info({ envelope: opened.header.id, ...r }, 'hub exchange: distribution applied');
     return { ...r, more: p.more };
   }

@@ -5,13 +5,16 @@
  * (files.ts), then swap the identity in memory: the HTTP client opens a new pool (requests in
  * flight finish on the old one) and the audit log signs with the new key.
  */
+import { createSm2Csr } from '../../certs/sm2-x509.js';
+import { sm2GenerateKeyPem } from '../../protocol/sm-crypto.js';
+import { checkSm2Answer } from './enroll.js';
 import { createCsr, generateRsaKeyPair } from '../../certs/pki-crypto.js';
 import { HUB_NODE_ID } from '../../certs/issue.js';
 import { certFromPem, keyMatchesCert } from '../../protocol/crypto.js';
 import type { EnrollResponse } from '../../protocol/exchange.js';
 import { nodeError } from '../errors.js';
 import type { AuditWriter } from '../records-service.js';
-import { validity, writeHubCert, writeRenewal } from './files.js';
+import { validity, writeHubCert, writeRenewal, writeSm2 } from './files.js';
 import type { HubClient } from './hub-client.js';
 import type { ExchangeIdentity } from './identity.js';
 import type { Log } from './loop.js';
@@ -56,7 +59,11 @@ export function createRenewal(deps: RenewalDeps) {
   async function renewNow(signal?: AbortSignal): Promise<EnrollResponse> {
     const old = identity.current();
     const kp = generateRsaKeyPair();
-    const res = check(await deps.client().renew({ csrPem: createCsr(nodeId, kp) }, signal), kp.privateKeyPem);
+    // a node on the national suite renews its SM2 certificate with the TLS one (same register: it would be superseded otherwise)
+    const sm2Key = old.sm2 ? sm2GenerateKeyPem() : undefined;
+    const res = check(await deps.client().renew({ csrPem: createCsr(nodeId, kp), ...(sm2Key ? { sm2CsrPem: createSm2Csr(nodeId, sm2Key.privateKeyPem) } : {}) }, signal), kp.privateKeyPem);
+    const sm2 = sm2Key ? await checkSm2Answer(res.sm2, sm2Key.privateKeyPem, { nodeId, sm2CaCertPem: old.sm2!.caCertPem }, clock(), (m) => nodeError('ERR_HUB_ANSWER_INVALID', `renewal answer refused: ${m}`)) : undefined;
+    if (sm2) writeSm2(deps.dataDir, sm2);
     const v = validity(res.certPem);
     const enrolment = { ...old.enrolment, grade: res.grade, serial: v.serial, notBefore: v.notBefore.toISOString(), notAfter: v.notAfter.toISOString(), renewedAt: clock().toISOString() };
     writeRenewal(deps.dataDir, { keyPem: kp.privateKeyPem, certPem: res.certPem, enrolment, previousKeyPem: old.keyPem });
@@ -69,7 +76,7 @@ export function createRenewal(deps: RenewalDeps) {
     } catch {
       // keep the hub certificate we have
     }
-    await identity.swap({ keyPem: kp.privateKeyPem, certPem: res.certPem, enrolment, previousKeyPem: old.keyPem, hubCertPem });
+    await identity.swap({ keyPem: kp.privateKeyPem, certPem: res.certPem, enrolment, previousKeyPem: old.keyPem, hubCertPem, ...(sm2 ? { sm2 } : {}) });
     await deps.audit.record({ actor: `node:${nodeId}`, actorNode: nodeId, action: 'cert.renew', object: `serial:${v.serial}`, outcome: 'success', reason: `previous=${old.enrolment.serial} notAfter=${enrolment.notAfter} grade=${res.grade}` });
     log.info({ serial: v.serial, previous: old.enrolment.serial, notAfter: enrolment.notAfter }, 'hub exchange: node certificate renewed');
     return res;

@@ -20,7 +20,7 @@
 import type { Knex } from 'knex';
 import { uuidv7 } from '../../protocol/crypto.js';
 import type { Envelope } from '../../protocol/envelope.js';
-import type { ReceiptPayload } from '../../protocol/exchange.js';
+import type { BatchPayload, ReceiptPayload } from '../../protocol/exchange.js';
 import { canonicalize } from '../../protocol/canonical-json.js';
 import type { HubConfig } from '../config.js';
 import { nodeError } from '../errors.js';
@@ -30,6 +30,9 @@ import { openFromHub, sealToHub } from './hub-envelopes.js';
 import type { ExchangeIdentity } from './identity.js';
 import type { Log } from './loop.js';
 import { outboxStore, type BatchRow } from './outbox-store.js';
+import { evidenceOf } from '../../audit/evidence-record.js';
+import { keepEnvelope, keepEvidence } from './evidence-log.js';
+import { hubLastSeq, renumberAfter } from './resync.js';
 
 export interface SenderDeps {
   db: Knex;
@@ -97,9 +100,11 @@ export function createSender(deps: SenderDeps) {
     await db.transaction(async (trx) => {
       const stored = await outboxStore.storeReceipt(trx, b.id, { status: o.status, receipt: o.receipt === undefined ? null : canonicalize(o.receipt), accepted, rejected, at, ...(code ? { error: code } : {}) });
       if (stored) {
+        const ev = o.receipt === undefined ? null : await keepEnvelope(trx, o.receipt, 'received', at);
+        const evidence = ev ? ` receipt=${ev.header.id} digest=${ev.digest} batchDigest=${o.payload?.digest ?? '-'}` : '';
         await audit.recordIn(trx, {
           actor, actorNode: nodeId, action: 'batch.receipt', object: b.id, outcome: o.status === 'accepted' ? 'success' : 'failure',
-          reason: `seq=${b.seq} outcome=${o.status}${code ? ` code=${code}` : ''} accepted=${accepted} rejected=${rejected}`,
+          reason: `seq=${b.seq} outcome=${o.status}${code ? ` code=${code}` : ''} accepted=${accepted} rejected=${rejected}${evidence}`,
         });
       }
     });
@@ -111,13 +116,19 @@ export function createSender(deps: SenderDeps) {
     return { batch: b, status: o.status, accepted, rejected, via: o.via };
   }
 
-  /** One more attempt at `p`'s batch; the first moves it from open to sent, audited as 'batch.send'. */
+  /**
+   * One more attempt at `p`'s batch, its envelope kept as evidence (each attempt is signed anew);
+   * the first moves it from open to sent, audited as 'batch.send' with the envelope's digest.
+   */
   async function markSent(p: Prepared, at: string): Promise<void> {
     const b = p.batch;
-    if (b.status !== 'open') return outboxStore.markAttempt(db, b.id, at);
+    const ev = evidenceOf(p.envelope, 'sent', at);
     await db.transaction(async (trx) => {
       await outboxStore.markAttempt(trx, b.id, at);
-      await audit.recordIn(trx, { actor, actorNode: nodeId, action: 'batch.send', object: b.id, outcome: 'success', reason: `seq=${b.seq} records=${p.records} withdrawals=${p.withdrawals}` });
+      await keepEvidence(trx, ev);
+      if (b.status === 'open') {
+        await audit.recordIn(trx, { actor, actorNode: nodeId, action: 'batch.send', object: b.id, outcome: 'success', reason: `seq=${b.seq} records=${p.records} withdrawals=${p.withdrawals} digest=${ev.digest}` });
+      }
     });
   }
 
@@ -133,10 +144,12 @@ export function createSender(deps: SenderDeps) {
 
   /** Reads the batch's content from the outbox and seals it (ts = now; same id and seq every time). */
   async function prepare(b: BatchRow): Promise<Prepared> {
-    const payload = await outboxStore.items(db, b.id);
+    const { versions, ...items } = await outboxStore.items(db, b.id);
+    // `versions` (protocol 1.1) only when there are some: a 1.0 hub refuses a member it does not know
+    const payload: BatchPayload = versions.length > 0 ? { ...items, versions } : items;
     const at = clock();
     const envelope = await sealToHub(identity, { type: 'batch', seq: b.seq, id: b.id, ts: at, payload });
-    return { batch: b, records: payload.records.length, withdrawals: payload.withdrawals.length, envelope };
+    return { batch: b, records: payload.records.length + versions.length, withdrawals: payload.withdrawals.length, envelope };
   }
 
   /** Reads and seals `b`, noting the error on the batch when that fails. */
@@ -256,6 +269,15 @@ export function createSender(deps: SenderDeps) {
             last = head.p.batch;
             idle = null;
             continue;
+          }
+          // the store went back in time (restored from a backup): follow the hub's last seq (resync.ts)
+          const hubSeq = hubLastSeq(e);
+          if (hubSeq !== null) {
+            const moved = await renumberAfter(db, audit, nodeId, hubSeq);
+            if (moved.length > 0) {
+              log.warn({ hubLastSeq: hubSeq, batches: moved.length, from: moved[0]!.from, to: moved[0]!.to }, 'hub exchange: batch seqs behind the hub (store restored from a backup?): renumbered to follow the hub');
+              return 0;
+            }
           }
           throw e;
         }

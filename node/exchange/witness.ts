@@ -4,18 +4,40 @@
  * sends the checkpoint with a consistency proof from there (audit/witness.ts witnessPayload), and
  * stores the hub's cosignature (audit storeCosignature, verified against the CA) so export
  * bundles carry it. Nothing new since the last cosignature → nothing is sent.
+ * Mutual witnessing (issue 16): the hub's answer to that GET also carries the hub's own latest
+ * checkpoint; the node checks it exactly as the hub checks the node's (audit/witness.ts
+ * checkWitness: signature, hub certificate trusted at its time, consistency from the hub head this
+ * node last cosigned, kept in audit_witnessed), cosigns it with the node key, remembers it, and
+ * sends the cosignature with its own checkpoint — also when the node's own log has nothing new (its
+ * unchanged head goes along; the hub answers with the cosignature it already gave). A hub log that does not extend what the node
+ * cosigned is not cosigned: audited as a failed 'hub.checkpoint.cosign' and logged.
+ * After a restore (node/backup.ts RESTORE_MARKER in the data directory) the log no longer extends
+ * the head the hub cosigned; the node then asks the hub for the largest head it cosigned before the
+ * backup was made (GET …?before=backupCreatedAt), proves its log consistent with that head and sends
+ * the checkpoint with `reset` (docs/audit-format.md §10a). The hub takes it only when
+ * its operator armed a reset for this node; until then the loop's lastError is the hub's refusal
+ * (ERR_AUDIT_RESET_NOT_ARMED). Once cosigned, the reset is audited here ('audit.witness.reset') and
+ * the marker removed.
  */
 import type { Knex } from 'knex';
 import type { AuditLog } from '../../audit/log.js';
 import type { Cosignature } from '../../audit/cosign.js';
 import { latestCosignature, storeCosignature } from '../../audit/cosign-store.js';
-import { witnessPayload } from '../../audit/witness.js';
+import { checkWitness, witnessPayload } from '../../audit/witness.js';
+import { cosignCheckpoint } from '../../audit/cosign.js';
+import { lastWitnessed, storeWitnessed } from '../../audit/witnessed-store.js';
+import { isCreditError } from '../../protocol/errors.js';
+import type { CheckpointPayload, WitnessState } from '../../protocol/exchange.js';
+import { HUB_NODE_ID } from '../../certs/issue.js';
 import type { HubConfig } from '../config.js';
 import { nodeError } from '../errors.js';
 import type { HubClient } from './hub-client.js';
 import { sealToHub } from './hub-envelopes.js';
+import { evidenceOf } from '../../audit/evidence-record.js';
+import { keepEvidence } from './evidence-log.js';
 import type { ExchangeIdentity } from './identity.js';
 import type { Log } from './loop.js';
+import { clearRestoreMarker, readRestoreMarker } from '../backup.js';
 
 export interface WitnessDeps {
   db: Knex;
@@ -25,6 +47,8 @@ export interface WitnessDeps {
   clock: () => Date;
   logger: Log;
   hub: Pick<HubConfig, 'checkpointIntervalMs'>;
+  /** The data directory, where a restore leaves its marker (node/backup.ts); no witness reset without it. */
+  dataDir?: string;
 }
 
 function isCosignature(c: unknown): c is Cosignature {
@@ -40,19 +64,74 @@ export function createWitness(deps: WitnessDeps) {
   async function witnessOnce(signal?: AbortSignal): Promise<Cosignature | null> {
     const last = await latestCosignature(db);
     const cp = await deps.log.checkpoint(); // signs one when entries were added since the last
-    if (!cp || (last && last.treeSize >= cp.treeSize && cp.signerFingerprint === deps.log.signerFingerprint())) return null;
+    if (!cp) return null;
+    const ownNew = !(last && last.treeSize >= cp.treeSize && cp.signerFingerprint === deps.log.signerFingerprint());
+    // Asked even when this log has nothing new: the hub may show a checkpoint of its own to cosign
+    // (an idle node still witnesses the hub's log; its own head is then sent again, unchanged).
     const state = await deps.client().getWitnessState(signal);
-    const payload = await witnessPayload(db, deps.log, { treeSize: state.treeSize, rootHash: state.rootHash });
-    if (last && payload.checkpoint.treeSize === last.treeSize) return null;
+    const hubCosignature = await cosignHub(state);
+    if (!ownNew && !hubCosignature) return null;
+    const own = await ownPayload(state, signal);
+    if (!own.reset && last && own.checkpoint.treeSize === last.treeSize && !hubCosignature) return null;
+    const payload: CheckpointPayload = hubCosignature ? { ...own, hubCosignature } : own;
     const envelope = await sealToHub(identity, { type: 'checkpoint', seq: ++seq, ts: clock(), payload });
+    await keepEvidence(db, evidenceOf(envelope, 'sent', clock().toISOString()));
     const answer = await deps.client().postCheckpoint(envelope, signal);
     if (!isCosignature(answer)) throw nodeError('ERR_HUB_ANSWER_INVALID', 'the hub did not answer the checkpoint with a cosignature');
     if (answer.treeSize !== payload.checkpoint.treeSize || answer.rootHash !== payload.checkpoint.rootHash) {
       throw nodeError('ERR_HUB_ANSWER_INVALID', `the cosignature is for tree size ${answer.treeSize}, not ${payload.checkpoint.treeSize}`);
     }
     await storeCosignature(db, answer, { caCertPem: identity.current().caCertPem });
+    if (payload.reset && deps.dataDir) {
+      const from = payload.proof?.from ?? 0;
+      await deps.log.record({
+        actor: `node:${payload.checkpoint.nodeId}`, actorNode: payload.checkpoint.nodeId, action: 'audit.witness.reset', object: `node:${payload.checkpoint.nodeId} size=${answer.treeSize}`, outcome: 'success',
+        reason: `the hub cosigned the restored log (backup of ${payload.reset.backupCreatedAt}) from tree size ${from}; the heads it cosigned after that are archived as an abandoned epoch`,
+      });
+      clearRestoreMarker(deps.dataDir);
+      deps.logger.info({ treeSize: answer.treeSize, from }, 'hub exchange: the hub took the witness reset after the restore');
+    } else if (deps.dataDir) {
+      clearRestoreMarker(deps.dataDir); // the restored log extends what the hub cosigned: no reset needed
+    }
     deps.logger.debug({ treeSize: answer.treeSize }, 'hub exchange: audit checkpoint cosigned by the hub');
     return answer;
+  }
+
+  /**
+   * This node's checkpoint payload: from the head the hub cosigned, or, when that fails because the
+   * store was restored from a backup (marker present), a reset payload from the largest head the hub
+   * cosigned before the backup was made.
+   */
+  async function ownPayload(state: WitnessState, signal?: AbortSignal): Promise<CheckpointPayload> {
+    try {
+      return await witnessPayload(db, deps.log, { treeSize: state.treeSize, rootHash: state.rootHash });
+    } catch (e) {
+      const marker = deps.dataDir && isCreditError(e) && e.code === 'ERR_AUDIT_INCONSISTENT' ? readRestoreMarker(deps.dataDir) : null;
+      if (!marker) throw e;
+      const before = await deps.client().getWitnessState(signal, marker.backupCreatedAt);
+      const from = before.resetFrom ?? null;
+      const p = await witnessPayload(db, deps.log, { treeSize: from?.treeSize ?? 0, rootHash: from?.rootHash ?? null });
+      return { ...p, reset: { backupCreatedAt: marker.backupCreatedAt } };
+    }
+  }
+
+  /** Checks and cosigns the hub's checkpoint shown in `state` (mutual witnessing); null when there is none or it fails. */
+  async function cosignHub(state: WitnessState): Promise<Cosignature | null> {
+    if (!state.hub) return null;
+    const prev = await lastWitnessed(db, HUB_NODE_ID);
+    if (prev && prev.treeSize === state.hub.checkpoint.treeSize && prev.rootHash === state.hub.checkpoint.rootHash) return null;
+    const m = identity.current();
+    try {
+      checkWitness({ nodeId: HUB_NODE_ID, prev, payload: state.hub, trust: identity.trust() });
+      const c = cosignCheckpoint(state.hub.checkpoint, { keyPem: m.keyPem, certPem: m.certPem }, clock());
+      await storeWitnessed(db, state.hub.checkpoint, c);
+      return c;
+    } catch (e) {
+      if (!isCreditError(e)) throw e;
+      deps.logger.error({ code: e.code, treeSize: state.hub.checkpoint.treeSize }, "hub exchange: the hub's audit checkpoint was not cosigned");
+      await deps.log.record({ actor: `cert:${state.hub.checkpoint.signerFingerprint}`, actorNode: HUB_NODE_ID, action: 'hub.checkpoint.cosign', object: `node:${HUB_NODE_ID} size=${state.hub.checkpoint.treeSize}`, outcome: 'failure', reason: `${e.code}: ${e.message}`.slice(0, 2000) });
+      return null;
+    }
   }
 
   async function step(signal?: AbortSignal): Promise<number> {

@@ -3,20 +3,17 @@ import type { FastifyInstance } from 'fastify';
 import type { NodeContext } from '../context.js';
 import { errorSchema } from '../schemas.js';
 import { serviceError } from '../../protocol/service-errors.js';
+import { notReadyReasons } from '../readiness.js';
 
-export async function healthRoutes(app: FastifyInstance, opts: { ctx: NodeContext }): Promise<void> {
+export async function healthRoutes(app: FastifyInstance, opts: { ctx: NodeContext; clock?: () => Date }): Promise<void> {
   const { ctx } = opts;
   const status = { type: 'object', properties: { status: { type: 'string' }, nodeId: { type: 'string' } } };
 
   app.get('/healthz', { schema: { summary: 'the process is up', tags: ['ops'], response: { 200: status } } }, async () => ({ status: 'ok', nodeId: ctx.config.nodeId }));
 
-  app.get('/readyz', { schema: { summary: 'the store answers and the node is not shutting down', tags: ['ops'], response: { 200: status, 503: errorSchema } } }, async () => {
-    if (ctx.state.closing) throw serviceError('ERR_NOT_READY', 'node is shutting down');
-    try {
-      await ctx.db.raw('select 1');
-    } catch (e) {
-      throw serviceError('ERR_NOT_READY', `store does not answer: ${(e as Error).message}`);
-    }
+  app.get('/readyz', { schema: { summary: 'ready: not shutting down, the store takes writes, the hub answered within 15 minutes, the certificate valid for 7 more days and not revoked', tags: ['ops'], response: { 200: status, 503: errorSchema } } }, async () => {
+    const reasons = await notReadyReasons(ctx, (opts.clock ?? (() => new Date()))());
+    if (reasons.length > 0) throw serviceError('ERR_NOT_READY', `not ready: ${reasons.map((r) => r.message).join('; ')}`, { reasons });
     return { status: 'ready', nodeId: ctx.config.nodeId };
   });
 

@@ -13,7 +13,7 @@ const DENIAL = (clearance: string) => ({ code: 'ERR_CLASSIFICATION_DENIED', mess
 
 t.test('nothing about an internal record reaches a shared-clearance caller', async (t) => {
   const f = await nodeFixture(t);
-  const admin = await f.auth('admin', 'internal');
+  const admin = await f.auth('officer', 'internal');
   const created = await f.app.inject({ method: 'POST', url: '/v1/records', headers: admin, payload: SECRET });
   const id = created.json().records[0].id as string;
   const objection = (await f.app.inject({ method: 'POST', url: `/v1/records/${id}/objections`, headers: admin, payload: { grounds: '异议' } })).json().id as string;

@@ -12,7 +12,9 @@ import { migrateAudit, openAuditLog, type AuditLog } from '../../audit/index.js'
 import { buildApp } from '../../node/app.js';
 import { buildConfig, type NodeConfig } from '../../node/config.js';
 import type { Role } from '../../node/access.js';
-import { issueToken } from '../../node/tokens.js';
+import { mintServiceToken } from '../../node/tokens.js';
+import { requestAwareAudit } from '../../server/request-context.js';
+import type { AuditSigner } from '../../audit/index.js';
 import type { RecordHooks } from '../../node/hooks.js';
 import { sqliteEngine, type Engine } from '../helpers/db.js';
 
@@ -34,6 +36,10 @@ export interface FixtureOptions {
   config?: Record<string, unknown>;
   logStream?: DestinationStream;
   hooks?: RecordHooks;
+  /** The clock of logins and sessions (default: the system clock). */
+  authClock?: () => Date;
+  /** Signs the audit log's checkpoints (for exports). */
+  auditSigner?: AuditSigner;
 }
 
 export async function nodeFixture(t: { teardown(fn: () => unknown): void }, opts: FixtureOptions = {}): Promise<Fixture> {
@@ -50,19 +56,22 @@ export async function nodeFixture(t: { teardown(fn: () => unknown): void }, opts
   const config = buildConfig({ nodeId: '430100', dataDir: dir, listen: { host: '127.0.0.1', port: 0 }, rateLimit: { enabled: false }, disclosureJob: { intervalMinutes: 0 }, logLevel: 'silent', ...opts.config }, {});
   let now = new Date(opts.now ?? '2026-11-28T08:00:00.000Z');
   await migrateAudit(store.db);
-  const log = (real = await openAuditLog(store.db, {}));
+  real = await openAuditLog(store.db, opts.auditSigner ? { signer: opts.auditSigner, checkpointIntervalMs: 0 } : {});
+  // entries in the store carry src= and sid= (request-context.ts); `events` keeps them as the services emitted them
+  const log = requestAwareAudit(real);
   const events: AuditEvent[] = [];
   const audit = {
     record: (e: AuditEvent) => (events.push(e), log.record(e)),
     recordIn: (trx: Knex.Transaction, e: AuditEvent) => (events.push(e), log.recordIn(trx, e)),
-    checkpoint: () => log.checkpoint(),
-    close: () => log.close(),
+    checkpoint: () => real!.checkpoint(),
+    close: () => real!.close(),
   };
-  app = await buildApp({ config, db: store.db, clock: () => now, audit, ...(opts.logStream ? { logStream: opts.logStream } : {}), ...(opts.hooks ? { hooks: opts.hooks } : {}) });
+  app = await buildApp({ config, db: store.db, clock: () => now, audit, ...(opts.logStream ? { logStream: opts.logStream } : {}), ...(opts.hooks ? { hooks: opts.hooks } : {}), ...(opts.authClock ? { authClock: opts.authClock } : {}) });
   await app.ready();
   await app.nodeCtx.job.runNow();
-  const token: Fixture['token'] = (role, clearance, o = {}) =>
-    issueToken(config.jwtSecret, config.nodeId, { user: o.user ?? `${role}-${clearance}`, role, clearance, ttlSeconds: o.ttlSeconds ?? 3600 }, o.now ?? new Date());
+  // service tokens (their jti recorded in the store), as `credit node token` mints them
+  const token: Fixture['token'] = async (role, clearance, o = {}) =>
+    (await mintServiceToken(store.db, config.jwtSecret, config.nodeId, { user: o.user ?? `${role}-${clearance}`, role, clearance, ttlSeconds: o.ttlSeconds ?? 3600 }, o.now ?? new Date())).token;
   return {
     app, db: store.db, config, events,
     setNow: (iso) => void (now = new Date(iso)),

@@ -5,10 +5,12 @@ import { nodeFixture, record } from './app-fixture.js';
 import { issueToken } from '../../node/tokens.js';
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+/** The jti of a real token (a live session), for forgeries that borrow it. */
+const sessionOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
 
 t.test('JWT attacks are refused with 401 and a code', async (t) => {
   const f = await nodeFixture(t);
-  const good = await f.token('admin', 'internal');
+  const good = await f.token('officer', 'internal');
   const [h, p, s] = good.split('.') as [string, string, string];
   const payload = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
   const now = Math.floor(Date.now() / 1000);
@@ -18,13 +20,13 @@ t.test('JWT attacks are refused with 401 and a code', async (t) => {
     ['garbage', { authorization: 'Bearer not.a.jwt' }, 'ERR_AUTH_INVALID'],
     ['alg none, no signature', { authorization: `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${p}.` }, 'ERR_AUTH_INVALID'],
     ['alg none, original signature', { authorization: `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${p}.${s}` }, 'ERR_AUTH_INVALID'],
-    ['tampered payload (role raised)', { authorization: `Bearer ${h}.${b64({ ...payload, role: 'admin', clearance: 'internal', sub: 'mallory' })}.${s}` }, 'ERR_AUTH_INVALID'],
-    ['wrong key', { authorization: `Bearer ${await issueToken(Buffer.alloc(32, 7), '430100', { user: 'eve', role: 'admin', clearance: 'internal', ttlSeconds: 600 })}` }, 'ERR_AUTH_INVALID'],
-    ['another node as issuer', { authorization: `Bearer ${await issueToken(f.config.jwtSecret, '430700', { user: 'eve', role: 'admin', clearance: 'internal', ttlSeconds: 600 })}` }, 'ERR_AUTH_INVALID'],
-    ['expired', { authorization: `Bearer ${await f.token('admin', 'internal', { ttlSeconds: 60, now: new Date(Date.now() - 3600_000) })}` }, 'ERR_AUTH_EXPIRED'],
-    ['HS512 instead of HS256', { authorization: `Bearer ${await new SignJWT({ role: 'admin', clearance: 'internal' }).setProtectedHeader({ alg: 'HS512' }).setSubject('x').setIssuer('430100').setExpirationTime(now + 600).sign(f.config.jwtSecret)}` }, 'ERR_AUTH_INVALID'],
+    ['tampered payload (role raised)', { authorization: `Bearer ${h}.${b64({ ...payload, role: 'officer', clearance: 'internal', sub: 'mallory' })}.${s}` }, 'ERR_AUTH_INVALID'],
+    ['wrong key', { authorization: `Bearer ${await issueToken(Buffer.alloc(32, 7), '430100', { user: 'eve', role: 'officer', clearance: 'internal', ttlSeconds: 600, jti: sessionOf(good) })}` }, 'ERR_AUTH_INVALID'],
+    ['another node as issuer', { authorization: `Bearer ${await issueToken(f.config.jwtSecret, '430700', { user: 'eve', role: 'officer', clearance: 'internal', ttlSeconds: 600, jti: sessionOf(good) })}` }, 'ERR_AUTH_INVALID'],
+    ['expired', { authorization: `Bearer ${await f.token('officer', 'internal', { ttlSeconds: 60, now: new Date(Date.now() - 3600_000) })}` }, 'ERR_AUTH_EXPIRED'],
+    ['HS512 instead of HS256', { authorization: `Bearer ${await new SignJWT({ role: 'officer', clearance: 'internal' }).setProtectedHeader({ alg: 'HS512' }).setSubject('x').setIssuer('430100').setExpirationTime(now + 600).sign(f.config.jwtSecret)}` }, 'ERR_AUTH_INVALID'],
     ['unknown role claim', { authorization: `Bearer ${await new SignJWT({ role: 'root', clearance: 'internal' }).setProtectedHeader({ alg: 'HS256' }).setSubject('x').setIssuer('430100').setExpirationTime(now + 600).sign(f.config.jwtSecret)}` }, 'ERR_AUTH_INVALID'],
-    ['no exp claim', { authorization: `Bearer ${await new SignJWT({ role: 'admin', clearance: 'internal' }).setProtectedHeader({ alg: 'HS256' }).setSubject('x').setIssuer('430100').sign(f.config.jwtSecret)}` }, 'ERR_AUTH_INVALID'],
+    ['no exp claim', { authorization: `Bearer ${await new SignJWT({ role: 'officer', clearance: 'internal' }).setProtectedHeader({ alg: 'HS256' }).setSubject('x').setIssuer('430100').sign(f.config.jwtSecret)}` }, 'ERR_AUTH_INVALID'],
   ];
   for (const [i, [label, headers, code]] of cases.entries()) {
     // refusals are written one per address, route and code a minute (audit/refusals.ts): one minute per case
@@ -40,9 +42,15 @@ t.test('JWT attacks are refused with 401 and a code', async (t) => {
   t.equal(ok.statusCode, 201, 'the genuine token works');
 });
 
-t.test('health, readiness, metrics and docs need no token', async (t) => {
+t.test('health, readiness and metrics need no token; the API description (/docs) needs a session', async (t) => {
   const f = await nodeFixture(t);
-  for (const url of ['/healthz', '/readyz', '/metrics', '/docs/json']) t.equal((await f.app.inject({ url })).statusCode, 200, url);
+  for (const url of ['/healthz', '/readyz', '/metrics']) t.equal((await f.app.inject({ url })).statusCode, 200, url);
+  for (const url of ['/docs', '/docs/', '/docs/json', '/docs/yaml']) {
+    const res = await f.app.inject({ url });
+    t.equal(res.statusCode, 401, `${url} without a token`);
+    t.equal(res.json().code, 'ERR_AUTH_MISSING', url);
+  }
+  t.equal((await f.app.inject({ url: '/docs/json', headers: await f.auth('query', 'public') })).statusCode, 200, '/docs/json with a session');
 });
 
 t.test('200 unauthenticated requests: a bounded number of audit entries whose counts add up to 200', async (t) => {
@@ -54,7 +62,7 @@ t.test('200 unauthenticated requests: a bounded number of audit entries whose co
     t.same([...codes], ['ERR_AUTH_MISSING'], `${n} refused`);
   };
   await send(200);
-  t.same(await refused(), [{ action: 'access.denied', actor: 'anonymous', object: 'GET /v1/records/:id', reason: 'ERR_AUTH_MISSING' }], 'the first refusal is written at once, the rest counted');
+  t.same(await refused(), [{ action: 'access.denied', actor: 'anonymous', object: 'GET /v1/records/:id', reason: 'ERR_AUTH_MISSING src=127.0.0.1' }], 'the first refusal is written at once (with its source address), the rest counted');
   f.setNow('2026-11-28T09:01:00.000Z'); // the minute has closed: the next refusal writes its count first
   await send(1);
   await f.app.close(); // and shutdown writes what is still counted
@@ -67,7 +75,7 @@ t.test('200 unauthenticated requests: a bounded number of audit entries whose co
 
 t.test('200 denied reads by a signed-in user: a bounded number of audit entries whose counts add up to 200', async (t) => {
   const f = await nodeFixture(t, { now: '2026-11-28T09:00:05.000Z' });
-  const made = await f.app.inject({ method: 'POST', url: '/v1/records', headers: await f.auth('admin', 'internal'), payload: record('CF', {}, 'internal') });
+  const made = await f.app.inject({ method: 'POST', url: '/v1/records', headers: await f.auth('officer', 'internal'), payload: record('CF', {}, 'internal') });
   const id = made.json().records[0].id as string;
   const headers = await f.auth('query', 'public');
   const codes = new Set<string>();

@@ -35,6 +35,12 @@ t.test('the smallest config starts with every default filled in, frozen', async 
   t.equal(again.listen.host, '127.0.0.1', 'loopback by default');
 });
 
+t.test('no console unless the config asks for one (the schema default once started one on 8481 in every node)', async (t) => {
+  t.equal(buildConfig({ nodeId: '430100', dataDir: join(dir, 'c0'), listen: { host: '127.0.0.1', port: 0 } }, {}).console, undefined);
+  const c = buildConfig({ nodeId: '430100', dataDir: join(dir, 'c1'), listen: { host: '127.0.0.1', port: 0 }, console: { listen: { host: '127.0.0.1' } } }, {});
+  t.equal(c.console?.listen.port, 8481, 'asked for: its default port');
+});
+
 t.test('DATABASE_URL and CREDIT_LOG_LEVEL come from the environment through the same schema', async (t) => {
   const c = buildConfig({ nodeId: '430100', dataDir: join(dir, 'b') }, { DATABASE_URL: 'postgres://u@h/db', CREDIT_LOG_LEVEL: 'warn' });
   t.equal(c.databaseTarget, 'postgres://u@h/db');
@@ -77,4 +83,11 @@ t.test('loadConfig: file missing, not JSON, relative dataDir resolved against th
   const c = loadConfig(join(dir, 'ok.json'), {});
   t.equal(c.dataDir, join(dir, 'data-rel'));
   t.ok(readFileSync(join(dir, 'data-rel', 'jwt.secret'), 'utf8').length > 40);
+});
+
+t.test('severityDefaults: a map of type or type/category to a severity (issue 14 item 2)', async (t) => {
+  const base = { nodeId: '430100', dataDir: join(dir, 'sev') };
+  t.same(buildConfig(base, {}).severityDefaults, {}, 'empty by default');
+  t.same(buildConfig({ ...base, severityDefaults: { CF: 'ordinary', 'CF/警告': 'minor' } }, {}).severityDefaults, { CF: 'ordinary', 'CF/警告': 'minor' });
+  t.throws(() => buildConfig({ ...base, severityDefaults: { CF: '严重' } }, {}), { code: 'ERR_CONFIG_INVALID', details: { key: 'severityDefaults.CF' } });
 });

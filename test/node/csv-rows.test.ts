@@ -45,12 +45,12 @@ t.test('agrees with csv-parse on random well-formed CSV, however the bytes are s
   t.pass('300 random files');
 });
 
-t.test('line numbers are where each row starts; blank lines skipped; no final newline', async (t) => {
+t.test('row numbers are the spreadsheet\'s (a multi-line cell is one row, a blank line a row); blank lines skipped; no final newline', async (t) => {
   const got = await rows('a,b\n\n"x\ny",2\r\nlast,3');
   t.same(got, [
     { line: 1, fields: ['a', 'b'] },
     { line: 3, fields: ['x\ny', '2'] },
-    { line: 5, fields: ['last', '3'] },
+    { line: 4, fields: ['last', '3'] },
   ]);
 });
 

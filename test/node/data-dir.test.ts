@@ -15,7 +15,7 @@ import t from 'tap';
 import { request } from 'undici';
 import { initCaDir } from '../../certs/ca-dir.js';
 import { loadConfig } from '../../node/config.js';
-import { issueToken } from '../../node/tokens.js';
+import { mintServiceTokenFor } from '../../node/service-tokens.js';
 import { record } from './app-fixture.js';
 
 const env: NodeJS.ProcessEnv = { ...process.env, CREDIT_LOG_LEVEL: 'info' };
@@ -78,7 +78,7 @@ t.test('node: 0700 / 0600 at rest, one process per data directory, a SIGKILLed h
 
   const first = await start('node', configFile);
   children.push(first.child);
-  const token = await issueToken(loadConfig(configFile, {}).jwtSecret, '430100', { user: 'x', role: 'submitter', clearance: 'public', ttlSeconds: 600 });
+  const token = (await mintServiceTokenFor(loadConfig(configFile, {}), { user: 'x', role: 'submitter', clearance: 'public', ttlSeconds: 600 })).token;
   const write = async (n: number) => {
     const res = await request(`${first.url}/v1/records`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(record('CF', { decisionNo: `DD-${n}` })) });
     await res.body.dump();

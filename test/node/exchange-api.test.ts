@@ -70,7 +70,7 @@ t.test('province query: the payload names the caller; the answer is shown under 
   const db = node.app.nodeCtx.db;
   const reads = await db('audit_log').where({ action: 'record.read', object: restricted.id });
   t.equal(reads.length, 1, 'the restricted release audited with its purpose');
-  t.equal(reads[0].reason, '行政审批 2026-1');
+  t.match(reads[0].reason, /^行政审批 2026-1 src=127\.0\.0\.1 sid=[0-9a-f-]{36}$/, 'with the source address and session');
   const q = await db('audit_log').where({ action: 'query.province' }).orderBy('seq');
   t.equal(q.length, 2);
   t.match(q[1].object, /^hmac-sha256:[0-9a-f]{64}$/, 'the subject as a keyed handle, never the code');
@@ -118,8 +118,10 @@ t.test('status: records posted reach the hub by themselves; the status says so',
   t.match(status, { nodeId: '430100', hubUrl: hub.url, grade: 3, outbox: { pending: 0 }, batches: { pending: 0, refused: 0 }, lastError: null });
   t.ok(Date.parse(status.certificate.renewFrom) < Date.parse(status.certificate.notAfter));
   t.equal([...hub.batches.values()].reduce((n, b) => n + b.payload.records.length, 0), 3, 'each record sent once');
+  const officer = await node.app.inject({ method: 'GET', url: '/v1/exchange/status', headers: await node.auth('officer', 'internal') });
+  t.equal(officer.statusCode, 200, 'the officer reads the status too (operational, no record content): the monitor of demo and fault cluster');
   const denied = await node.app.inject({ method: 'GET', url: '/v1/exchange/status', headers: await node.auth('query', 'public') });
-  t.equal(denied.json().code, 'ERR_ROLE_DENIED', 'auditors and admins only');
+  t.equal(denied.json().code, 'ERR_ROLE_DENIED', 'auditor and officer only');
 });
 
 t.test('a node configured for a hub but not enrolled refuses to start, naming the key', async (t) => {
@@ -146,8 +148,8 @@ t.test('exchange logs carry no subject codes or names', async (t) => {
   });
   hub.distributions.push({ cursor: 1, kind: 'record', sourceNode: '430700', record: wire('CF', 9, 'public') });
   hub.answerQuery = () => ({ records: [wire('CF', 10, 'public')], withheld: [] });
-  const { issueToken } = await import('../../node/tokens.js');
-  const auth = { authorization: `Bearer ${await issueToken(config.jwtSecret, '430100', { user: 'dan', role: 'admin', clearance: 'restricted', ttlSeconds: 600 })}` };
+  const { mintServiceToken } = await import('../../node/tokens.js');
+  const auth = { authorization: `Bearer ${(await mintServiceToken(app.nodeCtx.db, config.jwtSecret, '430100', { user: 'dan', role: 'officer', clearance: 'restricted', ttlSeconds: 600 })).token}` };
   const e = exampleRecord('CF');
   await app.inject({ method: 'POST', url: '/v1/records', headers: auth, payload: { type: 'CF', fields: { ...e.fields, decisionNo: '志〔2026〕1号' } } });
   await app.inject({ method: 'GET', url: `/v1/subjects/${SUBJECT}?scope=province`, headers: auth });

@@ -50,8 +50,11 @@ export interface FakeHub {
   /** The next N requests (any route) get 503 ERR_NOT_READY with this Retry-After (seconds). */
   unavailable: number;
   retryAfterSeconds: number;
-  /** The next batch post waits this long (ms) after it arrives before it is processed (0: none). */
-  holdNext: number;
+  /**
+   * The next batch post waits, once it has arrived, until another batch post has been answered;
+   * then it is processed. An event, not a delay: the order holds however loaded the machine is.
+   */
+  holdNext: boolean;
   /** The next N batch posts are refused by policy (403 ERR_CLASSIFICATION_DENIED, seq consumed). */
   refuse: number;
   /** The next N receipts name another batch id. */
@@ -83,6 +86,8 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
   const identity = issue(ca, '430000');
   const trust = caTrust({ caCertPems: [ca.certPem] });
   const hubKey = { keyPem: identity.keyPem, certPem: identity.certPem };
+  /** Releases a batch post held by `holdNext` (set while one is held). */
+  let releaseHeld: (() => void) | null = null;
   const issueFor = async (csrPem: string): Promise<{ certPem: string; nodeId: string }> => {
     const csr = await parseCsr(csrPem);
     const now = Date.now();
@@ -140,16 +145,20 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
       const o = await open<BatchPayload>(raw, { trust, recipient: { nodeId: '430000', keyPem: identity.keyPem }, freshness: false });
       const h = o.header;
       hub.posts.push({ id: h.id, seq: h.seq, ts: h.ts, signerSerial: o.signer.serial, tlsSerial: String(peer?.serialNumber ?? '').toUpperCase() });
-      if (hub.holdNext > 0) {
-        const ms = hub.holdNext;
-        hub.holdNext = 0;
-        await new Promise((r) => setTimeout(r, ms));
+      if (hub.holdNext) {
+        hub.holdNext = false;
+        await new Promise<void>((r) => (releaseHeld = r));
+      } else if (releaseHeld) {
+        const release = releaseHeld;
+        releaseHeld = null;
+        res.once('finish', release);
       }
       const signerPem = derB64ToPem(h.x5c[0]!);
       const seen = hub.batches.get(h.id);
       if (seen) return send(res, 409, { code: 'ERR_REPLAY', message: `envelope ${h.id} has been seen before`, details: { id: h.id, receipt: seen.receipt } });
       const last = hub.lastSeq.get(h.from) ?? 0;
-      if (h.seq !== last + 1) return send(res, 409, { code: h.seq <= last ? 'ERR_OUT_OF_ORDER' : 'ERR_SEQUENCE_GAP', message: `seq ${h.seq}, expected ${last + 1}` });
+      // details as the real hub gives them (hub/intake-service.ts)
+      if (h.seq !== last + 1) return send(res, 409, h.seq <= last ? { code: 'ERR_OUT_OF_ORDER', message: `seq ${h.seq}, expected ${last + 1}`, details: { lastSeq: last, seq: h.seq } } : { code: 'ERR_SEQUENCE_GAP', message: `seq ${h.seq}, expected ${last + 1}`, details: { expected: last + 1, seq: h.seq } });
       hub.lastSeq.set(h.from, h.seq);
       const refused = hub.refuse > 0 && hub.refuse-- > 0;
       const wrong = hub.wrongReceipts > 0 && hub.wrongReceipts-- > 0;
@@ -206,12 +215,15 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
     }
     handle(req, res).catch((e: unknown) => send(res, 400, { code: (e as { code?: string }).code ?? 'ERR_INTERNAL', message: (e as Error).message }));
   });
+  // Fastify's keep-alive timeout (72 s), not node:https's 5 s: with 5 s a loaded machine could hand the
+  // client a kept-alive socket the server was closing at that moment (ECONNRESET on renewNow).
+  server.keepAliveTimeout = 72_000;
   server.listen(opts.port ?? 0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as { port: number }).port;
   const hub: FakeHub = {
     url: `https://127.0.0.1:${port}`, port, identity, batches: new Map(), posts: [], lastSeq: new Map(), distributions: [], queries: [],
-    answerQuery: () => ({ records: [], withheld: [] }), rewriteAnswers: null, grade: 3, loseAnswers: 0, holdNext: 0, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0,
+    answerQuery: () => ({ records: [], withheld: [] }), rewriteAnswers: null, grade: 3, loseAnswers: 0, holdNext: false, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0,
     certLifetimeMs: 365 * 86400_000, enrolTokens: new Map(), renewals: 0, cosigned: new Map(),
     close: () =>
       new Promise<void>((resolve) => {

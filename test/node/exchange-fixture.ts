@@ -21,7 +21,7 @@ import { emptyHooks, type RecordHooks } from '../../node/hooks.js';
 import { migrateNode } from '../../node/migrations.js';
 import { recordsService, type RecordsService } from '../../node/records-service.js';
 import { repairService, type RepairService } from '../../node/repair-service.js';
-import { issueToken } from '../../node/tokens.js';
+import { mintServiceToken } from '../../node/tokens.js';
 import { sqliteEngine, type Engine } from '../helpers/db.js';
 import { issue, makeCa, type TestCa } from '../helpers/pki.js';
 
@@ -103,6 +103,7 @@ export async function exchangeSetup(t: { teardown(fn: () => unknown): void }, o:
     onRecordWritten: [...exchange.hooks.onRecordWritten, ...extra.onRecordWritten],
     onRecordsWritten: [...(exchange.hooks.onRecordsWritten ?? []), ...(extra.onRecordsWritten ?? [])],
     onRecordWithdrawn: [...exchange.hooks.onRecordWithdrawn, ...extra.onRecordWithdrawn],
+    onRecordVersioned: [...(exchange.hooks.onRecordVersioned ?? []), ...(extra.onRecordVersioned ?? [])],
   };
   const deps = { db, audit, hooks, nodeId: config.nodeId, clock, subjectKey: config.subjectKey };
   const records = recordsService(deps);
@@ -137,7 +138,7 @@ export async function nodeApp(dataDir: string, hub: Partial<HubConfig> & { url: 
   let closed = false;
   return {
     app, config,
-    auth: async (role, clearance, user = 'alice') => ({ authorization: `Bearer ${await issueToken(config.jwtSecret, nodeId, { user, role, clearance, ttlSeconds: 3600 })}` }),
+    auth: async (role, clearance, user = 'alice') => ({ authorization: `Bearer ${(await mintServiceToken(app.nodeCtx.db, config.jwtSecret, nodeId, { user, role, clearance, ttlSeconds: 3600 })).token}` }),
     close: async () => {
       if (closed) return;
       closed = true;

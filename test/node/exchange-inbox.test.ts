@@ -37,7 +37,7 @@ for (const engine of await engines()) {
       { cursor: 8, kind: 'withdrawal', sourceNode: '430700', id: uuidv7(), type: 'CF', status: 'withdrawn', reason: 'correction', at: new Date().toISOString() },
     );
     const r = await s.exchange.puller.pullOnce();
-    t.same(r, { cursor: 8, records: 2, withdrawals: 0, skipped: 2, more: false }, 'two stored; the invalid record and the unknown withdrawal skipped');
+    t.same(r, { cursor: 8, records: 2, versions: 0, withdrawals: 0, skipped: 2, more: false }, 'two stored; the invalid record and the unknown withdrawal skipped');
     const stored = await s.db('node_records').orderBy('id');
     t.same(stored.map((x: { id: string; source_node: string; status: string }) => [x.id, x.source_node, x.status]).sort(), [[a.id, '430700', 'active'], [b.id, '430700', 'active']].sort());
     t.equal(await outboxStore.getState(s.db, CURSOR_KEY), '8', 'the cursor moved');

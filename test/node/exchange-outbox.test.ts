@@ -102,7 +102,8 @@ for (const engine of await engines()) {
     t.same(batches.map((b: { status: string }) => b.status), ['open', 'open', 'open']);
     const items = await outboxStore.items(s.db, b1.id);
     t.equal(items.records.length, 3);
-    t.same(Object.keys(items.records[0]!).sort(), ['classification', 'createdAt', 'fields', 'id', 'type', 'updatedAt'], 'wire records');
+    t.same(Object.keys(items.records[0]!).sort(), ['catalogVersion', 'classification', 'createdAt', 'fields', 'id', 'type', 'updatedAt'], 'wire records');
+    t.equal(items.records[0]!.catalogVersion, '2027.1', 'stamped with the catalog version the record was validated against (issue 14)');
   });
 
   t.test(`${engine.name}: backfill queues own records from before the connection, once per grade`, async (t) => {

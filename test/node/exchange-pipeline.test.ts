@@ -66,7 +66,7 @@ for (const engine of await engines()) {
     t.teardown(() => hub.close());
     const s = await exchangeSetup(t, { engine, ca, hubUrl: hub.url, hubCertPem: hub.identity.certPem, hub: { batchMaxAgeMs: 0, batchMaxRecords: 2 } });
     const created = await s.records.create(s.caller('submitter', 'public'), [1, 2, 3, 4, 5, 6, 7].map(rec));
-    hub.holdNext = 400; // seq 1 is held at the hub, so seq 2 is processed first
+    hub.holdNext = true; // seq 1 is held at the hub until seq 2 has been answered
     await s.exchange.sender.step();
     t.same(hub.posts.map((p) => p.seq), [1, 2, 2, 3, 4], 'seq 2 sent once more, alone, right after seq 1 had its receipt');
     const atHub = [...hub.batches.values()].sort((a, b) => a.seq - b.seq).flatMap((b) => b.payload.records.map((r) => r.id));

@@ -79,7 +79,7 @@ t.test('enrollNode: a bad token, a hub from another CA, nothing written', async 
   t.notOk(existsSync(exchangePaths(dir).dir), 'nothing written');
   const other = makeCa('Some Other CA');
   hub.enrolTokens.set('tok', { nodeId: '430100', grade: 3 });
-  await t.rejects(enrollNode({ dataDir: dir, nodeId: '430100', hubUrl: hub.url, token: 'tok', caCertPem: other.certPem }), { code: 'ERR_HUB_UNAVAILABLE' }, 'the hub\'s TLS certificate does not chain to the CA given');
+  await t.rejects(enrollNode({ dataDir: dir, nodeId: '430100', hubUrl: hub.url, token: 'tok', caCertPem: other.certPem }), { code: 'ERR_HUB_CERT_UNTRUSTED' }, 'the hub\'s TLS certificate does not chain to the CA given');
   t.ok(hub.enrolTokens.has('tok'), 'the token was never sent');
   t.notOk(existsSync(exchangePaths(dir).key));
 });

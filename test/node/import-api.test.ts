@@ -1,16 +1,23 @@
 import t from 'tap';
+import { nodeFields } from '../helpers/at-rest.js';
 import { Readable } from 'node:stream';
 import { metricValue, nodeFixture, record } from './app-fixture.js';
 import { writeCfCsv } from '../../scripts/bench/cf-data.js';
+import ExcelJS from 'exceljs';
+import iconv from 'iconv-lite';
+import { XLSX_MEDIA_TYPE } from '../../node/import-report-file.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const CF = record('CF').fields as Record<string, string | number>;
-const LABELS = ['行政相对人名称', '行政相对人类别', '统一社会信用代码', '行政处罚决定书文号', '处罚决定日期', '处罚类别', '处罚内容', '失信程度', '处罚机关', '处罚机关统一社会信用代码', '数据来源单位', '数据来源单位统一社会信用代码'];
+const LABELS = ['行政相对人名称', '行政相对人类别', '统一社会信用代码', '行政处罚决定书文号', '违法行为类型', '违法事实', '处罚依据', '处罚决定日期', '处罚有效期', '处罚类别', '处罚内容', '罚款金额（万元）', '失信程度', '处罚机关', '处罚机关统一社会信用代码', '数据来源单位', '数据来源单位统一社会信用代码'];
 const row = (no: string, over: Record<string, string> = {}) => {
   const v: Record<string, string | number> = { ...CF, decisionNo: no, ...over };
-  return [v.subjectName, v.subjectCategory, v.uscc, v.decisionNo, v.decisionDate, v.category, `"${v.content}"`, over.severity ?? '一般', v.authority, v.authorityUscc, v.sourceName, v.sourceUscc].join(',');
+  return [
+    v.subjectName, v.subjectCategory, v.uscc, v.decisionNo, v.violationType, v.violationFacts, v.basis, v.decisionDate, v.penaltyValidTo, v.category, `"${v.content}"`, v.fineAmount,
+    over.severity ?? '一般', v.authority, v.authorityUscc, v.sourceName, v.sourceUscc,
+  ].join(',');
 };
 
 t.test('POST /v1/records/import', async (t) => {
@@ -29,9 +36,9 @@ t.test('POST /v1/records/import', async (t) => {
       { line: 5, errors: [{ field: 'decisionDate', code: 'ERR_INVALID_DATE' }] },
       { line: 7, errors: [{ code: 'ERR_IMPORT_LINE_MALFORMED' }] },
     ]);
-    t.ok(f.events.some((e) => e.action === 'record.import' && e.reason === 'accepted=2 duplicates=1'), 'one audit event per batch, with counts');
+    t.ok(f.events.some((e) => e.action === 'record.import' && e.reason === 'accepted=2 duplicates=1 versions=0'), 'one audit event per batch, with counts');
     const stored = await f.db('node_records').where('natural_key', 'like', '%I-1%').first();
-    t.equal(JSON.parse(stored.fields).severity, 'ordinary', 'Chinese enum values normalised');
+    t.equal(nodeFields(f.db, stored).severity, 'ordinary', 'Chinese enum values normalised');
   });
 
   await t.test('NDJSON lines, with and without a type', async (t) => {
@@ -73,7 +80,33 @@ t.test('POST /v1/records/import', async (t) => {
     t.match(res.json(), { lines: 2500, accepted: 2500, rejected: 0 });
   });
 
-  await t.test('refusals: no type for CSV, unknown type, unknown column, wrong media type, too large', async (t) => {
+  await t.test('Accept text/csv or XLSX: the rejected rows as a file; a GBK body declared by charset; bad workbooks refused', async (t) => {
+    const text = [LABELS.join(','), row('A-1'), row('A-2', { decisionDate: '2026-02-30' })].join('\r\n') + '\r\n';
+    const asCsv = await f.app.inject({ method: 'POST', url: '/v1/records/import?type=CF', headers: { ...submitter, 'content-type': 'text/csv', accept: 'text/csv' }, payload: text });
+    t.equal(asCsv.statusCode, 200);
+    t.match(asCsv.headers['content-type'], /^text\/csv/);
+    const lines = asCsv.body.replace(/^\uFEFF/, '').trim().split('\r\n');
+    t.equal(lines[0], `${LABELS.join(',')},错误说明`);
+    t.equal(lines.length, 2);
+    t.match(lines[1], /^长沙示例餐饮有限公司,.*,2026-02-30,.*第 3 行.*2月没有30日/);
+    const asXlsx = await f.app.inject({ method: 'POST', url: '/v1/records/import?type=CF', headers: { ...submitter, 'content-type': 'text/csv', accept: XLSX_MEDIA_TYPE }, payload: text.replaceAll('A-', 'B-') });
+    t.equal(asXlsx.headers['content-type'], XLSX_MEDIA_TYPE);
+    t.equal(asXlsx.rawPayload.subarray(0, 2).toString(), 'PK');
+    const gbk = await f.app.inject({ method: 'POST', url: '/v1/records/import?type=CF', headers: { ...submitter, 'content-type': 'text/csv; charset=GBK' }, payload: iconv.encode(text.replaceAll('A-', 'G-'), 'gbk') });
+    t.match(gbk.json(), { accepted: 1, rejected: 1 });
+    const latin = await f.app.inject({ method: 'POST', url: '/v1/records/import?type=CF', headers: { ...submitter, 'content-type': 'text/csv; charset=latin1' }, payload: 'x' });
+    t.equal(latin.json().code, 'ERR_UNSUPPORTED_MEDIA_TYPE');
+    const zip = await f.app.inject({ method: 'POST', url: '/v1/records/import?type=CF', headers: { ...submitter, 'content-type': XLSX_MEDIA_TYPE }, payload: Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.alloc(200, 7)]) });
+    t.equal(zip.statusCode, 422);
+    t.equal(zip.json().code, 'ERR_IMPORT_FORMAT');
+    const wb = new ExcelJS.Workbook();
+    wb.addWorksheet('第一页').addRow(LABELS);
+    const noSheet = await f.app.inject({ method: 'POST', url: `/v1/records/import?type=CF&sheet=${encodeURIComponent('第二页')}`, headers: { ...submitter, 'content-type': XLSX_MEDIA_TYPE }, payload: Buffer.from(await wb.xlsx.writeBuffer()) });
+    t.equal(noSheet.json().code, 'ERR_IMPORT_FORMAT');
+    t.match(noSheet.json().message, /没有名为「第二页」的工作表/);
+  });
+
+  await t.test('refusals: no type for CSV, unknown type, missing required columns, wrong media type, too large', async (t) => {
     const noType = await csv('a\n', '');
     t.equal(noType.statusCode, 400);
     t.equal(noType.json().code, 'ERR_IMPORT_TYPE_REQUIRED');
@@ -83,7 +116,7 @@ t.test('POST /v1/records/import', async (t) => {
     const header = await csv('行政相对人名称,颜色\nx,y\n');
     t.equal(header.statusCode, 422);
     t.equal(header.json().code, 'ERR_IMPORT_HEADER_INVALID');
-    t.same(header.json().details.columns, ['颜色']);
+    t.same(header.json().details.missing, ['行政相对人类别', '行政处罚决定书文号', '违法行为类型', '违法事实', '处罚依据', '处罚类别', '处罚内容', '处罚决定日期', '处罚有效期', '处罚机关', '处罚机关统一社会信用代码', '数据来源单位', '数据来源单位统一社会信用代码'], 'every missing required column is named; 颜色 is no reason to refuse');
     const plain = await f.app.inject({ method: 'POST', url: '/v1/records/import?type=CF', headers: { ...submitter, 'content-type': 'text/plain' }, payload: 'x' });
     t.equal(plain.statusCode, 415);
     t.equal(plain.json().code, 'ERR_UNSUPPORTED_MEDIA_TYPE');

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { buildConfig } from '../../node/config.js';
 import { startNode } from '../../node/server.js';
-import { issueToken } from '../../node/tokens.js';
+import { mintServiceTokenFor } from '../../node/service-tokens.js';
 import { writeCfCsv } from '../../scripts/bench/cf-data.js';
 
 const LINES = process.env.CREDIT_FAULTS === 'long' ? 1_000_000 : 200_000;
@@ -26,7 +26,7 @@ t.test(`import of ${LINES.toLocaleString('en-US')} CSV lines with 1% bad lines`,
   const config = buildConfig({ nodeId: '430100', dataDir: join(dir, 'data'), listen: { host: '127.0.0.1', port: 0 }, logLevel: 'warn', rateLimit: { enabled: false } }, {});
   const node = await startNode({ config });
   t.teardown(() => node.close());
-  const token = await issueToken(config.jwtSecret, '430100', { user: 'loader', role: 'submitter', clearance: 'public', ttlSeconds: 3600 });
+  const token = (await mintServiceTokenFor(config, { user: 'loader', role: 'submitter', clearance: 'public', ttlSeconds: 3600 })).token;
   const t0 = Date.now();
   const rss0 = process.memoryUsage().rss;
   let peak = rss0;

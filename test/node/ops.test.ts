@@ -10,7 +10,7 @@ import { connect } from '../../audit/knex-connect.js';
 import { buildConfig } from '../../node/config.js';
 import { startNode } from '../../node/server.js';
 import { loggableError } from '../../node/logger.js';
-import { issueToken } from '../../node/tokens.js';
+import { mintServiceTokenFor } from '../../node/service-tokens.js';
 import { metricValue, nodeFixture, record } from './app-fixture.js';
 
 t.test('healthz, readyz, metrics, OpenAPI', async (t) => {
@@ -23,12 +23,13 @@ t.test('healthz, readyz, metrics, OpenAPI', async (t) => {
   t.match(m.body, /# TYPE credit_node_records gauge/);
   t.equal(metricValue(m.body, 'credit_node_records', { status: 'active', node: '430100' }), 1);
   t.equal(metricValue(m.body, 'credit_node_http_request_duration_seconds_count', { method: 'POST', route: '/v1/records', status: '201' }), 1);
-  const doc = (await f.app.inject({ url: '/docs/json' })).json();
+  const session = await f.auth('query', 'public'); // the API description needs a session (issue 18)
+  const doc = (await f.app.inject({ url: '/docs/json', headers: session })).json();
   t.equal(doc.openapi.slice(0, 2), '3.');
   for (const p of ['/v1/records', '/v1/records/import', '/v1/records/{id}', '/v1/subjects/{code}', '/v1/records/{id}/objections', '/v1/records/{id}/withdraw', '/v1/objections/{id}/resolve', '/healthz', '/readyz', '/metrics']) {
     t.ok(doc.paths[p], `OpenAPI documents ${p}`);
   }
-  const ui = await f.app.inject({ url: '/docs/' });
+  const ui = await f.app.inject({ url: '/docs/', headers: session });
   t.equal(ui.statusCode, 200, 'swagger UI');
   f.app.nodeCtx.state.closing = true;
   const closing = await f.app.inject({ url: '/readyz' });
@@ -51,7 +52,7 @@ t.test('logs carry no subject codes, personal data or tokens', async (t) => {
   const sink = new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) });
   const f = await nodeFixture(t, { config: { logLevel: 'trace' }, logStream: sink });
   const id = makeResidentId({ birth: '1991-02-03', seq: 77 });
-  const headers = await f.auth('admin', 'internal');
+  const headers = await f.auth('officer', 'internal');
   await f.app.inject({ method: 'POST', url: '/v1/records', headers, payload: record('CF', { subjectCategory: '自然人', subjectName: '王五', uscc: undefined, legalRep: undefined, idType: '身份证', idNumber: id }) });
   await f.app.inject({ url: `/v1/subjects/${id}`, headers });
   await f.app.inject({ url: `/v1/subjects/${id}x`, headers });
@@ -76,7 +77,7 @@ t.test('TLS on the local API (config listen.tls), real listener', async (t) => {
   t.match(node.url, /^https:\/\/127\.0\.0\.1:\d+$/);
   const agent = new Agent({ connect: { ca: readFileSync(cert) } });
   t.teardown(() => agent.close());
-  const token = await issueToken(config.jwtSecret, '430100', { user: 'x', role: 'submitter', clearance: 'public', ttlSeconds: 60 });
+  const token = (await mintServiceTokenFor(config, { user: 'x', role: 'submitter', clearance: 'public', ttlSeconds: 60 })).token;
   const res = await request(`${node.url}/v1/records`, { method: 'POST', dispatcher: agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(record('CF')) });
   t.equal(res.statusCode, 201);
   await res.body.dump();
@@ -88,7 +89,7 @@ t.test('graceful shutdown lets an in-flight import finish, then closes the store
   // importBatchSize 1: each line commits on its own, so a committed row proves the node accepted the request and is running it.
   const config = buildConfig({ nodeId: '430100', dataDir: join(dir, 'data'), listen: { host: '127.0.0.1', port: 0 }, logLevel: 'silent', importBatchSize: 1 }, {});
   const node = await startNode({ config });
-  const token = await issueToken(config.jwtSecret, '430100', { user: 'x', role: 'submitter', clearance: 'public', ttlSeconds: 60 });
+  const token = (await mintServiceTokenFor(config, { user: 'x', role: 'submitter', clearance: 'public', ttlSeconds: 60 })).token;
   const line = (i: number) => JSON.stringify(record('CF', { decisionNo: `SD-${i}` })) + '\n';
   // The body holds back lines 1..4 until shutdown has begun, so the import is in flight when close() starts, however slow the machine.
   let shutdownBegun!: () => void;

@@ -5,6 +5,7 @@
  * another's); a received record cannot be withdrawn here (ERR_NOT_RECORD_OWNER).
  */
 import t from 'tap';
+import { nodeFields } from '../helpers/at-rest.js';
 import { exampleRecord } from '../../protocol/catalog.js';
 import { uuidv7 } from '../../protocol/crypto.js';
 import type { WireRecord } from '../../protocol/exchange.js';
@@ -45,7 +46,7 @@ for (const engine of await engines()) {
 
     // A resubmission is still a duplicate of the local record, never of the received one.
     const again = await s.records.create(submitter, [{ type: 'CF', fields: LIUYANG }]);
-    t.same(again.records[0], { index: 0, id: localId, duplicate: true });
+    t.same(again.records[0], { index: 0, id: localId, duplicate: true, outcome: 'duplicate', version: 1, status: 'active' });
 
     // 430600 then claims the same key: stored beside 常德's, neither blocks nor overwrites the other.
     const other = forged('另一节点的内容');
@@ -54,7 +55,7 @@ for (const engine of await engines()) {
     t.match(await s.exchange.puller.pullOnce(), { records: 1, skipped: 1 }, '430600\'s stored; 常德\'s second record with its own key skipped');
     const rows = await s.db('node_records').orderBy('source_node').select('id', 'source_node', 'fields');
     t.same(rows.map((r: { id: string; source_node: string }) => [r.source_node, r.id]), [['430181', localId], ['430600', other.id], ['430700', spoof.id]]);
-    t.equal(JSON.parse(rows[2].fields).content, '常德伪造的处罚内容', '常德\'s first record unchanged');
+    t.equal(nodeFields(s.db, rows[2]).content, '常德伪造的处罚内容', '常德\'s first record unchanged');
 
     const bySubject = await s.records.bySubject(s.caller('query', 'shared'), LIUYANG.uscc as string);
     t.same(bySubject.records.map((r) => [r.sourceNode, r.id]).sort(), [['430181', localId], ['430600', other.id], ['430700', spoof.id]].sort(), 'the subject lists each with its source node');

@@ -19,17 +19,21 @@ t.test('POST /v1/records', async (t) => {
     t.ok(f.events.some((e) => e.action === 'record.create' && e.object === body.records[0].id && e.actor === 'user:submitter-shared'), 'audited');
   });
 
-  await t.test('idempotent on the natural key: a resubmission is a duplicate with the stored id', async (t) => {
+  await t.test('idempotent on the natural key: the same content again is a duplicate with the stored id; other content is a new version (issue 15)', async (t) => {
     const first = await f.app.inject({ method: 'POST', url: '/v1/records', headers: submitter, payload: record('CF', { decisionNo: 'R-2' }) });
-    const again = await f.app.inject({ method: 'POST', url: '/v1/records', headers: submitter, payload: record('CF', { decisionNo: 'R-2', content: 'changed text' }) });
-    t.equal(again.statusCode, 200, 'nothing created → 200');
-    t.same(again.json(), { accepted: 0, duplicates: 1, records: [{ index: 0, id: first.json().records[0].id, duplicate: true }] });
+    const id = first.json().records[0].id;
+    const same = await f.app.inject({ method: 'POST', url: '/v1/records', headers: submitter, payload: record('CF', { decisionNo: 'R-2' }) });
+    t.equal(same.statusCode, 200, 'nothing created → 200');
+    t.same(same.json(), { accepted: 0, duplicates: 1, versions: 0, records: [{ index: 0, id, duplicate: true, outcome: 'duplicate', version: 1, status: 'active' }] });
+    const changed = await f.app.inject({ method: 'POST', url: '/v1/records', headers: submitter, payload: record('CF', { decisionNo: 'R-2', content: 'changed text' }) });
+    t.equal(changed.statusCode, 200);
+    t.same(changed.json(), { accepted: 0, duplicates: 0, versions: 1, records: [{ index: 0, id, duplicate: false, outcome: 'version', version: 2, status: 'active' }] }, 'a correction: same id, version 2');
     const n = await f.db('node_records').where('natural_key', 'like', '%R-2%').count({ n: '*' });
     t.equal(Number(n[0]!.n), 1, 'one row');
   });
 
   await t.test('an array: all stored, mixed with duplicates', async (t) => {
-    const res = await f.app.inject({ method: 'POST', url: '/v1/records', headers: submitter, payload: [record('CF', { decisionNo: 'R-3' }), record('XK', { decisionNo: 'R-4' }), record('CF', { decisionNo: 'R-2' })] });
+    const res = await f.app.inject({ method: 'POST', url: '/v1/records', headers: submitter, payload: [record('CF', { decisionNo: 'R-3' }), record('XK', { decisionNo: 'R-4' }), record('CF', { decisionNo: 'R-2', content: 'changed text' })] });
     t.equal(res.statusCode, 201);
     t.match(res.json(), { accepted: 2, duplicates: 1, records: [{ index: 0, duplicate: false }, { index: 1, duplicate: false }, { index: 2, duplicate: true }] });
   });
@@ -83,7 +87,7 @@ t.test('POST /v1/records', async (t) => {
 
 t.test('GET /v1/records/:id and /v1/subjects/:code', async (t) => {
   const f = await nodeFixture(t);
-  const admin = await f.auth('admin', 'internal');
+  const admin = await f.auth('officer', 'internal');
   const created = await f.app.inject({ method: 'POST', url: '/v1/records', headers: admin, payload: [record('CF', { decisionNo: 'G-1' }), person('G-2'), record('SXBZX', { decisionNo: 'G-3' })] });
   const [company, personal, shared] = created.json().records.map((r: { id: string }) => r.id) as [string, string, string];
 

@@ -4,8 +4,10 @@ import { nodeFixture, record } from './app-fixture.js';
 
 t.test('objections and withdrawals', async (t) => {
   const f = await nodeFixture(t, { now: '2026-05-01T02:00:00.000Z' });
-  const admin = await f.auth('admin', 'internal');
+  const admin = await f.auth('officer', 'internal');
   const officer = await f.auth('officer', 'shared');
+  // four-eyes (issue 15): the officer who files an objection may not decide it
+  const second = { authorization: `Bearer ${await f.token('officer', 'shared', { user: 'officer-2' })}` };
   const create = async (fields: Record<string, unknown>, type = 'CF') => (await f.app.inject({ method: 'POST', url: '/v1/records', headers: admin, payload: record(type, fields) })).json().records[0].id as string;
   const withdraw = (id: string, reason: string, headers = officer) => f.app.inject({ method: 'POST', url: `/v1/records/${id}/withdraw`, headers, payload: { reason, note: 'case 7' } });
   const get = async (id: string) => (await f.app.inject({ method: 'GET', url: `/v1/records/${id}`, headers: admin })).json();
@@ -18,12 +20,12 @@ t.test('objections and withdrawals', async (t) => {
     t.match(objection, { recordId: id, status: 'open', grounds: '当事人名称登记错误', filedBy: 'user:officer-shared', resolvedAt: null });
     t.equal((await get(id)).disputed, true);
     t.ok(f.events.some((e) => e.action === 'record.object' && e.object === id));
-    const up = await f.app.inject({ method: 'POST', url: `/v1/objections/${objection.id}/resolve`, headers: officer, payload: { outcome: 'upheld', note: 'verified' } });
+    const up = await f.app.inject({ method: 'POST', url: `/v1/objections/${objection.id}/resolve`, headers: second, payload: { outcome: 'upheld', note: 'verified' } });
     t.equal(up.statusCode, 200);
-    t.match(up.json(), { status: 'upheld', resolvedBy: 'user:officer-shared' });
+    t.match(up.json(), { status: 'upheld', resolvedBy: 'user:officer-2' });
     const after = await get(id);
     t.match(after, { status: 'withdrawn', withdrawnReason: 'objection-upheld', disputed: false });
-    const again = await f.app.inject({ method: 'POST', url: `/v1/objections/${objection.id}/resolve`, headers: officer, payload: { outcome: 'rejected' } });
+    const again = await f.app.inject({ method: 'POST', url: `/v1/objections/${objection.id}/resolve`, headers: second, payload: { outcome: 'rejected' } });
     t.equal(again.statusCode, 409);
     t.equal(again.json().code, 'ERR_OBJECTION_CLOSED');
   });
@@ -31,7 +33,7 @@ t.test('objections and withdrawals', async (t) => {
   await t.test('a rejected objection clears the flag and keeps the record', async (t) => {
     const id = await create({ decisionNo: 'O-2' });
     const o = (await f.app.inject({ method: 'POST', url: `/v1/records/${id}/objections`, headers: officer, payload: { grounds: 'not me' } })).json();
-    const res = await f.app.inject({ method: 'POST', url: `/v1/objections/${o.id}/resolve`, headers: officer, payload: { outcome: 'rejected' } });
+    const res = await f.app.inject({ method: 'POST', url: `/v1/objections/${o.id}/resolve`, headers: second, payload: { outcome: 'rejected' } });
     t.equal(res.json().status, 'rejected');
     t.match(await get(id), { status: 'active', disputed: false });
     const missing = await f.app.inject({ method: 'POST', url: '/v1/objections/nope/resolve', headers: officer, payload: { outcome: 'rejected' } });
@@ -92,7 +94,8 @@ t.test('objections and withdrawals', async (t) => {
   });
 
   await t.test('expired by hand only after the window ended', async (t) => {
-    const id = await create({ decisionNo: 'O-7', severity: 'minor', decisionDate: '2026-04-20' });
+    // ordinary, not minor: a minor record is kept internal (Order No. 36, issue 15), above this officer's clearance
+    const id = await create({ decisionNo: 'O-7', severity: 'ordinary', decisionDate: '2026-04-20' });
     const early = await withdraw(id, 'expired');
     t.equal(early.statusCode, 409);
     t.equal(early.json().code, 'ERR_DISCLOSURE_NOT_ENDED');
@@ -113,7 +116,7 @@ t.test('objections and withdrawals', async (t) => {
 
 t.test('the disclosure job withdraws negative records whose window ended, as expired', async (t) => {
   const f = await nodeFixture(t, { now: '2026-05-01T02:00:00.000Z' });
-  const admin = await f.auth('admin', 'internal');
+  const admin = await f.auth('officer', 'internal');
   const ids = (await f.app.inject({
     method: 'POST', url: '/v1/records', headers: admin,
     payload: [

@@ -99,12 +99,15 @@ for (const engine of await engines()) {
       const rowOf = (r: typeof a) => ({ id: r.id, type: r.type, class: r.classification, subject: r.subject, natural_key: r.naturalKey, fields: JSON.stringify(r.fields), negative: r.negative, decision_date: r.decisionDate, repair_from: r.repairFrom, disclosure_end: r.disclosureEnd, source_node: r.sourceNode, created_by: r.createdBy, created_at: r.createdAt, updated_at: r.updatedAt });
       for (const r of [a, received]) await db('node_records').insert(rowOf(r));
       await migrateNode(db);
-      t.same(await recordsStore.findById(db, a.id), a, 'existing rows kept as they were');
+      t.same(await recordsStore.findById(db, a.id), { ...a, catalogVersion: '2026.1' }, 'existing rows kept as they were, read as catalog 2026.1 (migration 004)');
       const local2 = toStoredRecord(valid('CF', { decisionNo: 'M-2' }), ctx);
       t.same([...(await recordsStore.insertMany(db, [local2]))], [local2.id], 'a local record with a received record\'s key now goes in');
-      await t.rejects(db.migrate.down(cfg), { message: /1 natural key\(s\) are held by more than one source node/ }, 'down refuses to fold two sources back into one key');
+      t.equal((await recordsStore.findById(db, local2.id))?.catalogVersion, '2027.1', 'new rows name their catalog version');
+      await db.migrate.down({ ...cfg, name: '004_records_catalog_version' });
+      t.equal((await db('node_records').where({ id: a.id }).first()).catalog_version, undefined, '004 down drops the column');
+      await t.rejects(db.migrate.down({ ...cfg, name: '003_records_source_key' }), { message: /1 natural key\(s\) are held by more than one source node/ }, 'down refuses to fold two sources back into one key');
       await db('node_records').where({ id: received.id }).update({ natural_key: 'moved' });
-      await db.migrate.down(cfg);
+      await db.migrate.down({ ...cfg, name: '003_records_source_key' }); // by name: later migrations (008 …) stay
       await t.rejects(db('node_records').insert(rowOf(toStoredRecord(valid('CF', { decisionNo: 'M-1' }), { ...ctx, nodeId: '430600' }))), 'after down: one key space again');
       await migrateNode(db);
     });
