@@ -9,21 +9,11 @@
 import { existsSync } from 'node:fs';
 import type { Knex } from 'knex';
 import { connect, isPostgresUrl } from '../audit/knex-connect.js';
+import { assertNotNewer, migrationState, storeLabel } from '../audit/migration-plan.js';
+import { probeStore } from '../audit/start-checks.js';
 import type { HubConfig } from './config.js';
 import { hubError } from './errors.js';
-import { migrateHub } from './migrations.js';
-
-/** The store's name for messages: a PostgreSQL URL without its password. */
-export function storeLabel(target: string): string {
-  if (!isPostgresUrl(target)) return target;
-  try {
-    const u = new URL(target);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://…';
-  }
-}
+import { HUB_SCHEMA, migrateHub } from './migrations.js';
 
 function notFound(config: HubConfig, what: string): never {
   const fix = config.databaseUrl
@@ -38,7 +28,9 @@ export async function openExistingHubStore(config: HubConfig): Promise<Knex> {
   if (!isPostgresUrl(target) && !existsSync(target)) notFound(config, `no hub store at ${target}`);
   const db = await connect(target);
   try {
+    await probeStore(db, target);
     if (!(await db.schema.hasTable('hub_nodes')) || !(await db.schema.hasTable('hub_certs'))) notFound(config, `${storeLabel(target)} holds no hub tables`);
+    assertNotNewer(await migrationState(db, HUB_SCHEMA), storeLabel(target));
     await migrateHub(db);
     return db;
   } catch (e) {

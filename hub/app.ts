@@ -5,49 +5,57 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
+import fastifyJwt from '@fastify/jwt';
 import type { Knex } from 'knex';
 import type { DestinationStream } from 'pino';
 import type { TLSSocket } from 'node:tls';
-import { connect, readerFor } from '../audit/knex-connect.js';
-import { migrateAudit, openAuditLog, type AuditLog } from '../audit/index.js';
-import { refusalAudit, type RefusalAudit } from '../audit/refusals.js';
+import { connect, engineOf, readerFor } from '../audit/knex-connect.js';
+import { openAuditLog, type AuditLog } from '../audit/index.js';
+import { migrateParts, storeLabel } from '../audit/migration-plan.js';
+import { startAtRest } from '../server/at-rest-store.js';
+import { atRestOptions } from '../server/config-schema.js';
+import { HUB_AT_REST } from './at-rest.js';
+import { probeStore } from '../audit/start-checks.js';
+import { certFacts } from '../audit/crypto.js';
+import { refusalAudit } from '../audit/refusals.js';
 import { HUB_NODE_ID } from '../certs/issue.js';
 import { tlsServerOptions } from '../certs/tls.js';
 import { caTrust } from '../protocol/ca-trust.js';
 import { serviceError } from '../protocol/service-errors.js';
 import { openHubCa } from './ca-store.js';
+import { syncProvinceCatalog } from './catalog-service.js';
 import type { HubConfig } from './config.js';
-import type { HubDeps } from './context.js';
-import { distributionService, type DistributionService } from './distribution-service.js';
-import { enrolmentService, type EnrolmentService } from './enrolment-service.js';
+import { distributionService } from './distribution-service.js';
+import { enrolmentService } from './enrolment-service.js';
 import { clientErrorHandler, frameworkErrors, installErrorHandling, type ErrorBody } from './http-errors.js';
 import { ensureHubIdentity } from './identity.js';
-import { intakeService, type IntakeService } from './intake-service.js';
+import { pgRateLimitStore } from './rate-limit-store.js';
+import { ensureHubSm2Identity } from './sm2-identity.js';
+import { assertHubCanSeal } from './suite-policy.js';
+import { intakeService } from './intake-service.js';
 import { hubLoggerOptions } from './logger.js';
+import { installRequestLog } from './request-log.js';
 import { createHubMetrics, installHubMetrics } from './metrics.js';
-import { migrateHub } from './migrations.js';
-import { queryService, type QueryService } from './query-service.js';
+import { HUB_SCHEMA } from './migrations.js';
+import { queryService } from './query-service.js';
+import { noticeService } from './objections-service.js';
 import { envelopeRoutes, renewRoutes } from './routes/exchange.js';
 import { publicRoutes } from './routes/public.js';
+import type { HubDeps } from './context.js';
+import type { HubContext } from './route-context.js';
+import { qualityRoutes } from './routes/quality.js';
+import { reportVerifyRoutes } from './routes/report-verify.js';
+import { registerHubQualityGauges } from './quality-metrics.js';
 import { subjectHmacKey } from './settings-store.js';
-import { WITNESS_FAILURES, witnessService, type WitnessService } from './witness-service.js';
-
-export interface HubContext extends HubDeps {
-  intake: IntakeService;
-  distributions: DistributionService;
-  queries: QueryService;
-  enrolment: EnrolmentService;
-  witness: WitnessService;
-  /** Refusals go to the audit log aggregated per source and minute (audit/refusals.ts). */
-  refusals: RefusalAudit;
-  state: { closing: boolean };
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    hubCtx: HubContext;
-  }
-}
+import { WITNESS_FAILURES, witnessService } from './witness-service.js';
+import { retentionJob } from '../audit/retention-job.js';
+import { pruneHubExchange } from './exchange-retention.js';
+import { hubAccounts, hubLoginService, hubTotpKey, hubUsersService, operatorAuth, sessionSigningKey } from './accounts.js';
+import { hubAccountRoutes, hubLoginRoutes } from './routes/accounts.js';
+import { operatorRoutes } from './routes/operator.js';
+import { installRequestContext, requestAwareAudit } from '../server/request-context.js';
+import { fastifyTrustProxy } from '../server/trust-proxy.js';
+import { serviceError as configError } from '../protocol/service-errors.js';
 
 export interface BuildHubOptions {
   config: HubConfig;
@@ -70,40 +78,84 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
   let audit: AuditLog | undefined;
   let reader: Awaited<ReturnType<typeof readerFor>> | undefined;
   try {
-    await migrateAudit(db);
-    await migrateHub(db);
+    if (!opts.db) await probeStore(db, config.databaseTarget); // ERR_DATABASE_UNREACHABLE
+    await migrateParts(db, HUB_SCHEMA, storeLabel(config.databaseTarget)); // ERR_SCHEMA_TOO_NEW before anything changes
+    // ERR_DATA_KEY_MISSING / ERR_DATA_KEY_WRONG before any record is read; then a clear store is sealed (docs/at-rest.md)
+    await startAtRest(db, HUB_AT_REST, atRestOptions(config), (p) => process.stderr.write(`${JSON.stringify({ msg: 'sealing records at rest', ...p })}\n`));
     const ca = openHubCa(db, config.caDir);
-    const identity = await ensureHubIdentity(ca, { dataDir: config.dataDir, hosts: config.hosts, days: config.nodeCertDays, now: clock() });
+    const identity = await ensureHubIdentity(db, ca, { dataDir: config.dataDir, hosts: config.hosts, days: config.nodeCertDays, now: clock() });
+    const sm2 = await ensureHubSm2Identity(ca, { dataDir: config.dataDir, days: config.nodeCertDays, now: clock() });
+    assertHubCanSeal(identity.keyPem, config.suites, sm2?.keyPem); // its own envelopes follow its policy too
     reader = await readerFor(db);
     audit = await openAuditLog(db, { signer: { nodeId: HUB_NODE_ID, keyPem: identity.keyPem, certPem: identity.certPem } });
+    if (identity.issued !== null) {
+      // The hub's own certificate was (re)issued at start: an operator-visible certificate event (issue 16).
+      const facts = certFacts(identity.certPem);
+      await audit.record({ action: identity.issued === 'no hub certificate yet' ? 'cert.issue' : 'cert.reissue', actor: 'svc:hub-start', actorNode: HUB_NODE_ID, object: `cert:${facts.serial}`, outcome: 'success', reason: `${identity.issued} notAfter=${facts.notAfter.toISOString()}`.slice(0, 2000) });
+    }
     const deps: HubDeps = {
       config, db, reader: reader.reader, audit, ca, clock,
-      identity: { keyPem: identity.keyPem, certPem: identity.certPem },
-      trust: caTrust({ caCertPems: [ca.certPem] }),
+      identity: { keyPem: identity.keyPem, certPem: identity.certPem, ...(sm2 ? { sm2: { keyPem: sm2.keyPem, certPem: sm2.certPem, caCertPem: sm2.caCertPem } } : {}) },
+      trust: caTrust({ caCertPems: [ca.certPem, ...(ca.sm2 ? [ca.sm2.certPem] : [])] }),
       metrics: createHubMetrics(db),
       subjectKey: await subjectHmacKey(db),
+    };
+    await syncProvinceCatalog(deps);
+    let totpKey: Buffer;
+    try {
+      totpKey = hubTotpKey(config.dataDir);
+    } catch (e) {
+      throw configError('ERR_CONFIG_INVALID', `config key dataDir: totp.key: ${(e as Error).message}`, { key: 'dataDir' });
+    }
+    await hubAccounts.sealClearSecrets(db, totpKey); // TOTP secrets written in clear before they were sealed at rest
+    const signingKey = await sessionSigningKey(db);
+    // entries of the operator routes carry the request's source and session (src= sid=); the node-facing routes' entries are unchanged
+    const opsAudit = requestAwareAudit(audit);
+    const accountDeps = { db, audit: opsAudit, accounts: config.accounts, totpKey, clock };
+    // set once the app exists: @fastify/jwt verifies the operators' tokens (HS256, the hub's session key, issuer 430000)
+    let verifyToken: (token: string) => Promise<Record<string, unknown>> = async () => {
+      throw new Error('not ready');
     };
     const ctx: HubContext = {
       ...deps,
       intake: intakeService(deps),
       distributions: distributionService(deps),
       queries: queryService(deps),
+      notices: noticeService(deps),
       enrolment: enrolmentService(deps),
       witness: witnessService(deps),
       refusals: refusalAudit(audit, { clock }),
+      // logs through the app's logger, which exists by the time the job first runs (onReady)
+      retention: retentionJob(() => pruneHubExchange(db, audit!, { now: clock(), days: config.retention.exchangeDays }), config.retention.intervalMinutes, { info: (o, m) => app.log.info(o, m), error: (o, m) => app.log.error(o, m) }),
       state: { closing: false },
+      operators: {
+        login: hubLoginService({ ...accountDeps, signingKey }),
+        users: hubUsersService(accountDeps),
+        auth: operatorAuth({ db, accounts: config.accounts, clock, verifyToken: (t) => verifyToken(t) }),
+        audit: opsAudit,
+      },
     };
     const app = Fastify({
       logger: hubLoggerOptions(config.logLevel, opts.logStream),
       bodyLimit: config.bodyLimitBytes,
+      trustProxy: fastifyTrustProxy(config.trustProxy),
       https: { ...tlsServerOptions({ caCertPem: ca.certPem, certPem: identity.certPem, keyPem: identity.keyPem, requestCert: true }), rejectUnauthorized: false },
       ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
       return503OnClosing: true,
       forceCloseConnections: 'idle',
       frameworkErrors,
       clientErrorHandler,
+      disableRequestLogging: true, // hub/request-log.ts: one line per request, polls at debug
     });
+    installRequestLog(app);
+    installRequestContext(app);
     app.decorate('hubCtx', ctx);
+    await app.register(fastifyJwt, {
+      secret: signingKey,
+      sign: { algorithm: 'HS256' },
+      verify: { algorithms: ['HS256'], allowedIss: HUB_NODE_ID, requiredClaims: ['sub', 'exp', 'iat', 'jti', 'role', 'clearance'] },
+    });
+    verifyToken = async (t) => app.jwt.verify<Record<string, unknown>>(t);
     if (identity.issued !== null) app.log.info({ reason: identity.issued }, 'issued a new hub certificate');
 
     installErrorHandling(app, async (request, body: ErrorBody, status) => {
@@ -116,11 +168,14 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       await ctx.refusals.refused(who, { action: 'request.refused', actor: who, ...(request.peer ? { actorNode: request.peer.nodeId } : {}), object: `${request.method} ${request.routeOptions.url ?? '(no route)'}`, outcome: 'failure', reason: body.code });
     });
     installHubMetrics(app, ctx.metrics);
+    registerHubQualityGauges(ctx.metrics.registry, ctx.reader, clock);
     app.removeContentTypeParser('text/plain');
     if (config.rateLimit.enabled) {
       await app.register(rateLimit, {
         max: config.rateLimit.max,
         timeWindow: config.rateLimit.timeWindowMs,
+        // several hub processes on one PostgreSQL share one budget per client
+        ...(engineOf(db) === 'pg' ? { store: pgRateLimitStore(db) } : {}),
         keyGenerator: (request) => {
           const socket = request.raw.socket as TLSSocket;
           const cn = socket.authorized ? socket.getPeerX509Certificate?.()?.subject.match(/CN=(\d{6})/)?.[1] : undefined;
@@ -132,7 +187,18 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
     await app.register(publicRoutes, { ctx });
     await app.register(renewRoutes, { ctx });
     await app.register(envelopeRoutes, { ctx });
+    await app.register(qualityRoutes, { ctx });
+    await app.register(reportVerifyRoutes, { ctx });
+    await app.register(hubLoginRoutes, { ctx }); // no token: both factors in the body
+    await app.register(async (ops) => {
+      ops.addHook('onRequest', ctx.operators.auth.hook);
+      await ops.register(hubAccountRoutes, { ctx });
+      await ops.register(operatorRoutes, { ctx });
+    });
 
+    app.addHook('onReady', async () => {
+      ctx.retention.start();
+    });
     app.addHook('preClose', async () => {
       ctx.state.closing = true;
     });
@@ -140,6 +206,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       if (ctx.state.closing) void reply.header('connection', 'close');
     });
     app.addHook('onClose', async () => {
+      await ctx.retention.stop();
       await ctx.refusals.close();
       await audit!.close();
       await reader!.close();

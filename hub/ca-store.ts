@@ -9,6 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../audit/knex-connect.js';
 import { markHubRegister } from '../certs/ca-dir.js';
+import { readSm2Ca } from '../certs/sm2-ca-dir.js';
+import type { Sm2Issuer } from '../certs/sm2-x509.js';
 import { certError } from '../certs/errors.js';
 import { normaliseSerial } from '../certs/pki-crypto.js';
 import type { RevocationReason } from '../certs/crl.js';
@@ -114,6 +116,8 @@ export class DbCertRegistry implements CertRegistry, TokenStore {
 export interface HubCa extends Ca {
   certs: DbCertRegistry;
   tokens: DbCertRegistry;
+  /** The SM2 root beside the RSA one (`credit ca init --algorithm sm2`), when caDir has it: issues nodes' SM2 certificates into the same register. */
+  sm2?: { certPem: string; issuer: Sm2Issuer };
 }
 
 /**
@@ -131,5 +135,6 @@ export function openHubCa(db: Db, caDir: string): HubCa {
   }
   markHubRegister(caDir);
   const store = new DbCertRegistry(db);
-  return { certPem, keyPem, certs: store, tokens: store };
+  const sm2 = readSm2Ca(caDir);
+  return { certPem, keyPem, certs: store, tokens: store, ...(sm2 ? { sm2 } : {}) };
 }

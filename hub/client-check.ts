@@ -25,6 +25,8 @@ export interface Peer {
   fingerprint: string;
   /** The client certificate (PEM): answers are sealed to it. */
   certPem: string;
+  /** The node's SM2 certificate, when it named one for this request (answer-keys.ts): feeds are then sealed to it under the SM suite. */
+  sm2CertPem?: string;
   /** The node's registered protection grade (等保 level). */
   grade: number;
   lastSeenAt: string | null;

@@ -3,8 +3,10 @@
  * (a list) is checked by config.ts itself, since the subset has no arrays.
  */
 import type { SchemaNode } from '../protocol/config-check.js';
+import { ACCOUNTS_SCHEMA } from '../server/accounts-config.js';
+import { AT_REST_SCHEMA, listenSchema, LOG_LEVEL_SCHEMA, rateLimitSchema, retentionSchema, SHUTDOWN_TIMEOUT_SCHEMA } from '../server/config-schema.js';
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export { LOG_LEVELS } from '../server/config-schema.js';
 export const MIB = 1024 * 1024;
 
 export const HUB_CONFIG_SCHEMA: SchemaNode = {
@@ -15,14 +17,8 @@ export const HUB_CONFIG_SCHEMA: SchemaNode = {
     dataDir: { type: 'string', description: 'directory for hub.sqlite, hub.key and hub.pem (created if missing)' },
     caDir: { type: 'string', description: 'the CA directory of `credit ca init` (ca.pem + ca.key); the register and tokens live in the hub database' },
     databaseUrl: { type: 'string', pattern: '^postgres(ql)?://', description: 'PostgreSQL URL instead of DATADIR/hub.sqlite (env DATABASE_URL)' },
-    listen: {
-      type: 'object',
-      description: 'where the hub listens (HTTPS, mutual TLS)',
-      properties: {
-        host: { type: 'string', default: '127.0.0.1', description: 'interface to bind' },
-        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8443, description: 'TCP port (0 = any free port)' },
-      },
-    },
+    atRest: AT_REST_SCHEMA,
+    listen: listenSchema({ description: 'where the hub listens (HTTPS, mutual TLS)', port: 8443, hostDescription: 'interface to bind' }),
     nodeCertDays: { type: 'integer', minimum: 1, maximum: 3650, default: 365, description: 'validity of node certificates issued at enrolment and renewal (and of the hub certificate)' },
     nodeCertSeconds: { type: 'integer', minimum: 10, maximum: 86_400, description: 'for drills and tests only: node certificates live this many seconds (overrides nodeCertDays for nodes, not for the hub certificate)' },
     renewMinIntervalSeconds: { type: 'integer', minimum: 1, maximum: 86_400, default: 600, description: 'a node gets at most one renewed certificate per this many seconds (at most a tenth of a node certificate\'s lifetime); more: 429 ERR_RENEWAL_RATE_LIMITED' },
@@ -30,16 +26,10 @@ export const HUB_CONFIG_SCHEMA: SchemaNode = {
     windowMs: { type: 'integer', minimum: 1000, maximum: 86_400_000, default: 300_000, description: 'accepted distance between an envelope ts and hub time' },
     maxEnvelopeBytes: { type: 'integer', minimum: 65_536, maximum: 256 * MIB, default: 16 * MIB, description: 'largest envelope body accepted (bigger: 413 ERR_BODY_TOO_LARGE)' },
     bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 16 * MIB, default: MIB, description: 'largest plain JSON body (enrol, renew)' },
-    rateLimit: {
-      type: 'object',
-      description: 'per-client request rate limit (clients are node ids, or addresses without a certificate)',
-      properties: {
-        enabled: { type: 'boolean', default: true, description: 'turn the limiter off (e.g. behind a gateway that limits)' },
-        max: { type: 'integer', minimum: 1, default: 3000, description: 'requests per window per client' },
-        timeWindowMs: { type: 'integer', minimum: 1000, default: 60_000, description: 'window length' },
-      },
-    },
-    logLevel: { type: 'string', enum: LOG_LEVELS, default: 'info', description: 'pino log level (env CREDIT_LOG_LEVEL)' },
-    shutdownTimeoutMs: { type: 'integer', minimum: 100, default: 15_000, description: 'how long a graceful shutdown may wait for in-flight requests' },
+    rateLimit: rateLimitSchema({ description: 'per-client request rate limit (clients are node ids, or addresses without a certificate)', max: 3000, maxDescription: 'requests per window per client' }),
+    logLevel: LOG_LEVEL_SCHEMA,
+    retention: retentionSchema('hub_envelopes rows'),
+    shutdownTimeoutMs: SHUTDOWN_TIMEOUT_SCHEMA,
+    accounts: { ...ACCOUNTS_SCHEMA, description: 'operator accounts (credit hub user …): password policy, sessions, lockout (issue 18)' },
   },
 };

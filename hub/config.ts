@@ -3,12 +3,16 @@
  * defaults filled in, relative paths resolved against the config file's folder, deeply frozen.
  * Fails fast with ERR_CONFIG_INVALID naming the key.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { secureDataDir } from '../audit/store-files.js';
 import { sanHosts } from '../certs/issue.js';
 import { validateAgainst } from '../protocol/config-check.js';
+import { usableSuites } from '../protocol/suites.js';
 import { serviceError } from '../protocol/service-errors.js';
+import { readConfigJson } from '../server/config-file.js';
+import type { AccountsConfig } from '../server/accounts-config.js';
+import { checkTrustProxy } from '../server/trust-proxy.js';
 import { HUB_CONFIG_SCHEMA } from './config-schema.js';
 
 export interface HubConfig {
@@ -30,6 +34,16 @@ export interface HubConfig {
   rateLimit: { enabled: boolean; max: number; timeWindowMs: number };
   logLevel: string;
   shutdownTimeoutMs: number;
+  /** Pruning of settled hub_envelopes rows (audit/exchange-retention.ts). */
+  retention: { exchangeDays: number; intervalMinutes: number };
+  /** Suite policy (families RSA/EC/SM or suite names): envelopes in any other suite are refused (ERR_SUITE_REFUSED); unset = every usable suite. */
+  suites?: string[];
+  /** Operator accounts: password policy, sessions, lockout (server/accounts-config.ts). */
+  accounts: AccountsConfig;
+  /** TLS gateways whose X-Forwarded-For is believed (addresses, CIDRs; server/trust-proxy.ts); empty: none. */
+  trustProxy: string[];
+  /** Encryption at rest: the data key file and its wrapper (server/config-schema.ts atRestOptions). */
+  atRest?: { keyFile?: string; keyWrapper?: string };
 }
 
 /** Environment variables the hub reads, and the config key each sets. */
@@ -47,6 +61,16 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
+/** `suites`: a non-empty list of suite families (RSA, EC, SM) or usable suite names. */
+function checkSuites(v: unknown): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.length === 0) bad('suites', 'must be a non-empty list such as ["SM"]');
+  v.forEach((s, i) => {
+    if (typeof s !== 'string' || !(['RSA', 'EC', 'SM'].includes(s) || usableSuites().includes(s))) bad(`suites[${i}]`, `must be RSA, EC, SM or one of ${usableSuites().join(', ')}`);
+  });
+  return [...(v as string[])];
+}
+
 function checkHosts(v: unknown): string[] {
   if (v === undefined) return [];
   if (!Array.isArray(v)) bad('hosts', 'must be a list of DNS names or IP addresses');
@@ -61,37 +85,44 @@ function checkHosts(v: unknown): string[] {
   return [...(v as string[])];
 }
 
-/** Validates raw config merged with the environment; relative paths resolve against `baseDir`. Creates dataDir (0700, also set on an existing one). */
-export function buildHubConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, baseDir = process.cwd()): HubConfig {
+/**
+ * Validates raw config merged with the environment; relative paths resolve against `baseDir`.
+ * Changes nothing on disk (`start` creates dataDir after its checks: hub/server.ts).
+ */
+export function readHubConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, baseDir = process.cwd()): HubConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) bad('(root)', 'must be an object');
-  const { hosts: rawHosts, ...rest } = raw as Record<string, unknown>;
+  const { hosts: rawHosts, suites: rawSuites, trustProxy: rawTrustProxy, ...rest } = raw as Record<string, unknown>;
   for (const [name, key] of Object.entries(HUB_ENV_KEYS)) if (env[name] !== undefined && env[name] !== '') rest[key] = env[name];
-  const v = validateAgainst(HUB_CONFIG_SCHEMA, rest) as Omit<HubConfig, 'databaseTarget' | 'hosts'>;
+  const v = validateAgainst(HUB_CONFIG_SCHEMA, rest) as Omit<HubConfig, 'databaseTarget' | 'hosts' | 'trustProxy'>;
   const hosts = checkHosts(rawHosts);
+  const trustProxy = checkTrustProxy(rawTrustProxy);
+  const suites = checkSuites(rawSuites);
   const dataDir = resolve(baseDir, v.dataDir);
   const caDir = resolve(baseDir, v.caDir);
-  try {
-    secureDataDir(dataDir);
-  } catch (e) {
-    bad('dataDir', `cannot create ${dataDir} or make it 0700: ${(e as Error).message}`);
-  }
+  if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) bad('dataDir', `${dataDir} is not a directory`);
   if (!existsSync(join(caDir, 'ca.pem')) || !existsSync(join(caDir, 'ca.key'))) bad('caDir', `${caDir} holds no ca.pem + ca.key (run \`credit ca init --dir ${caDir}\`)`);
-  return deepFreeze({ ...v, dataDir, caDir, hosts, databaseTarget: v.databaseUrl ?? join(dataDir, 'hub.sqlite') });
+  return deepFreeze({ ...v, dataDir, caDir, hosts, trustProxy, ...(suites === undefined ? {} : { suites }), databaseTarget: v.databaseUrl ?? join(dataDir, 'hub.sqlite') });
 }
 
-/** Reads and validates a JSON config file (plus the environment). */
+/** readHubConfig, then creates dataDir (0700, also set on an existing one), as every command but `start` expects. */
+export function buildHubConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, baseDir = process.cwd()): HubConfig {
+  const config = readHubConfig(raw, env, baseDir);
+  try {
+    secureDataDir(config.dataDir);
+  } catch (e) {
+    bad('dataDir', `cannot create ${config.dataDir} or make it 0700: ${(e as Error).message}`);
+  }
+  return config;
+}
+
+/** Reads and validates a JSON config file (plus the environment); creates dataDir (buildHubConfig). */
 export function loadHubConfig(file: string, env: NodeJS.ProcessEnv = process.env): HubConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw serviceError('ERR_CONFIG_INVALID', `cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { key: '(file)' });
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw serviceError('ERR_CONFIG_INVALID', `config file ${file} is not JSON: ${(e as Error).message}`, { key: '(file)' });
-  }
-  return buildHubConfig(raw, env, dirname(resolve(file)));
+  const { raw, baseDir } = readConfigJson(file);
+  return buildHubConfig(raw, env, baseDir);
+}
+
+/** Reads and validates a JSON config file (plus the environment) without changing anything on disk. */
+export function readHubConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): HubConfig {
+  const { raw, baseDir } = readConfigJson(file);
+  return readHubConfig(raw, env, baseDir);
 }

@@ -9,16 +9,19 @@
  * covers, so a node gets no tombstone of a record it could never have held (intake queues an item
  * at the earlier class when a record is raised, so every node that may hold it hears of it).
  * Read-only except, when items go out, the node's records_out counter and one audit entry in the
- * same transaction.
+ * same transaction, and the cursor the node pulled from when it moved (hub_feed_cursors).
  */
+import { answerKeys } from './answer-keys.js';
 import { HUB_NODE_ID } from '../certs/issue.js';
 import { todayInChina } from '../protocol/catalog-calendar.js';
 import { MAX_DISTRIBUTION_ITEMS, type DistributionItem, type DistributionPayload } from '../protocol/exchange.js';
 import { seal } from '../protocol/seal.js';
-import type { Envelope } from '../protocol/envelope.js';
+import { envelopeDigest, type Envelope } from '../protocol/envelope.js';
 import type { Peer } from './client-check.js';
 import type { HubDeps } from './context.js';
 import { envelopesStore } from './envelopes-store.js';
+import { feedCursorsStore } from './feed-cursors-store.js';
+import { keepSent } from './evidence-log.js';
 import { nodesStore } from './nodes-store.js';
 import { recordsStore, type DistributionJoined } from './records-store.js';
 import { feedDecision, receivableClasses, stillDisclosed } from './release-policy.js';
@@ -44,6 +47,8 @@ export function feedItem(r: DistributionJoined, grade: number, now: Date): Distr
 }
 
 export function distributionService(deps: HubDeps): DistributionService {
+  /** The cursor each node was last seen pulling from, as stored by this process: a poll from the same cursor writes nothing. */
+  const cursors = new Map<string, number>();
   return {
     async feed(peer, o) {
       const limit = Math.min(o.limit ?? DEFAULT_DISTRIBUTION_LIMIT, MAX_DISTRIBUTION_ITEMS);
@@ -58,20 +63,30 @@ export function distributionService(deps: HubDeps): DistributionService {
       }
       const next = rows.length === 0 ? o.after : rows[Math.min(rows.length, limit) - 1]!.cursor;
       const payload: DistributionPayload = { items, next, more };
-      const seq = await deps.db.transaction(async (trx) => {
+      const sealFor = (seq: number) => seal({ type: 'distribution', from: HUB_NODE_ID, to: peer.nodeId, seq, payload, ...answerKeys(deps, peer), suites: deps.config.suites });
+      // the node asks from `after`: everything up to it has reached it (the feed lag in /metrics)
+      const moved = cursors.get(peer.nodeId) !== o.after;
+      const envelope = await deps.db.transaction(async (trx) => {
         const n = await envelopesStore.nextOut(trx, peer.nodeId, 'out:distribution');
+        if (moved) await feedCursorsStore.set(trx, peer.nodeId, o.after, at);
         if (items.length > 0) {
+          // sealed inside: its evidence and the audit entry name the envelope (id, digest) it goes out as
+          const env = await sealFor(n);
           await nodesStore.count(trx, peer.nodeId, at, { recordsOut: items.length });
+          await keepSent(trx, env, at);
           await deps.audit.recordIn(trx, {
             action: 'distribution.send', actor: `node:${peer.nodeId}`, actorNode: peer.nodeId, object: `cursor ${o.after}..${next}`, outcome: 'success',
-            reason: `items=${items.length} records=${items.filter((i) => i.kind === 'record').length} tombstones=${items.filter((i) => i.kind === 'withdrawal').length} more=${more}`,
+            reason: `items=${items.length} records=${items.filter((i) => i.kind === 'record').length} tombstones=${items.filter((i) => i.kind === 'withdrawal').length} more=${more} envelope=${env.id} digest=${envelopeDigest(env)}`,
           });
-        } else if (peer.lastSeenAt === null || now.getTime() - Date.parse(peer.lastSeenAt) > SEEN_EVERY_MS) {
+          return env;
+        }
+        if (peer.lastSeenAt === null || now.getTime() - Date.parse(peer.lastSeenAt) > SEEN_EVERY_MS) {
           await nodesStore.count(trx, peer.nodeId, at, {});
         }
         return n;
       });
-      const envelope = await seal({ type: 'distribution', from: HUB_NODE_ID, to: peer.nodeId, seq, payload, sender: deps.identity, recipientCertPem: peer.certPem });
+      if (moved) cursors.set(peer.nodeId, o.after);
+      if (typeof envelope === 'number') return { envelope: await sealFor(envelope), payload };
       if (items.length > 0) deps.metrics.distributed.inc(items.length);
       return { envelope, payload };
     },

@@ -4,18 +4,22 @@
  */
 import { enrol, HUB_NODE_ID, RENEWAL_WINDOW, renewCertificate } from '../certs/issue.js';
 import { revoke } from '../certs/revoke.js';
-import { createEnrolmentToken } from '../certs/tokens.js';
+import { checkEnrolmentToken, createEnrolmentToken } from '../certs/tokens.js';
+import { certError } from '../certs/errors.js';
 import type { RevocationReason } from '../certs/crl.js';
 import { assertNodeId } from '../protocol/identifiers.js';
 import { isCreditError, protocolError } from '../protocol/errors.js';
 import { hubError } from './errors.js';
 import type { EnrollRequest, EnrollResponse, RenewRequest } from '../protocol/exchange.js';
 import type { Db } from '../audit/knex-connect.js';
-import type { AuditSink } from '../audit/types.js';
-import type { HubCa } from './ca-store.js';
+import type { Knex } from 'knex';
+import { retryBusy } from '../audit/operator.js';
+import type { AuditEvent, AuditSink } from '../audit/types.js';
+import { DbCertRegistry, type HubCa } from './ca-store.js';
 import type { Peer } from './client-check.js';
 import type { HubDeps } from './context.js';
 import { nodesStore } from './nodes-store.js';
+import { issueNodeSm2, readSm2Request } from './sm2-identity.js';
 
 export interface EnrolmentService {
   enroll(req: EnrollRequest): Promise<EnrollResponse>;
@@ -24,38 +28,69 @@ export interface EnrolmentService {
 
 export function enrolmentService(deps: HubDeps): EnrolmentService {
   const { ca, config } = deps;
-  const response = (nodeId: string, grade: number, c: { certPem: string; serial: string; notBefore: Date; notAfter: Date }): EnrollResponse => ({
+  const response = (nodeId: string, grade: number, c: { certPem: string; serial: string; notBefore: Date; notAfter: Date }, sm2?: EnrollResponse['sm2']): EnrollResponse => ({
     nodeId, grade, certPem: c.certPem, caCertPem: ca.certPem, hubCertPem: deps.identity.certPem, serial: c.serial,
-    notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString(),
+    notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString(), ...(sm2 ? { sm2 } : {}),
   });
+  /** The node's SM2 certificate beside the TLS one, when it sent an SM2 request (same lifetime, same register). */
+  const sm2For = async (nodeId: string, grade: number, request: { cn: string; publicKey: string } | undefined, now: Date, notAfter: Date): Promise<EnrollResponse['sm2']> => {
+    if (request === undefined) return undefined;
+    const sm2 = await issueNodeSm2(ca, deps.identity.sm2, { nodeId, request, days: config.nodeCertDays, now, notAfter, grade });
+    await deps.audit.record({ action: 'node.sm2.issue', actor: `node:${nodeId}`, actorNode: nodeId, object: `cert:${sm2.serial}`, outcome: 'success', reason: `notAfter=${sm2.notAfter}` });
+    return sm2;
+  };
   return {
     async enroll(req) {
       const now = deps.clock();
-      const cert = await enrol(ca, { token: req.token, csrPem: req.csrPem, days: config.nodeCertDays, now, ...shortLife(config, now) });
-      await nodesStore.enrolled(deps.db, { nodeId: cert.nodeId, grade: cert.grade, now: now.toISOString() });
-      const superseded = cert.superseded.length === 0 ? '' : ` superseded=${cert.superseded.join(',')}`;
-      await deps.audit.record({ action: 'node.enrol', actor: `node:${cert.nodeId}`, actorNode: cert.nodeId, object: `cert:${cert.serial}`, outcome: 'success', reason: `grade=${cert.grade} notAfter=${cert.notAfter.toISOString()}${superseded}` });
-      return response(cert.nodeId, cert.grade, cert);
+      // a bad SM2 request (or no SM2 root here) is refused before the token is spent
+      const sm2Request = req.sm2CsrPem === undefined ? undefined : readSm2Request(ca, deps.identity.sm2, req.sm2CsrPem);
+      if (sm2Request !== undefined) {
+        const tok = await checkEnrolmentToken(ca.tokens, req.token, now);
+        if (tok.nodeId !== sm2Request.cn) throw certError('ERR_CSR_SUBJECT_INVALID', `the SM2 request is for CN ${sm2Request.cn}, the token for node ${tok.nodeId}`, { cn: sm2Request.cn, nodeId: tok.nodeId });
+      }
+      // token used, certificate registered, node activated and the audit entry: one transaction
+      // (the audit entry last: audit/log.ts LOCK ORDER), so a failure leaves nothing behind
+      const cert = await deps.db.transaction(async (trx) => {
+        const c = await enrol(caIn(ca, trx), { token: req.token, csrPem: req.csrPem, days: config.nodeCertDays, now, ...shortLife(config, now) });
+        await nodesStore.enrolled(trx, { nodeId: c.nodeId, grade: c.grade, now: now.toISOString() });
+        const superseded = c.superseded.length === 0 ? '' : ` superseded=${c.superseded.join(',')}`;
+        await deps.audit.recordIn(trx, { action: 'node.enrol', actor: `node:${c.nodeId}`, actorNode: c.nodeId, object: `cert:${c.serial}`, outcome: 'success', reason: `grade=${c.grade} notAfter=${c.notAfter.toISOString()}${superseded}` });
+        return c;
+      });
+      return response(cert.nodeId, cert.grade, cert, await sm2For(cert.nodeId, cert.grade, sm2Request, now, cert.notAfter));
     },
 
     async renew(peer, req) {
       const now = deps.clock();
+      const sm2Request = req.sm2CsrPem === undefined ? undefined : readSm2Request(ca, deps.identity.sm2, req.sm2CsrPem);
       const policy = renewalPolicy(config);
-      const claim = async (nodeId: string) => {
-        if (!(await nodesStore.claimRenewal(deps.db, nodeId, now, policy.minIntervalMs))) {
-          throw hubError('ERR_RENEWAL_RATE_LIMITED', `node ${nodeId} was issued a certificate less than ${Math.round(policy.minIntervalMs / 1000)} s ago`, { nodeId, minIntervalSeconds: Math.round(policy.minIntervalMs / 1000) });
-        }
-      };
-      const cert = await renewCertificate(ca, {
-        currentCertPem: peer.certPem, csrPem: req.csrPem, days: config.nodeCertDays, now, ...shortLife(config, now),
-        window: RENEWAL_WINDOW, overlapMs: policy.overlapMs, beforeIssue: claim,
+      const cert = await deps.db.transaction(async (trx) => {
+        const claim = async (nodeId: string) => {
+          if (!(await nodesStore.claimRenewal(trx, nodeId, now, policy.minIntervalMs))) {
+            throw hubError('ERR_RENEWAL_RATE_LIMITED', `node ${nodeId} was issued a certificate less than ${Math.round(policy.minIntervalMs / 1000)} s ago`, { nodeId, minIntervalSeconds: Math.round(policy.minIntervalMs / 1000) });
+          }
+        };
+        const c = await renewCertificate(caIn(ca, trx), {
+          currentCertPem: peer.certPem, csrPem: req.csrPem, days: config.nodeCertDays, now, ...shortLife(config, now),
+          window: RENEWAL_WINDOW, overlapMs: policy.overlapMs, beforeIssue: claim,
+        });
+        await nodesStore.count(trx, peer.nodeId, now.toISOString(), {});
+        await deps.audit.recordIn(trx, { action: 'node.renew', actor: `node:${peer.nodeId}`, actorNode: peer.nodeId, object: `cert:${c.serial}`, outcome: 'success', reason: `previous=${c.previousSerial} notAfter=${c.notAfter.toISOString()}` });
+        return c;
       });
-      await nodesStore.count(deps.db, peer.nodeId, now.toISOString(), {});
-      await deps.audit.record({ action: 'node.renew', actor: `node:${peer.nodeId}`, actorNode: peer.nodeId, object: `cert:${cert.serial}`, outcome: 'success', reason: `previous=${cert.previousSerial} notAfter=${cert.notAfter.toISOString()}` });
-      return response(peer.nodeId, peer.grade, cert);
+      return response(peer.nodeId, peer.grade, cert, await sm2For(peer.nodeId, peer.grade, sm2Request, now, cert.notAfter));
     },
   };
 }
+
+/** The CA with its register read and written inside `trx`. */
+function caIn(ca: HubCa, trx: Knex.Transaction): HubCa {
+  const reg = new DbCertRegistry(trx);
+  return { ...ca, certs: reg, tokens: reg };
+}
+
+/** An audit sink that can also append inside a transaction (the hub's AuditLog, the operator's sink). */
+export type TransactionalSink = AuditSink & { recordIn?(trx: Knex.Transaction, e: AuditEvent): Promise<number> };
 
 /** A one-time enrolment token (only its hash is stored); the node appears in the registry as pending. */
 export async function makeToken(db: Db, ca: HubCa, o: { nodeId: string; grade: number; ttlMs: number; name?: string; now?: Date }): Promise<{ token: string; expiresAt: Date }> {
@@ -72,21 +107,29 @@ export async function makeToken(db: Db, ca: HubCa, o: { nodeId: string; grade: n
  * node marked revoked. Takes effect on the node's next request to any hub process. Returns the
  * serials revoked now.
  */
-export async function revokeNode(db: Db, ca: HubCa, o: { nodeId: string; reason: RevocationReason; audit?: AuditSink; actor?: string; now?: Date }): Promise<string[]> {
+export async function revokeNode(db: Db, ca: HubCa, o: { nodeId: string; reason: RevocationReason; audit?: TransactionalSink; actor?: string; now?: Date }): Promise<string[]> {
   const nodeId = assertNodeId(o.nodeId);
   const now = o.now ?? new Date();
-  let serials: string[];
-  try {
-    serials = await revoke(ca, { nodeId, reason: o.reason, now });
-  } catch (e) {
-    // a node without an active certificate (pending, expired, revoked before) is still cut off
-    if (!isCreditError(e) || e.code !== 'ERR_CERT_NOT_FOUND') throw e;
-    if (!(await nodesStore.get(db, nodeId))) throw hubError('ERR_NODE_UNKNOWN', `node ${nodeId} is not registered at this hub`, { nodeId });
-    serials = [];
-  }
-  const tokens = await ca.tokens.cancelTokens(nodeId, now);
-  await nodesStore.setStatus(db, nodeId, 'revoked', now.toISOString());
-  await o.audit?.record({ action: 'node.revoke', actor: o.actor ?? 'operator', actorNode: HUB_NODE_ID, object: `node:${nodeId}`, outcome: 'success', reason: `${o.reason} serials=${serials.join(',')} tokensCancelled=${tokens}` });
+  // certificates revoked, tokens cancelled, the node marked and (with a transactional sink) the audit entry: one transaction
+  let event: AuditEvent | null = null;
+  const serials = await retryBusy(() => db.transaction(async (trx) => {
+    const tca = caIn(ca, trx);
+    let revoked: string[];
+    try {
+      revoked = await revoke(tca, { nodeId, reason: o.reason, now });
+    } catch (e) {
+      // a node without an active certificate (pending, expired, revoked before) is still cut off
+      if (!isCreditError(e) || e.code !== 'ERR_CERT_NOT_FOUND') throw e;
+      if (!(await nodesStore.get(trx, nodeId))) throw hubError('ERR_NODE_UNKNOWN', `node ${nodeId} is not registered at this hub`, { nodeId });
+      revoked = [];
+    }
+    const tokens = await tca.tokens.cancelTokens(nodeId, now);
+    await nodesStore.setStatus(trx, nodeId, 'revoked', now.toISOString());
+    event = { action: 'node.revoke', actor: o.actor ?? 'operator', actorNode: HUB_NODE_ID, object: `node:${nodeId}`, outcome: 'success', reason: `${o.reason} serials=${revoked.join(',')} tokensCancelled=${tokens}` };
+    if (o.audit?.recordIn) await o.audit.recordIn(trx, event);
+    return revoked;
+  }));
+  if (o.audit && !o.audit.recordIn && event) await o.audit.record(event);
   return serials;
 }
 

@@ -8,8 +8,9 @@
 import { HUB_NODE_ID } from '../certs/issue.js';
 import { hasLoneSurrogate, iJsonProblem } from '../protocol/canonical-json.js';
 import { open } from '../protocol/open.js';
+import { describeSuite } from '../protocol/suites.js';
 import { protocolError } from '../protocol/errors.js';
-import type { EnvelopeHeader, EnvelopeType } from '../protocol/envelope.js';
+import type { Envelope, EnvelopeHeader, EnvelopeType } from '../protocol/envelope.js';
 import { checkSchema, type FieldProblem, type JsonSchema } from '../protocol/schema-check.js';
 import type { Peer } from './client-check.js';
 import type { HubDeps } from './context.js';
@@ -18,8 +19,10 @@ import { nodesStore } from './nodes-store.js';
 
 export interface Incoming<P> {
   header: EnvelopeHeader;
-  /** SHA-256 of the JWE (base64url): what the signature covers besides the header. */
+  /** SHA-256 (SM3 for the SM suite) of the JWE (base64url): what the signature covers besides the header. */
   digest: string;
+  /** The detached JWS (kept as evidence: hub/evidence-log.ts). */
+  sig: Envelope['sig'];
   payload: P;
   /** Payload fields that do not match the type's schema (empty when it matches). */
   problems: FieldProblem[];
@@ -29,9 +32,11 @@ export async function openFrom<P>(deps: HubDeps, peer: Peer, raw: string, o: { t
   const opened = await open<P>(raw, {
     trust: deps.trust,
     now: deps.clock(),
-    recipient: { nodeId: HUB_NODE_ID, keyPem: deps.identity.keyPem },
+    // under the national suite the envelope is encrypted to the hub's SM2 certificate
+    recipient: { nodeId: HUB_NODE_ID, keyPem: namesSmSuite(raw) && deps.identity.sm2 ? deps.identity.sm2.keyPem : deps.identity.keyPem },
     freshness: false,
     maxBytes: deps.config.maxEnvelopeBytes,
+    ...(deps.config.suites === undefined ? {} : { suites: deps.config.suites }),
   });
   const { header, signer } = opened;
   if (signer.nodeId !== peer.nodeId) {
@@ -48,7 +53,17 @@ export async function openFrom<P>(deps: HubDeps, peer: Peer, raw: string, o: { t
   const problems = notIJson !== null
     ? [{ field: 'payload', message: `is not I-JSON: ${notIJson}` }]
     : checkSchema(o.schema, opened.payload).map((p) => ({ field: p.field === '$' ? 'payload' : `payload.${p.field}`, message: p.message }));
-  return { header, digest: opened.digest, payload: opened.payload, problems };
+  return { header, digest: opened.digest, sig: opened.sig, payload: opened.payload, problems };
+}
+
+/** True when the envelope text names a suite of SM2 keys (only to choose the key that opens it; open() reads it properly). */
+function namesSmSuite(raw: string): boolean {
+  try {
+    const suite = (JSON.parse(raw) as { suite?: unknown }).suite;
+    return typeof suite === 'string' && describeSuite(suite)?.keyType === 'sm2';
+  } catch {
+    return false;
+  }
 }
 
 /** Any UTF-16 surrogate: a string without one cannot hold a lone one. */

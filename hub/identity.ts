@@ -1,17 +1,30 @@
 /**
- * The hub's own key and certificate (CN 430000) in DATADIR/hub.key (0600) + hub.pem. Issued from
- * the CA (and recorded in its register) when missing, not from this CA, not active in the register,
- * missing a configured host, or with less than a third of its lifetime left.
+ * The hub's own key and certificate (CN 430000): ONE identity for every hub process on the store.
+ * The store holds it (hub_settings `hub_identity`: the certificate, and the key encrypted with
+ * AES-256-GCM under a key derived from the CA private key every hub process already holds; see
+ * hub/crypto.ts and README "Several hub processes"); DATADIR/hub.key (0600) + hub.pem are this
+ * process's copy for the `credit hub …` commands. At start, in one transaction under the store's
+ * identity lock (PostgreSQL advisory lock IDENTITY_LOCK_KEY), the stored identity is used when it
+ * fits; else the DATADIR files when they fit (a hub from before issue 22) and they are stored; else
+ * a new one is issued from the CA (and recorded in its register) and stored. "Fits": from this CA,
+ * active in the register, naming every configured host, with at least a third of its lifetime left.
+ * So processes starting at once issue one certificate, and all serve it.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Knex } from 'knex';
+import { engineOf } from '../audit/knex-connect.js';
 import { HUB_NODE_ID, issueCertificate, sanHosts } from '../certs/issue.js';
 import { certInfo, createCsr, generateRsaKeyPair, signedBy } from '../certs/pki-crypto.js';
 import { writeFileAtomic } from '../certs/safe-files.js';
 import { certFromPem, keyMatchesCert } from '../protocol/crypto.js';
-import type { HubCa } from './ca-store.js';
-import { certSanNames } from './crypto.js';
+import { DbCertRegistry, type HubCa } from './ca-store.js';
+import { certSanNames, unwrapHubKey, wrapHubKey } from './crypto.js';
 import type { HubIdentity } from './context.js';
+
+/** Key of the PostgreSQL advisory lock held while the hub identity is read or issued. */
+export const IDENTITY_LOCK_KEY = 430_000_004;
+const SETTING = 'hub_identity';
 
 export const HUB_FILES = { key: 'hub.key', cert: 'hub.pem' } as const;
 
@@ -36,25 +49,53 @@ async function problem(ca: HubCa, keyPem: string, certPem: string, hosts: readon
   return null;
 }
 
-/** The hub's key and certificate, (re)issued when needed. `reason` says why a new one was made. */
-export async function ensureHubIdentity(ca: HubCa, o: { dataDir: string; hosts: readonly string[]; days: number; now: Date }): Promise<HubIdentity & { issued: string | null }> {
+/** The hub's key and certificate, (re)issued when needed. `issued` says why a new one was made. */
+export async function ensureHubIdentity(db: Knex, ca: HubCa, o: { dataDir: string; hosts: readonly string[]; days: number; now: Date }): Promise<HubIdentity & { issued: string | null }> {
   mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
   const keyPath = join(o.dataDir, HUB_FILES.key);
   const certPath = join(o.dataDir, HUB_FILES.cert);
-  if (existsSync(keyPath) && existsSync(certPath)) {
-    const keyPem = readFileSync(keyPath, 'utf8');
-    const certPem = readFileSync(certPath, 'utf8');
-    const why = await problem(ca, keyPem, certPem, o.hosts, o.now);
-    if (why === null) return { keyPem, certPem, issued: null };
-    return { ...(await issueHub(ca, keyPath, certPath, o)), issued: why };
+  const got = await db.transaction(async (trx) => {
+    if (engineOf(db) === 'pg') await trx.raw('select pg_advisory_xact_lock(?)', [IDENTITY_LOCK_KEY]);
+    const reg = new DbCertRegistry(trx);
+    const tca: HubCa = { ...ca, certs: reg, tokens: reg };
+    const row = (await trx('hub_settings').where({ name: SETTING }).first('value')) as { value: string } | undefined;
+    let why = 'no hub certificate yet';
+    if (row) {
+      const stored = JSON.parse(row.value) as { certPem: string; key: string };
+      const keyPem = unwrapHubKey(ca.keyPem, stored.key);
+      const p = keyPem === null ? 'the stored hub key does not open with this CA key' : await problem(tca, keyPem, stored.certPem, o.hosts, o.now);
+      if (p === null) return { keyPem: keyPem!, certPem: stored.certPem, issued: null };
+      why = p;
+    } else if (existsSync(keyPath) && existsSync(certPath)) {
+      const keyPem = readFileSync(keyPath, 'utf8');
+      const certPem = readFileSync(certPath, 'utf8');
+      const p = await problem(tca, keyPem, certPem, o.hosts, o.now);
+      if (p === null) {
+        await store(trx, ca, { keyPem, certPem }, false);
+        return { keyPem, certPem, issued: null };
+      }
+      why = p;
+    }
+    const made = await issueHub(tca, o);
+    await store(trx, ca, made, row !== undefined);
+    return { ...made, issued: why };
+  });
+  // this process's copy (rewritten only when it differs)
+  if (!existsSync(certPath) || readFileSync(certPath, 'utf8') !== got.certPem || !existsSync(keyPath) || readFileSync(keyPath, 'utf8') !== got.keyPem) {
+    writeFileAtomic(keyPath, got.keyPem, 0o600);
+    writeFileAtomic(certPath, got.certPem, 0o644);
   }
-  return { ...(await issueHub(ca, keyPath, certPath, o)), issued: 'no hub certificate yet' };
+  return got;
 }
 
-async function issueHub(ca: HubCa, keyPath: string, certPath: string, o: { hosts: readonly string[]; days: number; now: Date }): Promise<HubIdentity> {
+async function store(trx: Knex.Transaction, ca: HubCa, id: HubIdentity, replace: boolean): Promise<void> {
+  const value = JSON.stringify({ certPem: id.certPem, key: wrapHubKey(ca.keyPem, id.keyPem) });
+  if (replace) await trx('hub_settings').where({ name: SETTING }).update({ value });
+  else await trx('hub_settings').insert({ name: SETTING, value });
+}
+
+async function issueHub(ca: HubCa, o: { hosts: readonly string[]; days: number; now: Date }): Promise<HubIdentity> {
   const kp = generateRsaKeyPair();
   const cert = await issueCertificate(ca, createCsr(HUB_NODE_ID, kp), { days: o.days, hosts: o.hosts, now: o.now });
-  writeFileAtomic(keyPath, kp.privateKeyPem, 0o600);
-  writeFileAtomic(certPath, cert.certPem, 0o644);
   return { keyPem: kp.privateKeyPem, certPem: cert.certPem };
 }

@@ -1,13 +1,16 @@
 /**
  * Prometheus metrics with a registry per app (never prom-client's global one): batches by outcome,
  * records by outcome, distribution items, queries, refusals by code, nodes by status and records
- * held (read from the store at scrape time), HTTP request durations by route.
+ * held (read from the store at scrape time), per active node its last contact and its feed lag,
+ * HTTP request durations by route.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { nodesStore } from './nodes-store.js';
 import { recordsStore } from './records-store.js';
+import { feedCursorsStore, type FeedLag } from './feed-cursors-store.js';
+import { receivableClasses } from './release-policy.js';
 
 export interface HubMetrics {
   registry: Registry;
@@ -43,6 +46,55 @@ export function createHubMetrics(db: Knex): HubMetrics {
       const counts = await recordsStore.countByStatus(db);
       this.reset();
       for (const status of ['active', 'withdrawn']) this.set({ status }, counts[status] ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'credit_hub_node_last_contact_seconds',
+    help: 'seconds since each active node last reached the hub (label peer; -1: never)',
+    labelNames: ['peer'],
+    registers: [registry],
+    async collect() {
+      const now = Date.now();
+      this.reset();
+      for (const n of await nodesStore.list(db)) {
+        if (n.status !== 'active') continue;
+        this.set({ peer: n.nodeId }, n.lastSeenAt === null ? -1 : Math.max(0, (now - Date.parse(n.lastSeenAt)) / 1000));
+      }
+    },
+  });
+  // one read of every active node's lag per scrape, shared by the two gauges below
+  let lagRead: Promise<Map<string, FeedLag>> | undefined;
+  const lags = (): Promise<Map<string, FeedLag>> => {
+    lagRead ??= (async () => {
+      const out = new Map<string, FeedLag>();
+      for (const n of await nodesStore.list(db)) {
+        if (n.status === 'active') out.set(n.nodeId, await feedCursorsStore.lag(db, n.nodeId, receivableClasses(n.grade)));
+      }
+      return out;
+    })().finally(() => setImmediate(() => (lagRead = undefined)));
+    return lagRead;
+  };
+  new Gauge({
+    name: 'credit_hub_node_feed_lag_items',
+    help: 'distribution feed items each active node may receive after the cursor it last pulled from (label peer)',
+    labelNames: ['peer'],
+    registers: [registry],
+    async collect() {
+      const all = await lags();
+      this.reset();
+      for (const [peer, l] of all) this.set({ peer }, l.items);
+    },
+  });
+  new Gauge({
+    name: 'credit_hub_node_feed_lag_seconds',
+    help: 'age of the oldest feed item each active node has not pulled yet (label peer; 0: none waits)',
+    labelNames: ['peer'],
+    registers: [registry],
+    async collect() {
+      const all = await lags();
+      const now = Date.now();
+      this.reset();
+      for (const [peer, l] of all) this.set({ peer }, l.oldestAt === null ? 0 : Math.max(0, (now - Date.parse(l.oldestAt)) / 1000));
     },
   });
   return {

@@ -4,7 +4,16 @@
  * All state of a hub process lives here (registry, tokens, sequences, replay window, cursors), so
  * several hub processes can share one PostgreSQL.
  */
+import { atRestKeysMigration } from '../server/at-rest-store.js';
 import type { Knex } from 'knex';
+import { createEvidenceTable, dropEvidenceTable } from '../audit/evidence-store.js';
+import { noticesMigration } from './objections-migration.js';
+import { hubQualityMigration } from './quality-migration.js';
+import { hubQualityWindowsMigration } from './quality-windows.js';
+import { witnessResetMigration } from './witness-reset-store.js';
+import { createAccountTables, dropAccountTables } from '../server/accounts-migration.js';
+import { AUDIT_MIGRATIONS_TABLE, auditMigrationSource } from '../audit/schema.js';
+import type { SchemaPart } from '../audit/migration-plan.js';
 
 interface Migration {
   name: string;
@@ -12,7 +21,7 @@ interface Migration {
   down(db: Knex): Promise<void>;
 }
 
-const TABLES = ['hub_settings', 'hub_witness', 'hub_distributions', 'hub_records', 'hub_envelopes', 'hub_streams', 'hub_tokens', 'hub_certs', 'hub_nodes'];
+const TABLES = ['hub_rate_limits', 'hub_catalogs', 'hub_settings', 'hub_witness', 'hub_distributions', 'hub_records', 'hub_envelopes', 'hub_streams', 'hub_tokens', 'hub_certs', 'hub_nodes'];
 
 const MIGRATIONS: Migration[] = [
   {
@@ -155,11 +164,121 @@ const MIGRATIONS: Migration[] = [
         t.primary(['id'], { constraintName: 'hub_records_pkey' });
       });
     },
+  },  {
+    // Issue 16: the signed exchange log — the evidence (header, digest, signature) of every
+    // envelope the hub accepts from or sends to a node (audit/evidence-store.ts).
+    name: '007_exchange_evidence',
+    up: (db) => createEvidenceTable(db, 'hub_exchange_evidence'),
+    down: (db) => dropEvidenceTable(db, 'hub_exchange_evidence'),
   },
+  {
+    // Issue 14 item 7: the province supplementary catalog (地方补充目录), one row per published
+    // serial; the highest is the one the hub serves and checks batches against.
+    name: '004_hub_catalogs',
+    async up(db) {
+      await db.schema.createTable('hub_catalogs', (t) => {
+        t.integer('serial').primary();
+        t.string('digest', 64).notNullable();
+        t.string('published_at', 30).notNullable();
+        t.text('document').notNullable();
+      });
+    },
+    async down(db) {
+      await db.schema.dropTableIfExists('hub_catalogs');
+    },
+  },
+  {
+    // Issue 14 (catalog 2027.1): each record keeps the catalog version it was validated against,
+    // so the feed and query answers hand a 2026.1 record on as 2026.1. Every row stored before this
+    // migration was written under 2026.1, the column's default; new rows always name their version.
+    name: '010_hub_records_catalog_version',
+    async up(db) {
+      await db.schema.alterTable('hub_records', (t) => {
+        t.string('catalog_version', 16).notNullable().defaultTo('2026.1');
+      });
+    },
+    async down(db) {
+      // Plain ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35, PostgreSQL): knex's SQLite emulation would
+      // copy and drop the table, which the outbox's foreign key forbids.
+      await db.raw('alter table hub_records drop column catalog_version');
+    },
+  },
+  // Issue 15 item 5 (objections across the province): hub/objections-migration.ts
+  noticesMigration,
+  {
+    // Issue 15: corrections are versions of a record. The hub keeps the version number of its
+    // copy (a batch's `versions` item must be above it) and serves it with the record.
+    name: '005_records_version',
+    async up(db) {
+      await db.schema.alterTable('hub_records', (t) => {
+        t.integer('version').notNullable().defaultTo(1);
+      });
+    },
+    async down(db) {
+      // Plain ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35, PostgreSQL): knex's SQLite emulation would
+      // copy and drop the table, which the outbox's foreign key forbids.
+      await db.raw('alter table hub_records drop column version');
+    },
+  },
+  {
+    // Issue 17 item 9: retention picks hub_envelopes rows by the time they were processed.
+    name: '013_hub_envelopes_received_idx',
+    async up(db) {
+      await db.schema.alterTable('hub_envelopes', (t) => {
+        t.index(['received_at'], 'hub_envelopes_received_idx');
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('hub_envelopes', (t) => {
+        t.dropIndex(['received_at'], 'hub_envelopes_received_idx');
+      });
+    },
+  },
+  {
+    // Issue 17 item 8: the cursor each node last pulled its feed from, for the per-node feed lag in /metrics.
+    name: '013_hub_feed_cursors',
+    async up(db) {
+      await db.schema.createTable('hub_feed_cursors', (t) => {
+        t.string('node_id', 6).primary();
+        t.bigInteger('cursor').notNullable();
+        t.string('pulled_at', 30).notNullable();
+      });
+    },
+    async down(db) {
+      await db.schema.dropTableIfExists('hub_feed_cursors');
+    },
+  },
+  {
+    // issue 22: the request rate limit shared by every hub process on one PostgreSQL (hub/rate-limit-store.ts)
+    name: '034_hub_rate_limits',
+    async up(db) {
+      await db.schema.createTable('hub_rate_limits', (t) => {
+        t.string('key', 200).primary();
+        t.bigInteger('window_start').notNullable();
+        t.integer('count').notNullable();
+      });
+    },
+    async down(db) {
+      await db.schema.dropTableIfExists('hub_rate_limits');
+    },
+  },
+  hubQualityMigration,
+  hubQualityWindowsMigration,
+  // Issue 17: operator-armed witness reset after a node restore (hub/witness-reset-store.ts)
+  witnessResetMigration,
+  {
+    // Issue 18: the hub's operator accounts (hub_users, hub_sessions, hub_login_failures,
+    // hub_login_locks), the shape the node's accounts have (server/accounts-migration.ts).
+    name: '033_hub_accounts',
+    up: (db) => createAccountTables(db, 'hub'),
+    down: (db) => dropAccountTables(db, 'hub'),
+  },
+  atRestKeysMigration('hub', '040_hub_at_rest_keys'),
 ];
 
 export const hubMigrationSource: Knex.MigrationSource<Migration> = {
-  getMigrations: async () => MIGRATIONS,
+  // applied in the order of their numbered names, whatever order the list above was written in
+  getMigrations: async () => [...MIGRATIONS].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
   getMigrationName: (m) => m.name,
   getMigration: async (m) => ({ up: m.up, down: m.down }),
 };
@@ -177,3 +296,9 @@ export async function migrateHub(db: Knex): Promise<void> {
 export async function rollbackHub(db: Knex): Promise<void> {
   await db.migrate.rollback(config, true);
 }
+
+/** The hub's whole schema, in the order it is migrated: the audit log's tables, then the hub's. */
+export const HUB_SCHEMA: readonly SchemaPart[] = [
+  { part: 'audit', source: auditMigrationSource as Knex.MigrationSource<unknown>, tableName: AUDIT_MIGRATIONS_TABLE },
+  { part: 'hub', source: hubMigrationSource as Knex.MigrationSource<unknown>, tableName: HUB_MIGRATIONS_TABLE },
+];

@@ -6,6 +6,7 @@
  * its user's clearance and the stated purpose allow (release-policy.ts); held-back classes are
  * listed with counts and codes. Audited as 'query.answer' with the subject as an HMAC, never raw.
  */
+import { answerKeys } from './answer-keys.js';
 import { HUB_NODE_ID } from '../certs/issue.js';
 import { classRank, type Classification } from '../protocol/classification.js';
 import { protocolError } from '../protocol/errors.js';
@@ -18,9 +19,12 @@ import type { Peer } from './client-check.js';
 import type { HubDeps } from './context.js';
 import { subjectHmac } from './crypto.js';
 import { malformedPayload, openFrom } from './envelope-in.js';
+import { answerFields } from '../audit/evidence-record.js';
 import { envelopesStore } from './envelopes-store.js';
+import { keepReceived, keepSent } from './evidence-log.js';
 import { nodesStore } from './nodes-store.js';
 import { recordsStore } from './records-store.js';
+import { noticesStore } from './objections-store.js';
 import { releaseFor, stillDisclosed } from './release-policy.js';
 
 export interface QueryService {
@@ -30,7 +34,8 @@ export interface QueryService {
 export function queryService(deps: HubDeps): QueryService {
   return {
     async answer(peer, raw) {
-      const { header, digest, payload, problems } = await openFrom<QueryPayload>(deps, peer, raw, { type: 'query', schema: QUERY_SCHEMA });
+      const inc = await openFrom<QueryPayload>(deps, peer, raw, { type: 'query', schema: QUERY_SCHEMA });
+      const { header, digest, payload, problems } = inc;
       if (problems.length > 0) throw malformedPayload('query', problems);
       const purpose = payload.purpose?.trim() || undefined;
       let sealed!: Promise<Envelope>;
@@ -63,17 +68,18 @@ export function queryService(deps: HubDeps): QueryService {
             withheld.set(r.classification, w);
           }
         }
+        const disputed = await noticesStore.disputedAmong(trx, released); // 1.1: the owner's 异议中 mark travels with the record
         const answer: QueryAnswerPayload = {
           subject: payload.subject,
           queryId: header.id,
-          records: released,
+          records: released.map((r) => (disputed.has(`${r.sourceNode}/${r.id}`) ? { ...r, disputed: true } : r)),
           withheld: [...withheld].map(([classification, w]) => ({ classification, count: w.count, code: w.code })),
           answeredAt: at,
         };
         // The answer is sealed (its signature made in the thread pool) while the counters, the audit
         // entry and the commit are written; it leaves only once they are committed. Should the
         // transaction fail, its error is the one reported and the sealed answer is dropped.
-        sealed = seal({ type: 'query-answer', from: HUB_NODE_ID, to: peer.nodeId, seq: header.seq, payload: answer, sender: deps.identity, recipientCertPem: peer.certPem });
+        sealed = seal({ type: 'query-answer', from: HUB_NODE_ID, to: peer.nodeId, seq: header.seq, payload: answer, ...answerKeys(deps, peer, header), suites: deps.config.suites, extra: answerFields(header.id, digest) });
         sealed.catch(() => undefined);
         // Lock order (audit/log.ts): the hub_nodes row lock first, the audit lock last. Started
         // together, the audit lock could be held while the counter update waits for a batch of the
@@ -81,6 +87,9 @@ export function queryService(deps: HubDeps): QueryService {
         await nodesStore.count(trx, peer.nodeId, at, { queries: 1, recordsOut: released.length });
         const top = released.reduce<Classification | undefined>((m, r) => (m === undefined || classRank(r.classification) > classRank(m) ? r.classification : m), undefined);
         const held = [...withheld].map(([c, w]) => `${c}:${w.count}:${w.code}`).join(',');
+        const sent = await sealed;
+        await keepReceived(trx, inc, at);
+        await keepSent(trx, sent, at);
         await deps.audit.recordIn(trx, {
           action: 'query.answer',
           actor: `node:${peer.nodeId}/${payload.actor}`.slice(0, 200),
@@ -88,7 +97,7 @@ export function queryService(deps: HubDeps): QueryService {
           object: subjectHmac(deps.subjectKey, payload.subject),
           ...(top ? { class: top } : {}),
           outcome: 'success',
-          reason: `purpose=${purpose ?? '-'} clearance=${payload.clearance} released=${released.length} withheld=${held || '-'} query=${header.id}`,
+          reason: `purpose=${purpose ?? '-'} clearance=${payload.clearance} released=${released.length} withheld=${held || '-'} query=${header.id} digest=${digest} answer=${sent.id}`,
         });
       });
       deps.metrics.queries.inc();

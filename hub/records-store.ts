@@ -7,7 +7,10 @@
 import type { Knex } from 'knex';
 import { engineOf, type Db } from '../audit/knex-connect.js';
 import type { Classification } from '../protocol/classification.js';
+import { catalogMarker } from '../protocol/catalog-registry.js';
 import type { WireRecord } from '../protocol/exchange.js';
+import { openRecord, sealRecord, subjectKeys } from '../server/at-rest-store.js';
+import { hubRecordContext } from './at-rest.js';
 
 export interface HubRecordRow {
   id: string;
@@ -16,10 +19,16 @@ export interface HubRecordRow {
   classification: Classification;
   subject: string;
   fields: Record<string, unknown>;
+  /** Catalog version the hub checked the fields against. */
+  catalogVersion: string;
   createdAt: string;
   updatedAt: string;
   receivedAt: string;
   batchId: string;
+  /** 1 unless a correction (batch `versions`) made it higher. */
+  version: number;
+  /** Written by a version only (a new record is active; a record re-sent keeps its status). */
+  status?: 'active' | 'withdrawn';
 }
 
 export interface StoredHubRecord extends WireRecord {
@@ -51,8 +60,10 @@ export interface DistributionJoined {
 
 type Row = Record<string, unknown>;
 
-const REC_COLS = ['id', 'source_node', 'type', 'class', 'subject', 'fields', 'status', 'created_at', 'updated_at', 'received_at', 'batch_id'] as const;
-const REC_UPDATE = ['type', 'class', 'subject', 'fields', 'created_at', 'updated_at', 'received_at', 'batch_id'];
+const REC_COLS = ['id', 'source_node', 'type', 'class', 'subject', 'fields', 'status', 'created_at', 'updated_at', 'received_at', 'batch_id', 'catalog_version', 'version'] as const;
+const REC_UPDATE = ['type', 'class', 'subject', 'fields', 'created_at', 'updated_at', 'received_at', 'batch_id', 'catalog_version', 'version'];
+/** PostgreSQL casts of the columns that are not text (chunked() passes every column as text[]). */
+const REC_TYPES: Record<string, string> = { version: 'integer' };
 const DIST_COLS = ['kind', 'source_node', 'record_id', 'class', 'reason', 'at', 'created_at'] as const;
 /** Rows per statement (PostgreSQL: one array parameter per column; SQLite: one JSON parameter). */
 const CHUNK = { sqlite: 5000, pg: 5000 } as const;
@@ -61,11 +72,17 @@ const LOOKUP_CHUNK = { sqlite: 5000, pg: 1000 } as const;
 const DIST_LOCK_KEY = 430_000_001;
 
 const UPSERT_TAIL = `on conflict (source_node, id) do update set ${REC_UPDATE.map((c) => `${c} = excluded.${c}`).join(', ')}`;
+/** A version also sets the status; made active, it forgets the withdrawal it reverses. */
+const VERSION_TAIL = `${UPSERT_TAIL}, status = excluded.status, withdrawn_reason = case when excluded.status = 'active' then null else hub_records.withdrawn_reason end, withdrawn_at = case when excluded.status = 'active' then null else hub_records.withdrawn_at end`;
 
-function wireOf(r: Row): WireRecord {
+function wireOf(db: Db, r: Row, sourceNode: string): WireRecord {
+  const version = Number(r.version ?? 1);
   return {
     id: String(r.id), type: String(r.type), classification: r.class as Classification,
-    fields: JSON.parse(String(r.fields)) as Record<string, unknown>, createdAt: String(r.created_at), updatedAt: String(r.updated_at),
+    catalogVersion: r.catalog_version === undefined || r.catalog_version === null ? '2026.1' : String(r.catalog_version),
+    fields: openRecord(db, hubRecordContext(sourceNode, String(r.id)), r).fields, createdAt: String(r.created_at), updatedAt: String(r.updated_at),
+    ...catalogMarker(String(r.type)),
+    ...(version > 1 ? { version } : {}),
   };
 }
 
@@ -77,7 +94,7 @@ function wireOf(r: Row): WireRecord {
  * keys follow it), instead of knex formatting and the driver binding 10 000+ values one by one
  * (about half the time of a 1,000-row VALUES statement).
  */
-async function chunked<T>(db: Db, items: readonly T[], cols: readonly string[], head: string, tail: string, values: (x: T) => Knex.Value[]): Promise<void> {
+async function chunked<T>(db: Db, items: readonly T[], cols: readonly string[], head: string, tail: string, values: (x: T) => Knex.Value[], pgTypes: Record<string, string> = {}): Promise<void> {
   const engine = engineOf(db as Knex);
   const per = CHUNK[engine];
   for (let i = 0; i < items.length; i += per) {
@@ -85,7 +102,8 @@ async function chunked<T>(db: Db, items: readonly T[], cols: readonly string[], 
     if (engine === 'pg') {
       const arrays: Knex.Value[][] = cols.map(() => []);
       for (const x of part) values(x).forEach((v, c) => arrays[c]!.push(v));
-      await db.raw(`${head} (${cols.join(',')}) select * from unnest(${cols.map(() => '?::text[]').join(',')}) ${tail}`, arrays as unknown as Knex.Value[]);
+      const select = cols.some((c) => pgTypes[c]) ? cols.map((c) => (pgTypes[c] ? `${c}::${pgTypes[c]}` : c)).join(',') : '*';
+      await db.raw(`${head} (${cols.join(',')}) select ${select} from unnest(${cols.map(() => '?::text[]').join(',')}) as u(${cols.join(',')}) ${tail}`, arrays as unknown as Knex.Value[]);
       continue;
     }
     // `where true`: SQLite's INSERT … SELECT needs a WHERE before an ON CONFLICT clause
@@ -101,22 +119,26 @@ function whereIdIn<Q extends Knex.QueryBuilder>(db: Db, q: Q, ids: readonly stri
 
 export const recordsStore = {
   /** Status and class of each of `ids` that `sourceNode` has published to the hub (other nodes' records are not looked at). */
-  async held(db: Db, sourceNode: string, ids: readonly string[]): Promise<Map<string, { status: string; classification: Classification }>> {
-    const out = new Map<string, { status: string; classification: Classification }>();
+  async held(db: Db, sourceNode: string, ids: readonly string[]): Promise<Map<string, { status: string; classification: Classification; version: number }>> {
+    const out = new Map<string, { status: string; classification: Classification; version: number }>();
     const unique = [...new Set(ids)];
     const per = LOOKUP_CHUNK[engineOf(db as Knex)];
     for (let i = 0; i < unique.length; i += per) {
-      const rows: Row[] = await whereIdIn(db, db('hub_records').select('id', 'status', 'class').where({ source_node: sourceNode }), unique.slice(i, i + per));
-      for (const r of rows) out.set(String(r.id), { status: String(r.status), classification: r.class as Classification });
+      const rows: Row[] = await whereIdIn(db, db('hub_records').select('id', 'status', 'class', 'version').where({ source_node: sourceNode }), unique.slice(i, i + per));
+      for (const r of rows) out.set(String(r.id), { status: String(r.status), classification: r.class as Classification, version: Number(r.version ?? 1) });
     }
     return out;
   },
 
   /** Inserts new records and updates existing ones, keyed by (source node, id): a node only ever writes its own. */
   async upsert(db: Db, rows: readonly HubRecordRow[]): Promise<void> {
-    await chunked(db, rows, REC_COLS, 'insert into hub_records', UPSERT_TAIL, (r) => [
-      r.id, r.sourceNode, r.type, r.classification, r.subject, JSON.stringify(r.fields), 'active', r.createdAt, r.updatedAt, r.receivedAt, r.batchId,
-    ]);
+    const values = (r: HubRecordRow): Knex.Value[] => {
+      const sealed = sealRecord(db, hubRecordContext(r.sourceNode, r.id), { subject: r.subject, fields: r.fields });
+      return [r.id, r.sourceNode, r.type, r.classification, sealed.subject, sealed.fields, r.status ?? 'active', r.createdAt, r.updatedAt, r.receivedAt, r.batchId, r.catalogVersion, r.version];
+    };
+    await chunked(db, rows.filter((r) => r.status === undefined), REC_COLS, 'insert into hub_records', UPSERT_TAIL, values, REC_TYPES);
+    // versions (corrections) also set the status
+    await chunked(db, rows.filter((r) => r.status !== undefined), REC_COLS, 'insert into hub_records', VERSION_TAIL, values, REC_TYPES);
   },
 
   /** Marks the sender's records withdrawn (ids already checked to be its own). */
@@ -156,7 +178,7 @@ export const recordsStore = {
     const rows: Row[] = await db('hub_distributions as d')
       .leftJoin('hub_records as r', (j) => j.on('r.source_node', '=', 'd.source_node').andOn('r.id', '=', 'd.record_id'))
       .select('d.cursor', 'd.kind', 'd.source_node', 'd.record_id', { queued_class: 'd.class' }, { queued_at: 'd.created_at' })
-      .select('r.id', 'r.type', 'r.class', 'r.fields', 'r.status', 'r.withdrawn_reason', 'r.withdrawn_at', 'r.created_at', 'r.updated_at')
+      .select('r.id', 'r.type', 'r.class', 'r.catalog_version', 'r.fields', 'r.status', 'r.withdrawn_reason', 'r.withdrawn_at', 'r.created_at', 'r.updated_at', 'r.version')
       .where('d.cursor', '>', o.after)
       .whereNot('d.source_node', o.excludeNode)
       .whereIn('d.class', o.classes)
@@ -173,7 +195,7 @@ export const recordsStore = {
         r.id === null || r.id === undefined
           ? null
           : {
-              record: { ...wireOf(r), sourceNode: String(r.source_node) },
+              record: { ...wireOf(db, r, String(r.source_node)), sourceNode: String(r.source_node) },
               status: r.status === 'active' ? 'active' : 'withdrawn',
               withdrawnReason: (r.withdrawn_reason as string | null) ?? null,
               withdrawnAt: (r.withdrawn_at as string | null) ?? null,
@@ -183,8 +205,11 @@ export const recordsStore = {
 
   /** Every active record about `subject`, any node, oldest id first, with its current class. */
   async bySubject(db: Db, subject: string): Promise<StoredHubRecord[]> {
-    const rows: Row[] = await db('hub_records').where({ subject, status: 'active' }).orderBy(['id', 'source_node']);
-    return rows.map((r) => ({ ...wireOf(r), sourceNode: String(r.source_node), status: 'active' as const }));
+    // the blind index under each key held (and the code itself, for a row not yet sealed)
+    const rows: Row[] = await db('hub_records').whereIn('subject', subjectKeys(db, subject)).andWhere({ status: 'active' }).orderBy(['id', 'source_node']);
+    return rows
+      .filter((r) => openRecord(db, hubRecordContext(String(r.source_node), String(r.id)), r).subject === subject)
+      .map((r) => ({ ...wireOf(db, r, String(r.source_node)), sourceNode: String(r.source_node), status: 'active' as const }));
   },
 
   async countByStatus(db: Db): Promise<Record<string, number>> {

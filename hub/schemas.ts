@@ -48,6 +48,11 @@ export const enrollResponse = {
     serial: { type: 'string' },
     notBefore: { type: 'string' },
     notAfter: { type: 'string' },
+    sm2: {
+      type: 'object',
+      required: ['certPem', 'serial', 'notAfter', 'caCertPem', 'hubCertPem'],
+      properties: { certPem: { type: 'string' }, serial: { type: 'string' }, notAfter: { type: 'string' }, caCertPem: { type: 'string' }, hubCertPem: { type: 'string' } },
+    },
   },
 } as const;
 
@@ -82,7 +87,31 @@ export const witnessStateResponse = {
     treeSize: { type: 'integer' },
     rootHash: { type: ['string', 'null'] },
     cosignedAt: { type: ['string', 'null'] },
+    // Mutual witnessing: the hub's latest checkpoint for the node to cosign.
+    hub: {
+      type: 'object',
+      properties: {
+        checkpoint: {
+          type: 'object',
+          properties: { treeSize: { type: 'integer' }, rootHash: { type: 'string' }, time: { type: 'string' }, nodeId: { type: 'string' }, signature: { type: 'string' }, signerFingerprint: { type: 'string' } },
+        },
+        signerCertPem: { type: 'string' },
+        proof: { type: 'object', properties: { from: { type: 'integer' }, fromRoot: { type: 'string' }, proof: { type: 'array', items: { type: 'string' } } } },
+      },
+    },
+    // Witness reset (GET …?before=ISO): the largest head cosigned before that time.
+    resetFrom: {
+      type: ['object', 'null'],
+      properties: { treeSize: { type: 'integer' }, rootHash: { type: 'string' }, cosignedAt: { type: 'string' } },
+    },
   },
+} as const;
+
+/** GET /v1/checkpoints/latest?before=ISO (witness reset after a restore). */
+export const witnessStateQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { before: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$' } },
 } as const;
 
 /** audit/cosign.ts Cosignature: the hub's countersignature of a node checkpoint. */
@@ -100,5 +129,7 @@ export const cosignatureResponse = {
     signature: { type: 'string' },
     signerFingerprint: { type: 'string' },
     certPem: { type: 'string' },
+    /** The node's witness epoch (docs/audit-format.md §10a); absent = 0. */
+    epoch: { type: 'integer' },
   },
 } as const;

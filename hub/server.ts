@@ -2,71 +2,30 @@
  * Starts the hub: builds the app, listens (HTTPS), and shuts down gracefully on SIGTERM/SIGINT
  * (stops accepting, lets in-flight requests and their transactions finish, writes a final audit
  * checkpoint, closes the store), bounded by shutdownTimeoutMs. Holds the data-directory lock
- * from before the store opens until it is closed (a second process: ERR_DATADIR_LOCKED).
+ * from before the store opens until it is closed (a second process: ERR_DATADIR_LOCKED). The
+ * start and stop themselves are server/start.ts, shared with the node.
  */
-import type { FastifyInstance } from 'fastify';
-import { lockDataDir } from '../audit/store-files.js';
+import { closeOnSignals, startServer, type RunningServer } from '../server/start.js';
+import { HUB_SCHEMA } from './migrations.js';
 import { buildHub, type BuildHubOptions } from './app.js';
-import { loggableError } from './logger.js';
 
-export interface RunningHub {
-  app: FastifyInstance;
-  /** e.g. https://127.0.0.1:8443 */
-  url: string;
-  close(): Promise<void>;
-}
+export type RunningHub = RunningServer;
 
-export async function startHub(opts: BuildHubOptions): Promise<RunningHub> {
-  const lock = lockDataDir(opts.config.dataDir); // ERR_DATADIR_LOCKED while another process runs on it
-  let app: FastifyInstance;
-  try {
-    app = await buildHub(opts);
-  } catch (e) {
-    lock.release();
-    throw e;
-  }
-  const { host, port } = opts.config.listen;
-  try {
-    await app.listen({ host, port });
-  } catch (e) {
-    await app.close();
-    lock.release();
-    throw e;
-  }
-  const addr = app.server.address();
-  const actualPort = typeof addr === 'object' && addr ? addr.port : port;
-  const url = `https://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-  let closing: Promise<void> | undefined;
-  const close = () => {
-    closing ??= (async () => {
-      const timer = setTimeout(() => {
-        app.log.error({ timeoutMs: opts.config.shutdownTimeoutMs }, 'graceful shutdown timed out; exiting');
-        process.exit(1);
-      }, opts.config.shutdownTimeoutMs);
-      timer.unref();
-      await app.close();
-      lock.release();
-      clearTimeout(timer);
-    })();
-    return closing;
-  };
-  app.log.info({ url, nodeId: '430000', store: opts.config.databaseUrl ? 'postgresql' : 'sqlite' }, 'provincial hub listening');
-  return { app, url, close };
+export function startHub(opts: BuildHubOptions): Promise<RunningHub> {
+  return startServer({
+    listen: opts.config.listen,
+    scheme: 'https',
+    databaseTarget: opts.config.databaseTarget,
+    schema: HUB_SCHEMA,
+    db: opts.db,
+    dataDir: opts.config.dataDir,
+    shutdownTimeoutMs: opts.config.shutdownTimeoutMs,
+    build: () => buildHub(opts),
+    listening: { fields: { nodeId: '430000', store: opts.config.databaseUrl ? 'postgresql' : 'sqlite' }, message: 'provincial hub listening' },
+  });
 }
 
 /** Resolves when the hub has shut down after SIGTERM or SIGINT. */
 export function closeHubOnSignals(hub: RunningHub): Promise<void> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      hub.app.log.info({ signal }, 'shutting down');
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      hub.close().then(resolve, (e: unknown) => {
-        hub.app.log.error({ error: loggableError(e) }, 'shutdown failed');
-        resolve();
-      });
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  return closeOnSignals(hub);
 }

@@ -5,8 +5,10 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { EXCHANGE_ROUTES, type RenewRequest } from '../../protocol/exchange.js';
-import type { HubContext } from '../app.js';
+import { NOTICE_ROUTES } from '../../protocol/notices.js';
+import type { HubContext } from '../route-context.js';
 import { checkClient, type Peer } from '../client-check.js';
+import { peerSm2Cert, SM2_CERT_HEADER } from '../answer-keys.js';
 import { witnessRoutes } from './witness.js';
 import { distributionsQuery, enrollResponse, envelopeSchema, mtlsErrors, renewBody } from '../schemas.js';
 
@@ -22,6 +24,9 @@ export async function envelopeRoutes(app: FastifyInstance, opts: { ctx: HubConte
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_request, body, done) => done(null, body));
   app.addHook('onRequest', async (request) => {
     await checkClient(ctx, request);
+    // a node on the national suite names its SM2 certificate: the feeds it fetches are sealed to it
+    const sm2 = await peerSm2Cert(ctx, request.peer!, request.headers[SM2_CERT_HEADER]);
+    if (sm2 !== undefined) request.peer = { ...request.peer!, sm2CertPem: sm2 };
   });
   const post = { bodyLimit, schema: { response: { 200: envelopeSchema, ...mtlsErrors } } };
 
@@ -32,6 +37,12 @@ export async function envelopeRoutes(app: FastifyInstance, opts: { ctx: HubConte
   app.get(EXCHANGE_ROUTES.distributions, { schema: { querystring: distributionsQuery, response: { 200: envelopeSchema, ...mtlsErrors } } }, async (request) => {
     const q = request.query as { after: number; limit: number };
     return (await ctx.distributions.feed(peerOf(request), { after: q.after, limit: q.limit })).envelope;
+  });
+
+  app.post(NOTICE_ROUTES.notices, post, async (request) => ctx.notices.receive(peerOf(request), String(request.body ?? '')));
+  app.get(NOTICE_ROUTES.notices, { schema: { querystring: distributionsQuery, response: { 200: envelopeSchema, ...mtlsErrors } } }, async (request) => {
+    const q = request.query as { after: number; limit: number };
+    return ctx.notices.feed(peerOf(request), { after: q.after, limit: q.limit });
   });
 
   await app.register(witnessRoutes, { ctx });

@@ -2,11 +2,17 @@
 import type { FastifyInstance } from 'fastify';
 import { HUB_NODE_ID } from '../../certs/issue.js';
 import { buildCrl } from '../../certs/revoke.js';
+import { certInfo } from '../../certs/pki-crypto.js';
+import { storeWritable } from '../../audit/start-checks.js';
+import { HUB_MIGRATIONS_TABLE } from '../migrations.js';
 import { EXCHANGE_ROUTES, type EnrollRequest, type ProtocolInfo } from '../../protocol/exchange.js';
 import { serviceError } from '../../protocol/service-errors.js';
 import { usableSuites } from '../../protocol/suites.js';
 import { SUPPORTED_VERSIONS } from '../../protocol/version.js';
-import type { HubContext } from '../app.js';
+import type { HubContext } from '../route-context.js';
+import { syncProvinceCatalog } from '../catalog-service.js';
+import { catalogStore } from '../catalog-store.js';
+import { hubError } from '../errors.js';
 import { enrollBody, enrollResponse, errorSchema, protocolInfoResponse } from '../schemas.js';
 
 /** Largest enrol body: a 200-character token and a 16 KiB CSR (protocol's ENROLL_SCHEMA) fit. */
@@ -22,12 +28,14 @@ export async function publicRoutes(app: FastifyInstance, opts: { ctx: HubContext
   app.get('/healthz', { schema: { response: { 200: status } } }, async () => ({ status: 'ok', nodeId: HUB_NODE_ID }));
 
   app.get('/readyz', { schema: { response: { 200: status, 503: errorSchema } } }, async () => {
-    if (ctx.state.closing) throw serviceError('ERR_NOT_READY', 'hub is shutting down');
-    try {
-      await ctx.db.raw('select 1');
-    } catch (e) {
-      throw serviceError('ERR_NOT_READY', `store does not answer: ${(e as Error).message}`);
-    }
+    if (ctx.state.closing) throw serviceError('ERR_NOT_READY', 'hub is shutting down', { reasons: [{ check: 'closing', message: 'hub is shutting down' }] });
+    const reasons: { check: string; message: string }[] = [];
+    const store = await storeWritable(ctx.db, HUB_MIGRATIONS_TABLE);
+    if (store !== null) reasons.push({ check: 'store', message: store });
+    const notAfter = certInfo(ctx.identity.certPem).notAfter;
+    const days = (notAfter.getTime() - ctx.clock().getTime()) / 86_400_000;
+    if (days < 7) reasons.push({ check: 'certificate', message: `the hub certificate ${days <= 0 ? 'expired' : `expires in ${Math.floor(days)} day(s):`} ${notAfter.toISOString()}; restart the hub to re-issue it` });
+    if (reasons.length > 0) throw serviceError('ERR_NOT_READY', `not ready: ${reasons.map((r) => r.message).join('; ')}`, { reasons });
     return { status: 'ready', nodeId: HUB_NODE_ID };
   });
 
@@ -39,7 +47,7 @@ export async function publicRoutes(app: FastifyInstance, opts: { ctx: HubContext
   app.get(EXCHANGE_ROUTES.protocol, { schema: { response: { 200: protocolInfoResponse } } }, async (): Promise<ProtocolInfo> => ({
     hubNodeId: HUB_NODE_ID,
     versions: [...SUPPORTED_VERSIONS],
-    suites: usableSuites(),
+    suites: usableSuites(ctx.config.suites),
     hubCertPem: ctx.identity.certPem,
     caCertPem: ctx.ca.certPem,
     maxEnvelopeBytes: ctx.config.maxEnvelopeBytes,
@@ -51,6 +59,14 @@ export async function publicRoutes(app: FastifyInstance, opts: { ctx: HubContext
     const now = ctx.clock();
     if (crl === null || now.getTime() - crl.at >= CRL_CACHE_MS || now.getTime() < crl.at) crl = { pem: await buildCrl(ctx.ca, { now }), at: now.getTime() };
     return reply.type('application/pkix-crl').header('cache-control', `max-age=${CRL_CACHE_MS / 1000}`).send(crl.pem);
+  });
+
+  // the province supplementary catalog: signed by the hub, so served to anyone like the CRL
+  app.get(EXCHANGE_ROUTES.catalog, { schema: { response: { 404: errorSchema } } }, async (_request, reply) => {
+    await syncProvinceCatalog(ctx);
+    const c = await catalogStore.latest(ctx.db);
+    if (c === null) throw hubError('ERR_CATALOG_NOT_PUBLISHED', 'the hub operator has published no province catalog yet (credit hub catalog publish)');
+    return reply.type('application/json; charset=utf-8').header('x-catalog-serial', String(c.serial)).send(c.document);
   });
 
   app.post(

@@ -4,9 +4,12 @@
  * by (source node, id), and envelopes that are signed by another node or addressed elsewhere.
  */
 import t from 'tap';
+import { hubFields } from '../helpers/at-rest.js';
+import { subjectKeys } from '../../server/at-rest-store.js';
 import type { ReceiptPayload } from '../../protocol/exchange.js';
 import { uuidv7 } from '../../protocol/crypto.js';
 import { engines } from '../helpers/db.js';
+import { envelopesStore } from '../../hub/envelopes-store.js';
 import { hubFixture, wire, type HubFixture, type TestNode } from './fixture.js';
 
 async function push(f: HubFixture, node: TestNode, payload: unknown, o: Parameters<HubFixture['sealFrom']>[3] = {}) {
@@ -37,7 +40,8 @@ for (const engine of await engines()) {
       t.same(opened.payload.rejected, []);
       const row = await ctx.db('hub_records').where({ id: records[0]!.id }).first();
       t.equal(row.source_node, '430100');
-      t.equal(row.subject, records[0]!.fields.uscc);
+      t.not(row.subject, records[0]!.fields.uscc, 'the subject column holds the blind index, not the code (docs/at-rest.md)');
+      t.ok(subjectKeys(ctx.db, String(records[0]!.fields.uscc)).includes(row.subject), 'the blind index of the code');
       const node = await ctx.db('hub_nodes').where({ node_id: '430100' }).first();
       t.equal(Number(node.batches_in), 1);
       t.equal(Number(node.records_in), 3);
@@ -133,7 +137,7 @@ for (const engine of await engines()) {
       t.same((await f.openAs<ReceiptPayload>(cd, same.res.json)).payload.accepted, [mine.id], 'the same id from 430700 is 430700\'s own record');
       const rows = await ctx.db('hub_records').where({ id: mine.id }).orderBy('source_node');
       t.same(rows.map((r: { source_node: string; status: string }) => [r.source_node, r.status]), [['430100', 'active'], ['430700', 'active']]);
-      t.equal(JSON.parse(rows[0].fields).decisionNo, mine.fields.decisionNo, '430100\'s record is unchanged');
+      t.equal(hubFields(ctx.db, rows[0]).decisionNo, mine.fields.decisionNo, '430100\'s record is unchanged');
       const w = await push(f, cs, { records: [], withdrawals: [{ id: mine.id, reason: 'repair', at: new Date().toISOString() }] });
       t.same((await f.openAs<ReceiptPayload>(cs, w.res.json)).payload.withdrawn, [mine.id]);
       t.equal((await ctx.db('hub_records').where({ id: mine.id, source_node: '430100' }).first()).status, 'withdrawn');
@@ -169,6 +173,27 @@ for (const engine of await engines()) {
       t.equal(race.find((r) => r.status === 409)!.json.code, 'ERR_OUT_OF_ORDER');
       const stored = await ctx.db('hub_envelopes').whereIn('id', [a.id, b.id]).select('id');
       t.equal(stored.length, 1, 'one of the two is stored');
+    });
+
+    // PostgreSQL (READ COMMITTED) only: SQLite runs one transaction at a time, so the twin cannot commit in between.
+    t.test('a resend arriving while its twin is inside its transaction waits for it (the stream lock) and is ERR_REPLAY with the receipt', { skip: engine.name !== 'pg' && 'SQLite transactions do not interleave' }, async (t) => {
+      const env = await f.sealFrom(cd, 'batch', { records: [wire('XK')], withdrawals: [] });
+      const lastSeq = envelopesStore.lastSeq;
+      let twin: ReturnType<typeof f.call> | undefined;
+      // The first request, inside its transaction (after the replay check), sends the twin; whenever the
+      // twin arrives, it waits for the node's stream lock and so sees the first one committed.
+      envelopesStore.lastSeq = async (db, nodeId, stream) => {
+        if (!twin) twin = f.call(cd.agent, 'POST', '/v1/batches', env);
+        return lastSeq(db, nodeId, stream);
+      };
+      t.teardown(() => void (envelopesStore.lastSeq = lastSeq));
+      const r = await f.call(cd.agent, 'POST', '/v1/batches', env);
+      envelopesStore.lastSeq = lastSeq;
+      t.equal(r.status, 200, 'the first is applied');
+      const tw = await twin!;
+      t.equal(tw.status, 409);
+      t.equal(tw.json.code, 'ERR_REPLAY', 'the twin, after the first committed: a replay');
+      t.ok((tw.json as { details?: { receipt?: unknown } }).details?.receipt, 'answered with the stored receipt');
     });
 
     t.test('wrong envelope type, malformed envelopes and payloads, media type', async (t) => {

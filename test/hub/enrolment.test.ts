@@ -14,6 +14,7 @@ import { revokeNode } from '../../hub/enrolment-service.js';
 import { nodesStore } from '../../hub/nodes-store.js';
 import { engines } from '../helpers/db.js';
 import { hubFixture } from './fixture.js';
+import { SUPPORTED_VERSIONS } from '../../protocol/version.js';
 
 const DAY = 86_400_000;
 
@@ -26,7 +27,7 @@ for (const engine of await engines()) {
       const info = await f.call(f.anonymous, 'GET', '/v1/protocol');
       t.equal(info.status, 200);
       t.equal(info.json.hubNodeId, '430000');
-      t.same(info.json.versions, ['1.0']);
+      t.same(info.json.versions, [...SUPPORTED_VERSIONS]);
       t.equal(info.json.caCertPem, f.caCertPem);
       t.equal(certInfo(info.json.hubCertPem).cn, '430000');
       t.equal((await f.call(f.anonymous, 'GET', '/healthz')).json.status, 'ok');

@@ -112,7 +112,7 @@ t.test('bad envelopes never give a 500: each has its code', async (t) => {
     ['tampered signature', { ...good, sig: { ...good.sig, signature: flip(good.sig.signature) } }, 'ERR_SIGNATURE_INVALID'],
     ['tampered ciphertext', { ...good, enc: { ...good.enc, ciphertext: flip(good.enc.ciphertext) } }, 'ERR_SIGNATURE_INVALID'],
     ['version 2.0', { ...good, v: '2.0' }, 'ERR_PROTOCOL_VERSION'],
-    ['planned suite', { ...good, suite: 'SM2-SM4-SM3' }, 'ERR_UNKNOWN_SUITE'],
+    ['planned suite', { ...good, suite: 'CF1-SM2KA-SM4GCM-SM3' }, 'ERR_UNKNOWN_SUITE'],
   ];
   for (const path of ['/v1/batches', '/v1/queries', '/v1/checkpoints']) {
     for (const [what, body, code] of cases) {

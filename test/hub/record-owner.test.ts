@@ -6,6 +6,8 @@
  * it is accepted, distributed and answered with 430181 as its source node and jurisdiction.
  */
 import t from 'tap';
+import { hubRecordContext } from '../../hub/at-rest.js';
+import { openRecord } from '../../server/at-rest-store.js';
 import type { DistributionItem, DistributionPayload, QueryAnswerPayload, ReceiptPayload } from '../../protocol/exchange.js';
 import { uuidv7 } from '../../protocol/crypto.js';
 import { engines } from '../helpers/db.js';
@@ -53,7 +55,7 @@ for (const engine of await engines()) {
       t.same(p2.rejected, []);
       const rows = await ctx.db('hub_records').where({ id: genuineId }).orderBy('source_node');
       t.same(rows.map((r: { source_node: string }) => r.source_node), ['430181', '430700'], 'two records: one per source node');
-      t.equal(JSON.parse(rows[0].fields).content, '浏阳的真实处罚内容', "浏阳's content is 浏阳's");
+      t.equal(openRecord(ctx.db, hubRecordContext(rows[0].source_node, rows[0].id), rows[0]).fields.content, '浏阳的真实处罚内容', "浏阳's content is 浏阳's (sealed at rest: opened with the hub's key)");
 
       const w = await push(f, cd, { records: [], withdrawals: [{ id: genuineId, reason: 'correction', at: new Date().toISOString() }] });
       t.same(w.withdrawn, [genuineId], '常德 withdraws its own copy');

@@ -31,3 +31,20 @@ t.test('200 refused requests: a bounded number of audit entries whose counts add
   const counts = rows.map((r) => (r.action.endsWith('.aggregate') ? Number(/count=(\d+)/.exec(r.reason)![1]) : 1));
   t.equal(counts.reduce((a, b) => a + b, 0), 210, 'the counts add up to every refusal');
 });
+
+t.test('a refusal whose audit entry cannot be written is not answered as a refusal: 503 ERR_NOT_READY, then logged once the log writes', async (t) => {
+  const f = await hubFixture(t);
+  const ctx = f.hub.app.hubCtx;
+  const orig = ctx.audit.record;
+  ctx.audit.record = async () => {
+    throw new Error('audit store unavailable (test)');
+  };
+  const failed = await f.hub.app.inject({ method: 'GET', url: '/v1/checkpoints/latest', remoteAddress: '10.9.9.9' });
+  t.equal(failed.statusCode, 503);
+  t.equal(failed.json().code, 'ERR_NOT_READY');
+  t.equal(failed.headers['retry-after'], '1');
+  ctx.audit.record = orig;
+  const again = await f.hub.app.inject({ method: 'GET', url: '/v1/checkpoints/latest', remoteAddress: '10.9.9.9' });
+  t.equal(again.statusCode, 401, 'refused as before once the log writes');
+  t.equal((await ctx.db('audit_log').where({ action: 'request.refused', actor: 'addr:10.9.9.9' })).length, 1, 'and that refusal is in the log');
+});

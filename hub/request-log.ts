@@ -1,0 +1,20 @@
+/**
+ * One log line per request instead of Fastify's two, and none at info for the routes nodes poll
+ * (GET distributions, CRL, protocol, witness state, health, metrics): those are logged at debug
+ * unless they fail. A hub with 100 nodes polling every few seconds otherwise writes ~15 MB per node
+ * per day of "incoming request" / "request completed".
+ */
+import type { FastifyInstance } from 'fastify';
+import { EXCHANGE_ROUTES } from '../protocol/exchange.js';
+
+const POLLED_ROUTES: ReadonlySet<string> = new Set([EXCHANGE_ROUTES.distributions, EXCHANGE_ROUTES.crl, EXCHANGE_ROUTES.protocol, EXCHANGE_ROUTES.checkpointLatest, '/healthz', '/readyz', '/metrics']);
+
+/** Call with Fastify's `disableRequestLogging: true`. */
+export function installRequestLog(app: FastifyInstance): void {
+  app.addHook('onResponse', async (request, reply) => {
+    const status = reply.statusCode;
+    const polled = request.method === 'GET' && POLLED_ROUTES.has(request.routeOptions.url ?? '');
+    const level = status >= 500 ? 'error' : polled && status < 400 ? 'debug' : 'info';
+    request.log[level]({ req: request, res: { statusCode: status }, responseTime: Math.round(reply.elapsedTime) }, 'request completed');
+  });
+}
