@@ -1,8 +1,32 @@
 #!/usr/bin/env node
-// The `credit` command. Runs the TypeScript sources through tsx's loader, so a clean clone
-// needs only `npm ci` (no build step) before `npx credit …` works.
-import { register } from 'tsx/esm/api';
+// The `credit` command.
+// - Installed package (no TypeScript sources beside this file): runs the compiled code in dist/.
+// - Checkout (scripts/cli.ts present): runs the sources through tsx (a devDependency), so edits take
+//   effect without a build and a stale dist/ is never what the tests exercise.
+// CREDIT_RUNTIME=dist or CREDIT_RUNTIME=tsx forces one of the two.
+import { existsSync } from 'node:fs';
 
-register();
-const { main } = await import('../scripts/cli.ts');
-process.exitCode = await main(process.argv.slice(2));
+const compiled = new URL('../dist/scripts/cli.js', import.meta.url);
+const sources = new URL('../scripts/cli.ts', import.meta.url);
+const runtime = process.env.CREDIT_RUNTIME ?? (existsSync(sources) ? 'tsx' : 'dist');
+
+let main;
+if (runtime === 'dist') {
+  if (!existsSync(compiled)) {
+    process.stderr.write('error ERR_NOT_BUILT: dist/ is missing; run `npm run build` in the checkout (or reinstall the package)\n');
+    process.exit(1);
+  }
+  ({ main } = await import(compiled.href));
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ main } = await import(sources.href));
+}
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (e) {
+  // Coded errors are printed by main(); anything else is still one line (CREDIT_DEBUG=1: the stack).
+  if (process.env.CREDIT_DEBUG) throw e;
+  process.stderr.write(`error ERR_INTERNAL: ${e instanceof Error ? e.message : String(e)} (CREDIT_DEBUG=1 shows the stack trace)\n`);
+  process.exitCode = 1;
+}

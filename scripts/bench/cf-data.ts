@@ -14,7 +14,8 @@ import { csvSource } from '../../node/import-sources.js';
 import { toStoredRecord } from '../../node/record-model.js';
 import type { StoredRecord } from '../../node/records-store.js';
 
-export const CF_HEADER = '行政相对人名称,行政相对人类别,统一社会信用代码,行政处罚决定书文号,处罚决定日期,处罚类别,处罚内容,罚款金额（万元）,失信程度,处罚机关,处罚机关统一社会信用代码,数据来源单位,数据来源单位统一社会信用代码';
+/** Catalog 2027.1 national CF columns that a department fills for a fine (plus the local 失信程度). */
+export const CF_HEADER = '行政相对人名称,行政相对人类别,统一社会信用代码,行政处罚决定书文号,违法行为类型,违法事实,处罚依据,处罚类别,处罚内容,罚款金额（万元）,处罚决定日期,处罚有效期,失信程度,处罚机关,处罚机关统一社会信用代码,数据来源单位,数据来源单位统一社会信用代码';
 const BAD_KINDS = ['bad-uscc', 'bad-date', 'missing-number', 'bad-severity'] as const;
 
 /**
@@ -40,7 +41,7 @@ export function* cfCsvRows(lines: number, badEvery = 100, seed = 1): Generator<s
       else if (kind === 'missing-number') no = '';
       else severity = '很严重';
     }
-    yield `示例企业${i % 1000}有限公司,法人及非法人组织,${uscc},${no},${date},罚款,"未按规定公示许可证，罚款人民币伍仟元",0.5,${severity},长沙市市场监督管理局,${authority},长沙市公共信用信息中心,${source}\r\n`;
+    yield `示例企业${i % 1000}有限公司,法人及非法人组织,${uscc},${no},未按规定公示许可证,"未在经营场所公示许可证，经责令改正拒不改正",《食品安全法》第一百二十六条,罚款,"未按规定公示许可证，罚款人民币伍仟元",0.5,${date},2026-11-15,${severity},长沙市市场监督管理局,${authority},长沙市公共信用信息中心,${source}\r\n`;
   }
 }
 

@@ -9,11 +9,11 @@
  *                 a province-wide subject query (node API → sealed query → hub → sealed answer → node)
  *                 with all those records stored at the hub, and next to it, in the same run, the raw
  *                 parts it cannot avoid: an mTLS round trip on a kept-alive connection and the
- *                 indexed lookup in the hub's store. query_vs_raw = p50 / (rtt p50 + lookup p50).
+ *                 indexed lookup in the hub's store (its blind index, rows opened: encryption at rest). query_vs_raw = p50 / (rtt p50 + lookup p50).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Fastify from 'fastify';
 import { Agent, request } from 'undici';
 import { connect } from '../../audit/knex-connect.js';
@@ -24,6 +24,10 @@ import { tlsClientOptions, tlsServerOptions } from '../../certs/tls.js';
 import { migrateNode } from '../../node/migrations.js';
 import { toStoredRecord } from '../../node/record-model.js';
 import { recordsStore, type StoredRecord } from '../../node/records-store.js';
+import { NODE_AT_REST } from '../../node/at-rest.js';
+import { recordsStore as hubRecords } from '../../hub/records-store.js';
+import { fileKeyWrapper, readKeyring } from '../../server/at-rest-keys.js';
+import { attachKeyring, startAtRest } from '../../server/at-rest-store.js';
 import { Federation, waitFor } from '../demo/federation.js';
 import { sampleRecord } from '../demo/sample-data.js';
 import { median, type BenchResult, type Scenario } from './scenario.js';
@@ -46,12 +50,16 @@ async function timeEach(n: number, fn: (i: number) => Promise<unknown>): Promise
   return out;
 }
 
-/** Writes `n` public XK records straight into a node's store (as an import would leave them); returns the subjects. */
+/**
+ * Writes `n` public XK records straight into a node's store (as an import would leave them: sealed
+ * at rest under the node's data key, created here as the node's first start would); returns the subjects.
+ */
 async function prefill(file: string, n: number, log: (l: string) => void): Promise<string[]> {
   const db = await connect(file);
   try {
     await migrateAudit(db);
     await migrateNode(db);
+    await startAtRest(db, NODE_AT_REST, { keyFile: join(dirname(file), 'data.key'), keyWrapper: 'file' });
     const rng = seededRng(7);
     const subjects = Array.from({ length: Math.max(1, Math.ceil(n / RECORDS_PER_SUBJECT)) }, () => randomUscc(rng, { division: NODE.id }));
     const now = new Date().toISOString();
@@ -121,7 +129,9 @@ export const exchangeScenario: Scenario = {
         const span = (Date.parse(batches.at(-1)!.received_at) - Date.parse(batches[0]!.received_at)) / 1000;
         e2e = (n - n / batches.length) / span; // the first batch's records arrived before the clock started
         log(`exchange: ${n} records in ${batches.length} batches, ${span.toFixed(1)} s from first to last receipt`);
-        const lookups = await timeEach(200, (i) => hubDb('hub_records').where({ subject: subjects[(i * 7919) % subjects.length]! }).select('*'));
+        // the hub's own lookup: blind index (its data key), then the rows opened
+        attachKeyring(hubDb, await readKeyring(join(fed.hubDir, 'data', 'data.key'), fileKeyWrapper));
+        const lookups = await timeEach(200, (i) => hubRecords.bySubject(hubDb, subjects[(i * 7919) % subjects.length]!));
         lookup = median(lookups);
       } finally {
         await hubDb.destroy();

@@ -1,13 +1,16 @@
 /**
  * Envelope throughput: seal (canonicalise, encrypt, sign, serialise) and open (parse, check,
  * verify, decrypt) of batches of 1,000 credit records of ≈ 300 bytes each, in records/s.
- * The certificates come from certs/ (bench-pki.ts).
+ * The certificates come from certs/ (bench-pki.ts). The same batch is also sealed and opened on
+ * the national-cryptography suite CF1-SM2-SM4GCM-SM3 with SM2 certificates (`seal_open_sm_rps`).
  */
 import { caTrust } from '../../protocol/ca-trust.js';
 import { canonicalize } from '../../protocol/canonical-json.js';
 import { certFromPem, privateKeyFromPem, raw } from '../../protocol/crypto.js';
 import { open } from '../../protocol/open.js';
 import { seal } from '../../protocol/seal.js';
+import { createSm2Ca, issueSm2NodeIdentity } from '../../certs/sm2-x509.js';
+import { SM4_GCM_NATIVE } from '../../protocol/sm-crypto.js';
 import { benchPki } from './bench-pki.js';
 import { medianRate, type BenchResult, type Scenario } from './scenario.js';
 
@@ -55,10 +58,19 @@ export const sealOpenScenario: Scenario = {
       raw.aes256GcmEncrypt(raw.randomBytes(32), raw.randomBytes(12), pt);
       raw.ps256Sign(signer, pt.subarray(0, 64));
     });
+    // The SM suite: SM2 root and identities made here (pure TS SM2, native or composed SM4-GCM).
+    const sm2Ca = createSm2Ca({ cn: 'Bench SM2 CA' });
+    const smNode = issueSm2NodeIdentity(sm2Ca.issuer, '430100');
+    const smHub = issueSm2NodeIdentity(sm2Ca.issuer, '430000');
+    const smOpen = { recipient: { nodeId: '430000', keyPem: smHub.keyPem }, trust: caTrust({ caCertPems: [sm2Ca.certPem] }) };
+    const sealSm = async () => JSON.stringify(await seal({ type: 'batch', from: '430100', to: '430000', seq: ++seq, payload, sender: smNode, recipientCertPem: smHub.certPem }));
+    await open(await sealSm(), smOpen);
+    const smRps = await medianRate(repeats, 1000, async () => open(await sealSm(), smOpen));
     return [
       { label: 'seal, batches of 1,000 records', key: 'seal_rps', value: sealRps, unit: 'records/s', note: `${perRecord} B/record, incl. JSON.stringify` },
       { label: 'open, batches of 1,000 records', key: 'open_rps', value: openRps, unit: 'records/s', note: 'from JSON text, incl. signer check' },
       { label: 'seal + open, batches of 1,000 records', key: 'seal_open_rps', value: bothRps, unit: 'records/s' },
+      { label: 'seal + open on CF1-SM2-SM4GCM-SM3, batches of 1,000 records', key: 'seal_open_sm_rps', value: smRps, unit: 'records/s', note: `SM4-GCM ${SM4_GCM_NATIVE ? 'native' : 'composed (SM4-CTR + GHASH in JS)'}` },
       { label: 'seal + open vs raw AES-256-GCM + 1 PS256 signature, same batch', key: 'seal_open_vs_raw', value: bothRps / rawRps, unit: '× raw rate', note: `raw: ${Math.round(rawRps).toLocaleString('en-US')} records/s` },
     ];
   },

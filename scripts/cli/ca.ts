@@ -20,6 +20,7 @@ import {
   type IssuedCertificate,
 } from '../../certs/index.js';
 import { certError } from '../../certs/errors.js';
+import { initSm2CaDir, issueSm2NodeCert, issueSm2NodeCertForCsr, revokeSm2, sm2CrlOf } from '../../certs/sm2-ca-dir.js';
 import { writeFileAtomic } from '../../certs/safe-files.js';
 import { cliError } from '../errors.js';
 import { command, group, optionalInt, optionalString, requireString, type CommandContext } from './framework.js';
@@ -51,12 +52,26 @@ function hostsOf(values: CommandContext['values']): string[] {
 const init = command({
   name: 'init',
   summary: 'create the provincial root CA in a new directory (never overwrites one)',
-  usage: '--dir DIR [--cn NAME] [--days N]',
-  help: [DIR_HELP + ' (created 0700; ca.key is written 0600)', '  --cn NAME       subject CN of the root (default "Hunan Provincial Public Credit CA")', '  --days N        validity of the root in days (default 3650)'].join('\n'),
-  options: { dir: { type: 'string' }, cn: { type: 'string' }, days: { type: 'string' } },
+  usage: '--dir DIR [--cn NAME] [--days N] [--algorithm rsa|sm2]',
+  help: [
+    DIR_HELP + ' (created 0700; ca.key is written 0600)',
+    '  --cn NAME       subject CN of the root (default "Hunan Provincial Public Credit CA")',
+    '  --days N        validity of the root in days (default 3650)',
+    '  --algorithm A   rsa (default: the root of the mutual-TLS certificates) or sm2: an SM2 root',
+    '                  (sm2-ca.pem, sm2-ca.key) beside it for the nodes\' SM2 signing/encryption certificates',
+  ].join('\n'),
+  options: { dir: { type: 'string' }, cn: { type: 'string' }, days: { type: 'string' }, algorithm: { type: 'string' } },
   run: async ({ values, io }) => {
     const dir = requireString(values, 'dir');
     const cn = optionalString(values, 'cn');
+    const algorithm = optionalString(values, 'algorithm') ?? 'rsa';
+    if (algorithm !== 'rsa' && algorithm !== 'sm2') throw cliError('ERR_USAGE', `--algorithm must be rsa or sm2, not ${algorithm}`);
+    if (algorithm === 'sm2') {
+      const made = initSm2CaDir(dir, { days: optionalInt(values, 'days', 3650), ...(cn === undefined ? {} : { cn }) });
+      io.stdout(`SM2 CA created: ${made.certPath} (give it to every node), ${made.keyPath} (0600, keep offline)\n`);
+      io.stdout('check a node certificate with: openssl verify -vfyopt distid:1234567812345678 -CAfile sm2-ca.pem NODE-sm2.pem\n');
+      return 0;
+    }
     const { certPem, certPath, keyPath } = await initCaDir(dir, { days: optionalInt(values, 'days', 3650), ...(cn === undefined ? {} : { cn }) });
     const info = certInfo(certPem);
     io.stdout(`CA created: ${certPath} (give it to every node), ${keyPath} (0600, keep offline)\n`);
@@ -189,4 +204,67 @@ const list = command({
   },
 });
 
-export const caGroup = group('ca', 'the provincial certificate authority (hub operator)', [init, issue, token, revokeCmd, crl, list]);
+const sm2Issue = command({
+  name: 'sm2-issue',
+  summary: "issue a node's SM2 signing/encryption certificate (CN = node id) from the SM2 root",
+  usage: '--dir DIR --node ID (--csr FILE | --public-key FILE) --out FILE [--days N] [--hub]',
+  help: [
+    DIR_HELP,
+    '  --node ID          the node id the certificate is for (its CN); with --csr the request\'s CN must be this id',
+    '  --csr FILE         the node\'s SM2 PKCS#10 request (proof of possession; CN = node id), made on the node with',
+    '                     openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:SM2 -out sm2.key',
+    '                     openssl req -new -key sm2.key -sm3 -sigopt distid:1234567812345678 -subj /CN=430100 -out sm2.csr',
+    '  --public-key FILE  without --csr: the node\'s SM2 public key (openssl pkey -in sm2.key -pubout);',
+    '                     no proof of possession: receive it over an authenticated channel',
+    '  --out FILE         where to write the certificate (PEM)',
+    '  --days N           validity in days (default 365)',
+    '  --hub              allow node id 430000 (the hub); refused without it',
+  ].join('\n'),
+  options: { dir: { type: 'string' }, csr: { type: 'string' }, node: { type: 'string' }, 'public-key': { type: 'string' }, out: { type: 'string' }, days: { type: 'string' }, hub: { type: 'boolean' } },
+  run: async ({ values, io }) => {
+    const dir = dirOf(values, 'credit ca sm2-issue');
+    const csrPath = optionalString(values, 'csr');
+    const nodeId = requireString(values, 'node');
+    const out = requireString(values, 'out');
+    const days = optionalInt(values, 'days', 365);
+    const hub = values['hub'] === true;
+    const cert = csrPath === undefined
+      ? issueSm2NodeCert(dir, nodeId, readInput(requireString(values, 'public-key'), 'public key'), { days, hub })
+      : issueSm2NodeCertForCsr(dir, readInput(csrPath, 'CSR'), { nodeId, days, hub });
+    writeFileAtomic(out, cert.certPem, 0o644);
+    io.stdout(`issued SM2 certificate ${cert.serial} for CN ${nodeId}, valid until ${cert.notAfter.toISOString()}: ${out}\n`);
+    return 0;
+  },
+});
+
+const sm2Revoke = command({
+  name: 'sm2-revoke',
+  summary: 'revoke an SM2 certificate by serial (it is listed in the next `credit ca sm2-crl`)',
+  usage: '--dir DIR --serial HEX',
+  help: [DIR_HELP, '  --serial HEX    the serial `credit ca sm2-issue` printed'].join('\n'),
+  options: { dir: { type: 'string' }, serial: { type: 'string' } },
+  run: async ({ values, io }) => {
+    const dir = dirOf(values, 'credit ca sm2-revoke');
+    const serial = requireString(values, 'serial');
+    revokeSm2(dir, serial);
+    io.stdout(`revoked SM2 certificate ${serial}\n`);
+    return 0;
+  },
+});
+
+const sm2Crl = command({
+  name: 'sm2-crl',
+  summary: 'write the SM2 CRL (PEM), signed SM2-with-SM3',
+  usage: '--dir DIR --out FILE [--openssl]',
+  help: [DIR_HELP, '  --out FILE      where to write the CRL', '  --openssl       sign with an empty ID: OpenSSL 3.0 checks SM2 CRL signatures only that way (default: ID 1234567812345678, GM/T 0015)'].join('\n'),
+  options: { dir: { type: 'string' }, out: { type: 'string' }, openssl: { type: 'boolean' } },
+  run: async ({ values, io }) => {
+    const dir = dirOf(values, 'credit ca sm2-crl');
+    const out = requireString(values, 'out');
+    writeFileAtomic(out, sm2CrlOf(dir, { opensslCompatible: values['openssl'] === true }), 0o644);
+    io.stdout(`SM2 CRL written: ${out}\n`);
+    return 0;
+  },
+});
+
+export const caGroup = group('ca', 'the provincial certificate authority (hub operator)', [init, issue, token, revokeCmd, crl, list, sm2Issue, sm2Revoke, sm2Crl]);

@@ -40,7 +40,20 @@ export interface Group {
   children: Entry[];
 }
 
-export type Entry = Command | Group;
+/**
+ * A child whose module loads only when the command line reaches it, so `credit --help` and
+ * `credit --version` never load Fastify, knex or the crypto libraries.
+ */
+export interface Lazy {
+  kind: 'lazy';
+  name: string;
+  summary: string;
+  /** True when it loads a single command (no sub-commands). */
+  leaf: boolean;
+  load(): Promise<Command | Group>;
+}
+
+export type Entry = Command | Group | Lazy;
 
 export function command(c: Omit<Command, 'kind'>): Command {
   return { kind: 'command', ...c };
@@ -50,9 +63,44 @@ export function group(name: string, summary: string, children: Entry[]): Group {
   return { kind: 'group', name, summary, children };
 }
 
+export function lazy(name: string, summary: string, load: () => Promise<Command | Group>, o: { leaf?: boolean } = {}): Lazy {
+  return { kind: 'lazy', name, summary, leaf: o.leaf ?? false, load };
+}
+
+/** The entry behind a lazy child (itself otherwise). */
+export async function resolve(e: Entry): Promise<Command | Group> {
+  return e.kind === 'lazy' ? e.load() : e;
+}
+
+/** Edit distance between two short words: insertions, deletions, substitutions and swaps of neighbours. */
+function distance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i]!;
+      row[j] = Math.min(d[i - 1]![j]! + 1, row[j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The child name nearest to `word` (a prefix, or at most a third of its letters wrong), if any. */
+export function nearest(word: string, names: readonly string[]): string | undefined {
+  const prefixed = names.filter((n) => n.startsWith(word) || word.startsWith(n));
+  if (prefixed.length === 1) return prefixed[0];
+  let best: string | undefined;
+  let bestDistance = Math.max(1, Math.floor(word.length / 3)) + 1;
+  for (const n of names) {
+    const d = distance(word, n);
+    if (d < bestDistance) [best, bestDistance] = [n, d];
+  }
+  return best;
+}
+
 function groupHelp(path: string[], g: Group): string {
   const width = Math.max(...g.children.map((c) => c.name.length), 4);
-  const lines = g.children.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}${c.kind === 'group' ? ' …' : ''}`);
+  const lines = g.children.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}${c.kind === 'command' || (c.kind === 'lazy' && c.leaf) ? '' : ' …'}`);
   return [
     `Usage: ${path.join(' ')} <command> [options]`,
     '',
@@ -73,7 +121,7 @@ function commandHelp(path: string[], c: Command): string {
 /** Runs argv against the tree; returns the process exit code. */
 export async function dispatch(root: Group, argv: string[], io: Io): Promise<number> {
   const path = [root.name];
-  let node: Entry = root;
+  let node: Command | Group = root;
   let rest = argv;
   while (node.kind === 'group') {
     const [head, ...tail] = rest;
@@ -83,11 +131,13 @@ export async function dispatch(root: Group, argv: string[], io: Io): Promise<num
     }
     const next: Entry | undefined = node.children.find((c) => c.name === head);
     if (!next) {
-      io.stderr(`error ERR_USAGE: unknown command "${[...path, head].join(' ')}"\n\n${groupHelp(path, node)}`);
+      const near = head.startsWith('-') ? undefined : nearest(head, node.children.map((c) => c.name));
+      const hint = near === undefined ? '' : `; did you mean "${[...path, near].join(' ')}"?`;
+      io.stderr(`error ERR_USAGE: unknown command "${[...path, head].join(' ')}"${hint}\n\n${groupHelp(path, node)}`);
       return 2;
     }
     path.push(head);
-    node = next;
+    node = await resolve(next);
     rest = tail;
   }
   const cmd: Command = node;

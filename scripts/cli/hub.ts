@@ -1,5 +1,5 @@
 /**
- * `credit hub start|token|tokens|nodes|revoke|crl`: the provincial hub, run by the hub operator. Every
+ * `credit hub start|token|tokens|nodes|revoke|crl|user`: the provincial hub, run by the hub operator. Every
  * command reads the hub config; the admin commands open the hub's existing database directly
  * (beside a running hub: SQLite WAL or PostgreSQL; never a new one), so a revocation takes effect
  * on the node's next request. The hub database is the CA's only register (`credit ca …` refuses a
@@ -12,12 +12,24 @@ import { isRevocationReason, parseCrl, REVOCATION_REASONS, type RevocationReason
 import { buildCrl } from '../../certs/revoke.js';
 import { writeFileAtomic } from '../../certs/safe-files.js';
 import { openHubCa, type HubCa } from '../../hub/ca-store.js';
-import { loadHubConfig } from '../../hub/config.js';
+import { loadHubConfig, readHubConfigFile } from '../../hub/config.js';
 import { cancelTokens, listTokens, makeToken, revokeNode, type ListedToken } from '../../hub/enrolment-service.js';
 import { openExistingHubStore } from '../../hub/admin-store.js';
 import { nodesStore, type HubNode } from '../../hub/nodes-store.js';
 import { cliError } from '../errors.js';
+import { hubCatalogGroup } from './hub-catalog.js';
+import { withOperatorAudit } from '../../audit/operator.js';
 import { command, group, optionalInt, optionalString, requireString } from './framework.js';
+import { installServiceCommand } from './install-service.js';
+import { migrateCommand } from './migrate.js';
+import { rekeyCommand } from './rekey.js';
+import { HUB_AT_REST } from '../../hub/at-rest.js';
+import { hubCheckCommand } from './check-commands.js';
+import { HUB_SCHEMA } from '../../hub/migrations.js';
+import { hubQualityCommand } from './hub-quality.js';
+import { hubReportCommand } from './hub-report.js';
+import { hubWitnessGroup } from './hub-witness.js';
+import { hubUserGroup } from './hub-users.js';
 
 const DAY_MS = 86_400_000;
 const CONFIG_HELP = [
@@ -51,7 +63,7 @@ const start = command({
   ].join('\n'),
   options: { config: { type: 'string' } },
   run: async ({ values }) => {
-    const config = loadHubConfig(requireString(values, 'config'));
+    const config = readHubConfigFile(requireString(values, 'config')); // writes nothing: startHub does, after its checks
     const { closeHubOnSignals, startHub } = await import('../../hub/server.js'); // Fastify loads only for this command
     const hub = await startHub({ config });
     await closeHubOnSignals(hub);
@@ -82,7 +94,11 @@ const token = command({
     if (ttlMs === undefined || ttlMs > 30 * DAY_MS) throw cliError('ERR_USAGE', `--ttl must be like 30m, 24h or 7d, at most 30d; got ${JSON.stringify(ttlText)}`);
     const name = optionalString(values, 'name');
     if (name !== undefined && (name.trim() === '' || [...name].length > 100)) throw cliError('ERR_USAGE', '--name must be 1–100 characters');
-    const made = await withHubDb(configFile, (db, ca) => makeToken(db, ca, { nodeId, grade, ttlMs, ...(name === undefined ? {} : { name: name.trim() }) }));
+    const made = await withHubDb(configFile, async (db, ca) => {
+      const m = await makeToken(db, ca, { nodeId, grade, ttlMs, ...(name === undefined ? {} : { name: name.trim() }) });
+      await withOperatorAudit(db, (audit, actor) => audit.record({ action: 'token.mint', actor, actorNode: '430000', object: `node:${nodeId}`, outcome: 'success', reason: `grade=${grade} expires=${m.expiresAt.toISOString()}` }));
+      return m;
+    });
     io.stdout(`${made.token}\n`);
     io.stderr(`enrolment token for node ${nodeId} (grade ${grade}): single use, expires ${made.expiresAt.toISOString()}\n`);
     return 0;
@@ -143,7 +159,7 @@ const revoke = command({
     const nodeId = requireString(values, 'node');
     const reason = optionalString(values, 'reason') ?? 'keyCompromise';
     if (!isRevocationReason(reason)) throw certError('ERR_REVOCATION_REASON', `--reason must be ${REVOCATION_REASONS.join(', ')}; got ${JSON.stringify(reason)}`);
-    const serials = await withHubDb(configFile, (db, ca) => revokeNode(db, ca, { nodeId, reason: reason as RevocationReason }));
+    const serials = await withHubDb(configFile, (db, ca) => withOperatorAudit(db, (audit, actor) => revokeNode(db, ca, { nodeId, reason: reason as RevocationReason, audit, actor })));
     for (const s of serials) io.stdout(`revoked ${s} (${reason})\n`);
     io.stderr(`node ${nodeId} is revoked${serials.length === 0 ? ' (it had no active certificate)' : ''}\n`);
     return 0;
@@ -196,7 +212,7 @@ const tokens = command({
     const node = optionalString(values, 'node');
     if (action === 'cancel') {
       if (node === undefined) throw cliError('ERR_USAGE', '--node is required with cancel');
-      const n = await withHubDb(configFile, (_db, ca) => cancelTokens(ca, { nodeId: node }));
+      const n = await withHubDb(configFile, (db, ca) => withOperatorAudit(db, (audit, actor) => cancelTokens(ca, { nodeId: node, audit, actor })));
       io.stdout(`cancelled ${n} enrolment token${n === 1 ? '' : 's'} of node ${node}\n`);
       return 0;
     }
@@ -210,4 +226,15 @@ const tokens = command({
   },
 });
 
-export const hubGroup = group('hub', 'the provincial hub (hub operator): run it, enrol and revoke nodes', [start, token, tokens, nodes, revoke, crl]);
+const installService = installServiceCommand('hub', async (configFile) => {
+  const c = loadHubConfig(configFile);
+  return { nodeId: '430000', dataDir: c.dataDir, writableDirs: [c.caDir], shutdownTimeoutMs: c.shutdownTimeoutMs };
+});
+
+const migrate = migrateCommand('hub', (configFile) => ({ target: loadHubConfig(configFile).databaseTarget, parts: HUB_SCHEMA }));
+const rekey = rekeyCommand('hub', (configFile) => {
+  const c = loadHubConfig(configFile);
+  return { target: c.databaseTarget, parts: HUB_SCHEMA, side: HUB_AT_REST, dataDir: c.dataDir, atRest: c.atRest, actorNode: '430000' };
+});
+
+export const hubGroup = group('hub', 'the provincial hub (hub operator): run it, enrol and revoke nodes', [start, token, tokens, nodes, revoke, crl, installService, migrate, rekey, hubCheckCommand, hubCatalogGroup, hubQualityCommand, hubReportCommand, hubWitnessGroup, hubUserGroup]);

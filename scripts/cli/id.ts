@@ -8,8 +8,10 @@ const check = command({
   summary: 'check Unified Social Credit Codes (GB 32100) and resident ID numbers (GB 11643)',
   usage: 'CODE…',
   help: [
-    'Prints one JSON line per CODE: {"input","valid","kind":"uscc"|"resident-id"|"unknown","code"?}',
-    '("code" only when invalid: ERR_INVALID_USCC, ERR_INVALID_RESIDENT_ID, ERR_UNKNOWN_IDENTIFIER).',
+    'Prints one JSON line per CODE: {"input","valid","kind":"uscc"|"resident-id"|"unknown","code"?,"warnings"?}',
+    '("code" only when invalid: ERR_INVALID_USCC, ERR_INVALID_RESIDENT_ID, ERR_UNKNOWN_IDENTIFIER;',
+    '"warnings" only on a valid code worth a second look, e.g. a resident ID born more than 120 years',
+    'ago such as the GB 11643 example 440524188001010014 — valid, but check it).',
     'Exit status 0 when every CODE is valid, 1 otherwise. Input is checked as given: lower-case',
     'letters are refused (the standards define upper case only).',
   ].join('\n'),

@@ -39,17 +39,20 @@ export function setHubUrl(configFile: string, url: string): boolean {
 const init = command({
   name: 'init',
   summary: 'enrol this node with the provincial hub (one-time token) and connect it: keys and certificates in DATADIR/exchange/',
-  usage: '--config FILE --hub URL --token TOKEN --ca CA.pem',
+  usage: '--config FILE --hub URL --token TOKEN --ca CA.pem [--sm2 [--sm2-ca SM2-CA.pem]]',
   help: [
     '  --config FILE  the node config (nodeId, dataDir); `hub.url` is set in it',
     '  --hub URL      the hub, e.g. https://hub.hunan.example:8443',
     '  --token TOKEN  the one-time enrolment token from the hub operator (`credit hub token`)',
     '  --ca FILE      the provincial CA certificate (from the hub operator): the only certificate the hub is checked against',
+    '  --sm2          also obtain an SM2 certificate (national suite CF1-SM2-SM4GCM-SM3): an SM2 key',
+    '                 (node-sm2.key, 0600) and an SM2 request; implied when the config\'s hub.suites admits SM',
+    '  --sm2-ca FILE  the provincial SM2 root (from the hub operator): the hub\'s answer must name this one',
     'Makes a new key (DATADIR/exchange/node.key, 0600; it never leaves the node), sends a CSR with the',
     'token, checks the certificate the hub returns, and writes node.pem, ca.pem, hub.pem, enrolment.json.',
     'Then `credit node start` exchanges with the hub; the certificate is renewed automatically.',
   ].join('\n'),
-  options: { config: { type: 'string' }, hub: { type: 'string' }, token: { type: 'string' }, ca: { type: 'string' } },
+  options: { config: { type: 'string' }, hub: { type: 'string' }, token: { type: 'string' }, ca: { type: 'string' }, sm2: { type: 'boolean' }, 'sm2-ca': { type: 'string' } },
   run: async ({ values, io }) => {
     const configFile = requireString(values, 'config');
     const hubUrl = requireString(values, 'hub').replace(/\/$/, '');
@@ -63,8 +66,17 @@ const init = command({
       throw cliError('ERR_USAGE', `cannot read --ca ${caFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     const config = loadConfig(configFile);
+    const sm2CaFile = typeof values['sm2-ca'] === 'string' ? values['sm2-ca'] : undefined;
+    let sm2CaCertPem: string | undefined;
+    try {
+      sm2CaCertPem = sm2CaFile === undefined ? undefined : readFileSync(sm2CaFile, 'utf8');
+    } catch (e) {
+      throw cliError('ERR_USAGE', `cannot read --sm2-ca ${sm2CaFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const { suiteAllowed, SM_SUITE } = await import('../../protocol/suites.js');
+    const sm2 = values.sm2 === true || sm2CaCertPem !== undefined || (config.hub?.suites !== undefined && suiteAllowed(SM_SUITE, config.hub.suites));
     const { enrollNode } = await import('../../node/exchange/enroll.js'); // undici loads only for this command
-    const { enrolment, paths } = await enrollNode({ dataDir: config.dataDir, nodeId: config.nodeId, hubUrl, token, caCertPem, timeoutMs: config.hub?.timeoutMs ?? 30_000 });
+    const { enrolment, paths } = await enrollNode({ dataDir: config.dataDir, nodeId: config.nodeId, hubUrl, token, caCertPem, timeoutMs: config.hub?.timeoutMs ?? 30_000, ...(sm2 ? { sm2, ...(sm2CaCertPem ? { sm2CaCertPem } : {}) } : {}) });
     const changed = setHubUrl(configFile, hubUrl);
     io.stdout(
       [
@@ -72,6 +84,7 @@ const init = command({
         `certificate serial ${enrolment.serial}, valid until ${enrolment.notAfter}`,
         `${paths.key} (private key, 0600)`,
         `${paths.cert}, ${paths.ca}, ${paths.hub}, ${paths.enrolment}`,
+        ...(sm2 ? [`${paths.sm2Key} (SM2 private key, 0600), ${paths.sm2Cert}, ${paths.sm2Ca}, ${paths.sm2Hub}`] : []),
         changed ? `${configFile}: hub.url set to ${hubUrl}` : `${configFile}: hub.url already ${hubUrl}`,
         '',
       ].join('\n'),

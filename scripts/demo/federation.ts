@@ -19,7 +19,7 @@ export interface NodeHandle extends NodeSpec {
   dir: string;
   configFile: string;
   process?: ServerProcess;
-  /** An admin token with internal clearance (the owning node's own administrator), for driving the node's API. */
+  /** A service token (officer, internal clearance: the owning node's own records officer), for driving the node's records API. */
   token?: string;
 }
 
@@ -33,6 +33,10 @@ export interface FederationOptions {
   hubConfig?: Record<string, unknown>;
   /** Extra `hub` keys in every node config (e.g. { pollIntervalMs: 200 }). */
   nodeHubConfig?: Record<string, unknown>;
+  /** Give every node a web console on loopback (HTTPS with the node's certificate from the provincial CA). */
+  consoles?: boolean;
+  /** Also `credit ca init --algorithm sm2` in the CA directory (the national suite). */
+  sm2Ca?: boolean;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -42,7 +46,7 @@ export class Federation {
   readonly hubConfigFile: string;
   hub?: ServerProcess;
   readonly nodes = new Map<string, NodeHandle>();
-  private readonly env: NodeJS.ProcessEnv;
+  readonly env: NodeJS.ProcessEnv;
 
   constructor(
     readonly dir: string,
@@ -63,6 +67,7 @@ export class Federation {
   async init(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
     await creditOk(['ca', 'init', '--dir', this.caDir], { env: this.env });
+    if (this.opts.sm2Ca) await creditOk(['ca', 'init', '--algorithm', 'sm2', '--dir', this.caDir], { env: this.env });
     mkdirSync(this.hubDir, { recursive: true });
     const hubConfig = { dataDir: join(this.hubDir, 'data'), caDir: this.caDir, listen: { host: '127.0.0.1', port: 0 }, ...this.opts.hubConfig };
     writeFileSync(this.hubConfigFile, JSON.stringify(hubConfig, null, 2) + '\n');
@@ -96,6 +101,9 @@ export class Federation {
       listen: { host: '127.0.0.1', port: 0 },
       rateLimit: { enabled: false },
       hub: { url: this.hubUrl, ...this.opts.nodeHubConfig },
+      // the demo's console serves the node certificate the provincial CA issued at enrolment (SANs localhost and
+      // 127.0.0.1); a real deployment gives the console a certificate of its own (console.listen.tls or listen.tls)
+      ...(this.opts.consoles ? { console: { listen: { host: '127.0.0.1', port: 0, tls: { certFile: join(dir, 'data', 'exchange', 'node.pem'), keyFile: join(dir, 'data', 'exchange', 'node.key') } } } } : {}),
     };
     writeFileSync(configFile, JSON.stringify(config, null, 2) + '\n');
     const token = (await creditOk(['hub', 'token', '--config', this.hubConfigFile, '--node', spec.id, '--grade', String(spec.grade), '--name', spec.name], { env: this.env })).trim();
@@ -114,7 +122,7 @@ export class Federation {
   async startNode(id: string): Promise<ServerProcess> {
     const n = this.node(id);
     n.process = await startServer(`node ${id}`, ['node', 'start', '--config', n.configFile], { logFile: join(n.dir, 'node.log'), env: this.env });
-    n.token ??= (await creditOk(['node', 'token', '--config', n.configFile, '--user', 'demo', '--role', 'admin', '--clearance', 'internal', '--ttl', '1d'], { env: this.env })).trim();
+    n.token ??= (await creditOk(['node', 'token', '--config', n.configFile, '--user', 'demo', '--role', 'officer', '--clearance', 'internal', '--ttl', '1d'], { env: this.env })).trim();
     return n.process;
   }
 
@@ -122,13 +130,14 @@ export class Federation {
     await this.node(id).process?.stop();
   }
 
-  /** Calls a node's local API as its admin user. */
+  /** Calls a node's local API as its service account, the officer (records and the exchange status; no admin role gets a service token). */
   async api<T = unknown>(id: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<ApiResponse<T>> {
     const n = this.node(id);
     if (!n.process || !n.token) throw new Error(`node ${id} is not running`);
+    const bearer = n.token;
     const res = await request(n.process.url + path, {
       method,
-      headers: { authorization: `Bearer ${n.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await res.body.text();

@@ -5,11 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
-export const CREDIT_BIN = fileURLToPath(new URL('../../bin/credit.js', import.meta.url));
+/** bin/credit.js of this package: two levels up from scripts/demo/ in a checkout, three from dist/scripts/demo/. */
+export const CREDIT_BIN = [new URL('../../bin/credit.js', import.meta.url), new URL('../../../bin/credit.js', import.meta.url)].map((u) => fileURLToPath(u)).find((p) => existsSync(p)) ?? fileURLToPath(new URL('../../bin/credit.js', import.meta.url));
 
 export interface CommandResult {
   code: number | null;
@@ -40,6 +41,8 @@ export async function creditOk(args: readonly string[], o: { env?: NodeJS.Proces
 export interface ServerProcess {
   name: string;
   url: string;
+  /** The web console's URL, when the server runs one (`consoleUrl` in its listening line). */
+  consoleUrl?: string;
   pid: number;
   child: ChildProcess;
   /** Graceful stop (SIGTERM); resolves with the exit code. */
@@ -64,6 +67,7 @@ export async function startServer(name: string, args: readonly string[], o: { lo
     return code as number | null;
   });
   const lines = createInterface({ input: child.stdout! });
+  let consoleUrl: string | undefined;
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -76,7 +80,8 @@ export async function startServer(name: string, args: readonly string[], o: { lo
     lines.on('line', (l) => {
       log.write(l + '\n');
       try {
-        const j = JSON.parse(l) as { url?: unknown };
+        const j = JSON.parse(l) as { url?: unknown; consoleUrl?: unknown };
+        if (typeof j.consoleUrl === 'string') consoleUrl = j.consoleUrl;
         if (typeof j.url === 'string') {
           clearTimeout(timer);
           resolve(j.url);
@@ -89,6 +94,7 @@ export async function startServer(name: string, args: readonly string[], o: { lo
   return Object.assign(handle, {
     name,
     url,
+    ...(consoleUrl ? { consoleUrl } : {}),
     pid: child.pid!,
     child,
     async stop() {

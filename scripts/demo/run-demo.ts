@@ -1,14 +1,20 @@
 /**
  * `npm run demo`: the main job on one machine. A CA, a hub and three city nodes as separate
  * processes on loopback (each its own SQLite file); enrolment with one-time tokens; sample records;
- * the exchange; a province-wide query; a withdrawal propagating; a revocation cutting a node off;
- * every audit log exported and verified offline; a summary on stdout and in DIR/summary.json.
+ * the exchange; a province-wide query; a cross-city objection (异议); a withdrawal propagating and a
+ * correction (version 2) following it; a revocation cutting a node off;
+ * every audit log exported up to its last witness-cosigned checkpoint and verified strictly (each
+ * log witnessed: the hub's by the nodes, each node's by the hub), every exchange log exported and verified offline, one batch's evidence package;
+ * the province's data-quality indicators in DIR/quality.json; the featured 长沙 subject's signed credit report in DIR/report-<code>.pdf; a summary on stdout and in DIR/summary.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { credit } from './processes.js';
+import { exportAndVerifyAudit } from './audit-logs.js';
+import { evidenceOfFirstBatch, exportAndVerifyExchange } from './exchange-logs.js';
 import { Federation, waitFor, type NodeSpec } from './federation.js';
 import { sampleRecord, sampleSet } from './sample-data.js';
+import { addDemoAccounts, type DemoAccount } from './console-accounts.js';
 
 export const DEMO_NODES: NodeSpec[] = [
   { id: '430100', name: '长沙市', grade: 3 },
@@ -21,6 +27,8 @@ export interface DemoOptions {
   keep: boolean;
   /** Ordinary records per node besides the featured subject's five. */
   recordsPerNode?: number;
+  /** `sm`: the whole federation on the national suite CF1-SM2-SM4GCM-SM3 (SM2 root, hub and nodes with suites ["SM"]). */
+  suite?: 'sm';
   log: (line: string) => void;
 }
 
@@ -32,15 +40,22 @@ interface ExchangeStatus {
 }
 
 interface SubjectAnswer {
-  records: { id: string; classification: string; sourceNode: string; status: string }[];
+  records: { id: string; classification: string; sourceNode: string; status: string; version?: number; fields?: Record<string, unknown> }[];
   withheld: { classification: string; code: string; count?: number }[];
 }
 
 export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> {
   const t0 = Date.now();
   const step = (text: string) => o.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${text}`);
-  const fed = new Federation(o.out, { nodeHubConfig: { pollIntervalMs: 300, batchMaxAgeMs: 200, checkpointIntervalMs: 2000 } });
-  const summary: Record<string, unknown> = { out: o.out, nodes: {} };
+  const sm = o.suite === 'sm';
+  const fed = new Federation(o.out, {
+    nodeHubConfig: { pollIntervalMs: 300, batchMaxAgeMs: 200, checkpointIntervalMs: 2000, ...(sm ? { suites: ['SM'] } : {}) },
+    consoles: true,
+    ...(sm ? { sm2Ca: true, hubConfig: { suites: ['SM'] } } : {}),
+  });
+  // the web consoles: `nodes` now, `hub` beside it once the hub has one ({ hub: { url }, nodes: { "430100": { url, accounts } } })
+  const consoles: { nodes: Record<string, { url: string; accounts: DemoAccount[] }> } = { nodes: {} };
+  const summary: Record<string, unknown> = { out: o.out, nodes: {}, consoles };
   try {
     step(`provincial CA in ${fed.caDir}`);
     await fed.init();
@@ -49,7 +64,13 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
     for (const spec of DEMO_NODES) {
       await fed.enrolNode(spec);
       await fed.startNode(spec.id);
-      step(`node ${spec.id} ${spec.name} (grade ${spec.grade}) enrolled with a one-time token, listening at ${fed.node(spec.id).process!.url}`);
+      const proc = fed.node(spec.id).process!;
+      step(`node ${spec.id} ${spec.name} (grade ${spec.grade}) enrolled with a one-time token, listening at ${proc.url}`);
+      if (proc.consoleUrl) {
+        const accounts = await addDemoAccounts({ id: spec.id, configFile: fed.node(spec.id).configFile, apiUrl: proc.url }, fed.env);
+        consoles.nodes[spec.id] = { url: proc.consoleUrl, accounts };
+        step(`node ${spec.id} console at ${proc.consoleUrl}; demo accounts ${accounts.map((a) => `${a.user} (${a.role})`).join(', ')}`);
+      }
     }
 
     const sets = new Map(DEMO_NODES.map((n) => [n.id, sampleSet(n.id, o.recordsPerNode ?? 60)]));
@@ -86,6 +107,24 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
     summary.query = { from: '430181', released: q.body.records.length, classes: qClasses, withheld: q.body.withheld };
 
     const target = created.get('430100')![1]!; // the featured subject's public CF
+    // A cross-city objection (异议): filed at 常德 about 长沙's record, sealed to 长沙 through the hub,
+    // decided there (only the owner decides), the result and the cleared 异议中 mark back at 常德.
+    const filed = await fed.api<{ id: string; dueDate: string }>('430700', 'POST', `/v1/records/${target}/objections`, { grounds: '示例：当事人称处罚决定已被复议变更' });
+    if (filed.status !== 201) throw new Error(`objection at 常德 failed: ${filed.status} ${JSON.stringify(filed.body)}`);
+    step(`常德 filed objection ${filed.body.id} about 长沙's record ${target} (decision due ${filed.body.dueDate}, working days)`);
+    await waitFor('the objection to reach 长沙 (异议中 there)', async () => {
+      const r = await fed.api<{ disputedLabel?: string }>('430100', 'GET', `/v1/records/${target}`);
+      return r.body.disputedLabel === '异议中' ? true : undefined;
+    });
+    step('长沙 received it; the record shows 异议中 at both nodes');
+    const decided = await fed.api('430100', 'POST', `/v1/objections/${filed.body.id}/resolve`, { outcome: 'rejected', note: '示例：复议决定维持原处罚' });
+    if (decided.status !== 200) throw new Error(`deciding the objection at 长沙 failed: ${decided.status} ${JSON.stringify(decided.body)}`);
+    const result = await waitFor('the result to come back to 常德', async () => {
+      const r = await fed.api<{ status: string; resolvedBy: string }[]>('430700', 'GET', `/v1/records/${target}/objections`);
+      return r.body[0]?.status === 'rejected' ? r.body[0] : undefined;
+    });
+    step(`长沙 rejected it; 常德 holds the result (${result.resolvedBy}) and the mark is cleared`);
+    summary.objection = { id: filed.body.id, record: target, filedAt: '430700', decidedAt: '430100', outcome: result.status };
     const w = await fed.api('430100', 'POST', `/v1/records/${target}/withdraw`, { reason: 'correction', note: '示例：更正' });
     if (w.status !== 200) throw new Error(`withdrawal failed: ${w.status} ${JSON.stringify(w.body)}`);
     step(`长沙 withdrew record ${target} (correction)`);
@@ -95,6 +134,21 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
     });
     step('常德 no longer shows it');
     summary.withdrawal = { record: target, goneAtChangde: true };
+
+    // the correction (信息更正): the same 文书号 re-submitted with the corrected amount is version 2 of
+    // the same record, active again; it travels as a `versions` batch item and replaces 常德's copy
+    const original = sets.get('430100')!.records[1]!;
+    const corrected = { ...original, fields: { ...original.fields, fineAmount: 0.3, content: '未按规定公示食品经营许可证，罚款人民币叁仟元（更正）' } };
+    const c = await fed.api<{ versions: number; records: { id: string; version: number; status: string }[] }>('430100', 'POST', '/v1/records', corrected);
+    if (c.status !== 200 || c.body.versions !== 1 || c.body.records[0]!.id !== target) throw new Error(`correction failed: ${c.status} ${JSON.stringify(c.body)}`);
+    step(`长沙 re-submitted ${target} with the corrected fine: version ${c.body.records[0]!.version}, ${c.body.records[0]!.status}`);
+    const back = await waitFor('the correction to reach 常德', async () => {
+      const r = await fed.api<SubjectAnswer>('430700', 'GET', `/v1/subjects/${changsha}`);
+      const hit = r.status === 200 ? r.body.records.find((x) => x.id === target) : undefined;
+      return hit?.version === 2 ? hit : undefined;
+    });
+    step(`常德 shows it again, corrected (version 2, fine ${String(back.fields?.fineAmount)} 万元)`);
+    summary.correction = { record: target, version: 2, atChangde: true };
 
     const rv = await credit(['hub', 'revoke', '--config', fed.hubConfigFile, '--node', '430700']);
     if (rv.code !== 0) throw new Error(`hub revoke failed: ${rv.stderr}`);
@@ -109,26 +163,35 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
     step(`常德 stored a new record; its next batch was refused by the hub: ${refused.code}`);
     summary.revocation = { node: '430700', refusedWith: refused.code };
 
-    const auditDir = join(o.out, 'audit');
-    mkdirSync(auditDir, { recursive: true });
-    const verified: Record<string, string> = {};
-    const stores: [string, string, string, string][] = [
-      ['430000', join(fed.hubDir, 'data', 'hub.sqlite'), join(fed.hubDir, 'data', 'hub.key'), join(fed.hubDir, 'data', 'hub.pem')],
-      ...DEMO_NODES.map((n): [string, string, string, string] => {
-        const d = fed.node(n.id).dir;
-        return [n.id, join(d, 'data', 'node.sqlite'), join(d, 'data', 'exchange', 'node.key'), join(d, 'data', 'exchange', 'node.pem')];
-      }),
-    ];
-    for (const [id, db, key, cert] of stores) {
-      const file = join(auditDir, `${id}.ndjson`);
-      const ex = await credit(['audit', 'export', '--db', db, '--out', file, '--key', key, '--cert', cert]);
-      if (ex.code !== 0) throw new Error(`audit export of ${id} failed: ${ex.stderr}`);
-      const v = await credit(['audit', 'verify', file, '--ca', fed.caCertFile]);
-      if (v.code !== 0) throw new Error(`audit log of ${id} does not verify: ${v.stdout}${v.stderr}`);
-      verified[id] = v.stdout.trim().split('\n').pop()!;
-      step(`audit log ${id} exported to ${file} and verified: ${verified[id]}`);
-    }
-    summary.audit = verified;
+    // data quality (issue 19): the province view of every node, from the hub's aggregates
+    const qualityFile = join(o.out, 'quality.json');
+    const qr = await credit(['hub', 'quality', '--config', fed.hubConfigFile, '--json', '--out', qualityFile]);
+    if (qr.code !== 0) throw new Error(`hub quality failed: ${qr.stderr}`);
+    const quality = JSON.parse(readFileSync(qualityFile, 'utf8')) as { totals: { counters: { submitted: number }; indicators: { complianceRate: number | null } }; nodes: { node: string }[]; interconnection: { seen: number; expected: number } };
+    summary.quality = { file: qualityFile, items: quality.totals.counters.submitted, complianceRate: quality.totals.indicators.complianceRate, nodes: quality.nodes.map((n) => n.node), interconnection: `${quality.interconnection.seen}/${quality.interconnection.expected}` };
+    step(`province data quality written to ${qualityFile}: ${quality.totals.counters.submitted} items from ${quality.nodes.length} nodes, 数据合规率 ${String(quality.totals.indicators.complianceRate)}, 互联互通 ${quality.interconnection.seen}/${quality.interconnection.expected}`);
+
+    // the credit report (issue 19): the featured 长沙 subject, as 长沙's administrator sees it, signed and verified
+    const reportFile = join(o.out, `report-${changsha}.pdf`);
+    const cs = fed.node('430100');
+    const rr = await credit(['node', 'report', '--config', cs.configFile, '--code', changsha, '--out', reportFile, '--token', cs.token!, '--url', cs.process!.url]);
+    if (rr.code !== 0) throw new Error(`node report failed: ${rr.stderr}`);
+    const reportCheck = await credit(['node', 'report', 'verify', reportFile, '--ca', fed.caCertFile]);
+    if (reportCheck.code !== 0) throw new Error(`verifying ${reportFile} failed: ${reportCheck.stderr}`);
+    summary.report = { file: reportFile, verified: reportCheck.stdout.trim() };
+    step(`credit report of the 长沙 subject written to ${reportFile}; ${reportCheck.stdout.trim()}`);
+
+    summary.audit = await exportAndVerifyAudit({
+      out: o.out, caCertFile: fed.caCertFile, step,
+      hub: { id: '430000', db: join(fed.hubDir, 'data', 'hub.sqlite'), key: join(fed.hubDir, 'data', 'hub.key'), cert: join(fed.hubDir, 'data', 'hub.pem') },
+      nodes: DEMO_NODES.map((n) => ({ id: n.id, db: join(fed.node(n.id).dir, 'data', 'node.sqlite') })),
+    });
+    const sides = [{ id: '430000', configFile: fed.hubConfigFile }, ...DEMO_NODES.map((n) => ({ id: n.id, configFile: fed.node(n.id).configFile }))];
+    // on SM the envelope signers' certificates come from the SM2 root: the exchange log is checked against both roots
+    const trustFile = sm ? join(o.out, 'ca-and-sm2-ca.pem') : fed.caCertFile;
+    if (sm) writeFileSync(trustFile, readFileSync(fed.caCertFile, 'utf8') + readFileSync(join(fed.caDir, 'sm2-ca.pem'), 'utf8'));
+    summary.exchange = await exportAndVerifyExchange({ out: o.out, caCertFile: trustFile, hubConfigFile: fed.hubConfigFile, sides, revoked: '430700', step });
+    summary.evidence = await evidenceOfFirstBatch({ out: o.out, caCertFile: trustFile, hubConfigFile: fed.hubConfigFile, node: sides[1]!, step });
     summary.caCert = fed.caCertFile;
     summary.seconds = Math.round((Date.now() - t0) / 100) / 10;
     writeFileSync(join(o.out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
@@ -138,6 +201,7 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
     if (o.keep) {
       o.log('\nThe federation keeps running (Ctrl-C stops it). Try:');
       o.log(`  hub:  ${fed.hubUrl}  (mutual TLS; CA certificate ${fed.caCertFile})`);
+      o.log(renderConsoles(consoles, DEMO_NODES, fed.caCertFile));
       for (const n of DEMO_NODES) {
         const h = fed.node(n.id);
         o.log(`  ${n.id} ${n.name}: curl -H 'authorization: Bearer ${h.token}' ${h.process!.url}/v1/subjects/${sets.get(n.id)!.featured}`);
@@ -153,6 +217,18 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
   }
 }
 
+/** The consoles' URLs and demo accounts (password and TOTP secret: enter the secret into an authenticator app). */
+export function renderConsoles(c: { nodes: Record<string, { url: string; accounts: DemoAccount[] }> }, nodes: NodeSpec[], caCertFile: string): string {
+  const lines = [`  web consoles (HTTPS, certificates from the provincial CA ${caCertFile}; log in with password + TOTP code):`];
+  for (const n of nodes) {
+    const e = c.nodes[n.id];
+    if (!e) continue;
+    lines.push(`    ${n.id} ${n.name}  ${e.url}`);
+    for (const a of e.accounts) lines.push(`      ${a.user.padEnd(8)} ${a.role.padEnd(8)} password ${a.password}  TOTP secret ${a.totpSecret}`);
+  }
+  return lines.join('\n');
+}
+
 /** The closing summary as a few readable lines. */
 export function renderSummary(s: Record<string, unknown>, nodes: NodeSpec[]): string {
   const q = s.query as { released: number; classes: string[]; withheld: unknown[] };
@@ -165,9 +241,16 @@ export function renderSummary(s: Record<string, unknown>, nodes: NodeSpec[]): st
     ...nodes.map((n) => `  ${n.id} ${n.name}  grade ${n.grade}  batches acknowledged ${sent[n.id]?.sent.accepted ?? 0}`),
     `  distribution   常德 (grade 2) received a 长沙 subject's ${d.classes.join(' + ')} records (${d.changdeHolds}); restricted and internal stayed home`,
     `  query          浏阳 → hub: ${q.released} record(s) released [${q.classes.join(', ')}], ${q.withheld.length} class(es) withheld`,
+    ...(s.objection ? [`  objection      filed at 常德 about 长沙's record, decided at 长沙 (${(s.objection as { outcome: string }).outcome}), result back at 常德`] : []),
     `  withdrawal     ${(s.withdrawal as { record: string }).record} withdrawn at 长沙, gone at 常德`,
+    ...(s.correction ? [`  correction     ${(s.correction as { record: string }).record} re-submitted corrected at 长沙: version 2, active again at 常德`] : []),
     `  revocation     常德 revoked; its next batch refused with ${(s.revocation as { refusedWith: string }).refusedWith}`,
     ...Object.entries(audit).map(([id, line]) => `  audit ${id}   ${line.replace(/, root [0-9a-f]+ at tree size \d+/, '')}`),
+    ...Object.entries((s.exchange ?? {}) as Record<string, string>).map(([id, line]) => `  exchange ${id}   ${line}`),
+    ...(s.evidence ? [`  evidence       ${String(s.evidence)}`] : []),
+    ...(s.quality ? [`  quality        ${String((s.quality as { file: string }).file)}: ${String((s.quality as { items: number }).items)} items, 数据合规率 ${String((s.quality as { complianceRate: number }).complianceRate)}`] : []),
+    ...(s.report ? [`  report         ${String((s.report as { file: string }).file)} (signed by 长沙, verified against the CA)`] : []),
+    ...Object.entries(((s.consoles ?? { nodes: {} }) as { nodes: Record<string, { url: string }> }).nodes).map(([id, c]) => `  console ${id}  ${c.url}`),
     `  took ${String(s.seconds)} s`,
     '',
   ];

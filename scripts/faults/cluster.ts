@@ -17,7 +17,7 @@ import { makeToken } from '../../hub/enrolment-service.js';
 import { migrateHub } from '../../hub/migrations.js';
 import { buildConfig } from '../../node/config.js';
 import { enrollNode } from '../../node/exchange/enroll.js';
-import { issueToken } from '../../node/tokens.js';
+import { mintServiceTokenFor } from '../../node/service-tokens.js';
 import { startServer, type ServerProcess } from '../demo/processes.js';
 import { waitFor } from '../demo/federation.js';
 
@@ -129,7 +129,7 @@ export class Cluster {
 
   /**
    * Writes the node's config, enrols it with the running hub (as `credit node init` does) and
-   * issues an admin token for its API; the node is not started. `hubUrl` overrides where the node
+   * issues a service token (officer, internal clearance) for its API; the node is not started. `hubUrl` overrides where the node
    * looks for the hub (a fault proxy), `hubKeys` adds `hub.*` config keys.
    */
   async addNode(spec: NodeSpec, o: { hubUrl?: string; hubKeys?: Record<string, unknown> } = {}): Promise<ClusterNode> {
@@ -143,10 +143,20 @@ export class Cluster {
     await enrollNode({ dataDir, nodeId: spec.id, hubUrl: this.hubUrl, token: await this.hubToken(spec), caCertPem: await this.caPem() });
     const config = { ...base, hub: { url: o.hubUrl ?? this.hubUrl, ...FAST_HUB_KEYS, ...o.hubKeys } };
     writeFileSync(configFile, JSON.stringify(config, null, 2) + '\n');
-    const token = await issueToken(built.jwtSecret, spec.id, { user: 'faults', role: 'admin', clearance: 'internal', ttlSeconds: 86_400 });
+    const { token } = await mintServiceTokenFor(built, { user: 'faults', role: 'officer', clearance: 'internal', ttlSeconds: 86_400 });
     const node: ClusterNode = { ...spec, dir, dataDir, configFile, config, token };
     this.nodes.set(spec.id, node);
     return node;
+  }
+
+  /**
+   * A new service token for node `id`, issued at `now` (a node started with a moved clock refuses a
+   * token issued in its future: mint it on the node's own clock, as the CLI beside it would).
+   */
+  async remintToken(id: string, now: Date): Promise<void> {
+    const n = this.node(id);
+    const built = buildConfig({ nodeId: n.id, dataDir: n.dataDir, listen: { host: '127.0.0.1', port: 0 }, rateLimit: { enabled: false } }, {}, n.dir);
+    n.token = (await mintServiceTokenFor(built, { user: 'faults', role: 'officer', clearance: 'internal', ttlSeconds: 86_400 }, now)).token;
   }
 
   private async caPem(): Promise<string> {
@@ -178,7 +188,7 @@ export class Cluster {
     writeFileSync(n.configFile, JSON.stringify(config, null, 2) + '\n');
   }
 
-  /** The node's local API as its admin user. */
+  /** The node's local API as its service account (officer, internal clearance: records and the exchange status). */
   async api<T = unknown>(id: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: T }> {
     const n = this.node(id);
     if (!n.process || n.process.exited) throw new Error(`node ${id} is not running`);

@@ -7,8 +7,11 @@
  * offline against the CA (a consistent copy of each store is taken with VACUUM INTO, a checkpoint
  * is signed over the copy's newest entry with the owner's key, and the bundle is verified).
  */
+import { dirname, join } from 'node:path';
+import { hubRecordContext } from '../../hub/at-rest.js';
+import { fileKeyWrapper, readKeyring } from '../../server/at-rest-keys.js';
+import { attachKeyring, openRecord } from '../../server/at-rest-store.js';
 import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { exportBundle, toNdjson, verifyBundle } from '../../audit/index.js';
 import { connect } from '../../audit/knex-connect.js';
@@ -127,7 +130,9 @@ export async function census(cluster: Cluster, source: string, receivers: readon
   const ownIds = new Set(node.own.map((r) => String(r.id)));
 
   const hub = await withDb(cluster.hubDb, async (db) => {
-    const recs = (await db('hub_records').where({ source_node: source }).select('id', 'type', 'class', 'fields', 'batch_id')) as Row[];
+    // rows are sealed at rest under the hub's data key (docs/at-rest.md), next to its store
+    attachKeyring(db, await readKeyring(join(dirname(cluster.hubDb), 'data.key'), fileKeyWrapper));
+    const recs = ((await db('hub_records').where({ source_node: source }).select('id', 'source_node', 'type', 'class', 'fields', 'batch_id')) as Row[]).map((r): Row => ({ ...r, fields: JSON.stringify(openRecord(db, hubRecordContext(source, String(r.id)), r).fields) }));
     const envs = (await db('hub_envelopes').where({ from_node: source, type: 'batch' }).select('id', 'seq', 'outcome', 'response')) as Row[];
     return { recs, envs };
   });

@@ -39,7 +39,12 @@ t.test('the hub is killed while batches are in flight: nothing lost, nothing twi
     return s.lastError?.loop === 'sender' || s.batches.pending > 0 || s.outbox.pending > 0 ? s : undefined;
   });
   t.ok(down, 'the node noticed');
-  await new Promise((r) => setTimeout(r, 1500)); // a few failed attempts while the hub is away
+  // Two failed attempts while the hub is away (each failure stamps lastError anew), not a guessed 1.5 s.
+  const failedOnce = await waitFor('a failed attempt while the hub is away', async () => (await status(fed, CHANGSHA.id)).lastError ?? undefined);
+  await waitFor('a second failed attempt', async () => {
+    const e = (await status(fed, CHANGSHA.id)).lastError;
+    return e && e.at !== failedOnce.at ? e : undefined;
+  });
   await fed.startHub(hubPort);
   const s = await drained(fed, CHANGSHA.id, 90_000);
   t.equal(s.batches.refused, 0);

@@ -1,15 +1,16 @@
 /**
  * Who is speaking, attacked beyond test/node/auth.test.ts and test/hub/*: node bearer tokens edited
- * to escalate (submitter → admin), re-signed with other algorithms or keys, header injection, and
+ * to escalate (submitter → officer), re-signed with other algorithms or keys, header injection, and
  * a fast-check property over arbitrary edits of a real token (never accepted unless its bytes are
  * unchanged); at the hub, one node speaking for another (from=B over A's TLS, A's certificate
  * claiming B, B's captured batch replayed by A) on every envelope route, re-addressed envelopes,
  * protocol downgrades, and every mutual-TLS route without a client certificate.
  */
 import t from 'tap';
+import { SUPPORTED_VERSIONS } from '../../protocol/version.js';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { issueToken } from '../../node/tokens.js';
 import { nodeFixture, record } from '../node/app-fixture.js';
 import { hubFixture, wire } from '../hub/fixture.js';
@@ -28,18 +29,18 @@ t.test('node: edited, re-signed and injected tokens are 401 with their code', as
   const hs = (header: Record<string, unknown>, body: Record<string, unknown>, key: Uint8Array = f.config.jwtSecret) =>
     new SignJWT(body).setProtectedHeader({ alg: 'HS256', ...header } as { alg: string }).sign(key);
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const admin = { ...claims, role: 'admin', clearance: 'internal' };
+  const raised = { ...claims, role: 'officer', clearance: 'internal' };
   const cases: [string, string, string][] = [
-    ['submitter token edited to admin/internal, signature kept', `${h}.${b64(admin)}.${s}`, 'ERR_AUTH_INVALID'],
-    ['submitter token edited to admin, alg none', `${b64({ alg: 'none', typ: 'JWT' })}.${b64(admin)}.`, 'ERR_AUTH_INVALID'],
-    ['alg "None" (case games)', `${b64({ alg: 'None', typ: 'JWT' })}.${b64(admin)}.`, 'ERR_AUTH_INVALID'],
-    ['admin claims signed with an empty key', await hs({}, { ...admin, exp: now + 600 }, new Uint8Array(32)), 'ERR_AUTH_INVALID'],
-    ['admin claims signed RS256 with a key of our own', await new SignJWT({ ...admin, exp: now + 600 }).setProtectedHeader({ alg: 'RS256' }).sign(rsa.privateKey), 'ERR_AUTH_INVALID'],
-    ['kid / jku / x5u header injection, signed with an attacker key', await hs({ kid: '../../../dev/null', jku: 'https://evil.example/jwks', x5u: 'https://evil.example/c' }, { ...admin, exp: now + 600 }, Buffer.alloc(32, 1)), 'ERR_AUTH_INVALID'],
+    ['submitter token edited to officer/internal, signature kept', `${h}.${b64(raised)}.${s}`, 'ERR_AUTH_INVALID'],
+    ['submitter token edited to officer, alg none', `${b64({ alg: 'none', typ: 'JWT' })}.${b64(raised)}.`, 'ERR_AUTH_INVALID'],
+    ['alg "None" (case games)', `${b64({ alg: 'None', typ: 'JWT' })}.${b64(raised)}.`, 'ERR_AUTH_INVALID'],
+    ['officer claims signed with an empty key', await hs({}, { ...raised, exp: now + 600 }, new Uint8Array(32)), 'ERR_AUTH_INVALID'],
+    ['officer claims signed RS256 with a key of our own', await new SignJWT({ ...raised, exp: now + 600 }).setProtectedHeader({ alg: 'RS256' }).sign(rsa.privateKey), 'ERR_AUTH_INVALID'],
+    ['kid / jku / x5u header injection, signed with an attacker key', await hs({ kid: '../../../dev/null', jku: 'https://evil.example/jwks', x5u: 'https://evil.example/c' }, { ...raised, exp: now + 600 }, Buffer.alloc(32, 1)), 'ERR_AUTH_INVALID'],
     ['the right key, the role "root"', await hs({}, { ...claims, role: 'root', exp: now + 600 }), 'ERR_AUTH_INVALID'],
-    ['the right key, no clearance claim', await hs({}, { sub: 'x', iss: '430100', role: 'admin', exp: now + 600 }), 'ERR_AUTH_INVALID'],
-    ['the right key, not valid before next hour', await hs({}, { ...admin, exp: now + 7200, nbf: now + 3600 }), 'ERR_AUTH_INVALID'],
-    ['the right key, expired a minute ago', await hs({}, { ...admin, exp: now - 60 }), 'ERR_AUTH_EXPIRED'],
+    ['the right key, no clearance claim', await hs({}, { sub: 'x', iss: '430100', role: 'officer', exp: now + 600 }), 'ERR_AUTH_INVALID'],
+    ['the right key, not valid before next hour', await hs({}, { ...raised, exp: now + 7200, nbf: now + 3600 }), 'ERR_AUTH_INVALID'],
+    ['the right key, expired a minute ago', await hs({}, { ...raised, exp: now - 60 }), 'ERR_AUTH_EXPIRED'],
     ['expired token with a later exp pasted in', `${h}.${b64({ ...claims, exp: now + 86_400 })}.${s}`, 'ERR_AUTH_INVALID'],
     ['signature stripped', `${h}.${p}.`, 'ERR_AUTH_INVALID'],
     ['four segments', `${submitter}.${s}`, 'ERR_AUTH_INVALID'],
@@ -60,12 +61,14 @@ for (const engine of await engines()) {
   t.test(`node: a correctly signed token whose user name cannot be audited is 401, not a 500 (${engine.name})`, async (t) => {
     const f = await nodeFixture(t, { engine });
     for (const user of ['a\u0000b', 'ab\ud800', 'line\r\nbreak', 'x'.repeat(121), ...HOSTILE_STRINGS.filter((x) => /[\u0000-\u001f\ud800-\udfff]/.test(x))]) {
-      const res = await f.app.inject({ method: 'POST', url: '/v1/records', headers: { authorization: `Bearer ${await f.token('admin', 'internal', { user })}` }, payload: record('CF', { decisionNo: `S-${user}` }) });
+      // signed by the node's key (no session can hold such a name: the claim check refuses it first)
+      const token = await issueToken(f.config.jwtSecret, '430100', { user, role: 'officer', clearance: 'internal', ttlSeconds: 600, jti: randomUUID() });
+      const res = await f.app.inject({ method: 'POST', url: '/v1/records', headers: { authorization: `Bearer ${token}` }, payload: record('CF', { decisionNo: `S-${user}` }) });
       t.equal(res.statusCode, 401, `user ${JSON.stringify(user).slice(0, 30)}`);
       t.equal(res.json().code, 'ERR_AUTH_INVALID');
     }
     for (const [i, user] of ["'; DROP TABLE node_records; --", '../../etc/passwd', '张三', 'x'.repeat(120)].entries()) {
-      const res = await f.app.inject({ method: 'POST', url: '/v1/records', headers: { authorization: `Bearer ${await f.token('admin', 'internal', { user })}` }, payload: record('CF', { decisionNo: `S-${i}` }) });
+      const res = await f.app.inject({ method: 'POST', url: '/v1/records', headers: { authorization: `Bearer ${await f.token('officer', 'internal', { user })}` }, payload: record('CF', { decisionNo: `S-${i}` }) });
       t.equal(res.statusCode, 201, `user ${JSON.stringify(user).slice(0, 30)} is just a name`);
     }
     t.ok(f.events.some((e) => e.actor === "user:'; DROP TABLE node_records; --"), 'audited verbatim as the actor');
@@ -75,7 +78,7 @@ for (const engine of await engines()) {
 
 t.test('node: property — any edit of a real token is refused unless its decoded bytes are unchanged', async (t) => {
   const f = await nodeFixture(t);
-  const token = await issueToken(f.config.jwtSecret, '430100', { user: 'clerk', role: 'query', clearance: 'public', ttlSeconds: 3600 });
+  const token = await f.token('query', 'public', { user: 'clerk' });
   const bytes = (tok: string) => tok.split('.').map((x) => Buffer.from(x, 'base64url').toString('hex')).join('.');
   const edit = fc.oneof(
     fc.record({ i: fc.nat({ max: token.length - 1 }), c: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ \u0000é') }).map(({ i, c }) => token.slice(0, i) + c + token.slice(i + 1)),
@@ -133,7 +136,7 @@ t.test('hub: one node speaking for another, re-addressed envelopes, downgrades, 
       const down = await f.call(a.agent, 'POST', path, { ...(await f.sealFrom(a, type, payloads[type], { seq: 1 })), v });
       t.equal(down.status, 400, `${type}: v ${v}`);
       t.equal(down.json.code, 'ERR_PROTOCOL_VERSION', `${type}: v ${v}`);
-      t.same(down.json.details.supported, ['1.0'], 'the answer lists the versions spoken');
+      t.same(down.json.details.supported, [...SUPPORTED_VERSIONS], 'the answer lists the versions spoken');
     }
   }
   const replayed = await f.call(a.agent, 'POST', '/v1/batches', await f.sealFrom(b, 'batch', payloads.batch, { seq: 1 }));

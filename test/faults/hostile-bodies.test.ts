@@ -21,7 +21,7 @@ const documented = (status: number, code: string | undefined, table: Readonly<Re
 
 t.test('node: mutated and random bodies on every POST route', async (t) => {
   const f = await nodeFixture(t);
-  const h = await f.auth('admin', 'internal');
+  const h = await f.auth('officer', 'internal');
   const created = await f.app.inject({ method: 'POST', url: '/v1/records', headers: h, payload: record('CF') });
   const id = created.json().records[0].id as string;
   const objection = await f.app.inject({ method: 'POST', url: `/v1/records/${id}/objections`, headers: h, payload: { grounds: '名称有误' } });

@@ -12,7 +12,7 @@ export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
   fc.constantFrom<unknown>(1e308, -1e308, -1, 0, -0, 2 ** 53 + 1, 1.5, Number.MAX_SAFE_INTEGER, null, true, false, [], {}, '', ' ', 'x'.repeat(70_000), '\ud800', 'a\u0000b', '\udc00x', '9'.repeat(400)),
   fc.constantFrom(...HOSTILE_STRINGS),
-  fc.constantFrom('2.0', '0.9', '1.1', '1', 'SM2-SM4-SM3', 'CF1-NOPE', '430700', '430000', 'receipt', 'internal', 'restricted', '1970-01-01T00:00:00.000Z'),
+  fc.constantFrom('2.0', '0.9', '1.1', '1', 'CF1-SM2KA-SM4GCM-SM3', 'CF1-NOPE', '430700', '430000', 'receipt', 'internal', 'restricted', '1970-01-01T00:00:00.000Z'),
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.integer({ min: 1, max: 300 }).map((d) => JSON.parse(nested(d)) as unknown),
 );

@@ -14,7 +14,7 @@ import t, { type Test } from 'tap';
 import { tlsClientOptions } from '../../certs/tls.js';
 import { buildConfig } from '../../node/config.js';
 import { startNode } from '../../node/server.js';
-import { issueToken } from '../../node/tokens.js';
+import { mintServiceTokenFor } from '../../node/service-tokens.js';
 import { ENROLL_BODY_LIMIT } from '../../hub/routes/public.js';
 import { hubFixture, wire } from '../hub/fixture.js';
 import { record } from '../node/app-fixture.js';
@@ -94,7 +94,7 @@ t.test('a city node with its default limits', async (t) => {
   t.equal(config.rateLimit.enabled, true, 'rate limit on by default');
   const node = await startNode({ config });
   t.teardown(() => node.close());
-  const token = await issueToken(config.jwtSecret, '430100', { user: 'x', role: 'admin', clearance: 'internal', ttlSeconds: 600 });
+  const token = (await mintServiceTokenFor(config, { user: 'x', role: 'officer', clearance: 'internal', ttlSeconds: 600 })).token;
   const id = '0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b';
   const head = (m: string, p: string, extra: string) => `${m} ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\nauthorization: Bearer ${token}\r\n${extra}`;
   const json = (path: string): Route => ({ path, type: 'application/json', limit: config.bodyLimitBytes, badJson: 'ERR_REQUEST_INVALID' });
@@ -120,7 +120,7 @@ t.test('a node with a 64 KiB import limit: a chunked upload past it → 413', as
   const config = buildConfig({ nodeId: '430100', dataDir: join(dir, 'data'), listen: { host: '127.0.0.1', port: 0 }, logLevel: 'silent', importLimitBytes: 65_536 }, {});
   const node = await startNode({ config });
   t.teardown(() => node.close());
-  const token = await issueToken(config.jwtSecret, '430100', { user: 'x', role: 'submitter', clearance: 'public', ttlSeconds: 600 });
+  const token = (await mintServiceTokenFor(config, { user: 'x', role: 'submitter', clearance: 'public', ttlSeconds: 600 })).token;
   const lines = Array.from({ length: 200 }, (_, i) => JSON.stringify(record('CF', { decisionNo: `BIG-${i}` })) + '\n').join('');
   const a = await rawHttp(`${node.url}/v1/records/import`, { head: `POST /v1/records/import HTTP/1.1\r\nHost: x\r\nauthorization: Bearer ${token}\r\ncontent-type: application/x-ndjson\r\ntransfer-encoding: chunked`, chunks: [`${Buffer.byteLength(lines).toString(16)}\r\n${lines}\r\n`, '0\r\n\r\n'] });
   t.equal(a.status, 413);

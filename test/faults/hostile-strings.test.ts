@@ -6,6 +6,7 @@
  * with its code — never executed, never a 500 — and the tables and audit chains are intact after.
  */
 import t, { type Test } from 'tap';
+import { hubFields } from '../helpers/at-rest.js';
 import type { Knex } from 'knex';
 import { GENESIS_HASH } from '../../audit/index.js';
 import { fromRow, hashEntry, type EntryRow } from '../../audit/entry.js';
@@ -16,7 +17,8 @@ import { hubFixture, wire } from '../hub/fixture.js';
 import { nodeFixture, record } from '../node/app-fixture.js';
 import { HOSTILE_STRINGS, sealRaw, tableNames } from './hostile-support.js';
 
-const TEXT_FIELDS = ['subjectName', 'legalRep', 'category', 'content', 'authority', 'sourceName'] as const;
+// CF free-text columns (处罚类别 is a value set since catalog 2027.1; 违法事实 is free text).
+const TEXT_FIELDS = ['subjectName', 'legalRep', 'violationFacts', 'content', 'authority', 'sourceName'] as const;
 const hasNul = (s: string) => s.includes('\u0000');
 /** Percent-encodes as a browser would; a lone surrogate goes as its WTF-8 bytes (not UTF-8: the router refuses them). */
 const enc = (s: string) => (hasLoneSurrogate(s) ? Buffer.from(s.replace(/[\ud800-\udfff]/g, '\u0001')).toString('hex').replace(/(..)/g, '%$1').replace(/%01/g, '%ED%A0%80') : encodeURIComponent(s));
@@ -39,7 +41,9 @@ for (const engine of await engines()) {
   t.test(`node local API (${engine.name})`, async (t) => {
     const f = await nodeFixture(t, { engine });
     const tables = await tableNames(f.db);
-    const h = await f.auth('admin', 'internal');
+    const h = await f.auth('officer', 'internal');
+    // another officer decides objections: the one who filed may not (four-eyes, issue 15)
+    const h2 = { authorization: `Bearer ${await f.token('officer', 'internal', { user: 'second-officer' })}` };
     const ids: string[] = [];
     let accepted = 0;
     for (const [i, s] of HOSTILE_STRINGS.entries()) {
@@ -80,7 +84,7 @@ for (const engine of await engines()) {
       t.equal(obj.statusCode, bad ? 400 : 201, `objection grounds ${JSON.stringify(s)}`);
       if (!bad) {
         t.equal(obj.json().grounds, s, 'grounds stored verbatim');
-        const resolved = await f.app.inject({ method: 'POST', url: `/v1/objections/${obj.json().id}/resolve`, headers: h, payload: { outcome: 'rejected', note: s } });
+        const resolved = await f.app.inject({ method: 'POST', url: `/v1/objections/${obj.json().id}/resolve`, headers: h2, payload: { outcome: 'rejected', note: s } });
         t.equal(resolved.statusCode, 200);
         t.equal(resolved.json().resolutionNote, s, 'note stored verbatim');
       } else t.equal(obj.json().code, 'ERR_REQUEST_INVALID');
@@ -129,7 +133,7 @@ for (const engine of await engines()) {
       t.equal(r.status, 200, `batch with ${JSON.stringify(s)}: ${r.json.code ?? 'receipt'}`);
       t.same((await f.openAs<ReceiptPayload>(cs, r.json)).payload.accepted, [rec.id]);
       const row = await db('hub_records').where({ id: rec.id }).first();
-      t.same(TEXT_FIELDS.map((k) => JSON.parse(row.fields)[k]), TEXT_FIELDS.map(() => s.trim()), 'stored verbatim (trimmed)');
+      t.same(TEXT_FIELDS.map((k) => hubFields(db, row)[k]), TEXT_FIELDS.map(() => s.trim()), 'stored verbatim (trimmed)');
       stored.push({ id: rec.id, s });
       const ts = `2026-11-28T08:00:00.000Z${s}`.slice(0, 40);
       const odd = await post('batch', { records: [{ ...wire('XK'), createdAt: ts }], withdrawals: [{ id: rec.id, reason: 'repair', at: ts }] });

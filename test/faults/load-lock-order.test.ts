@@ -6,7 +6,7 @@
  * without an answer (a request unanswered after NO_ANSWER_MS is reported as a hang, not waited on).
  * Afterwards the hub still answers, every batch is counted once, and no connection of the hub is
  * left in a transaction.
- * Duration: CREDIT_LOCK_SECONDS, else 60 s under CREDIT_FAULTS=long and 15 s under `npm test`.
+ * Duration: CREDIT_LOCK_SECONDS, else 60 s under CREDIT_FAULTS=long and 6 s under `npm test`.
  */
 import t from 'tap';
 import { Agent, request } from 'undici';
@@ -17,7 +17,7 @@ import { pgEngine, pgProblem } from '../helpers/db.js';
 import { hubFixture, wire, type Reply, type TestNode } from '../hub/fixture.js';
 import { LONG } from './hostile-support.js';
 
-const SECONDS = Number(process.env.CREDIT_LOCK_SECONDS) > 0 ? Number(process.env.CREDIT_LOCK_SECONDS) : LONG ? 60 : 15;
+const SECONDS = Number(process.env.CREDIT_LOCK_SECONDS) > 0 ? Number(process.env.CREDIT_LOCK_SECONDS) : LONG ? 60 : 6;
 /** A request without an answer after this long counts as a hang (the hub sets its own timeouts well below it). */
 const NO_ANSWER_MS = 45_000;
 const RECORDS = 10;

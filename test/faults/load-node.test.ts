@@ -14,7 +14,7 @@ import { Client } from 'undici';
 import { randomUscc, seededRng } from '../../protocol/identifiers.js';
 import { buildConfig } from '../../node/config.js';
 import { startNode } from '../../node/server.js';
-import { issueToken } from '../../node/tokens.js';
+import { mintServiceToken } from '../../node/tokens.js';
 import { engines, sqliteEngine } from '../helpers/db.js';
 import { record } from '../node/app-fixture.js';
 import { LONG, rssMiB } from './hostile-support.js';
@@ -80,7 +80,8 @@ for (const engine of LONG ? await engines() : [sqliteEngine]) {
     async function client(i: number): Promise<void> {
       const c = new Client(node.url, { pipelining: BURST });
       try {
-        const token = await issueToken(config.jwtSecret, '430100', { user: `load-${i}`, role: 'admin', clearance: 'internal', ttlSeconds: 3600 });
+        // recorded in the store the node runs on (store.db), not in the config's own file
+        const { token } = await mintServiceToken(store.db, config.jwtSecret, '430100', { user: `load-${i}`, role: 'officer', clearance: 'internal', ttlSeconds: 3600 });
         const mine: string[] = [];
         await Promise.all(Array.from({ length: BURST }, () => call(c, token, 'GET', '/healthz')));
         for (let k = 0; k < OPS; k++) {

@@ -29,7 +29,7 @@ const URLS = [
 t.test('node: no resident ID in any log line, whatever the URL looks like', async (t) => {
   const log = sink();
   const f = await nodeFixture(t, { config: { logLevel: 'trace' }, logStream: log.stream });
-  const headers = await f.auth('admin', 'internal');
+  const headers = await f.auth('officer', 'internal');
   for (const url of URLS) await f.app.inject({ url, headers });
   const text = log.text();
   t.ok(text.includes('"url":"/v1/subjects/:code"'), 'the route template is logged');

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jwtVerify } from 'jose';
@@ -8,6 +8,9 @@ import { main } from '../../scripts/cli.js';
 import { loadConfig } from '../../node/config.js';
 import { parseTtl } from '../../scripts/cli/node-server.js';
 import { startNodeProcess } from '../../scripts/bench/import.js';
+import { connect } from '../../audit/knex-connect.js';
+import { migrationState } from '../../audit/migration-plan.js';
+import { NODE_SCHEMA } from '../../node/migrations.js';
 
 function capture() {
   const out: string[] = [];
@@ -50,6 +53,25 @@ t.test('node token refuses bad options with ERR_USAGE (exit 2) and a bad config 
     t.match(c.err.join(''), re);
     t.equal(c.out.join(''), '', 'nothing on stdout');
   }
+});
+
+t.test('node token is audited even before the node has run: it creates and migrates the store first', async (t) => {
+  const fresh = mkdtempSync(join(tmpdir(), 'node-cli-token-'));
+  t.teardown(() => rmSync(fresh, { recursive: true, force: true }));
+  const file = join(fresh, 'node.json');
+  writeFileSync(file, JSON.stringify({ nodeId: '430100', dataDir: join(fresh, 'data'), listen: { host: '127.0.0.1', port: 0 } }));
+  const target = loadConfig(file).databaseTarget;
+  t.notOk(existsSync(target), 'no store yet');
+  const c = capture();
+  t.equal(await main(['node', 'token', '--config', file, '--user', 'import-robot', '--role', 'submitter', '--clearance', 'internal'], c.io), 0);
+  t.equal(c.err.join(''), '', 'no "not audited" note');
+  const db = await connect(target);
+  t.teardown(() => db.destroy());
+  const rows = await db('audit_log').where({ action: 'user.token.mint' });
+  t.equal(rows.length, 1, 'the minting is in the new store\'s audit log');
+  t.match(rows[0], { object: 'user:import-robot', outcome: 'success', actor_node: '430100' });
+  t.match(rows[0].reason, /jti=[0-9a-f-]{36} role=submitter clearance=internal ttl=28800s src=/);
+  t.same((await migrationState(db, NODE_SCHEMA)).pending, [], 'the whole node schema, as start-up would migrate it');
 });
 
 t.test('parseTtl', async (t) => {

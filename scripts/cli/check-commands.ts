@@ -1,0 +1,110 @@
+/** The `check` command of `credit node` and `credit hub`: which checks each runs (scripts/cli/check.ts holds them). */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { tlsClientOptions } from '../../certs/tls.js';
+import { isCreditError } from '../../protocol/errors.js';
+import { loadConfig } from '../../node/config.js';
+import { NODE_SCHEMA } from '../../node/migrations.js';
+import { exchangePaths } from '../../node/exchange/files.js';
+import { loadHubConfig } from '../../hub/config.js';
+import { HUB_SCHEMA } from '../../hub/migrations.js';
+import { HUB_FILES } from '../../hub/identity.js';
+import { checkCertificate, checkDataDir, checkStore, report, type CheckLine } from './check.js';
+import { command, requireString, type Command } from './framework.js';
+
+/** Skew beyond this fails: envelopes carry a timestamp the hub accepts only within its window (default 5 min). */
+const SKEW_FAIL_MS = 60_000;
+const SKEW_WARN_MS = 10_000;
+
+function configLine(f: () => string): { line: CheckLine; ok: boolean } {
+  try {
+    return { line: { verdict: 'ok', what: 'config', detail: f() }, ok: true };
+  } catch (e) {
+    return { line: { verdict: 'FAIL', what: 'config', detail: isCreditError(e) ? `${e.code}: ${e.message}` : (e as Error).message }, ok: false };
+  }
+}
+
+/** GET /healthz on the hub with the node's certificate; compares the hub's Date header with this clock. */
+async function checkHubContact(url: string, tls: { caCertPem: string; certPem: string; keyPem: string }, timeoutMs: number): Promise<CheckLine[]> {
+  const agent = new Agent({ connect: { ...tlsClientOptions({ ...tls, expectNodeId: '430000' }), timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  try {
+    const sent = Date.now();
+    const res = await request(`${url}/healthz`, { dispatcher: agent });
+    await res.body.text();
+    const at = (sent + Date.now()) / 2;
+    const date = Date.parse(String(res.headers['date'] ?? ''));
+    const lines: CheckLine[] = [{ verdict: res.statusCode === 200 ? 'ok' : 'FAIL', what: 'hub', detail: `${url} answers HTTP ${res.statusCode}` }];
+    if (Number.isNaN(date)) lines.push({ verdict: 'warn', what: 'clock skew', detail: 'the hub sent no Date header' });
+    else {
+      const skew = at - date; // Date has whole seconds: ±1 s is noise
+      const verdict = Math.abs(skew) > SKEW_FAIL_MS ? 'FAIL' : Math.abs(skew) > SKEW_WARN_MS ? 'warn' : 'ok';
+      lines.push({ verdict, what: 'clock skew', detail: `this clock is ${(skew / 1000).toFixed(0)} s ${skew >= 0 ? 'ahead of' : 'behind'} the hub's${verdict === 'ok' ? '' : '; synchronise it (chrony/NTP)'}` });
+    }
+    return lines;
+  } catch (e) {
+    return [{ verdict: 'FAIL', what: 'hub', detail: `${url} cannot be reached: ${(e as { code?: string }).code ?? (e as Error).message}` }];
+  } finally {
+    await agent.close();
+  }
+}
+
+export const nodeCheckCommand: Command = command({
+  name: 'check',
+  summary: 'check this node: config, data directory, store and schema, certificate, CRL, hub contact and clock, disk space (exit 1 on any FAIL)',
+  usage: '--config FILE [--offline]',
+  help: ['  --config FILE  the node config', '  --offline      do not contact the hub (no reachability or clock-skew check)'].join('\n'),
+  options: { config: { type: 'string' }, offline: { type: 'boolean' } },
+  run: async ({ values, io }) => {
+    const file = requireString(values, 'config');
+    let config: ReturnType<typeof loadConfig> | undefined;
+    const c = configLine(() => {
+      config = loadConfig(file);
+      return `${file}: node ${config.nodeId}, listens on ${config.listen.host}:${config.listen.port}${config.hub ? `, hub ${config.hub.url}` : ', no hub (standalone)'}`;
+    });
+    const lines: CheckLine[] = [c.line];
+    if (config) {
+      lines.push(...checkDataDir(config.dataDir));
+      lines.push(...(await checkStore(config.databaseTarget, NODE_SCHEMA, 'node')));
+      const paths = exchangePaths(config.dataDir);
+      if (config.hub) {
+        if (!existsSync(paths.cert)) lines.push({ verdict: 'FAIL', what: 'certificate', detail: `${paths.cert} is missing: enrol with \`credit node init --config FILE --hub URL --token T --ca ca.pem\`` });
+        else {
+          const caCertPem = readFileSync(paths.ca, 'utf8');
+          const crlPem = existsSync(paths.crl) ? readFileSync(paths.crl, 'utf8') : undefined;
+          lines.push(...(await checkCertificate('certificate', paths.cert, { now: new Date(), caCertPem, ...(crlPem === undefined ? {} : { crlPem }), renewal: 'the node renews it while the hub is reachable; if it lapsed, re-enrol with a new token' })));
+          if (crlPem === undefined) lines.push({ verdict: 'warn', what: 'CRL', detail: `${paths.crl} not fetched yet (the node fetches it from the hub)` });
+          if (values['offline'] !== true) lines.push(...(await checkHubContact(config.hub.url, { caCertPem, certPem: readFileSync(paths.cert, 'utf8'), keyPem: readFileSync(paths.key, 'utf8') }, Math.min(config.hub.timeoutMs, 10_000))));
+        }
+      }
+    }
+    return report(lines, io);
+  },
+});
+
+export const hubCheckCommand: Command = command({
+  name: 'check',
+  summary: 'check this hub: config, data directory, store and schema, CA, hub certificate, disk space (exit 1 on any FAIL)',
+  usage: '--config FILE',
+  help: '  --config FILE  the hub config',
+  options: { config: { type: 'string' } },
+  run: async ({ values, io }) => {
+    const file = requireString(values, 'config');
+    let config: ReturnType<typeof loadHubConfig> | undefined;
+    const c = configLine(() => {
+      config = loadHubConfig(file);
+      return `${file}: listens on ${config.listen.host}:${config.listen.port}, hosts ${config.hosts.join(', ')}`;
+    });
+    const lines: CheckLine[] = [c.line];
+    if (config) {
+      lines.push(...checkDataDir(config.dataDir));
+      lines.push(...(await checkStore(config.databaseTarget, HUB_SCHEMA, 'hub')));
+      const now = new Date();
+      lines.push(...(await checkCertificate('CA', join(config.caDir, 'ca.pem'), { now, renewal: 'a new provincial CA must be set up and handed to every node' })));
+      const hubCert = join(config.dataDir, HUB_FILES.cert);
+      if (existsSync(hubCert)) lines.push(...(await checkCertificate('certificate', hubCert, { now, renewal: 'the hub re-issues it at start when under a third of its life is left: restart it' })));
+      else lines.push({ verdict: 'warn', what: 'certificate', detail: `${hubCert} does not exist yet; \`credit hub start\` issues it` });
+    }
+    return report(lines, io);
+  },
+});

@@ -1,0 +1,111 @@
+/**
+ * `credit node check` / `credit hub check` (issue 17 item 6): a checklist, exit 0 when nothing
+ * failed and 1 when something did — a certificate expiring within 7 days, one on the CRL, a config
+ * that does not load — with the hub's reachability and clock read from a (fake) hub over mTLS.
+ */
+import t, { type Test } from 'tap';
+import { once } from 'node:events';
+import { createServer } from 'node:https';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../scripts/cli.js';
+import { signCrl } from '../../certs/crl.js';
+import { tlsServerOptions } from '../../certs/tls.js';
+import { issue, makeCa } from '../helpers/pki.js';
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { stdout: (s: string) => void out.push(s), stderr: (s: string) => void err.push(s) }, out, err, text: () => out.join('') + err.join('') };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'check-cli-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const ca = makeCa();
+const DAY = 86_400_000;
+
+async function fakeHub(t: Test): Promise<string> {
+  const hub = issue(ca, '430000', { hosts: ['127.0.0.1'] });
+  const server = createServer({ ...tlsServerOptions({ caCertPem: ca.certPem, certPem: hub.certPem, keyPem: hub.keyPem, requestCert: true }) }, (_req, res) => res.end('{"status":"ok","nodeId":"430000"}'));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  return `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+/** A node "enrolled" with certificates from the test CA (exchange/ as `credit node init` leaves it). */
+function enrolledNode(name: string, hubUrl: string, cert: { notAfter: Date }, crl?: string): { configFile: string; serial: string } {
+  const dataDir = join(dir, name);
+  const ex = join(dataDir, 'exchange');
+  mkdirSync(ex, { recursive: true, mode: 0o700 });
+  const id = issue(ca, '430100', { notAfter: cert.notAfter });
+  writeFileSync(join(ex, 'node.pem'), id.certPem);
+  writeFileSync(join(ex, 'node.key'), id.keyPem, { mode: 0o600 });
+  writeFileSync(join(ex, 'ca.pem'), ca.certPem);
+  if (crl !== undefined) writeFileSync(join(ex, 'crl.pem'), crl);
+  const configFile = join(dir, `${name}.json`);
+  writeFileSync(configFile, JSON.stringify({ nodeId: '430100', dataDir, listen: { host: '127.0.0.1', port: 0 }, hub: { url: hubUrl } }));
+  return { configFile, serial: id.serial };
+}
+
+t.test('a standalone node that was never started passes, with a warning for the store', async (t) => {
+  const configFile = join(dir, 'plain.json');
+  writeFileSync(configFile, JSON.stringify({ nodeId: '430100', dataDir: join(dir, 'plain'), listen: { host: '127.0.0.1', port: 0 } }));
+  const c = capture();
+  t.equal(await main(['node', 'check', '--config', configFile], c.io), 0, c.text());
+  t.match(c.text(), /^ok\s+config .*node 430100/m);
+  t.match(c.text(), /^ok\s+data dir/m);
+  t.match(c.text(), /^ok\s+disk space .* GiB free/m);
+  t.match(c.text(), /^warn\s+store .*does not exist yet/m);
+  t.match(c.text(), /all checks passed \(1 warning/);
+});
+
+t.test('a config that does not load fails the check', async (t) => {
+  const configFile = join(dir, 'broken.json');
+  writeFileSync(configFile, '{ "nodeId": "430100", ');
+  const c = capture();
+  t.equal(await main(['node', 'check', '--config', configFile], c.io), 1);
+  t.match(c.text(), /^FAIL\s+config\s+ERR_CONFIG_INVALID: config file .* is not JSON/m);
+});
+
+t.test('an enrolled node: certificate days, CRL, hub reachable and the clock compared with the hub', async (t) => {
+  const hubUrl = await fakeHub(t);
+  const now = new Date();
+  const crl = await signCrl({ caCertPem: ca.certPem, caKeyPem: ca.keyPem, thisUpdate: now, nextUpdate: new Date(now.getTime() + 7 * DAY), entries: [] });
+  const { configFile } = enrolledNode('good', hubUrl, { notAfter: new Date(Date.now() + 300 * DAY) }, crl);
+  const c = capture();
+  t.equal(await main(['node', 'check', '--config', configFile], c.io), 0, c.text());
+  t.match(c.text(), /^ok\s+certificate .*(299|300) days left/m);
+  t.match(c.text(), /^ok\s+CRL\s+not revoked/m);
+  t.match(c.text(), /^ok\s+hub\s+https:\/\/127\.0\.0\.1:\d+ answers HTTP 200/m);
+  t.match(c.text(), /^ok\s+clock skew\s+this clock is -?\d+ s (ahead of|behind) the hub's$/m);
+});
+
+t.test('a certificate expiring within 7 days fails; a revoked one fails', async (t) => {
+  let c = capture();
+  const soon = enrolledNode('soon', 'https://127.0.0.1:1', { notAfter: new Date(Date.now() + 3 * DAY) });
+  t.equal(await main(['node', 'check', '--config', soon.configFile, '--offline'], c.io), 1, c.text());
+  t.match(c.text(), /^FAIL\s+certificate .*expires in [23] day\(s\)/m);
+  t.match(c.text(), /^warn\s+CRL .*not fetched yet/m);
+
+  const revokedSerialHolder = enrolledNode('revoked', 'https://127.0.0.1:1', { notAfter: new Date(Date.now() + 300 * DAY) });
+  const now = new Date();
+  const crl = await signCrl({ caCertPem: ca.certPem, caKeyPem: ca.keyPem, thisUpdate: now, nextUpdate: new Date(now.getTime() + 7 * DAY), entries: [{ serial: revokedSerialHolder.serial, revokedAt: now, reason: 'keyCompromise' }] });
+  writeFileSync(join(dir, 'revoked', 'exchange', 'crl.pem'), crl);
+  c = capture();
+  t.equal(await main(['node', 'check', '--config', revokedSerialHolder.configFile], c.io), 1, c.text());
+  t.match(c.text(), /^FAIL\s+revocation .*is on the hub's CRL/m);
+  t.match(c.text(), /^FAIL\s+hub .*cannot be reached: ECONNREFUSED/m);
+});
+
+t.test('hub check: a fresh hub with its CA passes (certificate not issued yet is a warning)', async (t) => {
+  const caDir = join(dir, 'hub-ca');
+  t.equal(await main(['ca', 'init', '--dir', caDir], capture().io), 0);
+  const configFile = join(dir, 'hub.json');
+  writeFileSync(configFile, JSON.stringify({ dataDir: join(dir, 'hub-data'), caDir, listen: { host: '127.0.0.1', port: 0 }, hosts: ['127.0.0.1'] }));
+  const c = capture();
+  t.equal(await main(['hub', 'check', '--config', configFile], c.io), 0, c.text());
+  t.match(c.text(), /^ok\s+CA\s+.*ca\.pem: serial \w+, \d+ days left/m);
+  t.match(c.text(), /^warn\s+certificate .*`credit hub start` issues it/m);
+});
