@@ -4,7 +4,8 @@
  * `cosign` opens a 'checkpoint' envelope (unordered: new id, ts in the window), checks the node's
  * signed checkpoint, its certificate (CN = the sender, trusted at the checkpoint time, not revoked
  * in the register) and the consistency proof from the last cosigned head (checkWitness), then
- * countersigns it with the hub key at hub time, stores it in hub_witness and audits
+ * countersigns it at hub time with the hub key of the log's algorithm (its SM2 key for a node log on
+ * SM, audit/signer.ts witnessKeyFor), stores it in hub_witness and audits
  * 'checkpoint.cosign'. A log that does not extend the cosigned head: 409 ERR_AUDIT_INCONSISTENT,
  * audited as a failure. The same head again gets the stored cosignature back.
  * Mutual witnessing (issue 16): `latest` also shows the node the hub's own latest checkpoint with
