@@ -16,6 +16,7 @@ import { initCaDir } from '../../certs/ca-dir.js';
 import { initSm2CaDir } from '../../certs/sm2-ca-dir.js';
 import { exportBundle, toNdjson, verifyBundle } from '../../audit/index.js';
 import { readHashAlg } from '../../audit/log-meta.js';
+import { certFacts } from '../../audit/crypto.js';
 import { latestCheckpoint } from '../../audit/store.js';
 import { latestCosignature } from '../../audit/cosign-store.js';
 import { buildHub, buildHubConfig, makeToken, readHubConfig, startHub } from '../../hub/index.js';
@@ -38,7 +39,9 @@ t.test('hub and node on sm3: SM2 checkpoints and cosignatures, bundles verify wi
   const store = await sqliteEngine.open();
   const hubConfig = buildHubConfig({ dataDir: join(dir, 'hub'), caDir, listen: { host: '127.0.0.1', port: 0 }, rateLimit: { enabled: false }, logLevel: 'silent', suites: ['SM'], ...SM3 }, {});
   t.same(hubConfig.audit, { hashAlg: 'sm3' });
-  const hub = await startHub({ config: hubConfig, db: store.db });
+  // the hub clock goes back 200 days for the enrolment only: the node's certificates are then in their renewal window
+  let hubOffset = 0;
+  const hub = await startHub({ config: hubConfig, db: store.db, clock: () => new Date(Date.now() + hubOffset) });
   const nodes: NodeApp[] = [];
   t.teardown(async () => {
     for (const n of nodes) await n.close();
@@ -52,7 +55,9 @@ t.test('hub and node on sm3: SM2 checkpoints and cosignatures, bundles verify wi
 
   const data = join(dir, 'node-430100');
   const token = (await makeToken(store.db, hubCtx.ca, { nodeId: '430100', grade: 3, ttlMs: 3_600_000 })).token;
+  hubOffset = -200 * 86_400_000;
   await enrollNode({ dataDir: data, nodeId: '430100', hubUrl: hub.url, token, caCertPem, sm2: true });
+  hubOffset = 0;
   const node = await nodeApp(data, { url: hub.url, ...FAST }, '430100', SM3);
   nodes.push(node);
   const ndb = node.app.nodeCtx.db;
@@ -72,6 +77,20 @@ t.test('hub and node on sm3: SM2 checkpoints and cosignatures, bundles verify wi
     return c && c.treeSize >= hubCp.treeSize ? c : undefined;
   });
   t.equal(keyKind(hubCos.certPem), 'sm2', 'the node cosigned the hub log with its SM2 key');
+
+  // renewal: the renewed SM2 certificate signs the log from then on, and the hub cosigns its checkpoints
+  const exchange = node.app.nodeCtx.exchange!;
+  const before = exchange.identity.current().sm2!.certPem;
+  await exchange.renewal.renewNow();
+  const renewed = exchange.identity.current().sm2!.certPem;
+  t.not(renewed, before, 'the SM2 certificate was renewed with the TLS one');
+  const log = node.app.nodeCtx.audit as unknown as { signerFingerprint(): string | null };
+  t.equal(log.signerFingerprint(), certFacts(renewed).fingerprint, 'the audit log signs with the renewed SM2 key');
+  await eventually('a cosignature of a checkpoint by the renewed key', async () => {
+    const cp = await latestCheckpoint(ndb);
+    const c = await latestCosignature(ndb);
+    return cp && c && cp.signerFingerprint === certFacts(renewed).fingerprint && c.treeSize === cp.treeSize ? true : undefined;
+  });
 
   for (const [who, db] of [['node 430100', ndb], ['hub', store.db]] as const) {
     const bundle = toNdjson((await exportBundle(db, { witnessed: true })).lines);
