@@ -58,6 +58,15 @@ function readOrUsage(file: string, what: string): string {
 async function openHub(file: string): Promise<ExchangeSide> {
   const config = loadHubConfig(file);
   const db = await openExistingHubStore(config);
+  try {
+    return await hubSide(config, db);
+  } catch (e) {
+    await db.destroy(); // a refusal (no SM2 root, a key file missing) must not leave the store open: the command would never exit
+    throw e;
+  }
+}
+
+async function hubSide(config: ReturnType<typeof loadHubConfig>, db: Knex): Promise<ExchangeSide> {
   const ca = openHubCa(db, config.caDir);
   // a store whose audit log is on SM signs (checkpoints, evidence halves) with the hub's SM2 key, chained to the SM2 root
   if ((await readHashAlg(db)) === 'sm3') {
