@@ -46,7 +46,7 @@ import type { HubContext } from './route-context.js';
 import { qualityRoutes } from './routes/quality.js';
 import { reportVerifyRoutes } from './routes/report-verify.js';
 import { registerHubQualityGauges } from './quality-metrics.js';
-import { subjectHmacKey } from './settings-store.js';
+import { settingsStore, subjectHmacKey } from './settings-store.js';
 import { WITNESS_FAILURES, witnessService } from './witness-service.js';
 import { retentionJob } from '../audit/retention-job.js';
 import { pruneHubExchange } from './exchange-retention.js';
@@ -108,7 +108,8 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       throw configError('ERR_CONFIG_INVALID', `config key dataDir: totp.key: ${(e as Error).message}`, { key: 'dataDir' });
     }
     await hubAccounts.sealClearSecrets(db, totpKey); // TOTP secrets written in clear before they were sealed at rest
-    const signingKey = await sessionSigningKey(db);
+    const signingKey = sessionSigningKey(totpKey); // HKDF of totp.key, never in the store
+    await settingsStore.remove(db, 'session_jwt_key'); // the key hubs before this one kept in the store: useless now, and not to be left lying there
     // entries of the operator routes carry the request's source and session (src= sid=); the node-facing routes' entries are unchanged
     const opsAudit = requestAwareAudit(audit);
     const accountDeps = { db, audit: opsAudit, accounts: config.accounts, totpKey, clock };

@@ -5,7 +5,7 @@
  * accepted once, and the TOTP secret sealed at rest (AES-256-GCM under the server's totp.key).
  * The one module of server/ that touches node:crypto.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { hash, verify } from '@node-rs/argon2';
 import { generateSecret, generateURI, verify as verifyTotp } from 'otplib';
@@ -87,6 +87,11 @@ export function newSessionId(): string {
 /** `unknown:<first 16 hex digits of the name's SHA-256>`: what is kept of a typed name that is no user. */
 export function unknownName(typed: string): string {
   return `unknown:${createHash('sha256').update(typed).digest('hex').slice(0, 16)}`;
+}
+
+/** A 32-byte key derived from a key file's bytes with HKDF-SHA256 (RFC 5869, no salt) for one purpose (`info`). */
+export function deriveKey(ikm: Uint8Array, info: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', ikm, Buffer.alloc(0), info, 32));
 }
 
 // ---- TOTP secrets at rest
