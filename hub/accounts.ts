@@ -129,7 +129,7 @@ export function operatorAuth(deps: { db: Knex; accounts: AccountsConfig; clock: 
     if (!v.ok) throw accountError(v.code, v.message);
     request.operator = { actor: v.actor, role: v.role, sessionId: v.jti };
     const rc = currentRequest();
-    if (rc) rc.sessionId = v.jti;
+    if (rc) rc.sessionId = v.sessionId;
     const url = request.routeOptions.url ?? '';
     if (!mayUseHubRoute(v.role, request.method, url)) throw accountError('ERR_ROLE_DENIED', `role ${v.role} may not use ${request.method} ${url}`, { role: v.role });
   };

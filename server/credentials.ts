@@ -84,6 +84,22 @@ export function newSessionId(): string {
   return randomUUID();
 }
 
+/**
+ * What a session row holds instead of its `jti`: SHA-256 of it, hex. A reader of the database finds
+ * no bearer secret to replay; the server, given a token, finds its row by hashing the token's jti.
+ */
+export function jtiHash(jti: string): string {
+  return createHash('sha256').update(jti, 'utf8').digest('hex');
+}
+
+/** The length of a session id: the first hex digits of jtiHash, shown in listings and as `sid=` in the audit log. */
+export const SESSION_ID_LENGTH = 16;
+
+/** The session id of `jti` (listings, `sid=`): the first 16 hex digits of its jtiHash. */
+export function sessionIdOf(jti: string): string {
+  return jtiHash(jti).slice(0, SESSION_ID_LENGTH);
+}
+
 /** `unknown:<first 16 hex digits of the name's SHA-256>`: what is kept of a typed name that is no user. */
 export function unknownName(typed: string): string {
   return `unknown:${createHash('sha256').update(typed).digest('hex').slice(0, 16)}`;

@@ -15,7 +15,7 @@ import { serviceError } from '../protocol/service-errors.js';
 import { accountError } from './account-errors.js';
 import type { AccountsConfig } from './accounts-config.js';
 import { MUST_CHANGE, type AccountsStore, type User } from './accounts-store.js';
-import { hashPassword, newSessionId, otpStep, passwordProblems, unknownName, verifyPassword } from './credentials.js';
+import { hashPassword, newSessionId, otpStep, passwordProblems, sessionIdOf, unknownName, verifyPassword } from './credentials.js';
 import { currentRequest } from './request-context.js';
 
 export interface SessionClaims {
@@ -169,7 +169,7 @@ export function loginService<R extends string, C extends string>(deps: LoginDeps
       await createSession(db, { jti, kind: 'login', user: user.name, role: user.role, clearance: user.clearance, issuedAt: issued.toISOString(), expiresAt, source });
       const token = await deps.issueToken({ user: user.name, role: user.role, clearance: user.clearance, ttlSeconds, jti }, issued);
       const rc = currentRequest();
-      if (rc) rc.sessionId = jti;
+      if (rc) rc.sessionId = sessionIdOf(jti);
       await event(user.name, 'user.login', 'success', `role=${user.role} clearance=${user.clearance}`);
       return { token, tokenType: 'Bearer', expiresAt, idleTimeoutSeconds: accounts.session.idleMinutes * 60, role: user.role, clearance: user.clearance };
     },

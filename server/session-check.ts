@@ -21,7 +21,7 @@ export const CLOCK_SKEW_SECONDS = 30;
 export type RefusalCode = 'ERR_AUTH_MISSING' | 'ERR_AUTH_INVALID' | 'ERR_AUTH_EXPIRED' | 'ERR_SESSION_ENDED';
 
 export type SessionVerdict<R extends string, C extends string> =
-  | { ok: true; user: string; actor: string; role: R; clearance: C; jti: string }
+  | { ok: true; user: string; actor: string; role: R; clearance: C; jti: string; /** The session id for listings and `sid=` (never the jti). */ sessionId: string }
   | { ok: false; code: RefusalCode; message: string; actor?: string };
 
 export interface SessionCheckDeps<R extends string, C extends string> {
@@ -87,7 +87,7 @@ export function sessionChecker<R extends string, C extends string>(deps: Session
       if (now.getTime() - Date.parse(session.lastSeenAt) > idleMs) return end('idle', 'ERR_SESSION_ENDED');
       if (now.getTime() - Date.parse(session.lastSeenAt) >= 5_000) await store.touchSession(db, jti, now);
     }
-    return { ok: true, user: sub, actor, role: session.role, clearance: session.clearance, jti };
+    return { ok: true, user: sub, actor, role: session.role, clearance: session.clearance, jti, sessionId: session.id };
   }
 
   return {

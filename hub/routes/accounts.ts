@@ -81,7 +81,7 @@ export async function hubAccountRoutes(app: FastifyInstance, opts: { ctx: HubCon
   );
 
   app.get('/v1/sessions', { schema: { summary: 'live operator sessions', response: { ...sessionErrors } } }, async () =>
-    (await hubAccounts.listSessions(ctx.db, 'login')).map((s) => ({ jti: s.jti, user: s.user, role: s.role, issuedAt: s.issuedAt, expiresAt: s.expiresAt, lastSeenAt: s.lastSeenAt, source: s.source })),
+    (await hubAccounts.listSessions(ctx.db, 'login')).map((s) => ({ id: s.id, user: s.user, role: s.role, issuedAt: s.issuedAt, expiresAt: s.expiresAt, lastSeenAt: s.lastSeenAt, source: s.source })),
   );
 
   app.get<{ Querystring: { from?: number; to?: number } }>(

@@ -102,7 +102,7 @@ export async function accountRoutes(app: FastifyInstance, opts: { ctx: NodeConte
   app.get('/sessions', { schema: { summary: 'live login sessions and service tokens', tags: ['accounts'], response: { ...authErrors } } }, async (request) => {
     await authorize(request.caller, 'user.manage', 'sessions');
     const rows = [...(await listSessions(ctx.db, 'login')), ...(await listSessions(ctx.db, 'service'))];
-    return rows.map((s) => ({ jti: s.jti, kind: s.kind, user: s.user, role: s.role, clearance: s.clearance, issuedAt: s.issuedAt, expiresAt: s.expiresAt, lastSeenAt: s.lastSeenAt, source: s.source }));
+    return rows.map((s) => ({ id: s.id, kind: s.kind, user: s.user, role: s.role, clearance: s.clearance, issuedAt: s.issuedAt, expiresAt: s.expiresAt, lastSeenAt: s.lastSeenAt, source: s.source }));
   });
 
   app.get<{ Querystring: { from?: number; to?: number } }>(
