@@ -77,7 +77,7 @@ export async function hubAccountRoutes(app: FastifyInstance, opts: { ctx: HubCon
   app.post<{ Params: { name: string } }>(
     '/v1/users/:name/disable',
     { schema: { summary: 'disable an operator account: refused at once, live sessions included', params: { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 64 } } }, response: { 200: { type: 'object', properties: { sessionsEnded: { type: 'integer' } } }, 404: errorSchema, ...sessionErrors } } },
-    async (request) => ({ sessionsEnded: await users.disable(request.operator!.actor, request.params.name) }),
+    async (request) => ({ sessionsEnded: await users.disable(request.operator!.actor, request.params.name, request.operator!.role) }),
   );
 
   app.get('/v1/sessions', { schema: { summary: 'live operator sessions', response: { ...sessionErrors } } }, async () =>

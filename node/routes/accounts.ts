@@ -79,7 +79,7 @@ export async function accountRoutes(app: FastifyInstance, opts: { ctx: NodeConte
 
   app.post<{ Params: { name: string } }>('/users/:name/disable', { schema: { summary: 'disable a user: refused at once, live sessions included', tags: ['accounts'], params: nameParams, response: { 200: { type: 'object', properties: { sessionsEnded: { type: 'integer' } } }, 404: err('ERR_USER_NOT_FOUND'), ...authErrors } } }, async (request) => {
     await authorize(request.caller, 'user.manage', `user:${request.params.name}`);
-    return { sessionsEnded: await users.disable(request.caller.actor, request.params.name) };
+    return { sessionsEnded: await users.disable(request.caller.actor, request.params.name, request.caller.role) };
   });
 
   app.post<{ Params: { name: string }; Body: { role: Role; clearance: Classification } }>(
