@@ -9,6 +9,7 @@
  */
 import type { Knex } from 'knex';
 import { jtiHash, openSecret, sealSecret, SEALED_PREFIX, SESSION_ID_LENGTH } from './credentials.js';
+import { assertUserName } from './user-name.js';
 
 export type AccountsPrefix = 'node' | 'hub';
 
@@ -92,6 +93,7 @@ export function accountsStore<R extends string = string, C extends string = stri
     },
     /** `totpSecret` in clear: sealed here under `key`. */
     async insertUser(db: Knex, key: Uint8Array, u: Omit<User<R, C>, 'lastOtpStep' | 'disabled' | 'createdAt'>, at: Date): Promise<void> {
+      assertUserName(u.name);
       await db(users).insert({
         name: u.name, role: u.role, clearance: u.clearance, password_hash: u.passwordHash, totp_secret: sealSecret(key, bound(u.name), u.totpSecret), disabled: false,
         password_set_at: u.passwordSetAt, created_at: at.toISOString(), updated_at: at.toISOString(),
@@ -172,6 +174,7 @@ export function accountsStore<R extends string = string, C extends string = stri
 
     // ---- sessions (the caller passes the token's jti: only its hash reaches the store)
     async createSession(db: Knex, s: Omit<Session<R, C>, 'id' | 'endedAt' | 'endReason' | 'lastSeenAt'> & { jti: string }): Promise<void> {
+      assertUserName(s.user); // service accounts too (credit node token)
       await db(sessions).insert({
         jti_hash: jtiHash(s.jti), kind: s.kind, user_name: s.user, role: s.role, clearance: s.clearance, issued_at: s.issuedAt, expires_at: s.expiresAt,
         last_seen_at: s.issuedAt, source: s.source?.slice(0, 64) ?? null,

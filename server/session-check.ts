@@ -14,6 +14,7 @@
 import type { Knex } from 'knex';
 import type { AccountsConfig } from './accounts-config.js';
 import type { AccountsStore, EndReason } from './accounts-store.js';
+import { isUserName } from './user-name.js';
 
 /** Tolerated clock difference for `iat` and `nbf`. */
 export const CLOCK_SKEW_SECONDS = 30;
@@ -37,11 +38,6 @@ export interface SessionCheckDeps<R extends string, C extends string> {
   verifyToken?(token: string): Promise<Record<string, unknown>>;
 }
 
-/** No control characters or lone surrogates, and short enough to be stored as `user:NAME` (created_by, filed_by: 128). */
-const USER_NAME = /^[^\u0000-\u001f\u007f\ud800-\udfff]+$/u;
-function isUserName(sub: unknown): sub is string {
-  return typeof sub === 'string' && sub.length <= 120 && USER_NAME.test(sub);
-}
 
 /** The refusal code of an error @fastify/jwt (fast-jwt) raised while verifying a token. */
 export function jwtErrorCode(e: unknown): RefusalCode {

@@ -11,9 +11,9 @@ import { accountError } from './account-errors.js';
 import type { AccountsConfig } from './accounts-config.js';
 import { MUST_CHANGE, type AccountsStore, type User } from './accounts-store.js';
 import { generatePassword, hashPassword, newTotpSecret, otpauthUri } from './credentials.js';
+import { assertUserName } from './user-name.js';
 
-/** Letters, digits, . _ @ - (the names `credit node token` takes too). */
-export const USER_NAME_PATTERN = /^[A-Za-z0-9._@-]{1,64}$/;
+export { USER_NAME_PATTERN } from './user-name.js';
 
 export interface UsersDeps<R extends string, C extends string> {
   db: Knex;
@@ -75,6 +75,7 @@ export function usersService<R extends string, C extends string>(deps: UsersDeps
     list: async (): Promise<UserView<R, C>[]> => (await listUsers(db)).map(view),
 
     async add(actor: string, name: string, role: R, clearance: C): Promise<Enrolment> {
+      assertUserName(name);
       if (await findUser(db, name)) {
         await audited(actor, 'user.add', name, 'failure', 'ERR_USER_EXISTS');
         throw accountError('ERR_USER_EXISTS', `用户名「${name}」已存在 [ERR_USER_EXISTS]`, { user: name });

@@ -13,6 +13,7 @@ import type { Credentials, LoginService } from '../login-service.js';
 import { listSessions } from '../sessions-store.js';
 import type { UsersService } from '../users-service.js';
 import { authErrors, errorSchema } from '../schemas.js';
+import { USER_NAME_SCHEMA } from '../../server/user-name.js';
 
 const err = (description: string) => ({ description, ...errorSchema });
 const credentials = {
@@ -51,7 +52,7 @@ const userView = {
   type: 'object',
   properties: { name: { type: 'string' }, role: { type: 'string' }, clearance: { type: 'string' }, disabled: { type: 'boolean' }, passwordSetAt: { type: 'string' }, createdAt: { type: 'string' } },
 };
-const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 64 } } };
+const nameParams = { type: 'object', required: ['name'], properties: { name: USER_NAME_SCHEMA } };
 
 /** The routes that take no token. */
 export async function loginRoutes(app: FastifyInstance, opts: { login: LoginService }): Promise<void> {

@@ -8,7 +8,8 @@ import { CLASSIFICATIONS, isClassification, type Classification } from '../../pr
 import { ROLES, isRole, type Role } from '../../node/access.js';
 import { loadConfig } from '../../node/config.js';
 import { listServiceTokens, revokeServiceToken, withNodeStore } from '../../node/service-tokens.js';
-import { USER_NAME_PATTERN, usersService, type Enrolment } from '../../node/users-service.js';
+import { usersService, type Enrolment } from '../../node/users-service.js';
+import { isUserName, USER_NAME_RULE } from '../../server/user-name.js';
 import { MUST_CHANGE } from '../../node/users-store.js';
 import { cliError } from '../errors.js';
 import { command, group, optionalString, requireString, type Io } from './framework.js';
@@ -18,7 +19,7 @@ const USER = '  --user NAME        1–64 letters, digits, . _ @ -';
 
 function userName(values: Record<string, unknown>): string {
   const user = requireString(values as never, 'user');
-  if (!USER_NAME_PATTERN.test(user)) throw cliError('ERR_USAGE', '--user must be 1–64 letters, digits, . _ @ -');
+  if (!isUserName(user)) throw cliError('ERR_USAGE', `--user must be ${USER_NAME_RULE}`);
   return user;
 }
 
