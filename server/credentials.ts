@@ -5,7 +5,7 @@
  * accepted once, and the TOTP secret sealed at rest (AES-256-GCM under the server's totp.key).
  * The one module of server/ that touches node:crypto.
  */
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { hash, verify } from '@node-rs/argon2';
 import { generateSecret, generateURI, verify as verifyTotp } from 'otplib';
@@ -100,9 +100,21 @@ export function sessionIdOf(jti: string): string {
   return jtiHash(jti).slice(0, SESSION_ID_LENGTH);
 }
 
-/** `unknown:<first 16 hex digits of the name's SHA-256>`: what is kept of a typed name that is no user. */
-export function unknownName(typed: string): string {
-  return `unknown:${createHash('sha256').update(typed).digest('hex').slice(0, 16)}`;
+/** The HKDF `info` of the key unknown names are HMAC'd with (unknownNameKey). */
+export const UNKNOWN_NAME_INFO = 'credit unknown user name v1';
+
+/** The key of unknownName: HKDF-SHA256 of the server's totp.key, so a reader of the store alone cannot test guesses against the kept value. */
+export function unknownNameKey(totpKey: Uint8Array): Buffer {
+  return deriveKey(totpKey, UNKNOWN_NAME_INFO);
+}
+
+/**
+ * `unknown:<first 16 hex digits of HMAC-SHA256(key, name)>`: what is kept of a typed name that is
+ * no user (it may be a password typed into the name field): stable per server, so an unknown name
+ * still locks, but not the text and not an unkeyed hash of it.
+ */
+export function unknownName(key: Uint8Array, typed: string): string {
+  return `unknown:${createHmac('sha256', key).update(typed, 'utf8').digest('hex').slice(0, 16)}`;
 }
 
 /** A 32-byte key derived from a key file's bytes with HKDF-SHA256 (RFC 5869, no salt) for one purpose (`info`). */
