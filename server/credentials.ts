@@ -158,6 +158,15 @@ export function openSecret(key: Uint8Array, bound: string, stored: string): stri
 }
 
 /**
+ * Throws (an Error naming the file, its mode and the fix) when a secret key file may be read or
+ * written by its group or others: its callers refuse the start with ERR_CONFIG_INVALID.
+ */
+export function assertPrivateFile(path: string): void {
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o077) !== 0) throw new Error(`${path} has mode ${mode.toString(8).padStart(4, '0')}: its group or others may read it; run chmod 600 ${path}`);
+}
+
+/**
  * The key TOTP secrets are sealed with: DATADIR/totp.key (32 random bytes, base64url, mode 0600),
  * created on first use (exclusively: two processes starting at once read the same key). A key file
  * that others may read, or that holds less than 32 bytes, is refused (Error naming the file).
@@ -170,7 +179,7 @@ export function readOrCreateKeyFile(path: string): Buffer {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
   }
-  if ((statSync(path).mode & 0o077) !== 0) throw new Error(`${path} may be read by others: chmod 600 it`);
+  assertPrivateFile(path);
   const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'utf8');
   if (key.length < 32) throw new Error(`${path} must hold at least 32 bytes`);
   return key;
