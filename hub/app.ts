@@ -56,6 +56,7 @@ import { hubAccountRoutes, hubLoginRoutes } from './routes/accounts.js';
 import { operatorRoutes } from './routes/operator.js';
 import { installRequestContext, requestAwareAudit, withRequestSource } from '../server/request-context.js';
 import { fastifyTrustProxy } from '../server/trust-proxy.js';
+import { prepareDecoyHash } from '../server/credentials.js';
 import { serviceError as configError } from '../protocol/service-errors.js';
 
 export interface BuildHubOptions {
@@ -109,6 +110,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       throw configError('ERR_CONFIG_INVALID', `config key dataDir: totp.key: ${(e as Error).message}`, { key: 'dataDir' });
     }
     await hubAccounts.sealClearSecrets(db, totpKey); // TOTP secrets written in clear before they were sealed at rest
+    await prepareDecoyHash(); // unknown names are checked against it from the first login on: same work as a known one
     const signingKey = sessionSigningKey(totpKey); // HKDF of totp.key, never in the store
     await settingsStore.remove(db, 'session_jwt_key'); // the key hubs before this one kept in the store: useless now, and not to be left lying there
     // entries of the operator routes carry the request's source and session (src= sid=); the node-facing routes' entries are unchanged

@@ -18,11 +18,30 @@ export function hashPassword(password: string): Promise<string> {
   return hash(password);
 }
 
-/** A well-formed hash of nothing anyone knows: verified against when the user does not exist, so both paths do the same work. */
+/**
+ * A well-formed hash of nothing anyone knows: verified against when the user does not exist, so both
+ * paths do the same work. Made at start (prepareDecoyHash, awaited by both servers' build), so the
+ * first login of an unknown name does not also pay for hashing it.
+ */
 let decoy: Promise<string> | undefined;
+let decoyMade = false;
+
+/** Computes the decoy hash once (both servers await it while starting). */
+export async function prepareDecoyHash(): Promise<void> {
+  await (decoy ??= hash(`decoy-${randomInt(2 ** 47)}`).then((h) => {
+    decoyMade = true;
+    return h;
+  }));
+}
+
+/** Whether the decoy hash exists (tests). */
+export function decoyHashReady(): boolean {
+  return decoyMade;
+}
 
 export async function verifyPassword(passwordHash: string | undefined, password: string): Promise<boolean> {
-  const h = passwordHash ?? (await (decoy ??= hash(`decoy-${randomInt(2 ** 47)}`)));
+  if (passwordHash === undefined) await prepareDecoyHash(); // made at start; here only for a caller that never started a server
+  const h = passwordHash ?? (await decoy!);
   try {
     return (await verify(h, password)) && passwordHash !== undefined;
   } catch {
