@@ -20,13 +20,11 @@ import { accountError } from '../server/account-errors.js';
 import type { AccountsConfig } from '../server/accounts-config.js';
 import { accountsStore } from '../server/accounts-store.js';
 import { signAccessToken } from '../server/access-token.js';
-import { readOrCreateKeyFile } from '../server/credentials.js';
+import { deriveKey, readOrCreateKeyFile } from '../server/credentials.js';
 import { loginService } from '../server/login-service.js';
 import { currentRequest } from '../server/request-context.js';
 import { sessionChecker } from '../server/session-check.js';
 import { usersService } from '../server/users-service.js';
-import { randomKeyBase64 } from './crypto.js';
-import { settingsStore } from './settings-store.js';
 
 export const HUB_ROLES = ['operator', 'sysadmin', 'secadmin', 'auditor'] as const;
 export type HubRole = (typeof HUB_ROLES)[number];
@@ -60,9 +58,16 @@ export function hubTotpKey(dataDir: string): Buffer {
   return readOrCreateKeyFile(join(dataDir, 'totp.key'));
 }
 
-/** The HS256 key of operator access tokens, in hub_settings (shared by every hub process on one store). */
-export async function sessionSigningKey(db: Knex): Promise<Buffer> {
-  return Buffer.from(await settingsStore.getOrCreate(db, 'session_jwt_key', () => randomKeyBase64(32)), 'base64');
+/** What the HKDF of the session signing key is bound to (RFC 5869 `info`). */
+export const SESSION_KEY_INFO = 'credit hub session jwt v1';
+
+/**
+ * The HS256 key of operator access tokens: HKDF-SHA256 of DATADIR/totp.key (hubTotpKey), info
+ * SESSION_KEY_INFO. Never stored: the database alone does not let anyone forge an operator session,
+ * and every hub process with the same totp.key derives the same key.
+ */
+export function sessionSigningKey(totpKey: Uint8Array): Buffer {
+  return deriveKey(totpKey, SESSION_KEY_INFO);
 }
 
 export interface HubAccountsDeps {
@@ -124,7 +129,7 @@ export function operatorAuth(deps: { db: Knex; accounts: AccountsConfig; clock: 
     if (!v.ok) throw accountError(v.code, v.message);
     request.operator = { actor: v.actor, role: v.role, sessionId: v.jti };
     const rc = currentRequest();
-    if (rc) rc.sessionId = v.jti;
+    if (rc) rc.sessionId = v.sessionId;
     const url = request.routeOptions.url ?? '';
     if (!mayUseHubRoute(v.role, request.method, url)) throw accountError('ERR_ROLE_DENIED', `role ${v.role} may not use ${request.method} ${url}`, { role: v.role });
   };

@@ -6,6 +6,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import fastifyJwt from '@fastify/jwt';
+import type { AuditEvent } from '../audit/types.js';
 import type { Knex } from 'knex';
 import type { DestinationStream } from 'pino';
 import type { TLSSocket } from 'node:tls';
@@ -47,15 +48,16 @@ import type { HubContext } from './route-context.js';
 import { qualityRoutes } from './routes/quality.js';
 import { reportVerifyRoutes } from './routes/report-verify.js';
 import { registerHubQualityGauges } from './quality-metrics.js';
-import { subjectHmacKey } from './settings-store.js';
+import { settingsStore, subjectHmacKey } from './settings-store.js';
 import { WITNESS_FAILURES, witnessService } from './witness-service.js';
 import { retentionJob } from '../audit/retention-job.js';
 import { pruneHubExchange } from './exchange-retention.js';
 import { hubAccounts, hubLoginService, hubTotpKey, hubUsersService, operatorAuth, sessionSigningKey } from './accounts.js';
 import { hubAccountRoutes, hubLoginRoutes } from './routes/accounts.js';
 import { operatorRoutes } from './routes/operator.js';
-import { installRequestContext, requestAwareAudit } from '../server/request-context.js';
+import { installRequestContext, requestAwareAudit, withRequestSource } from '../server/request-context.js';
 import { fastifyTrustProxy } from '../server/trust-proxy.js';
+import { prepareDecoyHash } from '../server/credentials.js';
 import { serviceError as configError } from '../protocol/service-errors.js';
 
 export interface BuildHubOptions {
@@ -112,7 +114,9 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       throw configError('ERR_CONFIG_INVALID', `config key dataDir: totp.key: ${(e as Error).message}`, { key: 'dataDir' });
     }
     await hubAccounts.sealClearSecrets(db, totpKey); // TOTP secrets written in clear before they were sealed at rest
-    const signingKey = await sessionSigningKey(db);
+    await prepareDecoyHash(); // unknown names are checked against it from the first login on: same work as a known one
+    const signingKey = sessionSigningKey(totpKey); // HKDF of totp.key, never in the store
+    await settingsStore.remove(db, 'session_jwt_key'); // the key hubs before this one kept in the store: useless now, and not to be left lying there
     // entries of the operator routes carry the request's source and session (src= sid=); the node-facing routes' entries are unchanged
     const opsAudit = requestAwareAudit(audit);
     const accountDeps = { db, audit: opsAudit, accounts: config.accounts, totpKey, clock };
@@ -167,9 +171,11 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       if (!AUDITED_STATUSES.has(status) && !AUDITED_CODES.has(body.code)) return;
       if (body.code === 'ERR_CLASSIFICATION_DENIED' || body.code === 'ERR_ENVELOPE_MALFORMED') return; // audited with the batch refusal
       if (WITNESS_FAILURES.has(body.code)) return; // audited as a failed checkpoint.cosign
-      const who = request.peer ? `node:${request.peer.nodeId}` : request.peerFingerprint ? `cert:${request.peerFingerprint}` : `addr:${request.ip}`;
+      // an authenticated operator refused (ERR_ROLE_DENIED …) is audited as that user; src= still names the address
+      const who = request.operator ? request.operator.actor : request.peer ? `node:${request.peer.nodeId}` : request.peerFingerprint ? `cert:${request.peerFingerprint}` : `addr:${request.ip}`;
       // one entry per source, route and code a minute, and a count of the rest (audit/refusals.ts)
-      await ctx.refusals.refused(who, { action: 'request.refused', actor: who, ...(request.peer ? { actorNode: request.peer.nodeId } : {}), object: `${request.method} ${request.routeOptions.url ?? '(no route)'}`, outcome: 'failure', reason: body.code });
+      const refusal: AuditEvent = { action: 'request.refused', actor: who, ...(request.peer ? { actorNode: request.peer.nodeId } : {}), object: `${request.method} ${request.routeOptions.url ?? '(no route)'}`, outcome: 'failure', reason: body.code };
+      await ctx.refusals.refused(who, request.operator ? withRequestSource(refusal) : refusal); // an operator's refusal keeps src= sid= as its other entries do
     });
     installHubMetrics(app, ctx.metrics);
     registerHubQualityGauges(ctx.metrics.registry, ctx.reader, clock);

@@ -9,6 +9,10 @@ export const settingsStore = {
     const row = (await db('hub_settings').where({ name }).first('value')) as { value: string } | undefined;
     return String(row?.value);
   },
+  /** Removes `name` (a value no longer kept in the store); true when there was one. */
+  async remove(db: Db, name: string): Promise<boolean> {
+    return (await db('hub_settings').where({ name }).delete()) > 0;
+  },
 };
 
 /** The 256-bit key subject codes are HMAC'd with before they reach the audit log. */

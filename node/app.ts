@@ -56,6 +56,7 @@ import { reportRoutes } from './routes/report.js';
 import { nodeReportSigner, reportService } from './report-service.js';
 import { registerQualityGauges } from './quality-metrics.js';
 import { createResultSchema } from './schemas.js';
+import { prepareDecoyHash } from '../server/credentials.js';
 import { serviceError } from '../protocol/service-errors.js';
 
 declare module 'fastify' {
@@ -180,6 +181,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     },
   });
   const auth = authenticate({ nodeId: config.nodeId, refusals: ctx.refusals, db, accounts: config.accounts, clock: authClock });
+  await prepareDecoyHash(); // unknown names are checked against it from the first login on: same work as a known one
   const login = loginService({ db, audit, nodeId: config.nodeId, secret: config.jwtSecret, totpKey: config.totpKey, accounts: config.accounts, clock: authClock });
   const users = usersService({ db, audit, nodeId: config.nodeId, accounts: config.accounts, totpKey: config.totpKey, clock: authClock });
   app.decorate('nodeAccess', { login, authenticate: auth });

@@ -68,11 +68,11 @@ export function authenticate(opts: AuthOptions) {
       await refused(request, v.code, v.actor);
       throw nodeError(v.code, v.message);
     }
-    const { actor, role, clearance, jti } = v;
+    const { actor, role, clearance, jti, sessionId } = v;
     request.caller = { actor, role, clearance };
     request.sessionId = jti;
     const rc = currentRequest();
-    if (rc) rc.sessionId = jti;
+    if (rc) rc.sessionId = sessionId;
     // Separation of duties at the edge: the admin roles reach only their own routes (never a record route).
     if (!mayUseRoute(role, request.routeOptions.url ?? '')) {
       await refused(request, 'ERR_ROLE_DENIED', actor);

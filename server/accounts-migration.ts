@@ -1,6 +1,7 @@
 /**
  * The account tables of either server (issue 18), for one prefix: the user register, server-side
- * sessions (login sessions and service tokens, one row per `jti`), failed logins and lockouts.
+ * sessions (login sessions and service tokens, one row per token, keyed by SHA-256 of its `jti`:
+ * the jti itself, a bearer secret, is never stored), failed logins and lockouts.
  * Times are ISO-8601 UTC strings. The node's migration 020 and the hub's 0xx_accounts call these.
  */
 import type { Knex } from 'knex';
@@ -20,7 +21,7 @@ export async function createAccountTables(db: Knex, p: AccountsPrefix): Promise<
     t.string('updated_at', 30).notNullable();
   });
   await db.schema.createTable(`${p}_sessions`, (t) => {
-    t.string('jti', 36).primary();
+    t.string('jti_hash', 64).primary(); // hex SHA-256 of the token's jti (credentials.ts jtiHash)
     t.string('kind', 8).notNullable(); // login | service
     t.string('user_name', 128).notNullable().index(`${p}_sessions_user_idx`);
     t.string('role', 16).notNullable();

@@ -2,12 +2,14 @@
  * The SQL of the accounts both servers keep (issue 18), for one table prefix (`node`, `hub`):
  * PREFIX_users (name, role, clearance, argon2id hash, the sealed TOTP secret, the last TOTP step
  * used), PREFIX_login_failures and PREFIX_login_locks (kept per name, whether or not the user exists:
- * no enumeration) and PREFIX_sessions (one row per token `jti`: login sessions and service tokens).
+ * no enumeration) and PREFIX_sessions (one row per token, keyed by SHA-256 of its `jti`, never the
+ * jti itself: login sessions and service tokens).
  * The only module writing those tables (node/users-store.ts, node/sessions-store.ts and
  * hub/accounts.ts bind it to their prefix).
  */
 import type { Knex } from 'knex';
-import { openSecret, sealSecret, SEALED_PREFIX } from './credentials.js';
+import { jtiHash, openSecret, sealSecret, SEALED_PREFIX, SESSION_ID_LENGTH } from './credentials.js';
+import { assertUserName } from './user-name.js';
 
 export type AccountsPrefix = 'node' | 'hub';
 
@@ -28,7 +30,8 @@ export type SessionKind = 'login' | 'service';
 export type EndReason = 'logout' | 'disabled' | 'idle' | 'expired' | 'revoked' | 'reset';
 
 export interface Session<R extends string = string, C extends string = string> {
-  jti: string;
+  /** The session id shown in listings and as `sid=` in the audit log: the first 16 hex digits of SHA-256(jti). */
+  id: string;
   kind: SessionKind;
   user: string;
   role: R;
@@ -46,7 +49,7 @@ interface UserRow {
   disabled: boolean | number; password_set_at: string; created_at: string;
 }
 interface SessionRow {
-  jti: string; kind: string; user_name: string; role: string; clearance: string; issued_at: string; expires_at: string;
+  jti_hash: string; kind: string; user_name: string; role: string; clearance: string; issued_at: string; expires_at: string;
   last_seen_at: string; ended_at: string | null; end_reason: string | null; source: string | null;
 }
 
@@ -68,7 +71,7 @@ export function accountsStore<R extends string = string, C extends string = stri
     lastOtpStep: r.last_otp_step === null ? null : Number(r.last_otp_step), disabled: Boolean(r.disabled), passwordSetAt: r.password_set_at, createdAt: r.created_at,
   });
   const sessionOf = (r: SessionRow): Session<R, C> => ({
-    jti: r.jti, kind: r.kind as SessionKind, user: r.user_name, role: r.role as R, clearance: r.clearance as C,
+    id: r.jti_hash.slice(0, SESSION_ID_LENGTH), kind: r.kind as SessionKind, user: r.user_name, role: r.role as R, clearance: r.clearance as C,
     issuedAt: r.issued_at, expiresAt: r.expires_at, lastSeenAt: r.last_seen_at, endedAt: r.ended_at, endReason: r.end_reason, source: r.source,
   });
   /** What a user's sealed TOTP secret is bound to (GCM additional data). */
@@ -90,6 +93,7 @@ export function accountsStore<R extends string = string, C extends string = stri
     },
     /** `totpSecret` in clear: sealed here under `key`. */
     async insertUser(db: Knex, key: Uint8Array, u: Omit<User<R, C>, 'lastOtpStep' | 'disabled' | 'createdAt'>, at: Date): Promise<void> {
+      assertUserName(u.name);
       await db(users).insert({
         name: u.name, role: u.role, clearance: u.clearance, password_hash: u.passwordHash, totp_secret: sealSecret(key, bound(u.name), u.totpSecret), disabled: false,
         password_set_at: u.passwordSetAt, created_at: at.toISOString(), updated_at: at.toISOString(),
@@ -168,31 +172,39 @@ export function accountsStore<R extends string = string, C extends string = stri
       await clearFailures(db, name);
     },
 
-    // ---- sessions
-    async createSession(db: Knex, s: Omit<Session<R, C>, 'endedAt' | 'endReason' | 'lastSeenAt'>): Promise<void> {
+    // ---- sessions (the caller passes the token's jti: only its hash reaches the store)
+    async createSession(db: Knex, s: Omit<Session<R, C>, 'id' | 'endedAt' | 'endReason' | 'lastSeenAt'> & { jti: string }): Promise<void> {
+      assertUserName(s.user); // service accounts too (credit node token)
       await db(sessions).insert({
-        jti: s.jti, kind: s.kind, user_name: s.user, role: s.role, clearance: s.clearance, issued_at: s.issuedAt, expires_at: s.expiresAt,
+        jti_hash: jtiHash(s.jti), kind: s.kind, user_name: s.user, role: s.role, clearance: s.clearance, issued_at: s.issuedAt, expires_at: s.expiresAt,
         last_seen_at: s.issuedAt, source: s.source?.slice(0, 64) ?? null,
       });
     },
     async findSession(db: Knex, jti: string): Promise<Session<R, C> | undefined> {
-      const r = (await db(sessions).where({ jti }).first()) as SessionRow | undefined;
+      const r = (await db(sessions).where({ jti_hash: jtiHash(jti) }).first()) as SessionRow | undefined;
       return r ? sessionOf(r) : undefined;
     },
-    /** Ends one live session; false when there was none (unknown or already ended). */
-    async endSession(db: Knex, jti: string, reason: EndReason, at: Date): Promise<boolean> {
-      return (await db(sessions).where({ jti }).whereNull('ended_at').update({ ended_at: at.toISOString(), end_reason: reason })) > 0;
+    /** The session whose id (as listed: 16 hex digits) is `id`, when exactly one has it. */
+    async findSessionById(db: Knex, id: string): Promise<(Session<R, C> & { hash: string }) | undefined> {
+      if (!new RegExp(`^[0-9a-f]{${SESSION_ID_LENGTH}}$`).test(id)) return undefined;
+      const rows = (await db(sessions).where('jti_hash', 'like', `${id}%`).limit(2)) as SessionRow[];
+      return rows.length === 1 ? { ...sessionOf(rows[0]!), hash: rows[0]!.jti_hash } : undefined;
+    },
+    /** Ends one live session, named by its token's jti (or `{ hash }` from findSessionById); false when there was none (unknown or already ended). */
+    async endSession(db: Knex, jti: string | { hash: string }, reason: EndReason, at: Date): Promise<boolean> {
+      const hash = typeof jti === 'string' ? jtiHash(jti) : jti.hash;
+      return (await db(sessions).where({ jti_hash: hash }).whereNull('ended_at').update({ ended_at: at.toISOString(), end_reason: reason })) > 0;
     },
     /** Ends every live session (and service token) of `user`; the number ended. */
     async endUserSessions(db: Knex, user: string, reason: EndReason, at: Date): Promise<number> {
       return db(sessions).where({ user_name: user }).whereNull('ended_at').update({ ended_at: at.toISOString(), end_reason: reason });
     },
     async touchSession(db: Knex, jti: string, at: Date): Promise<void> {
-      await db(sessions).where({ jti }).whereNull('ended_at').update({ last_seen_at: at.toISOString() });
+      await db(sessions).where({ jti_hash: jtiHash(jti) }).whereNull('ended_at').update({ last_seen_at: at.toISOString() });
     },
     /** Whether `user` holds (or held: revoked and expired count) a service token: a service account's name. */
     async isServiceAccount(db: Knex, user: string): Promise<boolean> {
-      return (await db(sessions).where({ kind: 'service', user_name: user }).first('jti')) !== undefined;
+      return (await db(sessions).where({ kind: 'service', user_name: user }).first('jti_hash')) !== undefined;
     },
     /** Sessions of one kind, newest first (live only unless `all`). */
     async listSessions(db: Knex, kind: SessionKind, opts: { all?: boolean } = {}): Promise<Session<R, C>[]> {

@@ -5,7 +5,7 @@
  * accepted once, and the TOTP secret sealed at rest (AES-256-GCM under the server's totp.key).
  * The one module of server/ that touches node:crypto.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { hash, verify } from '@node-rs/argon2';
 import { generateSecret, generateURI, verify as verifyTotp } from 'otplib';
@@ -18,11 +18,30 @@ export function hashPassword(password: string): Promise<string> {
   return hash(password);
 }
 
-/** A well-formed hash of nothing anyone knows: verified against when the user does not exist, so both paths do the same work. */
+/**
+ * A well-formed hash of nothing anyone knows: verified against when the user does not exist, so both
+ * paths do the same work. Made at start (prepareDecoyHash, awaited by both servers' build), so the
+ * first login of an unknown name does not also pay for hashing it.
+ */
 let decoy: Promise<string> | undefined;
+let decoyMade = false;
+
+/** Computes the decoy hash once (both servers await it while starting). */
+export async function prepareDecoyHash(): Promise<void> {
+  await (decoy ??= hash(`decoy-${randomInt(2 ** 47)}`).then((h) => {
+    decoyMade = true;
+    return h;
+  }));
+}
+
+/** Whether the decoy hash exists (tests). */
+export function decoyHashReady(): boolean {
+  return decoyMade;
+}
 
 export async function verifyPassword(passwordHash: string | undefined, password: string): Promise<boolean> {
-  const h = passwordHash ?? (await (decoy ??= hash(`decoy-${randomInt(2 ** 47)}`)));
+  if (passwordHash === undefined) await prepareDecoyHash(); // made at start; here only for a caller that never started a server
+  const h = passwordHash ?? (await decoy!);
   try {
     return (await verify(h, password)) && passwordHash !== undefined;
   } catch {
@@ -84,9 +103,42 @@ export function newSessionId(): string {
   return randomUUID();
 }
 
-/** `unknown:<first 16 hex digits of the name's SHA-256>`: what is kept of a typed name that is no user. */
-export function unknownName(typed: string): string {
-  return `unknown:${createHash('sha256').update(typed).digest('hex').slice(0, 16)}`;
+/**
+ * What a session row holds instead of its `jti`: SHA-256 of it, hex. A reader of the database finds
+ * no bearer secret to replay; the server, given a token, finds its row by hashing the token's jti.
+ */
+export function jtiHash(jti: string): string {
+  return createHash('sha256').update(jti, 'utf8').digest('hex');
+}
+
+/** The length of a session id: the first hex digits of jtiHash, shown in listings and as `sid=` in the audit log. */
+export const SESSION_ID_LENGTH = 16;
+
+/** The session id of `jti` (listings, `sid=`): the first 16 hex digits of its jtiHash. */
+export function sessionIdOf(jti: string): string {
+  return jtiHash(jti).slice(0, SESSION_ID_LENGTH);
+}
+
+/** The HKDF `info` of the key unknown names are HMAC'd with (unknownNameKey). */
+export const UNKNOWN_NAME_INFO = 'credit unknown user name v1';
+
+/** The key of unknownName: HKDF-SHA256 of the server's totp.key, so a reader of the store alone cannot test guesses against the kept value. */
+export function unknownNameKey(totpKey: Uint8Array): Buffer {
+  return deriveKey(totpKey, UNKNOWN_NAME_INFO);
+}
+
+/**
+ * `unknown:<first 16 hex digits of HMAC-SHA256(key, name)>`: what is kept of a typed name that is
+ * no user (it may be a password typed into the name field): stable per server, so an unknown name
+ * still locks, but not the text and not an unkeyed hash of it.
+ */
+export function unknownName(key: Uint8Array, typed: string): string {
+  return `unknown:${createHmac('sha256', key).update(typed, 'utf8').digest('hex').slice(0, 16)}`;
+}
+
+/** A 32-byte key derived from a key file's bytes with HKDF-SHA256 (RFC 5869, no salt) for one purpose (`info`). */
+export function deriveKey(ikm: Uint8Array, info: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', ikm, Buffer.alloc(0), info, 32));
 }
 
 // ---- TOTP secrets at rest
@@ -125,6 +177,15 @@ export function openSecret(key: Uint8Array, bound: string, stored: string): stri
 }
 
 /**
+ * Throws (an Error naming the file, its mode and the fix) when a secret key file may be read or
+ * written by its group or others: its callers refuse the start with ERR_CONFIG_INVALID.
+ */
+export function assertPrivateFile(path: string): void {
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o077) !== 0) throw new Error(`${path} has mode ${mode.toString(8).padStart(4, '0')}: its group or others may read it; run chmod 600 ${path}`);
+}
+
+/**
  * The key TOTP secrets are sealed with: DATADIR/totp.key (32 random bytes, base64url, mode 0600),
  * created on first use (exclusively: two processes starting at once read the same key). A key file
  * that others may read, or that holds less than 32 bytes, is refused (Error naming the file).
@@ -137,7 +198,7 @@ export function readOrCreateKeyFile(path: string): Buffer {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
   }
-  if ((statSync(path).mode & 0o077) !== 0) throw new Error(`${path} may be read by others: chmod 600 it`);
+  assertPrivateFile(path);
   const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'utf8');
   if (key.length < 32) throw new Error(`${path} must hold at least 32 bytes`);
   return key;

@@ -15,7 +15,7 @@ import { serviceError } from '../protocol/service-errors.js';
 import { accountError } from './account-errors.js';
 import type { AccountsConfig } from './accounts-config.js';
 import { MUST_CHANGE, type AccountsStore, type User } from './accounts-store.js';
-import { hashPassword, newSessionId, otpStep, passwordProblems, unknownName, verifyPassword } from './credentials.js';
+import { hashPassword, newSessionId, otpStep, passwordProblems, sessionIdOf, unknownName, unknownNameKey, verifyPassword } from './credentials.js';
 import { currentRequest } from './request-context.js';
 
 export interface SessionClaims {
@@ -64,6 +64,7 @@ export function loginService<R extends string, C extends string>(deps: LoginDeps
   const { claimOtpStep, clearFailures, failurePlace, findUser, lock, lockedUntil, recordFailure, removeFailure, unlock, updateUser, createSession, endSession, endUserSessions } = store;
   /** source address → times of its recent attempts (ms): the per-source login rate (one process per node). */
   const attempts = new Map<string, number[]>();
+  const unknownKey = unknownNameKey(deps.totpKey);
 
   const rateLimit = (source: string, now: number) => {
     const recent = (attempts.get(source) ?? []).filter((t) => t > now - 60_000);
@@ -93,7 +94,7 @@ export function loginService<R extends string, C extends string>(deps: LoginDeps
     rateLimit(source, now.getTime());
     const user = await findUser(db, c.user);
     // a name that is no user may be a password typed into the wrong field: counted and audited by its hash
-    const name = user ? user.name : unknownName(c.user);
+    const name = user ? user.name : unknownName(unknownKey, c.user);
     const until = await lockedUntil(db, name);
     if (until !== undefined) {
       if (until > now.toISOString()) {
@@ -169,7 +170,7 @@ export function loginService<R extends string, C extends string>(deps: LoginDeps
       await createSession(db, { jti, kind: 'login', user: user.name, role: user.role, clearance: user.clearance, issuedAt: issued.toISOString(), expiresAt, source });
       const token = await deps.issueToken({ user: user.name, role: user.role, clearance: user.clearance, ttlSeconds, jti }, issued);
       const rc = currentRequest();
-      if (rc) rc.sessionId = jti;
+      if (rc) rc.sessionId = sessionIdOf(jti);
       await event(user.name, 'user.login', 'success', `role=${user.role} clearance=${user.clearance}`);
       return { token, tokenType: 'Bearer', expiresAt, idleTimeoutSeconds: accounts.session.idleMinutes * 60, role: user.role, clearance: user.clearance };
     },

@@ -1,7 +1,7 @@
 /**
  * Who is asking, for the audit log (issue 18 item 5, GB/T 22239-2019 §8.1.4.3 b): every entry
  * written while a request is handled carries its source address and session id, appended to
- * `reason` as `src=<address> sid=<jti>` (the form operator entries use, audit/operator.ts). The
+ * `reason` as `src=<address> sid=<session id>` (16 hex digits of SHA-256(jti), never the jti) (the form operator entries use, audit/operator.ts). The
  * request's context lives in an AsyncLocalStorage entered by an onRequest hook, so services keep
  * calling `audit.record(...)` unchanged.
  */
@@ -12,7 +12,7 @@ import type { AuditEvent } from '../audit/types.js';
 
 export interface RequestContext {
   source: string;
-  /** The session (jti) once authenticated. */
+  /** The session id once authenticated (credentials.ts sessionIdOf: never the jti itself). */
   sessionId?: string;
 }
 

@@ -14,6 +14,7 @@
 import type { Knex } from 'knex';
 import type { AccountsConfig } from './accounts-config.js';
 import type { AccountsStore, EndReason } from './accounts-store.js';
+import { isUserName } from './user-name.js';
 
 /** Tolerated clock difference for `iat` and `nbf`. */
 export const CLOCK_SKEW_SECONDS = 30;
@@ -21,7 +22,7 @@ export const CLOCK_SKEW_SECONDS = 30;
 export type RefusalCode = 'ERR_AUTH_MISSING' | 'ERR_AUTH_INVALID' | 'ERR_AUTH_EXPIRED' | 'ERR_SESSION_ENDED';
 
 export type SessionVerdict<R extends string, C extends string> =
-  | { ok: true; user: string; actor: string; role: R; clearance: C; jti: string }
+  | { ok: true; user: string; actor: string; role: R; clearance: C; jti: string; /** The session id for listings and `sid=` (never the jti). */ sessionId: string }
   | { ok: false; code: RefusalCode; message: string; actor?: string };
 
 export interface SessionCheckDeps<R extends string, C extends string> {
@@ -37,11 +38,6 @@ export interface SessionCheckDeps<R extends string, C extends string> {
   verifyToken?(token: string): Promise<Record<string, unknown>>;
 }
 
-/** No control characters or lone surrogates, and short enough to be stored as `user:NAME` (created_by, filed_by: 128). */
-const USER_NAME = /^[^\u0000-\u001f\u007f\ud800-\udfff]+$/u;
-function isUserName(sub: unknown): sub is string {
-  return typeof sub === 'string' && sub.length <= 120 && USER_NAME.test(sub);
-}
 
 /** The refusal code of an error @fastify/jwt (fast-jwt) raised while verifying a token. */
 export function jwtErrorCode(e: unknown): RefusalCode {
@@ -87,7 +83,7 @@ export function sessionChecker<R extends string, C extends string>(deps: Session
       if (now.getTime() - Date.parse(session.lastSeenAt) > idleMs) return end('idle', 'ERR_SESSION_ENDED');
       if (now.getTime() - Date.parse(session.lastSeenAt) >= 5_000) await store.touchSession(db, jti, now);
     }
-    return { ok: true, user: sub, actor, role: session.role, clearance: session.clearance, jti };
+    return { ok: true, user: sub, actor, role: session.role, clearance: session.clearance, jti, sessionId: session.id };
   }
 
   return {

@@ -2,9 +2,11 @@
  * `trustProxy` (both servers): the addresses of the TLS gateways in front of the server, as IP
  * addresses or CIDR ranges. Off by default (absent or empty: `X-Forwarded-For` is ignored and the
  * socket's peer is the client). A request whose socket peer is one of them is taken to come from
- * the address its `X-Forwarded-For` names (Fastify's trustProxy, proxy-addr: the rightmost address
- * not itself a trusted proxy), and that address is what src= in the audit log, the login rate and
- * the request rate limit see.
+ * the address its `X-Forwarded-For` names (Fastify's trustProxy given the address list, which
+ * @fastify/proxy-addr evaluates: the rightmost address not itself a trusted proxy), and that address
+ * is what src= in the audit log, the login rate and the request rate limit see. Strict: never
+ * `true` or a hop count, and no header is parsed by hand anywhere; a peer not in the list is the
+ * client whatever its headers say.
  */
 import { isIP } from 'node:net';
 import { serviceError } from '../protocol/service-errors.js';

@@ -11,9 +11,9 @@ import { accountError } from './account-errors.js';
 import type { AccountsConfig } from './accounts-config.js';
 import { MUST_CHANGE, type AccountsStore, type User } from './accounts-store.js';
 import { generatePassword, hashPassword, newTotpSecret, otpauthUri } from './credentials.js';
+import { assertUserName } from './user-name.js';
 
-/** Letters, digits, . _ @ - (the names `credit node token` takes too). */
-export const USER_NAME_PATTERN = /^[A-Za-z0-9._@-]{1,64}$/;
+export { USER_NAME_PATTERN } from './user-name.js';
 
 export interface UsersDeps<R extends string, C extends string> {
   db: Knex;
@@ -63,6 +63,8 @@ export function usersService<R extends string, C extends string>(deps: UsersDeps
     }
     return u;
   };
+  /** The mark of a command-line change to an admin-duty account (the break-glass HTTP cannot do). */
+  const breakGlass = (byRole: R | undefined, target: User<R, C>) => (byRole === undefined && deps.adminRoles.includes(target.role) ? `break-glass role=${target.role} ` : '');
   const credentials = async (name: string) => {
     const password = generatePassword(deps.accounts.password);
     const secret = newTotpSecret();
@@ -73,6 +75,7 @@ export function usersService<R extends string, C extends string>(deps: UsersDeps
     list: async (): Promise<UserView<R, C>[]> => (await listUsers(db)).map(view),
 
     async add(actor: string, name: string, role: R, clearance: C): Promise<Enrolment> {
+      assertUserName(name);
       if (await findUser(db, name)) {
         await audited(actor, 'user.add', name, 'failure', 'ERR_USER_EXISTS');
         throw accountError('ERR_USER_EXISTS', `用户名「${name}」已存在 [ERR_USER_EXISTS]`, { user: name });
@@ -88,24 +91,34 @@ export function usersService<R extends string, C extends string>(deps: UsersDeps
       return c.enrolment;
     },
 
-    async disable(actor: string, name: string): Promise<number> {
-      await existing(actor, 'user.disable', name);
+    /**
+     * Disables `name` and ends its sessions. Over HTTP (`byRole`: the caller's role) the caller
+     * cannot disable itself nor an account holding another admin duty (ERR_ROLE_ADMIN_DUTY): a
+     * sysadmin who could lock out the secadmin or the auditor would hold all three duties. The
+     * command line passes no role: its break-glass is unrestricted, and audited as such.
+     */
+    async disable(actor: string, name: string, byRole?: R): Promise<number> {
+      const target = await existing(actor, 'user.disable', name);
+      if (byRole !== undefined && (actor === `user:${name}` || (deps.adminRoles.includes(target.role) && target.role !== byRole))) {
+        await audited(actor, 'user.disable', name, 'failure', `ERR_ROLE_ADMIN_DUTY (role=${target.role})`);
+        throw accountError('ERR_ROLE_ADMIN_DUTY', `不能经 HTTP 停用${actor === `user:${name}` ? '自己的账户' : `管理员职责账户「${name}」（${target.role}）`}：三权分立的账户只能由操作员在服务器上用 ${deps.addCommand.replace(/ add$/, ' disable')} 停用（紧急处置，留审计）[ERR_ROLE_ADMIN_DUTY]`, { user: name, role: target.role });
+      }
       const now = clock();
       await updateUser(db, name, { disabled: true }, now);
       const ended = await endUserSessions(db, name, 'disabled', now);
-      await audited(actor, 'user.disable', name, 'success', `sessions ended=${ended}`);
+      await audited(actor, 'user.disable', name, 'success', `${breakGlass(byRole, target)}sessions ended=${ended}`);
       return ended;
     },
 
     /** New initial password (to be changed before the next login) and TOTP secret; the account is enabled and unlocked, its sessions ended. */
     async reset(actor: string, name: string): Promise<Enrolment> {
-      await existing(actor, 'user.reset', name);
+      const target = await existing(actor, 'user.reset', name);
       const now = clock();
       const c = await credentials(name);
       await updateUser(db, name, { passwordHash: c.hash, totpSecret: c.secret, disabled: false, passwordSetAt: MUST_CHANGE, lastOtpStep: null }, now, deps.totpKey);
       await unlock(db, name);
       const ended = await endUserSessions(db, name, 'reset', now);
-      await audited(actor, 'user.reset', name, 'success', `sessions ended=${ended}`);
+      await audited(actor, 'user.reset', name, 'success', `${breakGlass(undefined, target)}sessions ended=${ended}`);
       return c.enrolment;
     },
 

@@ -12,6 +12,7 @@ import type { Credentials } from '../../server/login-service.js';
 import { hubAccounts } from '../accounts.js';
 import type { HubContext } from '../route-context.js';
 import { errorSchema } from '../schemas.js';
+import { USER_NAME_SCHEMA } from '../../server/user-name.js';
 
 const credentials = {
   user: { type: 'string', minLength: 1, maxLength: 64 },
@@ -76,12 +77,12 @@ export async function hubAccountRoutes(app: FastifyInstance, opts: { ctx: HubCon
 
   app.post<{ Params: { name: string } }>(
     '/v1/users/:name/disable',
-    { schema: { summary: 'disable an operator account: refused at once, live sessions included', params: { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 64 } } }, response: { 200: { type: 'object', properties: { sessionsEnded: { type: 'integer' } } }, 404: errorSchema, ...sessionErrors } } },
-    async (request) => ({ sessionsEnded: await users.disable(request.operator!.actor, request.params.name) }),
+    { schema: { summary: 'disable an operator account: refused at once, live sessions included', params: { type: 'object', required: ['name'], properties: { name: USER_NAME_SCHEMA } }, response: { 200: { type: 'object', properties: { sessionsEnded: { type: 'integer' } } }, 404: errorSchema, ...sessionErrors } } },
+    async (request) => ({ sessionsEnded: await users.disable(request.operator!.actor, request.params.name, request.operator!.role) }),
   );
 
   app.get('/v1/sessions', { schema: { summary: 'live operator sessions', response: { ...sessionErrors } } }, async () =>
-    (await hubAccounts.listSessions(ctx.db, 'login')).map((s) => ({ jti: s.jti, user: s.user, role: s.role, issuedAt: s.issuedAt, expiresAt: s.expiresAt, lastSeenAt: s.lastSeenAt, source: s.source })),
+    (await hubAccounts.listSessions(ctx.db, 'login')).map((s) => ({ id: s.id, user: s.user, role: s.role, issuedAt: s.issuedAt, expiresAt: s.expiresAt, lastSeenAt: s.lastSeenAt, source: s.source })),
   );
 
   app.get<{ Querystring: { from?: number; to?: number } }>(

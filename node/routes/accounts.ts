@@ -13,6 +13,7 @@ import type { Credentials, LoginService } from '../login-service.js';
 import { listSessions } from '../sessions-store.js';
 import type { UsersService } from '../users-service.js';
 import { authErrors, errorSchema } from '../schemas.js';
+import { USER_NAME_SCHEMA } from '../../server/user-name.js';
 
 const err = (description: string) => ({ description, ...errorSchema });
 const credentials = {
@@ -51,7 +52,7 @@ const userView = {
   type: 'object',
   properties: { name: { type: 'string' }, role: { type: 'string' }, clearance: { type: 'string' }, disabled: { type: 'boolean' }, passwordSetAt: { type: 'string' }, createdAt: { type: 'string' } },
 };
-const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 64 } } };
+const nameParams = { type: 'object', required: ['name'], properties: { name: USER_NAME_SCHEMA } };
 
 /** The routes that take no token. */
 export async function loginRoutes(app: FastifyInstance, opts: { login: LoginService }): Promise<void> {
@@ -79,7 +80,7 @@ export async function accountRoutes(app: FastifyInstance, opts: { ctx: NodeConte
 
   app.post<{ Params: { name: string } }>('/users/:name/disable', { schema: { summary: 'disable a user: refused at once, live sessions included', tags: ['accounts'], params: nameParams, response: { 200: { type: 'object', properties: { sessionsEnded: { type: 'integer' } } }, 404: err('ERR_USER_NOT_FOUND'), ...authErrors } } }, async (request) => {
     await authorize(request.caller, 'user.manage', `user:${request.params.name}`);
-    return { sessionsEnded: await users.disable(request.caller.actor, request.params.name) };
+    return { sessionsEnded: await users.disable(request.caller.actor, request.params.name, request.caller.role) };
   });
 
   app.post<{ Params: { name: string }; Body: { role: Role; clearance: Classification } }>(
@@ -102,7 +103,7 @@ export async function accountRoutes(app: FastifyInstance, opts: { ctx: NodeConte
   app.get('/sessions', { schema: { summary: 'live login sessions and service tokens', tags: ['accounts'], response: { ...authErrors } } }, async (request) => {
     await authorize(request.caller, 'user.manage', 'sessions');
     const rows = [...(await listSessions(ctx.db, 'login')), ...(await listSessions(ctx.db, 'service'))];
-    return rows.map((s) => ({ jti: s.jti, kind: s.kind, user: s.user, role: s.role, clearance: s.clearance, issuedAt: s.issuedAt, expiresAt: s.expiresAt, lastSeenAt: s.lastSeenAt, source: s.source }));
+    return rows.map((s) => ({ id: s.id, kind: s.kind, user: s.user, role: s.role, clearance: s.clearance, issuedAt: s.issuedAt, expiresAt: s.expiresAt, lastSeenAt: s.lastSeenAt, source: s.source }));
   });
 
   app.get<{ Querystring: { from?: number; to?: number } }>(

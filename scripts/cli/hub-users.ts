@@ -8,7 +8,8 @@ import { openExistingHubStore } from '../../hub/admin-store.js';
 import { loadHubConfig } from '../../hub/config.js';
 import { withOperatorAudit } from '../../audit/operator.js';
 import { MUST_CHANGE } from '../../server/accounts-store.js';
-import { USER_NAME_PATTERN, type Enrolment } from '../../server/users-service.js';
+import { type Enrolment } from '../../server/users-service.js';
+import { isUserName, USER_NAME_RULE } from '../../server/user-name.js';
 import { cliError } from '../errors.js';
 import { command, group, requireString, type Io } from './framework.js';
 
@@ -17,7 +18,7 @@ const USER = '  --user NAME        1–64 letters, digits, . _ @ -';
 
 function userName(values: Record<string, unknown>): string {
   const user = requireString(values as never, 'user');
-  if (!USER_NAME_PATTERN.test(user)) throw cliError('ERR_USAGE', '--user must be 1–64 letters, digits, . _ @ -');
+  if (!isUserName(user)) throw cliError('ERR_USAGE', `--user must be ${USER_NAME_RULE}`);
   return user;
 }
 

@@ -6,6 +6,7 @@ import { loadConfig, readConfigFile } from '../../node/config.js';
 import { mintServiceTokenFor } from '../../node/service-tokens.js';
 import { MAX_SERVICE_TTL_SECONDS } from '../../node/tokens.js';
 import { cliError } from '../errors.js';
+import { isUserName, USER_NAME_RULE } from '../../server/user-name.js';
 import { command, optionalString, requireString, type Command } from './framework.js';
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -55,7 +56,7 @@ const token = command({
     const user = requireString(values, 'user');
     const role = requireString(values, 'role');
     const clearance = requireString(values, 'clearance');
-    if (!/^[A-Za-z0-9._@-]{1,64}$/.test(user)) throw cliError('ERR_USAGE', '--user must be 1–64 letters, digits, . _ @ -');
+    if (!isUserName(user)) throw cliError('ERR_USAGE', `--user must be ${USER_NAME_RULE}`);
     if (!isRole(role)) throw cliError('ERR_USAGE', `--role must be one of ${ROLES.join(', ')}`);
     if (!isClassification(clearance)) throw cliError('ERR_USAGE', '--clearance must be one of public, shared, restricted, internal');
     // the admin duties (users, roles, the audit log) are done by people who log in with both factors (issue 18), never by a long-lived token

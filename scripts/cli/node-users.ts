@@ -8,7 +8,8 @@ import { CLASSIFICATIONS, isClassification, type Classification } from '../../pr
 import { ROLES, isRole, type Role } from '../../node/access.js';
 import { loadConfig } from '../../node/config.js';
 import { listServiceTokens, revokeServiceToken, withNodeStore } from '../../node/service-tokens.js';
-import { USER_NAME_PATTERN, usersService, type Enrolment } from '../../node/users-service.js';
+import { usersService, type Enrolment } from '../../node/users-service.js';
+import { isUserName, USER_NAME_RULE } from '../../server/user-name.js';
 import { MUST_CHANGE } from '../../node/users-store.js';
 import { cliError } from '../errors.js';
 import { command, group, optionalString, requireString, type Io } from './framework.js';
@@ -18,7 +19,7 @@ const USER = '  --user NAME        1–64 letters, digits, . _ @ -';
 
 function userName(values: Record<string, unknown>): string {
   const user = requireString(values as never, 'user');
-  if (!USER_NAME_PATTERN.test(user)) throw cliError('ERR_USAGE', '--user must be 1–64 letters, digits, . _ @ -');
+  if (!isUserName(user)) throw cliError('ERR_USAGE', `--user must be ${USER_NAME_RULE}`);
   return user;
 }
 
@@ -104,27 +105,29 @@ export const userGroup = group('user', 'the user register: people who log in wit
 
 const tokensList = command({
   name: 'list',
-  summary: 'list live service tokens (jti, account, role, clearance, expiry)',
+  summary: 'list live service tokens (id, account, role, clearance, expiry)',
   usage: '--config FILE [--all]',
   help: [CONFIG, '  --all              ended ones too'].join('\n'),
   options: { config: { type: 'string' }, all: { type: 'boolean' } },
   run: async ({ values, io }) => {
     const rows = await listServiceTokens(loadConfig(requireString(values, 'config')), values.all === true);
-    for (const s of rows) io.stdout(`${s.jti}\t${s.user}\t${s.role}\t${s.clearance}\texpires ${s.expiresAt}${s.endedAt ? `\tended ${s.endedAt} (${s.endReason})` : ''}\n`);
+    for (const s of rows) io.stdout(`${s.id}\t${s.user}\t${s.role}\t${s.clearance}\texpires ${s.expiresAt}${s.endedAt ? `\tended ${s.endedAt} (${s.endReason})` : ''}\n`);
     return 0;
   },
 });
 
 const tokensRevoke = command({
   name: 'revoke',
-  summary: 'revoke a service token by its jti: refused from its next request',
-  usage: '--config FILE --jti ID',
-  help: [CONFIG, '  --jti ID           as `credit node tokens list` shows it'].join('\n'),
-  options: { config: { type: 'string' }, jti: { type: 'string' } },
+  summary: 'revoke a service token by its id (or its jti): refused from its next request',
+  usage: '--config FILE --id ID | --jti JTI',
+  help: [CONFIG, '  --id ID            as `credit node tokens list` shows it (16 hex digits)', "  --jti JTI          the token's own jti claim"].join('\n'),
+  options: { config: { type: 'string' }, id: { type: 'string' }, jti: { type: 'string' } },
   run: async ({ values, io }) => {
-    const jti = requireString(values, 'jti');
-    if (!(await revokeServiceToken(loadConfig(requireString(values, 'config')), jti))) throw cliError('ERR_USAGE', `no live service token ${optionalString(values, 'jti')}`);
-    io.stdout(`revoked ${jti}\n`);
+    const id = optionalString(values, 'id');
+    const ref = id !== undefined ? { id } : { jti: requireString(values, 'jti') };
+    const named = 'id' in ref ? ref.id : ref.jti;
+    if (!(await revokeServiceToken(loadConfig(requireString(values, 'config')), ref))) throw cliError('ERR_USAGE', `no live service token ${named}`);
+    io.stdout(`revoked ${named}\n`);
     return 0;
   },
 });

@@ -18,8 +18,8 @@ t.test('node console in chromium', { skip: missing ?? false }, async (t) => {
   const f = await consoleFixture(t, { tls: true });
   const url = await f.console.listen({ host: '127.0.0.1', port: 0 });
   t.match(url, /^https:\/\/127\.0\.0\.1:\d+$/);
-  const clerk = await f.addUser('张三', 'officer', 'internal');
-  const auditor = await f.addUser('审计员甲', 'auditor', 'internal');
+  const clerk = await f.addUser('zhang.san', 'officer', 'internal');
+  const auditor = await f.addUser('shenji.jia', 'auditor', 'internal');
   const b = await openBrowser(t);
   const { page } = b;
 
@@ -36,7 +36,7 @@ t.test('node console in chromium', { skip: missing ?? false }, async (t) => {
   await page.waitForSelector('text=动态口令');
   await b.shot('login');
 
-  await logIn('张三', clerk);
+  await logIn('zhang.san', clerk);
   t.equal(new URL(page.url()).pathname, '/import', 'the clerk lands on 数据上报');
   const cookies = await b.context.cookies();
   const session = cookies.find((c) => c.name === '__Host-credit-session-430100');
@@ -73,7 +73,7 @@ t.test('node console in chromium', { skip: missing ?? false }, async (t) => {
   await Promise.all([page.waitForNavigation(), page.click('header button:has-text("退出登录")')]);
   t.equal(new URL(page.url()).pathname, '/login');
 
-  await logIn('审计员甲', auditor);
+  await logIn('shenji.jia', auditor);
   t.equal(new URL(page.url()).pathname, '/audit', 'the auditor lands on 审计日志');
   t.equal(await page.textContent('#verified'), '验证未通过', 'no checkpoint yet: a page view signs none');
   await Promise.all([page.waitForNavigation(), page.click('#sign-checkpoint button')]);

@@ -70,7 +70,7 @@ t.test('province query: the payload names the caller; the answer is shown under 
   const db = node.app.nodeCtx.db;
   const reads = await db('audit_log').where({ action: 'record.read', object: restricted.id });
   t.equal(reads.length, 1, 'the restricted release audited with its purpose');
-  t.match(reads[0].reason, /^行政审批 2026-1 src=127\.0\.0\.1 sid=[0-9a-f-]{36}$/, 'with the source address and session');
+  t.match(reads[0].reason, /^行政审批 2026-1 src=127\.0\.0\.1 sid=[0-9a-f]{16}$/, 'with the source address and session');
   const q = await db('audit_log').where({ action: 'query.province' }).orderBy('seq');
   t.equal(q.length, 2);
   t.match(q[1].object, /^hmac-sha256:[0-9a-f]{64}$/, 'the subject as a keyed handle, never the code');

@@ -70,7 +70,7 @@ t.test('node token is audited even before the node has run: it creates and migra
   const rows = await db('audit_log').where({ action: 'user.token.mint' });
   t.equal(rows.length, 1, 'the minting is in the new store\'s audit log');
   t.match(rows[0], { object: 'user:import-robot', outcome: 'success', actor_node: '430100' });
-  t.match(rows[0].reason, /jti=[0-9a-f-]{36} role=submitter clearance=internal ttl=28800s src=/);
+  t.match(rows[0].reason, /id=[0-9a-f]{16} role=submitter clearance=internal ttl=28800s src=/);
   t.same((await migrationState(db, NODE_SCHEMA)).pending, [], 'the whole node schema, as start-up would migrate it');
 });
 

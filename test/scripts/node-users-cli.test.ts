@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { sessionIdOf } from '../../server/credentials.js';
 import { main } from '../../scripts/cli.js';
 import { loadConfig } from '../../node/config.js';
 import { connect } from '../../audit/knex-connect.js';
@@ -71,12 +72,12 @@ t.test('service tokens: not for a person; listed; revoked tokens are refused by 
   const jti = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
   const list = capture();
   t.equal(await main(['node', 'tokens', 'list', '--config', configFile], list.io), 0);
-  t.match(list.out.join(''), new RegExp(`^${jti}\\timport-robot\\tsubmitter\\tpublic\\texpires `, 'm'));
+  t.match(list.out.join(''), new RegExp(`^${sessionIdOf(jti)}\\timport-robot\\tsubmitter\\tpublic\\texpires `, 'm'));
   const app = await buildApp({ config: loadConfig(configFile) });
   t.teardown(() => app.close());
   const headers = { authorization: `Bearer ${token}` };
   t.equal((await app.inject({ method: 'POST', url: '/v1/records', headers, payload: {} })).statusCode, 400, 'the token works (reaches validation)');
-  t.equal(await main(['node', 'tokens', 'revoke', '--config', configFile, '--jti', jti], capture().io), 0);
+  t.equal(await main(['node', 'tokens', 'revoke', '--config', configFile, '--id', sessionIdOf(jti)], capture().io), 0);
   const refused = await app.inject({ method: 'POST', url: '/v1/records', headers, payload: {} });
   t.equal(refused.statusCode, 401);
   t.equal(refused.json().code, 'ERR_SESSION_ENDED', 'revoked: refused on the next request');
@@ -85,6 +86,9 @@ t.test('service tokens: not for a person; listed; revoked tokens are refused by 
   const db = await connect(loadConfig(configFile).databaseTarget);
   t.teardown(() => db.destroy());
   t.same((await db('audit_log').whereIn('action', ['user.token.mint', 'user.token.revoke']).orderBy('seq')).map((r) => `${r.action} ${r.outcome}`), ['user.token.mint failure', 'user.token.mint success', 'user.token.revoke success', 'user.token.revoke failure']);
+  const texts = JSON.stringify(await db('audit_log').select('object', 'reason'));
+  t.notOk(texts.includes(jti), 'no audit entry holds the jti');
+  t.ok(texts.includes(`id=${sessionIdOf(jti)}`), 'the entries name the session id');
 });
 
 t.test('user add refuses a name that holds a service token, revoked or not (ERR_USER_EXISTS)', async (t) => {

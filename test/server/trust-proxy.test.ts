@@ -4,7 +4,7 @@
  * on, for the listed gateway addresses only, the client address X-Forwarded-For names is used.
  */
 import t from 'tap';
-import { checkTrustProxy, isAddressOrCidr } from '../../server/trust-proxy.js';
+import { checkTrustProxy, fastifyTrustProxy, isAddressOrCidr } from '../../server/trust-proxy.js';
 import { readHubConfig } from '../../hub/config.js';
 import { hubAccountsFixture } from '../hub/accounts-fixture.js';
 import { accountsFixture } from '../node/accounts-fixture.js';
@@ -62,4 +62,19 @@ t.test('node, trustProxy off and on', async (t) => {
   };
   t.same(await run(off), { codes: ['ERR_LOGIN_FAILED', 'ERR_LOGIN_FAILED', 'ERR_RATE_LIMITED'], src: '10.0.0.5' });
   t.same(await run(on), { codes: ['ERR_LOGIN_FAILED', 'ERR_LOGIN_FAILED', 'ERR_LOGIN_FAILED'], src: '198.51.100.1' });
+});
+
+t.test('strict: only the listed gateways are believed, hop by hop (a client cannot prepend an address)', async (t) => {
+  t.equal(fastifyTrustProxy([]), false, 'off: never true, never a hop count');
+  t.same(fastifyTrustProxy(['10.0.0.5']), ['10.0.0.5'], 'on: the address list only (fastify → @fastify/proxy-addr)');
+  const f = await hubAccountsFixture(t, { config: { trustProxy: ['10.0.0.5', '10.0.0.6'] } });
+  const src = async (remoteAddress: string, xff: string) => {
+    await f.app.inject({ method: 'POST', url: '/v1/login', remoteAddress, headers: { 'x-forwarded-for': xff }, payload: { user: 'u1', ...wrong } });
+    const e = await f.db('audit_log').where({ action: 'user.login' }).orderBy('seq', 'desc').first();
+    return e.reason.match(/src=(\S+)$/)?.[1];
+  };
+  t.equal(await src('10.0.0.5', '6.6.6.6, 198.51.100.7'), '198.51.100.7', 'the forged leftmost entry is not taken');
+  t.equal(await src('10.0.0.5', '198.51.100.8, 10.0.0.6'), '198.51.100.8', 'a chain of listed gateways is walked');
+  t.equal(await src('10.0.0.5', '198.51.100.9, 10.0.0.7'), '10.0.0.7', 'an unlisted hop stops the walk');
+  t.equal(await src('10.0.0.9', '198.51.100.10'), '10.0.0.9', 'from an unlisted peer the header is ignored');
 });
