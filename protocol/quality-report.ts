@@ -68,9 +68,16 @@ const INDICATOR_COLUMNS: [keyof QualityIndicators, string][] = [
   ['objectionUpheldRate', '异议成立率'], ['objectionsOverdue', '异议超期未办数'], ['repairMeanDays', '信用修复平均办理工作日'], ['repairTimelyRate', '信用修复办理及时率'], ['repairsOverdue', '信用修复超期未办数'],
 ];
 
+/**
+ * One CSV cell. Spreadsheets evaluate a cell that starts with = + - @ (or a tab / CR before one)
+ * even when it is quoted, and a node controls some cells (信息类别 of a rejected record) and an
+ * operator others (node names): such a cell gets a leading apostrophe (CWE-1236), unless it is a
+ * plain number (-0.5) or a lone "-", which stay readable.
+ */
 const csvCell = (v: unknown): string => {
-  const s = v === null || v === undefined ? '' : String(v);
-  return /[",\n\r]/.test(s) || /^[=+\-@]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  let s = v === null || v === undefined ? '' : String(v);
+  if (/^[=+\-@\t\r]/.test(s) && !/^-?\d+(\.\d+)?$/.test(s) && s !== '-') s = `'${s}`;
+  return /[",\n\r\t]/.test(s) || s.startsWith("'") ? `"${s.replaceAll('"', '""')}"` : s;
 };
 
 /** The report as tables: per 数据来源单位 × type, and (province) the ranking. Header row first. */

@@ -144,3 +144,11 @@ t.test('source unit and month keys', async (t) => {
   t.equal(tally.size, 1);
   t.same([...tally.cells.values()][0]!.delta, { submitted: 2, accepted: 1, rejected: 1 });
 });
+
+t.test('CSV export neutralises spreadsheet formulas (a node controls 信息类别, an operator a node name)', async (t) => {
+  const csv = toCsv([['节点', '信息类别', '值'], ['430100', "=cmd|'/c calc'!A", '-0.5'], ['+SUM(A1)', '@x', '\tTAB'], ['-', '-1', 'a"b']]);
+  const lines = csv.replace(/^\uFEFF/, '').split('\r\n');
+  t.equal(lines[1], `430100,"'=cmd|'/c calc'!A",-0.5`, 'a formula is prefixed with an apostrophe and quoted; a negative number stays a number');
+  t.equal(lines[2], `"'+SUM(A1)","'@x","'\tTAB"`, '+, @ and a leading tab are neutralised too');
+  t.equal(lines[3], `-,-1,"a""b"`, 'a lone minus and a negative integer stay as they are; quotes are doubled');
+});
