@@ -1,0 +1,71 @@
+/** A hub with operator accounts and its operator console (inject, or listening for a real browser), and a cookie-keeping console client. */
+import type { FastifyInstance } from 'fastify';
+import type { Response } from 'light-my-request';
+import type { HubRole } from '../../hub/accounts.js';
+import { buildHubConsole } from '../../hub/console/app.js';
+import { hubAccountsFixture, type HubAccountsFixture } from './accounts-fixture.js';
+import type { Engine } from '../helpers/db.js';
+
+export const SESSION_COOKIE = '__Host-credit-session-430000';
+export const CSRF_COOKIE = '__Host-credit-csrf-430000';
+
+export interface ConsoleClient {
+  cookies: Map<string, string>;
+  csrf(): string;
+  get(url: string, headers?: Record<string, string>): Promise<Response>;
+  post(url: string, payload: string | Record<string, string>, headers?: Record<string, string>): Promise<Response>;
+}
+
+export interface HubConsoleFixture extends HubAccountsFixture {
+  console: FastifyInstance;
+  client(): ConsoleClient;
+  /** A client logged in as a new account of `role`. */
+  signedIn(name: string, role: HubRole): Promise<ConsoleClient>;
+}
+
+export async function hubConsoleFixture(t: { teardown(fn: () => unknown): void }, o: { engine?: Engine } = {}): Promise<HubConsoleFixture> {
+  const f = await hubAccountsFixture(t, { ...(o.engine ? { engine: o.engine } : {}), config: { console: { listen: { host: '127.0.0.1', port: 0 } } } });
+  const app = await buildHubConsole(f.app);
+  t.teardown(() => app.close());
+  const client = (): ConsoleClient => {
+    const cookies = new Map<string, string>();
+    const keep = (res: Response) => {
+      const set = res.headers['set-cookie'];
+      for (const c of set === undefined ? [] : Array.isArray(set) ? set : [set]) {
+        const [pair, ...attrs] = c.split('; ');
+        const [name, value] = [pair!.slice(0, pair!.indexOf('=')), decodeURIComponent(pair!.slice(pair!.indexOf('=') + 1))];
+        if (attrs.includes('Max-Age=0')) cookies.delete(name);
+        else cookies.set(name, value);
+      }
+      return res;
+    };
+    const cookieHeader = () => [...cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ');
+    return {
+      cookies,
+      csrf: () => cookies.get(CSRF_COOKIE) ?? '',
+      get: async (url, headers = {}) => keep(await app.inject({ method: 'GET', url, headers: { cookie: cookieHeader(), 'sec-fetch-site': 'same-origin', ...headers } })),
+      post: async (url, payload, headers = {}) => {
+        const form = typeof payload === 'object';
+        return keep(await app.inject({
+          method: 'POST', url,
+          headers: { cookie: cookieHeader(), 'sec-fetch-site': 'same-origin', ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}), ...headers },
+          payload: form ? new URLSearchParams(payload).toString() : payload,
+        }));
+      },
+    };
+  };
+  return {
+    ...f,
+    console: app,
+    client,
+    signedIn: async (name, role) => {
+      const u = await f.addUser(name, role);
+      const c = client();
+      await c.get('/login');
+      f.advance(30_000);
+      const res = await c.post('/login', { user: name, password: u.password, otp: await f.otp(u.secret), _csrf: c.csrf() });
+      if (res.statusCode !== 303) throw new Error(`console login of ${name}: ${res.statusCode} ${res.body.slice(0, 500)}`);
+      return c;
+    },
+  };
+}
