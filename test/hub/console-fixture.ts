@@ -5,6 +5,11 @@ import type { HubRole } from '../../hub/accounts.js';
 import { buildHubConsole } from '../../hub/console/app.js';
 import { hubAccountsFixture, type HubAccountsFixture } from './accounts-fixture.js';
 import type { Engine } from '../helpers/db.js';
+import { randomUUID } from 'node:crypto';
+import { createNodeKeys } from '../../certs/node-keys.js';
+import { makeToken } from '../../hub/enrolment-service.js';
+import { envelopesStore } from '../../hub/envelopes-store.js';
+import { nodesStore } from '../../hub/nodes-store.js';
 
 export const SESSION_COOKIE = '__Host-credit-session-430000';
 export const CSRF_COOKIE = '__Host-credit-csrf-430000';
@@ -21,6 +26,10 @@ export interface HubConsoleFixture extends HubAccountsFixture {
   client(): ConsoleClient;
   /** A client logged in as a new account of `role`. */
   signedIn(name: string, role: HubRole): Promise<ConsoleClient>;
+  /** Enrols a node through the real POST /v1/enroll (a token, a CSR); resolves with its certificate serial. */
+  enrolNode(nodeId: string, grade: number, name: string): Promise<string>;
+  /** Marks a node's contact and counts `batches` accepted envelopes from it over the last hours, as intake does. */
+  traffic(nodeId: string, batches: number, o?: { refused?: number }): Promise<void>;
 }
 
 export async function hubConsoleFixture(t: { teardown(fn: () => unknown): void }, o: { engine?: Engine } = {}): Promise<HubConsoleFixture> {
@@ -54,8 +63,28 @@ export async function hubConsoleFixture(t: { teardown(fn: () => unknown): void }
       },
     };
   };
+  const enrolNode: HubConsoleFixture['enrolNode'] = async (nodeId, grade, name) => {
+    const { token } = await makeToken(f.db, f.app.hubCtx.ca, { nodeId, grade, ttlMs: 3_600_000, name, now: f.now() });
+    const { csrPem } = createNodeKeys(nodeId);
+    const res = await f.app.inject({ method: 'POST', url: '/v1/enroll', payload: { token, csrPem } });
+    if (res.statusCode !== 200) throw new Error(`enrol ${nodeId}: ${res.statusCode} ${res.body}`);
+    return (res.json() as { serial: string }).serial;
+  };
+  const traffic: HubConsoleFixture['traffic'] = async (nodeId, batches, o = {}) => {
+    const now = f.now().getTime();
+    let seq = await envelopesStore.lastSeq(f.db, nodeId, 'console-test');
+    const put = async (i: number, outcome: string, code: string | null) => {
+      const at = new Date(now - (i % 20) * 3_600_000 - 60_000).toISOString();
+      await envelopesStore.insert(f.db, { id: randomUUID(), fromNode: nodeId, type: 'batch', seq: ++seq, ts: at, digest: '0'.repeat(64), receivedAt: at, outcome, code, response: null });
+    };
+    for (let i = 0; i < batches; i++) await put(i, 'accepted', null);
+    for (let i = 0; i < (o.refused ?? 0); i++) await put(i, 'refused', 'ERR_SIGNATURE_INVALID');
+    await nodesStore.count(f.db, nodeId, new Date(now - 60_000).toISOString(), { batchesIn: batches, recordsIn: batches * 40 });
+  };
   return {
     ...f,
+    enrolNode,
+    traffic,
     console: app,
     client,
     signedIn: async (name, role) => {
