@@ -8,6 +8,7 @@
  */
 import t from 'tap';
 import { hubConsoleFixture, CSRF_COOKIE, SESSION_COOKIE } from './console-fixture.js';
+import { engines } from '../helpers/db.js';
 
 const SCRIPT_TAG = /<script\b[^>]*>/g;
 
@@ -224,8 +225,8 @@ t.test('revocation: a confirmation step, the node red afterwards, audited with t
   t.match((await ops.get('/overview')).body, /条目 <b>1<\/b> 个/, 'the CRL holds it');
 });
 
-t.test('nodes, overview and quality: filters, the chart JSON, CSV exports', async (t) => {
-  const f = await hubConsoleFixture(t);
+for (const engine of await engines()) t.test(`nodes, overview and quality: filters, the chart JSON, CSV exports (${engine.name})`, async (t) => {
+  const f = await hubConsoleFixture(t, { engine });
   await f.enrolNode('430100', 3, '长沙市');
   await f.enrolNode('430181', 2, '浏阳市');
   await f.enrolNode('430700', 2, '常德市');
