@@ -6,6 +6,7 @@
  * through the API: checked and audited (token.mint, node.tokens.cancel) as there.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { toCsv } from '../../protocol/quality-report.js';
 import { callApi } from '../../server/console/api.js';
 import type { ListedToken } from '../enrolment-service.js';
 
@@ -18,15 +19,24 @@ export async function tokenPages(app: FastifyInstance, opts: { api: FastifyInsta
   const { api } = opts;
   const ctx = api.hubCtx;
 
-  const page = async (request: FastifyRequest, extra: Record<string, unknown> = {}) => {
-    const tokens = (await callApi<ListedToken[]>(api, request, 'GET', '/v1/operator/tokens')).body;
-    return { pageTitle: '注册令牌', tokens, statusNames: TOKEN_STATUS, ttls: TTL_HOURS, now: ctx.clock().toISOString(), ...extra };
-  };
+  const listed = async (request: FastifyRequest, status = '') =>
+    (await callApi<ListedToken[]>(api, request, 'GET', '/v1/operator/tokens')).body.filter((t) => !status || t.status === status);
+  const page = async (request: FastifyRequest, extra: Record<string, unknown> = {}, status = '') =>
+    ({ pageTitle: '注册令牌', tokens: await listed(request, status), status, statusNames: TOKEN_STATUS, ttls: TTL_HOURS, now: ctx.clock().toISOString(), ...extra });
+  const statusSchema = { type: 'string', enum: ['', ...Object.keys(TOKEN_STATUS)] };
 
-  app.get<{ Querystring: { cancelled?: string; n?: number } }>(
+  app.get<{ Querystring: { cancelled?: string; n?: number; status?: string } }>(
     '/tokens',
-    { schema: { querystring: { type: 'object', properties: { cancelled: { type: 'string', pattern: '^[0-9]{6}$' }, n: { type: 'integer', minimum: 0 } } } }, config: { hubApi: 'GET /v1/operator/tokens' } },
-    async (request, reply) => reply.page('/hub/console/views/tokens', await page(request, request.query.cancelled ? { cancelled: { node: request.query.cancelled, n: request.query.n ?? 0 } } : {})),
+    { schema: { querystring: { type: 'object', properties: { cancelled: { type: 'string', pattern: '^[0-9]{6}$' }, n: { type: 'integer', minimum: 0 }, status: statusSchema } } }, config: { hubApi: 'GET /v1/operator/tokens' } },
+    async (request, reply) => reply.page('/hub/console/views/tokens', await page(request, request.query.cancelled ? { cancelled: { node: request.query.cancelled, n: request.query.n ?? 0 } } : {}, request.query.status)),
+  );
+  app.get<{ Querystring: { status?: string } }>(
+    '/tokens.csv',
+    { schema: { querystring: { type: 'object', properties: { status: statusSchema } } }, config: { hubApi: 'GET /v1/operator/tokens' } },
+    async (request, reply) => {
+      const rows = (await listed(request, request.query.status)).map((t) => [t.id, t.nodeId, String(t.grade), TOKEN_STATUS[t.status]?.word ?? t.status, t.createdAt, t.expiresAt, t.usedAt ?? '', t.cancelledAt ?? '']);
+      return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="hub-tokens.csv"').send(toCsv([['令牌编号', '节点', '等保等级', '状态', '签发', '有效期至', '使用时间', '取消时间'], ...rows]));
+    },
   );
 
   app.post<{ Body: { node: string; name?: string; grade: number; ttlHours: number } }>(

@@ -95,7 +95,7 @@ t.test('every page and fragment by role: as the API route it stands for; refusal
   const aud = await f.signedIn('aud', 'auditor');
   const sys = await f.signedIn('sys', 'sysadmin');
   const sec = await f.signedIn('sec', 'secadmin');
-  const operatorPages = ['/overview', '/overview/exchange.json', '/nodes', '/nodes/table', '/nodes.csv', '/nodes/430100', '/tokens', '/revoke', '/revoke/confirm?node=430100&reason=keyCompromise', '/quality', '/quality.csv'];
+  const operatorPages = ['/overview', '/overview/exchange.json', '/nodes', '/nodes/table', '/nodes.csv', '/nodes/430100', '/tokens', '/tokens.csv', '/revoke', '/revoke/confirm?node=430100&reason=keyCompromise', '/quality', '/quality.csv'];
   const auditorPages = ['/audit', '/audit/entries', '/audit/proof/1', '/audit/export.ndjson'];
   const adminPages = ['/users'];
   for (const [who, c, allowed] of [['operator', ops, operatorPages], ['auditor', aud, auditorPages], ['sysadmin', sys, adminPages], ['secadmin', sec, adminPages]] as const) {
@@ -187,6 +187,11 @@ t.test('tokens: issued with grade and TTL, shown once, listed, cancelled; audite
   t.equal(cancel.statusCode, 303);
   t.equal(cancel.headers.location, '/tokens?cancelled=430900&n=1');
   t.match((await ops.get(String(cancel.headers.location))).body, /data-node="430900" data-status="cancelled"/);
+  t.notMatch((await ops.get('/tokens?status=outstanding')).body, /data-node="430900"/, 'filtered by state');
+  const csv = await ops.get('/tokens.csv?status=cancelled');
+  t.match(csv.body, /^\uFEFF令牌编号,节点,等保等级,状态/);
+  t.match(csv.body, /,430900,2,已取消,/);
+  t.notOk(csv.body.includes(token!), 'never in the export either');
   const cancelled = (await f.db('audit_log').where({ action: 'node.tokens.cancel' }).first()) as { actor: string; reason: string };
   t.equal(cancelled.actor, 'user:ops');
   t.match(cancelled.reason, /cancelled=1 src=/);
