@@ -10,6 +10,8 @@ import { createNodeKeys } from '../../certs/node-keys.js';
 import { makeToken } from '../../hub/enrolment-service.js';
 import { envelopesStore } from '../../hub/envelopes-store.js';
 import { nodesStore } from '../../hub/nodes-store.js';
+import { qualityStore } from '../../hub/quality-store.js';
+import { monthInChina, QualityTally } from '../../protocol/quality-facts.js';
 
 export const SESSION_COOKIE = '__Host-credit-session-430000';
 export const CSRF_COOKIE = '__Host-credit-csrf-430000';
@@ -80,6 +82,15 @@ export async function hubConsoleFixture(t: { teardown(fn: () => unknown): void }
     for (let i = 0; i < batches; i++) await put(i, 'accepted', null);
     for (let i = 0; i < (o.refused ?? 0); i++) await put(i, 'refused', 'ERR_SIGNATURE_INVALID');
     await nodesStore.count(f.db, nodeId, new Date(now - 60_000).toISOString(), { batchesIn: batches, recordsIn: batches * 40 });
+    // the quality cells intake would have counted for those batches (40 items each, 2 rejected, 1 bad USCC)
+    const tally = new QualityTally();
+    const items = batches * 40;
+    const accepted = items - batches * 2;
+    tally.add({ node: nodeId, unit: `${nodeId} 市场监督管理局`, type: 'CF', month: monthInChina(new Date(now).toISOString()) }, {
+      submitted: items, accepted, rejected: items - accepted, uscc_bad: batches, timed: accepted, timely: accepted - batches, wd_sum: accepted * 3,
+      req_filled: items * 17 - batches, req_slots: items * 17, batches, batches_ok: batches,
+    });
+    await qualityStore.bump(f.db, tally);
   };
   return {
     ...f,
