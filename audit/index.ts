@@ -2,7 +2,7 @@
 export { type AuditEvent, type AuditSink } from './types.js';
 export { migrateAudit, rollbackAudit, AUDIT_MIGRATIONS_TABLE } from './schema.js';
 export { openAuditLog, type AuditLog, type AuditLogOptions } from './log.js';
-export { type AuditSigner } from './signer.js';
+export { signerForAlg, witnessKeyFor, type AuditSigner, type SigningKeys } from './signer.js';
 export { type AuditEntry, type Checkpoint, GENESIS_HASH } from './entry.js';
 export { AUDIT_ERRORS, auditError, type AuditErrorCode } from './errors.js';
 export { exportBundle, type ExportOptions, type ExportResult } from './export.js';

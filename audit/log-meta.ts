@@ -36,7 +36,7 @@ export async function fixHashAlg(db: Db, wanted: AuditHashAlg | undefined, now =
   }
   const alg = await readHashAlg(db);
   if (wanted !== undefined && wanted !== alg) {
-    throw auditError('ERR_AUDIT_ALGORITHM_MIXED', `the audit log was created with hash algorithm ${alg}; it cannot be continued with ${wanted} (a log never mixes algorithms: start a new store for ${wanted})`, { recorded: alg, wanted });
+    throw auditError('ERR_AUDIT_ALGORITHM_MIXED', `the audit log was created with hash algorithm ${alg}; it cannot be continued with ${wanted} (a log never mixes algorithms: set the server's audit.hashAlg to ${alg}, or leave it out, to continue this log; start a new store for ${wanted})`, { recorded: alg, wanted });
   }
   return alg;
 }

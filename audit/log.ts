@@ -53,6 +53,8 @@ export interface AuditLog extends AuditSink {
   setSigner(signer: AuditSigner): void;
   /** SHA-256 fingerprint of the current signer certificate, or null without a signer. */
   signerFingerprint(): string | null;
+  /** The log's hash algorithm, fixed when it was created (sm3: its signer is an SM2 key). */
+  readonly hashAlg: AuditHashAlg;
   /** Writes a final checkpoint and stops the timer. */
   close(): Promise<void>;
 }
@@ -324,6 +326,7 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
       startTimer();
     },
     signerFingerprint: () => signer?.fingerprint ?? null,
+    hashAlg: alg,
     async close() {
       if (closed) return;
       if (timer) clearInterval(timer);

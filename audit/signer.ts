@@ -1,5 +1,5 @@
 /** The key that signs checkpoints: a node's (or the hub's) RSA or EC key and certificate, or its SM2 one for a log on SM. */
-import { certFacts, keyFitsCert, signText, type AuditHashAlg } from './crypto.js';
+import { certFacts, hashAlgOfCert, keyFitsCert, signText, type AuditHashAlg } from './crypto.js';
 import { checkpointText } from './entry.js';
 import { auditError } from './errors.js';
 import { assertSignerAlg } from './log-meta.js';
@@ -43,4 +43,32 @@ export function canSignAt(s: ReadySigner, time: Date): boolean {
 export function signCheckpoint(s: ReadySigner, treeSize: number, rootHash: string, time: Date, alg: AuditHashAlg = 'sha256'): StoredCheckpoint {
   const body = { treeSize, rootHash, time: time.toISOString(), nodeId: s.nodeId };
   return { ...body, signature: signText(s.keyPem, checkpointText(body, alg)), signerFingerprint: s.fingerprint, certPem: s.certPem, chainPems: s.chainPems ?? [] };
+}
+
+/** A server's signing keys: its RSA/EC key and certificate, and its SM2 ones when it holds an SM2 identity. */
+export interface SigningKeys {
+  keyPem: string;
+  certPem: string;
+  sm2?: { keyPem: string; certPem: string } | undefined;
+}
+
+/**
+ * The key that signs a log hashed with `alg`: the SM2 key for `sm3`, the RSA/EC key for `sha256`.
+ * ERR_AUDIT_ALGORITHM_MIXED when the server holds no SM2 key for an SM log; `fix` is the one-line
+ * remedy the message ends with (how this server gets an SM2 certificate, or which setting to change).
+ */
+export function signerForAlg(alg: AuditHashAlg, nodeId: string, keys: SigningKeys, fix: string): AuditSigner {
+  if (alg === 'sha256') return { nodeId, keyPem: keys.keyPem, certPem: keys.certPem };
+  if (keys.sm2 === undefined) throw auditError('ERR_AUDIT_ALGORITHM_MIXED', `the audit log of ${nodeId} hashes with sm3, which needs an SM2 signing certificate, and ${nodeId} holds none: ${fix}`, { alg, signerAlg: 'sha256' });
+  return { nodeId, keyPem: keys.sm2.keyPem, certPem: keys.sm2.certPem };
+}
+
+/**
+ * The key a witness cosigns another log's checkpoint with: the one of the algorithm of that log
+ * (told by the key that signed the checkpoint), so a cosignature never mixes algorithms into the
+ * log it belongs to — an SM log gets SM2 cosignatures whatever the witness's own log uses.
+ */
+export function witnessKeyFor(checkpointCertPem: string, nodeId: string, keys: SigningKeys): { keyPem: string; certPem: string } {
+  const s = signerForAlg(hashAlgOfCert(checkpointCertPem), nodeId, keys, 'it cannot cosign a log on SM (give it an SM2 certificate from the provincial SM2 root)');
+  return { keyPem: s.keyPem, certPem: s.certPem };
 }

@@ -68,6 +68,8 @@ export interface VerifyReport {
   witnessRecordsChecked: number;
   /** Witness resets of this node (VerifyOptions.witnessBreaks): where its witnessed history was broken, and why. */
   witnessBreaks: WitnessBreak[];
+  /** The log's hash algorithm as its header declares it (sha256, or sm3 for a log on SM: SM3 hashes, SM2 signatures); null before a header was read. */
+  hash: AuditHashAlg | null;
 }
 
 interface Pending {
@@ -360,6 +362,7 @@ export class BundleVerifier {
       unwitnessed,
       witnessRecordsChecked: this.witnessChecked,
       witnessBreaks: h?.nodeId ? (this.opts.witnessBreaks ?? []).filter((b) => b.nodeId === h.nodeId).sort((a, b) => a.epoch - b.epoch) : [],
+      hash: h ? this.alg : null,
     };
   }
 
@@ -405,6 +408,7 @@ export function summaryLine(r: VerifyReport): string {
   if (!r.ok) return `FAILED ${r.code}${r.seq !== undefined ? ` at seq ${r.seq}` : ''}: ${r.reason}`;
   const signers = r.signers.map((s) => `${s.nodeId} (sha256:${s.fingerprint.slice(0, 16)}…)`).join(', ');
   return `OK ${r.entries} entries (seq ${r.from}..${r.to}), ${r.checkpoints} checkpoints, signer ${signers}, ${r.firstTime} .. ${r.lastTime}, root ${r.rootHash} at tree size ${r.treeSize}` +
+    (r.hash === 'sm3' ? ' (SM3 hashes, SM2 signatures)' : '') +
     (r.cosignatures ? `, ${r.cosignatures} cosignatures by ${r.signer === '430000' ? 'the nodes' : 'the hub'} verified, latest ${r.latestCosignedAt} (up to tree size ${r.cosignedTreeSize})` : '') +
     (r.witnessRecordsChecked ? `, ${r.witnessRecordsChecked} witness records agree` : '') +
     (r.unwitnessed ? `; WARNING entries ${r.unwitnessed.from}..${r.unwitnessed.to} are not witnessed` : '') +

@@ -10,7 +10,8 @@ import type { Knex } from 'knex';
 import type { DestinationStream } from 'pino';
 import type { TLSSocket } from 'node:tls';
 import { connect, engineOf, readerFor } from '../audit/knex-connect.js';
-import { openAuditLog, type AuditLog } from '../audit/index.js';
+import { openAuditLog, signerForAlg, type AuditLog } from '../audit/index.js';
+import { readHashAlg } from '../audit/log-meta.js';
 import { migrateParts, storeLabel } from '../audit/migration-plan.js';
 import { startAtRest } from '../server/at-rest-store.js';
 import { atRestOptions } from '../server/config-schema.js';
@@ -87,7 +88,10 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
     const sm2 = await ensureHubSm2Identity(ca, { dataDir: config.dataDir, days: config.nodeCertDays, now: clock() });
     assertHubCanSeal(identity.keyPem, config.suites, sm2?.keyPem); // its own envelopes follow its policy too
     reader = await readerFor(db);
-    audit = await openAuditLog(db, { signer: { nodeId: HUB_NODE_ID, keyPem: identity.keyPem, certPem: identity.certPem } });
+    // The log's algorithm (config audit.hashAlg when set, else what the log was created with) picks the checkpoint key: SM2 for sm3.
+    const hashAlg = config.audit?.hashAlg ?? (await readHashAlg(db));
+    const signer = signerForAlg(hashAlg, HUB_NODE_ID, { keyPem: identity.keyPem, certPem: identity.certPem, sm2 }, `run \`credit ca init --algorithm sm2 --dir ${config.caDir}\` (the hub then makes its SM2 identity at start) or set audit.hashAlg to sha256 for a new store`);
+    audit = await openAuditLog(db, { signer, ...(config.audit?.hashAlg ? { hashAlg: config.audit.hashAlg } : {}) });
     if (identity.issued !== null) {
       // The hub's own certificate was (re)issued at start: an operator-visible certificate event (issue 16).
       const facts = certFacts(identity.certPem);

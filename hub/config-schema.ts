@@ -4,7 +4,7 @@
  */
 import type { SchemaNode } from '../protocol/config-check.js';
 import { ACCOUNTS_SCHEMA } from '../server/accounts-config.js';
-import { AT_REST_SCHEMA, consoleSchema, listenSchema, LOG_LEVEL_SCHEMA, rateLimitSchema, retentionSchema, SHUTDOWN_TIMEOUT_SCHEMA } from '../server/config-schema.js';
+import { AT_REST_SCHEMA, AUDIT_SCHEMA, consoleSchema, listenSchema, LOG_LEVEL_SCHEMA, rateLimitSchema, retentionSchema, SHUTDOWN_TIMEOUT_SCHEMA } from '../server/config-schema.js';
 
 export { LOG_LEVELS } from '../server/config-schema.js';
 export const MIB = 1024 * 1024;
@@ -18,6 +18,7 @@ export const HUB_CONFIG_SCHEMA: SchemaNode = {
     caDir: { type: 'string', description: 'the CA directory of `credit ca init` (ca.pem + ca.key); the register and tokens live in the hub database' },
     databaseUrl: { type: 'string', pattern: '^postgres(ql)?://', description: 'PostgreSQL URL instead of DATADIR/hub.sqlite (env DATABASE_URL)' },
     atRest: AT_REST_SCHEMA,
+    audit: AUDIT_SCHEMA,
     listen: listenSchema({ description: 'where the hub listens (HTTPS, mutual TLS)', port: 8443, hostDescription: 'interface to bind' }),
     nodeCertDays: { type: 'integer', minimum: 1, maximum: 3650, default: 365, description: 'validity of node certificates issued at enrolment and renewal (and of the hub certificate)' },
     nodeCertSeconds: { type: 'integer', minimum: 10, maximum: 86_400, description: 'for drills and tests only: node certificates live this many seconds (overrides nodeCertDays for nodes, not for the hub certificate)' },

@@ -5,6 +5,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { AuditHashAlg } from '../audit/crypto.js';
 import { secureDataDir } from '../audit/store-files.js';
 import { sanHosts } from '../certs/issue.js';
 import { validateAgainst } from '../protocol/config-check.js';
@@ -44,6 +45,8 @@ export interface HubConfig {
   trustProxy: string[];
   /** Encryption at rest: the data key file and its wrapper (server/config-schema.ts atRestOptions). */
   atRest?: { keyFile?: string; keyWrapper?: string };
+  /** The audit log: `hashAlg` only when the config file sets it (server/config-schema.ts AUDIT_SCHEMA). */
+  audit?: { hashAlg?: AuditHashAlg };
   /**
    * The operator console's listener (hub/console/); absent: no console. Without `tls` it serves the
    * hub's own certificate (hub.pem, from the provincial CA), unless `allowPlaintext` asks for plain HTTP.

@@ -4,7 +4,8 @@
  * `cosign` opens a 'checkpoint' envelope (unordered: new id, ts in the window), checks the node's
  * signed checkpoint, its certificate (CN = the sender, trusted at the checkpoint time, not revoked
  * in the register) and the consistency proof from the last cosigned head (checkWitness), then
- * countersigns it with the hub key at hub time, stores it in hub_witness and audits
+ * countersigns it at hub time with the hub key of the log's algorithm (its SM2 key for a node log on
+ * SM, audit/signer.ts witnessKeyFor), stores it in hub_witness and audits
  * 'checkpoint.cosign'. A log that does not extend the cosigned head: 409 ERR_AUDIT_INCONSISTENT,
  * audited as a failure. The same head again gets the stored cosignature back.
  * Mutual witnessing (issue 16): `latest` also shows the node the hub's own latest checkpoint with
@@ -29,6 +30,8 @@ import { checkWitness, ownHeadPayload } from '../audit/witness.js';
 import { latestCosignature, storeCosignature } from '../audit/cosign-store.js';
 import { auditError } from '../audit/errors.js';
 import { cosignCheckpoint, type Cosignature } from '../audit/cosign.js';
+import { witnessKeyFor } from '../audit/signer.js';
+import { HUB_NODE_ID } from '../certs/issue.js';
 import { certInfo } from '../certs/pki-crypto.js';
 import { caTrust } from '../protocol/ca-trust.js';
 import { isCreditError, protocolError } from '../protocol/errors.js';
@@ -58,6 +61,11 @@ export const WITNESS_FAILURES: ReadonlySet<string> = new Set([
 ]);
 
 export function witnessService(deps: HubDeps): WitnessService {
+  /** The provincial roots: RSA, and SM2 when the CA directory has one (a log on SM is signed by SM2 certificates). */
+  const caPems = (): string[] => [deps.ca.certPem, ...(deps.ca.sm2 ? [deps.ca.sm2.certPem] : [])];
+  /** The hub key that cosigns (or signs the reset of) the log whose checkpoint `certPem` signed: SM2 for a log on SM. */
+  const witnessKey = (certPem: string) => witnessKeyFor(certPem, HUB_NODE_ID, deps.identity);
+
   /** The CA trust with the register's revocation status of the checkpoint's certificate. */
   async function trustFor(certPem: string): Promise<TrustPolicy> {
     let serial: string | null = null;
@@ -67,7 +75,7 @@ export function witnessService(deps: HubDeps): WitnessService {
       return deps.trust; // unreadable: checkWitness refuses it
     }
     const revoked = (await nodesStore.peer(deps.db, serial, deps.clock()))?.certStatus === 'revoked';
-    return caTrust({ caCertPems: [deps.ca.certPem], isRevoked: (s) => revoked && s === serial });
+    return caTrust({ caCertPems: caPems(), isRevoked: (s) => revoked && s === serial });
   }
 
   /** The node's cosignature of one of the hub's own checkpoints (mutual witnessing). */
@@ -75,7 +83,7 @@ export function witnessService(deps: HubDeps): WitnessService {
     const object = `node:${nodeId} hub size=${c.treeSize}`;
     try {
       if (c.witness !== nodeId) throw auditError('ERR_AUDIT_UNTRUSTED_SIGNER', `node ${nodeId} sent a cosignature made by ${c.witness}`);
-      if (await storeCosignature(deps.db, c, { caCertPem: deps.ca.certPem })) {
+      if (await storeCosignature(deps.db, c, { caCertPem: caPems() })) {
         await deps.audit.record({ action: 'checkpoint.witnessed', actor: `node:${nodeId}`, actorNode: nodeId, object, outcome: 'success', reason: `root=${c.rootHash}` });
       }
     } catch (e) {
@@ -130,10 +138,10 @@ if (Number.isNaN(Date.parse(backupAt)) || Date.parse(backupAt) > now.getTime()) 
     const record: WitnessReset = signReset({
       nodeId, epoch, backupCreatedAt: backupAt, from: expected, to: head, abandoned: abandoned.map((h) => ({ treeSize: h.treeSize, rootHash: h.rootHash, cosignedAt: h.cosignedAt })),
       reason: arm.reason, armedBy: arm.armedBy, armedAt: arm.armedAt, resetAt: at,
-    }, deps.identity);
+    }, witnessKey(payload.signerCertPem));
     await witnessResetStore.abandon(trx, nodeId, epoch, abandoned);
     await witnessResetStore.archive(trx, nodeId, epoch, at, JSON.stringify(record));
-    const cosignature = cosignCheckpoint(payload.checkpoint, deps.identity, now, epoch);
+    const cosignature = cosignCheckpoint(payload.checkpoint, witnessKey(payload.signerCertPem), now, epoch);
     if (!from || head.treeSize !== from.treeSize) {
       await witnessStore.insert(trx, { nodeId, treeSize: head.treeSize, rootHash: head.rootHash, checkpoint: JSON.stringify(payload.checkpoint), cosignature: JSON.stringify(cosignature), cosignedAt: cosignature.cosignedAt });
     }
@@ -181,7 +189,7 @@ if (Number.isNaN(Date.parse(backupAt)) || Date.parse(backupAt) > now.getTime()) 
           }
           await keepReceived(trx, inc, at);
           if (prev && prev.treeSize === head.treeSize) return JSON.parse(prev.cosignature) as Cosignature; // the same head again
-          const cosignature = cosignCheckpoint(payload.checkpoint, deps.identity, now, epoch);
+          const cosignature = cosignCheckpoint(payload.checkpoint, witnessKey(payload.signerCertPem), now, epoch);
           await witnessStore.insert(trx, { nodeId: peer.nodeId, treeSize: head.treeSize, rootHash: head.rootHash, checkpoint: JSON.stringify(payload.checkpoint), cosignature: JSON.stringify(cosignature), cosignedAt: cosignature.cosignedAt });
           await nodesStore.count(trx, peer.nodeId, at, {});
           await deps.audit.recordIn(trx, { action: 'checkpoint.cosign', actor, actorNode: peer.nodeId, object, outcome: 'success', reason: `root=${head.rootHash} from=${prev?.treeSize ?? 0} envelope=${header.id} digest=${digest}` });

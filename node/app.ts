@@ -10,7 +10,9 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { Knex } from 'knex';
 import type { DestinationStream } from 'pino';
 import { connect } from '../audit/knex-connect.js';
-import { openAuditLog } from '../audit/index.js';
+import { openAuditLog, type AuditLog } from '../audit/index.js';
+import { readHashAlg } from '../audit/log-meta.js';
+import { nodeAuditSigner } from './exchange/audit-signer.js';
 import { migrateParts, storeLabel } from '../audit/migration-plan.js';
 import { startAtRest } from '../server/at-rest-store.js';
 import { atRestOptions } from '../server/config-schema.js';
@@ -31,7 +33,7 @@ import { disclosureJob } from './disclosure-job.js';
 import { retentionJob } from '../audit/retention-job.js';
 import { pruneNodeExchange } from './exchange-retention.js';
 import { createExchange, type Exchange, type WitnessableLog } from './exchange/exchange.js';
-import { loadExchangeMaterial } from './exchange/files.js';
+import { loadExchangeMaterial, type ExchangeMaterial } from './exchange/files.js';
 import { provinceQuery } from './exchange/province-query.js';
 import { emptyHooks, type RecordHooks } from './hooks.js';
 import { clientErrorHandler, frameworkErrors, installErrorHandling } from './http-errors.js';
@@ -83,6 +85,13 @@ export interface BuildOptions {
   authClock?: () => Date;
 }
 
+/** The node's audit log, signed with the key of its algorithm (with a hub); ERR_AUDIT_ALGORITHM_MIXED before anything is written when key and algorithm disagree. */
+async function openNodeAudit(db: Knex, config: NodeConfig, material: ExchangeMaterial | undefined): Promise<AuditLog> {
+  const wanted = config.audit?.hashAlg;
+  const signer = material ? nodeAuditSigner(wanted ?? (await readHashAlg(db)), material) : undefined;
+  return openAuditLog(db, { ...(signer ? { signer } : {}), ...(wanted ? { hashAlg: wanted } : {}) });
+}
+
 export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   const { config } = opts;
   const clock = opts.clock ?? (() => new Date());
@@ -101,7 +110,14 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   }
   // Connected to a hub, the audit log's checkpoints are signed with the node key (and witnessed by the hub).
   // Each entry written while a request is handled carries its source address and session (request-context.ts).
-  const audit = opts.audit ?? requestAwareAudit(await openAuditLog(db, material ? { signer: { nodeId: config.nodeId, keyPem: material.keyPem, certPem: material.certPem } } : {}));
+  // The log's algorithm (config audit.hashAlg when set, else what the log was created with) picks the key: SM2 for sm3.
+  let audit: NonNullable<BuildOptions['audit']>;
+  try {
+    audit = opts.audit ?? requestAwareAudit(await openNodeAudit(db, config, material));
+  } catch (e) {
+    if (!opts.db) await db.destroy();
+    throw e;
+  }
   const authClock = opts.authClock ?? (() => new Date());
 
   const app = Fastify({

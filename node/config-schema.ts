@@ -4,7 +4,7 @@
  * environment: env values are merged in before validation (see config.ts).
  */
 import { validateAgainst, type SchemaNode } from '../protocol/config-check.js';
-import { AT_REST_SCHEMA, consoleSchema, listenSchema, LOG_LEVEL_SCHEMA, rateLimitSchema, retentionSchema, SHUTDOWN_TIMEOUT_SCHEMA } from '../server/config-schema.js';
+import { AT_REST_SCHEMA, AUDIT_SCHEMA, consoleSchema, listenSchema, LOG_LEVEL_SCHEMA, rateLimitSchema, retentionSchema, SHUTDOWN_TIMEOUT_SCHEMA } from '../server/config-schema.js';
 import { ACCOUNTS_SCHEMA } from '../server/accounts-config.js';
 
 export { validateAgainst, type SchemaNode };
@@ -37,6 +37,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
       },
     }),
     atRest: AT_REST_SCHEMA,
+    audit: AUDIT_SCHEMA,
     jwtSecretFile: { type: 'string', description: 'HS256 secret for local user tokens; default DATADIR/jwt.secret, generated (0600) if absent' },
     logLevel: LOG_LEVEL_SCHEMA,
     bodyLimitBytes: { type: 'integer', minimum: 1024, default: 1048576, description: 'largest JSON request body' },

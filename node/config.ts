@@ -6,6 +6,7 @@
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
+import type { AuditHashAlg } from '../audit/crypto.js';
 import { secureDataDir, type NewFile } from '../audit/store-files.js';
 import { writeNewFile } from '../certs/safe-files.js';
 import { isNodeId } from '../protocol/identifiers.js';
@@ -27,6 +28,8 @@ export interface NodeConfig {
   jwtSecretFile: string;
   /** Encryption at rest: the data key file and its wrapper (server/config-schema.ts atRestOptions). */
   atRest?: { keyFile?: string; keyWrapper?: string };
+  /** The audit log: `hashAlg` only when the config file sets it (server/config-schema.ts AUDIT_SCHEMA). */
+  audit?: { hashAlg?: AuditHashAlg };
   /** The HS256 secret (not printed, not logged). */
   jwtSecret: Buffer;
   /** The key of subject handles in the audit log (DATADIR/subject.key; not printed, not logged). */

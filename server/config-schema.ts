@@ -89,3 +89,18 @@ export function atRestOptions(c: { dataDir: string; atRest?: { keyFile?: string;
   const keyFile = c.atRest?.keyFile ?? 'data.key';
   return { keyFile: isAbsolute(keyFile) ? keyFile : join(c.dataDir, keyFile), keyWrapper: c.atRest?.keyWrapper ?? 'file' };
 }
+
+/**
+ * `audit`: the server's audit log. `hashAlg` is fixed when the log is created (audit/log-meta.ts):
+ * absent, a new log is sha256 and an existing one keeps what it was created with; `sm3` makes a
+ * log on SM (SM3 chain and Merkle tree, checkpoints signed with the server's SM2 key). No default
+ * here on purpose: the schema fills defaults into absent objects, and only a key the operator
+ * wrote may fix (or be checked against) the log's algorithm.
+ */
+export const AUDIT_SCHEMA: SchemaNode = {
+  type: 'object',
+  description: 'the audit log (docs/audit-format.md)',
+  properties: {
+    hashAlg: { type: 'string', enum: ['sha256', 'sm3'], description: 'hash algorithm of a new audit log, fixed at creation: sha256 (checkpoints signed with the RSA/EC key; the default) or sm3 (SM3 chain and tree, checkpoints signed SM2-with-SM3 with the SM2 key); another one than an existing log\'s refuses to start (ERR_AUDIT_ALGORITHM_MIXED)' },
+  },
+};

@@ -22,8 +22,9 @@ export async function auditPages(app: FastifyInstance, opts: { ctx: NodeContext;
     cosigner: '省级枢纽副署',
     caPems: () => {
       if (opts.caPems) return opts.caPems;
-      const f = exchangePaths(ctx.config.dataDir).ca;
-      return existsSync(f) ? [readFileSync(f, 'utf8')] : [];
+      // the provincial roots the node holds: RSA, and SM2 when it enrolled with an SM2 certificate (a log on SM is signed by SM2 keys)
+      const p = exchangePaths(ctx.config.dataDir);
+      return [p.ca, p.sm2Ca].filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8'));
     },
     ...(opts.maxVerifyRange ? { maxVerifyRange: opts.maxVerifyRange } : {}),
     actor: (request) => request.caller.actor,

@@ -13,6 +13,7 @@
 import type { Knex } from 'knex';
 import type { AuditLog } from '../../audit/log.js';
 import { latestCosignature } from '../../audit/cosign-store.js';
+import { nodeAuditSigner } from './audit-signer.js';
 import { HUB_NODE_ID } from '../../certs/issue.js';
 import type { HubConfig, NodeConfig } from '../config.js';
 import type { RecordHooks } from '../hooks.js';
@@ -33,7 +34,7 @@ import { createNotices, type Notices } from './objections-notices.js';
 import { createWitness, type Witness } from './witness.js';
 
 /** The audit log calls the exchange needs for witnessing and for switching the signer at renewal. */
-export type WitnessableLog = Pick<AuditLog, 'checkpoint' | 'latestCheckpoint' | 'setSigner' | 'signerFingerprint' | 'record'>;
+export type WitnessableLog = Pick<AuditLog, 'checkpoint' | 'latestCheckpoint' | 'setSigner' | 'signerFingerprint' | 'record' | 'hashAlg'>;
 
 export interface ExchangeOptions {
   config: NodeConfig & { hub: HubConfig };
@@ -109,11 +110,17 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
     },
   });
   let certPem = material.certPem;
+  let sm2CertPem = material.sm2?.certPem;
   identity.onChange((m) => {
-    if (m.certPem === certPem) return;
+    const tlsChanged = m.certPem !== certPem;
+    const sm2Changed = m.sm2?.certPem !== sm2CertPem;
+    if (!tlsChanged && !sm2Changed) return;
     certPem = m.certPem;
-    client.setIdentity({ certPem: m.certPem, keyPem: m.keyPem });
-    o.auditLog?.setSigner({ nodeId: m.nodeId, keyPem: m.keyPem, certPem: m.certPem });
+    sm2CertPem = m.sm2?.certPem;
+    if (tlsChanged) client.setIdentity({ certPem: m.certPem, keyPem: m.keyPem });
+    // the audit log signs with the key of its algorithm: the renewed SM2 key for a log on SM, else the renewed TLS key
+    const sm3 = o.auditLog?.hashAlg === 'sm3';
+    if (sm3 ? sm2Changed : tlsChanged) o.auditLog?.setSigner(nodeAuditSigner(sm3 ? 'sm3' : 'sha256', m));
   });
   const getClient = () => client;
 

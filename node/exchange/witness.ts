@@ -25,6 +25,7 @@ import type { Cosignature } from '../../audit/cosign.js';
 import { latestCosignature, storeCosignature } from '../../audit/cosign-store.js';
 import { checkWitness, witnessPayload } from '../../audit/witness.js';
 import { cosignCheckpoint } from '../../audit/cosign.js';
+import { witnessKeyFor } from '../../audit/signer.js';
 import { lastWitnessed, storeWitnessed } from '../../audit/witnessed-store.js';
 import { isCreditError } from '../../protocol/errors.js';
 import type { CheckpointPayload, WitnessState } from '../../protocol/exchange.js';
@@ -49,6 +50,11 @@ export interface WitnessDeps {
   hub: Pick<HubConfig, 'checkpointIntervalMs'>;
   /** The data directory, where a restore leaves its marker (node/backup.ts); no witness reset without it. */
   dataDir?: string;
+}
+
+/** The provincial roots the node trusts: RSA, and SM2 with an SM2 identity (the hub cosigns a log on SM with its SM2 key). */
+function caPems(m: { caCertPem: string; sm2?: { caCertPem: string } | undefined }): string[] {
+  return [m.caCertPem, ...(m.sm2 ? [m.sm2.caCertPem] : [])];
 }
 
 function isCosignature(c: unknown): c is Cosignature {
@@ -81,7 +87,7 @@ export function createWitness(deps: WitnessDeps) {
     if (answer.treeSize !== payload.checkpoint.treeSize || answer.rootHash !== payload.checkpoint.rootHash) {
       throw nodeError('ERR_HUB_ANSWER_INVALID', `the cosignature is for tree size ${answer.treeSize}, not ${payload.checkpoint.treeSize}`);
     }
-    await storeCosignature(db, answer, { caCertPem: identity.current().caCertPem });
+    await storeCosignature(db, answer, { caCertPem: caPems(identity.current()) });
     if (payload.reset && deps.dataDir) {
       const from = payload.proof?.from ?? 0;
       await deps.log.record({
@@ -123,7 +129,8 @@ export function createWitness(deps: WitnessDeps) {
     const m = identity.current();
     try {
       checkWitness({ nodeId: HUB_NODE_ID, prev, payload: state.hub, trust: identity.trust() });
-      const c = cosignCheckpoint(state.hub.checkpoint, { keyPem: m.keyPem, certPem: m.certPem }, clock());
+      // the key of the hub log's algorithm: SM2 for a hub log on SM
+      const c = cosignCheckpoint(state.hub.checkpoint, witnessKeyFor(state.hub.signerCertPem, identity.nodeId, m), clock());
       await storeWitnessed(db, state.hub.checkpoint, c);
       return c;
     } catch (e) {

@@ -141,7 +141,7 @@ const verifyCmd = command({
     '                       certificate\'s revocation fails ERR_AUDIT_REVOKED_SIGNER (time = the witness\'s cosignature)',
     '  --allow-unwitnessed  report entries after the last cosigned checkpoint as a warning instead of failing',
     '                       ERR_AUDIT_UNWITNESSED (exit 1)',
-    '  --json               print { ok, code?, seq?, reason?, entries, checkpoints, cosignatures, unwitnessed, signer, from, to, … }',
+    '  --json               print { ok, code?, seq?, reason?, entries, checkpoints, cosignatures, unwitnessed, signer, from, to, hash, … }',
   ].join('\n'),
   options: { ca: { type: 'string' }, node: { type: 'string' }, witness: { type: 'string' }, crl: { type: 'string' }, 'allow-unwitnessed': { type: 'boolean' }, json: { type: 'boolean' } },
   positionals: true,

@@ -11,7 +11,8 @@ export const demoCommand = command({
   help: [
     '  --out DIR  where the CA, hub, nodes, audit exports and summary.json go (default: a new temporary directory)',
     '  --keep     leave the federation running afterwards and print URLs and tokens to try with curl',
-    '  --suite sm the national suite: SM2 root beside the RSA one, hub and nodes with suites ["SM"], every envelope CF1-SM2-SM4GCM-SM3',
+    '  --suite sm the national suite: SM2 root beside the RSA one, hub and nodes with suites ["SM"], every envelope CF1-SM2-SM4GCM-SM3,',
+    '             every audit log sm3 (SM3 chain and tree, SM2 checkpoints and cosignatures; verified with sm2-ca.pem alone)',
   ].join('\n'),
   options: { out: { type: 'string' }, keep: { type: 'boolean' }, suite: { type: 'string' } },
   run: async ({ values, io }) => {

@@ -16,6 +16,11 @@ import { openExistingHubStore } from '../../hub/admin-store.js';
 import { openHubCa } from '../../hub/ca-store.js';
 import { loadHubConfig } from '../../hub/config.js';
 import { HUB_FILES } from '../../hub/identity.js';
+import { HUB_SM2_FILES } from '../../hub/sm2-identity.js';
+import { auditError } from '../../audit/errors.js';
+import { readHashAlg } from '../../audit/log-meta.js';
+import type { AuditSigner } from '../../audit/signer.js';
+import { nodeAuditSigner } from '../../node/exchange/audit-signer.js';
 import { HUB_EVIDENCE_TABLE } from '../../hub/evidence-log.js';
 import { loadConfig } from '../../node/config.js';
 import { loadExchangeMaterial } from '../../node/exchange/files.js';
@@ -54,6 +59,15 @@ async function openHub(file: string): Promise<ExchangeSide> {
   const config = loadHubConfig(file);
   const db = await openExistingHubStore(config);
   const ca = openHubCa(db, config.caDir);
+  // a store whose audit log is on SM signs (checkpoints, evidence halves) with the hub's SM2 key, chained to the SM2 root
+  if ((await readHashAlg(db)) === 'sm3') {
+    if (!ca.sm2) throw auditError('ERR_AUDIT_ALGORITHM_MIXED', `the hub's audit log is on SM (sm3) but ${config.caDir} holds no SM2 root (sm2-ca.pem)`);
+    return {
+      role: 'hub', nodeId: HUB_NODE_ID, db, table: HUB_EVIDENCE_TABLE, caCertPem: ca.sm2.certPem,
+      signer: { keyPem: readOrUsage(join(config.dataDir, HUB_SM2_FILES.key), 'the hub SM2 key'), certPem: readOrUsage(join(config.dataDir, HUB_SM2_FILES.cert), 'the hub SM2 certificate') },
+      crlPem: () => buildCrl(ca, { nextUpdateDays: 7 }),
+    };
+  }
   return {
     role: 'hub', nodeId: HUB_NODE_ID, db, table: HUB_EVIDENCE_TABLE, caCertPem: ca.certPem,
     signer: { keyPem: readOrUsage(join(config.dataDir, HUB_FILES.key), 'the hub key'), certPem: readOrUsage(join(config.dataDir, HUB_FILES.cert), 'the hub certificate') },
@@ -67,9 +81,17 @@ async function openNode(file: string): Promise<ExchangeSide> {
   if (!isPostgresUrl(target) && !existsSync(target)) throw cliError('ERR_USAGE', `no node store at ${target}: start the node once with \`credit node start --config ${file}\``);
   const m = loadExchangeMaterial(config.dataDir, config.nodeId);
   const db = await connect(target);
+  // a store whose audit log is on SM signs with the node's SM2 key, chained to the SM2 root
+  let signer: AuditSigner;
+  try {
+    signer = nodeAuditSigner(await readHashAlg(db), m);
+  } catch (e) {
+    await db.destroy();
+    throw e;
+  }
   return {
-    role: 'node', nodeId: config.nodeId, db, table: NODE_EVIDENCE_TABLE, caCertPem: m.caCertPem,
-    signer: { keyPem: m.keyPem, certPem: m.certPem },
+    role: 'node', nodeId: config.nodeId, db, table: NODE_EVIDENCE_TABLE, caCertPem: signer.certPem === m.certPem ? m.caCertPem : m.sm2!.caCertPem,
+    signer: { keyPem: signer.keyPem, certPem: signer.certPem },
     crlPem: async () => m.crlPem ?? null,
   };
 }

@@ -47,6 +47,7 @@ const init = command({
     '  --ca FILE      the provincial CA certificate (from the hub operator): the only certificate the hub is checked against',
     '  --sm2          also obtain an SM2 certificate (national suite CF1-SM2-SM4GCM-SM3): an SM2 key',
     '                 (node-sm2.key, 0600) and an SM2 request; implied when the config\'s hub.suites admits SM',
+    '                 or its audit.hashAlg is sm3 (audit checkpoints signed with the SM2 key)',
     '  --sm2-ca FILE  the provincial SM2 root (from the hub operator): the hub\'s answer must name this one',
     'Makes a new key (DATADIR/exchange/node.key, 0600; it never leaves the node), sends a CSR with the',
     'token, checks the certificate the hub returns, and writes node.pem, ca.pem, hub.pem, enrolment.json.',
@@ -74,7 +75,7 @@ const init = command({
       throw cliError('ERR_USAGE', `cannot read --sm2-ca ${sm2CaFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     const { suiteAllowed, SM_SUITE } = await import('../../protocol/suites.js');
-    const sm2 = values.sm2 === true || sm2CaCertPem !== undefined || (config.hub?.suites !== undefined && suiteAllowed(SM_SUITE, config.hub.suites));
+    const sm2 = values.sm2 === true || sm2CaCertPem !== undefined || (config.hub?.suites !== undefined && suiteAllowed(SM_SUITE, config.hub.suites)) || config.audit?.hashAlg === 'sm3';
     const { enrollNode } = await import('../../node/exchange/enroll.js'); // undici loads only for this command
     const { enrolment, paths } = await enrollNode({ dataDir: config.dataDir, nodeId: config.nodeId, hubUrl, token, caCertPem, timeoutMs: config.hub?.timeoutMs ?? 30_000, ...(sm2 ? { sm2, ...(sm2CaCertPem ? { sm2CaCertPem } : {}) } : {}) });
     const changed = setHubUrl(configFile, hubUrl);

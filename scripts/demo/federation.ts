@@ -33,6 +33,8 @@ export interface FederationOptions {
   hubConfig?: Record<string, unknown>;
   /** Extra `hub` keys in every node config (e.g. { pollIntervalMs: 200 }). */
   nodeHubConfig?: Record<string, unknown>;
+  /** Extra top-level keys in every node config (e.g. { audit: { hashAlg: 'sm3' } }). */
+  nodeConfig?: Record<string, unknown>;
   /** Give every node a web console on loopback (HTTPS with the node's certificate from the provincial CA). */
   consoles?: boolean;
   /** Also `credit ca init --algorithm sm2` in the CA directory (the national suite). */
@@ -109,6 +111,7 @@ export class Federation {
       listen: { host: '127.0.0.1', port: 0 },
       rateLimit: { enabled: false },
       hub: { url: this.hubUrl, ...this.opts.nodeHubConfig },
+      ...this.opts.nodeConfig,
       // the demo's console serves the node certificate the provincial CA issued at enrolment (SANs localhost and
       // 127.0.0.1); a real deployment gives the console a certificate of its own (console.listen.tls or listen.tls)
       ...(this.opts.consoles ? { console: { listen: { host: '127.0.0.1', port: 0, tls: { certFile: join(dir, 'data', 'exchange', 'node.pem'), keyFile: join(dir, 'data', 'exchange', 'node.key') } } } } : {}),

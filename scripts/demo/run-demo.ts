@@ -27,7 +27,7 @@ export interface DemoOptions {
   keep: boolean;
   /** Ordinary records per node besides the featured subject's five. */
   recordsPerNode?: number;
-  /** `sm`: the whole federation on the national suite CF1-SM2-SM4GCM-SM3 (SM2 root, hub and nodes with suites ["SM"]). */
+  /** `sm`: the whole federation on the national suite CF1-SM2-SM4GCM-SM3 (SM2 root, hub and nodes with suites ["SM"]) and SM audit logs (audit.hashAlg sm3). */
   suite?: 'sm';
   log: (line: string) => void;
 }
@@ -57,7 +57,8 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
   const fed = new Federation(o.out, {
     nodeHubConfig: { pollIntervalMs: 300, batchMaxAgeMs: 200, checkpointIntervalMs: 2000, ...(sm ? { suites: ['SM'] } : {}) },
     consoles: true,
-    ...(sm ? { sm2Ca: true, hubConfig: { suites: ['SM'] } } : {}),
+    // on SM every audit log is created sm3 (SM3 chain and tree, checkpoints and cosignatures SM2-with-SM3)
+    ...(sm ? { sm2Ca: true, hubConfig: { suites: ['SM'], audit: { hashAlg: 'sm3' } }, nodeConfig: { audit: { hashAlg: 'sm3' } } } : {}),
   });
   // the web consoles: { hub: { url, accounts }, nodes: { "430100": { url, accounts } } }
   const consoles: Consoles = { nodes: {} };
@@ -192,9 +193,10 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
     summary.report = { file: reportFile, verified: reportCheck.stdout.trim() };
     step(`credit report of the 长沙 subject written to ${reportFile}; ${reportCheck.stdout.trim()}`);
 
+    // on SM the audit logs are signed and cosigned with SM2 keys only: they verify with the SM2 root alone
     summary.audit = await exportAndVerifyAudit({
-      out: o.out, caCertFile: fed.caCertFile, step,
-      hub: { id: '430000', db: join(fed.hubDir, 'data', 'hub.sqlite'), key: join(fed.hubDir, 'data', 'hub.key'), cert: join(fed.hubDir, 'data', 'hub.pem') },
+      out: o.out, caCertFile: sm ? join(fed.caDir, 'sm2-ca.pem') : fed.caCertFile, step,
+      hub: { id: '430000', db: join(fed.hubDir, 'data', 'hub.sqlite'), key: join(fed.hubDir, 'data', sm ? 'hub-sm2.key' : 'hub.key'), cert: join(fed.hubDir, 'data', sm ? 'hub-sm2.pem' : 'hub.pem') },
       nodes: DEMO_NODES.map((n) => ({ id: n.id, db: join(fed.node(n.id).dir, 'data', 'node.sqlite') })),
     });
     const sides = [{ id: '430000', configFile: fed.hubConfigFile }, ...DEMO_NODES.map((n) => ({ id: n.id, configFile: fed.node(n.id).configFile }))];
