@@ -34,8 +34,13 @@ export interface HubConsoleFixture extends HubAccountsFixture {
   traffic(nodeId: string, batches: number, o?: { refused?: number }): Promise<void>;
 }
 
-export async function hubConsoleFixture(t: { teardown(fn: () => unknown): void }, o: { engine?: Engine } = {}): Promise<HubConsoleFixture> {
-  const f = await hubAccountsFixture(t, { ...(o.engine ? { engine: o.engine } : {}), config: { console: { listen: { host: '127.0.0.1', port: 0 } } } });
+/** `sm3`: the hub's audit log on SM (an SM2 root in caDir, `audit.hashAlg: "sm3"`). */
+export async function hubConsoleFixture(t: { teardown(fn: () => unknown): void }, o: { engine?: Engine; sm3?: boolean } = {}): Promise<HubConsoleFixture> {
+  const f = await hubAccountsFixture(t, {
+    ...(o.engine ? { engine: o.engine } : {}),
+    ...(o.sm3 ? { sm2: true } : {}),
+    config: { console: { listen: { host: '127.0.0.1', port: 0 } }, ...(o.sm3 ? { audit: { hashAlg: 'sm3' } } : {}) },
+  });
   const app = await buildHubConsole(f.app);
   t.teardown(() => app.close());
   const client = (): ConsoleClient => {

@@ -292,6 +292,18 @@ t.test('audit viewer: auditor only; verified range, inclusion proof, export thro
   t.ok((await f.db('audit_log').where({ action: 'audit.read', actor: 'user:aud' })).length >= 1, 'views are audited');
 });
 
+t.test('audit viewer on an SM log (audit.hashAlg sm3): checkpoints signed with the hub SM2 key verify against the SM2 root', async (t) => {
+  const f = await hubConsoleFixture(t, { sm3: true });
+  const meta = (await f.db('audit_meta').select('*')) as Record<string, unknown>[];
+  t.match(JSON.stringify(meta), /sm3/, 'the log is on SM3');
+  const aud = await f.signedIn('aud', 'auditor');
+  t.equal((await aud.post('/audit/checkpoint', { _csrf: aud.csrf() })).statusCode, 303);
+  const page = await aud.get('/audit');
+  t.match(page.body, /id="verified">已验证</);
+  const seq = /data-seq="(\d+)"/.exec(page.body)?.[1];
+  t.match((await aud.get(`/audit/proof/${seq}`, { 'hx-request': 'true' })).body, /包含证明\s*<span class="state green">已验证/);
+});
+
 t.test('the token-cancel API route the page stands for: operator only', async (t) => {
   const f = await hubConsoleFixture(t);
   const o = await f.addUser('ops', 'operator');
