@@ -41,7 +41,7 @@ const isHubClearance = (x: unknown): x is HubClearance => x === HUB_CLEARANCE;
  * registered, prefixed with the method.
  */
 export const HUB_ROLE_ROUTES: Readonly<Record<HubRole, readonly string[]>> = Object.freeze({
-  operator: ['POST /v1/logout', 'GET /v1/operator/nodes', 'POST /v1/operator/nodes/:node/revoke', 'GET /v1/operator/tokens', 'POST /v1/operator/tokens', 'GET /v1/operator/quality'],
+  operator: ['POST /v1/logout', 'GET /v1/operator/nodes', 'POST /v1/operator/nodes/:node/revoke', 'GET /v1/operator/tokens', 'POST /v1/operator/tokens', 'POST /v1/operator/nodes/:node/tokens/cancel', 'GET /v1/operator/quality'],
   sysadmin: ['POST /v1/logout', 'GET /v1/users', 'POST /v1/users/:name/disable', 'GET /v1/sessions'],
   secadmin: ['POST /v1/logout', 'GET /v1/users'],
   auditor: ['POST /v1/logout', 'GET /v1/audit/export'],

@@ -4,7 +4,7 @@
  */
 import type { SchemaNode } from '../protocol/config-check.js';
 import { ACCOUNTS_SCHEMA } from '../server/accounts-config.js';
-import { AT_REST_SCHEMA, AUDIT_SCHEMA, listenSchema, LOG_LEVEL_SCHEMA, rateLimitSchema, retentionSchema, SHUTDOWN_TIMEOUT_SCHEMA } from '../server/config-schema.js';
+import { AT_REST_SCHEMA, AUDIT_SCHEMA, consoleSchema, listenSchema, LOG_LEVEL_SCHEMA, rateLimitSchema, retentionSchema, SHUTDOWN_TIMEOUT_SCHEMA } from '../server/config-schema.js';
 
 export { LOG_LEVELS } from '../server/config-schema.js';
 export const MIB = 1024 * 1024;
@@ -31,6 +31,7 @@ export const HUB_CONFIG_SCHEMA: SchemaNode = {
     logLevel: LOG_LEVEL_SCHEMA,
     retention: retentionSchema('hub_envelopes rows'),
     shutdownTimeoutMs: SHUTDOWN_TIMEOUT_SCHEMA,
+    console: consoleSchema({ port: 8444 }),
     accounts: { ...ACCOUNTS_SCHEMA, description: 'operator accounts (credit hub user …): password policy, sessions, lockout (issue 18)' },
   },
 };

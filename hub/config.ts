@@ -47,6 +47,11 @@ export interface HubConfig {
   atRest?: { keyFile?: string; keyWrapper?: string };
   /** The audit log: `hashAlg` only when the config file sets it (server/config-schema.ts AUDIT_SCHEMA). */
   audit?: { hashAlg?: AuditHashAlg };
+  /**
+   * The operator console's listener (hub/console/); absent: no console. Without `tls` it serves the
+   * hub's own certificate (hub.pem, from the provincial CA), unless `allowPlaintext` asks for plain HTTP.
+   */
+  console?: { listen: { host: string; port: number; tls?: { certFile: string; keyFile: string }; allowPlaintext: boolean } };
 }
 
 /** Environment variables the hub reads, and the config key each sets. */
@@ -96,6 +101,8 @@ export function readHubConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) bad('(root)', 'must be an object');
   const { hosts: rawHosts, suites: rawSuites, trustProxy: rawTrustProxy, ...rest } = raw as Record<string, unknown>;
   for (const [name, key] of Object.entries(HUB_ENV_KEYS)) if (env[name] !== undefined && env[name] !== '') rest[key] = env[name];
+  // the schema fills defaults into `console` even when the file has none: a console only when asked for
+  const wantsConsole = rest.console !== undefined;
   const v = validateAgainst(HUB_CONFIG_SCHEMA, rest) as Omit<HubConfig, 'databaseTarget' | 'hosts' | 'trustProxy'>;
   const hosts = checkHosts(rawHosts);
   const trustProxy = checkTrustProxy(rawTrustProxy);
@@ -104,7 +111,12 @@ export function readHubConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   const caDir = resolve(baseDir, v.caDir);
   if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) bad('dataDir', `${dataDir} is not a directory`);
   if (!existsSync(join(caDir, 'ca.pem')) || !existsSync(join(caDir, 'ca.key'))) bad('caDir', `${caDir} holds no ca.pem + ca.key (run \`credit ca init --dir ${caDir}\`)`);
-  return deepFreeze({ ...v, dataDir, caDir, hosts, trustProxy, ...(suites === undefined ? {} : { suites }), databaseTarget: v.databaseUrl ?? join(dataDir, 'hub.sqlite') });
+  const { console: consoleConfig, ...settings } = v;
+  const consoleTls = consoleConfig?.listen.tls ? { certFile: resolve(baseDir, consoleConfig.listen.tls.certFile), keyFile: resolve(baseDir, consoleConfig.listen.tls.keyFile) } : undefined;
+  return deepFreeze({
+    ...settings, dataDir, caDir, hosts, trustProxy, ...(suites === undefined ? {} : { suites }), databaseTarget: v.databaseUrl ?? join(dataDir, 'hub.sqlite'),
+    ...(consoleConfig && wantsConsole ? { console: { listen: { ...consoleConfig.listen, ...(consoleTls ? { tls: consoleTls } : {}) } } } : {}),
+  });
 }
 
 /** readHubConfig, then creates dataDir (0700, also set on an existing one), as every command but `start` expects. */

@@ -67,4 +67,22 @@ export const envelopesStore = {
     const made: unknown[] = await db('hub_streams').insert({ node_id: nodeId, stream, last_seq: 1 }).onConflict(['node_id', 'stream']).ignore().returning('node_id');
     return made.length === 1 ? 1 : this.nextOut(db, nodeId, stream);
   },
+
+  /** Envelopes received since `since` (ISO), counted per hour (`YYYY-MM-DDTHH`, UTC) and outcome: the console's exchange-rate chart. */
+  async perHour(db: Db, since: string): Promise<{ hour: string; outcome: string; n: number }[]> {
+    const rows: Row[] = await db('hub_envelopes')
+      .where('received_at', '>=', since)
+      .select(db.raw('substr(received_at, 1, 13) as hour'), 'outcome')
+      .count({ n: '*' })
+      .groupByRaw('substr(received_at, 1, 13), outcome');
+    return rows.map((r) => ({ hour: String(r.hour), outcome: String(r.outcome), n: Number(r.n) }));
+  },
+
+  /** A node's latest envelopes at the hub, newest first (no stored answers): its exchange as the hub saw it. */
+  async recentOf(db: Db, nodeId: string, limit: number, o: { refusedOnly?: boolean } = {}): Promise<Omit<EnvelopeRow, 'response'>[]> {
+    const q = db('hub_envelopes').where({ from_node: nodeId }).orderBy('received_at', 'desc').limit(limit).select('id', 'from_node', 'type', 'seq', 'ts', 'digest', 'received_at', 'outcome', 'code');
+    if (o.refusedOnly) q.where({ outcome: 'refused' });
+    const rows: Row[] = await q;
+    return rows.map((r) => ({ id: String(r.id), fromNode: String(r.from_node), type: String(r.type), seq: Number(r.seq), ts: String(r.ts), digest: String(r.digest), receivedAt: String(r.received_at), outcome: String(r.outcome), code: (r.code as string | null) ?? null }));
+  },
 };

@@ -70,6 +70,10 @@ export const HUB_HTTP_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ERR_AUDIT_RESET_EXPIRED: 409,
   ERR_AUDIT_RESET_FROM: 409,
   ERR_AUDIT_NO_CHECKPOINT: 409,
+  // the operator console (hub/console/): CSRF token, audited reads from outside the console, proofs
+  ERR_CSRF_INVALID: 403,
+  ERR_AUDIT_RANGE: 400,
+  ERR_AUDIT_PRUNED: 410,
   // operator accounts and sessions (server/account-errors.ts)
   ...ACCOUNT_HTTP_STATUS,
 });

@@ -8,11 +8,19 @@
 import { closeOnSignals, startServer, type RunningServer } from '../server/start.js';
 import { HUB_SCHEMA } from './migrations.js';
 import { buildHub, type BuildHubOptions } from './app.js';
+import { buildHubConsole } from './console/app.js';
 
 export type RunningHub = RunningServer;
 
-export function startHub(opts: BuildHubOptions): Promise<RunningHub> {
-  return startServer({
+/**
+ * The operator console (config `console.listen`, hub/console/) runs in the hub's process on its own
+ * listener, is closed before the hub, and its URL is `consoleUrl` in the "listening" line. HTTPS with
+ * `console.listen.tls`, else the hub's own certificate; plain HTTP only with `allowPlaintext`.
+ */
+export async function startHub(opts: BuildHubOptions): Promise<RunningHub> {
+  const consoleListen = opts.config.console?.listen;
+  const plaintext = consoleListen !== undefined && consoleListen.tls === undefined && consoleListen.allowPlaintext;
+  const running = await startServer({
     listen: opts.config.listen,
     scheme: 'https',
     databaseTarget: opts.config.databaseTarget,
@@ -21,8 +29,11 @@ export function startHub(opts: BuildHubOptions): Promise<RunningHub> {
     dataDir: opts.config.dataDir,
     shutdownTimeoutMs: opts.config.shutdownTimeoutMs,
     build: () => buildHub(opts),
+    console: consoleListen ? { listen: consoleListen, scheme: plaintext ? 'http' : 'https', build: (app) => buildHubConsole(app, { plaintext }) } : undefined,
     listening: { fields: { nodeId: '430000', store: opts.config.databaseUrl ? 'postgresql' : 'sqlite' }, message: 'provincial hub listening' },
   });
+  if (plaintext) running.app.log.warn({ host: consoleListen.host, key: 'console.listen.allowPlaintext' }, 'the operator console serves plain HTTP (console.listen.allowPlaintext): put a TLS gateway in front, passwords and TOTP codes cross the network in clear');
+  return running;
 }
 
 /** Resolves when the hub has shut down after SIGTERM or SIGINT. */

@@ -3,4 +3,4 @@
 // (server/console/console-app.ts TEMPLATE_ROOT, server/console/assets.ts).
 import { cpSync } from 'node:fs';
 
-for (const dir of ['server/console/views', 'server/console/static', 'node/console/views']) cpSync(dir, `dist/${dir}`, { recursive: true });
+for (const dir of ['server/console/views', 'server/console/static', 'node/console/views', 'hub/console/views']) cpSync(dir, `dist/${dir}`, { recursive: true });

@@ -1,6 +1,6 @@
 /**
  * The operator's day-to-day routes behind a session (role `operator`, hub/accounts.ts): the node
- * register, enrolment tokens (list; make one — shown once), revocation of a node, and the
+ * register, enrolment tokens (list; make one — shown once; cancel a node's unused ones), revocation of a node, and the
  * province-wide data-quality view. The same work `credit hub nodes|token|tokens|revoke|quality`
  * does from the shell; every change audited with the operator, src= and sid=.
  */
@@ -9,7 +9,7 @@ import { isRevocationReason, REVOCATION_REASONS, type RevocationReason } from '.
 import { HUB_NODE_ID } from '../../certs/issue.js';
 import { assertGrade } from '../../certs/tokens.js';
 import { QUALITY_REPORT_SCHEMA } from '../../protocol/quality-schema.js';
-import { listTokens, makeToken, revokeNode } from '../enrolment-service.js';
+import { cancelTokens, listTokens, makeToken, revokeNode } from '../enrolment-service.js';
 import { nodesStore } from '../nodes-store.js';
 import { provinceQuality } from '../quality-service.js';
 import type { HubContext } from '../route-context.js';
@@ -46,6 +46,18 @@ export async function operatorRoutes(app: FastifyInstance, opts: { ctx: HubConte
       await audit.record({ action: 'token.mint', actor: request.operator!.actor, actorNode: HUB_NODE_ID, object: `node:${node}`, outcome: 'success', reason: `grade=${grade} expires=${m.expiresAt.toISOString()}` });
       return { node, token: m.token, expiresAt: m.expiresAt.toISOString() };
     },
+  );
+
+  app.post<{ Params: { node: string } }>(
+    '/v1/operator/nodes/:node/tokens/cancel',
+    {
+      schema: {
+        summary: "cancel the node's unused enrolment tokens (they answer ERR_TOKEN_CANCELLED from then on); as `credit hub tokens cancel`",
+        params: nodeParams,
+        response: { 200: { type: 'object', properties: { node: { type: 'string' }, cancelled: { type: 'integer' } } }, 400: errorSchema, ...sessionErrors },
+      },
+    },
+    async (request) => ({ node: request.params.node, cancelled: await cancelTokens(ctx.ca, { nodeId: request.params.node, audit, actor: request.operator!.actor, now: ctx.clock() }) }),
   );
 
   app.post<{ Params: { node: string }; Body: { reason?: RevocationReason } }>(

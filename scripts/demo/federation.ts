@@ -71,7 +71,16 @@ export class Federation {
     await creditOk(['ca', 'init', '--dir', this.caDir], { env: this.env });
     if (this.opts.sm2Ca) await creditOk(['ca', 'init', '--algorithm', 'sm2', '--dir', this.caDir], { env: this.env });
     mkdirSync(this.hubDir, { recursive: true });
-    const hubConfig = { dataDir: join(this.hubDir, 'data'), caDir: this.caDir, listen: { host: '127.0.0.1', port: 0 }, ...this.opts.hubConfig };
+    this.writeHubConfig(0);
+  }
+
+  /** The hub's config file; with consoles, its operator console on a port of its own (HTTPS with the hub's certificate). */
+  private writeHubConfig(port: number): void {
+    const hubConfig = {
+      dataDir: join(this.hubDir, 'data'), caDir: this.caDir, listen: { host: '127.0.0.1', port },
+      ...(this.opts.consoles ? { console: { listen: { host: '127.0.0.1', port: 0 } } } : {}),
+      ...this.opts.hubConfig,
+    };
     writeFileSync(this.hubConfigFile, JSON.stringify(hubConfig, null, 2) + '\n');
   }
 
@@ -83,8 +92,7 @@ export class Federation {
 
   /** Pins the hub's port in its config, so a restarted hub answers at the URL the nodes know. */
   setHubPort(port: number): void {
-    const hubConfig = { dataDir: join(this.hubDir, 'data'), caDir: this.caDir, listen: { host: '127.0.0.1', port }, ...this.opts.hubConfig };
-    writeFileSync(this.hubConfigFile, JSON.stringify(hubConfig, null, 2) + '\n');
+    this.writeHubConfig(port);
   }
 
   get hubUrl(): string {

@@ -14,7 +14,7 @@ import { exportAndVerifyAudit } from './audit-logs.js';
 import { evidenceOfFirstBatch, exportAndVerifyExchange } from './exchange-logs.js';
 import { Federation, waitFor, type NodeSpec } from './federation.js';
 import { sampleRecord, sampleSet } from './sample-data.js';
-import { addDemoAccounts, type DemoAccount } from './console-accounts.js';
+import { addDemoAccounts, addHubDemoAccounts, type DemoAccount } from './console-accounts.js';
 
 export const DEMO_NODES: NodeSpec[] = [
   { id: '430100', name: '长沙市', grade: 3 },
@@ -44,6 +44,12 @@ interface SubjectAnswer {
   withheld: { classification: string; code: string; count?: number }[];
 }
 
+/** `consoles` of summary.json: each console's URL and demo accounts. */
+export interface Consoles {
+  hub?: { url: string; accounts: DemoAccount[] };
+  nodes: Record<string, { url: string; accounts: DemoAccount[] }>;
+}
+
 export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> {
   const t0 = Date.now();
   const step = (text: string) => o.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${text}`);
@@ -54,14 +60,19 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
     // on SM every audit log is created sm3 (SM3 chain and tree, checkpoints and cosignatures SM2-with-SM3)
     ...(sm ? { sm2Ca: true, hubConfig: { suites: ['SM'], audit: { hashAlg: 'sm3' } }, nodeConfig: { audit: { hashAlg: 'sm3' } } } : {}),
   });
-  // the web consoles: `nodes` now, `hub` beside it once the hub has one ({ hub: { url }, nodes: { "430100": { url, accounts } } })
-  const consoles: { nodes: Record<string, { url: string; accounts: DemoAccount[] }> } = { nodes: {} };
+  // the web consoles: { hub: { url, accounts }, nodes: { "430100": { url, accounts } } }
+  const consoles: Consoles = { nodes: {} };
   const summary: Record<string, unknown> = { out: o.out, nodes: {}, consoles };
   try {
     step(`provincial CA in ${fed.caDir}`);
     await fed.init();
     const hub = await fed.startHub();
     step(`hub 430000 listening at ${hub.url} (mutual TLS)`);
+    if (hub.consoleUrl) {
+      const accounts = await addHubDemoAccounts({ configFile: fed.hubConfigFile, apiUrl: hub.url, caCertFile: fed.caCertFile }, fed.env);
+      consoles.hub = { url: hub.consoleUrl, accounts };
+      step(`hub console at ${hub.consoleUrl}; demo accounts ${accounts.map((a) => `${a.user} (${a.role})`).join(', ')}`);
+    }
     for (const spec of DEMO_NODES) {
       await fed.enrolNode(spec);
       await fed.startNode(spec.id);
@@ -220,8 +231,12 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
 }
 
 /** The consoles' URLs and demo accounts (password and TOTP secret: enter the secret into an authenticator app). */
-export function renderConsoles(c: { nodes: Record<string, { url: string; accounts: DemoAccount[] }> }, nodes: NodeSpec[], caCertFile: string): string {
+export function renderConsoles(c: Consoles, nodes: NodeSpec[], caCertFile: string): string {
   const lines = [`  web consoles (HTTPS, certificates from the provincial CA ${caCertFile}; log in with password + TOTP code):`];
+  if (c.hub) {
+    lines.push(`    430000 省级枢纽 (operator console)  ${c.hub.url}`);
+    for (const a of c.hub.accounts) lines.push(`      ${a.user.padEnd(8)} ${a.role.padEnd(8)} password ${a.password}  TOTP secret ${a.totpSecret}`);
+  }
   for (const n of nodes) {
     const e = c.nodes[n.id];
     if (!e) continue;
@@ -252,6 +267,7 @@ export function renderSummary(s: Record<string, unknown>, nodes: NodeSpec[]): st
     ...(s.evidence ? [`  evidence       ${String(s.evidence)}`] : []),
     ...(s.quality ? [`  quality        ${String((s.quality as { file: string }).file)}: ${String((s.quality as { items: number }).items)} items, 数据合规率 ${String((s.quality as { complianceRate: number }).complianceRate)}`] : []),
     ...(s.report ? [`  report         ${String((s.report as { file: string }).file)} (signed by 长沙, verified against the CA)`] : []),
+    ...(((s.consoles ?? {}) as Partial<Consoles>).hub ? [`  console hub     ${(s.consoles as Consoles).hub!.url}`] : []),
     ...Object.entries(((s.consoles ?? { nodes: {} }) as { nodes: Record<string, { url: string }> }).nodes).map(([id, c]) => `  console ${id}  ${c.url}`),
     `  took ${String(s.seconds)} s`,
     '',

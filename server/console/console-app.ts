@@ -1,7 +1,7 @@
 /**
  * A web console (docs/consoles.md): one Fastify instance on its own listener, server-rendered
- * pages (@fastify/view + Eta) with small htmx fragments, for the node's clerks and auditors now and
- * the hub's operators later — each server brings its own pages (node/console/, hub/console/) and
+ * pages (@fastify/view + Eta) with small htmx fragments, for the node's clerks and auditors and the
+ * hub's operators and auditors — each server brings its own pages (node/console/, hub/console/) and
  * its own session rules; this module is what they share:
  * - login form (user, password, TOTP) → the server's login service → the access token in the
  *   `__Host-credit-session-<id>` cookie (HttpOnly, Secure, SameSite=Strict; named after the console,

@@ -38,7 +38,11 @@ t.test('the demo runs the federation and exits 0 with a summary', async (t) => {
     t.same(summary.consoles.nodes[id].accounts.map((a: { user: string; role: string }) => `${a.user}/${a.role}`), ['clerk/officer', 'auditor/auditor'], `node ${id}'s demo accounts`);
     t.match(summary.consoles.nodes[id].accounts[0], { password: /^Demo-/, totpSecret: /^[A-Z2-7]+$/ });
   }
+  t.match(summary.consoles.hub, { url: /^https:\/\/127\.0\.0\.1:\d+$/ }, "the hub's console URL in summary.json");
+  t.same(summary.consoles.hub.accounts.map((a: { user: string; role: string }) => `${a.user}/${a.role}`), ['operator/operator', 'auditor/auditor'], "the hub console's demo accounts");
+  t.match(summary.consoles.hub.accounts[0], { password: /^Demo-430000-/, totpSecret: /^[A-Z2-7]+$/ });
   t.match(r.stdout, /console 430100 {2}https:\/\/127\.0\.0\.1:\d+/, 'the consoles are named in the printed summary');
+  t.match(r.stdout, /console hub {5}https:\/\/127\.0\.0\.1:\d+/, "the hub's console too");
   t.ok(existsSync(join(out, 'ca', 'ca.pem')), 'the CA certificate is at DIR/ca/ca.pem');
   const quality = JSON.parse(readFileSync(join(out, 'quality.json'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   t.equal(quality.scope, 'province', 'DIR/quality.json: the province view');

@@ -14,6 +14,7 @@ const ROUTES: { method: 'GET' | 'POST'; url: string; route: string; payload?: un
   { method: 'GET', url: '/v1/operator/nodes', route: 'GET /v1/operator/nodes' },
   { method: 'GET', url: '/v1/operator/tokens', route: 'GET /v1/operator/tokens' },
   { method: 'POST', url: '/v1/operator/tokens', route: 'POST /v1/operator/tokens', payload: { node: '430700', grade: 2 } },
+  { method: 'POST', url: '/v1/operator/nodes/430700/tokens/cancel', route: 'POST /v1/operator/nodes/:node/tokens/cancel' },
   { method: 'POST', url: '/v1/operator/nodes/430700/revoke', route: 'POST /v1/operator/nodes/:node/revoke', payload: {} },
   { method: 'GET', url: '/v1/operator/quality', route: 'GET /v1/operator/quality' },
   { method: 'GET', url: '/v1/users', route: 'GET /v1/users' },
@@ -23,7 +24,7 @@ const ROUTES: { method: 'GET' | 'POST'; url: string; route: string; payload?: un
 ];
 
 const EXPECTED: Record<HubRole, string[]> = {
-  operator: ['GET /v1/operator/nodes', 'GET /v1/operator/tokens', 'POST /v1/operator/tokens', 'POST /v1/operator/nodes/:node/revoke', 'GET /v1/operator/quality'],
+  operator: ['GET /v1/operator/nodes', 'GET /v1/operator/tokens', 'POST /v1/operator/tokens', 'POST /v1/operator/nodes/:node/tokens/cancel', 'POST /v1/operator/nodes/:node/revoke', 'GET /v1/operator/quality'],
   sysadmin: ['GET /v1/users', 'POST /v1/users/:name/disable', 'GET /v1/sessions'],
   secadmin: ['GET /v1/users'],
   auditor: ['GET /v1/audit/export'],

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { generate } from 'otplib';
 import { initCaDir } from '../../certs/ca-dir.js';
+import { initSm2CaDir } from '../../certs/sm2-ca-dir.js';
 import { hubTotpKey, hubUsersService, HUB_CLEARANCE, type HubRole } from '../../hub/accounts.js';
 import { buildHub } from '../../hub/app.js';
 import { buildHubConfig, type HubConfig } from '../../hub/config.js';
@@ -32,10 +33,12 @@ export interface HubAccountsFixture {
   session(name: string, password: string, secret: string): Promise<{ authorization: string }>;
 }
 
-export async function hubAccountsFixture(t: { teardown(fn: () => unknown): void }, o: { engine?: Engine; config?: Record<string, unknown> } = {}): Promise<HubAccountsFixture> {
+/** `sm2`: the CA directory gets an SM2 root too (for `audit.hashAlg: "sm3"`, `suites: ["SM"]`). */
+export async function hubAccountsFixture(t: { teardown(fn: () => unknown): void }, o: { engine?: Engine; config?: Record<string, unknown>; sm2?: boolean } = {}): Promise<HubAccountsFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'hub-acct-'));
   const caDir = join(dir, 'ca');
   await initCaDir(caDir, { cn: 'Test Provincial Credit CA (hub accounts)' });
+  if (o.sm2) initSm2CaDir(caDir, { cn: 'Test Provincial SM2 CA (hub accounts)' });
   const store = await (o.engine ?? sqliteEngine).open();
   const config = buildHubConfig({ dataDir: join(dir, 'data'), caDir, listen: { host: '127.0.0.1', port: 0 }, rateLimit: { enabled: false }, logLevel: 'silent', ...o.config }, {});
   let now = Date.now();

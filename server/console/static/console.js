@@ -62,19 +62,43 @@
     }
   });
 
+  // A chart from `data-series` (inline JSON {label, x, y}) or `data-series-url` (fetched JSON
+  // {x, series: [{label, y, colour}]}), drawn once.
+  function draw(el, x, series) {
+    var opts = {
+      width: el.clientWidth || 600,
+      height: 180,
+      series: [{}].concat(series.map(function (s) {
+        return { label: s.label, stroke: s.colour || '#1f5fa8', fill: series.length === 1 ? 'rgba(31,95,168,0.12)' : undefined };
+      })),
+      axes: [{}, {}],
+    };
+    new window.uPlot(opts, [x].concat(series.map(function (s) { return s.y; })), el);
+  }
+
   function charts(root) {
     if (!window.uPlot) return;
-    root.querySelectorAll('[data-series]').forEach(function (el) {
+    root.querySelectorAll('[data-series], [data-series-url]').forEach(function (el) {
       if (el.getAttribute('data-drawn')) return;
       el.setAttribute('data-drawn', 'true');
-      var s = JSON.parse(el.getAttribute('data-series'));
-      var opts = {
-        width: el.clientWidth || 600,
-        height: 180,
-        series: [{}, { label: s.label, stroke: '#1f5fa8', fill: 'rgba(31,95,168,0.12)' }],
-        axes: [{}, {}],
-      };
-      new window.uPlot(opts, [s.x, s.y], el);
+      var url = el.getAttribute('data-series-url');
+      if (!url) {
+        var s = JSON.parse(el.getAttribute('data-series'));
+        draw(el, s.x, [{ label: s.label, y: s.y }]);
+        return;
+      }
+      fetch(url, { headers: { accept: 'application/json' }, credentials: 'same-origin' })
+        .then(function (r) {
+          if (!r.ok) throw new Error('HTTP ' + r.status);
+          return r.json();
+        })
+        .then(function (d) {
+          draw(el, d.x, d.series);
+          el.setAttribute('data-loaded', 'true');
+        })
+        .catch(function () {
+          el.textContent = '图表数据加载失败，请刷新页面';
+        });
     });
   }
   document.addEventListener('DOMContentLoaded', function () { charts(document); });
