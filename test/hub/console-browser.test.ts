@@ -24,8 +24,8 @@ t.test('hub console in chromium', { skip: missing ?? false }, async (t) => {
   await f.traffic('430700', 5, { refused: 1 });
   const url = await f.console.listen({ host: '127.0.0.1', port: 0 });
   t.match(url, /^https:\/\/127\.0\.0\.1:\d+$/);
-  const ops = await f.addUser('运维员甲', 'operator');
-  const auditor = await f.addUser('审计员甲', 'auditor');
+  const ops = await f.addUser('ops.jia', 'operator');
+  const auditor = await f.addUser('audit.jia', 'auditor');
   const b = await openBrowser(t);
   const { page } = b;
   page.on('dialog', (d) => void d.accept()); // the confirmation of 取消 (data-confirm)
@@ -43,7 +43,7 @@ t.test('hub console in chromium', { skip: missing ?? false }, async (t) => {
   await page.waitForSelector('text=动态口令');
   await b.shot('hub-login');
 
-  await logIn('运维员甲', ops);
+  await logIn('ops.jia', ops);
   t.equal(new URL(page.url()).pathname, '/overview', 'the operator lands on 概览');
   const session = (await b.context.cookies()).find((c) => c.name === SESSION_COOKIE);
   t.match(session, { httpOnly: true, secure: true, sameSite: 'Strict' }, 'session cookie HttpOnly, Secure, SameSite=Strict');
@@ -106,7 +106,7 @@ t.test('hub console in chromium', { skip: missing ?? false }, async (t) => {
   await Promise.all([page.waitForNavigation(), page.click('header button:has-text("退出登录")')]);
   t.equal(new URL(page.url()).pathname, '/login');
 
-  await logIn('审计员甲', auditor);
+  await logIn('audit.jia', auditor);
   t.equal(new URL(page.url()).pathname, '/audit', 'the auditor lands on 审计日志');
   t.notOk(await page.$('nav >> text=节点'), 'the auditor sees no operator page');
   if (await page.$('#sign-checkpoint')) await Promise.all([page.waitForNavigation(), page.click('#sign-checkpoint button')]);
@@ -119,7 +119,7 @@ t.test('hub console in chromium', { skip: missing ?? false }, async (t) => {
     const rows = Array.from(d.querySelectorAll('#audit-entries tr[data-seq]'));
     return rows.length > 0 && rows.every((r) => (r.textContent ?? '').includes('node.revoke'));
   });
-  t.match(await page.textContent('#audit-entries'), /user:运维员甲/, 'the revocation, by the operator');
+  t.match(await page.textContent('#audit-entries'), /user:ops\.jia/, 'the revocation, by the operator');
   await page.click('#audit-entries tr[data-seq]');
   await page.waitForSelector('#proof-card');
   t.match(await page.textContent('#proof-card h2'), /包含证明\s*已验证/);
