@@ -70,6 +70,14 @@ export function sessionSigningKey(totpKey: Uint8Array): Buffer {
   return deriveKey(totpKey, SESSION_KEY_INFO);
 }
 
+/** What the HKDF of the console's CSRF key is bound to (RFC 5869 `info`): distinct from the session key's. */
+export const CONSOLE_CSRF_KEY_INFO = 'credit hub console csrf v1';
+
+/** The key of the operator console's session-bound CSRF tokens: HKDF-SHA256 of totp.key, info CONSOLE_CSRF_KEY_INFO; never stored. */
+export function consoleCsrfKey(totpKey: Uint8Array): Buffer {
+  return deriveKey(totpKey, CONSOLE_CSRF_KEY_INFO);
+}
+
 export interface HubAccountsDeps {
   db: Knex;
   /** A request-aware writer (server/request-context.ts): entries carry src= and sid=. */

@@ -117,6 +117,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
     await prepareDecoyHash(); // unknown names are checked against it from the first login on: same work as a known one
     const signingKey = sessionSigningKey(totpKey); // HKDF of totp.key, never in the store
     await settingsStore.remove(db, 'session_jwt_key'); // the key hubs before this one kept in the store: useless now, and not to be left lying there
+    await settingsStore.remove(db, 'console_csrf_key'); // likewise the console's CSRF key (now consoleCsrfKey of totp.key)
     // entries of the operator routes carry the request's source and session (src= sid=); the node-facing routes' entries are unchanged
     const opsAudit = requestAwareAudit(audit);
     const accountDeps = { db, audit: opsAudit, accounts: config.accounts, totpKey, clock };

@@ -14,11 +14,11 @@ import { HUB_NODE_ID } from '../../certs/issue.js';
 import { TLS_POLICY } from '../../certs/tls.js';
 import { accountError } from '../../server/account-errors.js';
 import { createConsoleApp, type NavItem } from '../../server/console/console-app.js';
-import { currentRequest, installRequestContext } from '../../server/request-context.js';
-import { bearerToken, mayUseHubRoute, type HubRole } from '../accounts.js';
-import { randomKeyBase64 } from '../crypto.js';
+import { currentRequest, installRequestContext, withRequestSource } from '../../server/request-context.js';
+import { bearerToken, consoleCsrfKey, hubTotpKey, mayUseHubRoute, type HubRole } from '../accounts.js';
 import { toHttpError } from '../http-errors.js';
-import { settingsStore } from '../settings-store.js';
+import { fastifyTrustProxy } from '../../server/trust-proxy.js';
+import type { AuditEvent } from '../../audit/types.js';
 import { hubAuditPages } from './audit-pages.js';
 import { nodePages } from './node-pages.js';
 import { overviewPages } from './overview-pages.js';
@@ -69,8 +69,8 @@ export async function buildHubConsole(api: FastifyInstance, o: HubConsoleOptions
     : tls
       ? { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), ...TLS_POLICY }
       : { cert: Buffer.from(ctx.identity.certPem), key: Buffer.from(ctx.identity.keyPem), ...TLS_POLICY };
-  // the CSRF key, shared by every hub process on one store (as the session key is)
-  const csrfSecret = Buffer.from(await settingsStore.getOrCreate(ctx.db, 'console_csrf_key', () => randomKeyBase64(32)), 'base64');
+  // the CSRF key: HKDF of totp.key as the session key is (every hub process with that file derives it; never in the store)
+  const csrfSecret = consoleCsrfKey(hubTotpKey(config.dataDir));
   const payload = (token: string) => JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { jti?: unknown; sub?: unknown };
 
   return createConsoleApp({
@@ -78,6 +78,13 @@ export async function buildHubConsole(api: FastifyInstance, o: HubConsoleOptions
     id: HUB_NODE_ID,
     csrfSecret,
     https,
+    trustProxy: fastifyTrustProxy(config.trustProxy), // the API's gateways: src= and the login limit see the client behind them
+    onRefused: async (request, code) => {
+      // as the API's refusals (hub/app.ts): the signed-in operator when known, else the address
+      const who = request.operator ? request.operator.actor : `addr:${request.ip}`;
+      const refusal: AuditEvent = { action: 'request.refused', actor: who, actorNode: HUB_NODE_ID, object: `console ${request.method} ${request.routeOptions.url ?? '(no route)'}`, outcome: 'failure', reason: code };
+      await ctx.refusals.refused(who, request.operator ? withRequestSource(refusal) : refusal);
+    },
     logger: api.log.child({ console: true }),
     toHttpError,
     nav: HUB_NAV,

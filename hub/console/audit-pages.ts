@@ -17,7 +17,7 @@ export async function hubAuditPages(app: FastifyInstance, opts: { api: FastifyIn
   const ctx = api.hubCtx;
   await auditViewer(app, {
     db: ctx.db,
-    audit: ctx.operators.audit as typeof ctx.operators.audit & { checkpoint: () => Promise<unknown> },
+    audit: ctx.operators.audit as typeof ctx.operators.audit & { checkpoint: () => Promise<{ treeSize: number } | null> },
     signer: HUB_NODE_ID,
     cosigner: '节点见证副署',
     caPems: () => [ctx.ca.certPem, ...(ctx.ca.sm2 ? [ctx.ca.sm2.certPem] : [])],

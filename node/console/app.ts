@@ -15,6 +15,7 @@ import { createConsoleApp, type NavItem } from '../../server/console/console-app
 import { installAuth } from '../auth.js';
 import { toHttpError } from '../http-errors.js';
 import { installRequestContext } from '../../server/request-context.js';
+import { fastifyTrustProxy } from '../../server/trust-proxy.js';
 import { auditPages } from './audit-pages.js';
 import { recordPages } from './record-pages.js';
 import { statusPages } from './status-pages.js';
@@ -49,6 +50,13 @@ export async function buildNodeConsole(api: FastifyInstance, o: NodeConsoleOptio
     id: config.nodeId,
     csrfSecret: createHmac('sha256', config.jwtSecret).update('console-csrf').digest(),
     https: tls ? { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), ...TLS_POLICY } : undefined,
+    trustProxy: fastifyTrustProxy(config.trustProxy), // the API's gateways: src= and the login limit see the client behind them
+    onRefused: async (request, code) => {
+      if (code !== 'ERR_CSRF_INVALID') return; // a refused session is audited by the session check itself (node/auth.ts), as on /v1
+      // as /v1's refusals (node/auth.ts): one entry per client address, route and code a minute
+      const actor = request.caller?.actor ?? 'anonymous';
+      await ctx.refusals.refused(`addr:${request.ip}`, { actor, actorNode: config.nodeId, action: 'access.denied', object: `console ${request.method} ${request.routeOptions.url ?? '(no route)'}`, outcome: 'failure', reason: code });
+    },
     logger: api.log.child({ console: true }),
     toHttpError,
     nav: NODE_NAV,

@@ -17,7 +17,7 @@ export async function auditPages(app: FastifyInstance, opts: { ctx: NodeContext;
   const { ctx } = opts;
   await auditViewer(app, {
     db: ctx.db,
-    audit: ctx.audit as NodeContext['audit'] & { checkpoint?: () => Promise<unknown> },
+    audit: ctx.audit as NodeContext['audit'] & { checkpoint?: () => Promise<{ treeSize: number } | null> },
     signer: ctx.config.nodeId,
     cosigner: '省级枢纽副署',
     caPems: () => {

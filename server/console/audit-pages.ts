@@ -58,7 +58,7 @@ export interface RangeState {
 export interface AuditViewerOptions {
   db: Knex;
   /** The server's audit log: views are recorded in it, the checkpoint button signs it. */
-  audit: { record(e: AuditEvent): Promise<number>; checkpoint?: () => Promise<unknown> };
+  audit: { record(e: AuditEvent): Promise<number>; checkpoint?: () => Promise<{ treeSize: number } | null> };
   /** The id of the log's signer (a node id, or the hub's 430000): entries' actorNode, and whose checkpoints verify. */
   signer: string;
   /** The CA certificate(s) checkpoints and cosignatures verify against. */
@@ -154,7 +154,12 @@ export async function auditViewer(app: FastifyInstance, o: AuditViewerOptions): 
   // Signs a checkpoint up to now (when the log has a signer): a POST with the CSRF token, never a page view.
   app.post('/audit/checkpoint', async (request, reply) => {
     await o.authorize(request);
-    await o.audit.checkpoint?.();
+    const cp = await o.audit.checkpoint?.();
+    // who asked for it, and what it covers (audit.checkpoint): the checkpoint itself names only the signer
+    await o.audit.record({
+      action: 'audit.checkpoint', actor: o.actor(request), actorNode: o.signer, object: cp ? `checkpoint:${cp.treeSize}` : 'checkpoint', outcome: cp ? 'success' : 'failure',
+      reason: cp ? `tree size ${cp.treeSize}` : 'no checkpoint signed (the log has no signer)',
+    });
     return reply.redirect('/audit', 303);
   });
 

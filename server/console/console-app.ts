@@ -76,6 +76,14 @@ export interface ConsoleOptions {
   nav: readonly NavItem[];
   /** Where a role lands after login. */
   home(role: string): string;
+  /** The server's `trustProxy` (server/trust-proxy.ts, the API's checked list): behind a listed gateway, request.ip is the client named by X-Forwarded-For. */
+  trustProxy?: false | string[];
+  /**
+   * Audits a refusal the console itself makes (a session refused: ERR_AUTH_INVALID, ERR_AUTH_EXPIRED,
+   * ERR_SESSION_ENDED …, and every ERR_CSRF_INVALID), as the server's API audits its refusals
+   * (`request.refused`); called from the error handler before the answer.
+   */
+  onRefused?(request: FastifyRequest, code: string): Promise<void>;
   /** Called first (e.g. the server's request-context hook and JWT verifier). */
   prepare?(app: FastifyInstance): Promise<void>;
   /** The server's pages, registered behind the session check and the CSRF check. */
@@ -99,6 +107,8 @@ declare module 'fastify' {
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 const SESSION_CODES = new Set(['ERR_AUTH_MISSING', 'ERR_AUTH_INVALID', 'ERR_AUTH_EXPIRED', 'ERR_SESSION_ENDED']);
+/** The console's own refusals handed to `onRefused` (the pages' refusals are audited where they are made). */
+const AUDITED_CODES = new Set([...SESSION_CODES, 'ERR_CSRF_INVALID']);
 
 export const isHtmx = (request: FastifyRequest) => request.headers['hx-request'] === 'true';
 
@@ -107,6 +117,7 @@ export async function createConsoleApp(o: ConsoleOptions): Promise<FastifyInstan
     loggerInstance: o.logger,
     bodyLimit: o.bodyLimit ?? 65_536,
     ...(o.https ? { https: o.https } : {}),
+    trustProxy: o.trustProxy ?? false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     frameworkErrors,
@@ -144,6 +155,7 @@ export async function createConsoleApp(o: ConsoleOptions): Promise<FastifyInstan
     const { status, body } = o.toHttpError(error);
     if (status >= 500) request.log.error({ error: loggableError(error) }, 'console request failed');
     else request.log.info({ code: body.code, status }, 'console request refused');
+    if (AUDITED_CODES.has(body.code)) await o.onRefused?.(request, body.code);
     if (SESSION_CODES.has(body.code)) {
       addCookie(reply, cookie(sec.sessionCookie, '', { maxAgeSeconds: 0 }));
       return toLogin(reply, request, body.code);

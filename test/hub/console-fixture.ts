@@ -35,11 +35,12 @@ export interface HubConsoleFixture extends HubAccountsFixture {
 }
 
 /** `sm3`: the hub's audit log on SM (an SM2 root in caDir, `audit.hashAlg: "sm3"`). */
-export async function hubConsoleFixture(t: { teardown(fn: () => unknown): void }, o: { engine?: Engine; sm3?: boolean } = {}): Promise<HubConsoleFixture> {
+/** `config`: more hub config keys (e.g. trustProxy, accounts). */
+export async function hubConsoleFixture(t: { teardown(fn: () => unknown): void }, o: { engine?: Engine; sm3?: boolean; config?: Record<string, unknown> } = {}): Promise<HubConsoleFixture> {
   const f = await hubAccountsFixture(t, {
     ...(o.engine ? { engine: o.engine } : {}),
     ...(o.sm3 ? { sm2: true } : {}),
-    config: { console: { listen: { host: '127.0.0.1', port: 0 } }, ...(o.sm3 ? { audit: { hashAlg: 'sm3' } } : {}) },
+    config: { console: { listen: { host: '127.0.0.1', port: 0 } }, ...(o.sm3 ? { audit: { hashAlg: 'sm3' } } : {}), ...o.config },
   });
   const app = await buildHubConsole(f.app);
   t.teardown(() => app.close());

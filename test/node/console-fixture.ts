@@ -27,7 +27,8 @@ export interface ConsoleFixture extends AccountsFixture {
 }
 
 /** `tls`: the console gets console.listen.tls (a certificate for localhost and 127.0.0.1 from the test CA), for a real browser. */
-export async function consoleFixture(t: { teardown(fn: () => unknown): void }, o: { tls?: boolean; maxVerifyRange?: number } = {}): Promise<ConsoleFixture> {
+/** `config`: more node config keys (e.g. trustProxy, accounts). */
+export async function consoleFixture(t: { teardown(fn: () => unknown): void }, o: { tls?: boolean; maxVerifyRange?: number; config?: Record<string, unknown> } = {}): Promise<ConsoleFixture> {
   const ca = makeCa();
   const id = issue(ca, '430100');
   let config: Record<string, unknown> = {};
@@ -38,7 +39,7 @@ export async function consoleFixture(t: { teardown(fn: () => unknown): void }, o
     writeFileSync(join(dir, 'console.key'), id.keyPem, { mode: 0o600 });
     config = { console: { listen: { host: '127.0.0.1', port: 0, tls: { certFile: join(dir, 'console.pem'), keyFile: join(dir, 'console.key') } } } };
   }
-  const f = await accountsFixture(t, { auditSigner: { nodeId: '430100', keyPem: id.keyPem, certPem: id.certPem }, config });
+  const f = await accountsFixture(t, { auditSigner: { nodeId: '430100', keyPem: id.keyPem, certPem: id.certPem }, config: { ...config, ...o.config } });
   const app = await buildNodeConsole(f.app, { caPems: [ca.certPem], ...(o.maxVerifyRange ? { maxVerifyRange: o.maxVerifyRange } : {}) });
   t.teardown(() => app.close());
   const client = (): ConsoleClient => {
