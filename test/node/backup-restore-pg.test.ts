@@ -121,12 +121,13 @@ if (problem !== null) {
     t.equal((await nodeDb('audit_log').where({ action: 'batch.resync' })).length, 1, 'the renumbering is audited');
 
     // the witness: refused until armed, then taken by the node itself
-    await eventually('the witness refused without an arm', async () => {
-      const s = await status();
-      return s.lastError?.loop === 'witness' && s.lastError.code === 'ERR_AUDIT_RESET_NOT_ARMED' ? s : undefined;
-    });
+    // Waits on the hub's own audit entry of the refusal: the node's status keeps one lastError for
+    // all its loops, so another loop's transient error can hide the witness's between two polls.
+    // The ceilings allow two witness retries at the loop's 30 s backoff cap.
+    await eventually('the witness refused without an arm', async () =>
+      (await hubDb('audit_log').where({ actor_node: '430100', outcome: 'failure' }).andWhere('reason', 'like', 'ERR_AUDIT_RESET_NOT_ARMED%').first()) ?? undefined, 90_000);
     await witnessResetStore.arm(hubDb, { nodeId: '430100', reason: 'PostgreSQL store restored from pg_dump', armedBy: 'cli:op@hub', armedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3_600_000).toISOString(), backupCreatedAt: manifest.createdAt });
-    await eventually('the witness reset taken', async () => (existsSync(join(dataDir, 'restored.json')) ? undefined : true));
+    await eventually('the witness reset taken', async () => (existsSync(join(dataDir, 'restored.json')) ? undefined : true), 90_000);
     t.equal((await hubDb('hub_witness_epochs').where({ node_id: '430100' })).length, 1, 'one archived epoch at the hub');
     t.equal((await nodeDb('audit_log').where({ action: 'audit.witness.reset' })).length, 1, 'the node audited it');
   });
