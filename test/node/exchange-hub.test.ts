@@ -172,7 +172,13 @@ t.test('a hub outage while records are written: nothing lost, nothing twice', as
     t.equal(failing.lastError.code, 'ERR_HUB_UNAVAILABLE');
     t.ok(failing.batches.pending >= 1, 'a batch waits for its receipt');
   });
-  const after = await drained(node, 2);
+  await drained(node, 2);
+  // every loop recovers on its own next step: the sender first, the others (notices, puller…)
+  // when their backoff from the outage ends; the ceiling allows two retries at the 30 s cap
+  const after = await eventually('every loop recovered', async () => {
+    const s = await status(node);
+    return s.lastError === null ? s : undefined;
+  }, 90_000);
   t.equal(after.lastError, null, 'recovered');
   const sent = await node.app.nodeCtx.db('node_batches').orderBy('seq');
   t.same(sent.map((b: { seq: number | string }) => Number(b.seq)), sent.map((_: unknown, i: number) => i + 1), 'seq 1..n without gaps');
