@@ -99,11 +99,20 @@ t.test('evidence on SM logs: halves signed with the SM2 keys, verified with the 
   t.equal(written.code, 0, written.err);
   t.match(written.out, /^SM2 CRL with 0 revoked certificate\(s\)/);
   t.equal((await parseCrl(readFileSync(f('sm2-crl.pem'), 'utf8'), { caCertPem: sm2CaPem })).revoked.size, 0, 'credit hub crl --sm2 writes a CRL the SM2 root verifies');
+  const rsaCrl = await cli('hub', 'crl', '--config', f('hub.json'), '--out', f('rsa-crl.pem'));
+  t.equal(rsaCrl.code, 0, rsaCrl.err);
+  // the exchange log of the hub (SM envelopes) checks revocation against the SM2 CRL, with the SM2 root alone or with both roots
+  t.equal((await cli('exchange', 'export', '--config', f('hub.json'), '--out', f('hub-exchange.ndjson'))).code, 0);
+  for (const roots of ['sm2-ca.pem', 'both-roots.pem']) {
+    const ex = await cli('exchange', 'verify', f('hub-exchange.ndjson'), '--ca', f(roots), '--crl', f('sm2-crl.pem'));
+    t.equal(ex.code, 0, `credit exchange verify --ca ${roots} --crl sm2-crl.pem: ${ex.out}${ex.err}`);
+  }
+  const rsaCrlForSm2 = await cli('exchange', 'verify', f('hub-exchange.ndjson'), '--ca', f('sm2-ca.pem'), '--crl', f('rsa-crl.pem'));
+  t.not(rsaCrlForSm2.code, 0);
+  t.match(rsaCrlForSm2.err, /ERR_CRL_INVALID/, 'the RSA CRL with the SM2 root alone: ERR_CRL_INVALID');
   const opensslOnly = await cli('hub', 'crl', '--config', f('hub.json'), '--openssl', '--out', f('x.pem'));
   t.equal(opensslOnly.code, 2);
   t.match(opensslOnly.err, /ERR_USAGE/, '--openssl without --sm2: ERR_USAGE');
-  const rsaCrl = await cli('hub', 'crl', '--config', f('hub.json'), '--out', f('rsa-crl.pem'));
-  t.equal(rsaCrl.code, 0, rsaCrl.err);
 
   // a half honestly signed by the hub but carrying a CRL that is not a current CRL of the SM2 root
   const hubSm2Key = readFileSync(f('hub/hub-sm2.key'), 'utf8');
