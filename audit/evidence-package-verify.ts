@@ -4,7 +4,9 @@
  *  2. each half: its certificate chains to the CA and is its side's, and its signature over the
  *     canonical half verifies (ERR_EVIDENCE_SIGNATURE);
  *  3. its exchange evidence: every signature and signer (ERR_EXCHANGE_*, with the half's CRL once
- *     that CRL is shown to be the CA's), the envelope present, paired with its answer;
+ *     that CRL is shown to be signed by the root that issued the half's signer — the SM2 root for
+ *     a half of an SM log, else ERR_CRL_INVALID — and current when the half was produced, else
+ *     ERR_CRL_STALE), the envelope present, paired with its answer;
  *  4. its proofs: each entry included in the tree of a checkpoint signed by the side
  *     (ERR_AUDIT_PROOF_INVALID), cosignatures by the witness verifying and matching; at least one
  *     entry naming the envelope id and one of its digests (ERR_EVIDENCE_INCOMPLETE);
@@ -82,6 +84,15 @@ function halfSignature(h: SignedHalf, caCertPems: readonly string[]): Problem[] 
   return verifyText(h.signerCertPem, canonicalize(h.half), h.signature) ? [] : bad('the signature over the half does not verify');
 }
 
+/**
+ * The trusted root that issued the half's (already trusted) signer certificate: its CRL must be
+ * that root's, so the half of an SM log needs the SM2 root's CRL, whatever else the CA file holds.
+ */
+function issuingRoot(signerCertPem: string, caCertPems: readonly string[]): string {
+  const signer = certFromPem(signerCertPem);
+  return caCertPems.find((pem) => signer.issuedBy(certFromPem(pem))) ?? caCertPems[0]!;
+}
+
 /** Step 4: proofs against checkpoints signed by the side, cosignatures, an entry naming the envelope and a digest. */
 function proofProblems(half: EvidenceHalf, envelopeId: string, digests: ReadonlySet<string>, caCertPems: readonly string[], notes: string[]): Problem[] {
   const problems: Problem[] = [];
@@ -130,7 +141,12 @@ export async function verifyPackage(text: string, caCertPems: readonly string[],
     const trust: EvidenceTrust = { caCertPems };
     if (half.crl !== null) {
       try {
-        trust.revoked = (await parseCrl(half.crl, { caCertPem: caCertPems[0]! })).entries;
+        const crl = await parseCrl(half.crl, { caCertPem: issuingRoot(h.signerCertPem, caCertPems) });
+        trust.revoked = crl.entries;
+        // the CRL must have been current when the half was made: past its nextUpdate, later revocations may be missing
+        if (crl.nextUpdate === undefined || crl.nextUpdate.getTime() < Date.parse(half.producedAt)) {
+          problems.push({ code: 'ERR_CRL_STALE', id, message: `${half.side}: its CRL (nextUpdate ${crl.nextUpdate?.toISOString() ?? 'none'}) was past its nextUpdate when the half was produced (${half.producedAt}): revocations after it would be missing` });
+        }
       } catch (e) {
         problems.push({ code: isCreditError(e) ? e.code : 'ERR_EVIDENCE_MALFORMED', id, message: `${half.side}: its CRL: ${(e as Error).message}` });
       }

@@ -19,7 +19,7 @@ export {
   type EnrolOptions,
   type RenewOptions,
 } from './issue.js';
-export { revoke, buildCrl, listCertificates, revokedSerials, isRevokedAt, supersedeOthers, type ListedCert, type ListedStatus, type RevokeTarget } from './revoke.js';
+export { revoke, buildCrl, buildSm2RegisterCrl, listCertificates, revokedSerials, isRevokedAt, supersedeOthers, type ListedCert, type ListedStatus, type RevokeTarget } from './revoke.js';
 export { parseCrl, REVOCATION_REASONS, isRevocationReason, type RevocationReason, type ParsedCrl } from './crl.js';
 export { trustFromCa, type TrustFromCaOptions } from './trust.js';
 export { TLS_CIPHERS, TLS_POLICY, tlsServerOptions, tlsClientOptions, peerIdentity, type PeerIdentity, type TlsMaterial, type TlsServerOptions, type TlsClientOptions } from './tls.js';

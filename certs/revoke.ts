@@ -3,6 +3,7 @@ import { assertNodeId } from '../protocol/identifiers.js';
 import { isRevocationReason, signCrl, type RevocationReason } from './crl.js';
 import { certError } from './errors.js';
 import { normaliseSerial } from './pki-crypto.js';
+import { buildSm2Crl, type Sm2Issuer } from './sm2-x509.js';
 import type { Ca, IssuedCert } from './types.js';
 
 const DAY = 86_400_000;
@@ -58,9 +59,7 @@ export async function buildCrl(ca: Ca, o: { now?: Date; nextUpdateDays?: number 
   const now = o.now ?? new Date();
   const days = o.nextUpdateDays ?? 7;
   if (!(days > 0)) throw new RangeError('nextUpdateDays must be positive');
-  const entries = (await ca.certs.listIssued())
-    .filter((r) => isRevokedAt(r, now) && Date.parse(r.notAfter) >= now.getTime())
-    .map((r) => ({ serial: r.serial, revokedAt: wholeSecondAtOrAfter(new Date(r.revokedAt ?? now)), reason: r.reason ?? 'keyCompromise' }));
+  const entries = await crlEntries(ca, now);
   return signCrl({
     caCertPem: ca.certPem,
     caKeyPem: ca.keyPem,
@@ -68,6 +67,34 @@ export async function buildCrl(ca: Ca, o: { now?: Date; nextUpdateDays?: number 
     thisUpdate: now,
     nextUpdate: new Date(now.getTime() + days * DAY),
   });
+}
+
+/** RFC 5280 §5.3.1 CRLReason codes of the reasons the CA records. */
+const REASON_CODES: Record<RevocationReason, number> = { keyCompromise: 1, superseded: 4, cessationOfOperation: 5 };
+
+/** Revoked, unexpired certificates of the register at `now`, as CRL entries (the RSA and the SM2 CRL list the same ones). */
+async function crlEntries(ca: Ca, now: Date): Promise<{ serial: string; revokedAt: Date; reason: RevocationReason }[]> {
+  return (await ca.certs.listIssued())
+    .filter((r) => isRevokedAt(r, now) && Date.parse(r.notAfter) >= now.getTime())
+    .map((r) => ({ serial: r.serial, revokedAt: wholeSecondAtOrAfter(new Date(r.revokedAt ?? now)), reason: r.reason ?? 'keyCompromise' }));
+}
+
+/**
+ * The SM2 root's X.509 v2 CRL (PEM, `X509 CRL`) from the same register as buildCrl: signed
+ * SM2-with-SM3 with the standard ID 1234567812345678 (GM/T 0015) by the SM2 root key, issuer =
+ * the SM2 root's subject, cRLNumber = thisUpdate in milliseconds (as the RSA CRL), each entry with
+ * its revocation time and reasonCode. The register does not record which root issued a
+ * certificate, so every revoked serial of the register is listed (as in the RSA CRL); serials are
+ * 128-bit random, so one root's serial never names another root's certificate. `openssl: true`
+ * signs with the empty ID instead: OpenSSL 3.0 checks SM2 CRL signatures only with that one
+ * (`openssl crl` has no distid option), for an operator who must show the CRL to OpenSSL.
+ */
+export async function buildSm2RegisterCrl(ca: Ca, issuer: Sm2Issuer, o: { now?: Date; nextUpdateDays?: number; openssl?: boolean } = {}): Promise<string> {
+  const now = o.now ?? new Date();
+  const days = o.nextUpdateDays ?? 7;
+  if (!(days > 0)) throw new RangeError('nextUpdateDays must be positive');
+  const entries = (await crlEntries(ca, now)).map((e) => ({ serialHex: e.serial, revokedAt: e.revokedAt, reasonCode: REASON_CODES[e.reason] }));
+  return buildSm2Crl(issuer, entries, { number: BigInt(now.getTime()), now, nextUpdateDays: days, ...(o.openssl === true ? { userId: '' } : {}) });
 }
 
 /**

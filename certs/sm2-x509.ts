@@ -89,13 +89,23 @@ export function issueSm2NodeIdentity(issuer: Sm2Issuer, nodeId: string, o: { day
 export interface Sm2CrlEntry {
   serialHex: string;
   revokedAt: Date;
+  /** RFC 5280 CRLReason code (1 keyCompromise, 4 superseded, 5 cessationOfOperation …), as a reasonCode entry extension. */
+  reasonCode?: number;
 }
 
-/** An X.509 v2 CRL signed SM2-with-SM3 (cRLNumber, authorityKeyIdentifier), PEM. */
+/**
+ * An X.509 v2 CRL signed SM2-with-SM3 (cRLNumber, authorityKeyIdentifier), PEM. thisUpdate is
+ * `now`, nextUpdate `now + nextUpdateDays` (default 7). Signed with the standard ID
+ * 1234567812345678 unless `userId` says otherwise ('' for what OpenSSL 3.0 can check).
+ */
 export function buildSm2Crl(issuer: Sm2Issuer, entries: readonly Sm2CrlEntry[], o: { number: bigint; now?: Date; nextUpdateDays?: number; userId?: string }): string {
   const now = o.now ?? new Date();
   const next = new Date(now.getTime() + (o.nextUpdateDays ?? 7) * 86_400_000);
-  const revoked = entries.map((e) => seq(uint(Buffer.from(e.serialHex.length % 2 ? `0${e.serialHex}` : e.serialHex, 'hex')), time(e.revokedAt)));
+  const revoked = entries.map((e) => {
+    const serial = uint(Buffer.from(e.serialHex.length % 2 ? `0${e.serialHex}` : e.serialHex, 'hex'));
+    if (e.reasonCode === undefined) return seq(serial, time(e.revokedAt));
+    return seq(serial, time(e.revokedAt), seq(ext(EXT.crlReason, false, tlv(0x0a, Buffer.from([e.reasonCode])))));
+  });
   const exts = explicit(0, seq(ext(EXT.crlNumber, false, uint(o.number)), ext(EXT.aki, false, seq(tlv(0x80, sm2KeyId(issuer.key.publicKey))))));
   const tbs = seq(uint(1n), SM2_WITH_SM3, name(issuer.cn), time(now), time(next), ...(revoked.length > 0 ? [seq(...revoked)] : []), exts);
   return pem('X509 CRL', signed(tbs, issuer.key, o.userId));

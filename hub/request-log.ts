@@ -1,13 +1,13 @@
 /**
  * One log line per request instead of Fastify's two, and none at info for the routes nodes poll
- * (GET distributions, CRL, protocol, witness state, health, metrics): those are logged at debug
+ * (GET distributions, CRLs, protocol, witness state, health, metrics): those are logged at debug
  * unless they fail. A hub with 100 nodes polling every few seconds otherwise writes ~15 MB per node
  * per day of "incoming request" / "request completed".
  */
 import type { FastifyInstance } from 'fastify';
 import { EXCHANGE_ROUTES } from '../protocol/exchange.js';
 
-const POLLED_ROUTES: ReadonlySet<string> = new Set([EXCHANGE_ROUTES.distributions, EXCHANGE_ROUTES.crl, EXCHANGE_ROUTES.protocol, EXCHANGE_ROUTES.checkpointLatest, '/healthz', '/readyz', '/metrics']);
+const POLLED_ROUTES: ReadonlySet<string> = new Set([EXCHANGE_ROUTES.distributions, EXCHANGE_ROUTES.crl, EXCHANGE_ROUTES.sm2Crl, EXCHANGE_ROUTES.protocol, EXCHANGE_ROUTES.checkpointLatest, '/healthz', '/readyz', '/metrics']);
 
 /** Call with Fastify's `disableRequestLogging: true`. */
 export function installRequestLog(app: FastifyInstance): void {

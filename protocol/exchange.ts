@@ -40,6 +40,8 @@ export const EXCHANGE_ROUTES = {
   checkpoints: '/v1/checkpoints',
   checkpointLatest: '/v1/checkpoints/latest',
   crl: '/v1/crl',
+  /** The SM2 root's CRL (SM2-with-SM3), from the same register as the RSA one; 404 ERR_SM2_CA_ABSENT on a hub without an SM2 root. */
+  sm2Crl: '/v1/crl/sm2',
   catalog: '/v1/catalog',
   protocol: '/v1/protocol',
 } as const;

@@ -1,7 +1,7 @@
 /** Routes that need no client certificate: liveness, readiness, metrics, protocol info, the CRL, enrolment. */
 import type { FastifyInstance } from 'fastify';
 import { HUB_NODE_ID } from '../../certs/issue.js';
-import { buildCrl } from '../../certs/revoke.js';
+import { buildCrl, buildSm2RegisterCrl } from '../../certs/revoke.js';
 import { certInfo } from '../../certs/pki-crypto.js';
 import { storeWritable } from '../../audit/start-checks.js';
 import { HUB_MIGRATIONS_TABLE } from '../migrations.js';
@@ -59,6 +59,16 @@ export async function publicRoutes(app: FastifyInstance, opts: { ctx: HubContext
     const now = ctx.clock();
     if (crl === null || now.getTime() - crl.at >= CRL_CACHE_MS || now.getTime() < crl.at) crl = { pem: await buildCrl(ctx.ca, { now }), at: now.getTime() };
     return reply.type('application/pkix-crl').header('cache-control', `max-age=${CRL_CACHE_MS / 1000}`).send(crl.pem);
+  });
+
+  // the SM2 root's CRL: the same register, signed SM2-with-SM3 (ID 1234567812345678), cached the same way
+  let sm2Crl: { pem: string; at: number } | null = null;
+  app.get(EXCHANGE_ROUTES.sm2Crl, { schema: { response: { 404: errorSchema } } }, async (_request, reply) => {
+    const sm2 = ctx.ca.sm2;
+    if (sm2 === undefined) throw hubError('ERR_SM2_CA_ABSENT', 'this hub has no SM2 root (`credit ca init --algorithm sm2` in its CA directory): it issues no SM2 certificates and publishes no SM2 CRL');
+    const now = ctx.clock();
+    if (sm2Crl === null || now.getTime() - sm2Crl.at >= CRL_CACHE_MS || now.getTime() < sm2Crl.at) sm2Crl = { pem: await buildSm2RegisterCrl(ctx.ca, sm2.issuer, { now }), at: now.getTime() };
+    return reply.type('application/pkix-crl').header('cache-control', `max-age=${CRL_CACHE_MS / 1000}`).send(sm2Crl.pem);
   });
 
   // the province supplementary catalog: signed by the hub, so served to anyone like the CRL

@@ -2,7 +2,7 @@
  * The node's side of the hub exchange, assembled: identity (keys from DATADIR/exchange/), the HTTP
  * client, the outbox hooks, and six loops — sender, puller, witness, renewal, crl, catalog — started
  * and stopped with the app (app.ts). Without `hub` in the config none of this exists.
- * The crl loop fetches the hub's CRL (at start, then every CRL_REFRESH_MS, sooner when its
+ * The crl loop fetches the hub's CRL (and, enrolled with an SM2 key, its SM2 CRL) (at start, then every CRL_REFRESH_MS, sooner when its
  * nextUpdate is near); the hub's certificate is checked against it on every new TLS connection
  * and every envelope, so a revoked hub is refused (ERR_CERT_REVOKED), and once the CRL is past its
  * nextUpdate everything from the hub is (ERR_CRL_STALE) until a current one is fetched.
@@ -19,7 +19,7 @@ import type { HubConfig, NodeConfig } from '../config.js';
 import type { RecordHooks } from '../hooks.js';
 import type { AuditWriter } from '../records-service.js';
 import { parseCrl } from '../../certs/crl.js';
-import { loadExchangeMaterial, writeCrl, writeHubCert, writeHubSm2Cert, type ExchangeMaterial } from './files.js';
+import { loadExchangeMaterial, writeCrl, writeHubCert, writeHubSm2Cert, writeSm2Crl, type ExchangeMaterial } from './files.js';
 import { SM_SUITE, suiteAllowed } from '../../protocol/suites.js';
 import { CATALOG_REFRESH_MS, createCatalogSync, type CatalogSync } from './catalog-sync.js';
 import { createHubClient, type HubClient } from './hub-client.js';
@@ -81,7 +81,7 @@ export interface Exchange {
   status(): Promise<ExchangeStatus>;
   /** Fetches the hub certificate from GET /v1/protocol (after the hub renewed its own). */
   refreshHubCert(): Promise<void>;
-  /** Fetches the hub's CRL (GET /v1/crl), checks it against the CA, adopts and stores it when newer. */
+  /** Fetches the hub's CRL (GET /v1/crl), checks it against the CA, adopts and stores it when newer; with an SM2 identity, the SM2 CRL (GET /v1/crl/sm2) too, against the SM2 root. */
   refreshCrl(signal?: AbortSignal): Promise<void>;
   /** The province supplementary catalog: stored copy, fetch and adoption. */
   catalog: CatalogSync;
@@ -98,7 +98,7 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
   const { config, db, audit, clock, log } = o;
   const hub = config.hub;
   const material = o.material ?? loadExchangeMaterial(config.dataDir, config.nodeId);
-  const identity = await createIdentity(material, (pem) => writeHubCert(config.dataDir, pem), (pem) => writeCrl(config.dataDir, pem), (pem) => writeHubSm2Cert(config.dataDir, pem), hub.suites);
+  const identity = await createIdentity(material, (pem) => writeHubCert(config.dataDir, pem), (pem) => writeCrl(config.dataDir, pem), (pem) => writeHubSm2Cert(config.dataDir, pem), hub.suites, (pem) => writeSm2Crl(config.dataDir, pem));
   const client = createHubClient({
     url: hub.url, caCertPem: material.caCertPem, certPem: material.certPem, keyPem: material.keyPem, timeoutMs: hub.timeoutMs,
     checkHubCert: (pem) => void identity.trust().verifySigner(pem, clock()),
@@ -166,6 +166,10 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
       client.reconnect(); // open connections were checked against the previous CRL
       log.debug({}, 'hub exchange: CRL refreshed');
     }
+    // enrolled with an SM2 key: keep the SM2 root's CRL too (evidence halves of an SM log carry it); a hub without one answers 404
+    if (identity.current().sm2 === undefined) return;
+    const sm2Pem = await client.getSm2Crl(signal);
+    if (sm2Pem !== null && (await identity.setSm2Crl(sm2Pem, clock()))) log.debug({}, 'hub exchange: SM2 CRL refreshed');
   }
 
   const catalog = createCatalogSync({ dataDir: config.dataDir, identity, client: getClient, audit, clock, log });

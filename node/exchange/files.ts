@@ -1,6 +1,6 @@
 /**
  * The exchange directory DATADIR/exchange/: the node's key (0600) and certificate, the CA and hub
- * certificates, the hub's last CRL (crl.pem), and enrolment.json (grade, serial, validity). Written by `credit node init` and by
+ * certificates, the hub's last CRL (crl.pem) and, on an SM2 enrolment, its last SM2 CRL (sm2-crl.pem), and enrolment.json (grade, serial, validity). Written by `credit node init` and by
  * renewal; renewal writes the new pair as node.key.new + node.pem.new first, then renames them, so
  * a crash at any point leaves either the old pair or a complete new one (rolled forward at load).
  */
@@ -22,6 +22,8 @@ export interface ExchangePaths {
   enrolment: string;
   /** The hub's last CRL (fetched from GET /v1/crl, signature checked against ca.pem). */
   crl: string;
+  /** The hub's last SM2 CRL (fetched from GET /v1/crl/sm2, signature checked against sm2-ca.pem). */
+  sm2Crl: string;
   /** The SM2 side (national suite), when the node enrolled with an SM2 key: key (0600), certificate, SM2 root, hub's SM2 certificate. */
   sm2Key: string;
   sm2Cert: string;
@@ -32,7 +34,7 @@ export interface ExchangePaths {
 export function exchangePaths(dataDir: string): ExchangePaths {
   const dir = join(dataDir, EXCHANGE_DIR);
   return {
-    dir, key: join(dir, 'node.key'), cert: join(dir, 'node.pem'), ca: join(dir, 'ca.pem'), hub: join(dir, 'hub.pem'), enrolment: join(dir, 'enrolment.json'), crl: join(dir, 'crl.pem'),
+    dir, key: join(dir, 'node.key'), cert: join(dir, 'node.pem'), ca: join(dir, 'ca.pem'), hub: join(dir, 'hub.pem'), enrolment: join(dir, 'enrolment.json'), crl: join(dir, 'crl.pem'), sm2Crl: join(dir, 'sm2-crl.pem'),
     sm2Key: join(dir, 'node-sm2.key'), sm2Cert: join(dir, 'node-sm2.pem'), sm2Ca: join(dir, 'sm2-ca.pem'), sm2Hub: join(dir, 'hub-sm2.pem'),
   };
 }
@@ -64,6 +66,8 @@ export interface ExchangeMaterial {
   crlPem?: string;
   /** The node's SM2 identity (suite CF1-SM2-SM4GCM-SM3), when it enrolled with one. */
   sm2?: Sm2Material;
+  /** The last SM2 CRL fetched from the hub (sm2-crl.pem), when there is one (only with `sm2`). */
+  sm2CrlPem?: string;
 }
 
 /** The SM2 key and certificate beside the TLS ones (same node id, same register at the hub). */
@@ -112,6 +116,7 @@ export function loadExchangeMaterial(dataDir: string, nodeId: string): ExchangeM
     ...(existsSync(`${p.key}.prev`) ? { previousKeyPem: readFileSync(`${p.key}.prev`, 'utf8') } : {}),
     ...(existsSync(p.crl) ? { crlPem: readFileSync(p.crl, 'utf8') } : {}),
     ...(existsSync(p.sm2Cert) ? { sm2: { keyPem: read(p.sm2Key), certPem: read(p.sm2Cert), caCertPem: read(p.sm2Ca), hubCertPem: read(p.sm2Hub) } } : {}),
+    ...(existsSync(p.sm2Cert) && existsSync(p.sm2Crl) ? { sm2CrlPem: readFileSync(p.sm2Crl, 'utf8') } : {}),
   };
   if (m.sm2 !== undefined) {
     const c = certFromPem(m.sm2.certPem);
@@ -180,6 +185,11 @@ export function writeHubSm2Cert(dataDir: string, pem: string): void {
 /** Replaces the stored CRL (a newer one, already checked against the CA). */
 export function writeCrl(dataDir: string, pem: string): void {
   writeFileAtomic(exchangePaths(dataDir).crl, pem, 0o644);
+}
+
+/** Replaces the stored SM2 CRL (a newer one, already checked against the SM2 root). */
+export function writeSm2Crl(dataDir: string, pem: string): void {
+  writeFileAtomic(exchangePaths(dataDir).sm2Crl, pem, 0o644);
 }
 
 /** Validity of a certificate, for renewal decisions. */

@@ -68,6 +68,8 @@ export interface HubClient {
   getProtocol(signal?: AbortSignal): Promise<ProtocolInfo>;
   /** GET /v1/crl: the CRL PEM as the hub sends it (the caller checks its signature). */
   getCrl(signal?: AbortSignal): Promise<string>;
+  /** GET /v1/crl/sm2: the SM2 root's CRL PEM, or null when the hub has none (404: no SM2 root, or a hub older than the route). */
+  getSm2Crl(signal?: AbortSignal): Promise<string | null>;
   /** GET /v1/catalog: the signed province catalog as the hub sends it (the caller verifies it); null on 404 (none published, or a hub without the route). */
   getCatalog(signal?: AbortSignal): Promise<string | null>;
   /** POST /v1/notices (protocol 1.1): an objection, objection result or dispute mark; answers a notice-receipt envelope. */
@@ -198,6 +200,11 @@ export function createHubClient(opts: HubClientOptions): HubClient {
     return (await getSigned(EXCHANGE_ROUTES.crl, crlPool, signal, maxBytes))!;
   }
 
+  async function getSm2Crl(signal?: AbortSignal): Promise<string | null> {
+    crlPool ??= makePool({}, undefined, 1);
+    return getSigned(EXCHANGE_ROUTES.sm2Crl, crlPool, signal, maxBytes, 404);
+  }
+
   /** Over the checked pool (the hub's certificate against the CRL); never reads more than a catalog may be (ERR_CATALOG_TOO_LARGE). */
   async function getCatalog(signal?: AbortSignal): Promise<string | null> {
     try {
@@ -282,6 +289,7 @@ export function createHubClient(opts: HubClientOptions): HubClient {
     postCheckpoint: (env, signal) => call('POST', EXCHANGE_ROUTES.checkpoints, env, signal),
     getProtocol: (signal) => call('GET', EXCHANGE_ROUTES.protocol, undefined, signal),
     getCrl,
+    getSm2Crl,
     getCatalog,
     postNotice: (env, signal) => call('POST', NOTICE_ROUTES.notices, env, signal, true),
     getNotices: (after, limit, signal) => call('GET', `${NOTICE_ROUTES.notices}?after=${after}&limit=${limit}`, undefined, signal, true),

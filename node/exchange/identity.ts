@@ -1,7 +1,9 @@
 /**
  * The node's exchange identity in memory: key, certificate, CA and hub certificates, grade, and
  * the trust policy built from the CA certificate and the hub's last CRL (revoked certificates
- * refused; after the CRL's nextUpdate everything refused, ERR_CRL_STALE). Renewal swaps it in one
+ * refused; after the CRL's nextUpdate everything refused, ERR_CRL_STALE), plus the serials of the
+ * hub's last SM2 CRL when the node enrolled with an SM2 key (checked against the SM2 root; the
+ * RSA CRL lists the same register, so it adds nothing unless the two were fetched apart). Renewal swaps it in one
  * step; the HTTP client and the audit signer follow through `onChange`.
  */
 import { parseCrl } from '../../certs/crl.js';
@@ -31,14 +33,25 @@ export interface ExchangeIdentity {
    * the one held (then `persistCrl`). Returns true when it changed the trust policy.
    */
   setCrl(pem: string): Promise<boolean>;
+  /**
+   * The hub's SM2 CRL: checked against the SM2 root (ERR_CRL_INVALID; ERR_CRL_STALE when already
+   * past its nextUpdate), adopted when newer than the one held (then `persistSm2Crl`); its serials
+   * join the trust policy. False without an SM2 identity or when not newer.
+   */
+  setSm2Crl(pem: string, at: Date): Promise<boolean>;
   /** Throws ERR_CRL_STALE when the CRL held is past its nextUpdate at `at` (no CRL yet: nothing to say). */
   assertCrlCurrent(at: Date): void;
 }
 
-export async function createIdentity(initial: ExchangeMaterial, persistHubCert?: (pem: string) => void, persistCrl?: (pem: string) => void, persistHubSm2Cert?: (pem: string) => void, suites?: readonly string[]): Promise<ExchangeIdentity> {
+export async function createIdentity(initial: ExchangeMaterial, persistHubCert?: (pem: string) => void, persistCrl?: (pem: string) => void, persistHubSm2Cert?: (pem: string) => void, suites?: readonly string[], persistSm2Crl?: (pem: string) => void): Promise<ExchangeIdentity> {
   let material = initial;
   const extra = initial.sm2 ? { extraCaCertPems: [initial.sm2.caCertPem] } : {};
-  let trust = await trustFromCa({ caCertPem: initial.caCertPem, ...extra, ...(initial.crlPem ? { crlPem: initial.crlPem } : {}) });
+  // a stored SM2 CRL that no longer verifies (another SM2 root) is ignored, not fatal: the next fetch replaces it
+  const heldSm2 = initial.sm2 && initial.sm2CrlPem ? await parseCrl(initial.sm2CrlPem, { caCertPem: initial.sm2.caCertPem }).catch(() => undefined) : undefined;
+  let sm2Revoked: ReadonlySet<string> = heldSm2?.revoked ?? new Set();
+  let sm2ThisUpdate = heldSm2 ? heldSm2.thisUpdate.getTime() : -Infinity;
+  const build = (crlPem: string | undefined) => trustFromCa({ caCertPem: material.caCertPem, ...extra, ...(crlPem ? { crlPem } : {}), revokedSerials: sm2Revoked });
+  let trust = await build(initial.crlPem);
   const held = initial.crlPem ? await parseCrl(initial.crlPem) : undefined;
   let crlThisUpdate = held ? held.thisUpdate.getTime() : -Infinity;
   let crlNextUpdate = held?.nextUpdate;
@@ -75,7 +88,7 @@ export async function createIdentity(initial: ExchangeMaterial, persistHubCert?:
       return true;
     },
     async setCrl(pem) {
-      const next = await trustFromCa({ caCertPem: material.caCertPem, ...extra, crlPem: pem }); // ERR_CRL_INVALID before anything changes
+      const next = await build(pem); // ERR_CRL_INVALID before anything changes
       const parsedCrl = await parseCrl(pem);
       const at = parsedCrl.thisUpdate.getTime();
       if (at <= crlThisUpdate) return false; // the same or an older one (never roll back)
@@ -84,6 +97,28 @@ export async function createIdentity(initial: ExchangeMaterial, persistHubCert?:
       crlThisUpdate = at;
       crlNextUpdate = parsedCrl.nextUpdate;
       material = { ...material, crlPem: pem };
+      return true;
+    },
+    async setSm2Crl(pem, at) {
+      const sm2 = material.sm2;
+      if (sm2 === undefined) return false;
+      await trustFromCa({ caCertPem: sm2.caCertPem, crlPem: pem }); // ERR_CRL_INVALID (wrong key, tampered, RSA CRL, no nextUpdate)
+      const parsedCrl = await parseCrl(pem);
+      if (parsedCrl.nextUpdate !== undefined && at.getTime() > parsedCrl.nextUpdate.getTime()) {
+        throw protocolError('ERR_CRL_STALE', `the hub's SM2 CRL is past its nextUpdate ${parsedCrl.nextUpdate.toISOString()}: not adopted`, { nextUpdate: parsedCrl.nextUpdate.toISOString(), at: at.toISOString() });
+      }
+      if (parsedCrl.thisUpdate.getTime() <= sm2ThisUpdate) return false; // the same or an older one (never roll back)
+      const before = sm2Revoked;
+      sm2Revoked = parsedCrl.revoked;
+      try {
+        trust = await build(material.crlPem);
+      } catch (e) {
+        sm2Revoked = before;
+        throw e;
+      }
+      persistSm2Crl?.(pem);
+      sm2ThisUpdate = parsedCrl.thisUpdate.getTime();
+      material = { ...material, sm2CrlPem: pem };
       return true;
     },
     assertCrlCurrent(at) {

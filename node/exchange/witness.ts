@@ -18,6 +18,10 @@
  * its operator armed a reset for this node; until then the loop's lastError is the hub's refusal
  * (ERR_AUDIT_RESET_NOT_ARMED). Once cosigned, the reset is audited here ('audit.witness.reset') and
  * the marker removed.
+ * A node without an SM2 certificate cannot witness a hub whose log is on SM (checkpoints signed with
+ * the hub's SM2 key): it holds neither the SM2 root to check them nor an SM2 key to cosign them. It
+ * skips them — ERR_AUDIT_ALGORITHM_MIXED, warned and audited ('hub.checkpoint.cosign', failure)
+ * once per start, not every round — and goes on sending its own checkpoints for the hub to cosign.
  */
 import type { Knex } from 'knex';
 import type { AuditLog } from '../../audit/log.js';
@@ -26,12 +30,14 @@ import { latestCosignature, storeCosignature } from '../../audit/cosign-store.js
 import { checkWitness, witnessPayload } from '../../audit/witness.js';
 import { cosignCheckpoint } from '../../audit/cosign.js';
 import { witnessKeyFor } from '../../audit/signer.js';
+import { hashAlgOfCert } from '../../audit/crypto.js';
 import { lastWitnessed, storeWitnessed } from '../../audit/witnessed-store.js';
 import { isCreditError } from '../../protocol/errors.js';
 import type { CheckpointPayload, WitnessState } from '../../protocol/exchange.js';
 import { HUB_NODE_ID } from '../../certs/issue.js';
 import type { HubConfig } from '../config.js';
 import { nodeError } from '../errors.js';
+import { auditError } from '../../audit/errors.js';
 import type { HubClient } from './hub-client.js';
 import { sealToHub } from './hub-envelopes.js';
 import { evidenceOf } from '../../audit/evidence-record.js';
@@ -65,6 +71,8 @@ function isCosignature(c: unknown): c is Cosignature {
 export function createWitness(deps: WitnessDeps) {
   const { db, identity, clock } = deps;
   let seq = 0;
+  /** Set once the hub's SM checkpoints were skipped for want of an SM2 certificate (warned and audited once). */
+  let sm2SkipReported = false;
 
   /** One witnessing round; returns the cosignature stored, or null when there was nothing new. */
   async function witnessOnce(signal?: AbortSignal): Promise<Cosignature | null> {
@@ -127,6 +135,10 @@ export function createWitness(deps: WitnessDeps) {
     const prev = await lastWitnessed(db, HUB_NODE_ID);
     if (prev && prev.treeSize === state.hub.checkpoint.treeSize && prev.rootHash === state.hub.checkpoint.rootHash) return null;
     const m = identity.current();
+    if (m.sm2 === undefined && hashAlgOfCert(state.hub.signerCertPem) === 'sm3') {
+      await reportSm2Skip(state.hub.checkpoint);
+      return null;
+    }
     try {
       checkWitness({ nodeId: HUB_NODE_ID, prev, payload: state.hub, trust: identity.trust() });
       // the key of the hub log's algorithm: SM2 for a hub log on SM
@@ -139,6 +151,15 @@ export function createWitness(deps: WitnessDeps) {
       await deps.log.record({ actor: `cert:${state.hub.checkpoint.signerFingerprint}`, actorNode: HUB_NODE_ID, action: 'hub.checkpoint.cosign', object: `node:${HUB_NODE_ID} size=${state.hub.checkpoint.treeSize}`, outcome: 'failure', reason: `${e.code}: ${e.message}`.slice(0, 2000) });
       return null;
     }
+  }
+
+  /** The hub's log is on SM and this node has no SM2 certificate: a coded skip, reported once per start. */
+  async function reportSm2Skip(cp: { treeSize: number; signerFingerprint: string }): Promise<void> {
+    if (sm2SkipReported) return;
+    const e = auditError('ERR_AUDIT_ALGORITHM_MIXED', `the hub's audit log is on SM (its checkpoints are signed with its SM2 key) and node ${identity.nodeId} holds no SM2 certificate: it cannot check or cosign them, so it does not witness the hub's log (the hub still cosigns this node's own log); to witness it, re-enrol with an SM2 certificate: a new token and \`credit node init --sm2\` (after moving DATADIR/exchange away)`, { alg: 'sm3', signerAlg: 'sha256' });
+    await deps.log.record({ actor: `cert:${cp.signerFingerprint}`, actorNode: HUB_NODE_ID, action: 'hub.checkpoint.cosign', object: `node:${HUB_NODE_ID} size=${cp.treeSize}`, outcome: 'failure', reason: `${e.code}: ${e.message}`.slice(0, 2000) });
+    deps.logger.warn({ code: e.code, treeSize: cp.treeSize }, "hub exchange: the hub's audit log is on SM and this node has no SM2 certificate: its checkpoints are not cosigned (reported once)");
+    sm2SkipReported = true;
   }
 
   async function step(signal?: AbortSignal): Promise<number> {

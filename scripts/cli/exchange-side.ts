@@ -2,8 +2,9 @@
  * The store behind a config file, as the exchange-log and evidence commands need it: a hub
  * config (it has "caDir") opens the hub's store, anything else is a node config. Either way: the
  * evidence table, the audit log (same database), the side's signing key and certificate, the CA
- * certificate and the newest CRL the side holds (the hub builds one from its register; a node has
- * the last one it fetched from the hub, DATADIR/exchange/crl.pem, if any).
+ * certificate and the newest CRL the side holds, of the root its signer chains to (the hub builds
+ * one from its register: the RSA CRL, or on an SM log the SM2 root's; a node has the last one it
+ * fetched from the hub, DATADIR/exchange/crl.pem or on an SM log exchange/sm2-crl.pem, if any).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import type { Knex } from 'knex';
 import { connect, isPostgresUrl } from '../../audit/knex-connect.js';
 import type { EvidenceTable } from '../../audit/evidence-store.js';
 import { HUB_NODE_ID } from '../../certs/issue.js';
-import { buildCrl } from '../../certs/revoke.js';
+import { buildCrl, buildSm2RegisterCrl } from '../../certs/revoke.js';
 import { openExistingHubStore } from '../../hub/admin-store.js';
 import { openHubCa } from '../../hub/ca-store.js';
 import { loadHubConfig } from '../../hub/config.js';
@@ -70,11 +71,12 @@ async function hubSide(config: ReturnType<typeof loadHubConfig>, db: Knex): Prom
   const ca = openHubCa(db, config.caDir);
   // a store whose audit log is on SM signs (checkpoints, evidence halves) with the hub's SM2 key, chained to the SM2 root
   if ((await readHashAlg(db)) === 'sm3') {
-    if (!ca.sm2) throw auditError('ERR_AUDIT_ALGORITHM_MIXED', `the hub's audit log is on SM (sm3) but ${config.caDir} holds no SM2 root (sm2-ca.pem)`);
+    const sm2 = ca.sm2;
+    if (!sm2) throw auditError('ERR_AUDIT_ALGORITHM_MIXED', `the hub's audit log is on SM (sm3) but ${config.caDir} holds no SM2 root (sm2-ca.pem)`);
     return {
-      role: 'hub', nodeId: HUB_NODE_ID, db, table: HUB_EVIDENCE_TABLE, caCertPem: ca.sm2.certPem,
+      role: 'hub', nodeId: HUB_NODE_ID, db, table: HUB_EVIDENCE_TABLE, caCertPem: sm2.certPem,
       signer: { keyPem: readOrUsage(join(config.dataDir, HUB_SM2_FILES.key), 'the hub SM2 key'), certPem: readOrUsage(join(config.dataDir, HUB_SM2_FILES.cert), 'the hub SM2 certificate') },
-      crlPem: () => buildCrl(ca, { nextUpdateDays: 7 }),
+      crlPem: () => buildSm2RegisterCrl(ca, sm2.issuer, { nextUpdateDays: 7 }),
     };
   }
   return {
@@ -98,10 +100,11 @@ async function openNode(file: string): Promise<ExchangeSide> {
     await db.destroy();
     throw e;
   }
+  const onSm2 = signer.certPem !== m.certPem;
   return {
-    role: 'node', nodeId: config.nodeId, db, table: NODE_EVIDENCE_TABLE, caCertPem: signer.certPem === m.certPem ? m.caCertPem : m.sm2!.caCertPem,
+    role: 'node', nodeId: config.nodeId, db, table: NODE_EVIDENCE_TABLE, caCertPem: onSm2 ? m.sm2!.caCertPem : m.caCertPem,
     signer: { keyPem: signer.keyPem, certPem: signer.certPem },
-    crlPem: async () => m.crlPem ?? null,
+    crlPem: async () => (onSm2 ? m.sm2CrlPem : m.crlPem) ?? null,
   };
 }
 

@@ -32,15 +32,24 @@ export function readFileOrUsage(path: string, what: string): string {
   }
 }
 
-/** --ca (one or more PEM certificates) and --crl (checked to be signed by the CA) as verification trust. */
+/** --ca (one or more PEM certificates) and --crl (checked to be signed by one of them: ERR_CRL_INVALID otherwise) as verification trust. */
 export async function trustFrom(values: CommandContext['values']): Promise<EvidenceTrust> {
   const caFile = requireString(values, 'ca');
   const caCertPems = splitPemCerts(readFileOrUsage(caFile, '--ca'));
   if (caCertPems.length === 0) throw cliError('ERR_USAGE', `--ca ${caFile} holds no PEM certificate`);
   const crlFile = optionalString(values, 'crl');
   if (!crlFile) return { caCertPems };
-  const crl = await parseCrl(readFileOrUsage(crlFile, '--crl'), { caCertPem: caCertPems[0]! });
-  return { caCertPems, revoked: crl.entries };
+  // the CRL of any root in --ca: the RSA root's, or the SM2 root's (GET /v1/crl/sm2) for a log of SM envelopes
+  const text = readFileOrUsage(crlFile, '--crl');
+  let firstError: unknown;
+  for (const caCertPem of caCertPems) {
+    try {
+      return { caCertPems, revoked: (await parseCrl(text, { caCertPem })).entries };
+    } catch (e) {
+      firstError ??= e;
+    }
+  }
+  throw firstError;
 }
 
 const exportCmd = command({
@@ -78,7 +87,8 @@ const verifyCmd = command({
   help: [
     '  FILE          an exchange log written by `credit exchange export`',
     '  --ca FILE     the provincial CA certificate (PEM)',
-    '  --crl FILE    the hub\'s CRL (PEM, `credit hub crl` or GET /v1/crl): an envelope signed or recorded at or after',
+    '  --crl FILE    the hub\'s CRL (PEM, `credit hub crl` or GET /v1/crl; for SM envelopes with --ca sm2-ca.pem, `credit hub crl --sm2`',
+    '                or GET /v1/crl/sm2), signed by a root in --ca: an envelope signed or recorded at or after',
     '                its signer\'s revocation time fails ERR_EXCHANGE_REVOKED_SIGNER',
     '  Prints every problem as "CODE envelope ID: why" and exits 1 when there is any.',
   ].join('\n'),

@@ -9,7 +9,8 @@ import type { Knex } from 'knex';
 import { assertGrade, parseTtl } from '../../certs/tokens.js';
 import { certError } from '../../certs/errors.js';
 import { isRevocationReason, parseCrl, REVOCATION_REASONS, type RevocationReason } from '../../certs/crl.js';
-import { buildCrl } from '../../certs/revoke.js';
+import { buildCrl, buildSm2RegisterCrl } from '../../certs/revoke.js';
+import { hubError } from '../../hub/errors.js';
 import { writeFileAtomic } from '../../certs/safe-files.js';
 import { openHubCa, type HubCa } from '../../hub/ca-store.js';
 import { loadHubConfig, readHubConfigFile } from '../../hub/config.js';
@@ -168,25 +169,35 @@ const revoke = command({
 
 const crl = command({
   name: 'crl',
-  summary: "write the hub's current X.509 CRL (PEM) from its own register, as GET /v1/crl serves it",
-  usage: '--config FILE --out FILE [--days N]',
+  summary: "write the hub's current X.509 CRL (PEM) from its own register, as GET /v1/crl (or, --sm2, GET /v1/crl/sm2) serves it",
+  usage: '--config FILE --out FILE [--days N] [--sm2 [--openssl]]',
   help: [
     CONFIG_HELP,
     '  --out FILE      where to write the CRL (PEM, -----BEGIN X509 CRL-----)',
     '  --days N        nextUpdate = now + N days (default 7): publish a new CRL before then',
+    '  --sm2           the SM2 root\'s CRL instead (SM2-with-SM3, ID 1234567812345678), as GET /v1/crl/sm2 serves it',
+    '  --openssl       with --sm2: sign with the empty ID, the only one OpenSSL 3.0 checks SM2 CRL signatures with',
     '  Check a certificate against it: openssl verify -crl_check -CAfile ca.pem -CRLfile FILE node.pem',
+    '  (SM2: openssl verify -crl_check -CAfile sm2-ca.pem -CRLfile FILE -vfyopt distid:1234567812345678 node-sm2.pem, with an --openssl CRL)',
   ].join('\n'),
-  options: { config: { type: 'string' }, out: { type: 'string' }, days: { type: 'string' } },
+  options: { config: { type: 'string' }, out: { type: 'string' }, days: { type: 'string' }, sm2: { type: 'boolean' }, openssl: { type: 'boolean' } },
   run: async ({ values, io }) => {
     const configFile = requireString(values, 'config');
     const out = requireString(values, 'out');
     const nextUpdateDays = optionalInt(values, 'days', 7);
+    const sm2 = values['sm2'] === true;
+    if (values['openssl'] === true && !sm2) throw cliError('ERR_USAGE', '--openssl goes with --sm2 (the RSA CRL is checked by OpenSSL as it is)');
     const { pem, parsed } = await withHubDb(configFile, async (_db, ca) => {
-      const text = await buildCrl(ca, { nextUpdateDays });
-      return { pem: text, parsed: await parseCrl(text, { caCertPem: ca.certPem }) };
+      if (!sm2) {
+        const text = await buildCrl(ca, { nextUpdateDays });
+        return { pem: text, parsed: await parseCrl(text, { caCertPem: ca.certPem }) };
+      }
+      if (ca.sm2 === undefined) throw hubError('ERR_SM2_CA_ABSENT', `${loadHubConfig(configFile).caDir} holds no SM2 root (\`credit ca init --algorithm sm2\`): there is no SM2 CRL to write`);
+      const text = await buildSm2RegisterCrl(ca, ca.sm2.issuer, { nextUpdateDays, openssl: values['openssl'] === true });
+      return { pem: text, parsed: await parseCrl(text, { caCertPem: ca.sm2.certPem }) };
     });
     writeFileAtomic(out, pem, 0o644);
-    io.stdout(`CRL with ${parsed.revoked.size} revoked certificate(s), next update ${parsed.nextUpdate?.toISOString()}: ${out}\n`);
+    io.stdout(`${sm2 ? 'SM2 ' : ''}CRL with ${parsed.revoked.size} revoked certificate(s), next update ${parsed.nextUpdate?.toISOString()}: ${out}\n`);
     return 0;
   },
 });

@@ -1,0 +1,78 @@
+/**
+ * Issue 21 item 3, check item: a node enrolled WITHOUT an SM2 certificate, witnessing a hub whose
+ * audit log is on SM (audit.hashAlg "sm3", checkpoints signed with the hub's SM2 key). The node
+ * cannot cosign those checkpoints (it holds neither the SM2 root to check them nor an SM2 key to
+ * cosign them). That is a coded skip, ERR_AUDIT_ALGORITHM_MIXED, logged once (warn) and audited
+ * once ('hub.checkpoint.cosign', outcome failure) per start of the node — not an error and an audit
+ * entry every round. The rest of witnessing goes on: the hub keeps cosigning the node's own (sha256)
+ * checkpoints.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import t from 'tap';
+import type { FastifyInstance } from 'fastify';
+import { latestCosignature } from '../../audit/cosign-store.js';
+import { readHashAlg } from '../../audit/log-meta.js';
+import { initCaDir } from '../../certs/ca-dir.js';
+import { initSm2CaDir } from '../../certs/sm2-ca-dir.js';
+import { buildHubConfig, makeToken, startHub } from '../../hub/index.js';
+import { buildApp } from '../../node/app.js';
+import { enrollNode } from '../../node/exchange/enroll.js';
+import { mintServiceToken } from '../../node/tokens.js';
+import { exampleRecord } from '../../protocol/catalog.js';
+import { sqliteEngine } from '../helpers/db.js';
+import { eventually, nodeConfig } from './exchange-fixture.js';
+
+t.test('a node without an SM2 certificate skips cosigning an sm3 hub log: one coded warning and one audit entry, not one per round', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'witness-no-sm2-'));
+  const caDir = join(dir, 'ca');
+  const { certPem: caCertPem } = await initCaDir(caDir, { cn: 'Test Provincial Credit CA (witness no sm2)' });
+  initSm2CaDir(caDir, { cn: 'Test Provincial SM2 CA (witness no sm2)' });
+  const store = await sqliteEngine.open();
+  const hub = await startHub({ config: buildHubConfig({ dataDir: join(dir, 'hub'), caDir, listen: { host: '127.0.0.1', port: 0 }, rateLimit: { enabled: false }, logLevel: 'silent', audit: { hashAlg: 'sm3' } }, {}), db: store.db });
+  let app: FastifyInstance | undefined;
+  t.teardown(async () => {
+    await app?.close();
+    await hub.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const hubCtx = hub.app.hubCtx;
+  t.equal(await readHashAlg(store.db), 'sm3', 'the hub log is on SM');
+
+  const dataDir = join(dir, 'node', 'data');
+  const enrolToken = (await makeToken(store.db, hubCtx.ca, { nodeId: '430100', grade: 3, ttlMs: 3_600_000 })).token;
+  await enrollNode({ dataDir, nodeId: '430100', hubUrl: hub.url, token: enrolToken, caCertPem, sm2: false });
+  const lines: { level: number; msg: string; code?: string }[] = [];
+  const logStream = new Writable({ write: (c, _e, cb) => (lines.push(...String(c).trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; code?: string })), cb()) });
+  app = await buildApp({ config: nodeConfig(dataDir, { url: hub.url, pollIntervalMs: 100, batchMaxAgeMs: 20, checkpointIntervalMs: 150 }, '430100', { logLevel: 'info' }), logStream });
+  await app.ready();
+  const ndb = app.nodeCtx.db;
+  t.equal(await readHashAlg(ndb), 'sha256', 'the node log is on sha256 (no SM2 key)');
+  const { token } = await mintServiceToken(ndb, app.nodeCtx.config.jwtSecret, '430100', { user: 'alice', role: 'submitter', clearance: 'public', ttlSeconds: 600 });
+
+  // several rounds, each with a new hub checkpoint to show and new node entries to cosign
+  for (let i = 0; i < 4; i++) {
+    const posted = await app.inject({ method: 'POST', url: '/v1/records', headers: { authorization: `Bearer ${token}` }, payload: [{ type: 'XK', fields: { ...exampleRecord('XK').fields, decisionNo: `长市监食许〔2026〕${201 + i}号` } }] });
+    t.equal(posted.statusCode, 201, posted.body);
+    const hubCp = (await hubCtx.audit.checkpoint())!;
+    t.ok(hubCp.treeSize > 0, `round ${i}: the hub signed checkpoint ${hubCp.treeSize} (SM2)`);
+    await new Promise((r) => setTimeout(r, 600)); // several witness rounds (every 150 ms)
+  }
+  const cos = await eventually("the hub's cosignature of the node's own log", async () => (await latestCosignature(ndb)) ?? undefined);
+  t.ok(cos.treeSize > 0, "the node's own checkpoints are still cosigned by the hub");
+  t.equal(await latestCosignature(store.db), null, 'the hub log gets no cosignature from this node');
+
+  const audited = (await ndb('audit_log').where({ action: 'hub.checkpoint.cosign' }).select('outcome', 'reason')) as { outcome: string; reason: string }[];
+  t.equal(audited.length, 1, `one audit entry for the skip, not one per round (${audited.length})`);
+  t.equal(audited[0]?.outcome, 'failure');
+  t.match(audited[0]?.reason, /^ERR_AUDIT_ALGORITHM_MIXED: .*credit node init --sm2/, 'coded, and says how to fix it');
+  const warned = lines.filter((l) => l.code === 'ERR_AUDIT_ALGORITHM_MIXED');
+  t.equal(warned.length, 1, 'logged once');
+  t.equal(warned[0]?.level, 40, 'as a warning');
+  t.equal(lines.filter((l) => l.level >= 50 && /checkpoint/.test(l.msg)).length, 0, 'no error log about checkpoints');
+  const status = await app.nodeCtx.exchange!.status();
+  t.not(status.lastError?.code, 'ERR_AUDIT_ALGORITHM_MIXED', 'the witness loop is not failing');
+});
