@@ -2,13 +2,34 @@
 // `npm test`: runs tap, then prints one plain line CI can count: "N passed, N failed, N skipped".
 // tap keeps each file's raw TAP output in .tap/test-results/; we count the leaf assertions there
 // (subtest summary lines are not counted twice).
+//
+// The suite runs from the compiled mirror of the checkout (scripts/test-mirror.js, .tap/js/): the
+// same files, compiled once with esbuild instead of through tsx in every test process.
+// CREDIT_TEST_MIRROR=0 (and `npm run test:coverage`) run the sources through tsx as `npx tap` does.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, existsSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { buildMirror } from './test-mirror.js';
 
-const resultsDir = '.tap/test-results';
+const args = process.argv.slice(2);
+const useMirror = process.env.CREDIT_TEST_MIRROR !== '0' && !args.includes('--no-disable-coverage');
+
+let cwd = process.cwd();
+let tapArgs = args;
+if (useMirror) {
+  cwd = await buildMirror();
+  // The mirror's .taprc: the checkout's, for the compiled files, without the tsx loader.
+  const rc = readFileSync('.taprc', 'utf8')
+    .replace(/\.test\.ts\b/g, '.test.js')
+    .replace(/^\s*- "--import=tsx"\s*$/m, '');
+  rmSync(join(cwd, '.taprc'));
+  writeFileSync(join(cwd, '.taprc'), rc);
+  tapArgs = args.map((a) => (/\.ts$/.test(a) && !a.startsWith('-') ? a.replace(/\.ts$/, '.js') : a));
+}
+
+const resultsDir = join(cwd, '.tap/test-results');
 rmSync(resultsDir, { recursive: true, force: true });
-const run = spawnSync('npx', ['tap', ...process.argv.slice(2)], { stdio: 'inherit' });
+const run = spawnSync('npx', ['tap', ...tapArgs], { stdio: 'inherit', cwd });
 
 function* walk(dir) {
   for (const name of readdirSync(dir)) {

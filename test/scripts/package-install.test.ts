@@ -12,13 +12,14 @@
  */
 import t from 'tap';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const repo = fileURLToPath(new URL('../..', import.meta.url));
+// The checkout, also when this runs from npm test's compiled mirror (.tap/js, whose package.json is a symlink).
+const repo = dirname(realpathSync(fileURLToPath(new URL('../../package.json', import.meta.url))));
 const dir = mkdtempSync(join(tmpdir(), 'package-install-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -4,11 +4,12 @@
  * imports them: they get what they need through hub/route-context.ts).
  */
 import t from 'tap';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+// The checkout, also when this runs from npm test's compiled mirror (.tap/js, whose package.json is a symlink).
+const root = dirname(realpathSync(resolve(dirname(fileURLToPath(import.meta.url)), '../../package.json')));
 
 function sources(dir: string): string[] {
   return readdirSync(join(root, dir), { withFileTypes: true, recursive: true })
