@@ -170,6 +170,19 @@ export class Province {
     return n;
   }
 
+  /** Response times (ms) the hubs logged for a route, e.g. POST /v1/queries: the hub's share of a query's time. */
+  hubResponseTimes(url: string): number[] {
+    const out: number[] = [];
+    for (const f of this.hubLogs) {
+      for (const l of readFileSync(f, 'utf8').split('\n')) {
+        if (!l.includes(`"url":"${url}"`)) continue;
+        const m = /"responseTime":(\d+)/.exec(l);
+        if (m) out.push(Number(m[1]));
+      }
+    }
+    return out;
+  }
+
   async stopNodes(): Promise<void> {
     await Promise.all(this.nodes.filter((n) => !n.stopped).map(async (n) => {
       n.stopped = true;

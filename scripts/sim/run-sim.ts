@@ -104,6 +104,11 @@ export async function runSim(o: SimOptions): Promise<SimResult> {
     for (const a of audit) o.log(`audit: ${a}`);
     o.log(`client answers: ${[...tally.statuses].map(([k, v]) => `${k}×${v}`).join(', ')}`);
     const hub5xx = p.hub5xx();
+    const atHub = (url: string) => {
+      const ms = p.hubResponseTimes(url);
+      return `${url} ×${ms.length} p50 ${percentile(ms, 50) ?? '-'} ms p99 ${percentile(ms, 99) ?? '-'} ms`;
+    };
+    o.log(`time at the hubs (their request log): ${atHub('/v1/queries')}; ${atHub('/v1/batches')}`);
     o.log(`[${elapsed()}] done; 5xx at the hubs ${hub5xx}, at the nodes' API ${tally.errors5xx}${o.keep ? `; kept ${dir}${p.schema ? ` and schema ${p.schema}` : ''}` : ''}`);
     const round = (x: number | null, d = 1) => (x === null ? null : Math.round(x * 10 ** d) / 10 ** d);
     return {
