@@ -43,7 +43,10 @@ export const simCommand = command({
     if (database !== undefined && !isPostgresUrl(database)) throw cliError('ERR_USAGE', `--database must be a postgres:// URL, got ${JSON.stringify(database)}`);
     if (hubs > 1 && !database) throw cliError('ERR_USAGE', 'several hubs share one PostgreSQL store: give --database postgres://…');
     const { runSim } = await import('../sim/run-sim.js');
-    const r = await runSim({ nodes, hubs, records, queriesPerNode, database, keep: values.keep === true, log: (l) => io.stderr(`sim: ${l}\n`) });
+    // the nodes run in this process: a node whose start failed half-way can leave a handle open, so
+    // the process ends 2 s after the run has ended and cleaned up, whatever is left
+    const leave = () => setTimeout(() => process.exit(), 2000).unref();
+    const r = await runSim({ nodes, hubs, records, queriesPerNode, database, keep: values.keep === true, log: (l) => io.stderr(`sim: ${l}\n`) }).finally(leave);
     io.stdout(JSON.stringify(r) + '\n');
     return r.lost === 0 && r.duplicates === 0 && r.distributionComplete && r.auditOk && r.errors5xx === 0 ? 0 : 1;
   },

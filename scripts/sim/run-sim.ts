@@ -55,8 +55,10 @@ export async function runSim(o: SimOptions): Promise<SimResult> {
   try {
     await p.startHubs();
     // production loops, scaled: a poll per node per second or slower keeps N nodes' polling below the intake
-    const pollIntervalMs = Math.max(500, o.nodes * 20);
-    await p.startNodes({ pollIntervalMs, batchMaxAgeMs: 200, batchMaxRecords: 1000, checkpointIntervalMs: 0, timeoutMs: 30_000 });
+    // (all N nodes share this process's event loop: a node starting while 100 others poll needs its
+    // onReady within Fastify's 10 s, so large runs poll slower and start two nodes at a time)
+    const pollIntervalMs = Math.max(500, o.nodes * 40);
+    await p.startNodes({ pollIntervalMs, batchMaxAgeMs: 200, batchMaxRecords: 1000, checkpointIntervalMs: 0, timeoutMs: 30_000 }, o.nodes > 40 ? 2 : 4);
     const total = o.nodes * o.records;
     const tally = newTally();
     let killed = false;
