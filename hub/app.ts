@@ -3,6 +3,8 @@
  * app over HTTPS (mutual TLS requested, never required at the handshake: the per-request client
  * check decides) and never listens (server.ts does); tests may also inject().
  */
+import type { Server as TlsServer } from 'node:tls';
+import { installProxyProtocol } from '../server/proxy-listener.js';
 import Fastify, { type FastifyInstance } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import fastifyJwt from '@fastify/jwt';
@@ -156,6 +158,8 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       clientErrorHandler,
       disableRequestLogging: true, // hub/request-log.ts: one line per request, polls at debug
     });
+    // behind an L4 balancer: the client's address from its PROXY header, read only from trustProxy addresses
+    if (config.trustProxy.length > 0) installProxyProtocol(app.server as unknown as TlsServer, config.trustProxy, app.log);
     installRequestLog(app);
     installRequestContext(app);
     app.decorate('hubCtx', ctx);

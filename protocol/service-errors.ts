@@ -6,6 +6,8 @@ import { errorFactory } from './errors.js';
  */
 export const SERVICE_ERRORS = {
   ERR_CONFIG_INVALID: 'server configuration is invalid',
+  ERR_PROXY_UNTRUSTED: 'a PROXY protocol header came from an address not in trustProxy: connection closed',
+  ERR_PROXY_HEADER_INVALID: 'a connection from a trusted proxy began with a malformed PROXY protocol header: connection closed',
   ERR_DATADIR_LOCKED: 'another server process is using this data directory',
   ERR_SCHEMA_TOO_NEW: 'the store was migrated by a newer version of this software',
   ERR_PORT_IN_USE: 'the listen address is already in use by another process',

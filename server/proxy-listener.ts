@@ -1,0 +1,106 @@
+/**
+ * The PROXY protocol on a TLS listener (the hub's), read only from the addresses in `trustProxy`:
+ * an L4 balancer in front of several hub processes passes TLS through untouched, so without it every
+ * client would be the balancer's address (`src=` in the audit log, the per-address rate limit of
+ * clients without a certificate). Installed only when `trustProxy` is not empty.
+ *
+ * Per connection, before TLS: the first bytes are read (server/proxy-protocol.ts).
+ * - From a trusted address: a header is taken (its client address becomes the connection's
+ *   `remoteAddress`, which Fastify's request.ip and so `src=` and the rate limits use; a LOCAL/UNKNOWN
+ *   header keeps the balancer's address); no header is fine too (a TLS gateway that sends
+ *   X-Forwarded-For instead); a malformed header closes the connection, logged ERR_PROXY_HEADER_INVALID.
+ * - From any other address: a PROXY header closes the connection, logged ERR_PROXY_UNTRUSTED (a
+ *   client must not choose its own address); other bytes go on to TLS as before.
+ * A header not complete within `headerTimeoutMs` closes the connection (ERR_PROXY_HEADER_INVALID).
+ */
+import { BlockList, isIPv6, type Socket } from 'node:net';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import { serviceError } from '../protocol/service-errors.js';
+import { looksLikeProxyHeader, readProxyHeader } from './proxy-protocol.js';
+
+export interface ProxyLog {
+  warn(obj: Record<string, unknown>, msg: string): void;
+}
+
+/** A BlockList of the trustProxy entries (addresses and CIDR ranges, checked by config). */
+export function trustList(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const e of entries) {
+    const [addr, bits] = e.split('/') as [string, string | undefined];
+    const type = isIPv6(addr) ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(addr, type);
+    else list.addSubnet(addr, Number(bits), type);
+  }
+  return list;
+}
+
+function isTrusted(list: BlockList, addr: string | undefined): boolean {
+  if (!addr) return false;
+  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr)?.[1];
+  if (v4) return list.check(v4, 'ipv4');
+  return list.check(addr, isIPv6(addr) ? 'ipv6' : 'ipv4');
+}
+
+const CLIENT = Symbol('proxy-protocol client address');
+type Marked = Socket & { [CLIENT]?: string };
+
+export function installProxyProtocol(server: TlsServer, trustProxy: readonly string[], log: ProxyLog, o: { headerTimeoutMs?: number } = {}): void {
+  const list = trustList(trustProxy);
+  const tlsListeners = server.listeners('connection') as ((s: Socket) => void)[];
+  server.removeAllListeners('connection');
+  const handOn = (raw: Socket) => {
+    for (const l of tlsListeners) l.call(server, raw);
+  };
+  const refuse = (raw: Socket, code: 'ERR_PROXY_UNTRUSTED' | 'ERR_PROXY_HEADER_INVALID', reason: string) => {
+    const e = serviceError(code, reason);
+    log.warn({ code: e.code, peer: raw.remoteAddress, reason }, `connection closed: ${e.message} [${code}]`);
+    raw.destroy();
+  };
+  server.on('connection', (raw: Socket) => {
+    const peer = raw.remoteAddress;
+    const trusted = isTrusted(list, peer);
+    let buf: Buffer = Buffer.alloc(0);
+    // a trusted proxy sends its header at once; any other client is left to TLS's own handshake timeout
+    const timer = setTimeout(() => (trusted ? refuse(raw, 'ERR_PROXY_HEADER_INVALID', `no complete PROXY header within ${o.headerTimeoutMs ?? 5000} ms`) : done(buf)), o.headerTimeoutMs ?? 5000);
+    timer.unref();
+    const done = (rest: Buffer, client?: string) => {
+      clearTimeout(timer);
+      raw.removeListener('data', onData);
+      raw.pause();
+      if (rest.length) raw.unshift(rest);
+      if (client) (raw as Marked)[CLIENT] = client;
+      handOn(raw);
+    };
+    const onData = (chunk: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      if (!trusted) {
+        if (looksLikeProxyHeader(buf)) {
+          if (buf.length < (buf[0] === 0x50 ? 6 : 12)) return; // "PROXY " or the 12-byte v2 signature, whole
+          clearTimeout(timer);
+          refuse(raw, 'ERR_PROXY_UNTRUSTED', `PROXY header from ${String(peer)}, which is not in trustProxy`);
+          return;
+        }
+        done(buf);
+        return;
+      }
+      let r;
+      try {
+        r = readProxyHeader(buf);
+      } catch (e) {
+        clearTimeout(timer);
+        refuse(raw, 'ERR_PROXY_HEADER_INVALID', (e as Error).message);
+        return;
+      }
+      if (r.kind === 'more') return;
+      if (r.kind === 'none') done(buf);
+      else done(buf.subarray(r.length), r.source ?? undefined);
+    };
+    raw.on('data', onData);
+    raw.on('error', () => raw.destroy());
+  });
+  // the TLS socket wraps the raw one (`_parent`, Node's TLSSocket): it answers with the client's address from now on
+  server.on('secureConnection', (tls: TLSSocket) => {
+    const client = (tls as TLSSocket & { _parent?: Marked })._parent?.[CLIENT];
+    if (client) Object.defineProperty(tls, 'remoteAddress', { value: client, configurable: true });
+  });
+}

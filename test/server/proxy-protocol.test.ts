@@ -1,0 +1,109 @@
+/**
+ * The PROXY protocol on the hub's listener (server/proxy-listener.ts): read only from trustProxy
+ * addresses, so behind an L4 balancer src= and the per-address limits see the client. Over real
+ * loopback connections to the hub app (TLS passes through the header reader). Adversarial: a header
+ * from an address not in trustProxy, malformed headers, a header that never ends.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { request as httpsRequest } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
+import t, { type Test } from 'tap';
+import { readProxyHeader, V2_SIGNATURE } from '../../server/proxy-protocol.js';
+import { hubAccountsFixture } from '../hub/accounts-fixture.js';
+
+const wrong = { user: 'u1', password: 'Wrong-password-1', otp: '000000' };
+
+function v2(cmd: number, fam: number, addr: Buffer): Buffer {
+  const head = Buffer.alloc(4);
+  head[0] = 0x20 | cmd;
+  head[1] = fam;
+  head.writeUInt16BE(addr.length, 2);
+  return Buffer.concat([V2_SIGNATURE, head, addr]);
+}
+const tcp4 = (src: number[], dst: number[]) => Buffer.from([...src, ...dst, 0x1f, 0x90, 0x01, 0xbb]);
+
+t.test('the header reader: v1, v2, LOCAL/UNKNOWN, incomplete, malformed', async (t) => {
+  t.same(readProxyHeader(Buffer.from('PROXY TCP4 203.0.113.7 10.0.0.1 5555 443\r\n\x16\x03')), { kind: 'header', length: 42, source: '203.0.113.7' });
+  t.same(readProxyHeader(Buffer.from('PROXY TCP6 2001:db8::7 2001:db8::1 5555 443\r\n')), { kind: 'header', length: 45, source: '2001:db8::7' });
+  t.same(readProxyHeader(Buffer.from('PROXY UNKNOWN\r\n')), { kind: 'header', length: 15, source: null });
+  t.same(readProxyHeader(Buffer.from('PROXY TCP4 203.0.113.7')), { kind: 'more' });
+  t.same(readProxyHeader(Buffer.from([0x16, 0x03, 0x01])), { kind: 'none' }, 'a TLS ClientHello is no header');
+  t.same(readProxyHeader(v2(1, 0x11, tcp4([198, 51, 100, 20], [10, 0, 0, 1]))), { kind: 'header', length: 28, source: '198.51.100.20' });
+  t.same(readProxyHeader(v2(0, 0x00, Buffer.alloc(0))), { kind: 'header', length: 16, source: null }, 'LOCAL: the balancer itself');
+  t.same(readProxyHeader(v2(1, 0x11, tcp4([198, 51, 100, 20], [10, 0, 0, 1])).subarray(0, 20)), { kind: 'more' });
+  const bad: Array<[string, Buffer]> = [
+    ['bad v1 address', Buffer.from('PROXY TCP4 999.0.113.7 10.0.0.1 5555 443\r\n')],
+    ['v1 address of the other family', Buffer.from('PROXY TCP4 2001:db8::7 10.0.0.1 5555 443\r\n')],
+    ['bad v1 port', Buffer.from('PROXY TCP4 203.0.113.7 10.0.0.1 65536 443\r\n')],
+    ['v1 protocol', Buffer.from('PROXY UDP4 203.0.113.7 10.0.0.1 5555 443\r\n')],
+    ['v1 fields', Buffer.from('PROXY TCP4 203.0.113.7\r\n')],
+    ['v1 line without end', Buffer.from(`PROXY TCP4 ${'1'.repeat(120)}`)],
+    ['v2 version', Buffer.concat([V2_SIGNATURE, Buffer.from([0x11, 0x11, 0, 12]), Buffer.alloc(12)])],
+    ['v2 command', Buffer.concat([V2_SIGNATURE, Buffer.from([0x22, 0x11, 0, 12]), Buffer.alloc(12)])],
+    ['v2 short TCP4 block', v2(1, 0x11, Buffer.alloc(4))],
+  ];
+  for (const [what, buf] of bad) t.throws(() => readProxyHeader(buf), { code: 'ERR_PROXY_HEADER_INVALID' }, what);
+});
+
+/** The hub app listening on loopback with `trustProxy`; its warnings collected. */
+async function listeningHub(t: Test, trustProxy: string[]) {
+  const f = await hubAccountsFixture(t, { config: { trustProxy } });
+  const warnings: Array<Record<string, unknown>> = [];
+  f.app.log.warn = ((obj: Record<string, unknown>) => void warnings.push(obj)) as typeof f.app.log.warn;
+  await f.app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (f.app.server.address() as { port: number }).port;
+  /** POST /v1/login (wrong password) on a connection that first sends `prefix`; the src= of its audit entry. */
+  const login = async (prefix?: Buffer): Promise<string> => {
+    const raw = await new Promise<Socket>((resolve, reject) => {
+      const s = netConnect(port, '127.0.0.1', () => resolve(s)).on('error', reject);
+    });
+    if (prefix) raw.write(prefix);
+    const status = await new Promise<number>((resolve, reject) => {
+      const tls = tlsConnect({ socket: raw, rejectUnauthorized: false, servername: 'localhost' });
+      const req = httpsRequest({ createConnection: () => tls, method: 'POST', path: '/v1/login', headers: { 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify(wrong));
+    });
+    t.equal(status, 401, 'answered (a refused login)');
+    const e = await f.db('audit_log').where({ action: 'user.login' }).orderBy('seq', 'desc').first();
+    return e.reason.match(/src=(\S+)$/)?.[1];
+  };
+  /** Sends `bytes` and resolves when the hub closes the connection (it never answers). */
+  const closedAfter = (bytes: Buffer) => new Promise<void>((resolve, reject) => {
+    const s = netConnect(port, '127.0.0.1', () => s.write(bytes));
+    s.on('data', () => reject(new Error('the hub answered')));
+    s.on('close', () => resolve());
+    s.on('error', () => undefined);
+  });
+  return { f, warnings, login, closedAfter };
+}
+
+t.test('from a trusted proxy: the client address of a v1 or v2 header is src=; no header is the proxy itself', async (t) => {
+  const h = await listeningHub(t, ['127.0.0.1']);
+  t.equal(await h.login(Buffer.from('PROXY TCP4 203.0.113.7 10.0.0.1 5555 443\r\n')), '203.0.113.7', 'v1');
+  t.equal(await h.login(v2(1, 0x11, tcp4([198, 51, 100, 20], [10, 0, 0, 1]))), '198.51.100.20', 'v2');
+  t.equal(await h.login(v2(0, 0x00, Buffer.alloc(0))), '127.0.0.1', 'v2 LOCAL (a health check): the proxy');
+  t.equal(await h.login(), '127.0.0.1', 'no header: TLS straight away, the peer is the client');
+  t.same(h.warnings, []);
+});
+
+t.test('a PROXY header from an address not in trustProxy: connection closed, ERR_PROXY_UNTRUSTED logged, nothing answered', async (t) => {
+  const h = await listeningHub(t, ['10.9.9.9']);
+  await h.closedAfter(Buffer.from('PROXY TCP4 203.0.113.7 10.0.0.1 5555 443\r\n'));
+  await h.closedAfter(v2(1, 0x11, tcp4([198, 51, 100, 20], [10, 0, 0, 1])));
+  t.match(h.warnings, [{ code: 'ERR_PROXY_UNTRUSTED', peer: '127.0.0.1' }, { code: 'ERR_PROXY_UNTRUSTED', peer: '127.0.0.1' }]);
+  t.equal(await h.login(), '127.0.0.1', 'a client without a header is served as before');
+  t.equal(await h.f.db('audit_log').where({ action: 'user.login' }).count({ c: '*' }).first().then((r) => Number((r as { c: number }).c)), 1, 'the refused connections reached no route');
+});
+
+t.test('malformed or unfinished headers from a trusted proxy: connection closed, ERR_PROXY_HEADER_INVALID', async (t) => {
+  const h = await listeningHub(t, ['127.0.0.0/8']);
+  await h.closedAfter(Buffer.from('PROXY TCP4 999.0.113.7 10.0.0.1 5555 443\r\n'));
+  await h.closedAfter(Buffer.from(`PROXY TCP4 ${'9'.repeat(200)}`));
+  await h.closedAfter(Buffer.concat([V2_SIGNATURE, Buffer.from([0x11, 0x11, 0, 12]), Buffer.alloc(12)]));
+  t.equal(h.warnings.length, 3);
+  t.ok(h.warnings.every((w) => w.code === 'ERR_PROXY_HEADER_INVALID'), JSON.stringify(h.warnings));
+});
