@@ -135,7 +135,11 @@ export function createWitness(deps: WitnessDeps) {
     const prev = await lastWitnessed(db, HUB_NODE_ID);
     if (prev && prev.treeSize === state.hub.checkpoint.treeSize && prev.rootHash === state.hub.checkpoint.rootHash) return null;
     const m = identity.current();
-    if (m.sm2 === undefined && hashAlgOfCert(state.hub.signerCertPem) === 'sm3') {
+    // The skip is for a hub whose log was on SM from the start. A hub's log algorithm is fixed when
+    // its store is made, so a hub whose (sha256) checkpoints this node has cosigned before and that
+    // now shows an SM2-signed one is not trusted to switch: that goes through checkWitness and fails
+    // loudly every round, as before — the certificate shown is the hub's word, unchecked here.
+    if (m.sm2 === undefined && !prev && hashAlgOfCert(state.hub.signerCertPem) === 'sm3') {
       await reportSm2Skip(state.hub.checkpoint);
       return null;
     }

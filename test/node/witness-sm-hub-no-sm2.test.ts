@@ -76,3 +76,45 @@ t.test('a node without an SM2 certificate skips cosigning an sm3 hub log: one co
   const status = await app.nodeCtx.exchange!.status();
   t.not(status.lastError?.code, 'ERR_AUDIT_ALGORITHM_MIXED', 'the witness loop is not failing');
 });
+
+// Hostile review M1: the certificate in the witness state is the hub's word. A node that has cosigned
+// this hub's (sha256) checkpoints before does not take an SM2-signed one as a reason to go quiet: a
+// hub's log algorithm is fixed at creation, so the switch fails checkWitness and is audited every round.
+t.test('a node that witnessed the hub before is not silenced by an SM2 checkpoint: a failure every round, no skip', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'witness-no-sm2-switch-'));
+  const caDir = join(dir, 'ca');
+  const { certPem: caCertPem } = await initCaDir(caDir, { cn: 'Test Provincial Credit CA (witness switch)' });
+  initSm2CaDir(caDir, { cn: 'Test Provincial SM2 CA (witness switch)' });
+  const store = await sqliteEngine.open();
+  const hub = await startHub({ config: buildHubConfig({ dataDir: join(dir, 'hub'), caDir, listen: { host: '127.0.0.1', port: 0 }, rateLimit: { enabled: false }, logLevel: 'silent', audit: { hashAlg: 'sm3' } }, {}), db: store.db });
+  let app: FastifyInstance | undefined;
+  t.teardown(async () => {
+    await app?.close();
+    await hub.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const dataDir = join(dir, 'node', 'data');
+  const enrolToken = (await makeToken(store.db, hub.app.hubCtx.ca, { nodeId: '430100', grade: 3, ttlMs: 3_600_000 })).token;
+  await enrollNode({ dataDir, nodeId: '430100', hubUrl: hub.url, token: enrolToken, caCertPem, sm2: false });
+  // the witness loop runs every hour here, so the cosignature of an earlier (sha256) hub head is in
+  // place before the first round this test triggers by hand
+  app = await buildApp({ config: nodeConfig(dataDir, { url: hub.url, pollIntervalMs: 100, batchMaxAgeMs: 20, checkpointIntervalMs: 0 }, '430100', { logLevel: 'silent' }) });
+  await app.ready();
+  const ndb = app.nodeCtx.db;
+  const rootHash = '11'.repeat(32);
+  await ndb('audit_witnessed').where({ node_id: '430000' }).delete();
+  await ndb('audit_witnessed').insert({ node_id: '430000', tree_size: 1, root_hash: rootHash, checkpoint: JSON.stringify({ nodeId: '430000', treeSize: 1, rootHash }), cosignature: JSON.stringify({ nodeId: '430000', treeSize: 1, rootHash }), cosigned_at: new Date().toISOString() });
+  const witness = app.nodeCtx.exchange!.witness!;
+  const cosignEntries = async () => (await ndb('audit_log').where({ action: 'hub.checkpoint.cosign' }).orderBy('seq').select('outcome', 'reason')) as { outcome: string; reason: string }[];
+  const earlier = (await cosignEntries()).length; // a round the loop ran at start, before the row above
+  for (let i = 0; i < 3; i++) {
+    await hub.app.hubCtx.audit.record({ actor: 'test', action: 'test.entry', object: `n=${i}`, outcome: 'success' });
+    await hub.app.hubCtx.audit.checkpoint();
+    await app.nodeCtx.audit.record({ actor: 'test', action: 'test.entry', object: `n=${i}`, outcome: 'success' }); // something new of its own, so the round asks the hub
+    await witness.witnessOnce();
+  }
+  const audited = (await cosignEntries()).slice(earlier);
+  t.equal(audited.filter((a) => a.reason.startsWith('ERR_AUDIT_ALGORITHM_MIXED')).length, 0, 'no quiet skip');
+  t.ok(audited.filter((a) => a.outcome === 'failure').length >= 3, `a failed cosign audited every round (${audited.length})`);
+});
