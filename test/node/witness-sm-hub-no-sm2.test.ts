@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { FastifyInstance } from 'fastify';
 import { latestCosignature } from '../../audit/cosign-store.js';
 import { readHashAlg } from '../../audit/log-meta.js';
@@ -25,29 +25,34 @@ import { exampleRecord } from '../../protocol/catalog.js';
 import { sqliteEngine } from '../helpers/db.js';
 import { eventually, nodeConfig } from './exchange-fixture.js';
 
-t.test('a node without an SM2 certificate skips cosigning an sm3 hub log: one coded warning and one audit entry, not one per round', async (t) => {
+/** A hub whose audit log is on SM and node 430100 enrolled at it without an SM2 certificate (not started). */
+async function smHubAndPlainNode(t: Test) {
   const dir = mkdtempSync(join(tmpdir(), 'witness-no-sm2-'));
   const caDir = join(dir, 'ca');
   const { certPem: caCertPem } = await initCaDir(caDir, { cn: 'Test Provincial Credit CA (witness no sm2)' });
   initSm2CaDir(caDir, { cn: 'Test Provincial SM2 CA (witness no sm2)' });
   const store = await sqliteEngine.open();
   const hub = await startHub({ config: buildHubConfig({ dataDir: join(dir, 'hub'), caDir, listen: { host: '127.0.0.1', port: 0 }, rateLimit: { enabled: false }, logLevel: 'silent', audit: { hashAlg: 'sm3' } }, {}), db: store.db });
-  let app: FastifyInstance | undefined;
+  const apps: FastifyInstance[] = [];
   t.teardown(async () => {
-    await app?.close();
+    for (const a of apps) await a.close();
     await hub.close();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
+  const dataDir = join(dir, 'node', 'data');
+  const enrolToken = (await makeToken(store.db, hub.app.hubCtx.ca, { nodeId: '430100', grade: 3, ttlMs: 3_600_000 })).token;
+  await enrollNode({ dataDir, nodeId: '430100', hubUrl: hub.url, token: enrolToken, caCertPem, sm2: false });
+  return { hub, store, dataDir, keep: (a: FastifyInstance) => (apps.push(a), a) };
+}
+
+t.test('a node without an SM2 certificate skips cosigning an sm3 hub log: one coded warning and one audit entry, not one per round', async (t) => {
+  const { hub, store, dataDir, keep } = await smHubAndPlainNode(t);
   const hubCtx = hub.app.hubCtx;
   t.equal(await readHashAlg(store.db), 'sm3', 'the hub log is on SM');
-
-  const dataDir = join(dir, 'node', 'data');
-  const enrolToken = (await makeToken(store.db, hubCtx.ca, { nodeId: '430100', grade: 3, ttlMs: 3_600_000 })).token;
-  await enrollNode({ dataDir, nodeId: '430100', hubUrl: hub.url, token: enrolToken, caCertPem, sm2: false });
   const lines: { level: number; msg: string; code?: string }[] = [];
   const logStream = new Writable({ write: (c, _e, cb) => (lines.push(...String(c).trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; code?: string })), cb()) });
-  app = await buildApp({ config: nodeConfig(dataDir, { url: hub.url, pollIntervalMs: 100, batchMaxAgeMs: 20, checkpointIntervalMs: 150 }, '430100', { logLevel: 'info' }), logStream });
+  const app = keep(await buildApp({ config: nodeConfig(dataDir, { url: hub.url, pollIntervalMs: 100, batchMaxAgeMs: 20, checkpointIntervalMs: 150 }, '430100', { logLevel: 'info' }), logStream }));
   await app.ready();
   const ndb = app.nodeCtx.db;
   t.equal(await readHashAlg(ndb), 'sha256', 'the node log is on sha256 (no SM2 key)');
@@ -81,25 +86,10 @@ t.test('a node without an SM2 certificate skips cosigning an sm3 hub log: one co
 // this hub's (sha256) checkpoints before does not take an SM2-signed one as a reason to go quiet: a
 // hub's log algorithm is fixed at creation, so the switch fails checkWitness and is audited every round.
 t.test('a node that witnessed the hub before is not silenced by an SM2 checkpoint: a failure every round, no skip', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'witness-no-sm2-switch-'));
-  const caDir = join(dir, 'ca');
-  const { certPem: caCertPem } = await initCaDir(caDir, { cn: 'Test Provincial Credit CA (witness switch)' });
-  initSm2CaDir(caDir, { cn: 'Test Provincial SM2 CA (witness switch)' });
-  const store = await sqliteEngine.open();
-  const hub = await startHub({ config: buildHubConfig({ dataDir: join(dir, 'hub'), caDir, listen: { host: '127.0.0.1', port: 0 }, rateLimit: { enabled: false }, logLevel: 'silent', audit: { hashAlg: 'sm3' } }, {}), db: store.db });
-  let app: FastifyInstance | undefined;
-  t.teardown(async () => {
-    await app?.close();
-    await hub.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const dataDir = join(dir, 'node', 'data');
-  const enrolToken = (await makeToken(store.db, hub.app.hubCtx.ca, { nodeId: '430100', grade: 3, ttlMs: 3_600_000 })).token;
-  await enrollNode({ dataDir, nodeId: '430100', hubUrl: hub.url, token: enrolToken, caCertPem, sm2: false });
+  const { hub, dataDir, keep } = await smHubAndPlainNode(t);
   // the witness loop runs every hour here, so the cosignature of an earlier (sha256) hub head is in
   // place before the first round this test triggers by hand
-  app = await buildApp({ config: nodeConfig(dataDir, { url: hub.url, pollIntervalMs: 100, batchMaxAgeMs: 20, checkpointIntervalMs: 0 }, '430100', { logLevel: 'silent' }) });
+  const app = keep(await buildApp({ config: nodeConfig(dataDir, { url: hub.url, pollIntervalMs: 100, batchMaxAgeMs: 20, checkpointIntervalMs: 0 }, '430100', { logLevel: 'silent' }) }));
   await app.ready();
   const ndb = app.nodeCtx.db;
   const rootHash = '11'.repeat(32);
