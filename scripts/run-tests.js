@@ -14,6 +14,17 @@ import { buildMirror } from './test-mirror.js';
 const args = process.argv.slice(2);
 const useMirror = process.env.CREDIT_TEST_MIRROR !== '0' && !args.includes('--no-disable-coverage');
 
+// tap applies a changed plugin list (.taprc `plugin`: ours leaves several out) by rebuilding itself
+// during a run, but the test processes of that first run still get the loaders of the old build
+// (after `npm ci`: @tapjs/typescript's ts-node and @tapjs/mock in every test process). Build first
+// when the list differs from the one last built here.
+const pluginList = (readFileSync('.taprc', 'utf8').match(/^plugin:\n((?:\s+-.*\n|#.*\n)+)/m)?.[1] ?? '').replace(/^#.*\n/gm, '');
+const builtMarker = 'node_modules/.credit-tap-plugins';
+if (!existsSync(builtMarker) || readFileSync(builtMarker, 'utf8') !== pluginList) {
+  const b = spawnSync('npx', ['tap', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (b.status === 0) writeFileSync(builtMarker, pluginList);
+}
+
 let cwd = process.cwd();
 let tapArgs = args;
 if (useMirror) {
