@@ -79,7 +79,6 @@ if (problem !== null) {
       if (r.statusCode !== 201) throw new Error(`POST /v1/records: ${r.statusCode} ${r.body}`);
       return (r.json().records as { id: string }[]).map((x) => x.id);
     };
-    const cosignedAfter = (iso: string) => eventually(`a hub cosignature after ${iso}`, async () => ((await nodeDb('audit_cosignatures').where('cosigned_at', '>', iso).first()) ? true : undefined));
 
     await start();
     const a = await post(1, 2);
@@ -92,11 +91,15 @@ if (problem !== null) {
     const cmds = pgCommands(PG_URL, backupDir, schema);
     run(cmds.dump);
     t.ok(existsSync(join(backupDir, 'node.pgdump')), 'pg_dump wrote the store into the backup');
+    // the log's size once the dump is made (an upper bound of what the dump holds)
+    const dumpedSize = Number((await nodeDb('audit_log').count({ n: '*' }))[0]!.n);
 
     // more exchange after the backup, cosigned by the hub
     const c = await post(4, 5);
     await drained();
-    await cosignedAfter(manifest.createdAt);
+    // a head the hub cosigned that the dump does not hold: a cosignature made after the backup can
+    // still be of a checkpoint signed before it, which the restored log extends (no reset then)
+    await eventually('a hub cosignature beyond the dump', async () => ((await nodeDb('audit_cosignatures').where('tree_size', '>', dumpedSize).first()) ? true : undefined), 90_000);
     const lastSeqBefore = Number((await hubDb('hub_streams').where({ node_id: '430100', stream: 'batch' }).first()).last_seq);
 
     // the store is lost: stop, restore the data directory and the dump, start again
@@ -124,10 +127,18 @@ if (problem !== null) {
     // Waits on the hub's own audit entry of the refusal: the node's status keeps one lastError for
     // all its loops, so another loop's transient error can hide the witness's between two polls.
     // The ceilings allow two witness retries at the loop's 30 s backoff cap.
-    await eventually('the witness refused without an arm', async () =>
-      (await hubDb('audit_log').where({ actor_node: '430100', outcome: 'failure' }).andWhere('reason', 'like', 'ERR_AUDIT_RESET_NOT_ARMED%').first()) ?? undefined, 90_000);
+    // Each poll also runs a witness round itself (errors are the loop's business): the loop may sit
+    // in its backoff after a transient error, and the refusal must come from a round, not a timer.
+    const round = () => app!.nodeCtx.exchange!.witness!.witnessOnce().catch(() => null);
+    await eventually('the witness refused without an arm', async () => {
+      await round();
+      return (await hubDb('audit_log').where({ actor_node: '430100', outcome: 'failure' }).andWhere('reason', 'like', 'ERR_AUDIT_RESET_NOT_ARMED%').first()) ?? undefined;
+    }, 90_000);
     await witnessResetStore.arm(hubDb, { nodeId: '430100', reason: 'PostgreSQL store restored from pg_dump', armedBy: 'cli:op@hub', armedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3_600_000).toISOString(), backupCreatedAt: manifest.createdAt });
-    await eventually('the witness reset taken', async () => (existsSync(join(dataDir, 'restored.json')) ? undefined : true), 90_000);
+    await eventually('the witness reset taken', async () => {
+      if (existsSync(join(dataDir, 'restored.json'))) await round();
+      return existsSync(join(dataDir, 'restored.json')) ? undefined : true;
+    }, 90_000);
     t.equal((await hubDb('hub_witness_epochs').where({ node_id: '430100' })).length, 1, 'one archived epoch at the hub');
     t.equal((await nodeDb('audit_log').where({ action: 'audit.witness.reset' })).length, 1, 'the node audited it');
   });
