@@ -17,7 +17,7 @@ export const root = group('credit', 'credit-federation: city nodes, the provinci
   lazy('logs', "print a node's or the hub's JSON log lines readably (a file, or stdin: journalctl -u credit-node -o cat | credit logs)", async () => (await import('./cli/logs.js')).logsCommand, { leaf: true }),
   lazy('demo', 'run a whole federation on this machine (CA, hub, three nodes) and show the exchange', async () => (await import('./cli/demo.js')).demoCommand, { leaf: true }),
   lazy('bench', 'run the benchmark suite; prints a table and writes docs/benchmarks.md', async () => (await import('./cli/bench.js')).benchCommand, { leaf: true }),
-  lazy('sim', 'simulate a province on this machine (CA, H hubs on one store, N nodes, load, queries, a hub killed)', async () => (await import('./cli/sim.js')).simCommand, { leaf: true }),
+  lazy('sim', 'simulate a province on this machine: a CA, H hubs on one store, N nodes, load and queries, one hub killed', async () => (await import('./cli/sim.js')).simCommand, { leaf: true }),
 ]);
 
 /** The package version, from the package.json above this file (scripts/ in a checkout, dist/scripts/ when built). */
