@@ -26,7 +26,7 @@ import { fixHashAlg } from './log-meta.js';
 import type { CompactRange } from './merkle.js';
 import { canSignAt, readySigner, signCheckpoint, type AuditSigner, type ReadySigner } from './signer.js';
 import { engineOf } from './knex-connect.js';
-import { insertCheckpoint, insertEntries, latestCheckpoint, leafHashes, loadHead, type StoredCheckpoint } from './store.js';
+import { insertCheckpoint, insertEntries, insertFrontier, lastFrontierSize, latestCheckpoint, leafHashes, loadHead, type StoredCheckpoint } from './store.js';
 import type { AuditEvent, AuditSink } from './types.js';
 
 export interface AuditLogOptions {
@@ -36,6 +36,12 @@ export interface AuditLogOptions {
   /** …and every T ms when entries were added since the last one (default 60 000; 0 = off). */
   checkpointIntervalMs?: number;
   now?: () => Date;
+  /**
+   * Store the compact range and head (audit_frontiers) at the first checkpoint at least this many
+   * entries after the previous one (default 100 000), so opening the log reads at most about this
+   * many entries plus those since, whatever the log's length. 0 = never.
+   */
+  frontierEvery?: number;
   /** Hash algorithm, fixed when the log is created (log-meta.ts): `sm3` needs an SM2 signer; another one than the log's is ERR_AUDIT_ALGORITHM_MIXED. */
   hashAlg?: AuditHashAlg;
 }
@@ -64,6 +70,8 @@ interface Ctx {
   range: CompactRange;
   head: string;
   lastCp: number;
+  /** Tree size of the newest frontier this process knows of. */
+  lastFr: number;
   chain: Promise<unknown>;
 }
 
@@ -87,8 +95,10 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
   let signer: ReadySigner | null = opts.signer ? readySigner(opts.signer, alg) : null;
   const every = opts.checkpointEvery ?? 1000;
   const now = opts.now ?? (() => new Date());
-  let state = await loadHead(db);
+  const frontierEvery = opts.frontierEvery ?? 100_000;
+  let state: { range: CompactRange; head: string } = await loadHead(db);
   let lastCp = (await latestCheckpoint(db))?.treeSize ?? 0;
+  let lastFr = await lastFrontierSize(db);
   let closed = false;
 
   // ---- mutex over `state`: the audit lock ----
@@ -141,14 +151,18 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
     if (stale) {
       state = await loadHead(trx);
       lastCp = (await latestCheckpoint(trx))?.treeSize ?? 0;
+      lastFr = await lastFrontierSize(trx);
       stale = false;
     }
-    return { range: state.range.clone(), head: state.head, lastCp, chain: Promise.resolve() };
+    return { range: state.range.clone(), head: state.head, lastCp, lastFr, chain: Promise.resolve() };
   };
   const adopt = (ctx: Ctx) => {
     state = { range: ctx.range, head: ctx.head };
     lastCp = ctx.lastCp;
+    lastFr = ctx.lastFr;
   };
+  /** A frontier is due at a checkpoint of `size` entries (issue 22: start-up independent of the log's length). */
+  const frontierDue = (ctx: Ctx, size: number): boolean => frontierEvery > 0 && size - ctx.lastFr >= frontierEvery;
 
   async function signAt(trx: Knex.Transaction, ctx: Ctx): Promise<StoredCheckpoint | null> {
     const s = signer;
@@ -157,6 +171,10 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
     const cp = signCheckpoint(s, ctx.range.size, ctx.range.root().toString('hex'), at, alg);
     await insertCheckpoint(trx, cp);
     ctx.lastCp = cp.treeSize;
+    if (frontierDue(ctx, cp.treeSize)) {
+      await insertFrontier(trx, ctx.range, ctx.head);
+      ctx.lastFr = cp.treeSize;
+    }
     return cp;
   }
 
@@ -168,6 +186,8 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
     const list: AuditEntry[] = [];
     // Checkpoints at exact multiples of `every` (the compact range's root is O(log n)).
     const cps: StoredCheckpoint[] = [];
+    const frontiers: Array<{ range: CompactRange; head: string }> = [];
+    let lastFr = ctx.lastFr;
     for (const ev of events) {
       const entry = makeEntry(ev, range.size + 1, now(), head, alg);
       list.push(entry);
@@ -175,12 +195,19 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
       head = entry.leafHash;
       if (s && range.size % every === 0) {
         const at = now();
-        if (canSignAt(s, at)) cps.push(signCheckpoint(s, range.size, range.root().toString('hex'), at, alg));
+        if (canSignAt(s, at)) {
+          cps.push(signCheckpoint(s, range.size, range.root().toString('hex'), at, alg));
+          if (frontierEvery > 0 && range.size - lastFr >= frontierEvery) {
+            frontiers.push({ range: range.clone(), head });
+            lastFr = range.size;
+          }
+        }
       }
     }
     await insertEntries(trx, list);
     for (const cp of cps) await insertCheckpoint(trx, cp);
-    Object.assign(ctx, { range, head, lastCp: cps.at(-1)?.treeSize ?? ctx.lastCp });
+    for (const f of frontiers) await insertFrontier(trx, f.range, f.head);
+    Object.assign(ctx, { range, head, lastCp: cps.at(-1)?.treeSize ?? ctx.lastCp, lastFr });
     return list.map((e) => e.seq);
   }
 
@@ -266,7 +293,7 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
       for (let t = trx as Trx; t !== top && !saved.has(t); t = t.parentTransaction!) {
         const at = snapshot(ctx);
         saved.set(t, at);
-        t.executionPromise.catch(() => Object.assign(ctx, { range: at.range.clone(), head: at.head, lastCp: at.lastCp }));
+        t.executionPromise.catch(() => Object.assign(ctx, { range: at.range.clone(), head: at.head, lastCp: at.lastCp, lastFr: at.lastFr }));
       }
       return append(trx, ctx, [event]);
     });

@@ -14,7 +14,7 @@ import { engineOf } from './knex-connect.js';
 export const AUDIT_MIGRATIONS_TABLE = 'knex_migrations_audit';
 /** The tables 001 creates and guards. */
 const TABLES_001 = ['audit_log', 'audit_checkpoints', 'audit_prunes'] as const;
-export const GUARDED_TABLES = [...TABLES_001, 'audit_cosignatures', 'audit_witnessed', 'audit_meta'] as const;
+export const GUARDED_TABLES = [...TABLES_001, 'audit_cosignatures', 'audit_witnessed', 'audit_meta', 'audit_frontiers'] as const;
 
 /** The audit_cosignatures columns when migration 003 rebuilds it; `pkey` names its primary key (PostgreSQL names are per schema). */
 function cosignaturesTable(key: 'tree_size' | 'tree_size,witness', pkey: string) {
@@ -203,6 +203,25 @@ END $$`);
         t.dropColumn('epoch');
       });
       for (const sql of guardSql(db, 'audit_cosignatures')) await db.raw(sql);
+    },
+  },
+  {
+    // Persisted Merkle frontiers (issue 22 item 3): every so many entries, at a signed checkpoint,
+    // the log stores its compact range and chain head, so opening it reads only the entries after
+    // the newest frontier instead of every entry since the last prune (store.ts loadHead).
+    // Derived data, checked against the checkpoint's signed root before use; append-only like the log.
+    name: '006_audit_frontiers',
+    async up(db) {
+      await db.schema.createTable('audit_frontiers', (t) => {
+        t.bigInteger('tree_size').primary();
+        t.text('frontier').notNullable();
+        t.string('head_hash', 64).notNullable();
+      });
+      for (const sql of guardSql(db, 'audit_frontiers')) await db.raw(sql);
+    },
+    async down(db) {
+      for (const sql of unguardSql(db, 'audit_frontiers')) await db.raw(sql);
+      await db.schema.dropTableIfExists('audit_frontiers');
     },
   },
 ];

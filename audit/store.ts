@@ -37,15 +37,59 @@ export async function lastSeq(db: Db): Promise<number> {
   return row?.m == null ? 0 : Number(row.m);
 }
 
-/** Chain head and compact range of everything stored (what an open log keeps in memory). */
-export async function loadHead(db: Db): Promise<{ range: CompactRange; head: string }> {
+/**
+ * The newest persisted frontier (audit_frontiers, migration 006) that can stand for the entries up
+ * to its tree size: at or after the prune base, within the stored log, the root of its compact
+ * range equal to the signed checkpoint's at that size, and its head equal to the stored entry's leaf
+ * hash. Anything else (a frontier edited in the database, a log restored shorter) returns null, and
+ * the caller reads every leaf hash as before: the frontier only saves work, it is never trusted alone.
+ */
+export async function usableFrontier(db: Db, base: PruneBase): Promise<{ treeSize: number; range: CompactRange; head: string } | null> {
+  const row = (await db('audit_frontiers').orderBy('tree_size', 'desc').first()) as { tree_size: number | string; frontier: string; head_hash: string } | undefined;
+  if (!row) return null;
+  const treeSize = Number(row.tree_size);
+  if (treeSize < base.firstKept - 1) return null;
+  let range: CompactRange;
+  try {
+    const nodes = JSON.parse(row.frontier) as unknown;
+    if (!Array.isArray(nodes) || !nodes.every((n) => typeof n === 'string' && /^[0-9a-f]{64}$/.test(n))) return null;
+    range = CompactRange.fromHex(treeSize, nodes as string[], base.range.alg);
+  } catch {
+    return null;
+  }
+  const cp = (await db('audit_checkpoints').where('tree_size', treeSize).first('root_hash')) as { root_hash: string } | undefined;
+  if (!cp || cp.root_hash !== range.root().toString('hex')) return null;
+  const head = treeSize === base.firstKept - 1
+    ? base.prevHash
+    : ((await db('audit_log').where('seq', treeSize).first('leaf_hash')) as { leaf_hash: string } | undefined)?.leaf_hash;
+  if (head !== row.head_hash) return null;
+  return { treeSize, range, head };
+}
+
+/** The tree size of the newest persisted frontier (0 when none). */
+export async function lastFrontierSize(db: Db): Promise<number> {
+  const row = (await db('audit_frontiers').max({ m: 'tree_size' }).first()) as { m: number | string | null } | undefined;
+  return row?.m == null ? 0 : Number(row.m);
+}
+
+export async function insertFrontier(db: Db, range: CompactRange, head: string): Promise<void> {
+  await db('audit_frontiers').insert({ tree_size: range.size, frontier: JSON.stringify(range.toHex()), head_hash: head });
+}
+
+/**
+ * Chain head and compact range of everything stored (what an open log keeps in memory): from the
+ * newest usable frontier when there is one, else from the prune base; then the leaf hashes after it.
+ * `leavesRead` is how many entries were read (start-up work is bounded by the frontier interval).
+ */
+export async function loadHead(db: Db): Promise<{ range: CompactRange; head: string; leavesRead: number }> {
   const base = await pruneBase(db);
-  const range = base.range.clone();
-  let head = base.prevHash;
-  const leaves = await leafHashes(db, base.firstKept, Number.MAX_SAFE_INTEGER);
+  const frontier = await usableFrontier(db, base);
+  const range = frontier ? frontier.range : base.range.clone();
+  let head = frontier ? frontier.head : base.prevHash;
+  const leaves = await leafHashes(db, frontier ? frontier.treeSize + 1 : base.firstKept, Number.MAX_SAFE_INTEGER);
   for (const l of leaves) range.append(l);
   if (leaves.length) head = leaves[leaves.length - 1]!.toString('hex');
-  return { range, head };
+  return { range, head, leavesRead: leaves.length };
 }
 
 export async function entries(db: Db, from: number, to: number): Promise<AuditEntry[]> {

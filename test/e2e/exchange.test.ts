@@ -154,7 +154,7 @@ t.test('a node audit log rewritten after the hub cosigned it is caught: ERR_AUDI
   // The rewrite: a fresh log in place of the old one (its append-only triggers go with the tables).
   const db = await connect(nodeDb(fed, LIUYANG.id));
   t.teardown(() => db.destroy());
-  for (const table of ['audit_meta', 'audit_witnessed', 'audit_cosignatures', 'audit_checkpoints', 'audit_prunes', 'audit_log', 'knex_migrations_audit', 'knex_migrations_audit_lock']) await db.schema.dropTableIfExists(table);
+  for (const table of ['audit_frontiers', 'audit_meta', 'audit_witnessed', 'audit_cosignatures', 'audit_checkpoints', 'audit_prunes', 'audit_log', 'knex_migrations_audit', 'knex_migrations_audit_lock']) await db.schema.dropTableIfExists(table);
   await migrateAudit(db);
   const me = nodeAgent(fed, LIUYANG.id);
   t.teardown(() => me.agent.close());

@@ -175,7 +175,7 @@ t.test('hub cosignatures: export carries them, verify checks and reports them, a
 async function snapshot(file: string): Promise<string> {
   const db = await connect(file);
   try {
-    const tables = ['audit_log', 'audit_checkpoints', 'audit_prunes'];
+    const tables = ['audit_log', 'audit_checkpoints', 'audit_prunes', 'audit_frontiers'];
     const out: unknown[] = [];
     for (const table of tables) out.push((await db.schema.hasTable(table)) ? await db(table).select('*') : null);
     return JSON.stringify(out);

@@ -1,0 +1,106 @@
+/**
+ * Persisted Merkle frontiers (issue 22 item 3: start-up independent of the log's length): the log
+ * stores its compact range and head at a checkpoint every `frontierEvery` entries, opening reads
+ * only the entries after the newest one, and a frontier that does not match the signed checkpoint
+ * (edited in the database) is ignored — the log then reads everything, as before, and stays right.
+ */
+import t from 'tap';
+import { engines } from '../helpers/db.js';
+import { issue, makeCa } from '../helpers/pki.js';
+import { exportBundle, migrateAudit, openAuditLog, pruneAudit, toNdjson } from '../../audit/index.js';
+import { verifyBundle } from '../../audit/verify-bundle.js';
+import { leafHashes, loadHead } from '../../audit/store.js';
+import { merkleRoot } from '../../audit/merkle.js';
+import { guardSql, unguardSql } from '../../audit/schema.js';
+
+const ca = makeCa();
+const node = issue(ca, '430100', { notBefore: new Date(Date.now() - 400 * 86400_000) });
+const signer = { nodeId: '430100', keyPem: node.keyPem, certPem: node.certPem };
+const DAY = 86400_000;
+const ev = (i: number) => ({ actor: 'user:clerk', action: 'record.read', object: `r-${i}`, outcome: 'success' as const });
+
+for (const engine of await engines()) {
+  t.test(`${engine.name}: frontiers bound the work of opening the log`, async (t) => {
+    const { db, close } = await engine.open();
+    t.teardown(close);
+    await migrateAudit(db);
+    const log = await openAuditLog(db, { signer, checkpointEvery: 10, frontierEvery: 50, checkpointIntervalMs: 0 });
+    // in batches (one flush, several checkpoints) and one by one, and inside a caller's transaction
+    await Promise.all(Array.from({ length: 120 }, (_, i) => log.record(ev(i))));
+    for (let i = 120; i < 130; i++) await log.record(ev(i));
+    await db.transaction(async (trx) => {
+      for (let i = 130; i < 237; i++) await log.recordIn(trx, ev(i));
+    });
+    const sizes = ((await db('audit_frontiers').select('tree_size').orderBy('tree_size')) as Array<{ tree_size: number | string }>).map((r) => Number(r.tree_size));
+    t.same(sizes, [50, 100, 150, 200], 'a frontier at the first checkpoint 50 entries after the last');
+
+    const all = await leafHashes(db, 1, 10_000);
+    const head = await loadHead(db);
+    t.equal(head.leavesRead, 37, 'opening reads only the 37 entries after the frontier at 200');
+    t.equal(head.range.size, 237);
+    t.equal(head.range.root().toString('hex'), merkleRoot(all).toString('hex'), 'same root as over every leaf');
+    t.equal(head.head, all.at(-1)!.toString('hex'), 'same chain head');
+
+    await log.close();
+    const reopened = await openAuditLog(db, { signer, checkpointEvery: 10, frontierEvery: 50, checkpointIntervalMs: 0 });
+    t.equal(await reopened.record(ev(237)), 238, 'the reopened log goes on at the next seq');
+    await reopened.close();
+    const report = await verifyBundle(toNdjson((await exportBundle(db, { signer })).lines), ca.certPem);
+    t.ok(report.ok, report.reason ?? 'the bundle verifies: checkpoints signed after the reopen are over the true tree');
+
+    await t.rejects(db.raw("UPDATE audit_frontiers SET head_hash = 'x'"), /append-only/, 'frontiers are append-only like the log');
+    await t.rejects(db.raw('DELETE FROM audit_frontiers'), /append-only/);
+  });
+
+  t.test(`${engine.name}: a frontier edited in the database is not used`, async (t) => {
+    const { db, close } = await engine.open();
+    t.teardown(close);
+    await migrateAudit(db);
+    const log = await openAuditLog(db, { signer, checkpointEvery: 10, frontierEvery: 20, checkpointIntervalMs: 0 });
+    for (let i = 0; i < 45; i++) await log.record(ev(i));
+    await log.close();
+    const truth = merkleRoot(await leafHashes(db, 1, 10_000)).toString('hex');
+    const row = (await db('audit_frontiers').orderBy('tree_size', 'desc').first()) as { tree_size: number | string; frontier: string; head_hash: string };
+    t.equal(Number(row.tree_size), 40);
+
+    const edits: Array<[string, Record<string, string>]> = [
+      ['a node hash replaced', { frontier: JSON.stringify((JSON.parse(row.frontier) as string[]).map((h, i) => (i === 0 ? 'ab'.repeat(32) : h))) }],
+      ['the head replaced', { head_hash: 'cd'.repeat(32) }],
+      ['not JSON', { frontier: '{' }],
+      ['the wrong number of hashes', { frontier: JSON.stringify(['ab'.repeat(32)]) }],
+    ];
+    for (const [what, change] of edits) {
+      for (const sql of unguardSql(db, 'audit_frontiers')) await db.raw(sql);
+      await db('audit_frontiers').where('tree_size', row.tree_size).update({ frontier: row.frontier, head_hash: row.head_hash, ...change });
+      for (const sql of guardSql(db, 'audit_frontiers')) await db.raw(sql);
+      const head = await loadHead(db);
+      t.equal(head.leavesRead, 45, `${what}: every leaf is read again`);
+      t.equal(head.range.root().toString('hex'), truth, `${what}: the root is still the true one`);
+    }
+    const again = await openAuditLog(db, { signer, checkpointEvery: 10, frontierEvery: 20, checkpointIntervalMs: 0 });
+    await again.record(ev(45));
+    await again.close();
+    const report = await verifyBundle(toNdjson((await exportBundle(db, { signer })).lines), ca.certPem);
+    t.ok(report.ok, report.reason ?? 'the log opened past an edited frontier still verifies');
+  });
+
+  t.test(`${engine.name}: frontiers and pruning`, async (t) => {
+    const { db, close } = await engine.open();
+    t.teardown(close);
+    await migrateAudit(db);
+    let clock = new Date(Date.now() - 200 * DAY);
+    const log = await openAuditLog(db, { signer, checkpointEvery: 5, frontierEvery: 10, checkpointIntervalMs: 0, now: () => clock });
+    for (let i = 0; i < 23; i++) await log.record(ev(i));
+    clock = new Date();
+    for (let i = 23; i < 30; i++) await log.record(ev(i));
+    const r = await pruneAudit(db, log, { before: new Date(Date.now() - 190 * DAY), actor: 'user:admin' });
+    t.equal(r.firstKept, 24, 'entries 1..23 pruned (the frontiers at 10 and 20 now lie before the prune base)');
+    const head = await loadHead(db);
+    t.ok(head.leavesRead <= 10, `opening after the prune reads the entries since the newest usable frontier or the prune base (${head.leavesRead})`);
+    t.equal(head.range.size, 31, 'the 30 entries and the audit.prune event');
+    await log.record(ev(31));
+    await log.close();
+    const report = await verifyBundle(toNdjson((await exportBundle(db, { signer })).lines), ca.certPem);
+    t.ok(report.ok, report.reason ?? 'the bundle after pruning verifies');
+  });
+}
