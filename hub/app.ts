@@ -16,7 +16,8 @@ import { connect, engineOf, readerFor } from '../audit/knex-connect.js';
 import { openAuditLog, signerForAlg, type AuditLog } from '../audit/index.js';
 import { readHashAlg } from '../audit/log-meta.js';
 import { migrateParts, storeLabel } from '../audit/migration-plan.js';
-import { startAtRest } from '../server/at-rest-store.js';
+import { attachKeyring, startAtRest } from '../server/at-rest-store.js';
+import { assertSameSchema } from './replica.js';
 import { atRestOptions } from '../server/config-schema.js';
 import { HUB_AT_REST } from './at-rest.js';
 import { probeStore } from '../audit/start-checks.js';
@@ -70,6 +71,8 @@ export interface BuildHubOptions {
   logStream?: DestinationStream;
   /** An already-open store (tests); otherwise config.databaseTarget is opened and closed with the app. */
   db?: Knex;
+  /** An already-open read replica (tests); otherwise config.databaseReadUrl, when set, is opened and closed with the app. */
+  replicaDb?: Knex;
 }
 
 /** Refusals that go into the hub's audit log (who was turned away, and why). */
@@ -82,11 +85,20 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
   const db = opts.db ?? (await connect(config.databaseTarget));
   let audit: AuditLog | undefined;
   let reader: Awaited<ReturnType<typeof readerFor>> | undefined;
+  let replica: Knex | undefined = opts.replicaDb;
   try {
     if (!opts.db) await probeStore(db, config.databaseTarget); // ERR_DATABASE_UNREACHABLE
     await migrateParts(db, HUB_SCHEMA, storeLabel(config.databaseTarget)); // ERR_SCHEMA_TOO_NEW before anything changes
     // ERR_DATA_KEY_MISSING / ERR_DATA_KEY_WRONG before any record is read; then a clear store is sealed (docs/at-rest.md)
-    await startAtRest(db, HUB_AT_REST, atRestOptions(config), (p) => process.stderr.write(`${JSON.stringify({ msg: 'sealing records at rest', ...p })}\n`));
+    const ring = await startAtRest(db, HUB_AT_REST, atRestOptions(config), (p) => process.stderr.write(`${JSON.stringify({ msg: 'sealing records at rest', ...p })}\n`));
+    if (!replica && config.databaseReadUrl) {
+      replica = await connect(config.databaseReadUrl);
+      await probeStore(replica, config.databaseReadUrl); // ERR_DATABASE_UNREACHABLE, naming the replica
+    }
+    if (replica) {
+      attachKeyring(replica, ring); // the replica's rows are sealed with the same data key
+      await assertSameSchema(db, replica); // ERR_REPLICA_SCHEMA: not a copy of this store (or not caught up with its migrations)
+    }
     const ca = openHubCa(db, config.caDir);
     const identity = await ensureHubIdentity(db, ca, { dataDir: config.dataDir, hosts: config.hosts, days: config.nodeCertDays, now: clock() });
     const sm2 = await ensureHubSm2Identity(ca, { dataDir: config.dataDir, days: config.nodeCertDays, now: clock() });
@@ -102,7 +114,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       await audit.record({ action: identity.issued === 'no hub certificate yet' ? 'cert.issue' : 'cert.reissue', actor: 'svc:hub-start', actorNode: HUB_NODE_ID, object: `cert:${facts.serial}`, outcome: 'success', reason: `${identity.issued} notAfter=${facts.notAfter.toISOString()}`.slice(0, 2000) });
     }
     const deps: HubDeps = {
-      config, db, reader: reader.reader, audit, ca, clock,
+      config, db, reader: reader.reader, replica: replica ?? reader.reader, audit, ca, clock,
       identity: { keyPem: identity.keyPem, certPem: identity.certPem, ...(sm2 ? { sm2: { keyPem: sm2.keyPem, certPem: sm2.certPem, caCertPem: sm2.caCertPem } } : {}) },
       trust: caTrust({ caCertPems: [ca.certPem, ...(ca.sm2 ? [ca.sm2.certPem] : [])] }),
       metrics: createHubMetrics(db),
@@ -225,12 +237,14 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       await ctx.refusals.close();
       await audit!.close();
       await reader!.close();
+      if (replica && !opts.replicaDb) await replica.destroy();
       if (!opts.db) await db.destroy();
     });
     return app;
   } catch (e) {
     await audit?.close().catch(() => undefined);
     await reader?.close().catch(() => undefined);
+    if (replica && !opts.replicaDb) await replica.destroy().catch(() => undefined);
     if (!opts.db) await db.destroy();
     throw e;
   }

@@ -17,6 +17,7 @@ export const HUB_CONFIG_SCHEMA: SchemaNode = {
     dataDir: { type: 'string', description: 'directory for hub.sqlite, hub.key and hub.pem (created if missing)' },
     caDir: { type: 'string', description: 'the CA directory of `credit ca init` (ca.pem + ca.key); the register and tokens live in the hub database' },
     databaseUrl: { type: 'string', pattern: '^postgres(ql)?://', description: 'PostgreSQL URL instead of DATADIR/hub.sqlite (env DATABASE_URL)' },
+    databaseReadUrl: { type: 'string', pattern: '^postgres(ql)?://', description: 'a read replica (streaming standby) of databaseUrl for the province queries\' record lookups and the quality reports; never for revocation or replay checks (env DATABASE_READ_URL; docs/scale.md)' },
     atRest: AT_REST_SCHEMA,
     audit: AUDIT_SCHEMA,
     listen: listenSchema({ description: 'where the hub listens (HTTPS, mutual TLS)', port: 8443, hostDescription: 'interface to bind' }),

@@ -22,6 +22,8 @@ export interface HubConfig {
   /** Where the store lives: DATADIR/hub.sqlite, or a postgres:// URL. */
   databaseTarget: string;
   databaseUrl?: string;
+  /** A read replica of databaseUrl (PostgreSQL streaming standby) for query lookups and quality reports. */
+  databaseReadUrl?: string;
   listen: { host: string; port: number };
   /** Extra SANs of the hub certificate (besides localhost and 127.0.0.1). */
   hosts: string[];
@@ -55,7 +57,7 @@ export interface HubConfig {
 }
 
 /** Environment variables the hub reads, and the config key each sets. */
-export const HUB_ENV_KEYS: Record<string, string> = { DATABASE_URL: 'databaseUrl', CREDIT_LOG_LEVEL: 'logLevel' };
+export const HUB_ENV_KEYS: Record<string, string> = { DATABASE_URL: 'databaseUrl', DATABASE_READ_URL: 'databaseReadUrl', CREDIT_LOG_LEVEL: 'logLevel' };
 
 function bad(key: string, message: string): never {
   throw serviceError('ERR_CONFIG_INVALID', `config key ${key}: ${message}`, { key });
@@ -111,6 +113,7 @@ export function readHubConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   const caDir = resolve(baseDir, v.caDir);
   if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) bad('dataDir', `${dataDir} is not a directory`);
   if (!existsSync(join(caDir, 'ca.pem')) || !existsSync(join(caDir, 'ca.key'))) bad('caDir', `${caDir} holds no ca.pem + ca.key (run \`credit ca init --dir ${caDir}\`)`);
+  if (v.databaseReadUrl !== undefined && v.databaseUrl === undefined) bad('databaseReadUrl', 'a read replica needs the primary on PostgreSQL too: set databaseUrl (env DATABASE_URL)');
   const { console: consoleConfig, ...settings } = v;
   const consoleTls = consoleConfig?.listen.tls ? { certFile: resolve(baseDir, consoleConfig.listen.tls.certFile), keyFile: resolve(baseDir, consoleConfig.listen.tls.keyFile) } : undefined;
   return deepFreeze({

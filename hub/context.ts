@@ -18,6 +18,12 @@ export interface HubDeps {
   db: Knex;
   /** Reads that must not wait for a write transaction (the per-request client check): a second SQLite connection, or `db` on PostgreSQL. */
   reader: Knex;
+  /**
+   * Reads that may lag the primary by the replication delay (config databaseReadUrl: a streaming
+   * standby): the province queries' record lookups and the quality reports. `reader` when no replica
+   * is configured. Never for what must be current: revocation, replay, sequence and token checks.
+   */
+  replica: Knex;
   audit: AuditLog;
   /** The provincial CA with its register and tokens in the hub database. */
   ca: HubCa;

@@ -12,6 +12,7 @@ export const SERVICE_ERRORS = {
   ERR_SCHEMA_TOO_NEW: 'the store was migrated by a newer version of this software',
   ERR_PORT_IN_USE: 'the listen address is already in use by another process',
   ERR_DATABASE_UNREACHABLE: 'the store cannot be opened',
+  ERR_REPLICA_SCHEMA: 'the configured read replica is not a copy of the hub store (migrations or data keys differ)',
   ERR_REQUEST_INVALID: 'request does not match the route schema',
   ERR_BODY_TOO_LARGE: 'request body is larger than allowed',
   ERR_UNSUPPORTED_MEDIA_TYPE: 'content type not accepted by this route',

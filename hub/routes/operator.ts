@@ -81,6 +81,6 @@ export async function operatorRoutes(app: FastifyInstance, opts: { ctx: HubConte
   app.get<{ Querystring: { month?: string } }>(
     '/v1/operator/quality',
     { schema: { summary: 'the province-wide data-quality indicators and the 市州 ranking (docs/quality.md)', querystring: { type: 'object', additionalProperties: false, properties: { month: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}$' } } }, response: { 200: QUALITY_REPORT_SCHEMA, ...sessionErrors } } },
-    async (request) => provinceQuality(ctx.reader, { now: ctx.clock(), ...(request.query.month ? { month: request.query.month } : {}) }),
+    async (request) => provinceQuality(ctx.replica, { now: ctx.clock(), ...(request.query.month ? { month: request.query.month } : {}) }),
   );
 }

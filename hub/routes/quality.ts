@@ -29,8 +29,8 @@ export async function qualityRoutes(app: FastifyInstance, opts: { ctx: HubContex
       const node = request.query.node ?? peer;
       if (!mayRead(peer, node)) throw hubError('ERR_QUALITY_SCOPE_DENIED', `node ${peer} may not read the quality indicators of ${node}`, { node, peer });
       const month = request.query.month;
-      const province = await provinceQuality(ctx.reader, { now: ctx.clock(), ...(month ? { month } : {}) });
-      const own = await provinceQuality(ctx.reader, { now: ctx.clock(), node, ...(month ? { month } : {}) });
+      const province = await provinceQuality(ctx.replica, { now: ctx.clock(), ...(month ? { month } : {}) });
+      const own = await provinceQuality(ctx.replica, { now: ctx.clock(), node, ...(month ? { month } : {}) });
       return { ...own, ...(province.ranking ? { ranking: province.ranking } : {}) };
     },
   );

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { DestinationStream } from 'pino';
+import type { Knex } from 'knex';
 import { exampleRecord } from '../../protocol/catalog.js';
 import type { Classification } from '../../protocol/classification.js';
 import { uuidv7 } from '../../protocol/crypto.js';
@@ -64,7 +65,7 @@ export function wire(type: string, o: { classification?: Classification; fields?
   return { id: o.id ?? uuidv7(), type, classification: o.classification ?? (type === 'SXBZX' ? 'shared' : 'public'), fields: { ...e.fields, ...o.fields }, createdAt: now, updatedAt: now };
 }
 
-export async function hubFixture(t: { teardown(fn: () => unknown): void }, o: { engine?: Engine; config?: Record<string, unknown>; logStream?: DestinationStream } = {}): Promise<HubFixture> {
+export async function hubFixture(t: { teardown(fn: () => unknown): void }, o: { engine?: Engine; config?: Record<string, unknown>; logStream?: DestinationStream; replicaDb?: Knex; prepare?: (config: HubConfig) => void } = {}): Promise<HubFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'hub-test-'));
   const caDir = join(dir, 'ca');
   const { certPem: caCertPem } = await initCaDir(caDir, { cn: 'Test Provincial Credit CA (hub)' });
@@ -79,7 +80,8 @@ export async function hubFixture(t: { teardown(fn: () => unknown): void }, o: { 
     rmSync(dir, { recursive: true, force: true });
   });
   let offset = 0;
-  hub = await startHub({ config, db: store.db, clock: () => new Date(Date.now() + offset), ...(o.logStream ? { logStream: o.logStream } : {}) });
+  o.prepare?.(config);
+  hub = await startHub({ config, db: store.db, clock: () => new Date(Date.now() + offset), ...(o.logStream ? { logStream: o.logStream } : {}), ...(o.replicaDb ? { replicaDb: o.replicaDb } : {}) });
   const ctx = hub.app.hubCtx;
   const hubCertPem = ctx.identity.certPem;
   const anonymous = new Agent({ connect: { ca: [caCertPem], rejectUnauthorized: true } });

@@ -1,0 +1,152 @@
+/**
+ * The hub's read replica (config databaseReadUrl, issue 22 item 4): province queries look records up
+ * on the replica, while what must be current — the client check (revocation), replay — stays on the
+ * primary. The "replica" here is a snapshot of the hub's tables in a second PostgreSQL schema: a
+ * standby that lags, which is exactly what shows where each read goes. The start refuses a replica
+ * that is not a copy of the store (ERR_REPLICA_SCHEMA), one it cannot reach (ERR_DATABASE_UNREACHABLE),
+ * and a replica without a PostgreSQL primary (ERR_CONFIG_INVALID).
+ */
+import t, { type Test as Tap } from 'tap';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import type { Knex } from 'knex';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { QueryAnswerPayload, ReceiptPayload } from '../../protocol/exchange.js';
+import { connect } from '../../audit/knex-connect.js';
+import { initCaDir } from '../../certs/ca-dir.js';
+import { buildHubConfig } from '../../hub/config.js';
+import { HUB_MIGRATIONS_TABLE } from '../../hub/migrations.js';
+import { revokeNode } from '../../hub/enrolment-service.js';
+import { PG_URL, pgProblem, type Engine } from '../helpers/db.js';
+import { hubFixture, wire, type HubFixture, type TestNode } from './fixture.js';
+
+const problem = await pgProblem();
+if (problem !== null) {
+  if (process.env.CI === 'true') t.fail(`PostgreSQL unreachable under CI: ${problem}`);
+  else t.comment(`SKIPPED: PostgreSQL unreachable: ${problem}`);
+} else {
+  const push = async (f: HubFixture, node: TestNode, records: unknown[]) => {
+    const res = await f.call(node.agent, 'POST', '/v1/batches', await f.sealFrom(node, 'batch', { records, withdrawals: [] }));
+    if (res.status !== 200) throw new Error(`batch refused: ${res.json.code}`);
+    return (await f.openAs<ReceiptPayload>(node, res.json)).payload;
+  };
+  /** A query sealed and opened with `seed`'s keys (the shared CA and hub identity), sent to `to`. */
+  const ask = async (seed: HubFixture, to: HubFixture, node: TestNode, subject: string) => {
+    const res = await to.call(node.agent, 'POST', '/v1/queries', await seed.sealFrom(node, 'query', { subject, actor: 'user:alice', clearance: 'restricted', purpose: 'x' }));
+    return { res, answer: res.status === 200 ? (await seed.openAs<QueryAnswerPayload>(node, res.json)).payload : undefined };
+  };
+  /** The replica's schema as of now: a copy of every hub table (a standby that stops replaying here). */
+  const snapshot = async (from: string, to: string) => {
+    const admin = await connect(PG_URL);
+    try {
+      await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [to]);
+      await admin.raw('CREATE SCHEMA ??', [to]);
+      const tables = (await admin('pg_tables').where({ schemaname: from }).select('tablename')) as Array<{ tablename: string }>;
+      for (const { tablename } of tables) await admin.raw('CREATE TABLE ??.?? AS TABLE ??.??', [to, tablename, from, tablename]);
+    } finally {
+      await admin.destroy();
+    }
+  };
+
+  /** One primary schema for several hubs (each closes only its own connections); dropped by the caller. */
+  const onSchema = (schema: string): Engine => ({
+    name: 'pg',
+    async open() {
+      const db = await connect(PG_URL, { schema, poolMax: 4 });
+      return { db, target: PG_URL, schema, close: () => db.destroy() };
+    },
+  });
+  const dropSchema = async (schema: string) => {
+    const admin = await connect(PG_URL);
+    await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]).finally(() => admin.destroy());
+  };
+
+  /** A second hub process on the primary: the first one's CA directory and a copy of its data key, its own data directory. */
+  const secondHub = (t: Tap, seed: HubFixture, schema: string, replicaDb: Knex) =>
+    hubFixture(t, {
+      engine: onSchema(schema),
+      replicaDb,
+      config: { caDir: seed.caDir },
+      prepare: (c) => {
+        copyFileSync(join(seed.config.dataDir, 'data.key'), join(c.dataDir, 'data.key'));
+        chmodSync(join(c.dataDir, 'data.key'), 0o600);
+      },
+    });
+
+  t.test('queries read records on the replica; the client check stays on the primary', async (t) => {
+    const primarySchema = `t_${process.pid}_${randomBytes(3).toString('hex')}`;
+    const repSchema = `rep_${process.pid}_${randomBytes(3).toString('hex')}`;
+    t.teardown(() => dropSchema(primarySchema));
+    t.teardown(() => dropSchema(repSchema));
+    await t.test('two hubs on one primary, the second with a replica', async (t) => {
+      const seed = await hubFixture(t, { engine: onSchema(primarySchema) });
+      const cs = await seed.enrol('430100', 3);
+      const before = wire('XK');
+      const subject = String(before.fields.uscc);
+      await push(seed, cs, [before]);
+      await snapshot(primarySchema, repSchema); // the standby stops replaying here
+      const replicaDb = await connect(PG_URL, { schema: repSchema });
+      t.teardown(() => replicaDb.destroy());
+      const f = await secondHub(t, seed, primarySchema, replicaDb);
+      const node = await seed.enrol('430700', 3); // after the snapshot: the replica has never heard of it
+      const after = wire('XK', { fields: { uscc: subject, decisionNo: '长市监许〔2026〕77号' } });
+      await push(seed, node, [after]);
+
+      const q = await ask(seed, f, node, subject);
+      t.equal(q.res.status, 200, 'a node the replica has never heard of is served: its certificate was checked on the primary');
+      t.same(q.answer!.records.map((r) => r.id), [before.id], 'the answer holds what the replica holds: the record stored after the snapshot is not there yet (replication lag)');
+      const both = await ask(seed, seed, node, subject);
+      t.same(both.answer!.records.map((r) => r.id).sort(), [before.id, after.id].sort(), 'the hub without a replica answers from the primary: both records');
+
+      await revokeNode(seed.hub.app.hubCtx.db, seed.hub.app.hubCtx.ca, { nodeId: '430700', reason: 'keyCompromise', audit: seed.hub.app.hubCtx.audit });
+      const revoked = await f.call(node.agent, 'POST', '/v1/queries', await seed.sealFrom(node, 'query', { subject, actor: 'user:alice', clearance: 'public' }));
+      t.equal(revoked.status, 403, 'a revocation on the primary takes effect at once on the hub with the replica');
+      t.equal(revoked.json.code, 'ERR_CERT_REVOKED');
+    });
+  });
+
+  t.test('the start refuses a replica that is not a copy of the store, or cannot be reached', async (t) => {
+    const primarySchema = `t_${process.pid}_${randomBytes(3).toString('hex')}`;
+    t.teardown(() => dropSchema(primarySchema));
+    await t.test('a hub makes the store', async (t) => {
+      const seed = await hubFixture(t, { engine: onSchema(primarySchema) });
+      const cases: Array<[string, (db: Knex) => Promise<void>]> = [
+        ['a migration missing', async (db) => void (await db(HUB_MIGRATIONS_TABLE).where('id', (await db(HUB_MIGRATIONS_TABLE).max({ m: 'id' }).first())!.m).del())],
+        ['another data key', async (db) => void (await db('hub_at_rest_keys').update({ kid: 'zz' }))],
+        ['an empty database', async (db) => void (await db.raw('DROP TABLE ??', [HUB_MIGRATIONS_TABLE]))],
+      ];
+      for (const [what, spoil] of cases) {
+        const repSchema = `rep_${process.pid}_${randomBytes(3).toString('hex')}`;
+        await snapshot(primarySchema, repSchema);
+        const replicaDb = await connect(PG_URL, { schema: repSchema });
+        try {
+          await spoil(replicaDb);
+          await t.rejects(secondHub(t, seed, primarySchema, replicaDb), { code: 'ERR_REPLICA_SCHEMA' }, what);
+        } finally {
+          await replicaDb.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [repSchema]);
+          await replicaDb.destroy();
+        }
+      }
+    });
+  });
+
+  t.test('config: a replica needs a PostgreSQL primary; an unreachable one stops the start', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'hub-replica-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    await initCaDir(join(dir, 'ca'), { cn: 'Test CA (replica)' });
+    const base = { dataDir: join(dir, 'data'), caDir: join(dir, 'ca'), listen: { host: '127.0.0.1', port: 0 } };
+    t.throws(() => buildHubConfig({ ...base, databaseReadUrl: PG_URL }, {}), { code: 'ERR_CONFIG_INVALID', details: { key: 'databaseReadUrl' } });
+    t.throws(() => buildHubConfig({ ...base, databaseUrl: PG_URL, databaseReadUrl: 'mysql://x' }, {}), { code: 'ERR_CONFIG_INVALID' });
+    t.equal(buildHubConfig({ ...base, databaseUrl: PG_URL }, { DATABASE_READ_URL: PG_URL }).databaseReadUrl, PG_URL, 'DATABASE_READ_URL sets it');
+    const { buildHub } = await import('../../hub/app.js');
+    const schema = `t_${process.pid}_${randomBytes(3).toString('hex')}`;
+    const db = await connect(PG_URL, { schema });
+    t.teardown(async () => {
+      await db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
+      await db.destroy();
+    });
+    const config = buildHubConfig({ ...base, databaseUrl: PG_URL, databaseReadUrl: 'postgres://postgres@127.0.0.1:1/test', logLevel: 'silent' }, {});
+    await t.rejects(buildHub({ config, db }), { code: 'ERR_DATABASE_UNREACHABLE' }, 'the replica is probed at start');
+  });
+}
