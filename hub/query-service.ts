@@ -24,6 +24,7 @@ import { envelopesStore } from './envelopes-store.js';
 import { keepReceived, keepSent } from './evidence-log.js';
 import { nodesStore } from './nodes-store.js';
 import { recordsStore } from './records-store.js';
+import { bySubjectOnReplica } from './replica.js';
 import { noticesStore } from './objections-store.js';
 import { releaseFor, stillDisclosed } from './release-policy.js';
 
@@ -48,8 +49,8 @@ export function queryService(deps: HubDeps): QueryService {
         // Replay first: the id is claimed by inserting it (a stale ts below rolls the insert back).
         const [claimed, read] = await Promise.allSettled([
           envelopesStore.insert(trx, { id: header.id, fromNode: peer.nodeId, type: 'query', seq: header.seq, ts: header.ts, digest, receivedAt: at, outcome: 'answered', code: null, response: null }),
-          // on the read replica when one is configured (it may lag by the replication delay: docs/scale.md)
-          deps.replica === deps.reader ? recordsStore.bySubject(trx, payload.subject) : recordsStore.bySubject(deps.replica, payload.subject),
+          // on the read replica when one is configured, each row confirmed on the primary (hub/replica.ts)
+          deps.replica === deps.reader ? recordsStore.bySubject(trx, payload.subject) : bySubjectOnReplica(deps.replica, trx, payload.subject),
         ]);
         if (claimed.status === 'rejected') throw claimed.reason;
         if (!claimed.value) throw protocolError('ERR_REPLAY', `query ${header.id} has been seen before`, { id: header.id });

@@ -8,6 +8,7 @@
 import type { Knex } from 'knex';
 import { serviceError } from '../protocol/service-errors.js';
 import { HUB_MIGRATIONS_TABLE } from './migrations.js';
+import { recordsStore, type StoredHubRecord } from './records-store.js';
 
 async function rows(db: Knex, table: string, column: string): Promise<string[] | null> {
   if (!(await db.schema.hasTable(table))) return null;
@@ -28,4 +29,26 @@ export async function assertSameSchema(primary: Knex, replica: Knex): Promise<vo
       );
     }
   }
+}
+
+/**
+ * A province query's records read on the replica, confirmed on the primary (`trx`): each must still
+ * be active there with the same class and version. A withdrawal (信用修复), a class raised after
+ * distribution or a correction that the standby has not replayed yet would otherwise be answered
+ * as it was; when any row differs, the query reads the primary instead. (A record newer than the
+ * standby is simply not in the answer yet: the replication delay, docs/scale.md.) The check is a
+ * primary-key read of the few rows found, not the subject scan the replica saved.
+ */
+export async function bySubjectOnReplica(replica: Knex, trx: Knex.Transaction, subject: string): Promise<StoredHubRecord[]> {
+  const rows = await recordsStore.bySubject(replica, subject);
+  const byNode = new Map<string, string[]>();
+  for (const r of rows) byNode.set(r.sourceNode, [...(byNode.get(r.sourceNode) ?? []), r.id]);
+  for (const [node, ids] of byNode) {
+    const now = await recordsStore.held(trx, node, ids);
+    for (const r of rows.filter((x) => x.sourceNode === node)) {
+      const cur = now.get(r.id);
+      if (!cur || cur.status !== 'active' || cur.classification !== r.classification || cur.version !== (r.version ?? 1)) return recordsStore.bySubject(trx, subject);
+    }
+  }
+  return rows;
 }

@@ -32,8 +32,8 @@ if (problem !== null) {
     return (await f.openAs<ReceiptPayload>(node, res.json)).payload;
   };
   /** A query sealed and opened with `seed`'s keys (the shared CA and hub identity), sent to `to`. */
-  const ask = async (seed: HubFixture, to: HubFixture, node: TestNode, subject: string) => {
-    const res = await to.call(node.agent, 'POST', '/v1/queries', await seed.sealFrom(node, 'query', { subject, actor: 'user:alice', clearance: 'restricted', purpose: 'x' }));
+  const ask = async (seed: HubFixture, to: HubFixture, node: TestNode, subject: string, clearance = 'restricted') => {
+    const res = await to.call(node.agent, 'POST', '/v1/queries', await seed.sealFrom(node, 'query', { subject, actor: 'user:alice', clearance, purpose: 'x' }));
     return { res, answer: res.status === 200 ? (await seed.openAs<QueryAnswerPayload>(node, res.json)).payload : undefined };
   };
   /** The replica's schema as of now: a copy of every hub table (a standby that stops replaying here). */
@@ -84,7 +84,8 @@ if (problem !== null) {
       const cs = await seed.enrol('430100', 3);
       const before = wire('XK');
       const subject = String(before.fields.uscc);
-      await push(seed, cs, [before]);
+      const raised = wire('XK', { fields: { uscc: subject, decisionNo: '长市监许〔2026〕12号' } });
+      await push(seed, cs, [before, raised]);
       await snapshot(primarySchema, repSchema); // the standby stops replaying here
       const replicaDb = await connect(PG_URL, { schema: repSchema });
       t.teardown(() => replicaDb.destroy());
@@ -95,9 +96,19 @@ if (problem !== null) {
 
       const q = await ask(seed, f, node, subject);
       t.equal(q.res.status, 200, 'a node the replica has never heard of is served: its certificate was checked on the primary');
-      t.same(q.answer!.records.map((r) => r.id), [before.id], 'the answer holds what the replica holds: the record stored after the snapshot is not there yet (replication lag)');
+      t.same(q.answer!.records.map((r) => r.id).sort(), [before.id, raised.id].sort(), 'the answer holds what the replica holds: the record stored after the snapshot is not there yet (replication lag)');
       const both = await ask(seed, seed, node, subject);
-      t.same(both.answer!.records.map((r) => r.id).sort(), [before.id, after.id].sort(), 'the hub without a replica answers from the primary: both records');
+      t.same(both.answer!.records.map((r) => r.id).sort(), [before.id, raised.id, after.id].sort(), 'the hub without a replica answers from the primary: all three records');
+
+      // what the standby has not replayed must not be answered as it was: a class raised after distribution, a withdrawal
+      await push(seed, cs, [{ ...raised, classification: 'restricted', updatedAt: new Date().toISOString() }]);
+      const low = await ask(seed, f, node, subject, 'public');
+      t.equal(low.res.status, 200);
+      t.notOk(low.answer!.records.some((r) => r.id === raised.id), 'the raised record is not released at its old class from the replica');
+      t.same(low.answer!.withheld.map((w) => [w.classification, w.count]), [['restricted', 1]], 'it is held back at its class on the primary');
+      await seed.call(cs.agent, 'POST', '/v1/batches', await seed.sealFrom(cs, 'batch', { records: [], withdrawals: [{ id: before.id, reason: 'repair', at: new Date().toISOString() }] }));
+      const afterRepair = await ask(seed, f, node, subject);
+      t.notOk(afterRepair.answer!.records.some((r) => r.id === before.id), 'a record withdrawn on the primary (信用修复) is not answered from the replica');
 
       await revokeNode(seed.hub.app.hubCtx.db, seed.hub.app.hubCtx.ca, { nodeId: '430700', reason: 'keyCompromise', audit: seed.hub.app.hubCtx.audit });
       const revoked = await f.call(node.agent, 'POST', '/v1/queries', await seed.sealFrom(node, 'query', { subject, actor: 'user:alice', clearance: 'public' }));
