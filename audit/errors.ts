@@ -3,6 +3,7 @@ import { errorFactory } from '../protocol/errors.js';
 /** Codes of audit/: the tamper-evident log, its export bundle and proofs. */
 export const AUDIT_ERRORS = {
   ERR_AUDIT_ENTRY_MODIFIED: 'an audit entry does not match its hash',
+  ERR_AUDIT_FRONTIER: 'a persisted Merkle frontier of the audit log was rejected (the tables were written outside the log); the log was opened by reading every entry',
   ERR_AUDIT_GAP: 'an audit entry is missing from the sequence',
   ERR_AUDIT_REORDERED: 'audit entries or checkpoints are out of order',
   ERR_AUDIT_TRUNCATED: 'the audit bundle ends before the entries it declares, or its last entries are not covered by a signed checkpoint',

@@ -61,6 +61,12 @@ export interface AuditLog extends AuditSink {
   signerFingerprint(): string | null;
   /** The log's hash algorithm, fixed when it was created (sm3: its signer is an SM2 key). */
   readonly hashAlg: AuditHashAlg;
+  /**
+   * How opening went: entries read, and why a persisted frontier that should have been usable was
+   * not (null when none was rejected, or only for want of a signer or after a certificate change).
+   * A reason is a sign the audit tables were written outside the log: servers warn and audit it.
+   */
+  readonly opened: { leavesRead: number; frontierRejected: string | null };
   /** Writes a final checkpoint and stops the timer. */
   close(): Promise<void>;
 }
@@ -96,9 +102,11 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
   const every = opts.checkpointEvery ?? 1000;
   const now = opts.now ?? (() => new Date());
   const frontierEvery = opts.frontierEvery ?? 100_000;
-  let state: { range: CompactRange; head: string } = await loadHead(db);
+  const trust = () => (signer ? { certPem: signer.certPem, fingerprint: signer.fingerprint } : undefined);
+  const loaded = await loadHead(db, trust());
+  let state: { range: CompactRange; head: string } = loaded;
   let lastCp = (await latestCheckpoint(db))?.treeSize ?? 0;
-  let lastFr = await lastFrontierSize(db);
+  let lastFr = await lastFrontierSize(db, state.range.size);
   let closed = false;
 
   // ---- mutex over `state`: the audit lock ----
@@ -146,12 +154,13 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
         for (const l of leaves) range.append(l);
         state = { range, head: leaves[leaves.length - 1]!.toString('hex') };
         lastCp = (await latestCheckpoint(trx))?.treeSize ?? 0;
+        lastFr = await lastFrontierSize(trx, size);
       } else stale = true; // pruned meanwhile: start from the prune base
     } else if (size !== state.range.size) stale = true;
     if (stale) {
-      state = await loadHead(trx);
+      state = await loadHead(trx, trust());
       lastCp = (await latestCheckpoint(trx))?.treeSize ?? 0;
-      lastFr = await lastFrontierSize(trx);
+      lastFr = await lastFrontierSize(trx, state.range.size);
       stale = false;
     }
     return { range: state.range.clone(), head: state.head, lastCp, lastFr, chain: Promise.resolve() };
@@ -353,6 +362,7 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
       startTimer();
     },
     signerFingerprint: () => signer?.fingerprint ?? null,
+    opened: { leavesRead: loaded.leavesRead, frontierRejected: loaded.frontierRejected },
     hashAlg: alg,
     async close() {
       if (closed) return;
@@ -366,4 +376,16 @@ export async function openAuditLog(db: Knex, opts: AuditLogOptions = {}): Promis
 
 function publicCp(c: StoredCheckpoint): Checkpoint {
   return { treeSize: c.treeSize, rootHash: c.rootHash, time: c.time, nodeId: c.nodeId, signature: c.signature, signerFingerprint: c.signerFingerprint };
+}
+
+/**
+ * When opening rejected a persisted frontier for a reason that points at the audit tables being
+ * written outside the log (log.opened.frontierRejected), one warning line on stderr (code
+ * ERR_AUDIT_FRONTIER) and an `audit.frontier` failure entry, so the operator and the auditor hear of it.
+ */
+export async function reportFrontierRejection(log: AuditLog, actor: string, actorNode?: string): Promise<void> {
+  const why = log.opened.frontierRejected;
+  if (why === null) return;
+  process.stderr.write(`${JSON.stringify({ level: 40, code: 'ERR_AUDIT_FRONTIER', reason: why, msg: 'a persisted audit frontier was rejected: every entry was read instead; check who writes to the audit tables' })}\n`);
+  await log.record({ action: 'audit.frontier', actor, ...(actorNode ? { actorNode } : {}), outcome: 'failure', reason: why.slice(0, 2000) });
 }

@@ -3,7 +3,8 @@ import type { Knex } from 'knex';
 import type { Db } from './knex-connect.js';
 import { readHashAlg } from './log-meta.js';
 import { CompactRange } from './merkle.js';
-import { checkpointFromRow, fromRow, GENESIS_HASH, toRow, type AuditEntry, type Checkpoint, type CheckpointRow, type EntryRow } from './entry.js';
+import { checkpointFromRow, checkpointText, fromRow, GENESIS_HASH, toRow, type AuditEntry, type Checkpoint, type CheckpointRow, type EntryRow } from './entry.js';
+import { verifyText } from './crypto.js';
 
 /** Rows per INSERT (11 parameters each: far below SQLite's and PostgreSQL's limits). */
 const CHUNK = 500;
@@ -37,59 +38,97 @@ export async function lastSeq(db: Db): Promise<number> {
   return row?.m == null ? 0 : Number(row.m);
 }
 
+/** Who signed the log's checkpoints: a frontier is used only at a checkpoint this certificate's key verifies. */
+export interface FrontierTrust {
+  certPem: string;
+  fingerprint: string;
+}
+
+export interface FrontierChoice {
+  frontier: { treeSize: number; range: CompactRange; head: string } | null;
+  /** Why the newest candidate failed, when that points at tampering (else null). */
+  rejected: string | null;
+}
+
 /**
  * The newest persisted frontier (audit_frontiers, migration 006) that can stand for the entries up
- * to its tree size: at or after the prune base, within the stored log, the root of its compact
- * range equal to the signed checkpoint's at that size, and its head equal to the stored entry's leaf
- * hash. Anything else (a frontier edited in the database, a log restored shorter) returns null, and
- * the caller reads every leaf hash as before: the frontier only saves work, it is never trusted alone.
+ * to its tree size: at or after the prune base and within the stored log, its hashes well formed,
+ * the root they give equal to the checkpoint's at that size, **that checkpoint's signature verified
+ * with the log's own signer key** (`trust`: rows inserted by anyone else cannot pass), and its head
+ * equal to the stored entry's leaf hash. The three newest candidates are tried. When none passes,
+ * `rejected` says why the newest failed (null when that is no sign of tampering: no frontier, no
+ * signer to check with, or a checkpoint signed under an earlier certificate), also when an older
+ * one was used. Without a usable one the caller reads every leaf hash as before, so a frontier only
+ * ever saves work.
  */
-export async function usableFrontier(db: Db, base: PruneBase): Promise<{ treeSize: number; range: CompactRange; head: string } | null> {
-  const row = (await db('audit_frontiers').orderBy('tree_size', 'desc').first()) as { tree_size: number | string; frontier: string; head_hash: string } | undefined;
-  if (!row) return null;
+export async function usableFrontier(db: Db, base: PruneBase, trust: FrontierTrust | undefined): Promise<FrontierChoice> {
+  const size = await lastSeq(db);
+  const rows = (await db('audit_frontiers')
+    .where('tree_size', '<=', Math.max(size, base.firstKept - 1))
+    .andWhere('tree_size', '>=', base.firstKept - 1)
+    .orderBy('tree_size', 'desc')
+    .limit(3)) as Array<{ tree_size: number | string; frontier: string; head_hash: string }>;
+  if (rows.length === 0 || !trust) return { frontier: null, rejected: null };
+  let first: string | null | undefined;
+  for (const row of rows) {
+    const why = await checkFrontier(db, base, trust, row);
+    if (typeof why !== 'string' && why !== null) return { frontier: why, rejected: first ?? null };
+    if (first === undefined) first = why;
+  }
+  return { frontier: null, rejected: first ?? null };
+}
+
+async function checkFrontier(db: Db, base: PruneBase, trust: FrontierTrust, row: { tree_size: number | string; frontier: string; head_hash: string }): Promise<{ treeSize: number; range: CompactRange; head: string } | string | null> {
   const treeSize = Number(row.tree_size);
-  if (treeSize < base.firstKept - 1) return null;
   let range: CompactRange;
   try {
     const nodes = JSON.parse(row.frontier) as unknown;
-    if (!Array.isArray(nodes) || !nodes.every((n) => typeof n === 'string' && /^[0-9a-f]{64}$/.test(n))) return null;
+    if (!Array.isArray(nodes) || !nodes.every((n) => typeof n === 'string' && /^[0-9a-f]{64}$/.test(n))) return `the frontier at ${treeSize} is malformed`;
     range = CompactRange.fromHex(treeSize, nodes as string[], base.range.alg);
   } catch {
-    return null;
+    return `the frontier at ${treeSize} is malformed`;
   }
-  const cp = (await db('audit_checkpoints').where('tree_size', treeSize).first('root_hash')) as { root_hash: string } | undefined;
-  if (!cp || cp.root_hash !== range.root().toString('hex')) return null;
+  const cp = (await db('audit_checkpoints').where('tree_size', treeSize).first()) as CheckpointRow | undefined;
+  if (!cp) return `no checkpoint at ${treeSize}, the frontier's size`;
+  if (cp.signer_fingerprint !== trust.fingerprint) return null; // signed under an earlier certificate: read everything once, a new frontier follows
+  const stored = checkpointFromRow(cp);
+  if (!verifyText(trust.certPem, checkpointText(stored, base.range.alg), stored.signature)) return `the checkpoint at ${treeSize} does not verify with the log's signer`;
+  if (stored.rootHash !== range.root().toString('hex')) return `the frontier at ${treeSize} does not give the signed root`;
   const head = treeSize === base.firstKept - 1
     ? base.prevHash
     : ((await db('audit_log').where('seq', treeSize).first('leaf_hash')) as { leaf_hash: string } | undefined)?.leaf_hash;
-  if (head !== row.head_hash) return null;
+  if (head !== row.head_hash) return `the frontier's head at ${treeSize} is not the stored entry's`;
   return { treeSize, range, head };
 }
 
-/** The tree size of the newest persisted frontier (0 when none). */
-export async function lastFrontierSize(db: Db): Promise<number> {
-  const row = (await db('audit_frontiers').max({ m: 'tree_size' }).first()) as { m: number | string | null } | undefined;
+/** The tree size of the newest persisted frontier within the first `size` entries (0 when none). */
+export async function lastFrontierSize(db: Db, size: number): Promise<number> {
+  const row = (await db('audit_frontiers').where('tree_size', '<=', size).max({ m: 'tree_size' }).first()) as { m: number | string | null } | undefined;
   return row?.m == null ? 0 : Number(row.m);
 }
 
 export async function insertFrontier(db: Db, range: CompactRange, head: string): Promise<void> {
-  await db('audit_frontiers').insert({ tree_size: range.size, frontier: JSON.stringify(range.toHex()), head_hash: head });
+  // another writer on the store may have written the frontier of the same checkpoint
+  await db('audit_frontiers').insert({ tree_size: range.size, frontier: JSON.stringify(range.toHex()), head_hash: head }).onConflict('tree_size').ignore();
 }
 
 /**
  * Chain head and compact range of everything stored (what an open log keeps in memory): from the
  * newest usable frontier when there is one, else from the prune base; then the leaf hashes after it.
- * `leavesRead` is how many entries were read (start-up work is bounded by the frontier interval).
+ * `leavesRead` is how many entries were read (bounded by the frontier interval when a frontier was
+ * used); `frontierRejected` says why a frontier that should have been usable was not (a sign the
+ * audit tables were written outside the log: the servers warn and audit it).
  */
-export async function loadHead(db: Db): Promise<{ range: CompactRange; head: string; leavesRead: number }> {
+export async function loadHead(db: Db, trust?: FrontierTrust): Promise<{ range: CompactRange; head: string; leavesRead: number; frontierRejected: string | null }> {
   const base = await pruneBase(db);
-  const frontier = await usableFrontier(db, base);
+  const choice = await usableFrontier(db, base, trust);
+  const frontier = choice.frontier;
   const range = frontier ? frontier.range : base.range.clone();
   let head = frontier ? frontier.head : base.prevHash;
   const leaves = await leafHashes(db, frontier ? frontier.treeSize + 1 : base.firstKept, Number.MAX_SAFE_INTEGER);
   for (const l of leaves) range.append(l);
   if (leaves.length) head = leaves[leaves.length - 1]!.toString('hex');
-  return { range, head, leavesRead: leaves.length };
+  return { range, head, leavesRead: leaves.length, frontierRejected: choice.rejected };
 }
 
 export async function entries(db: Db, from: number, to: number): Promise<AuditEntry[]> {

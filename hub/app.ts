@@ -14,6 +14,7 @@ import type { DestinationStream } from 'pino';
 import type { TLSSocket } from 'node:tls';
 import { connect, engineOf, readerFor } from '../audit/knex-connect.js';
 import { openAuditLog, signerForAlg, type AuditLog } from '../audit/index.js';
+import { reportFrontierRejection } from '../audit/log.js';
 import { readHashAlg } from '../audit/log-meta.js';
 import { migrateParts, storeLabel } from '../audit/migration-plan.js';
 import { attachKeyring, startAtRest } from '../server/at-rest-store.js';
@@ -108,6 +109,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
     const hashAlg = config.audit?.hashAlg ?? (await readHashAlg(db));
     const signer = signerForAlg(hashAlg, HUB_NODE_ID, { keyPem: identity.keyPem, certPem: identity.certPem, sm2 }, `run \`credit ca init --algorithm sm2 --dir ${config.caDir}\` (the hub then makes its SM2 identity at start) or set audit.hashAlg to sha256 for a new store`);
     audit = await openAuditLog(db, { signer, ...(config.audit?.hashAlg ? { hashAlg: config.audit.hashAlg } : {}) });
+    await reportFrontierRejection(audit, 'svc:hub-start', HUB_NODE_ID);
     if (identity.issued !== null) {
       // The hub's own certificate was (re)issued at start: an operator-visible certificate event (issue 16).
       const facts = certFacts(identity.certPem);

@@ -11,6 +11,7 @@ import type { Knex } from 'knex';
 import type { DestinationStream } from 'pino';
 import { connect } from '../audit/knex-connect.js';
 import { openAuditLog, type AuditLog } from '../audit/index.js';
+import { reportFrontierRejection } from '../audit/log.js';
 import { readHashAlg } from '../audit/log-meta.js';
 import { nodeAuditSigner } from './exchange/audit-signer.js';
 import { migrateParts, storeLabel } from '../audit/migration-plan.js';
@@ -90,7 +91,9 @@ export interface BuildOptions {
 async function openNodeAudit(db: Knex, config: NodeConfig, material: ExchangeMaterial | undefined): Promise<AuditLog> {
   const wanted = config.audit?.hashAlg;
   const signer = material ? nodeAuditSigner(wanted ?? (await readHashAlg(db)), material) : undefined;
-  return openAuditLog(db, { ...(signer ? { signer } : {}), ...(wanted ? { hashAlg: wanted } : {}) });
+  const log = await openAuditLog(db, { ...(signer ? { signer } : {}), ...(wanted ? { hashAlg: wanted } : {}) });
+  await reportFrontierRejection(log, 'svc:node-start', config.nodeId);
+  return log;
 }
 
 export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {

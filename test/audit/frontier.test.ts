@@ -9,7 +9,10 @@ import { engines } from '../helpers/db.js';
 import { issue, makeCa } from '../helpers/pki.js';
 import { exportBundle, migrateAudit, openAuditLog, pruneAudit, toNdjson } from '../../audit/index.js';
 import { verifyBundle } from '../../audit/verify-bundle.js';
-import { leafHashes, loadHead } from '../../audit/store.js';
+import { leafHashes, loadHead as load } from '../../audit/store.js';
+import { reportFrontierRejection } from '../../audit/log.js';
+import { certFacts } from '../../audit/crypto.js';
+import type { Knex } from 'knex';
 import { merkleRoot } from '../../audit/merkle.js';
 import { guardSql, unguardSql } from '../../audit/schema.js';
 
@@ -17,6 +20,9 @@ const ca = makeCa();
 const node = issue(ca, '430100', { notBefore: new Date(Date.now() - 400 * 86400_000) });
 const signer = { nodeId: '430100', keyPem: node.keyPem, certPem: node.certPem };
 const DAY = 86400_000;
+/** The log's own signer: a frontier is only used at a checkpoint its key verifies. */
+const trust = { certPem: node.certPem, fingerprint: certFacts(node.certPem).fingerprint };
+const loadHead = (db: Knex) => load(db, trust);
 const ev = (i: number) => ({ actor: 'user:clerk', action: 'record.read', object: `r-${i}`, outcome: 'success' as const });
 
 for (const engine of await engines()) {
@@ -40,6 +46,7 @@ for (const engine of await engines()) {
     t.equal(head.range.size, 237);
     t.equal(head.range.root().toString('hex'), merkleRoot(all).toString('hex'), 'same root as over every leaf');
     t.equal(head.head, all.at(-1)!.toString('hex'), 'same chain head');
+    t.equal((await load(db)).leavesRead, 237, 'without the signer to check the checkpoint with (an operator command), every entry is read');
 
     await log.close();
     const reopened = await openAuditLog(db, { signer, checkpointEvery: 10, frontierEvery: 50, checkpointIntervalMs: 0 });
@@ -74,8 +81,10 @@ for (const engine of await engines()) {
       await db('audit_frontiers').where('tree_size', row.tree_size).update({ frontier: row.frontier, head_hash: row.head_hash, ...change });
       for (const sql of guardSql(db, 'audit_frontiers')) await db.raw(sql);
       const head = await loadHead(db);
-      t.equal(head.leavesRead, 45, `${what}: every leaf is read again`);
+      t.equal(head.leavesRead, 25, `${what}: the frontier before it (at 20) is used instead`);
+      t.match(head.frontierRejected, /frontier|head/, `${what}: and the reason is reported`);
       t.equal(head.range.root().toString('hex'), truth, `${what}: the root is still the true one`);
+      t.equal((await load(db, { ...trust, fingerprint: 'ff' })).leavesRead, 45, `${what}: and with no frontier to fall back on (checkpoints of another certificate), every leaf is read`);
     }
     const again = await openAuditLog(db, { signer, checkpointEvery: 10, frontierEvery: 20, checkpointIntervalMs: 0 });
     await again.record(ev(45));
@@ -102,5 +111,57 @@ for (const engine of await engines()) {
     await log.close();
     const report = await verifyBundle(toNdjson((await exportBundle(db, { signer })).lines), ca.certPem);
     t.ok(report.ok, report.reason ?? 'the bundle after pruning verifies');
+  });
+}
+
+for (const engine of await engines()) {
+  t.test(`${engine.name}: rows inserted beside the log cannot make it go on from a wrong tree`, async (t) => {
+    const { db, close } = await engine.open();
+    t.teardown(close);
+    await migrateAudit(db);
+    const log = await openAuditLog(db, { signer, checkpointEvery: 10, frontierEvery: 20, checkpointIntervalMs: 0 });
+    for (let i = 0; i < 45; i++) await log.record(ev(i));
+    await log.close();
+    const all = await leafHashes(db, 1, 10_000);
+    // INSERT only (the triggers refuse UPDATE and DELETE): a checkpoint at 43, where there is none, over a made-up range, and its frontier
+    const fake = ['ab'.repeat(32), 'cd'.repeat(32), 'ef'.repeat(32)]; // 43 = 32 + 8 + 2 + 1: four hashes
+    fake.push('12'.repeat(32));
+    const { CompactRange } = await import('../../audit/merkle.js');
+    const fakeRoot = CompactRange.fromHex(43, fake).root().toString('hex');
+    const cp = (await db('audit_checkpoints').where('tree_size', 40).first()) as Record<string, unknown>;
+    await db('audit_checkpoints').insert({ ...cp, tree_size: 43, root_hash: fakeRoot });
+    await db('audit_frontiers').insert({ tree_size: 43, frontier: JSON.stringify(fake), head_hash: all[42]!.toString('hex') });
+    // and a junk frontier far beyond the log
+    await db('audit_frontiers').insert({ tree_size: 999_999_999, frontier: '[]', head_hash: '00'.repeat(32) });
+    const head = await loadHead(db);
+    t.equal(head.range.root().toString('hex'), merkleRoot(all).toString('hex'), 'the true root: the forged checkpoint does not verify with the log\'s signer');
+    t.match(head.frontierRejected, /does not verify/, 'and that is reported');
+    t.equal(head.leavesRead, 5, 'the genuine frontier at 40 is used instead (the junk one beyond the log is not even tried)');
+
+    const again = await openAuditLog(db, { signer, checkpointEvery: 10, frontierEvery: 20, checkpointIntervalMs: 0 });
+    t.match(again.opened.frontierRejected, /does not verify/);
+    await reportFrontierRejection(again, 'svc:test', '430100');
+    const entry = (await db('audit_log').where({ action: 'audit.frontier' }).first()) as { outcome: string; reason: string } | undefined;
+    t.equal(entry?.outcome, 'failure', 'the rejection is audited');
+    for (let i = 45; i < 65; i++) await again.record(ev(i));
+    await again.close();
+    const sizes = ((await db('audit_frontiers').select('tree_size').orderBy('tree_size')) as Array<{ tree_size: number | string }>).map((r) => Number(r.tree_size));
+    t.ok(sizes.some((n) => n > 45 && n < 999_999_999), `frontiers are still written after the junk row (${sizes.join(', ')})`);
+    t.equal((await loadHead(db)).range.root().toString('hex'), merkleRoot(await leafHashes(db, 1, 10_000)).toString('hex'), 'and the log is on its true tree');
+  });
+
+  t.test(`${engine.name}: two writers checkpointing the same size do not fail on the frontier`, async (t) => {
+    const { db, close } = await engine.open();
+    t.teardown(close);
+    await migrateAudit(db);
+    const opts = { signer, checkpointEvery: 1000, frontierEvery: 10, checkpointIntervalMs: 0 };
+    const a = await openAuditLog(db, opts);
+    const b = await openAuditLog(db, opts);
+    for (let i = 0; i < 12; i++) await b.record(ev(i));
+    t.ok(await a.checkpoint(), 'A signs a checkpoint at 12 and writes its frontier');
+    t.ok(await b.checkpoint(), 'B, with the same frontier due, does not fail');
+    await a.close();
+    await b.close();
+    t.same(((await db('audit_frontiers').select('tree_size')) as Array<{ tree_size: number | string }>).map((r) => Number(r.tree_size)), [12]);
   });
 }
