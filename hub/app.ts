@@ -18,7 +18,7 @@ import { reportFrontierRejection } from '../audit/log.js';
 import { readHashAlg } from '../audit/log-meta.js';
 import { migrateParts, storeLabel } from '../audit/migration-plan.js';
 import { attachKeyring, startAtRest } from '../server/at-rest-store.js';
-import { assertSameSchema } from './replica.js';
+import { assertSameSchema, replicaReader } from './replica.js';
 import { atRestOptions } from '../server/config-schema.js';
 import { HUB_AT_REST } from './at-rest.js';
 import { probeStore } from '../audit/start-checks.js';
@@ -115,11 +115,15 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       const facts = certFacts(identity.certPem);
       await audit.record({ action: identity.issued === 'no hub certificate yet' ? 'cert.issue' : 'cert.reissue', actor: 'svc:hub-start', actorNode: HUB_NODE_ID, object: `cert:${facts.serial}`, outcome: 'success', reason: `${identity.issued} notAfter=${facts.notAfter.toISOString()}`.slice(0, 2000) });
     }
+    const metrics = createHubMetrics(db);
     const deps: HubDeps = {
-      config, db, reader: reader.reader, replica: replica ?? reader.reader, audit, ca, clock,
+      config, db, reader: reader.reader, audit, ca, clock,
+      replica: replica
+        ? replicaReader({ primary: reader.reader, replica, clock, maxLagMs: config.databaseReadMaxLagMs, timeoutMs: config.databaseReadTimeoutMs, onFallback: (reason) => metrics.replicaFallbacks.inc({ reason: reason === 'lag' ? 'lag' : 'error' }) })
+        : null,
       identity: { keyPem: identity.keyPem, certPem: identity.certPem, ...(sm2 ? { sm2: { keyPem: sm2.keyPem, certPem: sm2.certPem, caCertPem: sm2.caCertPem } } : {}) },
       trust: caTrust({ caCertPems: [ca.certPem, ...(ca.sm2 ? [ca.sm2.certPem] : [])] }),
-      metrics: createHubMetrics(db),
+      metrics,
       subjectKey: await subjectHmacKey(db),
     };
     await syncProvinceCatalog(deps);

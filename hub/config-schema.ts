@@ -18,6 +18,8 @@ export const HUB_CONFIG_SCHEMA: SchemaNode = {
     caDir: { type: 'string', description: 'the CA directory of `credit ca init` (ca.pem + ca.key); the register and tokens live in the hub database' },
     databaseUrl: { type: 'string', pattern: '^postgres(ql)?://', description: 'PostgreSQL URL instead of DATADIR/hub.sqlite (env DATABASE_URL)' },
     databaseReadUrl: { type: 'string', pattern: '^postgres(ql)?://', description: 'a read replica (streaming standby) of databaseUrl for the province queries\' record lookups and the quality reports; never for revocation or replay checks (env DATABASE_READ_URL; docs/scale.md)' },
+    databaseReadMaxLagMs: { type: 'integer', minimum: 0, maximum: 600000, default: 2000, description: 'a query scans the primary when the replica has not reached the distribution cursor the primary had this long ago' },
+    databaseReadTimeoutMs: { type: 'integer', minimum: 10, maximum: 60000, default: 1000, description: 'a query scans the primary when the replica does not answer within this' },
     atRest: AT_REST_SCHEMA,
     audit: AUDIT_SCHEMA,
     listen: listenSchema({ description: 'where the hub listens (HTTPS, mutual TLS)', port: 8443, hostDescription: 'interface to bind' }),

@@ -24,6 +24,8 @@ export interface HubConfig {
   databaseUrl?: string;
   /** A read replica of databaseUrl (PostgreSQL streaming standby) for query lookups and quality reports. */
   databaseReadUrl?: string;
+  databaseReadMaxLagMs: number;
+  databaseReadTimeoutMs: number;
   listen: { host: string; port: number };
   /** Extra SANs of the hub certificate (besides localhost and 127.0.0.1). */
   hosts: string[];

@@ -5,6 +5,7 @@ import type { TrustPolicy } from '../protocol/trust.js';
 import type { HubCa } from './ca-store.js';
 import type { HubConfig } from './config.js';
 import type { HubMetrics } from './metrics.js';
+import type { ReplicaReader } from './replica.js';
 
 export interface HubIdentity {
   keyPem: string;
@@ -19,11 +20,11 @@ export interface HubDeps {
   /** Reads that must not wait for a write transaction (the per-request client check): a second SQLite connection, or `db` on PostgreSQL. */
   reader: Knex;
   /**
-   * Reads that may lag the primary by the replication delay (config databaseReadUrl: a streaming
-   * standby): the province queries' record lookups and the quality reports. `reader` when no replica
-   * is configured. Never for what must be current: revocation, replay, sequence and token checks.
+   * The read replica (config databaseReadUrl: a streaming standby), or null: the province queries'
+   * subject scan (keys only; rows are read on the primary) and the quality reports (hub/replica.ts).
+   * Never for what must be current: revocation, replay, sequence and token checks, record content.
    */
-  replica: Knex;
+  replica: ReplicaReader | null;
   audit: AuditLog;
   /** The provincial CA with its register and tokens in the hub database. */
   ca: HubCa;

@@ -18,6 +18,8 @@ export interface HubMetrics {
   records: Counter<'outcome'>;
   distributed: Counter<string>;
   queries: Counter<string>;
+  /** Reads meant for the read replica that went to the primary: `lag` (behind databaseReadMaxLagMs) or `error` (failed or slow). */
+  replicaFallbacks: Counter<string>;
   refusals: Counter<'code'>;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
 }
@@ -103,6 +105,7 @@ export function createHubMetrics(db: Knex): HubMetrics {
     records: new Counter({ name: 'credit_hub_batch_records_total', help: 'records and withdrawals in batches, by outcome (accepted, rejected, withdrawn)', labelNames: ['outcome'] as const, registers: [registry] }),
     distributed: new Counter({ name: 'credit_hub_distribution_items_total', help: 'distribution items sent to nodes', registers: [registry] }),
     queries: new Counter({ name: 'credit_hub_queries_total', help: 'province-wide queries answered', registers: [registry] }),
+    replicaFallbacks: new Counter({ name: 'credit_hub_replica_fallbacks_total', help: 'reads meant for the read replica (databaseReadUrl) that went to the primary, by reason (lag, error)', labelNames: ['reason'] as const, registers: [registry] }),
     refusals: new Counter({ name: 'credit_hub_refusals_total', help: 'requests refused, by error code', labelNames: ['code'] as const, registers: [registry] }),
     httpDuration: new Histogram({
       name: 'credit_hub_http_request_duration_seconds',

@@ -24,7 +24,6 @@ import { envelopesStore } from './envelopes-store.js';
 import { keepReceived, keepSent } from './evidence-log.js';
 import { nodesStore } from './nodes-store.js';
 import { recordsStore } from './records-store.js';
-import { bySubjectOnReplica } from './replica.js';
 import { noticesStore } from './objections-store.js';
 import { releaseFor, stillDisclosed } from './release-policy.js';
 
@@ -40,6 +39,8 @@ export function queryService(deps: HubDeps): QueryService {
       if (problems.length > 0) throw malformedPayload('query', problems);
       const purpose = payload.purpose?.trim() || undefined;
       let sealed!: Promise<Envelope>;
+      // the subject scan on the read replica, before the transaction (a slow replica holds no primary connection); null: scan the primary
+      const keys = deps.replica ? await deps.replica.keys(payload.subject) : null;
       await deps.db.transaction(async (trx) => {
         const now = deps.clock();
         const at = now.toISOString();
@@ -49,8 +50,8 @@ export function queryService(deps: HubDeps): QueryService {
         // Replay first: the id is claimed by inserting it (a stale ts below rolls the insert back).
         const [claimed, read] = await Promise.allSettled([
           envelopesStore.insert(trx, { id: header.id, fromNode: peer.nodeId, type: 'query', seq: header.seq, ts: header.ts, digest, receivedAt: at, outcome: 'answered', code: null, response: null }),
-          // on the read replica when one is configured, each row confirmed on the primary (hub/replica.ts)
-          deps.replica === deps.reader ? recordsStore.bySubject(trx, payload.subject) : bySubjectOnReplica(deps.replica, trx, payload.subject),
+          // rows read whole on the primary: found by the replica's scan, or by the primary's own (hub/replica.ts)
+          keys ? recordsStore.byKeys(trx, keys, payload.subject) : recordsStore.bySubject(trx, payload.subject),
         ]);
         if (claimed.status === 'rejected') throw claimed.reason;
         if (!claimed.value) throw protocolError('ERR_REPLAY', `query ${header.id} has been seen before`, { id: header.id });

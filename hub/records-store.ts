@@ -203,6 +203,31 @@ export const recordsStore = {
     }));
   },
 
+  /** The keys of the rows whose blind index matches `subject` (any status): what a read replica is asked for (hub/replica.ts). */
+  async keysBySubject(db: Db, subject: string): Promise<Array<{ sourceNode: string; id: string }>> {
+    const rows: Row[] = await db('hub_records').select('source_node', 'id').whereIn('subject', subjectKeys(db, subject));
+    return rows.map((r) => ({ sourceNode: String(r.source_node), id: String(r.id) }));
+  },
+
+  /**
+   * The active records among `keys` about `subject`, read whole on `db` (the primary) and opened
+   * there: a row whose subject is not `subject` (a correction, or a key a replica made up) is left out.
+   */
+  async byKeys(db: Db, keys: ReadonlyArray<{ sourceNode: string; id: string }>, subject: string): Promise<StoredHubRecord[]> {
+    const byNode = new Map<string, string[]>();
+    for (const k of keys) byNode.set(k.sourceNode, [...(byNode.get(k.sourceNode) ?? []), k.id]);
+    const rows: Row[] = [];
+    const per = LOOKUP_CHUNK[engineOf(db as Knex)];
+    for (const [node, ids] of byNode) {
+      const unique = [...new Set(ids)];
+      for (let i = 0; i < unique.length; i += per) rows.push(...((await whereIdIn(db, db('hub_records').select('*').where({ source_node: node, status: 'active' }), unique.slice(i, i + per))) as Row[]));
+    }
+    rows.sort((a, b) => (String(a.id) < String(b.id) ? -1 : String(a.id) > String(b.id) ? 1 : String(a.source_node) < String(b.source_node) ? -1 : 1));
+    return rows
+      .filter((r) => openRecord(db, hubRecordContext(String(r.source_node), String(r.id)), r).subject === subject)
+      .map((r) => ({ ...wireOf(db, r, String(r.source_node)), sourceNode: String(r.source_node), status: 'active' as const }));
+  },
+
   /** Every active record about `subject`, any node, oldest id first, with its current class. */
   async bySubject(db: Db, subject: string): Promise<StoredHubRecord[]> {
     // the blind index under each key held (and the code itself, for a row not yet sealed)

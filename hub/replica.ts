@@ -1,54 +1,102 @@
 /**
  * The hub's optional read replica (config `databaseReadUrl`, docs/scale.md): a PostgreSQL streaming
- * standby of the primary that serves the reads allowed to lag — the province queries' record
- * lookups and the quality reports. Before it is used, the start checks it is a copy of this store:
- * the same hub migrations applied and the same data keys registered (its sealed rows open with the
- * hub's data key); otherwise ERR_REPLICA_SCHEMA and the hub does not start.
+ * standby of the primary that does the province queries' subject scan and serves the quality
+ * reports. It is never trusted for content: a query asks it only which rows (source node, id) match
+ * the subject's blind index, and reads those rows whole on the primary, inside the query's
+ * transaction, where they are opened and their subject checked. So a lagging standby can only leave
+ * out records newer than its lag, and a hostile or wrong one can only leave records out — bounded:
+ *  - at start it must be a copy of this store (same hub migrations, same data keys with the same
+ *    check values, same subject HMAC key), else ERR_REPLICA_SCHEMA;
+ *  - per query, its lag is measured on the distribution cursor (every record and withdrawal the hub
+ *    accepts takes one): when it has not reached a cursor the primary had `databaseReadMaxLagMs` ago,
+ *    or it fails or does not answer within `databaseReadTimeoutMs`, the query scans the primary.
  */
 import type { Knex } from 'knex';
+import { createHash } from 'node:crypto';
 import { serviceError } from '../protocol/service-errors.js';
 import { HUB_MIGRATIONS_TABLE } from './migrations.js';
-import { recordsStore, type StoredHubRecord } from './records-store.js';
+import { recordsStore } from './records-store.js';
 
-async function rows(db: Knex, table: string, column: string): Promise<string[] | null> {
+async function rows(db: Knex, table: string, columns: readonly string[], where?: Record<string, string>): Promise<string[] | null> {
   if (!(await db.schema.hasTable(table))) return null;
-  return ((await db(table).select(column).orderBy(column)) as Array<Record<string, unknown>>).map((r) => String(r[column]));
+  const q = db(table).select(...columns).orderBy(columns[0]!);
+  if (where) q.where(where);
+  // values compared as digests: the subject HMAC key is not held in memory longer than this
+  return ((await q) as Array<Record<string, unknown>>).map((r) => createHash('sha256').update(columns.map((c) => String(r[c])).join('\0')).digest('hex'));
 }
 
-/** ERR_REPLICA_SCHEMA unless `replica` holds the primary's hub migrations and data key ids. */
+const CHECKS = [
+  { table: HUB_MIGRATIONS_TABLE, columns: ['name'], what: 'hub migrations' },
+  { table: 'hub_at_rest_keys', columns: ['kid', 'kcv'], what: 'data keys' },
+  { table: 'hub_settings', columns: ['name', 'value'], what: 'subject HMAC key (another hub\'s store)', where: { name: 'subject_hmac_key' } },
+] as const;
+
+/** ERR_REPLICA_SCHEMA unless `replica` holds the primary's hub migrations, data keys and subject HMAC key. */
 export async function assertSameSchema(primary: Knex, replica: Knex): Promise<void> {
-  for (const [table, column, what] of [[HUB_MIGRATIONS_TABLE, 'name', 'hub migrations'], ['hub_at_rest_keys', 'kid', 'data keys']] as const) {
-    const want = await rows(primary, table, column);
-    const got = await rows(replica, table, column);
+  for (const c of CHECKS) {
+    const want = await rows(primary, c.table, c.columns, 'where' in c ? c.where : undefined);
+    const got = await rows(replica, c.table, c.columns, 'where' in c ? c.where : undefined);
     if (got === null || JSON.stringify(got) !== JSON.stringify(want)) {
-      const missing = want?.filter((x) => !got?.includes(x)) ?? [];
       throw serviceError(
         'ERR_REPLICA_SCHEMA',
-        `config key databaseReadUrl: the read replica is not a copy of this hub's store (its ${what} differ${missing.length ? `: missing ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ' …' : ''}` : ''}); point it at a streaming standby of databaseUrl that has caught up, or remove databaseReadUrl`,
-        { key: 'databaseReadUrl', table },
+        `config key databaseReadUrl: the read replica is not a copy of this hub's store (its ${c.what} differ); point it at a streaming standby of databaseUrl that has caught up, or remove databaseReadUrl`,
+        { key: 'databaseReadUrl', table: c.table },
       );
     }
   }
 }
 
-/**
- * A province query's records read on the replica, confirmed on the primary (`trx`): each must still
- * be active there with the same class and version. A withdrawal (信用修复), a class raised after
- * distribution or a correction that the standby has not replayed yet would otherwise be answered
- * as it was; when any row differs, the query reads the primary instead. (A record newer than the
- * standby is simply not in the answer yet: the replication delay, docs/scale.md.) The check is a
- * primary-key read of the few rows found, not the subject scan the replica saved.
- */
-export async function bySubjectOnReplica(replica: Knex, trx: Knex.Transaction, subject: string): Promise<StoredHubRecord[]> {
-  const rows = await recordsStore.bySubject(replica, subject);
-  const byNode = new Map<string, string[]>();
-  for (const r of rows) byNode.set(r.sourceNode, [...(byNode.get(r.sourceNode) ?? []), r.id]);
-  for (const [node, ids] of byNode) {
-    const now = await recordsStore.held(trx, node, ids);
-    for (const r of rows.filter((x) => x.sourceNode === node)) {
-      const cur = now.get(r.id);
-      if (!cur || cur.status !== 'active' || cur.classification !== r.classification || cur.version !== (r.version ?? 1)) return recordsStore.bySubject(trx, subject);
-    }
-  }
-  return rows;
+const maxCursor = async (db: Knex): Promise<number> => Number(((await db('hub_distributions').max({ m: 'cursor' }).first()) as { m: number | string | null } | undefined)?.m ?? 0);
+
+/** A quality report on the replica when there is one (on the primary if it fails), else on the reader. */
+export function quality<T>(ctx: { replica: ReplicaReader | null; reader: Knex }, run: (db: Knex) => Promise<T>): Promise<T> {
+  return ctx.replica ? ctx.replica.report(run) : run(ctx.reader);
+}
+
+export interface ReplicaReader {
+  /** The keys of the rows matching `subject` on the replica, or null: read the primary (replica lagging, failing or slow). */
+  keys(subject: string): Promise<Array<{ sourceNode: string; id: string }> | null>;
+  /** Runs a report on the replica, or on the primary when the replica fails. */
+  report<T>(run: (db: Knex) => Promise<T>): Promise<T>;
+}
+
+export function replicaReader(o: { primary: Knex; replica: Knex; clock: () => Date; maxLagMs: number; timeoutMs: number; onFallback?: (reason: string) => void }): ReplicaReader {
+  /** (time, primary cursor) samples of the last maxLagMs, oldest first. */
+  let samples: Array<{ at: number; cursor: number }> = [];
+  let checked = { at: -Infinity, fresh: false };
+  const within = <T>(p: Promise<T>): Promise<T> =>
+    Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${o.timeoutMs} ms`)), o.timeoutMs).unref())]);
+  const fresh = async (): Promise<boolean> => {
+    const now = o.clock().getTime();
+    if (now - checked.at < 1000) return checked.fresh;
+    const [p, r] = await Promise.all([maxCursor(o.primary), within(maxCursor(o.replica))]);
+    samples.push({ at: now, cursor: p });
+    samples = samples.filter((s, i) => i === samples.length - 1 || now - s.at <= o.maxLagMs * 2);
+    // the oldest primary state the replica has not reached yet: how far behind it is
+    const behind = samples.find((s) => s.cursor > r);
+    checked = { at: now, fresh: behind === undefined || now - behind.at <= o.maxLagMs };
+    return checked.fresh;
+  };
+  return {
+    async keys(subject) {
+      try {
+        if (!(await fresh())) {
+          o.onFallback?.('lag');
+          return null;
+        }
+        return await within(recordsStore.keysBySubject(o.replica, subject));
+      } catch (e) {
+        o.onFallback?.((e as Error).message);
+        return null;
+      }
+    },
+    async report(run) {
+      try {
+        return await within(run(o.replica));
+      } catch (e) {
+        o.onFallback?.((e as Error).message);
+        return run(o.primary);
+      }
+    },
+  };
 }

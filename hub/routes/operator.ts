@@ -4,6 +4,7 @@
  * province-wide data-quality view. The same work `credit hub nodes|token|tokens|revoke|quality`
  * does from the shell; every change audited with the operator, src= and sid=.
  */
+import { quality } from '../replica.js';
 import type { FastifyInstance } from 'fastify';
 import { isRevocationReason, REVOCATION_REASONS, type RevocationReason } from '../../certs/crl.js';
 import { HUB_NODE_ID } from '../../certs/issue.js';
@@ -81,6 +82,6 @@ export async function operatorRoutes(app: FastifyInstance, opts: { ctx: HubConte
   app.get<{ Querystring: { month?: string } }>(
     '/v1/operator/quality',
     { schema: { summary: 'the province-wide data-quality indicators and the 市州 ranking (docs/quality.md)', querystring: { type: 'object', additionalProperties: false, properties: { month: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}$' } } }, response: { 200: QUALITY_REPORT_SCHEMA, ...sessionErrors } } },
-    async (request) => provinceQuality(ctx.replica, { now: ctx.clock(), ...(request.query.month ? { month: request.query.month } : {}) }),
+    async (request) => quality(ctx, (db) => provinceQuality(db, { now: ctx.clock(), ...(request.query.month ? { month: request.query.month } : {}) })),
   );
 }

@@ -4,6 +4,7 @@
  * a 市州 node (code ending 00) also the units of its city (ERR_QUALITY_SCOPE_DENIED otherwise).
  * The province-wide view is the operator's: `credit hub quality`.
  */
+import { quality } from '../replica.js';
 import type { FastifyInstance } from 'fastify';
 import { QUALITY_QUERY_SCHEMA, QUALITY_REPORT_SCHEMA } from '../../protocol/quality-schema.js';
 import type { HubContext } from '../route-context.js';
@@ -29,8 +30,8 @@ export async function qualityRoutes(app: FastifyInstance, opts: { ctx: HubContex
       const node = request.query.node ?? peer;
       if (!mayRead(peer, node)) throw hubError('ERR_QUALITY_SCOPE_DENIED', `node ${peer} may not read the quality indicators of ${node}`, { node, peer });
       const month = request.query.month;
-      const province = await provinceQuality(ctx.replica, { now: ctx.clock(), ...(month ? { month } : {}) });
-      const own = await provinceQuality(ctx.replica, { now: ctx.clock(), node, ...(month ? { month } : {}) });
+      const province = await quality(ctx, (db) => provinceQuality(db, { now: ctx.clock(), ...(month ? { month } : {}) }));
+      const own = await quality(ctx, (db) => provinceQuality(db, { now: ctx.clock(), node, ...(month ? { month } : {}) }));
       return { ...own, ...(province.ranking ? { ranking: province.ranking } : {}) };
     },
   );

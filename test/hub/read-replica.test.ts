@@ -17,6 +17,7 @@ import { connect } from '../../audit/knex-connect.js';
 import { initCaDir } from '../../certs/ca-dir.js';
 import { buildHubConfig } from '../../hub/config.js';
 import { HUB_MIGRATIONS_TABLE } from '../../hub/migrations.js';
+import { randomUscc, seededRng } from '../../protocol/identifiers.js';
 import { revokeNode } from '../../hub/enrolment-service.js';
 import { PG_URL, pgProblem, type Engine } from '../helpers/db.js';
 import { hubFixture, wire, type HubFixture, type TestNode } from './fixture.js';
@@ -32,8 +33,8 @@ if (problem !== null) {
     return (await f.openAs<ReceiptPayload>(node, res.json)).payload;
   };
   /** A query sealed and opened with `seed`'s keys (the shared CA and hub identity), sent to `to`. */
-  const ask = async (seed: HubFixture, to: HubFixture, node: TestNode, subject: string, clearance = 'restricted') => {
-    const res = await to.call(node.agent, 'POST', '/v1/queries', await seed.sealFrom(node, 'query', { subject, actor: 'user:alice', clearance, purpose: 'x' }));
+  const ask = async (seed: HubFixture, to: HubFixture, node: TestNode, subject: string, clearance = 'restricted', ts?: string) => {
+    const res = await to.call(node.agent, 'POST', '/v1/queries', await seed.sealFrom(node, 'query', { subject, actor: 'user:alice', clearance, purpose: 'x' }, ts ? { ts } : {}));
     return { res, answer: res.status === 200 ? (await seed.openAs<QueryAnswerPayload>(node, res.json)).payload : undefined };
   };
   /** The replica's schema as of now: a copy of every hub table (a standby that stops replaying here). */
@@ -63,11 +64,11 @@ if (problem !== null) {
   };
 
   /** A second hub process on the primary: the first one's CA directory and a copy of its data key, its own data directory. */
-  const secondHub = (t: Tap, seed: HubFixture, schema: string, replicaDb: Knex) =>
+  const secondHub = (t: Tap, seed: HubFixture, schema: string, replicaDb: Knex, config: Record<string, unknown> = {}) =>
     hubFixture(t, {
       engine: onSchema(schema),
       replicaDb,
-      config: { caDir: seed.caDir },
+      config: { caDir: seed.caDir, ...config },
       prepare: (c) => {
         copyFileSync(join(seed.config.dataDir, 'data.key'), join(c.dataDir, 'data.key'));
         chmodSync(join(c.dataDir, 'data.key'), 0o600);
@@ -85,20 +86,32 @@ if (problem !== null) {
       const before = wire('XK');
       const subject = String(before.fields.uscc);
       const raised = wire('XK', { fields: { uscc: subject, decisionNo: '长市监许〔2026〕12号' } });
-      await push(seed, cs, [before, raised]);
+      const moved = wire('XK', { fields: { uscc: subject, decisionNo: '长市监许〔2026〕13号' } });
+      const other = wire('XK', { fields: { uscc: randomUscc(seededRng(7)) } }); // about another company
+      await push(seed, cs, [before, raised, moved, other]);
       await snapshot(primarySchema, repSchema); // the standby stops replaying here
       const replicaDb = await connect(PG_URL, { schema: repSchema });
       t.teardown(() => replicaDb.destroy());
-      const f = await secondHub(t, seed, primarySchema, replicaDb);
+      const f = await secondHub(t, seed, primarySchema, replicaDb, { databaseReadMaxLagMs: 600_000 });
+      const fallbacks = async () => Object.fromEntries((await f.hub.app.hubCtx.metrics.replicaFallbacks.get()).values.map((v) => [String(v.labels.reason), v.value]));
       const node = await seed.enrol('430700', 3); // after the snapshot: the replica has never heard of it
       const after = wire('XK', { fields: { uscc: subject, decisionNo: '长市监许〔2026〕77号' } });
       await push(seed, node, [after]);
 
       const q = await ask(seed, f, node, subject);
       t.equal(q.res.status, 200, 'a node the replica has never heard of is served: its certificate was checked on the primary');
-      t.same(q.answer!.records.map((r) => r.id).sort(), [before.id, raised.id].sort(), 'the answer holds what the replica holds: the record stored after the snapshot is not there yet (replication lag)');
+      t.same(q.answer!.records.map((r) => r.id).sort(), [before.id, raised.id, moved.id].sort(), 'the replica found the rows: the record stored after the snapshot is not there yet (replication lag)');
       const both = await ask(seed, seed, node, subject);
-      t.same(both.answer!.records.map((r) => r.id).sort(), [before.id, raised.id, after.id].sort(), 'the hub without a replica answers from the primary: all three records');
+      t.same(both.answer!.records.map((r) => r.id).sort(), [before.id, raised.id, moved.id, after.id].sort(), 'the hub without a replica scans the primary: all four records');
+
+      // content never comes from the replica: a correction that moved a record to another company, a row the replica made up
+      await push(seed, cs, [{ ...moved, fields: { ...moved.fields, uscc: String(other.fields.uscc) }, updatedAt: new Date().toISOString() }]);
+      const blind = (await replicaDb('hub_records').where({ id: before.id }).first('subject')) as { subject: string };
+      await replicaDb('hub_records').where({ id: other.id }).update({ subject: blind.subject, fields: JSON.stringify({ decisionNo: 'FORGED' }) });
+      const content = await ask(seed, f, node, subject);
+      t.notOk(content.answer!.records.some((r) => r.id === moved.id), 'a record corrected to another company on the primary is not answered for the old one');
+      t.notOk(content.answer!.records.some((r) => r.id === other.id), 'a row the replica claims is about this subject, but is not on the primary, is left out');
+      t.notOk(JSON.stringify(content.answer).includes('FORGED'), 'nothing the replica holds reaches an answer');
 
       // what the standby has not replayed must not be answered as it was: a class raised after distribution, a withdrawal
       await push(seed, cs, [{ ...raised, classification: 'restricted', updatedAt: new Date().toISOString() }]);
@@ -109,6 +122,21 @@ if (problem !== null) {
       await seed.call(cs.agent, 'POST', '/v1/batches', await seed.sealFrom(cs, 'batch', { records: [], withdrawals: [{ id: before.id, reason: 'repair', at: new Date().toISOString() }] }));
       const afterRepair = await ask(seed, f, node, subject);
       t.notOk(afterRepair.answer!.records.some((r) => r.id === before.id), 'a record withdrawn on the primary (信用修复) is not answered from the replica');
+      t.same(await fallbacks(), {}, 'so far every scan was the replica\'s');
+
+      // a failing replica: the query scans the primary
+      await replicaDb.raw('ALTER TABLE hub_records RENAME TO hub_records_away');
+      const failing = await ask(seed, f, node, subject);
+      t.equal(failing.res.status, 200, 'a replica that fails does not fail the query');
+      t.ok(failing.answer!.records.some((r) => r.id === after.id), 'the primary was scanned: the newest record is there');
+      t.same(await fallbacks(), { error: 1 });
+      await replicaDb.raw('ALTER TABLE hub_records_away RENAME TO hub_records');
+      // a replica behind for longer than databaseReadMaxLagMs: the primary again
+      f.shiftClock(700_000);
+      const late = await ask(seed, f, node, subject, 'restricted', new Date(Date.now() + 700_000).toISOString());
+      t.ok(late.answer!.records.some((r) => r.id === after.id), 'a replica that has not caught up in databaseReadMaxLagMs is not used');
+      t.equal((await fallbacks()).lag, 1);
+      f.shiftClock(0);
 
       await revokeNode(seed.hub.app.hubCtx.db, seed.hub.app.hubCtx.ca, { nodeId: '430700', reason: 'keyCompromise', audit: seed.hub.app.hubCtx.audit });
       const revoked = await f.call(node.agent, 'POST', '/v1/queries', await seed.sealFrom(node, 'query', { subject, actor: 'user:alice', clearance: 'public' }));
@@ -124,7 +152,8 @@ if (problem !== null) {
       const seed = await hubFixture(t, { engine: onSchema(primarySchema) });
       const cases: Array<[string, (db: Knex) => Promise<void>]> = [
         ['a migration missing', async (db) => void (await db(HUB_MIGRATIONS_TABLE).where('id', (await db(HUB_MIGRATIONS_TABLE).max({ m: 'id' }).first())!.m).del())],
-        ['another data key', async (db) => void (await db('hub_at_rest_keys').update({ kid: 'zz' }))],
+        ['the data key\'s check value differs', async (db) => void (await db('hub_at_rest_keys').update({ kcv: '0000000000000000' }))],
+        ['another hub\'s subject HMAC key', async (db) => void (await db('hub_settings').where({ name: 'subject_hmac_key' }).update({ value: 'AAAA' }))],
         ['an empty database', async (db) => void (await db.raw('DROP TABLE ??', [HUB_MIGRATIONS_TABLE]))],
       ];
       for (const [what, spoil] of cases) {
