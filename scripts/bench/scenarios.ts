@@ -9,10 +9,11 @@ import { importXlsxScenario } from './import-xlsx.js';
 import { auditScenario } from './audit.js';
 import { schemaCheckScenario } from './schema-check.js';
 import { qualityScenario } from './quality.js';
+import { hubScaleScenario } from './hub-scale.js';
 
 /**
  * Every scenario, in the order they run: the raw limits first (store, crypto, the naive exchange),
  * then what the project does on top of them. Each lives in its own file; add new ones here.
  * `e2e` is the exchange itself (exchange.ts): node outbox → hub, and province-wide queries.
  */
-export const scenarios: Scenario[] = [rawInsertScenario, rawCryptoScenario, naiveScenario, sealOpenScenario, exchangeScenario, importScenario, importXlsxScenario, auditScenario, schemaCheckScenario, qualityScenario];
+export const scenarios: Scenario[] = [rawInsertScenario, rawCryptoScenario, naiveScenario, sealOpenScenario, exchangeScenario, importScenario, importXlsxScenario, auditScenario, schemaCheckScenario, qualityScenario, hubScaleScenario];
