@@ -2,7 +2,7 @@
  * Prometheus metrics with a registry per app (never prom-client's global one): batches by outcome,
  * records by outcome, distribution items, queries, refusals by code, nodes by status and records
  * held (read from the store at scrape time), per active node its last contact and its feed lag,
- * HTTP request durations by route.
+ * HTTP request durations by route, CRLs signed for the CRL routes.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
@@ -19,6 +19,7 @@ export interface HubMetrics {
   distributed: Counter<string>;
   queries: Counter<string>;
   refusals: Counter<'code'>;
+  crlBuilds: Counter<'crl'>;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
 }
 
@@ -104,6 +105,7 @@ export function createHubMetrics(db: Knex): HubMetrics {
     distributed: new Counter({ name: 'credit_hub_distribution_items_total', help: 'distribution items sent to nodes', registers: [registry] }),
     queries: new Counter({ name: 'credit_hub_queries_total', help: 'province-wide queries answered', registers: [registry] }),
     refusals: new Counter({ name: 'credit_hub_refusals_total', help: 'requests refused, by error code', labelNames: ['code'] as const, registers: [registry] }),
+    crlBuilds: new Counter({ name: 'credit_hub_crl_builds_total', help: 'CRLs signed for GET /v1/crl (crl="rsa") and GET /v1/crl/sm2 (crl="sm2"): at most one per cache period and process', labelNames: ['crl'] as const, registers: [registry] }),
     httpDuration: new Histogram({
       name: 'credit_hub_http_request_duration_seconds',
       help: 'HTTP request durations by route',
