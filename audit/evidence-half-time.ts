@@ -4,10 +4,11 @@
  * key could write a time before its revocation and attach an older, genuine CRL that does not list
  * it yet. So the verifier does not take it alone:
  *  - lower bound: the half cannot have been made before what it contains existed — the checkpoints
- *    its proofs are against and the exchange records it holds (the side's own clock, exact), the
- *    witness cosignatures it carries (the witness's clock, which the signer cannot move; allowed
- *    EVIDENCE_CLOCK_SKEW_MS of skew between the two machines). producedAt before that bound:
- *    ERR_EVIDENCE_BACKDATED;
+ *    its proofs are against and the exchange records it holds (the side's own clock), the witness
+ *    cosignatures it carries (the witness's clock, which the signer cannot move). The latest of
+ *    them, less EVIDENCE_CLOCK_SKEW_MS (skew between two machines; and halves made before this
+ *    check existed read producedAt before signing the checkpoint for their proofs, by up to a
+ *    signing's time): producedAt before that bound is ERR_EVIDENCE_BACKDATED;
  *  - the CRL: its thisUpdate ≤ producedAt (the CA's clock, same allowance; else ERR_EVIDENCE_BACKDATED:
  *    the half says it was made before the CRL it carries was issued) and producedAt ≤ its nextUpdate
  *    (else ERR_CRL_STALE);
@@ -24,8 +25,8 @@ import type { Revocation } from './evidence-verify.js';
 import type { InclusionProof } from './proofs.js';
 
 /**
- * Clock difference allowed between the side and the witness (or the CA) that wrote a time in the
- * half: 60 s, where `credit node check` fails a node's clock against the hub's.
+ * Allowance for the times a half contains or its CRL shows: 60 s, where `credit node check` fails a
+ * node's clock against the hub's (the witness and the CA are the hub).
  */
 export const EVIDENCE_CLOCK_SKEW_MS = 60_000;
 
@@ -38,26 +39,21 @@ function later(a: Bound | null, b: Bound): Bound {
   return a === null || b.at > a.at ? b : a;
 }
 
-/** The times the half's contents show, raw (for the revocation check) and with the skew allowance (for the lower bound). */
+/**
+ * The times the half's contents show: the latest, raw (the revocation check), and the lower bound
+ * on producedAt, the latest less EVIDENCE_CLOCK_SKEW_MS.
+ */
 function contentTimes(half: EvidenceHalf): { latest: Bound | null; floor: Bound | null } {
   let latest: Bound | null = null;
-  let floor: Bound | null = null;
-  const own = (iso: unknown, what: string) => {
+  const seen = (iso: unknown, what: string) => {
     const at = typeof iso === 'string' ? Date.parse(iso) : NaN;
-    if (Number.isNaN(at)) return;
-    latest = later(latest, { at, what });
-    floor = later(floor, { at, what });
+    if (!Number.isNaN(at)) latest = later(latest, { at, what });
   };
-  for (const p of half.proofs as InclusionProof[]) own(p.checkpoint?.time, `the checkpoint of tree size ${p.treeSize} it proves against (time ${String(p.checkpoint?.time)})`);
-  for (const e of half.exchange as { recordedAt?: unknown; header?: { id?: unknown } }[]) own(e.recordedAt, `the exchange record of ${String(e.header?.id)} it holds (recorded ${String(e.recordedAt)})`);
-  for (const c of half.cosignatures as Cosignature[]) {
-    const at = Date.parse(c.cosignedAt);
-    if (Number.isNaN(at)) continue;
-    const what = `the cosignature of tree size ${c.treeSize} by ${c.witness} it carries (cosignedAt ${c.cosignedAt})`;
-    latest = later(latest, { at, what });
-    floor = later(floor, { at: at - EVIDENCE_CLOCK_SKEW_MS, what: `${what}, less ${EVIDENCE_CLOCK_SKEW_MS / 1000} s of clock skew` });
-  }
-  return { latest, floor };
+  for (const p of half.proofs as InclusionProof[]) seen(p.checkpoint?.time, `the checkpoint of tree size ${p.treeSize} it proves against (time ${String(p.checkpoint?.time)})`);
+  for (const e of half.exchange as { recordedAt?: unknown; header?: { id?: unknown } }[]) seen(e.recordedAt, `the exchange record of ${String(e.header?.id)} it holds (recorded ${String(e.recordedAt)})`);
+  for (const c of half.cosignatures as Cosignature[]) seen(c.cosignedAt, `the cosignature of tree size ${c.treeSize} by ${c.witness} it carries (cosignedAt ${c.cosignedAt})`);
+  const l = latest as Bound | null;
+  return { latest: l, floor: l === null ? null : { at: l.at - EVIDENCE_CLOCK_SKEW_MS, what: `${l.what}, less ${EVIDENCE_CLOCK_SKEW_MS / 1000} s` } };
 }
 
 export interface HalfCrl {

@@ -165,6 +165,8 @@ t.test('a half whose time or CRL does not hold up: ERR_EVIDENCE_BACKDATED, ERR_E
   const early = await crl(cosignedAt - 3_600_000);
   t.same(await codes(forged({ crl: early })), [], 'control: re-signed with a current CRL and its own time, it verifies');
 
+  const cpTime = Math.max(...nodeHalf.half.proofs.map((p) => Date.parse(p.checkpoint!.time)));
+  t.same(await codes(forged({ crl: early, producedAt: new Date(cpTime - 5).toISOString() })), [], 'control: dated a few ms before its own checkpoint (as halves made before this check were) still verifies');
   const backdated = await codes(forged({ crl: early, producedAt: new Date(cosignedAt - EVIDENCE_CLOCK_SKEW_MS - 1000).toISOString() }));
   t.match(backdated, [/^ERR_EVIDENCE_BACKDATED 430100: producedAt .* is before the (cosignature of tree size \d+ by 430000|checkpoint|exchange record)/], 'producedAt before the witness cosigned the checkpoint it proves against');
   t.equal(backdated.length, 1);
