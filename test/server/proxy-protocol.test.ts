@@ -54,11 +54,14 @@ async function listeningHub(t: Test, trustProxy: string[], config: Record<string
   await f.app.listen({ host: '127.0.0.1', port: 0 });
   const port = (f.app.server.address() as { port: number }).port;
   /** POST /v1/login (wrong password) on a connection that first sends `prefix`; the src= of its audit entry. */
-  const login = async (prefix?: Buffer, headers: Record<string, string> = {}): Promise<string> => {
+  const login = async (prefix?: Buffer, headers: Record<string, string> = {}, o: { byteByByte?: boolean } = {}): Promise<string> => {
     const raw = await new Promise<Socket>((resolve, reject) => {
       const s = netConnect(port, '127.0.0.1', () => resolve(s)).on('error', reject);
     });
-    if (prefix) raw.write(prefix);
+    raw.setNoDelay(true);
+    // one write per byte, each flushed before the next: the header arrives in as many reads as the kernel makes of it
+    if (prefix && o.byteByByte) for (const b of prefix) await new Promise<void>((resolve, reject) => raw.write(Buffer.from([b]), (e) => (e ? reject(e) : resolve())));
+    else if (prefix) raw.write(prefix);
     const status = await new Promise<number>((resolve, reject) => {
       const tls = tlsConnect({ socket: raw, rejectUnauthorized: false, servername: 'localhost' });
       const req = httpsRequest({ createConnection: () => tls, method: 'POST', path: '/v1/login', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
@@ -159,4 +162,23 @@ t.test('proxyProtocol "required": a listed address must send a PROXY header, els
   t.match(h.warnings, [{ code: 'ERR_PROXY_HEADER_INVALID', peer: '127.0.0.1', reason: /no PROXY header from 127\.0\.0\.1: proxyProtocol is "required"/ }]);
   t.equal(h.warnings.length, 1);
   t.equal(await h.f.db('audit_log').where({ action: 'user.login' }).count({ c: '*' }).first().then((r) => Number((r as { c: number }).c)), 2, 'only the two connections with a header reached the route');
+});
+
+t.test('a header split across TCP segments, a large v2 TLV block, a second header inside the stream', async (t) => {
+  const h = await listeningHub(t, ['127.0.0.1']);
+  t.equal(await h.login(Buffer.from('PROXY TCP4 203.0.113.7 10.0.0.1 5555 443\r\n'), {}, { byteByByte: true }), '203.0.113.7', 'v1, one byte per write');
+  t.equal(await h.login(v2(1, 0x11, tcp4([198, 51, 100, 20], [10, 0, 0, 1])), {}, { byteByByte: true }), '198.51.100.20', 'v2, one byte per write');
+  const tlv = Buffer.alloc(60_000);
+  tlv[0] = 0xe0; // a custom TLV (PP2_TYPE_MIN_CUSTOM) of 59 997 bytes
+  tlv.writeUInt16BE(tlv.length - 3, 1);
+  t.equal(await h.login(v2(1, 0x11, Buffer.concat([tcp4([198, 51, 100, 21], [10, 0, 0, 1]), tlv]))), '198.51.100.21', 'v2 with a 60 kB TLV block: read whole, skipped');
+  // a second header after the first is not read as one: it is the start of what should be TLS, and the handshake fails
+  const before = await h.f.db('audit_log').where({ action: 'user.login' }).count({ c: '*' }).first().then((r) => Number((r as { c: number }).c));
+  const header = Buffer.from('PROXY TCP4 203.0.113.7 10.0.0.1 5555 443\r\n');
+  await new Promise<void>((resolve) => {
+    const s = netConnect((h.f.app.server.address() as { port: number }).port, '127.0.0.1', () => s.write(Buffer.concat([header, Buffer.from('PROXY TCP4 192.0.2.66 10.0.0.1 5555 443\r\n')])));
+    s.on('close', () => resolve()).on('error', () => undefined).resume();
+  });
+  t.equal(await h.f.db('audit_log').where({ action: 'user.login' }).count({ c: '*' }).first().then((r) => Number((r as { c: number }).c)), before, 'nothing reached a route');
+  t.same(h.warnings, [], 'no PROXY warning: the TLS layer refused the second one');
 });
