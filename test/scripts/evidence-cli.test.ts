@@ -10,7 +10,7 @@
  * signer revoked by then (ERR_EVIDENCE_SIGNATURE), also when only the other half's CRL shows it.
  */
 import t from 'tap';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '../../audit/knex-connect.js';
@@ -202,4 +202,18 @@ t.test('a half whose time or CRL does not hold up: ERR_EVIDENCE_BACKDATED, ERR_E
   t.same(await codes(withHubCrl(forged({ crl: early, producedAt: new Date(latest).toISOString() }))), [], 'control: the hub half with the newer CRL; the node half made before the revocation verifies');
   const oldCrl = await codes(withHubCrl(forged({ crl: early, producedAt: new Date(revokedAt.getTime() + 60_000).toISOString() })));
   t.match(oldCrl, [/^ERR_EVIDENCE_SIGNATURE 430100: the half's signer certificate .* was revoked/], "an older CRL in the node's half does not hide the revocation the hub's half shows");
+});
+
+t.test('a node that holds no CRL: its half is made with a warning and verifies as ERR_EVIDENCE_REVOCATION_UNCHECKED', async (t) => {
+  const crlFile = exchangePaths(f('node/data')).crl;
+  renameSync(crlFile, `${crlFile}.away`);
+  t.teardown(() => renameSync(`${crlFile}.away`, crlFile));
+  const made = await cli('audit', 'evidence', '--config', f('node/node.json'), '--envelope', batch.id, '--with', f('hub-half.json'), '--out', f('no-crl.json'));
+  t.equal(made.code, 0, made.err);
+  t.match(made.err, /^warning ERR_EVIDENCE_REVOCATION_UNCHECKED: 430100 holds no CRL/m);
+  const v = await cli('audit', 'evidence', 'verify', f('no-crl.json'), '--ca', f('ca.pem'));
+  t.equal(v.code, 1);
+  t.match(v.out, /430100 \(node\):[^\n]*CRL none/);
+  t.match(v.out, /^ERR_EVIDENCE_REVOCATION_UNCHECKED envelope \S+: 430100: the half carries no CRL/m);
+  t.match(v.err, /evidence package FAILED with 1 problem\(s\) \(ERR_EVIDENCE_REVOCATION_UNCHECKED\)/);
 });
