@@ -9,7 +9,9 @@ export const EVIDENCE_ERRORS = {
   ERR_EXCHANGE_UNPAIRED: 'a batch (or query) has no answer in the log, or an answer names an envelope id or digest the log does not hold',
   ERR_EVIDENCE_NOT_FOUND: 'this store holds no evidence of that envelope id',
   ERR_EVIDENCE_MALFORMED: 'the evidence package is not the canonical JSON the exporter wrote (a changed, added or removed byte, or a missing part)',
-  ERR_EVIDENCE_SIGNATURE: "a half of the evidence package is not signed by its side's trusted certificate",
+  ERR_EVIDENCE_SIGNATURE: "a half of the evidence package is not signed by its side's trusted certificate (or that certificate was revoked, in a CRL of the package, by the time the half was made)",
+  ERR_EVIDENCE_BACKDATED: "a half's producedAt is before something it contains (a checkpoint, an exchange record, a witness cosignature) or before its CRL's thisUpdate: it was made later than it says",
+  ERR_EVIDENCE_REVOCATION_UNCHECKED: 'a half carries no CRL: its signer and the envelopes it holds were not checked for revocation when it was made',
   ERR_EVIDENCE_INCOMPLETE: "the evidence package lacks the other side's half, an audit entry naming the envelope and its digest, or a cosigned checkpoint",
 } as const;
 

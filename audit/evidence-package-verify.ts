@@ -5,8 +5,11 @@
  *     canonical half verifies (ERR_EVIDENCE_SIGNATURE);
  *  3. its exchange evidence: every signature and signer (ERR_EXCHANGE_*, with the half's CRL once
  *     that CRL is shown to be signed by the root that issued the half's signer — the SM2 root for
- *     a half of an SM log, else ERR_CRL_INVALID — and current when the half was produced, else
- *     ERR_CRL_STALE), the envelope present, paired with its answer;
+ *     a half of an SM log, else ERR_CRL_INVALID — plus the entries of the other half's CRL of the
+ *     same root), the envelope present, paired with its answer; and the half's time
+ *     (evidence-half-time.ts): producedAt not before what the half contains nor before its CRL's
+ *     thisUpdate (ERR_EVIDENCE_BACKDATED), not after its nextUpdate (ERR_CRL_STALE), its signer not
+ *     revoked by then (ERR_EVIDENCE_SIGNATURE), a half without a CRL ERR_EVIDENCE_REVOCATION_UNCHECKED;
  *  4. its proofs: each entry included in the tree of a checkpoint signed by the side
  *     (ERR_AUDIT_PROOF_INVALID), cosignatures by the witness verifying and matching; at least one
  *     entry naming the envelope id and one of its digests (ERR_EVIDENCE_INCOMPLETE);
@@ -23,8 +26,9 @@ import { verifyText } from './crypto.js';
 import { envelopeLine, type Problem } from './evidence-log.js';
 import { EVIDENCE_HALF_FORMAT, EVIDENCE_PACKAGE_FORMAT, type EvidenceHalf, type EvidencePackage, type SignedHalf } from './evidence-package.js';
 import { ANSWERED_TYPES, type EnvelopeEvidence } from './evidence-record.js';
-import { checkEvidence, pairingProblems, type EvidenceTrust } from './evidence-verify.js';
+import { checkEvidence, pairingProblems, type EvidenceTrust, type Revocation } from './evidence-verify.js';
 import { verifyProof, type InclusionProof } from './proofs.js';
+import { halfTimeProblems, type HalfCrl } from './evidence-half-time.js';
 
 export interface PackageVerdict {
   envelopeId: string;
@@ -133,24 +137,30 @@ export async function verifyPackage(text: string, caCertPems: readonly string[],
   if (!pkg) return { envelopeId: '', sides: [], problems, notes, lines };
   const id = pkg.envelopeId;
   let header: EnvelopeEvidence['header'] | undefined;
+  // first every half's signature and CRL: a revocation in the genuine CRL of either half counts for both (of the same root)
+  const signed: { h: SignedHalf; root: string; crl: HalfCrl | 'none' | 'refused'; entries: Revocation[] }[] = [];
   for (const h of pkg.halves) {
-    const half = h.half;
     const sig = halfSignature(h, caCertPems);
     problems.push(...sig);
     if (sig.length > 0) continue; // nothing unsigned is looked at further
-    const trust: EvidenceTrust = { caCertPems };
-    if (half.crl !== null) {
-      try {
-        const crl = await parseCrl(half.crl, { caCertPem: issuingRoot(h.signerCertPem, caCertPems) });
-        trust.revoked = crl.entries;
-        // the CRL must have been current when the half was made: past its nextUpdate, later revocations may be missing
-        if (crl.nextUpdate === undefined || crl.nextUpdate.getTime() < Date.parse(half.producedAt)) {
-          problems.push({ code: 'ERR_CRL_STALE', id, message: `${half.side}: its CRL (nextUpdate ${crl.nextUpdate?.toISOString() ?? 'none'}) was past its nextUpdate when the half was produced (${half.producedAt}): revocations after it would be missing` });
-        }
-      } catch (e) {
-        problems.push({ code: isCreditError(e) ? e.code : 'ERR_EVIDENCE_MALFORMED', id, message: `${half.side}: its CRL: ${(e as Error).message}` });
-      }
+    const root = issuingRoot(h.signerCertPem, caCertPems);
+    if (h.half.crl === null) {
+      signed.push({ h, root, crl: 'none', entries: [] });
+      continue;
     }
+    try {
+      const crl = await parseCrl(h.half.crl, { caCertPem: root });
+      signed.push({ h, root, crl, entries: crl.entries });
+    } catch (e) {
+      problems.push({ code: isCreditError(e) ? e.code : 'ERR_EVIDENCE_MALFORMED', id, message: `${h.half.side}: its CRL: ${(e as Error).message}` });
+      signed.push({ h, root, crl: 'refused', entries: [] });
+    }
+  }
+  for (const { h, root, crl } of signed) {
+    const half = h.half;
+    const revoked = signed.filter((s) => s.root === root).flatMap((s) => s.entries);
+    const trust: EvidenceTrust = { caCertPems, ...(revoked.length > 0 || crl !== 'none' ? { revoked } : {}) };
+    problems.push(...halfTimeProblems(half, id, crl, certFromPem(h.signerCertPem).serial, revoked).problems);
     const list: EnvelopeEvidence[] = [];
     for (const raw of half.exchange) {
       const e = envelopeLine({ kind: 'envelope', ...(raw as object) });

@@ -96,8 +96,12 @@ async function treeSizeFor(side: SideOfStore, seq: number): Promise<{ size: numb
   return { size: cp!.treeSize };
 }
 
-/** This side's signed half of the evidence of envelope `envelopeId`. ERR_EVIDENCE_NOT_FOUND when the store kept none. */
-export async function buildHalf(side: SideOfStore, envelopeId: string, now = new Date()): Promise<SignedHalf> {
+/**
+ * This side's signed half of the evidence of envelope `envelopeId`. ERR_EVIDENCE_NOT_FOUND when the
+ * store kept none. `producedAt` is read from `clock` once the proofs are made: a checkpoint signed
+ * for them is older than the half (the verifier holds the half to that, evidence-half-time.ts).
+ */
+export async function buildHalf(side: SideOfStore, envelopeId: string, clock: () => Date = () => new Date()): Promise<SignedHalf> {
   const exchange = await evidenceStore.about(side.db, side.table, envelopeId);
   if (!exchange.some((e) => e.header.id === envelopeId)) {
     throw evidenceError('ERR_EVIDENCE_NOT_FOUND', `the ${side.role} store of ${side.nodeId} kept no evidence of envelope ${envelopeId}`, { envelopeId });
@@ -112,7 +116,7 @@ export async function buildHalf(side: SideOfStore, envelopeId: string, now = new
   }
   const signerCertPem = certFromPem(side.signer.certPem).pem;
   const half: EvidenceHalf = {
-    format: EVIDENCE_HALF_FORMAT, side: side.nodeId, role: side.role, envelopeId, producedAt: now.toISOString(),
+    format: EVIDENCE_HALF_FORMAT, side: side.nodeId, role: side.role, envelopeId, producedAt: clock().toISOString(),
     exchange, proofs, cosignatures: [...cosignatures.values()], chain: [signerCertPem, certFromPem(side.caCertPem).pem], crl: side.crlPem,
   };
   return { half, signature: signText(side.signer.keyPem, canonicalize(half)), signerCertPem };

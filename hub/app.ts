@@ -177,7 +177,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       disableRequestLogging: true, // hub/request-log.ts: one line per request, polls at debug
     });
     // behind an L4 balancer: the client's address from its PROXY header, read only from trustProxy addresses
-    if (config.trustProxy.length > 0) installProxyProtocol(app.server as unknown as TlsServer, config.trustProxy, app.log);
+    if (config.trustProxy.length > 0) installProxyProtocol(app.server as unknown as TlsServer, config.trustProxy, app.log, { required: config.proxyProtocol === 'required' });
     installRequestLog(app);
     installRequestContext(app);
     app.decorate('hubCtx', ctx);

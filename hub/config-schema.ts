@@ -31,6 +31,7 @@ export const HUB_CONFIG_SCHEMA: SchemaNode = {
     maxEnvelopeBytes: { type: 'integer', minimum: 65_536, maximum: 256 * MIB, default: 16 * MIB, description: 'largest envelope body accepted (bigger: 413 ERR_BODY_TOO_LARGE)' },
     bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 16 * MIB, default: MIB, description: 'largest plain JSON body (enrol, renew)' },
     rateLimit: rateLimitSchema({ description: 'per-client request rate limit (clients are node ids, or addresses without a certificate)', max: 3000, maxDescription: 'requests per window per client' }),
+    proxyProtocol: { type: 'string', enum: ['optional', 'required'], default: 'optional', description: 'with trustProxy: "required" closes a connection from a listed address that does not begin with a PROXY header (ERR_PROXY_HEADER_INVALID) — set it when the listed addresses are L4 balancers that pass TLS through; "optional" also serves them without one (TLS gateways sending X-Forwarded-For)' },
     logLevel: LOG_LEVEL_SCHEMA,
     retention: retentionSchema('hub_envelopes rows'),
     shutdownTimeoutMs: SHUTDOWN_TIMEOUT_SCHEMA,

@@ -47,6 +47,8 @@ export interface HubConfig {
   accounts: AccountsConfig;
   /** TLS gateways whose X-Forwarded-For is believed (addresses, CIDRs; server/trust-proxy.ts); empty: none. */
   trustProxy: string[];
+  /** With trustProxy: whether a connection from a listed address must begin with a PROXY header (L4 balancers) or may not (TLS gateways too). */
+  proxyProtocol: 'optional' | 'required';
   /** Encryption at rest: the data key file and its wrapper (server/config-schema.ts atRestOptions). */
   atRest?: { keyFile?: string; keyWrapper?: string };
   /** The audit log: `hashAlg` only when the config file sets it (server/config-schema.ts AUDIT_SCHEMA). */

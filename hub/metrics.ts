@@ -2,7 +2,7 @@
  * Prometheus metrics with a registry per app (never prom-client's global one): batches by outcome,
  * records by outcome, distribution items, queries, refusals by code, nodes by status and records
  * held (read from the store at scrape time), per active node its last contact and its feed lag,
- * HTTP request durations by route.
+ * HTTP request durations by route, CRLs signed for the CRL routes.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
@@ -21,6 +21,7 @@ export interface HubMetrics {
   /** Reads meant for the read replica that went to the primary: `lag` (behind databaseReadMaxLagMs) or `error` (failed or slow). */
   replicaFallbacks: Counter<string>;
   refusals: Counter<'code'>;
+  crlBuilds: Counter<'crl'>;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
 }
 
@@ -107,6 +108,7 @@ export function createHubMetrics(db: Knex): HubMetrics {
     queries: new Counter({ name: 'credit_hub_queries_total', help: 'province-wide queries answered', registers: [registry] }),
     replicaFallbacks: new Counter({ name: 'credit_hub_replica_fallbacks_total', help: 'reads meant for the read replica (databaseReadUrl) that went to the primary, by reason (lag, error)', labelNames: ['reason'] as const, registers: [registry] }),
     refusals: new Counter({ name: 'credit_hub_refusals_total', help: 'requests refused, by error code', labelNames: ['code'] as const, registers: [registry] }),
+    crlBuilds: new Counter({ name: 'credit_hub_crl_builds_total', help: 'CRLs signed for GET /v1/crl (crl="rsa") and GET /v1/crl/sm2 (crl="sm2"): at most one per cache period and process', labelNames: ['crl'] as const, registers: [registry] }),
     httpDuration: new Histogram({
       name: 'credit_hub_http_request_duration_seconds',
       help: 'HTTP request durations by route',

@@ -1,11 +1,12 @@
 /**
  * The exchange's figures on the node's /metrics, read at scrape time: outbox depth, age of the
  * oldest record not yet acknowledged by the hub, last hub contact, batches by receipt status,
- * certificate days left.
+ * certificate days left, how long each CRL held from the hub stays current.
  */
 import type { Knex } from 'knex';
 import { Gauge, type Registry } from 'prom-client';
 import { certInfo } from '../certs/pki-crypto.js';
+import { heldCrls } from './held-crls.js';
 import type { Exchange } from './exchange/exchange.js';
 import { outboxStore } from './exchange/outbox-store.js';
 
@@ -56,6 +57,16 @@ export function registerExchangeMetrics(registry: Registry, db: Knex, exchange: 
       this.reset();
       for (const s of ['open', 'sent', 'accepted', 'refused']) this.set({ status: s }, 0);
       for (const r of rows) this.set({ status: r.status }, Number(r.n));
+    },
+  });
+  new Gauge({
+    name: 'credit_node_crl_valid_seconds',
+    help: "seconds until the CRL held from the hub passes its nextUpdate (negative: stale), crl=rsa (GET /v1/crl) and, enrolled with an SM2 key, crl=sm2 (GET /v1/crl/sm2); absent: none held",
+    labelNames: ['crl'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const c of await heldCrls(exchange.identity.current())) this.set({ crl: c.crl }, c.nextUpdate === undefined ? -1 : (c.nextUpdate.getTime() - clock().getTime()) / 1000);
     },
   });
   new Gauge({

@@ -9,7 +9,8 @@
  *       (0x11 TCP4, 0x21 TCP6, others carry no address we use), uint16 length, addresses, TLVs
  *
  * A LOCAL (v2) or UNKNOWN (v1) header names no client (the balancer's own health check): the
- * connection keeps its socket peer. Anything else that starts like a header but is not one is
+ * connection keeps its socket peer. IPv6 client addresses come out as Node writes a peer address
+ * (canonicalIPv6: compressed, lower case; IPv4-mapped as IPv4). Anything else that starts like a header but is not one is
  * ERR_PROXY_HEADER_INVALID.
  */
 import { isIPv4, isIPv6 } from 'node:net';
@@ -45,6 +46,27 @@ export function readProxyHeader(buf: Buffer): ProxyRead {
   return readV2(buf);
 }
 
+/**
+ * An IPv6 address as Node writes a socket's peer: compressed, lower case (RFC 5952), and an
+ * IPv4-mapped one (::ffff:a.b.c.d, a dual-stack balancer's IPv4 client) as the IPv4 address — so the
+ * same client has one spelling in src= and one rate-limit key, whichever way the balancer wrote it.
+ * Null when it is no plain IPv6 address (a zone index such as %eth0 names no client).
+ */
+export function canonicalIPv6(addr: string): string | null {
+  if (!isIPv6(addr) || addr.includes('%')) return null;
+  let host: string;
+  try {
+    host = new URL(`http://[${addr}]/`).hostname.slice(1, -1);
+  } catch {
+    return null;
+  }
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
+  if (!mapped) return host;
+  const hi = parseInt(mapped[1]!, 16);
+  const lo = parseInt(mapped[2]!, 16);
+  return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+}
+
 function readV1(buf: Buffer): ProxyRead {
   const end = buf.subarray(0, V1_MAX + 1).indexOf('\r\n', 0, 'latin1');
   if (end < 0) {
@@ -60,7 +82,10 @@ function readV1(buf: Buffer): ProxyRead {
   if (!isAddr) invalid(`v1 protocol ${JSON.stringify(proto.slice(0, 16))} is not TCP4, TCP6 or UNKNOWN`);
   if (!isAddr(src) || !isAddr(dst)) invalid(`v1 addresses are not ${proto} addresses`);
   for (const p of [sport, dport]) if (!/^(0|[1-9]\d{0,4})$/.test(p) || Number(p) > 65535) invalid('v1 port is not 0–65535');
-  return { kind: 'header', length: end + 2, source: src };
+  if (proto === 'TCP4') return { kind: 'header', length: end + 2, source: src };
+  const source = canonicalIPv6(src);
+  if (source === null || canonicalIPv6(dst) === null) invalid('v1 TCP6 addresses must be plain IPv6 addresses (no zone index)');
+  return { kind: 'header', length: end + 2, source };
 }
 
 function readV2(buf: Buffer): ProxyRead {
@@ -81,7 +106,7 @@ function readV2(buf: Buffer): ProxyRead {
     if (length < 16 + 36) invalid('v2 TCP6 address block shorter than 36 bytes');
     const groups: string[] = [];
     for (let i = 0; i < 8; i++) groups.push(buf.readUInt16BE(16 + 2 * i).toString(16));
-    return { kind: 'header', length, source: groups.join(':') };
+    return { kind: 'header', length, source: canonicalIPv6(groups.join(':')) };
   }
   return { kind: 'header', length, source: null }; // UNSPEC or UNIX: no IP address to use
 }

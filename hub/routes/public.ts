@@ -12,6 +12,7 @@ import { SUPPORTED_VERSIONS } from '../../protocol/version.js';
 import type { HubContext } from '../route-context.js';
 import { syncProvinceCatalog } from '../catalog-service.js';
 import { catalogStore } from '../catalog-store.js';
+import { crlCache } from '../crl-cache.js';
 import { hubError } from '../errors.js';
 import { enrollBody, enrollResponse, errorSchema, protocolInfoResponse } from '../schemas.js';
 
@@ -54,21 +55,19 @@ export async function publicRoutes(app: FastifyInstance, opts: { ctx: HubContext
     windowMs: ctx.config.windowMs,
   }));
 
-  let crl: { pem: string; at: number } | null = null;
+  // one build per CRL_CACHE_MS, concurrent requests at expiry awaiting it (hub/crl-cache.ts)
+  const crl = crlCache((now) => buildCrl(ctx.ca, { now }), ctx.clock, CRL_CACHE_MS, () => ctx.metrics.crlBuilds.inc({ crl: 'rsa' }));
   app.get(EXCHANGE_ROUTES.crl, async (_request, reply) => {
-    const now = ctx.clock();
-    if (crl === null || now.getTime() - crl.at >= CRL_CACHE_MS || now.getTime() < crl.at) crl = { pem: await buildCrl(ctx.ca, { now }), at: now.getTime() };
-    return reply.type('application/pkix-crl').header('cache-control', `max-age=${CRL_CACHE_MS / 1000}`).send(crl.pem);
+    const pem = await crl.get();
+    return reply.type('application/pkix-crl').header('cache-control', `max-age=${CRL_CACHE_MS / 1000}`).send(pem);
   });
 
   // the SM2 root's CRL: the same register, signed SM2-with-SM3 (ID 1234567812345678), cached the same way
-  let sm2Crl: { pem: string; at: number } | null = null;
+  const sm2Crl = crlCache((now) => buildSm2RegisterCrl(ctx.ca, ctx.ca.sm2!.issuer, { now }), ctx.clock, CRL_CACHE_MS, () => ctx.metrics.crlBuilds.inc({ crl: 'sm2' }));
   app.get(EXCHANGE_ROUTES.sm2Crl, { schema: { response: { 404: errorSchema } } }, async (_request, reply) => {
-    const sm2 = ctx.ca.sm2;
-    if (sm2 === undefined) throw hubError('ERR_SM2_CA_ABSENT', 'this hub has no SM2 root (`credit ca init --algorithm sm2` in its CA directory): it issues no SM2 certificates and publishes no SM2 CRL');
-    const now = ctx.clock();
-    if (sm2Crl === null || now.getTime() - sm2Crl.at >= CRL_CACHE_MS || now.getTime() < sm2Crl.at) sm2Crl = { pem: await buildSm2RegisterCrl(ctx.ca, sm2.issuer, { now }), at: now.getTime() };
-    return reply.type('application/pkix-crl').header('cache-control', `max-age=${CRL_CACHE_MS / 1000}`).send(sm2Crl.pem);
+    if (ctx.ca.sm2 === undefined) throw hubError('ERR_SM2_CA_ABSENT', 'this hub has no SM2 root (`credit ca init --algorithm sm2` in its CA directory): it issues no SM2 certificates and publishes no SM2 CRL');
+    const pem = await sm2Crl.get();
+    return reply.type('application/pkix-crl').header('cache-control', `max-age=${CRL_CACHE_MS / 1000}`).send(pem);
   });
 
   // the province supplementary catalog: signed by the hub, so served to anyone like the CRL

@@ -2,7 +2,7 @@
  * The node's side of the hub exchange, assembled: identity (keys from DATADIR/exchange/), the HTTP
  * client, the outbox hooks, and six loops — sender, puller, witness, renewal, crl, catalog — started
  * and stopped with the app (app.ts). Without `hub` in the config none of this exists.
- * The crl loop fetches the hub's CRL (and, enrolled with an SM2 key, its SM2 CRL) (at start, then every CRL_REFRESH_MS, sooner when its
+ * The crl loop fetches the hub's CRL (and, enrolled with an SM2 key, its SM2 CRL; a 404 for it is warned once, ERR_SM2_CA_ABSENT) (at start, then every CRL_REFRESH_MS, sooner when its
  * nextUpdate is near); the hub's certificate is checked against it on every new TLS connection
  * and every envelope, so a revoked hub is refused (ERR_CERT_REVOKED), and once the CRL is past its
  * nextUpdate everything from the hub is (ERR_CRL_STALE) until a current one is fetched.
@@ -87,6 +87,8 @@ export interface Exchange {
   catalog: CatalogSync;
   /** When a loop last finished a step talking to the hub, and since when every step has failed (null: not failing). */
   contact(): { lastAt: Date | null; failingSince: Date | null };
+  /** Since when the hub answers 404 for the SM2 CRL though this node is enrolled with an SM2 key (null: it serves it). */
+  sm2CrlAbsentSince(): Date | null;
 }
 
 /** How often the node fetches the hub's CRL (the hub signs a new one each minute, valid 7 days). */
@@ -160,6 +162,7 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
     log.info({}, 'hub exchange: hub certificate refreshed');
   }
 
+  let sm2CrlAbsentSince: Date | null = null;
   async function refreshCrl(signal?: AbortSignal): Promise<void> {
     const pem = await client.getCrl(signal);
     if (await identity.setCrl(pem)) {
@@ -169,7 +172,18 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
     // enrolled with an SM2 key: keep the SM2 root's CRL too (evidence halves of an SM log carry it); a hub without one answers 404
     if (identity.current().sm2 === undefined) return;
     const sm2Pem = await client.getSm2Crl(signal);
-    if (sm2Pem !== null && (await identity.setSm2Crl(sm2Pem, clock()))) log.debug({}, 'hub exchange: SM2 CRL refreshed');
+    if (sm2Pem === null) {
+      // the hub that enrolled this node's SM2 key lost its SM2 root (or a process behind the balancer has none): warned once, /readyz reports it
+      if (sm2CrlAbsentSince === null) {
+        sm2CrlAbsentSince = clock();
+        const held = identity.current().sm2CrlPem !== undefined;
+        log.warn({ code: 'ERR_SM2_CA_ABSENT', held }, `hub exchange: the hub does not serve its SM2 CRL (GET /v1/crl/sm2: 404) though this node is enrolled with an SM2 key; ${held ? 'the one held is kept until its nextUpdate, then /readyz reports it stale' : 'none is held: /readyz reports it'} [ERR_SM2_CA_ABSENT]`);
+      }
+      return;
+    }
+    if (sm2CrlAbsentSince !== null) log.info({ absentSince: sm2CrlAbsentSince.toISOString() }, 'hub exchange: the hub serves its SM2 CRL again');
+    sm2CrlAbsentSince = null;
+    if (await identity.setSm2Crl(sm2Pem, clock())) log.debug({}, 'hub exchange: SM2 CRL refreshed');
   }
 
   const catalog = createCatalogSync({ dataDir: config.dataDir, identity, client: getClient, audit, clock, log });
@@ -249,6 +263,7 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
       await client.close();
     },
     contact: () => ({ lastAt: lastContactAt, failingSince }),
+    sm2CrlAbsentSince: () => sm2CrlAbsentSince,
     async status() {
       const m = identity.current();
       const backlog = await outboxStore.backlog(db);

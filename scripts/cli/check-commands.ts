@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
+import { parseCrl } from '../../certs/crl.js';
 import { tlsClientOptions } from '../../certs/tls.js';
 import { isCreditError } from '../../protocol/errors.js';
 import { loadConfig } from '../../node/config.js';
@@ -74,6 +75,7 @@ export const nodeCheckCommand: Command = command({
           const crlPem = existsSync(paths.crl) ? readFileSync(paths.crl, 'utf8') : undefined;
           lines.push(...(await checkCertificate('certificate', paths.cert, { now: new Date(), caCertPem, ...(crlPem === undefined ? {} : { crlPem }), renewal: 'the node renews it while the hub is reachable; if it lapsed, re-enrol with a new token' })));
           if (crlPem === undefined) lines.push({ verdict: 'warn', what: 'CRL', detail: `${paths.crl} not fetched yet (the node fetches it from the hub)` });
+          if (existsSync(paths.sm2Cert)) lines.push(await sm2CrlLine(paths, new Date()));
           if (values['offline'] !== true) lines.push(...(await checkHubContact(config.hub.url, { caCertPem, certPem: readFileSync(paths.cert, 'utf8'), keyPem: readFileSync(paths.key, 'utf8') }, Math.min(config.hub.timeoutMs, 10_000))));
         }
       }
@@ -81,6 +83,18 @@ export const nodeCheckCommand: Command = command({
     return report(lines, io);
   },
 });
+
+/** A node enrolled with an SM2 key keeps the SM2 root's CRL (GET /v1/crl/sm2) for the evidence of its SM log: fetched, the SM2 root's, current. */
+async function sm2CrlLine(paths: ReturnType<typeof exchangePaths>, now: Date): Promise<CheckLine> {
+  if (!existsSync(paths.sm2Crl)) return { verdict: 'warn', what: 'SM2 CRL', detail: `${paths.sm2Crl} not fetched yet (a node enrolled with an SM2 key fetches it from the hub, GET /v1/crl/sm2)` };
+  try {
+    const crl = await parseCrl(readFileSync(paths.sm2Crl, 'utf8'), { caCertPem: readFileSync(paths.sm2Ca, 'utf8') });
+    if (crl.nextUpdate === undefined || crl.nextUpdate < now) return { verdict: 'warn', what: 'SM2 CRL', detail: `the stored SM2 CRL's nextUpdate ${crl.nextUpdate?.toISOString() ?? '(none)'} has passed: evidence halves of the SM log would carry it stale (ERR_CRL_STALE); the node fetches a new one from the hub` };
+    return { verdict: 'ok', what: 'SM2 CRL', detail: `the SM2 root's, fresh until ${crl.nextUpdate.toISOString()}` };
+  } catch (e) {
+    return { verdict: 'FAIL', what: 'SM2 CRL', detail: isCreditError(e) ? `${e.code}: ${e.message}` : String(e) };
+  }
+}
 
 export const hubCheckCommand: Command = command({
   name: 'check',

@@ -30,6 +30,9 @@ async function produce(ctx: CommandContext): Promise<number> {
     others.push(...pkg.halves);
   }
   const mine = await withSide(configFile, async (side) => buildHalf({ ...side, crlPem: await side.crlPem() }, id));
+  if (mine.half.crl === null) {
+    io.stderr(`warning ERR_EVIDENCE_REVOCATION_UNCHECKED: ${mine.half.side} holds no CRL, so its half carries none and verifies as not revocation-checked; start the node so it fetches one from the hub (GET /v1/crl, on SM GET /v1/crl/sm2), then make the half again\n`);
+  }
   const halves = [mine, ...others.filter((h) => h.half.side !== mine.half.side)];
   writeFileSync(out, packageText(id, halves));
   const missing = halves.length < 2 ? ` — the other side's half is not in it yet: its operator runs \`credit audit evidence --config <its config> --envelope ${id} --out half.json\`, then run this again with --with half.json` : '';

@@ -8,7 +8,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { evidenceStore } from '../../audit/evidence-store.js';
 import { readExchangeLog, toExchangeNdjson } from '../../audit/evidence-log.js';
 import { verifyExchangeLog, type EvidenceTrust } from '../../audit/evidence-verify.js';
-import { parseCrl } from '../../certs/crl.js';
+import { parseCrl, type ParsedCrl } from '../../certs/crl.js';
+import { protocolError } from '../../protocol/errors.js';
 import { splitPemCerts } from '../../audit/crypto.js';
 import { cliError } from '../errors.js';
 import { withSide } from './exchange-side.js';
@@ -32,8 +33,11 @@ export function readFileOrUsage(path: string, what: string): string {
   }
 }
 
-/** --ca (one or more PEM certificates) and --crl (checked to be signed by one of them: ERR_CRL_INVALID otherwise) as verification trust. */
-export async function trustFrom(values: CommandContext['values']): Promise<EvidenceTrust> {
+/**
+ * --ca (one or more PEM certificates) and --crl (checked to be signed by one of them: ERR_CRL_INVALID
+ * otherwise; and current, nextUpdate not before `now`: ERR_CRL_STALE otherwise) as verification trust.
+ */
+export async function trustFrom(values: CommandContext['values'], now = new Date()): Promise<EvidenceTrust> {
   const caFile = requireString(values, 'ca');
   const caCertPems = splitPemCerts(readFileOrUsage(caFile, '--ca'));
   if (caCertPems.length === 0) throw cliError('ERR_USAGE', `--ca ${caFile} holds no PEM certificate`);
@@ -43,11 +47,18 @@ export async function trustFrom(values: CommandContext['values']): Promise<Evide
   const text = readFileOrUsage(crlFile, '--crl');
   let firstError: unknown;
   for (const caCertPem of caCertPems) {
+    let crl: ParsedCrl;
     try {
-      return { caCertPems, revoked: (await parseCrl(text, { caCertPem })).entries };
+      crl = await parseCrl(text, { caCertPem });
     } catch (e) {
       firstError ??= e;
+      continue;
     }
+    // a CRL past its nextUpdate may miss later revocations: refused, as the node refuses one (protocol/ca-trust.ts)
+    if (crl.nextUpdate === undefined || crl.nextUpdate.getTime() < now.getTime()) {
+      throw protocolError('ERR_CRL_STALE', `--crl ${crlFile} is past its nextUpdate (${crl.nextUpdate?.toISOString() ?? 'none'}; now ${now.toISOString()}): revocations after it could be missing; fetch a current one (\`credit hub crl\`, GET /v1/crl, or GET /v1/crl/sm2 for SM envelopes)`, { nextUpdate: crl.nextUpdate?.toISOString() ?? null, at: now.toISOString() });
+    }
+    return { caCertPems, revoked: crl.entries };
   }
   throw firstError;
 }
@@ -89,7 +100,7 @@ const verifyCmd = command({
     '  --ca FILE     the provincial CA certificate (PEM)',
     '  --crl FILE    the hub\'s CRL (PEM, `credit hub crl` or GET /v1/crl; for SM envelopes with --ca sm2-ca.pem, `credit hub crl --sm2`',
     '                or GET /v1/crl/sm2), signed by a root in --ca: an envelope signed or recorded at or after',
-    '                its signer\'s revocation time fails ERR_EXCHANGE_REVOKED_SIGNER',
+    '                its signer\'s revocation time fails ERR_EXCHANGE_REVOKED_SIGNER; a CRL past its nextUpdate is refused (ERR_CRL_STALE)',
     '  Prints every problem as "CODE envelope ID: why" and exits 1 when there is any.',
   ].join('\n'),
   options: { ca: { type: 'string' }, crl: { type: 'string' } },

@@ -2,7 +2,7 @@
  * The signed exchange log offline (audit/evidence-log.ts, evidence-verify.ts, `credit exchange
  * verify`): a real batch and its real receipt verify and pair; a tampered signature or header, a
  * swapped certificate, a signer from another CA, a receipt for another envelope, a missing
- * receipt, a revoked signer (with --crl, back-dated too), a rewritten or cut file each fail with
+ * receipt, a revoked signer (with --crl, back-dated too), a --crl past its nextUpdate (ERR_CRL_STALE), a rewritten or cut file each fail with
  * their code and the envelope id; the `openssl` CLI verifies one signature as kept (interop).
  */
 import t from 'tap';
@@ -129,6 +129,13 @@ t.test('a revoked signer with --crl: refused from its revocation time on, back-d
   const ok: string[] = [];
   t.equal(await main(['exchange', 'verify', f('good.ndjson'), '--ca', f('ca.pem')], { stdout: (s) => void ok.push(s), stderr: (s) => void ok.push(s) }), 0, 'without the CRL it verifies');
   t.match(ok.join(''), /1 paired[\s\S]*OK/);
+  // hostile review L2: a CRL past its nextUpdate may miss later revocations — refused, not used
+  const stale = await signCrl({ caCertPem: ca.certPem, caKeyPem: ca.keyPem, entries: [], thisUpdate: new Date(Date.now() - 10 * 86400_000), nextUpdate: new Date(Date.now() - 3 * 86400_000) });
+  writeFileSync(f('stale-crl.pem'), stale);
+  const refused: string[] = [];
+  t.equal(await main(['exchange', 'verify', f('good.ndjson'), '--ca', f('ca.pem'), '--crl', f('stale-crl.pem')], { stdout: (s) => void refused.push(s), stderr: (s) => void refused.push(s) }), 1, 'a stale CRL: the command fails');
+  t.match(refused.join(''), /ERR_CRL_STALE[^\n]*stale-crl\.pem is past its nextUpdate/);
+  t.notMatch(refused.join(''), /OK/);
 });
 
 t.test('a rewritten or cut file: ERR_EXCHANGE_LOG_MALFORMED', async (t) => {

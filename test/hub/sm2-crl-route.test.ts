@@ -107,3 +107,38 @@ t.test('a hub without an SM2 root: GET /v1/crl/sm2 is 404 ERR_SM2_CA_ABSENT; GET
   t.equal((r.json() as { code: string }).code, 'ERR_SM2_CA_ABSENT');
   t.equal((await f.hub.app.inject({ method: 'GET', url: '/v1/crl' })).statusCode, 200);
 });
+
+t.test('hostile review L3: at cache expiry, concurrent requests for a CRL await one build (GET /v1/crl/sm2 and GET /v1/crl)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sm2-crl-flight-'));
+  const caDir = join(dir, 'ca');
+  const { certPem: caCertPem } = await initCaDir(caDir, { cn: 'Test Provincial Credit CA (crl flight)' });
+  const { certPem: sm2CaPem } = initSm2CaDir(caDir, { cn: 'Test Provincial SM2 CA (crl flight)' });
+  const store = await sqliteEngine.open();
+  // every reading of the clock is a millisecond later: two builds can never sign the same CRL (its number is the build's time)
+  let offset = 0;
+  let tick = 0;
+  const hub = await startHub({ config: buildHubConfig({ dataDir: join(dir, 'hub'), caDir, listen: { host: '127.0.0.1', port: 0 }, rateLimit: { enabled: false }, logLevel: 'silent' }, {}), db: store.db, clock: () => new Date(Date.now() + offset + tick++) });
+  t.teardown(async () => {
+    await hub.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const builds = async (crl: string) => {
+    const text = (await hub.app.inject({ method: 'GET', url: '/metrics' })).body;
+    return Number(new RegExp(`^credit_hub_crl_builds_total\\{[^}]*crl="${crl}"[^}]*\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 'NaN');
+  };
+  for (const [url, crl, root] of [['/v1/crl/sm2', 'sm2', sm2CaPem], ['/v1/crl', 'rsa', caCertPem]] as const) {
+    const first = await hub.app.inject({ method: 'GET', url });
+    t.equal(first.statusCode, 200);
+    t.equal(await builds(crl), 1, `${url}: one build for the first request`);
+    offset += 61_000; // past the 60 s cache
+    const burst = await Promise.all(Array.from({ length: 12 }, () => hub.app.inject({ method: 'GET', url })));
+    t.ok(burst.every((r) => r.statusCode === 200));
+    const bodies = new Set(burst.map((r) => r.body));
+    t.equal(bodies.size, 1, `${url}: 12 concurrent requests at expiry are answered with one CRL`);
+    t.not([...bodies][0], first.body, 'a new one');
+    t.equal(await builds(crl), 2, `${url}: one more build, not 12`);
+    t.ok((await parseCrl([...bodies][0]!, { caCertPem: root })).thisUpdate > (await parseCrl(first.body, { caCertPem: root })).thisUpdate);
+    t.equal((await hub.app.inject({ method: 'GET', url })).body, [...bodies][0], 'then served from the cache');
+  }
+});

@@ -105,3 +105,56 @@ t.test('an SM2-enrolled node keeps the SM2 CRL, refuses what it lists, and refus
   t.notOk(existsSync(exchangePaths(rsaOnlyDir).sm2Crl), 'and no SM2 CRL');
   t.equal(await rsaApp.nodeCtx.exchange!.identity.setSm2Crl(second, new Date()), false, 'setSm2Crl without an SM2 identity does nothing');
 });
+
+t.test('hostile review L1: an SM-enrolled node warns when the hub stops serving the SM2 CRL (404) and reports the held one on /metrics and /readyz', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'node-sm2-crl-404-'));
+  const caDir = join(dir, 'ca');
+  const { certPem: caCertPem } = await initCaDir(caDir, { cn: 'Test Provincial Credit CA (sm2 crl 404)' });
+  initSm2CaDir(caDir, { cn: 'Test Provincial SM2 CA (sm2 crl 404)' });
+  const store = await sqliteEngine.open();
+  const hub = await startHub({ config: buildHubConfig({ dataDir: join(dir, 'hub'), caDir, listen: { host: '127.0.0.1', port: 0 }, rateLimit: { enabled: false }, logLevel: 'silent' }, {}), db: store.db });
+  let app: FastifyInstance | undefined;
+  t.teardown(async () => {
+    await app?.close();
+    await hub.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const ctx = hub.app.hubCtx;
+  const dataDir = join(dir, '430100', 'data');
+  await enrollNode({ dataDir, nodeId: '430100', hubUrl: hub.url, token: (await makeToken(store.db, ctx.ca, { nodeId: '430100', grade: 2, ttlMs: 3_600_000 })).token, caCertPem, sm2: true });
+  let nodeOffset = 0;
+  app = await buildApp({ config: nodeConfig(dataDir, { url: hub.url, pollIntervalMs: 60_000 }), clock: () => new Date(Date.now() + nodeOffset) });
+  await app.ready();
+  const exchange = app.nodeCtx.exchange!;
+  const warnings: Array<Record<string, unknown>> = [];
+  const warn = app.log.warn.bind(app.log);
+  app.log.warn = ((obj: Record<string, unknown>, ...rest: unknown[]) => {
+    warnings.push(obj);
+    return (warn as (...a: unknown[]) => void)(obj, ...rest);
+  }) as typeof app.log.warn;
+  t.ok(exchange.identity.current().sm2CrlPem, 'the SM2 CRL is held from the start');
+  const gauge = async () => Number(/^credit_node_crl_valid_seconds\{[^}]*crl="sm2"[^}]*\} (\S+)$/m.exec((await app!.inject({ url: '/metrics' })).body)?.[1] ?? 'NaN');
+  t.ok((await gauge()) > 6 * 86_400, '/metrics: the SM2 CRL is current for about 7 days');
+
+  // the hub restarted without its SM2 root (what GET /v1/crl/sm2 reads at each request)
+  const sm2 = ctx.ca.sm2;
+  (ctx.ca as { sm2?: unknown }).sm2 = undefined;
+  t.equal((await hub.app.inject({ url: '/v1/crl/sm2' })).statusCode, 404);
+  await exchange.refreshCrl();
+  await exchange.refreshCrl();
+  t.match(warnings, [{ code: 'ERR_SM2_CA_ABSENT', held: true }], 'warned, once');
+  t.equal(warnings.length, 1);
+  t.ok(exchange.sm2CrlAbsentSince(), 'and remembered');
+  t.equal((await app.inject({ url: '/readyz' })).statusCode, 200, 'the held one is still current: ready');
+
+  nodeOffset = 8 * 86_400_000; // past the held SM2 CRL's nextUpdate (and the RSA one's)
+  t.ok((await gauge()) < 0, '/metrics: negative, stale');
+  const ready = await app.inject({ url: '/readyz' });
+  t.equal(ready.statusCode, 503);
+  t.match((ready.json() as { details: { reasons: unknown[] } }).details.reasons, [{ check: 'crl', message: /the hub's CRL is past its nextUpdate/ }, { check: 'crl', message: /the hub's SM2 CRL is past its nextUpdate .*\[ERR_CRL_STALE\]/ }]);
+  nodeOffset = 0;
+  (ctx.ca as { sm2?: unknown }).sm2 = sm2;
+  await exchange.refreshCrl();
+  t.equal(exchange.sm2CrlAbsentSince(), null, 'served again: forgotten');
+});

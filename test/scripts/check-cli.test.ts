@@ -1,7 +1,8 @@
 /**
  * `credit node check` / `credit hub check` (issue 17 item 6): a checklist, exit 0 when nothing
  * failed and 1 when something did — a certificate expiring within 7 days, one on the CRL, a config
- * that does not load — with the hub's reachability and clock read from a (fake) hub over mTLS.
+ * that does not load — with the hub's reachability and clock read from a (fake) hub over mTLS; the
+ * SM2 CRL of a node enrolled with an SM2 key (not fetched, stale: warn; not the SM2 root's: FAIL).
  */
 import t, { type Test } from 'tap';
 import { once } from 'node:events';
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../scripts/cli.js';
 import { signCrl } from '../../certs/crl.js';
+import { buildSm2Crl, createSm2Ca } from '../../certs/sm2-x509.js';
 import { tlsServerOptions } from '../../certs/tls.js';
 import { issue, makeCa } from '../helpers/pki.js';
 
@@ -108,4 +110,31 @@ t.test('hub check: a fresh hub with its CA passes (certificate not issued yet is
   t.equal(await main(['hub', 'check', '--config', configFile], c.io), 0, c.text());
   t.match(c.text(), /^ok\s+CA\s+.*ca\.pem: serial \w+, \d+ days left/m);
   t.match(c.text(), /^warn\s+certificate .*`credit hub start` issues it/m);
+});
+
+t.test('hostile review L1: a node enrolled with an SM2 key: its SM2 CRL fetched, the SM2 root\'s, current — else a warning or a failure', async (t) => {
+  const sm2Root = createSm2Ca({ cn: 'Test SM2 root (check)' });
+  const other = createSm2Ca({ cn: 'Test SM2 root (check)' });
+  const now = new Date();
+  const { configFile } = enrolledNode('sm2', 'https://127.0.0.1:1', { notAfter: new Date(Date.now() + 300 * DAY) }, await signCrl({ caCertPem: ca.certPem, caKeyPem: ca.keyPem, thisUpdate: now, nextUpdate: new Date(now.getTime() + 7 * DAY), entries: [] }));
+  const ex = join(dir, 'sm2', 'exchange');
+  writeFileSync(join(ex, 'node-sm2.pem'), sm2Root.certPem); // only its presence says "enrolled with an SM2 key" here
+  writeFileSync(join(ex, 'sm2-ca.pem'), sm2Root.certPem);
+  const run = async () => {
+    const c = capture();
+    const code = await main(['node', 'check', '--config', configFile, '--offline'], c.io);
+    return { code, text: c.text() };
+  };
+  let r = await run();
+  t.match(r.text, /^warn\s+SM2 CRL .*sm2-crl\.pem not fetched yet/m);
+  writeFileSync(join(ex, 'sm2-crl.pem'), buildSm2Crl(sm2Root.issuer, [], { number: 1n, now: new Date(now.getTime() - 10 * DAY), nextUpdateDays: 7 }));
+  r = await run();
+  t.match(r.text, /^warn\s+SM2 CRL .*nextUpdate .* has passed/m);
+  writeFileSync(join(ex, 'sm2-crl.pem'), buildSm2Crl(other.issuer, [], { number: 2n }));
+  r = await run();
+  t.equal(r.code, 1);
+  t.match(r.text, /^FAIL\s+SM2 CRL\s+ERR_CRL_INVALID/m);
+  writeFileSync(join(ex, 'sm2-crl.pem'), buildSm2Crl(sm2Root.issuer, [], { number: 3n }));
+  r = await run();
+  t.match(r.text, /^ok\s+SM2 CRL\s+the SM2 root's, fresh until/m);
 });

@@ -5,16 +5,26 @@
  * `credit exchange export|verify` on both configs, `credit audit evidence` from the hub's config
  * and from the node's config --with the hub's half, and `credit audit evidence verify`: the package
  * verifies; any byte changed fails with a code; one half alone fails ERR_EVIDENCE_INCOMPLETE
- * (accepted with --one-side); an unknown id is ERR_EVIDENCE_NOT_FOUND.
+ * (accepted with --one-side); an unknown id is ERR_EVIDENCE_NOT_FOUND. A half re-signed by its own
+ * key with a moved producedAt or CRL: ERR_EVIDENCE_BACKDATED, ERR_EVIDENCE_REVOCATION_UNCHECKED, its
+ * signer revoked by then (ERR_EVIDENCE_SIGNATURE), also when only the other half's CRL shows it.
  */
 import t from 'tap';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '../../audit/knex-connect.js';
 import { latestCosignature } from '../../audit/cosign-store.js';
 import { verifyPackage } from '../../audit/evidence-package-verify.js';
-import { initCaDir } from '../../certs/ca-dir.js';
+import { EVIDENCE_CLOCK_SKEW_MS } from '../../audit/evidence-half-time.js';
+import type { EvidenceHalf, EvidencePackage } from '../../audit/evidence-package.js';
+import { signText } from '../../audit/crypto.js';
+import { CA_FILES, initCaDir } from '../../certs/ca-dir.js';
+import { signCrl, type CrlEntry } from '../../certs/crl.js';
+import { HUB_FILES } from '../../hub/identity.js';
+import { exchangePaths } from '../../node/exchange/files.js';
+import { canonicalize } from '../../protocol/canonical-json.js';
+import { certFromPem } from '../../protocol/crypto.js';
 import { loadHubConfig, startHub } from '../../hub/index.js';
 import { exampleRecord } from '../../protocol/catalog.js';
 import { main } from '../../scripts/cli.js';
@@ -125,4 +135,85 @@ t.test('an envelope the store never kept: ERR_EVIDENCE_NOT_FOUND', async (t) => 
   const r = await cli('audit', 'evidence', '--config', f('hub.json'), '--envelope', '01890000-0000-7000-8000-000000000000', '--out', f('none.json'));
   t.equal(r.code, 1);
   t.match(r.err, /ERR_EVIDENCE_NOT_FOUND/);
+});
+
+/**
+ * Hostile review M2: producedAt is the half signer's own word. A half re-signed with the node's own
+ * key (what a holder of that key, revoked or not, can make) with its time or CRL moved, each checked
+ * by verifyPackage with only the CA certificate. Before the fix each of these verified.
+ */
+t.test('a half whose time or CRL does not hold up: ERR_EVIDENCE_BACKDATED, ERR_EVIDENCE_REVOCATION_UNCHECKED, a revoked half signer', async (t) => {
+  const full = await cli('audit', 'evidence', '--config', f('node/node.json'), '--envelope', batch.id, '--with', f('hub-half.json'), '--out', f('m2.json'));
+  t.equal(full.code, 0, full.err);
+  const pkg = JSON.parse(readFileSync(f('m2.json'), 'utf8')) as EvidencePackage;
+  t.equal((await verifyPackage(readFileSync(f('m2.json'), 'utf8'), [caCertPem])).problems.length, 0, 'control: the package as made verifies');
+  const nodeHalf = pkg.halves.find((h) => h.half.side === '430100')!;
+  t.ok(nodeHalf.half.crl, "the node's half carries the CRL it fetched");
+  const cosignedAt = Date.parse(nodeHalf.half.cosignatures[0]!.cosignedAt);
+  const nodeKey = readFileSync(join(exchangePaths(f('node/data')).key), 'utf8');
+  const caKeyPem = readFileSync(join(f('ca'), CA_FILES.key), 'utf8');
+  const crl = (thisUpdate: number, entries: CrlEntry[] = []) => signCrl({ caCertPem, caKeyPem, entries, thisUpdate: new Date(thisUpdate), nextUpdate: new Date(thisUpdate + 7 * 86_400_000) });
+  /** The package with the node's half changed and re-signed with the node's key. */
+  const forged = (change: Partial<EvidenceHalf>) => {
+    const half = { ...nodeHalf.half, ...change };
+    const halves = pkg.halves.map((h) => (h === nodeHalf ? { half, signature: signText(nodeKey, canonicalize(half)), signerCertPem: h.signerCertPem } : h));
+    return canonicalize({ ...pkg, halves }) + '\n';
+  };
+  const codes = async (text: string) => (await verifyPackage(text, [caCertPem])).problems.map((p) => `${p.code} ${p.message}`);
+
+  // a CRL that was current over the whole test, genuine, listing nobody: the control for the moved times
+  const early = await crl(cosignedAt - 3_600_000);
+  t.same(await codes(forged({ crl: early })), [], 'control: re-signed with a current CRL and its own time, it verifies');
+
+  const cpTime = Math.max(...nodeHalf.half.proofs.map((p) => Date.parse(p.checkpoint!.time)));
+  t.same(await codes(forged({ crl: early, producedAt: new Date(cpTime - 5).toISOString() })), [], 'control: dated a few ms before its own checkpoint (as halves made before this check were) still verifies');
+  const backdated = await codes(forged({ crl: early, producedAt: new Date(cosignedAt - EVIDENCE_CLOCK_SKEW_MS - 1000).toISOString() }));
+  t.match(backdated, [/^ERR_EVIDENCE_BACKDATED 430100: producedAt .* is before the (cosignature of tree size \d+ by 430000|checkpoint|exchange record)/], 'producedAt before the witness cosigned the checkpoint it proves against');
+  t.equal(backdated.length, 1);
+
+  const beforeCrl = await codes(forged({ crl: await crl(Date.now() + 3_600_000) }));
+  t.match(beforeCrl, [/^ERR_EVIDENCE_BACKDATED 430100: producedAt .* is before the CRL it carries was issued/], "producedAt before its CRL's thisUpdate");
+  t.equal(beforeCrl.length, 1);
+
+  const noCrl = await codes(forged({ crl: null }));
+  t.match(noCrl, [/^ERR_EVIDENCE_REVOCATION_UNCHECKED 430100: the half carries no CRL/], 'a half without a CRL is reported, not passed');
+  t.equal(noCrl.length, 1);
+  const cliNoCrl = (writeFileSync(f('nocrl.json'), forged({ crl: null })), await cli('audit', 'evidence', 'verify', f('nocrl.json'), '--ca', f('ca.pem')));
+  t.equal(cliNoCrl.code, 1, 'the command fails on it');
+  t.notMatch(cliNoCrl.out, /^OK/m);
+
+  // the node's certificate revoked after everything the half contains, before the half is (said to be) made
+  const latest = Math.max(cosignedAt, ...nodeHalf.half.proofs.map((p) => Date.parse(p.checkpoint!.time)), ...nodeHalf.half.exchange.map((e) => Date.parse(e.recordedAt)));
+  const serial = certFromPem(nodeHalf.signerCertPem).serial;
+  const revokedAt = new Date(Math.ceil((latest + 1000) / 1000) * 1000);
+  const listing = await crl(revokedAt.getTime(), [{ serial, revokedAt, reason: 'keyCompromise' }]);
+  const revoked = await codes(forged({ crl: listing, producedAt: new Date(revokedAt.getTime() + 1000).toISOString() }));
+  t.match(revoked, [/^ERR_EVIDENCE_SIGNATURE 430100: the half's signer certificate .* was revoked \(keyCompromise\)/], 'a half signed after its signer was revoked');
+  t.equal(revoked.length, 1, 'its envelopes, signed before the revocation, still verify');
+  // the same revoked key holder, backdating the half to before the revocation, attaching the older CRL: the hub's half (a newer CRL) lists it
+  const hubHalf = pkg.halves.find((h) => h.half.side === '430000')!;
+  const hubKey = readFileSync(join(f('hub'), HUB_FILES.key), 'utf8');
+  const withHubCrl = (text: string) => {
+    const p = JSON.parse(text) as EvidencePackage;
+    const half = { ...hubHalf.half, crl: listing, producedAt: new Date(Math.max(Date.parse(hubHalf.half.producedAt), revokedAt.getTime() + 1000)).toISOString() };
+    p.halves = p.halves.map((h) => (h.half.side === '430000' ? { half, signature: signText(hubKey, canonicalize(half)), signerCertPem: h.signerCertPem } : h));
+    return canonicalize(p) + '\n';
+  };
+  t.same(await codes(withHubCrl(forged({ crl: early, producedAt: new Date(latest).toISOString() }))), [], 'control: the hub half with the newer CRL; the node half made before the revocation verifies');
+  const oldCrl = await codes(withHubCrl(forged({ crl: early, producedAt: new Date(revokedAt.getTime() + 60_000).toISOString() })));
+  t.match(oldCrl, [/^ERR_EVIDENCE_SIGNATURE 430100: the half's signer certificate .* was revoked/], "an older CRL in the node's half does not hide the revocation the hub's half shows");
+});
+
+t.test('a node that holds no CRL: its half is made with a warning and verifies as ERR_EVIDENCE_REVOCATION_UNCHECKED', async (t) => {
+  const crlFile = exchangePaths(f('node/data')).crl;
+  renameSync(crlFile, `${crlFile}.away`);
+  t.teardown(() => renameSync(`${crlFile}.away`, crlFile));
+  const made = await cli('audit', 'evidence', '--config', f('node/node.json'), '--envelope', batch.id, '--with', f('hub-half.json'), '--out', f('no-crl.json'));
+  t.equal(made.code, 0, made.err);
+  t.match(made.err, /^warning ERR_EVIDENCE_REVOCATION_UNCHECKED: 430100 holds no CRL/m);
+  const v = await cli('audit', 'evidence', 'verify', f('no-crl.json'), '--ca', f('ca.pem'));
+  t.equal(v.code, 1);
+  t.match(v.out, /430100 \(node\):[^\n]*CRL none/);
+  t.match(v.out, /^ERR_EVIDENCE_REVOCATION_UNCHECKED envelope \S+: 430100: the half carries no CRL/m);
+  t.match(v.err, /evidence package FAILED with 1 problem\(s\) \(ERR_EVIDENCE_REVOCATION_UNCHECKED\)/);
 });
