@@ -108,9 +108,12 @@ export function provinceQuery(deps: ProvinceQueryDeps) {
       answer = opened.payload;
     } catch (e) {
       const hubCode = (e as { code?: string }).code ?? 'Error';
-      await audit.record({ ...base, outcome: 'failure', reason: `ERR_HUB_UNAVAILABLE ${hubCode}` });
+      // no answer at all: what the transport said (a timeout, a reset …), so the operator can tell them apart
+      const raw = e instanceof HubError && e.status === 0 ? (e.details as { cause?: unknown } | undefined)?.cause : undefined;
+      const cause = typeof raw === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(raw) ? raw : undefined;
+      await audit.record({ ...base, outcome: 'failure', reason: `ERR_HUB_UNAVAILABLE ${hubCode}${cause ? ` cause=${cause}` : ''}${queryId ? ` query=${queryId}${retried}` : ''}` });
       if (e instanceof HubError || (e as { code?: string }).code === 'ERR_HUB_ANSWER_INVALID') {
-        throw nodeError('ERR_HUB_UNAVAILABLE', `the province-wide query could not be answered: ${hubCode}`, { hubCode, ...(e instanceof HubError && e.status ? { status: e.status } : {}) });
+        throw nodeError('ERR_HUB_UNAVAILABLE', `the province-wide query could not be answered: ${hubCode}`, { hubCode, ...(e instanceof HubError && e.status ? { status: e.status } : {}), ...(cause ? { cause } : {}) });
       }
       throw e;
     }

@@ -126,7 +126,10 @@ t.test('a query whose connection is cut under it (a hub process killed behind th
   hub.loseQueries = 2;
   const twice = await node.app.inject({ method: 'GET', url: `/v1/subjects/${SUBJECT}?scope=province`, headers: await node.auth('query', 'public') });
   t.equal(twice.statusCode, 503, 'retried once only');
-  t.match(twice.json(), { code: 'ERR_HUB_UNAVAILABLE', details: { hubCode: 'ERR_HUB_UNAVAILABLE' } });
+  t.match(twice.json(), { code: 'ERR_HUB_UNAVAILABLE', details: { hubCode: 'ERR_HUB_UNAVAILABLE', cause: 'UND_ERR_SOCKET' } });
+  const failed = await db('audit_log').where({ action: 'query.province', outcome: 'failure' });
+  t.equal(failed.length, 1);
+  t.match(failed[0].reason, /^ERR_HUB_UNAVAILABLE ERR_HUB_UNAVAILABLE cause=UND_ERR_SOCKET query=\S+ retried=\S+ /, 'the transport\'s cause and both envelopes audited');
   t.equal(hub.queries.length, 4);
   t.equal(hub.loseQueries, 0);
 
