@@ -103,6 +103,23 @@ export function intakeService(deps: HubDeps): IntakeService {
     return false;
   }
 
+  /** The last gap audited per node in this process ("expected/seq"): a node retrying the same refused batch is audited once. */
+  const gapsAudited = new Map<string, string>();
+
+  /**
+   * A batch refused ERR_SEQUENCE_GAP, audited as 'batch.gap' with the seq presented and the seq
+   * expected: after a failover or restore that lost this node's last batches, the node sends them
+   * again (node/exchange/resync.ts reopenFrom, 'batch.resync.hub' in its log), and this entry is the
+   * hub's side of it; a batch that merely overtook the one before it on the way shows here too, and
+   * is followed by that one's 'batch.receive'.
+   */
+  async function auditGap(peer: Peer, seq: number, expected: number): Promise<void> {
+    const key = `${expected}/${seq}`;
+    if (gapsAudited.get(peer.nodeId) === key) return;
+    gapsAudited.set(peer.nodeId, key);
+    await deps.audit.record({ action: 'batch.gap', actor: `node:${peer.nodeId}`, actorNode: peer.nodeId, object: `node:${peer.nodeId} seq=${seq}`, outcome: 'failure', reason: `ERR_SEQUENCE_GAP seq=${seq} expected=${expected} hubLastSeq=${expected - 1}` });
+  }
+
   // the receipt names the batch it answers (id and digest) in its signed header: the exchange log pairs them offline
   const sealReceipt = (peer: Peer, header: EnvelopeHeader, payload: ReceiptPayload) =>
     seal({ type: 'receipt', from: HUB_NODE_ID, to: peer.nodeId, seq: header.seq, payload, ...answerKeys(deps, peer, header), suites: config.suites, extra: answerFields(header.id, payload.digest) });
@@ -169,6 +186,7 @@ export function intakeService(deps: HubDeps): IntakeService {
       // n + 1 here while n is still on its way through another hub process: wait for it once
       const expected = (e as CreditError).code === 'ERR_SEQUENCE_GAP' ? Number((e as CreditError).details && (e as { details: { expected?: unknown } }).details.expected) : NaN;
       if (pg && expected === header.seq - 1 && (await waitForPrevious(peer.nodeId, header.seq))) return inTransaction();
+      if (Number.isSafeInteger(expected)) await auditGap(peer, header.seq, expected);
       throw e;
     });
     function inTransaction(): Promise<Outcome> {

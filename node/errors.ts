@@ -31,6 +31,7 @@ export const NODE_ERRORS = {
   ERR_PLAINTEXT_LISTEN: '节点监听回环地址以外的地址却未配置 TLS：请配置 listen.tls，或明确设置 listen.allowPlaintext: true',
   ERR_REPORT_NO_SIGNER: 'this node holds no signing key and certificate for credit reports (enrol it first: credit node init)',
   ERR_REPORT_UNREACHABLE: 'credit node report: the node could not be reached',
+  ERR_HUB_ROLLED_BACK: 'the hub no longer holds batches it had attested (its cosignature of this node\'s audit log covers their receipts): its store was rolled back; the node sends them again and reports it',
   ERR_HUB_ANSWER_INVALID: 'the hub answered with something that does not fit the request (wrong type, batch, recipient or shape)',
 } as const;
 

@@ -2,7 +2,10 @@
  * What the node prunes (audit/exchange-retention.ts): node_outbox rows of batches whose receipt
  * is stored (status accepted or refused) more than the retention period ago, and that were
  * queued before then too. Unbatched rows and rows of batches still waiting for a receipt stay.
- * node_batches rows stay (one small row per batch; the next seq is counted from them).
+ * node_batches rows stay (one small row per batch; the next seq is counted from them), with their
+ * receipts: a hub whose store went back in time (failover, restore) and no longer has a pruned
+ * batch gets it again rebuilt from that receipt (node/exchange/resync.ts reopenFrom), so pruning
+ * never costs a record the hub might still need.
  */
 import type { Knex } from 'knex';
 import { pruneExchangeRows, type ExchangePruneCounts, type PrunableTable, type RetentionAudit } from '../audit/exchange-retention.js';

@@ -3,7 +3,9 @@
  * QueryPayload (the caller's actor, clearance and purpose) to the hub and shows the answer under
  * the same local rules as its own records (decideRead: masking by clearance, restricted only with
  * a purpose and audited per release). The hub withholds what the caller or this node may not
- * receive and says so; both lists are returned. No hub → 503 ERR_HUB_UNAVAILABLE, audited.
+ * receive and says so; both lists are returned. No hub → 503 ERR_HUB_UNAVAILABLE, audited; a
+ * connection lost under the query (a hub process killed behind the balancer) is retried once
+ * (connectionLost below).
  */
 import { todayInChina } from '../../protocol/catalog-calendar.js';
 import type { Classification } from '../../protocol/classification.js';
@@ -44,6 +46,23 @@ export interface ProvinceQueryDeps {
   db?: Db;
 }
 
+/** Why a request got no answer because its connection died under it (a hub process killed, a balancer's reset, a refused connect). */
+const CONNECTION_LOST = new Set(['UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE']);
+
+/**
+ * A query that got no answer because its connection was lost is asked once more at once, as a new
+ * envelope on another connection: behind a balancer the next connection reaches a live hub
+ * process, so a user does not see a hub process die (issue 22: the sim's 503s at the kill). Not
+ * retried: an answer (any HTTP status: the hub spoke), a timeout (a slow hub asked twice is slower
+ * still) or a refused certificate. A query is a read: asking twice changes nothing but the two
+ * hubs' audit logs, and the node's entry names both envelopes (`query=… retried=…`).
+ */
+export function connectionLost(e: unknown): boolean {
+  if (!(e instanceof HubError) || e.status !== 0 || e.code !== 'ERR_HUB_UNAVAILABLE') return false;
+  const cause = (e.details as { cause?: unknown } | undefined)?.cause;
+  return typeof cause === 'string' && CONNECTION_LOST.has(cause);
+}
+
 function isAnswer(p: unknown): p is QueryAnswerPayload {
   const a = p as QueryAnswerPayload;
   return typeof a === 'object' && a !== null && typeof a.subject === 'string' && typeof a.queryId === 'string' && Array.isArray(a.records) && Array.isArray(a.withheld);
@@ -64,12 +83,23 @@ export function provinceQuery(deps: ProvinceQueryDeps) {
     const payload: QueryPayload = { subject, actor: caller.actor, clearance: caller.clearance, ...(purpose ? { purpose } : {}) };
     const base = { actor: caller.actor, actorNode: nodeId, action: 'query.province', object: handle } as const;
     let answer: QueryAnswerPayload;
-    let queryId: string;
+    let queryId = '';
+    let retried = '';
     try {
-      const envelope = await sealToHub(identity, { type: 'query', seq: ++seq, ts: clock(), payload });
-      queryId = envelope.id;
-      if (deps.db) await keepEvidence(deps.db, evidenceOf(envelope, 'sent', clock().toISOString()));
-      const raw = await deps.client().postQuery(envelope);
+      let raw: unknown;
+      for (let attempt = 1; ; attempt++) {
+        // each attempt is its own envelope (new id, ts, seq): the hub may have taken the first one
+        const envelope = await sealToHub(identity, { type: 'query', seq: ++seq, ts: clock(), payload });
+        if (queryId) retried = ` retried=${queryId}`;
+        queryId = envelope.id;
+        if (deps.db) await keepEvidence(deps.db, evidenceOf(envelope, 'sent', clock().toISOString()));
+        try {
+          raw = await deps.client().postQuery(envelope);
+          break;
+        } catch (e) {
+          if (attempt > 1 || !connectionLost(e)) throw e;
+        }
+      }
       const opened = await openFromHub<unknown>(raw, 'query-answer', identity, { now: clock(), fresh: true });
       if (deps.db) await keepEvidence(deps.db, evidenceFrom(opened.header, opened.digest, opened.sig, 'received', clock().toISOString()));
       if (!isAnswer(opened.payload) || opened.payload.queryId !== queryId || opened.payload.subject !== subject) {
@@ -78,9 +108,12 @@ export function provinceQuery(deps: ProvinceQueryDeps) {
       answer = opened.payload;
     } catch (e) {
       const hubCode = (e as { code?: string }).code ?? 'Error';
-      await audit.record({ ...base, outcome: 'failure', reason: `ERR_HUB_UNAVAILABLE ${hubCode}` });
+      // no answer at all: what the transport said (a timeout, a reset …), so the operator can tell them apart
+      const raw = e instanceof HubError && e.status === 0 ? (e.details as { cause?: unknown } | undefined)?.cause : undefined;
+      const cause = typeof raw === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(raw) ? raw : undefined;
+      await audit.record({ ...base, outcome: 'failure', reason: `ERR_HUB_UNAVAILABLE ${hubCode}${cause ? ` cause=${cause}` : ''}${queryId ? ` query=${queryId}${retried}` : ''}` });
       if (e instanceof HubError || (e as { code?: string }).code === 'ERR_HUB_ANSWER_INVALID') {
-        throw nodeError('ERR_HUB_UNAVAILABLE', `the province-wide query could not be answered: ${hubCode}`, { hubCode, ...(e instanceof HubError && e.status ? { status: e.status } : {}) });
+        throw nodeError('ERR_HUB_UNAVAILABLE', `the province-wide query could not be answered: ${hubCode}`, { hubCode, ...(e instanceof HubError && e.status ? { status: e.status } : {}), ...(cause ? { cause } : {}) });
       }
       throw e;
     }
@@ -114,7 +147,7 @@ export function provinceQuery(deps: ProvinceQueryDeps) {
       records.push(viewOf(r.disputed === true ? { ...s.record, disputed: true } : s.record, d.view)); // 异议中 (protocol 1.1)
     }
     const held = [...withheld.values()];
-    events.push({ ...base, outcome: 'success', reason: `${purpose ? `purpose=${purpose} ` : ''}records=${records.length} withheld=${held.reduce((n, w) => n + w.count, 0)} query=${queryId}` });
+    events.push({ ...base, outcome: 'success', reason: `${purpose ? `purpose=${purpose} ` : ''}records=${records.length} withheld=${held.reduce((n, w) => n + w.count, 0)} query=${queryId}${retried}` });
     await Promise.all(events.map((e) => audit.record(e))); // one flush for all of them
     return { subject, scope: 'province', records, withheld: held, answeredAt: answer.answeredAt };
   };

@@ -16,6 +16,9 @@
  * order. If n + 1 overtakes n on the way and is answered ERR_SEQUENCE_GAP, it is sent once more
  * at once. When n fails, whatever is behind it is dropped and the next round starts again from
  * the lowest batch without a receipt (a batch the hub did take answers with its stored receipt).
+ * The first batch of a round answered ERR_SEQUENCE_GAP while the node holds receipts for seqs from
+ * the hub's `expected` up means the hub's store went back in time: those batches are sent again
+ * (resync.ts reopenFrom); ERR_OUT_OF_ORDER with `lastSeq` means this store did (renumberAfter).
  */
 import type { Knex } from 'knex';
 import { uuidv7 } from '../../protocol/crypto.js';
@@ -32,7 +35,7 @@ import type { Log } from './loop.js';
 import { outboxStore, type BatchRow } from './outbox-store.js';
 import { evidenceOf } from '../../audit/evidence-record.js';
 import { keepEnvelope, keepEvidence } from './evidence-log.js';
-import { hubLastSeq, renumberAfter } from './resync.js';
+import { hubExpected, hubLastSeq, renumberAfter, reopenFrom, type ReceiptItems } from './resync.js';
 
 export interface SenderDeps {
   db: Knex;
@@ -141,6 +144,13 @@ export function createSender(deps: SenderDeps) {
     }
     return p;
   }
+
+  /** What a receipted batch's stored receipt says the hub took (its outbox rows again, after they were pruned). */
+  const receiptItems: ReceiptItems = async (batchId, seq, receipt) => {
+    const b = { id: batchId, seq } as BatchRow;
+    const p = await openReceipt(b, JSON.parse(receipt) as unknown);
+    return { accepted: p.accepted, versioned: p.versioned ?? [], withdrawn: p.withdrawn };
+  };
 
   /** Reads the batch's content from the outbox and seals it (ts = now; same id and seq every time). */
   async function prepare(b: BatchRow): Promise<Prepared> {
@@ -269,6 +279,18 @@ export function createSender(deps: SenderDeps) {
             last = head.p.batch;
             idle = null;
             continue;
+          }
+          // the hub's store went back in time (failover, restore): its seqs from `expected` on are sent again (resync.ts)
+          const expected = hubExpected(e, head.p.batch.seq);
+          if (expected !== null) {
+            const r = await reopenFrom(db, audit, nodeId, expected, clock().toISOString(), receiptItems);
+            if (r) {
+              const fields = { code: r.rolledBack ? 'ERR_HUB_ROLLED_BACK' : 'ERR_SEQUENCE_GAP', hubLastSeq: r.hubLastSeq, from: r.seqs[0], to: r.seqs[r.seqs.length - 1], batches: r.seqs.length, cosignedFloor: r.floor, repeated: r.repeated };
+              if (r.rolledBack) log.error(fields, 'hub exchange: the hub lost batches it had attested (its store was rolled back past its cosignature of this node\'s log): sending them again; tell the hub operator');
+              else log.warn(fields, 'hub exchange: the hub no longer holds batches it gave receipts for (failover or restore): sending them again');
+              if (r.repeated) throw e; // the loop's backoff before the next round
+              return 0;
+            }
           }
           // the store went back in time (restored from a backup): follow the hub's last seq (resync.ts)
           const hubSeq = hubLastSeq(e);

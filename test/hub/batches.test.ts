@@ -69,6 +69,11 @@ for (const engine of await engines()) {
       t.equal(gap.res.status, 409);
       t.equal(gap.res.json.code, 'ERR_SEQUENCE_GAP');
       t.equal(gap.res.json.details.expected, 3);
+      const again = await push(f, cs, { records: [], withdrawals: [] }, { seq: 9 });
+      t.equal(again.res.json.code, 'ERR_SEQUENCE_GAP');
+      const gaps = await f.hub.app.hubCtx.db('audit_log').where({ action: 'batch.gap', actor_node: '430100' });
+      t.equal(gaps.length, 1, 'the gap audited once, not once per retry of the same batch');
+      t.match(gaps[0], { actor: 'node:430100', object: 'node:430100 seq=9', outcome: 'failure', reason: 'ERR_SEQUENCE_GAP seq=9 expected=3 hubLastSeq=2' });
       const stale = await push(f, cs, { records: [], withdrawals: [] }, { seq: 3, ts: new Date(Date.now() - 10 * 60_000).toISOString() });
       t.equal(stale.res.status, 400);
       t.equal(stale.res.json.code, 'ERR_STALE_TIMESTAMP');

@@ -105,6 +105,40 @@ t.test('hub unreachable → 503 ERR_HUB_UNAVAILABLE (audited); no hub configured
   t.equal(st.json().code, 'ERR_HUB_UNAVAILABLE');
 });
 
+t.test('a query whose connection is cut under it (a hub process killed behind the balancer) is asked once more as a new envelope; twice cut → 503', async (t) => {
+  const { hub, node } = await setup(t);
+  const pub = wire('CF', 1, 'public');
+  hub.answerQuery = () => ({ records: [pub], withheld: [] });
+  hub.loseQueries = 1;
+  const res = await node.app.inject({ method: 'GET', url: `/v1/subjects/${SUBJECT}?scope=province`, headers: await node.auth('query', 'public') });
+  t.equal(res.statusCode, 200, 'the user sees the answer, not the lost connection');
+  t.same(res.json().records.map((r: { id: string }) => r.id), [pub.id]);
+  t.equal(hub.queries.length, 2, 'the hub was asked twice');
+  const db = node.app.nodeCtx.db;
+  const q = await db('audit_log').where({ action: 'query.province' }).orderBy('seq');
+  t.equal(q.length, 1, 'one audited query');
+  t.equal(q[0].outcome, 'success');
+  t.match(q[0].reason, /query=\S+ retried=\S+ /, 'naming both envelopes');
+  const sent = await db('node_exchange_evidence').where({ type: 'query', direction: 'sent' });
+  t.equal(sent.length, 2, 'both envelopes kept as evidence');
+  t.not(sent[0].envelope_id, sent[1].envelope_id, 'a new envelope id for the second attempt');
+
+  hub.loseQueries = 2;
+  const twice = await node.app.inject({ method: 'GET', url: `/v1/subjects/${SUBJECT}?scope=province`, headers: await node.auth('query', 'public') });
+  t.equal(twice.statusCode, 503, 'retried once only');
+  t.match(twice.json(), { code: 'ERR_HUB_UNAVAILABLE', details: { hubCode: 'ERR_HUB_UNAVAILABLE', cause: 'UND_ERR_SOCKET' } });
+  const failed = await db('audit_log').where({ action: 'query.province', outcome: 'failure' });
+  t.equal(failed.length, 1);
+  t.match(failed[0].reason, /^ERR_HUB_UNAVAILABLE ERR_HUB_UNAVAILABLE cause=UND_ERR_SOCKET query=\S+ retried=\S+ /, 'the transport\'s cause and both envelopes audited');
+  t.equal(hub.queries.length, 4);
+  t.equal(hub.loseQueries, 0);
+
+  hub.unavailable = 1;
+  const busy = await node.app.inject({ method: 'GET', url: `/v1/subjects/${SUBJECT}?scope=province`, headers: await node.auth('query', 'public') });
+  t.equal(busy.statusCode, 503, 'an answer (503 from the hub) is not retried');
+  t.equal(hub.queries.length, 4, 'the refused request never reached the query route');
+});
+
 t.test('status: records posted reach the hub by themselves; the status says so', async (t) => {
   const { hub, node } = await setup(t);
   const e = exampleRecord('CF');

@@ -55,6 +55,8 @@ export interface FakeHub {
    * then it is processed. An event, not a delay: the order holds however loaded the machine is.
    */
   holdNext: boolean;
+  /** The next N query posts are read, then their connection is cut before any answer (a hub process killed under them). */
+  loseQueries: number;
   /** The next N batch posts are refused by policy (403 ERR_CLASSIFICATION_DENIED, seq consumed). */
   refuse: number;
   /** The next N receipts name another batch id. */
@@ -189,6 +191,11 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
       const raw = await body(req);
       const o = await open<QueryPayload>(raw, { trust, recipient: { nodeId: '430000', keyPem: identity.keyPem } });
       hub.queries.push({ payload: o.payload, from: o.header.from });
+      if (hub.loseQueries > 0) {
+        hub.loseQueries--;
+        socket.destroy();
+        return;
+      }
       const a = hub.answerQuery(o.payload);
       return send(res, 200, await sealTo('query-answer', derB64ToPem(o.header.x5c[0]!), o.header.from, { subject: o.payload.subject, queryId: o.header.id, answeredAt: new Date().toISOString(), ...a }));
     }
@@ -223,7 +230,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
   const port = (server.address() as { port: number }).port;
   const hub: FakeHub = {
     url: `https://127.0.0.1:${port}`, port, identity, batches: new Map(), posts: [], lastSeq: new Map(), distributions: [], queries: [],
-    answerQuery: () => ({ records: [], withheld: [] }), rewriteAnswers: null, grade: 3, loseAnswers: 0, holdNext: false, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0,
+    answerQuery: () => ({ records: [], withheld: [] }), rewriteAnswers: null, grade: 3, loseAnswers: 0, loseQueries: 0, holdNext: false, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0,
     certLifetimeMs: 365 * 86400_000, enrolTokens: new Map(), renewals: 0, cosigned: new Map(),
     close: () =>
       new Promise<void>((resolve) => {
