@@ -8,7 +8,7 @@ import { createCsr, generateKeyPair, type NodeKeyAlgorithm } from './pki-crypto.
 /**
  * A key and CSR for `nodeId`. Library callers (test fixtures, the bench) get RSA unless they ask:
  * their numbers and fixtures were made with RSA nodes. `credit node keygen` and `credit node init`
- * will ask for `p256` by default.
+ * ask for `p256` by default.
  */
 export function createNodeKeys(nodeId: string, algorithm: NodeKeyAlgorithm = 'rsa'): { keyPem: string; csrPem: string } {
   const id = assertNodeId(nodeId);
@@ -17,7 +17,7 @@ export function createNodeKeys(nodeId: string, algorithm: NodeKeyAlgorithm = 'rs
 }
 
 /** Writes `dir/node.key` (0600, never overwritten: ERR_KEY_EXISTS) and `dir/node.csr`. */
-export async function writeNodeKeys(dir: string, nodeId: string, algorithm: NodeKeyAlgorithm = 'rsa'): Promise<{ keyPath: string; csrPath: string; csrPem: string }> {
+export async function writeNodeKeys(dir: string, nodeId: string, algorithm: NodeKeyAlgorithm = 'p256'): Promise<{ keyPath: string; csrPath: string; csrPem: string }> {
   const { keyPem, csrPem } = createNodeKeys(nodeId, algorithm);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const keyPath = join(dir, 'node.key');
