@@ -1,11 +1,12 @@
 /**
  * Reading a PKCS#10 certificate signing request from an untrusted client, in layers, cheapest
  * first: parse the DER (@peculiar/x509), check the key against the CA's policy (RSA 2048–4096
- * bits with e = 65537: ERR_CSR_KEY_UNSUPPORTED), check the subject holds exactly one CN
- * (ERR_CSR_SUBJECT_INVALID), and only then verify the self-signature with WebCrypto (native code,
- * ERR_CSR_INVALID). A huge modulus or exponent is refused before any signature arithmetic, and no
- * JS big-number code ever runs on client input. node-forge still BUILDS certificates (pki-crypto).
- * EC keys are refused too: the certificate builder (node-forge) cannot put an EC key in a certificate.
+ * bits with e = 65537, or EC on the P-256 curve: anything else is ERR_CSR_KEY_UNSUPPORTED), check
+ * the subject holds exactly one CN (ERR_CSR_SUBJECT_INVALID), and only then verify the
+ * self-signature with WebCrypto (node's native code: RSA PKCS#1 v1.5 / PSS, or ECDSA P-256,
+ * ERR_CSR_INVALID). A huge modulus or exponent, or another curve, is refused before any signature
+ * arithmetic, and no JS big-number code ever runs on client input. Certificates are built in
+ * pki-crypto.ts (RSA keys by node-forge, P-256 keys by the DER builder; node:crypto signs both).
  */
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
@@ -18,16 +19,21 @@ export const RSA_MIN_BITS = 2048;
 export const RSA_MAX_BITS = 4096;
 export const RSA_EXPONENT = 65537n;
 
+/** The key types this CA issues node certificates for. */
+export type CsrKeyType = 'rsa' | 'ec-p256';
+
 export interface ParsedCsr {
   cn: string | null;
   publicKeyPem: string;
+  keyType: CsrKeyType;
 }
 
 /** Null when the SPKI key is one the CA issues for, else why not. */
 export function keyPolicyProblem(spkiDer: Uint8Array): string | null {
   const d = publicKeyDetails(spkiDer);
   if (d === null) return 'the public key cannot be read';
-  if (d.type !== 'rsa' || d.bits === undefined || d.exponent === undefined) return `a ${d.type} key; this CA issues for RSA keys only`;
+  if (d.type === 'EC prime256v1') return null;
+  if (d.type !== 'rsa' || d.bits === undefined || d.exponent === undefined) return `a ${d.type} key; this CA issues for RSA 2048–4096 and EC P-256 (prime256v1) keys only`;
   if (d.bits < RSA_MIN_BITS || d.bits > RSA_MAX_BITS) return `an RSA key of ${d.bits} bits; ${RSA_MIN_BITS}–${RSA_MAX_BITS} bits are accepted`;
   if (d.exponent !== RSA_EXPONENT) return `an RSA public exponent of ${d.exponent > 1_000_000n ? `${d.exponent.toString(2).length} bits` : d.exponent}; only 65537 is accepted`;
   return null;
@@ -53,5 +59,5 @@ export async function parseCsr(pem: string): Promise<ParsedCsr> {
     ok = false;
   }
   if (!ok) throw certError('ERR_CSR_INVALID', 'the self-signature of the certificate signing request does not verify');
-  return { cn: cns[0] ?? null, publicKeyPem: spkiDerToPem(spki) };
+  return { cn: cns[0] ?? null, publicKeyPem: spkiDerToPem(spki), keyType: publicKeyDetails(spki)!.type === 'rsa' ? 'rsa' : 'ec-p256' };
 }

@@ -24,5 +24,5 @@ export { parseCrl, REVOCATION_REASONS, isRevocationReason, type RevocationReason
 export { trustFromCa, type TrustFromCaOptions } from './trust.js';
 export { TLS_CIPHERS, TLS_POLICY, tlsServerOptions, tlsClientOptions, peerIdentity, type PeerIdentity, type TlsMaterial, type TlsServerOptions, type TlsClientOptions } from './tls.js';
 export { parseCsr, keyPolicyProblem, type ParsedCsr } from './csr.js';
-export { generateRsaKeyPair, createCsr, normaliseSerial, certInfo, createCaCertificate, type KeyPairPem, type CertInfo } from './pki-crypto.js';
+export { generateRsaKeyPair, generateEcKeyPair, generateKeyPair, keyAlgorithmOf, NODE_KEY_ALGORITHMS, createCsr, normaliseSerial, certInfo, createCaCertificate, type KeyPairPem, type CertInfo, type NodeKeyAlgorithm } from './pki-crypto.js';
 export { createNodeKeys, writeNodeKeys } from './node-keys.js';

@@ -1,8 +1,9 @@
 /**
  * Issuing, enrolment and renewal. A node certificate comes from a CSR (csr.ts): an RSA 2048–4096,
- * e = 65537 key (ERR_CSR_KEY_UNSUPPORTED), one CN (ERR_CSR_SUBJECT_INVALID), a self-signature that
- * verifies (ERR_CSR_INVALID), and the CN must be a node id (ERR_INVALID_NODE_ID). The certificate serves both mutual TLS and
- * envelope signatures: EKU serverAuth + clientAuth, keyUsage digitalSignature + keyEncipherment,
+ * e = 65537 key or an EC P-256 key (else ERR_CSR_KEY_UNSUPPORTED), one CN (ERR_CSR_SUBJECT_INVALID), a
+ * self-signature that verifies (ERR_CSR_INVALID), and the CN must be a node id (ERR_INVALID_NODE_ID).
+ * The certificate serves both mutual TLS and envelope signatures: EKU serverAuth + clientAuth,
+ * keyUsage digitalSignature + keyEncipherment (RSA) or digitalSignature + keyAgreement (EC P-256),
  * CA:false, SKI/AKI, and SANs for the host names and IPs the node or hub answers on.
  */
 import { isIP } from 'node:net';

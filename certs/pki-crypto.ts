@@ -1,11 +1,13 @@
 /**
  * The one module of certs/ that touches node:crypto and node-forge (CRLs, which forge cannot make,
- * live in crl.ts on @peculiar/x509; untrusted CSRs are read in csr.ts, never with forge's big-number code). Keys are RSA 2048 made by node:crypto (forge's JS keygen is
- * slow); forge builds certificates and PKCS#10 requests, node:crypto makes their RSA signatures.
+ * live in crl.ts on @peculiar/x509; untrusted CSRs are read in csr.ts, never with forge's big-number code). Keys are RSA 2048 or EC P-256, made by node:crypto (forge's JS keygen is
+ * slow); forge builds RSA-key certificates and PKCS#10 requests, ec-x509.ts builds EC ones as DER, and
+ * node:crypto makes every signature.
  */
-import { constants, createHash, createPublicKey, generateKeyPairSync, privateEncrypt, randomBytes, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { constants, createHash, createPublicKey, generateKeyPairSync, privateEncrypt, randomBytes, sign as nodeSign, timingSafeEqual, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
+import { createEcCsr, signEcLeafCertificate } from './ec-x509.js';
 import { certError } from './errors.js';
 
 export interface KeyPairPem {
@@ -20,6 +22,44 @@ export function generateRsaKeyPair(bits = 2048): KeyPairPem {
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
   });
   return { publicKeyPem: publicKey, privateKeyPem: privateKey };
+}
+
+/** An EC P-256 (prime256v1) key pair: SPKI and PKCS#8 PEM. */
+export function generateEcKeyPair(): KeyPairPem {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', {
+    namedCurve: 'prime256v1',
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { publicKeyPem: publicKey, privateKeyPem: privateKey };
+}
+
+/** Node key algorithms: EC P-256 (the default for new nodes) or RSA 2048. */
+export type NodeKeyAlgorithm = 'p256' | 'rsa';
+export const NODE_KEY_ALGORITHMS: readonly NodeKeyAlgorithm[] = ['p256', 'rsa'];
+
+export function generateKeyPair(algorithm: NodeKeyAlgorithm): KeyPairPem {
+  return algorithm === 'rsa' ? generateRsaKeyPair() : generateEcKeyPair();
+}
+
+/** The algorithm of a key (private or public PEM): what a renewal keeps. */
+export function keyAlgorithmOf(keyPem: string): NodeKeyAlgorithm {
+  return createPublicKey(keyPem).asymmetricKeyType === 'ec' ? 'p256' : 'rsa';
+}
+
+/** RSASSA-PKCS1-v1_5 with SHA-256 (sha256WithRSAEncryption) by the CA key. */
+export function rsaPkcs1Sha256Sign(privateKeyPem: string, data: Uint8Array): Buffer {
+  return nodeSign('sha256', data, { key: privateKeyPem, padding: constants.RSA_PKCS1_PADDING });
+}
+
+/** ECDSA with SHA-256, DER `SEQUENCE { r, s }` as X.509 and PKCS#10 want it. */
+export function ecdsaSha256Sign(privateKeyPem: string, data: Uint8Array): Buffer {
+  return nodeSign('sha256', data, { key: privateKeyPem, dsaEncoding: 'der' });
+}
+
+/** SHA-1, only for key identifiers (RFC 5280 §4.2.1.2 method 1). */
+export function sha1(data: Uint8Array): Buffer {
+  return createHash('sha1').update(data).digest();
 }
 
 /**
@@ -148,8 +188,9 @@ export function createCaCertificate(o: CaCertOptions): string {
   return forge.pki.certificateToPem(cert);
 }
 
-/** A PKCS#10 request with subject CN = `cn`, signed by the key. */
+/** A PKCS#10 request with subject CN = `cn`, signed by the key (RSA: forge; EC P-256: ec-x509.ts). */
 export function createCsr(cn: string, keyPair: KeyPairPem): string {
+  if (keyAlgorithmOf(keyPair.publicKeyPem) === 'p256') return createEcCsr(cn, keyPair);
   const csr = forge.pki.createCertificationRequest();
   csr.publicKey = forge.pki.publicKeyFromPem(keyPair.publicKeyPem);
   csr.setSubject([{ name: 'countryName', value: 'CN' }, { name: 'commonName', value: cn }]);
@@ -191,8 +232,13 @@ export interface LeafOptions {
   hosts: readonly string[];
 }
 
-/** An end-entity certificate for mutual TLS and envelope signatures. */
+/**
+ * An end-entity certificate for mutual TLS and envelope signatures. An RSA key gets keyUsage
+ * digitalSignature + keyEncipherment (forge); an EC P-256 key digitalSignature + keyAgreement
+ * (ec-x509.ts). Same subject, issuer, EKU, SAN, SKI/AKI and validity either way.
+ */
 export function signLeafCertificate(o: LeafOptions): string {
+  if (keyAlgorithmOf(o.publicKeyPem) === 'p256') return signEcLeafCertificate(o);
   const caCert = forge.pki.certificateFromPem(o.caCertPem);
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(o.publicKeyPem);

@@ -2,11 +2,13 @@
  * Which keys the hub answers a node with. A node that speaks the national suite (its request was
  * sealed under CF1-SM2-SM4GCM-SM3, or — for the feeds it fetches with GET — it names its SM2
  * certificate in the `x-cf-sm2-cert` request header) gets its answers sealed SM too: the hub's
- * SM2 key signs, the node's SM2 certificate is the recipient. Everyone else is answered with the
- * hub's TLS identity to the TLS client certificate. The hub's suite policy (`suites`) applies to
- * what is sealed, so an SM-only hub never answers in RSA (ERR_SUITE_REFUSED instead).
+ * SM2 key signs, the node's SM2 certificate is the recipient. Everyone else is answered to the TLS
+ * client certificate, by the hub identity of that certificate's key type: the EC P-256 identity for
+ * an EC node (suite CF1-ECDH-ES-A256KW-A256GCM-ES256), the RSA one for an RSA node. The hub's suite
+ * policy (`suites`) applies to what is sealed, so an SM-only hub never answers in RSA
+ * (ERR_SUITE_REFUSED instead).
  */
-import { derB64ToPem } from '../protocol/crypto.js';
+import { certFromPem, derB64ToPem } from '../protocol/crypto.js';
 import type { EnvelopeHeader } from '../protocol/envelope.js';
 import { protocolError } from '../protocol/errors.js';
 import { describeSuite } from '../protocol/suites.js';
@@ -28,7 +30,13 @@ export function answerKeys(deps: HubDeps, peer: Peer, incoming?: Pick<EnvelopeHe
     if (incoming !== undefined && describeSuite(incoming.suite)?.keyType === 'sm2') return { sender: sm2, recipientCertPem: derB64ToPem(incoming.x5c[0]!) };
     if (incoming === undefined && peer.sm2CertPem !== undefined) return { sender: sm2, recipientCertPem: peer.sm2CertPem };
   }
-  return { sender: deps.identity, recipientCertPem: peer.certPem };
+  return { sender: hubIdentityFor(deps.identity, certFromPem(peer.certPem).keyKind), recipientCertPem: peer.certPem };
+}
+
+/** The hub's key and certificate for a peer key of `kind`: EC P-256 → the EC identity (when held), else the RSA one. */
+export function hubIdentityFor(identity: HubDeps['identity'], kind: string): { keyPem: string; certPem: string } {
+  if (kind === 'ec-p256' && identity.ec !== undefined) return identity.ec;
+  return { keyPem: identity.keyPem, certPem: identity.certPem };
 }
 
 /**

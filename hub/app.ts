@@ -102,18 +102,21 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
     }
     const ca = openHubCa(db, config.caDir);
     const identity = await ensureHubIdentity(db, ca, { dataDir: config.dataDir, hosts: config.hosts, days: config.nodeCertDays, now: clock() });
+    // the EC P-256 identity beside it (issue 23): made and shared the same way, used for EC nodes (hub/answer-keys.ts)
+    const ec = await ensureHubIdentity(db, ca, { dataDir: config.dataDir, hosts: config.hosts, days: config.nodeCertDays, now: clock(), algorithm: 'p256' });
     const sm2 = await ensureHubSm2Identity(ca, { dataDir: config.dataDir, days: config.nodeCertDays, now: clock() });
-    assertHubCanSeal(identity.keyPem, config.suites, sm2?.keyPem); // its own envelopes follow its policy too
+    assertHubCanSeal(identity.keyPem, config.suites, sm2?.keyPem, ec.keyPem); // its own envelopes follow its policy too
     reader = await readerFor(db);
     // The log's algorithm (config audit.hashAlg when set, else what the log was created with) picks the checkpoint key: SM2 for sm3.
     const hashAlg = config.audit?.hashAlg ?? (await readHashAlg(db));
     const signer = signerForAlg(hashAlg, HUB_NODE_ID, { keyPem: identity.keyPem, certPem: identity.certPem, sm2 }, `run \`credit ca init --algorithm sm2 --dir ${config.caDir}\` (the hub then makes its SM2 identity at start) or set audit.hashAlg to sha256 for a new store`);
     audit = await openAuditLog(db, { signer, ...(config.audit?.hashAlg ? { hashAlg: config.audit.hashAlg } : {}) });
     await reportFrontierRejection(audit, 'svc:hub-start', HUB_NODE_ID);
-    if (identity.issued !== null) {
+    for (const made of [identity, ec]) {
+      if (made.issued === null) continue;
       // The hub's own certificate was (re)issued at start: an operator-visible certificate event (issue 16).
-      const facts = certFacts(identity.certPem);
-      await audit.record({ action: identity.issued === 'no hub certificate yet' ? 'cert.issue' : 'cert.reissue', actor: 'svc:hub-start', actorNode: HUB_NODE_ID, object: `cert:${facts.serial}`, outcome: 'success', reason: `${identity.issued} notAfter=${facts.notAfter.toISOString()}`.slice(0, 2000) });
+      const facts = certFacts(made.certPem);
+      await audit.record({ action: made.issued === 'no hub certificate yet' ? 'cert.issue' : 'cert.reissue', actor: 'svc:hub-start', actorNode: HUB_NODE_ID, object: `cert:${facts.serial}`, outcome: 'success', reason: `${made === ec ? 'EC P-256: ' : ''}${made.issued} notAfter=${facts.notAfter.toISOString()}`.slice(0, 2000) });
     }
     const metrics = createHubMetrics(db);
     const deps: HubDeps = {
@@ -121,7 +124,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       replica: replica
         ? replicaReader({ primary: reader.reader, replica, clock, maxLagMs: config.databaseReadMaxLagMs, timeoutMs: config.databaseReadTimeoutMs, onFallback: (reason) => metrics.replicaFallbacks.inc({ reason: reason === 'lag' ? 'lag' : 'error' }) })
         : null,
-      identity: { keyPem: identity.keyPem, certPem: identity.certPem, ...(sm2 ? { sm2: { keyPem: sm2.keyPem, certPem: sm2.certPem, caCertPem: sm2.caCertPem } } : {}) },
+      identity: { keyPem: identity.keyPem, certPem: identity.certPem, ec: { keyPem: ec.keyPem, certPem: ec.certPem }, ...(sm2 ? { sm2: { keyPem: sm2.keyPem, certPem: sm2.certPem, caCertPem: sm2.caCertPem } } : {}) },
       trust: caTrust({ caCertPems: [ca.certPem, ...(ca.sm2 ? [ca.sm2.certPem] : [])] }),
       metrics,
       subjectKey: await subjectHmacKey(db),

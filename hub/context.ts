@@ -10,6 +10,8 @@ import type { ReplicaReader } from './replica.js';
 export interface HubIdentity {
   keyPem: string;
   certPem: string;
+  /** The hub's EC P-256 key and certificate (CN 430000) from the RSA root (hub/identity.ts): suite CF1-ECDH-ES-A256KW-A256GCM-ES256. */
+  ec?: { keyPem: string; certPem: string };
   /** The hub's SM2 key and certificate (CN 430000) from the SM2 root, when the CA directory has one (hub/sm2-identity.ts). */
   sm2?: { keyPem: string; certPem: string; caCertPem: string };
 }

@@ -20,6 +20,10 @@ import type { Peer } from './client-check.js';
 import type { HubDeps } from './context.js';
 import { nodesStore } from './nodes-store.js';
 import { issueNodeSm2, readSm2Request } from './sm2-identity.js';
+import { hubIdentityFor } from './answer-keys.js';
+import { parseCsr } from '../certs/csr.js';
+import { certFromPem } from '../protocol/crypto.js';
+import { suitesForKeyType } from '../protocol/suites.js';
 
 export interface EnrolmentService {
   enroll(req: EnrollRequest): Promise<EnrollResponse>;
@@ -28,8 +32,9 @@ export interface EnrolmentService {
 
 export function enrolmentService(deps: HubDeps): EnrolmentService {
   const { ca, config } = deps;
+  // hubCertPem: the hub certificate of the node's key type, which the node encrypts to (EC P-256 node → the hub's EC one)
   const response = (nodeId: string, grade: number, c: { certPem: string; serial: string; notBefore: Date; notAfter: Date }, sm2?: EnrollResponse['sm2']): EnrollResponse => ({
-    nodeId, grade, certPem: c.certPem, caCertPem: ca.certPem, hubCertPem: deps.identity.certPem, serial: c.serial,
+    nodeId, grade, certPem: c.certPem, caCertPem: ca.certPem, hubCertPem: hubIdentityFor(deps.identity, certFromPem(c.certPem).keyKind).certPem, serial: c.serial,
     notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString(), ...(sm2 ? { sm2 } : {}),
   });
   /** The node's SM2 certificate beside the TLS one, when it sent an SM2 request (same lifetime, same register). */
@@ -39,11 +44,23 @@ export function enrolmentService(deps: HubDeps): EnrolmentService {
     await deps.audit.record({ action: 'node.sm2.issue', actor: `node:${nodeId}`, actorNode: nodeId, object: `cert:${sm2.serial}`, outcome: 'success', reason: `notAfter=${sm2.notAfter}` });
     return sm2;
   };
+  /**
+   * An EC P-256 node at a hub whose policy admits no EC suite could enrol but never exchange: refused
+   * (ERR_SUITE_REFUSED) before the token is spent, unless it also asks for an SM2 certificate (its
+   * envelopes are then SM). A CSR that cannot be read is left to enrol() for its own code.
+   */
+  const refuseUnsealableKey = async (csrPem: string): Promise<void> => {
+    if (config.suites === undefined) return;
+    const keyType = await parseCsr(csrPem).then((c) => c.keyType, () => undefined);
+    if (keyType !== 'ec-p256' || suitesForKeyType(keyType, config.suites).length > 0) return;
+    throw protocolError('ERR_SUITE_REFUSED', `this hub's suite policy (${config.suites.join(', ')}) admits no EC suite: enrol with an RSA key (credit node init --algorithm rsa)`, { keyType, allowed: [...config.suites] });
+  };
   return {
     async enroll(req) {
       const now = deps.clock();
       // a bad SM2 request (or no SM2 root here) is refused before the token is spent
       const sm2Request = req.sm2CsrPem === undefined ? undefined : readSm2Request(ca, deps.identity.sm2, req.sm2CsrPem);
+      if (sm2Request === undefined) await refuseUnsealableKey(req.csrPem);
       if (sm2Request !== undefined) {
         const tok = await checkEnrolmentToken(ca.tokens, req.token, now);
         if (tok.nodeId !== sm2Request.cn) throw certError('ERR_CSR_SUBJECT_INVALID', `the SM2 request is for CN ${sm2Request.cn}, the token for node ${tok.nodeId}`, { cn: sm2Request.cn, nodeId: tok.nodeId });

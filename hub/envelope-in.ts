@@ -15,6 +15,7 @@ import { checkSchema, type FieldProblem, type JsonSchema } from '../protocol/sch
 import type { Peer } from './client-check.js';
 import type { HubDeps } from './context.js';
 import { hubError } from './errors.js';
+import { hubIdentityFor } from './answer-keys.js';
 import { nodesStore } from './nodes-store.js';
 
 export interface Incoming<P> {
@@ -32,8 +33,8 @@ export async function openFrom<P>(deps: HubDeps, peer: Peer, raw: string, o: { t
   const opened = await open<P>(raw, {
     trust: deps.trust,
     now: deps.clock(),
-    // under the national suite the envelope is encrypted to the hub's SM2 certificate
-    recipient: { nodeId: HUB_NODE_ID, keyPem: namesSmSuite(raw) && deps.identity.sm2 ? deps.identity.sm2.keyPem : deps.identity.keyPem },
+    // the envelope is encrypted to the hub's certificate of the suite's key type: SM2, EC P-256 or RSA
+    recipient: { nodeId: HUB_NODE_ID, keyPem: recipientKey(deps, raw) },
     freshness: false,
     maxBytes: deps.config.maxEnvelopeBytes,
     ...(deps.config.suites === undefined ? {} : { suites: deps.config.suites }),
@@ -56,14 +57,17 @@ export async function openFrom<P>(deps: HubDeps, peer: Peer, raw: string, o: { t
   return { header, digest: opened.digest, sig: opened.sig, payload: opened.payload, problems };
 }
 
-/** True when the envelope text names a suite of SM2 keys (only to choose the key that opens it; open() reads it properly). */
-function namesSmSuite(raw: string): boolean {
+/** The hub key for the key type of the suite the envelope text names (only to choose the key that opens it; open() reads it properly). */
+function recipientKey(deps: HubDeps, raw: string): string {
+  let keyType: string | undefined;
   try {
     const suite = (JSON.parse(raw) as { suite?: unknown }).suite;
-    return typeof suite === 'string' && describeSuite(suite)?.keyType === 'sm2';
+    keyType = typeof suite === 'string' ? describeSuite(suite)?.keyType : undefined;
   } catch {
-    return false;
+    keyType = undefined;
   }
+  if (keyType === 'sm2' && deps.identity.sm2) return deps.identity.sm2.keyPem;
+  return hubIdentityFor(deps.identity, keyType ?? 'rsa').keyPem;
 }
 
 /** Any UTF-16 surrogate: a string without one cannot hold a lone one. */

@@ -9,13 +9,17 @@
  * a new one is issued from the CA (and recorded in its register) and stored. "Fits": from this CA,
  * active in the register, naming every configured host, with at least a third of its lifetime left.
  * So processes starting at once issue one certificate, and all serve it.
+ * The hub holds a second identity the same way (issue 23): an EC P-256 key and certificate
+ * (hub_settings `hub_identity_ec`, DATADIR/hub-ec.key + hub-ec.pem) from the same RSA root, for the
+ * suite CF1-ECDH-ES-A256KW-A256GCM-ES256: what EC nodes encrypt to and what signs the hub's answers
+ * to them (hub/answer-keys.ts). TLS and audit checkpoints stay on the RSA identity.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { engineOf } from '../audit/knex-connect.js';
 import { HUB_NODE_ID, issueCertificate, sanHosts } from '../certs/issue.js';
-import { certInfo, createCsr, generateRsaKeyPair, signedBy } from '../certs/pki-crypto.js';
+import { certInfo, createCsr, generateKeyPair, keyAlgorithmOf, signedBy, type NodeKeyAlgorithm } from '../certs/pki-crypto.js';
 import { writeFileAtomic } from '../certs/safe-files.js';
 import { certFromPem, keyMatchesCert } from '../protocol/crypto.js';
 import { DbCertRegistry, type HubCa } from './ca-store.js';
@@ -24,16 +28,19 @@ import type { HubIdentity } from './context.js';
 
 /** Key of the PostgreSQL advisory lock held while the hub identity is read or issued. */
 export const IDENTITY_LOCK_KEY = 430_000_004;
-const SETTING = 'hub_identity';
+const SETTINGS: Record<NodeKeyAlgorithm, string> = { rsa: 'hub_identity', p256: 'hub_identity_ec' };
 
 export const HUB_FILES = { key: 'hub.key', cert: 'hub.pem' } as const;
+/** The hub's EC P-256 identity (this process's copy of hub_settings `hub_identity_ec`). */
+export const HUB_EC_FILES = { key: 'hub-ec.key', cert: 'hub-ec.pem' } as const;
 
 /** Why the current files cannot be used, or null when they can. */
-async function problem(ca: HubCa, keyPem: string, certPem: string, hosts: readonly string[], now: Date): Promise<string | null> {
+async function problem(ca: HubCa, keyPem: string, certPem: string, hosts: readonly string[], now: Date, algorithm: NodeKeyAlgorithm): Promise<string | null> {
   let info;
   try {
     info = certInfo(certPem);
     if (!keyMatchesCert(keyPem, certFromPem(certPem))) return 'the key does not belong to the certificate';
+    if (keyAlgorithmOf(keyPem) !== algorithm) return `the key is not ${algorithm === 'rsa' ? 'RSA' : 'EC P-256'}`;
   } catch {
     return 'the files cannot be read';
   }
@@ -49,35 +56,41 @@ async function problem(ca: HubCa, keyPem: string, certPem: string, hosts: readon
   return null;
 }
 
-/** The hub's key and certificate, (re)issued when needed. `issued` says why a new one was made. */
-export async function ensureHubIdentity(db: Knex, ca: HubCa, o: { dataDir: string; hosts: readonly string[]; days: number; now: Date }): Promise<HubIdentity & { issued: string | null }> {
+/**
+ * The hub's key and certificate, (re)issued when needed. `issued` says why a new one was made.
+ * `algorithm` rsa (default): the TLS/audit identity; p256: the EC one.
+ */
+export async function ensureHubIdentity(db: Knex, ca: HubCa, o: { dataDir: string; hosts: readonly string[]; days: number; now: Date; algorithm?: NodeKeyAlgorithm }): Promise<{ keyPem: string; certPem: string; issued: string | null }> {
   mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
-  const keyPath = join(o.dataDir, HUB_FILES.key);
-  const certPath = join(o.dataDir, HUB_FILES.cert);
+  const algorithm = o.algorithm ?? 'rsa';
+  const files = algorithm === 'rsa' ? HUB_FILES : HUB_EC_FILES;
+  const setting = SETTINGS[algorithm];
+  const keyPath = join(o.dataDir, files.key);
+  const certPath = join(o.dataDir, files.cert);
   const got = await db.transaction(async (trx) => {
     if (engineOf(db) === 'pg') await trx.raw('select pg_advisory_xact_lock(?)', [IDENTITY_LOCK_KEY]);
     const reg = new DbCertRegistry(trx);
     const tca: HubCa = { ...ca, certs: reg, tokens: reg };
-    const row = (await trx('hub_settings').where({ name: SETTING }).first('value')) as { value: string } | undefined;
+    const row = (await trx('hub_settings').where({ name: setting }).first('value')) as { value: string } | undefined;
     let why = 'no hub certificate yet';
     if (row) {
       const stored = JSON.parse(row.value) as { certPem: string; key: string };
       const keyPem = unwrapHubKey(ca.keyPem, stored.key);
-      const p = keyPem === null ? 'the stored hub key does not open with this CA key' : await problem(tca, keyPem, stored.certPem, o.hosts, o.now);
+      const p = keyPem === null ? 'the stored hub key does not open with this CA key' : await problem(tca, keyPem, stored.certPem, o.hosts, o.now, algorithm);
       if (p === null) return { keyPem: keyPem!, certPem: stored.certPem, issued: null };
       why = p;
     } else if (existsSync(keyPath) && existsSync(certPath)) {
       const keyPem = readFileSync(keyPath, 'utf8');
       const certPem = readFileSync(certPath, 'utf8');
-      const p = await problem(tca, keyPem, certPem, o.hosts, o.now);
+      const p = await problem(tca, keyPem, certPem, o.hosts, o.now, algorithm);
       if (p === null) {
-        await store(trx, ca, { keyPem, certPem }, false);
+        await store(trx, ca, setting, { keyPem, certPem }, false);
         return { keyPem, certPem, issued: null };
       }
       why = p;
     }
-    const made = await issueHub(tca, o);
-    await store(trx, ca, made, row !== undefined);
+    const made = await issueHub(tca, { ...o, algorithm });
+    await store(trx, ca, setting, made, row !== undefined);
     return { ...made, issued: why };
   });
   // this process's copy (rewritten only when it differs)
@@ -88,14 +101,14 @@ export async function ensureHubIdentity(db: Knex, ca: HubCa, o: { dataDir: strin
   return got;
 }
 
-async function store(trx: Knex.Transaction, ca: HubCa, id: HubIdentity, replace: boolean): Promise<void> {
+async function store(trx: Knex.Transaction, ca: HubCa, setting: string, id: Pick<HubIdentity, 'keyPem' | 'certPem'>, replace: boolean): Promise<void> {
   const value = JSON.stringify({ certPem: id.certPem, key: wrapHubKey(ca.keyPem, id.keyPem) });
-  if (replace) await trx('hub_settings').where({ name: SETTING }).update({ value });
-  else await trx('hub_settings').insert({ name: SETTING, value });
+  if (replace) await trx('hub_settings').where({ name: setting }).update({ value });
+  else await trx('hub_settings').insert({ name: setting, value });
 }
 
-async function issueHub(ca: HubCa, o: { hosts: readonly string[]; days: number; now: Date }): Promise<HubIdentity> {
-  const kp = generateRsaKeyPair();
+async function issueHub(ca: HubCa, o: { hosts: readonly string[]; days: number; now: Date; algorithm: NodeKeyAlgorithm }): Promise<Pick<HubIdentity, 'keyPem' | 'certPem'>> {
+  const kp = generateKeyPair(o.algorithm);
   const cert = await issueCertificate(ca, createCsr(HUB_NODE_ID, kp), { days: o.days, hosts: o.hosts, now: o.now });
   return { keyPem: kp.privateKeyPem, certPem: cert.certPem };
 }

@@ -64,6 +64,7 @@ export const protocolInfoResponse = {
     versions: { type: 'array', items: { type: 'string' } },
     suites: { type: 'array', items: { type: 'string' } },
     hubCertPem: { type: 'string' },
+    suiteCerts: { type: 'object', additionalProperties: { type: 'string' } },
     caCertPem: { type: 'string' },
     maxEnvelopeBytes: { type: 'integer' },
     windowMs: { type: 'integer' },

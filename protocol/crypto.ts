@@ -246,12 +246,43 @@ function lengthPrefixed(b: Buffer): Buffer {
   return out;
 }
 
-/** Concat KDF (NIST SP 800-56A, as RFC 7518 §4.6.2 uses it) for a 256-bit key: one SHA-256 round, empty apu/apv. */
-function concatKdf256(z: Buffer, alg: string): Buffer {
-  const round = Buffer.from([0, 0, 0, 1]);
-  const suppPub = Buffer.from([0, 0, 1, 0]); // keydatalen = 256 bits
-  const empty = lengthPrefixed(Buffer.alloc(0));
-  return createHash('sha256').update(round).update(z).update(lengthPrefixed(Buffer.from(alg))).update(empty).update(empty).update(suppPub).digest();
+/**
+ * Concat KDF (NIST SP 800-56A §5.8.1) as RFC 7518 §4.6.2 uses it, for keys of up to 256 bits (one
+ * SHA-256 round): SHA-256( 00000001 ‖ Z ‖ AlgorithmID ‖ PartyUInfo ‖ PartyVInfo ‖ SuppPubInfo ),
+ * truncated to `keyBits`. AlgorithmID = 32-bit big-endian length ‖ ASCII `algId` (the JWE `alg` for
+ * key agreement with key wrapping, e.g. "ECDH-ES+A256KW"); PartyUInfo / PartyVInfo = 32-bit length ‖
+ * the base64url-decoded `apu` / `apv` (length 0 when absent); SuppPubInfo = `keyBits` as 32-bit
+ * big-endian; SuppPrivInfo empty.
+ */
+export function concatKdf(z: Uint8Array, algId: string, apu: Uint8Array, apv: Uint8Array, keyBits: number): Buffer {
+  if (!Number.isInteger(keyBits) || keyBits <= 0 || keyBits > 256 || keyBits % 8 !== 0) throw new RangeError(`concatKdf: ${keyBits} bits is not a whole number of bytes up to 256`);
+  const suppPub = Buffer.alloc(4);
+  suppPub.writeUInt32BE(keyBits);
+  return createHash('sha256')
+    .update(Buffer.from([0, 0, 0, 1]))
+    .update(z)
+    .update(lengthPrefixed(Buffer.from(algId, 'ascii')))
+    .update(lengthPrefixed(Buffer.from(apu)))
+    .update(lengthPrefixed(Buffer.from(apv)))
+    .update(suppPub)
+    .digest()
+    .subarray(0, keyBits / 8);
+}
+
+/**
+ * The `apu` / `apv` header parameter as bytes: absent → empty; present → it must be a base64url
+ * string (RFC 7518 §4.6.1.2–3), else the JWE is refused (jose refuses it too).
+ */
+function partyInfo(header: Record<string, unknown>, name: 'apu' | 'apv'): Buffer {
+  const v = header[name];
+  if (v === undefined) return Buffer.alloc(0);
+  if (typeof v !== 'string' || !BASE64URL.test(v)) throw new Error(`JWE ${name} is not a base64url string`);
+  return Buffer.from(v, 'base64url');
+}
+
+/** The key-encryption key of ECDH-ES+A256KW: Concat KDF over the shared secret, the `alg` and the header's apu/apv. */
+function ecdhKek(z: Buffer, alg: string, header: Record<string, unknown>): Buffer {
+  return concatKdf(z, alg, partyInfo(header, 'apu'), partyInfo(header, 'apv'), 256);
 }
 
 function aesKeyWrap(kek: Buffer, data: Buffer, wrap: boolean): Buffer {
@@ -259,14 +290,14 @@ function aesKeyWrap(kek: Buffer, data: Buffer, wrap: boolean): Buffer {
   return Buffer.concat([c.update(data), c.final()]);
 }
 
-/** Wraps the content key for the recipient; may add header parameters (epk). */
+/** Wraps the content key for the recipient; may add header parameters (epk). `apu`/`apv` already in `header` enter the KDF. */
 function wrapKey(alg: string, recipient: KeyObject, cek: Buffer, header: Record<string, unknown>): Buffer {
   if (alg === 'RSA-OAEP-256') return publicEncrypt({ key: recipient, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, cek);
   if (alg === 'ECDH-ES+A256KW') {
     const eph = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const { kty, crv, x, y } = eph.publicKey.export({ format: 'jwk' });
     header.epk = { kty, crv, x, y };
-    const kek = concatKdf256(diffieHellman({ privateKey: eph.privateKey, publicKey: recipient }), alg);
+    const kek = ecdhKek(diffieHellman({ privateKey: eph.privateKey, publicKey: recipient }), alg, header);
     return aesKeyWrap(kek, cek, true);
   }
   throw new Error(`unsupported JWE alg ${alg}`);
@@ -278,14 +309,15 @@ function unwrapKey(alg: string, key: KeyObject, wrapped: Buffer, header: Record<
     const epk = header.epk as { kty?: unknown; crv?: unknown; x?: unknown; y?: unknown } | undefined;
     if (!epk || epk.kty !== 'EC' || epk.crv !== 'P-256' || typeof epk.x !== 'string' || typeof epk.y !== 'string') throw new Error('JWE epk is not a P-256 public key');
     const publicKey = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: epk.x, y: epk.y }, format: 'jwk' });
-    return aesKeyWrap(concatKdf256(diffieHellman({ privateKey: key, publicKey }), alg), wrapped, false);
+    return aesKeyWrap(ecdhKek(diffieHellman({ privateKey: key, publicKey }), alg, header), wrapped, false);
   }
   throw new Error(`unsupported JWE alg ${alg}`);
 }
 
 /**
  * JWE (RFC 7516) in flattened JSON serialisation: a fresh 256-bit content key wrapped for
- * `recipient` (RSA-OAEP-256, or ECDH-ES+A256KW per RFC 7518 §4.6), A256GCM with the protected
+ * `recipient` (RSA-OAEP-256, or ECDH-ES+A256KW per RFC 7518 §4.6, with `apu`/`apv` from `header`
+ * when the caller gives them: base64url strings, fed to the Concat KDF), A256GCM with the protected
  * header as AAD. Implemented on node:crypto because jose's base64 path is slow on Node 20 for
  * large payloads; test/protocol/envelope.test.ts shows jose decrypts it.
  */

@@ -305,6 +305,7 @@ export interface EnrollResponse {
   grade: number;
   certPem: string;
   caCertPem: string;
+  /** The hub's certificate of the node's key type (EC P-256 node → the hub's EC certificate): what the node encrypts to. */
   hubCertPem: string;
   serial: string;
   notBefore: string;
@@ -316,8 +317,16 @@ export interface EnrollResponse {
 export interface ProtocolInfo {
   hubNodeId: string;
   versions: string[];
+  /** The suites the hub's policy admits, most preferred first. */
   suites: string[];
+  /** The hub's RSA certificate (TLS, audit checkpoints, the RSA suite). */
   hubCertPem: string;
+  /**
+   * For each suite in `suites` whose key the hub holds, the hub certificate a node encrypts to and
+   * checks the hub's answers against under that suite (issue 23: the EC P-256 suite has its own
+   * hub certificate). Absent on hubs before it.
+   */
+  suiteCerts?: Record<string, string>;
   caCertPem: string;
   /** Largest envelope the hub accepts, bytes. */
   maxEnvelopeBytes: number;

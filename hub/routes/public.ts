@@ -7,7 +7,7 @@ import { storeWritable } from '../../audit/start-checks.js';
 import { HUB_MIGRATIONS_TABLE } from '../migrations.js';
 import { EXCHANGE_ROUTES, type EnrollRequest, type ProtocolInfo } from '../../protocol/exchange.js';
 import { serviceError } from '../../protocol/service-errors.js';
-import { usableSuites } from '../../protocol/suites.js';
+import { describeSuite, usableSuites } from '../../protocol/suites.js';
 import { SUPPORTED_VERSIONS } from '../../protocol/version.js';
 import type { HubContext } from '../route-context.js';
 import { syncProvinceCatalog } from '../catalog-service.js';
@@ -21,6 +21,17 @@ export const ENROLL_BODY_LIMIT = 20 * 1024;
 
 /** How long a built CRL is served before a fresh one is signed. */
 export const CRL_CACHE_MS = 60_000;
+
+/** Admitted suite → the hub certificate of its key type (suites whose key the hub does not hold are left out). */
+function suiteCerts(ctx: HubContext): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of usableSuites(ctx.config.suites)) {
+    const keyType = describeSuite(name)?.keyType;
+    const pem = keyType === 'rsa' ? ctx.identity.certPem : keyType === 'ec-p256' ? ctx.identity.ec?.certPem : ctx.identity.sm2?.certPem;
+    if (pem !== undefined) out[name] = pem;
+  }
+  return out;
+}
 
 export async function publicRoutes(app: FastifyInstance, opts: { ctx: HubContext }): Promise<void> {
   const { ctx } = opts;
@@ -50,6 +61,7 @@ export async function publicRoutes(app: FastifyInstance, opts: { ctx: HubContext
     versions: [...SUPPORTED_VERSIONS],
     suites: usableSuites(ctx.config.suites),
     hubCertPem: ctx.identity.certPem,
+    suiteCerts: suiteCerts(ctx),
     caCertPem: ctx.ca.certPem,
     maxEnvelopeBytes: ctx.config.maxEnvelopeBytes,
     windowMs: ctx.config.windowMs,

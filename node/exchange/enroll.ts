@@ -1,5 +1,6 @@
 /**
- * Enrolment of a node with the hub (`credit node init`): a new RSA key, a CSR whose CN is the node
+ * Enrolment of a node with the hub (`credit node init`): a new key (EC P-256 unless `algorithm` says
+ * rsa), a CSR whose CN is the node
  * id, POST /v1/enroll with the one-time token over TLS that trusts only the given CA certificate
  * and only a server whose CN is 430000; the answer is checked (a node certificate from that CA,
  * for this node and this key) before DATADIR/exchange/ is written. The key never leaves the node.
@@ -9,7 +10,7 @@
  */
 import { certError } from '../../certs/errors.js';
 import { HUB_NODE_ID } from '../../certs/issue.js';
-import { createCsr, generateRsaKeyPair } from '../../certs/pki-crypto.js';
+import { createCsr, generateKeyPair, type NodeKeyAlgorithm } from '../../certs/pki-crypto.js';
 import { createSm2Csr } from '../../certs/sm2-x509.js';
 import { sm2GenerateKeyPem } from '../../protocol/sm-crypto.js';
 import type { EnrollResponse } from '../../protocol/exchange.js';
@@ -27,6 +28,8 @@ export interface EnrollNodeOptions {
   token: string;
   /** The provincial CA certificate, obtained out of band from the hub operator. */
   caCertPem: string;
+  /** The node key: `p256` (default; suite CF1-ECDH-ES-A256KW-A256GCM-ES256) or `rsa`. */
+  algorithm?: NodeKeyAlgorithm;
   timeoutMs?: number;
   now?: Date;
   /** Also obtain an SM2 certificate (the national suite CF1-SM2-SM4GCM-SM3). */
@@ -39,7 +42,7 @@ export async function enrollNode(o: EnrollNodeOptions): Promise<{ enrolment: Enr
   const paths = exchangePaths(o.dataDir);
   if (isEnrolled(o.dataDir)) throw certError('ERR_KEY_EXISTS', `${paths.cert} exists: this node is already enrolled (renewal is automatic; to re-enrol, move ${paths.dir} away first)`);
   const trust = await trustFromCa({ caCertPem: o.caCertPem });
-  const kp = generateRsaKeyPair();
+  const kp = generateKeyPair(o.algorithm ?? 'p256');
   const sm2Key = o.sm2 ? sm2GenerateKeyPem() : undefined;
   const client = createHubClient({ url: o.hubUrl.replace(/\/$/, ''), caCertPem: o.caCertPem, timeoutMs: o.timeoutMs ?? 30_000, connections: 1 });
   let res;
@@ -60,6 +63,8 @@ export async function enrollNode(o: EnrollNodeOptions): Promise<{ enrolment: Enr
   }
   if (cert.nodeId !== o.nodeId || res.nodeId !== o.nodeId) throw bad(`the certificate is for ${cert.nodeId}, this node is ${o.nodeId}`);
   if (!keyMatchesCert(kp.privateKeyPem, certFromPem(res.certPem))) throw bad('the certificate is not for the key this node sent');
+  // what this node encrypts to must be of its key type: a hub without an EC identity answers with its RSA certificate
+  if (certFromPem(res.hubCertPem).keyKind !== certFromPem(res.certPem).keyKind) throw bad(`the hub certificate is ${certFromPem(res.hubCertPem).keyKind}, this node's key ${certFromPem(res.certPem).keyKind}: this hub cannot exchange with such a key (enrol with --algorithm rsa)`);
   if (!Number.isInteger(res.grade) || res.grade < 1 || res.grade > 4) throw bad(`grade ${String(res.grade)} is not 1–4`);
   const sm2 = sm2Key ? await checkSm2Answer(res.sm2, sm2Key.privateKeyPem, o, now, bad) : undefined;
   const enrolment: Enrolment = {

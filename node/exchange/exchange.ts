@@ -20,7 +20,9 @@ import type { RecordHooks } from '../hooks.js';
 import type { AuditWriter } from '../records-service.js';
 import { parseCrl } from '../../certs/crl.js';
 import { loadExchangeMaterial, writeCrl, writeHubCert, writeHubSm2Cert, writeSm2Crl, type ExchangeMaterial } from './files.js';
-import { SM_SUITE, suiteAllowed } from '../../protocol/suites.js';
+import { SM_SUITE, describeSuite, suiteAllowed } from '../../protocol/suites.js';
+import { certFromPem, keyKind, privateKeyFromPem } from '../../protocol/crypto.js';
+import type { ProtocolInfo } from '../../protocol/exchange.js';
 import { CATALOG_REFRESH_MS, createCatalogSync, type CatalogSync } from './catalog-sync.js';
 import { createHubClient, type HubClient } from './hub-client.js';
 import { createIdentity, type ExchangeIdentity } from './identity.js';
@@ -91,6 +93,20 @@ export interface Exchange {
   sm2CrlAbsentSince(): Date | null;
 }
 
+/**
+ * From the hub's GET /v1/protocol: its certificate for the suite of this node's key (`suiteCerts`,
+ * the first admitted suite of the key's type), else `hubCertPem` when that is of the key's type
+ * (a hub before `suiteCerts`); undefined when the hub offers nothing this key can use.
+ */
+export function hubCertForKey(info: ProtocolInfo, keyPem: string): string | undefined {
+  const kind = keyKind(privateKeyFromPem(keyPem));
+  for (const name of info.suites) {
+    const pem = info.suiteCerts?.[name];
+    if (pem !== undefined && describeSuite(name)?.keyType === kind) return pem;
+  }
+  return certFromPem(info.hubCertPem).keyKind === kind ? info.hubCertPem : undefined;
+}
+
 /** How often the node fetches the hub's CRL (the hub signs a new one each minute, valid 7 days). */
 export const CRL_REFRESH_MS = 15 * 60_000;
 
@@ -155,10 +171,13 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
 
   async function refreshHubCert(): Promise<void> {
     const info = await client.getProtocol();
-    if (identity.trust().verifySigner(info.hubCertPem, clock()).nodeId !== HUB_NODE_ID) return;
-    if (info.hubCertPem === identity.current().hubCertPem) return;
-    writeHubCert(config.dataDir, info.hubCertPem);
-    await identity.swap({ hubCertPem: info.hubCertPem });
+    // the hub certificate of this node's suite (its key type: an EC node encrypts to the hub's EC certificate)
+    const pem = hubCertForKey(info, identity.current().keyPem);
+    if (pem === undefined) return;
+    if (identity.trust().verifySigner(pem, clock()).nodeId !== HUB_NODE_ID) return;
+    if (pem === identity.current().hubCertPem) return;
+    writeHubCert(config.dataDir, pem);
+    await identity.swap({ hubCertPem: pem });
     log.info({}, 'hub exchange: hub certificate refreshed');
   }
 

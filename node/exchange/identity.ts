@@ -82,6 +82,7 @@ export async function createIdentity(initial: ExchangeMaterial, persistHubCert?:
         return true;
       }
       const have = parsed(material.hubCertPem);
+      if (have && have.keyKind !== cert.keyKind) return false; // the hub's certificate of another suite (its RSA one, to an EC node): not what this node encrypts to
       if (have && (have.fingerprint === cert.fingerprint || have.notBefore.getTime() >= cert.notBefore.getTime())) return false; // same, or older (a stored receipt)
       persistHubCert?.(cert.pem);
       await identity.swap({ hubCertPem: cert.pem });
@@ -130,7 +131,7 @@ export async function createIdentity(initial: ExchangeMaterial, persistHubCert?:
   return identity;
 }
 
-function parsed(pem: string): { fingerprint: string; notBefore: Date } | null {
+function parsed(pem: string): { fingerprint: string; notBefore: Date; keyKind: string } | null {
   try {
     return certFromPem(pem);
   } catch {

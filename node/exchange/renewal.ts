@@ -1,6 +1,6 @@
 /**
  * Certificate renewal: when less than `renewAt` of the node certificate's lifetime is left, make a
- * new key and CSR, POST /v1/renew over mutual TLS with the current certificate, check the answer
+ * new key of the current key's type (EC P-256 or RSA) and a CSR, POST /v1/renew over mutual TLS with the current certificate, check the answer
  * (issued by the provincial CA to this node id, for the new key), write the files atomically
  * (files.ts), then swap the identity in memory: the HTTP client opens a new pool (requests in
  * flight finish on the old one) and the audit log signs with the new key.
@@ -8,7 +8,7 @@
 import { createSm2Csr } from '../../certs/sm2-x509.js';
 import { sm2GenerateKeyPem } from '../../protocol/sm-crypto.js';
 import { checkSm2Answer } from './enroll.js';
-import { createCsr, generateRsaKeyPair } from '../../certs/pki-crypto.js';
+import { createCsr, generateKeyPair, keyAlgorithmOf } from '../../certs/pki-crypto.js';
 import { HUB_NODE_ID } from '../../certs/issue.js';
 import { certFromPem, keyMatchesCert } from '../../protocol/crypto.js';
 import type { EnrollResponse } from '../../protocol/exchange.js';
@@ -58,7 +58,7 @@ export function createRenewal(deps: RenewalDeps) {
 
   async function renewNow(signal?: AbortSignal): Promise<EnrollResponse> {
     const old = identity.current();
-    const kp = generateRsaKeyPair();
+    const kp = generateKeyPair(keyAlgorithmOf(old.keyPem)); // an RSA node stays RSA, an EC node EC
     // a node on the national suite renews its SM2 certificate with the TLS one (same register: it would be superseded otherwise)
     const sm2Key = old.sm2 ? sm2GenerateKeyPem() : undefined;
     const res = check(await deps.client().renew({ csrPem: createCsr(nodeId, kp), ...(sm2Key ? { sm2CsrPem: createSm2Csr(nodeId, sm2Key.privateKeyPem) } : {}) }, signal), kp.privateKeyPem);
@@ -69,7 +69,8 @@ export function createRenewal(deps: RenewalDeps) {
     writeRenewal(deps.dataDir, { keyPem: kp.privateKeyPem, certPem: res.certPem, enrolment, previousKeyPem: old.keyPem });
     let hubCertPem = old.hubCertPem;
     try {
-      if (identity.trust().verifySigner(res.hubCertPem, clock()).nodeId === HUB_NODE_ID && res.hubCertPem !== old.hubCertPem) {
+      const sameKind = certFromPem(res.hubCertPem).keyKind === certFromPem(res.certPem).keyKind; // the hub certificate of this node's suite
+      if (sameKind && identity.trust().verifySigner(res.hubCertPem, clock()).nodeId === HUB_NODE_ID && res.hubCertPem !== old.hubCertPem) {
         writeHubCert(deps.dataDir, res.hubCertPem);
         hubCertPem = res.hubCertPem;
       }

@@ -107,8 +107,11 @@ t.test('node keygen: node.key 0600 + node.csr for the node id; no overwrite; bad
   const req = openssl(['req', '-in', r.csrPath, '-noout', '-verify', '-subject']);
   t.match(req.out, /verify OK/i);
   t.match(req.out, /CN\s*=\s*430100/);
-  const mod = (args: string[]) => openssl(args).out.trim();
-  t.equal(mod(['rsa', '-in', r.keyPath, '-noout', '-modulus']), mod(['req', '-in', r.csrPath, '-noout', '-modulus']), 'the CSR is for that key');
+  const pub = (args: string[]) => openssl(args).out.trim();
+  t.equal(pub(['pkey', '-in', r.keyPath, '-pubout']), pub(['req', '-in', r.csrPath, '-noout', '-pubkey']), 'the CSR is for that key');
+  t.match(openssl(['pkey', '-in', r.keyPath, '-noout', '-text']).out, /ASN1 OID: prime256v1/, 'EC P-256 by default (issue 23)');
+  const rsa = await writeNodeKeys(join(dir, 'rsa'), '430100', 'rsa');
+  t.match(openssl(['pkey', '-in', rsa.keyPath, '-noout', '-text']).out, /Private-Key: \(2048 bit/, 'RSA 2048 when asked');
   const key = await readFile(r.keyPath, 'utf8');
   await t.rejects(writeNodeKeys(dir, '430100'), { code: 'ERR_KEY_EXISTS' });
   t.equal(await readFile(r.keyPath, 'utf8'), key, 'the existing key is kept');

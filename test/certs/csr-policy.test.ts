@@ -1,9 +1,9 @@
 /**
- * What the CA accepts in a CSR (issue 13, items 1 and 11): RSA 2048–4096 bits with e = 65537 and
- * exactly one CN. The key is checked before the self-signature, so a huge modulus/exponent with a
+ * What the CA accepts in a CSR (issue 13, items 1 and 11; issue 23): RSA 2048–4096 bits with
+ * e = 65537, or EC P-256, and exactly one CN. The key is checked before the self-signature, so a huge modulus/exponent with a
  * random signature is refused by the key check and never verified with big-number code.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createNodeKeys, issueCertificate } from '../../certs/index.js';
 import { parseCsr } from '../../certs/csr.js';
 import { exponentCsr, hugeKeyCsr, multiCnCsr, rsaCsr } from '../helpers/hostile-csr.js';
@@ -41,9 +41,30 @@ t.test('2048 and 4096 bits with e = 65537 are issued; a bad self-signature is ER
   await t.rejects(parseCsr('garbage'), { code: 'ERR_CSR_INVALID' });
 });
 
-t.test('an EC P-256 key is refused with ERR_CSR_KEY_UNSUPPORTED (the certificate builder takes RSA keys only)', async (t) => {
-  const made = openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', '/dev/null', '-subj', '/CN=430100']);
+/** A CSR made by the real openssl CLI for a fresh EC key on `curve` (another implementation's artefact). */
+function opensslEcCsr(t: Test, curve: string): string {
+  const made = openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', `ec_paramgen_curve:${curve}`, '-nodes', '-keyout', '/dev/null', '-subj', '/CN=430100']);
   t.equal(made.status, 0, made.out);
-  const pem = /-----BEGIN CERTIFICATE REQUEST-----[\s\S]+?-----END CERTIFICATE REQUEST-----/.exec(made.out)?.[0] ?? '';
-  await t.rejects(parseCsr(pem), { code: 'ERR_CSR_KEY_UNSUPPORTED' });
+  return /-----BEGIN CERTIFICATE REQUEST-----[\s\S]+?-----END CERTIFICATE REQUEST-----/.exec(made.out)?.[0] ?? '';
+}
+
+t.test('an EC P-256 key from openssl is accepted (issue 23); P-384 and secp256k1 are ERR_CSR_KEY_UNSUPPORTED', async (t) => {
+  const csr = await parseCsr(opensslEcCsr(t, 'P-256'));
+  t.equal(csr.keyType, 'ec-p256');
+  t.equal(csr.cn, '430100');
+  for (const curve of ['P-384', 'secp256k1']) {
+    await t.rejects(parseCsr(opensslEcCsr(t, curve)), { code: 'ERR_CSR_KEY_UNSUPPORTED', message: /EC (secp384r1|secp256k1) key/ }, curve);
+  }
+  const ca = createMemoryCa();
+  await t.rejects(issueCertificate(ca, rsaCsr('430100', 1024)), { code: 'ERR_CSR_KEY_UNSUPPORTED', message: /RSA key of 1024 bits/ }, 'RSA-1024');
+  t.equal((await ca.certs.listIssued()).length, 0, 'nothing issued for a refused key');
+});
+
+t.test('a P-256 CSR whose ECDSA self-signature is broken is ERR_CSR_INVALID', async (t) => {
+  const good = createNodeKeys('430100', 'p256').csrPem;
+  const der = Buffer.from(good.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  der[der.length - 3] = der[der.length - 3]! ^ 0x01; // inside s of the signature
+  const broken = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE REQUEST-----\n`;
+  await t.rejects(parseCsr(broken), { code: 'ERR_CSR_INVALID' });
+  t.equal((await parseCsr(good)).keyType, 'ec-p256', 'the unbroken one is read');
 });

@@ -24,6 +24,7 @@ import { makeToken } from '../../hub/enrolment-service.js';
 import { migrateHub } from '../../hub/migrations.js';
 import type { EnrollResponse } from '../../protocol/exchange.js';
 import { seal } from '../../protocol/seal.js';
+import { certFromPem } from '../../protocol/crypto.js';
 import { freePort } from '../../scripts/faults/cluster.js';
 import { startServer, type ServerProcess } from '../../scripts/demo/processes.js';
 import { engines, PG_URL } from '../helpers/db.js';
@@ -75,7 +76,9 @@ for (const engine of (await engines()).filter((e) => e.name === 'pg')) {
     });
     const fps = await Promise.all(hubs.map((h) => fingerprint(h.url)));
     t.equal(fps[0], fps[1], 'both hubs serve the same certificate');
-    t.equal((await db('hub_certs').where({ node_id: '430000' })).length, 1, 'one hub certificate issued');
+    t.equal((await db('hub_certs').where({ node_id: '430000' })).length, 2, 'one hub certificate of each key type issued (RSA, and EC P-256 since issue 23)');
+    const stored = (await db('hub_settings').whereIn('name', ['hub_identity', 'hub_identity_ec']).select('name', 'value')) as { name: string; value: string }[];
+    t.same(stored.map((r) => certFromPem((JSON.parse(r.value) as { certPem: string }).certPem).keyKind).sort(), ['ec-p256', 'rsa'], 'both identities in the store, shared by the two processes');
 
     const agents: Agent[] = [];
     t.teardown(async () => {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { initCaDir } from '../../certs/ca-dir.js';
 import { certInfo } from '../../certs/pki-crypto.js';
+import { certFromPem } from '../../protocol/crypto.js';
 import { openHubCa } from '../../hub/ca-store.js';
 import { buildHubConfig, loadHubConfig } from '../../hub/config.js';
 import { ensureHubIdentity } from '../../hub/identity.js';
@@ -129,5 +130,48 @@ for (const engine of (await engines()).filter((e) => e.name === 'pg')) {
     t.equal((await db('hub_certs').where({ node_id: '430000' })).length, 1, 'one hub certificate in the register');
     t.equal(readFileSync(join(dir, 'pg-b', 'hub.pem'), 'utf8'), a.certPem, "each process's DATADIR copy");
     t.notMatch(String((await db('hub_settings').where({ name: 'hub_identity' }).first()).value), /PRIVATE KEY/, 'the key is stored encrypted');
+  });
+}
+
+t.test('the hub EC P-256 identity (issue 23): issued once beside the RSA one, kept, stored encrypted', async (t) => {
+  const store = await sqliteEngine.open();
+  t.teardown(() => store.close());
+  await migrateHub(store.db);
+  const ca = openHubCa(store.db, caDir);
+  const dataDir = join(dir, 'identity-ec');
+  const now = new Date();
+  const rsa = await ensureHubIdentity(store.db, ca, { dataDir, hosts: [], days: 30, now });
+  const ec = await ensureHubIdentity(store.db, ca, { dataDir, hosts: [], days: 30, now, algorithm: 'p256' });
+  t.equal(ec.issued, 'no hub certificate yet');
+  t.equal(certFromPem(ec.certPem).keyKind, 'ec-p256');
+  t.equal(certInfo(ec.certPem).cn, '430000');
+  t.not(ec.certPem, rsa.certPem);
+  t.equal(statSync(join(dataDir, 'hub-ec.key')).mode & 0o777, 0o600, 'hub-ec.key is 0600');
+  t.equal(readFileSync(join(dataDir, 'hub.pem'), 'utf8'), rsa.certPem, 'the RSA files are left alone');
+  const again = await ensureHubIdentity(store.db, ca, { dataDir, hosts: [], days: 30, now, algorithm: 'p256' });
+  t.same([again.issued, again.certPem], [null, ec.certPem], 'kept across restarts');
+  t.equal((await ensureHubIdentity(store.db, ca, { dataDir, hosts: [], days: 30, now })).certPem, rsa.certPem, 'the RSA identity is kept too');
+  // an RSA identity stored where the EC one belongs does not pass for it
+  const stored = await store.db('hub_settings').where({ name: 'hub_identity' }).first();
+  await store.db('hub_settings').where({ name: 'hub_identity_ec' }).update({ value: stored.value });
+  t.match((await ensureHubIdentity(store.db, ca, { dataDir, hosts: [], days: 30, now, algorithm: 'p256' })).issued, /the key is not EC P-256/);
+  t.notMatch(String((await store.db('hub_settings').where({ name: 'hub_identity_ec' }).first()).value), /PRIVATE KEY/, 'the key is stored encrypted');
+});
+
+for (const engine of (await engines()).filter((e) => e.name === 'pg')) {
+  t.test('two hub processes starting at once on one PostgreSQL issue ONE hub EC certificate and both use it', async (t) => {
+    const { db, target, schema, close } = await engine.open();
+    t.teardown(close);
+    await migrateHub(db);
+    const other = await connect(target, { schema: schema!, poolMax: 2 });
+    t.teardown(() => other.destroy());
+    const now = new Date();
+    const [a, b] = await Promise.all([
+      ensureHubIdentity(db, openHubCa(db, caDir), { dataDir: join(dir, 'pg-ec-a'), hosts: [], days: 30, now, algorithm: 'p256' }),
+      ensureHubIdentity(other, openHubCa(other, caDir), { dataDir: join(dir, 'pg-ec-b'), hosts: [], days: 30, now, algorithm: 'p256' }),
+    ]);
+    t.same([a.certPem, a.keyPem], [b.certPem, b.keyPem], 'the same certificate and key');
+    t.same([a.issued, b.issued].sort(), ['no hub certificate yet', null].sort(), 'issued by one of them');
+    t.equal((await db('hub_certs').where({ node_id: '430000' })).length, 1, 'one hub certificate in the register');
   });
 }

@@ -19,6 +19,7 @@ import { seal } from '../../protocol/seal.js';
 import { caTrust } from '../../protocol/ca-trust.js';
 import { initCaDir } from '../../certs/ca-dir.js';
 import { createNodeKeys } from '../../certs/node-keys.js';
+import type { NodeKeyAlgorithm } from '../../certs/pki-crypto.js';
 import { tlsClientOptions } from '../../certs/tls.js';
 import { buildHubConfig, type HubConfig } from '../../hub/config.js';
 import { makeToken } from '../../hub/enrolment-service.js';
@@ -49,7 +50,8 @@ export interface HubFixture {
   hubCertPem: string;
   /** An agent that trusts the CA but presents no client certificate. */
   anonymous: Agent;
-  enrol(nodeId: string, grade: number, o?: { name?: string }): Promise<TestNode>;
+  /** Enrols over /v1/enroll with a fresh key: RSA unless `algorithm` says p256. */
+  enrol(nodeId: string, grade: number, o?: { name?: string; algorithm?: NodeKeyAlgorithm }): Promise<TestNode>;
   token(nodeId: string, grade: number, o?: { name?: string; ttlMs?: number }): Promise<string>;
   call(dispatcher: Dispatcher, method: 'GET' | 'POST', path: string, body?: unknown, headers?: Record<string, string>): Promise<Reply>;
   /** Seals a batch (or another type) from `node` to the hub. */
@@ -110,7 +112,7 @@ export async function hubFixture(t: { teardown(fn: () => unknown): void }, o: { 
     shiftClock: (ms) => void (offset = ms),
     async enrol(nodeId, grade, x = {}) {
       const tok = await token(nodeId, grade, x);
-      const { keyPem, csrPem } = createNodeKeys(nodeId);
+      const { keyPem, csrPem } = createNodeKeys(nodeId, x.algorithm ?? 'rsa');
       const r = await call(anonymous, 'POST', '/v1/enroll', { token: tok, csrPem });
       if (r.status !== 200) throw new Error(`enrolment of ${nodeId} failed: ${JSON.stringify(r.json)}`);
       const res = r.json as EnrollResponse;
@@ -120,7 +122,7 @@ export async function hubFixture(t: { teardown(fn: () => unknown): void }, o: { 
     },
     async sealFrom(node, type, payload, x = {}) {
       const seq = x.seq ?? (type === 'batch' ? node.seq++ : 1);
-      return seal({ type, from: node.nodeId, to: x.to ?? '430000', seq, payload, sender: { keyPem: node.keyPem, certPem: node.certPem }, recipientCertPem: x.recipientCertPem ?? hubCertPem, ...(x.ts ? { ts: x.ts } : {}), ...(x.id ? { id: x.id } : {}) });
+      return seal({ type, from: node.nodeId, to: x.to ?? '430000', seq, payload, sender: { keyPem: node.keyPem, certPem: node.certPem }, recipientCertPem: x.recipientCertPem ?? node.hubCertPem, ...(x.ts ? { ts: x.ts } : {}), ...(x.id ? { id: x.id } : {}) });
     },
     async openAs<P>(node: TestNode, env: unknown) {
       return open<P>(env, { trust: caTrust({ caCertPems: [caCertPem] }), recipient: { nodeId: node.nodeId, keyPem: node.keyPem } });

@@ -1,7 +1,7 @@
 /**
  * The hub's suite policy (`suites` in its config): with `["RSA"]` it advertises only the RSA suite
  * on GET /v1/protocol and refuses an envelope in any other suite with ERR_SUITE_REFUSED before
- * any crypto; a bad policy, or one the hub's own (RSA) key cannot seal under, fails at start-up
+ * any crypto; a bad policy, or one none of the hub's own keys (RSA, EC P-256) can seal under, fails at start-up
  * with ERR_CONFIG_INVALID naming the key.
  */
 import t from 'tap';
@@ -11,7 +11,13 @@ import { hubFixture } from './fixture.js';
 t.test('suites: ["SM"] with the hub\'s RSA identity: the hub refuses to start (ERR_CONFIG_INVALID, key suites)', async (t) => {
   // The hub seals its answers under its own policy and holds only an RSA key: SM-only would be one-way.
   await t.rejects(hubFixture(t, { config: { suites: ['SM'] } }), { code: 'ERR_CONFIG_INVALID', details: { key: 'suites', keyType: 'rsa' }, message: /admits no suite the hub's own rsa key can seal with/ });
-  await t.rejects(hubFixture(t, { config: { suites: ['SM', 'EC'] } }), { code: 'ERR_CONFIG_INVALID', details: { key: 'suites' } });
+});
+
+t.test('suites: ["SM", "EC"]: the hub starts, since its EC P-256 identity can seal under EC (issue 23)', async (t) => {
+  const f = await hubFixture(t, { config: { suites: ['SM', 'EC'] } });
+  const info = await f.call(f.anonymous, 'GET', '/v1/protocol');
+  t.same(info.json.suites, ['CF1-ECDH-ES-A256KW-A256GCM-ES256', 'CF1-SM2-SM4GCM-SM3']);
+  t.same(Object.keys(info.json.suiteCerts), ['CF1-ECDH-ES-A256KW-A256GCM-ES256'], 'a certificate for the suite whose key it holds (no SM2 root here)');
 });
 
 t.test('suites: ["RSA"] advertises only the RSA suite, refuses an envelope in another suite, and the hub answers in RSA', async (t) => {

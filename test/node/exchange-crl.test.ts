@@ -41,7 +41,8 @@ async function setup(t: { teardown(fn: () => unknown): void }) {
   const ctx = hub.app.hubCtx;
   const dataDir = join(dir, 'node', 'data');
   const token = (await makeToken(store.db, ctx.ca, { nodeId: '430100', grade: 2, ttlMs: 3_600_000 })).token;
-  await enrollNode({ dataDir, nodeId: '430100', hubUrl: hub.url, token, caCertPem });
+  // an RSA node: the hub's envelopes to it are signed by the hub's RSA certificate, the one revoked below
+  await enrollNode({ dataDir, nodeId: '430100', hubUrl: hub.url, token, caCertPem, algorithm: 'rsa' });
   app = await buildApp({ config: nodeConfig(dataDir, { url: hub.url, pollIntervalMs: 60_000 }), clock: () => new Date(Date.now() + clocks.node) });
   await app.ready();
   const exchange = app.nodeCtx.exchange!;

@@ -2,7 +2,8 @@
  * A scripted stand-in for the hub, for the node's exchange tests: real HTTPS with mutual TLS on
  * loopback, real envelopes (seal/open with the test CA's certificates), and switches for the
  * faults the real hub cannot be made to show on demand (an answer lost after the batch was
- * processed, 503 with Retry-After, a policy refusal, a receipt for another batch).
+ * processed, 503 with Retry-After, a policy refusal, a receipt for another batch). Like the real hub
+ * it holds an EC P-256 identity beside its RSA one and answers an EC node with it (issue 23).
  */
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
@@ -10,7 +11,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { caTrust } from '../../protocol/ca-trust.js';
-import { derB64ToPem } from '../../protocol/crypto.js';
+import { certFromPem, derB64ToPem } from '../../protocol/crypto.js';
 import { open } from '../../protocol/open.js';
 import { seal } from '../../protocol/seal.js';
 import type { Envelope } from '../../protocol/envelope.js';
@@ -20,7 +21,7 @@ import { tlsServerOptions } from '../../certs/tls.js';
 import { cosignCheckpoint } from '../../audit/cosign.js';
 import type { CheckpointPayload } from '../../protocol/exchange.js';
 import { parseCsr } from '../../certs/csr.js';
-import { randomSerial, signLeafCertificate } from '../../certs/pki-crypto.js';
+import { generateEcKeyPair, randomSerial, signLeafCertificate } from '../../certs/pki-crypto.js';
 import { DEFAULT_HOSTS } from '../../certs/issue.js';
 import { issue, type TestCa, type TestIdentity } from '../helpers/pki.js';
 
@@ -36,6 +37,8 @@ export interface FakeHub {
   url: string;
   port: number;
   identity: TestIdentity;
+  /** The hub's EC P-256 identity: what EC nodes encrypt to and what answers them. */
+  ecIdentity: { keyPem: string; certPem: string };
   /** Every batch processed, by envelope id (the ledger: a replay is answered from here). */
   batches: Map<string, FakeBatch>;
   /** Every POST /v1/batches received, processed or not. */
@@ -84,10 +87,20 @@ function send(res: ServerResponse, status: number, value: unknown, headers: Reco
   res.end(JSON.stringify(value));
 }
 
-export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Promise<FakeHub> {
+/** `rsaOnly`: a hub from before issue 23, answering every node with its RSA certificate. */
+export async function startFakeHub(ca: TestCa, opts: { port?: number; rsaOnly?: boolean } = {}): Promise<FakeHub> {
   const identity = issue(ca, '430000');
   const trust = caTrust({ caCertPems: [ca.certPem] });
   const hubKey = { keyPem: identity.keyPem, certPem: identity.certPem };
+  const ecKeys = generateEcKeyPair();
+  const ecIdentity = {
+    keyPem: ecKeys.privateKeyPem,
+    certPem: signLeafCertificate({ caCertPem: ca.certPem, caKeyPem: ca.keyPem, cn: '430000', publicKeyPem: ecKeys.publicKeyPem, serial: randomSerial(), notBefore: new Date(Date.now() - 1000), notAfter: new Date(Date.now() + 86_400_000), hosts: DEFAULT_HOSTS }),
+  };
+  /** The hub key and certificate for a peer certificate's key type. */
+  const hubFor = (peerCertPem: string) => (certFromPem(peerCertPem).keyKind === 'ec-p256' && !opts.rsaOnly ? ecIdentity : hubKey);
+  /** The hub key an envelope is encrypted to: the one of its suite's key type. */
+  const keyFor = (raw: unknown) => ((raw as { suite?: unknown }).suite === 'CF1-ECDH-ES-A256KW-A256GCM-ES256' ? ecIdentity.keyPem : identity.keyPem);
   /** Releases a batch post held by `holdNext` (set while one is held). */
   let releaseHeld: (() => void) | null = null;
   const issueFor = async (csrPem: string): Promise<{ certPem: string; nodeId: string }> => {
@@ -102,13 +115,13 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
   const enrollResponse = (certPem: string, nodeId: string): EnrollResponse => {
     const c = new X509Certificate(certPem);
     return {
-      nodeId, grade: hub.grade, certPem, caCertPem: ca.certPem, hubCertPem: identity.certPem, serial: c.serialNumber,
+      nodeId, grade: hub.grade, certPem, caCertPem: ca.certPem, hubCertPem: hubFor(certPem).certPem, serial: c.serialNumber,
       notBefore: new Date(c.validFrom).toISOString(), notAfter: new Date(c.validTo).toISOString(),
     };
   };
 
   const sealTo = (type: 'receipt' | 'distribution' | 'query-answer', toCertPem: string, to: string, payload: unknown) =>
-    seal({ type, from: '430000', to, seq: 1, payload, sender: hubKey, recipientCertPem: toCertPem });
+    seal({ type, from: '430000', to, seq: 1, payload, sender: hubFor(toCertPem), recipientCertPem: toCertPem });
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'https://hub');
@@ -134,7 +147,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
       res.end(await signCrl({ caCertPem: ca.certPem, caKeyPem: ca.keyPem, entries: [], thisUpdate: new Date(), nextUpdate: new Date(Date.now() + 7 * 86_400_000) }));
       return;
     }
-    if (url.pathname === '/v1/protocol') return send(res, 200, { hubNodeId: '430000', versions: ['1.0'], suites: [], hubCertPem: identity.certPem, caCertPem: ca.certPem, maxEnvelopeBytes: 16 << 20, windowMs: 300000 });
+    if (url.pathname === '/v1/protocol') return send(res, 200, { hubNodeId: '430000', versions: ['1.0'], suites: ['CF1-RSA-OAEP-256-A256GCM-PS256', 'CF1-ECDH-ES-A256KW-A256GCM-ES256'], hubCertPem: identity.certPem, suiteCerts: { 'CF1-RSA-OAEP-256-A256GCM-PS256': identity.certPem, 'CF1-ECDH-ES-A256KW-A256GCM-ES256': ecIdentity.certPem }, caCertPem: ca.certPem, maxEnvelopeBytes: 16 << 20, windowMs: 300000 });
     if (!peerPem || !peerId) return send(res, 401, { code: 'ERR_CLIENT_CERT_REQUIRED', message: 'no client certificate' });
     if (req.method === 'POST' && url.pathname === '/v1/renew') {
       const r = (await body(req)) as { csrPem: string };
@@ -144,7 +157,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
     }
     if (req.method === 'POST' && url.pathname === '/v1/batches') {
       const raw = await body(req);
-      const o = await open<BatchPayload>(raw, { trust, recipient: { nodeId: '430000', keyPem: identity.keyPem }, freshness: false });
+      const o = await open<BatchPayload>(raw, { trust, recipient: { nodeId: '430000', keyPem: keyFor(raw) }, freshness: false });
       const h = o.header;
       hub.posts.push({ id: h.id, seq: h.seq, ts: h.ts, signerSerial: o.signer.serial, tlsSerial: String(peer?.serialNumber ?? '').toUpperCase() });
       if (hub.holdNext) {
@@ -189,7 +202,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
     }
     if (req.method === 'POST' && url.pathname === '/v1/queries') {
       const raw = await body(req);
-      const o = await open<QueryPayload>(raw, { trust, recipient: { nodeId: '430000', keyPem: identity.keyPem } });
+      const o = await open<QueryPayload>(raw, { trust, recipient: { nodeId: '430000', keyPem: keyFor(raw) } });
       hub.queries.push({ payload: o.payload, from: o.header.from });
       if (hub.loseQueries > 0) {
         hub.loseQueries--;
@@ -205,7 +218,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
     }
     if (req.method === 'POST' && url.pathname === '/v1/checkpoints') {
       const raw = await body(req);
-      const o = await open<CheckpointPayload>(raw, { trust, recipient: { nodeId: '430000', keyPem: identity.keyPem } });
+      const o = await open<CheckpointPayload>(raw, { trust, recipient: { nodeId: '430000', keyPem: keyFor(raw) } });
       const list = hub.cosigned.get(o.header.from) ?? [];
       list.push(o.payload);
       hub.cosigned.set(o.header.from, list);
@@ -229,7 +242,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number } = {}): Pr
   await once(server, 'listening');
   const port = (server.address() as { port: number }).port;
   const hub: FakeHub = {
-    url: `https://127.0.0.1:${port}`, port, identity, batches: new Map(), posts: [], lastSeq: new Map(), distributions: [], queries: [],
+    url: `https://127.0.0.1:${port}`, port, identity, ecIdentity, batches: new Map(), posts: [], lastSeq: new Map(), distributions: [], queries: [],
     answerQuery: () => ({ records: [], withheld: [] }), rewriteAnswers: null, grade: 3, loseAnswers: 0, loseQueries: 0, holdNext: false, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0,
     certLifetimeMs: 365 * 86400_000, enrolTokens: new Map(), renewals: 0, cosigned: new Map(),
     close: () =>

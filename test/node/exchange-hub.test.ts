@@ -36,7 +36,8 @@ interface Province {
   token(nodeId: string, grade: number): Promise<string>;
   /** Closes the hub and starts it again on the same port and store. */
   restartHub(between?: () => Promise<void>): Promise<void>;
-  node(nodeId: string, grade: number, how?: 'cli' | 'api'): Promise<NodeApp>;
+  /** Enrols a node (EC P-256 unless `algorithm` is rsa, as `credit node init`) and starts it. */
+  node(nodeId: string, grade: number, how?: 'cli' | 'api', algorithm?: 'p256' | 'rsa'): Promise<NodeApp>;
 }
 
 async function province(t: { teardown(fn: () => unknown): void }, extra: Record<string, unknown> = {}): Promise<Province> {
@@ -68,7 +69,7 @@ async function province(t: { teardown(fn: () => unknown): void }, extra: Record<
       config = buildHubConfig({ ...extra, dataDir: join(dir, 'hub'), caDir, listen: { host: '127.0.0.1', port: Number(port) }, rateLimit: { enabled: false }, logLevel: 'silent' }, {});
       hub = p.hub = await startHub({ config, db: store.db, clock: hubClock });
     },
-    async node(nodeId, grade, how = 'api') {
+    async node(nodeId, grade, how = 'api', algorithm) {
       const nodeDir = join(dir, `node-${nodeId}`);
       const dataDir = join(nodeDir, 'data');
       const token = await p.token(nodeId, grade);
@@ -78,11 +79,11 @@ async function province(t: { teardown(fn: () => unknown): void }, extra: Record<
         await import('node:fs').then((fs) => fs.mkdirSync(nodeDir, { recursive: true }));
         writeFileSync(configFile, JSON.stringify({ nodeId, dataDir: 'data' }));
         const err: string[] = [];
-        const code = await main(['node', 'init', '--config', configFile, '--hub', p.hub.url, '--token', token, '--ca', caFile], { stdout: () => undefined, stderr: (s) => void err.push(s) });
+        const code = await main(['node', 'init', '--config', configFile, '--hub', p.hub.url, '--token', token, '--ca', caFile, ...(algorithm ? ['--algorithm', algorithm] : [])], { stdout: () => undefined, stderr: (s) => void err.push(s) });
         if (code !== 0) throw new Error(`credit node init failed: ${err.join('')}`);
         if (JSON.parse(readFileSync(configFile, 'utf8')).hub.url !== p.hub.url) throw new Error('hub.url not set');
       } else {
-        await enrollNode({ dataDir, nodeId, hubUrl: p.hub.url, token, caCertPem });
+        await enrollNode({ dataDir, nodeId, hubUrl: p.hub.url, token, caCertPem, ...(algorithm ? { algorithm } : {}) });
       }
       const n = await nodeApp(dataDir, { url: p.hub.url, ...FAST }, nodeId);
       nodes.push(n);
@@ -214,10 +215,37 @@ t.test('renewal of a short certificate against the real hub; the new one is used
   t.not(certFromPem(after).serial, certFromPem(before).serial);
   t.equal(readFileSync(exchangePaths(node.config.dataDir).cert, 'utf8'), after);
   t.ok(await p.hubDb('hub_certs').where({ node_id: '430100' }).count({ n: '*' }).first().then((r) => Number((r as { n: number }).n) === 2), 'both certificates in the hub register');
+  t.same([certFromPem(before).keyKind, certFromPem(after).keyKind], ['ec-p256', 'ec-p256'], 'an EC node (the default) renews to a new EC key');
   await node.app.inject({ method: 'POST', url: '/v1/records', headers: await node.auth('submitter', 'public'), payload: [rec('CF', 20)] });
   await drained(node);
   const env = await p.hubDb('hub_envelopes').where({ from_node: '430100', type: 'batch' }).first();
   t.ok(env, 'the batch after the renewal was accepted');
   const q = await node.app.inject({ method: 'GET', url: `/v1/subjects/${SUBJECT}?scope=province`, headers: await node.auth('query', 'public') });
   t.equal(q.statusCode, 200, 'queries work over the new connection');
+});
+
+t.test('a mixed federation (issue 23): an EC node (the default) and an RSA node (--algorithm rsa) exchange both ways through one hub', async (t) => {
+  const p = await province(t);
+  const ec = await p.node('430100', 3, 'cli');
+  const rsa = await p.node('430700', 3, 'cli', 'rsa');
+  const ecM = ec.app.nodeCtx.exchange!.identity.current();
+  const rsaM = rsa.app.nodeCtx.exchange!.identity.current();
+  t.same([certFromPem(ecM.certPem).keyKind, certFromPem(ecM.hubCertPem).keyKind], ['ec-p256', 'ec-p256'], 'credit node init makes an EC node, which encrypts to the hub\'s EC certificate');
+  t.same([certFromPem(rsaM.certPem).keyKind, certFromPem(rsaM.hubCertPem).keyKind], ['rsa', 'rsa'], '--algorithm rsa still makes an RSA node');
+  const fromEc = await ec.app.inject({ method: 'POST', url: '/v1/records', headers: await ec.auth('submitter', 'public'), payload: [rec('CF', 31)] });
+  const fromRsa = await rsa.app.inject({ method: 'POST', url: '/v1/records', headers: await rsa.auth('submitter', 'public'), payload: [rec('CF', 32)] });
+  t.equal(fromEc.statusCode, 201);
+  t.equal(fromRsa.statusCode, 201);
+  await drained(ec);
+  await drained(rsa);
+  const ecId = (fromEc.json().records as { id: string }[])[0]!.id;
+  const rsaId = (fromRsa.json().records as { id: string }[])[0]!.id;
+  await eventually('the RSA node to hold the EC node\'s record', async () => (await rsa.app.nodeCtx.db('node_records').where({ id: ecId, source_node: '430100' }).first()) ?? undefined);
+  await eventually('the EC node to hold the RSA node\'s record', async () => (await ec.app.nodeCtx.db('node_records').where({ id: rsaId, source_node: '430700' }).first()) ?? undefined);
+  const receiptSuite = async (n: NodeApp) => (JSON.parse((await n.app.nodeCtx.db('node_batches').where({ status: 'accepted' }).first()).receipt as string) as { suite: string }).suite;
+  t.equal(await receiptSuite(ec), 'CF1-ECDH-ES-A256KW-A256GCM-ES256', 'the EC node\'s stored receipt is EC');
+  t.equal(await receiptSuite(rsa), 'CF1-RSA-OAEP-256-A256GCM-PS256', 'the RSA node\'s stored receipt is RSA');
+  const q = await ec.app.inject({ method: 'GET', url: `/v1/subjects/${SUBJECT}?scope=province`, headers: await ec.auth('query', 'public') });
+  t.equal(q.statusCode, 200, JSON.stringify(q.json()));
+  t.ok((q.json().records as { id: string }[]).some((r) => r.id === rsaId), 'a province query from the EC node returns the RSA node\'s record');
 });

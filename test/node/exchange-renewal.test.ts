@@ -84,6 +84,30 @@ t.test('enrollNode: a bad token, a hub from another CA, nothing written', async 
   t.notOk(existsSync(exchangePaths(dir).key));
 });
 
+t.test('enrollNode (issue 23): EC P-256 by default, RSA when asked; a hub that answers an EC node with its RSA certificate is refused', async (t) => {
+  const ca = makeCa();
+  const hub = await startFakeHub(ca);
+  t.teardown(() => hub.close());
+  hub.enrolTokens.set('ec', { nodeId: '430100', grade: 3 });
+  hub.enrolTokens.set('rsa', { nodeId: '430700', grade: 3 });
+  const ecDir = tmp(t, 'node-enrol-ec-');
+  await enrollNode({ dataDir: ecDir, nodeId: '430100', hubUrl: hub.url, token: 'ec', caCertPem: ca.certPem });
+  const ec = loadExchangeMaterial(ecDir, '430100');
+  t.equal(certFromPem(ec.certPem).keyKind, 'ec-p256', 'the default key is EC P-256');
+  t.equal(ec.hubCertPem, hub.ecIdentity.certPem, 'it encrypts to the hub\'s EC certificate');
+  const rsaDir = tmp(t, 'node-enrol-rsa-');
+  await enrollNode({ dataDir: rsaDir, nodeId: '430700', hubUrl: hub.url, token: 'rsa', caCertPem: ca.certPem, algorithm: 'rsa' });
+  const rsa = loadExchangeMaterial(rsaDir, '430700');
+  t.same([certFromPem(rsa.certPem).keyKind, rsa.hubCertPem], ['rsa', hub.identity.certPem]);
+
+  const old = await startFakeHub(ca, { rsaOnly: true });
+  t.teardown(() => old.close());
+  old.enrolTokens.set('tok', { nodeId: '430181', grade: 2 });
+  const dir = tmp(t, 'node-enrol-old-');
+  await t.rejects(enrollNode({ dataDir: dir, nodeId: '430181', hubUrl: old.url, token: 'tok', caCertPem: ca.certPem }), { code: 'ERR_HUB_ANSWER_INVALID', message: /hub certificate is rsa, this node's key ec-p256.*--algorithm rsa/ });
+  t.notOk(existsSync(exchangePaths(dir).key), 'nothing written');
+});
+
 t.test('the exchange directory: missing, mismatched key, another node\'s certificate → ERR_CONFIG_INVALID (key hub)', async (t) => {
   const ca = makeCa();
   const dir = tmp(t, 'node-xdir-');

@@ -57,13 +57,14 @@ t.test('an SM province: enrolment with SM2 certificates, every envelope on CF1-S
   t.equal(certFromPem(hubCtx.identity.sm2!.certPem).cn, '430000');
   const token = async (nodeId: string, grade: number) => (await makeToken(store.db, hubCtx.ca, { nodeId, grade, ttlMs: 3_600_000 })).token;
 
-  // enrolment: one node through `credit node init` (its config's hub.suites implies --sm2), one through the API
+  // enrolment: one node through `credit node init` (its config's hub.suites implies --sm2) with an RSA TLS key (the
+  // downgrade attempts below are RSA), one through the API with the default EC P-256 TLS key (issue 23)
   const cs = join(dir, 'node-430100');
   mkdirSync(cs, { recursive: true });
   writeFileSync(join(cs, 'node.json'), JSON.stringify({ nodeId: '430100', dataDir: 'data', hub: { url: hub.url, suites: ['SM'] } }));
   const err: string[] = [];
   const out: string[] = [];
-  t.equal(await main(['node', 'init', '--config', join(cs, 'node.json'), '--hub', hub.url, '--token', await token('430100', 3), '--ca', caFile, '--sm2-ca', sm2CaFile], { stdout: (s) => void out.push(s), stderr: (s) => void err.push(s) }), 0, err.join(''));
+  t.equal(await main(['node', 'init', '--config', join(cs, 'node.json'), '--hub', hub.url, '--token', await token('430100', 3), '--ca', caFile, '--sm2-ca', sm2CaFile, '--algorithm', 'rsa'], { stdout: (s) => void out.push(s), stderr: (s) => void err.push(s) }), 0, err.join(''));
   t.match(out.join(''), /node-sm2\.key \(SM2 private key, 0600\)/);
   const csData = join(cs, 'data');
   const cdData = join(dir, 'node-430700', 'data');
@@ -73,7 +74,8 @@ t.test('an SM province: enrolment with SM2 certificates, every envelope on CF1-S
   const sm2Cert = certFromPem(m.sm2!.certPem);
   t.equal(sm2Cert.cn, '430100', 'SM2 certificate CN = node id');
   t.equal(sm2Cert.keyKind, 'sm2');
-  t.equal(certFromPem(m.certPem).keyKind, 'rsa', 'TLS stays RSA');
+  t.equal(certFromPem(m.certPem).keyKind, 'rsa', 'TLS stays RSA (--algorithm rsa)');
+  t.equal(certFromPem(loadExchangeMaterial(cdData, '430700').certPem).keyKind, 'ec-p256', 'the other node\'s TLS key is EC P-256 beside its SM2 one');
   t.equal((await store.db('hub_certs').where({ node_id: '430100' })).length, 2, 'both certificates in the hub register');
 
   const changsha = await nodeApp(csData, { url: hub.url, ...FAST, suites: ['SM'] }, '430100');

@@ -58,7 +58,7 @@ t.test('ca init: a root CA with a 0600 key in a 0700 directory; never twice', as
 });
 
 t.test('node keygen: node.key 0600 and a CSR whose CN is the node id; bad ids refused', async (t) => {
-  const r = await run('node', 'keygen', '--node', '430100', '--out', p('n430100'));
+  const r = await run('node', 'keygen', '--node', '430100', '--out', p('n430100'), '--algorithm', 'rsa');
   t.equal(r.code, 0, r.err);
   t.equal(mode(p('n430100', 'node.key')), 0o600);
   const req = openssl('req', '-verify', '-noout', '-subject', '-in', p('n430100', 'node.csr'));
@@ -69,7 +69,25 @@ t.test('node keygen: node.key 0600 and a CSR whose CN is the node id; bad ids re
   t.equal(await failCode('node', 'keygen', '--node', '430100', '--out', p('n430100')), 'ERR_KEY_EXISTS');
   t.equal(readFileSync(p('n430100', 'node.key'), 'utf8'), key, 'the key is untouched');
   for (const bad of ['43010', '4301000', 'changsha', '990100']) t.equal(await failCode('node', 'keygen', '--node', bad, '--out', p(`bad-${bad}`)), 'ERR_INVALID_NODE_ID', bad);
-  t.equal((await run('node', 'keygen', '--node', '430700', '--out', p('n430700'))).code, 0);
+  t.equal((await run('node', 'keygen', '--node', '430700', '--out', p('n430700'), '--algorithm', 'rsa')).code, 0);
+  t.equal(await failCode('node', 'keygen', '--node', '430702', '--out', p('n430702'), '--algorithm', 'dsa'), 'ERR_USAGE');
+});
+
+t.test('node keygen makes an EC P-256 key by default (issue 23); ca issue gives it an EC certificate openssl verifies', async (t) => {
+  const r = await run('node', 'keygen', '--node', '430181', '--out', p('n430181'));
+  t.equal(r.code, 0, r.err);
+  t.match(openssl('pkey', '-in', p('n430181', 'node.key'), '-noout', '-text').out, /ASN1 OID: prime256v1/, 'a P-256 key');
+  const req = openssl('req', '-verify', '-noout', '-subject', '-in', p('n430181', 'node.csr'));
+  t.match(req.out, /verify OK/i);
+  t.match(req.out, /CN ?= ?430181/);
+  const issued = await run('ca', 'issue', '--dir', ca, '--csr', p('n430181', 'node.csr'), '--out', p('n430181', 'node.pem'));
+  t.equal(issued.code, 0, issued.err);
+  const v = openssl('verify', '-CAfile', join(ca, 'ca.pem'), p('n430181', 'node.pem'));
+  t.equal(v.status, 0, v.out);
+  const text = openssl('x509', '-noout', '-text', '-in', p('n430181', 'node.pem')).out;
+  t.match(text, /Key Usage: critical\s+Digital Signature, Key Agreement/);
+  const pub = (args: string[]) => openssl(...args).out;
+  t.equal(pub(['x509', '-in', p('n430181', 'node.pem'), '-noout', '-pubkey']), pub(['pkey', '-in', p('n430181', 'node.key'), '-pubout']), 'certificate carries the node key');
 });
 
 t.test('ca issue: openssl verifies the certificate; EKUs and SANs for mutual TLS', async (t) => {
@@ -187,7 +205,7 @@ t.test('ca revoke --node revokes every active certificate of the node; ca list s
   t.equal(table.filter((l) => /^431081 .* revoked /.test(l)).length, 2);
   t.ok(table.some((l) => /^430700 .* active /.test(l)));
   const json = JSON.parse((await run('ca', 'list', '--dir', ca, '--json')).out) as { nodeId: string; serial: string; notAfter: string; status: string; reason?: string }[];
-  t.equal(json.length, 4);
+  t.equal(json.length, 5, "the four issued before plus 430181's EC certificate");
   t.match(json.find((c) => c.nodeId === '430100'), { nodeId: '430100', serial: serialOf(p('n430100', 'node.pem')), status: 'revoked', reason: 'keyCompromise' }, 'serial, status, reason');
 });
 
