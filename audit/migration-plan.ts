@@ -70,9 +70,28 @@ export function assertNotNewer(state: MigrationState, store: string): void {
 }
 
 /** Refuses a newer store (ERR_SCHEMA_TOO_NEW), then applies every pending migration, part by part. */
+/**
+ * Key of the PostgreSQL session advisory lock held while a process migrates a store: several hub
+ * processes starting together on a new database would otherwise race in knex's migrator (each
+ * creating `knex_migrations_*_lock`: "relation … already exists", and the loser exits).
+ */
+export const MIGRATE_LOCK_KEY = 430_000_003;
+
 export async function migrateParts(db: Knex, parts: readonly SchemaPart[], store: string): Promise<MigrationState> {
-  const before = await migrationState(db, parts);
-  assertNotNewer(before, store);
-  for (const p of parts) await db.migrate.latest({ migrationSource: p.source, tableName: p.tableName });
-  return before;
+  const pg = (db.client as { config?: { client?: unknown } }).config?.client === 'pg';
+  // on PostgreSQL one process at a time: the lock on a connection of its own, held across the
+  // migrations (which run on the pool's other connections), released whatever happens
+  const conn: unknown = pg ? await db.client.acquireConnection() : undefined;
+  try {
+    if (pg) await db.raw('select pg_advisory_lock(?)', [MIGRATE_LOCK_KEY]).connection(conn);
+    const before = await migrationState(db, parts);
+    assertNotNewer(before, store);
+    for (const p of parts) await db.migrate.latest({ migrationSource: p.source, tableName: p.tableName });
+    return before;
+  } finally {
+    if (pg) {
+      await db.raw('select pg_advisory_unlock(?)', [MIGRATE_LOCK_KEY]).connection(conn).catch(() => undefined);
+      await db.client.releaseConnection(conn);
+    }
+  }
 }
