@@ -9,6 +9,9 @@ import { importXlsxScenario } from './import-xlsx.js';
 import { auditScenario } from './audit.js';
 import { schemaCheckScenario } from './schema-check.js';
 import { qualityScenario } from './quality.js';
+import { e2eSmScenario } from './e2e-sm.js';
+import { e2ePgScenario } from './e2e-pg.js';
+import { hubsPgScenario } from './hubs-pg.js';
 
 /**
  * Every scenario, in the order they run: the raw limits first (store, crypto, the naive exchange),
@@ -16,3 +19,5 @@ import { qualityScenario } from './quality.js';
  * `e2e` is the exchange itself (exchange.ts): node outbox → hub, and province-wide queries.
  */
 export const scenarios: Scenario[] = [rawInsertScenario, rawCryptoScenario, naiveScenario, sealOpenScenario, exchangeScenario, importScenario, importXlsxScenario, auditScenario, schemaCheckScenario, qualityScenario];
+// issues 23 (item 4) and 22: the exchange on the national suite and on PostgreSQL, 1 hub vs 2 hubs (PostgreSQL ones skipped without BENCH_PG_URL)
+scenarios.push(e2eSmScenario, e2ePgScenario, hubsPgScenario);
