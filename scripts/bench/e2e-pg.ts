@@ -12,8 +12,8 @@ export const e2ePgScenario: Scenario = {
   name: 'e2e-pg',
   unavailable: () => pgUnavailable(),
   async run({ quick, log }): Promise<BenchResult[]> {
-    const n = Number(process.env.BENCH_EXCHANGE_RECORDS) || (quick ? 100_000 : 1_000_000);
-    const f = await runExchange({ records: n, queries: quick ? 200 : 500, pgUrl: benchPgUrl()!, log });
+    const n = Number(process.env.BENCH_EXCHANGE_RECORDS) || (quick ? 20_000 : 1_000_000);
+    const f = await runExchange({ records: n, queries: quick ? 100 : 500, pgUrl: benchPgUrl()!, log });
     const where = `hub store on PostgreSQL, node on SQLite`;
     return [
       { label: `end to end, outbox → hub on PostgreSQL (${n} records)`, key: 'e2e_pg_rps', value: f.rps, unit: 'records/s', note: `${where}; ${f.batches} batches in ${f.span.toFixed(1)} s` },

@@ -9,9 +9,9 @@ import { runExchange } from './exchange.js';
 import { SM_SUITE } from '../../protocol/suites.js';
 import type { BenchResult, Scenario } from './scenario.js';
 
-/** Records of the SM run: as e2e's (BENCH_EXCHANGE_RECORDS overrides both), 1,000,000 or 100,000 with --quick. */
+/** Records of the SM run: as e2e's (BENCH_EXCHANGE_RECORDS overrides both), 1,000,000 or 20,000 with --quick. */
 export function smRecords(quick: boolean): number {
-  return Number(process.env.BENCH_EXCHANGE_RECORDS) || (quick ? 100_000 : 1_000_000);
+  return Number(process.env.BENCH_EXCHANGE_RECORDS) || (quick ? 20_000 : 1_000_000);
 }
 
 export const e2eSmScenario: Scenario = {

@@ -15,7 +15,7 @@
  * hub processes, the node processes, the hubs' PostgreSQL backends (by application_name) and this
  * process (the balancer), and the cores each used over the run.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openHubCa } from '../../hub/ca-store.js';
@@ -168,6 +168,13 @@ export async function runHubs(o: HubsRun): Promise<HubsFigures> {
     o.log(`hubs ${o.hubs}: ${windowRecords} records in ${windowSeconds.toFixed(1)} s with every node sending: ${Math.round(f.rps)} records/s; batches per hub ${perHub.join(' / ')}`);
     o.log(`hubs ${o.hubs}: ${cpuLine(cpu)}`);
     return f;
+  } catch (e) {
+    // the run's directory goes with it: say what the hubs logged last
+    for (const file of p.hubLogs) {
+      const tail = existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-3).join('\n    ') : '(no log)';
+      o.log(`hubs ${o.hubs}: ${file}:\n    ${tail}`);
+    }
+    throw e;
   } finally {
     await Promise.allSettled(nodes.map((n) => n.stop()));
     await p.stopHubs().catch(() => undefined);
@@ -175,6 +182,20 @@ export async function runHubs(o: HubsRun): Promise<HubsFigures> {
     await p.closeStore(false).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * What the cores of this machine allow, from a run's CPU per record: every process of the
+ * federation shares them, so the whole intake is at most cores / (CPU-seconds per record of hubs,
+ * nodes, PostgreSQL backends and balancer), and one hub process, single-threaded, at most
+ * 1 / (its CPU-seconds per record). 2 hubs can lift the intake only up to the first bound.
+ */
+export function cpuBounds(c: CpuShare, cores = cpus().length): { machineRps: number; oneHubRps: number; twoHubsOverOne: number } {
+  const hub = c.hubs.reduce((a, b) => a + b, 0) / c.records;
+  const all = (c.hubs.reduce((a, b) => a + b, 0) + c.nodes + c.postgres + c.bench) / c.records;
+  const machineRps = cores / all;
+  const oneHubRps = 1 / hub;
+  return { machineRps, oneHubRps, twoHubsOverOne: Math.min(2 * oneHubRps, machineRps) / Math.min(oneHubRps, machineRps) };
 }
 
 /** "CPU per 1,000 records: hubs 41+40 ms, nodes 30 ms, …; cores used: …" */
@@ -192,16 +213,20 @@ export const hubsPgScenario: Scenario = {
   unavailable: () => pgUnavailable(),
   async run({ quick, log }): Promise<BenchResult[]> {
     const nodes = Number(process.env.BENCH_HUBS_NODES) || 4;
-    const perNode = Number(process.env.BENCH_HUBS_RECORDS) || (quick ? 5_000 : 50_000);
+    const perNode = Number(process.env.BENCH_HUBS_RECORDS) || (quick ? 3_000 : 50_000);
     const pgUrl = benchPgUrl()!;
     log(`hubs-pg: ${nodes} node processes × ${perNode} records, through 1 hub and then 2 hubs on PostgreSQL (load average ${loadavg()[0]!.toFixed(1)})`);
     const one = await runHubs({ hubs: 1, nodes, perNode, pgUrl, log });
     const two = await runHubs({ hubs: 2, nodes, perNode, pgUrl, log });
     const what = `${nodes} node processes × ${perNode.toLocaleString('en-US')} records, batches of 1,000, balancer in the bench process`;
+    const b = cpuBounds(one.cpu);
+    const bound = `CPU bound on these ${cpus().length} cores, from the 1-hub run's CPU per record: the whole federation ≤ ${Math.round(b.machineRps).toLocaleString('en-US')} records/s, one hub process (one core) ≤ ${Math.round(b.oneHubRps).toLocaleString('en-US')}, so 2 hubs ≤ ${b.twoHubsOverOne.toFixed(2)} × 1 hub here`;
+    log(`hubs-pg: ${bound}`);
     const note = (f: HubsFigures) => `${f.windowRecords.toLocaleString('en-US')} records in ${f.windowSeconds.toFixed(1)} s with every node sending; ${cpuLine(f.cpu)}`;
     return [
       { label: `intake through 1 hub process on PostgreSQL (${what})`, key: 'hubs1_pg_rps', value: one.rps, unit: 'records/s', note: note(one) },
       { label: `intake through 2 hub processes on one PostgreSQL (${what})`, key: 'hubs2_pg_rps', value: two.rps, unit: 'records/s', note: `batches per hub ${two.perHub.join(' / ')}; ${note(two)}` },
+      ...(Number.isFinite(b.twoHubsOverOne) && one.cpu.wall >= 1 ? [{ label: 'at most 2 hubs vs 1 that the CPU of this machine allows', key: 'hubs2_vs_1_cpu_bound', value: b.twoHubsOverOne, unit: '×', note: bound }] : []),
     ];
   },
 };

@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { connect } from '../../audit/knex-connect.js';
 import { benchPgUrl, pgUnavailable, urlWithSchema } from '../../scripts/bench/bench-pg.js';
+import { cpuBounds, cpuLine } from '../../scripts/bench/hubs-pg.js';
 import { cpuSeconds } from '../../scripts/bench/proc-cpu.js';
 import { CONTRACT_KEYS, jsonLine, withRatios } from '../../scripts/bench/report.js';
 import { PG_URL, pgProblem } from '../helpers/db.js';
@@ -75,6 +76,19 @@ t.test('CPU time of a process from /proc: grows with the work it does; NaN for a
   t.ok(Number.isNaN(cpuSeconds(2 ** 22 + 1)), 'beyond pid_max: no such process');
 });
 
+t.test('the CPU bound of 2 hubs over 1: a second hub helps only while one hub, not the machine, is the limit', async (t) => {
+  // per 1,000 records: hub 125 ms, nodes 104, PostgreSQL 91, bench 6 (326 in all)
+  const run = { hubs: [0.125], nodes: 0.104, postgres: 0.091, bench: 0.006, wall: 10, records: 1000 };
+  const two = cpuBounds(run, 2);
+  t.equal(Math.round(two.oneHubRps), 8000, 'one hub process: 1 / 125 µs');
+  t.equal(Math.round(two.machineRps), 6135, '2 cores / 326 µs');
+  t.equal(two.twoHubsOverOne, 1, 'on 2 cores the machine is full before one hub is');
+  t.equal(cpuBounds(run, 8).twoHubsOverOne, 2, 'on 8 cores two hubs can double it');
+  t.equal(Math.round(cpuBounds(run, 4).twoHubsOverOne * 1000) / 1000, 1.534, 'on 4 cores: 12,270 / 8,000');
+  t.match(cpuLine(run), /^CPU per 1,000 records: hubs 125 ms, nodes 104 ms, PostgreSQL backends 91 ms, bench process \(balancer\) 6 ms; cores used over 10\.0 s: hubs 0\.01, /);
+  t.match(cpuLine({ ...run, wall: 0.4 }), /^CPU not measured/);
+});
+
 t.test('without PostgreSQL, e2e-pg and hubs-pg are skipped with the reason; their keys are null; exit 0', async (t) => {
   const r = await bench(['--only', 'e2e-pg,hubs-pg'], withoutPg());
   t.equal(r.code, 0, r.stderr);
@@ -91,6 +105,14 @@ t.test('e2e-sm: a real hub and node on the national suite (2,000 records) report
   t.match(r.stderr, /suites CF1-SM2-SM4GCM-SM3\n/);
   t.ok(typeof r.json.e2e_sm_rps === 'number' && r.json.e2e_sm_rps > 0, `e2e_sm_rps ${r.json.e2e_sm_rps}`);
   t.equal(r.json.e2e_sm_vs_rsa, null, 'e2e (RSA) not run: no ratio');
+});
+
+t.test('import-xlsx: 1,000 rows in the national layout through `credit import` report import_xlsx_rps and the peak RSS', async (t) => {
+  const r = await bench(['--only', 'import-xlsx'], { ...withoutPg(), BENCH_XLSX_ROWS: '1000' });
+  t.equal(r.code, 0, r.stderr.slice(-3000));
+  t.notMatch(r.stderr, /import-xlsx FAILED/);
+  t.ok(typeof r.json.import_xlsx_rps === 'number' && r.json.import_xlsx_rps > 0, `import_xlsx_rps ${r.json.import_xlsx_rps}`);
+  t.ok(typeof r.json.import_xlsx_peak_rss_mb === 'number' && r.json.import_xlsx_peak_rss_mb > 0, `import_xlsx_peak_rss_mb ${r.json.import_xlsx_peak_rss_mb}`);
 });
 
 t.test('PostgreSQL: e2e-pg and hubs-pg run in throwaway schemas and report their keys', { skip: pgSkip }, async (t) => {
