@@ -30,17 +30,18 @@ import { fileKeyWrapper, readKeyring } from '../../server/at-rest-keys.js';
 import { attachKeyring, startAtRest } from '../../server/at-rest-store.js';
 import { Federation, waitFor } from '../demo/federation.js';
 import { sampleRecord } from '../demo/sample-data.js';
+import { benchSchema, dropSchema, urlWithSchema } from './bench-pg.js';
 import { median, type BenchResult, type Scenario } from './scenario.js';
 
 const NODE = { id: '430100', name: '长沙市', grade: 3 };
 const RECORDS_PER_SUBJECT = 5;
 
-function percentile(xs: number[], p: number): number {
+export function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
-async function timeEach(n: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
+export async function timeEach(n: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = process.hrtime.bigint();
@@ -54,20 +55,20 @@ async function timeEach(n: number, fn: (i: number) => Promise<unknown>): Promise
  * Writes `n` public XK records straight into a node's store (as an import would leave them: sealed
  * at rest under the node's data key, created here as the node's first start would); returns the subjects.
  */
-async function prefill(file: string, n: number, log: (l: string) => void): Promise<string[]> {
+export async function prefill(file: string, n: number, log: (l: string) => void, nodeId = NODE.id): Promise<string[]> {
   const db = await connect(file);
   try {
     await migrateAudit(db);
     await migrateNode(db);
     await startAtRest(db, NODE_AT_REST, { keyFile: join(dirname(file), 'data.key'), keyWrapper: 'file' });
     const rng = seededRng(7);
-    const subjects = Array.from({ length: Math.max(1, Math.ceil(n / RECORDS_PER_SUBJECT)) }, () => randomUscc(rng, { division: NODE.id }));
+    const subjects = Array.from({ length: Math.max(1, Math.ceil(n / RECORDS_PER_SUBJECT)) }, () => randomUscc(rng, { division: nodeId }));
     const now = new Date().toISOString();
     for (let i = 0; i < n; i += 1000) {
       const chunk: StoredRecord[] = [];
       for (let j = i; j < Math.min(n, i + 1000); j++) {
-        const r = assertRecord(sampleRecord('XK', { nodeId: NODE.id, uscc: subjects[j % subjects.length]!, serial: j }));
-        chunk.push(toStoredRecord(r, { nodeId: NODE.id, actor: 'user:bench', now }));
+        const r = assertRecord(sampleRecord('XK', { nodeId, uscc: subjects[j % subjects.length]!, serial: j }));
+        chunk.push(toStoredRecord(r, { nodeId, actor: 'user:bench', now }));
       }
       await db.transaction((trx) => recordsStore.insertMany(trx, chunk));
       if (i % 100_000 === 0 && i > 0) log(`  prefilled ${i} records`);
@@ -98,64 +99,108 @@ async function rawRoundTripP50(fed: Federation, samples: number): Promise<number
   }
 }
 
-export const exchangeScenario: Scenario = {
-  name: 'e2e',
-  async run({ quick, log }) {
-    const n = Number(process.env.BENCH_EXCHANGE_RECORDS) || (quick ? 200_000 : 1_000_000); // the env var shrinks it for smoke runs
-    const dir = mkdtempSync(join(tmpdir(), 'bench-exchange-'));
-    const fed = new Federation(dir, {
-      hubConfig: { rateLimit: { enabled: false }, logLevel: 'warn' },
-      nodeHubConfig: { batchMaxRecords: 1000, batchMaxAgeMs: 100, pollIntervalMs: 600_000, checkpointIntervalMs: 600_000 },
-    });
+export interface ExchangeRun {
+  records: number;
+  /** Province queries to time after the intake (0: none). */
+  queries: number;
+  /** The national suite: SM2 root beside the RSA one, hub and node with suites ["SM"], SM audit logs (as `credit demo --suite sm`). */
+  sm?: boolean;
+  /** The hub's store on this PostgreSQL server, in a throwaway schema (dropped after); the node stays on SQLite. */
+  pgUrl?: string;
+  /** Also the raw parts of a query: mTLS round trip and the hub store's lookup. */
+  raw?: boolean;
+  log: (line: string) => void;
+}
+
+export interface ExchangeFigures {
+  rps: number;
+  batches: number;
+  span: number;
+  times: number[];
+  /** The suites of the batches and receipts the hub kept as evidence. */
+  suites: string[];
+  rtt?: number;
+  lookup?: number;
+}
+
+/**
+ * One exchange run: hub and node as child processes, the node's outbox prefilled with `records`,
+ * timed by the hub's receipt times; then the queries. Every process, file and schema is gone after.
+ */
+export async function runExchange(o: ExchangeRun): Promise<ExchangeFigures> {
+  const { records: n, log } = o;
+  const dir = mkdtempSync(join(tmpdir(), 'bench-exchange-'));
+  const schema = o.pgUrl ? benchSchema('e2e') : undefined;
+  const pgAdmin = o.pgUrl && schema ? await connect(o.pgUrl, { schema, poolMax: 2 }) : undefined; // creates the schema
+  const fed = new Federation(dir, {
+    hubConfig: { rateLimit: { enabled: false }, logLevel: 'warn', ...(o.pgUrl && schema ? { databaseUrl: urlWithSchema(o.pgUrl, schema) } : {}), ...(o.sm ? { suites: ['SM'], audit: { hashAlg: 'sm3' } } : {}) },
+    nodeHubConfig: { batchMaxRecords: 1000, batchMaxAgeMs: 100, pollIntervalMs: 600_000, checkpointIntervalMs: 600_000, ...(o.sm ? { suites: ['SM'] } : {}) },
+    ...(o.sm ? { sm2Ca: true, nodeConfig: { audit: { hashAlg: 'sm3' } } } : {}),
+  });
+  try {
+    await fed.init();
+    await fed.startHub();
+    const node = await fed.enrolNode(NODE);
+    log(`exchange: prefilling ${n} records at node ${NODE.id}${o.sm ? ' (national suite)' : ''}${o.pgUrl ? ` (hub on PostgreSQL, schema ${schema})` : ''}`);
+    const subjects = await prefill(join(node.dir, 'data', 'node.sqlite'), n, log);
+    await fed.startNode(NODE.id);
+    log('exchange: node started; waiting for its outbox to drain');
+    await waitFor('the outbox to drain', async () => {
+      const s = await fed.api<{ outbox: { pending: number }; batches: { pending: number; accepted: number } }>(NODE.id, 'GET', '/v1/exchange/status');
+      return s.status === 200 && s.body.outbox.pending === 0 && s.body.batches.pending === 0 && s.body.batches.accepted > 0 ? true : undefined;
+    }, { timeoutMs: n * 5, everyMs: 1000 });
+    const hubDb = pgAdmin ?? (await connect(join(fed.hubDir, 'data', 'hub.sqlite')));
+    const out: ExchangeFigures = { rps: 0, batches: 0, span: 0, times: [], suites: [] };
     try {
-      await fed.init();
-      await fed.startHub();
-      const node = await fed.enrolNode(NODE);
-      log(`exchange: prefilling ${n} records at node ${NODE.id}`);
-      const subjects = await prefill(join(node.dir, 'data', 'node.sqlite'), n, log);
-      await fed.startNode(NODE.id);
-      log('exchange: node started; waiting for its outbox to drain');
-      await waitFor('the outbox to drain', async () => {
-        const s = await fed.api<{ outbox: { pending: number }; batches: { pending: number; accepted: number } }>(NODE.id, 'GET', '/v1/exchange/status');
-        return s.status === 200 && s.body.outbox.pending === 0 && s.body.batches.pending === 0 && s.body.batches.accepted > 0 ? true : undefined;
-      }, { timeoutMs: n * 5, everyMs: 1000 });
-      const hubDb = await connect(join(fed.hubDir, 'data', 'hub.sqlite'));
-      let e2e: number;
-      let lookup: number;
-      try {
-        const batches = (await hubDb('hub_envelopes').where({ type: 'batch', outcome: 'accepted' }).orderBy('received_at').select('received_at')) as { received_at: string }[];
-        const stored = Number(((await hubDb('hub_records').where({ source_node: NODE.id }).count({ c: '*' }).first()) as { c: number }).c);
-        if (stored !== n) throw new Error(`the hub holds ${stored} records, expected ${n}`);
-        const span = (Date.parse(batches.at(-1)!.received_at) - Date.parse(batches[0]!.received_at)) / 1000;
-        e2e = (n - n / batches.length) / span; // the first batch's records arrived before the clock started
-        log(`exchange: ${n} records in ${batches.length} batches, ${span.toFixed(1)} s from first to last receipt`);
+      const batches = (await hubDb('hub_envelopes').where({ type: 'batch', outcome: 'accepted' }).orderBy('received_at').select('received_at')) as { received_at: string }[];
+      const stored = Number(((await hubDb('hub_records').where({ source_node: NODE.id }).count({ c: '*' }).first()) as { c: number | string }).c);
+      if (stored !== n) throw new Error(`the hub holds ${stored} records, expected ${n}`);
+      out.span = (Date.parse(batches.at(-1)!.received_at) - Date.parse(batches[0]!.received_at)) / 1000;
+      out.batches = batches.length;
+      out.rps = (n - n / batches.length) / out.span; // the first batch's records arrived before the clock started
+      const headers = (await hubDb('hub_exchange_evidence').whereIn('type', ['batch', 'receipt']).select('header')) as { header: string }[];
+      out.suites = [...new Set(headers.map((h) => (JSON.parse(h.header) as { suite: string }).suite))].sort();
+      log(`exchange: ${n} records in ${batches.length} batches, ${out.span.toFixed(1)} s from first to last receipt; suites ${out.suites.join(', ')}`);
+      if (o.raw) {
         // the hub's own lookup: blind index (its data key), then the rows opened
         attachKeyring(hubDb, await readKeyring(join(fed.hubDir, 'data', 'data.key'), fileKeyWrapper));
         const lookups = await timeEach(200, (i) => hubRecords.bySubject(hubDb, subjects[(i * 7919) % subjects.length]!));
-        lookup = median(lookups);
-      } finally {
-        await hubDb.destroy();
+        out.lookup = median(lookups);
       }
+    } finally {
+      if (!pgAdmin) await hubDb.destroy();
+    }
+    if (o.queries > 0) {
       const purpose = encodeURIComponent('bench');
       const ask = (i: number) => fed.api(NODE.id, 'GET', `/v1/subjects/${subjects[(i * 104729) % subjects.length]!}?scope=province&purpose=${purpose}`).then((r) => {
         if (r.status !== 200) throw new Error(`province query answered ${r.status}`);
       });
       for (let i = 0; i < 20; i++) await ask(i);
-      const times = await timeEach(quick ? 200 : 500, (i) => ask(i + 20));
-      const rtt = await rawRoundTripP50(fed, 200);
-      const p50 = median(times);
-      const results: BenchResult[] = [
-        { label: `end to end, outbox → hub (${n} records)`, key: 'e2e_rps', value: e2e, unit: 'records/s' },
-        { label: `province query p50 (${n} records at the hub)`, key: 'query_p50_ms', value: p50, unit: 'ms' },
-        { label: 'province query p99', key: 'query_p99_ms', value: percentile(times, 99), unit: 'ms' },
-        { label: 'raw: mTLS round trip p50 (kept alive)', key: 'raw_mtls_rtt_ms', value: rtt, unit: 'ms' },
-        { label: 'raw: indexed lookup p50 (hub store)', key: 'raw_lookup_ms', value: lookup, unit: 'ms' },
-        { label: 'query p50 / (rtt + lookup)', key: 'query_vs_raw', value: p50 / (rtt + lookup), unit: '×', note: 'target ≤ 3' },
-      ];
-      return results;
-    } finally {
-      await fed.close();
-      rmSync(dir, { recursive: true, force: true });
+      out.times = await timeEach(o.queries, (i) => ask(i + 20));
     }
+    if (o.raw) out.rtt = await rawRoundTripP50(fed, 200);
+    return out;
+  } finally {
+    await fed.close();
+    if (pgAdmin) await dropSchema(pgAdmin, schema!);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export const exchangeScenario: Scenario = {
+  name: 'e2e',
+  async run({ quick, log }) {
+    const n = Number(process.env.BENCH_EXCHANGE_RECORDS) || (quick ? 200_000 : 1_000_000); // the env var shrinks it for smoke runs
+    const f = await runExchange({ records: n, queries: quick ? 200 : 500, raw: true, log });
+    const p50 = median(f.times);
+    const results: BenchResult[] = [
+      { label: `end to end, outbox → hub (${n} records)`, key: 'e2e_rps', value: f.rps, unit: 'records/s' },
+      { label: `province query p50 (${n} records at the hub)`, key: 'query_p50_ms', value: p50, unit: 'ms' },
+      { label: 'province query p99', key: 'query_p99_ms', value: percentile(f.times, 99), unit: 'ms' },
+      { label: 'raw: mTLS round trip p50 (kept alive)', key: 'raw_mtls_rtt_ms', value: f.rtt!, unit: 'ms' },
+      { label: 'raw: indexed lookup p50 (hub store)', key: 'raw_lookup_ms', value: f.lookup!, unit: 'ms' },
+      { label: 'query p50 / (rtt + lookup)', key: 'query_vs_raw', value: p50 / (f.rtt! + f.lookup!), unit: '×', note: 'target ≤ 3' },
+    ];
+    return results;
   },
 };

@@ -11,6 +11,13 @@ import type { BenchResult } from './scenario.js';
 export const CONTRACT_KEYS = [
   'raw_insert_rps', 'naive_rps', 'aes_gcm_mbps', 'sha256_mbps', 'sign_per_s', 'seal_open_rps', 'import_lps', 'import_peak_rss_mb',
   'audit_append_eps', 'audit_verify_eps', 'e2e_rps', 'e2e_vs_naive', 'e2e_vs_insert', 'query_p50_ms', 'query_p99_ms', 'query_vs_raw',
+  // issue #23 item 4: every new path (scenarios import-xlsx, quality, seal-open, e2e-sm, e2e-pg, hubs-pg)
+  'import_xlsx_rps', 'import_xlsx_peak_rss_mb',
+  'quality_intake_rps', 'quality_report_month_s', 'quality_report_all_s',
+  'seal_open_sm_rps', 'e2e_sm_rps', 'e2e_sm_vs_rsa',
+  'e2e_pg_rps', 'query_pg_p50_ms', 'query_pg_p99_ms',
+  // issue #22: 2 hubs ≥ 1.6 × 1 hub on PostgreSQL
+  'hubs1_pg_rps', 'hubs2_pg_rps', 'hubs2_vs_1',
 ] as const;
 
 export interface Skipped {
@@ -26,6 +33,8 @@ const RATIOS: { key: string; of: string; to: string; label: string }[] = [
   { key: 'naive_vs_insert', of: 'naive_rps', to: 'raw_insert_rps', label: 'naive exchange vs raw insert' },
   { key: 'e2e_vs_naive', of: 'e2e_rps', to: 'naive_rps', label: 'end-to-end exchange vs naive exchange' },
   { key: 'e2e_vs_insert', of: 'e2e_rps', to: 'raw_insert_rps', label: 'end-to-end exchange vs raw insert' },
+  { key: 'e2e_sm_vs_rsa', of: 'e2e_sm_rps', to: 'e2e_rps', label: 'end-to-end exchange, national suite vs RSA suite' },
+  { key: 'hubs2_vs_1', of: 'hubs2_pg_rps', to: 'hubs1_pg_rps', label: 'intake, 2 hub processes vs 1 (PostgreSQL; issue 22 target ≥ 1.6)' },
 ];
 
 /** The results followed by every ratio whose two figures are present. */

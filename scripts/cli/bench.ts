@@ -22,6 +22,7 @@ export const benchCommand = command({
     `  --only      run only these scenarios: ${scenarios.map((s) => s.name).join(', ')}`,
     `  --no-write  do not rewrite ${DOC}`,
     '  env DATABASE_URL=postgres://… benches PostgreSQL instead of SQLite (in throwaway schemas)',
+    '  env BENCH_PG_URL=postgres://… the server of e2e-pg and hubs-pg (default: DATABASE_URL if postgres://; none: skipped)',
     '  stdout: the table, then one JSON line with every figure (null where not measured)',
   ].join('\n'),
   options: { quick: { type: 'boolean' }, only: { type: 'string' }, 'no-write': { type: 'boolean' } },

@@ -13,7 +13,8 @@ import { connect } from '../../audit/knex-connect.js';
 import { initCaDir } from '../../certs/ca-dir.js';
 import { openHubCa } from '../../hub/ca-store.js';
 import { makeToken } from '../../hub/enrolment-service.js';
-import { migrateHub } from '../../hub/migrations.js';
+import { HUB_SCHEMA } from '../../hub/migrations.js';
+import { migrateParts } from '../../audit/migration-plan.js';
 import { buildConfig, readConfig } from '../../node/config.js';
 import { enrollNode } from '../../node/exchange/enroll.js';
 import { startNode, type RunningNode } from '../../node/server.js';
@@ -84,7 +85,10 @@ export class Province {
     if (database) {
       this.schema = `sim_${process.pid}_${randomBytes(4).toString('hex')}`;
       this.hubDb = await connect(database, { schema: this.schema, poolMax: 4 });
-      await migrateHub(this.hubDb);
+      // the whole hub schema, audit part included, before any hub starts: hub processes starting at
+      // the same moment on a store with pending migrations race each other in knex's migrator (seen:
+      // one fails with 'relation "knex_migrations_audit_lock" already exists')
+      await migrateParts(this.hubDb, HUB_SCHEMA, `schema ${this.schema}`);
       databaseUrl = `${database}${database.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${this.schema}`)}`;
       log(`store: PostgreSQL, schema ${this.schema}`);
     } else {
