@@ -11,6 +11,7 @@ import type { BenchResult } from './scenario.js';
 export const CONTRACT_KEYS = [
   'raw_insert_rps', 'naive_rps', 'aes_gcm_mbps', 'sha256_mbps', 'sign_per_s', 'seal_open_rps', 'import_lps', 'import_peak_rss_mb',
   'audit_append_eps', 'audit_verify_eps', 'e2e_rps', 'e2e_vs_naive', 'e2e_vs_insert', 'query_p50_ms', 'query_p99_ms', 'query_vs_raw',
+  'naive_query_p50_ms', 'query_vs_naive', // issue 23 item 2: the query's fair peer
 ] as const;
 
 export interface Skipped {
