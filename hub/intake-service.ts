@@ -1,6 +1,6 @@
 /**
- * POST /v1/batches: a node's batch in, a signed receipt out. Crypto and catalog checks, and the
- * sealing of the records at rest, happen before the transaction; inside ONE transaction: replay → out of order → gap → stale timestamp,
+ * POST /v1/batches: a node's batch in, a signed receipt out. Crypto and catalog checks happen
+ * before the transaction; inside ONE transaction: replay → out of order → gap → stale timestamp,
  * the seq claimed (compare-and-set), records upserted in multi-row chunks, withdrawals applied,
  * the receipt sealed and stored with the envelope id, the node's counters, the distribution rows
  * (on PostgreSQL they take the feed's ordering lock) and, last, the audit entry (audit/log.ts: the
@@ -34,8 +34,7 @@ import { openFrom, type Incoming } from './envelope-in.js';
 import { keepReceived, keepSent } from './evidence-log.js';
 import { envelopesStore } from './envelopes-store.js';
 import { syncProvinceCatalog } from './catalog-service.js';
-import { checkRecords, classDenials, loweredClass, type CheckedRecord, type Rejection } from './intake-policy.js';
-import type { SealedColumns } from '../server/at-rest-store.js';
+import { checkRecords, classDenials, loweredClass, type Rejection } from './intake-policy.js';
 import { nodesStore } from './nodes-store.js';
 import { recordsStore, type DistributionRow, type HubRecordRow } from './records-store.js';
 import { recordBatchQuality } from './quality-intake.js';
@@ -161,11 +160,6 @@ export function intakeService(deps: HubDeps): IntakeService {
     const checked = refusal ? { valid: [], rejected: [] } : checkRecords(payload.records, peer.nodeId);
     const checkedVersions = refusal ? { valid: [], rejected: [] } : checkRecords(versions, peer.nodeId);
 
-    // Sealed at rest here, outside the transaction: batches of one node are written one at a time,
-    // and this batch's seals (≈ 25 µs a record) overlap the transaction of the one before it.
-    const sealed = new Map<CheckedRecord, SealedColumns>();
-    for (const c of [...checked.valid, ...checkedVersions.valid]) sealed.set(c, recordsStore.seal(db, peer.nodeId, c.wire.id, c));
-
     const items = new Map<string, { type: string; fields: Record<string, unknown> }>();
     for (const r of [...(Array.isArray(payload?.records) ? payload.records : []), ...(Array.isArray(payload?.versions) ? payload.versions : [])]) if (r && typeof r.id === 'string' && !items.has(r.id)) items.set(r.id, { type: r.type, fields: r.fields });
 
@@ -212,7 +206,7 @@ export function intakeService(deps: HubDeps): IntakeService {
             rejected.push(lowered);
             continue;
           }
-          rows.push({ id: c.wire.id, sourceNode: peer.nodeId, type: c.wire.type, classification: c.classification, subject: c.subject, fields: c.fields, catalogVersion: c.catalogVersion, createdAt: c.wire.createdAt, updatedAt: c.wire.updatedAt, receivedAt, batchId, version: Math.max(c.wire.version ?? 1, before?.version ?? 1), sealed: sealed.get(c) });
+          rows.push({ id: c.wire.id, sourceNode: peer.nodeId, type: c.wire.type, classification: c.classification, subject: c.subject, fields: c.fields, catalogVersion: c.catalogVersion, createdAt: c.wire.createdAt, updatedAt: c.wire.updatedAt, receivedAt, batchId, version: Math.max(c.wire.version ?? 1, before?.version ?? 1) });
           if (isDistributed(c.classification)) dist.push({ kind: 'record', sourceNode: peer.nodeId, recordId: c.wire.id, classification: c.classification, reason: null, at: null, createdAt: receivedAt });
           if (before && before.classification !== c.classification && isDistributed(before.classification)) {
             // raised: an item queued at the earlier class reaches every node that may hold the earlier
@@ -239,7 +233,7 @@ export function intakeService(deps: HubDeps): IntakeService {
             rejected.push(lowered);
             continue;
           }
-          rows.push({ id: wire.id, sourceNode: peer.nodeId, type: wire.type, classification: c.classification, subject: c.subject, fields: c.fields, catalogVersion: c.catalogVersion, createdAt: wire.createdAt, updatedAt: wire.updatedAt, receivedAt, batchId, version: wire.version, status: wire.status, sealed: sealed.get(c) });
+          rows.push({ id: wire.id, sourceNode: peer.nodeId, type: wire.type, classification: c.classification, subject: c.subject, fields: c.fields, catalogVersion: c.catalogVersion, createdAt: wire.createdAt, updatedAt: wire.updatedAt, receivedAt, batchId, version: wire.version, status: wire.status });
           versioned.push(wire.id);
           if (isDistributed(c.classification)) dist.push({ kind: 'record', sourceNode: peer.nodeId, recordId: wire.id, classification: c.classification, reason: null, at: null, createdAt: receivedAt });
           if (heldClass && heldClass !== c.classification && isDistributed(heldClass)) {

@@ -9,7 +9,7 @@ import { engineOf, type Db } from '../audit/knex-connect.js';
 import type { Classification } from '../protocol/classification.js';
 import { catalogMarker } from '../protocol/catalog-registry.js';
 import type { WireRecord } from '../protocol/exchange.js';
-import { openRecord, sealedUnderCurrentKey, sealRecord, subjectKeys, type SealedColumns } from '../server/at-rest-store.js';
+import { openRecord, sealRecord, subjectKeys } from '../server/at-rest-store.js';
 import { hubRecordContext } from './at-rest.js';
 
 export interface HubRecordRow {
@@ -29,8 +29,6 @@ export interface HubRecordRow {
   version: number;
   /** Written by a version only (a new record is active; a record re-sent keeps its status). */
   status?: 'active' | 'withdrawn';
-  /** subject and fields already sealed at rest (recordsStore.seal, ahead of the transaction); sealed in upsert when absent or under a key no longer current. */
-  sealed?: SealedColumns;
 }
 
 export interface StoredHubRecord extends WireRecord {
@@ -132,19 +130,10 @@ export const recordsStore = {
     return out;
   },
 
-  /**
-   * A record's subject and fields as its row will hold them (sealed at rest under the current key):
-   * the CPU-heavy part of writing it (SM4 and two HMAC-SM3 per record), done by the caller before its
-   * transaction and handed to upsert as `HubRecordRow.sealed`.
-   */
-  seal(db: Db, sourceNode: string, id: string, content: { subject: string; fields: Record<string, unknown> }): SealedColumns {
-    return sealRecord(db, hubRecordContext(sourceNode, id), { subject: content.subject, fields: content.fields });
-  },
-
   /** Inserts new records and updates existing ones, keyed by (source node, id): a node only ever writes its own. */
   async upsert(db: Db, rows: readonly HubRecordRow[]): Promise<void> {
     const values = (r: HubRecordRow): Knex.Value[] => {
-      const sealed = r.sealed && sealedUnderCurrentKey(db, r.sealed) ? r.sealed : sealRecord(db, hubRecordContext(r.sourceNode, r.id), { subject: r.subject, fields: r.fields });
+      const sealed = sealRecord(db, hubRecordContext(r.sourceNode, r.id), { subject: r.subject, fields: r.fields });
       return [r.id, r.sourceNode, r.type, r.classification, sealed.subject, sealed.fields, r.status ?? 'active', r.createdAt, r.updatedAt, r.receivedAt, r.batchId, r.catalogVersion, r.version];
     };
     await chunked(db, rows.filter((r) => r.status === undefined), REC_COLS, 'insert into hub_records', UPSERT_TAIL, values, REC_TYPES);

@@ -54,16 +54,6 @@ export function sealRecord(db: Db, context: string, s: RecordSecrets): SealedCol
   return { subject: blindIndex(ring.current, s.subject), fields: sealText(ring.current, context, JSON.stringify(body)), extra: null };
 }
 
-/**
- * True when `cols` (from sealRecord on this store) are what sealRecord would write now: sealed under
- * the current key, or clear when no keyring is attached. Columns sealed ahead of a transaction are
- * checked with this before they are written (a key rotated meanwhile: sealed again).
- */
-export function sealedUnderCurrentKey(db: Db, cols: SealedColumns): boolean {
-  const ring = keyringOf(db);
-  return ring ? sealedKeyId(cols.fields) === ring.current.id : !isSealed(cols.fields);
-}
-
 /** The content of a record row, sealed or clear. */
 export function openRecord(db: Db, context: string, row: { subject?: unknown; fields?: unknown; extra?: unknown }): RecordSecrets {
   const fields = String(row.fields);
