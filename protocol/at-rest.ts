@@ -11,7 +11,7 @@
  * - A key check value (KCV) is the hex of the first 8 bytes of HMAC-SM3(macKey, "CFKCV1" 0x00 kid):
  *   the store keeps it, so a start with another key file is refused before anything is read.
  */
-import { hmacSm3, macEqual, randomBytes, sm4Ctr } from './sm-crypto.js';
+import { hmacSm3, hmacSm3Parts, macEqual, randomBytes, sm4Ctr } from './sm-crypto.js';
 import { serviceError } from './service-errors.js';
 
 export const SEALED_PREFIX = 'CFE1.';
@@ -50,7 +50,25 @@ export function newAtRestKey(id: string): AtRestKey {
 const NUL = Buffer.from([0]);
 
 function tagOf(key: AtRestKey, context: string, iv: Buffer, ct: Buffer): Buffer {
-  return hmacSm3(key.mac, Buffer.concat([Buffer.from('CFE1'), NUL, Buffer.from(key.id), NUL, Buffer.from(context, 'utf8'), NUL, iv, ct]));
+  // "CFE1" 0x00 kid 0x00 context 0x00 iv ct, fed to the HMAC in three parts (the first as one UTF-8 string)
+  return hmacSm3Parts(key.mac, [`CFE1\u0000${key.id}\u0000${context}\u0000`, iv, ct]);
+}
+
+/**
+ * Fresh IVs, 16 random bytes each, cut from a pool filled from the CSPRNG 4 KiB at a time (one
+ * randomBytes call per 256 values instead of one per value: a record is sealed in ≈ 20 µs, of which
+ * a call of its own took ≈ 2). Every IV is still unpredictable and used once.
+ */
+const IV_POOL_BYTES = 4096;
+let ivPool = Buffer.alloc(0);
+let ivAt = 0;
+function freshIv(): Buffer {
+  if (ivAt + 16 > ivPool.length) {
+    ivPool = randomBytes(IV_POOL_BYTES);
+    ivAt = 0;
+  }
+  ivAt += 16;
+  return ivPool.subarray(ivAt - 16, ivAt);
 }
 
 export function isSealed(value: string): boolean {
@@ -58,7 +76,7 @@ export function isSealed(value: string): boolean {
 }
 
 /** Seals `plaintext` (UTF-8) for the row named by `context`; `iv` is given only by test vectors. */
-export function sealText(key: AtRestKey, context: string, plaintext: string, iv: Buffer = randomBytes(16)): string {
+export function sealText(key: AtRestKey, context: string, plaintext: string, iv: Buffer = freshIv()): string {
   if (iv.length !== 16) throw new Error('the IV is 16 bytes');
   const ct = sm4Ctr(key.enc, iv, Buffer.from(plaintext, 'utf8'));
   const tag = tagOf(key, context, iv, ct);
@@ -93,7 +111,7 @@ export function openText(ring: AtRestKeyring, context: string, value: string): s
 
 /** The blind index of a subject code under one key (32 lowercase hex). */
 export function blindIndex(key: AtRestKey, code: string): string {
-  return hmacSm3(key.index, Buffer.concat([Buffer.from('CFBI1'), NUL, Buffer.from(code, 'utf8')])).subarray(0, 16).toString('hex');
+  return hmacSm3(key.index, `CFBI1\u0000${code}`).subarray(0, 16).toString('hex'); // "CFBI1" 0x00 code, as UTF-8
 }
 
 /** Every index a code may be stored under (one per key held: during a rotation both). */

@@ -99,6 +99,38 @@ function checkList(f: FieldSpec, v: unknown, label: string): { value: unknown } 
   return { value: f.enum!.filter((e) => values.has(e)) };
 }
 
+/**
+ * What validation looks up in a type's field list for every record, worked out once per type
+ * (record types are constants: a catalog published later brings new type objects, never changes
+ * one in place).
+ */
+interface TypePlan {
+  names: ReadonlySet<string>;
+  /** Older registration numbers (national layout) the type has: they stand in for a missing USCC. */
+  legacy: readonly string[];
+  severity: FieldSpec | undefined;
+  required: readonly FieldSpec[];
+  /** Fields with a requiredIf rule. */
+  conditional: readonly FieldSpec[];
+}
+const plans = new WeakMap<RecordType, TypePlan>();
+
+function planOf(t: RecordType): TypePlan {
+  let p = plans.get(t);
+  if (!p) {
+    const names = new Set(t.fields.map((f) => f.name));
+    p = {
+      names,
+      legacy: LEGACY_SUBJECT_CODES.map(([n]) => n).filter((n) => names.has(n)),
+      severity: t.fields.find((f) => f.name === 'severity'),
+      required: t.fields.filter((f) => f.required),
+      conditional: t.fields.filter((f) => f.requiredIf),
+    };
+    plans.set(t, p);
+  }
+  return p;
+}
+
 function holdsAny(v: unknown, anyOf: readonly string[]): boolean {
   return Array.isArray(v) ? v.some((x) => anyOf.includes(x as string)) : anyOf.includes(v as string);
 }
@@ -109,8 +141,9 @@ function holdsAny(v: unknown, anyOf: readonly string[]): boolean {
  * Returns how it was derived, or undefined when nothing was derived.
  */
 function deriveSeverity(t: RecordType, out: Record<string, unknown>, bad: Set<string>, defaults: SeverityDefaults | undefined, err: (field: string, code: string, message: string) => void): SeverityDerivation | undefined {
-  const spec = t.fields.find((f) => f.name === 'severity');
-  if (!t.negative || !spec || out.severity !== undefined || bad.has('severity')) return undefined;
+  if (!t.negative) return undefined;
+  const spec = planOf(t).severity;
+  if (!spec || out.severity !== undefined || bad.has('severity')) return undefined;
   const allowed = spec.enum ?? [];
   if (out.disclosureEnd !== undefined && !bad.has('disclosureEnd')) {
     if (out.decisionDate === undefined || bad.has('decisionDate')) return undefined;
@@ -139,9 +172,7 @@ function crossChecks(
 ): void {
   const has = (n: string) => out[n] !== undefined;
   const known = (n: string) => has(n) && !bad.has(n);
-  const names = new Set(t.fields.map((f) => f.name));
-  // Older registration numbers (national layout) stand in for a missing USCC.
-  const legacy = LEGACY_SUBJECT_CODES.map(([n]) => n).filter((n) => names.has(n));
+  const { names, legacy, conditional } = planOf(t); // legacy: older registration numbers stand in for a missing USCC
   if (names.has('idNumber') && known('subjectCategory')) {
     if (out.subjectCategory === NATURAL_PERSON) {
       for (const n of ['idType', 'idNumber']) if (!has(n) && !bad.has(n)) err(n, 'ERR_FIELD_REQUIRED', `${n} is required when the subject is a natural person (${NATURAL_PERSON})`);
@@ -150,12 +181,12 @@ function crossChecks(
       err('uscc', 'ERR_FIELD_REQUIRED', `uscc (统一社会信用代码) is required when the subject is ${String(out.subjectCategory)}${alternatives}`);
     }
   }
-  for (const f of t.fields) {
+  for (const f of conditional) {
     const rule = f.requiredIf;
     if (!rule || has(f.name) || bad.has(f.name) || !known(rule.field) || !holdsAny(out[rule.field], rule.anyOf)) continue;
     err(f.name, 'ERR_FIELD_REQUIRED', `${f.name} (${f.label}) is required when ${rule.field} is ${rule.anyOf.join(' or ')}`);
   }
-  for (const f of t.fields) {
+  for (const f of conditional) {
     const rule = f.requiredIf;
     if (rule && known(f.name) && known(rule.field) && !holdsAny(out[rule.field], rule.anyOf)) {
       warn(f.name, 'WARN_FIELD_UNEXPECTED', `${f.name} (${f.label}) is given but ${rule.field} is not ${rule.anyOf.join(' or ')}`);
@@ -240,7 +271,7 @@ export function validateRecord(input: unknown, opts: ValidateOptions = {}): Vali
       err(f.name, r.code, r.message);
     }
   }
-  for (const f of t.fields) if (f.required && out[f.name] === undefined && !bad.has(f.name)) err(f.name, 'ERR_FIELD_REQUIRED', `${f.name} (${f.label}) is required`);
+  for (const f of planOf(t).required) if (out[f.name] === undefined && !bad.has(f.name)) err(f.name, 'ERR_FIELD_REQUIRED', `${f.name} (${f.label}) is required`);
   const derived = deriveSeverity(t, out, bad, opts.severityDefaults, err);
   crossChecks(t, out, bad, today, err, warn);
   if (errors.length > 0) return { ok: false, errors };

@@ -43,6 +43,13 @@ export function hmacSm3(key: Uint8Array, data: string | Uint8Array): Buffer {
   return createHmac('sm3', key).update(data).digest();
 }
 
+/** HMAC-SM3 of the parts one after the other (strings as UTF-8): the same as of their concatenation, without building it. */
+export function hmacSm3Parts(key: Uint8Array, parts: readonly (string | Uint8Array)[]): Buffer {
+  const h = createHmac('sm3', key);
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
 // ---------- SM4 ----------
 
 function sm4Key(key: Uint8Array): void {
@@ -66,7 +73,9 @@ export function sm4Ctr(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Buffe
   sm4Key(key);
   if (iv.length !== 16) throw new Error('SM4-CTR counter blocks are 16 bytes');
   const c = createCipheriv('sm4-ctr', key, iv);
-  return Buffer.concat([c.update(data), c.final()]);
+  const out = c.update(data);
+  const tail = c.final(); // empty: CTR is a stream mode (no concatenation to pay for in the usual case)
+  return tail.length === 0 ? out : Buffer.concat([out, tail]);
 }
 
 /** Constant-time equality of two MACs (false for different lengths). */

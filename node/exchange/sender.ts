@@ -57,6 +57,8 @@ export type SendOutcome = { batch: BatchRow; status: 'accepted' | 'refused'; acc
 const IDLE_MS = 5000;
 /** Batches POSTed before the one ahead of them has its receipt (the hub keeps them in seq order). */
 const IN_FLIGHT = 2;
+/** A batch sealed ahead (step) and not sent within this long is sealed again: its ts must stay well inside the hub's window. */
+const AHEAD_MAX_AGE_MS = 60_000;
 
 /** What the hub answered a batch with (a receipt, or a refusal without one). */
 type Answer = { status: 'accepted' | 'refused'; receipt: unknown; payload?: ReceiptPayload; code?: string; via: SendOutcome['via'] };
@@ -221,6 +223,19 @@ export function createSender(deps: SenderDeps) {
     return b ?? cutIfDue();
   }
 
+  /** nextBatch, read and sealed. */
+  async function nextPrepared(after: BatchRow | null): Promise<Prepared | { waitMs: number }> {
+    const n = await nextBatch(after);
+    return 'waitMs' in n ? n : prepareNoted(n);
+  }
+
+  /** The batch after `after`, being read and sealed since `at` (ms). */
+  interface Ahead {
+    after: BatchRow;
+    at: number;
+    next: Promise<Prepared | { waitMs: number }>;
+  }
+
   /** A POST under way; `behind` when another batch of this round was in flight as it left; `failed` once it has. */
   interface Flight {
     p: Prepared;
@@ -246,6 +261,9 @@ export function createSender(deps: SenderDeps) {
     let receipts = 0;
     const flights: Flight[] = [];
     const resent = new Set<string>();
+    // The batch after the ones in flight, read and sealed while they are (it is not sent, nor marked
+    // sent, before the head's receipt frees its place): the hub gets it as soon as it may.
+    let ahead: Ahead | null = null;
     try {
       let last: BatchRow | null = null;
       let idle: number | null = null;
@@ -253,15 +271,24 @@ export function createSender(deps: SenderDeps) {
         if (signal?.aborted) return 0;
         // nothing more goes out behind a batch that has already failed
         while (idle === null && flights.length < IN_FLIGHT && !flights.some((f) => f.failed)) {
-          const n = await nextBatch(last);
-          if ('waitMs' in n) {
-            idle = n.waitMs;
+          // the batch prepared ahead, when it follows `last` and is fresh; else (or when it found nothing
+          // due, or failed) the next one is looked up and prepared now, as before
+          const a = ahead as Ahead | null; // (assigned below the loop: not narrowed to null)
+          ahead = null;
+          const early: Prepared | { waitMs: number } | null = a ? await a.next.catch(() => null) : null;
+          const usable: Prepared | null = a && early && !('waitMs' in early) && a.after === last && clock().getTime() - a.at < AHEAD_MAX_AGE_MS ? early : null;
+          const p: Prepared | { waitMs: number } = usable ?? (await nextPrepared(last));
+          if ('waitMs' in p) {
+            idle = p.waitMs;
             break;
           }
-          const p = await prepareNoted(n);
           await markSent(p, clock().toISOString());
           launch(flights, p, signal);
-          last = n;
+          last = p.batch;
+        }
+        if (idle === null && ahead === null && last !== null && flights.length === IN_FLIGHT && !flights.some((f) => f.failed)) {
+          ahead = { after: last, at: clock().getTime(), next: nextPrepared(last) };
+          ahead.next.catch(() => undefined); // met when it is taken; a failure then fails the round as a prepare always did
         }
         const head = flights.shift();
         if (!head) return idle ?? IDLE_MS;
@@ -271,6 +298,9 @@ export function createSender(deps: SenderDeps) {
         } catch (e) {
           await Promise.allSettled(flights.map((f) => f.answer));
           flights.length = 0;
+          const dropped = ahead as Ahead | null; // it followed the batches just dropped
+          ahead = null;
+          await dropped?.next.catch(() => undefined);
           // it overtook the batch before it on the way to the hub: once more, now alone
           if (head.behind && (e as { code?: string }).code === 'ERR_SEQUENCE_GAP' && !resent.has(head.p.batch.id)) {
             resent.add(head.p.batch.id);
@@ -309,6 +339,7 @@ export function createSender(deps: SenderDeps) {
       }
     } finally {
       await Promise.allSettled(flights.map((f) => f.answer));
+      await (ahead as Ahead | null)?.next.catch(() => undefined);
       if (receipts > 0) deps.onReceipts?.();
     }
   }

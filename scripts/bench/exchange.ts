@@ -10,10 +10,16 @@
  *                 with all those records stored at the hub, and next to it, in the same run, the raw
  *                 parts it cannot avoid: an mTLS round trip on a kept-alive connection and the
  *                 indexed lookup in the hub's store (its blind index, rows opened: encryption at rest). query_vs_raw = p50 / (rtt p50 + lookup p50).
+ *   naive_query_p50_ms / query_vs_naive
+ *                 the fair peer of the query: what a team would build without this project, a plain
+ *                 JSON GET over a kept-alive mTLS connection (the node's and hub's certificates) to a
+ *                 bare Fastify route in a child process (bench/naive-server.ts) that does the same
+ *                 lookup on the same hub store and commits one audit row. query_vs_naive = p50 / its p50.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { Agent, request } from 'undici';
 import { connect } from '../../audit/knex-connect.js';
@@ -31,6 +37,8 @@ import { attachKeyring, startAtRest } from '../../server/at-rest-store.js';
 import { Federation, waitFor } from '../demo/federation.js';
 import { sampleRecord } from '../demo/sample-data.js';
 import { benchSchema, dropSchema, urlWithSchema } from './bench-pg.js';
+import { spawnServer } from './child.js';
+import type { NaiveServerConfig } from './naive-server.js';
 import { median, type BenchResult, type Scenario } from './scenario.js';
 
 const NODE = { id: '430100', name: '长沙市', grade: 3 };
@@ -112,6 +120,38 @@ export interface ExchangeRun {
   log: (line: string) => void;
 }
 
+/**
+ * The naive query's times: `count` plain JSON GETs, one after another on one kept-alive mTLS
+ * connection, to the naive server's lookup route over the hub's store (after 20 to warm up), asking
+ * for the subjects the province query asks for. SQLite hub only.
+ */
+async function naiveQueryTimes(fed: Federation, subjectAt: (i: number) => string, count: number): Promise<number[]> {
+  const hubData = join(fed.hubDir, 'data');
+  const ex = join(fed.node(NODE.id).dir, 'data', 'exchange');
+  const caCertPem = readFileSync(fed.caCertFile, 'utf8');
+  const config: NaiveServerConfig = {
+    store: { engine: 'SQLite', target: join(hubData, 'hub.sqlite') },
+    caCertPem, certPem: readFileSync(join(hubData, 'hub.pem'), 'utf8'), keyPem: readFileSync(join(hubData, 'hub.key'), 'utf8'),
+    query: { keyFile: join(hubData, 'data.key') },
+  };
+  const configFile = join(fed.hubDir, 'naive-query.json');
+  writeFileSync(configFile, JSON.stringify(config), { mode: 0o600 });
+  const server = await spawnServer('naive query server', ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('./naive-server.ts', import.meta.url)), configFile]);
+  const agent = new Agent({ connect: tlsClientOptions({ caCertPem, certPem: readFileSync(join(ex, 'node.pem'), 'utf8'), keyPem: readFileSync(join(ex, 'node.key'), 'utf8') }) });
+  try {
+    const get = async (i: number) => {
+      const res = await request(`${server.url}/subjects/${subjectAt(i)}`, { dispatcher: agent });
+      const body = (await res.body.json()) as { records?: unknown[] };
+      if (res.statusCode !== 200 || !Array.isArray(body.records) || body.records.length === 0) throw new Error(`naive query server answered ${res.statusCode} ${JSON.stringify(body).slice(0, 200)}`);
+    };
+    for (let i = 0; i < 20; i++) await get(i);
+    return await timeEach(count, (i) => get(i + 20));
+  } finally {
+    await agent.close();
+    await server.stop();
+  }
+}
+
 export interface ExchangeFigures {
   rps: number;
   batches: number;
@@ -121,6 +161,8 @@ export interface ExchangeFigures {
   suites: string[];
   rtt?: number;
   lookup?: number;
+  /** The naive query's times (with `raw`, SQLite hub). */
+  naiveTimes?: number[];
 }
 
 /**
@@ -170,15 +212,17 @@ export async function runExchange(o: ExchangeRun): Promise<ExchangeFigures> {
     } finally {
       if (!pgAdmin) await hubDb.destroy();
     }
+    const subjectAt = (i: number) => subjects[(i * 104729) % subjects.length]!;
     if (o.queries > 0) {
       const purpose = encodeURIComponent('bench');
-      const ask = (i: number) => fed.api(NODE.id, 'GET', `/v1/subjects/${subjects[(i * 104729) % subjects.length]!}?scope=province&purpose=${purpose}`).then((r) => {
+      const ask = (i: number) => fed.api(NODE.id, 'GET', `/v1/subjects/${subjectAt(i)}?scope=province&purpose=${purpose}`).then((r) => {
         if (r.status !== 200) throw new Error(`province query answered ${r.status}`);
       });
       for (let i = 0; i < 20; i++) await ask(i);
       out.times = await timeEach(o.queries, (i) => ask(i + 20));
     }
     if (o.raw) out.rtt = await rawRoundTripP50(fed, 200);
+    if (o.raw && !o.pgUrl && o.queries > 0) out.naiveTimes = await naiveQueryTimes(fed, subjectAt, o.queries);
     return out;
   } finally {
     await fed.close();
@@ -201,6 +245,11 @@ export const exchangeScenario: Scenario = {
       { label: 'raw: indexed lookup p50 (hub store)', key: 'raw_lookup_ms', value: f.lookup!, unit: 'ms' },
       { label: 'query p50 / (rtt + lookup)', key: 'query_vs_raw', value: p50 / (f.rtt! + f.lookup!), unit: '×', note: 'target ≤ 3' },
     ];
+    const naiveP50 = median(f.naiveTimes!);
+    results.push(
+      { label: 'naive query p50: JSON GET over kept-alive mTLS to Fastify, same lookup + one audit row (SQLite)', key: 'naive_query_p50_ms', value: naiveP50, unit: 'ms', note: `${f.naiveTimes!.length} queries; no envelope, signature, role check or release policy` },
+      { label: 'query p50 / naive query p50', key: 'query_vs_naive', value: p50 / naiveP50, unit: '×', note: 'target ≤ 2' },
+    );
     return results;
   },
 };

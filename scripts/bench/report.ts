@@ -18,6 +18,7 @@ export const CONTRACT_KEYS = [
   'e2e_pg_rps', 'query_pg_p50_ms', 'query_pg_p99_ms',
   // issue #22: 2 hubs ≥ 1.6 × 1 hub on PostgreSQL
   'hubs1_pg_rps', 'hubs2_pg_rps', 'hubs2_vs_1',
+  'naive_query_p50_ms', 'query_vs_naive', // issue 23 item 2: the query's fair peer
 ] as const;
 
 export interface Skipped {

@@ -60,6 +60,8 @@ export interface FakeHub {
   holdNext: boolean;
   /** The next N query posts are read, then their connection is cut before any answer (a hub process killed under them). */
   loseQueries: number;
+  /** While set, every batch post waits for it once it has arrived (and is recorded in `posts`). */
+  gate: Promise<void> | null;
   /** The next N batch posts are refused by policy (403 ERR_CLASSIFICATION_DENIED, seq consumed). */
   refuse: number;
   /** The next N receipts name another batch id. */
@@ -160,6 +162,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number; rsaOnly?: 
       const o = await open<BatchPayload>(raw, { trust, recipient: { nodeId: '430000', keyPem: keyFor(raw) }, freshness: false });
       const h = o.header;
       hub.posts.push({ id: h.id, seq: h.seq, ts: h.ts, signerSerial: o.signer.serial, tlsSerial: String(peer?.serialNumber ?? '').toUpperCase() });
+      if (hub.gate) await hub.gate;
       if (hub.holdNext) {
         hub.holdNext = false;
         await new Promise<void>((r) => (releaseHeld = r));
@@ -243,7 +246,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number; rsaOnly?: 
   const port = (server.address() as { port: number }).port;
   const hub: FakeHub = {
     url: `https://127.0.0.1:${port}`, port, identity, ecIdentity, batches: new Map(), posts: [], lastSeq: new Map(), distributions: [], queries: [],
-    answerQuery: () => ({ records: [], withheld: [] }), rewriteAnswers: null, grade: 3, loseAnswers: 0, loseQueries: 0, holdNext: false, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0,
+    answerQuery: () => ({ records: [], withheld: [] }), rewriteAnswers: null, grade: 3, loseAnswers: 0, loseQueries: 0, holdNext: false, gate: null, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0,
     certLifetimeMs: 365 * 86400_000, enrolTokens: new Map(), renewals: 0, cosigned: new Map(),
     close: () =>
       new Promise<void>((resolve) => {

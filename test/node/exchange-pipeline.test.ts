@@ -3,7 +3,7 @@
  * batches leave in seq order, never more than two without a receipt, each record reaches the hub
  * once, receipts are stored in seq order, each batch is audited once as sent (before its receipt)
  * and once as receipted — also when an answer is lost mid-run, and when n + 1 overtakes n and is
- * answered ERR_SEQUENCE_GAP.
+ * answered ERR_SEQUENCE_GAP. The batch after the two in flight is cut and sealed while they are.
  */
 import type { Knex } from 'knex';
 import t, { type Test } from 'tap';
@@ -58,6 +58,28 @@ for (const engine of await engines()) {
     await auditOrder(t, s.db, 4);
     const st = await s.exchange.status();
     t.same([st.outbox.pending, st.batches.pending, st.batches.accepted], [0, 0, 4]);
+  });
+
+  t.test(`${engine.name}: the batch after the two in flight is cut and sealed while they are, sent only after the first receipt`, async (t) => {
+    const ca = makeCa();
+    const hub = await startFakeHub(ca);
+    t.teardown(() => hub.close());
+    const s = await exchangeSetup(t, { engine, ca, hubUrl: hub.url, hubCertPem: hub.identity.certPem, hub: { batchMaxAgeMs: 0, batchMaxRecords: 2 } });
+    const created = await s.records.create(s.caller('submitter', 'public'), [1, 2, 3, 4, 5, 6, 7].map(rec));
+    let open!: () => void;
+    hub.gate = new Promise<void>((r) => (open = r)); // the hub answers nothing until the node has cut seq 3
+    const step = s.exchange.sender.step();
+    const cut = async () => Number(((await s.db('node_batches').count({ n: '*' }).first()) as { n: number | string }).n);
+    for (let i = 0; i < 3000 && (hub.posts.length < 2 || (await cut()) < 3); i++) await new Promise((r) => setTimeout(r, 10)); // a condition, polled: up to 30 s on a loaded machine
+    t.equal(await cut(), 3, 'seq 3 cut while seq 1 and 2 wait at the hub');
+    t.same(hub.posts.map((p) => p.seq), [1, 2], 'and not sent: two in flight at most');
+    hub.gate = null;
+    open();
+    await step;
+    t.same(hub.posts.map((p) => p.seq), [1, 2, 3, 4], 'then every batch once, in order');
+    const atHub = [...hub.batches.values()].sort((a, b) => a.seq - b.seq).flatMap((b) => b.payload.records.map((r) => r.id));
+    t.same(atHub, created.records.map((r) => r.id), 'every record once, in the order written');
+    await auditOrder(t, s.db, 4);
   });
 
   t.test(`${engine.name}: seq 2 overtakes seq 1 and is answered ERR_SEQUENCE_GAP`, async (t) => {

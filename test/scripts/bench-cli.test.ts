@@ -28,7 +28,7 @@ t.test('a quick raw-crypto run prints the table, then the JSON line last', async
   const json = JSON.parse(lastLine(r.out)) as Record<string, number | null>;
   for (const k of CONTRACT_KEYS) t.ok(k in json, `${k} present`);
   for (const k of ['aes_gcm_mbps', 'sha256_mbps', 'sign_per_s']) t.ok(typeof json[k] === 'number' && json[k]! > 0, `${k} is a positive number`);
-  for (const k of ['raw_insert_rps', 'naive_rps', 'import_lps', 'e2e_rps', 'e2e_vs_naive', 'query_p50_ms', 'query_vs_raw']) t.equal(json[k], null, `${k} null: not run`);
+  for (const k of ['raw_insert_rps', 'naive_rps', 'import_lps', 'e2e_rps', 'e2e_vs_naive', 'query_p50_ms', 'query_vs_raw', 'naive_query_p50_ms', 'query_vs_naive']) t.equal(json[k], null, `${k} null: not run`);
   t.match(r.err, /bench: raw-crypto/);
   t.notMatch(r.err, /bench: import/, 'other scenarios did not run');
 });
@@ -40,8 +40,10 @@ t.test('the e2e scenario runs a real hub and node (2,000 records) and reports th
   });
   const json = JSON.parse(lastLine(stdout)) as Record<string, number | null>;
   for (const k of CONTRACT_KEYS) t.ok(k in json, `${k} present`);
-  for (const k of ['e2e_rps', 'query_p50_ms', 'query_p99_ms', 'query_vs_raw']) t.ok(typeof json[k] === 'number' && json[k]! > 0, `${k} is a positive number`);
+  for (const k of ['e2e_rps', 'query_p50_ms', 'query_p99_ms', 'query_vs_raw', 'naive_query_p50_ms', 'query_vs_naive']) t.ok(typeof json[k] === 'number' && json[k]! > 0, `${k} is a positive number`);
   t.ok(json.query_p99_ms! >= json.query_p50_ms!, 'p99 ≥ p50');
+  const ratio = json.query_p50_ms! / json.naive_query_p50_ms!; // of the rounded figures, so equal to within the rounding
+  t.ok(Math.abs(json.query_vs_naive! - ratio) <= 0.01 * ratio, `query_vs_naive ${json.query_vs_naive} is query p50 / naive query p50 (${ratio})`);
   t.equal(json.e2e_vs_naive, null, 'naive not run: no ratio');
 });
 

@@ -68,6 +68,19 @@ t.test('the sealed-value format: docs/at-rest.md worked example, and what a chan
   t.equal(codeOf(() => openText(other, 'node_records/0190a1b2-0000-7000-8000-000000000001', sealed)), 'ERR_STORE_CIPHERTEXT_INVALID', 'another key under the same id');
 });
 
+t.test('every sealing draws a fresh IV (the IVs are cut from a pool of random bytes: across its refills too)', async (t) => {
+  const ring = ringOf([KEY], 'k1');
+  const ivs = new Set<string>();
+  let opened = 0;
+  for (let i = 0; i < 600; i++) {
+    const sealed = sealText(KEY, 'node_records/x', 'same text');
+    ivs.add(sealed.split('.')[2]!);
+    if (openText(ring, 'node_records/x', sealed) === 'same text') opened++;
+  }
+  t.equal(ivs.size, 600, '600 sealings of one text, 600 different IVs');
+  t.equal(opened, 600, 'each opens');
+});
+
 t.test('SM4-CTR against GB/T 32907 and the openssl CLI (not our own output only)', async (t) => {
   const k = Buffer.from('0123456789abcdeffedcba9876543210', 'hex');
   // CTR over a zero block with the counter block P gives SM4(K, P): the standard's ciphertext
