@@ -22,18 +22,7 @@ import { keyringOf, newAtRestKey } from '../../protocol/at-rest.js';
 import { randomUscc, seededRng } from '../../protocol/identifiers.js';
 import { median, type BenchResult, type Scenario } from './scenario.js';
 import { benchPgUrl, pgUnavailable } from './bench-pg.js';
-
-const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
-
-async function timeEach(n: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = process.hrtime.bigint();
-    await fn(i);
-    out.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return out;
-}
+import { percentile, timeEach } from './exchange.js';
 
 /** `count` sealed records of a real shape: 3 per subject, from 136 source nodes. */
 function realRows(count: number, rng: () => number): { rows: HubRecordRow[]; subjects: string[] } {

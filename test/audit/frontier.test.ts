@@ -5,7 +5,7 @@
  * (edited in the database) is ignored — the log then reads everything, as before, and stays right.
  */
 import t from 'tap';
-import { engines } from '../helpers/db.js';
+import { engines, type Engine } from '../helpers/db.js';
 import { issue, makeCa } from '../helpers/pki.js';
 import { exportBundle, migrateAudit, openAuditLog, pruneAudit, toNdjson } from '../../audit/index.js';
 import { verifyBundle } from '../../audit/verify-bundle.js';
@@ -24,6 +24,17 @@ const DAY = 86400_000;
 const trust = { certPem: node.certPem, fingerprint: certFacts(node.certPem).fingerprint };
 const loadHead = (db: Knex) => load(db, trust);
 const ev = (i: number) => ({ actor: 'user:clerk', action: 'record.read', object: `r-${i}`, outcome: 'success' as const });
+
+/** A store whose log holds 45 entries, a checkpoint every 10 and frontiers at 20 and 40. */
+async function log45(t: { teardown(fn: () => unknown): void }, engine: Engine): Promise<Knex> {
+  const { db, close } = await engine.open();
+  t.teardown(close);
+  await migrateAudit(db);
+  const log = await openAuditLog(db, { signer, checkpointEvery: 10, frontierEvery: 20, checkpointIntervalMs: 0 });
+  for (let i = 0; i < 45; i++) await log.record(ev(i));
+  await log.close();
+  return db;
+}
 
 for (const engine of await engines()) {
   t.test(`${engine.name}: frontiers bound the work of opening the log`, async (t) => {
@@ -60,12 +71,7 @@ for (const engine of await engines()) {
   });
 
   t.test(`${engine.name}: a frontier edited in the database is not used`, async (t) => {
-    const { db, close } = await engine.open();
-    t.teardown(close);
-    await migrateAudit(db);
-    const log = await openAuditLog(db, { signer, checkpointEvery: 10, frontierEvery: 20, checkpointIntervalMs: 0 });
-    for (let i = 0; i < 45; i++) await log.record(ev(i));
-    await log.close();
+    const db = await log45(t, engine);
     const truth = merkleRoot(await leafHashes(db, 1, 10_000)).toString('hex');
     const row = (await db('audit_frontiers').orderBy('tree_size', 'desc').first()) as { tree_size: number | string; frontier: string; head_hash: string };
     t.equal(Number(row.tree_size), 40);
@@ -116,12 +122,7 @@ for (const engine of await engines()) {
 
 for (const engine of await engines()) {
   t.test(`${engine.name}: rows inserted beside the log cannot make it go on from a wrong tree`, async (t) => {
-    const { db, close } = await engine.open();
-    t.teardown(close);
-    await migrateAudit(db);
-    const log = await openAuditLog(db, { signer, checkpointEvery: 10, frontierEvery: 20, checkpointIntervalMs: 0 });
-    for (let i = 0; i < 45; i++) await log.record(ev(i));
-    await log.close();
+    const db = await log45(t, engine);
     const all = await leafHashes(db, 1, 10_000);
     // INSERT only (the triggers refuse UPDATE and DELETE): a checkpoint at 43, where there is none, over a made-up range, and its frontier
     const fake = ['ab'.repeat(32), 'cd'.repeat(32), 'ef'.repeat(32)]; // 43 = 32 + 8 + 2 + 1: four hashes
