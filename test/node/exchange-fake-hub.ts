@@ -62,6 +62,8 @@ export interface FakeHub {
   loseQueries: number;
   /** While set, every batch post waits for it once it has arrived (and is recorded in `posts`). */
   gate: Promise<void> | null;
+  /** The next N query posts are answered 503 before they reach the query route (other requests are served: background loops may run meanwhile). */
+  busyQueries: number;
   /** The next N batch posts are refused by policy (403 ERR_CLASSIFICATION_DENIED, seq consumed). */
   refuse: number;
   /** The next N receipts name another batch id. */
@@ -204,6 +206,10 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number; rsaOnly?: 
       return send(res, 200, await sealTo('distribution', peerPem, peerId, { items, next: items.at(-1)?.cursor ?? after, more: rest.length > 0 }));
     }
     if (req.method === 'POST' && url.pathname === '/v1/queries') {
+      if (hub.busyQueries > 0) {
+        hub.busyQueries--;
+        return send(res, 503, { code: 'ERR_NOT_READY', message: 'hub is busy' }, { 'retry-after': String(hub.retryAfterSeconds) });
+      }
       const raw = await body(req);
       const o = await open<QueryPayload>(raw, { trust, recipient: { nodeId: '430000', keyPem: keyFor(raw) } });
       hub.queries.push({ payload: o.payload, from: o.header.from });
@@ -246,7 +252,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number; rsaOnly?: 
   const port = (server.address() as { port: number }).port;
   const hub: FakeHub = {
     url: `https://127.0.0.1:${port}`, port, identity, ecIdentity, batches: new Map(), posts: [], lastSeq: new Map(), distributions: [], queries: [],
-    answerQuery: () => ({ records: [], withheld: [] }), rewriteAnswers: null, grade: 3, loseAnswers: 0, loseQueries: 0, holdNext: false, gate: null, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0,
+    answerQuery: () => ({ records: [], withheld: [] }), rewriteAnswers: null, grade: 3, loseAnswers: 0, loseQueries: 0, busyQueries: 0, holdNext: false, gate: null, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0,
     certLifetimeMs: 365 * 86400_000, enrolTokens: new Map(), renewals: 0, cosigned: new Map(),
     close: () =>
       new Promise<void>((resolve) => {
