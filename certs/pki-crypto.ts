@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import forge from 'node-forge';
 import { createEcCsr, signEcLeafCertificate } from './ec-x509.js';
 import { certError } from './errors.js';
+import { ecCurveOf } from '../protocol/crypto.js';
 
 export interface KeyPairPem {
   publicKeyPem: string;
@@ -204,9 +205,13 @@ export type PublicKeyDetails = { type: 'rsa'; bits: number; exponent: bigint } |
 export function publicKeyDetails(spkiDer: Uint8Array): PublicKeyDetails | null {
   try {
     const k = createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' });
-    const d = k.asymmetricKeyDetails ?? {};
-    if (k.asymmetricKeyType === 'rsa') return { type: 'rsa', bits: d.modulusLength ?? 0, exponent: d.publicExponent ?? 0n };
-    return { type: k.asymmetricKeyType === 'ec' ? `EC ${d.namedCurve ?? ''}`.trim() : String(k.asymmetricKeyType) };
+    if (k.asymmetricKeyType === 'rsa') {
+      const d = k.asymmetricKeyDetails ?? {};
+      return { type: 'rsa', bits: d.modulusLength ?? 0, exponent: d.publicExponent ?? 0n };
+    }
+    // EC: the curve from the SPKI bytes, never asymmetricKeyDetails (it aborts Node 20 on a point at infinity)
+    if (k.asymmetricKeyType === 'ec') return { type: `EC ${ecCurveOf(k) ?? '(unnamed curve, or not an uncompressed point)'}` };
+    return { type: String(k.asymmetricKeyType) };
   } catch {
     return null;
   }

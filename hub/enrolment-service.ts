@@ -46,8 +46,8 @@ export function enrolmentService(deps: HubDeps): EnrolmentService {
   };
   /**
    * An EC P-256 node at a hub whose policy admits no EC suite could enrol but never exchange: refused
-   * (ERR_SUITE_REFUSED) before the token is spent, unless it also asks for an SM2 certificate (its
-   * envelopes are then SM). A CSR that cannot be read is left to enrol() for its own code.
+   * (ERR_SUITE_REFUSED) after the token is checked and before it is spent, unless it also asks for an
+   * SM2 certificate (its envelopes are then SM). A CSR that cannot be read is left to enrol() for its own code.
    */
   const refuseUnsealableKey = async (csrPem: string): Promise<void> => {
     if (config.suites === undefined) return;
@@ -58,11 +58,13 @@ export function enrolmentService(deps: HubDeps): EnrolmentService {
   return {
     async enroll(req) {
       const now = deps.clock();
+      // nobody without a live token makes the CA read a CSR (DESIGN: pre-auth work stays minimal):
+      // the token is checked (not spent) first, then the requests and the key type against the suite policy
+      const tok = await checkEnrolmentToken(ca.tokens, req.token, now);
       // a bad SM2 request (or no SM2 root here) is refused before the token is spent
       const sm2Request = req.sm2CsrPem === undefined ? undefined : readSm2Request(ca, deps.identity.sm2, req.sm2CsrPem);
       if (sm2Request === undefined) await refuseUnsealableKey(req.csrPem);
       if (sm2Request !== undefined) {
-        const tok = await checkEnrolmentToken(ca.tokens, req.token, now);
         if (tok.nodeId !== sm2Request.cn) throw certError('ERR_CSR_SUBJECT_INVALID', `the SM2 request is for CN ${sm2Request.cn}, the token for node ${tok.nodeId}`, { cn: sm2Request.cn, nodeId: tok.nodeId });
       }
       // token used, certificate registered, node activated and the audit entry: one transaction

@@ -107,9 +107,35 @@ const privateKeys = new Map<string, KeyObject>();
 const certs = new Map<string, ParsedCert>();
 const pairs = new Map<string, boolean>();
 
+/** SPKI DER prefixes of the named curves we can name, up to the first byte of the point (RFC 5480). */
+const EC_SPKI_PREFIXES: ReadonlyArray<{ curve: string; prefix: Buffer; length: number }> = [
+  { curve: 'prime256v1', prefix: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'), length: 91 },
+  { curve: 'secp384r1', prefix: Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex'), length: 120 },
+  { curve: 'secp256k1', prefix: Buffer.from('3056301006072a8648ce3d020106052b8104000a034200', 'hex'), length: 88 },
+];
+
+/**
+ * The named curve of an EC public key with an uncompressed point (04‖X‖Y), read from its SPKI
+ * bytes; undefined for anything else: another key type, an unknown or explicit curve, a compressed
+ * or hybrid point, or a key OpenSSL cannot even write out (the point at infinity). Never reads
+ * `asymmetricKeyDetails`: on Node 20 that aborts the process for a point at infinity (a hostile CSR,
+ * certificate or envelope signer), so no code reads it for a key from outside before this passes.
+ */
+export function ecCurveOf(key: KeyObject): string | undefined {
+  if (key.asymmetricKeyType !== 'ec') return undefined;
+  let der: Buffer;
+  try {
+    der = (key.type === 'private' ? createPublicKey(key) : key).export({ type: 'spki', format: 'der' }) as Buffer;
+  } catch {
+    return undefined;
+  }
+  const known = EC_SPKI_PREFIXES.find((k) => der.length === k.length && der.subarray(0, k.prefix.length).equals(k.prefix));
+  return known && der[known.prefix.length] === 0x04 ? known.curve : undefined;
+}
+
 export function keyKind(key: KeyObject): KeyKind {
   if (key.asymmetricKeyType === 'rsa') return 'rsa';
-  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ec-p256';
+  if (ecCurveOf(key) === 'prime256v1') return 'ec-p256';
   // Node 20 reports no asymmetricKeyType for keys on the SM2 curve: recognised by the curve OID.
   return sm2PointOf(key) !== undefined ? 'sm2' : 'other';
 }

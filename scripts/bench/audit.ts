@@ -55,7 +55,7 @@ export const auditScenario: Scenario = {
         const times: number[] = [];
         for (let i = 0; i < 5; i++) {
           const t = process.hrtime.bigint();
-          await (await openAuditLog(db, { checkpointIntervalMs: 0 })).close();
+          await (await openAuditLog(db, { signer: { nodeId: '430100', keyPem: pki.node.keyPem, certPem: pki.node.certPem }, checkpointIntervalMs: 0 })).close(); // with its signer: a frontier is only used at a checkpoint it verifies
           times.push(seconds(t) * 1000);
         }
         return times.sort((a, b) => a - b)[2]!;
