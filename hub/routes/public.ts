@@ -44,9 +44,13 @@ export async function publicRoutes(app: FastifyInstance, opts: { ctx: HubContext
     const reasons: { check: string; message: string }[] = [];
     const store = await storeWritable(ctx.db, HUB_MIGRATIONS_TABLE);
     if (store !== null) reasons.push({ check: 'store', message: store });
-    const notAfter = certInfo(ctx.identity.certPem).notAfter;
-    const days = (notAfter.getTime() - ctx.clock().getTime()) / 86_400_000;
-    if (days < 7) reasons.push({ check: 'certificate', message: `the hub certificate ${days <= 0 ? 'expired' : `expires in ${Math.floor(days)} day(s):`} ${notAfter.toISOString()}; restart the hub to re-issue it` });
+    // every identity the hub answers with: RSA, EC P-256 (the nodes' default since issue 23), SM2 — issued at different times, so checked each
+    for (const [label, pem] of [['', ctx.identity.certPem], ['EC P-256 ', ctx.identity.ec?.certPem], ['SM2 ', ctx.identity.sm2?.certPem]] as const) {
+      if (pem === undefined) continue;
+      const notAfter = certInfo(pem).notAfter;
+      const days = (notAfter.getTime() - ctx.clock().getTime()) / 86_400_000;
+      if (days < 7) reasons.push({ check: 'certificate', message: `the hub ${label}certificate ${days <= 0 ? 'expired' : `expires in ${Math.floor(days)} day(s):`} ${notAfter.toISOString()}; restart the hub to re-issue it` });
+    }
     if (reasons.length > 0) throw serviceError('ERR_NOT_READY', `not ready: ${reasons.map((r) => r.message).join('; ')}`, { reasons });
     return { status: 'ready', nodeId: HUB_NODE_ID };
   });
