@@ -120,11 +120,22 @@ export const outboxStore = {
     return ((await db(B).orderBy('seq', 'desc').limit(limit)) as Row[]).map(batchFromRow);
   },
 
-  /** The batch's content as it travels, in outbox order, from the records' current rows. */
-  async items(db: Db, batchId: string): Promise<{ records: WireRecord[]; withdrawals: WireWithdrawal[]; versions: WireVersion[] }> {
+  /**
+   * The batch's content as it travels, in outbox order, from the records' current rows — only what
+   * may leave the node NOW, whenever the row was queued (a first send, a retry, or a resend to a hub
+   * that lost it): this node's own records (`nodeId`), content (record, version) only in a class it
+   * may send (`classes`: never `internal`, nothing above its grade), and a `record` item only while the
+   * record is active. A record raised to an unsendable class or withdrawn after it was queued travels
+   * by its own withdrawal/version item instead; its content is never sent in the old form. (Hostile
+   * review of the resync: a record raised to internal went out as internal, the hub refused the
+   * whole batch and its other records were lost; a withdrawn record was re-published as active; a
+   * hub-named id of another node's record was sent as this node's.)
+   */
+  async items(db: Db, batchId: string, may: { nodeId: string; classes: readonly Classification[] }): Promise<{ records: WireRecord[]; withdrawals: WireWithdrawal[]; versions: WireVersion[] }> {
     const rows = (await db(`${O} as o`)
       .join('node_records as r', 'r.id', 'o.record_id')
       .where('o.batch_id', batchId)
+      .andWhere('r.source_node', may.nodeId)
       .orderBy('o.id')
       .select('o.kind', 'r.id', 'r.type', 'r.class', 'r.catalog_version', 'r.fields', 'r.status', 'r.created_at', 'r.updated_at', 'r.withdrawn_reason', 'r.withdrawn_at', 'r.version')) as Row[];
     const records: WireRecord[] = [];
@@ -138,10 +149,12 @@ export const outboxStore = {
     for (const [i, r] of rows.entries()) {
       const wire = (): WireRecord => ({ id: String(r.id), type: String(r.type), classification: r.class as Classification, catalogVersion: String(r.catalog_version ?? '2026.1'), fields: openRecord(db, recordContext(String(r.id)), r).fields, createdAt: String(r.created_at), updatedAt: String(r.updated_at) });
       const version = Number(r.version ?? 1);
+      const sendable = may.classes.includes(r.class as Classification);
       if (r.kind === 'record') {
+        if (!sendable || r.status !== 'active') continue;
         records.push(version > 1 ? { ...wire(), version } : wire());
       } else if (r.kind === 'version') {
-        if (lastVersion.get(String(r.id)) !== i || version < 2) continue;
+        if (lastVersion.get(String(r.id)) !== i || version < 2 || !sendable) continue;
         versions.push({ ...wire(), version, status: r.status === 'active' ? 'active' : 'withdrawn', at: String(r.updated_at) });
       } else if (r.withdrawn_reason && r.withdrawn_at) {
         withdrawals.push({ id: String(r.id), reason: r.withdrawn_reason as WireWithdrawal['reason'], at: String(r.withdrawn_at) });

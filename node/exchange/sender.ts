@@ -32,6 +32,7 @@ import { HubError, type HubClient } from './hub-client.js';
 import { openFromHub, sealToHub } from './hub-envelopes.js';
 import type { ExchangeIdentity } from './identity.js';
 import type { Log } from './loop.js';
+import { sendableClasses } from './outbox-hooks.js';
 import { outboxStore, type BatchRow } from './outbox-store.js';
 import { evidenceOf } from '../../audit/evidence-record.js';
 import { keepEnvelope, keepEvidence } from './evidence-log.js';
@@ -156,7 +157,7 @@ export function createSender(deps: SenderDeps) {
 
   /** Reads the batch's content from the outbox and seals it (ts = now; same id and seq every time). */
   async function prepare(b: BatchRow): Promise<Prepared> {
-    const { versions, ...items } = await outboxStore.items(db, b.id);
+    const { versions, ...items } = await outboxStore.items(db, b.id, { nodeId, classes: sendableClasses(identity.current().enrolment.grade) });
     // `versions` (protocol 1.1) only when there are some: a 1.0 hub refuses a member it does not know
     const payload: BatchPayload = versions.length > 0 ? { ...items, versions } : items;
     const at = clock();

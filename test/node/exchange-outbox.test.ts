@@ -100,10 +100,22 @@ for (const engine of await engines()) {
     t.equal(rows.length, 3, 'each row in exactly one batch');
     const batches = await s.db('node_batches').orderBy('seq');
     t.same(batches.map((b: { status: string }) => b.status), ['open', 'open', 'open']);
-    const items = await outboxStore.items(s.db, b1.id);
+    const may = { nodeId: s.config.nodeId, classes: sendableClasses(3) };
+    const items = await outboxStore.items(s.db, b1.id, may);
     t.equal(items.records.length, 3);
     t.same(Object.keys(items.records[0]!).sort(), ['catalogVersion', 'classification', 'createdAt', 'fields', 'id', 'type', 'updatedAt'], 'wire records');
     t.equal(items.records[0]!.catalogVersion, '2027.1', 'stamped with the catalog version the record was validated against (issue 14)');
+
+    // what may leave the node is decided when the batch is sealed, not when the row was queued (a
+    // retry, or a resend to a hub that lost the batch: hostile review of the resync)
+    const ids = items.records.map((r) => r.id);
+    await s.db('node_records').where({ id: ids[0] }).update({ class: 'internal' }); // raised after it was queued
+    await s.db('node_records').where({ id: ids[1] }).update({ status: 'withdrawn', withdrawn_reason: 'repair', withdrawn_at: new Date().toISOString() });
+    await s.db('node_records').where({ id: ids[2] }).update({ source_node: '430700' }); // not this node's (a received record's id)
+    t.same((await outboxStore.items(s.db, b1.id, may)).records, [], 'an internal, a withdrawn and another node\'s record: no content leaves');
+    await s.db('node_records').where({ id: ids[0] }).update({ class: 'restricted' });
+    t.same((await outboxStore.items(s.db, b1.id, { ...may, classes: sendableClasses(2) })).records, [], 'nor a class above the node\'s grade now');
+    t.same((await outboxStore.items(s.db, b1.id, may)).records.map((r) => r.id), [ids[0]], 'a sendable one still goes');
   });
 
   t.test(`${engine.name}: backfill queues own records from before the connection, once per grade`, async (t) => {
