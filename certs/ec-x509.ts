@@ -11,7 +11,7 @@
  */
 import { isIP } from 'node:net';
 import { bitString, bool, children, derNull, expectTag, explicit, octets, oid, readOid, readOne, readSequence, seq, set, time, tlv, uint, type DerNode } from '../protocol/der.js';
-import { ecdsaSha256Sign, publicKeyDer, rsaPkcs1Sha256Sign, sha1 } from './pki-crypto.js';
+import { ecdsaSha256Sign, publicKeyDer, rsaPkcs1Sha256Sign, sha1, type LeafOptions } from './pki-crypto.js';
 
 const OIDS = {
   sha256WithRsa: '1.2.840.113549.1.1.11',
@@ -106,18 +106,8 @@ function pem(label: string, der: Buffer): string {
   return `-----BEGIN ${label}-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END ${label}-----\n`;
 }
 
-export interface EcLeafOptions {
-  caCertPem: string;
-  caKeyPem: string;
-  cn: string;
-  /** The node's EC P-256 public key (SPKI PEM), already checked by csr.ts. */
-  publicKeyPem: string;
-  /** Upper-case hex, first byte 01–7F (pki-crypto.ts randomSerial). */
-  serial: string;
-  notBefore: Date;
-  notAfter: Date;
-  hosts: readonly string[];
-}
+/** As for an RSA leaf (pki-crypto.ts LeafOptions); `publicKeyPem` is the node's EC P-256 key, already checked by csr.ts. */
+export type EcLeafOptions = LeafOptions;
 
 /** An EC P-256 end-entity certificate signed by the RSA root (sha256WithRSAEncryption), PEM. */
 export function signEcLeafCertificate(o: EcLeafOptions): string {
