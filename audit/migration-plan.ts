@@ -71,7 +71,7 @@ export function assertNotNewer(state: MigrationState, store: string): void {
 
 /** Refuses a newer store (ERR_SCHEMA_TOO_NEW), then applies every pending migration, part by part. */
 /**
- * Key of the PostgreSQL session advisory lock held while a process migrates a store: several hub
+ * Key of the PostgreSQL session advisory lock (with the schema's hash as second key) held while a process migrates a store: several hub
  * processes starting together on a new database would otherwise race in knex's migrator (each
  * creating `knex_migrations_*_lock`: "relation … already exists", and the loser exits).
  */
@@ -83,14 +83,22 @@ export async function migrateParts(db: Knex, parts: readonly SchemaPart[], store
   // migrations (which run on the pool's other connections), released whatever happens
   const conn: unknown = pg ? await db.client.acquireConnection() : undefined;
   try {
-    if (pg) await db.raw('select pg_advisory_lock(?)', [MIGRATE_LOCK_KEY]).connection(conn);
+    if (pg) {
+      // wait as long as another process migrates (the sessions' lock/statement timeouts would cut a
+      // long upgrade short: knex-connect.ts), one lock per schema (the stores in one database are independent)
+      await db.raw('SET lock_timeout = 0').connection(conn);
+      await db.raw('SET statement_timeout = 0').connection(conn);
+      await db.raw('select pg_advisory_lock(?, hashtext(current_schema()))', [MIGRATE_LOCK_KEY]).connection(conn);
+    }
     const before = await migrationState(db, parts);
     assertNotNewer(before, store);
     for (const p of parts) await db.migrate.latest({ migrationSource: p.source, tableName: p.tableName });
     return before;
   } finally {
     if (pg) {
-      await db.raw('select pg_advisory_unlock(?)', [MIGRATE_LOCK_KEY]).connection(conn).catch(() => undefined);
+      await db.raw('select pg_advisory_unlock(?, hashtext(current_schema()))', [MIGRATE_LOCK_KEY]).connection(conn).catch(() => undefined);
+      await db.raw('RESET lock_timeout').connection(conn).catch(() => undefined);
+      await db.raw('RESET statement_timeout').connection(conn).catch(() => undefined);
       await db.client.releaseConnection(conn);
     }
   }

@@ -61,20 +61,22 @@ export interface ReplicaReader {
 }
 
 export function replicaReader(o: { primary: Knex; replica: Knex; clock: () => Date; maxLagMs: number; timeoutMs: number; onFallback?: (reason: string) => void }): ReplicaReader {
-  /** (time, primary cursor) samples of the last maxLagMs, oldest first. */
-  let samples: Array<{ at: number; cursor: number }> = [];
   let checked = { at: -Infinity, fresh: false };
   const within = <T>(p: Promise<T>): Promise<T> =>
     Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${o.timeoutMs} ms`)), o.timeoutMs).unref())]);
+  /**
+   * Fresh when the replica holds every distribution row the primary wrote more than maxLagMs ago:
+   * the lag is the age, by the primary's own `created_at`, of the first row the replica lacks — so it
+   * is right after an idle spell or a restart too. Checked at most once a second; a replica that
+   * fails or does not answer is taken as stale for that second (no query waits on it again).
+   */
   const fresh = async (): Promise<boolean> => {
     const now = o.clock().getTime();
     if (now - checked.at < 1000) return checked.fresh;
-    const [p, r] = await Promise.all([maxCursor(o.primary), within(maxCursor(o.replica))]);
-    samples.push({ at: now, cursor: p });
-    samples = samples.filter((s, i) => i === samples.length - 1 || now - s.at <= o.maxLagMs * 2);
-    // the oldest primary state the replica has not reached yet: how far behind it is
-    const behind = samples.find((s) => s.cursor > r);
-    checked = { at: now, fresh: behind === undefined || now - behind.at <= o.maxLagMs };
+    checked = { at: now, fresh: false };
+    const r = await within(maxCursor(o.replica));
+    const first = (await o.primary('hub_distributions').where('cursor', '>', r).orderBy('cursor').first('created_at')) as { created_at: string } | undefined;
+    checked = { at: now, fresh: first === undefined || now - Date.parse(first.created_at) <= o.maxLagMs };
     return checked.fresh;
   };
   return {

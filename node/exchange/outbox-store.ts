@@ -158,6 +158,10 @@ export const outboxStore = {
         versions.push({ ...wire(), version, status: r.status === 'active' ? 'active' : 'withdrawn', at: String(r.updated_at) });
       } else if (r.withdrawn_reason && r.withdrawn_at) {
         withdrawals.push({ id: String(r.id), reason: r.withdrawn_reason as WireWithdrawal['reason'], at: String(r.withdrawn_at) });
+      } else if (!sendable) {
+        // still active here, but corrected to a class this node may not send (internal, or above its
+        // grade): the hub's copy is withdrawn, reason correction (outbox-hooks.ts onRecordVersioned)
+        withdrawals.push({ id: String(r.id), reason: 'correction', at: String(r.updated_at) });
       }
     }
     return { records, withdrawals, versions };

@@ -145,6 +145,29 @@ if (problem !== null) {
     });
   });
 
+  t.test('a replica behind on the first query of a process (no earlier sample) is not used', async (t) => {
+    const primarySchema = `t_${process.pid}_${randomBytes(3).toString('hex')}`;
+    const repSchema = `rep_${process.pid}_${randomBytes(3).toString('hex')}`;
+    t.teardown(() => dropSchema(primarySchema));
+    t.teardown(() => dropSchema(repSchema));
+    await t.test('hubs', async (t) => {
+      const seed = await hubFixture(t, { engine: onSchema(primarySchema) });
+      const cs = await seed.enrol('430100', 3);
+      await snapshot(primarySchema, repSchema); // a standby that stopped replaying before any record
+      const replicaDb = await connect(PG_URL, { schema: repSchema });
+      t.teardown(() => replicaDb.destroy());
+      const rec = wire('XK');
+      await push(seed, cs, [rec]);
+      const f = await secondHub(t, seed, primarySchema, replicaDb, { databaseReadMaxLagMs: 1000 });
+      f.shiftClock(5000); // the hub's first query comes 5 s after the record the standby lacks
+      const q = await ask(seed, f, cs, String(rec.fields.uscc), 'restricted', new Date(Date.now() + 5000).toISOString());
+      t.equal(q.res.status, 200);
+      t.same(q.answer!.records.map((r) => r.id), [rec.id], 'the primary was scanned: the standby\'s lag is measured on the primary\'s own times');
+      const lag = (await f.hub.app.hubCtx.metrics.replicaFallbacks.get()).values.find((v) => v.labels.reason === 'lag');
+      t.equal(lag?.value, 1);
+    });
+  });
+
   t.test('the start refuses a replica that is not a copy of the store, or cannot be reached', async (t) => {
     const primarySchema = `t_${process.pid}_${randomBytes(3).toString('hex')}`;
     t.teardown(() => dropSchema(primarySchema));

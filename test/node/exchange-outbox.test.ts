@@ -118,6 +118,22 @@ for (const engine of await engines()) {
     t.same((await outboxStore.items(s.db, b1.id, may)).records.map((r) => r.id), [ids[0]], 'a sendable one still goes');
   });
 
+  t.test(`${engine.name}: a record corrected to internal after it was sent is withdrawn at the hub (reason correction)`, async (t) => {
+    const s = await exchangeSetup(t, { engine, hub: { batchMaxRecords: 1, batchMaxAgeMs: 60_000 } });
+    const sub = s.caller('submitter', 'internal');
+    const input = rec('XK', 301);
+    const [made] = (await s.records.create(sub, [input])).records as Array<{ id: string }>;
+    const b1 = await s.exchange.sender.cutIfDue();
+    t.ok('id' in b1 && b1.records === 1, 'the public record is cut into batch 1');
+    await s.records.correct(sub, made!.id, { classification: 'internal', fields: input.fields });
+    const b2 = await s.exchange.sender.cutIfDue();
+    t.ok('id' in b2 && b2.withdrawals === 1, 'the correction queued a withdrawal');
+    if (!('id' in b2)) return;
+    const items = await outboxStore.items(s.db, b2.id, { nodeId: s.config.nodeId, classes: sendableClasses(3) });
+    t.same(items.withdrawals.map((w) => [w.id, w.reason]), [[made!.id, 'correction']], 'it travels: the hub withdraws its public copy');
+    t.same([items.records, items.versions], [[], []], 'no content of the internal record leaves');
+  });
+
   t.test(`${engine.name}: backfill queues own records from before the connection, once per grade`, async (t) => {
     const s = await exchangeSetup(t, { engine, grade: 2 });
     const plain = recordsService({ db: s.db, audit: s.audit, hooks: emptyHooks(), nodeId: '430100', clock: () => new Date(), subjectKey: s.config.subjectKey });
