@@ -8,7 +8,7 @@
 import { HUB_NODE_ID } from '../certs/issue.js';
 import { hasLoneSurrogate, iJsonProblem } from '../protocol/canonical-json.js';
 import { open } from '../protocol/open.js';
-import { describeSuite } from '../protocol/suites.js';
+import type { Suite } from '../protocol/suites.js';
 import { protocolError } from '../protocol/errors.js';
 import type { Envelope, EnvelopeHeader, EnvelopeType } from '../protocol/envelope.js';
 import { checkSchema, type FieldProblem, type JsonSchema } from '../protocol/schema-check.js';
@@ -34,7 +34,7 @@ export async function openFrom<P>(deps: HubDeps, peer: Peer, raw: string, o: { t
     trust: deps.trust,
     now: deps.clock(),
     // the envelope is encrypted to the hub's certificate of the suite's key type: SM2, EC P-256 or RSA
-    recipient: { nodeId: HUB_NODE_ID, keyPem: recipientKey(deps, raw) },
+    recipient: { nodeId: HUB_NODE_ID, keyPem: (suite) => recipientKey(deps, suite) },
     freshness: false,
     maxBytes: deps.config.maxEnvelopeBytes,
     ...(deps.config.suites === undefined ? {} : { suites: deps.config.suites }),
@@ -57,17 +57,10 @@ export async function openFrom<P>(deps: HubDeps, peer: Peer, raw: string, o: { t
   return { header, digest: opened.digest, sig: opened.sig, payload: opened.payload, problems };
 }
 
-/** The hub key for the key type of the suite the envelope text names (only to choose the key that opens it; open() reads it properly). */
-function recipientKey(deps: HubDeps, raw: string): string {
-  let keyType: string | undefined;
-  try {
-    const suite = (JSON.parse(raw) as { suite?: unknown }).suite;
-    keyType = typeof suite === 'string' ? describeSuite(suite)?.keyType : undefined;
-  } catch {
-    keyType = undefined;
-  }
-  if (keyType === 'sm2' && deps.identity.sm2) return deps.identity.sm2.keyPem;
-  return hubIdentityFor(deps.identity, keyType ?? 'rsa').keyPem;
+/** The hub key for the key type of the suite the envelope names (open() has read and verified it by then). */
+function recipientKey(deps: HubDeps, suite: Suite): string {
+  if (suite.keyType === 'sm2' && deps.identity.sm2) return deps.identity.sm2.keyPem;
+  return hubIdentityFor(deps.identity, suite.keyType).keyPem;
 }
 
 /** Any UTF-16 surrogate: a string without one cannot hold a lone one. */

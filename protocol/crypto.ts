@@ -133,11 +133,22 @@ export function ecCurveOf(key: KeyObject): string | undefined {
   return known && der[known.prefix.length] === 0x04 ? known.curve : undefined;
 }
 
+/**
+ * Kinds already worked out, per KeyObject (immutable; the objects of cached PEMs and certificates
+ * come back on every envelope): an EC or SM2 kind costs a DER export of the public key, about a
+ * millisecond, several times per envelope before.
+ */
+const kinds = new WeakMap<KeyObject, KeyKind>();
+
 export function keyKind(key: KeyObject): KeyKind {
   if (key.asymmetricKeyType === 'rsa') return 'rsa';
-  if (ecCurveOf(key) === 'prime256v1') return 'ec-p256';
-  // Node 20 reports no asymmetricKeyType for keys on the SM2 curve: recognised by the curve OID.
-  return sm2PointOf(key) !== undefined ? 'sm2' : 'other';
+  let kind = kinds.get(key);
+  if (kind === undefined) {
+    // Node 20 reports no asymmetricKeyType for keys on the SM2 curve: recognised by the curve OID.
+    kind = ecCurveOf(key) === 'prime256v1' ? 'ec-p256' : sm2PointOf(key) !== undefined ? 'sm2' : 'other';
+    kinds.set(key, kind);
+  }
+  return kind;
 }
 
 /** RSA keys below this many bits are refused as encryption recipients (and as JWS keys). */

@@ -48,7 +48,12 @@ export interface FreshnessOptions {
 }
 
 export interface OpenOptions extends VerifyOptions {
-  recipient: { nodeId: string; keyPem: string };
+  /**
+   * Who opens it: the node id the header must name, and the private key — or, for a holder of
+   * several keys (the hub: RSA, EC P-256, SM2), the key for the suite the envelope names, chosen
+   * after the envelope has been read and verified (no second parse of its text).
+   */
+  recipient: { nodeId: string; keyPem: string | ((suite: Suite) => string) };
   /** Replay/order/time checks; default: time window only (±5 min). `false` turns them off. */
   freshness?: FreshnessOptions | false;
 }
@@ -190,7 +195,8 @@ export async function open<P = unknown>(raw: unknown, opts: OpenOptions): Promis
       next = checkFreshness(header, state, { now, windowMs: f.windowMs, allowGaps: f.allowGaps }).next;
     }
   }
-  const key = privateKeyFromPem(opts.recipient.keyPem);
+  const keyPem = opts.recipient.keyPem;
+  const key = privateKeyFromPem(typeof keyPem === 'function' ? keyPem(suite) : keyPem);
   if (keyKind(key) !== suite.keyType) throw protocolError('ERR_DECRYPT_FAILED', `this node's key is ${keyKind(key)}, suite ${suite.name} encrypts to ${suite.keyType}`);
   let plaintext: Uint8Array;
   try {
