@@ -7,6 +7,7 @@
 import type { Knex } from 'knex';
 import { engineOf, whereInList as inList, type Db } from '../audit/knex-connect.js';
 import { QUALITY_COUNTERS, type QualityTally } from '../protocol/quality-facts.js';
+import { chunked } from './bulk-sql.js';
 
 export interface HubRejectionRow {
   sourceNode: string;
@@ -69,9 +70,7 @@ export const qualityStore = {
   },
 
   async addDocKeys(db: Db, rows: readonly { docKey: string; node: string; id: string }[]): Promise<void> {
-    for (let i = 0; i < rows.length; i += PER) {
-      await db('hub_quality_doc_keys').insert(rows.slice(i, i + PER).map((r) => ({ doc_key: r.docKey, source_node: r.node, record_id: r.id }))).onConflict(['doc_key', 'source_node', 'record_id']).ignore();
-    }
+    await chunked(db, rows, ['doc_key', 'source_node', 'record_id'], 'insert into hub_quality_doc_keys', 'on conflict (doc_key, source_node, record_id) do nothing', (r) => [r.docKey, r.node, r.id]);
   },
 
   /** The name keys held under each of `usccs`. */
@@ -92,9 +91,7 @@ export const qualityStore = {
   /** Inserted in key order: two nodes' batches adding the same keys lock them in the same order (no deadlock on PostgreSQL). */
   async addNames(db: Db, unsorted: readonly { uscc: string; nameKey: string }[]): Promise<void> {
     const rows = [...unsorted].sort((a, b) => (a.uscc + a.nameKey < b.uscc + b.nameKey ? -1 : a.uscc + a.nameKey > b.uscc + b.nameKey ? 1 : 0));
-    for (let i = 0; i < rows.length; i += PER) {
-      await db('hub_quality_names').insert(rows.slice(i, i + PER).map((r) => ({ uscc: r.uscc, name_key: r.nameKey }))).onConflict(['uscc', 'name_key']).ignore();
-    }
+    await chunked(db, rows, ['uscc', 'name_key'], 'insert into hub_quality_names', 'on conflict (uscc, name_key) do nothing', (r) => [r.uscc, r.nameKey]);
   },
 
   /** Marks `node`'s uncorrected rejections with these doc keys corrected at `at`; returns the cells they were counted in. */
