@@ -146,7 +146,8 @@ export function keyKind(key: KeyObject): KeyKind {
   if (kind === undefined) {
     // Node 20 reports no asymmetricKeyType for keys on the SM2 curve: recognised by the curve OID.
     kind = ecCurveOf(key) === 'prime256v1' ? 'ec-p256' : sm2PointOf(key) !== undefined ? 'sm2' : 'other';
-    kinds.set(key, kind);
+    // 'other' is not kept: it may come from an export that failed once (the key then worked out again next time)
+    if (kind !== 'other') kinds.set(key, kind);
   }
   return kind;
 }

@@ -196,7 +196,14 @@ export async function open<P = unknown>(raw: unknown, opts: OpenOptions): Promis
     }
   }
   const keyPem = opts.recipient.keyPem;
-  const key = privateKeyFromPem(typeof keyPem === 'function' ? keyPem(suite) : keyPem);
+  let chosen: string;
+  try {
+    chosen = typeof keyPem === 'function' ? keyPem(suite) : keyPem;
+  } catch (e) {
+    if (e instanceof CreditError) throw e;
+    throw protocolError('ERR_KEY_UNREADABLE', `no private key for suite ${suite.name}: ${(e as Error).message}`);
+  }
+  const key = privateKeyFromPem(chosen);
   if (keyKind(key) !== suite.keyType) throw protocolError('ERR_DECRYPT_FAILED', `this node's key is ${keyKind(key)}, suite ${suite.name} encrypts to ${suite.keyType}`);
   let plaintext: Uint8Array;
   try {
