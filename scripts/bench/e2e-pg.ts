@@ -12,7 +12,7 @@ export const e2ePgScenario: Scenario = {
   name: 'e2e-pg',
   unavailable: () => pgUnavailable(),
   async run({ quick, log }): Promise<BenchResult[]> {
-    const n = Number(process.env.BENCH_EXCHANGE_RECORDS) || (quick ? 20_000 : 1_000_000);
+    const n = Number(process.env.BENCH_EXCHANGE_RECORDS) || (quick ? 10_000 : 1_000_000);
     const f = await runExchange({ records: n, queries: quick ? 100 : 500, pgUrl: benchPgUrl()!, log });
     const where = `hub store on PostgreSQL, node on SQLite`;
     return [

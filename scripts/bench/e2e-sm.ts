@@ -11,7 +11,7 @@ import type { BenchResult, Scenario } from './scenario.js';
 
 /** Records of the SM run: as e2e's (BENCH_EXCHANGE_RECORDS overrides both), 1,000,000 or 20,000 with --quick. */
 export function smRecords(quick: boolean): number {
-  return Number(process.env.BENCH_EXCHANGE_RECORDS) || (quick ? 20_000 : 1_000_000);
+  return Number(process.env.BENCH_EXCHANGE_RECORDS) || (quick ? 10_000 : 1_000_000);
 }
 
 export const e2eSmScenario: Scenario = {

@@ -234,7 +234,7 @@ export async function runExchange(o: ExchangeRun): Promise<ExchangeFigures> {
 export const exchangeScenario: Scenario = {
   name: 'e2e',
   async run({ quick, log }) {
-    const n = Number(process.env.BENCH_EXCHANGE_RECORDS) || (quick ? 200_000 : 1_000_000); // the env var shrinks it for smoke runs
+    const n = Number(process.env.BENCH_EXCHANGE_RECORDS) || (quick ? 30_000 : 1_000_000); // the env var shrinks it for smoke runs
     const f = await runExchange({ records: n, queries: quick ? 200 : 500, raw: true, log });
     const p50 = median(f.times);
     const results: BenchResult[] = [

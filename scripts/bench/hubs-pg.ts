@@ -212,8 +212,8 @@ export const hubsPgScenario: Scenario = {
   name: 'hubs-pg',
   unavailable: () => pgUnavailable(),
   async run({ quick, log }): Promise<BenchResult[]> {
-    const nodes = Number(process.env.BENCH_HUBS_NODES) || 4;
-    const perNode = Number(process.env.BENCH_HUBS_RECORDS) || (quick ? 3_000 : 50_000);
+    const nodes = Number(process.env.BENCH_HUBS_NODES) || (quick ? 2 : 4);
+    const perNode = Number(process.env.BENCH_HUBS_RECORDS) || (quick ? 2_000 : 50_000);
     const pgUrl = benchPgUrl()!;
     log(`hubs-pg: ${nodes} node processes × ${perNode} records, through 1 hub and then 2 hubs on PostgreSQL (load average ${loadavg()[0]!.toFixed(1)})`);
     const one = await runHubs({ hubs: 1, nodes, perNode, pgUrl, log });

@@ -19,7 +19,7 @@ import type { BenchResult, Scenario } from './scenario.js';
 export const importXlsxScenario: Scenario = {
   name: 'import-xlsx',
   async run({ quick, log }): Promise<BenchResult[]> {
-    const rows = Number(process.env.BENCH_XLSX_ROWS) || (quick ? 20_000 : 100_000); // the env var shrinks it for smoke runs (a multiple of 100)
+    const rows = Number(process.env.BENCH_XLSX_ROWS) || (quick ? 10_000 : 100_000); // the env var shrinks it for smoke runs (a multiple of 100)
     const dir = mkdtempSync(join(tmpdir(), 'cf-bench-xlsx-'));
     try {
       const file = join(dir, 'cf.xlsx');

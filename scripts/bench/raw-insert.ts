@@ -15,7 +15,7 @@ import type { BenchResult, Scenario } from './scenario.js';
 
 /** CSV lines of the import bench, and rows of this one: 1,000,000, or 50,000 with --quick. */
 export function importLines(quick: boolean): number {
-  return quick ? 50_000 : 1_000_000;
+  return quick ? 20_000 : 1_000_000;
 }
 
 export const rawInsertScenario: Scenario = {
