@@ -45,15 +45,18 @@ export function enrolmentService(deps: HubDeps): EnrolmentService {
     return sm2;
   };
   /**
-   * An EC P-256 node at a hub whose policy admits no EC suite could enrol but never exchange: refused
-   * (ERR_SUITE_REFUSED) after the token is checked and before it is spent, unless it also asks for an
-   * SM2 certificate (its envelopes are then SM). A CSR that cannot be read is left to enrol() for its own code.
+   * A node whose key no suite of this hub's policy admits could enrol (or renew) but never
+   * exchange: an EC P-256 key at a hub without EC, an RSA key at a hub without RSA. Refused
+   * (ERR_SUITE_REFUSED) after the token is checked and before it is spent, unless it also asks for
+   * an SM2 certificate (its envelopes are then SM). A CSR that cannot be read is left to
+   * enrol()/renewCertificate() for its own code.
    */
   const refuseUnsealableKey = async (csrPem: string): Promise<void> => {
     if (config.suites === undefined) return;
     const keyType = await parseCsr(csrPem).then((c) => c.keyType, () => undefined);
-    if (keyType !== 'ec-p256' || suitesForKeyType(keyType, config.suites).length > 0) return;
-    throw protocolError('ERR_SUITE_REFUSED', `this hub's suite policy (${config.suites.join(', ')}) admits no EC suite: enrol with an RSA key (credit node init --algorithm rsa)`, { keyType, allowed: [...config.suites] });
+    if (keyType === undefined || suitesForKeyType(keyType, config.suites).length > 0) return;
+    const fix = keyType === 'rsa' ? 'use an EC P-256 key (credit node init, the default; credit node keygen)' : 'enrol with an RSA key (credit node init --algorithm rsa)';
+    throw protocolError('ERR_SUITE_REFUSED', `this hub's suite policy (${config.suites.join(', ')}) admits no suite for a ${keyType} key: ${fix}`, { keyType, allowed: [...config.suites] });
   };
   return {
     async enroll(req) {
@@ -82,6 +85,7 @@ export function enrolmentService(deps: HubDeps): EnrolmentService {
     async renew(peer, req) {
       const now = deps.clock();
       const sm2Request = req.sm2CsrPem === undefined ? undefined : readSm2Request(ca, deps.identity.sm2, req.sm2CsrPem);
+      if (sm2Request === undefined) await refuseUnsealableKey(req.csrPem);
       const policy = renewalPolicy(config);
       const cert = await deps.db.transaction(async (trx) => {
         const claim = async (nodeId: string) => {

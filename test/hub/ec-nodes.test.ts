@@ -105,3 +105,22 @@ t.test('a hub whose policy admits no EC suite: an EC enrolment and an EC envelop
   t.same(info.json.suites, [RSA]);
   t.same(Object.keys(info.json.suiteCerts), [RSA], 'no EC certificate is offered');
 });
+
+t.test('the suite policy for every key type, at enrolment and at renewal: an RSA key at an EC-only hub, an EC key renewing at an RSA-only hub', async (t) => {
+  const ecOnly = await hubFixture(t, { config: { suites: ['EC'] } });
+  const tok = await ecOnly.token('430700', 3);
+  const refused = await ecOnly.call(ecOnly.anonymous, 'POST', '/v1/enroll', { token: tok, csrPem: createNodeKeys('430700', 'rsa').csrPem });
+  t.equal(refused.status, 400);
+  t.equal(refused.json.code, 'ERR_SUITE_REFUSED', 'an RSA node could enrol at an EC-only hub but never exchange');
+  t.match(refused.json.message, /EC P-256/);
+  const ec = await ecOnly.call(ecOnly.anonymous, 'POST', '/v1/enroll', { token: tok, csrPem: createNodeKeys('430700', 'p256').csrPem });
+  t.equal(ec.status, 200, 'the token was not spent: the same node enrols with an EC key');
+
+  const rsaOnly = await hubFixture(t, { config: { suites: ['RSA'] } });
+  const node = await rsaOnly.enrol('430100', 3);
+  const renew = await rsaOnly.call(node.agent, 'POST', '/v1/renew', { csrPem: createNodeKeys('430100', 'p256').csrPem });
+  t.equal(renew.status, 400);
+  t.equal(renew.json.code, 'ERR_SUITE_REFUSED', 'a renewal to a key the policy cannot seal for is refused before the renewal window is even looked at');
+  const rsaRenew = await rsaOnly.call(node.agent, 'POST', '/v1/renew', { csrPem: createNodeKeys('430100', 'rsa').csrPem });
+  t.equal(rsaRenew.json.code, 'ERR_RENEWAL_TOO_EARLY', 'an RSA renewal goes on to the usual checks');
+});
