@@ -60,6 +60,7 @@ const init = command({
     '  --token TOKEN  the one-time enrolment token from the hub operator (`credit hub token`)',
     '  --ca FILE      the provincial CA certificate (from the hub operator): the only certificate the hub is checked against',
     ...ALGORITHM_HELP,
+    '                 (init: when the config\'s hub.suites admits no EC suite but RSA, the default is rsa)',
     '  --sm2          also obtain an SM2 certificate (national suite CF1-SM2-SM4GCM-SM3): an SM2 key',
     '                 (node-sm2.key, 0600) and an SM2 request; implied when the config\'s hub.suites admits SM',
     '                 or its audit.hashAlg is sm3 (audit checkpoints signed with the SM2 key)',
@@ -71,7 +72,7 @@ const init = command({
   options: { config: { type: 'string' }, hub: { type: 'string' }, token: { type: 'string' }, ca: { type: 'string' }, algorithm: { type: 'string' }, sm2: { type: 'boolean' }, 'sm2-ca': { type: 'string' } },
   run: async ({ values, io }) => {
     const configFile = requireString(values, 'config');
-    const algorithm = keyAlgorithm(values);
+    let algorithm = keyAlgorithm(values);
     const hubUrl = requireString(values, 'hub').replace(/\/$/, '');
     const token = requireString(values, 'token');
     const caFile = requireString(values, 'ca');
@@ -90,7 +91,10 @@ const init = command({
     } catch (e) {
       throw cliError('ERR_USAGE', `cannot read --sm2-ca ${sm2CaFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
-    const { suiteAllowed, SM_SUITE } = await import('../../protocol/suites.js');
+    const { suiteAllowed, suitesForKeyType, SM_SUITE } = await import('../../protocol/suites.js');
+    // no --algorithm: the key type the config's own hub.suites admits (EC P-256 first, then RSA)
+    const policy = config.hub?.suites;
+    if (optionalString(values, 'algorithm') === undefined && policy !== undefined && suitesForKeyType('ec-p256', policy).length === 0 && suitesForKeyType('rsa', policy).length > 0) algorithm = 'rsa';
     const sm2 = values.sm2 === true || sm2CaCertPem !== undefined || (config.hub?.suites !== undefined && suiteAllowed(SM_SUITE, config.hub.suites)) || config.audit?.hashAlg === 'sm3';
     const { enrollNode } = await import('../../node/exchange/enroll.js'); // undici loads only for this command
     const { enrolment, paths } = await enrollNode({ dataDir: config.dataDir, nodeId: config.nodeId, hubUrl, token, caCertPem, algorithm, timeoutMs: config.hub?.timeoutMs ?? 30_000, ...(sm2 ? { sm2, ...(sm2CaCertPem ? { sm2CaCertPem } : {}) } : {}) });

@@ -2,6 +2,7 @@
  * Enrolment against a hub whose certificate is wrong (issue 17 item 7): a certificate from another
  * CA is ERR_HUB_CERT_UNTRUSTED and a certificate without the host name is ERR_HUB_NAME_MISMATCH,
  * each one line naming the fix — not ERR_HUB_UNAVAILABLE blaming the network. Nothing is written.
+ * And the key type init picks without --algorithm: the one the config's own hub.suites admits.
  */
 import t, { type Test } from 'tap';
 import { createServer } from 'node:https';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { main } from '../../scripts/cli.js';
 import { tlsServerOptions } from '../../certs/tls.js';
 import { issue, makeCa } from '../helpers/pki.js';
+import { parseCsr } from '../../certs/csr.js';
 
 function capture() {
   const out: string[] = [];
@@ -57,4 +59,37 @@ t.test("a hub certificate without the host name: ERR_HUB_NAME_MISMATCH asking to
   t.match(r.err, /^error ERR_HUB_NAME_MISMATCH: the hub's certificate does not name 'localhost' .* ask the operator to add 'localhost' to hosts/);
   t.equal(r.err.trim().split('\n').length, 1);
   t.notOk(existsSync(join(dir, 'data', 'exchange', 'node.pem')), 'not enrolled');
+});
+
+t.test("no --algorithm: the key type the config's own hub.suites admits (RSA at an RSA-only policy, else EC P-256)", async (t) => {
+  const bodies: string[] = [];
+  const identity = issue(ca, '430000', { hosts: ['127.0.0.1'] });
+  // no client certificate asked for: enrolment is before the node has one
+  const server = createServer({ cert: identity.certPem, key: identity.keyPem }, (req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => {
+      bodies.push(body);
+      res.statusCode = 400;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ code: 'ERR_TOKEN_INVALID', message: 'test hub: refused' }));
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as { port: number }).port;
+  const keyTypeSent = async (suites: string[] | undefined): Promise<string> => {
+    const sub = mkdtempSync(join(dir, 'alg-'));
+    const file = join(sub, 'node.json');
+    writeFileSync(file, JSON.stringify({ nodeId: '430100', dataDir: join(sub, 'data'), listen: { host: '127.0.0.1', port: 0 }, ...(suites ? { hub: { url: `https://127.0.0.1:${port}`, suites } } : {}) }));
+    const c = capture();
+    const code = await main(['node', 'init', '--config', file, '--hub', `https://127.0.0.1:${port}`, '--token', 'x'.repeat(43), '--ca', caFile], c.io);
+    t.equal(code, 1, c.err.join(''));
+    const csrPem = (JSON.parse(bodies.at(-1)!) as { csrPem: string }).csrPem;
+    return (await parseCsr(csrPem)).keyType;
+  };
+  t.equal(await keyTypeSent(undefined), 'ec-p256', 'no policy: EC P-256');
+  t.equal(await keyTypeSent(['RSA']), 'rsa', 'an RSA-only policy: RSA, which the hub can seal for');
+  t.equal(await keyTypeSent(['EC', 'RSA']), 'ec-p256');
 });
