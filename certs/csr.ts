@@ -3,8 +3,8 @@
  * first: parse the DER (@peculiar/x509), check the key against the CA's policy (RSA 2048–4096
  * bits with e = 65537, or EC on the P-256 curve: anything else is ERR_CSR_KEY_UNSUPPORTED), check
  * the subject holds exactly one CN (ERR_CSR_SUBJECT_INVALID), and only then verify the
- * self-signature with WebCrypto (node's native code: RSA PKCS#1 v1.5 / PSS, or ECDSA P-256,
- * ERR_CSR_INVALID). A huge modulus or exponent, or another curve, is refused before any signature
+ * self-signature with WebCrypto (node's native code: RSA PKCS#1 v1.5 / PSS, or ECDSA P-256, with
+ * SHA-256/384/512 — a SHA-1 request is refused unverified; ERR_CSR_INVALID). A huge modulus or exponent, or another curve, is refused before any signature
  * arithmetic, and no JS big-number code ever runs on client input. Certificates are built in
  * pki-crypto.ts (RSA keys by node-forge, P-256 keys by the DER builder; node:crypto signs both).
  */
@@ -18,6 +18,9 @@ x509.cryptoProvider.set(globalThis.crypto);
 export const RSA_MIN_BITS = 2048;
 export const RSA_MAX_BITS = 4096;
 export const RSA_EXPONENT = 65537n;
+
+/** Digests accepted in a request's self-signature (WebCrypto names). */
+const STRONG_HASHES: ReadonlySet<string> = new Set(['SHA-256', 'SHA-384', 'SHA-512']);
 
 /** The key types this CA issues node certificates for. */
 export type CsrKeyType = 'rsa' | 'ec-p256';
@@ -52,6 +55,9 @@ export async function parseCsr(pem: string): Promise<ParsedCsr> {
   if (problem !== null) throw certError('ERR_CSR_KEY_UNSUPPORTED', `the certificate signing request carries ${problem}`);
   const cns = csr.subjectName.getField('CN');
   if (cns.length > 1) throw certError('ERR_CSR_SUBJECT_INVALID', `the subject holds ${cns.length} CNs (${cns.map((c) => JSON.stringify(c)).join(', ')}); exactly one, the node id, is accepted`);
+  // the self-signature's digest: SHA-256 or stronger (a SHA-1 request is refused before it is verified)
+  const hash = (csr.signatureAlgorithm as { hash?: { name?: unknown } }).hash?.name;
+  if (typeof hash !== 'string' || !STRONG_HASHES.has(hash)) throw certError('ERR_CSR_INVALID', `the certificate signing request is signed with ${typeof hash === 'string' ? hash : 'an unknown digest'}; SHA-256, SHA-384 or SHA-512 is accepted (openssl req -sha256)`);
   let ok = false;
   try {
     ok = await csr.verify();

@@ -1,6 +1,6 @@
 /**
  * What the CA accepts in a CSR (issue 13, items 1 and 11; issue 23): RSA 2048–4096 bits with
- * e = 65537, or EC P-256, and exactly one CN. The key is checked before the self-signature, so a huge modulus/exponent with a
+ * e = 65537, or EC P-256, exactly one CN, and a self-signature with SHA-256 or stronger. The key is checked before the self-signature, so a huge modulus/exponent with a
  * random signature is refused by the key check and never verified with big-number code.
  */
 import t, { type Test } from 'tap';
@@ -42,8 +42,8 @@ t.test('2048 and 4096 bits with e = 65537 are issued; a bad self-signature is ER
 });
 
 /** A CSR made by the real openssl CLI for a fresh EC key on `curve` (another implementation's artefact). */
-function opensslEcCsr(t: Test, curve: string): string {
-  const made = openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', `ec_paramgen_curve:${curve}`, '-nodes', '-keyout', '/dev/null', '-subj', '/CN=430100']);
+function opensslEcCsr(t: Test, curve: string, digest = 'sha256'): string {
+  const made = openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', `ec_paramgen_curve:${curve}`, '-nodes', '-keyout', '/dev/null', '-subj', '/CN=430100', `-${digest}`]);
   t.equal(made.status, 0, made.out);
   return /-----BEGIN CERTIFICATE REQUEST-----[\s\S]+?-----END CERTIFICATE REQUEST-----/.exec(made.out)?.[0] ?? '';
 }
@@ -67,4 +67,13 @@ t.test('a P-256 CSR whose ECDSA self-signature is broken is ERR_CSR_INVALID', as
   const broken = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE REQUEST-----\n`;
   await t.rejects(parseCsr(broken), { code: 'ERR_CSR_INVALID' });
   t.equal((await parseCsr(good)).keyType, 'ec-p256', 'the unbroken one is read');
+});
+
+t.test('a request self-signed with SHA-1 (ECDSA or RSA) is ERR_CSR_INVALID before its signature is verified; SHA-384 is accepted', async (t) => {
+  await t.rejects(parseCsr(opensslEcCsr(t, 'P-256', 'sha1')), { code: 'ERR_CSR_INVALID', message: /signed with SHA-1; SHA-256, SHA-384 or SHA-512 is accepted/ }, 'ecdsa-with-SHA1');
+  const rsa = openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', '/dev/null', '-subj', '/CN=430100', '-sha1']);
+  t.equal(rsa.status, 0, rsa.out);
+  const rsaPem = /-----BEGIN CERTIFICATE REQUEST-----[\s\S]+?-----END CERTIFICATE REQUEST-----/.exec(rsa.out)?.[0] ?? '';
+  await t.rejects(parseCsr(rsaPem), { code: 'ERR_CSR_INVALID', message: /SHA-1/ }, 'sha1WithRSAEncryption');
+  t.equal((await parseCsr(opensslEcCsr(t, 'P-256', 'sha384'))).keyType, 'ec-p256', 'ecdsa-with-SHA384 is read');
 });
