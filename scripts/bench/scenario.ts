@@ -10,7 +10,7 @@ export interface BenchResult {
 }
 
 export interface RunOptions {
-  /** Smaller sizes: the whole quick suite finishes within about a minute. */
+  /** Smaller sizes: the quick suite takes ≈ 85 s on 2 cores (≈ 2 min with the PostgreSQL scenarios; docs/benchmarks.md). */
   quick: boolean;
   /** Progress and context lines (stderr). */
   log: (line: string) => void;
