@@ -23,7 +23,7 @@ import { issueNodeSm2, readSm2Request } from './sm2-identity.js';
 import { hubIdentityFor } from './answer-keys.js';
 import { parseCsr } from '../certs/csr.js';
 import { certFromPem } from '../protocol/crypto.js';
-import { suitesForKeyType } from '../protocol/suites.js';
+import { SM_SUITE, suiteAllowed, suitesForKeyType } from '../protocol/suites.js';
 
 export interface EnrolmentService {
   enroll(req: EnrollRequest): Promise<EnrollResponse>;
@@ -48,9 +48,11 @@ export function enrolmentService(deps: HubDeps): EnrolmentService {
    * A node whose key no suite of this hub's policy admits could enrol (or renew) but never
    * exchange: an EC P-256 key at a hub without EC, an RSA key at a hub without RSA. Refused
    * (ERR_SUITE_REFUSED) after the token is checked and before it is spent, unless it also asks for
-   * an SM2 certificate (its envelopes are then SM). A CSR that cannot be read is left to
+   * an SM2 certificate and the policy admits SM (its envelopes are then SM). A CSR that cannot be read is left to
    * enrol()/renewCertificate() for its own code.
    */
+  /** The node's envelopes will be SM: it sends an SM2 request and the policy admits the SM suite. */
+  const sealsSm = (sm2Request: unknown): boolean => sm2Request !== undefined && (config.suites === undefined || suiteAllowed(SM_SUITE, config.suites));
   const refuseUnsealableKey = async (csrPem: string): Promise<void> => {
     if (config.suites === undefined) return;
     const keyType = await parseCsr(csrPem).then((c) => c.keyType, () => undefined);
@@ -66,7 +68,7 @@ export function enrolmentService(deps: HubDeps): EnrolmentService {
       const tok = await checkEnrolmentToken(ca.tokens, req.token, now);
       // a bad SM2 request (or no SM2 root here) is refused before the token is spent
       const sm2Request = req.sm2CsrPem === undefined ? undefined : readSm2Request(ca, deps.identity.sm2, req.sm2CsrPem);
-      if (sm2Request === undefined) await refuseUnsealableKey(req.csrPem);
+      if (!sealsSm(sm2Request)) await refuseUnsealableKey(req.csrPem);
       if (sm2Request !== undefined) {
         if (tok.nodeId !== sm2Request.cn) throw certError('ERR_CSR_SUBJECT_INVALID', `the SM2 request is for CN ${sm2Request.cn}, the token for node ${tok.nodeId}`, { cn: sm2Request.cn, nodeId: tok.nodeId });
       }
@@ -85,7 +87,7 @@ export function enrolmentService(deps: HubDeps): EnrolmentService {
     async renew(peer, req) {
       const now = deps.clock();
       const sm2Request = req.sm2CsrPem === undefined ? undefined : readSm2Request(ca, deps.identity.sm2, req.sm2CsrPem);
-      if (sm2Request === undefined) await refuseUnsealableKey(req.csrPem);
+      if (!sealsSm(sm2Request)) await refuseUnsealableKey(req.csrPem);
       const policy = renewalPolicy(config);
       const cert = await deps.db.transaction(async (trx) => {
         const claim = async (nodeId: string) => {

@@ -15,6 +15,9 @@ import { seal } from '../../protocol/seal.js';
 import { Agent } from 'undici';
 import { nodesStore } from '../../hub/nodes-store.js';
 import { hubFixture, wire, type HubFixture, type TestNode } from './fixture.js';
+import { initSm2CaDir } from '../../certs/sm2-ca-dir.js';
+import { createSm2Csr } from '../../certs/sm2-x509.js';
+import { sm2GenerateKeyPem } from '../../protocol/sm-crypto.js';
 
 const EC = 'CF1-ECDH-ES-A256KW-A256GCM-ES256';
 const RSA = 'CF1-RSA-OAEP-256-A256GCM-PS256';
@@ -123,4 +126,15 @@ t.test('the suite policy for every key type, at enrolment and at renewal: an RSA
   t.equal(renew.json.code, 'ERR_SUITE_REFUSED', 'a renewal to a key the policy cannot seal for is refused before the renewal window is even looked at');
   const rsaRenew = await rsaOnly.call(node.agent, 'POST', '/v1/renew', { csrPem: createNodeKeys('430100', 'rsa').csrPem });
   t.equal(rsaRenew.json.code, 'ERR_RENEWAL_TOO_EARLY', 'an RSA renewal goes on to the usual checks');
+});
+
+t.test('an SM2 request exempts a key from the policy only where the policy admits SM: RSA + SM2 at an EC-only hub with an SM2 root is ERR_SUITE_REFUSED', async (t) => {
+  const f = await hubFixture(t, { config: { suites: ['EC'] }, prepare: (c) => void initSm2CaDir(c.caDir, { cn: 'Test SM2 root (EC-only hub)' }) });
+  const tok = await f.token('430700', 3);
+  const sm2 = sm2GenerateKeyPem();
+  const r = await f.call(f.anonymous, 'POST', '/v1/enroll', { token: tok, csrPem: createNodeKeys('430700', 'rsa').csrPem, sm2CsrPem: createSm2Csr('430700', sm2.privateKeyPem) });
+  t.equal(r.status, 400);
+  t.equal(r.json.code, 'ERR_SUITE_REFUSED', 'neither RSA nor SM is admitted: the node could never exchange');
+  const ec = await f.call(f.anonymous, 'POST', '/v1/enroll', { token: tok, csrPem: createNodeKeys('430700', 'p256').csrPem });
+  t.equal(ec.status, 200, 'the token was not spent');
 });
