@@ -4,8 +4,8 @@
  * bits with e = 65537, or EC on the P-256 curve: anything else is ERR_CSR_KEY_UNSUPPORTED), check
  * the subject holds exactly one CN (ERR_CSR_SUBJECT_INVALID), and only then verify the
  * self-signature with WebCrypto (node's native code: RSA PKCS#1 v1.5 / PSS, or ECDSA P-256, with
- * SHA-256/384/512 — a SHA-1 request is refused unverified; ERR_CSR_INVALID). A huge modulus or exponent, or another curve, is refused before any signature
- * arithmetic, and no JS big-number code ever runs on client input. Certificates are built in
+ * SHA-256/384/512 — a SHA-1 request is refused unverified; ERR_CSR_INVALID). A huge modulus or
+ * exponent, or another curve, is refused before any signature arithmetic, and no JS big-number code ever runs on client input. Certificates are built in
  * pki-crypto.ts (RSA keys by node-forge, P-256 keys by the DER builder; node:crypto signs both).
  */
 import 'reflect-metadata';

@@ -44,15 +44,15 @@ export function enrolmentService(deps: HubDeps): EnrolmentService {
     await deps.audit.record({ action: 'node.sm2.issue', actor: `node:${nodeId}`, actorNode: nodeId, object: `cert:${sm2.serial}`, outcome: 'success', reason: `notAfter=${sm2.notAfter}` });
     return sm2;
   };
+  /** The node's envelopes will be SM: it sends an SM2 request and the policy admits the SM suite. */
+  const sealsSm = (sm2Request: unknown): boolean => sm2Request !== undefined && (config.suites === undefined || suiteAllowed(SM_SUITE, config.suites));
   /**
    * A node whose key no suite of this hub's policy admits could enrol (or renew) but never
    * exchange: an EC P-256 key at a hub without EC, an RSA key at a hub without RSA. Refused
    * (ERR_SUITE_REFUSED) after the token is checked and before it is spent, unless it also asks for
-   * an SM2 certificate and the policy admits SM (its envelopes are then SM). A CSR that cannot be read is left to
-   * enrol()/renewCertificate() for its own code.
+   * an SM2 certificate and the policy admits SM (its envelopes are then SM). A CSR that cannot be
+   * read is left to enrol()/renewCertificate() for its own code.
    */
-  /** The node's envelopes will be SM: it sends an SM2 request and the policy admits the SM suite. */
-  const sealsSm = (sm2Request: unknown): boolean => sm2Request !== undefined && (config.suites === undefined || suiteAllowed(SM_SUITE, config.suites));
   const refuseUnsealableKey = async (csrPem: string): Promise<void> => {
     if (config.suites === undefined) return;
     const keyType = await parseCsr(csrPem).then((c) => c.keyType, () => undefined);
