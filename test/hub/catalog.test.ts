@@ -90,5 +90,17 @@ for (const engine of await engines()) {
       t.ok(got, 'distributed to 常德');
       t.equal(got?.record.provinceCatalog, 2, 'marked with the hub serial');
     });
+
+    t.test('a catalog this process has not loaded yet (published by another) counts for the next batch', async (t) => {
+      // each batch with records reads the published head first (syncProvinceCatalog)
+      installProvinceCatalog(null);
+      const r = jyyc();
+      const p = await push(f, cs, [r]);
+      t.same(p.accepted, [r.id]);
+      t.same(p.rejected, []);
+      const stored = await ctx.db('hub_records').where({ id: r.id }).first();
+      t.ok(stored, 'stored');
+      t.match(String(stored.fields), /^CFE1\./, 'sealed at rest');
+    });
   });
 }
