@@ -1,7 +1,6 @@
 /**
  * Certificate renewal: when less than `renewAt` of the node certificate's lifetime is left, make a
- * new key (the current key's type, EC P-256 or RSA, unless the node's suite policy no longer admits
- * it: renewalKeyAlgorithm) and a CSR, POST /v1/renew over mutual TLS with the current certificate, check the answer
+ * new key of the current key's type (EC P-256 or RSA) and a CSR, POST /v1/renew over mutual TLS with the current certificate, check the answer
  * (issued by the provincial CA to this node id, for the new key), write the files atomically
  * (files.ts), then swap the identity in memory: the HTTP client opens a new pool (requests in
  * flight finish on the old one) and the audit log signs with the new key.
@@ -9,8 +8,7 @@
 import { createSm2Csr } from '../../certs/sm2-x509.js';
 import { sm2GenerateKeyPem } from '../../protocol/sm-crypto.js';
 import { checkSm2Answer } from './enroll.js';
-import { createCsr, generateKeyPair, keyAlgorithmOf, type NodeKeyAlgorithm } from '../../certs/pki-crypto.js';
-import { SM_SUITE, suiteAllowed, suitesForKeyType } from '../../protocol/suites.js';
+import { createCsr, generateKeyPair, keyAlgorithmOf } from '../../certs/pki-crypto.js';
 import { HUB_NODE_ID } from '../../certs/issue.js';
 import { certFromPem, keyMatchesCert } from '../../protocol/crypto.js';
 import type { EnrollResponse } from '../../protocol/exchange.js';
@@ -31,21 +29,6 @@ export function renewalTime(certPem: string, renewAt: number): Date {
   const { notBefore, notAfter } = validity(certPem);
   const life = notAfter.getTime() - notBefore.getTime();
   return new Date(notAfter.getTime() - renewAt * life);
-}
-
-/**
- * The key type a renewal asks for: the current one (an RSA node stays RSA, an EC node EC), unless
- * the node's suite policy (config hub.suites) admits no suite for it: then EC P-256 if the policy
- * admits EC, else RSA if it admits RSA (as `credit node init` picks). A node that seals SM (an SM2
- * key, the policy admitting SM) keeps its TLS key's type: its envelopes do not use that key.
- */
-export function renewalKeyAlgorithm(current: NodeKeyAlgorithm, suites: readonly string[] | undefined, sm2: boolean): NodeKeyAlgorithm {
-  if (suites === undefined || (sm2 && suiteAllowed(SM_SUITE, suites))) return current;
-  const admits = (a: NodeKeyAlgorithm) => suitesForKeyType(a === 'rsa' ? 'rsa' : 'ec-p256', suites).length > 0;
-  if (admits(current)) return current;
-  if (admits('p256')) return 'p256';
-  if (admits('rsa')) return 'rsa';
-  return current; // nothing the policy admits: the hub refuses with its own fix (ERR_SUITE_REFUSED)
 }
 
 export interface RenewalDeps {
@@ -75,7 +58,7 @@ export function createRenewal(deps: RenewalDeps) {
 
   async function renewNow(signal?: AbortSignal): Promise<EnrollResponse> {
     const old = identity.current();
-    const kp = generateKeyPair(renewalKeyAlgorithm(keyAlgorithmOf(old.keyPem), identity.suites, old.sm2 !== undefined));
+    const kp = generateKeyPair(keyAlgorithmOf(old.keyPem)); // an RSA node stays RSA, an EC node EC
     // a node on the national suite renews its SM2 certificate with the TLS one (same register: it would be superseded otherwise)
     const sm2Key = old.sm2 ? sm2GenerateKeyPem() : undefined;
     const res = check(await deps.client().renew({ csrPem: createCsr(nodeId, kp), ...(sm2Key ? { sm2CsrPem: createSm2Csr(nodeId, sm2Key.privateKeyPem) } : {}) }, signal), kp.privateKeyPem);

@@ -13,8 +13,7 @@ import { exampleRecord } from '../../protocol/catalog.js';
 import { certFromPem } from '../../protocol/crypto.js';
 import { enrollNode } from '../../node/exchange/enroll.js';
 import { exchangePaths, loadExchangeMaterial } from '../../node/exchange/files.js';
-import { renewalDue, renewalKeyAlgorithm, renewalTime } from '../../node/exchange/renewal.js';
-import { keyAlgorithmOf } from '../../certs/pki-crypto.js';
+import { renewalDue, renewalTime } from '../../node/exchange/renewal.js';
 import { main } from '../../scripts/cli.js';
 import { issue, makeCa } from '../helpers/pki.js';
 import { startFakeHub } from './exchange-fake-hub.js';
@@ -175,41 +174,4 @@ t.test('renewal by the loop: a short certificate is replaced; client, files and 
   // The audit log signs with the new key from now on.
   const cp = await s.audit.checkpoint();
   t.equal(cp?.signerFingerprint, certFromPem(after.certPem).fingerprint);
-});
-
-t.test('renewalKeyAlgorithm: the current type unless the node\'s suite policy no longer admits it', async (t) => {
-  t.equal(renewalKeyAlgorithm('rsa', undefined, false), 'rsa', 'no policy: kept');
-  t.equal(renewalKeyAlgorithm('rsa', ['RSA', 'EC'], false), 'rsa', 'admitted: kept');
-  t.equal(renewalKeyAlgorithm('p256', ['EC'], false), 'p256');
-  t.equal(renewalKeyAlgorithm('rsa', ['EC'], false), 'p256', 'RSA no longer admitted: EC P-256');
-  t.equal(renewalKeyAlgorithm('p256', ['RSA'], false), 'rsa', 'EC no longer admitted: RSA');
-  t.equal(renewalKeyAlgorithm('rsa', ['CF1-ECDH-ES-A256KW-A256GCM-ES256'], false), 'p256', 'a suite name counts as its family');
-  t.equal(renewalKeyAlgorithm('rsa', ['SM'], true), 'rsa', 'an SM node seals with its SM2 key: the TLS key keeps its type');
-  t.equal(renewalKeyAlgorithm('rsa', ['SM'], false), 'rsa', 'nothing admitted: kept, the hub refuses with its fix');
-});
-
-t.test('renewal after the operator narrows hub.suites: an RSA node renews with an EC P-256 key and exchanges in the EC suite', async (t) => {
-  // second hostile read of the suite policy, L2: the renewal kept sending an RSA request that an
-  // EC-only hub refuses (ERR_SUITE_REFUSED) at every retry
-  const ca = makeCa();
-  const hub = await startFakeHub(ca);
-  t.teardown(() => hub.close());
-  const now = Date.now();
-  const s = await exchangeSetup(t, { ca, hubUrl: hub.url, hubCertPem: hub.identity.certPem, notBefore: new Date(now - 1000), notAfter: new Date(now + 60_000), hub: { renewAt: 0.5, batchMaxAgeMs: 0, suites: ['EC'] } });
-  const before = s.exchange.identity.current();
-  t.equal(keyAlgorithmOf(before.keyPem), 'rsa', 'enrolled with RSA');
-  s.advance(40_000);
-  await s.exchange.renewal.step();
-  t.equal(hub.renewals, 1, 'renewed');
-  const after = s.exchange.identity.current();
-  t.equal(keyAlgorithmOf(after.keyPem), 'p256', 'the new key is EC P-256');
-  t.equal(certFromPem(after.certPem).keyKind, 'ec-p256', 'and so is the certificate');
-  t.equal(after.hubCertPem, hub.ecIdentity.certPem, 'the hub certificate of the EC suite, to encrypt to');
-  t.equal(after.previousKeyPem, before.keyPem, 'the RSA key kept as the previous one');
-  s.advance(-40_000);
-  const e = exampleRecord('CF');
-  await s.records.create(s.caller('submitter', 'public'), [{ type: 'CF', fields: { ...e.fields, decisionNo: '续〔2026〕2号' } }]);
-  await s.exchange.sender.step();
-  const serial = certFromPem(after.certPem).serial;
-  t.same([hub.posts.at(-1)!.signerSerial, hub.posts.at(-1)!.tlsSerial], [serial, serial], 'the batch is signed with, and sent over TLS with, the EC certificate');
 });
