@@ -55,6 +55,7 @@ import { registerHubQualityGauges } from './quality-metrics.js';
 import { settingsStore, subjectHmacKey } from './settings-store.js';
 import { WITNESS_FAILURES, witnessService } from './witness-service.js';
 import { retentionJob } from '../audit/retention-job.js';
+import { plannerStats, type PlannerStatsOptions } from './planner-stats.js';
 import { pruneHubExchange } from './exchange-retention.js';
 import { hubAccounts, hubLoginService, hubTotpKey, hubUsersService, operatorAuth, sessionSigningKey } from './accounts.js';
 import { hubAccountRoutes, hubLoginRoutes } from './routes/accounts.js';
@@ -74,6 +75,8 @@ export interface BuildHubOptions {
   db?: Knex;
   /** An already-open read replica (tests); otherwise config.databaseReadUrl, when set, is opened and closed with the app. */
   replicaDb?: Knex;
+  /** When the hub refreshes its PostgreSQL planner statistics (hub/planner-stats.ts); tests lower the threshold. */
+  plannerStats?: Pick<PlannerStatsOptions, 'minRows' | 'fraction'>;
 }
 
 /** Refusals that go into the hub's audit log (who was turned away, and why). */
@@ -128,6 +131,8 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       trust: caTrust({ caCertPems: [ca.certPem, ...(ca.sm2 ? [ca.sm2.certPem] : [])] }),
       metrics,
       subjectKey: await subjectHmacKey(db),
+      // logs through the app's logger, which exists before the first batch arrives
+      plannerStats: plannerStats(db, { ...opts.plannerStats, log: { warn: (o, m) => app.log.warn(o, m), debug: (o, m) => app.log.debug(o, m) } }),
     };
     await syncProvinceCatalog(deps);
     let totpKey: Buffer;
@@ -243,6 +248,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
     });
     app.addHook('onClose', async () => {
       await ctx.retention.stop();
+      await deps.plannerStats?.settled();
       await ctx.refusals.close();
       await audit!.close();
       await reader!.close();

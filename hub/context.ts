@@ -6,6 +6,7 @@ import type { HubCa } from './ca-store.js';
 import type { HubConfig } from './config.js';
 import type { HubMetrics } from './metrics.js';
 import type { ReplicaReader } from './replica.js';
+import type { PlannerStats } from './planner-stats.js';
 
 export interface HubIdentity {
   keyPem: string;
@@ -38,4 +39,6 @@ export interface HubDeps {
   metrics: HubMetrics;
   /** HMAC key for subject codes in the audit log (kept in hub_settings, shared by every hub process). */
   subjectKey: Buffer;
+  /** Keeps PostgreSQL's planner statistics current as batches add records (hub/planner-stats.ts); absent in some tests. */
+  plannerStats?: PlannerStats;
 }

@@ -308,6 +308,8 @@ export function intakeService(deps: HubDeps): IntakeService {
       const details = outcome.code === 'ERR_ENVELOPE_MALFORMED' ? { problems } : { records: denied.map((d) => d.id) };
       throw withReceipt(outcome.code, outcome.message, details, outcome.receipt);
     }
+    // committed: the rows it added count towards the next ANALYZE (PostgreSQL; hub/planner-stats.ts)
+    deps.plannerStats?.grew(outcome.payload.accepted.length + (outcome.payload.versioned?.length ?? 0));
     m.batches.inc({ outcome: 'accepted' });
     m.records.inc({ outcome: 'accepted' }, outcome.payload.accepted.length);
     m.records.inc({ outcome: 'rejected' }, outcome.payload.rejected.length);

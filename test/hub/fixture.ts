@@ -24,6 +24,7 @@ import { tlsClientOptions } from '../../certs/tls.js';
 import { buildHubConfig, type HubConfig } from '../../hub/config.js';
 import { makeToken } from '../../hub/enrolment-service.js';
 import { startHub, type RunningHub } from '../../hub/server.js';
+import type { BuildHubOptions } from '../../hub/app.js';
 import { sqliteEngine, type Engine } from '../helpers/db.js';
 
 export interface TestNode extends EnrollResponse {
@@ -67,7 +68,7 @@ export function wire(type: string, o: { classification?: Classification; fields?
   return { id: o.id ?? uuidv7(), type, classification: o.classification ?? (type === 'SXBZX' ? 'shared' : 'public'), fields: { ...e.fields, ...o.fields }, createdAt: now, updatedAt: now };
 }
 
-export async function hubFixture(t: { teardown(fn: () => unknown): void }, o: { engine?: Engine; config?: Record<string, unknown>; logStream?: DestinationStream; replicaDb?: Knex; prepare?: (config: HubConfig) => void } = {}): Promise<HubFixture> {
+export async function hubFixture(t: { teardown(fn: () => unknown): void }, o: { engine?: Engine; config?: Record<string, unknown>; logStream?: DestinationStream; replicaDb?: Knex; prepare?: (config: HubConfig) => void; plannerStats?: BuildHubOptions['plannerStats'] } = {}): Promise<HubFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'hub-test-'));
   const caDir = join(dir, 'ca');
   const { certPem: caCertPem } = await initCaDir(caDir, { cn: 'Test Provincial Credit CA (hub)' });
@@ -83,7 +84,7 @@ export async function hubFixture(t: { teardown(fn: () => unknown): void }, o: { 
   });
   let offset = 0;
   o.prepare?.(config);
-  hub = await startHub({ config, db: store.db, clock: () => new Date(Date.now() + offset), ...(o.logStream ? { logStream: o.logStream } : {}), ...(o.replicaDb ? { replicaDb: o.replicaDb } : {}) });
+  hub = await startHub({ config, db: store.db, clock: () => new Date(Date.now() + offset), ...(o.logStream ? { logStream: o.logStream } : {}), ...(o.replicaDb ? { replicaDb: o.replicaDb } : {}), ...(o.plannerStats ? { plannerStats: o.plannerStats } : {}) });
   const ctx = hub.app.hubCtx;
   const hubCertPem = ctx.identity.certPem;
   const anonymous = new Agent({ connect: { ca: [caCertPem], rejectUnauthorized: true } });
