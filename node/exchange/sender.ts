@@ -206,6 +206,7 @@ export function createSender(deps: SenderDeps) {
         }
       }
       const receipt = await openReceipt(b, answer);
+      log.debug({ batch: b.id, seq: b.seq, via }, 'hub exchange: receipt received and opened');
       return { status: receipt.outcome === 'accepted' ? 'accepted' : 'refused', receipt: answer, payload: receipt, via };
     } catch (e) {
       await noteError(b, e);
@@ -285,6 +286,7 @@ export function createSender(deps: SenderDeps) {
           }
           await markSent(p, clock().toISOString());
           launch(flights, p, signal);
+          log.debug({ batch: p.batch.id, seq: p.batch.seq, inFlight: flights.length }, 'hub exchange: batch posted');
           last = p.batch;
         }
         if (idle === null && ahead === null && last !== null && flights.length === IN_FLIGHT && !flights.some((f) => f.failed)) {
