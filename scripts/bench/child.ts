@@ -6,12 +6,23 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 
 export interface ChildServer {
   url: string;
   pid: number;
   /** SIGTERM, then the exit code once it has exited. */
   stop(): Promise<number | null>;
+}
+
+/**
+ * The arguments that run the naive server (naive-server.ts) with `configFile`: its compiled file
+ * when the bench itself runs compiled (`CREDIT_RUNTIME=dist`, no tsx there), else the source
+ * through tsx.
+ */
+export function naiveServerArgs(configFile: string): string[] {
+  if (import.meta.url.endsWith('.js')) return [fileURLToPath(new URL('./naive-server.js', import.meta.url)), configFile];
+  return ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('./naive-server.ts', import.meta.url)), configFile];
 }
 
 /** Spawns `node …args`; resolves once a stdout line is JSON with a `url` (within 60 s). */

@@ -19,7 +19,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { Agent, request } from 'undici';
 import { connect } from '../../audit/knex-connect.js';
@@ -37,7 +36,7 @@ import { attachKeyring, startAtRest } from '../../server/at-rest-store.js';
 import { Federation, waitFor } from '../demo/federation.js';
 import { sampleRecord } from '../demo/sample-data.js';
 import { benchSchema, dropSchema, urlWithSchema } from './bench-pg.js';
-import { spawnServer } from './child.js';
+import { naiveServerArgs, spawnServer } from './child.js';
 import type { NaiveServerConfig } from './naive-server.js';
 import { median, type BenchResult, type Scenario } from './scenario.js';
 
@@ -136,7 +135,7 @@ async function naiveQueryTimes(fed: Federation, subjectAt: (i: number) => string
   };
   const configFile = join(fed.hubDir, 'naive-query.json');
   writeFileSync(configFile, JSON.stringify(config), { mode: 0o600 });
-  const server = await spawnServer('naive query server', ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('./naive-server.ts', import.meta.url)), configFile]);
+  const server = await spawnServer('naive query server', naiveServerArgs(configFile));
   const agent = new Agent({ connect: tlsClientOptions({ caCertPem, certPem: readFileSync(join(ex, 'node.pem'), 'utf8'), keyPem: readFileSync(join(ex, 'node.key'), 'utf8') }) });
   try {
     const get = async (i: number) => {

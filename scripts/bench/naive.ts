@@ -9,13 +9,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { tlsClientOptions } from '../../certs/index.js';
 import { benchPki } from './bench-pki.js';
 import { closeStore, openStore, storeTarget } from './bench-store.js';
 import { cfStoredBatches } from './cf-data.js';
-import { spawnServer } from './child.js';
+import { naiveServerArgs, spawnServer } from './child.js';
 import type { NaiveRecord, NaiveServerConfig } from './naive-server.js';
 import { median, type BenchResult, type Scenario } from './scenario.js';
 
@@ -38,7 +37,7 @@ export const naiveScenario: Scenario = {
     const batches = Array.from({ length: perRound + 1 }, (_, i) => records.slice(i * BATCH, (i + 1) * BATCH));
     const config: NaiveServerConfig = { store, caCertPem: pki.caCertPem, certPem: pki.hub.certPem, keyPem: pki.hub.keyPem };
     writeFileSync(join(dir, 'naive.json'), JSON.stringify(config), { mode: 0o600 });
-    const server = await spawnServer('naive server', ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('./naive-server.ts', import.meta.url)), join(dir, 'naive.json')]);
+    const server = await spawnServer('naive server', naiveServerArgs(join(dir, 'naive.json')));
     const tls = tlsClientOptions({ caCertPem: pki.caCertPem, certPem: pki.node.certPem, keyPem: pki.node.keyPem, expectNodeId: pki.hub.nodeId });
     const pool = new Pool(server.url, { connect: tls, connections: IN_FLIGHT, pipelining: 1, keepAliveTimeout: 30_000 });
     const post = async (records: NaiveRecord[]) => {

@@ -10,7 +10,7 @@ export interface BenchResult {
 }
 
 export interface RunOptions {
-  /** Smaller sizes: the quick suite takes ≈ 85 s on 2 cores (≈ 2 min with the PostgreSQL scenarios; docs/benchmarks.md). */
+  /** Smaller sizes: the quick suite takes ≈ 60 s on 2 cores with the PostgreSQL scenarios, compiled (`npm run bench`; ≈ 2 min through tsx; docs/benchmarks.md). */
   quick: boolean;
   /** Progress and context lines (stderr). */
   log: (line: string) => void;

@@ -80,4 +80,10 @@ t.test('npm pack → npm install -g into a prefix → credit works from any dire
   t.equal(check.status, 0, check.stdout + check.stderr);
   t.match(check.stdout, /^ok\s+store\s+.*node-data\/node\.sqlite: answers, schema up to date/m);
   t.match(check.stdout, /all checks passed/);
+
+  // the bench runs compiled here (no sources, no tsx): the naive server it spawns is its compiled file
+  const bench = credit('bench', '--quick', '--only', 'naive', '--no-write');
+  t.equal(bench.status, 0, bench.stderr.slice(-2000));
+  const figures = JSON.parse(bench.stdout.trim().split('\n').at(-1)!) as { naive_rps: unknown };
+  t.type(figures.naive_rps, 'number', 'the naive exchange ran from the installed package');
 });
