@@ -4,6 +4,7 @@
  * line each, `ok`, `warn` or `FAIL`; exit 1 when anything failed.
  */
 import { accessSync, constants, existsSync, readFileSync, statSync, statfsSync } from 'node:fs';
+import type { Knex } from 'knex';
 import { connect, isPostgresUrl } from '../../audit/knex-connect.js';
 import { migrationState, storeLabel, type SchemaPart } from '../../audit/migration-plan.js';
 import { probeStore } from '../../audit/start-checks.js';
@@ -49,6 +50,18 @@ export function checkDataDir(dataDir: string): CheckLine[] {
   return lines;
 }
 
+/**
+ * PostgreSQL's autovacuum: off, dead rows are never reclaimed, transaction ids never frozen, and
+ * planner statistics never refreshed (the hub refreshes those of its bulk tables itself,
+ * hub/planner-stats.ts; a node does not). A warning, not a failure: the store works.
+ */
+async function checkAutovacuum(db: Knex, role: 'node' | 'hub'): Promise<CheckLine> {
+  const r = (await db.raw('show autovacuum')) as { rows: { autovacuum: string }[] };
+  if (r.rows[0]?.autovacuum === 'on') return { verdict: 'ok', what: 'autovacuum', detail: 'on (PostgreSQL reclaims dead rows and keeps planner statistics current)' };
+  const stats = role === 'hub' ? 'the hub refreshes the statistics of its bulk tables itself, but nothing reclaims dead rows' : 'dead rows are not reclaimed and the planner statistics go stale as the tables grow';
+  return { verdict: 'warn', what: 'autovacuum', detail: `off on this PostgreSQL server: ${stats}; set autovacuum = on in postgresql.conf (docs/scale.md, "Planner statistics")` };
+}
+
 export async function checkStore(target: string, parts: readonly SchemaPart[], role: 'node' | 'hub'): Promise<CheckLine[]> {
   const store = storeLabel(target);
   if (!isPostgresUrl(target) && !existsSync(target)) return [{ verdict: 'warn', what: 'store', detail: `${store} does not exist yet; \`credit ${role} start\` (or \`credit ${role} migrate\`) creates it` }];
@@ -57,8 +70,9 @@ export async function checkStore(target: string, parts: readonly SchemaPart[], r
     await probeStore(db, target);
     const s = await migrationState(db, parts);
     if (s.unknown.length > 0) return [{ verdict: 'FAIL', what: 'store', detail: `ERR_SCHEMA_TOO_NEW: ${store} was migrated by a newer version (${s.unknown.map((u) => `${u.part} ${u.name}`).join(', ')})` }];
-    if (s.pending.length > 0) return [{ verdict: 'warn', what: 'store', detail: `${store}: ${s.pending.length} migration(s) pending; \`credit ${role} migrate --config FILE\` (or start) applies them` }];
-    return [{ verdict: 'ok', what: 'store', detail: `${store}: answers, schema up to date (${s.applied.length} migrations)` }];
+    const vacuum = isPostgresUrl(target) ? [await checkAutovacuum(db, role)] : [];
+    if (s.pending.length > 0) return [{ verdict: 'warn', what: 'store', detail: `${store}: ${s.pending.length} migration(s) pending; \`credit ${role} migrate --config FILE\` (or start) applies them` }, ...vacuum];
+    return [{ verdict: 'ok', what: 'store', detail: `${store}: answers, schema up to date (${s.applied.length} migrations)` }, ...vacuum];
   } catch (e) {
     return [{ verdict: 'FAIL', what: 'store', detail: explain(e) }];
   } finally {

@@ -15,6 +15,10 @@ import { signCrl } from '../../certs/crl.js';
 import { buildSm2Crl, createSm2Ca } from '../../certs/sm2-x509.js';
 import { tlsServerOptions } from '../../certs/tls.js';
 import { issue, makeCa } from '../helpers/pki.js';
+import { randomBytes } from 'node:crypto';
+import { connect } from '../../audit/knex-connect.js';
+import { urlWithSchema } from '../../scripts/bench/bench-pg.js';
+import { PG_URL, pgProblem } from '../helpers/db.js';
 
 function capture() {
   const out: string[] = [];
@@ -137,4 +141,29 @@ t.test('hostile review L1: a node enrolled with an SM2 key: its SM2 CRL fetched,
   writeFileSync(join(ex, 'sm2-crl.pem'), buildSm2Crl(sm2Root.issuer, [], { number: 3n }));
   r = await run();
   t.match(r.text, /^ok\s+SM2 CRL\s+the SM2 root's, fresh until/m);
+});
+
+t.test('hub check on PostgreSQL: autovacuum as the server has it (off: a warning naming the fix)', async (t) => {
+  const problem = await pgProblem();
+  if (problem !== null) {
+    if (process.env.CI === 'true') t.fail(`PostgreSQL unreachable under CI: ${problem}`);
+    else t.comment(`SKIPPED: PostgreSQL unreachable: ${problem}`);
+    return;
+  }
+  const schema = `t_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = await connect(PG_URL, { schema, poolMax: 1 }); // creates the schema
+  t.teardown(async () => {
+    await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
+    await admin.destroy();
+  });
+  const setting = ((await admin.raw('show autovacuum')) as { rows: { autovacuum: string }[] }).rows[0]!.autovacuum;
+  const caDir = join(dir, 'hub-pg-ca');
+  t.equal(await main(['ca', 'init', '--dir', caDir], capture().io), 0);
+  const configFile = join(dir, 'hub-pg.json');
+  writeFileSync(configFile, JSON.stringify({ dataDir: join(dir, 'hub-pg-data'), caDir, listen: { host: '127.0.0.1', port: 0 }, hosts: ['127.0.0.1'], databaseUrl: urlWithSchema(PG_URL, schema) }));
+  const c = capture();
+  t.equal(await main(['hub', 'check', '--config', configFile], c.io), 0, c.text());
+  t.match(c.text(), /^warn\s+store\s+.*migration\(s\) pending/m, 'a new schema: migrations pending');
+  if (setting === 'on') t.match(c.text(), /^ok\s+autovacuum\s+on/m);
+  else t.match(c.text(), /^warn\s+autovacuum\s+off on this PostgreSQL server: the hub refreshes the statistics of its bulk tables itself.*set autovacuum = on/m);
 });
