@@ -22,8 +22,19 @@ export function newTally(): Tally {
   return { loaded: 0, subjects: [], queryMs: [], statuses: new Map(), errors5xx: 0 };
 }
 
-function count(t: Tally, what: string, status: number): void {
-  const key = `${what} ${status}`;
+/** A 5xx answer's code and transport cause (`details.cause`, e.g. UND_ERR_HEADERS_TIMEOUT), for the tally's key. */
+function why(status: number, text: string): string {
+  if (status < 500) return '';
+  try {
+    const b = JSON.parse(text) as { code?: unknown; details?: { cause?: unknown } };
+    return ` ${String(b.code ?? '-')}${b.details?.cause === undefined ? '' : `/${String(b.details.cause)}`}`;
+  } catch {
+    return ' (not JSON)';
+  }
+}
+
+function count(t: Tally, what: string, status: number, text = ''): void {
+  const key = `${what} ${status}${why(status, text)}`;
   t.statuses.set(key, (t.statuses.get(key) ?? 0) + 1);
   if (status >= 500) t.errors5xx++;
 }
@@ -52,7 +63,7 @@ export async function loader(n: SimNode, records: number, chunk: number, t: Tall
     }
     for (;;) {
       const r = await call(n, 'POST', '/v1/records/import', lines.join('\n') + '\n', 'application/x-ndjson');
-      count(t, 'import', r.status);
+      count(t, 'import', r.status, r.text);
       if (r.status === 200) {
         const report = JSON.parse(r.text) as { accepted: number; rejected: number; duplicates: number };
         if (report.accepted !== lines.length) throw new Error(`node ${n.id}: import accepted ${report.accepted} of ${lines.length} (${r.text.slice(0, 300)})`);
@@ -74,7 +85,7 @@ export async function querier(n: SimNode, queries: number, t: Tally, own: () => 
     const t0 = process.hrtime.bigint();
     const r = await call(n, 'GET', `/v1/subjects/${code}?scope=province&purpose=${purpose}`);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    count(t, 'query', r.status);
+    count(t, 'query', r.status, r.text);
     if (r.status === 200) t.queryMs.push(ms);
   }
 }
