@@ -33,7 +33,7 @@ function why(status: number, text: string): string {
   }
 }
 
-function count(t: Tally, what: string, status: number, text = ''): void {
+export function count(t: Tally, what: string, status: number, text = ''): void {
   const key = `${what} ${status}${why(status, text)}`;
   t.statuses.set(key, (t.statuses.get(key) ?? 0) + 1);
   if (status >= 500) t.errors5xx++;
