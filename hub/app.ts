@@ -248,7 +248,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
     });
     app.addHook('onClose', async () => {
       await ctx.retention.stop();
-      await deps.plannerStats?.settled();
+      await deps.plannerStats?.close(); // cancels an ANALYZE under way
       await ctx.refusals.close();
       await audit!.close();
       await reader!.close();

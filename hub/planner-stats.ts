@@ -6,72 +6,130 @@
  * the node instead of probing the (source_node, id) key: measured 377 ms instead of 9 ms per batch
  * at 535,000 records, growing with the store (docs/benchmarks.md, "planner statistics"). Autovacuum
  * can be off (it is on this project's CI machine) or behind, so the hub keeps them current itself:
- * once the rows a process has added since the last ANALYZE reach max(`minRows`, `fraction` ×
- * the table's size then), it runs one ANALYZE of these tables in the background — outside any
- * transaction, one at a time. ANALYZE takes a SHARE UPDATE EXCLUSIVE lock, which no insert or
- * update waits for; a failure (lock_timeout behind autovacuum, say) is logged and the next
- * threshold tries again. SQLite needs none of this: its plans for these lookups use the key.
+ * once the records a process has accepted since the last ANALYZE reach max(`minRows`, `fraction` ×
+ * hub_records' size as PostgreSQL last counted it), it runs one ANALYZE of these tables in the
+ * background, one at a time, in a transaction of its own with its own timeouts:
+ *  - `pg_try_advisory_xact_lock(PLANNER_STATS_LOCK_KEY, hashtext(current_schema()))` first: when
+ *    another hub process on the same store (schema) is analysing, this one skips (those statistics
+ *    are shared) and counts from zero again; hubs in other schemas of the database do not meet;
+ *  - `statement_timeout` ANALYZE_TIMEOUT_MS (ANALYZE of a 10 M-row table outlasts the sessions' 30 s),
+ *    `lock_timeout` 2 s (behind autovacuum or a manual ANALYZE it gives up rather than queue);
+ *  - ANALYZE's SHARE UPDATE EXCLUSIVE lock is one no insert or update waits for.
+ * Afterwards the table's size is read again (reltuples, which ANALYZE has just set). A failure is
+ * logged with the database's code and tried again only after another `minRows` records; close()
+ * cancels an ANALYZE under way (pg_cancel_backend) rather than wait for it. SQLite needs none of
+ * this: its plans for these lookups use the key.
  */
 import type { Knex } from 'knex';
 import { engineOf } from '../audit/knex-connect.js';
 
 /** The tables that grow with every record a batch brings. */
 export const BULK_TABLES = ['hub_records', 'hub_distributions', 'hub_quality_doc_keys', 'hub_quality_names'] as const;
+/** First key of the advisory lock one ANALYZE of a store's bulk tables holds across hub processes (the second: hashtext of the schema; intake-service.ts STREAM_LOCK_CLASS is 430_000_003). */
+export const PLANNER_STATS_LOCK_KEY = 430_000_004;
+/** statement_timeout of the ANALYZE (the sessions' own is 30 s: audit/knex-connect.ts PG_TIMEOUTS). */
+export const ANALYZE_TIMEOUT_MS = 600_000;
 
 export interface PlannerStatsOptions {
-  /** Rows added before the first ANALYZE, and the least between two (default 10,000). */
+  /** Records accepted before the first ANALYZE, the least between two, and the wait after a failure (default 10,000). */
   minRows?: number;
   /** Growth, as a share of hub_records' size at the last ANALYZE, that calls for the next (default 0.1, autoanalyze's own). */
   fraction?: number;
+  /** lock_timeout of the ANALYZE (default 2,000 ms: behind autovacuum or a manual ANALYZE it gives up rather than queue). */
+  lockTimeoutMs?: number;
   log: { warn(obj: object, msg: string): void; debug(obj: object, msg: string): void };
 }
 
 export interface PlannerStats {
-  /** `rows` records were added (committed): may start an ANALYZE in the background. */
+  /** `rows` records were accepted (committed): may start an ANALYZE in the background. */
   grew(rows: number): void;
-  /** The ANALYZE under way, if any, has ended (tests; close). */
+  /** The ANALYZE under way, if any, has ended (tests). */
   settled(): Promise<void>;
-  /** ANALYZEs run by this process (metrics, tests). */
+  /** Cancels an ANALYZE under way and waits for it to end; later growth starts none. */
+  close(): Promise<void>;
+  /** ANALYZEs this process ran to the end (metrics, tests). */
   readonly runs: number;
 }
 
-const NONE: PlannerStats = { grew: () => undefined, settled: async () => undefined, runs: 0 };
+const NONE: PlannerStats = { grew: () => undefined, settled: async () => undefined, close: async () => undefined, runs: 0 };
+
+type Outcome = 'analysed' | 'skipped' | 'not due';
 
 export function plannerStats(db: Knex, o: PlannerStatsOptions): PlannerStats {
   if (engineOf(db) !== 'pg') return NONE;
   const minRows = o.minRows ?? 10_000;
   const fraction = o.fraction ?? 0.1;
   let added = 0;
-  let base = -1; // hub_records' size at the last ANALYZE; -1: not read yet
+  let base = -1; // hub_records' size as PostgreSQL last counted it; -1: not read yet
+  let retryAt = 0; // after a failure: `added` must reach this first
   let running: Promise<void> | null = null;
+  let backend: number | null = null; // the session running the ANALYZE (close() cancels it)
+  let closed = false;
   let runs = 0;
 
-  async function analyze(): Promise<void> {
+  const due = () => added >= Math.max(minRows, fraction * Math.max(base, 0), retryAt);
+  const size = async (q: Knex | Knex.Transaction): Promise<number> => {
+    // reltuples: −1 when never analysed (PostgreSQL ≥ 14), else ANALYZE's (or VACUUM's) count
+    const r = (await q.raw(`select greatest(c.reltuples, 0)::bigint as n from pg_class c where c.oid = to_regclass('hub_records')`)) as { rows: { n: string | number }[] };
+    return Number(r.rows[0]?.n ?? 0);
+  };
+
+  async function analyze(): Promise<Outcome> {
     if (base < 0) {
-      // the size as the store last recorded it (reltuples: −1 when never analysed)
-      const r = (await db.raw(`select greatest(c.reltuples, 0)::bigint as n from pg_class c where c.oid = to_regclass('hub_records')`)) as { rows: { n: string | number }[] };
-      base = Number(r.rows[0]?.n ?? 0);
-      if (added < Math.max(minRows, fraction * base)) return;
+      base = await size(db);
+      if (!due()) return 'not due';
     }
-    const started = Date.now();
     const counted = added;
-    await db.raw(`analyze ${BULK_TABLES.join(', ')}`);
-    runs++;
+    const outcome = await db.transaction(async (trx): Promise<Outcome> => {
+      backend = Number(((await trx.raw('select pg_backend_pid() as pid')) as { rows: { pid: number }[] }).rows[0]!.pid);
+      if (closed) return 'skipped';
+      const lock = (await trx.raw('select pg_try_advisory_xact_lock(?, hashtext(current_schema())) as ok', [PLANNER_STATS_LOCK_KEY])) as { rows: { ok: boolean }[] };
+      if (!lock.rows[0]!.ok) return 'skipped'; // another hub process is analysing these tables right now
+      await trx.raw(`set local statement_timeout = ${ANALYZE_TIMEOUT_MS}`);
+      await trx.raw(`set local lock_timeout = ${Math.trunc(o.lockTimeoutMs ?? 2000)}`);
+      if (closed) return 'skipped';
+      await trx.raw(`analyze ${BULK_TABLES.join(', ')}`);
+      base = await size(trx);
+      return 'analysed';
+    });
     added -= counted;
-    base += counted;
-    o.log.debug({ tables: BULK_TABLES.length, rowsSince: counted, ms: Date.now() - started }, 'planner statistics refreshed (ANALYZE)');
+    retryAt = 0;
+    if (outcome === 'analysed') runs++;
+    return outcome;
   }
 
   return {
     grew(rows) {
+      if (rows <= 0 || closed) return;
       added += rows;
-      if (running || added < Math.max(minRows, fraction * Math.max(base, 0))) return;
+      if (running || !due()) return;
+      const started = Date.now();
       running = analyze()
-        .catch((e: unknown) => o.log.warn({ code: (e as { code?: string }).code ?? 'Error' }, 'ANALYZE of the hub tables failed; it is tried again as they grow'))
-        .finally(() => (running = null));
+        .then((outcome) => {
+          if (outcome !== 'not due') o.log.debug({ outcome, tables: BULK_TABLES.length, tableRows: base, ms: Date.now() - started }, 'planner statistics of the hub tables (ANALYZE)');
+        })
+        .catch((e: unknown) => {
+          retryAt = added + minRows;
+          const code = (e as { code?: unknown } | null | undefined)?.code ?? 'Error';
+          if (closed) o.log.debug({ code }, 'ANALYZE of the hub tables ended by close()');
+          else o.log.warn({ code }, `ANALYZE of the hub tables failed; tried again after ${minRows} more records`);
+        })
+        .finally(() => {
+          running = null;
+          backend = null;
+        });
     },
     settled: async () => {
       while (running) await running;
+    },
+    async close() {
+      closed = true;
+      // cancel whatever statement of the ANALYZE's session runs, until the ANALYZE has ended
+      while (running) {
+        const r = running;
+        if (backend !== null) await db.raw('select pg_cancel_backend(?)', [backend]).catch(() => undefined);
+        await Promise.race([r, new Promise((resolve) => setTimeout(resolve, 100))]);
+      }
     },
     get runs() {
       return runs;

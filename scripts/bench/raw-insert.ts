@@ -13,7 +13,7 @@ import { closeStore, openStore, storeTarget } from './bench-store.js';
 import { cfStoredBatches } from './cf-data.js';
 import type { BenchResult, Scenario } from './scenario.js';
 
-/** CSV lines of the import bench, and rows of this one: 1,000,000, or 50,000 with --quick. */
+/** CSV lines of the import bench, and rows of this one: 1,000,000, or 20,000 with --quick. */
 export function importLines(quick: boolean): number {
   return quick ? 20_000 : 1_000_000;
 }
