@@ -9,15 +9,16 @@
  * once the records a process has accepted since the last ANALYZE reach max(`minRows`, `fraction` ×
  * hub_records' size as PostgreSQL last counted it), it runs one ANALYZE of these tables in the
  * background, one at a time, in a transaction of its own with its own timeouts:
- *  - `pg_try_advisory_xact_lock(PLANNER_STATS_LOCK_KEY, hashtext(current_schema()))` first: when
- *    another hub process on the same store (schema) is analysing, this one skips (those statistics
- *    are shared) and counts from zero again; hubs in other schemas of the database do not meet;
+ *  - `pg_try_advisory_xact_lock(PLANNER_STATS_LOCK_KEY, hashtext(schema of hub_records))` first:
+ *    when another hub process on the same store is analysing, this one skips (those statistics are
+ *    shared) and counts from zero again; hubs in other schemas of the database do not meet;
  *  - `statement_timeout` ANALYZE_TIMEOUT_MS (ANALYZE of a 10 M-row table outlasts the sessions' 30 s),
  *    `lock_timeout` 2 s (behind autovacuum or a manual ANALYZE it gives up rather than queue);
  *  - ANALYZE's SHARE UPDATE EXCLUSIVE lock is one no insert or update waits for.
  * Afterwards the table's size is read again (reltuples, which ANALYZE has just set). A failure is
  * logged with the database's code and tried again only after another `minRows` records; close()
- * cancels an ANALYZE under way (pg_cancel_backend) rather than wait for it. SQLite needs none of
+ * cancels an ANALYZE under way rather than wait for it (pg_cancel_backend of its session, only
+ * while that session is still in the ANALYZE's transaction). SQLite needs none of
  * this: its plans for these lookups use the key.
  */
 import type { Knex } from 'knex';
@@ -59,11 +60,13 @@ export function plannerStats(db: Knex, o: PlannerStatsOptions): PlannerStats {
   if (engineOf(db) !== 'pg') return NONE;
   const minRows = o.minRows ?? 10_000;
   const fraction = o.fraction ?? 0.1;
+  const lockTimeoutMs = Number.isSafeInteger(o.lockTimeoutMs) && o.lockTimeoutMs! >= 0 ? o.lockTimeoutMs! : 2000;
   let added = 0;
   let base = -1; // hub_records' size as PostgreSQL last counted it; -1: not read yet
   let retryAt = 0; // after a failure: `added` must reach this first
   let running: Promise<void> | null = null;
-  let backend: number | null = null; // the session running the ANALYZE (close() cancels it)
+  // the session running the ANALYZE and its transaction's start (close() cancels only that transaction, not a later statement of the pooled connection)
+  let backend: { pid: number; since: string } | null = null;
   let closed = false;
   let runs = 0;
 
@@ -81,16 +84,27 @@ export function plannerStats(db: Knex, o: PlannerStatsOptions): PlannerStats {
     }
     const counted = added;
     const outcome = await db.transaction(async (trx): Promise<Outcome> => {
-      backend = Number(((await trx.raw('select pg_backend_pid() as pid')) as { rows: { pid: number }[] }).rows[0]!.pid);
-      if (closed) return 'skipped';
-      const lock = (await trx.raw('select pg_try_advisory_xact_lock(?, hashtext(current_schema())) as ok', [PLANNER_STATS_LOCK_KEY])) as { rows: { ok: boolean }[] };
-      if (!lock.rows[0]!.ok) return 'skipped'; // another hub process is analysing these tables right now
-      await trx.raw(`set local statement_timeout = ${ANALYZE_TIMEOUT_MS}`);
-      await trx.raw(`set local lock_timeout = ${Math.trunc(o.lockTimeoutMs ?? 2000)}`);
-      if (closed) return 'skipped';
-      await trx.raw(`analyze ${BULK_TABLES.join(', ')}`);
-      base = await size(trx);
-      return 'analysed';
+      try {
+        const me = ((await trx.raw(`select pg_backend_pid() as pid, now()::text as since`)) as { rows: { pid: number; since: string }[] }).rows[0]!;
+        backend = { pid: Number(me.pid), since: me.since };
+        if (closed) return 'skipped';
+        // keyed by the schema that holds hub_records (the store), else the first of the search path
+        const lock = (await trx.raw(
+          `select pg_try_advisory_xact_lock(?, hashtext(coalesce((select n.nspname::text from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = to_regclass('hub_records')), current_schema()::text, ''))) as ok`,
+          [PLANNER_STATS_LOCK_KEY],
+        )) as { rows: { ok: boolean }[] };
+        if (!lock.rows[0]!.ok) {
+          base = await size(trx); // another hub process is analysing these tables right now: its count
+          return 'skipped';
+        }
+        await trx.raw(`select set_config('statement_timeout', ?, true), set_config('lock_timeout', ?, true)`, [String(ANALYZE_TIMEOUT_MS), String(lockTimeoutMs)]);
+        if (closed) return 'skipped';
+        await trx.raw(`analyze ${BULK_TABLES.join(', ')}`);
+        base = await size(trx);
+        return 'analysed';
+      } finally {
+        backend = null;
+      }
     });
     added -= counted;
     retryAt = 0;
@@ -116,7 +130,6 @@ export function plannerStats(db: Knex, o: PlannerStatsOptions): PlannerStats {
         })
         .finally(() => {
           running = null;
-          backend = null;
         });
     },
     settled: async () => {
@@ -127,7 +140,8 @@ export function plannerStats(db: Knex, o: PlannerStatsOptions): PlannerStats {
       // cancel whatever statement of the ANALYZE's session runs, until the ANALYZE has ended
       while (running) {
         const r = running;
-        if (backend !== null) await db.raw('select pg_cancel_backend(?)', [backend]).catch(() => undefined);
+        const b = backend;
+        if (b !== null) await db.raw(`select pg_cancel_backend(pid) from pg_stat_activity where pid = ? and xact_start = ?::timestamptz`, [b.pid, b.since]).catch(() => undefined);
         await Promise.race([r, new Promise((resolve) => setTimeout(resolve, 100))]);
       }
     },

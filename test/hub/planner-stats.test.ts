@@ -127,8 +127,11 @@ if (problem !== null) {
     const stats = plannerStats(db, { minRows: 1, lockTimeoutMs: 600_000, log: l.log }); // waits for close(), not for its lock timeout
     stats.grew(1);
     // wait (on the database, not the clock) until the ANALYZE is queued behind that lock
-    const waiting = async () => Number(((await db.raw(`select count(*)::int as n from pg_locks where not granted and relation = to_regclass('hub_records')`)) as { rows: { n: number }[] }).rows[0]!.n);
-    while ((await waiting()) === 0) await new Promise((r) => setImmediate(r));
+    const waiting = async () =>
+      Number(((await db.raw(`select count(*)::int as n from pg_locks where not granted and relation = to_regclass('hub_records') and database = (select oid from pg_database where datname = current_database())`)) as { rows: { n: number }[] }).rows[0]!.n);
+    let ended = false;
+    void stats.settled().then(() => (ended = true)); // an ANALYZE that ended without waiting fails the assertions below instead of hanging here
+    while (!ended && (await waiting()) === 0) await new Promise((r) => setImmediate(r));
     await stats.close();
     await run('rollback');
     t.equal(stats.runs, 0);
