@@ -143,7 +143,7 @@ t.test('hostile review L1: a node enrolled with an SM2 key: its SM2 CRL fetched,
   t.match(r.text, /^ok\s+SM2 CRL\s+the SM2 root's, fresh until/m);
 });
 
-t.test('hub check on PostgreSQL: autovacuum as the server has it (off: a warning naming the fix)', async (t) => {
+t.test('hub check and node check on PostgreSQL: autovacuum as the server has it (off: a warning naming the fix)', async (t) => {
   const problem = await pgProblem();
   if (problem !== null) {
     if (process.env.CI === 'true') t.fail(`PostgreSQL unreachable under CI: ${problem}`);
@@ -166,4 +166,12 @@ t.test('hub check on PostgreSQL: autovacuum as the server has it (off: a warning
   t.match(c.text(), /^warn\s+store\s+.*migration\(s\) pending/m, 'a new schema: migrations pending');
   if (setting === 'on') t.match(c.text(), /^ok\s+autovacuum\s+on/m);
   else t.match(c.text(), /^warn\s+autovacuum\s+off on this PostgreSQL server: the hub refreshes the statistics of its bulk tables itself.*set autovacuum = on/m);
+
+  // a node on PostgreSQL: the same line, and no statistics refresh of its own to mention
+  const nodeConfig = join(dir, 'node-pg.json');
+  writeFileSync(nodeConfig, JSON.stringify({ nodeId: '430100', dataDir: join(dir, 'node-pg'), listen: { host: '127.0.0.1', port: 0 }, databaseUrl: urlWithSchema(PG_URL, schema) }));
+  const n = capture();
+  t.equal(await main(['node', 'check', '--config', nodeConfig], n.io), 0, n.text());
+  if (setting === 'on') t.match(n.text(), /^ok\s+autovacuum\s+on/m);
+  else t.match(n.text(), /^warn\s+autovacuum\s+off on this PostgreSQL server: dead rows are not reclaimed and the planner statistics go stale as the tables grow; set autovacuum = on/m);
 });
