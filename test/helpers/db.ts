@@ -73,6 +73,18 @@ export function pgProblem(): Promise<string | null> {
 }
 
 /**
+ * Whether a PostgreSQL-only test may run: true when PostgreSQL answers; else under CI=true `t` fails
+ * (a PostgreSQL suite never skips there) and elsewhere the skip is noted.
+ */
+export async function pgReady(t: { fail(message: string): void; comment(message: string): void }): Promise<boolean> {
+  const problem = await pgProblem();
+  if (problem === null) return true;
+  if (process.env.CI === 'true') t.fail(`PostgreSQL unreachable under CI: ${problem}`);
+  else t.comment(`SKIPPED: PostgreSQL unreachable: ${problem}`);
+  return false;
+}
+
+/**
  * The engines a store suite must run on. With PostgreSQL down: under CI the returned pg engine
  * throws on open (the suite fails); elsewhere it is left out and a warning is printed.
  */

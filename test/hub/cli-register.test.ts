@@ -20,7 +20,7 @@ import { buildHub } from '../../hub/app.js';
 import { loadHubConfig } from '../../hub/config.js';
 import { migrateHub } from '../../hub/migrations.js';
 import { main } from '../../scripts/cli.js';
-import { PG_URL, pgProblem } from '../helpers/db.js';
+import { PG_URL, pgReady } from '../helpers/db.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hub-register-'));
 t.teardown(() => rmSync(root, { recursive: true, force: true }));
@@ -132,12 +132,7 @@ t.test('admin commands never create a hub store (SQLite)', async (t) => {
 });
 
 t.test('PostgreSQL hub: databaseUrl from the config file, never a stray SQLite store', async (t) => {
-  const problem = await pgProblem();
-  if (problem !== null) {
-    if (process.env.CI === 'true') t.fail(`PostgreSQL unreachable under CI: ${problem}`);
-    else t.comment(`SKIPPED: PostgreSQL unreachable: ${problem}`);
-    return;
-  }
+  if (!(await pgReady(t))) return;
   const schema = `t_${process.pid}_${randomBytes(4).toString('hex')}`;
   const empty = `${schema}_empty`;
   const admin = await connect(PG_URL, { poolMax: 1 });

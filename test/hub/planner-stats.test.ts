@@ -6,10 +6,8 @@
  * whether the hub ran ANALYZE.
  */
 import t, { type Test as Tap } from 'tap';
-import { connect } from '../../audit/knex-connect.js';
 import { BULK_TABLES, PLANNER_STATS_LOCK_KEY, plannerStats } from '../../hub/planner-stats.js';
-import { PG_URL, pgEngine, pgProblem } from '../helpers/db.js';
-import { randomBytes } from 'node:crypto';
+import { pgEngine, pgReady } from '../helpers/db.js';
 import { Writable } from 'node:stream';
 import type { ReceiptPayload } from '../../protocol/exchange.js';
 import { hubFixture, wire, type HubFixture, type TestNode } from './fixture.js';
@@ -20,11 +18,7 @@ const push = async (f: HubFixture, node: TestNode, n: number) => {
   return (await f.openAs<ReceiptPayload>(node, res.json)).payload;
 };
 
-const problem = await pgProblem();
-if (problem !== null) {
-  if (process.env.CI === 'true') t.fail(`PostgreSQL unreachable under CI: ${problem}`);
-  else t.comment(`SKIPPED: PostgreSQL unreachable: ${problem}`);
-} else {
+if (await pgReady(t)) {
   const reltuples = async (f: HubFixture) => {
     const r = (await f.hub.app.hubCtx.db.raw(`select reltuples from pg_class where oid = to_regclass('hub_records')`)) as { rows: { reltuples: number }[] };
     return Number(r.rows[0]!.reltuples);
@@ -58,12 +52,8 @@ if (problem !== null) {
 
   /** A schema of its own; `tables` makes empty hub bulk tables in it (else ANALYZE fails: 42P01). */
   const scratch = async (t: Tap, tables: boolean) => {
-    const schema = `t_${process.pid}_${randomBytes(4).toString('hex')}`;
-    const db = await connect(PG_URL, { schema, poolMax: 3 });
-    t.teardown(async () => {
-      await db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
-      await db.destroy();
-    });
+    const { db, close } = await pgEngine.open();
+    t.teardown(close);
     if (tables) for (const name of BULK_TABLES) await db.raw(`create table ${name} (id text primary key)`);
     return db;
   };

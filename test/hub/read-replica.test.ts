@@ -19,14 +19,10 @@ import { buildHubConfig } from '../../hub/config.js';
 import { HUB_MIGRATIONS_TABLE } from '../../hub/migrations.js';
 import { randomUscc, seededRng } from '../../protocol/identifiers.js';
 import { revokeNode } from '../../hub/enrolment-service.js';
-import { PG_URL, pgProblem, type Engine } from '../helpers/db.js';
+import { PG_URL, pgReady, type Engine } from '../helpers/db.js';
 import { hubFixture, wire, type HubFixture, type TestNode } from './fixture.js';
 
-const problem = await pgProblem();
-if (problem !== null) {
-  if (process.env.CI === 'true') t.fail(`PostgreSQL unreachable under CI: ${problem}`);
-  else t.comment(`SKIPPED: PostgreSQL unreachable: ${problem}`);
-} else {
+if (await pgReady(t)) {
   const push = async (f: HubFixture, node: TestNode, records: unknown[]) => {
     const res = await f.call(node.agent, 'POST', '/v1/batches', await f.sealFrom(node, 'batch', { records, withdrawals: [] }));
     if (res.status !== 200) throw new Error(`batch refused: ${res.json.code}`);

@@ -15,10 +15,8 @@ import { signCrl } from '../../certs/crl.js';
 import { buildSm2Crl, createSm2Ca } from '../../certs/sm2-x509.js';
 import { tlsServerOptions } from '../../certs/tls.js';
 import { issue, makeCa } from '../helpers/pki.js';
-import { randomBytes } from 'node:crypto';
-import { connect } from '../../audit/knex-connect.js';
 import { urlWithSchema } from '../../scripts/bench/bench-pg.js';
-import { PG_URL, pgProblem } from '../helpers/db.js';
+import { PG_URL, pgEngine, pgReady } from '../helpers/db.js';
 
 function capture() {
   const out: string[] = [];
@@ -144,18 +142,10 @@ t.test('hostile review L1: a node enrolled with an SM2 key: its SM2 CRL fetched,
 });
 
 t.test('hub check and node check on PostgreSQL: autovacuum as the server has it (off: a warning naming the fix)', async (t) => {
-  const problem = await pgProblem();
-  if (problem !== null) {
-    if (process.env.CI === 'true') t.fail(`PostgreSQL unreachable under CI: ${problem}`);
-    else t.comment(`SKIPPED: PostgreSQL unreachable: ${problem}`);
-    return;
-  }
-  const schema = `t_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const admin = await connect(PG_URL, { schema, poolMax: 1 }); // creates the schema
-  t.teardown(async () => {
-    await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
-    await admin.destroy();
-  });
+  if (!(await pgReady(t))) return;
+  const { db: admin, schema: s, close } = await pgEngine.open(); // a schema of its own, dropped after
+  const schema = s!;
+  t.teardown(close);
   const setting = ((await admin.raw('show autovacuum')) as { rows: { autovacuum: string }[] }).rows[0]!.autovacuum;
   const caDir = join(dir, 'hub-pg-ca');
   t.equal(await main(['ca', 'init', '--dir', caDir], capture().io), 0);
