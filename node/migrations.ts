@@ -205,6 +205,20 @@ const MIGRATIONS: Migration[] = [
   nodeQualityMigration,
   nodeQualityKeysMigration,
   atRestKeysMigration('node', '040_node_at_rest_keys'),
+  {
+    // What each receipt says the hub took (accepted, versioned, withdrawn record ids), kept in clear
+    // beside the sealed receipt: a batch rebuilt after its outbox rows were pruned
+    // (exchange/resync.ts) must not depend on a key the node may no longer hold.
+    name: '041_batch_receipt_items',
+    async up(db) {
+      await db.schema.alterTable('node_batches', (t) => {
+        t.text('receipt_items').nullable();
+      });
+    },
+    async down(db) {
+      await db.raw('alter table node_batches drop column receipt_items');
+    },
+  },
 ];
 
 export const nodeMigrationSource: Knex.MigrationSource<Migration> = {

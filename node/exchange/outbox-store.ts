@@ -33,6 +33,26 @@ export interface BatchRow {
 }
 
 type Row = Record<string, unknown>;
+
+/** What a receipt says the hub took: the record ids of its `accepted`, `versioned` and `withdrawn` lists (node_batches.receipt_items). */
+export interface ReceiptIds {
+  accepted: string[];
+  versioned: string[];
+  withdrawn: string[];
+}
+
+const isIds = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+/** receipt_items as stored, or null when absent or not of that shape. */
+export function receiptIdsOf(text: unknown): ReceiptIds | null {
+  if (typeof text !== 'string') return null;
+  try {
+    const v = JSON.parse(text) as Partial<ReceiptIds>;
+    return isIds(v.accepted) && isIds(v.versioned) && isIds(v.withdrawn) ? { accepted: v.accepted, versioned: v.versioned, withdrawn: v.withdrawn } : null;
+  } catch {
+    return null;
+  }
+}
 const O = 'node_outbox';
 const B = 'node_batches';
 const S = 'node_exchange_state';
@@ -182,12 +202,22 @@ export const outboxStore = {
   },
 
   /** Stores the receipt; false when the batch already had one (another process stored it first). */
-  async storeReceipt(db: Db, id: string, r: { status: 'accepted' | 'refused'; receipt: string | null; accepted: number; rejected: number; at: string; error?: string }): Promise<boolean> {
+  async storeReceipt(db: Db, id: string, r: { status: 'accepted' | 'refused'; receipt: string | null; items: ReceiptIds | null; accepted: number; rejected: number; at: string; error?: string }): Promise<boolean> {
     const n = await db(B)
       .where({ id })
       .whereIn('status', ['open', 'sent'])
-      .update({ status: r.status, receipt: r.receipt, accepted: r.accepted, rejected: r.rejected, receipt_at: r.at, last_error: r.error ?? null });
+      .update({ status: r.status, receipt: r.receipt, receipt_items: r.items ? JSON.stringify(r.items) : null, accepted: r.accepted, rejected: r.rejected, receipt_at: r.at, last_error: r.error ?? null });
     return n === 1;
+  },
+
+  /** Receipted batches whose receipt_items are not noted yet (stores from before the column), seq order. */
+  async receiptsWithoutItems(db: Db): Promise<{ id: string; seq: number; receipt: string }[]> {
+    const rows = (await db(B).select('id', 'seq', 'receipt').whereNotNull('receipt').whereNull('receipt_items').orderBy('seq')) as Row[];
+    return rows.map((r) => ({ id: String(r.id), seq: Number(r.seq), receipt: String(r.receipt) }));
+  },
+
+  async noteReceiptItems(db: Db, id: string, items: ReceiptIds): Promise<void> {
+    await db(B).where({ id }).whereNull('receipt_items').update({ receipt_items: JSON.stringify(items) });
   },
 
   /** Unbatched rows, and batches still waiting for a receipt. */

@@ -39,6 +39,8 @@ export interface RenewalDeps {
   log: Log;
   dataDir: string;
   renewAt: number;
+  /** Runs before the key files change (the sender notes what older stored receipts say while the keys that open them are held). */
+  beforeKeyChange?: () => Promise<unknown>;
 }
 
 const HOUR = 3_600_000;
@@ -57,6 +59,7 @@ export function createRenewal(deps: RenewalDeps) {
   }
 
   async function renewNow(signal?: AbortSignal): Promise<EnrollResponse> {
+    await deps.beforeKeyChange?.(); // before any key file (TLS or SM2) is replaced
     const old = identity.current();
     const kp = generateKeyPair(keyAlgorithmOf(old.keyPem)); // an RSA node stays RSA, an EC node EC
     // a node on the national suite renews its SM2 certificate with the TLS one (same register: it would be superseded otherwise)

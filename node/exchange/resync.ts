@@ -15,6 +15,7 @@
  */
 import type { Knex } from 'knex';
 import type { AuditWriter } from '../records-service.js';
+import { receiptIdsOf } from './outbox-store.js';
 
 /** The hub's last accepted seq from an ERR_OUT_OF_ORDER answer, when the answer carries one. */
 export function hubLastSeq(e: unknown): number | null {
@@ -69,7 +70,10 @@ export async function renumberAfter(db: Knex, audit: AuditWriter, nodeId: string
  * (outbox-store.ts items). The outbox rows of a receipted batch are pruned after the retention
  * period (node/exchange-retention.ts); a re-opened batch whose rows are gone gets them back from its
  * own stored receipt (accepted → 'record', versioned → 'version', withdrawn → 'withdrawal'; the
- * rejected ones were not taken the first time and are not sent again).
+ * rejected ones were not taken the first time and are not sent again): from the ids noted in
+ * node_batches.receipt_items when the receipt came, so no key is needed (the receipt is sealed to
+ * the node's key of that time, which two renewals later the node no longer holds); a batch from
+ * before that column is opened instead (renewal notes them before it replaces the key).
  *
  * What the node accepts from the hub, and what it reports:
  *  - `expected` must be a whole number ≥ 1 and below the seq the hub refused (else it is not a gap
@@ -137,15 +141,16 @@ const HUB_RESYNC_KEY = 'hub.resync.last';
 export async function reopenFrom(db: Knex, audit: AuditWriter, nodeId: string, expected: number, at: string, receiptItems: ReceiptItems): Promise<Reopened | null> {
   const floor = await cosignedFloor(db);
   return db.transaction(async (trx) => {
-    const rows = (await trx('node_batches').select('id', 'seq', 'receipt', 'records', 'withdrawals').whereIn('status', ['accepted', 'refused']).where('seq', '>=', expected).orderBy('seq')) as {
-      id: string; seq: number | string; receipt: string | null; records: number | string; withdrawals: number | string;
+    const rows = (await trx('node_batches').select('id', 'seq', 'receipt', 'receipt_items', 'records', 'withdrawals').whereIn('status', ['accepted', 'refused']).where('seq', '>=', expected).orderBy('seq')) as {
+      id: string; seq: number | string; receipt: string | null; receipt_items: string | null; records: number | string; withdrawals: number | string;
     }[];
     if (rows.length === 0) return null;
     for (const r of rows) {
       const held = (await trx('node_outbox').where({ batch_id: r.id }).count({ n: '*' }).first()) as { n: number | string } | undefined;
       if (Number(held?.n ?? 0) > 0 || r.receipt === null) continue;
-      // pruned after its receipt (exchange-retention.ts): the rows again, from what the hub took
-      const items = await receiptItems(String(r.id), Number(r.seq), r.receipt);
+      // pruned after its receipt (exchange-retention.ts): the rows again, from what the hub took —
+      // as noted when the receipt came (no key needed), else from the receipt itself
+      const items = receiptIdsOf(r.receipt_items) ?? (await receiptItems(String(r.id), Number(r.seq), r.receipt));
       const back = [
         ...items.accepted.map((id) => ({ record_id: id, kind: 'record' })),
         ...items.versioned.map((id) => ({ record_id: id, kind: 'version' })),

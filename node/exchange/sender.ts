@@ -104,7 +104,8 @@ export function createSender(deps: SenderDeps) {
     const at = clock().toISOString();
     const code = o.code ?? o.payload?.code;
     await db.transaction(async (trx) => {
-      const stored = await outboxStore.storeReceipt(trx, b.id, { status: o.status, receipt: o.receipt === undefined ? null : canonicalize(o.receipt), accepted, rejected, at, ...(code ? { error: code } : {}) });
+      const items = o.payload ? { accepted: o.payload.accepted, versioned: o.payload.versioned ?? [], withdrawn: o.payload.withdrawn } : null;
+      const stored = await outboxStore.storeReceipt(trx, b.id, { status: o.status, receipt: o.receipt === undefined ? null : canonicalize(o.receipt), items, accepted, rejected, at, ...(code ? { error: code } : {}) });
       if (stored) {
         const ev = o.receipt === undefined ? null : await keepEnvelope(trx, o.receipt, 'received', at);
         const evidence = ev ? ` receipt=${ev.header.id} digest=${ev.digest} batchDigest=${o.payload?.digest ?? '-'}` : '';
@@ -148,12 +149,35 @@ export function createSender(deps: SenderDeps) {
     return p;
   }
 
-  /** What a receipted batch's stored receipt says the hub took (its outbox rows again, after they were pruned). */
+  /**
+   * What a receipted batch's stored receipt says the hub took (its outbox rows again, after they
+   * were pruned), for a batch whose receipt_items were never noted: opened with the node's current
+   * or previous key.
+   */
   const receiptItems: ReceiptItems = async (batchId, seq, receipt) => {
     const b = { id: batchId, seq } as BatchRow;
     const p = await openReceipt(b, JSON.parse(receipt) as unknown);
     return { accepted: p.accepted, versioned: p.versioned ?? [], withdrawn: p.withdrawn };
   };
+
+  /**
+   * Notes receipt_items for every stored receipt that lacks them (a store from before the column),
+   * while the keys that open them are still held: renewal calls it before it replaces the key, as
+   * a receipt sealed to the key before the previous one no longer opens. One that does not open
+   * is left (logged by batch id and code only). Returns how many were noted.
+   */
+  async function noteReceiptItems(): Promise<number> {
+    let noted = 0;
+    for (const r of await outboxStore.receiptsWithoutItems(db)) {
+      try {
+        await outboxStore.noteReceiptItems(db, r.id, await receiptItems(r.id, r.seq, r.receipt));
+        noted++;
+      } catch (e) {
+        log.warn({ batch: r.id, seq: r.seq, code: (e as { code?: string }).code ?? 'Error' }, 'hub exchange: a stored receipt does not open; its batch cannot be rebuilt if the hub loses it');
+      }
+    }
+    return noted;
+  }
 
   /** Reads the batch's content from the outbox and seals it (ts = now; same id and seq every time). */
   async function prepare(b: BatchRow): Promise<Prepared> {
@@ -347,7 +371,7 @@ export function createSender(deps: SenderDeps) {
     }
   }
 
-  return { step, send, cutIfDue, openReceipt };
+  return { step, send, cutIfDue, openReceipt, noteReceiptItems };
 }
 
 export type Sender = ReturnType<typeof createSender>;

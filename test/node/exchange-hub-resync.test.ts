@@ -154,4 +154,42 @@ for (const engine of await engines()) {
     t.same(atHub(hub), [...ids].sort(), 'the pruned batch\'s record reached the hub again, once');
     t.same(hub.batches.get(lost)!.payload.records.map((r) => r.id), [ids[1]], 'under its own id, with its own record');
   });
+
+  t.test(`${engine.name}: a pruned batch is rebuilt after two key renewals (its receipt no longer opens)`, async (t) => {
+    const { hub, s, send } = await setup(t);
+    const ids = await send(1, 2);
+    const lost = (await s.db('node_batches').where({ seq: 2 }).first()).id as string;
+    await s.db('node_outbox').where({ batch_id: lost }).del();
+    await s.exchange.renewal.renewNow();
+    await s.exchange.renewal.renewNow(); // the key the receipt was sealed to is gone now
+    t.equal(hub.renewals, 2);
+    forget(hub, 1);
+    ids.push(...(await send(3)));
+    await s.exchange.sender.step();
+    t.same(await batches(s), [[1, 'accepted'], [2, 'accepted'], [3, 'accepted']], 'the outbox is not stalled');
+    t.same(hub.batches.get(lost)!.payload.records.map((r) => r.id), [ids[1]], 'the lost batch again, with its own record');
+    t.same(atHub(hub), [...ids].sort(), 'each record once');
+  });
+
+  t.test(`${engine.name}: a renewal first notes what each older stored receipt says (receipts from before the receipt_items column)`, async (t) => {
+    const { hub, s, send } = await setup(t);
+    const ids = await send(1, 2);
+    await s.db('node_batches').update({ receipt_items: null }); // as a store upgraded from a version without the column
+    const lost = (await s.db('node_batches').where({ seq: 2 }).first()).id as string;
+    await s.db('node_outbox').where({ batch_id: lost }).del();
+    await s.exchange.renewal.renewNow();
+    t.same(JSON.parse((await s.db('node_batches').where({ seq: 2 }).first()).receipt_items), { accepted: [ids[1]], versioned: [], withdrawn: [] }, 'noted before the key changed');
+    t.same(JSON.parse((await s.db('node_batches').where({ seq: 1 }).first()).receipt_items), { accepted: [ids[0]], versioned: [], withdrawn: [] });
+    await s.db('node_batches').where({ seq: 1 }).update({ receipt_items: null, receipt: '{"not":"a receipt"}' });
+    await s.exchange.renewal.renewNow(); // a receipt that does not open is left as it is; the renewal goes on
+    t.equal(hub.renewals, 2);
+    t.equal((await s.db('node_batches').where({ seq: 1 }).first()).receipt_items, null);
+    await s.db('node_batches').where({ seq: 1 }).update({ receipt_items: JSON.stringify({ accepted: [ids[0]], versioned: [], withdrawn: [] }) });
+    await s.exchange.renewal.renewNow();
+    forget(hub, 1);
+    ids.push(...(await send(3)));
+    await s.exchange.sender.step();
+    t.same(await batches(s), [[1, 'accepted'], [2, 'accepted'], [3, 'accepted']]);
+    t.same(atHub(hub), [...ids].sort(), 'each record once');
+  });
 }
