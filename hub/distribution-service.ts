@@ -21,6 +21,8 @@ import type { Peer } from './client-check.js';
 import type { HubDeps } from './context.js';
 import { envelopesStore } from './envelopes-store.js';
 import { feedCursorsStore } from './feed-cursors-store.js';
+import { feedMark } from './feed-mark.js';
+import { protocolError } from '../protocol/errors.js';
 import { keepSent } from './evidence-log.js';
 import { nodesStore } from './nodes-store.js';
 import { recordsStore, type DistributionJoined } from './records-store.js';
@@ -31,7 +33,8 @@ export const DEFAULT_DISTRIBUTION_LIMIT = 1000;
 const SEEN_EVERY_MS = 30_000;
 
 export interface DistributionService {
-  feed(peer: Peer, o: { after: number; limit?: number }): Promise<{ envelope: Envelope; payload: DistributionPayload }>;
+  /** `mark`: the one the hub gave with `next` = `after` (ERR_FEED_DIVERGED when the row at `after` is no longer that one); `limit` 0 only checks it. */
+  feed(peer: Peer, o: { after: number; limit?: number; mark?: string }): Promise<{ envelope: Envelope; payload: DistributionPayload }>;
 }
 
 /** The item a feed row becomes for a node of `grade`, served at `now`; null when the hub holds no such record. */
@@ -52,7 +55,15 @@ export function distributionService(deps: HubDeps): DistributionService {
   return {
     async feed(peer, o) {
       const limit = Math.min(o.limit ?? DEFAULT_DISTRIBUTION_LIMIT, MAX_DISTRIBUTION_ITEMS);
-      const rows = await recordsStore.feed(deps.db, { after: o.after, limit: limit + 1, excludeNode: peer.nodeId, classes: receivableClasses(peer.grade) });
+      if (o.mark !== undefined && o.after > 0) {
+        const row = await recordsStore.feedRowAt(deps.db, o.after);
+        if (row === null || feedMark(row) !== o.mark) {
+          // audited as batch.gap is: the node's evidence that this store went back in time, on the hub's side too
+          await deps.audit.record({ action: 'distribution.diverged', actor: `node:${peer.nodeId}`, actorNode: peer.nodeId, object: `cursor ${o.after}`, outcome: 'failure', reason: `ERR_FEED_DIVERGED after=${o.after} row=${row === null ? 'none' : 'other'}` });
+          throw protocolError('ERR_FEED_DIVERGED', `the feed row at cursor ${o.after} is not the one marked when it was served: this hub's store went back in time (a restore or a failover); look for an earlier cursor whose mark still matches`, { after: o.after });
+        }
+      }
+      const rows = limit === 0 ? [] : await recordsStore.feed(deps.db, { after: o.after, limit: limit + 1, excludeNode: peer.nodeId, classes: receivableClasses(peer.grade) });
       const more = rows.length > limit;
       const now = deps.clock();
       const at = now.toISOString();
@@ -61,8 +72,10 @@ export function distributionService(deps: HubDeps): DistributionService {
         const item = feedItem(r, peer.grade, now);
         if (item) items.push(item);
       }
-      const next = rows.length === 0 ? o.after : rows[Math.min(rows.length, limit) - 1]!.cursor;
-      const payload: DistributionPayload = { items, next, more };
+      const last = rows.length === 0 ? undefined : rows[Math.min(rows.length, limit) - 1]!;
+      const next = last === undefined ? o.after : last.cursor;
+      // the mark of the row at `next`, for the node to send back with after=next (hub/feed-mark.ts)
+      const payload: DistributionPayload = last === undefined ? { items, next, more } : { items, next, more, mark: feedMark({ ...last, recordId: last.recordId, createdAt: last.createdAt }) };
       const sealFor = (seq: number) => seal({ type: 'distribution', from: HUB_NODE_ID, to: peer.nodeId, seq, payload, ...answerKeys(deps, peer), suites: deps.config.suites });
       // the node asks from `after`: everything up to it has reached it (the feed lag in /metrics)
       const moved = cursors.get(peer.nodeId) !== o.after;

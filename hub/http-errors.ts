@@ -45,6 +45,7 @@ export const HUB_HTTP_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ERR_REPLAY: 409,
   ERR_OUT_OF_ORDER: 409,
   ERR_SEQUENCE_GAP: 409,
+  ERR_FEED_DIVERGED: 409,
   ERR_STALE_TIMESTAMP: 400,
   ERR_CLASSIFICATION_DENIED: 403,
   // enrolment and renewal (certs/)

@@ -142,6 +142,12 @@ export const recordsStore = {
     await chunked(db, rows, DIST_COLS, 'insert into hub_distributions', '', (d) => [d.kind, d.sourceNode, d.recordId, d.classification, d.reason, d.at, d.createdAt]);
   },
 
+  /** The feed row at `cursor` as its mark is derived (hub/feed-mark.ts), or null when there is none. */
+  async feedRowAt(db: Db, cursor: number): Promise<{ cursor: number; kind: string; sourceNode: string; recordId: string; createdAt: string } | null> {
+    const r = (await db('hub_distributions').where({ cursor }).first('cursor', 'kind', 'source_node', 'record_id', 'created_at')) as Row | undefined;
+    return r ? { cursor: Number(r.cursor), kind: r.kind === 'withdrawal' ? 'withdrawal' : 'record', sourceNode: String(r.source_node), recordId: String(r.record_id), createdAt: String(r.created_at) } : null;
+  },
+
   /**
    * Feed rows after `after` from other nodes, queued with a class in `classes` (a class the reader
    * may have been sent), each joined with the record as it is now. Deciding what to serve is the

@@ -80,6 +80,17 @@ export const distributionsQuery = {
   },
 } as const;
 
+/** GET /v1/distributions: the notices' query plus `mark` (the feed mark the node holds for `after`) and limit 0 (a probe: the mark checked, no items). */
+export const distributionsFeedQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ...distributionsQuery.properties,
+    limit: { type: 'integer', minimum: 0, maximum: MAX_DISTRIBUTION_ITEMS, default: 1000, description: 'most items in the answer (0: only check `mark`)' },
+    mark: { type: 'string', pattern: '^[0-9a-f]{16}$', description: 'the `mark` the hub gave with `next` = `after`: the hub answers ERR_FEED_DIVERGED when its feed row at `after` is no longer that one' },
+  },
+} as const;
+
 export const witnessStateResponse = {
   type: 'object',
   required: ['nodeId', 'treeSize', 'rootHash', 'cosignedAt'],

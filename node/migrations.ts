@@ -219,6 +219,21 @@ const MIGRATIONS: Migration[] = [
       await db.raw('alter table node_batches drop column receipt_items');
     },
   },
+  {
+    // The hub's feed mark of each cursor this node applied a distribution page up to
+    // (exchange/puller.ts): sent back with the next pull, and searched when the hub's feed diverged.
+    name: '042_feed_marks',
+    async up(db) {
+      await db.schema.createTable('node_feed_marks', (t) => {
+        t.bigInteger('cursor').primary();
+        t.string('mark', 16).notNullable();
+        t.string('at', 30).notNullable();
+      });
+    },
+    async down(db) {
+      await db.schema.dropTableIfExists('node_feed_marks');
+    },
+  },
 ];
 
 export const nodeMigrationSource: Knex.MigrationSource<Migration> = {

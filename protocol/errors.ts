@@ -74,6 +74,7 @@ export const PROTOCOL_ERRORS = {
   ERR_REPLAY: 'envelope id has been seen before',
   ERR_OUT_OF_ORDER: "envelope seq is not above the sender's last accepted seq",
   ERR_SEQUENCE_GAP: "envelope seq skips ahead of the sender's next expected seq",
+  ERR_FEED_DIVERGED: "the distribution feed row at the node's cursor is not the one the hub marked when it served it (the hub's store went back in time)",
   ERR_STALE_TIMESTAMP: 'envelope timestamp is outside the accepted time window',
   ERR_CATALOG_INVALID: 'province catalog document is malformed or describes a type the catalog cannot hold',
   ERR_CATALOG_TOO_LARGE: 'province catalog document is larger than allowed',

@@ -188,6 +188,13 @@ export interface DistributionPayload {
   next: number;
   /** True when more items wait beyond `next`. */
   more: boolean;
+  /**
+   * Feed mark (1.1, optional; docs/protocol.md "Distribution feed marks"): an opaque token (16
+   * lowercase hex) naming the feed row at `next`, given when the page has items. The node sends it
+   * back as `mark` with `after=next`; a hub whose row there is no longer that one answers
+   * ERR_FEED_DIVERGED. A receiver that does not use marks ignores it.
+   */
+  mark?: string;
 }
 
 // ---------------------------------------------------------------- query / query-answer

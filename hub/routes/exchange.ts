@@ -10,7 +10,7 @@ import type { HubContext } from '../route-context.js';
 import { checkClient, type Peer } from '../client-check.js';
 import { peerSm2Cert, SM2_CERT_HEADER } from '../answer-keys.js';
 import { witnessRoutes } from './witness.js';
-import { distributionsQuery, enrollResponse, envelopeSchema, mtlsErrors, renewBody } from '../schemas.js';
+import { distributionsFeedQuery, distributionsQuery, enrollResponse, envelopeSchema, mtlsErrors, renewBody } from '../schemas.js';
 
 function peerOf(request: FastifyRequest): Peer {
   return request.peer!;
@@ -34,9 +34,9 @@ export async function envelopeRoutes(app: FastifyInstance, opts: { ctx: HubConte
 
   app.post(EXCHANGE_ROUTES.queries, post, async (request) => ctx.queries.answer(peerOf(request), String(request.body ?? '')));
 
-  app.get(EXCHANGE_ROUTES.distributions, { schema: { querystring: distributionsQuery, response: { 200: envelopeSchema, ...mtlsErrors } } }, async (request) => {
-    const q = request.query as { after: number; limit: number };
-    return (await ctx.distributions.feed(peerOf(request), { after: q.after, limit: q.limit })).envelope;
+  app.get(EXCHANGE_ROUTES.distributions, { schema: { querystring: distributionsFeedQuery, response: { 200: envelopeSchema, ...mtlsErrors } } }, async (request) => {
+    const q = request.query as { after: number; limit: number; mark?: string };
+    return (await ctx.distributions.feed(peerOf(request), { after: q.after, limit: q.limit, ...(q.mark !== undefined ? { mark: q.mark } : {}) })).envelope;
   });
 
   app.post(NOTICE_ROUTES.notices, post, async (request) => ctx.notices.receive(peerOf(request), String(request.body ?? '')));

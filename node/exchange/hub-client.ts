@@ -60,7 +60,8 @@ export interface HubClient {
   enroll(req: EnrollRequest, signal?: AbortSignal): Promise<EnrollResponse>;
   renew(req: RenewRequest, signal?: AbortSignal): Promise<EnrollResponse>;
   postBatch(envelope: Envelope, signal?: AbortSignal): Promise<unknown>;
-  getDistributions(after: number, limit: number, signal?: AbortSignal): Promise<unknown>;
+  /** `mark`: the feed mark the hub gave with `next` = `after` (ERR_FEED_DIVERGED when its feed row there changed); limit 0 only checks it. */
+  getDistributions(after: number, limit: number, signal?: AbortSignal, mark?: string): Promise<unknown>;
   postQuery(envelope: Envelope, signal?: AbortSignal): Promise<unknown>;
   /** With `before` (ISO): also WitnessState.resetFrom, the largest head the hub cosigned before that time. */
   getWitnessState(signal?: AbortSignal, before?: string): Promise<WitnessState>;
@@ -283,7 +284,7 @@ export function createHubClient(opts: HubClientOptions): HubClient {
     enroll: (req, signal) => call('POST', EXCHANGE_ROUTES.enroll, req, signal),
     renew: (req, signal) => call('POST', EXCHANGE_ROUTES.renew, req, signal),
     postBatch: (env, signal) => call('POST', EXCHANGE_ROUTES.batches, env, signal, true),
-    getDistributions: (after, limit, signal) => call('GET', `${EXCHANGE_ROUTES.distributions}?after=${after}&limit=${limit}`, undefined, signal, true),
+    getDistributions: (after, limit, signal, mark) => call('GET', `${EXCHANGE_ROUTES.distributions}?after=${after}&limit=${limit}${mark !== undefined ? `&mark=${encodeURIComponent(mark)}` : ''}`, undefined, signal, true),
     postQuery: (env, signal) => call('POST', EXCHANGE_ROUTES.queries, env, signal, true),
     getWitnessState: (signal, before) => call('GET', before ? `${EXCHANGE_ROUTES.checkpointLatest}?before=${encodeURIComponent(before)}` : EXCHANGE_ROUTES.checkpointLatest, undefined, signal),
     postCheckpoint: (env, signal) => call('POST', EXCHANGE_ROUTES.checkpoints, env, signal),

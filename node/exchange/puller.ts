@@ -17,7 +17,7 @@ import { nodeError } from '../errors.js';
 import type { AuditWriter } from '../records-service.js';
 import { recordsStore, WITHDRAW_REASONS, type StoredRecord, type WithdrawReason } from '../records-store.js';
 import { ensureCatalogFor, type CatalogSync } from './catalog-sync.js';
-import type { HubClient } from './hub-client.js';
+import { HubError, type HubClient } from './hub-client.js';
 import { openFromHub } from './hub-envelopes.js';
 import type { ExchangeIdentity } from './identity.js';
 import type { Log } from './loop.js';
@@ -28,6 +28,9 @@ import { replaceKept } from '../record-versions.js';
 import { fromWire } from './wire.js';
 
 export const CURSOR_KEY = 'inbox.cursor';
+/** The hub's feed marks of the cursors this node applied pages up to (migration 042). */
+const MARKS = 'node_feed_marks';
+const MARK = /^[0-9a-f]{16}$/;
 /** Items asked for per request (the hub caps it at MAX_DISTRIBUTION_ITEMS). */
 export const PULL_LIMIT = 1000;
 
@@ -65,8 +68,18 @@ export function createPuller(deps: PullerDeps) {
     return Number((await outboxStore.getState(db, CURSOR_KEY)) ?? 0);
   }
 
-  /** Applies the items of one distribution envelope and moves the cursor to `next`, all in one transaction. */
-  async function apply(envelopeId: string, items: DistributionItem[], next: number, evidence?: EnvelopeEvidence): Promise<ApplyResult> {
+  /** The hub's feed mark for `at`, when this node holds one (the hub gave it with a page ending there). */
+  async function markAt(at: number): Promise<string | undefined> {
+    if (at <= 0) return undefined;
+    const r = (await db(MARKS).where({ cursor: at }).first('mark')) as { mark: string } | undefined;
+    return r?.mark;
+  }
+
+  /**
+   * Applies the items of one distribution envelope and moves the cursor to `next`, all in one
+   * transaction, with the hub's mark of `next` when it gave one.
+   */
+  async function apply(envelopeId: string, items: DistributionItem[], next: number, evidence?: EnvelopeEvidence, mark?: string): Promise<ApplyResult> {
     const today = todayInChina(clock());
     const at = clock().toISOString();
     return db.transaction(async (trx) => {
@@ -117,6 +130,7 @@ export function createPuller(deps: PullerDeps) {
         withdrawals++;
       }
       await outboxStore.setState(trx, CURSOR_KEY, String(next), at);
+      if (mark !== undefined && next > 0) await trx(MARKS).insert({ cursor: next, mark, at }).onConflict('cursor').merge(['mark', 'at']);
       if (evidence) await keepEvidence(trx, evidence);
       // audit entries last: the audit lock is taken after every database lock (audit/log.ts)
       for (const e of events) await audit.recordIn(trx, e);
@@ -128,17 +142,78 @@ export function createPuller(deps: PullerDeps) {
     });
   }
 
-  /** One request: pull after the cursor and apply. Returns the result, or null when nothing was new. */
-  async function pullOnce(signal?: AbortSignal): Promise<(ApplyResult & { more: boolean }) | null> {
-    const after = await cursor();
-    const raw = await deps.client().getDistributions(after, PULL_LIMIT, signal);
+  /** Opens a distribution answer from the hub and checks its shape. */
+  async function openDistribution(raw: unknown, after: number) {
     const opened = await openFromHub<unknown>(raw, 'distribution', identity, { now: clock(), fresh: true });
     const p = opened.payload;
     if (!isDistribution(p)) throw nodeError('ERR_HUB_ANSWER_INVALID', 'the distribution payload does not have the distribution shape');
     if (p.next < after) throw nodeError('ERR_HUB_ANSWER_INVALID', `the hub's next cursor ${p.next} is behind ${after}`, { after, next: p.next });
+    return { opened, p };
+  }
+
+  /** True when the hub still holds, at `a.cursor`, the feed row it marked `a.mark` (a probe: limit 0, no items). */
+  async function stillHeld(a: { cursor: number; mark: string }, signal?: AbortSignal): Promise<boolean> {
+    try {
+      await openDistribution(await deps.client().getDistributions(a.cursor, 0, signal, a.mark), a.cursor);
+      return true;
+    } catch (e) {
+      if (e instanceof HubError && e.code === 'ERR_FEED_DIVERGED') return false;
+      throw e;
+    }
+  }
+
+  /**
+   * The hub's feed no longer holds, at this node's cursor, the row it served there: its store went
+   * back in time, and cursors up to `after` may now name rows this node never received. Finds the
+   * highest cursor below `after` whose mark the hub still matches (a binary search over the marks
+   * held: a store that went back lost a suffix of its feed, so the marks that match are the lower
+   * ones), moves the cursor back there (0 when none matches) and drops the marks above it, audited
+   * as 'distribution.rewind' (a failure: the hub lost feed rows it had served). Items received
+   * again are skipped (apply is idempotent); rows the hub queued after the rollback arrive.
+   */
+  async function rewind(after: number, signal?: AbortSignal): Promise<number> {
+    const marks = ((await db(MARKS).where('cursor', '<', after).orderBy('cursor').select('cursor', 'mark')) as { cursor: number | string; mark: string }[]).map((m) => ({ cursor: Number(m.cursor), mark: String(m.mark) }));
+    let lo = 0;
+    let hi = marks.length - 1;
+    let to = 0;
+    let probes = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      probes++;
+      if (await stillHeld(marks[mid]!, signal)) {
+        to = marks[mid]!.cursor;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    const at = clock().toISOString();
+    await db.transaction(async (trx) => {
+      await outboxStore.setState(trx, CURSOR_KEY, String(to), at);
+      await trx(MARKS).where('cursor', '>', to).del();
+      await audit.recordIn(trx, {
+        actor: 'node:430000', actorNode: '430000', action: 'distribution.rewind', object: `cursor ${after}→${to}`, outcome: 'failure',
+        reason: `ERR_FEED_DIVERGED from=${after} to=${to} probes=${probes}: the hub's feed no longer holds what this node applied up to cursor ${after} (its store went back in time); pulling again from ${to}`,
+      });
+    });
+    log.error({ code: 'ERR_FEED_DIVERGED', from: after, to, probes }, "hub exchange: the hub's distribution feed went back in time; pulling again from an earlier cursor");
+    return to;
+  }
+
+  /** One request: pull after the cursor and apply. Returns the result, or null when nothing was new. */
+  async function pullOnce(signal?: AbortSignal): Promise<(ApplyResult & { more: boolean }) | null> {
+    const after = await cursor();
+    const mark = await markAt(after);
+    let raw: unknown;
+    try {
+      raw = await deps.client().getDistributions(after, PULL_LIMIT, signal, mark);
+    } catch (e) {
+      if (!(mark !== undefined && e instanceof HubError && e.code === 'ERR_FEED_DIVERGED')) throw e;
+      return { cursor: await rewind(after, signal), records: 0, versions: 0, withdrawals: 0, skipped: 0, more: true };
+    }
+    const { opened, p } = await openDistribution(raw, after);
     if (p.items.length === 0 && p.next === after) return null;
     await ensureCatalogFor(p.items, deps.catalog, signal);
-    const r = await apply(opened.header.id, p.items, p.next, evidenceFrom(opened.header, opened.digest, opened.sig, 'received', clock().toISOString()));
+    const mk = typeof p.mark === 'string' && MARK.test(p.mark) && p.next > after ? p.mark : undefined;
+    const r = await apply(opened.header.id, p.items, p.next, evidenceFrom(opened.header, opened.digest, opened.sig, 'received', clock().toISOString()), mk);
     log.info({ envelope: opened.header.id, ...r }, 'hub exchange: distribution applied');
     return { ...r, more: p.more };
   }

@@ -12,11 +12,9 @@
  * the hub's rolled-back audit log (a failed 'hub.checkpoint.cosign'), the security event it is,
  * while the restored hub goes on cosigning the node's own log from the older head it still has.
  */
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import type { Test } from 'tap';
 import type { Knex } from 'knex';
@@ -24,68 +22,13 @@ import { exampleRecord } from '../../protocol/catalog.js';
 import { initCaDir } from '../../certs/ca-dir.js';
 import { buildHubConfig, makeToken, startHub, type RunningHub } from '../../hub/index.js';
 import { enrollNode } from '../../node/exchange/enroll.js';
-import { connect } from '../../audit/knex-connect.js';
 import { PG_URL, pgProblem } from '../helpers/db.js';
+import { pgStore, sqliteStore, type HubStore } from './hub-store-copy.js';
 import { eventually, nodeApp, type NodeApp } from './exchange-fixture.js';
 
 const FAST = { pollIntervalMs: 100, batchMaxAgeMs: 20, checkpointIntervalMs: 500 };
 const rec = (n: number) => ({ type: 'CF', fields: { ...exampleRecord('CF').fields, decisionNo: `省测回滚〔2026〕${n}号` } });
 const count = async (q: Knex.QueryBuilder): Promise<number> => Number(((await q.count({ n: '*' })) as { n: number | string }[])[0]!.n);
-
-/** How the hub's store is copied while the hub runs, and put back with the hub stopped. */
-interface HubStore {
-  name: string;
-  open(): Promise<Knex>;
-  copy(db: Knex): Promise<void>;
-  /** Puts the copy back (the hub stopped, `db` destroyed) and opens the store again. */
-  restore(): Promise<Knex>;
-  drop(db: Knex): Promise<void>;
-}
-
-function sqliteStore(dir: string): HubStore {
-  const file = join(dir, 'hub', 'hub.sqlite');
-  const copy = join(dir, 'hub-copy.sqlite');
-  return {
-    name: 'SQLite (file copy)',
-    open: () => connect(file),
-    async copy(db) {
-      await db.raw('VACUUM INTO ?', [copy]); // a consistent copy of the running store, WAL included
-    },
-    async restore() {
-      for (const f of [`${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
-      copyFileSync(copy, file);
-      return connect(file);
-    },
-    drop: (db) => db.destroy(),
-  };
-}
-
-function pgStore(dir: string): HubStore {
-  const schema = `t_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const dump = join(dir, 'hub.pgdump');
-  const open = () => connect(PG_URL, { schema, poolMax: 4 });
-  return {
-    name: 'PostgreSQL (schema dump/restore)',
-    open,
-    async copy() {
-      execFileSync('pg_dump', ['--format=custom', '--no-owner', `--schema=${schema}`, `--file=${dump}`, PG_URL], { stdio: ['ignore', 'ignore', 'pipe'] });
-    },
-    async restore() {
-      const admin = await connect(PG_URL, { poolMax: 1 });
-      try {
-        await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
-      } finally {
-        await admin.destroy();
-      }
-      execFileSync('pg_restore', ['--no-owner', `--dbname=${PG_URL}`, dump], { stdio: ['ignore', 'ignore', 'pipe'] });
-      return open();
-    },
-    async drop(db) {
-      await db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
-      await db.destroy();
-    },
-  };
-}
 
 async function scenario(t: Test, make: (dir: string) => HubStore): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'hub-restore-'));

@@ -1,0 +1,114 @@
+/**
+ * The node's side of feed marks (node/exchange/puller.ts), against a stubbed hub client on both
+ * engines: the mark held for the cursor is sent with each pull (none when the hub never gave one);
+ * a mark the hub gives is kept with its cursor, a malformed one ignored; on ERR_FEED_DIVERGED the
+ * node searches its marks for the highest cursor the hub still holds (limit-0 probes), moves back
+ * there (0 when none holds), drops the marks above, and audits 'distribution.rewind'; a probe that
+ * fails otherwise leaves cursor and marks as they were.
+ */
+import t from 'tap';
+import { seal } from '../../protocol/seal.js';
+import { HubError } from '../../node/exchange/hub-client.js';
+import { CURSOR_KEY } from '../../node/exchange/puller.js';
+import { outboxStore } from '../../node/exchange/outbox-store.js';
+import { engines } from '../helpers/db.js';
+import { makeCa } from '../helpers/pki.js';
+import { startFakeHub } from './exchange-fake-hub.js';
+import { exchangeSetup } from './exchange-fixture.js';
+
+const M = (n: number) => n.toString(16).padStart(16, '0');
+
+for (const engine of await engines()) {
+  const setup = async (t: Parameters<typeof exchangeSetup>[0]) => {
+    const ca = makeCa();
+    const hub = await startFakeHub(ca);
+    t.teardown(() => hub.close());
+    const s = await exchangeSetup(t, { engine, ca, hubUrl: hub.url, hubCertPem: hub.identity.certPem });
+    const me = s.exchange.identity.current();
+    let seq = 0;
+    const answer = (payload: unknown) => seal({ type: 'distribution', from: '430000', to: '430100', seq: ++seq, payload, sender: { keyPem: hub.identity.keyPem, certPem: hub.identity.certPem }, recipientCertPem: me.certPem });
+    const calls: { after: number; limit: number; mark: string | undefined }[] = [];
+    const client = s.exchange.client();
+    const at = new Date().toISOString();
+    const hold = async (cursor: number, marks: number[]) => {
+      await outboxStore.setState(s.db, CURSOR_KEY, String(cursor), at);
+      for (const c of marks) await s.db('node_feed_marks').insert({ cursor: c, mark: M(c), at });
+    };
+    return { s, client, calls, answer, hold };
+  };
+  const diverged = () => new HubError('ERR_FEED_DIVERGED', 'diverged', { after: 0 }, 409);
+
+  t.test(`${engine.name}: the mark is sent back, kept when given, ignored when malformed`, async (t) => {
+    const { s, client, calls, answer } = await setup(t);
+    let next: { next: number; mark?: unknown } = { next: 3, mark: M(3) };
+    client.getDistributions = async (after, limit, _signal, mark) => {
+      calls.push({ after, limit, mark });
+      return answer({ items: [], more: false, ...next });
+    };
+    await s.exchange.puller.pullOnce();
+    t.same(calls[0], { after: 0, limit: 1000, mark: undefined }, 'cursor 0: no mark');
+    t.same((await s.db('node_feed_marks')).map((r: { cursor: number | string; mark: string }) => [Number(r.cursor), r.mark]), [[3, M(3)]]);
+    next = { next: 5, mark: 'NOT-A-MARK' };
+    await s.exchange.puller.pullOnce();
+    t.same(calls[1], { after: 3, limit: 1000, mark: M(3) }, 'the mark of the cursor asked from');
+    next = { next: 7 };
+    await s.exchange.puller.pullOnce();
+    t.same(calls[2], { after: 5, limit: 1000, mark: undefined }, 'no mark held for 5 (malformed): none sent');
+    t.same((await s.db('node_feed_marks')).map((r: { cursor: number | string }) => Number(r.cursor)), [3]);
+  });
+
+  t.test(`${engine.name}: diverged → back to the highest cursor still held, marks above dropped, audited`, async (t) => {
+    const { s, client, calls, answer, hold } = await setup(t);
+    await hold(50, [10, 20, 30, 40, 50]);
+    client.getDistributions = async (after, limit, _signal, mark) => {
+      calls.push({ after, limit, mark });
+      if (limit > 0 || after > 20) throw diverged();
+      return answer({ items: [], next: after, more: false });
+    };
+    const r = await s.exchange.puller.pullOnce();
+    t.same(r, { cursor: 20, records: 0, versions: 0, withdrawals: 0, skipped: 0, more: true }, 'the loop pulls again at once');
+    t.equal(await s.exchange.puller.cursor(), 20);
+    t.ok(calls.slice(1).every((c) => c.limit === 0 && c.mark === M(c.after)), 'probes: limit 0 with the mark of each cursor tried');
+    t.same((await s.db('node_feed_marks').orderBy('cursor')).map((r: { cursor: number | string }) => Number(r.cursor)), [10, 20]);
+    const a = await s.db('audit_log').where({ action: 'distribution.rewind' });
+    t.equal(a.length, 1);
+    t.same([a[0].outcome, a[0].object], ['failure', 'cursor 50→20']);
+    t.match(a[0].reason, new RegExp(`^ERR_FEED_DIVERGED from=50 to=20 probes=${calls.length - 1}: `));
+  });
+
+  t.test(`${engine.name}: no mark held anywhere → back to 0`, async (t) => {
+    const { s, client, hold } = await setup(t);
+    await hold(40, [10, 20, 30, 40]);
+    client.getDistributions = async () => {
+      throw diverged();
+    };
+    t.equal((await s.exchange.puller.pullOnce())!.cursor, 0);
+    t.equal(await s.exchange.puller.cursor(), 0);
+    t.equal((await s.db('node_feed_marks')).length, 0);
+  });
+
+  t.test(`${engine.name}: a probe that fails otherwise changes nothing (the next round searches again)`, async (t) => {
+    const { s, client, hold } = await setup(t);
+    await hold(40, [10, 20, 30, 40]);
+    client.getDistributions = async (_after, limit) => {
+      if (limit > 0) throw diverged();
+      throw new HubError('ERR_HUB_UNAVAILABLE', 'connection refused', undefined, 0);
+    };
+    await t.rejects(s.exchange.puller.pullOnce(), { code: 'ERR_HUB_UNAVAILABLE' });
+    t.equal(await s.exchange.puller.cursor(), 40);
+    t.equal((await s.db('node_feed_marks')).length, 4);
+    t.equal((await s.db('audit_log').where({ action: 'distribution.rewind' })).length, 0);
+  });
+
+  t.test(`${engine.name}: ERR_FEED_DIVERGED without a mark sent is an ordinary error (no search)`, async (t) => {
+    const { s, client, calls, hold } = await setup(t);
+    await hold(40, []);
+    client.getDistributions = async (after, limit, _signal, mark) => {
+      calls.push({ after, limit, mark });
+      throw diverged();
+    };
+    await t.rejects(s.exchange.puller.pullOnce(), { code: 'ERR_FEED_DIVERGED' });
+    t.equal(calls.length, 1);
+    t.equal(await s.exchange.puller.cursor(), 40);
+  });
+}
