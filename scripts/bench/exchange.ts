@@ -36,6 +36,7 @@ import { attachKeyring, startAtRest } from '../../server/at-rest-store.js';
 import { Federation, waitFor } from '../demo/federation.js';
 import { sampleRecord } from '../demo/sample-data.js';
 import { benchSchema, dropSchema, urlWithSchema } from './bench-pg.js';
+import { fill } from './hub-fill.js';
 import { naiveServerArgs, spawnServer } from './child.js';
 import type { NaiveServerConfig } from './naive-server.js';
 import { median, type BenchResult, type Scenario } from './scenario.js';
@@ -116,6 +117,8 @@ export interface ExchangeRun {
   pgUrl?: string;
   /** Also the raw parts of a query: mTLS round trip and the hub store's lookup. */
   raw?: boolean;
+  /** PostgreSQL only: before the queries, fill the hub's hub_records with filler rows up to this many (scripts/bench/hub-fill.ts). */
+  fillTo?: number;
   log: (line: string) => void;
 }
 
@@ -162,6 +165,8 @@ export interface ExchangeFigures {
   lookup?: number;
   /** The naive query's times (with `raw`, SQLite hub). */
   naiveTimes?: number[];
+  /** Seconds spent filling hub_records to `fillTo` (PostgreSQL). */
+  filledS?: number;
 }
 
 /**
@@ -212,6 +217,13 @@ export async function runExchange(o: ExchangeRun): Promise<ExchangeFigures> {
       if (!pgAdmin) await hubDb.destroy();
     }
     const subjectAt = (i: number) => subjects[(i * 104729) % subjects.length]!;
+    if (pgAdmin && o.fillTo !== undefined && o.fillTo > n) {
+      const t0 = Date.now();
+      log(`exchange: filling the hub's hub_records to ${o.fillTo.toLocaleString('en-US')} rows before the queries`);
+      await fill(pgAdmin, schema!, o.fillTo - n, log);
+      out.filledS = (Date.now() - t0) / 1000;
+      log(`exchange: filled in ${out.filledS.toFixed(0)} s (ANALYZE included)`);
+    }
     if (o.queries > 0) {
       const purpose = encodeURIComponent('bench');
       const ask = (i: number) => fed.api(NODE.id, 'GET', `/v1/subjects/${subjectAt(i)}?scope=province&purpose=${purpose}`).then((r) => {

@@ -23,6 +23,7 @@ import { randomUscc, seededRng } from '../../protocol/identifiers.js';
 import { median, type BenchResult, type Scenario } from './scenario.js';
 import { benchPgUrl, pgUnavailable } from './bench-pg.js';
 import { percentile, timeEach } from './exchange.js';
+import { fill, unbounded } from './hub-fill.js';
 
 /** `count` sealed records of a real shape: 3 per subject, from 136 source nodes. */
 function realRows(count: number, rng: () => number): { rows: HubRecordRow[]; subjects: string[] } {
@@ -39,31 +40,6 @@ function realRows(count: number, rng: () => number): { rows: HubRecordRow[]; sub
     });
   }
   return { rows, subjects };
-}
-
-async function unbounded<T>(db: Knex, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-  return db.transaction(async (trx) => {
-    await trx.raw('SET LOCAL statement_timeout = 0');
-    return fn(trx);
-  });
-}
-
-async function fill(db: Knex, schema: string, total: number, log: (l: string) => void): Promise<number> {
-  const chunk = 1_000_000;
-  const t0 = process.hrtime.bigint();
-  for (let from = 1; from <= total; from += chunk) {
-    const to = Math.min(total, from + chunk - 1);
-    // subjects no query asks for (32 hex, the blind index's shape); ≈ 400 bytes of sealed-looking fields
-    await unbounded(db, (trx) => trx.raw(`INSERT INTO ??.hub_records (id, source_node, type, class, subject, fields, status, created_at, updated_at, received_at, batch_id, catalog_version, version)
-        SELECT substr(md5(g::text), 1, 8) || '-7d1e-7000-8000-' || lpad(g::text, 12, '0'), (430100 + (g % 136) * 100)::text, 'penalty', 'public',
-               md5('s' || (g / 3)::text), 'CFE1.k1.' || repeat(md5(g::text), 12), 'active', '2026-03-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z',
-               '2026-03-01T00:00:00.000Z', '0190f3c2-7d1e-7000-8000-' || lpad((g / 1000)::text, 12, '0'), '2026.1', 1
-        FROM generate_series(?::bigint, ?::bigint) AS g`, [schema, from, to]));
-    log(`hub-scale: ${to.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} filler rows`);
-  }
-  const rps = total / (Number(process.hrtime.bigint() - t0) / 1e9);
-  await unbounded(db, (trx) => trx.raw('ANALYZE ??.hub_records', [schema]));
-  return rps;
 }
 
 export const hubScaleScenario: Scenario = {
