@@ -21,7 +21,7 @@ import type { Peer } from './client-check.js';
 import type { HubDeps } from './context.js';
 import { envelopesStore } from './envelopes-store.js';
 import { feedCursorsStore } from './feed-cursors-store.js';
-import { feedMark } from './feed-mark.js';
+import { divergenceAuditFilter, feedMark } from './feed-mark.js';
 import { protocolError } from '../protocol/errors.js';
 import { keepSent } from './evidence-log.js';
 import { nodesStore } from './nodes-store.js';
@@ -52,14 +52,15 @@ export function feedItem(r: DistributionJoined, grade: number, now: Date): Distr
 export function distributionService(deps: HubDeps): DistributionService {
   /** The cursor each node was last seen pulling from, as stored by this process: a poll from the same cursor writes nothing. */
   const cursors = new Map<string, number>();
+  const auditDivergence = divergenceAuditFilter();
   return {
     async feed(peer, o) {
       const limit = Math.min(o.limit ?? DEFAULT_DISTRIBUTION_LIMIT, MAX_DISTRIBUTION_ITEMS);
       if (o.mark !== undefined && o.after > 0) {
         const row = await recordsStore.feedRowAt(deps.db, o.after);
         if (row === null || feedMark(row) !== o.mark) {
-          // audited as batch.gap is: the node's evidence that this store went back in time, on the hub's side too
-          await deps.audit.record({ action: 'distribution.diverged', actor: `node:${peer.nodeId}`, actorNode: peer.nodeId, object: `cursor ${o.after}`, outcome: 'failure', reason: `ERR_FEED_DIVERGED after=${o.after} row=${row === null ? 'none' : 'other'}` });
+          // audited as batch.gap is (the hub's own record that its store went back in time), once per node and cursor, probes not
+          if (auditDivergence(peer.nodeId, o.after, limit)) await deps.audit.record({ action: 'distribution.diverged', actor: `node:${peer.nodeId}`, actorNode: peer.nodeId, object: `cursor ${o.after}`, outcome: 'failure', reason: `ERR_FEED_DIVERGED after=${o.after} row=${row === null ? 'none' : 'other'}` });
           throw protocolError('ERR_FEED_DIVERGED', `the feed row at cursor ${o.after} is not the one marked when it was served: this hub's store went back in time (a restore or a failover); look for an earlier cursor whose mark still matches`, { after: o.after });
         }
       }

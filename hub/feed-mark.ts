@@ -10,7 +10,8 @@
  * SHA-256("CFFEED1" 0x00 cursor 0x00 kind 0x00 source_node 0x00 record_id 0x00 created_at)
  * (decimal cursor, UTF-8). created_at is the row's queue time in milliseconds, so the same record
  * queued again at the same cursor after a restore has another mark. Only the hub computes marks;
- * to a node they are opaque.
+ * to a node they are opaque. The notice feed (GET /v1/notices) marks its rows the same way
+ * (noticeMark: "CFNOTE1", cursor, to_node, from_node, notice_id, created_at).
  */
 import { createHash } from 'node:crypto';
 
@@ -24,4 +25,33 @@ export interface MarkedRow {
 
 export function feedMark(r: MarkedRow): string {
   return createHash('sha256').update(`CFFEED1\u0000${r.cursor}\u0000${r.kind}\u0000${r.sourceNode}\u0000${r.recordId}\u0000${r.createdAt}`, 'utf8').digest().subarray(0, 8).toString('hex');
+}
+
+export interface MarkedNotice {
+  cursor: number;
+  toNode: string;
+  fromNode: string;
+  noticeId: string;
+  createdAt: string;
+}
+
+export function noticeMark(r: MarkedNotice): string {
+  return createHash('sha256').update(`CFNOTE1\u0000${r.cursor}\u0000${r.toNode}\u0000${r.fromNode}\u0000${r.noticeId}\u0000${r.createdAt}`, 'utf8').digest().subarray(0, 8).toString('hex');
+}
+
+/**
+ * Which divergences to audit: a node's probes (limit 0) never, and a pull from the same (node,
+ * cursor) once per process — so a node cannot fill the hub's audit log by asking with wrong marks
+ * (each such request is still answered ERR_FEED_DIVERGED and shows in the request log).
+ */
+export function divergenceAuditFilter(max = 10_000): (nodeId: string, after: number, limit: number) => boolean {
+  const seen = new Set<string>();
+  return (nodeId, after, limit) => {
+    if (limit === 0) return false;
+    const key = `${nodeId}:${after}`;
+    if (seen.has(key)) return false;
+    if (seen.size >= max) seen.clear();
+    seen.add(key);
+    return true;
+  };
 }

@@ -21,17 +21,20 @@ import { envelopesStore } from './envelopes-store.js';
 import { hubError } from './errors.js';
 import { nodesStore } from './nodes-store.js';
 import { noticesStore } from './objections-store.js';
+import { divergenceAuditFilter, noticeMark } from './feed-mark.js';
 import { recordsStore } from './records-store.js';
 import { mayReceive } from './release-policy.js';
 
 export interface NoticeService {
   receive(peer: Peer, raw: string): Promise<Envelope>;
-  feed(peer: Peer, o: { after: number; limit?: number }): Promise<Envelope>;
+  /** `mark`, `limit` 0: as the distribution feed's (ERR_FEED_DIVERGED when the notice row at `after` is no longer the one marked). */
+  feed(peer: Peer, o: { after: number; limit?: number; mark?: string }): Promise<Envelope>;
 }
 
 const unroutable = (reason: string, message: string) => hubError('ERR_NOTICE_UNROUTABLE', message, { reason });
 
 export function noticeService(deps: HubDeps): NoticeService {
+  const auditDivergence = divergenceAuditFilter();
   return {
     async receive(peer, raw) {
       const { header, digest, payload, problems } = await openFrom<NoticePayload>(deps, peer, raw, { type: 'notice', schema: NOTICE_SCHEMA });
@@ -77,9 +80,20 @@ export function noticeService(deps: HubDeps): NoticeService {
 
     async feed(peer, o) {
       const limit = Math.min(o.limit ?? MAX_NOTICE_ITEMS, MAX_NOTICE_ITEMS);
-      const rows = await noticesStore.feed(deps.db, peer.nodeId, o.after, limit + 1);
-      const items = rows.slice(0, limit);
-      const payload: NoticeFeedPayload = { items, next: items.length > 0 ? items[items.length - 1]!.cursor : o.after, more: rows.length > limit };
+      if (o.mark !== undefined && o.after > 0) {
+        const row = await noticesStore.rowAt(deps.db, peer.nodeId, o.after);
+        if (row === null || noticeMark(row) !== o.mark) {
+          if (auditDivergence(peer.nodeId, o.after, limit)) await deps.audit.record({ action: 'notice.diverged', actor: `node:${peer.nodeId}`, actorNode: peer.nodeId, object: `cursor ${o.after}`, outcome: 'failure', reason: `ERR_FEED_DIVERGED after=${o.after} row=${row === null ? 'none' : 'other'}` });
+          throw protocolError('ERR_FEED_DIVERGED', `the notice row at cursor ${o.after} is not the one marked when it was served: this hub's store went back in time (a restore or a failover); look for an earlier cursor whose mark still matches`, { after: o.after });
+        }
+      }
+      const rows = limit === 0 ? [] : await noticesStore.feed(deps.db, peer.nodeId, o.after, limit + 1);
+      const page = rows.slice(0, limit);
+      const items = page.map(({ createdAt: _at, ...item }) => item);
+      const last = page.at(-1);
+      const payload: NoticeFeedPayload = last === undefined
+        ? { items, next: o.after, more: rows.length > limit }
+        : { items, next: last.cursor, more: rows.length > limit, mark: noticeMark({ cursor: last.cursor, toNode: peer.nodeId, fromNode: last.from, noticeId: last.noticeId, createdAt: last.createdAt }) };
       const seq = await deps.db.transaction(async (trx) => {
         const s = await envelopesStore.nextOut(trx, peer.nodeId, 'out:notices');
         if (items.length > 0) {

@@ -21,9 +21,16 @@ export const noticesStore = {
     return r ? { from: String(r.from_node), owner: String(r.owner), recordId: String(r.record_id) } : undefined;
   },
 
-  async feed(db: Db, to: string, after: number, limit: number): Promise<NoticeFeedItem[]> {
+  /** The notice row at `cursor` routed to `to`, as its mark is derived (hub/feed-mark.ts noticeMark), or null. */
+  async rowAt(db: Db, to: string, cursor: number): Promise<{ cursor: number; toNode: string; fromNode: string; noticeId: string; createdAt: string } | null> {
+    const r: Row | undefined = await db(T).where({ cursor, to_node: to }).first('cursor', 'to_node', 'from_node', 'notice_id', 'created_at');
+    return r ? { cursor: Number(r.cursor), toNode: String(r.to_node), fromNode: String(r.from_node), noticeId: String(r.notice_id), createdAt: String(r.created_at) } : null;
+  },
+
+  /** Notices routed to `to` after `after`, in cursor order, each with its row's created_at (for the mark). */
+  async feed(db: Db, to: string, after: number, limit: number): Promise<(NoticeFeedItem & { createdAt: string })[]> {
     const rows: Row[] = await db(T).where({ to_node: to }).andWhere('cursor', '>', after).orderBy('cursor').limit(limit);
-    return rows.map((r) => ({ cursor: Number(r.cursor), from: String(r.from_node), noticeId: String(r.notice_id), notice: JSON.parse(String(r.notice)) as Notice }));
+    return rows.map((r) => ({ cursor: Number(r.cursor), from: String(r.from_node), noticeId: String(r.notice_id), notice: JSON.parse(String(r.notice)) as Notice, createdAt: String(r.created_at) }));
   },
 
   /** Keeps the owner's disputed mark of a record (a later mark replaces an earlier one). */

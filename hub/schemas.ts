@@ -80,14 +80,27 @@ export const distributionsQuery = {
   },
 } as const;
 
-/** GET /v1/distributions: the notices' query plus `mark` (the feed mark the node holds for `after`) and limit 0 (a probe: the mark checked, no items). */
+const MARK_PARAM = { type: 'string', pattern: '^[0-9a-f]{16}$', description: 'the `mark` the hub gave with `next` = `after`: the hub answers ERR_FEED_DIVERGED when its feed row at `after` is no longer that one' } as const;
+
+/** GET /v1/distributions: `after`, `limit` (0: a probe, only `mark` checked, no items) and `mark` (the feed mark the node holds for `after`). */
 export const distributionsFeedQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
     ...distributionsQuery.properties,
     limit: { type: 'integer', minimum: 0, maximum: MAX_DISTRIBUTION_ITEMS, default: 1000, description: 'most items in the answer (0: only check `mark`)' },
-    mark: { type: 'string', pattern: '^[0-9a-f]{16}$', description: 'the `mark` the hub gave with `next` = `after`: the hub answers ERR_FEED_DIVERGED when its feed row at `after` is no longer that one' },
+    mark: MARK_PARAM,
+  },
+} as const;
+
+/** GET /v1/notices: the same, at most MAX_NOTICE_ITEMS a page. */
+export const noticesFeedQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ...distributionsQuery.properties,
+    limit: { type: 'integer', minimum: 0, maximum: MAX_DISTRIBUTION_ITEMS, default: 1000, description: 'most items in the answer (0: only check `mark`; the hub gives at most 500)' },
+    mark: MARK_PARAM,
   },
 } as const;
 

@@ -234,6 +234,20 @@ const MIGRATIONS: Migration[] = [
       await db.schema.dropTableIfExists('node_feed_marks');
     },
   },
+  {
+    // The same for the notice feed (exchange/objections-notices.ts).
+    name: '043_notice_marks',
+    async up(db) {
+      await db.schema.createTable('node_notice_marks', (t) => {
+        t.bigInteger('cursor').primary();
+        t.string('mark', 16).notNullable();
+        t.string('at', 30).notNullable();
+      });
+    },
+    async down(db) {
+      await db.schema.dropTableIfExists('node_notice_marks');
+    },
+  },
 ];
 
 export const nodeMigrationSource: Knex.MigrationSource<Migration> = {

@@ -91,6 +91,8 @@ export interface NoticeFeedPayload {
   items: NoticeFeedItem[];
   next: number;
   more: boolean;
+  /** Feed mark of the row at `next` (optional, as DistributionPayload.mark; docs/protocol.md "Distribution feed marks"). */
+  mark?: string;
 }
 
 export const MAX_NOTICE_ITEMS = 500;

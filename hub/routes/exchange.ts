@@ -10,7 +10,7 @@ import type { HubContext } from '../route-context.js';
 import { checkClient, type Peer } from '../client-check.js';
 import { peerSm2Cert, SM2_CERT_HEADER } from '../answer-keys.js';
 import { witnessRoutes } from './witness.js';
-import { distributionsFeedQuery, distributionsQuery, enrollResponse, envelopeSchema, mtlsErrors, renewBody } from '../schemas.js';
+import { distributionsFeedQuery, enrollResponse, noticesFeedQuery, envelopeSchema, mtlsErrors, renewBody } from '../schemas.js';
 
 function peerOf(request: FastifyRequest): Peer {
   return request.peer!;
@@ -40,9 +40,9 @@ export async function envelopeRoutes(app: FastifyInstance, opts: { ctx: HubConte
   });
 
   app.post(NOTICE_ROUTES.notices, post, async (request) => ctx.notices.receive(peerOf(request), String(request.body ?? '')));
-  app.get(NOTICE_ROUTES.notices, { schema: { querystring: distributionsQuery, response: { 200: envelopeSchema, ...mtlsErrors } } }, async (request) => {
-    const q = request.query as { after: number; limit: number };
-    return ctx.notices.feed(peerOf(request), { after: q.after, limit: q.limit });
+  app.get(NOTICE_ROUTES.notices, { schema: { querystring: noticesFeedQuery, response: { 200: envelopeSchema, ...mtlsErrors } } }, async (request) => {
+    const q = request.query as { after: number; limit: number; mark?: string };
+    return ctx.notices.feed(peerOf(request), { after: q.after, limit: q.limit, ...(q.mark !== undefined ? { mark: q.mark } : {}) });
   });
 
   await app.register(witnessRoutes, { ctx });

@@ -76,6 +76,8 @@ export interface Sm2Material {
   certPem: string;
   caCertPem: string;
   hubCertPem: string;
+  /** The SM2 key before the last renewal (node-sm2.key.prev): opens answers sealed to the previous SM2 certificate. */
+  previousKeyPem?: string;
 }
 
 function notEnrolled(message: string): never {
@@ -115,7 +117,7 @@ export function loadExchangeMaterial(dataDir: string, nodeId: string): ExchangeM
     enrolment: JSON.parse(read(p.enrolment)) as Enrolment,
     ...(existsSync(`${p.key}.prev`) ? { previousKeyPem: readFileSync(`${p.key}.prev`, 'utf8') } : {}),
     ...(existsSync(p.crl) ? { crlPem: readFileSync(p.crl, 'utf8') } : {}),
-    ...(existsSync(p.sm2Cert) ? { sm2: { keyPem: read(p.sm2Key), certPem: read(p.sm2Cert), caCertPem: read(p.sm2Ca), hubCertPem: read(p.sm2Hub) } } : {}),
+    ...(existsSync(p.sm2Cert) ? { sm2: { keyPem: read(p.sm2Key), certPem: read(p.sm2Cert), caCertPem: read(p.sm2Ca), hubCertPem: read(p.sm2Hub), ...(existsSync(`${p.sm2Key}.prev`) ? { previousKeyPem: readFileSync(`${p.sm2Key}.prev`, 'utf8') } : {}) } } : {}),
     ...(existsSync(p.sm2Cert) && existsSync(p.sm2Crl) ? { sm2CrlPem: readFileSync(p.sm2Crl, 'utf8') } : {}),
   };
   if (m.sm2 !== undefined) {
@@ -153,6 +155,8 @@ export function writeSm2(dataDir: string, s: Sm2Material): void {
   const p = exchangePaths(dataDir);
   writeFileAtomic(p.sm2Ca, s.caCertPem, 0o644);
   writeFileAtomic(p.sm2Hub, s.hubCertPem, 0o644);
+  // renewal: the key it replaces first, so answers sealed to the previous SM2 certificate still open
+  if (s.previousKeyPem !== undefined) writeFileAtomic(`${p.sm2Key}.prev`, s.previousKeyPem, 0o600);
   writeFileAtomic(p.sm2Key, s.keyPem, 0o600);
   writeFileAtomic(p.sm2Cert, s.certPem, 0o644);
 }

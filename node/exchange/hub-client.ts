@@ -76,7 +76,8 @@ export interface HubClient {
   /** POST /v1/notices (protocol 1.1): an objection, objection result or dispute mark; answers a notice-receipt envelope. */
   postNotice(envelope: Envelope, signal?: AbortSignal): Promise<unknown>;
   /** GET /v1/notices?after=&limit= (protocol 1.1): the notices routed to this node; answers a notice-feed envelope. */
-  getNotices(after: number, limit: number, signal?: AbortSignal): Promise<unknown>;
+  /** `mark`, limit 0: as getDistributions. */
+  getNotices(after: number, limit: number, signal?: AbortSignal, mark?: string): Promise<unknown>;
   /** Drops the open connections (e.g. after a new CRL): the next requests check the hub's certificate again. */
   reconnect(): void;
   /** New client certificate and key (renewal): later requests use a new pool. */
@@ -293,7 +294,7 @@ export function createHubClient(opts: HubClientOptions): HubClient {
     getSm2Crl,
     getCatalog,
     postNotice: (env, signal) => call('POST', NOTICE_ROUTES.notices, env, signal, true),
-    getNotices: (after, limit, signal) => call('GET', `${NOTICE_ROUTES.notices}?after=${after}&limit=${limit}`, undefined, signal, true),
+    getNotices: (after, limit, signal, mark) => call('GET', `${NOTICE_ROUTES.notices}?after=${after}&limit=${limit}${mark !== undefined ? `&mark=${encodeURIComponent(mark)}` : ''}`, undefined, signal, true),
     reconnect: replacePool,
     setIdentity(id) {
       identity = id;

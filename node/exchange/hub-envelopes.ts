@@ -62,7 +62,7 @@ export async function openFromHub<P>(raw: unknown, type: EnvelopeType, identity:
   const m = identity.current();
   const named = suiteNamed(raw);
   const smAnswer = named !== undefined && describeSuite(named)?.keyType === 'sm2' && m.sm2 !== undefined;
-  const keys = smAnswer ? [m.sm2!.keyPem] : [m.keyPem, ...(m.previousKeyPem ? [m.previousKeyPem] : [])];
+  const keys = smAnswer ? [m.sm2!.keyPem, ...(m.sm2!.previousKeyPem ? [m.sm2!.previousKeyPem] : [])] : [m.keyPem, ...(m.previousKeyPem ? [m.previousKeyPem] : [])];
   const at = (o.atEnvelopeTime ? envelopeTime(raw) : undefined) ?? o.now;
   let opened: Opened<P> | undefined;
   for (let i = 0; ; i++) {

@@ -4,6 +4,7 @@
  * queued (a resend after a lost answer is a replay, taken as delivered), and pulls the notices the
  * hub routed to this node (GET /v1/notices, own cursor), applying each in one transaction with the
  * new cursor and its audit entries. Applying is idempotent (objection ids, decide-if-open, marks).
+ * The feed's cursor is checked with the hub's feed marks (feed-marks.ts) as the distribution feed's.
  */
 import type { Knex } from 'knex';
 import type { AuditEvent } from '../../audit/types.js';
@@ -17,6 +18,7 @@ import { openFromHub, sealToHub } from './hub-envelopes.js';
 import type { ExchangeIdentity } from './identity.js';
 import type { Log } from './loop.js';
 import { outboxStore } from './outbox-store.js';
+import { createFeedMarks, isDiverged, isMarkRefused, markOf } from './feed-marks.js';
 
 export const NOTICES_CURSOR_KEY = 'notices.cursor';
 
@@ -40,6 +42,8 @@ function isFeed(p: unknown): p is NoticeFeedPayload {
 export function createNotices(deps: NoticesDeps) {
   const { db, audit, identity, clock, log } = deps;
   let applier: NoticeApplier | undefined;
+  // the hub's marks of the notice cursors applied up to (migration 043), and the search after ERR_FEED_DIVERGED
+  const marks = createFeedMarks({ db, audit, clock, log, table: 'node_notice_marks', cursorKey: NOTICES_CURSOR_KEY, action: 'notice.rewind', feed: 'notice feed' });
   let wake: () => void = () => undefined;
 
   /** Sends every queued notice; returns how many went. A refusal other than a replay is kept for retry and logged. */
@@ -62,14 +66,44 @@ export function createNotices(deps: NoticesDeps) {
     return sent;
   }
 
-  /** Pulls and applies what the hub routed here; returns how many items were applied and whether more wait. */
-  async function pull(signal?: AbortSignal): Promise<{ applied: number; more: boolean }> {
-    const after = Number((await outboxStore.getState(db, NOTICES_CURSOR_KEY)) ?? 0);
-    const raw = await deps.client().getNotices(after, MAX_NOTICE_ITEMS, signal);
+  /** Opens a notice-feed answer and checks its shape. */
+  async function openFeed(raw: unknown, after: number): Promise<NoticeFeedPayload & { envelopeId: string }> {
     const opened = await openFromHub<unknown>(raw, 'notice-feed', identity, { now: clock(), fresh: true });
     const p = opened.payload;
     if (!isFeed(p)) throw nodeError('ERR_HUB_ANSWER_INVALID', 'the notice-feed payload does not have the notice-feed shape');
     if (p.next < after) throw nodeError('ERR_HUB_ANSWER_INVALID', `the hub's next notice cursor ${p.next} is behind ${after}`, { after, next: p.next });
+    return { ...p, envelopeId: opened.header.id };
+  }
+
+  /** True when the hub still holds, at `m.cursor`, the notice row it marked `m.mark` (a limit-0 probe). */
+  async function stillHeld(m: { cursor: number; mark: string }, signal?: AbortSignal): Promise<boolean> {
+    try {
+      await openFeed(await deps.client().getNotices(m.cursor, 0, signal, m.mark), m.cursor);
+      return true;
+    } catch (e) {
+      if (isDiverged(e)) return false;
+      throw e;
+    }
+  }
+
+  /** Pulls and applies what the hub routed here; returns how many items were applied and whether more wait. */
+  async function pull(signal?: AbortSignal): Promise<{ applied: number; more: boolean }> {
+    const after = Number((await outboxStore.getState(db, NOTICES_CURSOR_KEY)) ?? 0);
+    const mark = await marks.markAt(after);
+    let raw: unknown;
+    try {
+      raw = await deps.client().getNotices(after, MAX_NOTICE_ITEMS, signal, mark);
+    } catch (e) {
+      if (mark !== undefined && isMarkRefused(e)) {
+        log.warn({ after }, 'hub exchange: the hub refuses notice feed marks (an older hub); asking without');
+        await marks.forget(after);
+        raw = await deps.client().getNotices(after, MAX_NOTICE_ITEMS, signal);
+      } else if (mark !== undefined && isDiverged(e)) {
+        const r = await marks.rewind(after, (m) => stillHeld(m, signal));
+        return { applied: 0, more: !r.repeated };
+      } else throw e;
+    }
+    const p = await openFeed(raw, after);
     if (p.items.length === 0 && p.next === after) return { applied: 0, more: false };
     const at = clock().toISOString();
     const applied = await db.transaction(async (trx) => {
@@ -80,10 +114,11 @@ export function createNotices(deps: NoticesDeps) {
         if (e) events.push(e);
       }
       await outboxStore.setState(trx, NOTICES_CURSOR_KEY, String(p.next), at);
+      await marks.keep(trx, p.next, markOf(p, after), at);
       for (const e of events) await audit.recordIn(trx, e);
       return events.length;
     });
-    log.info({ envelope: opened.header.id, items: p.items.length, applied, cursor: p.next }, 'hub exchange: notices applied');
+    log.info({ envelope: p.envelopeId, items: p.items.length, applied, cursor: p.next }, 'hub exchange: notices applied');
     return { applied, more: p.more };
   }
 

@@ -41,6 +41,9 @@ export interface ReceiptIds {
   withdrawn: string[];
 }
 
+/** receipt_items of a stored receipt that no longer opened when its ids were to be noted (renewal's backfill). */
+export const UNREADABLE_RECEIPT = 'unreadable';
+
 const isIds = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
 /** receipt_items as stored, or null when absent or not of that shape. */
@@ -210,14 +213,30 @@ export const outboxStore = {
     return n === 1;
   },
 
-  /** Receipted batches whose receipt_items are not noted yet (stores from before the column), seq order. */
-  async receiptsWithoutItems(db: Db): Promise<{ id: string; seq: number; receipt: string }[]> {
-    const rows = (await db(B).select('id', 'seq', 'receipt').whereNotNull('receipt').whereNull('receipt_items').orderBy('seq')) as Row[];
+  /** Up to `limit` receipted batches above seq `after` whose receipt_items are not noted yet (stores from before the column), seq order. */
+  async receiptsWithoutItems(db: Db, after: number, limit: number): Promise<{ id: string; seq: number; receipt: string }[]> {
+    const rows = (await db(B).select('id', 'seq', 'receipt').whereNotNull('receipt').whereNull('receipt_items').where('seq', '>', after).orderBy('seq').limit(limit)) as Row[];
     return rows.map((r) => ({ id: String(r.id), seq: Number(r.seq), receipt: String(r.receipt) }));
   },
 
-  async noteReceiptItems(db: Db, id: string, items: ReceiptIds): Promise<void> {
-    await db(B).where({ id }).whereNull('receipt_items').update({ receipt_items: JSON.stringify(items) });
+  /** Notes a receipt's ids, or UNREADABLE_RECEIPT when it no longer opens (so it is not tried again). */
+  async noteReceiptItems(db: Db, id: string, items: ReceiptIds | typeof UNREADABLE_RECEIPT): Promise<void> {
+    await db(B).where({ id }).whereNull('receipt_items').update({ receipt_items: items === UNREADABLE_RECEIPT ? items : JSON.stringify(items) });
+  },
+
+  /**
+   * What the hub says it took, kept only where it names this batch's own outbox rows of that kind
+   * (accepted → record, versioned → version, withdrawn → withdrawal): a receipt naming anything else
+   * (another record of this node, an id it never sent) cannot make a later rebuild send it. When the
+   * batch's rows are gone (pruned), the lists are kept as the verified receipt gives them.
+   */
+  async ownReceiptIds(db: Db, batchId: string, said: ReceiptIds): Promise<ReceiptIds> {
+    const rows = (await db(O).where({ batch_id: batchId }).select('record_id', 'kind')) as Row[];
+    const strings = (xs: readonly unknown[]) => xs.filter((x): x is string => typeof x === 'string');
+    if (rows.length === 0) return { accepted: strings(said.accepted), versioned: strings(said.versioned), withdrawn: strings(said.withdrawn) };
+    const held = new Set(rows.map((r) => `${String(r.kind)}:${String(r.record_id)}`));
+    const own = (xs: readonly unknown[], kind: OutboxKind) => strings(xs).filter((id) => held.has(`${kind}:${id}`));
+    return { accepted: own(said.accepted, 'record'), versioned: own(said.versioned, 'version'), withdrawn: own(said.withdrawn, 'withdrawal') };
   },
 
   /** Unbatched rows, and batches still waiting for a receipt. */

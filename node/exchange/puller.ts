@@ -17,7 +17,9 @@ import { nodeError } from '../errors.js';
 import type { AuditWriter } from '../records-service.js';
 import { recordsStore, WITHDRAW_REASONS, type StoredRecord, type WithdrawReason } from '../records-store.js';
 import { ensureCatalogFor, type CatalogSync } from './catalog-sync.js';
-import { HubError, type HubClient } from './hub-client.js';
+import type { HubClient } from './hub-client.js';
+import { HUB_NODE_ID } from '../../certs/issue.js';
+import { createFeedMarks, isDiverged, isMarkRefused, markOf } from './feed-marks.js';
 import { openFromHub } from './hub-envelopes.js';
 import type { ExchangeIdentity } from './identity.js';
 import type { Log } from './loop.js';
@@ -28,9 +30,6 @@ import { replaceKept } from '../record-versions.js';
 import { fromWire } from './wire.js';
 
 export const CURSOR_KEY = 'inbox.cursor';
-/** The hub's feed marks of the cursors this node applied pages up to (migration 042). */
-const MARKS = 'node_feed_marks';
-const MARK = /^[0-9a-f]{16}$/;
 /** Items asked for per request (the hub caps it at MAX_DISTRIBUTION_ITEMS). */
 export const PULL_LIMIT = 1000;
 
@@ -63,16 +62,11 @@ function isDistribution(p: unknown): p is DistributionPayload {
 export function createPuller(deps: PullerDeps) {
   const { db, audit, identity, clock, log } = deps;
   const nodeId = identity.nodeId;
+  // the hub's marks of the cursors this node applied pages up to (migration 042), and the search after ERR_FEED_DIVERGED
+  const marks = createFeedMarks({ db, audit, clock, log, table: 'node_feed_marks', cursorKey: CURSOR_KEY, action: 'distribution.rewind', feed: 'distribution feed' });
 
   async function cursor(): Promise<number> {
     return Number((await outboxStore.getState(db, CURSOR_KEY)) ?? 0);
-  }
-
-  /** The hub's feed mark for `at`, when this node holds one (the hub gave it with a page ending there). */
-  async function markAt(at: number): Promise<string | undefined> {
-    if (at <= 0) return undefined;
-    const r = (await db(MARKS).where({ cursor: at }).first('mark')) as { mark: string } | undefined;
-    return r?.mark;
   }
 
   /**
@@ -130,12 +124,12 @@ export function createPuller(deps: PullerDeps) {
         withdrawals++;
       }
       await outboxStore.setState(trx, CURSOR_KEY, String(next), at);
-      if (mark !== undefined && next > 0) await trx(MARKS).insert({ cursor: next, mark, at }).onConflict('cursor').merge(['mark', 'at']);
+      await marks.keep(trx, next, mark, at);
       if (evidence) await keepEvidence(trx, evidence);
       // audit entries last: the audit lock is taken after every database lock (audit/log.ts)
       for (const e of events) await audit.recordIn(trx, e);
       await audit.recordIn(trx, {
-        actor: 'node:430000', actorNode: '430000', action: 'distribution.apply', object: envelopeId, outcome: 'success',
+        actor: `node:${HUB_NODE_ID}`, actorNode: HUB_NODE_ID, action: 'distribution.apply', object: envelopeId, outcome: 'success',
         reason: `items=${items.length} records=${inserted.size} versions=${versions} withdrawals=${withdrawals} skipped=${skipped} cursor=${next}${evidence ? ` digest=${evidence.digest}` : ''}`,
       });
       return { cursor: next, records: inserted.size, versions, withdrawals, skipped };
@@ -157,62 +151,32 @@ export function createPuller(deps: PullerDeps) {
       await openDistribution(await deps.client().getDistributions(a.cursor, 0, signal, a.mark), a.cursor);
       return true;
     } catch (e) {
-      if (e instanceof HubError && e.code === 'ERR_FEED_DIVERGED') return false;
+      if (isDiverged(e)) return false;
       throw e;
     }
-  }
-
-  /**
-   * The hub's feed no longer holds, at this node's cursor, the row it served there: its store went
-   * back in time, and cursors up to `after` may now name rows this node never received. Finds the
-   * highest cursor below `after` whose mark the hub still matches (a binary search over the marks
-   * held: a store that went back lost a suffix of its feed, so the marks that match are the lower
-   * ones), moves the cursor back there (0 when none matches) and drops the marks above it, audited
-   * as 'distribution.rewind' (a failure: the hub lost feed rows it had served). Items received
-   * again are skipped (apply is idempotent); rows the hub queued after the rollback arrive.
-   */
-  async function rewind(after: number, signal?: AbortSignal): Promise<number> {
-    const marks = ((await db(MARKS).where('cursor', '<', after).orderBy('cursor').select('cursor', 'mark')) as { cursor: number | string; mark: string }[]).map((m) => ({ cursor: Number(m.cursor), mark: String(m.mark) }));
-    let lo = 0;
-    let hi = marks.length - 1;
-    let to = 0;
-    let probes = 0;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      probes++;
-      if (await stillHeld(marks[mid]!, signal)) {
-        to = marks[mid]!.cursor;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    const at = clock().toISOString();
-    await db.transaction(async (trx) => {
-      await outboxStore.setState(trx, CURSOR_KEY, String(to), at);
-      await trx(MARKS).where('cursor', '>', to).del();
-      await audit.recordIn(trx, {
-        actor: 'node:430000', actorNode: '430000', action: 'distribution.rewind', object: `cursor ${after}→${to}`, outcome: 'failure',
-        reason: `ERR_FEED_DIVERGED from=${after} to=${to} probes=${probes}: the hub's feed no longer holds what this node applied up to cursor ${after} (its store went back in time); pulling again from ${to}`,
-      });
-    });
-    log.error({ code: 'ERR_FEED_DIVERGED', from: after, to, probes }, "hub exchange: the hub's distribution feed went back in time; pulling again from an earlier cursor");
-    return to;
   }
 
   /** One request: pull after the cursor and apply. Returns the result, or null when nothing was new. */
   async function pullOnce(signal?: AbortSignal): Promise<(ApplyResult & { more: boolean }) | null> {
     const after = await cursor();
-    const mark = await markAt(after);
+    const mark = await marks.markAt(after);
     let raw: unknown;
     try {
       raw = await deps.client().getDistributions(after, PULL_LIMIT, signal, mark);
     } catch (e) {
-      if (!(mark !== undefined && e instanceof HubError && e.code === 'ERR_FEED_DIVERGED')) throw e;
-      return { cursor: await rewind(after, signal), records: 0, versions: 0, withdrawals: 0, skipped: 0, more: true };
+      if (mark !== undefined && isMarkRefused(e)) {
+        log.warn({ after }, 'hub exchange: the hub refuses feed marks (an older hub); asking without');
+        await marks.forget(after);
+        raw = await deps.client().getDistributions(after, PULL_LIMIT, signal);
+      } else if (mark !== undefined && isDiverged(e)) {
+        const r = await marks.rewind(after, (m) => stillHeld(m, signal));
+        return { cursor: r.to, records: 0, versions: 0, withdrawals: 0, skipped: 0, more: !r.repeated };
+      } else throw e;
     }
     const { opened, p } = await openDistribution(raw, after);
     if (p.items.length === 0 && p.next === after) return null;
     await ensureCatalogFor(p.items, deps.catalog, signal);
-    const mk = typeof p.mark === 'string' && MARK.test(p.mark) && p.next > after ? p.mark : undefined;
+    const mk = markOf(p, after);
     const r = await apply(opened.header.id, p.items, p.next, evidenceFrom(opened.header, opened.digest, opened.sig, 'received', clock().toISOString()), mk);
     log.info({ envelope: opened.header.id, ...r }, 'hub exchange: distribution applied');
     return { ...r, more: p.more };

@@ -59,13 +59,20 @@ export function createRenewal(deps: RenewalDeps) {
   }
 
   async function renewNow(signal?: AbortSignal): Promise<EnrollResponse> {
-    await deps.beforeKeyChange?.(); // before any key file (TLS or SM2) is replaced
+    // before any key file (TLS or SM2) is replaced; its failure does not stop the renewal
+    try {
+      await deps.beforeKeyChange?.();
+    } catch (e) {
+      log.warn({ code: (e as { code?: string }).code ?? 'Error' }, 'hub exchange: noting what the stored receipts say before the renewal failed; renewing all the same');
+    }
     const old = identity.current();
     const kp = generateKeyPair(keyAlgorithmOf(old.keyPem)); // an RSA node stays RSA, an EC node EC
     // a node on the national suite renews its SM2 certificate with the TLS one (same register: it would be superseded otherwise)
     const sm2Key = old.sm2 ? sm2GenerateKeyPem() : undefined;
     const res = check(await deps.client().renew({ csrPem: createCsr(nodeId, kp), ...(sm2Key ? { sm2CsrPem: createSm2Csr(nodeId, sm2Key.privateKeyPem) } : {}) }, signal), kp.privateKeyPem);
-    const sm2 = sm2Key ? await checkSm2Answer(res.sm2, sm2Key.privateKeyPem, { nodeId, sm2CaCertPem: old.sm2!.caCertPem }, clock(), (m) => nodeError('ERR_HUB_ANSWER_INVALID', `renewal answer refused: ${m}`)) : undefined;
+    const checked = sm2Key ? await checkSm2Answer(res.sm2, sm2Key.privateKeyPem, { nodeId, sm2CaCertPem: old.sm2!.caCertPem }, clock(), (m) => nodeError('ERR_HUB_ANSWER_INVALID', `renewal answer refused: ${m}`)) : undefined;
+    // the SM2 key replaced is kept (node-sm2.key.prev), as node.key.prev: a batch in flight was sealed with the old SM2 certificate, and its receipt to it
+    const sm2 = checked ? { ...checked, previousKeyPem: old.sm2!.keyPem } : undefined;
     if (sm2) writeSm2(deps.dataDir, sm2);
     const v = validity(res.certPem);
     const enrolment = { ...old.enrolment, grade: res.grade, serial: v.serial, notBefore: v.notBefore.toISOString(), notAfter: v.notAfter.toISOString(), renewedAt: clock().toISOString() };

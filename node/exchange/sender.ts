@@ -33,7 +33,7 @@ import { openFromHub, sealToHub } from './hub-envelopes.js';
 import type { ExchangeIdentity } from './identity.js';
 import type { Log } from './loop.js';
 import { sendableClasses } from './outbox-hooks.js';
-import { outboxStore, type BatchRow } from './outbox-store.js';
+import { UNREADABLE_RECEIPT, outboxStore, type BatchRow } from './outbox-store.js';
 import { evidenceOf } from '../../audit/evidence-record.js';
 import { keepEnvelope, keepEvidence } from './evidence-log.js';
 import { hubExpected, hubLastSeq, renumberAfter, reopenFrom, type ReceiptItems } from './resync.js';
@@ -104,7 +104,7 @@ export function createSender(deps: SenderDeps) {
     const at = clock().toISOString();
     const code = o.code ?? o.payload?.code;
     await db.transaction(async (trx) => {
-      const items = o.payload ? { accepted: o.payload.accepted, versioned: o.payload.versioned ?? [], withdrawn: o.payload.withdrawn } : null;
+      const items = o.payload ? await outboxStore.ownReceiptIds(trx, b.id, { accepted: o.payload.accepted, versioned: Array.isArray(o.payload.versioned) ? o.payload.versioned : [], withdrawn: o.payload.withdrawn }) : null;
       const stored = await outboxStore.storeReceipt(trx, b.id, { status: o.status, receipt: o.receipt === undefined ? null : canonicalize(o.receipt), items, accepted, rejected, at, ...(code ? { error: code } : {}) });
       if (stored) {
         const ev = o.receipt === undefined ? null : await keepEnvelope(trx, o.receipt, 'received', at);
@@ -163,19 +163,30 @@ export function createSender(deps: SenderDeps) {
   /**
    * Notes receipt_items for every stored receipt that lacks them (a store from before the column),
    * while the keys that open them are still held: renewal calls it before it replaces the key, as
-   * a receipt sealed to the key before the previous one no longer opens. One that does not open
-   * is left (logged by batch id and code only). Returns how many were noted.
+   * a receipt sealed to the key before the previous one no longer opens. Paged; one that does not
+   * open is marked UNREADABLE_RECEIPT (not tried again; counted in one log line). Returns how many
+   * were noted.
    */
   async function noteReceiptItems(): Promise<number> {
     let noted = 0;
-    for (const r of await outboxStore.receiptsWithoutItems(db)) {
-      try {
-        await outboxStore.noteReceiptItems(db, r.id, await receiptItems(r.id, r.seq, r.receipt));
-        noted++;
-      } catch (e) {
-        log.warn({ batch: r.id, seq: r.seq, code: (e as { code?: string }).code ?? 'Error' }, 'hub exchange: a stored receipt does not open; its batch cannot be rebuilt if the hub loses it');
+    let unreadable = 0;
+    let after = 0;
+    for (;;) {
+      const page = await outboxStore.receiptsWithoutItems(db, after, 100); // paged: receipts are ≈ 50 KB each
+      if (page.length === 0) break;
+      for (const r of page) {
+        after = r.seq;
+        let items: Awaited<ReturnType<ReceiptItems>> | null = null;
+        try {
+          items = await receiptItems(r.id, r.seq, r.receipt);
+        } catch {
+          unreadable++;
+        }
+        await outboxStore.noteReceiptItems(db, r.id, items ? await outboxStore.ownReceiptIds(db, r.id, items) : UNREADABLE_RECEIPT);
+        if (items) noted++;
       }
     }
+    if (unreadable > 0) log.warn({ unreadable }, 'hub exchange: stored receipts that no longer open (sealed to a key this node no longer holds): those batches cannot be rebuilt if the hub loses them');
     return noted;
   }
 

@@ -3,10 +3,13 @@
  * engines: each page with rows carries the mark of the row at `next`; sent back with after=next it
  * is checked against the row the feed holds there now. A row that changed under the cursor (the
  * store went back in time and the cursor was reused), or is gone, answers 409 ERR_FEED_DIVERGED,
- * audited 'distribution.diverged'; limit 0 only checks the mark; a malformed mark is a bad request.
+ * audited 'distribution.diverged' once per node and cursor (never for probes); limit 0 only checks
+ * the mark; a malformed mark is a bad request.
  */
 import t from 'tap';
 import type { DistributionPayload, ReceiptPayload } from '../../protocol/exchange.js';
+import type { Notice, NoticeFeedPayload } from '../../protocol/notices.js';
+import { uuidv7 } from '../../protocol/crypto.js';
 import { engines } from '../helpers/db.js';
 import { hubFixture, wire, type HubFixture, type TestNode } from './fixture.js';
 
@@ -47,7 +50,9 @@ for (const engine of await engines()) {
     t.equal((await page('after=0&limit=2&mark=0000000000000000')).status, 200, 'after 0 names no row: a mark is not checked');
 
     const flipped = p1.mark!.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    t.same(await page(`after=${p1.next}&limit=0&mark=${flipped}`), { status: 409, code: 'ERR_FEED_DIVERGED' }, 'a probe with another mark: diverged (not audited)');
     t.same(await page(`after=${p1.next}&limit=2&mark=${flipped}`), { status: 409, code: 'ERR_FEED_DIVERGED' }, 'another mark: diverged');
+    t.same(await page(`after=${p1.next}&limit=2&mark=${flipped}`), { status: 409, code: 'ERR_FEED_DIVERGED' }, 'again (audited once per node and cursor)');
     t.same(await page(`after=${last.next + 5}&limit=2&mark=${p1.mark}`), { status: 409, code: 'ERR_FEED_DIVERGED' }, 'no row at that cursor: diverged');
     for (const bad of ['ABCDEF0123456789', '0123', '0123456789abcdef0', 'zzzzzzzzzzzzzzzz']) {
       t.same(await page(`after=${p1.next}&mark=${bad}`), { status: 400, code: 'ERR_REQUEST_INVALID' }, `malformed mark ${bad}`);
@@ -62,8 +67,40 @@ for (const engine of await engines()) {
     await db('hub_distributions').where({ cursor: p1.next }).update({ created_at: new Date(0).toISOString() });
     t.same(await page(`after=${p1.next}&limit=2&mark=${p1.mark}`), { status: 409, code: 'ERR_FEED_DIVERGED' });
     const audited = await db('audit_log').where({ action: 'distribution.diverged' }).orderBy('seq');
-    t.equal(audited.length, 4, 'each divergence audited on the hub');
+    t.equal(audited.length, 2, 'one audit entry per node and cursor, none for probes: a node cannot flood the log with wrong marks');
     t.same([audited[0].actor_node, audited[0].outcome, audited[0].reason], ['430181', 'failure', `ERR_FEED_DIVERGED after=${p1.next} row=other`]);
     t.match(audited[1].reason, /row=none$/);
+  });
+
+  t.test(`notice feed marks (${engine.name})`, async (t) => {
+    const f = await hubFixture(t, { engine });
+    const cs = await f.enrol('430100', 3);
+    const cd = await f.enrol('430700', 2);
+    const sx = wire('SXBZX');
+    await push(f, cs, { records: [sx], withdrawals: [] });
+    const objection = (n: number): Notice => ({ kind: 'objection', objectionId: uuidv7(), owner: '430100', recordId: sx.id, grounds: `名称有误${n}`, filedBy: 'node:430700/user:bob', filedAt: new Date().toISOString(), dueDate: '2026-12-17' });
+    for (let n = 1; n <= 3; n++) {
+      const r = await f.call(cd.agent, 'POST', '/v1/notices', await f.sealFrom(cd, 'notice', { notice: objection(n) }, { seq: n }));
+      t.equal(r.status, 200);
+    }
+    const page = async (q: string) => {
+      const res = await f.call(cs.agent, 'GET', `/v1/notices?${q}`);
+      return res.status === 200 ? { status: 200, p: (await f.openAs<NoticeFeedPayload>(cs, res.json)).payload } : { status: res.status, code: res.json.code as string };
+    };
+    const first = (await page('after=0&limit=2')).p!;
+    t.equal(first.items.length, 2);
+    t.match(first.mark, /^[0-9a-f]{16}$/);
+    t.same(first.items.map((i) => Object.keys(i).sort()), [['cursor', 'from', 'notice', 'noticeId'], ['cursor', 'from', 'notice', 'noticeId']], 'items as before: no row time');
+    t.equal((await page(`after=${first.next}&limit=2&mark=${first.mark}`)).p!.items.length, 1);
+    const probe = (await page(`after=${first.next}&limit=0&mark=${first.mark}`)).p!;
+    t.same([probe.items, probe.next, Object.hasOwn(probe, 'mark')], [[], first.next, false]);
+    const db = f.hub.app.hubCtx.db;
+    await db('hub_notices').where({ cursor: first.next }).update({ created_at: new Date(0).toISOString() });
+    t.same(await page(`after=${first.next}&limit=2&mark=${first.mark}`), { status: 409, code: 'ERR_FEED_DIVERGED' }, 'the row under the cursor changed');
+    const other = await f.call(cd.agent, 'GET', `/v1/notices?after=${first.next}&limit=2&mark=${first.mark}`);
+    t.same([other.status, other.json.code], [409, 'ERR_FEED_DIVERGED'], "another node's notice row never matches");
+    t.same(await page('after=1&mark=0123'), { status: 400, code: 'ERR_REQUEST_INVALID' });
+    const audited = await db('audit_log').where({ action: 'notice.diverged' });
+    t.same(audited.map((a: { actor_node: string; reason: string }) => [a.actor_node, a.reason]), [['430100', `ERR_FEED_DIVERGED after=${first.next} row=other`], ['430700', `ERR_FEED_DIVERGED after=${first.next} row=none`]]);
   });
 }

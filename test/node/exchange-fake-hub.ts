@@ -70,6 +70,8 @@ export interface FakeHub {
   wrongReceipts: number;
   /** Rewrites the text of every answer (ambiguous JSON the real hub never writes); null: none. */
   rewriteAnswers: ((text: string) => string) | null;
+  /** Rewrites each receipt payload before it is sealed (a hub naming ids the batch did not carry); null: none. */
+  rewriteReceipt: ((p: ReceiptPayload) => ReceiptPayload) | null;
   /** Validity of certificates issued by /v1/renew and /v1/enroll (ms). */
   certLifetimeMs: number;
   enrolTokens: Map<string, { nodeId: string; grade: number }>;
@@ -187,7 +189,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number; rsaOnly?: 
         outcome: refused ? 'refused' : 'accepted', ...(refused ? { code: 'ERR_CLASSIFICATION_DENIED' } : {}),
         accepted: refused ? [] : o.payload.records.map((r) => r.id), rejected: [], withdrawn: refused ? [] : o.payload.withdrawals.map((w) => w.id),
       };
-      const receipt = await sealTo('receipt', signerPem, h.from, payload);
+      const receipt = await sealTo('receipt', signerPem, h.from, hub.rewriteReceipt ? hub.rewriteReceipt(payload) : payload);
       if (!wrong) hub.batches.set(h.id, { id: h.id, seq: h.seq, from: h.from, payload: o.payload, receipt });
       else hub.lastSeq.set(h.from, last); // not stored: the node will send it again
       if (hub.loseAnswers > 0) {
@@ -252,7 +254,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number; rsaOnly?: 
   const port = (server.address() as { port: number }).port;
   const hub: FakeHub = {
     url: `https://127.0.0.1:${port}`, port, identity, ecIdentity, batches: new Map(), posts: [], lastSeq: new Map(), distributions: [], queries: [],
-    answerQuery: () => ({ records: [], withheld: [] }), rewriteAnswers: null, grade: 3, loseAnswers: 0, loseQueries: 0, busyQueries: 0, holdNext: false, gate: null, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0,
+    answerQuery: () => ({ records: [], withheld: [] }), rewriteAnswers: null, rewriteReceipt: null, grade: 3, loseAnswers: 0, loseQueries: 0, busyQueries: 0, holdNext: false, gate: null, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0,
     certLifetimeMs: 365 * 86400_000, enrolTokens: new Map(), renewals: 0, cosigned: new Map(),
     close: () =>
       new Promise<void>((resolve) => {

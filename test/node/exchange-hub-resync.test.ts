@@ -171,6 +171,14 @@ for (const engine of await engines()) {
     t.same(atHub(hub), [...ids].sort(), 'each record once');
   });
 
+  t.test(`${engine.name}: receipt_items keep only what the receipt names of the batch's own outbox rows`, async (t) => {
+    const { hub, s, send } = await setup(t);
+    const [other] = await send(1); // batch 1
+    hub.rewriteReceipt = (p) => ({ ...p, accepted: [...p.accepted, other!, 'not-a-record'], withdrawn: [other!], versioned: [other!] });
+    const ids = await send(2); // batch 2's receipt also names batch 1's record, as accepted, withdrawn and versioned
+    t.same(JSON.parse((await s.db('node_batches').where({ seq: 2 }).first()).receipt_items), { accepted: [ids[0]], versioned: [], withdrawn: [] }, 'ids the batch did not carry are not kept');
+  });
+
   t.test(`${engine.name}: a renewal first notes what each older stored receipt says (receipts from before the receipt_items column)`, async (t) => {
     const { hub, s, send } = await setup(t);
     const ids = await send(1, 2);
@@ -181,9 +189,10 @@ for (const engine of await engines()) {
     t.same(JSON.parse((await s.db('node_batches').where({ seq: 2 }).first()).receipt_items), { accepted: [ids[1]], versioned: [], withdrawn: [] }, 'noted before the key changed');
     t.same(JSON.parse((await s.db('node_batches').where({ seq: 1 }).first()).receipt_items), { accepted: [ids[0]], versioned: [], withdrawn: [] });
     await s.db('node_batches').where({ seq: 1 }).update({ receipt_items: null, receipt: '{"not":"a receipt"}' });
-    await s.exchange.renewal.renewNow(); // a receipt that does not open is left as it is; the renewal goes on
+    await s.exchange.renewal.renewNow(); // a receipt that does not open is marked, not tried again; the renewal goes on
     t.equal(hub.renewals, 2);
-    t.equal((await s.db('node_batches').where({ seq: 1 }).first()).receipt_items, null);
+    t.equal((await s.db('node_batches').where({ seq: 1 }).first()).receipt_items, 'unreadable');
+    t.equal(await s.exchange.sender.noteReceiptItems(), 0, 'nothing left to note');
     await s.db('node_batches').where({ seq: 1 }).update({ receipt_items: JSON.stringify({ accepted: [ids[0]], versioned: [], withdrawn: [] }) });
     await s.exchange.renewal.renewNow();
     forget(hub, 1);

@@ -34,7 +34,7 @@ for (const engine of await engines()) {
       await outboxStore.setState(s.db, CURSOR_KEY, String(cursor), at);
       for (const c of marks) await s.db('node_feed_marks').insert({ cursor: c, mark: M(c), at });
     };
-    return { s, client, calls, answer, hold };
+    return { s, client, calls, answer, hold, hub };
   };
   const diverged = () => new HubError('ERR_FEED_DIVERGED', 'diverged', { after: 0 }, 409);
 
@@ -100,6 +100,38 @@ for (const engine of await engines()) {
     t.equal((await s.db('audit_log').where({ action: 'distribution.rewind' })).length, 0);
   });
 
+  t.test(`${engine.name}: a hub that keeps diverging: the second rewind within the hour is marked repeated and waits for the poll`, async (t) => {
+    const { s, client, hold } = await setup(t);
+    client.getDistributions = async () => {
+      throw diverged();
+    };
+    await hold(40, [10, 40]);
+    t.equal((await s.exchange.puller.pullOnce())!.more, true, 'the first rewind pulls again at once');
+    await hold(30, [30]);
+    const r = await s.exchange.puller.pullOnce();
+    t.same([r!.cursor, r!.more], [0, false], 'the repeated one waits the poll interval (no tight loop)');
+    const a = await s.db('audit_log').where({ action: 'distribution.rewind' }).orderBy('seq');
+    t.equal(a.length, 2);
+    t.notMatch(a[0].reason, / repeated:/);
+    t.match(a[1].reason, /^ERR_FEED_DIVERGED from=30 to=0 probes=0 repeated: /);
+    t.same([a[1].actor, a[1].actor_node], ['node:430000', '430000'], 'in the hub\'s name, as distribution.apply');
+  });
+
+  t.test(`${engine.name}: a hub that refuses the mark parameter (older hub) is asked again without it; the mark is dropped`, async (t) => {
+    const { s, client, calls, answer, hold } = await setup(t);
+    await hold(40, [40]);
+    client.getDistributions = async (after, limit, _signal, mark) => {
+      calls.push({ after, limit, mark });
+      if (mark !== undefined) throw new HubError('ERR_REQUEST_INVALID', 'querystring must NOT have additional properties', undefined, 400);
+      return answer({ items: [], next: after, more: false });
+    };
+    t.equal(await s.exchange.puller.pullOnce(), null, 'answered: nothing new');
+    t.same(calls, [{ after: 40, limit: 1000, mark: M(40) }, { after: 40, limit: 1000, mark: undefined }]);
+    t.equal((await s.db('node_feed_marks')).length, 0);
+    await s.exchange.puller.pullOnce();
+    t.equal(calls[2]!.mark, undefined, 'no mark sent again');
+  });
+
   t.test(`${engine.name}: ERR_FEED_DIVERGED without a mark sent is an ordinary error (no search)`, async (t) => {
     const { s, client, calls, hold } = await setup(t);
     await hold(40, []);
@@ -110,5 +142,29 @@ for (const engine of await engines()) {
     await t.rejects(s.exchange.puller.pullOnce(), { code: 'ERR_FEED_DIVERGED' });
     t.equal(calls.length, 1);
     t.equal(await s.exchange.puller.cursor(), 40);
+  });
+
+  t.test(`${engine.name}: the notice feed: mark kept and sent back, rewind on divergence (node_notice_marks, notice.rewind)`, async (t) => {
+    const { s, client, hub } = await setup(t);
+    const me = s.exchange.identity.current();
+    let seq = 0;
+    const feed = (payload: unknown) => seal({ type: 'notice-feed', from: '430000', to: '430100', seq: ++seq, payload, sender: { keyPem: hub.identity.keyPem, certPem: hub.identity.certPem }, recipientCertPem: me.certPem });
+    const calls: { after: number; limit: number; mark: string | undefined }[] = [];
+    client.getNotices = async (after, limit, _signal, mark) => {
+      calls.push({ after, limit, mark });
+      if (after === 0) return feed({ items: [], next: 7, more: false, mark: M(7) });
+      if (limit > 0 || mark !== M(7)) throw diverged();
+      return feed({ items: [], next: after, more: false });
+    };
+    await s.exchange.notices.pull();
+    t.same((await s.db('node_notice_marks')).map((r: { cursor: number | string; mark: string }) => [Number(r.cursor), r.mark]), [[7, M(7)]]);
+    await outboxStore.setState(s.db, 'notices.cursor', '9', new Date().toISOString());
+    await s.db('node_notice_marks').insert({ cursor: 9, mark: M(9), at: new Date().toISOString() });
+    t.same(await s.exchange.notices.pull(), { applied: 0, more: true });
+    t.same(calls.slice(1).map((c) => [c.after, c.limit, c.mark]), [[9, 500, M(9)], [7, 0, M(7)]], 'the mark sent, then one probe');
+    t.equal(await outboxStore.getState(s.db, 'notices.cursor'), '7');
+    const a = await s.db('audit_log').where({ action: 'notice.rewind' });
+    t.equal(a.length, 1);
+    t.match(a[0].reason, /^ERR_FEED_DIVERGED from=9 to=7 probes=1: the hub's notice feed /);
   });
 }

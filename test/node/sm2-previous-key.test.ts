@@ -1,0 +1,47 @@
+/**
+ * An SM2 node keeps the SM2 key its renewal replaced (node-sm2.key.prev, as node.key.prev for the
+ * TLS key): a batch in flight during the renewal was sealed with the old SM2 certificate, so its
+ * receipt (and every ERR_REPLAY of it) is sealed to the old key. Before, such a receipt never
+ * opened again (ERR_DECRYPT_FAILED) and the node's outbox stopped at that batch.
+ */
+import { createPublicKey } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { initSm2CaDir, issueSm2NodeCert } from '../../certs/sm2-ca-dir.js';
+import { sm2GenerateKeyPem } from '../../protocol/sm-crypto.js';
+import { seal } from '../../protocol/seal.js';
+import { openFromHub } from '../../node/exchange/hub-envelopes.js';
+import { createIdentity } from '../../node/exchange/identity.js';
+import { exchangePaths, loadExchangeMaterial, writeSm2 } from '../../node/exchange/files.js';
+import { issue, makeCa } from '../helpers/pki.js';
+import { enrolDir } from './exchange-fixture.js';
+
+t.test('a receipt sealed to the SM2 key before the renewal opens with node-sm2.key.prev', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sm2-prev-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = makeCa();
+  const sm2CaDir = join(dir, 'sm2ca');
+  const { certPem: sm2CaPem } = initSm2CaDir(sm2CaDir, { cn: 'Test SM2 CA (prev key)' });
+  const sm2Cert = (nodeId: string, keyPem: string) => issueSm2NodeCert(sm2CaDir, nodeId, createPublicKey(keyPem).export({ type: 'spki', format: 'pem' }).toString(), { hub: nodeId === '430000' }).certPem;
+  const hubKey = sm2GenerateKeyPem().privateKeyPem;
+  const hubSm2 = { keyPem: hubKey, certPem: sm2Cert('430000', hubKey) };
+  const oldKey = sm2GenerateKeyPem().privateKeyPem;
+  const newKey = sm2GenerateKeyPem().privateKeyPem;
+  const oldCert = sm2Cert('430100', oldKey);
+
+  // the files as renewal leaves them: the new SM2 pair, the replaced key kept beside it
+  const dataDir = join(dir, 'data');
+  enrolDir(dataDir, { ca, nodeId: '430100', hubCertPem: issue(ca, '430000').certPem });
+  writeSm2(dataDir, { keyPem: newKey, certPem: sm2Cert('430100', newKey), caCertPem: sm2CaPem, hubCertPem: hubSm2.certPem, previousKeyPem: oldKey });
+  const p = exchangePaths(dataDir);
+  t.equal(loadExchangeMaterial(dataDir, '430100').sm2?.previousKeyPem, oldKey, `${p.sm2Key}.prev is read back`);
+
+  const receipt = await seal({ type: 'receipt', from: '430000', to: '430100', seq: 1, payload: { batchId: 'b', seq: 1 }, sender: hubSm2, recipientCertPem: oldCert, suites: ['SM'] });
+  const m = loadExchangeMaterial(dataDir, '430100');
+  const opened = await openFromHub<{ batchId: string }>(receipt, 'receipt', await createIdentity(m, undefined, undefined, undefined, ['SM']), { now: new Date(), fresh: false });
+  t.equal(opened.payload.batchId, 'b', 'opened with the previous SM2 key');
+  const { previousKeyPem: _old, ...withoutPrev } = m.sm2!;
+  await t.rejects(openFromHub(receipt, 'receipt', await createIdentity({ ...m, sm2: withoutPrev }, undefined, undefined, undefined, ['SM']), { now: new Date(), fresh: false }), { code: 'ERR_DECRYPT_FAILED' }, 'without it, as before: never again');
+});
