@@ -40,18 +40,23 @@ export function noticeMark(r: MarkedNotice): string {
 }
 
 /**
- * Which divergences to audit: a node's probes (limit 0) never, and a pull from the same (node,
- * cursor) once per process — so a node cannot fill the hub's audit log by asking with wrong marks
- * (each such request is still answered ERR_FEED_DIVERGED and shows in the request log).
+ * Which divergences to audit: a node's probes (limit 0) never, and at most `perHour` pulls per node
+ * per hour (per hub process) — a restore gives each node one or two, so a node asking with wrong
+ * marks cannot fill the hub's audit log (each such request is still answered ERR_FEED_DIVERGED and
+ * shows in the request log). One entry per enrolled node at most: bounded by the register.
  */
-export function divergenceAuditFilter(max = 10_000): (nodeId: string, after: number, limit: number) => boolean {
-  const seen = new Set<string>();
-  return (nodeId, after, limit) => {
+export function divergenceAuditFilter(perHour = 10, now: () => number = Date.now): (nodeId: string, after: number, limit: number) => boolean {
+  const windows = new Map<string, { from: number; n: number }>();
+  return (nodeId, _after, limit) => {
     if (limit === 0) return false;
-    const key = `${nodeId}:${after}`;
-    if (seen.has(key)) return false;
-    if (seen.size >= max) seen.clear();
-    seen.add(key);
+    const t = now();
+    const w = windows.get(nodeId);
+    if (w === undefined || t - w.from >= 3_600_000) {
+      windows.set(nodeId, { from: t, n: 1 });
+      return true;
+    }
+    if (w.n >= perHour) return false;
+    w.n++;
     return true;
   };
 }

@@ -248,6 +248,20 @@ const MIGRATIONS: Migration[] = [
       await db.schema.dropTableIfExists('node_notice_marks');
     },
   },
+  {
+    // The time of the last owner's `mark` notice applied per record (objections-service.ts): an
+    // older one arriving later (the notice feed read again after a rewind) is not applied.
+    name: '044_owner_mark_times',
+    async up(db) {
+      await db.schema.createTable('node_owner_marks', (t) => {
+        t.string('record_id', 36).primary();
+        t.string('at', 30).notNullable();
+      });
+    },
+    async down(db) {
+      await db.schema.dropTableIfExists('node_owner_marks');
+    },
+  },
 ];
 
 export const nodeMigrationSource: Knex.MigrationSource<Migration> = {

@@ -188,7 +188,12 @@ export function objectionsService(deps: ObjectionDeps, records: RecordsService) 
         if ((await objectionsStore.openOf(trx, nodeId, r.id)).length === 0 && n.outcome === 'rejected') await recordsStore.setDisputed(trx, r.id, false, at);
         return { actor, actorNode: from, action: 'objection.result', object: r.id, class: r.classification, outcome: 'success', reason: `objection ${o.id} ${n.outcome}` };
       }
-      // mark: the owner's disputed state, kept true while an objection filed here is still on its way
+      // mark: the owner's disputed state, kept true while an objection filed here is still on its way.
+      // Only a mark newer than the last one applied counts: the notice feed read again after a
+      // rewind (feed marks) brings older marks back, which must not undo a later one.
+      const last = (await trx('node_owner_marks').where({ record_id: r.id }).first('at')) as { at: string } | undefined;
+      if (last !== undefined && last.at >= n.at) return null;
+      await trx('node_owner_marks').insert({ record_id: r.id, at: n.at }).onConflict('record_id').merge(['at']);
       const disputed = n.disputed || (await objectionsStore.openOf(trx, nodeId, r.id)).length > 0;
       if (disputed === r.disputed) return null;
       await recordsStore.setDisputed(trx, r.id, disputed, at);

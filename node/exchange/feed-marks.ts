@@ -12,8 +12,9 @@
  * audited (outcome failure: the hub lost feed rows it had served) and logged as an error. Items
  * received again are skipped by the appliers (idempotent). A probe that fails otherwise (network,
  * 5xx) throws and changes nothing: the next round searches again. A hub that refuses the `mark`
- * parameter (400 ERR_REQUEST_INVALID: a hub from before marks, e.g. during a rolling downgrade) is
- * asked again without it and the mark dropped; such a hub gives no marks, so none is sent again.
+ * parameter (400 ERR_REQUEST_INVALID: a hub from before marks) is not asked again without it: the
+ * pull fails (logged as an error, retried by the loop) until a hub that checks marks answers —
+ * failing open would skip the check exactly where a restored store runs an older release.
  */
 import type { Knex } from 'knex';
 import type { AuditWriter } from '../records-service.js';
@@ -72,15 +73,10 @@ export function createFeedMarks(deps: FeedMarksDeps) {
     if (mark !== undefined && cursor > 0) await trx(table).insert({ cursor, mark, at }).onConflict('cursor').merge(['mark', 'at']);
   }
 
-  /** Drops the mark of `at` (a hub that refuses the `mark` parameter: an older hub behind the same address). */
-  async function forget(at: number): Promise<void> {
-    await db(table).where({ cursor: at }).del();
-  }
-
   /** The `i`-th mark below `after`, in cursor order (the search reads one row per probe, not the whole table). */
-  async function nth(after: number, i: number): Promise<{ cursor: number; mark: string }> {
-    const r = (await db(table).where('cursor', '<', after).orderBy('cursor').offset(i).first('cursor', 'mark')) as { cursor: number | string; mark: string };
-    return { cursor: Number(r.cursor), mark: String(r.mark) };
+  async function nth(after: number, i: number): Promise<{ cursor: number; mark: string } | null> {
+    const r = (await db(table).where('cursor', '<', after).orderBy('cursor').offset(i).first('cursor', 'mark')) as { cursor: number | string; mark: string } | undefined;
+    return r === undefined ? null : { cursor: Number(r.cursor), mark: String(r.mark) };
   }
 
   /**
@@ -99,6 +95,7 @@ export function createFeedMarks(deps: FeedMarksDeps) {
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
       const m = await nth(after, mid);
+      if (m === null) break; // the marks changed under the search (another process of this node): search with what was found
       probes++;
       if (await stillHeld(m)) {
         to = m.cursor;
@@ -124,7 +121,7 @@ export function createFeedMarks(deps: FeedMarksDeps) {
     return { to, repeated };
   }
 
-  return { markAt, keep, forget, rewind };
+  return { markAt, keep, rewind };
 }
 
 export type FeedMarks = ReturnType<typeof createFeedMarks>;

@@ -95,9 +95,10 @@ export function createNotices(deps: NoticesDeps) {
       raw = await deps.client().getNotices(after, MAX_NOTICE_ITEMS, signal, mark);
     } catch (e) {
       if (mark !== undefined && isMarkRefused(e)) {
-        log.warn({ after }, 'hub exchange: the hub refuses notice feed marks (an older hub); asking without');
-        await marks.forget(after);
-        raw = await deps.client().getNotices(after, MAX_NOTICE_ITEMS, signal);
+        // fail closed: a hub that cannot check the mark (one from before marks: e.g. a standby restored
+        // with an older release) is exactly where rows at reused cursors would be missed
+        log.error({ after, code: 'ERR_REQUEST_INVALID' }, 'hub exchange: the hub refuses feed marks (a hub from before them); the notice feed waits until the hub is upgraded');
+        throw e;
       } else if (mark !== undefined && isDiverged(e)) {
         const r = await marks.rewind(after, (m) => stillHeld(m, signal));
         return { applied: 0, more: !r.repeated };

@@ -165,9 +165,10 @@ export function createPuller(deps: PullerDeps) {
       raw = await deps.client().getDistributions(after, PULL_LIMIT, signal, mark);
     } catch (e) {
       if (mark !== undefined && isMarkRefused(e)) {
-        log.warn({ after }, 'hub exchange: the hub refuses feed marks (an older hub); asking without');
-        await marks.forget(after);
-        raw = await deps.client().getDistributions(after, PULL_LIMIT, signal);
+        // fail closed: a hub that cannot check the mark (one from before marks: e.g. a standby restored
+        // with an older release) is exactly where rows at reused cursors would be missed
+        log.error({ after, code: 'ERR_REQUEST_INVALID' }, 'hub exchange: the hub refuses feed marks (a hub from before them); the distribution feed waits until the hub is upgraded');
+        throw e;
       } else if (mark !== undefined && isDiverged(e)) {
         const r = await marks.rewind(after, (m) => stillHeld(m, signal));
         return { cursor: r.to, records: 0, versions: 0, withdrawals: 0, skipped: 0, more: !r.repeated };

@@ -33,6 +33,7 @@ import { openFromHub, sealToHub } from './hub-envelopes.js';
 import type { ExchangeIdentity } from './identity.js';
 import type { Log } from './loop.js';
 import { sendableClasses } from './outbox-hooks.js';
+import { isCreditError } from '../../protocol/errors.js';
 import { UNREADABLE_RECEIPT, outboxStore, type BatchRow } from './outbox-store.js';
 import { evidenceOf } from '../../audit/evidence-record.js';
 import { keepEnvelope, keepEvidence } from './evidence-log.js';
@@ -163,29 +164,39 @@ export function createSender(deps: SenderDeps) {
   /**
    * Notes receipt_items for every stored receipt that lacks them (a store from before the column),
    * while the keys that open them are still held: renewal calls it before it replaces the key, as
-   * a receipt sealed to the key before the previous one no longer opens. Paged; one that does not
-   * open is marked UNREADABLE_RECEIPT (not tried again; counted in one log line). Returns how many
+   * a receipt sealed to the key before the previous one no longer opens. Paged; one that no key
+   * held decrypts (ERR_DECRYPT_FAILED) is marked UNREADABLE_RECEIPT (not tried again; counted in one
+   * log line); one that fails otherwise is left for the next renewal. The receipt's lists are kept
+   * as it gives them (verified; the batch's outbox rows may be partly pruned). Returns how many
    * were noted.
    */
   async function noteReceiptItems(): Promise<number> {
     let noted = 0;
     let unreadable = 0;
+    let failed = 0;
     let after = 0;
     for (;;) {
       const page = await outboxStore.receiptsWithoutItems(db, after, 100); // paged: receipts are ≈ 50 KB each
       if (page.length === 0) break;
       for (const r of page) {
         after = r.seq;
-        let items: Awaited<ReturnType<ReceiptItems>> | null = null;
         try {
-          items = await receiptItems(r.id, r.seq, r.receipt);
-        } catch {
+          // the verified receipt's lists as they are: the batch's outbox rows may be (partly) pruned by now
+          await outboxStore.noteReceiptItems(db, r.id, await receiptItems(r.id, r.seq, r.receipt));
+          noted++;
+        } catch (e) {
+          // only a receipt no key held opens is marked for good; anything else (a suite policy, a
+          // revoked or unreadable certificate, the store) is tried again at the next renewal
+          if (!(isCreditError(e) && e.code === 'ERR_DECRYPT_FAILED')) {
+            failed++;
+            continue;
+          }
           unreadable++;
+          await outboxStore.noteReceiptItems(db, r.id, UNREADABLE_RECEIPT);
         }
-        await outboxStore.noteReceiptItems(db, r.id, items ? await outboxStore.ownReceiptIds(db, r.id, items) : UNREADABLE_RECEIPT);
-        if (items) noted++;
       }
     }
+    if (failed > 0) log.warn({ failed }, 'hub exchange: stored receipts that could not be opened now (not a key problem); tried again at the next renewal');
     if (unreadable > 0) log.warn({ unreadable }, 'hub exchange: stored receipts that no longer open (sealed to a key this node no longer holds): those batches cannot be rebuilt if the hub loses them');
     return noted;
   }

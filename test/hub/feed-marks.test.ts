@@ -3,7 +3,7 @@
  * engines: each page with rows carries the mark of the row at `next`; sent back with after=next it
  * is checked against the row the feed holds there now. A row that changed under the cursor (the
  * store went back in time and the cursor was reused), or is gone, answers 409 ERR_FEED_DIVERGED,
- * audited 'distribution.diverged' once per node and cursor (never for probes); limit 0 only checks
+ * audited 'distribution.diverged' (never for probes, at most 10 a node and hour); limit 0 only checks
  * the mark; a malformed mark is a bad request.
  */
 import t from 'tap';
@@ -52,7 +52,7 @@ for (const engine of await engines()) {
     const flipped = p1.mark!.replace(/^./, (c) => (c === '0' ? '1' : '0'));
     t.same(await page(`after=${p1.next}&limit=0&mark=${flipped}`), { status: 409, code: 'ERR_FEED_DIVERGED' }, 'a probe with another mark: diverged (not audited)');
     t.same(await page(`after=${p1.next}&limit=2&mark=${flipped}`), { status: 409, code: 'ERR_FEED_DIVERGED' }, 'another mark: diverged');
-    t.same(await page(`after=${p1.next}&limit=2&mark=${flipped}`), { status: 409, code: 'ERR_FEED_DIVERGED' }, 'again (audited once per node and cursor)');
+    t.same(await page(`after=${p1.next}&limit=2&mark=${flipped}`), { status: 409, code: 'ERR_FEED_DIVERGED' }, 'again');
     t.same(await page(`after=${last.next + 5}&limit=2&mark=${p1.mark}`), { status: 409, code: 'ERR_FEED_DIVERGED' }, 'no row at that cursor: diverged');
     for (const bad of ['ABCDEF0123456789', '0123', '0123456789abcdef0', 'zzzzzzzzzzzzzzzz']) {
       t.same(await page(`after=${p1.next}&mark=${bad}`), { status: 400, code: 'ERR_REQUEST_INVALID' }, `malformed mark ${bad}`);
@@ -67,9 +67,17 @@ for (const engine of await engines()) {
     await db('hub_distributions').where({ cursor: p1.next }).update({ created_at: new Date(0).toISOString() });
     t.same(await page(`after=${p1.next}&limit=2&mark=${p1.mark}`), { status: 409, code: 'ERR_FEED_DIVERGED' });
     const audited = await db('audit_log').where({ action: 'distribution.diverged' }).orderBy('seq');
-    t.equal(audited.length, 2, 'one audit entry per node and cursor, none for probes: a node cannot flood the log with wrong marks');
+    t.equal(audited.length, 5, 'each pull audited, no probe');
+    for (let i = 0; i < 10; i++) await page(`after=${i + 1}&limit=2&mark=${flipped}`);
+    t.equal((await db('audit_log').where({ action: 'distribution.diverged' })).length, 10, 'at most 10 a node and hour: a node cannot flood the log with wrong marks');
+    const { divergenceAuditFilter } = await import('../../hub/feed-mark.js');
+    let now = 0;
+    const allow = divergenceAuditFilter(2, () => now);
+    t.same([allow('430100', 1, 5), allow('430100', 2, 5), allow('430100', 3, 5), allow('430200', 3, 5), allow('430100', 4, 0)], [true, true, false, true, false]);
+    now = 3_600_000;
+    t.equal(allow('430100', 5, 5), true, 'a new hour');
     t.same([audited[0].actor_node, audited[0].outcome, audited[0].reason], ['430181', 'failure', `ERR_FEED_DIVERGED after=${p1.next} row=other`]);
-    t.match(audited[1].reason, /row=none$/);
+    t.match(audited[2].reason, /row=none$/);
   });
 
   t.test(`notice feed marks (${engine.name})`, async (t) => {

@@ -8,6 +8,11 @@
  */
 import t from 'tap';
 import { seal } from '../../protocol/seal.js';
+import { exampleRecord } from '../../protocol/catalog.js';
+import { uuidv7 } from '../../protocol/crypto.js';
+import type { WireRecord } from '../../protocol/exchange.js';
+import type { Notice } from '../../protocol/notices.js';
+import { objectionsService } from '../../node/objections-service.js';
 import { HubError } from '../../node/exchange/hub-client.js';
 import { CURSOR_KEY } from '../../node/exchange/puller.js';
 import { outboxStore } from '../../node/exchange/outbox-store.js';
@@ -117,7 +122,7 @@ for (const engine of await engines()) {
     t.same([a[1].actor, a[1].actor_node], ['node:430000', '430000'], 'in the hub\'s name, as distribution.apply');
   });
 
-  t.test(`${engine.name}: a hub that refuses the mark parameter (older hub) is asked again without it; the mark is dropped`, async (t) => {
+  t.test(`${engine.name}: a hub that refuses the mark parameter (from before marks): the pull fails, the mark is kept (fail closed)`, async (t) => {
     const { s, client, calls, answer, hold } = await setup(t);
     await hold(40, [40]);
     client.getDistributions = async (after, limit, _signal, mark) => {
@@ -125,11 +130,10 @@ for (const engine of await engines()) {
       if (mark !== undefined) throw new HubError('ERR_REQUEST_INVALID', 'querystring must NOT have additional properties', undefined, 400);
       return answer({ items: [], next: after, more: false });
     };
-    t.equal(await s.exchange.puller.pullOnce(), null, 'answered: nothing new');
-    t.same(calls, [{ after: 40, limit: 1000, mark: M(40) }, { after: 40, limit: 1000, mark: undefined }]);
-    t.equal((await s.db('node_feed_marks')).length, 0);
-    await s.exchange.puller.pullOnce();
-    t.equal(calls[2]!.mark, undefined, 'no mark sent again');
+    await t.rejects(s.exchange.puller.pullOnce(), { code: 'ERR_REQUEST_INVALID' });
+    t.same(calls, [{ after: 40, limit: 1000, mark: M(40) }], 'not asked again without the mark');
+    t.equal((await s.db('node_feed_marks')).length, 1, 'the mark is kept');
+    t.equal(await s.exchange.puller.cursor(), 40);
   });
 
   t.test(`${engine.name}: ERR_FEED_DIVERGED without a mark sent is an ordinary error (no search)`, async (t) => {
@@ -166,5 +170,27 @@ for (const engine of await engines()) {
     const a = await s.db('audit_log').where({ action: 'notice.rewind' });
     t.equal(a.length, 1);
     t.match(a[0].reason, /^ERR_FEED_DIVERGED from=9 to=7 probes=1: the hub's notice feed /);
+  });
+
+  t.test(`${engine.name}: an owner's mark notice older than the last one applied is not applied (the notice feed read again after a rewind)`, async (t) => {
+    const { s, client, answer, hub } = await setup(t);
+    void hub;
+    const e = exampleRecord('CF');
+    const at0 = new Date().toISOString();
+    const rec: WireRecord = { id: uuidv7(), type: 'CF', classification: 'public', fields: { ...e.fields, decisionNo: '常〔2026〕88号' }, createdAt: at0, updatedAt: at0 };
+    client.getDistributions = async () => answer({ items: [{ cursor: 1, kind: 'record', sourceNode: '430700', record: rec }], next: 1, more: false });
+    await s.exchange.puller.pullOnce();
+    const objections = objectionsService({ db: s.db, audit: s.audit, hooks: { onRecordWritten: [], onRecordWithdrawn: [] }, nodeId: '430100', clock: () => new Date(), subjectKey: s.config.subjectKey }, s.records);
+    const mark = (disputed: boolean, at: string): Notice => ({ kind: 'mark', owner: '430700', recordId: rec.id, disputed, at });
+    const apply = (n: Notice) => s.db.transaction((trx) => objections.applyNotice(trx, '430700', n));
+    const disputed = async () => Boolean((await s.db('node_records').where({ id: rec.id }).first()).disputed);
+    const t1 = '2026-12-01T01:00:00.000Z';
+    const t2 = '2026-12-02T01:00:00.000Z';
+    t.ok(await apply(mark(true, t1)));
+    t.equal(await disputed(), true);
+    t.ok(await apply(mark(false, t2)), 'the objection rejected: undisputed');
+    t.equal(await disputed(), false);
+    t.equal(await apply(mark(true, t1)), null, 'the older mark again (read again after a rewind): not applied');
+    t.equal(await disputed(), false, 'the record stays undisputed');
   });
 }
