@@ -3,9 +3,10 @@
  * schema given: subjects no query asks for (32 hex, the blind index's shape) and ≈ 400 bytes of
  * sealed-looking fields, from 136 source nodes; then ANALYZE. Used by hub-scale.ts (the scan at
  * 10,000,000 rows) and by e2e-pg (`BENCH_PG_QUERY_ROWS`: the province query end to end against a
- * hub holding that many rows). No real record is ever opened from them. Ends with ANALYZE and a
- * CHECKPOINT.
+ * hub holding that many rows). No real record is ever opened from them. Ends with ANALYZE, a
+ * CHECKPOINT and sync(1), so what is timed next does not compete with the write-back of the fill.
  */
+import { execFileSync } from 'node:child_process';
 import type { Knex } from 'knex';
 
 export async function unbounded<T>(db: Knex, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
@@ -33,6 +34,13 @@ export async function fill(db: Knex, schema: string, total: number, log: (l: str
   // the gigabytes just written out of the way (a superuser's CHECKPOINT; skipped otherwise), so what
   // is timed next is not competing with their write-back
   await db.raw('CHECKPOINT').catch(() => log('filler: CHECKPOINT not allowed for this role; timing right after the fill'));
+  const t1 = Date.now();
+  try {
+    execFileSync('sync'); // and the operating system's dirty pages (a server on this machine)
+  } catch {
+    // no sync(1): timing right after the checkpoint
+  }
+  log(`filler: CHECKPOINT and sync done (sync ${((Date.now() - t1) / 1000).toFixed(0)} s)`);
   return rps;
 }
 
