@@ -93,16 +93,8 @@ export const distributionsFeedQuery = {
   },
 } as const;
 
-/** GET /v1/notices: the same, at most MAX_NOTICE_ITEMS a page. */
-export const noticesFeedQuery = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    ...distributionsQuery.properties,
-    limit: { type: 'integer', minimum: 0, maximum: MAX_DISTRIBUTION_ITEMS, default: 1000, description: 'most items in the answer (0: only check `mark`; the hub gives at most 500)' },
-    mark: MARK_PARAM,
-  },
-} as const;
+/** GET /v1/notices: the same query (the hub gives at most MAX_NOTICE_ITEMS a page). */
+export const noticesFeedQuery = distributionsFeedQuery;
 
 export const witnessStateResponse = {
   type: 'object',

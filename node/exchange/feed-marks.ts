@@ -121,7 +121,39 @@ export function createFeedMarks(deps: FeedMarksDeps) {
     return { to, repeated };
   }
 
-  return { markAt, keep, rewind };
+  /**
+   * One pull of the feed from `after`, with the mark held for it: `get(mark)` asks the hub. On
+   * ERR_FEED_DIVERGED the search runs with `probe` (asks with limit 0 and the mark given, opens the
+   * answer; throws ERR_FEED_DIVERGED when the hub no longer holds that row) and `rewound` says where
+   * the cursor went. A refusal of the mark parameter fails closed (logged, thrown).
+   */
+  async function pull(after: number, get: (mark: string | undefined) => Promise<unknown>, probe: (m: { cursor: number; mark: string }) => Promise<unknown>): Promise<{ raw: unknown } | { rewound: { to: number; repeated: boolean } }> {
+    const mark = await markAt(after);
+    try {
+      return { raw: await get(mark) };
+    } catch (e) {
+      if (mark === undefined) throw e;
+      if (isMarkRefused(e)) {
+        // fail closed: a hub that cannot check the mark (one from before marks: e.g. a standby restored
+        // with an older release) is exactly where rows at reused cursors would be missed
+        deps.log.error({ after, code: 'ERR_REQUEST_INVALID', feed: deps.feed }, `hub exchange: the hub refuses feed marks (a hub from before them); the ${deps.feed} waits until the hub is upgraded`);
+        throw e;
+      }
+      if (!isDiverged(e)) throw e;
+      const stillHeld = async (m: { cursor: number; mark: string }) => {
+        try {
+          await probe(m);
+          return true;
+        } catch (pe) {
+          if (isDiverged(pe)) return false;
+          throw pe;
+        }
+      };
+      return { rewound: await rewind(after, stillHeld) };
+    }
+  }
+
+  return { markAt, keep, rewind, pull };
 }
 
 export type FeedMarks = ReturnType<typeof createFeedMarks>;

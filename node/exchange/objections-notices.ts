@@ -18,7 +18,7 @@ import { openFromHub, sealToHub } from './hub-envelopes.js';
 import type { ExchangeIdentity } from './identity.js';
 import type { Log } from './loop.js';
 import { outboxStore } from './outbox-store.js';
-import { createFeedMarks, isDiverged, isMarkRefused, markOf } from './feed-marks.js';
+import { createFeedMarks, markOf } from './feed-marks.js';
 
 export const NOTICES_CURSOR_KEY = 'notices.cursor';
 
@@ -75,35 +75,16 @@ export function createNotices(deps: NoticesDeps) {
     return { ...p, envelopeId: opened.header.id };
   }
 
-  /** True when the hub still holds, at `m.cursor`, the notice row it marked `m.mark` (a limit-0 probe). */
-  async function stillHeld(m: { cursor: number; mark: string }, signal?: AbortSignal): Promise<boolean> {
-    try {
-      await openFeed(await deps.client().getNotices(m.cursor, 0, signal, m.mark), m.cursor);
-      return true;
-    } catch (e) {
-      if (isDiverged(e)) return false;
-      throw e;
-    }
-  }
-
   /** Pulls and applies what the hub routed here; returns how many items were applied and whether more wait. */
   async function pull(signal?: AbortSignal): Promise<{ applied: number; more: boolean }> {
     const after = Number((await outboxStore.getState(db, NOTICES_CURSOR_KEY)) ?? 0);
-    const mark = await marks.markAt(after);
-    let raw: unknown;
-    try {
-      raw = await deps.client().getNotices(after, MAX_NOTICE_ITEMS, signal, mark);
-    } catch (e) {
-      if (mark !== undefined && isMarkRefused(e)) {
-        // fail closed: a hub that cannot check the mark (one from before marks: e.g. a standby restored
-        // with an older release) is exactly where rows at reused cursors would be missed
-        log.error({ after, code: 'ERR_REQUEST_INVALID' }, 'hub exchange: the hub refuses feed marks (a hub from before them); the notice feed waits until the hub is upgraded');
-        throw e;
-      } else if (mark !== undefined && isDiverged(e)) {
-        const r = await marks.rewind(after, (m) => stillHeld(m, signal));
-        return { applied: 0, more: !r.repeated };
-      } else throw e;
-    }
+    const got = await marks.pull(
+      after,
+      (mark) => deps.client().getNotices(after, MAX_NOTICE_ITEMS, signal, mark),
+      async (m) => openFeed(await deps.client().getNotices(m.cursor, 0, signal, m.mark), m.cursor),
+    );
+    if ('rewound' in got) return { applied: 0, more: !got.rewound.repeated };
+    const raw = got.raw;
     const p = await openFeed(raw, after);
     if (p.items.length === 0 && p.next === after) return { applied: 0, more: false };
     const at = clock().toISOString();

@@ -19,7 +19,7 @@ import { recordsStore, WITHDRAW_REASONS, type StoredRecord, type WithdrawReason 
 import { ensureCatalogFor, type CatalogSync } from './catalog-sync.js';
 import type { HubClient } from './hub-client.js';
 import { HUB_NODE_ID } from '../../certs/issue.js';
-import { createFeedMarks, isDiverged, isMarkRefused, markOf } from './feed-marks.js';
+import { createFeedMarks, markOf } from './feed-marks.js';
 import { openFromHub } from './hub-envelopes.js';
 import type { ExchangeIdentity } from './identity.js';
 import type { Log } from './loop.js';
@@ -145,35 +145,16 @@ export function createPuller(deps: PullerDeps) {
     return { opened, p };
   }
 
-  /** True when the hub still holds, at `a.cursor`, the feed row it marked `a.mark` (a probe: limit 0, no items). */
-  async function stillHeld(a: { cursor: number; mark: string }, signal?: AbortSignal): Promise<boolean> {
-    try {
-      await openDistribution(await deps.client().getDistributions(a.cursor, 0, signal, a.mark), a.cursor);
-      return true;
-    } catch (e) {
-      if (isDiverged(e)) return false;
-      throw e;
-    }
-  }
-
   /** One request: pull after the cursor and apply. Returns the result, or null when nothing was new. */
   async function pullOnce(signal?: AbortSignal): Promise<(ApplyResult & { more: boolean }) | null> {
     const after = await cursor();
-    const mark = await marks.markAt(after);
-    let raw: unknown;
-    try {
-      raw = await deps.client().getDistributions(after, PULL_LIMIT, signal, mark);
-    } catch (e) {
-      if (mark !== undefined && isMarkRefused(e)) {
-        // fail closed: a hub that cannot check the mark (one from before marks: e.g. a standby restored
-        // with an older release) is exactly where rows at reused cursors would be missed
-        log.error({ after, code: 'ERR_REQUEST_INVALID' }, 'hub exchange: the hub refuses feed marks (a hub from before them); the distribution feed waits until the hub is upgraded');
-        throw e;
-      } else if (mark !== undefined && isDiverged(e)) {
-        const r = await marks.rewind(after, (m) => stillHeld(m, signal));
-        return { cursor: r.to, records: 0, versions: 0, withdrawals: 0, skipped: 0, more: !r.repeated };
-      } else throw e;
-    }
+    const got = await marks.pull(
+      after,
+      (mark) => deps.client().getDistributions(after, PULL_LIMIT, signal, mark),
+      async (m) => openDistribution(await deps.client().getDistributions(m.cursor, 0, signal, m.mark), m.cursor),
+    );
+    if ('rewound' in got) return { cursor: got.rewound.to, records: 0, versions: 0, withdrawals: 0, skipped: 0, more: !got.rewound.repeated };
+    const raw = got.raw;
     const { opened, p } = await openDistribution(raw, after);
     if (p.items.length === 0 && p.next === after) return null;
     await ensureCatalogFor(p.items, deps.catalog, signal);
