@@ -6,7 +6,7 @@
  */
 import { certFromDerB64, jweDecrypt, jwsVerifyDetached, keyKind, privateKeyFromPem } from './crypto.js';
 import { assertEnvelope, ciphertextDigest, encBinding, ENVELOPE_SCHEMA, headerOf, signingInput, type Envelope, type EnvelopeHeader } from './envelope.js';
-import { CreditError, protocolError } from './errors.js';
+import { CreditError, isCreditError, protocolError } from './errors.js';
 import { checkFreshness, checkTimestamp, type FreshnessState } from './freshness.js';
 import { PAYLOAD_SCHEMAS } from './exchange.js';
 import { jsonTextProblems, scanJsonText, type JsonTextFindings } from './strict-json.js';
@@ -158,7 +158,16 @@ async function verifyRead(envelope: Envelope, suite: Suite, opts: VerifyOptions)
   if (cert.keyKind !== suite.keyType) {
     throw protocolError('ERR_SIGNATURE_INVALID', `signer key is ${cert.keyKind}, suite ${suite.name} signs with ${suite.keyType}`);
   }
-  if (!(await jwsVerifyDetached(envelope.sig, signingInput(header, envelope.enc, suite.digest), cert.publicKey, suite.jwsAlg))) {
+  let input: Buffer;
+  try {
+    input = signingInput(header, envelope.enc, suite.digest);
+  } catch (e) {
+    // the signed text nests the header two levels deeper than the envelope: a member 255–256 deep
+    // passes the envelope's own depth check but cannot be signed (found by the hostile-envelope fuzzer)
+    if (isCreditError(e) && e.code === 'ERR_CANONICAL_JSON') throw protocolError('ERR_ENVELOPE_MALFORMED', `malformed envelope: header cannot be signed as canonical JSON: ${e.message}`, [{ field: 'header', message: e.message }]);
+    throw e;
+  }
+  if (!(await jwsVerifyDetached(envelope.sig, input, cert.publicKey, suite.jwsAlg))) {
     throw protocolError('ERR_SIGNATURE_INVALID', `signature of envelope ${header.id} does not verify`, { id: header.id, from: header.from });
   }
   checkBinding(envelope, suite);
