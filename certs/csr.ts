@@ -1,6 +1,7 @@
 /**
  * Reading a PKCS#10 certificate signing request from an untrusted client, in layers, cheapest
- * first: parse the DER (@peculiar/x509), check the key against the CA's policy (RSA 2048–4096
+ * first: refuse anything that is not DER all the way down (csr-der.ts: ERR_CSR_INVALID), parse
+ * it (@peculiar/x509, which on its own would read BER leniently), check the key against the CA's policy (RSA 2048–4096
  * bits with e = 65537, or EC on the P-256 curve: anything else is ERR_CSR_KEY_UNSUPPORTED), check
  * the subject holds exactly one CN (ERR_CSR_SUBJECT_INVALID), and only then verify the
  * self-signature with WebCrypto (node's native code: RSA PKCS#1 v1.5 / PSS, or ECDSA P-256, with
@@ -10,6 +11,7 @@
  */
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import { assertCsrDer } from './csr-der.js';
 import { certError } from './errors.js';
 import { publicKeyDetails, spkiDerToPem } from './pki-crypto.js';
 
@@ -44,9 +46,21 @@ export function keyPolicyProblem(spkiDer: Uint8Array): string | null {
 
 /** Parses a CSR and checks key, subject and self-signature, in that order. */
 export async function parseCsr(pem: string): Promise<ParsedCsr> {
+  let der: Buffer;
+  try {
+    der = Buffer.from(x509.PemData.toArrayBuffer(pem)); // PEM (first block), hex or base64, as the library reads it
+  } catch (e) {
+    throw certError('ERR_CSR_INVALID', `certificate signing request cannot be parsed: ${(e as Error).message}`);
+  }
+  try {
+    // DER all the way down before the library, which reads BER leniently, sees it (csr-der.ts)
+    assertCsrDer(der);
+  } catch (e) {
+    throw certError('ERR_CSR_INVALID', `certificate signing request is not DER-encoded: ${(e as Error).message}`);
+  }
   let csr: x509.Pkcs10CertificateRequest;
   try {
-    csr = new x509.Pkcs10CertificateRequest(pem);
+    csr = new x509.Pkcs10CertificateRequest(der);
   } catch (e) {
     throw certError('ERR_CSR_INVALID', `certificate signing request cannot be parsed: ${(e as Error).message}`);
   }

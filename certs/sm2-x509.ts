@@ -7,6 +7,7 @@
  */
 import { bitString, bool, children, expectTag, explicit, octets, oid, readOid, readSequence, seq, set, time, tlv, uint, utf8String, type DerNode } from '../protocol/der.js';
 import { OID, randomBytes, sm2GenerateKeyPem, sm2KeyFromPem, sm2PointFromSpki, sm2Sign, sm2Spki, sm2Verify, sm3, type Sm2PrivateKey } from '../protocol/sm-crypto.js';
+import { assertCsrDer } from './csr-der.js';
 import { certError } from './errors.js';
 
 const SM2_WITH_SM3 = seq(oid(OID.sm2WithSm3));
@@ -131,6 +132,7 @@ export function parseSm2Csr(csrPem: string): { cn: string; publicKey: string } {
   let parts: DerNode[];
   try {
     const der = Buffer.from(csrPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    assertCsrDer(der);
     parts = children(readSequence(der, 'CertificationRequest'));
     info = expectTag(parts[0], 0x30, 'CertificationRequestInfo');
   } catch (e) {
