@@ -211,7 +211,7 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
   let witnessLoop: Loop | undefined;
   const sender = createSender({ db, audit, identity, client: getClient, clock, log, hub, refreshHubCert, onReceipts: () => witnessLoop?.wake() });
   const puller = createPuller({ db, audit, identity, client: getClient, clock, log, hub, catalog });
-  const renewal = createRenewal({ identity, client: getClient, audit, clock, log, dataDir: config.dataDir, renewAt: hub.renewAt, beforeKeyChange: () => sender.noteReceiptItems() });
+  const renewal = createRenewal({ identity, client: getClient, audit, clock, log, dataDir: config.dataDir, renewAt: hub.renewAt, suites: hub.suites, beforeKeyChange: () => sender.noteReceiptItems() });
   const witness = o.auditLog ? createWitness({ db, log: o.auditLog as AuditLog, identity, client: getClient, clock, logger: log, hub, dataDir: config.dataDir }) : null;
 
   const senderLoop = loop('sender', (s) => sender.step(s));

@@ -1,6 +1,7 @@
 /**
  * Certificate renewal: when less than `renewAt` of the node certificate's lifetime is left, make a
- * new key of the current key's type (EC P-256 or RSA) and a CSR, POST /v1/renew over mutual TLS with the current certificate, check the answer
+ * new key (renewalAlgorithm: the current key's type, EC P-256 or RSA, unless the node's `hub.suites`
+ * admits no suite for it and does admit the other — then that one) and a CSR, POST /v1/renew over mutual TLS with the current certificate, check the answer
  * (issued by the provincial CA to this node id, for the new key), write the files atomically
  * (files.ts), then swap the identity in memory: the HTTP client opens a new pool (requests in
  * flight finish on the old one) and the audit log signs with the new key.
@@ -8,14 +9,15 @@
 import { createSm2Csr } from '../../certs/sm2-x509.js';
 import { sm2GenerateKeyPem } from '../../protocol/sm-crypto.js';
 import { checkSm2Answer } from './enroll.js';
-import { createCsr, generateKeyPair, keyAlgorithmOf } from '../../certs/pki-crypto.js';
+import { createCsr, generateKeyPair, keyAlgorithmOf, type NodeKeyAlgorithm } from '../../certs/pki-crypto.js';
+import { suitesForKeyType } from '../../protocol/suites.js';
 import { HUB_NODE_ID } from '../../certs/issue.js';
 import { certFromPem, keyMatchesCert } from '../../protocol/crypto.js';
 import type { EnrollResponse } from '../../protocol/exchange.js';
 import { nodeError } from '../errors.js';
 import type { AuditWriter } from '../records-service.js';
 import { validity, writeHubCert, writeRenewal, writeSm2 } from './files.js';
-import type { HubClient } from './hub-client.js';
+import { HubError, type HubClient } from './hub-client.js';
 import type { ExchangeIdentity } from './identity.js';
 import type { Log } from './loop.js';
 
@@ -31,6 +33,33 @@ export function renewalTime(certPem: string, renewAt: number): Date {
   return new Date(notAfter.getTime() - renewAt * life);
 }
 
+/**
+ * The key type a renewal makes: the current one while the suite policy (the node's `hub.suites`,
+ * which mirrors the hub's) admits a suite for it; when an operator has since excluded it (an RSA
+ * node under ["EC"]), the type the policy admits, EC P-256 first — else the hub would refuse the
+ * renewal ERR_SUITE_REFUSED at every retry. No policy, or one admitting neither (["SM"], where the
+ * TLS key is outside the suites): the current type.
+ */
+export function renewalAlgorithm(current: NodeKeyAlgorithm, policy: readonly string[] | undefined): NodeKeyAlgorithm {
+  const admits = (a: NodeKeyAlgorithm): boolean => suitesForKeyType(a === 'rsa' ? 'rsa' : 'ec-p256', policy).length > 0;
+  if (policy === undefined || admits(current)) return current;
+  return (['p256', 'rsa'] as const).find(admits) ?? current;
+}
+
+/** The other key type, when `e` is the hub's ERR_SUITE_REFUSED naming a policy that admits it and not `tried`. */
+function hubAdmitted(e: unknown, tried: NodeKeyAlgorithm): NodeKeyAlgorithm | undefined {
+  if (!(e instanceof HubError) || e.code !== 'ERR_SUITE_REFUSED') return undefined;
+  const allowed = (e.details as { allowed?: unknown } | undefined)?.allowed;
+  if (!Array.isArray(allowed) || !allowed.every((x): x is string => typeof x === 'string')) return undefined;
+  let alt: NodeKeyAlgorithm;
+  try {
+    alt = renewalAlgorithm(tried, allowed);
+  } catch {
+    return undefined; // a policy naming something unknown
+  }
+  return alt === tried ? undefined : alt;
+}
+
 export interface RenewalDeps {
   identity: ExchangeIdentity;
   client: () => HubClient;
@@ -39,6 +68,8 @@ export interface RenewalDeps {
   log: Log;
   dataDir: string;
   renewAt: number;
+  /** The node's suite policy (`hub.suites`); absent: any suite. */
+  suites?: readonly string[];
   /** Runs before the key files change (the sender notes what older stored receipts say while the keys that open them are held). */
   beforeKeyChange?: () => Promise<unknown>;
 }
@@ -66,10 +97,27 @@ export function createRenewal(deps: RenewalDeps) {
       log.warn({ code: (e as { code?: string }).code ?? 'Error' }, 'hub exchange: noting what the stored receipts say before the renewal failed; renewing all the same');
     }
     const old = identity.current();
-    const kp = generateKeyPair(keyAlgorithmOf(old.keyPem)); // an RSA node stays RSA, an EC node EC
+    const was = keyAlgorithmOf(old.keyPem);
+    let algorithm = renewalAlgorithm(was, deps.suites); // an RSA node stays RSA, an EC node EC, unless the policy now excludes it
+    if (algorithm !== was) log.warn({ from: was, to: algorithm }, 'hub exchange: the suite policy (hub.suites) admits no suite for this node\'s key type; renewing with the type it admits');
+    let kp = generateKeyPair(algorithm);
     // a node on the national suite renews its SM2 certificate with the TLS one (same register: it would be superseded otherwise)
     const sm2Key = old.sm2 ? sm2GenerateKeyPem() : undefined;
-    const res = check(await deps.client().renew({ csrPem: createCsr(nodeId, kp), ...(sm2Key ? { sm2CsrPem: createSm2Csr(nodeId, sm2Key.privateKeyPem) } : {}) }, signal), kp.privateKeyPem);
+    const send = (k: { privateKeyPem: string; publicKeyPem: string }) => deps.client().renew({ csrPem: createCsr(nodeId, k), ...(sm2Key ? { sm2CsrPem: createSm2Csr(nodeId, sm2Key.privateKeyPem) } : {}) }, signal);
+    let answer: EnrollResponse;
+    try {
+      answer = await send(kp);
+    } catch (e) {
+      // The hub's policy excludes the key type and names what it admits (ERR_SUITE_REFUSED details.allowed):
+      // once, the type it admits — when this node's own policy admits that type too.
+      const alt = hubAdmitted(e, algorithm);
+      if (alt === undefined || (deps.suites !== undefined && renewalAlgorithm(alt, deps.suites) !== alt)) throw e;
+      log.warn({ from: algorithm, to: alt }, 'hub exchange: the hub\'s suite policy admits no suite for this key type; renewing with the type it admits');
+      algorithm = alt;
+      kp = generateKeyPair(alt);
+      answer = await send(kp);
+    }
+    const res = check(answer, kp.privateKeyPem);
     const checked = sm2Key ? await checkSm2Answer(res.sm2, sm2Key.privateKeyPem, { nodeId, sm2CaCertPem: old.sm2!.caCertPem }, clock(), (m) => nodeError('ERR_HUB_ANSWER_INVALID', `renewal answer refused: ${m}`)) : undefined;
     // the SM2 key replaced is kept (node-sm2.key.prev), as node.key.prev: a batch in flight was sealed with the old SM2 certificate, and its receipt to it
     const sm2 = checked ? { ...checked, previousKeyPem: old.sm2!.keyPem } : undefined;
@@ -88,7 +136,7 @@ export function createRenewal(deps: RenewalDeps) {
       // keep the hub certificate we have
     }
     await identity.swap({ keyPem: kp.privateKeyPem, certPem: res.certPem, enrolment, previousKeyPem: old.keyPem, hubCertPem, ...(sm2 ? { sm2 } : {}) });
-    await deps.audit.record({ actor: `node:${nodeId}`, actorNode: nodeId, action: 'cert.renew', object: `serial:${v.serial}`, outcome: 'success', reason: `previous=${old.enrolment.serial} notAfter=${enrolment.notAfter} grade=${res.grade}` });
+    await deps.audit.record({ actor: `node:${nodeId}`, actorNode: nodeId, action: 'cert.renew', object: `serial:${v.serial}`, outcome: 'success', reason: `previous=${old.enrolment.serial} notAfter=${enrolment.notAfter} grade=${res.grade}${algorithm !== was ? ` key=${was}→${algorithm}` : ''}` });
     log.info({ serial: v.serial, previous: old.enrolment.serial, notAfter: enrolment.notAfter }, 'hub exchange: node certificate renewed');
     return res;
   }

@@ -21,6 +21,7 @@ import { tlsServerOptions } from '../../certs/tls.js';
 import { cosignCheckpoint } from '../../audit/cosign.js';
 import type { CheckpointPayload } from '../../protocol/exchange.js';
 import { parseCsr } from '../../certs/csr.js';
+import { suitesForKeyType } from '../../protocol/suites.js';
 import { generateEcKeyPair, randomSerial, signLeafCertificate } from '../../certs/pki-crypto.js';
 import { DEFAULT_HOSTS } from '../../certs/issue.js';
 import { issue, type TestCa, type TestIdentity } from '../helpers/pki.js';
@@ -42,7 +43,7 @@ export interface FakeHub {
   /** Every batch processed, by envelope id (the ledger: a replay is answered from here). */
   batches: Map<string, FakeBatch>;
   /** Every POST /v1/batches received, processed or not. */
-  posts: { id: string; seq: number; ts: string; signerSerial: string; tlsSerial: string }[];
+  posts: { id: string; seq: number; ts: string; signerSerial: string; tlsSerial: string; suite: string }[];
   lastSeq: Map<string, number>;
   distributions: DistributionItem[];
   queries: { payload: QueryPayload; from: string }[];
@@ -76,6 +77,8 @@ export interface FakeHub {
   certLifetimeMs: number;
   enrolTokens: Map<string, { nodeId: string; grade: number }>;
   renewals: number;
+  /** The CSRs /v1/renew received, in order. */
+  renewCsrs: string[];
   /** Checkpoints cosigned, per node (the last is what GET /v1/checkpoints/latest reports). */
   cosigned: Map<string, CheckpointPayload[]>;
   close(): Promise<void>;
@@ -93,8 +96,12 @@ function send(res: ServerResponse, status: number, value: unknown, headers: Reco
   res.end(JSON.stringify(value));
 }
 
-/** `rsaOnly`: a hub from before issue 23, answering every node with its RSA certificate. */
-export async function startFakeHub(ca: TestCa, opts: { port?: number; rsaOnly?: boolean } = {}): Promise<FakeHub> {
+/**
+ * `rsaOnly`: a hub from before issue 23, answering every node with its RSA certificate. `suites`: the
+ * hub's suite policy at /v1/renew, refused as the real hub does (400 ERR_SUITE_REFUSED, details
+ * { keyType, allowed }; test/hub/ec-nodes.test.ts holds the real hub to that shape).
+ */
+export async function startFakeHub(ca: TestCa, opts: { port?: number; rsaOnly?: boolean; suites?: string[] } = {}): Promise<FakeHub> {
   const identity = issue(ca, '430000');
   const trust = caTrust({ caCertPems: [ca.certPem] });
   const hubKey = { keyPem: identity.keyPem, certPem: identity.certPem };
@@ -158,6 +165,9 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number; rsaOnly?: 
     if (req.method === 'POST' && url.pathname === '/v1/renew') {
       const r = (await body(req)) as { csrPem: string };
       hub.renewals++;
+      hub.renewCsrs.push(r.csrPem);
+      const keyType = (await parseCsr(r.csrPem)).keyType;
+      if (opts.suites && suitesForKeyType(keyType, opts.suites).length === 0) return send(res, 400, { code: 'ERR_SUITE_REFUSED', message: `fake hub: no suite for a ${keyType} key`, details: { keyType, allowed: opts.suites } });
       const { certPem, nodeId } = await issueFor(r.csrPem);
       return send(res, 200, enrollResponse(certPem, nodeId));
     }
@@ -165,7 +175,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number; rsaOnly?: 
       const raw = await body(req);
       const o = await open<BatchPayload>(raw, { trust, recipient: { nodeId: '430000', keyPem: keyFor(raw) }, freshness: false });
       const h = o.header;
-      hub.posts.push({ id: h.id, seq: h.seq, ts: h.ts, signerSerial: o.signer.serial, tlsSerial: String(peer?.serialNumber ?? '').toUpperCase() });
+      hub.posts.push({ id: h.id, seq: h.seq, ts: h.ts, signerSerial: o.signer.serial, tlsSerial: String(peer?.serialNumber ?? '').toUpperCase(), suite: String((raw as { suite?: unknown }).suite) });
       if (hub.gate) await hub.gate;
       if (hub.holdNext) {
         hub.holdNext = false;
@@ -255,7 +265,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number; rsaOnly?: 
   const hub: FakeHub = {
     url: `https://127.0.0.1:${port}`, port, identity, ecIdentity, batches: new Map(), posts: [], lastSeq: new Map(), distributions: [], queries: [],
     answerQuery: () => ({ records: [], withheld: [] }), rewriteAnswers: null, rewriteReceipt: null, grade: 3, loseAnswers: 0, loseQueries: 0, busyQueries: 0, holdNext: false, gate: null, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0,
-    certLifetimeMs: 365 * 86400_000, enrolTokens: new Map(), renewals: 0, cosigned: new Map(),
+    certLifetimeMs: 365 * 86400_000, enrolTokens: new Map(), renewals: 0, renewCsrs: [], cosigned: new Map(),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -13,7 +13,9 @@ import { exampleRecord } from '../../protocol/catalog.js';
 import { certFromPem } from '../../protocol/crypto.js';
 import { enrollNode } from '../../node/exchange/enroll.js';
 import { exchangePaths, loadExchangeMaterial } from '../../node/exchange/files.js';
-import { renewalDue, renewalTime } from '../../node/exchange/renewal.js';
+import { renewalAlgorithm, renewalDue, renewalTime } from '../../node/exchange/renewal.js';
+import { keyAlgorithmOf } from '../../certs/pki-crypto.js';
+import { parseCsr } from '../../certs/csr.js';
 import { main } from '../../scripts/cli.js';
 import { issue, makeCa } from '../helpers/pki.js';
 import { startFakeHub } from './exchange-fake-hub.js';
@@ -174,4 +176,60 @@ t.test('renewal by the loop: a short certificate is replaced; client, files and 
   // The audit log signs with the new key from now on.
   const cp = await s.audit.checkpoint();
   t.equal(cp?.signerFingerprint, certFromPem(after.certPem).fingerprint);
+});
+
+t.test('renewal under a suite policy that now excludes the key type (issue 23 review L2): the type the node\'s hub.suites admits', async (t) => {
+  const ca = makeCa();
+  const hub = await startFakeHub(ca);
+  t.teardown(() => hub.close());
+  const now = Date.now();
+  // an RSA node (the fixture's key) whose operator has since set hub.suites to ["EC"]
+  const s = await exchangeSetup(t, { ca, hubUrl: hub.url, hubCertPem: hub.identity.certPem, notBefore: new Date(now - 1000), notAfter: new Date(now + 60_000), hub: { renewAt: 0.5, batchMaxAgeMs: 0, suites: ['EC'] } });
+  t.equal(keyAlgorithmOf(s.exchange.identity.current().keyPem), 'rsa');
+  s.advance(40_000);
+  await s.exchange.renewal.step();
+  t.equal(hub.renewals, 1, 'renewed');
+  t.equal((await parseCsr(hub.renewCsrs[0]!)).keyType, 'ec-p256', 'the CSR is for an EC P-256 key, which the policy admits (was: RSA, refused at every retry)');
+  const after = s.exchange.identity.current();
+  t.equal(certFromPem(after.certPem).keyKind, 'ec-p256');
+  t.equal(after.hubCertPem, hub.ecIdentity.certPem, 'the hub certificate of the new key\'s suite is taken from the answer');
+  const audit = await s.db('audit_log').where({ action: 'cert.renew' }).first();
+  t.match(audit.reason, /key=rsa→p256/);
+  // the next batch is sealed and signed on the EC suite
+  s.advance(-40_000);
+  const e = exampleRecord('CF');
+  await s.records.create(s.caller('submitter', 'public'), [{ type: 'CF', fields: { ...e.fields, decisionNo: '续〔2026〕2号' } }]);
+  await s.exchange.sender.step();
+  t.same([hub.posts.at(-1)?.suite, hub.posts.at(-1)?.signerSerial], ['CF1-ECDH-ES-A256KW-A256GCM-ES256', certFromPem(after.certPem).serial]);
+});
+
+t.test('the hub refuses the key type at renewal (ERR_SUITE_REFUSED naming what it admits): once more with the admitted type, unless the node\'s own policy excludes it', async (t) => {
+  const ca = makeCa();
+  const hub = await startFakeHub(ca, { suites: ['EC'] });
+  t.teardown(() => hub.close());
+  const now = Date.now();
+  const s = await exchangeSetup(t, { ca, hubUrl: hub.url, hubCertPem: hub.identity.certPem, notBefore: new Date(now - 1000), notAfter: new Date(now + 60_000), hub: { renewAt: 0.5, batchMaxAgeMs: 0 } });
+  s.advance(40_000);
+  await s.exchange.renewal.step();
+  t.same(await Promise.all(hub.renewCsrs.map(async (c) => (await parseCsr(c)).keyType)), ['rsa', 'ec-p256'], 'refused for RSA, renewed with EC P-256');
+  t.equal(certFromPem(s.exchange.identity.current().certPem).keyKind, 'ec-p256');
+
+  // a node whose own policy admits only RSA does not switch: the refusal stands (an operator's conflict to resolve)
+  const hub2 = await startFakeHub(ca, { suites: ['EC'] });
+  t.teardown(() => hub2.close());
+  const s2 = await exchangeSetup(t, { ca, hubUrl: hub2.url, hubCertPem: hub2.identity.certPem, notBefore: new Date(now - 1000), notAfter: new Date(now + 60_000), hub: { renewAt: 0.5, batchMaxAgeMs: 0, suites: ['RSA'] } });
+  s2.advance(40_000);
+  await t.rejects(s2.exchange.renewal.renewNow(), { code: 'ERR_SUITE_REFUSED' });
+  t.equal(hub2.renewCsrs.length, 1, 'no second attempt with a type this node\'s policy excludes');
+  t.equal(keyAlgorithmOf(s2.exchange.identity.current().keyPem), 'rsa', 'nothing replaced');
+});
+
+t.test('renewalAlgorithm: keep the type the policy admits; switch only when it admits the other', (t) => {
+  t.equal(renewalAlgorithm('rsa', undefined), 'rsa', 'no policy');
+  t.equal(renewalAlgorithm('rsa', ['EC', 'RSA']), 'rsa');
+  t.equal(renewalAlgorithm('rsa', ['EC']), 'p256');
+  t.equal(renewalAlgorithm('p256', ['RSA']), 'rsa');
+  t.equal(renewalAlgorithm('p256', ['SM']), 'p256', 'SM only: the TLS key is outside the suites, kept');
+  t.equal(renewalAlgorithm('rsa', ['SM', 'EC']), 'p256');
+  t.end();
 });
