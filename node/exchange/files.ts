@@ -2,7 +2,8 @@
  * The exchange directory DATADIR/exchange/: the node's key (0600) and certificate, the CA and hub
  * certificates, the hub's last CRL (crl.pem) and, on an SM2 enrolment, its last SM2 CRL (sm2-crl.pem), and enrolment.json (grade, serial, validity). Written by `credit node init` and by
  * renewal; renewal writes the new pair as node.key.new + node.pem.new first, then renames them, so
- * a crash at any point leaves either the old pair or a complete new one (rolled forward at load).
+ * a crash at any point leaves either the old pair or a complete new one (rolled forward at load);
+ * the SM2 pair (node-sm2.key, node-sm2.pem) is installed the same way.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -84,16 +85,22 @@ function notEnrolled(message: string): never {
   throw serviceError('ERR_CONFIG_INVALID', `config key hub: ${message}; enrol first with \`credit node init --config FILE --hub URL --token T --ca ca.pem\``, { key: 'hub' });
 }
 
-/** Finishes a renewal a crash interrupted: a complete .new pair is renamed into place; a half-written one is dropped. */
-function rollForward(p: ExchangePaths): void {
-  const keyNew = `${p.key}.new`;
-  const certNew = `${p.cert}.new`;
+/** Finishes the install of one key pair a crash interrupted: a complete .new pair is renamed into place (key first); a half-written one is dropped. */
+function rollForwardPair(key: string, cert: string): void {
+  const keyNew = `${key}.new`;
+  const certNew = `${cert}.new`;
   if (existsSync(certNew)) {
-    if (existsSync(keyNew)) renameSync(keyNew, p.key);
-    renameSync(certNew, p.cert);
+    if (existsSync(keyNew)) renameSync(keyNew, key);
+    renameSync(certNew, cert);
   } else if (existsSync(keyNew)) {
     rmSync(keyNew, { force: true });
   }
+}
+
+/** Finishes a renewal a crash interrupted, for the TLS pair and the SM2 pair alike. */
+function rollForward(p: ExchangePaths): void {
+  rollForwardPair(p.key, p.cert);
+  rollForwardPair(p.sm2Key, p.sm2Cert);
 }
 
 /** Reads and checks the exchange directory (ERR_CONFIG_INVALID, key `hub`, when it is missing or inconsistent). */
@@ -150,15 +157,17 @@ export function writeEnrolment(dataDir: string, m: ExchangeMaterial): void {
   writeFileAtomic(p.cert, m.certPem, 0o644);
 }
 
-/** Writes the SM2 identity (enrolment and renewal: the certificate last, so a present node-sm2.pem has its key). */
+/** Writes the SM2 identity (enrolment and renewal): node-sm2.key.new + node-sm2.pem.new, then renamed, key first (rolled forward at load after a crash). */
 export function writeSm2(dataDir: string, s: Sm2Material): void {
   const p = exchangePaths(dataDir);
   writeFileAtomic(p.sm2Ca, s.caCertPem, 0o644);
   writeFileAtomic(p.sm2Hub, s.hubCertPem, 0o644);
   // renewal: the key it replaces first, so answers sealed to the previous SM2 certificate still open
   if (s.previousKeyPem !== undefined) writeFileAtomic(`${p.sm2Key}.prev`, s.previousKeyPem, 0o600);
-  writeFileAtomic(p.sm2Key, s.keyPem, 0o600);
-  writeFileAtomic(p.sm2Cert, s.certPem, 0o644);
+  // two-phase, as the TLS pair (writeRenewal): a crash leaves the old pair or a complete new one, never a new key beside the old certificate
+  writeFileAtomic(`${p.sm2Key}.new`, s.keyPem, 0o600);
+  writeFileAtomic(`${p.sm2Cert}.new`, s.certPem, 0o644);
+  rollForwardPair(p.sm2Key, p.sm2Cert);
 }
 
 export function isEnrolled(dataDir: string): boolean {

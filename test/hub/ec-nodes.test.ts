@@ -124,6 +124,7 @@ t.test('the suite policy for every key type, at enrolment and at renewal: an RSA
   const renew = await rsaOnly.call(node.agent, 'POST', '/v1/renew', { csrPem: createNodeKeys('430100', 'p256').csrPem });
   t.equal(renew.status, 400);
   t.equal(renew.json.code, 'ERR_SUITE_REFUSED', 'a renewal to a key the policy cannot seal for is refused before the renewal window is even looked at');
+  t.same(renew.json.details, { keyType: 'ec-p256', allowed: ['RSA'] }, 'the refusal names what the policy admits (a renewing node reads it: node/exchange/renewal.ts)');
   const rsaRenew = await rsaOnly.call(node.agent, 'POST', '/v1/renew', { csrPem: createNodeKeys('430100', 'rsa').csrPem });
   t.equal(rsaRenew.json.code, 'ERR_RENEWAL_TOO_EARLY', 'an RSA renewal goes on to the usual checks');
 });

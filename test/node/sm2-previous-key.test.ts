@@ -5,7 +5,7 @@
  * opened again (ERR_DECRYPT_FAILED) and the node's outbox stopped at that batch.
  */
 import { createPublicKey } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -44,4 +44,35 @@ t.test('a receipt sealed to the SM2 key before the renewal opens with node-sm2.k
   t.equal(opened.payload.batchId, 'b', 'opened with the previous SM2 key');
   const { previousKeyPem: _old, ...withoutPrev } = m.sm2!;
   await t.rejects(openFromHub(receipt, 'receipt', await createIdentity({ ...m, sm2: withoutPrev }, undefined, undefined, undefined, ['SM']), { now: new Date(), fresh: false }), { code: 'ERR_DECRYPT_FAILED' }, 'without it, as before: never again');
+});
+
+t.test('an SM2 renewal interrupted by a crash (review L-c): a complete new SM2 pair is rolled forward, half a pair dropped', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sm2-crash-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = makeCa();
+  const sm2CaDir = join(dir, 'sm2ca');
+  const { certPem: sm2CaPem } = initSm2CaDir(sm2CaDir, { cn: 'Test SM2 CA (crash)' });
+  const sm2Cert = (nodeId: string, keyPem: string) => issueSm2NodeCert(sm2CaDir, nodeId, createPublicKey(keyPem).export({ type: 'spki', format: 'pem' }).toString(), { hub: nodeId === '430000' }).certPem;
+  const hubKey = sm2GenerateKeyPem().privateKeyPem;
+  const oldKey = sm2GenerateKeyPem().privateKeyPem;
+  const newKey = sm2GenerateKeyPem().privateKeyPem;
+  const newCert = sm2Cert('430100', newKey);
+  const dataDir = join(dir, 'data');
+  enrolDir(dataDir, { ca, nodeId: '430100', hubCertPem: issue(ca, '430000').certPem });
+  writeSm2(dataDir, { keyPem: oldKey, certPem: sm2Cert('430100', oldKey), caCertPem: sm2CaPem, hubCertPem: sm2Cert('430000', hubKey) });
+  const p = exchangePaths(dataDir);
+  t.notOk(existsSync(`${p.sm2Key}.new`) || existsSync(`${p.sm2Cert}.new`), 'writeSm2 leaves no .new file behind');
+
+  // a crash while the first .new file was written: only node-sm2.key.new exists → the old pair, the half dropped
+  writeFileSync(`${p.sm2Key}.new`, newKey, { mode: 0o600 });
+  t.equal(loadExchangeMaterial(dataDir, '430100').sm2?.keyPem, oldKey, 'the current SM2 pair is kept');
+  t.notOk(existsSync(`${p.sm2Key}.new`), 'the half-written renewal is dropped');
+
+  // a crash after both .new files were written and the key renamed → the new pair (before: new key beside the old certificate, ERR_CONFIG_INVALID at every start)
+  writeFileSync(p.sm2Key, newKey, { mode: 0o600 });
+  writeFileSync(`${p.sm2Cert}.new`, newCert);
+  const m = loadExchangeMaterial(dataDir, '430100');
+  t.same([m.sm2?.keyPem, m.sm2?.certPem], [newKey, newCert], 'rolled forward');
+  t.notOk(existsSync(`${p.sm2Cert}.new`));
+  t.end();
 });
