@@ -5,7 +5,7 @@
  */
 import type { Server as TlsServer } from 'node:tls';
 import { installProxyProtocol } from '../server/proxy-listener.js';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import fastifyJwt from '@fastify/jwt';
 import type { AuditEvent } from '../audit/types.js';
@@ -182,7 +182,8 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       forceCloseConnections: 'idle',
       frameworkErrors,
       clientErrorHandler,
-      disableRequestLogging: true, // hub/request-log.ts: one line per request, polls at debug
+      // hub/request-log.ts: one line per request, polls at debug (Fastify's own per-request lines off; the top-level disableRequestLogging is deprecated, FSTDEP023)
+      logController: new LogController({ disableRequestLogging: true }),
     });
     // behind an L4 balancer: the client's address from its PROXY header, read only from trustProxy addresses
     if (config.trustProxy.length > 0) installProxyProtocol(app.server as unknown as TlsServer, config.trustProxy, app.log, { required: config.proxyProtocol === 'required' });

@@ -9,7 +9,7 @@ import { EXCHANGE_ROUTES } from '../protocol/exchange.js';
 
 const POLLED_ROUTES: ReadonlySet<string> = new Set([EXCHANGE_ROUTES.distributions, EXCHANGE_ROUTES.crl, EXCHANGE_ROUTES.sm2Crl, EXCHANGE_ROUTES.protocol, EXCHANGE_ROUTES.checkpointLatest, '/healthz', '/readyz', '/metrics']);
 
-/** Call with Fastify's `disableRequestLogging: true`. */
+/** Call with Fastify's request logging off (`logController: new LogController({ disableRequestLogging: true })`). */
 export function installRequestLog(app: FastifyInstance): void {
   app.addHook('onResponse', async (request, reply) => {
     const status = reply.statusCode;
