@@ -18,13 +18,18 @@ import { exchangePaths, loadExchangeMaterial, writeSm2 } from '../../node/exchan
 import { issue, makeCa } from '../helpers/pki.js';
 import { enrolDir } from './exchange-fixture.js';
 
-t.test('a receipt sealed to the SM2 key before the renewal opens with node-sm2.key.prev', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'sm2-prev-'));
+/** A scratch directory, a TLS test CA and an SM2 CA issuing node (or, for 430000, hub) SM2 certificates. */
+function sm2Setup(t: { teardown(fn: () => unknown): void }, prefix: string) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const ca = makeCa();
   const sm2CaDir = join(dir, 'sm2ca');
-  const { certPem: sm2CaPem } = initSm2CaDir(sm2CaDir, { cn: 'Test SM2 CA (prev key)' });
+  const { certPem: sm2CaPem } = initSm2CaDir(sm2CaDir, { cn: `Test SM2 CA (${prefix})` });
   const sm2Cert = (nodeId: string, keyPem: string) => issueSm2NodeCert(sm2CaDir, nodeId, createPublicKey(keyPem).export({ type: 'spki', format: 'pem' }).toString(), { hub: nodeId === '430000' }).certPem;
+  return { dir, ca: makeCa(), sm2CaPem, sm2Cert };
+}
+
+t.test('a receipt sealed to the SM2 key before the renewal opens with node-sm2.key.prev', async (t) => {
+  const { dir, ca, sm2CaPem, sm2Cert } = sm2Setup(t, 'sm2-prev-');
   const hubKey = sm2GenerateKeyPem().privateKeyPem;
   const hubSm2 = { keyPem: hubKey, certPem: sm2Cert('430000', hubKey) };
   const oldKey = sm2GenerateKeyPem().privateKeyPem;
@@ -47,12 +52,7 @@ t.test('a receipt sealed to the SM2 key before the renewal opens with node-sm2.k
 });
 
 t.test('an SM2 renewal interrupted by a crash (review L-c): a complete new SM2 pair is rolled forward, half a pair dropped', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'sm2-crash-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const ca = makeCa();
-  const sm2CaDir = join(dir, 'sm2ca');
-  const { certPem: sm2CaPem } = initSm2CaDir(sm2CaDir, { cn: 'Test SM2 CA (crash)' });
-  const sm2Cert = (nodeId: string, keyPem: string) => issueSm2NodeCert(sm2CaDir, nodeId, createPublicKey(keyPem).export({ type: 'spki', format: 'pem' }).toString(), { hub: nodeId === '430000' }).certPem;
+  const { dir, ca, sm2CaPem, sm2Cert } = sm2Setup(t, 'sm2-crash-');
   const hubKey = sm2GenerateKeyPem().privateKeyPem;
   const oldKey = sm2GenerateKeyPem().privateKeyPem;
   const newKey = sm2GenerateKeyPem().privateKeyPem;
