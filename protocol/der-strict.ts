@@ -3,6 +3,7 @@
  * (certificate signing requests): BER that a lenient parser would take is refused before any
  * field is read, so what the CA reads, what the client signed and what another implementation
  * would read are the same bytes read the same way. Checked, at every level:
+ * - universal tags from a fixed list only (no end-of-contents octets, no reserved tags);
  * - definite lengths only, minimally encoded; low tag numbers only; no bytes after the last TLV
  *   of a constructed value or after the top-level one (der.ts readTlv / readOne);
  * - the constructed form only for SEQUENCE (0x30), SET (0x31) and context/application-tagged
@@ -15,7 +16,7 @@
  * Not checked: the ordering of a context-tagged SET OF (a CSR's [0] attributes), string types'
  * character repertoires, and time formats (a CSR carries no time). Throws Error('DER: …').
  */
-import { readOid, readOne, readTlv, type DerNode } from './der.js';
+import { readOne, readTlv, type DerNode } from './der.js';
 
 const SEQUENCE = 0x30;
 const SET = 0x31;
@@ -56,19 +57,33 @@ function checkPrimitive(n: DerNode): void {
     case 0x05: // NULL
       if (v.length !== 0) fail('NULL with content');
       return;
-    case 0x06:
-      readOid(n);
+    case 0x06: {
+      // minimal arcs only (the value is not computed: an arc may exceed 2^53, e.g. 2.25.<UUID>)
+      if (v.length === 0 || v[v.length - 1]! & 0x80) fail('OBJECT IDENTIFIER empty or ending inside an arc');
+      for (let i = 0; i < v.length; i++) if (v[i] === 0x80 && (i === 0 || !(v[i - 1]! & 0x80))) fail('OID arc not minimally encoded (leading 0x80)');
       return;
+    }
     default:
   }
 }
+
+/**
+ * Universal tags accepted in the primitive form: BOOLEAN, INTEGER, BIT STRING, OCTET STRING, NULL,
+ * OBJECT IDENTIFIER, ENUMERATED, UTF8String, NumericString, PrintableString, T61String, IA5String,
+ * UTCTime, GeneralizedTime, VisibleString, UniversalString, BMPString. Anything else universal —
+ * end-of-contents (0x00), reserved tags, a primitive SEQUENCE/SET (0x10/0x11) — is refused.
+ */
+const PRIMITIVE_UNIVERSAL = new Set([0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0a, 0x0c, 0x12, 0x13, 0x14, 0x16, 0x17, 0x18, 0x1a, 0x1c, 0x1e]);
 
 function walk(n: DerNode, depth: number, maxDepth: number): void {
   if (depth > maxDepth) fail(`nested deeper than ${maxDepth} levels`);
   const constructed = (n.tag & 0x20) !== 0;
   const universal = (n.tag & 0xc0) === 0;
   if (!constructed) {
-    if (universal) checkPrimitive(n);
+    if (universal) {
+      if (!PRIMITIVE_UNIVERSAL.has(n.tag)) fail(`universal tag 0x${n.tag.toString(16)} in the primitive form`);
+      checkPrimitive(n);
+    }
     return;
   }
   if (universal && n.tag !== SEQUENCE && n.tag !== SET) fail(`universal tag 0x${(n.tag & 0x1f).toString(16)} in the constructed form`);

@@ -60,6 +60,18 @@ function hubAdmitted(e: unknown, tried: NodeKeyAlgorithm): NodeKeyAlgorithm | un
   return alt === tried ? undefined : alt;
 }
 
+/**
+ * The key type to try after the hub's refusal `e`, or undefined to let it stand: the type the hub's
+ * `allowed` admits, if this node's own policy admits it too — and, with no policy of its own, only
+ * EC P-256 (the hub alone never moves a node to RSA).
+ */
+export function hubSwitch(e: unknown, tried: NodeKeyAlgorithm, policy: readonly string[] | undefined): NodeKeyAlgorithm | undefined {
+  const alt = hubAdmitted(e, tried);
+  if (alt === undefined) return undefined;
+  if (policy === undefined) return alt === 'p256' ? alt : undefined;
+  return renewalAlgorithm(alt, policy) === alt ? alt : undefined;
+}
+
 export interface RenewalDeps {
   identity: ExchangeIdentity;
   client: () => HubClient;
@@ -99,6 +111,7 @@ export function createRenewal(deps: RenewalDeps) {
     const old = identity.current();
     const was = keyAlgorithmOf(old.keyPem);
     let algorithm = renewalAlgorithm(was, deps.suites); // an RSA node stays RSA, an EC node EC, unless the policy now excludes it
+    let why = algorithm !== was ? `this node's hub.suites (${deps.suites!.join(',')})` : '';
     if (algorithm !== was) log.warn({ from: was, to: algorithm }, 'hub exchange: the suite policy (hub.suites) admits no suite for this node\'s key type; renewing with the type it admits');
     let kp = generateKeyPair(algorithm);
     // a node on the national suite renews its SM2 certificate with the TLS one (same register: it would be superseded otherwise)
@@ -110,14 +123,26 @@ export function createRenewal(deps: RenewalDeps) {
     } catch (e) {
       // The hub's policy excludes the key type and names what it admits (ERR_SUITE_REFUSED details.allowed):
       // once, the type it admits — when this node's own policy admits that type too.
-      const alt = hubAdmitted(e, algorithm);
-      if (alt === undefined || (deps.suites !== undefined && renewalAlgorithm(alt, deps.suites) !== alt)) throw e;
+      // Without a policy of its own the node follows the hub only to EC P-256: a move to RSA (a weaker,
+      // sticky choice, as renewals keep the type) needs this node's operator to say so in hub.suites.
+      const alt = hubSwitch(e, algorithm, deps.suites);
+      if (alt === undefined) throw e;
       log.warn({ from: algorithm, to: alt }, 'hub exchange: the hub\'s suite policy admits no suite for this key type; renewing with the type it admits');
+      why = `the hub's policy (${((e as HubError).details as { allowed: string[] }).allowed.join(',')})`; // a string list: hubAdmitted checked it
       algorithm = alt;
       kp = generateKeyPair(alt);
       answer = await send(kp);
     }
     const res = check(answer, kp.privateKeyPem);
+    // a new key type needs the hub certificate of its suite, checked before any file changes
+    const hubOfKind = (() => {
+      try {
+        return certFromPem(res.hubCertPem).keyKind === certFromPem(res.certPem).keyKind && identity.trust().verifySigner(res.hubCertPem, clock()).nodeId === HUB_NODE_ID;
+      } catch {
+        return false;
+      }
+    })();
+    if (algorithm !== was && !hubOfKind) throw nodeError('ERR_HUB_ANSWER_INVALID', `renewal answer refused: the key type changed (${was} → ${algorithm}) but the answer carries no valid hub certificate of the new key's suite`);
     const checked = sm2Key ? await checkSm2Answer(res.sm2, sm2Key.privateKeyPem, { nodeId, sm2CaCertPem: old.sm2!.caCertPem }, clock(), (m) => nodeError('ERR_HUB_ANSWER_INVALID', `renewal answer refused: ${m}`)) : undefined;
     // the SM2 key replaced is kept (node-sm2.key.prev), as node.key.prev: a batch in flight was sealed with the old SM2 certificate, and its receipt to it
     const sm2 = checked ? { ...checked, previousKeyPem: old.sm2!.keyPem } : undefined;
@@ -125,18 +150,13 @@ export function createRenewal(deps: RenewalDeps) {
     const v = validity(res.certPem);
     const enrolment = { ...old.enrolment, grade: res.grade, serial: v.serial, notBefore: v.notBefore.toISOString(), notAfter: v.notAfter.toISOString(), renewedAt: clock().toISOString() };
     writeRenewal(deps.dataDir, { keyPem: kp.privateKeyPem, certPem: res.certPem, enrolment, previousKeyPem: old.keyPem });
-    let hubCertPem = old.hubCertPem;
-    try {
-      const sameKind = certFromPem(res.hubCertPem).keyKind === certFromPem(res.certPem).keyKind; // the hub certificate of this node's suite
-      if (sameKind && identity.trust().verifySigner(res.hubCertPem, clock()).nodeId === HUB_NODE_ID && res.hubCertPem !== old.hubCertPem) {
-        writeHubCert(deps.dataDir, res.hubCertPem);
-        hubCertPem = res.hubCertPem;
-      }
-    } catch {
-      // keep the hub certificate we have
+    let hubCertPem = old.hubCertPem; // else: keep the hub certificate we have
+    if (hubOfKind && res.hubCertPem !== old.hubCertPem) {
+      writeHubCert(deps.dataDir, res.hubCertPem);
+      hubCertPem = res.hubCertPem;
     }
     await identity.swap({ keyPem: kp.privateKeyPem, certPem: res.certPem, enrolment, previousKeyPem: old.keyPem, hubCertPem, ...(sm2 ? { sm2 } : {}) });
-    await deps.audit.record({ actor: `node:${nodeId}`, actorNode: nodeId, action: 'cert.renew', object: `serial:${v.serial}`, outcome: 'success', reason: `previous=${old.enrolment.serial} notAfter=${enrolment.notAfter} grade=${res.grade}${algorithm !== was ? ` key=${was}→${algorithm}` : ''}` });
+    await deps.audit.record({ actor: `node:${nodeId}`, actorNode: nodeId, action: 'cert.renew', object: `serial:${v.serial}`, outcome: 'success', reason: `previous=${old.enrolment.serial} notAfter=${enrolment.notAfter} grade=${res.grade}${algorithm !== was ? ` key=${was}→${algorithm} by ${why}` : ''}` });
     log.info({ serial: v.serial, previous: old.enrolment.serial, notAfter: enrolment.notAfter }, 'hub exchange: node certificate renewed');
     return res;
   }

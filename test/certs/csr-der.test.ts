@@ -70,6 +70,10 @@ t.test('control: the strictly encoded requests are accepted and issued', async (
   const multi = seq(set(cAtv(), cnAtv('430300')));
   const ok = await parseCsr(ecCsr(seq(uint(0n), multi, ecSpki(), noAttrs())));
   t.equal(ok.cn, '430300', 'a multi-valued RDN in DER order is fine');
+  // an attribute whose OID has an arc beyond 2^53 (2.25.<UUID>) is valid DER
+  const uuidOid = oid('2.25.329800735698586629295641978511506172918');
+  const big = await parseCsr(ecCsr(seq(uint(0n), subject('430400'), ecSpki(), tlv(0xa0, seq(uuidOid, set(printable('x')))))));
+  t.equal(big.cn, '430400', 'a 2.25.<UUID> attribute type is accepted');
 });
 
 t.test('BER the lenient parser took, each self-signed over its own bytes: ERR_CSR_INVALID, nothing issued', async (t) => {
@@ -94,6 +98,8 @@ t.test('BER the lenient parser took, each self-signed over its own bytes: ERR_CS
     ['version 1', ecCsr(seq(uint(1n), subject('430100'), ecSpki(), noAttrs())), /version is not 0/],
     ['a multi-valued RDN out of order', ecCsr(seq(uint(0n), seq(set(cnAtv('430100'), cAtv())), ecSpki(), noAttrs())), /ascending order/],
     ['attributes nested 40 deep', ecCsr(seq(uint(0n), subject('430100'), ecSpki(), tlv(0xa0, Array.from({ length: 40 }).reduce<Buffer>((b) => seq(b), seq())))), /nested deeper than 32/],
+    ['a primitive-form SEQUENCE (tag 0x10) in the attributes', ecCsr(seq(uint(0n), subject('430100'), ecSpki(), tlv(0xa0, tlv(0x10, seq(oid('1.2.3')))))), /universal tag 0x10 in the primitive form/],
+    ['end-of-contents octets inside a definite length', ecCsr(seq(uint(0n), subject('430100'), ecSpki(), tlv(0xa0, Buffer.from([0, 0])))), /universal tag 0x0 in the primitive form/],
     ['an RSA modulus padded with 0x00', rsaCsr(seq(uint(0n), subject('430100'), paddedSpki, noAttrs()), rsa.privateKey), /INTEGER not minimally encoded/],
   ];
   const ca = createMemoryCa();

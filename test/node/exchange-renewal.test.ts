@@ -13,7 +13,8 @@ import { exampleRecord } from '../../protocol/catalog.js';
 import { certFromPem } from '../../protocol/crypto.js';
 import { enrollNode } from '../../node/exchange/enroll.js';
 import { exchangePaths, loadExchangeMaterial } from '../../node/exchange/files.js';
-import { renewalAlgorithm, renewalDue, renewalTime } from '../../node/exchange/renewal.js';
+import { hubSwitch, renewalAlgorithm, renewalDue, renewalTime } from '../../node/exchange/renewal.js';
+import { HubError } from '../../node/exchange/hub-client.js';
 import { keyAlgorithmOf } from '../../certs/pki-crypto.js';
 import { parseCsr } from '../../certs/csr.js';
 import { main } from '../../scripts/cli.js';
@@ -194,7 +195,7 @@ t.test('renewal under a suite policy that now excludes the key type (issue 23 re
   t.equal(certFromPem(after.certPem).keyKind, 'ec-p256');
   t.equal(after.hubCertPem, hub.ecIdentity.certPem, 'the hub certificate of the new key\'s suite is taken from the answer');
   const audit = await s.db('audit_log').where({ action: 'cert.renew' }).first();
-  t.match(audit.reason, /key=rsa→p256/);
+  t.match(audit.reason, /key=rsa→p256 by this node's hub.suites \(EC\)/);
   // the next batch is sealed and signed on the EC suite
   s.advance(-40_000);
   const e = exampleRecord('CF');
@@ -222,6 +223,16 @@ t.test('the hub refuses the key type at renewal (ERR_SUITE_REFUSED naming what i
   await t.rejects(s2.exchange.renewal.renewNow(), { code: 'ERR_SUITE_REFUSED' });
   t.equal(hub2.renewCsrs.length, 1, 'no second attempt with a type this node\'s policy excludes');
   t.equal(keyAlgorithmOf(s2.exchange.identity.current().keyPem), 'rsa', 'nothing replaced');
+
+  // the hub alone never moves a node to RSA (review: a hub could otherwise make P-256 nodes RSA for good)
+  const refusal = (allowed: unknown) => new HubError('ERR_SUITE_REFUSED', 'refused', { keyType: 'x', allowed }, 400);
+  t.equal(hubSwitch(refusal(['RSA']), 'p256', undefined), undefined, 'no policy: not to RSA');
+  t.equal(hubSwitch(refusal(['RSA']), 'p256', ['RSA', 'EC']), 'rsa', 'the node\'s own policy admits RSA: followed');
+  t.equal(hubSwitch(refusal(['EC']), 'rsa', undefined), 'p256', 'no policy: to EC P-256');
+  t.equal(hubSwitch(refusal([1]), 'rsa', undefined), undefined, 'a malformed allowed list');
+  t.equal(hubSwitch(new HubError('ERR_TOKEN_INVALID', 'x', { allowed: ['EC'] }, 400), 'rsa', undefined), undefined, 'another refusal');
+  const audit = await s.db('audit_log').where({ action: 'cert.renew' }).first();
+  t.match(audit.reason, /key=rsa→p256 by the hub's policy \(EC\)/, 'the audit entry says why the type changed');
 });
 
 t.test('renewalAlgorithm: keep the type the policy admits; switch only when it admits the other', (t) => {
