@@ -85,16 +85,40 @@ function notEnrolled(message: string): never {
   throw serviceError('ERR_CONFIG_INVALID', `config key hub: ${message}; enrol first with \`credit node init --config FILE --hub URL --token T --ca ca.pem\``, { key: 'hub' });
 }
 
-/** Finishes the install of one key pair a crash interrupted: a complete .new pair is renamed into place (key first); a half-written one is dropped. */
-function rollForwardPair(key: string, cert: string): void {
+/**
+ * Finishes the install of one key pair a crash interrupted: a complete .new pair is renamed into
+ * place (key first); a half-written one is dropped. A .new certificate is installed only beside the
+ * key it is for (the .new key, else the current one): when another process loading the directory
+ * dropped a .new key that was still being written, the certificate that follows is dropped too
+ * instead of landing beside the wrong key. True when a .new certificate was installed.
+ */
+function rollForwardPair(key: string, cert: string): boolean {
   const keyNew = `${key}.new`;
   const certNew = `${cert}.new`;
   if (existsSync(certNew)) {
+    let fits = false;
+    try {
+      fits = keyMatchesCert(readFileSync(existsSync(keyNew) ? keyNew : key, 'utf8'), certFromPem(readFileSync(certNew, 'utf8')));
+    } catch {
+      fits = false;
+    }
+    if (!fits) {
+      rmSync(certNew, { force: true });
+      rmSync(keyNew, { force: true });
+      return false;
+    }
     if (existsSync(keyNew)) renameSync(keyNew, key);
     renameSync(certNew, cert);
+    return true;
   } else if (existsSync(keyNew)) {
     rmSync(keyNew, { force: true });
   }
+  return false;
+}
+
+/** The writers' side: the pair just written as .new must now be in place, else the renewal fails (and is retried). */
+function install(key: string, cert: string, what: string): void {
+  if (!rollForwardPair(key, cert)) throw serviceError('ERR_CONFIG_INVALID', `${what}: the new key pair could not be installed (${key}.new was removed while it was written — another process loading the exchange directory?); the renewal is retried`, { key: 'hub' });
 }
 
 /** Finishes a renewal a crash interrupted, for the TLS pair and the SM2 pair alike. */
@@ -167,7 +191,7 @@ export function writeSm2(dataDir: string, s: Sm2Material): void {
   // two-phase, as the TLS pair (writeRenewal): a crash leaves the old pair or a complete new one, never a new key beside the old certificate
   writeFileAtomic(`${p.sm2Key}.new`, s.keyPem, 0o600);
   writeFileAtomic(`${p.sm2Cert}.new`, s.certPem, 0o644);
-  rollForwardPair(p.sm2Key, p.sm2Cert);
+  install(p.sm2Key, p.sm2Cert, 'SM2 identity');
 }
 
 export function isEnrolled(dataDir: string): boolean {
@@ -181,7 +205,7 @@ export function writeRenewal(dataDir: string, m: Pick<ExchangeMaterial, 'keyPem'
   writeFileAtomic(`${p.key}.prev`, m.previousKeyPem, 0o600);
   writeFileAtomic(`${p.key}.new`, m.keyPem, 0o600);
   writeFileAtomic(`${p.cert}.new`, m.certPem, 0o644);
-  rollForward(p);
+  install(p.key, p.cert, 'renewal');
   writeFileAtomic(p.enrolment, JSON.stringify(m.enrolment, null, 2) + '\n', 0o644);
 }
 

@@ -74,5 +74,12 @@ t.test('an SM2 renewal interrupted by a crash (review L-c): a complete new SM2 p
   const m = loadExchangeMaterial(dataDir, '430100');
   t.same([m.sm2?.keyPem, m.sm2?.certPem], [newKey, newCert], 'rolled forward');
   t.notOk(existsSync(`${p.sm2Cert}.new`));
+
+  // a .new certificate for another key (a concurrent load dropped the .new key being written): dropped, never installed beside the wrong key
+  const otherKey = sm2GenerateKeyPem().privateKeyPem;
+  writeFileSync(`${p.sm2Cert}.new`, sm2Cert('430100', otherKey));
+  const m2 = loadExchangeMaterial(dataDir, '430100');
+  t.same([m2.sm2?.keyPem, m2.sm2?.certPem], [newKey, newCert], 'the installed pair is kept');
+  t.notOk(existsSync(`${p.sm2Cert}.new`), 'the stray certificate is dropped');
   t.end();
 });
