@@ -10,6 +10,10 @@
 import type { Knex } from 'knex';
 import { jtiHash, openSecret, sealSecret, SEALED_PREFIX, SESSION_ID_LENGTH } from './credentials.js';
 import { assertUserName } from './user-name.js';
+import { engineOf } from '../audit/knex-connect.js';
+
+/** pg_advisory_xact_lock class (with hashtext of the user name) that orders one user's failed-login rows. */
+export const LOGIN_FAILURE_LOCK_CLASS = 430_000_005;
 
 export type AccountsPrefix = 'node' | 'hub';
 
@@ -142,9 +146,16 @@ export function accountsStore<R extends string = string, C extends string = stri
     // ---- failed logins and lockouts
     /** Records an attempt of `name` as failed, before it is checked (a pending failure, removed on success). Resolves with the row's number. */
     async recordFailure(db: Knex, name: string, source: string, at: Date): Promise<number> {
-      const out: unknown[] = await db(failures).insert({ user_name: n64(name), at: at.toISOString(), source: source.slice(0, 64) }).returning('n');
-      const first = out[0] as { n?: number | string } | number | string;
-      return Number(typeof first === 'object' ? first.n : first);
+      // On PostgreSQL the row number and the commit come in one order per user (a transaction-level
+      // lock on the name): otherwise an attempt numbered n could commit after n + 1 counted its place,
+      // and two parallel attempts would share the threshold place (6 fully checked of 15 in CI). SQLite's
+      // single writer already orders them.
+      return db.transaction(async (trx) => {
+        if (engineOf(trx as unknown as Knex) === 'pg') await trx.raw('select pg_advisory_xact_lock(?, hashtext(?))', [LOGIN_FAILURE_LOCK_CLASS, n64(name)]);
+        const out: unknown[] = await trx(failures).insert({ user_name: n64(name), at: at.toISOString(), source: source.slice(0, 64) }).returning('n');
+        const first = out[0] as { n?: number | string } | number | string;
+        return Number(typeof first === 'object' ? first.n : first);
+      });
     },
     async removeFailure(db: Knex, n: number): Promise<void> {
       await db(failures).where({ n }).delete();
