@@ -1,16 +1,18 @@
 /**
  * The exchange directory DATADIR/exchange/: the node's key (0600) and certificate, the CA and hub
- * certificates, the hub's last CRL (crl.pem) and, on an SM2 enrolment, its last SM2 CRL (sm2-crl.pem), and enrolment.json (grade, serial, validity). Written by `credit node init` and by
- * renewal; renewal writes the new pair as node.key.new + node.pem.new first, then renames them, so
- * a crash at any point leaves either the old pair or a complete new one (rolled forward at load);
- * the SM2 pair (node-sm2.key, node-sm2.pem) is installed the same way.
+ * certificates, the hub's last CRL (crl.pem) and, on an SM2 enrolment, its last SM2 CRL
+ * (sm2-crl.pem), and enrolment.json (grade, serial, validity). Written by `credit node init` and by
+ * renewal, each as one install set (install-set.ts: every new file as NAME.new, then the commit
+ * marker install.json, then the renames), so a crash at any point leaves every old file or every
+ * new one — the TLS pair, the SM2 pair, enrolment.json and the hub certificate together.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../../certs/safe-files.js';
 import { certInfo } from '../../certs/pki-crypto.js';
 import { certFromPem, keyMatchesCert } from '../../protocol/crypto.js';
 import { serviceError } from '../../protocol/service-errors.js';
+import { finishInstall, installPending, installSet, readConsistent, type StagedFile } from './install-set.js';
 
 export const EXCHANGE_DIR = 'exchange';
 
@@ -86,52 +88,37 @@ function notEnrolled(message: string): never {
 }
 
 /**
- * Finishes the install of one key pair a crash interrupted: a complete .new pair is renamed into
- * place (key first); a half-written one is dropped. A .new certificate is installed only beside the
- * key it is for (the .new key, else the current one): when another process loading the directory
- * dropped a .new key that was still being written, the certificate that follows is dropped too
- * instead of landing beside the wrong key. True when a .new certificate was installed.
+ * A crash inside the two-phase pair install of versions before the install set (install-set.ts):
+ * the key already renamed, its certificate still NAME.new. Writes only when the installed pair does
+ * not fit together and the .new certificate fits the key — never while a writer is staging.
  */
-function rollForwardPair(key: string, cert: string): boolean {
-  const keyNew = `${key}.new`;
+function legacyRollForward(p: ExchangePaths): void {
+  legacyPair(p.key, p.cert);
+  legacyPair(p.sm2Key, p.sm2Cert);
+}
+
+function legacyPair(key: string, cert: string): void {
   const certNew = `${cert}.new`;
-  if (existsSync(certNew)) {
-    let fits = false;
+  if (!existsSync(certNew) || !existsSync(key)) return;
+  const fits = (c: string) => {
     try {
-      fits = keyMatchesCert(readFileSync(existsSync(keyNew) ? keyNew : key, 'utf8'), certFromPem(readFileSync(certNew, 'utf8')));
+      return keyMatchesCert(readFileSync(key, 'utf8'), certFromPem(readFileSync(c, 'utf8')));
     } catch {
-      fits = false;
-    }
-    if (!fits) {
-      rmSync(certNew, { force: true });
-      rmSync(keyNew, { force: true });
       return false;
     }
-    if (existsSync(keyNew)) renameSync(keyNew, key);
-    renameSync(certNew, cert);
-    return true;
-  } else if (existsSync(keyNew)) {
-    rmSync(keyNew, { force: true });
-  }
-  return false;
-}
-
-/** The writers' side: the pair just written as .new must now be in place, else the renewal fails (and is retried). */
-function install(key: string, cert: string, what: string): void {
-  if (!rollForwardPair(key, cert)) throw serviceError('ERR_CONFIG_INVALID', `${what}: the new key pair could not be installed (${key}.new was removed while it was written — another process loading the exchange directory?); the renewal is retried`, { key: 'hub' });
-}
-
-/** Finishes a renewal a crash interrupted, for the TLS pair and the SM2 pair alike. */
-function rollForward(p: ExchangePaths): void {
-  rollForwardPair(p.key, p.cert);
-  rollForwardPair(p.sm2Key, p.sm2Cert);
+  };
+  if (!fits(cert) && fits(certNew)) renameSync(certNew, cert);
 }
 
 /** Reads and checks the exchange directory (ERR_CONFIG_INVALID, key `hub`, when it is missing or inconsistent). */
 export function loadExchangeMaterial(dataDir: string, nodeId: string): ExchangeMaterial {
   const p = exchangePaths(dataDir);
-  if (!existsSync(p.cert) && !existsSync(`${p.cert}.new`)) notEnrolled(`${p.cert} is missing`);
-  rollForward(p);
+  if (!existsSync(p.cert) && !installPending(p.dir)) notEnrolled(`${p.cert} is missing`);
+  if (!finishInstall(p.dir)) legacyRollForward(p);
+  return readConsistent(p.dir, () => readMaterial(p, nodeId));
+}
+
+function readMaterial(p: ExchangePaths, nodeId: string): ExchangeMaterial {
   const read = (f: string) => {
     try {
       return readFileSync(f, 'utf8');
@@ -169,44 +156,75 @@ export function loadExchangeMaterial(dataDir: string, nodeId: string): ExchangeM
   return m;
 }
 
-/** Writes a fresh enrolment (refuses to replace one: the caller checks `isEnrolled` first). */
+const name = (f: string) => basename(f);
+const SM2_FILES = (p: ExchangePaths) => [p.sm2Key, p.sm2Cert, `${p.sm2Key}.prev`, p.sm2Ca, p.sm2Hub, p.sm2Crl].map(name);
+
+/** The SM2 identity's files (enrolment and renewal); a renewal keeps the key it replaces as node-sm2.key.prev. */
+function sm2Files(p: ExchangePaths, s: Sm2Material): StagedFile[] {
+  return [
+    { name: name(p.sm2Ca), data: s.caCertPem, mode: 0o644 },
+    { name: name(p.sm2Hub), data: s.hubCertPem, mode: 0o644 },
+    // renewal: the key it replaces, so answers sealed to the previous SM2 certificate still open
+    ...(s.previousKeyPem !== undefined ? [{ name: `${name(p.sm2Key)}.prev`, data: s.previousKeyPem, mode: 0o600 }] : []),
+    { name: name(p.sm2Key), data: s.keyPem, mode: 0o600 },
+    { name: name(p.sm2Cert), data: s.certPem, mode: 0o644 },
+  ];
+}
+
+/**
+ * Writes a fresh enrolment as one install set (refuses to replace one: the caller checks
+ * `isEnrolled` first). What an earlier, interrupted enrolment left is removed with it: a previous
+ * key, CRLs, and an SM2 identity when this enrolment has none.
+ */
 export function writeEnrolment(dataDir: string, m: ExchangeMaterial): void {
   const p = exchangePaths(dataDir);
   mkdirSync(p.dir, { recursive: true, mode: 0o700 });
-  writeFileAtomic(p.ca, m.caCertPem, 0o644);
-  writeFileAtomic(p.hub, m.hubCertPem, 0o644);
-  writeFileAtomic(p.enrolment, JSON.stringify(m.enrolment, null, 2) + '\n', 0o644);
-  if (m.sm2 !== undefined) writeSm2(dataDir, m.sm2);
-  writeFileAtomic(p.key, m.keyPem, 0o600);
-  writeFileAtomic(p.cert, m.certPem, 0o644);
+  const files: StagedFile[] = [
+    { name: name(p.ca), data: m.caCertPem, mode: 0o644 },
+    { name: name(p.hub), data: m.hubCertPem, mode: 0o644 },
+    { name: name(p.enrolment), data: JSON.stringify(m.enrolment, null, 2) + '\n', mode: 0o644 },
+    ...(m.sm2 !== undefined ? sm2Files(p, m.sm2) : []),
+    { name: name(p.key), data: m.keyPem, mode: 0o600 },
+    { name: name(p.cert), data: m.certPem, mode: 0o644 },
+  ];
+  const staged = new Set(files.map((f) => f.name));
+  const remove = [`${name(p.key)}.prev`, name(p.crl), ...SM2_FILES(p)].filter((f) => !staged.has(f));
+  installSet(p.dir, files, remove);
 }
 
-/** Writes the SM2 identity (enrolment and renewal): node-sm2.key.new + node-sm2.pem.new, then renamed, key first (rolled forward at load after a crash). */
+/** Installs an SM2 identity beside an enrolled TLS one (one install set). */
 export function writeSm2(dataDir: string, s: Sm2Material): void {
   const p = exchangePaths(dataDir);
-  writeFileAtomic(p.sm2Ca, s.caCertPem, 0o644);
-  writeFileAtomic(p.sm2Hub, s.hubCertPem, 0o644);
-  // renewal: the key it replaces first, so answers sealed to the previous SM2 certificate still open
-  if (s.previousKeyPem !== undefined) writeFileAtomic(`${p.sm2Key}.prev`, s.previousKeyPem, 0o600);
-  // two-phase, as the TLS pair (writeRenewal): a crash leaves the old pair or a complete new one, never a new key beside the old certificate
-  writeFileAtomic(`${p.sm2Key}.new`, s.keyPem, 0o600);
-  writeFileAtomic(`${p.sm2Cert}.new`, s.certPem, 0o644);
-  install(p.sm2Key, p.sm2Cert, 'SM2 identity');
+  installSet(p.dir, sm2Files(p, s));
 }
 
 export function isEnrolled(dataDir: string): boolean {
   const p = exchangePaths(dataDir);
-  return existsSync(p.cert) || existsSync(`${p.cert}.new`);
+  return existsSync(p.cert) || installPending(p.dir);
 }
 
-/** Installs a renewed key and certificate (two-phase, see the file comment) and the updated enrolment. */
-export function writeRenewal(dataDir: string, m: Pick<ExchangeMaterial, 'keyPem' | 'certPem' | 'enrolment'> & { previousKeyPem: string }): void {
+/**
+ * Installs a renewal as one install set: the new key and certificate, the key they replace
+ * (node.key.prev), the updated enrolment, a new hub certificate when the key type changed, and the
+ * renewed SM2 identity of a node on the national suite.
+ */
+export function writeRenewal(dataDir: string, m: Renewed): void {
+  installSet(exchangePaths(dataDir).dir, renewalFiles(dataDir, m));
+}
+
+export type Renewed = Pick<ExchangeMaterial, 'keyPem' | 'certPem' | 'enrolment'> & { previousKeyPem: string; hubCertPem?: string; sm2?: Sm2Material };
+
+/** The install set of a renewal (in the order staged and renamed). */
+export function renewalFiles(dataDir: string, m: Renewed): StagedFile[] {
   const p = exchangePaths(dataDir);
-  writeFileAtomic(`${p.key}.prev`, m.previousKeyPem, 0o600);
-  writeFileAtomic(`${p.key}.new`, m.keyPem, 0o600);
-  writeFileAtomic(`${p.cert}.new`, m.certPem, 0o644);
-  install(p.key, p.cert, 'renewal');
-  writeFileAtomic(p.enrolment, JSON.stringify(m.enrolment, null, 2) + '\n', 0o644);
+  return [
+    { name: `${name(p.key)}.prev`, data: m.previousKeyPem, mode: 0o600 },
+    ...(m.sm2 !== undefined ? sm2Files(p, m.sm2) : []),
+    ...(m.hubCertPem !== undefined ? [{ name: name(p.hub), data: m.hubCertPem, mode: 0o644 }] : []),
+    { name: name(p.enrolment), data: JSON.stringify(m.enrolment, null, 2) + '\n', mode: 0o644 },
+    { name: name(p.key), data: m.keyPem, mode: 0o600 },
+    { name: name(p.cert), data: m.certPem, mode: 0o644 },
+  ];
 }
 
 /** Replaces the stored hub certificate (the hub renewed its own). */

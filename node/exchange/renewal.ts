@@ -16,7 +16,7 @@ import { certFromPem, keyMatchesCert } from '../../protocol/crypto.js';
 import type { EnrollResponse } from '../../protocol/exchange.js';
 import { nodeError } from '../errors.js';
 import type { AuditWriter } from '../records-service.js';
-import { validity, writeHubCert, writeRenewal, writeSm2 } from './files.js';
+import { validity, writeRenewal } from './files.js';
 import { HubError, type HubClient } from './hub-client.js';
 import type { ExchangeIdentity } from './identity.js';
 import type { Log } from './loop.js';
@@ -146,15 +146,12 @@ export function createRenewal(deps: RenewalDeps) {
     const checked = sm2Key ? await checkSm2Answer(res.sm2, sm2Key.privateKeyPem, { nodeId, sm2CaCertPem: old.sm2!.caCertPem }, clock(), (m) => nodeError('ERR_HUB_ANSWER_INVALID', `renewal answer refused: ${m}`)) : undefined;
     // the SM2 key replaced is kept (node-sm2.key.prev), as node.key.prev: a batch in flight was sealed with the old SM2 certificate, and its receipt to it
     const sm2 = checked ? { ...checked, previousKeyPem: old.sm2!.keyPem } : undefined;
-    if (sm2) writeSm2(deps.dataDir, sm2);
     const v = validity(res.certPem);
     const enrolment = { ...old.enrolment, grade: res.grade, serial: v.serial, notBefore: v.notBefore.toISOString(), notAfter: v.notAfter.toISOString(), renewedAt: clock().toISOString() };
-    writeRenewal(deps.dataDir, { keyPem: kp.privateKeyPem, certPem: res.certPem, enrolment, previousKeyPem: old.keyPem });
-    let hubCertPem = old.hubCertPem; // else: keep the hub certificate we have
-    if (hubOfKind && res.hubCertPem !== old.hubCertPem) {
-      writeHubCert(deps.dataDir, res.hubCertPem);
-      hubCertPem = res.hubCertPem;
-    }
+    const newHubCert = hubOfKind && res.hubCertPem !== old.hubCertPem ? res.hubCertPem : undefined; // else: keep the hub certificate we have
+    const hubCertPem = newHubCert ?? old.hubCertPem;
+    // one install set: TLS pair, SM2 pair, enrolment.json and hub certificate change together or not at all
+    writeRenewal(deps.dataDir, { keyPem: kp.privateKeyPem, certPem: res.certPem, enrolment, previousKeyPem: old.keyPem, ...(newHubCert !== undefined ? { hubCertPem: newHubCert } : {}), ...(sm2 ? { sm2 } : {}) });
     await identity.swap({ keyPem: kp.privateKeyPem, certPem: res.certPem, enrolment, previousKeyPem: old.keyPem, hubCertPem, ...(sm2 ? { sm2 } : {}) });
     await deps.audit.record({ actor: `node:${nodeId}`, actorNode: nodeId, action: 'cert.renew', object: `serial:${v.serial}`, outcome: 'success', reason: `previous=${old.enrolment.serial} notAfter=${enrolment.notAfter} grade=${res.grade}${algorithm !== was ? ` key=${was}→${algorithm} by ${why}` : ''}` });
     log.info({ serial: v.serial, previous: old.enrolment.serial, notAfter: enrolment.notAfter }, 'hub exchange: node certificate renewed');

@@ -122,22 +122,22 @@ t.test('the exchange directory: missing, mismatched key, another node\'s certifi
   t.throws(() => loadExchangeMaterial(dir, '430100'), { code: 'ERR_CONFIG_INVALID', message: /does not belong/ });
 });
 
-t.test('a renewal interrupted by a crash: a complete new pair is rolled forward, half a pair dropped', async (t) => {
+t.test('a renewal interrupted by a crash: the two-phase pair of earlier versions is rolled forward; a staged set without its commit is ignored', async (t) => {
   const ca = makeCa();
   const dir = tmp(t, 'node-crash-');
   const old = enrolDir(dir, { ca });
   const p = exchangePaths(dir);
   const next = issue(ca, '430100');
-  // Crash after both .new files were written and the key renamed.
+  // An earlier version's writer crashed after both .new files were written and the key renamed.
   writeFileSync(p.key, next.keyPem, { mode: 0o600 });
   writeFileSync(`${p.cert}.new`, next.certPem);
   const m = loadExchangeMaterial(dir, '430100');
   t.equal(m.certPem, next.certPem, 'rolled forward');
   t.notOk(existsSync(`${p.cert}.new`));
-  // Crash while writing the first .new file: only node.key.new exists.
+  // A crash while a set was staged: node.key.new exists, no install.json.
   writeFileSync(`${p.key}.new`, old.keyPem, { mode: 0o600 });
   t.equal(loadExchangeMaterial(dir, '430100').certPem, next.certPem, 'the current pair is kept');
-  t.notOk(existsSync(`${p.key}.new`), 'the half-written renewal is dropped');
+  t.ok(existsSync(`${p.key}.new`), 'and the staged file left alone: loads write only to finish a committed set');
 });
 
 t.test('renewal by the loop: a short certificate is replaced; client, files and audit signer follow', async (t) => {

@@ -4,29 +4,18 @@
  * receipt (and every ERR_REPLAY of it) is sealed to the old key. Before, such a receipt never
  * opened again (ERR_DECRYPT_FAILED) and the node's outbox stopped at that batch.
  */
-import { createPublicKey } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { initSm2CaDir, issueSm2NodeCert } from '../../certs/sm2-ca-dir.js';
 import { sm2GenerateKeyPem } from '../../protocol/sm-crypto.js';
 import { seal } from '../../protocol/seal.js';
 import { openFromHub } from '../../node/exchange/hub-envelopes.js';
 import { createIdentity } from '../../node/exchange/identity.js';
 import { exchangePaths, loadExchangeMaterial, writeSm2 } from '../../node/exchange/files.js';
-import { issue, makeCa } from '../helpers/pki.js';
+import { commitInstall, INSTALL_MARKER } from '../../node/exchange/install-set.js';
+import { issue } from '../helpers/pki.js';
 import { enrolDir } from './exchange-fixture.js';
-
-/** A scratch directory, a TLS test CA and an SM2 CA issuing node (or, for 430000, hub) SM2 certificates. */
-function sm2Setup(t: { teardown(fn: () => unknown): void }, prefix: string) {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const sm2CaDir = join(dir, 'sm2ca');
-  const { certPem: sm2CaPem } = initSm2CaDir(sm2CaDir, { cn: `Test SM2 CA (${prefix})` });
-  const sm2Cert = (nodeId: string, keyPem: string) => issueSm2NodeCert(sm2CaDir, nodeId, createPublicKey(keyPem).export({ type: 'spki', format: 'pem' }).toString(), { hub: nodeId === '430000' }).certPem;
-  return { dir, ca: makeCa(), sm2CaPem, sm2Cert };
-}
+import { sm2Setup } from './sm2-fixture.js';
 
 t.test('a receipt sealed to the SM2 key before the renewal opens with node-sm2.key.prev', async (t) => {
   const { dir, ca, sm2CaPem, sm2Cert } = sm2Setup(t, 'sm2-prev-');
@@ -51,7 +40,7 @@ t.test('a receipt sealed to the SM2 key before the renewal opens with node-sm2.k
   await t.rejects(openFromHub(receipt, 'receipt', await createIdentity({ ...m, sm2: withoutPrev }, undefined, undefined, undefined, ['SM']), { now: new Date(), fresh: false }), { code: 'ERR_DECRYPT_FAILED' }, 'without it, as before: never again');
 });
 
-t.test('an SM2 renewal interrupted by a crash (review L-c): a complete new SM2 pair is rolled forward, half a pair dropped', (t) => {
+t.test('an SM2 renewal interrupted by a crash (review L-c): a committed set is rolled forward, an uncommitted one ignored', (t) => {
   const { dir, ca, sm2CaPem, sm2Cert } = sm2Setup(t, 'sm2-crash-');
   const hubKey = sm2GenerateKeyPem().privateKeyPem;
   const oldKey = sm2GenerateKeyPem().privateKeyPem;
@@ -61,25 +50,27 @@ t.test('an SM2 renewal interrupted by a crash (review L-c): a complete new SM2 p
   enrolDir(dataDir, { ca, nodeId: '430100', hubCertPem: issue(ca, '430000').certPem });
   writeSm2(dataDir, { keyPem: oldKey, certPem: sm2Cert('430100', oldKey), caCertPem: sm2CaPem, hubCertPem: sm2Cert('430000', hubKey) });
   const p = exchangePaths(dataDir);
-  t.notOk(existsSync(`${p.sm2Key}.new`) || existsSync(`${p.sm2Cert}.new`), 'writeSm2 leaves no .new file behind');
+  t.notOk(existsSync(`${p.sm2Key}.new`) || existsSync(`${p.sm2Cert}.new`) || existsSync(join(p.dir, INSTALL_MARKER)), 'writeSm2 leaves no .new file and no marker behind');
 
-  // a crash while the first .new file was written: only node-sm2.key.new exists → the old pair, the half dropped
+  // a crash while the set was staged (no install.json): the old pair; the staged file is left for the next writer, never installed
   writeFileSync(`${p.sm2Key}.new`, newKey, { mode: 0o600 });
-  t.equal(loadExchangeMaterial(dataDir, '430100').sm2?.keyPem, oldKey, 'the current SM2 pair is kept');
-  t.notOk(existsSync(`${p.sm2Key}.new`), 'the half-written renewal is dropped');
-
-  // a crash after both .new files were written and the key renamed → the new pair (before: new key beside the old certificate, ERR_CONFIG_INVALID at every start)
-  writeFileSync(p.sm2Key, newKey, { mode: 0o600 });
   writeFileSync(`${p.sm2Cert}.new`, newCert);
+  t.equal(loadExchangeMaterial(dataDir, '430100').sm2?.keyPem, oldKey, 'the current SM2 pair is kept');
+  t.ok(existsSync(`${p.sm2Key}.new`), 'a load does not write without a commit marker (a writer may be staging)');
+
+  // the same files committed, and a crash after the key was renamed → the new pair
+  commitInstall(p.dir, ['node-sm2.key', 'node-sm2.pem']);
+  renameSync(`${p.sm2Key}.new`, p.sm2Key);
   const m = loadExchangeMaterial(dataDir, '430100');
   t.same([m.sm2?.keyPem, m.sm2?.certPem], [newKey, newCert], 'rolled forward');
-  t.notOk(existsSync(`${p.sm2Cert}.new`));
+  t.notOk(existsSync(`${p.sm2Cert}.new`) || existsSync(join(p.dir, INSTALL_MARKER)), 'the set is finished: no .new file, no marker');
 
-  // a .new certificate for another key (a concurrent load dropped the .new key being written): dropped, never installed beside the wrong key
+  // a .new certificate for another key, uncommitted: ignored by loads, cleared by the next writer
   const otherKey = sm2GenerateKeyPem().privateKeyPem;
   writeFileSync(`${p.sm2Cert}.new`, sm2Cert('430100', otherKey));
   const m2 = loadExchangeMaterial(dataDir, '430100');
   t.same([m2.sm2?.keyPem, m2.sm2?.certPem], [newKey, newCert], 'the installed pair is kept');
-  t.notOk(existsSync(`${p.sm2Cert}.new`), 'the stray certificate is dropped');
+  writeSm2(dataDir, { keyPem: newKey, certPem: newCert, caCertPem: sm2CaPem, hubCertPem: sm2Cert('430000', hubKey) });
+  t.notOk(existsSync(`${p.sm2Cert}.new`), 'the next writer cleared the stray certificate');
   t.end();
 });
