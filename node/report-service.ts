@@ -5,7 +5,6 @@
  * PDF (report-pdf.ts) sealed with the same key (protocol/report-pdf-seal.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { findRecordType } from '../protocol/catalog.js';
 import { LEGACY_SUBJECT_CODES, type RecordType } from '../protocol/catalog-fields.js';
 import { REPORT_FORMAT, REPORT_SECTIONS, sectionOf, signReport, type ReportBody, type ReportEntry } from '../protocol/credit-report.js';
@@ -15,7 +14,7 @@ import type { Db } from '../audit/knex-connect.js';
 import type { Caller } from './access.js';
 import { repairsStore } from './repairs-store.js';
 import { nodeError } from './errors.js';
-import { exchangePaths, loadExchangeMaterial } from './exchange/files.js';
+import { isEnrolled, loadExchangeMaterial } from './exchange/files.js';
 import type { RecordView } from './record-model.js';
 import type { AuditWriter, RecordsService, SubjectResult } from './records-service.js';
 import { subjectHandle } from './secrets.js';
@@ -51,7 +50,7 @@ function typeOf(code: string): RecordType | undefined {
 export function nodeReportSigner(dataDir: string, nodeId: string, current?: () => ReportSigner): () => ReportSigner | undefined {
   return () => {
     if (current) return current();
-    return existsSync(exchangePaths(dataDir).cert) ? loadExchangeMaterial(dataDir, nodeId) : undefined;
+    return isEnrolled(dataDir) ? loadExchangeMaterial(dataDir, nodeId) : undefined;
   };
 }
 

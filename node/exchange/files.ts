@@ -6,7 +6,7 @@
  * marker install.json, then the renames), so a crash at any point leaves every old file or every
  * new one — the TLS pair, the SM2 pair, enrolment.json and the hub certificate together.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../../certs/safe-files.js';
 import { certInfo } from '../../certs/pki-crypto.js';
@@ -88,9 +88,10 @@ function notEnrolled(message: string): never {
 }
 
 /**
- * A crash inside the two-phase pair install of versions before the install set (install-set.ts):
- * the key already renamed, its certificate still NAME.new. Writes only when the installed pair does
- * not fit together and the .new certificate fits the key — never while a writer is staging.
+ * Plain NAME.new files come only from versions before install sets (install-set.ts stages as
+ * NAME.ID.new): their two-phase pair install wrote node.key.new + node.pem.new, then renamed the key,
+ * then the certificate. A complete pair is installed, a certificate whose key was already renamed
+ * too, as those versions did at load; a half-written pair is dropped.
  */
 function legacyRollForward(p: ExchangePaths): void {
   legacyPair(p.key, p.cert);
@@ -98,16 +99,26 @@ function legacyRollForward(p: ExchangePaths): void {
 }
 
 function legacyPair(key: string, cert: string): void {
+  const keyNew = `${key}.new`;
   const certNew = `${cert}.new`;
-  if (!existsSync(certNew) || !existsSync(key)) return;
-  const fits = (c: string) => {
+  if (!existsSync(certNew)) {
+    if (existsSync(keyNew)) rmSync(keyNew, { force: true });
+    return;
+  }
+  const fits = (k: string) => {
     try {
-      return keyMatchesCert(readFileSync(key, 'utf8'), certFromPem(readFileSync(c, 'utf8')));
+      return keyMatchesCert(readFileSync(k, 'utf8'), certFromPem(readFileSync(certNew, 'utf8')));
     } catch {
       return false;
     }
   };
-  if (!fits(cert) && fits(certNew)) renameSync(certNew, cert);
+  if (fits(existsSync(keyNew) ? keyNew : key)) {
+    if (existsSync(keyNew)) renameSync(keyNew, key);
+    renameSync(certNew, cert);
+  } else {
+    rmSync(certNew, { force: true });
+    rmSync(keyNew, { force: true });
+  }
 }
 
 /** Reads and checks the exchange directory (ERR_CONFIG_INVALID, key `hub`, when it is missing or inconsistent). */

@@ -3,17 +3,21 @@
  * any point leaves either every old file or every new one, never a mix (a new SM2 pair beside the
  * old TLS pair, a new key beside the old enrolment.json or hub certificate).
  *
- * 1. stage: each file is written as NAME.new (created with its mode, fsynced, renamed in place);
- * 2. commit: `install.json` = {"install": [NAME…], "remove": [NAME…]} is written atomically — the
- *    commit point;
- * 3. apply: each NAME.new is renamed over NAME, each name in "remove" deleted, a new random value
- *    written to `generation`, then install.json is removed.
+ * Each set has a random id (16 hex digits).
+ * 1. stage: each file is written as NAME.ID.new (created with its mode, fsynced, renamed in place);
+ *    what earlier sets that were never committed left (NAME.*.new and their temporary files) is
+ *    removed first;
+ * 2. commit: `install.json` = {"id": ID, "install": [NAME…], "remove": [NAME…]} is written
+ *    atomically — the commit point;
+ * 3. apply: each NAME.ID.new is renamed over NAME, each name in "remove" deleted, a new random value
+ *    written to `generation`, then install.json is removed if it still names ID.
  *
  * A process loading the directory applies a committed set first (renames that another process
- * already made are skipped, so a load racing the writer finishes the same set and nothing else);
- * without install.json it never writes: .new files are a set being staged, or one a crash left
+ * already made are skipped; a marker read before the set was finished can only rename that set's
+ * own files, which are gone by then, so a stale loader never installs a later set); without
+ * install.json it does not touch the set files: they are a set being staged, or one a crash left
  * before its commit, and the next writer clears them. A load reads the files between two looks at
- * `generation` and install.json (`readConsistent`): when a set was committed or finished meanwhile,
+ * `generation` and install.json (`readConsistent`): when a set was committed or applied meanwhile,
  * it reads again, so it never returns files of two generations.
  */
 import { randomBytes } from 'node:crypto';
@@ -40,9 +44,15 @@ export interface StagedFile {
 }
 
 interface Marker {
+  id: string;
   install: string[];
   remove: string[];
 }
+
+const SET_ID = /^[0-9a-f]{16}$/;
+/** A staged file of some set (NAME.ID.new), or the temporary file writeFileAtomic made while staging one. */
+const STAGED = /^(?:\.)?(.+)\.([0-9a-f]{16})\.new(?:\.\d+\.\d+\.tmp)?$/;
+const staged = (name: string, id: string) => `${name}.${id}.new`;
 
 function invalid(dir: string, message: string): never {
   throw serviceError('ERR_CONFIG_INVALID', `config key hub: ${join(dir, INSTALL_MARKER)} ${message}; a half-installed renewal or enrolment cannot be finished — restore the exchange directory from a backup or enrol again`, { key: 'hub' });
@@ -61,28 +71,36 @@ function readMarker(dir: string): Marker | undefined {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
-  let m: { install?: unknown; remove?: unknown };
+  let m: { id?: unknown; install?: unknown; remove?: unknown };
   try {
-    m = JSON.parse(text) as { install?: unknown; remove?: unknown };
+    m = JSON.parse(text) as { id?: unknown; install?: unknown; remove?: unknown };
   } catch {
     return invalid(dir, 'is not JSON');
   }
   if (m === null || typeof m !== 'object') invalid(dir, 'is not an object');
-  return { install: checkNames(dir, m.install), remove: checkNames(dir, m.remove ?? []) };
+  if (typeof m.id !== 'string' || !SET_ID.test(m.id)) invalid(dir, 'carries no set id of 16 hex digits');
+  return { id: m.id as string, install: checkNames(dir, m.install), remove: checkNames(dir, m.remove ?? []) };
 }
 
-/** Renames NAME.new over NAME (already done by another process: skipped) and deletes the removed names. */
+/** Renames NAME.ID.new over NAME (already done by another process: skipped) and deletes the removed names. */
 function applyMarker(dir: string, m: Marker): void {
   for (const name of m.install) {
     try {
-      renameSync(join(dir, `${name}.new`), join(dir, name));
+      renameSync(join(dir, staged(name, m.id)), join(dir, name));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
   }
   for (const name of m.remove) rmSync(join(dir, name), { force: true });
-  writeFileAtomic(join(dir, GENERATION_FILE), `${randomBytes(8).toString('hex')}\n`, 0o600); // before the marker goes: a reader overlapping the set sees one or the other change
-  rmSync(join(dir, INSTALL_MARKER), { force: true });
+  // before the marker goes: a reader overlapping the set sees one or the other change; not secret (0644), so a load run as another user leaves it readable
+  writeFileAtomic(join(dir, GENERATION_FILE), `${randomBytes(8).toString('hex')}\n`, 0o644);
+  let now: Marker | undefined;
+  try {
+    now = readMarker(dir);
+  } catch {
+    now = undefined; // malformed now: not ours to remove
+  }
+  if (now?.id === m.id) rmSync(join(dir, INSTALL_MARKER), { force: true }); // a later set's marker stays
 }
 
 function readGeneration(dir: string): string {
@@ -131,16 +149,21 @@ export function installPending(dir: string): boolean {
   return existsSync(join(dir, INSTALL_MARKER));
 }
 
-/** Steps 1 and 2, exported so that tests can stop between them as a crash would. */
-export function stageFiles(dir: string, files: readonly StagedFile[]): void {
+/** Steps 1 and 2, exported so that tests can stop between them as a crash would. Returns the set's id. */
+export function stageFiles(dir: string, files: readonly StagedFile[]): string {
   checkNames(dir, files.map((f) => f.name));
-  // a set staged earlier and never committed (a crash before step 2) is dropped first
-  for (const f of readdirSync(dir)) if (f.endsWith('.new') && INSTALLABLE.has(f.slice(0, -4))) rmSync(join(dir, f), { force: true });
-  for (const f of files) writeFileAtomic(join(dir, `${f.name}.new`), f.data, f.mode);
+  // what sets staged earlier and never committed (a crash before step 2) left is dropped first, temporary files (private keys among them) included
+  for (const f of readdirSync(dir)) {
+    const m = STAGED.exec(f);
+    if (m && INSTALLABLE.has(m[1]!)) rmSync(join(dir, f), { force: true });
+  }
+  const id = randomBytes(8).toString('hex');
+  for (const f of files) writeFileAtomic(join(dir, staged(f.name, id)), f.data, f.mode);
+  return id;
 }
 
-export function commitInstall(dir: string, install: readonly string[], remove: readonly string[] = []): void {
-  writeFileAtomic(join(dir, INSTALL_MARKER), JSON.stringify({ install: checkNames(dir, [...install]), remove: checkNames(dir, [...remove]) }) + '\n', 0o600);
+export function commitInstall(dir: string, id: string, install: readonly string[], remove: readonly string[] = []): void {
+  writeFileAtomic(join(dir, INSTALL_MARKER), JSON.stringify({ id, install: checkNames(dir, [...install]), remove: checkNames(dir, [...remove]) }) + '\n', 0o600);
 }
 
 /**
@@ -148,8 +171,8 @@ export function commitInstall(dir: string, install: readonly string[], remove: r
  * have made them already), then a check that each file holds what was staged — ERR_CONFIG_INVALID
  * otherwise (the caller's renewal is then retried).
  */
-export function applyInstall(dir: string, files: readonly StagedFile[], remove: readonly string[] = []): void {
-  applyMarker(dir, { install: files.map((f) => f.name), remove: [...remove] });
+export function applyInstall(dir: string, id: string, files: readonly StagedFile[], remove: readonly string[] = []): void {
+  applyMarker(dir, { id, install: files.map((f) => f.name), remove: [...remove] });
   for (const f of files) {
     let now: string | undefined;
     try {
@@ -161,10 +184,18 @@ export function applyInstall(dir: string, files: readonly StagedFile[], remove: 
   }
 }
 
-/** Installs `files` (and deletes `remove`) as one unit: the three steps above. */
+/**
+ * Installs `files` (and deletes `remove`) as one unit: the three steps above. An error after the
+ * commit carries `committed: true`: the set goes in all the same (the next load finishes it), so
+ * the caller treats the change as made.
+ */
 export function installSet(dir: string, files: readonly StagedFile[], remove: readonly string[] = []): void {
   finishInstall(dir); // a set a crash left committed goes in before this one is staged
-  stageFiles(dir, files);
-  commitInstall(dir, files.map((f) => f.name), remove);
-  applyInstall(dir, files, remove);
+  const id = stageFiles(dir, files);
+  commitInstall(dir, id, files.map((f) => f.name), remove);
+  try {
+    applyInstall(dir, id, files, remove);
+  } catch (e) {
+    throw Object.assign(e as Error, { committed: true });
+  }
 }

@@ -151,7 +151,14 @@ export function createRenewal(deps: RenewalDeps) {
     const newHubCert = hubOfKind && res.hubCertPem !== old.hubCertPem ? res.hubCertPem : undefined; // else: keep the hub certificate we have
     const hubCertPem = newHubCert ?? old.hubCertPem;
     // one install set: TLS pair, SM2 pair, enrolment.json and hub certificate change together or not at all
-    writeRenewal(deps.dataDir, { keyPem: kp.privateKeyPem, certPem: res.certPem, enrolment, previousKeyPem: old.keyPem, ...(newHubCert !== undefined ? { hubCertPem: newHubCert } : {}), ...(sm2 ? { sm2 } : {}) });
+    try {
+      writeRenewal(deps.dataDir, { keyPem: kp.privateKeyPem, certPem: res.certPem, enrolment, previousKeyPem: old.keyPem, ...(newHubCert !== undefined ? { hubCertPem: newHubCert } : {}), ...(sm2 ? { sm2 } : {}) });
+    } catch (e) {
+      // committed: the files go in (the next load finishes the set), so this process switches to them too — else its
+      // next renewal would keep the key before as node.key.prev and lose this one, which the hub has certified
+      if ((e as { committed?: boolean }).committed !== true) throw e;
+      log.warn({ code: (e as { code?: string }).code ?? 'Error' }, 'hub exchange: the renewed key files were committed but not all put in place; the next load of the exchange directory finishes it');
+    }
     await identity.swap({ keyPem: kp.privateKeyPem, certPem: res.certPem, enrolment, previousKeyPem: old.keyPem, hubCertPem, ...(sm2 ? { sm2 } : {}) });
     await deps.audit.record({ actor: `node:${nodeId}`, actorNode: nodeId, action: 'cert.renew', object: `serial:${v.serial}`, outcome: 'success', reason: `previous=${old.enrolment.serial} notAfter=${enrolment.notAfter} grade=${res.grade}${algorithm !== was ? ` key=${was}→${algorithm} by ${why}` : ''}` });
     log.info({ serial: v.serial, previous: old.enrolment.serial, notAfter: enrolment.notAfter }, 'hub exchange: node certificate renewed');

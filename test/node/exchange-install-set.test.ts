@@ -11,13 +11,13 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { cpSync, existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { sm2GenerateKeyPem } from '../../protocol/sm-crypto.js';
 import { exchangePaths, isEnrolled, loadExchangeMaterial, renewalFiles, writeEnrolment, writeRenewal, writeSm2, type ExchangeMaterial, type Renewed } from '../../node/exchange/files.js';
-import { commitInstall, GENERATION_FILE, INSTALL_MARKER, readConsistent, stageFiles } from '../../node/exchange/install-set.js';
+import { commitInstall, GENERATION_FILE, INSTALL_MARKER, installSet, readConsistent, stageFiles } from '../../node/exchange/install-set.js';
 import { issue, type TestCa } from '../helpers/pki.js';
 import { enrolDir } from './exchange-fixture.js';
 import { sm2Setup } from './sm2-fixture.js';
@@ -69,9 +69,9 @@ t.test('a renewal (TLS + SM2 + enrolment + hub certificate) cut at every step lo
   // cut after the commit, j renames made → the new generation, rolled forward at load
   for (let j = 0; j <= files.length; j++) {
     const { d, x } = copy(`apply-${j}`);
-    stageFiles(x, files);
-    commitInstall(x, files.map((f) => f.name));
-    for (const f of files.slice(0, j)) renameSync(join(x, `${f.name}.new`), join(x, f.name));
+    const id = stageFiles(x, files);
+    commitInstall(x, id, files.map((f) => f.name));
+    for (const f of files.slice(0, j)) renameSync(join(x, `${f.name}.${id}.new`), join(x, f.name));
     const m = loadExchangeMaterial(d, '430100');
     t.equal(generation(m), generation(next as ExchangeMaterial), `committed, ${j} of ${files.length} renamed: new`);
     t.same([m.keyPem, m.previousKeyPem, m.sm2?.keyPem, m.sm2?.previousKeyPem], [next.keyPem, old.keyPem, next.sm2!.keyPem, old.sm2!.keyPem], `committed, ${j} renamed: keys and previous keys`);
@@ -114,7 +114,7 @@ t.test('an enrolment cut before its commit leaves the node unenrolled, and the n
   const x = exchangePaths(fresh).dir;
   const first = renewed(withSm2, ca);
   cpSync(dataDir, fresh, { recursive: true });
-  for (const f of readdirSync(x)) if (f !== GENERATION_FILE) renameSync(join(x, f), join(x, `${f}.new`)); // every file staged, none committed
+  for (const f of readdirSync(x)) if (f !== GENERATION_FILE) renameSync(join(x, f), join(x, `${f}.0123456789abcdef.new`)); // every file staged, none committed
   t.notOk(isEnrolled(fresh), 'staged but not committed: not enrolled');
   t.throws(() => loadExchangeMaterial(fresh, '430100'), { code: 'ERR_CONFIG_INVALID', details: { key: 'hub' } });
   // the next enrolment (TLS only this time) clears the staged set
@@ -143,15 +143,17 @@ t.test('a tampered or foreign install.json is refused with ERR_CONFIG_INVALID, n
   const before = loadExchangeMaterial(dataDir, '430100');
   for (const [label, text] of [
     ['not JSON', '{'],
-    ['a path outside the directory', JSON.stringify({ install: ['../../etc/passwd'], remove: [] })],
-    ['a name not of the exchange directory', JSON.stringify({ install: [], remove: ['node.json'] })],
-    ['not a list', JSON.stringify({ install: 'node.key' })],
+    ['a path outside the directory', JSON.stringify({ id: '0123456789abcdef', install: ['../../etc/passwd'], remove: [] })],
+    ['a name not of the exchange directory', JSON.stringify({ id: '0123456789abcdef', install: [], remove: ['node.json'] })],
+    ['not a list', JSON.stringify({ id: '0123456789abcdef', install: 'node.key' })],
+    ['no set id', JSON.stringify({ install: [], remove: [] })],
+    ['a set id that is a path', JSON.stringify({ id: '../../x', install: ['node.key'], remove: [] })],
     ['null', 'null'],
   ] as const) {
     writeFileSync(join(x, INSTALL_MARKER), text);
     t.throws(() => loadExchangeMaterial(dataDir, '430100'), { code: 'ERR_CONFIG_INVALID', details: { key: 'hub' }, message: /install\.json .*restore the exchange directory from a backup or enrol again/ }, label);
   }
-  writeFileSync(join(x, INSTALL_MARKER), JSON.stringify({ install: [], remove: [] }));
+  writeFileSync(join(x, INSTALL_MARKER), JSON.stringify({ id: '0123456789abcdef', install: [], remove: [] }));
   t.equal(generation(loadExchangeMaterial(dataDir, '430100')), generation(before), 'an empty set finishes as a no-op');
   t.notOk(existsSync(join(x, INSTALL_MARKER)));
   t.end();
@@ -180,5 +182,60 @@ t.test('readConsistent: a read that a set overlapped is made again; a directory 
   let n = 0;
   t.throws(() => readConsistent(x, () => writeFileSync(join(x, GENERATION_FILE), `${n++}\n`)), { code: 'ERR_CONFIG_INVALID', details: { key: 'hub' }, message: /changed at each of 100 reads.*stop the other process writing it/ });
   t.equal(n, 100);
+  t.end();
+});
+
+t.test('hostile review of the install set: a stale marker, leftovers of a crash while staging, errors after the commit, modes', (t) => {
+  const { dataDir, ca, renewed } = sm2Node(t, 'install-stale-');
+  const x = exchangePaths(dataDir).dir;
+  const m0 = loadExchangeMaterial(dataDir, '430100');
+  const g1 = renewed(m0, ca);
+  // set 1 committed; its marker as a paused loader read it
+  const f1 = renewalFiles(dataDir, g1);
+  const id1 = stageFiles(x, f1);
+  commitInstall(x, id1, f1.map((f) => f.name));
+  const staleMarker = readFileSync(join(x, INSTALL_MARKER), 'utf8');
+  t.equal(generation(loadExchangeMaterial(dataDir, '430100')), generation(g1 as ExchangeMaterial), 'set 1 in place');
+  // set 2 staged (a crash before its commit), then the paused loader applies set 1's marker
+  const g2 = renewed(g1, ca);
+  stageFiles(x, renewalFiles(dataDir, g2));
+  writeFileSync(join(x, INSTALL_MARKER), staleMarker);
+  const m = loadExchangeMaterial(dataDir, '430100');
+  t.equal(generation(m), generation(g1 as ExchangeMaterial), 'the stale marker installs nothing of set 2 (before: set 1 TLS beside set 2 SM2)');
+  t.equal(m.previousKeyPem, m0.keyPem, 'node.key.prev is still the key before set 1');
+  t.notOk(existsSync(join(x, INSTALL_MARKER)), 'the stale marker is gone');
+
+  // a crash inside writeFileAtomic while staging leaves a temporary file holding a private key: the next writer removes it
+  const tmpKey = join(x, `.node.key.${'a'.repeat(16)}.new.${process.pid}.${Date.now()}.tmp`);
+  writeFileSync(tmpKey, g2.keyPem, { mode: 0o600 });
+  writeRenewal(dataDir, g2);
+  t.notOk(existsSync(tmpKey), 'the temporary key file is removed');
+  t.same(readdirSync(x).filter((f) => f.includes('.new')), [], 'no staged file of an earlier set is left');
+  t.equal(generation(loadExchangeMaterial(dataDir, '430100')), generation(g2 as ExchangeMaterial), 'set 2 in place');
+  t.equal(statSync(join(x, GENERATION_FILE)).mode & 0o777, 0o644, 'generation is readable by the daemon whoever finished the set');
+  t.equal(statSync(exchangePaths(dataDir).key).mode & 0o777, 0o600, 'the key stays 0600 through the rename');
+
+  // an error after the commit says so (the renewal then switches to the committed files), and the next load finishes the set
+  const g3 = renewed(g2, ca);
+  rmSync(join(x, GENERATION_FILE));
+  mkdirSync(join(x, GENERATION_FILE)); // writing generation now fails: after the renames, before the marker goes
+  t.throws(() => writeRenewal(dataDir, g3), { committed: true } as unknown as Error);
+  rmdirSync(join(x, GENERATION_FILE));
+  t.equal(generation(loadExchangeMaterial(dataDir, '430100')), generation(g3 as ExchangeMaterial), 'the committed set is in place after the next load');
+  t.notOk(existsSync(join(x, INSTALL_MARKER)));
+  t.end();
+});
+
+t.test('directories of earlier versions: a complete two-phase pair is installed, a half one dropped', (t) => {
+  const { dataDir, ca } = sm2Node(t, 'install-legacy-');
+  const p = exchangePaths(dataDir);
+  const next = issue(ca, '430100');
+  writeFileSync(`${p.key}.new`, next.keyPem, { mode: 0o600 }); // nothing renamed yet when the old writer crashed
+  writeFileSync(`${p.cert}.new`, next.certPem);
+  t.equal(loadExchangeMaterial(dataDir, '430100').certPem, next.certPem, 'the complete pair is installed (as those versions did)');
+  t.notOk(existsSync(`${p.key}.new`) || existsSync(`${p.cert}.new`));
+  writeFileSync(`${p.key}.new`, issue(ca, '430100').keyPem, { mode: 0o600 }); // crashed while writing the pair
+  t.equal(loadExchangeMaterial(dataDir, '430100').certPem, next.certPem, 'half a pair: the installed one stays');
+  t.notOk(existsSync(`${p.key}.new`), 'and the half is dropped');
   t.end();
 });

@@ -13,6 +13,7 @@ import { exampleRecord } from '../../protocol/catalog.js';
 import { certFromPem } from '../../protocol/crypto.js';
 import { enrollNode } from '../../node/exchange/enroll.js';
 import { exchangePaths, loadExchangeMaterial } from '../../node/exchange/files.js';
+import { stageFiles } from '../../node/exchange/install-set.js';
 import { hubSwitch, renewalAlgorithm, renewalDue, renewalTime } from '../../node/exchange/renewal.js';
 import { HubError } from '../../node/exchange/hub-client.js';
 import { keyAlgorithmOf } from '../../certs/pki-crypto.js';
@@ -134,10 +135,10 @@ t.test('a renewal interrupted by a crash: the two-phase pair of earlier versions
   const m = loadExchangeMaterial(dir, '430100');
   t.equal(m.certPem, next.certPem, 'rolled forward');
   t.notOk(existsSync(`${p.cert}.new`));
-  // A crash while a set was staged: node.key.new exists, no install.json.
-  writeFileSync(`${p.key}.new`, old.keyPem, { mode: 0o600 });
+  // A crash while a set was staged: node.key.ID.new exists, no install.json.
+  const id = stageFiles(p.dir, [{ name: 'node.key', data: old.keyPem, mode: 0o600 }]);
   t.equal(loadExchangeMaterial(dir, '430100').certPem, next.certPem, 'the current pair is kept');
-  t.ok(existsSync(`${p.key}.new`), 'and the staged file left alone: loads write only to finish a committed set');
+  t.ok(existsSync(`${p.key}.${id}.new`), 'and the staged file left alone: loads write only to finish a committed set');
 });
 
 t.test('renewal by the loop: a short certificate is replaced; client, files and audit signer follow', async (t) => {

@@ -4,7 +4,7 @@
  * receipt (and every ERR_REPLAY of it) is sealed to the old key. Before, such a receipt never
  * opened again (ERR_DECRYPT_FAILED) and the node's outbox stopped at that batch.
  */
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { sm2GenerateKeyPem } from '../../protocol/sm-crypto.js';
@@ -12,7 +12,7 @@ import { seal } from '../../protocol/seal.js';
 import { openFromHub } from '../../node/exchange/hub-envelopes.js';
 import { createIdentity } from '../../node/exchange/identity.js';
 import { exchangePaths, loadExchangeMaterial, writeSm2 } from '../../node/exchange/files.js';
-import { commitInstall, INSTALL_MARKER } from '../../node/exchange/install-set.js';
+import { commitInstall, INSTALL_MARKER, stageFiles } from '../../node/exchange/install-set.js';
 import { issue } from '../helpers/pki.js';
 import { enrolDir } from './exchange-fixture.js';
 import { sm2Setup } from './sm2-fixture.js';
@@ -52,25 +52,24 @@ t.test('an SM2 renewal interrupted by a crash (review L-c): a committed set is r
   const p = exchangePaths(dataDir);
   t.notOk(existsSync(`${p.sm2Key}.new`) || existsSync(`${p.sm2Cert}.new`) || existsSync(join(p.dir, INSTALL_MARKER)), 'writeSm2 leaves no .new file and no marker behind');
 
-  // a crash while the set was staged (no install.json): the old pair; the staged file is left for the next writer, never installed
-  writeFileSync(`${p.sm2Key}.new`, newKey, { mode: 0o600 });
-  writeFileSync(`${p.sm2Cert}.new`, newCert);
+  // a crash while the set was staged (no install.json): the old pair; the staged files are left for the next writer, never installed
+  const id = stageFiles(p.dir, [{ name: 'node-sm2.key', data: newKey, mode: 0o600 }, { name: 'node-sm2.pem', data: newCert, mode: 0o644 }]);
   t.equal(loadExchangeMaterial(dataDir, '430100').sm2?.keyPem, oldKey, 'the current SM2 pair is kept');
-  t.ok(existsSync(`${p.sm2Key}.new`), 'a load does not write without a commit marker (a writer may be staging)');
+  t.ok(existsSync(`${p.sm2Key}.${id}.new`), 'a load does not touch a staged set without its commit marker (a writer may be staging)');
 
   // the same files committed, and a crash after the key was renamed → the new pair
-  commitInstall(p.dir, ['node-sm2.key', 'node-sm2.pem']);
-  renameSync(`${p.sm2Key}.new`, p.sm2Key);
+  commitInstall(p.dir, id, ['node-sm2.key', 'node-sm2.pem']);
+  renameSync(`${p.sm2Key}.${id}.new`, p.sm2Key);
   const m = loadExchangeMaterial(dataDir, '430100');
   t.same([m.sm2?.keyPem, m.sm2?.certPem], [newKey, newCert], 'rolled forward');
-  t.notOk(existsSync(`${p.sm2Cert}.new`) || existsSync(join(p.dir, INSTALL_MARKER)), 'the set is finished: no .new file, no marker');
+  t.notOk(existsSync(`${p.sm2Cert}.${id}.new`) || existsSync(join(p.dir, INSTALL_MARKER)), 'the set is finished: no staged file, no marker');
 
-  // a .new certificate for another key, uncommitted: ignored by loads, cleared by the next writer
+  // a staged certificate for another key, uncommitted: ignored by loads, cleared by the next writer
   const otherKey = sm2GenerateKeyPem().privateKeyPem;
-  writeFileSync(`${p.sm2Cert}.new`, sm2Cert('430100', otherKey));
+  const stray = stageFiles(p.dir, [{ name: 'node-sm2.pem', data: sm2Cert('430100', otherKey), mode: 0o644 }]);
   const m2 = loadExchangeMaterial(dataDir, '430100');
   t.same([m2.sm2?.keyPem, m2.sm2?.certPem], [newKey, newCert], 'the installed pair is kept');
   writeSm2(dataDir, { keyPem: newKey, certPem: newCert, caCertPem: sm2CaPem, hubCertPem: sm2Cert('430000', hubKey) });
-  t.notOk(existsSync(`${p.sm2Cert}.new`), 'the next writer cleared the stray certificate');
+  t.notOk(existsSync(`${p.sm2Cert}.${stray}.new`), 'the next writer cleared the stray certificate');
   t.end();
 });
