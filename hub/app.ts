@@ -29,6 +29,7 @@ import { tlsServerOptions } from '../certs/tls.js';
 import { caTrust } from '../protocol/ca-trust.js';
 import { serviceError } from '../protocol/service-errors.js';
 import { openHubCa } from './ca-store.js';
+import { reconcileJob } from './register-journal.js';
 import { syncProvinceCatalog } from './catalog-service.js';
 import type { HubConfig } from './config.js';
 import { distributionService } from './distribution-service.js';
@@ -238,7 +239,12 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       await ops.register(operatorRoutes, { ctx });
     });
 
+    // the register's committed facts kept outside the store (hub/register-journal.ts): what a restored store lost is applied again before the first request, then every minute
+    ca.journal.onError = (e, entries) => app.log.error({ code: 'ERR_REGISTER_JOURNAL', facts: entries.length, file: ca.journal.file, error: e.message }, 'register journal: could not append committed register changes; they are not protected against a restore of the store (docs/scale.md "The register journal")');
+    const reconcile = reconcileJob(db, ca.journal, audit, app.log);
     app.addHook('onReady', async () => {
+      await reconcile.runNow();
+      reconcile.start();
       ctx.retention.start();
     });
     app.addHook('preClose', async () => {
@@ -249,6 +255,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
     });
     app.addHook('onClose', async () => {
       await ctx.retention.stop();
+      await reconcile.stop();
       await deps.plannerStats?.close(); // cancels an ANALYZE under way
       await ctx.refusals.close();
       await audit!.close();

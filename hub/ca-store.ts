@@ -15,6 +15,7 @@ import { certError } from '../certs/errors.js';
 import { normaliseSerial } from '../certs/pki-crypto.js';
 import type { RevocationReason } from '../certs/crl.js';
 import type { Ca, CertRegistry, IssuedCert, TokenRecord, TokenStore } from '../certs/types.js';
+import { registerJournal, type JournalSink, type RegisterJournal } from './register-journal.js';
 
 type Row = Record<string, unknown>;
 
@@ -48,7 +49,8 @@ function tokenFromRow(r: Row): TokenRecord {
 }
 
 export class DbCertRegistry implements CertRegistry, TokenStore {
-  constructor(private readonly db: Db) {}
+  /** `journal`: where the facts this registry changes go (hub/register-journal.ts); none in tests that need no journal. */
+  constructor(private readonly db: Db, private readonly journal: JournalSink = () => undefined) {}
 
   async addIssued(rec: IssuedCert): Promise<void> {
     await this.db('hub_certs').insert({
@@ -62,6 +64,7 @@ export class DbCertRegistry implements CertRegistry, TokenStore {
       revoked_at: rec.revokedAt ?? null,
       reason: rec.reason ?? null,
     });
+    this.journal({ kind: 'cert.issued', serial: normaliseSerial(rec.serial), nodeId: rec.nodeId, notBefore: rec.notBefore, notAfter: rec.notAfter, issuedAt: rec.issuedAt, ...(rec.grade === undefined ? {} : { grade: rec.grade }) });
   }
 
   async listIssued(): Promise<IssuedCert[]> {
@@ -83,7 +86,10 @@ export class DbCertRegistry implements CertRegistry, TokenStore {
       .where({ serial: s })
       .andWhere((q) => void q.where({ status: 'active' }).orWhere('revoked_at', '>', when))
       .update({ status: 'revoked', revoked_at: when, reason });
-    if (n > 0) return true;
+    if (n > 0) {
+      this.journal({ kind: 'cert.revoked', serial: s, at: when, reason });
+      return true;
+    }
     return (await this.db('hub_certs').where({ serial: s }).first('serial')) !== undefined;
   }
 
@@ -98,6 +104,7 @@ export class DbCertRegistry implements CertRegistry, TokenStore {
 
   async markTokenUsed(hash: string, at: Date): Promise<boolean> {
     const n = await this.db('hub_tokens').where({ hash }).whereNull('used_at').whereNull('cancelled_at').update({ used_at: at.toISOString() });
+    if (n === 1) this.journal({ kind: 'token.used', hash, at: at.toISOString() });
     return n === 1;
   }
 
@@ -109,7 +116,14 @@ export class DbCertRegistry implements CertRegistry, TokenStore {
 
   /** Cancels the node's unused, uncancelled tokens; returns how many. */
   async cancelTokens(nodeId: string, at: Date): Promise<number> {
-    return this.db('hub_tokens').where({ node_id: nodeId }).whereNull('used_at').whereNull('cancelled_at').update({ cancelled_at: at.toISOString() });
+    const n = await this.db('hub_tokens').where({ node_id: nodeId }).whereNull('used_at').whereNull('cancelled_at').update({ cancelled_at: at.toISOString() });
+    if (n > 0) this.journal({ kind: 'tokens.cancelled', nodeId, at: at.toISOString() });
+    return n;
+  }
+
+  /** The same register inside `trx`, its facts sent to `journal` (held until the commit: hub/register-journal.ts journalled). */
+  within(trx: Db, journal: JournalSink): DbCertRegistry {
+    return new DbCertRegistry(trx, journal);
   }
 }
 
@@ -118,6 +132,8 @@ export interface HubCa extends Ca {
   tokens: DbCertRegistry;
   /** The SM2 root beside the RSA one (`credit ca init --algorithm sm2`), when caDir has it: issues nodes' SM2 certificates into the same register. */
   sm2?: { certPem: string; issuer: Sm2Issuer };
+  /** caDir/register-journal.ndjson: the register's committed facts, kept outside the store (hub/register-journal.ts). */
+  journal: RegisterJournal;
 }
 
 /**
@@ -134,7 +150,9 @@ export function openHubCa(db: Db, caDir: string): HubCa {
     throw certError('ERR_CA_NOT_FOUND', `no CA in ${caDir} (run \`credit ca init --dir ${caDir}\`): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { dir: caDir });
   }
   markHubRegister(caDir);
-  const store = new DbCertRegistry(db);
+  const journal = registerJournal(caDir);
+  // outside a transaction each statement commits on its own: its fact goes to the journal at once
+  const store = new DbCertRegistry(db, (e) => journal.append([e]));
   const sm2 = readSm2Ca(caDir);
-  return { certPem, keyPem, certs: store, tokens: store, ...(sm2 ? { sm2 } : {}) };
+  return { certPem, keyPem, certs: store, tokens: store, journal, ...(sm2 ? { sm2 } : {}) };
 }

@@ -15,7 +15,8 @@ import type { Db } from '../audit/knex-connect.js';
 import type { Knex } from 'knex';
 import { retryBusy } from '../audit/operator.js';
 import type { AuditEvent, AuditSink } from '../audit/types.js';
-import { DbCertRegistry, type HubCa } from './ca-store.js';
+import type { HubCa } from './ca-store.js';
+import { journalled, type JournalSink } from './register-journal.js';
 import type { Peer } from './client-check.js';
 import type { HubDeps } from './context.js';
 import { nodesStore } from './nodes-store.js';
@@ -74,8 +75,8 @@ export function enrolmentService(deps: HubDeps): EnrolmentService {
       }
       // token used, certificate registered, node activated and the audit entry: one transaction
       // (the audit entry last: audit/log.ts LOCK ORDER), so a failure leaves nothing behind
-      const cert = await deps.db.transaction(async (trx) => {
-        const c = await enrol(caIn(ca, trx), { token: req.token, csrPem: req.csrPem, days: config.nodeCertDays, now, ...shortLife(config, now) });
+      const cert = await journalled(deps.db, ca.journal, async (trx, sink) => {
+        const c = await enrol(caIn(ca, trx, sink), { token: req.token, csrPem: req.csrPem, days: config.nodeCertDays, now, ...shortLife(config, now) });
         await nodesStore.enrolled(trx, { nodeId: c.nodeId, grade: c.grade, now: now.toISOString() });
         const superseded = c.superseded.length === 0 ? '' : ` superseded=${c.superseded.join(',')}`;
         await deps.audit.recordIn(trx, { action: 'node.enrol', actor: `node:${c.nodeId}`, actorNode: c.nodeId, object: `cert:${c.serial}`, outcome: 'success', reason: `grade=${c.grade} notAfter=${c.notAfter.toISOString()}${superseded}` });
@@ -89,13 +90,13 @@ export function enrolmentService(deps: HubDeps): EnrolmentService {
       const sm2Request = req.sm2CsrPem === undefined ? undefined : readSm2Request(ca, deps.identity.sm2, req.sm2CsrPem);
       if (!sealsSm(sm2Request)) await refuseUnsealableKey(req.csrPem);
       const policy = renewalPolicy(config);
-      const cert = await deps.db.transaction(async (trx) => {
+      const cert = await journalled(deps.db, ca.journal, async (trx, sink) => {
         const claim = async (nodeId: string) => {
           if (!(await nodesStore.claimRenewal(trx, nodeId, now, policy.minIntervalMs))) {
             throw hubError('ERR_RENEWAL_RATE_LIMITED', `node ${nodeId} was issued a certificate less than ${Math.round(policy.minIntervalMs / 1000)} s ago`, { nodeId, minIntervalSeconds: Math.round(policy.minIntervalMs / 1000) });
           }
         };
-        const c = await renewCertificate(caIn(ca, trx), {
+        const c = await renewCertificate(caIn(ca, trx, sink), {
           currentCertPem: peer.certPem, csrPem: req.csrPem, days: config.nodeCertDays, now, ...shortLife(config, now),
           window: RENEWAL_WINDOW, overlapMs: policy.overlapMs, beforeIssue: claim,
         });
@@ -108,9 +109,9 @@ export function enrolmentService(deps: HubDeps): EnrolmentService {
   };
 }
 
-/** The CA with its register read and written inside `trx`. */
-function caIn(ca: HubCa, trx: Knex.Transaction): HubCa {
-  const reg = new DbCertRegistry(trx);
+/** The CA with its register read and written inside `trx`, the facts it changes held for the journal until the commit. */
+function caIn(ca: HubCa, trx: Knex.Transaction, sink: JournalSink): HubCa {
+  const reg = ca.certs.within(trx, sink);
   return { ...ca, certs: reg, tokens: reg };
 }
 
@@ -137,8 +138,8 @@ export async function revokeNode(db: Db, ca: HubCa, o: { nodeId: string; reason:
   const now = o.now ?? new Date();
   // certificates revoked, tokens cancelled, the node marked and (with a transactional sink) the audit entry: one transaction
   let event: AuditEvent | null = null;
-  const serials = await retryBusy(() => db.transaction(async (trx) => {
-    const tca = caIn(ca, trx);
+  const serials = await retryBusy(() => journalled(db, ca.journal, async (trx, sink) => {
+    const tca = caIn(ca, trx, sink);
     let revoked: string[];
     try {
       revoked = await revoke(tca, { nodeId, reason: o.reason, now });
@@ -150,6 +151,7 @@ export async function revokeNode(db: Db, ca: HubCa, o: { nodeId: string; reason:
     }
     const tokens = await tca.tokens.cancelTokens(nodeId, now);
     await nodesStore.setStatus(trx, nodeId, 'revoked', now.toISOString());
+    sink({ kind: 'node.revoked', nodeId, at: now.toISOString() });
     event = { action: 'node.revoke', actor: o.actor ?? 'operator', actorNode: HUB_NODE_ID, object: `node:${nodeId}`, outcome: 'success', reason: `${o.reason} serials=${revoked.join(',')} tokensCancelled=${tokens}` };
     if (o.audit?.recordIn) await o.audit.recordIn(trx, event);
     return revoked;

@@ -1,0 +1,122 @@
+/**
+ * The register journal (hub/register-journal.ts), on both engines: a store that went back in time
+ * (restored from a backup, a lossy failover) lost a revocation, a node's revocation, a used token,
+ * cancelled tokens and a certificate issued since; the hub applies them again from
+ * caDir/register-journal.ndjson — at start and while running — with `register.replay` audit
+ * entries, and never undoes what the store holds. Before, a revoked node was valid again at the
+ * restored hub and a redeemed token could be redeemed again (docs/scale.md, hostile review).
+ * The rollback is made by putting the rows back as they were before the changes.
+ */
+import { appendFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import t from 'tap';
+import { createNodeKeys } from '../../certs/node-keys.js';
+import { normaliseSerial } from '../../certs/pki-crypto.js';
+import { cancelTokens, revokeNode } from '../../hub/enrolment-service.js';
+import { startHub } from '../../hub/index.js';
+import { JOURNAL_FILE, reconcileRegister, registerJournal } from '../../hub/register-journal.js';
+import { engines } from '../helpers/db.js';
+import { hubFixture } from './fixture.js';
+
+for (const engine of await engines()) {
+  t.test(`register journal (${engine.name})`, async (t) => {
+    const f = await hubFixture(t, { engine });
+    const ctx = f.hub.app.hubCtx;
+    const db = ctx.db;
+    const journal = registerJournal(f.caDir);
+    const replays = async () => (await db('audit_log').where({ action: 'register.replay' }).select('object', 'reason')) as { object: string; reason: string }[];
+
+    const a = await f.enrol('430100', 3);
+    const b = await f.enrol('430700', 2);
+    // the store's state before the changes below (what a backup taken now holds)
+    const snapshot = {
+      certs: await db('hub_certs').select('*'),
+      nodes: await db('hub_nodes').select('*'),
+      tokens: await db('hub_tokens').select('*'),
+    };
+    const unused = await f.token('430100', 3); // made before the backup, redeemed after it
+    const cToken = await f.token('430900', 1); // made before the backup, cancelled after it
+    snapshot.tokens = await db('hub_tokens').select('*');
+    snapshot.nodes = await db('hub_nodes').select('*');
+
+    // after the backup: node B revoked, node A renews, the token is redeemed (A re-enrols), C's tokens cancelled
+    await revokeNode(db, ctx.ca, { nodeId: '430700', reason: 'keyCompromise', audit: ctx.audit });
+    t.equal(await cancelTokens(ctx.ca, { nodeId: '430900', audit: ctx.audit }), 1);
+    const again = await f.call(f.anonymous, 'POST', '/v1/enroll', { token: unused, csrPem: createNodeKeys('430100', 'rsa').csrPem });
+    t.equal(again.status, 200, 'the token is redeemed after the backup');
+    const lines = readFileSync(journal.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string });
+    t.same([...new Set(lines.map((l) => l.kind))].sort(), ['cert.issued', 'cert.revoked', 'node.revoked', 'token.used', 'tokens.cancelled'], 'committed facts of every kind were journalled');
+
+    // the store goes back to the snapshot (restore / lossy failover)
+    const rollback = async () => {
+      await db('hub_certs').del();
+      await db('hub_certs').insert(snapshot.certs);
+      await db('hub_nodes').del();
+      await db('hub_nodes').insert(snapshot.nodes);
+      await db('hub_tokens').del();
+      await db('hub_tokens').insert(snapshot.tokens);
+    };
+    await rollback();
+    const bStatus = async () => (await db('hub_certs').where({ serial: normaliseSerial(b.serial) }).first('status'))?.status as string;
+    t.equal(await bStatus(), 'active', 'rolled back: B valid again');
+    t.equal((await f.call(b.agent, 'GET', '/v1/checkpoints/latest')).status, 200, 'and served: the hole this closes');
+
+    // a hub process starting on the rolled-back store applies the journal before its first request
+    const logLines: string[] = [];
+    const logStream = new Writable({ write: (chunk: Buffer, _e, cb) => void (logLines.push(chunk.toString()), cb()) });
+    const second = await startHub({ config: { ...f.config, logLevel: 'warn', dataDir: join(f.dir, 'data-2'), atRest: { ...f.config.atRest, keyFile: join(f.config.dataDir, 'data.key') } }, db, logStream }); // a second hub process on the same store and caDir
+    t.teardown(() => second.close());
+    t.equal(await bStatus(), 'revoked', "B's certificate revoked again");
+    t.ok(logLines.some((l) => /"code":"ERR_REGISTER_REPLAYED"/.test(l) && /the store had lost register changes/.test(l)), 'a warning in the hub log (ERR_REGISTER_REPLAYED)');
+    t.equal((await db('hub_nodes').where({ node_id: '430700' }).first('status'))?.status, 'revoked', 'and B itself');
+    const refused = await f.call(b.agent, 'GET', '/v1/checkpoints/latest');
+    t.equal(refused.status, 403);
+    t.equal(refused.json.code, 'ERR_CERT_REVOKED');
+    t.equal(Number((await db('hub_tokens').whereNull('used_at').whereNull('cancelled_at').where({ node_id: '430100' }).count({ n: '*' }))[0]!.n), 0, 'the redeemed token is used again');
+    const cancelled = await f.call(f.anonymous, 'POST', '/v1/enroll', { token: cToken, csrPem: createNodeKeys('430900', 'rsa').csrPem });
+    t.equal(cancelled.json.code, 'ERR_TOKEN_CANCELLED', 'the cancelled token stays cancelled');
+    const reuse = await f.call(f.anonymous, 'POST', '/v1/enroll', { token: unused, csrPem: createNodeKeys('430100', 'rsa').csrPem });
+    t.equal(reuse.json.code, 'ERR_TOKEN_USED', 'and cannot be redeemed a second time');
+    t.ok(await db('hub_certs').where({ serial: normaliseSerial(again.json.serial as string) }).first('serial'), 'the certificate issued after the backup is known again');
+    t.equal((await f.call(a.agent, 'GET', '/v1/checkpoints/latest')).json.code, 'ERR_CERT_REVOKED', "A's first certificate, superseded by the re-enrolment, stays revoked");
+    const first = await replays();
+    t.ok(first.some((r) => r.object === `cert:${normaliseSerial(b.serial)}` && /cert\.revoked .*reason=keyCompromise from register-journal\.ndjson: the store had lost it/.test(r.reason)), 'audited as register.replay');
+    t.ok(first.length >= 4, `${first.length} facts replayed`);
+
+    // idempotent, and several processes at once apply each fact once
+    const [r1, r2] = await Promise.all([reconcileRegister(db, journal, ctx.audit), reconcileRegister(db, journal, ctx.audit)]);
+    t.equal(r1.replayed + r2.replayed, 0, 'nothing left to replay');
+    t.equal((await replays()).length, first.length, 'no second audit entry');
+
+    // a running hub notices a rollback too (the job's next run), and never undoes what the store holds
+    await rollback();
+    await db('hub_nodes').where({ node_id: '430700' }).update({ enrolled_at: new Date(Date.now() + 60_000).toISOString() }); // B re-enrolled after its revocation
+    const r = await reconcileRegister(db, journal, ctx.audit);
+    t.ok(r.replayed > 0, `replayed ${r.replayed} again`);
+    t.equal((await db('hub_nodes').where({ node_id: '430700' }).first('status'))?.status, 'active', 'a node enrolled after its revocation stays active');
+    t.equal(await bStatus(), 'revoked', 'its old certificate is revoked all the same');
+
+    // a torn or edited line is skipped and counted, the rest applied
+    appendFileSync(journal.file, '{"kind":"cert.revoked","serial":\n{"kind":"nonsense"}\n');
+    const torn = await reconcileRegister(db, journal, ctx.audit);
+    t.equal(torn.skipped, 2, 'two lines skipped');
+    // a certificate of a node the store does not know is not added
+    appendFileSync(journal.file, `${JSON.stringify({ kind: 'cert.issued', serial: 'ABCDEF01', nodeId: '431399', notBefore: new Date().toISOString(), notAfter: new Date(Date.now() + 86_400_000).toISOString(), issuedAt: new Date().toISOString() })}\n`);
+    const unknown = await reconcileRegister(db, journal, ctx.audit);
+    t.equal(unknown.unknown, 1);
+    t.notOk(await db('hub_certs').where({ serial: normaliseSerial('ABCDEF01') }).first('serial'), 'not registered');
+    t.match(JOURNAL_FILE, /\.ndjson$/);
+  });
+}
+
+t.test('an append that fails is reported (ERR_REGISTER_JOURNAL), never thrown: the change is committed', (t) => {
+  const j = registerJournal('/nonexistent-dir-for-the-journal');
+  const seen: string[] = [];
+  j.onError = (e, entries) => void seen.push(`${entries.length} ${(e as NodeJS.ErrnoException).code}`);
+  j.append([{ kind: 'token.used', hash: 'ab', at: new Date().toISOString() }]);
+  t.same(seen, ['1 ENOENT']);
+  t.equal(j.failures, 1);
+  t.same(j.read(), { entries: [], skipped: 0 }, 'a journal that does not exist reads as empty');
+  t.end();
+});
