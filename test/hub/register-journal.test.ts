@@ -118,5 +118,16 @@ t.test('an append that fails is reported (ERR_REGISTER_JOURNAL), never thrown: t
   t.same(seen, ['1 ENOENT']);
   t.equal(j.failures, 1);
   t.same(j.read(), { entries: [], skipped: 0 }, 'a journal that does not exist reads as empty');
+  // without a hub logger (the CLI's revoke, cancel): one JSON line on stderr with the code and the fix
+  const plain = registerJournal('/nonexistent-dir-for-the-journal');
+  const write = process.stderr.write;
+  let out = '';
+  process.stderr.write = ((chunk: string) => ((out += chunk), true)) as typeof process.stderr.write;
+  try {
+    plain.append([{ kind: 'node.revoked', nodeId: '430100', at: new Date().toISOString() }]);
+  } finally {
+    process.stderr.write = write;
+  }
+  t.match(out, /"code":"ERR_REGISTER_JOURNAL".*not protected against a restore of it — fix the directory/);
   t.end();
 });
