@@ -17,7 +17,7 @@ import { mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 
 export const MIRROR = '.tap/js';
-const SKIP = new Set(['node_modules', '.git', '.tap', 'dist', 'coverage', 'demo-out', 'tmp']);
+const SKIP = new Set(['node_modules', '.git', '.tap', 'dist', 'dist.next', 'dist.old', 'coverage', 'demo-out', 'tmp']);
 
 /** Builds the mirror of `root` (the checkout) in root/.tap/js; returns its absolute path. */
 export async function buildMirror(root = process.cwd()) {
