@@ -240,10 +240,10 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
     });
 
     // the register's committed facts kept outside the store (hub/register-journal.ts): what a restored store lost is applied again before the first request, then every minute
-    ca.journal.onError = (e, entries) => app.log.error({ code: 'ERR_REGISTER_JOURNAL', facts: entries.length, file: ca.journal.file, error: e.message }, 'register journal: could not append committed register changes; they are not protected against a restore of the store (docs/scale.md "The register journal")');
+    ca.journal.onError = (e, facts) => app.log.error({ code: 'ERR_REGISTER_JOURNAL', facts: facts.length, file: ca.journal.file, error: e.message }, 'register journal: could not append committed register changes; they are not protected against a restore of the store (docs/scale.md "The register journal")');
     const reconcile = reconcileJob(db, ca.journal, audit, app.log);
     app.addHook('onReady', async () => {
-      await reconcile.runNow();
+      await reconcile.atStart(); // ERR_REGISTER_JOURNAL: the hub does not serve a store it could not reconcile
       reconcile.start();
       ctx.retention.start();
     });

@@ -15,7 +15,7 @@ import { certError } from '../certs/errors.js';
 import { normaliseSerial } from '../certs/pki-crypto.js';
 import type { RevocationReason } from '../certs/crl.js';
 import type { Ca, CertRegistry, IssuedCert, TokenRecord, TokenStore } from '../certs/types.js';
-import { registerJournal, type JournalSink, type RegisterJournal } from './register-journal.js';
+import { autocommitSink, registerJournal, type JournalSink, type RegisterJournal } from './register-journal.js';
 
 type Row = Record<string, unknown>;
 
@@ -49,8 +49,8 @@ function tokenFromRow(r: Row): TokenRecord {
 }
 
 export class DbCertRegistry implements CertRegistry, TokenStore {
-  /** `journal`: where the facts this registry changes go (hub/register-journal.ts); none in tests that need no journal. */
-  constructor(private readonly db: Db, private readonly journal: JournalSink = () => undefined) {}
+  /** `journal`: where the facts this registry changes go (hub/register-journal.ts); none where nothing is journalled (the hub's own certificate). */
+  constructor(private readonly db: Db, private readonly journal: JournalSink = autocommitSink(undefined)) {}
 
   async addIssued(rec: IssuedCert): Promise<void> {
     await this.db('hub_certs').insert({
@@ -64,7 +64,7 @@ export class DbCertRegistry implements CertRegistry, TokenStore {
       revoked_at: rec.revokedAt ?? null,
       reason: rec.reason ?? null,
     });
-    this.journal({ kind: 'cert.issued', serial: normaliseSerial(rec.serial), nodeId: rec.nodeId, notBefore: rec.notBefore, notAfter: rec.notAfter, issuedAt: rec.issuedAt, ...(rec.grade === undefined ? {} : { grade: rec.grade }) });
+    this.journal.grant({ kind: 'cert.issued', serial: normaliseSerial(rec.serial), nodeId: rec.nodeId, notBefore: rec.notBefore, notAfter: rec.notAfter, issuedAt: rec.issuedAt, ...(rec.grade === undefined ? {} : { grade: rec.grade }) });
   }
 
   async listIssued(): Promise<IssuedCert[]> {
@@ -81,15 +81,13 @@ export class DbCertRegistry implements CertRegistry, TokenStore {
   async markRevoked(serial: string, at: Date, reason: RevocationReason): Promise<boolean> {
     const s = normaliseSerial(serial);
     const when = at.toISOString();
+    this.journal.restrict({ kind: 'cert.revoked', serial: s, at: when, reason }); // before the change: it cannot be lost after it
     // active, or revoked only from a later time (a superseded certificate's overlap): the earlier revocation wins
     const n = await this.db('hub_certs')
       .where({ serial: s })
       .andWhere((q) => void q.where({ status: 'active' }).orWhere('revoked_at', '>', when))
       .update({ status: 'revoked', revoked_at: when, reason });
-    if (n > 0) {
-      this.journal({ kind: 'cert.revoked', serial: s, at: when, reason });
-      return true;
-    }
+    if (n > 0) return true;
     return (await this.db('hub_certs').where({ serial: s }).first('serial')) !== undefined;
   }
 
@@ -103,8 +101,8 @@ export class DbCertRegistry implements CertRegistry, TokenStore {
   }
 
   async markTokenUsed(hash: string, at: Date): Promise<boolean> {
+    this.journal.restrict({ kind: 'token.used', hash, at: at.toISOString() }); // before the change
     const n = await this.db('hub_tokens').where({ hash }).whereNull('used_at').whereNull('cancelled_at').update({ used_at: at.toISOString() });
-    if (n === 1) this.journal({ kind: 'token.used', hash, at: at.toISOString() });
     return n === 1;
   }
 
@@ -116,9 +114,8 @@ export class DbCertRegistry implements CertRegistry, TokenStore {
 
   /** Cancels the node's unused, uncancelled tokens; returns how many. */
   async cancelTokens(nodeId: string, at: Date): Promise<number> {
-    const n = await this.db('hub_tokens').where({ node_id: nodeId }).whereNull('used_at').whereNull('cancelled_at').update({ cancelled_at: at.toISOString() });
-    if (n > 0) this.journal({ kind: 'tokens.cancelled', nodeId, at: at.toISOString() });
-    return n;
+    this.journal.restrict({ kind: 'tokens.cancelled', nodeId, at: at.toISOString() }); // before the change
+    return this.db('hub_tokens').where({ node_id: nodeId }).whereNull('used_at').whereNull('cancelled_at').update({ cancelled_at: at.toISOString() });
   }
 
   /** The same register inside `trx`, its facts sent to `journal` (held until the commit: hub/register-journal.ts journalled). */
@@ -150,9 +147,9 @@ export function openHubCa(db: Db, caDir: string): HubCa {
     throw certError('ERR_CA_NOT_FOUND', `no CA in ${caDir} (run \`credit ca init --dir ${caDir}\`): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { dir: caDir });
   }
   markHubRegister(caDir);
-  const journal = registerJournal(caDir);
-  // outside a transaction each statement commits on its own: its fact goes to the journal at once
-  const store = new DbCertRegistry(db, (e) => journal.append([e]));
+  const journal = registerJournal(caDir, certPem);
+  // outside a transaction each statement commits on its own (hub/register-journal.ts autocommitSink)
+  const store = new DbCertRegistry(db, autocommitSink(journal));
   const sm2 = readSm2Ca(caDir);
   return { certPem, keyPem, certs: store, tokens: store, journal, ...(sm2 ? { sm2 } : {}) };
 }

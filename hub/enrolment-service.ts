@@ -78,6 +78,7 @@ export function enrolmentService(deps: HubDeps): EnrolmentService {
       const cert = await journalled(deps.db, ca.journal, async (trx, sink) => {
         const c = await enrol(caIn(ca, trx, sink), { token: req.token, csrPem: req.csrPem, days: config.nodeCertDays, now, ...shortLife(config, now) });
         await nodesStore.enrolled(trx, { nodeId: c.nodeId, grade: c.grade, now: now.toISOString() });
+        sink.grant({ kind: 'node.enrolled', nodeId: c.nodeId, grade: c.grade, at: now.toISOString() }); // after the commit: the grade a restored store must not lose
         const superseded = c.superseded.length === 0 ? '' : ` superseded=${c.superseded.join(',')}`;
         await deps.audit.recordIn(trx, { action: 'node.enrol', actor: `node:${c.nodeId}`, actorNode: c.nodeId, object: `cert:${c.serial}`, outcome: 'success', reason: `grade=${c.grade} notAfter=${c.notAfter.toISOString()}${superseded}` });
         return c;
@@ -150,8 +151,8 @@ export async function revokeNode(db: Db, ca: HubCa, o: { nodeId: string; reason:
       revoked = [];
     }
     const tokens = await tca.tokens.cancelTokens(nodeId, now);
+    sink.restrict({ kind: 'node.revoked', nodeId, at: now.toISOString() }); // before the change
     await nodesStore.setStatus(trx, nodeId, 'revoked', now.toISOString());
-    sink({ kind: 'node.revoked', nodeId, at: now.toISOString() });
     event = { action: 'node.revoke', actor: o.actor ?? 'operator', actorNode: HUB_NODE_ID, object: `node:${nodeId}`, outcome: 'success', reason: `${o.reason} serials=${revoked.join(',')} tokensCancelled=${tokens}` };
     if (o.audit?.recordIn) await o.audit.recordIn(trx, event);
     return revoked;

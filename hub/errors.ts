@@ -13,7 +13,7 @@ export const HUB_ERRORS = {
   ERR_QUALITY_SCOPE_DENIED: 'a node reads the quality indicators of itself and, a 市州 node, of the units of its city only',
   ERR_QUALITY_REGISTER_INVALID: 'the register of expected nodes (互联互通名录) is not a list of distinct 6-digit codes with names',
   ERR_SM2_CA_ABSENT: 'this hub has no SM2 root: it publishes no SM2 CRL (GET /v1/crl/sm2)',
-  ERR_REGISTER_JOURNAL: 'register journal (caDir/register-journal.ndjson): an append failed or lines were skipped as malformed (hub log only)',
+  ERR_REGISTER_JOURNAL: 'the register journal (caDir/register-journal.ndjson) cannot be appended to or read, or could not be reconciled with the store',
   ERR_REGISTER_REPLAYED: 'the store had lost register changes (a restore or a lossy failover); they were applied again from the register journal (hub log only)',
   ERR_HUB_STORE_NOT_FOUND: 'the hub store named by the config does not exist or holds no hub tables; admin commands never create one',
 } as const;

@@ -1,99 +1,166 @@
 /**
- * The register journal: every change to the hub's certificate register and tokens that takes
- * something away — a certificate issued, a certificate revoked, a node revoked, a token used, a
- * node's tokens cancelled — is also appended, once committed, to `caDir/register-journal.ndjson`,
- * outside the hub's store. When the store goes back in time (restored from a backup, a PostgreSQL
- * failover that lost commits), the hub finds the facts it lost there and applies them again
- * (`reconcileRegister`, at start and every `intervalMs`): a revoked node does not come back, a used
- * token cannot be used again, and a certificate issued since the restore point stays known.
+ * The register journal: every change to the hub's certificate register, tokens and node register
+ * is also appended to `caDir/register-journal.ndjson`, outside the hub's store. When the store goes
+ * back in time (restored from a backup, a PostgreSQL failover that lost commits), the hub finds
+ * the facts it lost there and applies them again (`reconcileRegister`, before the first request and
+ * every minute): a revoked node does not come back, a used or cancelled token cannot be used, a
+ * node keeps the grade of its last enrolment, and a certificate issued since the restore point
+ * stays known.
  *
- * Format (docs/scale.md "The register journal"): UTF-8, one JSON object per line, appended with
- * O_APPEND and fsynced; unknown kinds and malformed lines are skipped and counted (a torn last line
- * from a crash or a concurrent append included). Each hub process appends to the journal of its own
- * caDir (a shared mount or a copy): the union is what the processes committed.
+ * Two kinds of fact, written at different times (docs/scale.md "The register journal"):
+ *  - facts that take something away (`cert.revoked`, `node.revoked`, `token.used`,
+ *    `tokens.cancelled`) are appended *before* the store's statement, and a failed append fails the
+ *    change: none of them can be lost between a commit and the append. One whose transaction then
+ *    rolls back is applied at the next reconciliation — what the operator asked for, or a token
+ *    spent by an enrolment that failed (issue a new one);
+ *  - facts that give something (`cert.issued`, `node.enrolled`) are appended *after* the commit, so a
+ *    rolled-back enrolment never comes back; a failed append is logged (ERR_REGISTER_JOURNAL).
  *
- * Only facts that restrict (revocations, used and cancelled tokens) or that the restored store
- * cannot otherwise know (certificates issued, whose nodes hold them) are kept; replay is idempotent
- * and never undoes what the store holds: a revocation keeps the earlier time, a node re-enrolled
- * after its revocation stays active, a certificate is added only for a node the store knows.
+ * Format: UTF-8, one JSON object per line, appended with O_APPEND and fsynced; every line names the
+ * CA (`ca`: the first 16 hex digits of the SHA-256 of its certificate's DER), and lines of another CA,
+ * malformed lines and unknown kinds are skipped and counted. Fields are strict (canonical UTC times
+ * as `Date.toISOString` writes them, hex serials and hashes, 6-digit node ids, the CRL's revocation
+ * reasons) so that every accepted line fits the store's columns. Each hub process appends to the
+ * journal of its own caDir (a shared mount or a copy): the union is what the processes did.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash, X509Certificate } from 'node:crypto';
+import { chownSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Knex } from 'knex';
 import type { Db } from '../audit/knex-connect.js';
 import { normaliseSerial } from '../certs/pki-crypto.js';
+import { REVOCATION_REASONS } from '../certs/crl.js';
 import type { AuditEvent } from '../audit/index.js';
 import { HUB_NODE_ID } from '../certs/issue.js';
+import { hubError } from './errors.js';
 
 export const JOURNAL_FILE = 'register-journal.ndjson';
 
-export type JournalEntry =
+export type JournalFact =
   | { kind: 'cert.issued'; serial: string; nodeId: string; notBefore: string; notAfter: string; issuedAt: string; grade?: number }
   | { kind: 'cert.revoked'; serial: string; at: string; reason: string }
+  | { kind: 'node.enrolled'; nodeId: string; grade: number; at: string }
   | { kind: 'node.revoked'; nodeId: string; at: string }
   | { kind: 'token.used'; hash: string; at: string }
   | { kind: 'tokens.cancelled'; nodeId: string; at: string };
+/** A line of the journal: a fact and the CA it belongs to. */
+export type JournalEntry = JournalFact & { ca: string };
+
+const RESTRICTING = new Set(['cert.revoked', 'node.revoked', 'token.used', 'tokens.cancelled']);
+/** True for the facts appended before their change (and whose failed append fails it). */
+export const restricts = (f: JournalFact): boolean => RESTRICTING.has(f.kind);
 
 export interface RegisterJournal {
   readonly file: string;
-  /**
-   * Appends committed facts (one write, fsynced). Never throws: the change is committed already, so
-   * a failed append is reported to `onError` (the hub logs it as an error; default: one JSON line
-   * on stderr) and counted in `failures`, and the fact is not protected against a store restore.
-   */
-  append(entries: readonly JournalEntry[]): void;
-  onError: (e: Error, entries: readonly JournalEntry[]) => void;
+  /** The CA these facts belong to (16 hex digits). */
+  readonly ca: string;
+  /** Appends facts (one write, fsynced); throws ERR_REGISTER_JOURNAL when it cannot. */
+  append(facts: readonly JournalFact[]): void;
+  /** Appends facts whose change is committed already: never throws; a failure goes to `onError` and `failures`. */
+  appendCommitted(facts: readonly JournalFact[]): void;
+  /** Reported failures of appendCommitted (the hub logs them; default: one JSON line on stderr). */
+  onError: (e: Error, facts: readonly JournalFact[]) => void;
   readonly failures: number;
-  /** Every well-formed entry, in file order, and how many lines were skipped. */
-  read(): { entries: JournalEntry[]; skipped: number };
+  /** The file can be appended to (created, owned like caDir, if missing); throws ERR_REGISTER_JOURNAL when not. */
+  check(): void;
+  /** Every well-formed entry of this CA, in file order; malformed lines and lines of another CA counted. */
+  read(): { entries: JournalEntry[]; skipped: number; foreign: number };
 }
 
-const str = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 512;
-const time = (v: unknown): v is string => str(v) && Number.isFinite(Date.parse(v));
+const ISO = (v: unknown): v is string => typeof v === 'string' && v.length === 24 && (() => {
+  const d = new Date(v);
+  return Number.isFinite(d.getTime()) && d.toISOString() === v;
+})();
+const NODE = (v: unknown): v is string => typeof v === 'string' && /^\d{6}$/.test(v);
+const SERIAL = (v: unknown): v is string => typeof v === 'string' && /^[0-9A-F]{2,64}$/.test(v);
+const HASH = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
+const GRADE = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 4;
+const REASON = (v: unknown): v is string => typeof v === 'string' && (REVOCATION_REASONS as readonly string[]).includes(v);
 
 /** The entry `v` if it is one of the kinds above with well-formed fields, else undefined. */
 export function parseEntry(v: unknown): JournalEntry | undefined {
   if (v === null || typeof v !== 'object') return undefined;
   const e = v as Record<string, unknown>;
+  if (typeof e.ca !== 'string' || !/^[0-9a-f]{16}$/.test(e.ca)) return undefined;
+  const ca = e.ca;
   switch (e.kind) {
     case 'cert.issued':
-      return str(e.serial) && str(e.nodeId) && time(e.notBefore) && time(e.notAfter) && time(e.issuedAt) && (e.grade === undefined || (Number.isInteger(e.grade) && (e.grade as number) >= 1 && (e.grade as number) <= 4))
-        ? { kind: e.kind, serial: e.serial, nodeId: e.nodeId, notBefore: e.notBefore, notAfter: e.notAfter, issuedAt: e.issuedAt, ...(e.grade === undefined ? {} : { grade: e.grade as number }) }
+      return SERIAL(e.serial) && NODE(e.nodeId) && ISO(e.notBefore) && ISO(e.notAfter) && ISO(e.issuedAt) && (e.grade === undefined || GRADE(e.grade))
+        ? { kind: e.kind, ca, serial: e.serial, nodeId: e.nodeId, notBefore: e.notBefore, notAfter: e.notAfter, issuedAt: e.issuedAt, ...(e.grade === undefined ? {} : { grade: e.grade as number }) }
         : undefined;
     case 'cert.revoked':
-      return str(e.serial) && time(e.at) && str(e.reason) ? { kind: e.kind, serial: e.serial, at: e.at, reason: e.reason } : undefined;
+      return SERIAL(e.serial) && ISO(e.at) && REASON(e.reason) ? { kind: e.kind, ca, serial: e.serial, at: e.at, reason: e.reason } : undefined;
+    case 'node.enrolled':
+      return NODE(e.nodeId) && GRADE(e.grade) && ISO(e.at) ? { kind: e.kind, ca, nodeId: e.nodeId, grade: e.grade, at: e.at } : undefined;
     case 'node.revoked':
     case 'tokens.cancelled':
-      return str(e.nodeId) && time(e.at) ? { kind: e.kind, nodeId: e.nodeId, at: e.at } : undefined;
+      return NODE(e.nodeId) && ISO(e.at) ? { kind: e.kind, ca, nodeId: e.nodeId, at: e.at } : undefined;
     case 'token.used':
-      return str(e.hash) && time(e.at) ? { kind: e.kind, hash: e.hash, at: e.at } : undefined;
+      return HASH(e.hash) && ISO(e.at) ? { kind: e.kind, ca, hash: e.hash, at: e.at } : undefined;
     default:
       return undefined;
   }
 }
 
-export function registerJournal(caDir: string): RegisterJournal {
+/** The `ca` of a journal line: the first 16 hex digits of the SHA-256 of the CA certificate's DER. */
+export function caTag(caCertPem: string): string {
+  return createHash('sha256').update(new X509Certificate(caCertPem).raw).digest('hex').slice(0, 16);
+}
+
+function journalError(file: string, e: unknown): Error {
+  return hubError('ERR_REGISTER_JOURNAL', `cannot append to the register journal ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; fix the directory (space, permissions: the hub's user writes it) — docs/scale.md "The register journal"`, { file });
+}
+
+export function registerJournal(caDir: string, caCertPem: string): RegisterJournal {
   const file = join(caDir, JOURNAL_FILE);
+  const ca = caTag(caCertPem);
   let failures = 0;
+  const write = (facts: readonly JournalFact[]) => {
+    const created = !existsSync(file);
+    const fd = openSync(file, 'a', 0o600);
+    try {
+      if (facts.length > 0) {
+        writeSync(fd, facts.map((f) => `${JSON.stringify({ ...f, ca })}\n`).join(''));
+        fsyncSync(fd);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    // made by a command run as root (`sudo credit hub revoke` before the hub ever ran): the hub's user, who owns caDir, must append too
+    if (created && process.getuid?.() === 0) {
+      const owner = statSync(dirname(file));
+      chownSync(file, owner.uid, owner.gid);
+    }
+  };
   const journal: RegisterJournal = {
     file,
+    ca,
     get failures() {
       return failures;
     },
-    onError: (e, entries) => void process.stderr.write(`${JSON.stringify({ level: 'error', code: 'ERR_REGISTER_JOURNAL', msg: `could not append ${entries.length} register fact(s) to ${file}: ${e.message}; they are committed in the store but not protected against a restore of it — fix the directory (space, permissions) and see docs/scale.md "The register journal"` })}\n`),
-    append(entries) {
-      if (entries.length === 0) return;
+    onError: (e, facts) => void process.stderr.write(`${JSON.stringify({ level: 'error', code: 'ERR_REGISTER_JOURNAL', msg: `could not append ${facts.length} register fact(s) to ${file}: ${e.message}; they are committed in the store but not protected against a restore of it — fix the directory (space, permissions) and see docs/scale.md "The register journal"` })}\n`),
+    append(facts) {
+      if (facts.length === 0) return;
       try {
-        const fd = openSync(file, 'a', 0o600);
-        try {
-          writeSync(fd, entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
-          fsyncSync(fd);
-        } finally {
-          closeSync(fd);
-        }
+        write(facts);
+      } catch (e) {
+        throw journalError(file, e);
+      }
+    },
+    appendCommitted(facts) {
+      if (facts.length === 0) return;
+      try {
+        write(facts);
       } catch (e) {
         failures++;
-        journal.onError(e as Error, entries);
+        journal.onError(e as Error, facts);
+      }
+    },
+    check() {
+      try {
+        write([]);
+      } catch (e) {
+        throw journalError(file, e);
       }
     },
     read() {
@@ -101,11 +168,12 @@ export function registerJournal(caDir: string): RegisterJournal {
       try {
         text = readFileSync(file, 'utf8');
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], skipped: 0 };
-        throw e;
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], skipped: 0, foreign: 0 };
+        throw hubError('ERR_REGISTER_JOURNAL', `cannot read the register journal ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file });
       }
       const entries: JournalEntry[] = [];
       let skipped = 0;
+      let foreign = 0;
       for (const line of text.split('\n')) {
         if (line.trim() === '') continue;
         let parsed: JournalEntry | undefined;
@@ -114,29 +182,40 @@ export function registerJournal(caDir: string): RegisterJournal {
         } catch {
           parsed = undefined;
         }
-        if (parsed) entries.push(parsed);
-        else skipped++;
+        if (!parsed) skipped++;
+        else if (parsed.ca !== ca) foreign++;
+        else entries.push(parsed);
       }
-      return { entries, skipped };
+      return { entries, skipped, foreign };
     },
   };
   return journal;
 }
 
-/** Where a registry sends the facts it changed: straight to the journal (autocommit), or held until the transaction commits. */
-export type JournalSink = (e: JournalEntry) => void;
+/** Where a registry sends the facts of the changes it makes (see the file comment for when each kind is written). */
+export interface JournalSink {
+  /** A fact that takes something away, sent before its change: throws when it cannot be journalled. */
+  restrict(f: JournalFact): void;
+  /** A fact that gives something, sent once its change is made (held until the commit inside a transaction). */
+  grant(f: JournalFact): void;
+}
+
+/** The sink of changes that commit on their own (no transaction around them). */
+export function autocommitSink(journal: RegisterJournal | undefined): JournalSink {
+  return { restrict: (f) => journal?.append([f]), grant: (f) => journal?.appendCommitted([f]) };
+}
 
 /**
- * Runs `fn` in a transaction of `db` with a sink that holds the journal entries of the changes made
- * in it, and appends them once the transaction has committed (a rolled-back attempt leaves none).
+ * Runs `fn` in a transaction of `db` with a sink that appends restricting facts at once and holds
+ * the granting ones until the transaction has committed (a rolled-back attempt leaves none of them).
  */
 export async function journalled<T>(db: Db, journal: RegisterJournal | undefined, fn: (trx: Knex.Transaction, sink: JournalSink) => Promise<T>): Promise<T> {
-  const held: JournalEntry[] = [];
+  const held: JournalFact[] = [];
   const result = await db.transaction(async (trx) => {
     held.length = 0; // a retried transaction starts again
-    return fn(trx, (e) => void held.push(e));
+    return fn(trx, { restrict: (f) => journal?.append([f]), grant: (f) => void held.push(f) });
   });
-  journal?.append(held);
+  journal?.appendCommitted(held);
   return result;
 }
 
@@ -145,99 +224,165 @@ export interface ReconcileResult {
   replayed: number;
   /** Journal lines skipped as malformed or of an unknown kind. */
   skipped: number;
-  /** Facts that could not be applied (a certificate of a node the store does not know). */
+  /** Lines of another CA's journal (copied in from elsewhere), ignored. */
+  foreign: number;
+  /** Certificates of nodes the store does not know, not added. */
   unknown: number;
+  /** Facts whose statement failed (each in a savepoint of its own: the others are applied). */
+  failed: number;
 }
 
 type Row = Record<string, unknown>;
 const s = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+const ms = (v: string | null) => (v === null ? -Infinity : Date.parse(v));
+
+/** What the journal says the register should hold, folded per certificate, node and token. */
+interface Folded {
+  issued: Map<string, Extract<JournalEntry, { kind: 'cert.issued' }>>;
+  /** The earliest revocation of each serial. */
+  revoked: Map<string, { at: string; reason: string }>;
+  /** The last enrolment or revocation of each node. */
+  nodes: Map<string, { kind: 'node.enrolled' | 'node.revoked'; at: string; grade?: number }>;
+  used: Map<string, string>;
+  /** The latest cancellation of each node's tokens (it covers every token made before it). */
+  cancelled: Map<string, string>;
+}
+
+function fold(entries: readonly JournalEntry[]): Folded {
+  const f: Folded = { issued: new Map(), revoked: new Map(), nodes: new Map(), used: new Map(), cancelled: new Map() };
+  for (const e of entries) {
+    switch (e.kind) {
+      case 'cert.issued':
+        f.issued.set(normaliseSerial(e.serial), e);
+        break;
+      case 'cert.revoked': {
+        const serial = normaliseSerial(e.serial);
+        const had = f.revoked.get(serial);
+        if (!had || ms(e.at) < ms(had.at)) f.revoked.set(serial, { at: e.at, reason: e.reason });
+        break;
+      }
+      case 'node.enrolled':
+      case 'node.revoked': {
+        const had = f.nodes.get(e.nodeId);
+        // the later event wins; at the same instant a revocation wins
+        if (!had || ms(e.at) > ms(had.at) || (ms(e.at) === ms(had.at) && e.kind === 'node.revoked')) f.nodes.set(e.nodeId, e.kind === 'node.enrolled' ? { kind: e.kind, at: e.at, grade: e.grade } : { kind: e.kind, at: e.at });
+        break;
+      }
+      case 'token.used':
+        if (!f.used.has(e.hash)) f.used.set(e.hash, e.at);
+        break;
+      case 'tokens.cancelled': {
+        const had = f.cancelled.get(e.nodeId);
+        if (!had || ms(e.at) > ms(had)) f.cancelled.set(e.nodeId, e.at);
+        break;
+      }
+    }
+  }
+  return f;
+}
+
+const isUniqueViolation = (e: unknown) => {
+  const code = (e as { code?: string }).code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT' || /UNIQUE constraint failed/.test(String((e as Error).message));
+};
 
 /**
- * Applies the journal's facts the store has lost, in one transaction, each with a
- * `register.replay` audit entry written in it (`recordIn`). Conditional updates only: several hub
- * processes reconciling at once apply each fact once.
+ * Applies what the journal holds and the store has lost, in one transaction: the register rows
+ * first, each in a savepoint of its own, then one `register.replay` audit entry per fact applied
+ * (after every register write: audit/log.ts LOCK ORDER). Conditional statements only, so several
+ * hub processes reconciling at once apply each fact once; it never undoes what the store holds.
  */
 export async function reconcileRegister(db: Db, journal: RegisterJournal, audit: { recordIn(trx: Knex.Transaction, e: AuditEvent): Promise<number> }): Promise<ReconcileResult> {
-  const { entries, skipped } = journal.read();
-  const result: ReconcileResult = { replayed: 0, skipped, unknown: 0 };
+  const { entries, skipped, foreign } = journal.read();
+  const result: ReconcileResult = { replayed: 0, skipped, foreign, unknown: 0, failed: 0 };
   if (entries.length === 0) return result;
+  const want = fold(entries);
   // what the store holds now, read once (the register is small: certificates, tokens and nodes)
   const certs = new Map<string, { status: string; revokedAt: string | null }>();
   for (const r of (await db('hub_certs').select('serial', 'status', 'revoked_at')) as Row[]) certs.set(String(r.serial), { status: String(r.status), revokedAt: s(r.revoked_at) });
-  const tokens = new Map<string, { usedAt: string | null }>();
-  for (const r of (await db('hub_tokens').select('hash', 'used_at')) as Row[]) tokens.set(String(r.hash), { usedAt: s(r.used_at) });
-  const nodes = new Map<string, { status: string; enrolledAt: string | null }>();
-  for (const r of (await db('hub_nodes').select('node_id', 'status', 'enrolled_at')) as Row[]) nodes.set(String(r.node_id), { status: String(r.status), enrolledAt: s(r.enrolled_at) });
-  const before = (a: string | null, b: string) => a === null || Date.parse(a) < Date.parse(b);
-  const due = entries.filter((e) => {
-    switch (e.kind) {
-      case 'cert.issued':
-        return !certs.has(normaliseSerial(e.serial));
-      case 'cert.revoked': {
-        const c = certs.get(normaliseSerial(e.serial));
-        return c !== undefined && (c.status !== 'revoked' || (c.revokedAt !== null && Date.parse(c.revokedAt) > Date.parse(e.at)));
-      }
-      case 'node.revoked': {
-        const n = nodes.get(e.nodeId);
-        return n !== undefined && n.status !== 'revoked' && before(n.enrolledAt, e.at);
-      }
-      case 'token.used': {
-        const tk = tokens.get(e.hash);
-        return tk !== undefined && tk.usedAt === null;
-      }
-      case 'tokens.cancelled':
-        return true; // cheap to check in the transaction; most find nothing left to cancel
+  const tokens = new Map<string, { hash: string; nodeId: string; createdAt: string; usedAt: string | null; cancelledAt: string | null }>();
+  for (const r of (await db('hub_tokens').select('hash', 'node_id', 'created_at', 'used_at', 'cancelled_at')) as Row[]) tokens.set(String(r.hash), { hash: String(r.hash), nodeId: String(r.node_id), createdAt: String(r.created_at), usedAt: s(r.used_at), cancelledAt: s(r.cancelled_at) });
+  const nodes = new Map<string, { status: string; grade: number; enrolledAt: string | null; updatedAt: string | null }>();
+  for (const r of (await db('hub_nodes').select('node_id', 'status', 'grade', 'enrolled_at', 'updated_at')) as Row[]) nodes.set(String(r.node_id), { status: String(r.status), grade: Number(r.grade), enrolledAt: s(r.enrolled_at), updatedAt: s(r.updated_at) });
+
+  type Step = { object: string; what: string; run: (trx: Knex.Transaction) => Promise<number> };
+  const steps: Step[] = [];
+  for (const [serial, e] of want.issued) {
+    if (certs.has(serial)) continue;
+    if (e.nodeId !== HUB_NODE_ID && !nodes.has(e.nodeId) && !want.nodes.has(e.nodeId)) {
+      result.unknown++;
+      continue;
     }
-    return false;
-  });
-  if (due.length === 0) return result;
+    const rev = want.revoked.get(serial); // issued and revoked since the restore point: registered revoked
+    steps.push({
+      object: `cert:${serial}`,
+      what: `cert.issued node=${e.nodeId} notAfter=${e.notAfter}${rev ? ` revoked at=${rev.at} reason=${rev.reason}` : ''}`,
+      run: async (trx) => {
+        try {
+          await trx('hub_certs').insert({ serial, node_id: e.nodeId, not_before: e.notBefore, not_after: e.notAfter, status: rev ? 'revoked' : 'active', issued_at: e.issuedAt, grade: e.grade ?? null, revoked_at: rev?.at ?? null, reason: rev?.reason ?? null });
+          return 1;
+        } catch (err) {
+          if (isUniqueViolation(err)) return 0; // another hub process registered it a moment ago
+          throw err;
+        }
+      },
+    });
+  }
+  for (const [serial, r] of want.revoked) {
+    const c = certs.get(serial);
+    if (!c || (c.status === 'revoked' && c.revokedAt !== null && ms(c.revokedAt) <= ms(r.at))) continue;
+    steps.push({
+      object: `cert:${serial}`,
+      what: `cert.revoked at=${r.at} reason=${r.reason}`,
+      run: (trx) => trx('hub_certs').where({ serial }).andWhere((q) => void q.where({ status: 'active' }).orWhere('revoked_at', '>', r.at)).update({ status: 'revoked', revoked_at: r.at, reason: r.reason }),
+    });
+  }
+  for (const [nodeId, ev] of want.nodes) {
+    const n = nodes.get(nodeId);
+    if (ev.kind === 'node.revoked') {
+      // the store's node was not enrolled again after this revocation, and is not revoked already
+      if (!n || n.status === 'revoked' || ms(n.enrolledAt) >= ms(ev.at)) continue;
+      steps.push({
+        object: `node:${nodeId}`,
+        what: `node.revoked at=${ev.at}`,
+        run: (trx) => trx('hub_nodes').where({ node_id: nodeId }).whereNot({ status: 'revoked' }).andWhere((q) => void q.whereNull('enrolled_at').orWhere('enrolled_at', '<', ev.at)).update({ status: 'revoked', updated_at: ev.at }),
+      });
+    } else {
+      // an enrolment the store lost: its grade (lower or higher) and an active status — unless the store revoked the node after it
+      if (!n || ms(n.enrolledAt) >= ms(ev.at) || (n.status === 'revoked' && ms(n.updatedAt) >= ms(ev.at))) continue;
+      steps.push({
+        object: `node:${nodeId}`,
+        what: `node.enrolled at=${ev.at} grade=${ev.grade}`,
+        run: (trx) => trx('hub_nodes').where({ node_id: nodeId }).andWhere((q) => void q.whereNull('enrolled_at').orWhere('enrolled_at', '<', ev.at)).andWhere((q) => void q.whereNot({ status: 'revoked' }).orWhere('updated_at', '<', ev.at)).update({ grade: ev.grade!, status: 'active', enrolled_at: ev.at, updated_at: ev.at }),
+      });
+    }
+  }
+  for (const [hash, at] of want.used) {
+    const tk = tokens.get(hash);
+    if (!tk || tk.usedAt !== null) continue;
+    steps.push({ object: `token:${hash.slice(0, 12)}`, what: `token.used at=${at}`, run: (trx) => trx('hub_tokens').where({ hash }).whereNull('used_at').update({ used_at: at }) });
+  }
+  for (const [nodeId, at] of want.cancelled) {
+    const open = [...tokens.values()].filter((tk) => tk.nodeId === nodeId && tk.usedAt === null && tk.cancelledAt === null && ms(tk.createdAt) < ms(at) && !want.used.has(tk.hash));
+    if (open.length === 0) continue;
+    steps.push({ object: `node:${nodeId}`, what: `tokens.cancelled at=${at}`, run: (trx) => trx('hub_tokens').where({ node_id: nodeId }).whereNull('used_at').whereNull('cancelled_at').where('created_at', '<', at).update({ cancelled_at: at }) });
+  }
+  if (steps.length === 0) return result;
+
   const from = `from ${JOURNAL_FILE}: the store had lost it`;
   await db.transaction(async (trx) => {
-    for (const e of due) {
-      let n = 0;
-      let object = '';
-      let what = '';
-      switch (e.kind) {
-        case 'cert.issued': {
-          if (e.nodeId !== HUB_NODE_ID && !(await trx('hub_nodes').where({ node_id: e.nodeId }).first('node_id'))) {
-            result.unknown++;
-            continue;
-          }
-          const serial = normaliseSerial(e.serial);
-          if (await trx('hub_certs').where({ serial }).first('serial')) continue;
-          await trx('hub_certs').insert({ serial, node_id: e.nodeId, not_before: e.notBefore, not_after: e.notAfter, status: 'active', issued_at: e.issuedAt, grade: e.grade ?? null, revoked_at: null, reason: null });
-          n = 1;
-          object = `cert:${serial}`;
-          what = `cert.issued node=${e.nodeId} notAfter=${e.notAfter}`;
-          break;
-        }
-        case 'cert.revoked': {
-          const serial = normaliseSerial(e.serial);
-          n = await trx('hub_certs').where({ serial }).andWhere((q) => void q.where({ status: 'active' }).orWhere('revoked_at', '>', e.at)).update({ status: 'revoked', revoked_at: e.at, reason: e.reason });
-          object = `cert:${serial}`;
-          what = `cert.revoked at=${e.at} reason=${e.reason}`;
-          break;
-        }
-        case 'node.revoked':
-          n = await trx('hub_nodes').where({ node_id: e.nodeId }).whereNot({ status: 'revoked' }).andWhere((q) => void q.whereNull('enrolled_at').orWhere('enrolled_at', '<', e.at)).update({ status: 'revoked', updated_at: e.at });
-          object = `node:${e.nodeId}`;
-          what = `node.revoked at=${e.at}`;
-          break;
-        case 'token.used':
-          n = await trx('hub_tokens').where({ hash: e.hash }).whereNull('used_at').update({ used_at: e.at });
-          object = `token:${e.hash.slice(0, 12)}`;
-          what = `token.used at=${e.at}`;
-          break;
-        case 'tokens.cancelled':
-          n = await trx('hub_tokens').where({ node_id: e.nodeId }).whereNull('used_at').whereNull('cancelled_at').where('created_at', '<', e.at).update({ cancelled_at: e.at });
-          object = `node:${e.nodeId}`;
-          what = `tokens.cancelled at=${e.at} count=${n}`;
-          break;
+    const applied: Step[] = [];
+    for (const step of steps) {
+      try {
+        const n = await trx.transaction((sp) => step.run(sp)); // a savepoint: one failing fact does not undo the others
+        if (n > 0) applied.push(step);
+      } catch {
+        result.failed++;
       }
-      if (n === 0) continue;
-      result.replayed++;
-      await audit.recordIn(trx, { action: 'register.replay', actor: 'svc:hub', actorNode: HUB_NODE_ID, object, outcome: 'success', reason: `${what} ${from}` });
     }
+    // the audit entries last: audit/log.ts LOCK ORDER (no register row is written while the audit lock is held)
+    for (const step of applied) await audit.recordIn(trx, { action: 'register.replay', actor: 'svc:hub', actorNode: HUB_NODE_ID, object: step.object, outcome: 'success', reason: `${step.what} ${from}` });
+    result.replayed = applied.length;
   });
   return result;
 }
@@ -246,25 +391,35 @@ export async function reconcileRegister(db: Db, journal: RegisterJournal, audit:
 export const RECONCILE_INTERVAL_MS = 60_000;
 
 export interface ReconcileJob {
+  /** The run before the first request: checks the journal can be appended to and reconciles; throws (the hub does not start) when either fails. */
+  atStart(): Promise<ReconcileResult>;
   /** Runs once (or joins the run under way); null when it failed (logged, tried again at the next interval). */
   runNow(): Promise<ReconcileResult | null>;
   start(): void;
   stop(): Promise<void>;
 }
 
-/** The periodic reconciliation of a hub process: logs what it replayed (warn) and its failures (error). */
-export function reconcileJob(db: Db, journal: RegisterJournal, audit: Parameters<typeof reconcileRegister>[2], log: { warn(o: object, m: string): void; error(o: object, m: string): void }, intervalMs = RECONCILE_INTERVAL_MS): ReconcileJob {
+type JobLog = { warn(o: object, m: string): void; error(o: object, m: string): void };
+
+function report(r: ReconcileResult, journal: RegisterJournal, log: JobLog, seen: { skipped: number; foreign: number }): void {
+  if (r.replayed > 0 || r.unknown > 0) log.warn({ code: 'ERR_REGISTER_REPLAYED', replayed: r.replayed, unknownNodes: r.unknown, file: journal.file }, 'register journal: the store had lost register changes (a restore or a lossy failover?); applied again, see the register.replay audit entries');
+  if (r.failed > 0) log.error({ code: 'ERR_REGISTER_JOURNAL', failed: r.failed, file: journal.file }, 'register journal: facts the store had lost could not be applied; tried again at the next run');
+  if (r.skipped > seen.skipped || r.foreign > seen.foreign) log.error({ code: 'ERR_REGISTER_JOURNAL', skipped: r.skipped, foreign: r.foreign, file: journal.file }, 'register journal: lines skipped as malformed, or of another CA (a torn write, an edited or copied-in file)');
+  seen.skipped = r.skipped;
+  seen.foreign = r.foreign;
+}
+
+/** The reconciliation of a hub process: before the first request, then every `intervalMs`; logs what it replayed (warn) and its failures (error). */
+export function reconcileJob(db: Db, journal: RegisterJournal, audit: Parameters<typeof reconcileRegister>[2], log: JobLog, intervalMs = RECONCILE_INTERVAL_MS): ReconcileJob {
   let running: Promise<ReconcileResult | null> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
-  let skippedSeen = 0;
+  const seen = { skipped: 0, foreign: 0 };
   const runNow = () => {
     if (stopped) return Promise.resolve(null);
     running ??= reconcileRegister(db, journal, audit)
       .then((r) => {
-        if (r.replayed > 0 || r.unknown > 0) log.warn({ code: 'ERR_REGISTER_REPLAYED', replayed: r.replayed, unknownNodes: r.unknown, file: journal.file }, 'register journal: the store had lost register changes (a restore or a lossy failover?); applied again, see the register.replay audit entries');
-        if (r.skipped > skippedSeen) log.error({ code: 'ERR_REGISTER_JOURNAL', skipped: r.skipped, file: journal.file }, 'register journal: lines skipped as malformed (a torn write, or the file was edited)');
-        skippedSeen = r.skipped;
+        report(r, journal, log, seen);
         return r;
       })
       .catch((e: unknown) => {
@@ -277,6 +432,18 @@ export function reconcileJob(db: Db, journal: RegisterJournal, audit: Parameters
     return running;
   };
   return {
+    async atStart() {
+      journal.check(); // ERR_REGISTER_JOURNAL: a journal the hub cannot append to would fail every revocation
+      let r: ReconcileResult;
+      try {
+        r = await reconcileRegister(db, journal, audit);
+      } catch (e) {
+        if ((e as { code?: string }).code === 'ERR_REGISTER_JOURNAL') throw e;
+        throw hubError('ERR_REGISTER_JOURNAL', `the register journal ${journal.file} could not be reconciled with the store before the first request: ${(e as Error).message}`, { file: journal.file });
+      }
+      report(r, journal, log, seen);
+      return r;
+    },
     runNow,
     start() {
       timer = setInterval(() => void runNow(), intervalMs);

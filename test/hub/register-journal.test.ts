@@ -7,7 +7,7 @@
  * restored hub and a redeemed token could be redeemed again (docs/scale.md, hostile review).
  * The rollback is made by putting the rows back as they were before the changes.
  */
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, renameSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import t from 'tap';
@@ -17,6 +17,7 @@ import { cancelTokens, revokeNode } from '../../hub/enrolment-service.js';
 import { startHub } from '../../hub/index.js';
 import { JOURNAL_FILE, reconcileRegister, registerJournal } from '../../hub/register-journal.js';
 import { engines } from '../helpers/db.js';
+import { makeCa } from '../helpers/pki.js';
 import { hubFixture } from './fixture.js';
 
 for (const engine of await engines()) {
@@ -24,7 +25,7 @@ for (const engine of await engines()) {
     const f = await hubFixture(t, { engine });
     const ctx = f.hub.app.hubCtx;
     const db = ctx.db;
-    const journal = registerJournal(f.caDir);
+    const journal = registerJournal(f.caDir, f.caCertPem);
     const replays = async () => (await db('audit_log').where({ action: 'register.replay' }).select('object', 'reason')) as { object: string; reason: string }[];
 
     const a = await f.enrol('430100', 3);
@@ -46,7 +47,7 @@ for (const engine of await engines()) {
     const again = await f.call(f.anonymous, 'POST', '/v1/enroll', { token: unused, csrPem: createNodeKeys('430100', 'rsa').csrPem });
     t.equal(again.status, 200, 'the token is redeemed after the backup');
     const lines = readFileSync(journal.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string });
-    t.same([...new Set(lines.map((l) => l.kind))].sort(), ['cert.issued', 'cert.revoked', 'node.revoked', 'token.used', 'tokens.cancelled'], 'committed facts of every kind were journalled');
+    t.same([...new Set(lines.map((l) => l.kind))].sort(), ['cert.issued', 'cert.revoked', 'node.enrolled', 'node.revoked', 'token.used', 'tokens.cancelled'], 'committed facts of every kind were journalled');
 
     // the store goes back to the snapshot (restore / lossy failover)
     const rollback = async () => {
@@ -98,33 +99,100 @@ for (const engine of await engines()) {
     t.equal(await bStatus(), 'revoked', 'its old certificate is revoked all the same');
 
     // a torn or edited line is skipped and counted, the rest applied
-    appendFileSync(journal.file, '{"kind":"cert.revoked","serial":\n{"kind":"nonsense"}\n');
+    appendFileSync(journal.file, `{"kind":"cert.revoked","serial":\n{"kind":"nonsense","ca":"${journal.ca}"}\n`);
     const torn = await reconcileRegister(db, journal, ctx.audit);
     t.equal(torn.skipped, 2, 'two lines skipped');
     // a certificate of a node the store does not know is not added
-    appendFileSync(journal.file, `${JSON.stringify({ kind: 'cert.issued', serial: 'ABCDEF01', nodeId: '431399', notBefore: new Date().toISOString(), notAfter: new Date(Date.now() + 86_400_000).toISOString(), issuedAt: new Date().toISOString() })}\n`);
+    journal.append([{ kind: 'cert.issued', serial: 'ABCDEF01', nodeId: '431399', notBefore: new Date().toISOString(), notAfter: new Date(Date.now() + 86_400_000).toISOString(), issuedAt: new Date().toISOString() }]);
     const unknown = await reconcileRegister(db, journal, ctx.audit);
     t.equal(unknown.unknown, 1);
     t.notOk(await db('hub_certs').where({ serial: normaliseSerial('ABCDEF01') }).first('serial'), 'not registered');
     t.match(JOURNAL_FILE, /\.ndjson$/);
   });
+
+  t.test(`register journal, hostile review (${engine.name}): grades, issued-then-revoked, strict lines, foreign CAs, failed appends`, async (t) => {
+    const f = await hubFixture(t, { engine });
+    const ctx = f.hub.app.hubCtx;
+    const db = ctx.db;
+    const journal = ctx.ca.journal;
+    const peer = async (serial: string) => (await db('hub_certs as c').leftJoin('hub_nodes as n', 'n.node_id', 'c.node_id').where('c.serial', normaliseSerial(serial)).first('c.status', 'n.grade', 'n.status as node_status')) as { status: string; grade: number; node_status: string } | undefined;
+    const a = await f.enrol('430100', 3);
+    const snapshot = { certs: await db('hub_certs').select('*'), nodes: await db('hub_nodes').select('*'), tokens: await db('hub_tokens').select('*') };
+    // after the backup: A demoted by re-enrolling at grade 1; node D enrolled twice (its first certificate superseded at once)
+    const demoted = await f.enrol('430100', 1);
+    const d1 = await f.enrol('430200', 2);
+    const d2 = await f.enrol('430200', 2);
+    t.equal((await peer(d1.serial))?.status, 'revoked', 'D1 superseded by D2');
+    const rollback = async () => {
+      await db('hub_certs').del();
+      await db('hub_certs').insert(snapshot.certs);
+      await db('hub_nodes').del();
+      await db('hub_nodes').insert(snapshot.nodes);
+      await db('hub_tokens').del();
+      await db('hub_tokens').insert(snapshot.tokens);
+    };
+    await rollback();
+    const r = await reconcileRegister(db, journal, ctx.audit);
+    t.equal(r.failed, 0);
+    t.same(await peer(demoted.serial), { status: 'active', grade: 1, node_status: 'active' }, 'H1: the demotion is replayed (before: the new certificate at the old grade 3)');
+    t.equal((await peer(a.serial))?.status, 'revoked', "A's grade-3 certificate stays superseded");
+    t.equal((await peer(d1.serial))?.status, 'revoked', 'H2: a certificate issued and revoked after the restore point is registered revoked in the same run');
+    t.equal((await peer(d2.serial))?.status, 'active', 'D2 is known and active');
+    t.equal((await f.call(d1.agent, 'GET', '/v1/checkpoints/latest')).json.code, 'ERR_CERT_REVOKED', 'D1 refused right after the first run');
+
+    // H3: lines that do not fit the store (an offset time, a long reason, a bad hash) are skipped, never fail the run
+    await rollback();
+    const now = new Date().toISOString();
+    appendFileSync(journal.file, [
+      { kind: 'cert.revoked', serial: normaliseSerial(demoted.serial), at: '2026-12-06T21:45:29.123456+08:00', reason: 'keyCompromise' },
+      { kind: 'cert.revoked', serial: normaliseSerial(demoted.serial), at: now, reason: 'x'.repeat(37) },
+      { kind: 'token.used', hash: 'AB', at: now },
+      { kind: 'node.revoked', nodeId: '4301', at: now },
+    ].map((l) => `${JSON.stringify({ ...l, ca: journal.ca })}\n`).join(''));
+    // M3: a journal line of another CA (copied in from a staging hub) is ignored
+    appendFileSync(journal.file, `${JSON.stringify({ kind: 'node.revoked', nodeId: '430100', at: now, ca: '0123456789abcdef' })}\n`);
+    const strict = await reconcileRegister(db, journal, ctx.audit);
+    t.equal(strict.skipped, 4, 'four malformed lines skipped');
+    t.equal(strict.foreign, 1, 'one line of another CA ignored');
+    t.equal(strict.failed, 0, 'and the run did not fail');
+    t.same(await peer(demoted.serial), { status: 'active', grade: 1, node_status: 'active' }, 'the good facts applied again; A not revoked by the foreign line');
+
+    // M2: a revocation whose fact cannot be journalled fails, and changes nothing
+    const file = journal.file;
+    const tok = await f.token('430300', 2);
+    renameSync(file, `${file}.moved`);
+    mkdirSync(file); // appending fails (EISDIR)
+    await t.rejects(revokeNode(db, ctx.ca, { nodeId: '430200', reason: 'keyCompromise', audit: ctx.audit }), { code: 'ERR_REGISTER_JOURNAL', message: /cannot append to the register journal .*fix the directory/ });
+    t.equal((await peer(d2.serial))?.status, 'active', 'D2 not revoked: the change failed whole');
+    const enrol = await f.call(f.anonymous, 'POST', '/v1/enroll', { token: tok, csrPem: createNodeKeys('430300', 'rsa').csrPem });
+    t.same([enrol.status, enrol.json.code], [503, 'ERR_REGISTER_JOURNAL'], 'an enrolment whose token use cannot be journalled is refused 503');
+    t.equal((await db('hub_tokens').whereNull('used_at').where({ node_id: '430300' }).count({ n: '*' }).first())!.n == 1, true, 'and its token is still unused');
+    // ... and a hub cannot start on a journal it cannot append to
+    await t.rejects(startHub({ config: { ...f.config, dataDir: join(f.dir, 'data-3'), atRest: { ...f.config.atRest, keyFile: join(f.config.dataDir, 'data.key') } }, db }), { code: 'ERR_REGISTER_JOURNAL' });
+    rmdirSync(file);
+    renameSync(`${file}.moved`, file);
+    await revokeNode(db, ctx.ca, { nodeId: '430200', reason: 'keyCompromise', audit: ctx.audit });
+    t.equal((await peer(d2.serial))?.status, 'revoked', 'with the journal back, the revocation goes through');
+  });
 }
 
-t.test('an append that fails is reported (ERR_REGISTER_JOURNAL), never thrown: the change is committed', (t) => {
-  const j = registerJournal('/nonexistent-dir-for-the-journal');
+t.test('a committed fact whose append fails is reported (ERR_REGISTER_JOURNAL), never thrown; a restricting one throws', (t) => {
+  const caPem = makeCa().certPem;
+  const j = registerJournal('/nonexistent-dir-for-the-journal', caPem);
   const seen: string[] = [];
-  j.onError = (e, entries) => void seen.push(`${entries.length} ${(e as NodeJS.ErrnoException).code}`);
-  j.append([{ kind: 'token.used', hash: 'ab', at: new Date().toISOString() }]);
+  j.onError = (e, facts) => void seen.push(`${facts.length} ${(e as NodeJS.ErrnoException).code}`);
+  j.appendCommitted([{ kind: 'node.enrolled', nodeId: '430100', grade: 2, at: new Date().toISOString() }]);
   t.same(seen, ['1 ENOENT']);
   t.equal(j.failures, 1);
-  t.same(j.read(), { entries: [], skipped: 0 }, 'a journal that does not exist reads as empty');
-  // without a hub logger (the CLI's revoke, cancel): one JSON line on stderr with the code and the fix
-  const plain = registerJournal('/nonexistent-dir-for-the-journal');
+  t.throws(() => j.append([{ kind: 'node.revoked', nodeId: '430100', at: new Date().toISOString() }]), { code: 'ERR_REGISTER_JOURNAL' }, 'a restricting fact is never lost silently');
+  t.same(j.read(), { entries: [], skipped: 0, foreign: 0 }, 'a journal that does not exist reads as empty');
+  // without a hub logger (the CLI): one JSON line on stderr with the code and the fix
+  const plain = registerJournal('/nonexistent-dir-for-the-journal', caPem);
   const write = process.stderr.write;
   let out = '';
   process.stderr.write = ((chunk: string) => ((out += chunk), true)) as typeof process.stderr.write;
   try {
-    plain.append([{ kind: 'node.revoked', nodeId: '430100', at: new Date().toISOString() }]);
+    plain.appendCommitted([{ kind: 'node.enrolled', nodeId: '430100', grade: 2, at: new Date().toISOString() }]);
   } finally {
     process.stderr.write = write;
   }
