@@ -59,6 +59,8 @@ import { registerQualityGauges } from './quality-metrics.js';
 import { createResultSchema } from './schemas.js';
 import { prepareDecoyHash } from '../server/credentials.js';
 import { serviceError } from '../protocol/service-errors.js';
+import { nodePlannerStats } from './planner-stats.js';
+import type { PlannerStatsOptions } from '../server/planner-stats.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -85,6 +87,8 @@ export interface BuildOptions {
   audit?: AuditWriter & { close(): Promise<void> };
   /** The clock of logins, sessions and token times (tests move it); default: the system clock. */
   authClock?: () => Date;
+  /** When the node refreshes its PostgreSQL planner statistics (node/planner-stats.ts); tests lower the threshold. */
+  plannerStats?: Pick<PlannerStatsOptions, 'minRows' | 'fraction'>;
 }
 
 /** The node's audit log, signed with the key of its algorithm (with a hub); ERR_AUDIT_ALGORITHM_MIXED before anything is written when key and algorithm disagree. */
@@ -136,10 +140,12 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     clientErrorHandler,
   });
 
+  // PostgreSQL's planner statistics of the tables imports and the feed grow (node/planner-stats.ts; nothing on SQLite)
+  const plannerStats = nodePlannerStats(db, { ...opts.plannerStats, log: { warn: (o, m) => app.log.warn(o, m), debug: (o, m) => app.log.debug(o, m) } });
   let exchange: Exchange | undefined;
   if (config.hub && material) {
     const witnessable = typeof (audit as Partial<WitnessableLog>).signerFingerprint === 'function' ? (audit as unknown as WitnessableLog) : undefined;
-    exchange = await createExchange({ config: { ...config, hub: config.hub }, db, audit, clock, log: app.log, material, ...(witnessable ? { auditLog: witnessable } : {}) });
+    exchange = await createExchange({ config: { ...config, hub: config.hub }, db, audit, clock, log: app.log, material, grew: (n) => plannerStats.grew(n), ...(witnessable ? { auditLog: witnessable } : {}) });
   }
   const refusals = refusalAudit(audit, { clock });
   const deps = { db, audit, refusals, hooks: mergeHooks(opts.hooks ?? emptyHooks(), exchange?.hooks), nodeId: config.nodeId, clock, subjectKey: config.subjectKey };
@@ -158,6 +164,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     job: disclosureJob(() => repair.expireDue(), config.disclosureJob.intervalMinutes, app.log),
     retention: retentionJob(() => pruneNodeExchange(db, audit, { now: clock(), days: config.retention.exchangeDays }), config.retention.intervalMinutes, app.log),
     state: { closing: false },
+    plannerStats,
     ...(exchange ? { exchange, province: provinceQuery({ identity: exchange.identity, client: exchange.client, audit, records, clock, subjectKey: config.subjectKey, db }) } : {}),
   };
   exchange?.notices.setApplier((trx, from, notice) => objections.applyNotice(trx, from, notice));
@@ -224,6 +231,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     await ctx.job.stop();
     await ctx.retention.stop();
     await ctx.refusals.close();
+    await plannerStats.close(); // cancels an ANALYZE under way
     if (!opts.audit) await audit.close();
     if (!opts.db) await db.destroy();
   });

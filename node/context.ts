@@ -14,6 +14,8 @@ import type { ObjectionsService } from './objections-service.js';
 import type { RepairsService } from './repairs-service.js';
 import type { ReportService } from './report-service.js';
 
+import type { PlannerStats } from './planner-stats.js';
+
 export interface NodeContext {
   config: NodeConfig;
   db: Knex;
@@ -37,4 +39,6 @@ export interface NodeContext {
   /** The hub exchange and province-wide queries; absent on a standalone node (no `hub` in the config). */
   exchange?: Exchange;
   province?: ProvinceQuery;
+  /** Keeps PostgreSQL's planner statistics of the bulk tables current (node/planner-stats.ts; a no-op on SQLite). */
+  plannerStats: PlannerStats;
 }

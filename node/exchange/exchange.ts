@@ -48,6 +48,8 @@ export interface ExchangeOptions {
   log: Log;
   /** Default: read from DATADIR/exchange/. */
   material?: ExchangeMaterial;
+  /** Rows the distribution feed added (node/planner-stats.ts). */
+  grew?: (rows: number) => void;
 }
 
 export interface ExchangeStatus {
@@ -210,7 +212,7 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
 
   let witnessLoop: Loop | undefined;
   const sender = createSender({ db, audit, identity, client: getClient, clock, log, hub, refreshHubCert, onReceipts: () => witnessLoop?.wake() });
-  const puller = createPuller({ db, audit, identity, client: getClient, clock, log, hub, catalog });
+  const puller = createPuller({ db, audit, identity, client: getClient, clock, log, hub, catalog, ...(o.grew ? { grew: o.grew } : {}) });
   const renewal = createRenewal({ identity, client: getClient, audit, clock, log, dataDir: config.dataDir, renewAt: hub.renewAt, suites: hub.suites, beforeKeyChange: () => sender.noteReceiptItems() });
   const witness = o.auditLog ? createWitness({ db, log: o.auditLog as AuditLog, identity, client: getClient, clock, logger: log, hub, dataDir: config.dataDir }) : null;
 

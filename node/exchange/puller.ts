@@ -43,6 +43,8 @@ export interface PullerDeps {
   hub: Pick<HubConfig, 'pollIntervalMs'>;
   /** Fetches the province catalog when a record needs a newer serial than the one held (catalog-sync.ts). */
   catalog?: Pick<CatalogSync, 'refresh'>;
+  /** Rows a page added (node/planner-stats.ts counts them towards the next ANALYZE on PostgreSQL). */
+  grew?: (rows: number) => void;
 }
 
 export interface ApplyResult {
@@ -161,6 +163,7 @@ export function createPuller(deps: PullerDeps) {
     const mk = markOf(p, after);
     const r = await apply(opened.header.id, p.items, p.next, evidenceFrom(opened.header, opened.digest, opened.sig, 'received', clock().toISOString()), mk);
     log.info({ envelope: opened.header.id, ...r }, 'hub exchange: distribution applied');
+    deps.grew?.(r.records + r.versions); // committed: counts towards the next ANALYZE (PostgreSQL)
     return { ...r, more: p.more };
   }
 

@@ -41,6 +41,7 @@ export async function importRoutes(app: FastifyInstance, opts: { ctx: NodeContex
       batchSize: config.importBatchSize,
       rejectedLinesCap: config.rejectedLinesCap,
       onBatch: (accepted, duplicates, rejected) => {
+        opts.ctx.plannerStats.grew(accepted); // committed: counts towards the next ANALYZE (PostgreSQL; node/planner-stats.ts)
         metrics.importLines.inc({ outcome: 'accepted' }, accepted);
         metrics.importLines.inc({ outcome: 'duplicate' }, duplicates);
         metrics.importLines.inc({ outcome: 'rejected' }, rejected);

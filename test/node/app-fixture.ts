@@ -40,6 +40,8 @@ export interface FixtureOptions {
   authClock?: () => Date;
   /** Signs the audit log's checkpoints (for exports). */
   auditSigner?: AuditSigner;
+  /** Planner-statistics thresholds (node/planner-stats.ts). */
+  plannerStats?: { minRows?: number; fraction?: number };
 }
 
 export async function nodeFixture(t: { teardown(fn: () => unknown): void }, opts: FixtureOptions = {}): Promise<Fixture> {
@@ -66,7 +68,7 @@ export async function nodeFixture(t: { teardown(fn: () => unknown): void }, opts
     checkpoint: () => real!.checkpoint(),
     close: () => real!.close(),
   };
-  app = await buildApp({ config, db: store.db, clock: () => now, audit, ...(opts.logStream ? { logStream: opts.logStream } : {}), ...(opts.hooks ? { hooks: opts.hooks } : {}), ...(opts.authClock ? { authClock: opts.authClock } : {}) });
+  app = await buildApp({ config, db: store.db, clock: () => now, audit, ...(opts.logStream ? { logStream: opts.logStream } : {}), ...(opts.hooks ? { hooks: opts.hooks } : {}), ...(opts.authClock ? { authClock: opts.authClock } : {}), ...(opts.plannerStats ? { plannerStats: opts.plannerStats } : {}) });
   await app.ready();
   await app.nodeCtx.job.runNow();
   // service tokens (their jti recorded in the store), as `credit node token` mints them
