@@ -82,7 +82,7 @@ export function enrolmentService(deps: HubDeps): EnrolmentService {
         const superseded = c.superseded.length === 0 ? '' : ` superseded=${c.superseded.join(',')}`;
         await deps.audit.recordIn(trx, { action: 'node.enrol', actor: `node:${c.nodeId}`, actorNode: c.nodeId, object: `cert:${c.serial}`, outcome: 'success', reason: `grade=${c.grade} notAfter=${c.notAfter.toISOString()}${superseded}` });
         return c;
-      });
+      }, { restrictFirst: false }); // enrolment/renewal facts only once committed (hub/register-journal.ts journalled)
       return response(cert.nodeId, cert.grade, cert, await sm2For(cert.nodeId, cert.grade, sm2Request, now, cert.notAfter));
     },
 
@@ -104,7 +104,7 @@ export function enrolmentService(deps: HubDeps): EnrolmentService {
         await nodesStore.count(trx, peer.nodeId, now.toISOString(), {});
         await deps.audit.recordIn(trx, { action: 'node.renew', actor: `node:${peer.nodeId}`, actorNode: peer.nodeId, object: `cert:${c.serial}`, outcome: 'success', reason: `previous=${c.previousSerial} notAfter=${c.notAfter.toISOString()}` });
         return c;
-      });
+      }, { restrictFirst: false }); // enrolment/renewal facts only once committed (hub/register-journal.ts journalled)
       return response(peer.nodeId, peer.grade, cert, await sm2For(peer.nodeId, peer.grade, sm2Request, now, cert.notAfter));
     },
   };
@@ -156,7 +156,7 @@ export async function revokeNode(db: Db, ca: HubCa, o: { nodeId: string; reason:
     event = { action: 'node.revoke', actor: o.actor ?? 'operator', actorNode: HUB_NODE_ID, object: `node:${nodeId}`, outcome: 'success', reason: `${o.reason} serials=${revoked.join(',')} tokensCancelled=${tokens}` };
     if (o.audit?.recordIn) await o.audit.recordIn(trx, event);
     return revoked;
-  }));
+  }, { restrictFirst: true }));
   if (o.audit && !o.audit.recordIn && event) await o.audit.record(event);
   return serials;
 }

@@ -22,7 +22,7 @@ export const HUB_HTTP_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ERR_NOT_READY: 503,
   ERR_INTERNAL: 500,
   ERR_STORE_CIPHERTEXT_INVALID: 500,
-  ERR_REGISTER_JOURNAL: 503, // a revocation, token use or cancellation could not be journalled (hub/register-journal.ts): nothing changed
+  ERR_REGISTER_JOURNAL: 503, // an operator's revocation or cancellation could not be journalled (hub/register-journal.ts): the store is unchanged
   // who is calling (hub/, protocol/)
   ERR_CLIENT_CERT_REQUIRED: 401,
   ERR_CERT_UNTRUSTED: 403,

@@ -8,23 +8,26 @@
  * stays known.
  *
  * Two kinds of fact, written at different times (docs/scale.md "The register journal"):
- *  - facts that take something away (`cert.revoked`, `node.revoked`, `token.used`,
- *    `tokens.cancelled`) are appended *before* the store's statement, and a failed append fails the
- *    change: none of them can be lost between a commit and the append. One whose transaction then
- *    rolls back is applied at the next reconciliation — what the operator asked for, or a token
- *    spent by an enrolment that failed (issue a new one);
- *  - facts that give something (`cert.issued`, `node.enrolled`) are appended *after* the commit, so a
- *    rolled-back enrolment never comes back; a failed append is logged (ERR_REGISTER_JOURNAL).
+ *  - what an operator takes away (`credit hub revoke`, the revoke and cancel routes:
+ *    `cert.revoked`, `node.revoked`, `tokens.cancelled`) is appended *before* the store's
+ *    statement, and a failed append fails the change: none of it can be lost between a commit and
+ *    the append. One whose transaction then rolls back is applied at the next reconciliation, as
+ *    the operator asked;
+ *  - everything an enrolment or renewal changes (`cert.issued`, `node.enrolled`, its `token.used`
+ *    and the `cert.revoked` of the certificates it supersedes) is appended *after* the commit, so a
+ *    rolled-back enrolment leaves nothing behind (its superseding revocation would otherwise cut the
+ *    node off its working certificate); a failed append is logged (ERR_REGISTER_JOURNAL).
  *
  * Format: UTF-8, one JSON object per line, appended with O_APPEND and fsynced; every line names the
- * CA (`ca`: the first 16 hex digits of the SHA-256 of its certificate's DER), and lines of another CA,
+ * CA (`ca`: the first 16 hex digits of the SHA-256 of its public key), and lines of another CA,
  * malformed lines and unknown kinds are skipped and counted. Fields are strict (canonical UTC times
  * as `Date.toISOString` writes them, hex serials and hashes, 6-digit node ids, the CRL's revocation
- * reasons) so that every accepted line fits the store's columns. Each hub process appends to the
- * journal of its own caDir (a shared mount or a copy): the union is what the processes did.
+ * reasons) so that every accepted line fits the store's columns. An append ends a torn last line
+ * first; a process parses only what was appended since its last read. Each hub process appends to
+ * the journal of its own caDir (a shared mount or a copy): the union is what the processes did.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { chownSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Knex } from 'knex';
 import type { Db } from '../audit/knex-connect.js';
@@ -102,9 +105,9 @@ export function parseEntry(v: unknown): JournalEntry | undefined {
   }
 }
 
-/** The `ca` of a journal line: the first 16 hex digits of the SHA-256 of the CA certificate's DER. */
+/** The `ca` of a journal line: the first 16 hex digits of the SHA-256 of the CA's public key (SubjectPublicKeyInfo, DER): a CA certificate re-issued over the same key keeps its journal. */
 export function caTag(caCertPem: string): string {
-  return createHash('sha256').update(new X509Certificate(caCertPem).raw).digest('hex').slice(0, 16);
+  return createHash('sha256').update(new X509Certificate(caCertPem).publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
 }
 
 function journalError(file: string, e: unknown): Error {
@@ -117,21 +120,32 @@ export function registerJournal(caDir: string, caCertPem: string): RegisterJourn
   let failures = 0;
   const write = (facts: readonly JournalFact[]) => {
     const created = !existsSync(file);
-    const fd = openSync(file, 'a', 0o600);
+    const fd = openSync(file, 'a+', 0o660);
     try {
       if (facts.length > 0) {
-        writeSync(fd, facts.map((f) => `${JSON.stringify({ ...f, ca })}\n`).join(''));
+        // a torn last line (a crash or a full disk in an earlier append) is ended first, so this fact is a line of its own
+        const size = fstatSync(fd).size;
+        const last = Buffer.alloc(1);
+        const torn = size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a;
+        const bytes = Buffer.from(`${torn ? '\n' : ''}${facts.map((f) => `${JSON.stringify({ ...f, ca })}\n`).join('')}`, 'utf8');
+        for (let off = 0; off < bytes.length; ) {
+          const n = writeSync(fd, bytes, off, bytes.length - off);
+          if (n <= 0) throw Object.assign(new Error('short write'), { code: 'EIO' });
+          off += n;
+        }
         fsyncSync(fd);
       }
     } finally {
       closeSync(fd);
     }
-    // made by a command run as root (`sudo credit hub revoke` before the hub ever ran): the hub's user, who owns caDir, must append too
+    // made by a command run as root (`sudo credit hub revoke` before the hub ever ran): given to caDir's owner and group (0660), who run the hub
     if (created && process.getuid?.() === 0) {
       const owner = statSync(dirname(file));
       chownSync(file, owner.uid, owner.gid);
     }
   };
+  // what read() has parsed so far: only lines appended since are parsed at the next run (the file is append-only; another file or a shorter one is read from the start)
+  let cache: { ino: number; offset: number; entries: JournalEntry[]; skipped: number; foreign: number } | null = null;
   const journal: RegisterJournal = {
     file,
     ca,
@@ -164,29 +178,46 @@ export function registerJournal(caDir: string, caCertPem: string): RegisterJourn
       }
     },
     read() {
-      let text: string;
+      let fd: number;
       try {
-        text = readFileSync(file, 'utf8');
+        fd = openSync(file, 'r');
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], skipped: 0, foreign: 0 };
         throw hubError('ERR_REGISTER_JOURNAL', `cannot read the register journal ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file });
       }
-      const entries: JournalEntry[] = [];
-      let skipped = 0;
-      let foreign = 0;
-      for (const line of text.split('\n')) {
-        if (line.trim() === '') continue;
-        let parsed: JournalEntry | undefined;
-        try {
-          parsed = parseEntry(JSON.parse(line));
-        } catch {
-          parsed = undefined;
+      try {
+        const st = fstatSync(fd);
+        if (cache === null || cache.ino !== st.ino || st.size < cache.offset) cache = { ino: st.ino, offset: 0, entries: [], skipped: 0, foreign: 0 };
+        const c = cache;
+        const chunk = Buffer.alloc(1 << 20);
+        let pending = Buffer.alloc(0);
+        for (let pos = c.offset; pos < st.size; ) {
+          const n = readSync(fd, chunk, 0, Math.min(chunk.length, st.size - pos), pos);
+          if (n <= 0) break;
+          pos += n;
+          pending = Buffer.concat([pending, chunk.subarray(0, n)]);
+          let nl: number;
+          while ((nl = pending.indexOf(0x0a)) >= 0) {
+            const line = pending.subarray(0, nl).toString('utf8');
+            pending = pending.subarray(nl + 1);
+            c.offset += nl + 1;
+            if (line.trim() === '') continue;
+            let parsed: JournalEntry | undefined;
+            try {
+              parsed = parseEntry(JSON.parse(line));
+            } catch {
+              parsed = undefined;
+            }
+            if (!parsed) c.skipped++;
+            else if (parsed.ca !== ca) c.foreign++;
+            else c.entries.push(parsed);
+          }
         }
-        if (!parsed) skipped++;
-        else if (parsed.ca !== ca) foreign++;
-        else entries.push(parsed);
+        // a last line without its newline is being written (or torn): read again next time
+        return { entries: c.entries, skipped: c.skipped, foreign: c.foreign };
+      } finally {
+        closeSync(fd);
       }
-      return { entries, skipped, foreign };
     },
   };
   return journal;
@@ -206,14 +237,19 @@ export function autocommitSink(journal: RegisterJournal | undefined): JournalSin
 }
 
 /**
- * Runs `fn` in a transaction of `db` with a sink that appends restricting facts at once and holds
- * the granting ones until the transaction has committed (a rolled-back attempt leaves none of them).
+ * Runs `fn` in a transaction of `db` with a sink that holds the granting facts until the
+ * transaction has committed (a rolled-back attempt leaves none of them). Restricting facts are
+ * appended at once (`restrictFirst`, an operator's revocation or cancellation: none can be lost
+ * after the commit, and one whose transaction rolls back is applied all the same, as asked), or —
+ * for enrolment and renewal, whose token use and superseding revocations must not outlive a
+ * rolled-back transaction (they would cut the node off its working certificate and burn its
+ * token) — held with the granting ones.
  */
-export async function journalled<T>(db: Db, journal: RegisterJournal | undefined, fn: (trx: Knex.Transaction, sink: JournalSink) => Promise<T>): Promise<T> {
+export async function journalled<T>(db: Db, journal: RegisterJournal | undefined, fn: (trx: Knex.Transaction, sink: JournalSink) => Promise<T>, o: { restrictFirst: boolean }): Promise<T> {
   const held: JournalFact[] = [];
   const result = await db.transaction(async (trx) => {
     held.length = 0; // a retried transaction starts again
-    return fn(trx, { restrict: (f) => journal?.append([f]), grant: (f) => void held.push(f) });
+    return fn(trx, { restrict: (f) => (o.restrictFirst ? journal?.append([f]) : void held.push(f)), grant: (f) => void held.push(f) });
   });
   journal?.appendCommitted(held);
   return result;
@@ -309,7 +345,7 @@ export async function reconcileRegister(db: Db, journal: RegisterJournal, audit:
   const steps: Step[] = [];
   for (const [serial, e] of want.issued) {
     if (certs.has(serial)) continue;
-    if (e.nodeId !== HUB_NODE_ID && !nodes.has(e.nodeId) && !want.nodes.has(e.nodeId)) {
+    if (e.nodeId !== HUB_NODE_ID && !nodes.has(e.nodeId) && want.nodes.get(e.nodeId)?.kind !== 'node.enrolled') {
       result.unknown++;
       continue;
     }
@@ -318,13 +354,8 @@ export async function reconcileRegister(db: Db, journal: RegisterJournal, audit:
       object: `cert:${serial}`,
       what: `cert.issued node=${e.nodeId} notAfter=${e.notAfter}${rev ? ` revoked at=${rev.at} reason=${rev.reason}` : ''}`,
       run: async (trx) => {
-        try {
-          await trx('hub_certs').insert({ serial, node_id: e.nodeId, not_before: e.notBefore, not_after: e.notAfter, status: rev ? 'revoked' : 'active', issued_at: e.issuedAt, grade: e.grade ?? null, revoked_at: rev?.at ?? null, reason: rev?.reason ?? null });
-          return 1;
-        } catch (err) {
-          if (isUniqueViolation(err)) return 0; // another hub process registered it a moment ago
-          throw err;
-        }
+        await trx('hub_certs').insert({ serial, node_id: e.nodeId, not_before: e.notBefore, not_after: e.notAfter, status: rev ? 'revoked' : 'active', issued_at: e.issuedAt, grade: e.grade ?? null, revoked_at: rev?.at ?? null, reason: rev?.reason ?? null });
+        return 1;
       },
     });
   }
@@ -347,9 +378,19 @@ export async function reconcileRegister(db: Db, journal: RegisterJournal, audit:
         what: `node.revoked at=${ev.at}`,
         run: (trx) => trx('hub_nodes').where({ node_id: nodeId }).whereNot({ status: 'revoked' }).andWhere((q) => void q.whereNull('enrolled_at').orWhere('enrolled_at', '<', ev.at)).update({ status: 'revoked', updated_at: ev.at }),
       });
+    } else if (!n) {
+      // a node first enrolled after the restore point: its row again (name unknown), so its certificate is served
+      steps.unshift({
+        object: `node:${nodeId}`,
+        what: `node.enrolled at=${ev.at} grade=${ev.grade} (registered again)`,
+        run: async (trx) => {
+          await trx('hub_nodes').insert({ node_id: nodeId, name: null, grade: ev.grade!, status: 'active', enrolled_at: ev.at, created_at: ev.at, updated_at: ev.at });
+          return 1;
+        },
+      });
     } else {
       // an enrolment the store lost: its grade (lower or higher) and an active status — unless the store revoked the node after it
-      if (!n || ms(n.enrolledAt) >= ms(ev.at) || (n.status === 'revoked' && ms(n.updatedAt) >= ms(ev.at))) continue;
+      if (ms(n.enrolledAt) >= ms(ev.at) || (n.status === 'revoked' && ms(n.updatedAt) >= ms(ev.at))) continue;
       steps.push({
         object: `node:${nodeId}`,
         what: `node.enrolled at=${ev.at} grade=${ev.grade}`,
@@ -374,10 +415,10 @@ export async function reconcileRegister(db: Db, journal: RegisterJournal, audit:
     const applied: Step[] = [];
     for (const step of steps) {
       try {
-        const n = await trx.transaction((sp) => step.run(sp)); // a savepoint: one failing fact does not undo the others
+        const n = await trx.transaction((sp) => step.run(sp)); // a savepoint: one failing fact does not undo the others (rolled back to it, so PostgreSQL goes on)
         if (n > 0) applied.push(step);
-      } catch {
-        result.failed++;
+      } catch (err) {
+        if (!isUniqueViolation(err)) result.failed++; // a unique violation: another hub process registered the certificate a moment ago
       }
     }
     // the audit entries last: audit/log.ts LOCK ORDER (no register row is written while the audit lock is held)
