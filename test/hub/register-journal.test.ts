@@ -12,6 +12,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmdir
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import type { Knex } from 'knex';
 import t from 'tap';
 import { createNodeKeys } from '../../certs/node-keys.js';
 import { normaliseSerial } from '../../certs/pki-crypto.js';
@@ -24,6 +25,20 @@ import { engines } from '../helpers/db.js';
 import { makeCa } from '../helpers/pki.js';
 import { hubFixture } from './fixture.js';
 
+/** The register as it is now (what a backup taken now holds); restore() puts it back, as a restore or a lossy failover would. */
+async function registerSnapshot(db: Knex) {
+  const tables = ['hub_certs', 'hub_nodes', 'hub_tokens'] as const;
+  const rows = await Promise.all(tables.map((table) => db(table).select('*')));
+  return {
+    async restore() {
+      for (const [i, table] of tables.entries()) {
+        await db(table).del();
+        if (rows[i]!.length > 0) await db(table).insert(rows[i]);
+      }
+    },
+  };
+}
+
 for (const engine of await engines()) {
   t.test(`register journal (${engine.name})`, async (t) => {
     const f = await hubFixture(t, { engine });
@@ -34,16 +49,9 @@ for (const engine of await engines()) {
 
     const a = await f.enrol('430100', 3);
     const b = await f.enrol('430700', 2);
-    // the store's state before the changes below (what a backup taken now holds)
-    const snapshot = {
-      certs: await db('hub_certs').select('*'),
-      nodes: await db('hub_nodes').select('*'),
-      tokens: await db('hub_tokens').select('*'),
-    };
     const unused = await f.token('430100', 3); // made before the backup, redeemed after it
     const cToken = await f.token('430900', 1); // made before the backup, cancelled after it
-    snapshot.tokens = await db('hub_tokens').select('*');
-    snapshot.nodes = await db('hub_nodes').select('*');
+    const backup = await registerSnapshot(db); // the store's register before the changes below
 
     // after the backup: node B revoked, node A renews, the token is redeemed (A re-enrols), C's tokens cancelled
     await revokeNode(db, ctx.ca, { nodeId: '430700', reason: 'keyCompromise', audit: ctx.audit });
@@ -54,14 +62,7 @@ for (const engine of await engines()) {
     t.same([...new Set(lines.map((l) => l.kind))].sort(), ['cert.issued', 'cert.revoked', 'node.enrolled', 'node.revoked', 'token.used', 'tokens.cancelled'], 'committed facts of every kind were journalled');
 
     // the store goes back to the snapshot (restore / lossy failover)
-    const rollback = async () => {
-      await db('hub_certs').del();
-      await db('hub_certs').insert(snapshot.certs);
-      await db('hub_nodes').del();
-      await db('hub_nodes').insert(snapshot.nodes);
-      await db('hub_tokens').del();
-      await db('hub_tokens').insert(snapshot.tokens);
-    };
+    const rollback = () => backup.restore();
     await rollback();
     const bStatus = async () => (await db('hub_certs').where({ serial: normaliseSerial(b.serial) }).first('status'))?.status as string;
     t.equal(await bStatus(), 'active', 'rolled back: B valid again');
@@ -121,20 +122,13 @@ for (const engine of await engines()) {
     const journal = ctx.ca.journal;
     const peer = async (serial: string) => (await db('hub_certs as c').leftJoin('hub_nodes as n', 'n.node_id', 'c.node_id').where('c.serial', normaliseSerial(serial)).first('c.status', 'n.grade', 'n.status as node_status')) as { status: string; grade: number; node_status: string } | undefined;
     const a = await f.enrol('430100', 3);
-    const snapshot = { certs: await db('hub_certs').select('*'), nodes: await db('hub_nodes').select('*'), tokens: await db('hub_tokens').select('*') };
+    const backup = await registerSnapshot(db);
     // after the backup: A demoted by re-enrolling at grade 1; node D enrolled twice (its first certificate superseded at once)
     const demoted = await f.enrol('430100', 1);
     const d1 = await f.enrol('430200', 2);
     const d2 = await f.enrol('430200', 2);
     t.equal((await peer(d1.serial))?.status, 'revoked', 'D1 superseded by D2');
-    const rollback = async () => {
-      await db('hub_certs').del();
-      await db('hub_certs').insert(snapshot.certs);
-      await db('hub_nodes').del();
-      await db('hub_nodes').insert(snapshot.nodes);
-      await db('hub_tokens').del();
-      await db('hub_tokens').insert(snapshot.tokens);
-    };
+    const rollback = () => backup.restore();
     await rollback();
     const r = await reconcileRegister(db, journal, ctx.audit);
     t.equal(r.failed, 0);
@@ -205,12 +199,9 @@ for (const engine of await engines()) {
     t.equal(retry.status, 200, 'and the token enrols on the retry (before: ERR_TOKEN_USED)');
 
     // two hub processes, each with its own journal copy, reconciling the same rolled-back store at once
-    const snapshot = { certs: await db('hub_certs').select('*'), nodes: await db('hub_nodes').select('*') };
+    const backup = await registerSnapshot(db);
     await f.enrol('430600', 3);
-    await db('hub_certs').del();
-    await db('hub_certs').insert(snapshot.certs);
-    await db('hub_nodes').del();
-    await db('hub_nodes').insert(snapshot.nodes);
+    await backup.restore();
     const [a, b] = await Promise.all([reconcileRegister(db, registerJournal(f.caDir, f.caCertPem), ctx.audit), reconcileRegister(db, registerJournal(f.caDir, f.caCertPem), ctx.audit)]);
     t.same([a.failed, b.failed], [0, 0], 'a registration the other process made a moment ago is no failure (before on PostgreSQL: the whole run aborted)');
     t.ok(a.replayed + b.replayed >= 1, 'the lost certificate is registered again');
