@@ -187,6 +187,7 @@ export function registerJournal(caDir: string, caCertPem: string): RegisterJourn
       }
       try {
         const st = fstatSync(fd);
+        if (!st.isFile()) throw hubError('ERR_REGISTER_JOURNAL', `cannot read the register journal ${file}: not a regular file`, { file });
         if (cache === null || cache.ino !== st.ino || st.size < cache.offset) cache = { ino: st.ino, offset: 0, entries: [], skipped: 0, foreign: 0 };
         const c = cache;
         const chunk = Buffer.alloc(1 << 20);

@@ -1,5 +1,5 @@
 /** The `check` command of `credit node` and `credit hub`: which checks each runs (scripts/cli/check.ts holds them). */
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { parseCrl } from '../../certs/crl.js';
@@ -11,6 +11,7 @@ import { exchangePaths } from '../../node/exchange/files.js';
 import { loadHubConfig } from '../../hub/config.js';
 import { HUB_SCHEMA } from '../../hub/migrations.js';
 import { HUB_FILES } from '../../hub/identity.js';
+import { JOURNAL_FILE, registerJournal } from '../../hub/register-journal.js';
 import { checkCertificate, checkDataDir, checkStore, report, type CheckLine } from './check.js';
 import { command, requireString, type Command } from './framework.js';
 
@@ -98,7 +99,7 @@ async function sm2CrlLine(paths: ReturnType<typeof exchangePaths>, now: Date): P
 
 export const hubCheckCommand: Command = command({
   name: 'check',
-  summary: 'check this hub: config, data directory, store and schema, CA, hub certificate, disk space (exit 1 on any FAIL)',
+  summary: 'check this hub: config, data directory, store and schema, CA, hub certificate, register journal, disk space (exit 1 on any FAIL)',
   usage: '--config FILE',
   help: '  --config FILE  the hub config',
   options: { config: { type: 'string' } },
@@ -118,7 +119,31 @@ export const hubCheckCommand: Command = command({
       const hubCert = join(config.dataDir, HUB_FILES.cert);
       if (existsSync(hubCert)) lines.push(...(await checkCertificate('certificate', hubCert, { now, renewal: 'the hub re-issues it at start when under a third of its life is left: restart it' })));
       else lines.push({ verdict: 'warn', what: 'certificate', detail: `${hubCert} does not exist yet; \`credit hub start\` issues it` });
+      lines.push(checkRegisterJournal(config.caDir));
     }
     return report(lines, io);
   },
 });
+
+/**
+ * The register journal (hub/register-journal.ts): the hub must be able to append to it (else it
+ * does not start, and revocations fail with ERR_REGISTER_JOURNAL); malformed or foreign lines are
+ * reported. Read-only: a missing journal is not created here.
+ */
+export function checkRegisterJournal(caDir: string): CheckLine {
+  const file = join(caDir, JOURNAL_FILE);
+  try {
+    accessSync(existsSync(file) ? file : caDir, fsConstants.R_OK | fsConstants.W_OK);
+  } catch (e) {
+    return { verdict: 'FAIL', what: 'journal', detail: `ERR_REGISTER_JOURNAL: ${existsSync(file) ? file : caDir} is not readable and writable by this user (${(e as NodeJS.ErrnoException).code}); the hub's user must append to the register journal (docs/scale.md "The register journal")` };
+  }
+  if (!existsSync(file)) return { verdict: 'ok', what: 'journal', detail: `${file} does not exist yet; \`credit hub start\` creates it` };
+  try {
+    const r = registerJournal(caDir, readFileSync(join(caDir, 'ca.pem'), 'utf8')).read();
+    const facts = `${r.entries.length} fact(s) of this CA`;
+    if (r.skipped > 0 || r.foreign > 0) return { verdict: 'warn', what: 'journal', detail: `${file}: ${facts}; ${r.skipped} malformed line(s), ${r.foreign} of another CA — a torn line after a crash is harmless; otherwise the file was edited or copied in (docs/scale.md "The register journal")` };
+    return { verdict: 'ok', what: 'journal', detail: `${file}: ${facts}, appendable` };
+  } catch (e) {
+    return { verdict: 'FAIL', what: 'journal', detail: isCreditError(e) ? `${e.code}: ${e.message}` : String(e) };
+  }
+}

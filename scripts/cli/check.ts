@@ -52,13 +52,13 @@ export function checkDataDir(dataDir: string): CheckLine[] {
 
 /**
  * PostgreSQL's autovacuum: off, dead rows are never reclaimed, transaction ids never frozen, and
- * planner statistics never refreshed (the hub refreshes those of its bulk tables itself,
- * hub/planner-stats.ts; a node does not). A warning, not a failure: the store works.
+ * planner statistics never refreshed (hub and node refresh those of their bulk tables themselves,
+ * hub/planner-stats.ts, node/planner-stats.ts). A warning, not a failure: the store works.
  */
 async function checkAutovacuum(db: Knex, role: 'node' | 'hub'): Promise<CheckLine> {
   const r = (await db.raw('show autovacuum')) as { rows: { autovacuum: string }[] };
   if (r.rows[0]?.autovacuum === 'on') return { verdict: 'ok', what: 'autovacuum', detail: 'on (PostgreSQL reclaims dead rows and keeps planner statistics current)' };
-  const stats = role === 'hub' ? 'the hub refreshes the statistics of its bulk tables itself, but nothing reclaims dead rows' : 'dead rows are not reclaimed and the planner statistics go stale as the tables grow';
+  const stats = `the ${role} refreshes the statistics of its bulk tables itself (${role}/planner-stats.ts), but nothing reclaims dead rows`;
   return { verdict: 'warn', what: 'autovacuum', detail: `off on this PostgreSQL server: ${stats}; set autovacuum = on in postgresql.conf (docs/scale.md, "Planner statistics")` };
 }
 

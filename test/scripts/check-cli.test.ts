@@ -7,10 +7,11 @@
 import t, { type Test } from 'tap';
 import { once } from 'node:events';
 import { createServer } from 'node:https';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../scripts/cli.js';
+import { registerJournal } from '../../hub/register-journal.js';
 import { signCrl } from '../../certs/crl.js';
 import { buildSm2Crl, createSm2Ca } from '../../certs/sm2-x509.js';
 import { tlsServerOptions } from '../../certs/tls.js';
@@ -112,6 +113,24 @@ t.test('hub check: a fresh hub with its CA passes (certificate not issued yet is
   t.equal(await main(['hub', 'check', '--config', configFile], c.io), 0, c.text());
   t.match(c.text(), /^ok\s+CA\s+.*ca\.pem: serial \w+, \d+ days left/m);
   t.match(c.text(), /^warn\s+certificate .*`credit hub start` issues it/m);
+  t.match(c.text(), /^ok\s+journal\s+.*register-journal\.ndjson does not exist yet; `credit hub start` creates it/m);
+
+  // the register journal: facts counted; malformed lines a warning; one that cannot be read a failure (the hub would not start)
+  const journal = registerJournal(caDir, readFileSync(join(caDir, 'ca.pem'), 'utf8'));
+  journal.append([{ kind: 'node.revoked', nodeId: '430100', at: new Date().toISOString() }]);
+  let r = capture();
+  t.equal(await main(['hub', 'check', '--config', configFile], r.io), 0, r.text());
+  t.match(r.text(), /^ok\s+journal\s+.*register-journal\.ndjson: 1 fact\(s\) of this CA, appendable/m);
+  appendFileSync(journal.file, 'not json\n');
+  r = capture();
+  t.equal(await main(['hub', 'check', '--config', configFile], r.io), 0);
+  t.match(r.text(), /^warn\s+journal\s+.*1 fact\(s\) of this CA; 1 malformed line\(s\), 0 of another CA/m);
+  rmSync(journal.file);
+  mkdirSync(journal.file);
+  r = capture();
+  t.equal(await main(['hub', 'check', '--config', configFile], r.io), 1, 'a journal the hub cannot read fails the check');
+  t.match(r.text(), /^FAIL\s+journal\s+ERR_REGISTER_JOURNAL: cannot read the register journal/m);
+  rmSync(journal.file, { recursive: true });
 });
 
 t.test('hostile review L1: a node enrolled with an SM2 key: its SM2 CRL fetched, the SM2 root\'s, current — else a warning or a failure', async (t) => {
@@ -163,5 +182,5 @@ t.test('hub check and node check on PostgreSQL: autovacuum as the server has it 
   const n = capture();
   t.equal(await main(['node', 'check', '--config', nodeConfig], n.io), 0, n.text());
   if (setting === 'on') t.match(n.text(), /^ok\s+autovacuum\s+on/m);
-  else t.match(n.text(), /^warn\s+autovacuum\s+off on this PostgreSQL server: dead rows are not reclaimed and the planner statistics go stale as the tables grow; set autovacuum = on/m);
+  else t.match(n.text(), /^warn\s+autovacuum\s+off on this PostgreSQL server: the node refreshes the statistics of its bulk tables itself \(node\/planner-stats\.ts\), but nothing reclaims dead rows; set autovacuum = on/m);
 });
