@@ -120,7 +120,7 @@ export function registerJournal(caDir: string, caCertPem: string): RegisterJourn
   let failures = 0;
   const write = (facts: readonly JournalFact[]) => {
     const created = !existsSync(file);
-    const fd = openSync(file, 'a+', 0o660);
+    const fd = openSync(file, 'a+', 0o600);
     try {
       if (facts.length > 0) {
         // a torn last line (a crash or a full disk in an earlier append) is ended first, so this fact is a line of its own
@@ -138,7 +138,7 @@ export function registerJournal(caDir: string, caCertPem: string): RegisterJourn
     } finally {
       closeSync(fd);
     }
-    // made by a command run as root (`sudo credit hub revoke` before the hub ever ran): given to caDir's owner and group (0660), who run the hub
+    // made by a command run as root (`sudo credit hub revoke` before the hub ever ran): given to caDir's owner, who runs the hub
     if (created && process.getuid?.() === 0) {
       const owner = statSync(dirname(file));
       chownSync(file, owner.uid, owner.gid);
@@ -176,6 +176,9 @@ export function registerJournal(caDir: string, caCertPem: string): RegisterJourn
       } catch (e) {
         throw journalError(file, e);
       }
+      // whoever may append may grant (a node.enrolled line raises a grade at the next reconciliation): only the hub's user
+      const mode = statSync(file).mode & 0o777;
+      if (mode & 0o022) throw hubError('ERR_REGISTER_JOURNAL', `the register journal ${file} is writable by its group or others (mode ${mode.toString(8)}): a line appended by them would be applied at the next reconciliation; fix: chmod 600 ${file}`, { file, mode: mode.toString(8) });
     },
     read() {
       let fd: number;

@@ -8,7 +8,7 @@
  * The rollback is made by putting the rows back as they were before the changes.
  */
 import { createPublicKey } from 'node:crypto';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmdirSync, rmSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -171,6 +171,10 @@ for (const engine of await engines()) {
     await t.rejects(startHub({ config: { ...f.config, dataDir: join(f.dir, 'data-3'), atRest: { ...f.config.atRest, keyFile: join(f.config.dataDir, 'data.key') } }, db }), { code: 'ERR_REGISTER_JOURNAL' });
     rmdirSync(file);
     renameSync(`${file}.moved`, file);
+    // a journal its group may append to: a line from them (a node.enrolled raising a grade) would be applied — the hub does not start
+    chmodSync(file, 0o660);
+    await t.rejects(startHub({ config: { ...f.config, dataDir: join(f.dir, 'data-4'), atRest: { ...f.config.atRest, keyFile: join(f.config.dataDir, 'data.key') } }, db }), { code: 'ERR_REGISTER_JOURNAL', message: /writable by its group or others \(mode 660\).*chmod 600/ });
+    chmodSync(file, 0o600);
     await revokeNode(db, ctx.ca, { nodeId: '430200', reason: 'keyCompromise', audit: ctx.audit });
     t.equal((await peer(d2.serial))?.status, 'revoked', 'with the journal back, the revocation goes through');
   });
@@ -222,6 +226,7 @@ t.test('the journal file: a torn last line does not swallow the next fact; lines
   t.same(r.entries.map((e) => (e as { nodeId: string }).nodeId), ['430100', '430200'], 'the fact after the torn line is read (before: glued to it and skipped)');
   t.equal(r.skipped, 1, 'the torn fragment is one skipped line');
   t.ok(readFileSync(j.file, 'utf8').endsWith('\n'));
+  t.equal(statSync(j.file).mode & 0o777, 0o600, 'the journal is made 0600: only the hub\'s user appends');
   // read again: only what was appended since is parsed; a half-written last line waits for its newline
   appendFileSync(j.file, `${JSON.stringify({ kind: 'node.revoked', nodeId: '430300', at, ca: j.ca })}\n{"kind":`);
   t.same(j.read().entries.map((e) => (e as { nodeId: string }).nodeId), ['430100', '430200', '430300']);

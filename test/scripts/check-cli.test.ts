@@ -7,7 +7,7 @@
 import t, { type Test } from 'tap';
 import { once } from 'node:events';
 import { createServer } from 'node:https';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../scripts/cli.js';
@@ -125,6 +125,10 @@ t.test('hub check: a fresh hub with its CA passes (certificate not issued yet is
   r = capture();
   t.equal(await main(['hub', 'check', '--config', configFile], r.io), 0);
   t.match(r.text(), /^warn\s+journal\s+.*1 fact\(s\) of this CA; 1 malformed line\(s\), 0 of another CA/m);
+  chmodSync(journal.file, 0o620);
+  r = capture();
+  t.equal(await main(['hub', 'check', '--config', configFile], r.io), 1, 'a journal others may append to fails the check');
+  t.match(r.text(), /^FAIL\s+journal\s+ERR_REGISTER_JOURNAL: .* is writable by its group or others \(mode 620\).*chmod 600/m);
   rmSync(journal.file);
   mkdirSync(journal.file);
   r = capture();
