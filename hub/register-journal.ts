@@ -110,6 +110,15 @@ export function caTag(caCertPem: string): string {
   return createHash('sha256').update(new X509Certificate(caCertPem).publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
 }
 
+/**
+ * Whoever may append may grant (a `node.enrolled` line raises a grade at the next reconciliation),
+ * so the journal is the hub's user's alone: the problem with a group- or other-writable one, else undefined.
+ */
+export function openToOthers(file: string): string | undefined {
+  const mode = statSync(file).mode & 0o777;
+  return mode & 0o022 ? `the register journal ${file} is writable by its group or others (mode ${mode.toString(8)}): a line appended by them would be applied at the next reconciliation; fix: chmod 600 ${file}` : undefined;
+}
+
 function journalError(file: string, e: unknown): Error {
   return hubError('ERR_REGISTER_JOURNAL', `cannot append to the register journal ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; fix the directory (space, permissions: the hub's user writes it) — docs/scale.md "The register journal"`, { file });
 }
@@ -176,9 +185,8 @@ export function registerJournal(caDir: string, caCertPem: string): RegisterJourn
       } catch (e) {
         throw journalError(file, e);
       }
-      // whoever may append may grant (a node.enrolled line raises a grade at the next reconciliation): only the hub's user
-      const mode = statSync(file).mode & 0o777;
-      if (mode & 0o022) throw hubError('ERR_REGISTER_JOURNAL', `the register journal ${file} is writable by its group or others (mode ${mode.toString(8)}): a line appended by them would be applied at the next reconciliation; fix: chmod 600 ${file}`, { file, mode: mode.toString(8) });
+      const open = openToOthers(file);
+      if (open) throw hubError('ERR_REGISTER_JOURNAL', open, { file });
     },
     read() {
       let fd: number;

@@ -2,7 +2,7 @@
  * The exchange directory DATADIR/exchange/: the node's key (0600) and certificate, the CA and hub
  * certificates, the hub's last CRL (crl.pem) and, on an SM2 enrolment, its last SM2 CRL
  * (sm2-crl.pem), and enrolment.json (grade, serial, validity). Written by `credit node init` and by
- * renewal, each as one install set (install-set.ts: every new file as NAME.new, then the commit
+ * renewal, each as one install set (install-set.ts: every new file as NAME.ID.new, then the commit
  * marker install.json, then the renames), so a crash at any point leaves every old file or every
  * new one — the TLS pair, the SM2 pair, enrolment.json and the hub certificate together.
  */
@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../../certs/safe-files.js';
 import { certInfo } from '../../certs/pki-crypto.js';
 import { certFromPem, keyMatchesCert } from '../../protocol/crypto.js';
 import { serviceError } from '../../protocol/service-errors.js';
-import { finishInstall, installPending, installSet, readConsistent, type StagedFile } from './install-set.js';
+import { installPending, installSet, readConsistent, type StagedFile } from './install-set.js';
 
 export const EXCHANGE_DIR = 'exchange';
 
@@ -125,7 +125,7 @@ function legacyPair(key: string, cert: string): void {
 export function loadExchangeMaterial(dataDir: string, nodeId: string): ExchangeMaterial {
   const p = exchangePaths(dataDir);
   if (!existsSync(p.cert) && !installPending(p.dir)) notEnrolled(`${p.cert} is missing`);
-  if (!finishInstall(p.dir)) legacyRollForward(p);
+  if (!installPending(p.dir)) legacyRollForward(p); // a committed set is finished by readConsistent
   return readConsistent(p.dir, () => readMaterial(p, nodeId));
 }
 
@@ -167,18 +167,17 @@ function readMaterial(p: ExchangePaths, nodeId: string): ExchangeMaterial {
   return m;
 }
 
-const name = (f: string) => basename(f);
-const SM2_FILES = (p: ExchangePaths) => [p.sm2Key, p.sm2Cert, `${p.sm2Key}.prev`, p.sm2Ca, p.sm2Hub, p.sm2Crl].map(name);
+const SM2_FILES = (p: ExchangePaths) => [p.sm2Key, p.sm2Cert, `${p.sm2Key}.prev`, p.sm2Ca, p.sm2Hub, p.sm2Crl].map((f) => basename(f));
 
 /** The SM2 identity's files (enrolment and renewal); a renewal keeps the key it replaces as node-sm2.key.prev. */
 function sm2Files(p: ExchangePaths, s: Sm2Material): StagedFile[] {
   return [
-    { name: name(p.sm2Ca), data: s.caCertPem, mode: 0o644 },
-    { name: name(p.sm2Hub), data: s.hubCertPem, mode: 0o644 },
+    { name: basename(p.sm2Ca), data: s.caCertPem, mode: 0o644 },
+    { name: basename(p.sm2Hub), data: s.hubCertPem, mode: 0o644 },
     // renewal: the key it replaces, so answers sealed to the previous SM2 certificate still open
-    ...(s.previousKeyPem !== undefined ? [{ name: `${name(p.sm2Key)}.prev`, data: s.previousKeyPem, mode: 0o600 }] : []),
-    { name: name(p.sm2Key), data: s.keyPem, mode: 0o600 },
-    { name: name(p.sm2Cert), data: s.certPem, mode: 0o644 },
+    ...(s.previousKeyPem !== undefined ? [{ name: `${basename(p.sm2Key)}.prev`, data: s.previousKeyPem, mode: 0o600 }] : []),
+    { name: basename(p.sm2Key), data: s.keyPem, mode: 0o600 },
+    { name: basename(p.sm2Cert), data: s.certPem, mode: 0o644 },
   ];
 }
 
@@ -191,15 +190,15 @@ export function writeEnrolment(dataDir: string, m: ExchangeMaterial): void {
   const p = exchangePaths(dataDir);
   mkdirSync(p.dir, { recursive: true, mode: 0o700 });
   const files: StagedFile[] = [
-    { name: name(p.ca), data: m.caCertPem, mode: 0o644 },
-    { name: name(p.hub), data: m.hubCertPem, mode: 0o644 },
-    { name: name(p.enrolment), data: JSON.stringify(m.enrolment, null, 2) + '\n', mode: 0o644 },
+    { name: basename(p.ca), data: m.caCertPem, mode: 0o644 },
+    { name: basename(p.hub), data: m.hubCertPem, mode: 0o644 },
+    { name: basename(p.enrolment), data: JSON.stringify(m.enrolment, null, 2) + '\n', mode: 0o644 },
     ...(m.sm2 !== undefined ? sm2Files(p, m.sm2) : []),
-    { name: name(p.key), data: m.keyPem, mode: 0o600 },
-    { name: name(p.cert), data: m.certPem, mode: 0o644 },
+    { name: basename(p.key), data: m.keyPem, mode: 0o600 },
+    { name: basename(p.cert), data: m.certPem, mode: 0o644 },
   ];
   const staged = new Set(files.map((f) => f.name));
-  const remove = [`${name(p.key)}.prev`, name(p.crl), ...SM2_FILES(p)].filter((f) => !staged.has(f));
+  const remove = [`${basename(p.key)}.prev`, basename(p.crl), ...SM2_FILES(p)].filter((f) => !staged.has(f));
   installSet(p.dir, files, remove);
 }
 
@@ -229,12 +228,12 @@ export type Renewed = Pick<ExchangeMaterial, 'keyPem' | 'certPem' | 'enrolment'>
 export function renewalFiles(dataDir: string, m: Renewed): StagedFile[] {
   const p = exchangePaths(dataDir);
   return [
-    { name: `${name(p.key)}.prev`, data: m.previousKeyPem, mode: 0o600 },
+    { name: `${basename(p.key)}.prev`, data: m.previousKeyPem, mode: 0o600 },
     ...(m.sm2 !== undefined ? sm2Files(p, m.sm2) : []),
-    ...(m.hubCertPem !== undefined ? [{ name: name(p.hub), data: m.hubCertPem, mode: 0o644 }] : []),
-    { name: name(p.enrolment), data: JSON.stringify(m.enrolment, null, 2) + '\n', mode: 0o644 },
-    { name: name(p.key), data: m.keyPem, mode: 0o600 },
-    { name: name(p.cert), data: m.certPem, mode: 0o644 },
+    ...(m.hubCertPem !== undefined ? [{ name: basename(p.hub), data: m.hubCertPem, mode: 0o644 }] : []),
+    { name: basename(p.enrolment), data: JSON.stringify(m.enrolment, null, 2) + '\n', mode: 0o644 },
+    { name: basename(p.key), data: m.keyPem, mode: 0o600 },
+    { name: basename(p.cert), data: m.certPem, mode: 0o644 },
   ];
 }
 

@@ -1,5 +1,5 @@
 /** The `check` command of `credit node` and `credit hub`: which checks each runs (scripts/cli/check.ts holds them). */
-import { accessSync, constants as fsConstants, existsSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { parseCrl } from '../../certs/crl.js';
@@ -11,7 +11,7 @@ import { exchangePaths } from '../../node/exchange/files.js';
 import { loadHubConfig } from '../../hub/config.js';
 import { HUB_SCHEMA } from '../../hub/migrations.js';
 import { HUB_FILES } from '../../hub/identity.js';
-import { JOURNAL_FILE, registerJournal } from '../../hub/register-journal.js';
+import { JOURNAL_FILE, openToOthers, registerJournal } from '../../hub/register-journal.js';
 import { checkCertificate, checkDataDir, checkStore, report, type CheckLine } from './check.js';
 import { command, requireString, type Command } from './framework.js';
 
@@ -138,8 +138,8 @@ export function checkRegisterJournal(caDir: string): CheckLine {
     return { verdict: 'FAIL', what: 'journal', detail: `ERR_REGISTER_JOURNAL: ${existsSync(file) ? file : caDir} is not readable and writable by this user (${(e as NodeJS.ErrnoException).code}); the hub's user must append to the register journal (docs/scale.md "The register journal")` };
   }
   if (!existsSync(file)) return { verdict: 'ok', what: 'journal', detail: `${file} does not exist yet; \`credit hub start\` creates it` };
-  const mode = statSync(file).mode & 0o777;
-  if (mode & 0o022) return { verdict: 'FAIL', what: 'journal', detail: `ERR_REGISTER_JOURNAL: ${file} is writable by its group or others (mode ${mode.toString(8)}); the hub does not start with it — chmod 600 ${file}` };
+  const open = openToOthers(file);
+  if (open) return { verdict: 'FAIL', what: 'journal', detail: `ERR_REGISTER_JOURNAL: ${open} (the hub does not start with it)` };
   try {
     const r = registerJournal(caDir, readFileSync(join(caDir, 'ca.pem'), 'utf8')).read();
     const facts = `${r.entries.length} fact(s) of this CA`;
