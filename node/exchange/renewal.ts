@@ -167,10 +167,15 @@ export function createRenewal(deps: RenewalDeps) {
 
   /** Renews when due; returns the wait until the next check (at most an hour). */
   async function step(signal?: AbortSignal): Promise<number> {
-    const now = clock();
-    if (renewalDue(identity.current().certPem, now, deps.renewAt)) await renewNow(signal);
+    // One reading of the clock decides and times the wait: with two, a step woken a millisecond
+    // early (the loop's timer and the wall clock disagree) found the renewal not due at the first
+    // and past due at the second, took that for a certificate due again right after its renewal,
+    // and waited an hour — longer than a short certificate lives.
+    const left = renewalTime(identity.current().certPem, deps.renewAt).getTime() - clock().getTime();
+    if (left > 0) return Math.max(1000, Math.min(HOUR, left));
+    await renewNow(signal);
     const due = renewalTime(identity.current().certPem, deps.renewAt).getTime() - clock().getTime();
-    // A certificate that is due again right away (issued with too short a life) is retried hourly, not in a tight loop.
+    // A certificate that is due again right after its renewal (issued with too short a life) is retried hourly, not in a tight loop.
     return due <= 0 ? HOUR : Math.max(1000, Math.min(HOUR, due));
   }
 

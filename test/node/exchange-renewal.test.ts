@@ -14,14 +14,14 @@ import { certFromPem } from '../../protocol/crypto.js';
 import { enrollNode } from '../../node/exchange/enroll.js';
 import { exchangePaths, loadExchangeMaterial } from '../../node/exchange/files.js';
 import { stageFiles } from '../../node/exchange/install-set.js';
-import { hubSwitch, renewalAlgorithm, renewalDue, renewalTime } from '../../node/exchange/renewal.js';
+import { createRenewal, hubSwitch, renewalAlgorithm, renewalDue, renewalTime } from '../../node/exchange/renewal.js';
 import { HubError } from '../../node/exchange/hub-client.js';
 import { keyAlgorithmOf } from '../../certs/pki-crypto.js';
 import { parseCsr } from '../../certs/csr.js';
 import { main } from '../../scripts/cli.js';
 import { issue, makeCa } from '../helpers/pki.js';
 import { startFakeHub } from './exchange-fake-hub.js';
-import { enrolDir, exchangeSetup } from './exchange-fixture.js';
+import { enrolDir, exchangeSetup, silentLog } from './exchange-fixture.js';
 
 function tmp(t: { teardown(fn: () => unknown): void }, prefix: string): string {
   const d = mkdtempSync(join(tmpdir(), prefix));
@@ -178,6 +178,24 @@ t.test('renewal by the loop: a short certificate is replaced; client, files and 
   // The audit log signs with the new key from now on.
   const cp = await s.audit.checkpoint();
   t.equal(cp?.signerFingerprint, certFromPem(after.certPem).fingerprint);
+});
+
+t.test('the loop wakes a millisecond before the renewal time (its timer and the clock disagree): it checks again within a second, not in an hour', async (t) => {
+  // Seen in CI: the renewal was not due at the step's first look at the clock, due at its second
+  // (6 ms later), and the old step read that as "a certificate due again right after its renewal"
+  // and waited an hour — the certificate ran out before the next check.
+  const ca = makeCa();
+  const hub = await startFakeHub(ca);
+  t.teardown(() => hub.close());
+  const now = Date.now();
+  const s = await exchangeSetup(t, { ca, hubUrl: hub.url, hubCertPem: hub.identity.certPem, notBefore: new Date(now - 1000), notAfter: new Date(now + 60_000), hub: { renewAt: 0.5, batchMaxAgeMs: 0 } });
+  const at = renewalTime(s.exchange.identity.current().certPem, 0.5).getTime();
+  const readings = [at - 1, at + 6];
+  const clock = () => new Date(readings.length > 1 ? readings.shift()! : readings[0]!);
+  const renewal = createRenewal({ identity: s.exchange.identity, client: () => { throw new Error('not due: no request'); }, audit: s.audit, clock, log: silentLog, dataDir: s.dataDir, renewAt: 0.5 });
+  const wait = await renewal.step();
+  t.equal(hub.renewals, 0, 'not due at the first look: nothing sent');
+  t.ok(wait <= 1000, `the next check comes within a second (${wait} ms; was an hour)`);
 });
 
 t.test('renewal under a suite policy that now excludes the key type (issue 23 review L2): the type the node\'s hub.suites admits', async (t) => {
