@@ -3,7 +3,7 @@
  * in a temporary directory, read-only looks into the hub's and nodes' SQLite files, and an
  * mTLS client that speaks for an enrolled node from its exchange directory.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -29,11 +29,33 @@ export interface ExchangeStatus {
   lastError: { loop: string; code: string; message: string; at: string } | null;
 }
 
-export async function federation(t: { teardown(fn: () => unknown): void }, opts: FederationOptions = {}): Promise<Federation> {
+/** The test's hooks the federation needs: teardown, and (tap) passing/comment to show the logs of a failed test. */
+interface TestHooks {
+  teardown(fn: () => unknown): void;
+  passing?(): boolean;
+  comment?(...message: unknown[]): void;
+}
+
+/** The last `lines` lines of every process log under `dir` (hub.log, node.log), for a failed test's output. */
+function logTails(dir: string, lines = 40): string[] {
+  const logs = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.log')).sort();
+  return logs.map((f) => `--- ${f} (last ${lines} lines)\n${readFileSync(join(dir, f), 'utf8').trimEnd().split('\n').slice(-lines).join('\n')}`);
+}
+
+/**
+ * A federation in a temporary directory, removed at teardown — unless CF_E2E_KEEP=1 (then its path
+ * is printed). A failed test prints the tail of every process log (CI keeps nothing else).
+ */
+export async function federation(t: TestHooks, opts: FederationOptions = {}): Promise<Federation> {
   const dir = mkdtempSync(join(tmpdir(), 'cf-e2e-'));
   const fed = new Federation(dir, { ...opts, nodeHubConfig: { ...FAST, ...opts.nodeHubConfig } });
   t.teardown(async () => {
     await fed.close();
+    if (t.passing?.() === false) for (const tail of logTails(dir)) t.comment?.(tail);
+    if (process.env.CF_E2E_KEEP === '1') {
+      t.comment?.(`federation kept in ${dir} (CF_E2E_KEEP=1)`);
+      return;
+    }
     rmSync(dir, { recursive: true, force: true });
   });
   await fed.init();
