@@ -61,6 +61,8 @@ export interface ExchangeStatus {
   batches: { pending: number; accepted: number; refused: number; lastSeq: number };
   inbox: { cursor: number; applied: number };
   witness: { treeSize: number; cosignedAt: string } | null;
+  /** The hub's audit checkpoints this node refuses to cosign, round after round (a rolled-back hub log: ERR_AUDIT_…), or null. */
+  hubCheckpointRefused: { code: string; since: string; rounds: number; treeSize: number } | null;
   /** The province supplementary catalog this node holds. */
   provinceCatalog: { serial: number; publishedAt: string; types: string[] } | null;
   lastError: { loop: string; code: string; message: string; at: string } | null;
@@ -301,6 +303,10 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
         batches: { pending: backlog.unacknowledged, accepted: by.accepted ?? 0, refused: by.refused ?? 0, lastSeq: Number(top?.m ?? 0) },
         inbox: { cursor: await puller.cursor(), applied },
         witness: cos ? { treeSize: cos.treeSize, cosignedAt: cos.cosignedAt } : null,
+        hubCheckpointRefused: (() => {
+          const r = witness?.refusal() ?? null;
+          return r === null ? null : { code: r.code, since: r.since.toISOString(), rounds: r.rounds, treeSize: r.treeSize };
+        })(),
         provinceCatalog: catalog.held(),
         lastError,
       };

@@ -10,7 +10,9 @@
  * node last cosigned, kept in audit_witnessed), cosigns it with the node key, remembers it, and
  * sends the cosignature with its own checkpoint — also when the node's own log has nothing new (its
  * unchanged head goes along; the hub answers with the cosignature it already gave). A hub log that does not extend what the node
- * cosigned is not cosigned: audited as a failed 'hub.checkpoint.cosign' and logged.
+ * cosigned is not cosigned: audited as a failed 'hub.checkpoint.cosign' and logged as an error at
+ * the first refusal, when its code changes and then hourly while it lasts (reportRefusal); the
+ * exchange status shows it as witness.hubRefused.
  * After a restore (node/backup.ts RESTORE_MARKER in the data directory) the log no longer extends
  * the head the hub cosigned; the node then asks the hub for the largest head it cosigned before the
  * backup was made (GET …?before=backupCreatedAt), proves its log consistent with that head and sends
@@ -63,6 +65,17 @@ function caPems(m: { caCertPem: string; sm2?: { caCertPem: string } | undefined 
   return [m.caCertPem, ...(m.sm2 ? [m.sm2.caCertPem] : [])];
 }
 
+/** How often a refusal of the hub's checkpoints that goes on is audited again. */
+export const REFUSAL_REPORT_MS = 3_600_000;
+
+/** The hub's checkpoints refused round after round: the code, since when, how many rounds, the last tree size shown. */
+export interface HubRefusal {
+  code: string;
+  since: Date;
+  rounds: number;
+  treeSize: number;
+}
+
 function isCosignature(c: unknown): c is Cosignature {
   const x = c as Cosignature;
   return typeof x === 'object' && x !== null && typeof x.treeSize === 'number' && typeof x.rootHash === 'string' && typeof x.signature === 'string' && typeof x.certPem === 'string';
@@ -73,6 +86,8 @@ export function createWitness(deps: WitnessDeps) {
   let seq = 0;
   /** Set once the hub's SM checkpoints were skipped for want of an SM2 certificate (warned and audited once). */
   let sm2SkipReported = false;
+  /** The hub's checkpoints refused since `since` (null: the last one shown was cosigned, or none yet). */
+  let refused: (HubRefusal & { reportedAt: Date | null }) | null = null;
 
   /** One witnessing round; returns the cosignature stored, or null when there was nothing new. */
   async function witnessOnce(signal?: AbortSignal): Promise<Cosignature | null> {
@@ -148,13 +163,37 @@ export function createWitness(deps: WitnessDeps) {
       // the key of the hub log's algorithm: SM2 for a hub log on SM
       const c = cosignCheckpoint(state.hub.checkpoint, witnessKeyFor(state.hub.signerCertPem, identity.nodeId, m), clock());
       await storeWitnessed(db, state.hub.checkpoint, c);
+      if (refused !== null) deps.logger.info({ code: refused.code, since: refused.since.toISOString(), rounds: refused.rounds }, "hub exchange: the hub's audit checkpoints are cosigned again");
+      refused = null;
       return c;
     } catch (e) {
       if (!isCreditError(e)) throw e;
-      deps.logger.error({ code: e.code, treeSize: state.hub.checkpoint.treeSize }, "hub exchange: the hub's audit checkpoint was not cosigned");
-      await deps.log.record({ actor: `cert:${state.hub.checkpoint.signerFingerprint}`, actorNode: HUB_NODE_ID, action: 'hub.checkpoint.cosign', object: `node:${HUB_NODE_ID} size=${state.hub.checkpoint.treeSize}`, outcome: 'failure', reason: `${e.code}: ${e.message}`.slice(0, 2000) });
+      await reportRefusal(e.code, e.message, state.hub.checkpoint);
       return null;
     }
+  }
+
+  /**
+   * A hub checkpoint this node does not cosign: audited and logged as an error at the first round,
+   * when the code changes, and then once an hour while it lasts (with how many rounds refused since)
+   * — not every round: a hub whose log no longer extends what the node cosigned (a rollback) is
+   * refused for good, and an entry every round (after each batch round and every
+   * checkpointIntervalMs) would flood the node's own log. The other rounds log at debug;
+   * `refusal()` (the exchange status) shows it all the time.
+   */
+  async function reportRefusal(code: string, message: string, cp: { treeSize: number; signerFingerprint: string }): Promise<void> {
+    const now = clock();
+    if (refused === null || refused.code !== code) refused = { code, since: now, rounds: 0, reportedAt: null, treeSize: cp.treeSize };
+    refused.rounds++;
+    refused.treeSize = cp.treeSize;
+    if (refused.reportedAt !== null && now.getTime() - refused.reportedAt.getTime() < REFUSAL_REPORT_MS) {
+      deps.logger.debug({ code, treeSize: cp.treeSize, rounds: refused.rounds }, "hub exchange: the hub's audit checkpoint was not cosigned (again)");
+      return;
+    }
+    const since = refused.rounds > 1 ? ` (refused since ${refused.since.toISOString()}, ${refused.rounds} rounds)` : '';
+    refused.reportedAt = now;
+    deps.logger.error({ code, treeSize: cp.treeSize, since: refused.since.toISOString(), rounds: refused.rounds }, "hub exchange: the hub's audit checkpoint was not cosigned");
+    await deps.log.record({ actor: `cert:${cp.signerFingerprint}`, actorNode: HUB_NODE_ID, action: 'hub.checkpoint.cosign', object: `node:${HUB_NODE_ID} size=${cp.treeSize}`, outcome: 'failure', reason: `${code}: ${message}`.slice(0, 1900) + since });
   }
 
   /** The hub's log is on SM and this node has no SM2 certificate: a coded skip, reported once per start. */
@@ -171,7 +210,12 @@ export function createWitness(deps: WitnessDeps) {
     return deps.hub.checkpointIntervalMs > 0 ? deps.hub.checkpointIntervalMs : 3_600_000;
   }
 
-  return { step, witnessOnce };
+  /** The refusal of the hub's checkpoints going on now, or null (for the exchange status). */
+  function refusal(): HubRefusal | null {
+    return refused === null ? null : { code: refused.code, since: refused.since, rounds: refused.rounds, treeSize: refused.treeSize };
+  }
+
+  return { step, witnessOnce, refusal };
 }
 
 export type Witness = ReturnType<typeof createWitness>;

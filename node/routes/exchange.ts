@@ -27,6 +27,11 @@ const statusSchema = {
         },
         inbox: { type: 'object', properties: { cursor: { type: 'integer' }, applied: { type: 'integer', description: 'records and withdrawals applied since start' } } },
         witness: { type: ['object', 'null'], properties: { treeSize: { type: 'integer' }, cosignedAt: { type: 'string' } } },
+        hubCheckpointRefused: {
+          type: ['object', 'null'],
+          description: 'the hub\'s audit checkpoints this node refuses to cosign round after round (e.g. ERR_AUDIT_INCONSISTENT: the hub\'s log no longer extends the head this node cosigned), or null; audited as a failed hub.checkpoint.cosign at the first round and hourly',
+          properties: { code: { type: 'string' }, since: { type: 'string' }, rounds: { type: 'integer' }, treeSize: { type: 'integer' } },
+        },
         provinceCatalog: {
           type: ['object', 'null'],
           description: 'the province supplementary catalog (地方补充目录) this node holds: serial, publication time, type codes',

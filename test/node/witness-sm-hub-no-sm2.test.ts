@@ -20,19 +20,20 @@ import { initSm2CaDir } from '../../certs/sm2-ca-dir.js';
 import { buildHubConfig, makeToken, startHub } from '../../hub/index.js';
 import { buildApp } from '../../node/app.js';
 import { enrollNode } from '../../node/exchange/enroll.js';
+import { REFUSAL_REPORT_MS } from '../../node/exchange/witness.js';
 import { mintServiceToken } from '../../node/tokens.js';
 import { exampleRecord } from '../../protocol/catalog.js';
 import { sqliteEngine } from '../helpers/db.js';
 import { eventually, nodeConfig } from './exchange-fixture.js';
 
 /** A hub whose audit log is on SM and node 430100 enrolled at it without an SM2 certificate (not started). */
-async function smHubAndPlainNode(t: Test) {
+async function smHubAndPlainNode(t: Test, clock?: () => Date) {
   const dir = mkdtempSync(join(tmpdir(), 'witness-no-sm2-'));
   const caDir = join(dir, 'ca');
   const { certPem: caCertPem } = await initCaDir(caDir, { cn: 'Test Provincial Credit CA (witness no sm2)' });
   initSm2CaDir(caDir, { cn: 'Test Provincial SM2 CA (witness no sm2)' });
   const store = await sqliteEngine.open();
-  const hub = await startHub({ config: buildHubConfig({ dataDir: join(dir, 'hub'), caDir, listen: { host: '127.0.0.1', port: 0 }, rateLimit: { enabled: false }, logLevel: 'silent', audit: { hashAlg: 'sm3' } }, {}), db: store.db });
+  const hub = await startHub({ config: buildHubConfig({ dataDir: join(dir, 'hub'), caDir, listen: { host: '127.0.0.1', port: 0 }, rateLimit: { enabled: false }, logLevel: 'silent', audit: { hashAlg: 'sm3' } }, {}), db: store.db, ...(clock ? { clock } : {}) });
   const apps: FastifyInstance[] = [];
   t.teardown(async () => {
     for (const a of apps) await a.close();
@@ -84,27 +85,44 @@ t.test('a node without an SM2 certificate skips cosigning an sm3 hub log: one co
 
 // Hostile review M1: the certificate in the witness state is the hub's word. A node that has cosigned
 // this hub's (sha256) checkpoints before does not take an SM2-signed one as a reason to go quiet: a
-// hub's log algorithm is fixed at creation, so the switch fails checkWitness and is audited every round.
-t.test('a node that witnessed the hub before is not silenced by an SM2 checkpoint: a failure every round, no skip', async (t) => {
-  const { hub, dataDir, keep } = await smHubAndPlainNode(t);
+// hub's log algorithm is fixed at creation, so the switch fails checkWitness — an error, audited as
+// a refusal at the first round and hourly while it lasts (not every round: a rolled-back hub log is
+// refused for good, and an entry every round flooded the node's own log), and shown in the status.
+t.test('a node that witnessed the hub before is not silenced by an SM2 checkpoint: a refusal, audited at once and hourly, shown in the status', async (t) => {
+  let offset = 0; // one clock for hub and node, moved an hour on below
+  const clock = () => new Date(Date.now() + offset);
+  const { hub, dataDir, keep } = await smHubAndPlainNode(t, clock);
   // the witness loop runs every hour here, so the cosignature of an earlier (sha256) hub head is in
   // place before the first round this test triggers by hand
-  const app = keep(await buildApp({ config: nodeConfig(dataDir, { url: hub.url, pollIntervalMs: 100, batchMaxAgeMs: 20, checkpointIntervalMs: 0 }, '430100', { logLevel: 'silent' }) }));
+  const app = keep(await buildApp({ config: nodeConfig(dataDir, { url: hub.url, pollIntervalMs: 100, batchMaxAgeMs: 20, checkpointIntervalMs: 0 }, '430100', { logLevel: 'silent' }), clock }));
   await app.ready();
   const ndb = app.nodeCtx.db;
   const rootHash = '11'.repeat(32);
   await ndb('audit_witnessed').where({ node_id: '430000' }).delete();
   await ndb('audit_witnessed').insert({ node_id: '430000', tree_size: 1, root_hash: rootHash, checkpoint: JSON.stringify({ nodeId: '430000', treeSize: 1, rootHash }), cosignature: JSON.stringify({ nodeId: '430000', treeSize: 1, rootHash }), cosigned_at: new Date().toISOString() });
   const witness = app.nodeCtx.exchange!.witness!;
-  const cosignEntries = async () => (await ndb('audit_log').where({ action: 'hub.checkpoint.cosign' }).orderBy('seq').select('outcome', 'reason')) as { outcome: string; reason: string }[];
-  const earlier = (await cosignEntries()).length; // a round the loop ran at start, before the row above
-  for (let i = 0; i < 3; i++) {
+  // refusals of the hub's checkpoint (the loop's round at start may have skipped it as ERR_AUDIT_ALGORITHM_MIXED, before the row above)
+  const refusals = async () => ((await ndb('audit_log').where({ action: 'hub.checkpoint.cosign', outcome: 'failure' }).orderBy('seq').select('reason')) as { reason: string }[]).filter((a) => !a.reason.startsWith('ERR_AUDIT_ALGORITHM_MIXED'));
+  const round = async (i: number) => {
     await hub.app.hubCtx.audit.record({ actor: 'test', action: 'test.entry', object: `n=${i}`, outcome: 'success' });
     await hub.app.hubCtx.audit.checkpoint();
     await app.nodeCtx.audit.record({ actor: 'test', action: 'test.entry', object: `n=${i}`, outcome: 'success' }); // something new of its own, so the round asks the hub
     await witness.witnessOnce();
-  }
-  const audited = (await cosignEntries()).slice(earlier);
-  t.equal(audited.filter((a) => a.reason.startsWith('ERR_AUDIT_ALGORITHM_MIXED')).length, 0, 'no quiet skip');
-  t.ok(audited.filter((a) => a.outcome === 'failure').length >= 3, `a failed cosign audited every round (${audited.length})`);
+  };
+  for (let i = 0; i < 3; i++) await round(i);
+  const first = await refusals();
+  t.equal(first.length, 1, `refused and audited at the first round, not at each of the three (${first.length})`);
+  t.match(first[0]?.reason, /^ERR_AUDIT_[A-Z_]+: /, 'with the audit code');
+  const status = await app.nodeCtx.exchange!.status();
+  t.match(status.hubCheckpointRefused, { code: /^ERR_AUDIT_/, rounds: 3 }, 'the status shows the refusal and how many rounds it has lasted');
+  t.ok(status.hubCheckpointRefused!.treeSize > 1, 'and the hub head last shown');
+  const { token } = await mintServiceToken(ndb, app.nodeCtx.config.jwtSecret, '430100', { user: 'monitor', role: 'officer', clearance: 'public', ttlSeconds: 600 });
+  const res = await app.inject({ method: 'GET', url: '/v1/exchange/status', headers: { authorization: `Bearer ${token}` } });
+  t.same(JSON.parse(res.body).hubCheckpointRefused, status.hubCheckpointRefused, 'GET /v1/exchange/status carries it');
+
+  offset += REFUSAL_REPORT_MS; // an hour on: audited again, saying since when
+  await round(3);
+  const later = await refusals();
+  t.equal(later.length, 2, 'audited again after an hour');
+  t.match(later[1]?.reason, new RegExp(`\\(refused since ${status.hubCheckpointRefused!.since.replace(/[.]/g, '\\.')}, 4 rounds\\)$`));
 });
