@@ -1,9 +1,10 @@
 /**
  * The periodic retention run of node and hub: at start and every `intervalMinutes` (0 = only at
  * start) it prunes settled exchange rows older than the retention period (exchange-retention.ts).
- * One run at a time; stop() waits for a run in progress.
+ * One run at a time; stop() waits for a run in progress (periodic-job.ts).
  */
 import type { ExchangePruneCounts } from './exchange-retention.js';
+import { periodicJob } from './periodic-job.js';
 
 interface JobLog {
   info(o: object, msg: string): void;
@@ -18,40 +19,20 @@ export interface RetentionJob {
 }
 
 export function retentionJob(prune: () => Promise<ExchangePruneCounts>, intervalMinutes: number, log: JobLog): RetentionJob {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<ExchangePruneCounts | null> | undefined;
-  let stopped = false;
-
-  const runNow = (): Promise<ExchangePruneCounts | null> => {
-    if (stopped) return Promise.resolve(null);
-    running ??= prune()
-      .then((counts) => {
-        if (Object.values(counts).some((n) => n > 0)) log.info({ pruned: counts }, 'retention job: pruned settled exchange rows past the retention period');
-        return counts;
-      })
-      .catch((e: unknown) => {
-        log.error({ error: { message: (e as Error).message, code: (e as { code?: string }).code } }, 'retention job failed; will retry at the next interval');
-        return null;
-      })
-      .finally(() => {
-        running = undefined;
-      });
-    return running;
-  };
-
+  const job = periodicJob(prune, {
+    done(counts) {
+      if (Object.values(counts).some((n) => n > 0)) log.info({ pruned: counts }, 'retention job: pruned settled exchange rows past the retention period');
+    },
+    failed(e) {
+      log.error({ error: { message: (e as Error).message, code: (e as { code?: string }).code } }, 'retention job failed; will retry at the next interval');
+    },
+  });
   return {
     start() {
-      void runNow();
-      if (intervalMinutes > 0) {
-        timer = setInterval(() => void runNow(), intervalMinutes * 60_000);
-        timer.unref();
-      }
+      void job.runNow();
+      job.every(intervalMinutes * 60_000);
     },
-    runNow,
-    async stop() {
-      stopped = true;
-      if (timer) clearInterval(timer);
-      await running;
-    },
+    runNow: job.runNow,
+    stop: job.stop,
   };
 }

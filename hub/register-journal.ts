@@ -34,6 +34,7 @@ import type { Db } from '../audit/knex-connect.js';
 import { normaliseSerial } from '../certs/pki-crypto.js';
 import { REVOCATION_REASONS } from '../certs/crl.js';
 import type { AuditEvent } from '../audit/index.js';
+import { periodicJob } from '../audit/periodic-job.js';
 import { HUB_NODE_ID } from '../certs/issue.js';
 import { hubError } from './errors.js';
 
@@ -464,26 +465,11 @@ function report(r: ReconcileResult, journal: RegisterJournal, log: JobLog, seen:
 
 /** The reconciliation of a hub process: before the first request, then every `intervalMs`; logs what it replayed (warn) and its failures (error). */
 export function reconcileJob(db: Db, journal: RegisterJournal, audit: Parameters<typeof reconcileRegister>[2], log: JobLog, intervalMs = RECONCILE_INTERVAL_MS): ReconcileJob {
-  let running: Promise<ReconcileResult | null> | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
   const seen = { skipped: 0, foreign: 0 };
-  const runNow = () => {
-    if (stopped) return Promise.resolve(null);
-    running ??= reconcileRegister(db, journal, audit)
-      .then((r) => {
-        report(r, journal, log, seen);
-        return r;
-      })
-      .catch((e: unknown) => {
-        log.error({ code: (e as { code?: string }).code ?? 'Error', error: (e as Error).message }, 'register journal: reconciliation failed; tried again at the next interval');
-        return null;
-      })
-      .finally(() => {
-        running = undefined;
-      });
-    return running;
-  };
+  const job = periodicJob(() => reconcileRegister(db, journal, audit), {
+    done: (r) => report(r, journal, log, seen),
+    failed: (e) => log.error({ code: (e as { code?: string }).code ?? 'Error', error: (e as Error).message }, 'register journal: reconciliation failed; tried again at the next interval'),
+  });
   return {
     async atStart() {
       journal.check(); // ERR_REGISTER_JOURNAL: a journal the hub cannot append to would fail every revocation
@@ -497,15 +483,8 @@ export function reconcileJob(db: Db, journal: RegisterJournal, audit: Parameters
       report(r, journal, log, seen);
       return r;
     },
-    runNow,
-    start() {
-      timer = setInterval(() => void runNow(), intervalMs);
-      timer.unref();
-    },
-    async stop() {
-      stopped = true;
-      if (timer) clearInterval(timer);
-      await running;
-    },
+    runNow: job.runNow,
+    start: () => job.every(intervalMs),
+    stop: job.stop,
   };
 }
