@@ -174,9 +174,14 @@ export function createRenewal(deps: RenewalDeps) {
     const left = renewalTime(identity.current().certPem, deps.renewAt).getTime() - clock().getTime();
     if (left > 0) return Math.max(1000, Math.min(HOUR, left));
     await renewNow(signal);
-    const due = renewalTime(identity.current().certPem, deps.renewAt).getTime() - clock().getTime();
-    // A certificate that is due again right after its renewal (issued with too short a life) is retried hourly, not in a tight loop.
-    return due <= 0 ? HOUR : Math.max(1000, Math.min(HOUR, due));
+    const certPem = identity.current().certPem;
+    const now = clock().getTime();
+    const due = renewalTime(certPem, deps.renewAt).getTime() - now;
+    if (due > 0) return Math.max(1000, Math.min(HOUR, due));
+    // Due again right after its renewal (issued with too short a life, or the hub's clock is far
+    // from this node's): not a tight loop, but not an hour either when the certificate runs out
+    // sooner — half the time it has left, at least a second, at most an hour.
+    return Math.max(1000, Math.min(HOUR, (validity(certPem).notAfter.getTime() - now) / 2));
   }
 
   return { step, renewNow };

@@ -198,6 +198,22 @@ t.test('the loop wakes a millisecond before the renewal time (its timer and the 
   t.ok(wait <= 1000, `the next check comes within a second (${wait} ms; was an hour)`);
 });
 
+t.test('a renewed certificate that is due again at once (too short a life): the next try within half the time it has left, not an hour later', async (t) => {
+  const ca = makeCa();
+  const hub = await startFakeHub(ca);
+  t.teardown(() => hub.close());
+  const now = Date.now();
+  // renewAt 0.9 (above what the config admits, so the loop is made here): a certificate valid
+  // from 1 s ago for 5 s more (whole seconds: 4–5 s) has less than 90 % of its life left as it is issued
+  const s = await exchangeSetup(t, { ca, hubUrl: hub.url, hubCertPem: hub.identity.certPem, notBefore: new Date(now - 60_000), notAfter: new Date(now + 10_000), hub: { renewAt: 0.5, batchMaxAgeMs: 0 } });
+  hub.certLifetimeMs = 5000;
+  const renewal = createRenewal({ identity: s.exchange.identity, client: s.exchange.client, audit: s.audit, clock: () => new Date(), log: silentLog, dataDir: s.dataDir, renewAt: 0.9 });
+  const wait = await renewal.step();
+  t.equal(hub.renewals, 1, 'renewed');
+  const left = certFromPem(s.exchange.identity.current().certPem).notAfter.getTime() - Date.now();
+  t.ok(wait >= 1000 && wait <= left / 2 + 100, `tried again in half the time it has left (${wait} ms of ${left}; was an hour, after the certificate had run out)`);
+});
+
 t.test('renewal under a suite policy that now excludes the key type (issue 23 review L2): the type the node\'s hub.suites admits', async (t) => {
   const ca = makeCa();
   const hub = await startFakeHub(ca);
