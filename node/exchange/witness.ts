@@ -11,8 +11,8 @@
  * sends the cosignature with its own checkpoint — also when the node's own log has nothing new (its
  * unchanged head goes along; the hub answers with the cosignature it already gave). A hub log that does not extend what the node
  * cosigned is not cosigned: audited as a failed 'hub.checkpoint.cosign' and logged as an error at
- * the first refusal, when its code changes and then hourly while it lasts (reportRefusal); the
- * exchange status shows it as witness.hubRefused.
+ * the first refusal, when the kind of refusal changes and then hourly while it lasts, and its end
+ * audited as a success (reportRefusal); the exchange status shows it as hubCheckpointRefused.
  * After a restore (node/backup.ts RESTORE_MARKER in the data directory) the log no longer extends
  * the head the hub cosigned; the node then asks the hub for the largest head it cosigned before the
  * backup was made (GET …?before=backupCreatedAt), proves its log consistent with that head and sends
@@ -34,7 +34,7 @@ import { cosignCheckpoint } from '../../audit/cosign.js';
 import { witnessKeyFor } from '../../audit/signer.js';
 import { hashAlgOfCert } from '../../audit/crypto.js';
 import { lastWitnessed, storeWitnessed } from '../../audit/witnessed-store.js';
-import { isCreditError } from '../../protocol/errors.js';
+import { isCreditError, type CreditError } from '../../protocol/errors.js';
 import type { CheckpointPayload, WitnessState } from '../../protocol/exchange.js';
 import { HUB_NODE_ID } from '../../certs/issue.js';
 import type { HubConfig } from '../config.js';
@@ -76,6 +76,22 @@ export interface HubRefusal {
   treeSize: number;
 }
 
+/** A tree size shown by the hub, for the log and the status: -1 when it is not a safe non-negative integer. */
+function sizeOf(v: unknown): number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : -1;
+}
+
+/** A root hash shown by the hub, for an audit reason: 64 hex digits or "?". */
+function hexOf(v: unknown): string {
+  return typeof v === 'string' && /^[0-9a-f]{64}$/i.test(v) ? v.toLowerCase() : '?';
+}
+
+/** The audit actor of a hub checkpoint: its signer's fingerprint when it is one (64 hex digits), else cert:unknown. */
+function actorOf(cp: { signerFingerprint: unknown }): string {
+  const f = cp.signerFingerprint;
+  return `cert:${typeof f === 'string' && /^[0-9a-f]{64}$/i.test(f) ? f.toLowerCase() : 'unknown'}`;
+}
+
 function isCosignature(c: unknown): c is Cosignature {
   const x = c as Cosignature;
   return typeof x === 'object' && x !== null && typeof x.treeSize === 'number' && typeof x.rootHash === 'string' && typeof x.signature === 'string' && typeof x.certPem === 'string';
@@ -87,7 +103,7 @@ export function createWitness(deps: WitnessDeps) {
   /** Set once the hub's SM checkpoints were skipped for want of an SM2 certificate (warned and audited once). */
   let sm2SkipReported = false;
   /** The hub's checkpoints refused since `since` (null: the last one shown was cosigned, or none yet). */
-  let refused: (HubRefusal & { reportedAt: Date | null }) | null = null;
+  let refused: (HubRefusal & { key: string; reportedAt: Date | null }) | null = null;
 
   /** One witnessing round; returns the cosignature stored, or null when there was nothing new. */
   async function witnessOnce(signal?: AbortSignal): Promise<Cosignature | null> {
@@ -152,8 +168,8 @@ export function createWitness(deps: WitnessDeps) {
     const m = identity.current();
     // The skip is for a hub whose log was on SM from the start. A hub's log algorithm is fixed when
     // its store is made, so a hub whose (sha256) checkpoints this node has cosigned before and that
-    // now shows an SM2-signed one is not trusted to switch: that goes through checkWitness and fails
-    // loudly every round, as before — the certificate shown is the hub's word, unchecked here.
+    // now shows an SM2-signed one is not trusted to switch: that goes through checkWitness and is a
+    // refusal (an error, audited: reportRefusal) — the certificate shown is the hub's word, unchecked here.
     if (m.sm2 === undefined && !prev && hashAlgOfCert(state.hub.signerCertPem) === 'sm3') {
       await reportSm2Skip(state.hub.checkpoint);
       return null;
@@ -163,37 +179,53 @@ export function createWitness(deps: WitnessDeps) {
       // the key of the hub log's algorithm: SM2 for a hub log on SM
       const c = cosignCheckpoint(state.hub.checkpoint, witnessKeyFor(state.hub.signerCertPem, identity.nodeId, m), clock());
       await storeWitnessed(db, state.hub.checkpoint, c);
-      if (refused !== null) deps.logger.info({ code: refused.code, since: refused.since.toISOString(), rounds: refused.rounds }, "hub exchange: the hub's audit checkpoints are cosigned again");
-      refused = null;
+      if (refused !== null) {
+        // the end of a refusal is audited too: with the hourly reports, the log then says how long it lasted
+        const r = refused;
+        refused = null;
+        deps.logger.info({ code: r.code, since: r.since.toISOString(), rounds: r.rounds }, "hub exchange: the hub's audit checkpoints are cosigned again");
+        await deps.log.record({ actor: actorOf(state.hub.checkpoint), actorNode: HUB_NODE_ID, action: 'hub.checkpoint.cosign', object: `node:${HUB_NODE_ID} size=${state.hub.checkpoint.treeSize}`, outcome: 'success', reason: `cosigned again after ${r.rounds} refused round(s) since ${r.since.toISOString()} (${r.key}; last refused tree size ${r.treeSize})` });
+      }
       return c;
     } catch (e) {
       if (!isCreditError(e)) throw e;
-      await reportRefusal(e.code, e.message, state.hub.checkpoint);
+      await reportRefusal(e, state.hub.checkpoint);
       return null;
     }
   }
 
   /**
    * A hub checkpoint this node does not cosign: audited and logged as an error at the first round,
-   * when the code changes, and then once an hour while it lasts (with how many rounds refused since)
-   * — not every round: a hub whose log no longer extends what the node cosigned (a rollback) is
-   * refused for good, and an entry every round (after each batch round and every
-   * checkpointIntervalMs) would flood the node's own log. The other rounds log at debug;
-   * `refusal()` (the exchange status) shows it all the time.
+   * when the kind of refusal changes (its code and, for ERR_AUDIT_INCONSISTENT, details.kind:
+   * smaller, forked, proof-…), and then once an hour while it lasts (with how many rounds refused
+   * since) — not every round: a hub whose log no longer extends what the node cosigned (a
+   * rollback) is refused for good, and an entry every round (after each batch round and every
+   * checkpointIntervalMs) would flood the node's own log. The other rounds log at debug; the end of
+   * a refusal is audited as well (a successful 'hub.checkpoint.cosign' saying since when), and
+   * `refusal()` (the exchange status) shows it meanwhile. A round whose audit write fails is
+   * reported again at the next round. The checkpoint's fields are the hub's word (checkWitness
+   * failed): only a safe integer size and a SHA-256 fingerprint are used.
    */
-  async function reportRefusal(code: string, message: string, cp: { treeSize: number; signerFingerprint: string }): Promise<void> {
+  async function reportRefusal(e: CreditError, cp: { treeSize: unknown; signerFingerprint: unknown }): Promise<void> {
     const now = clock();
-    if (refused === null || refused.code !== code) refused = { code, since: now, rounds: 0, reportedAt: null, treeSize: cp.treeSize };
+    const d = e.details as { kind?: unknown; cosigned?: { treeSize?: unknown; rootHash?: unknown }; received?: { rootHash?: unknown } } | undefined;
+    const kind = typeof d?.kind === 'string' && /^[a-z-]{1,20}$/.test(d.kind) ? d.kind : undefined;
+    const key = kind ? `${e.code}/${kind}` : e.code;
+    const treeSize = sizeOf(cp.treeSize);
+    if (refused === null || refused.key !== key) refused = { code: e.code, key, since: now, rounds: 0, reportedAt: null, treeSize };
     refused.rounds++;
-    refused.treeSize = cp.treeSize;
-    if (refused.reportedAt !== null && now.getTime() - refused.reportedAt.getTime() < REFUSAL_REPORT_MS) {
-      deps.logger.debug({ code, treeSize: cp.treeSize, rounds: refused.rounds }, "hub exchange: the hub's audit checkpoint was not cosigned (again)");
+    refused.treeSize = treeSize;
+    const at = refused.reportedAt;
+    // again within the hour: debug only (a clock set back counts as due)
+    if (at !== null && now.getTime() >= at.getTime() && now.getTime() - at.getTime() < REFUSAL_REPORT_MS) {
+      deps.logger.debug({ code: e.code, kind, treeSize, rounds: refused.rounds }, "hub exchange: the hub's audit checkpoint was not cosigned (again)");
       return;
     }
+    const heads = d?.cosigned && d.received ? ` [cosigned ${sizeOf(d.cosigned.treeSize)}:${hexOf(d.cosigned.rootHash)} received ${treeSize}:${hexOf(d.received.rootHash)}]` : '';
     const since = refused.rounds > 1 ? ` (refused since ${refused.since.toISOString()}, ${refused.rounds} rounds)` : '';
-    refused.reportedAt = now;
-    deps.logger.error({ code, treeSize: cp.treeSize, since: refused.since.toISOString(), rounds: refused.rounds }, "hub exchange: the hub's audit checkpoint was not cosigned");
-    await deps.log.record({ actor: `cert:${cp.signerFingerprint}`, actorNode: HUB_NODE_ID, action: 'hub.checkpoint.cosign', object: `node:${HUB_NODE_ID} size=${cp.treeSize}`, outcome: 'failure', reason: `${code}: ${message}`.slice(0, 1900) + since });
+    deps.logger.error({ code: e.code, kind, treeSize, since: refused.since.toISOString(), rounds: refused.rounds }, "hub exchange: the hub's audit checkpoint was not cosigned");
+    await deps.log.record({ actor: actorOf(cp), actorNode: HUB_NODE_ID, action: 'hub.checkpoint.cosign', object: `node:${HUB_NODE_ID} size=${treeSize}`, outcome: 'failure', reason: `${e.code}: ${e.message}`.slice(0, 1500) + heads + since });
+    refused.reportedAt = now; // only once it is in the log: a failed write is reported again at the next round
   }
 
   /** The hub's log is on SM and this node has no SM2 certificate: a coded skip, reported once per start. */

@@ -117,6 +117,15 @@ async function scenario(t: Test, make: (dir: string) => HubStore): Promise<void>
   // the witness: the hub's log no longer extends the head the node cosigned
   await hub.app.hubCtx.audit.checkpoint();
   await eventually('the node refuses the hub\'s rolled-back log', async () => (await nodeDb('audit_log').where({ action: 'hub.checkpoint.cosign', outcome: 'failure' }).first()) ?? undefined, 60_000).then((row: { reason: string }) => t.match(row.reason, /^ERR_AUDIT_/, 'a failed hub.checkpoint.cosign with the audit code'));
+  // refused round after round, audited once: the status counts the rounds, the entry names both heads
+  const refusal = await eventually('three refused rounds', async () => {
+    const r = (await status()).hubCheckpointRefused as { code: string; rounds: number; treeSize: number } | null;
+    return r && r.rounds >= 3 ? r : undefined;
+  }, 60_000);
+  t.equal(refusal.code, 'ERR_AUDIT_INCONSISTENT', 'the status shows the refusal');
+  const refusals = await nodeDb('audit_log').where({ action: 'hub.checkpoint.cosign', outcome: 'failure' }).select('reason');
+  t.equal(refusals.length, 1, `one audit entry for ${refusal.rounds} refused rounds, not one per round`);
+  t.match(refusals[0].reason, /^ERR_AUDIT_INCONSISTENT: .*\[cosigned \d+:[0-9a-f]{64} received \d+:[0-9a-f]{64}\]$/, 'naming the head cosigned and the head received');
   // the other direction raises no alarm: the restored hub cosigns the node's log from the older head it still has
   await eventually('the hub cosigns the node\'s log again', async () => ((await nodeDb('audit_cosignatures').where('tree_size', '>', cosignedBefore).first()) !== undefined ? true : undefined), 60_000);
   t.same(await hubDb('audit_log').where({ action: 'checkpoint.cosign', outcome: 'failure' }).select('time', 'reason'), [], 'the hub refused none of the node\'s checkpoints');

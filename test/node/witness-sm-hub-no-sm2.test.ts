@@ -27,13 +27,13 @@ import { sqliteEngine } from '../helpers/db.js';
 import { eventually, nodeConfig } from './exchange-fixture.js';
 
 /** A hub whose audit log is on SM and node 430100 enrolled at it without an SM2 certificate (not started). */
-async function smHubAndPlainNode(t: Test, clock?: () => Date) {
+async function smHubAndPlainNode(t: Test, clock?: () => Date, hashAlg: 'sm3' | 'sha256' = 'sm3') {
   const dir = mkdtempSync(join(tmpdir(), 'witness-no-sm2-'));
   const caDir = join(dir, 'ca');
   const { certPem: caCertPem } = await initCaDir(caDir, { cn: 'Test Provincial Credit CA (witness no sm2)' });
   initSm2CaDir(caDir, { cn: 'Test Provincial SM2 CA (witness no sm2)' });
   const store = await sqliteEngine.open();
-  const hub = await startHub({ config: buildHubConfig({ dataDir: join(dir, 'hub'), caDir, listen: { host: '127.0.0.1', port: 0 }, rateLimit: { enabled: false }, logLevel: 'silent', audit: { hashAlg: 'sm3' } }, {}), db: store.db, ...(clock ? { clock } : {}) });
+  const hub = await startHub({ config: buildHubConfig({ dataDir: join(dir, 'hub'), caDir, listen: { host: '127.0.0.1', port: 0 }, rateLimit: { enabled: false }, logLevel: 'silent', audit: { hashAlg } }, {}), db: store.db, ...(clock ? { clock } : {}) });
   const apps: FastifyInstance[] = [];
   t.teardown(async () => {
     for (const a of apps) await a.close();
@@ -125,4 +125,65 @@ t.test('a node that witnessed the hub before is not silenced by an SM2 checkpoin
   const later = await refusals();
   t.equal(later.length, 2, 'audited again after an hour');
   t.match(later[1]?.reason, new RegExp(`\\(refused since ${status.hubCheckpointRefused!.since.replace(/[.]/g, '\\.')}, 4 rounds\\)$`));
+});
+
+// Hostile review of the throttle: a refusal whose audit write failed is reported at the next round
+// (not an hour later); the end of a refusal is audited; the hub's checkpoint fields, unchecked when
+// the check failed, never reach the audit entry or the status as they are (a 500-character "tree
+// size" made the status answer 500 and the audit write fail).
+t.test('refusals of a sha256 hub\'s checkpoints: a failed audit write reported again, hostile fields cleaned, the end audited', async (t) => {
+  const { hub, dataDir, keep } = await smHubAndPlainNode(t, undefined, 'sha256');
+  const app = keep(await buildApp({ config: nodeConfig(dataDir, { url: hub.url, pollIntervalMs: 100, batchMaxAgeMs: 20, checkpointIntervalMs: 0 }, '430100', { logLevel: 'silent' }) }));
+  await app.ready();
+  const ndb = app.nodeCtx.db;
+  const witness = app.nodeCtx.exchange!.witness!;
+  const audit = app.nodeCtx.audit;
+  const entries = async () => (await ndb('audit_log').where({ action: 'hub.checkpoint.cosign' }).orderBy('seq').select('outcome', 'reason', 'actor', 'object')) as { outcome: string; reason: string; actor: string; object: string }[];
+  const record = audit.record.bind(audit);
+  /** One witness round after new entries on both sides; `diskFull`: the node's audit writes fail during it. */
+  const round = async (i: number, diskFull = false) => {
+    await hub.app.hubCtx.audit.record({ actor: 'test', action: 'test.entry', object: `n=${i}`, outcome: 'success' });
+    await hub.app.hubCtx.audit.checkpoint();
+    await audit.record({ actor: 'test', action: 'test.entry', object: `n=${i}`, outcome: 'success' });
+    if (diskFull) {
+      audit.record = async () => {
+        throw new Error('disk full');
+      };
+    }
+    try {
+      await witness.witnessOnce();
+    } finally {
+      audit.record = record;
+    }
+  };
+  await round(0); // cosigned as usual (the loop's round at start may have cosigned one before)
+  t.equal((await entries()).filter((e) => e.outcome === 'failure').length, 0, 'in step');
+
+  // the hub shows a checkpoint with hostile fields (its signature then fails too)
+  const client = app.nodeCtx.exchange!.client();
+  const get = client.getWitnessState.bind(client);
+  client.getWitnessState = async (...args: Parameters<typeof get>) => {
+    const s = await get(...args);
+    return s.hub ? { ...s, hub: { ...s.hub, checkpoint: { ...s.hub.checkpoint, treeSize: 'x'.repeat(500) as unknown as number, signerFingerprint: 'y'.repeat(300) } } } : s;
+  };
+  // and the audit write of the first refusal fails (a full disk): that round fails, the next reports it
+  await t.rejects(round(1, true), /disk full/);
+  t.equal((await entries()).filter((e) => e.outcome === 'failure').length, 0, 'nothing in the log yet');
+  await round(2);
+  const failed = (await entries()).filter((e) => e.outcome === 'failure');
+  t.equal(failed.length, 1, 'reported at the next round, not an hour later');
+  t.match(failed[0], { actor: 'cert:unknown', object: 'node:430000 size=-1' }, 'a size that is no safe integer is -1, a fingerprint that is not 64 hex digits "unknown"');
+  t.match(failed[0]!.reason, /^ERR_AUDIT_CHECKPOINT_SIGNATURE: .*\(refused since .*, 2 rounds\)$/);
+  const { token } = await mintServiceToken(ndb, app.nodeCtx.config.jwtSecret, '430100', { user: 'monitor', role: 'officer', clearance: 'public', ttlSeconds: 600 });
+  const res = await app.inject({ method: 'GET', url: '/v1/exchange/status', headers: { authorization: `Bearer ${token}` } });
+  t.equal(res.statusCode, 200, 'the status still answers');
+  t.match(JSON.parse(res.body).hubCheckpointRefused, { code: 'ERR_AUDIT_CHECKPOINT_SIGNATURE', treeSize: -1, rounds: 2 });
+
+  // the hub shows its checkpoints as they are again: cosigned, and the end of the refusal audited
+  client.getWitnessState = get;
+  await round(3);
+  const last = (await entries()).at(-1)!;
+  t.match(last, { outcome: 'success', actor: /^cert:[0-9a-f]{64}$/ });
+  t.match(last.reason, /^cosigned again after 2 refused round\(s\) since \S+ \(ERR_AUDIT_CHECKPOINT_SIGNATURE; last refused tree size -1\)$/);
+  t.equal((await app.nodeCtx.exchange!.status()).hubCheckpointRefused, null, 'and the status clears');
 });
