@@ -5,6 +5,7 @@
 import { enrol, HUB_NODE_ID, RENEWAL_WINDOW, renewCertificate } from '../certs/issue.js';
 import { revoke } from '../certs/revoke.js';
 import { checkEnrolmentToken, createEnrolmentToken } from '../certs/tokens.js';
+import { sha256Hex } from '../certs/pki-crypto.js';
 import { certError } from '../certs/errors.js';
 import type { RevocationReason } from '../certs/crl.js';
 import { assertNodeId } from '../protocol/identifiers.js';
@@ -16,7 +17,7 @@ import type { Knex } from 'knex';
 import { retryBusy } from '../audit/operator.js';
 import type { AuditEvent, AuditSink } from '../audit/types.js';
 import type { HubCa } from './ca-store.js';
-import { journalled, type JournalSink } from './register-journal.js';
+import { journalled, NAME, type JournalSink } from './register-journal.js';
 import type { Peer } from './client-check.js';
 import type { HubDeps } from './context.js';
 import { nodesStore } from './nodes-store.js';
@@ -126,6 +127,9 @@ export async function makeToken(db: Db, ca: HubCa, o: { nodeId: string; grade: n
   const now = o.now ?? new Date();
   const made = await createEnrolmentToken(ca, { nodeId, grade: o.grade, ttlMs: o.ttlMs, now });
   await nodesStore.announce(db, { nodeId, name: o.name ?? null, grade: o.grade, now: now.toISOString() });
+  // after both writes (granting: a failed append is logged, the token stands): a store restored to before now gets it back
+  const name = o.name?.trim();
+  ca.journal.appendCommitted([{ kind: 'token.made', hash: sha256Hex(made.token), nodeId, grade: o.grade, createdAt: now.toISOString(), expiresAt: made.expiresAt.toISOString(), ...(NAME(name) ? { name } : {}) }]);
   return made;
 }
 

@@ -4,6 +4,7 @@
  * back in time (restored from a backup, a PostgreSQL failover that lost commits), the hub finds
  * the facts it lost there and applies them again (`reconcileRegister`, before the first request and
  * every minute): a revoked node does not come back, a used or cancelled token cannot be used, a
+ * token made since can still be, a
  * node keeps the grade of its last enrolment, and a certificate issued since the restore point
  * stays known.
  *
@@ -16,7 +17,9 @@
  *  - everything an enrolment or renewal changes (`cert.issued`, `node.enrolled`, its `token.used`
  *    and the `cert.revoked` of the certificates it supersedes) is appended *after* the commit, so a
  *    rolled-back enrolment leaves nothing behind (its superseding revocation would otherwise cut the
- *    node off its working certificate); a failed append is logged (ERR_REGISTER_JOURNAL).
+ *    node off its working certificate); a failed append is logged (ERR_REGISTER_JOURNAL). So is a
+ *    token an operator makes (`token.made`, after makeToken's writes): a lost one that is unused,
+ *    uncancelled and unexpired is registered again with the node it announced.
  *
  * Format: UTF-8, one JSON object per line, appended with O_APPEND and fsynced; every line names the
  * CA (`ca`: the first 16 hex digits of the SHA-256 of its public key), and lines of another CA,
@@ -45,6 +48,7 @@ export type JournalFact =
   | { kind: 'cert.revoked'; serial: string; at: string; reason: string }
   | { kind: 'node.enrolled'; nodeId: string; grade: number; at: string }
   | { kind: 'node.revoked'; nodeId: string; at: string }
+  | { kind: 'token.made'; hash: string; nodeId: string; grade: number; createdAt: string; expiresAt: string; name?: string }
   | { kind: 'token.used'; hash: string; at: string }
   | { kind: 'tokens.cancelled'; nodeId: string; at: string };
 /** A line of the journal: a fact and the CA it belongs to. */
@@ -79,6 +83,8 @@ const NODE = (v: unknown): v is string => typeof v === 'string' && /^\d{6}$/.tes
 const SERIAL = (v: unknown): v is string => typeof v === 'string' && /^[0-9A-F]{2,64}$/.test(v);
 const HASH = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
 const GRADE = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 4;
+/** A node's name as an operator gave it with a token (hub_nodes.name: at most 100 characters, no control characters); makeToken leaves out one that is not. */
+export const NAME = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= 100 && !/[\u0000-\u001f\u007f]/.test(v);
 const REASON = (v: unknown): v is string => typeof v === 'string' && (REVOCATION_REASONS as readonly string[]).includes(v);
 
 /** The entry `v` if it is one of the kinds above with well-formed fields, else undefined. */
@@ -101,6 +107,10 @@ export function parseEntry(v: unknown): JournalEntry | undefined {
       return NODE(e.nodeId) && ISO(e.at) ? { kind: e.kind, ca, nodeId: e.nodeId, at: e.at } : undefined;
     case 'token.used':
       return HASH(e.hash) && ISO(e.at) ? { kind: e.kind, ca, hash: e.hash, at: e.at } : undefined;
+    case 'token.made':
+      return HASH(e.hash) && NODE(e.nodeId) && GRADE(e.grade) && ISO(e.createdAt) && ISO(e.expiresAt) && (e.name === undefined || NAME(e.name))
+        ? { kind: e.kind, ca, hash: e.hash, nodeId: e.nodeId, grade: e.grade, createdAt: e.createdAt, expiresAt: e.expiresAt, ...(e.name === undefined ? {} : { name: e.name as string }) }
+        : undefined;
     default:
       return undefined;
   }
@@ -293,12 +303,14 @@ interface Folded {
   /** The last enrolment or revocation of each node. */
   nodes: Map<string, { kind: 'node.enrolled' | 'node.revoked'; at: string; grade?: number }>;
   used: Map<string, string>;
+  /** Tokens made, by hash. */
+  made: Map<string, Extract<JournalEntry, { kind: 'token.made' }>>;
   /** The latest cancellation of each node's tokens (it covers every token made before it). */
   cancelled: Map<string, string>;
 }
 
 function fold(entries: readonly JournalEntry[]): Folded {
-  const f: Folded = { issued: new Map(), revoked: new Map(), nodes: new Map(), used: new Map(), cancelled: new Map() };
+  const f: Folded = { issued: new Map(), revoked: new Map(), nodes: new Map(), used: new Map(), made: new Map(), cancelled: new Map() };
   for (const e of entries) {
     switch (e.kind) {
       case 'cert.issued':
@@ -319,6 +331,9 @@ function fold(entries: readonly JournalEntry[]): Folded {
       }
       case 'token.used':
         if (!f.used.has(e.hash)) f.used.set(e.hash, e.at);
+        break;
+      case 'token.made':
+        if (!f.made.has(e.hash)) f.made.set(e.hash, e);
         break;
       case 'tokens.cancelled': {
         const had = f.cancelled.get(e.nodeId);
@@ -341,7 +356,7 @@ const isUniqueViolation = (e: unknown) => {
  * (after every register write: audit/log.ts LOCK ORDER). Conditional statements only, so several
  * hub processes reconciling at once apply each fact once; it never undoes what the store holds.
  */
-export async function reconcileRegister(db: Db, journal: RegisterJournal, audit: { recordIn(trx: Knex.Transaction, e: AuditEvent): Promise<number> }): Promise<ReconcileResult> {
+export async function reconcileRegister(db: Db, journal: RegisterJournal, audit: { recordIn(trx: Knex.Transaction, e: AuditEvent): Promise<number> }, now: Date = new Date()): Promise<ReconcileResult> {
   const { entries, skipped, foreign } = journal.read();
   const result: ReconcileResult = { replayed: 0, skipped, foreign, unknown: 0, failed: 0 };
   if (entries.length === 0) return result;
@@ -420,6 +435,24 @@ export async function reconcileRegister(db: Db, journal: RegisterJournal, audit:
     const open = [...tokens.values()].filter((tk) => tk.nodeId === nodeId && tk.usedAt === null && tk.cancelledAt === null && ms(tk.createdAt) < ms(at) && !want.used.has(tk.hash));
     if (open.length === 0) continue;
     steps.push({ object: `node:${nodeId}`, what: `tokens.cancelled at=${at}`, run: (trx) => trx('hub_tokens').where({ node_id: nodeId }).whereNull('used_at').whereNull('cancelled_at').where('created_at', '<', at).update({ cancelled_at: at }) });
+  }
+  for (const [hash, tk] of want.made) {
+    // a token the store lost that could still be used: not used, not cancelled (a cancellation covers the tokens made before it), not expired
+    const cancelledAt = want.cancelled.get(tk.nodeId);
+    if (tokens.has(hash) || want.used.has(hash) || (cancelledAt !== undefined && ms(tk.createdAt) < ms(cancelledAt)) || ms(tk.expiresAt) <= now.getTime()) continue;
+    const announce = !nodes.has(tk.nodeId) && !want.nodes.has(tk.nodeId);
+    steps.push({
+      object: `token:${hash.slice(0, 12)}`,
+      what: `token.made node=${tk.nodeId} grade=${tk.grade} expiresAt=${tk.expiresAt}${announce ? ' (node registered again, pending)' : ''}`,
+      run: async (trx) => {
+        // its node as the token announced it, when the store lost that too (enrolment then activates it)
+        if (announce && !(await trx('hub_nodes').where({ node_id: tk.nodeId }).first('node_id'))) {
+          await trx('hub_nodes').insert({ node_id: tk.nodeId, name: tk.name ?? null, grade: tk.grade, status: 'pending', created_at: tk.createdAt, updated_at: tk.createdAt });
+        }
+        await trx('hub_tokens').insert({ hash, node_id: tk.nodeId, grade: tk.grade, created_at: tk.createdAt, expires_at: tk.expiresAt, used_at: null });
+        return 1;
+      },
+    });
   }
   if (steps.length === 0) return result;
 

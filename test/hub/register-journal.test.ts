@@ -59,7 +59,7 @@ for (const engine of await engines()) {
     const again = await f.call(f.anonymous, 'POST', '/v1/enroll', { token: unused, csrPem: createNodeKeys('430100', 'rsa').csrPem });
     t.equal(again.status, 200, 'the token is redeemed after the backup');
     const lines = readFileSync(journal.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string });
-    t.same([...new Set(lines.map((l) => l.kind))].sort(), ['cert.issued', 'cert.revoked', 'node.enrolled', 'node.revoked', 'token.used', 'tokens.cancelled'], 'committed facts of every kind were journalled');
+    t.same([...new Set(lines.map((l) => l.kind))].sort(), ['cert.issued', 'cert.revoked', 'node.enrolled', 'node.revoked', 'token.made', 'token.used', 'tokens.cancelled'], 'committed facts of every kind were journalled');
 
     // the store goes back to the snapshot (restore / lossy failover)
     const rollback = () => backup.restore();
@@ -113,6 +113,50 @@ for (const engine of await engines()) {
     t.equal(unknown.unknown, 1);
     t.notOk(await db('hub_certs').where({ serial: normaliseSerial('ABCDEF01') }).first('serial'), 'not registered');
     t.match(JOURNAL_FILE, /\.ndjson$/);
+  });
+
+  t.test(`register journal (${engine.name}): tokens made after the restore point come back — unless used, cancelled or expired`, async (t) => {
+    const f = await hubFixture(t, { engine });
+    const ctx = f.hub.app.hubCtx;
+    const db = ctx.db;
+    const journal = registerJournal(f.caDir, f.caCertPem);
+    await f.enrol('430100', 3);
+    const backup = await registerSnapshot(db);
+
+    // after the backup: tokens for a node the store did not know (with its name), for a known node,
+    // one that has expired by the reconciliation, one cancelled and one redeemed
+    const fresh = await f.token('431000', 2, { name: '长沙县' });
+    const known = await f.token('430100', 3);
+    const brief = await f.token('431100', 1, { ttlMs: 50 });
+    const toCancel = await f.token('431200', 1);
+    t.equal(await cancelTokens(ctx.ca, { nodeId: '431200', audit: ctx.audit }), 1);
+    const redeemed = await f.token('431300', 2);
+    t.equal((await f.call(f.anonymous, 'POST', '/v1/enroll', { token: redeemed, csrPem: createNodeKeys('431300', 'rsa').csrPem })).status, 200);
+    const made = readFileSync(journal.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; nodeId?: string; name?: string; hash?: string }).filter((l) => l.kind === 'token.made').slice(1); // the first: 430100's enrolment token
+    t.same(made.map((l) => l.nodeId), ['431000', '430100', '431100', '431200', '431300'], 'each token made is journalled');
+    t.equal(made[0]!.name, '长沙县', 'with the name it announced');
+    t.notOk(JSON.stringify(made).includes(fresh), 'the hash, never the token');
+
+    await backup.restore(); // the store lost all five
+    t.notOk(await db('hub_nodes').where({ node_id: '431000' }).first('node_id'), 'rolled back: the announced node is gone too');
+    const r = await reconcileRegister(db, journal, ctx.audit, new Date(Date.now() + 1000)); // the brief token has run out by then
+    const replayed = (await db('audit_log').where({ action: 'register.replay' }).where('reason', 'like', 'token.made%').select('object', 'reason')) as { object: string; reason: string }[];
+    t.equal(replayed.length, 2, `two tokens registered again (${r.replayed} facts in all)`);
+    t.ok(replayed.some((x) => /^token\.made node=431000 grade=2 expiresAt=\S+ \(node registered again, pending\) from register-journal\.ndjson/.test(x.reason)), 'audited, saying the node was registered again');
+    t.match(await db('hub_nodes').where({ node_id: '431000' }).first('name', 'status', 'grade'), { name: '长沙县', status: 'pending', grade: 2 }, 'the node as its token announced it');
+
+    const enrol = async (token: string, nodeId: string) => (await f.call(f.anonymous, 'POST', '/v1/enroll', { token, csrPem: createNodeKeys(nodeId, 'rsa').csrPem })).json as { code?: string; serial?: string };
+    t.ok((await enrol(fresh, '431000')).serial, 'the token made after the restore point enrols its node');
+    t.ok((await enrol(known, '430100')).serial, 'as does the one for a known node');
+    t.equal((await enrol(brief, '431100')).code, 'ERR_TOKEN_INVALID', 'an expired one is not registered again');
+    t.equal((await enrol(toCancel, '431200')).code, 'ERR_TOKEN_INVALID', 'nor a cancelled one');
+    t.equal((await enrol(redeemed, '431300')).code, 'ERR_TOKEN_INVALID', 'nor a redeemed one (its certificate is known again)');
+    t.equal((await reconcileRegister(db, journal, ctx.audit)).replayed, 0, 'idempotent');
+
+    // a malformed token.made (a grade of 9) is skipped and counted, not applied
+    appendFileSync(journal.file, `${JSON.stringify({ kind: 'token.made', ca: journal.ca, hash: 'ab'.repeat(32), nodeId: '431400', grade: 9, createdAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3_600_000).toISOString() })}\n`);
+    t.equal((await reconcileRegister(db, journal, ctx.audit)).skipped, 1);
+    t.notOk(await db('hub_tokens').where({ hash: 'ab'.repeat(32) }).first('hash'));
   });
 
   t.test(`register journal, hostile review (${engine.name}): grades, issued-then-revoked, strict lines, foreign CAs, failed appends`, async (t) => {
