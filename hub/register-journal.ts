@@ -84,7 +84,9 @@ const SERIAL = (v: unknown): v is string => typeof v === 'string' && /^[0-9A-F]{
 const HASH = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
 const GRADE = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 4;
 /** A node's name as an operator gave it with a token (hub_nodes.name: at most 100 characters, no control characters); makeToken leaves out one that is not. */
-export const NAME = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= 100 && !/[\u0000-\u001f\u007f]/.test(v);
+export const NAME = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && [...v].length <= 100 && !/[\u0000-\u001f\u007f]/.test(v);
+/** The longest an enrolment token lives (`credit hub token --ttl`, POST /v1/operator/tokens ttlSeconds: 30 days). */
+export const MAX_TOKEN_TTL_MS = 30 * 86_400_000;
 const REASON = (v: unknown): v is string => typeof v === 'string' && (REVOCATION_REASONS as readonly string[]).includes(v);
 
 /** The entry `v` if it is one of the kinds above with well-formed fields, else undefined. */
@@ -109,6 +111,7 @@ export function parseEntry(v: unknown): JournalEntry | undefined {
       return HASH(e.hash) && ISO(e.at) ? { kind: e.kind, ca, hash: e.hash, at: e.at } : undefined;
     case 'token.made':
       return HASH(e.hash) && NODE(e.nodeId) && GRADE(e.grade) && ISO(e.createdAt) && ISO(e.expiresAt) && (e.name === undefined || NAME(e.name))
+        && Date.parse(e.expiresAt) > Date.parse(e.createdAt) && Date.parse(e.expiresAt) - Date.parse(e.createdAt) <= MAX_TOKEN_TTL_MS
         ? { kind: e.kind, ca, hash: e.hash, nodeId: e.nodeId, grade: e.grade, createdAt: e.createdAt, expiresAt: e.expiresAt, ...(e.name === undefined ? {} : { name: e.name as string }) }
         : undefined;
     default:
@@ -303,15 +306,29 @@ interface Folded {
   /** The last enrolment or revocation of each node. */
   nodes: Map<string, { kind: 'node.enrolled' | 'node.revoked'; at: string; grade?: number }>;
   used: Map<string, string>;
-  /** Tokens made, by hash. */
-  made: Map<string, Extract<JournalEntry, { kind: 'token.made' }>>;
+  /** Tokens made, by hash, with the line's place in the file. */
+  made: Map<string, { e: Extract<JournalEntry, { kind: 'token.made' }>; line: number }>;
+  /**
+   * Per node, what may have ended or spent its tokens: the last line (place in the file) and the
+   * latest time of a cancellation or revocation (`ended`), and of an enrolment or a certificate
+   * issued to it (`enrolled`: a token of it may have been used).
+   */
+  activity: Map<string, { ended: { line: number; at: number }; enrolled: { line: number; at: number } }>;
   /** The latest cancellation of each node's tokens (it covers every token made before it). */
   cancelled: Map<string, string>;
 }
 
 function fold(entries: readonly JournalEntry[]): Folded {
-  const f: Folded = { issued: new Map(), revoked: new Map(), nodes: new Map(), used: new Map(), made: new Map(), cancelled: new Map() };
-  for (const e of entries) {
+  const f: Folded = { issued: new Map(), revoked: new Map(), nodes: new Map(), used: new Map(), made: new Map(), activity: new Map(), cancelled: new Map() };
+  const note = (nodeId: string, what: 'ended' | 'enrolled', line: number, at: string) => {
+    const a = f.activity.get(nodeId) ?? { ended: { line: -1, at: -Infinity }, enrolled: { line: -1, at: -Infinity } };
+    a[what] = { line, at: Math.max(a[what].at, ms(at)) };
+    f.activity.set(nodeId, a);
+  };
+  for (const [line, e] of entries.entries()) {
+    if (e.kind === 'tokens.cancelled' || e.kind === 'node.revoked') note(e.nodeId, 'ended', line, e.at);
+    else if (e.kind === 'node.enrolled') note(e.nodeId, 'enrolled', line, e.at);
+    else if (e.kind === 'cert.issued') note(e.nodeId, 'enrolled', line, e.issuedAt);
     switch (e.kind) {
       case 'cert.issued':
         f.issued.set(normaliseSerial(e.serial), e);
@@ -333,7 +350,7 @@ function fold(entries: readonly JournalEntry[]): Folded {
         if (!f.used.has(e.hash)) f.used.set(e.hash, e.at);
         break;
       case 'token.made':
-        if (!f.made.has(e.hash)) f.made.set(e.hash, e);
+        if (!f.made.has(e.hash)) f.made.set(e.hash, { e, line });
         break;
       case 'tokens.cancelled': {
         const had = f.cancelled.get(e.nodeId);
@@ -349,6 +366,27 @@ const isUniqueViolation = (e: unknown) => {
   const code = (e as { code?: string }).code;
   return code === '23505' || code === 'SQLITE_CONSTRAINT' || /UNIQUE constraint failed/.test(String((e as Error).message));
 };
+
+/**
+ * Whether a token the store lost may be registered again: only one of a node nothing happened to
+ * since it was made. Not when the journal holds its use; nor when a cancellation or revocation of
+ * its node comes after its line in the file or at or after its time (file order decides on a
+ * shared journal, where the made line follows its commit and a cancellation precedes its change;
+ * the time catches a copy of another process, at the same millisecond too); nor when its node was
+ * enrolled or issued a certificate after it (a `token.used` line lost with a crash or in another
+ * process's copy: the token may be spent), by the journal or the store; nor when the store holds its
+ * node revoked, or a token of it cancelled, at or after its time; nor once expired at `now`.
+ * The operator issues a new token in those cases.
+ */
+function tokenAlive(tk: Extract<JournalEntry, { kind: 'token.made' }>, line: number, want: Folded, node: { status: string; enrolledAt: string | null; updatedAt: string | null } | undefined, tokens: ReadonlyMap<string, { nodeId: string; cancelledAt: string | null }>, now: Date): boolean {
+  const made = ms(tk.createdAt);
+  if (want.used.has(tk.hash) || ms(tk.expiresAt) <= now.getTime()) return false;
+  const a = want.activity.get(tk.nodeId);
+  if (a && (a.ended.line > line || a.ended.at >= made || a.enrolled.line > line || a.enrolled.at >= made)) return false;
+  if (node && (ms(node.enrolledAt) >= made || (node.status === 'revoked' && ms(node.updatedAt) >= made))) return false;
+  for (const t of tokens.values()) if (t.nodeId === tk.nodeId && ms(t.cancelledAt) >= made) return false;
+  return true;
+}
 
 /**
  * Applies what the journal holds and the store has lost, in one transaction: the register rows
@@ -436,19 +474,23 @@ export async function reconcileRegister(db: Db, journal: RegisterJournal, audit:
     if (open.length === 0) continue;
     steps.push({ object: `node:${nodeId}`, what: `tokens.cancelled at=${at}`, run: (trx) => trx('hub_tokens').where({ node_id: nodeId }).whereNull('used_at').whereNull('cancelled_at').where('created_at', '<', at).update({ cancelled_at: at }) });
   }
-  for (const [hash, tk] of want.made) {
-    // a token the store lost that could still be used: not used, not cancelled (a cancellation covers the tokens made before it), not expired
-    const cancelledAt = want.cancelled.get(tk.nodeId);
-    if (tokens.has(hash) || want.used.has(hash) || (cancelledAt !== undefined && ms(tk.createdAt) < ms(cancelledAt)) || ms(tk.expiresAt) <= now.getTime()) continue;
+  // The node a lost token announced, as its latest token.made gave it (announce keeps the latest name).
+  const latestMade = new Map<string, Extract<JournalEntry, { kind: 'token.made' }>>();
+  for (const { e } of want.made.values()) latestMade.set(e.nodeId, e);
+  for (const [hash, { e: tk, line }] of want.made) {
+    if (tokens.has(hash) || !tokenAlive(tk, line, want, nodes.get(tk.nodeId), tokens, now)) continue;
     const announce = !nodes.has(tk.nodeId) && !want.nodes.has(tk.nodeId);
+    const node = latestMade.get(tk.nodeId)!;
     steps.push({
       object: `token:${hash.slice(0, 12)}`,
       what: `token.made node=${tk.nodeId} grade=${tk.grade} expiresAt=${tk.expiresAt}${announce ? ' (node registered again, pending)' : ''}`,
       run: async (trx) => {
+        // what the store holds now, not when the run began: a revocation or cancellation since wins
+        const n = (await trx('hub_nodes').where({ node_id: tk.nodeId }).first('status', 'enrolled_at', 'updated_at')) as Row | undefined;
+        if (n && (ms(s(n.enrolled_at)) >= ms(tk.createdAt) || (n.status === 'revoked' && ms(s(n.updated_at)) >= ms(tk.createdAt)))) return 0;
+        if (await trx('hub_tokens').where({ node_id: tk.nodeId }).where('cancelled_at', '>=', tk.createdAt).first('hash')) return 0;
         // its node as the token announced it, when the store lost that too (enrolment then activates it)
-        if (announce && !(await trx('hub_nodes').where({ node_id: tk.nodeId }).first('node_id'))) {
-          await trx('hub_nodes').insert({ node_id: tk.nodeId, name: tk.name ?? null, grade: tk.grade, status: 'pending', created_at: tk.createdAt, updated_at: tk.createdAt });
-        }
+        if (announce && !n) await trx('hub_nodes').insert({ node_id: tk.nodeId, name: node.name ?? null, grade: node.grade, status: 'pending', created_at: tk.createdAt, updated_at: node.createdAt });
         await trx('hub_tokens').insert({ hash, node_id: tk.nodeId, grade: tk.grade, created_at: tk.createdAt, expires_at: tk.expiresAt, used_at: null });
         return 1;
       },

@@ -7,8 +7,8 @@
  * restored hub and a redeemed token could be redeemed again (docs/scale.md, hostile review).
  * The rollback is made by putting the rows back as they were before the changes.
  */
-import { createPublicKey } from 'node:crypto';
-import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { createHash, createPublicKey } from 'node:crypto';
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -16,7 +16,7 @@ import type { Knex } from 'knex';
 import t from 'tap';
 import { createNodeKeys } from '../../certs/node-keys.js';
 import { normaliseSerial } from '../../certs/pki-crypto.js';
-import { cancelTokens, revokeNode } from '../../hub/enrolment-service.js';
+import { cancelTokens, makeToken, revokeNode } from '../../hub/enrolment-service.js';
 import { startHub } from '../../hub/index.js';
 import { caTag, JOURNAL_FILE, reconcileRegister, registerJournal } from '../../hub/register-journal.js';
 import { createCaMaterial } from '../../certs/ca-dir.js';
@@ -132,8 +132,19 @@ for (const engine of await engines()) {
     t.equal(await cancelTokens(ctx.ca, { nodeId: '431200', audit: ctx.audit }), 1);
     const redeemed = await f.token('431300', 2);
     t.equal((await f.call(f.anonymous, 'POST', '/v1/enroll', { token: redeemed, csrPem: createNodeKeys('431300', 'rsa').csrPem })).status, 200);
+    // hostile review: a revocation in the same millisecond, or by a process whose clock is 5 s behind, still covers the token
+    const at = new Date();
+    const sameMs = (await makeToken(db, ctx.ca, { nodeId: '431500', grade: 4, ttlMs: 3_600_000, now: at })).token;
+    await revokeNode(db, ctx.ca, { nodeId: '431500', reason: 'keyCompromise', audit: ctx.audit, now: at });
+    const skewed = (await makeToken(db, ctx.ca, { nodeId: '431600', grade: 4, ttlMs: 3_600_000, now: at })).token;
+    await revokeNode(db, ctx.ca, { nodeId: '431600', reason: 'keyCompromise', audit: ctx.audit, now: new Date(at.getTime() - 5000) });
+    // and a token whose use was never journalled (a crash between the enrolment's commit and its append): its enrolment's facts show it may be spent
+    const spent = await f.token('431700', 2);
+    t.equal((await f.call(f.anonymous, 'POST', '/v1/enroll', { token: spent, csrPem: createNodeKeys('431700', 'rsa').csrPem })).status, 200);
+    const spentHash = createHash('sha256').update(spent).digest('hex');
+    writeFileSync(journal.file, readFileSync(journal.file, 'utf8').split('\n').filter((l) => !(l.includes('"token.used"') && l.includes(spentHash))).join('\n'));
     const made = readFileSync(journal.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; nodeId?: string; name?: string; hash?: string }).filter((l) => l.kind === 'token.made').slice(1); // the first: 430100's enrolment token
-    t.same(made.map((l) => l.nodeId), ['431000', '430100', '431100', '431200', '431300'], 'each token made is journalled');
+    t.same(made.map((l) => l.nodeId), ['431000', '430100', '431100', '431200', '431300', '431500', '431600', '431700'], 'each token made is journalled');
     t.equal(made[0]!.name, '长沙县', 'with the name it announced');
     t.notOk(JSON.stringify(made).includes(fresh), 'the hash, never the token');
 
@@ -151,11 +162,16 @@ for (const engine of await engines()) {
     t.equal((await enrol(brief, '431100')).code, 'ERR_TOKEN_INVALID', 'an expired one is not registered again');
     t.equal((await enrol(toCancel, '431200')).code, 'ERR_TOKEN_INVALID', 'nor a cancelled one');
     t.equal((await enrol(redeemed, '431300')).code, 'ERR_TOKEN_INVALID', 'nor a redeemed one (its certificate is known again)');
+    t.equal((await enrol(sameMs, '431500')).code, 'ERR_TOKEN_INVALID', 'nor one whose node was revoked in the same millisecond');
+    t.equal((await enrol(skewed, '431600')).code, 'ERR_TOKEN_INVALID', 'nor one whose node was revoked after it by a clock behind (file order)');
+    t.equal((await enrol(spent, '431700')).code, 'ERR_TOKEN_INVALID', 'nor one whose node was enrolled after it was made, its use not journalled');
+    t.same(await db('hub_nodes').whereIn('node_id', ['431500', '431600']).whereNot({ status: 'revoked' }).select('node_id'), [], 'the revoked nodes are not back (pending or active)');
     t.equal((await reconcileRegister(db, journal, ctx.audit)).replayed, 0, 'idempotent');
 
-    // a malformed token.made (a grade of 9) is skipped and counted, not applied
-    appendFileSync(journal.file, `${JSON.stringify({ kind: 'token.made', ca: journal.ca, hash: 'ab'.repeat(32), nodeId: '431400', grade: 9, createdAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3_600_000).toISOString() })}\n`);
-    t.equal((await reconcileRegister(db, journal, ctx.audit)).skipped, 1);
+    // a malformed token.made (a grade of 9; a life beyond the 30 days a token may have) is skipped and counted, not applied
+    const line = (o: object) => `${JSON.stringify({ kind: 'token.made', ca: journal.ca, hash: 'ab'.repeat(32), nodeId: '431400', grade: 2, createdAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3_600_000).toISOString(), ...o })}\n`;
+    appendFileSync(journal.file, line({ grade: 9 }) + line({ expiresAt: '9999-12-31T00:00:00.000Z' }));
+    t.equal((await reconcileRegister(db, journal, ctx.audit)).skipped, 2);
     t.notOk(await db('hub_tokens').where({ hash: 'ab'.repeat(32) }).first('hash'));
   });
 
