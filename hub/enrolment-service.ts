@@ -74,6 +74,9 @@ export function enrolmentService(deps: HubDeps): EnrolmentService {
       if (sm2Request !== undefined) {
         if (tok.nodeId !== sm2Request.cn) throw certError('ERR_CSR_SUBJECT_INVALID', `the SM2 request is for CN ${sm2Request.cn}, the token for node ${tok.nodeId}`, { cn: sm2Request.cn, nodeId: tok.nodeId });
       }
+      // before the transaction (never fails it: a failed append is logged): a store restored to before the
+      // token was made must not get it back as unused when the enrolment's facts, appended after the commit, are lost
+      ca.journal.appendCommitted([{ kind: 'token.redeeming', hash: tok.hash, at: now.toISOString() }]);
       // token used, certificate registered, node activated and the audit entry: one transaction
       // (the audit entry last: audit/log.ts LOCK ORDER), so a failure leaves nothing behind
       const cert = await journalled(deps.db, ca.journal, async (trx, sink) => {

@@ -50,6 +50,7 @@ export type JournalFact =
   | { kind: 'node.revoked'; nodeId: string; at: string }
   | { kind: 'token.made'; hash: string; nodeId: string; grade: number; createdAt: string; expiresAt: string; name?: string }
   | { kind: 'token.used'; hash: string; at: string }
+  | { kind: 'token.redeeming'; hash: string; at: string }
   | { kind: 'tokens.cancelled'; nodeId: string; at: string };
 /** A line of the journal: a fact and the CA it belongs to. */
 export type JournalEntry = JournalFact & { ca: string };
@@ -108,9 +109,10 @@ export function parseEntry(v: unknown): JournalEntry | undefined {
     case 'tokens.cancelled':
       return NODE(e.nodeId) && ISO(e.at) ? { kind: e.kind, ca, nodeId: e.nodeId, at: e.at } : undefined;
     case 'token.used':
+    case 'token.redeeming':
       return HASH(e.hash) && ISO(e.at) ? { kind: e.kind, ca, hash: e.hash, at: e.at } : undefined;
     case 'token.made':
-      return HASH(e.hash) && NODE(e.nodeId) && GRADE(e.grade) && ISO(e.createdAt) && ISO(e.expiresAt) && (e.name === undefined || NAME(e.name))
+      return HASH(e.hash) && NODE(e.nodeId) && e.nodeId !== HUB_NODE_ID && GRADE(e.grade) && ISO(e.createdAt) && ISO(e.expiresAt) && (e.name === undefined || NAME(e.name))
         && Date.parse(e.expiresAt) > Date.parse(e.createdAt) && Date.parse(e.expiresAt) - Date.parse(e.createdAt) <= MAX_TOKEN_TTL_MS
         ? { kind: e.kind, ca, hash: e.hash, nodeId: e.nodeId, grade: e.grade, createdAt: e.createdAt, expiresAt: e.expiresAt, ...(e.name === undefined ? {} : { name: e.name as string }) }
         : undefined;
@@ -306,6 +308,8 @@ interface Folded {
   /** The last enrolment or revocation of each node. */
   nodes: Map<string, { kind: 'node.enrolled' | 'node.revoked'; at: string; grade?: number }>;
   used: Map<string, string>;
+  /** Tokens an enrolment began to redeem (`token.redeeming`, before its transaction): never registered again. */
+  redeeming: Set<string>;
   /** Tokens made, by hash, with the line's place in the file. */
   made: Map<string, { e: Extract<JournalEntry, { kind: 'token.made' }>; line: number }>;
   /**
@@ -319,7 +323,7 @@ interface Folded {
 }
 
 function fold(entries: readonly JournalEntry[]): Folded {
-  const f: Folded = { issued: new Map(), revoked: new Map(), nodes: new Map(), used: new Map(), made: new Map(), activity: new Map(), cancelled: new Map() };
+  const f: Folded = { issued: new Map(), revoked: new Map(), nodes: new Map(), used: new Map(), redeeming: new Set(), made: new Map(), activity: new Map(), cancelled: new Map() };
   const note = (nodeId: string, what: 'ended' | 'enrolled', line: number, at: string) => {
     const a = f.activity.get(nodeId) ?? { ended: { line: -1, at: -Infinity }, enrolled: { line: -1, at: -Infinity } };
     a[what] = { line, at: Math.max(a[what].at, ms(at)) };
@@ -352,6 +356,9 @@ function fold(entries: readonly JournalEntry[]): Folded {
       case 'token.made':
         if (!f.made.has(e.hash)) f.made.set(e.hash, { e, line });
         break;
+      case 'token.redeeming':
+        f.redeeming.add(e.hash);
+        break;
       case 'tokens.cancelled': {
         const had = f.cancelled.get(e.nodeId);
         if (!had || ms(e.at) > ms(had)) f.cancelled.set(e.nodeId, e.at);
@@ -368,8 +375,17 @@ const isUniqueViolation = (e: unknown) => {
 };
 
 /**
+ * How far apart the clocks of the hub processes (and a revocation that took its time before a token
+ * made meanwhile) may be: what happened to a node up to this long before a token was made counts as
+ * after it. A token made within a minute of its node's revocation is not registered again.
+ */
+export const TOKEN_SKEW_MS = 60_000;
+
+/**
  * Whether a token the store lost may be registered again: only one of a node nothing happened to
- * since it was made. Not when the journal holds its use; nor when a cancellation or revocation of
+ * since it was made (less TOKEN_SKEW_MS). Not when the journal holds its use, or that an enrolment
+ * began to redeem it (`token.redeeming`, appended before the enrolment's transaction: its use is
+ * appended after the commit and is lost with a crash in between); nor when a cancellation or revocation of
  * its node comes after its line in the file or at or after its time (file order decides on a
  * shared journal, where the made line follows its commit and a cancellation precedes its change;
  * the time catches a copy of another process, at the same millisecond too); nor when its node was
@@ -379,8 +395,8 @@ const isUniqueViolation = (e: unknown) => {
  * The operator issues a new token in those cases.
  */
 function tokenAlive(tk: Extract<JournalEntry, { kind: 'token.made' }>, line: number, want: Folded, node: { status: string; enrolledAt: string | null; updatedAt: string | null } | undefined, tokens: ReadonlyMap<string, { nodeId: string; cancelledAt: string | null }>, now: Date): boolean {
-  const made = ms(tk.createdAt);
-  if (want.used.has(tk.hash) || ms(tk.expiresAt) <= now.getTime()) return false;
+  const made = ms(tk.createdAt) - TOKEN_SKEW_MS;
+  if (want.used.has(tk.hash) || want.redeeming.has(tk.hash) || ms(tk.expiresAt) <= now.getTime()) return false;
   const a = want.activity.get(tk.nodeId);
   if (a && (a.ended.line > line || a.ended.at >= made || a.enrolled.line > line || a.enrolled.at >= made)) return false;
   if (node && (ms(node.enrolledAt) >= made || (node.status === 'revoked' && ms(node.updatedAt) >= made))) return false;
@@ -486,9 +502,10 @@ export async function reconcileRegister(db: Db, journal: RegisterJournal, audit:
       what: `token.made node=${tk.nodeId} grade=${tk.grade} expiresAt=${tk.expiresAt}${announce ? ' (node registered again, pending)' : ''}`,
       run: async (trx) => {
         // what the store holds now, not when the run began: a revocation or cancellation since wins
+        const since = new Date(ms(tk.createdAt) - TOKEN_SKEW_MS).toISOString();
         const n = (await trx('hub_nodes').where({ node_id: tk.nodeId }).first('status', 'enrolled_at', 'updated_at')) as Row | undefined;
-        if (n && (ms(s(n.enrolled_at)) >= ms(tk.createdAt) || (n.status === 'revoked' && ms(s(n.updated_at)) >= ms(tk.createdAt)))) return 0;
-        if (await trx('hub_tokens').where({ node_id: tk.nodeId }).where('cancelled_at', '>=', tk.createdAt).first('hash')) return 0;
+        if (n && (ms(s(n.enrolled_at)) >= ms(since) || (n.status === 'revoked' && ms(s(n.updated_at)) >= ms(since)))) return 0;
+        if (await trx('hub_tokens').where({ node_id: tk.nodeId }).where('cancelled_at', '>=', since).first('hash')) return 0;
         // its node as the token announced it, when the store lost that too (enrolment then activates it)
         if (announce && !n) await trx('hub_nodes').insert({ node_id: tk.nodeId, name: node.name ?? null, grade: node.grade, status: 'pending', created_at: tk.createdAt, updated_at: node.createdAt });
         await trx('hub_tokens').insert({ hash, node_id: tk.nodeId, grade: tk.grade, created_at: tk.createdAt, expires_at: tk.expiresAt, used_at: null });

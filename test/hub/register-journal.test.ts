@@ -18,7 +18,7 @@ import { createNodeKeys } from '../../certs/node-keys.js';
 import { normaliseSerial } from '../../certs/pki-crypto.js';
 import { cancelTokens, makeToken, revokeNode } from '../../hub/enrolment-service.js';
 import { startHub } from '../../hub/index.js';
-import { caTag, JOURNAL_FILE, reconcileRegister, registerJournal } from '../../hub/register-journal.js';
+import { caTag, JOURNAL_FILE, reconcileRegister, registerJournal, TOKEN_SKEW_MS } from '../../hub/register-journal.js';
 import { createCaMaterial } from '../../certs/ca-dir.js';
 import { createCaCertificate } from '../../certs/pki-crypto.js';
 import { engines } from '../helpers/db.js';
@@ -59,7 +59,7 @@ for (const engine of await engines()) {
     const again = await f.call(f.anonymous, 'POST', '/v1/enroll', { token: unused, csrPem: createNodeKeys('430100', 'rsa').csrPem });
     t.equal(again.status, 200, 'the token is redeemed after the backup');
     const lines = readFileSync(journal.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string });
-    t.same([...new Set(lines.map((l) => l.kind))].sort(), ['cert.issued', 'cert.revoked', 'node.enrolled', 'node.revoked', 'token.made', 'token.used', 'tokens.cancelled'], 'committed facts of every kind were journalled');
+    t.same([...new Set(lines.map((l) => l.kind))].sort(), ['cert.issued', 'cert.revoked', 'node.enrolled', 'node.revoked', 'token.made', 'token.redeeming', 'token.used', 'tokens.cancelled'], 'committed facts of every kind were journalled');
 
     // the store goes back to the snapshot (restore / lossy failover)
     const rollback = () => backup.restore();
@@ -126,7 +126,7 @@ for (const engine of await engines()) {
     // after the backup: tokens for a node the store did not know (with its name), for a known node,
     // one that has expired by the reconciliation, one cancelled and one redeemed
     const fresh = await f.token('431000', 2, { name: '长沙县' });
-    const known = await f.token('430100', 3);
+    const known = (await makeToken(db, ctx.ca, { nodeId: '430100', grade: 3, ttlMs: 3_600_000, now: new Date(Date.now() + 2 * TOKEN_SKEW_MS) })).token; // made well after its node's enrolment
     const brief = await f.token('431100', 1, { ttlMs: 50 });
     const toCancel = await f.token('431200', 1);
     t.equal(await cancelTokens(ctx.ca, { nodeId: '431200', audit: ctx.audit }), 1);
@@ -138,13 +138,22 @@ for (const engine of await engines()) {
     await revokeNode(db, ctx.ca, { nodeId: '431500', reason: 'keyCompromise', audit: ctx.audit, now: at });
     const skewed = (await makeToken(db, ctx.ca, { nodeId: '431600', grade: 4, ttlMs: 3_600_000, now: at })).token;
     await revokeNode(db, ctx.ca, { nodeId: '431600', reason: 'keyCompromise', audit: ctx.audit, now: new Date(at.getTime() - 5000) });
-    // and a token whose use was never journalled (a crash between the enrolment's commit and its append): its enrolment's facts show it may be spent
+    // a token made within TOKEN_SKEW_MS of its node's revocation (a revocation that took its time, cancelling it after
+    // its insert while its line went first; or another process's clock) is not registered again either
+    await f.token('431800', 1);
+    await revokeNode(db, ctx.ca, { nodeId: '431800', reason: 'keyCompromise', audit: ctx.audit, now: new Date(at.getTime() - TOKEN_SKEW_MS / 2) });
+    const close = (await makeToken(db, ctx.ca, { nodeId: '431800', grade: 4, ttlMs: 3_600_000, now: at })).token;
+    // and a token whose use was never journalled (a crash between the enrolment's commit and its append loses
+    // token.used, cert.issued and node.enrolled together): the token.redeeming line appended before it says it may be spent
     const spent = await f.token('431700', 2);
-    t.equal((await f.call(f.anonymous, 'POST', '/v1/enroll', { token: spent, csrPem: createNodeKeys('431700', 'rsa').csrPem })).status, 200);
+    const enrolled = await f.call(f.anonymous, 'POST', '/v1/enroll', { token: spent, csrPem: createNodeKeys('431700', 'rsa').csrPem });
+    t.equal(enrolled.status, 200);
     const spentHash = createHash('sha256').update(spent).digest('hex');
-    writeFileSync(journal.file, readFileSync(journal.file, 'utf8').split('\n').filter((l) => !(l.includes('"token.used"') && l.includes(spentHash))).join('\n'));
+    const lostAtCrash = (l: string) => (l.includes('"token.used"') && l.includes(spentHash)) || ((l.includes('"node.enrolled"') || l.includes('"cert.issued"')) && l.includes('"431700"'));
+    t.equal(readFileSync(journal.file, 'utf8').split('\n').filter(lostAtCrash).length, 3);
+    writeFileSync(journal.file, readFileSync(journal.file, 'utf8').split('\n').filter((l) => !lostAtCrash(l)).join('\n'));
     const made = readFileSync(journal.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; nodeId?: string; name?: string; hash?: string }).filter((l) => l.kind === 'token.made').slice(1); // the first: 430100's enrolment token
-    t.same(made.map((l) => l.nodeId), ['431000', '430100', '431100', '431200', '431300', '431500', '431600', '431700'], 'each token made is journalled');
+    t.same(made.map((l) => l.nodeId), ['431000', '430100', '431100', '431200', '431300', '431500', '431600', '431800', '431800', '431700'], 'each token made is journalled');
     t.equal(made[0]!.name, '长沙县', 'with the name it announced');
     t.notOk(JSON.stringify(made).includes(fresh), 'the hash, never the token');
 
@@ -164,14 +173,15 @@ for (const engine of await engines()) {
     t.equal((await enrol(redeemed, '431300')).code, 'ERR_TOKEN_INVALID', 'nor a redeemed one (its certificate is known again)');
     t.equal((await enrol(sameMs, '431500')).code, 'ERR_TOKEN_INVALID', 'nor one whose node was revoked in the same millisecond');
     t.equal((await enrol(skewed, '431600')).code, 'ERR_TOKEN_INVALID', 'nor one whose node was revoked after it by a clock behind (file order)');
-    t.equal((await enrol(spent, '431700')).code, 'ERR_TOKEN_INVALID', 'nor one whose node was enrolled after it was made, its use not journalled');
+    t.equal((await enrol(close, '431800')).code, 'ERR_TOKEN_INVALID', 'nor one made within a minute of its node\'s revocation');
+    t.equal((await enrol(spent, '431700')).code, 'ERR_TOKEN_INVALID', 'nor one an enrolment began to redeem, whose facts were lost');
     t.same(await db('hub_nodes').whereIn('node_id', ['431500', '431600']).whereNot({ status: 'revoked' }).select('node_id'), [], 'the revoked nodes are not back (pending or active)');
     t.equal((await reconcileRegister(db, journal, ctx.audit)).replayed, 0, 'idempotent');
 
-    // a malformed token.made (a grade of 9; a life beyond the 30 days a token may have) is skipped and counted, not applied
+    // a malformed token.made (a grade of 9; a life beyond the 30 days a token may have; the hub's own id) is skipped and counted, not applied
     const line = (o: object) => `${JSON.stringify({ kind: 'token.made', ca: journal.ca, hash: 'ab'.repeat(32), nodeId: '431400', grade: 2, createdAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3_600_000).toISOString(), ...o })}\n`;
-    appendFileSync(journal.file, line({ grade: 9 }) + line({ expiresAt: '9999-12-31T00:00:00.000Z' }));
-    t.equal((await reconcileRegister(db, journal, ctx.audit)).skipped, 2);
+    appendFileSync(journal.file, line({ grade: 9 }) + line({ expiresAt: '9999-12-31T00:00:00.000Z' }) + line({ nodeId: '430000' }));
+    t.equal((await reconcileRegister(db, journal, ctx.audit)).skipped, 3, 'nor one for the hub itself');
     t.notOk(await db('hub_tokens').where({ hash: 'ab'.repeat(32) }).first('hash'));
   });
 
@@ -226,7 +236,7 @@ for (const engine of await engines()) {
     const failuresBefore = journal.failures;
     const enrol = await f.call(f.anonymous, 'POST', '/v1/enroll', { token: tok, csrPem: createNodeKeys('430300', 'rsa').csrPem });
     t.equal(enrol.status, 200, 'the enrolment is committed');
-    t.equal(journal.failures, failuresBefore + 1, 'its unjournalled facts are reported');
+    t.equal(journal.failures, failuresBefore + 2, 'its unjournalled facts are reported (token.redeeming before the transaction, the rest after its commit)');
     // ... and a hub cannot start on a journal it cannot append to
     await t.rejects(startHub({ config: { ...f.config, dataDir: join(f.dir, 'data-3'), atRest: { ...f.config.atRest, keyFile: join(f.config.dataDir, 'data.key') } }, db }), { code: 'ERR_REGISTER_JOURNAL' });
     rmdirSync(file);
