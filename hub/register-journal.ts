@@ -4,9 +4,8 @@
  * back in time (restored from a backup, a PostgreSQL failover that lost commits), the hub finds
  * the facts it lost there and applies them again (`reconcileRegister`, before the first request and
  * every minute): a revoked node does not come back, a used or cancelled token cannot be used, a
- * token made since can still be, a
- * node keeps the grade of its last enrolment, and a certificate issued since the restore point
- * stays known.
+ * token handed out since can still be, a node keeps the grade of its last enrolment, and a
+ * certificate issued since the restore point stays known.
  *
  * Two kinds of fact, written at different times (docs/scale.md "The register journal"):
  *  - what an operator takes away (`credit hub revoke`, the revoke and cancel routes:
@@ -18,8 +17,10 @@
  *    and the `cert.revoked` of the certificates it supersedes) is appended *after* the commit, so a
  *    rolled-back enrolment leaves nothing behind (its superseding revocation would otherwise cut the
  *    node off its working certificate); a failed append is logged (ERR_REGISTER_JOURNAL). So is a
- *    token an operator makes (`token.made`, after makeToken's writes): a lost one that is unused,
- *    uncancelled and unexpired is registered again with the node it announced.
+ *    token an operator makes (`token.made`, after makeToken's writes): a lost one is registered
+ *    again, with the node it announced, only when nothing happened to that node since (tokenAlive);
+ *    an enrolment appends `token.redeeming` before its transaction, so a crash after its commit
+ *    cannot bring its token back.
  *
  * Format: UTF-8, one JSON object per line, appended with O_APPEND and fsynced; every line names the
  * CA (`ca`: the first 16 hex digits of the SHA-256 of its public key), and lines of another CA,
