@@ -33,7 +33,7 @@ import { createPuller, type Puller } from './puller.js';
 import { createRenewal, renewalTime, type Renewal } from './renewal.js';
 import { createSender, type Sender } from './sender.js';
 import { createNotices, type Notices } from './objections-notices.js';
-import { createWitness, type Witness } from './witness.js';
+import { createWitness, type HubRefusal, type Witness } from './witness.js';
 
 /** The audit log calls the exchange needs for witnessing and for switching the signer at renewal. */
 export type WitnessableLog = Pick<AuditLog, 'checkpoint' | 'latestCheckpoint' | 'setSigner' | 'signerFingerprint' | 'record' | 'hashAlg'>;
@@ -62,7 +62,7 @@ export interface ExchangeStatus {
   inbox: { cursor: number; applied: number };
   witness: { treeSize: number; cosignedAt: string } | null;
   /** The hub's audit checkpoints this node refuses to cosign, round after round (a rolled-back hub log: ERR_AUDIT_…), or null. */
-  hubCheckpointRefused: { code: string; since: string; rounds: number; treeSize: number } | null;
+  hubCheckpointRefused: HubRefusal | null;
   /** The province supplementary catalog this node holds. */
   provinceCatalog: { serial: number; publishedAt: string; types: string[] } | null;
   lastError: { loop: string; code: string; message: string; at: string } | null;
@@ -303,10 +303,7 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
         batches: { pending: backlog.unacknowledged, accepted: by.accepted ?? 0, refused: by.refused ?? 0, lastSeq: Number(top?.m ?? 0) },
         inbox: { cursor: await puller.cursor(), applied },
         witness: cos ? { treeSize: cos.treeSize, cosignedAt: cos.cosignedAt } : null,
-        hubCheckpointRefused: (() => {
-          const r = witness?.refusal() ?? null;
-          return r === null ? null : { code: r.code, since: r.since.toISOString(), rounds: r.rounds, treeSize: r.treeSize };
-        })(),
+        hubCheckpointRefused: witness?.refusal() ?? null,
         provinceCatalog: catalog.held(),
         lastError,
       };

@@ -68,10 +68,10 @@ function caPems(m: { caCertPem: string; sm2?: { caCertPem: string } | undefined 
 /** How often a refusal of the hub's checkpoints that goes on is audited again. */
 export const REFUSAL_REPORT_MS = 3_600_000;
 
-/** The hub's checkpoints refused round after round: the code, since when, how many rounds, the last tree size shown. */
+/** The hub's checkpoints refused round after round: the code, since when (ISO), how many rounds, the last tree size shown. */
 export interface HubRefusal {
   code: string;
-  since: Date;
+  since: string;
   rounds: number;
   treeSize: number;
 }
@@ -81,15 +81,14 @@ function sizeOf(v: unknown): number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : -1;
 }
 
-/** A root hash shown by the hub, for an audit reason: 64 hex digits or "?". */
-function hexOf(v: unknown): string {
-  return typeof v === 'string' && /^[0-9a-f]{64}$/i.test(v) ? v.toLowerCase() : '?';
+/** A SHA-256 shown by the hub (a root hash, a fingerprint), lower-case; `otherwise` when it is not 64 hex digits. */
+function hexOf(v: unknown, otherwise = '?'): string {
+  return typeof v === 'string' && /^[0-9a-f]{64}$/i.test(v) ? v.toLowerCase() : otherwise;
 }
 
-/** The audit actor of a hub checkpoint: its signer's fingerprint when it is one (64 hex digits), else cert:unknown. */
+/** The audit actor of a hub checkpoint: its signer's fingerprint, else cert:unknown. */
 function actorOf(cp: { signerFingerprint: unknown }): string {
-  const f = cp.signerFingerprint;
-  return `cert:${typeof f === 'string' && /^[0-9a-f]{64}$/i.test(f) ? f.toLowerCase() : 'unknown'}`;
+  return `cert:${hexOf(cp.signerFingerprint, 'unknown')}`;
 }
 
 function isCosignature(c: unknown): c is Cosignature {
@@ -103,7 +102,7 @@ export function createWitness(deps: WitnessDeps) {
   /** Set once the hub's SM checkpoints were skipped for want of an SM2 certificate (warned and audited once). */
   let sm2SkipReported = false;
   /** The hub's checkpoints refused since `since` (null: the last one shown was cosigned, or none yet). */
-  let refused: (HubRefusal & { key: string; reportedAt: Date | null }) | null = null;
+  let refused: (Omit<HubRefusal, 'since'> & { since: Date; key: string; reportedAt: Date | null }) | null = null;
 
   /** One witnessing round; returns the cosignature stored, or null when there was nothing new. */
   async function witnessOnce(signal?: AbortSignal): Promise<Cosignature | null> {
@@ -244,7 +243,7 @@ export function createWitness(deps: WitnessDeps) {
 
   /** The refusal of the hub's checkpoints going on now, or null (for the exchange status). */
   function refusal(): HubRefusal | null {
-    return refused === null ? null : { code: refused.code, since: refused.since, rounds: refused.rounds, treeSize: refused.treeSize };
+    return refused === null ? null : { code: refused.code, since: refused.since.toISOString(), rounds: refused.rounds, treeSize: refused.treeSize };
   }
 
   return { step, witnessOnce, refusal };
