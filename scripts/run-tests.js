@@ -38,6 +38,10 @@ if (useMirror) {
   tapArgs = args.map((a) => (/\.ts$/.test(a) && !a.startsWith('-') ? a.replace(/\.ts$/, '.js') : a));
 }
 
+// The processes tests start through bin/credit.js (hubs, nodes, the CLI, the bench's servers) run the
+// mirror's compiled files too (bin/credit.js reads CREDIT_MIRROR; an installed package ignores it).
+if (useMirror) process.env.CREDIT_MIRROR = cwd;
+
 const resultsDir = join(cwd, '.tap/test-results');
 rmSync(resultsDir, { recursive: true, force: true });
 const run = spawnSync('npx', ['tap', ...tapArgs], { stdio: 'inherit', cwd });
