@@ -49,3 +49,10 @@ export function answerFields(id: string, digest: string): { re: string; reDigest
 
 /** Envelope types that must have an answer in the log, and the type of that answer. */
 export const ANSWERED_TYPES: Readonly<Record<string, string>> = Object.freeze({ batch: 'receipt', query: 'query-answer' });
+
+/**
+ * Signed answers that refuse an envelope without being its answer (protocol 1.2): the hub's
+ * `seq-refusal` of a batch attempt. Paired like an answer (it names the attempt); the batch is
+ * still expected to get its receipt when it is sent again.
+ */
+export const REFUSAL_TYPES: Readonly<Record<string, string>> = Object.freeze({ 'seq-refusal': 'batch' });

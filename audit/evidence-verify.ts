@@ -12,7 +12,7 @@ import { certFromDerB64, jwsVerifyDetached, type ParsedCert } from '../protocol/
 import { isCreditError } from '../protocol/errors.js';
 import { getSuite } from '../protocol/suites.js';
 import type { TrustPolicy } from '../protocol/trust.js';
-import { ANSWERED_TYPES, answeredBy, evidenceSigningInput, type EnvelopeEvidence } from './evidence-record.js';
+import { ANSWERED_TYPES, REFUSAL_TYPES, answeredBy, evidenceSigningInput, type EnvelopeEvidence } from './evidence-record.js';
 import type { ExchangeLog, Problem } from './evidence-log.js';
 
 export interface Revocation {
@@ -81,6 +81,11 @@ export async function checkEvidence(e: EnvelopeEvidence, trust: EvidenceTrust): 
   return [];
 }
 
+/** The attempt signed last (header ts; ISO-8601 UTC with milliseconds compares as text). */
+function lastAttempt(attempts: readonly EnvelopeEvidence[]): EnvelopeEvidence {
+  return attempts.reduce((a, b) => (b.header.ts > a.header.ts ? b : a));
+}
+
 /** Answers (receipts, query answers) against what they answer; batches (and queries) without one. */
 export function pairingProblems(list: readonly EnvelopeEvidence[]): { problems: Problem[]; notes: string[]; paired: number } {
   const problems: Problem[] = [];
@@ -88,8 +93,10 @@ export function pairingProblems(list: readonly EnvelopeEvidence[]): { problems: 
   const byKey = new Map<string, EnvelopeEvidence>();
   const answerOf = new Map<string, string>(); // type → answered type
   for (const [asked, answer] of Object.entries(ANSWERED_TYPES)) answerOf.set(answer, asked);
+  for (const [refusal, asked] of Object.entries(REFUSAL_TYPES)) answerOf.set(refusal, asked);
   for (const e of list) byKey.set(`${e.header.id} ${e.digest}`, e);
   const answered = new Set<string>(); // ids
+  const refused = new Map<string, string>(); // `${batch id} ${attempt digest}` → the seq-refusal naming that attempt
   for (const e of list) {
     const asked = answerOf.get(e.header.type);
     if (asked === undefined) continue;
@@ -114,7 +121,8 @@ export function pairingProblems(list: readonly EnvelopeEvidence[]): { problems: 
       problems.push({ code: 'ERR_EXCHANGE_UNPAIRED', id, message: `${e.header.type} ${id} names ${target.header.type} ${re.id} from ${target.header.from} to ${target.header.to}, not a ${asked} between the same two sides` });
       continue;
     }
-    answered.add(re.id);
+    if (REFUSAL_TYPES[e.header.type]) refused.set(`${re.id} ${re.digest}`, id);
+    else answered.add(re.id);
   }
   const asked = new Map<string, EnvelopeEvidence[]>();
   for (const e of list) {
@@ -129,6 +137,9 @@ export function pairingProblems(list: readonly EnvelopeEvidence[]): { problems: 
     if (answered.has(id)) {
       paired++;
       if (attempts.length > 1) notes.push(`${type} ${id} was signed ${attempts.length} times (re-sent); the ${ANSWERED_TYPES[type]} names one of them`);
+    } else if (type === 'batch' && refused.has(`${id} ${lastAttempt(attempts).digest}`)) {
+      // its last attempt was refused for its seq: not sent again (yet) when the log was exported
+      notes.push(`batch ${id} (seq ${attempts[0]!.header.seq}) was refused for its seq (seq-refusal ${refused.get(`${id} ${lastAttempt(attempts).digest}`)}) and has no receipt in this log (not sent again, or not yet)`);
     } else if (type === 'batch') {
       problems.push({ code: 'ERR_EXCHANGE_UNPAIRED', id, message: `batch ${id} (seq ${attempts[0]!.header.seq}) has no receipt in this log` });
     } else {

@@ -1,7 +1,8 @@
 /**
  * The hub's half of the signed exchange log: the evidence of every envelope it accepts from a
  * node (batch, query, checkpoint) and sends to one (receipt, query-answer, a distribution with
- * items), kept in hub_exchange_evidence inside the transaction that also writes the audit entry
+ * items), and of a batch attempt it refuses for its seq with its signed `seq-refusal`
+ * (hub/seq-refusal.ts), kept in hub_exchange_evidence inside the transaction that also writes the audit entry
  * (before it: the audit lock is taken last). Generic over envelope types (audit/evidence-record.ts).
  */
 import type { Db } from '../audit/knex-connect.js';

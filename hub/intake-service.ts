@@ -16,6 +16,8 @@
  * another process and then reads seq n; and n + 1 that finds exactly n missing waits (up to
  * GAP_WAIT_MS, outside any transaction) for n to be committed anywhere and claims again. Only when
  * n does not come does n + 1 answer ERR_SEQUENCE_GAP, and the node sends it again.
+ * ERR_SEQUENCE_GAP and ERR_OUT_OF_ORDER with the hub's last seq carry the hub's signed refusal
+ * (`details.refusal`, protocol 1.2, hub/seq-refusal.ts): a node resynchronises only on that.
  */
 import { answerKeys } from './answer-keys.js';
 import type { Knex } from 'knex';
@@ -39,6 +41,7 @@ import { nodesStore } from './nodes-store.js';
 import { recordsStore, type DistributionRow, type HubRecordRow } from './records-store.js';
 import { recordBatchQuality } from './quality-intake.js';
 import { isDistributed } from './release-policy.js';
+import { seqRefusals } from './seq-refusal.js';
 
 export const BATCH_STREAM = 'batch';
 /** First key of the PostgreSQL advisory lock on one node's batch stream (the second: hashtext(node id)). */
@@ -92,6 +95,7 @@ export function intakeService(deps: HubDeps): IntakeService {
   const { db, config, identity } = deps;
   const inProgress = new InProgress();
   const pg = engineOf(db) === 'pg';
+  const refusals = seqRefusals(deps);
 
   /** After ERR_SEQUENCE_GAP with only seq − 1 missing: waits until another process commits it (true) or GAP_WAIT_MS pass (false). */
   async function waitForPrevious(nodeId: string, seq: number): Promise<boolean> {
@@ -182,12 +186,17 @@ export function intakeService(deps: HubDeps): IntakeService {
 
     // the batch before this one, still in its transaction here: its claim must come first
     if (before) await before;
+    const gapExpected = (e: unknown) => ((e as CreditError).code === 'ERR_SEQUENCE_GAP' ? Number((e as CreditError).details && (e as { details: { expected?: unknown } }).details.expected) : NaN);
+    // a gap audited; a seq refusal answered with the hub's signed word (hub/seq-refusal.ts)
+    const refuse = async (e: unknown): Promise<never> => {
+      const expected = gapExpected(e);
+      if (Number.isSafeInteger(expected)) await auditGap(peer, header.seq, expected);
+      throw await refusals.answer(peer, inc, e);
+    };
     const outcome = await inTransaction().catch(async (e: unknown) => {
       // n + 1 here while n is still on its way through another hub process: wait for it once
-      const expected = (e as CreditError).code === 'ERR_SEQUENCE_GAP' ? Number((e as CreditError).details && (e as { details: { expected?: unknown } }).details.expected) : NaN;
-      if (pg && expected === header.seq - 1 && (await waitForPrevious(peer.nodeId, header.seq))) return inTransaction();
-      if (Number.isSafeInteger(expected)) await auditGap(peer, header.seq, expected);
-      throw e;
+      if (pg && gapExpected(e) === header.seq - 1 && (await waitForPrevious(peer.nodeId, header.seq))) return inTransaction().catch(refuse);
+      return refuse(e);
     });
     function inTransaction(): Promise<Outcome> {
       return db.transaction(async (trx): Promise<Outcome> => {

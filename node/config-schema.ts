@@ -74,6 +74,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
         checkpointIntervalMs: { type: 'integer', minimum: 0, default: 120000, description: 'how often the hub witnesses (cosigns) this node\'s audit checkpoint; 0 = only after batches' },
         renewAt: { type: 'number', minimum: 0.01, maximum: 0.5, default: 0.34, description: "renew the node certificate when less than this fraction of its lifetime is left (at most 0.5: the hub renews no earlier)" },
         timeoutMs: { type: 'integer', minimum: 1000, default: 30000, description: 'connect, headers and body timeout of one hub request' },
+        unsignedSeqRefusals: { type: 'boolean', default: false, description: "act on the hub's unsigned ERR_SEQUENCE_GAP / ERR_OUT_OF_ORDER answers: only while the hub still runs protocol 1.1 (it signs them from 1.2); off, the node resynchronises its batches only on the hub's signed refusal" },
       },
     },
   },

@@ -69,6 +69,8 @@ export interface HubConfig {
   checkpointIntervalMs: number;
   renewAt: number;
   timeoutMs: number;
+  /** Act on unsigned seq refusals (a hub of protocol 1.1); default false (node/exchange/seq-answer.ts). */
+  unsignedSeqRefusals: boolean;
   /** Suite policy (mirrors the hub's `suites`): ["SM"] seals and opens only the national suite. Absent: any usable suite. */
   suites?: string[];
 }

@@ -15,7 +15,7 @@ import { describeSuite } from './suites.js';
 export type { DetachedJws, FlattenedJwe, FieldProblem, JsonSchema };
 
 /** Registered message types. Add new ones here (and to docs/protocol.md) in a new minor version. */
-export const ENVELOPE_TYPES = ['batch', 'receipt', 'distribution', 'query', 'query-answer', 'checkpoint', 'notice', 'notice-receipt', 'notice-feed'] as const;
+export const ENVELOPE_TYPES = ['batch', 'receipt', 'distribution', 'query', 'query-answer', 'checkpoint', 'notice', 'notice-receipt', 'notice-feed', 'seq-refusal'] as const;
 export type EnvelopeType = (typeof ENVELOPE_TYPES)[number];
 
 export interface EnvelopeHeader {

@@ -146,6 +146,41 @@ export interface ReceiptPayload {
   versioned?: string[];
 }
 
+// ---------------------------------------------------------------- seq-refusal (hub → node, protocol 1.2)
+
+/**
+ * The hub's signed word that it refused a batch for its seq (protocol 1.2), sent in the error
+ * answer's `details.refusal` beside ERR_SEQUENCE_GAP (the hub lacks seqs before this one: its store
+ * went back in time, or an earlier batch is still on its way) and ERR_OUT_OF_ORDER with the hub's
+ * last seq (the node's store went back in time). A node resynchronises its stream only on such a
+ * word from a hub that signs them (node/exchange/seq-answer.ts), so nothing between the two can
+ * make it re-send or renumber its batches, and the hub cannot deny having asked. It names the
+ * exact attempt it answers (`batchId`, `digest`; also `re`/`reDigest` in its signed header).
+ */
+export interface SeqRefusalPayload {
+  batchId: string;
+  /** The refused attempt's digest (each attempt is signed anew, so an old refusal names another digest). */
+  digest: string;
+  seq: number;
+  code: 'ERR_SEQUENCE_GAP' | 'ERR_OUT_OF_ORDER';
+  /** The last seq of this node the hub had accepted when it refused (expected next: hubLastSeq + 1). */
+  hubLastSeq: number;
+  /** Hub time of the refusal. */
+  refusedAt: string;
+}
+
+export const SEQ_REFUSAL_CODES = ['ERR_SEQUENCE_GAP', 'ERR_OUT_OF_ORDER'] as const;
+
+/** Shape check of a seq-refusal payload: exactly its six members, a gap's hubLastSeq below seq − 1, an out-of-order's at or above seq. */
+export function isSeqRefusalPayload(p: unknown): p is SeqRefusalPayload {
+  const x = p as Record<string, unknown>;
+  if (typeof x !== 'object' || x === null || Array.isArray(x) || Object.keys(x).length !== 6) return false;
+  const whole = (n: unknown, min: number): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= min;
+  if (typeof x.batchId !== 'string' || typeof x.digest !== 'string' || typeof x.refusedAt !== 'string' || !whole(x.seq, 1) || !whole(x.hubLastSeq, 0)) return false;
+  if (x.code === 'ERR_SEQUENCE_GAP') return x.hubLastSeq < x.seq - 1;
+  return x.code === 'ERR_OUT_OF_ORDER' && x.hubLastSeq >= x.seq;
+}
+
 // ---------------------------------------------------------------- distribution (hub → node)
 
 /**
@@ -475,6 +510,7 @@ const INT = { type: 'integer' } as const;
 const RECEIPT_INTEGERS: JsonSchema = { type: 'object', properties: { seq: INT } };
 const DISTRIBUTION_INTEGERS: JsonSchema = { type: 'object', properties: { next: INT, items: { type: 'array', items: { type: 'object', properties: { cursor: INT } } } } };
 const ANSWER_INTEGERS: JsonSchema = { type: 'object', properties: { withheld: { type: 'array', items: { type: 'object', properties: { count: INT } } } } };
+const SEQ_REFUSAL_INTEGERS: JsonSchema = { type: 'object', properties: { seq: INT, hubLastSeq: INT } };
 
 /**
  * Each envelope type's payload schema, as open() reads it: a member the schema calls integer must
@@ -491,4 +527,6 @@ export const PAYLOAD_SCHEMAS: Readonly<Record<EnvelopeType, JsonSchema>> = Objec
   notice: NOTICE_SCHEMA,
   'notice-receipt': NOTICE_RECEIPT_INTEGERS,
   'notice-feed': NOTICE_FEED_INTEGERS,
+  // 1.2: the hub's signed refusal of a batch for its seq
+  'seq-refusal': SEQ_REFUSAL_INTEGERS,
 });

@@ -10,8 +10,10 @@ import { getSuite, usableSuites } from './suites.js';
  * The version this implementation writes. 1.1 (issue 15): batches may carry `versions`
  * (corrections), receipts `versioned`, records a `version` number; the envelope types `notice`,
  * `notice-receipt` and `notice-feed` (protocol/notices.ts) carry objections and their results.
+ * 1.2: the hub signs its refusal of a batch for its seq (envelope type `seq-refusal`, sent in
+ * `details.refusal` of ERR_SEQUENCE_GAP and ERR_OUT_OF_ORDER; protocol/exchange.ts SeqRefusalPayload).
  */
-export const PROTOCOL_VERSION = '1.1';
+export const PROTOCOL_VERSION = '1.2';
 /** Every version this implementation reads (one entry per major: the highest minor it knows). */
 export const SUPPORTED_VERSIONS: readonly string[] = Object.freeze([PROTOCOL_VERSION]);
 

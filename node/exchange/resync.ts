@@ -16,6 +16,7 @@
 import type { Knex } from 'knex';
 import type { AuditWriter } from '../records-service.js';
 import { receiptIdsOf } from './outbox-store.js';
+import type { ActingOn } from './seq-answer.js';
 
 /** The hub's last accepted seq from an ERR_OUT_OF_ORDER answer, when the answer carries one. */
 export function hubLastSeq(e: unknown): number | null {
@@ -35,7 +36,7 @@ export interface Renumbered {
  * Renumbers every batch without a receipt to follow `lastSeq`, in one transaction, audited as
  * 'batch.resync'. Returns what moved (empty when nothing was behind the hub).
  */
-export async function renumberAfter(db: Knex, audit: AuditWriter, nodeId: string, lastSeq: number): Promise<Renumbered[]> {
+export async function renumberAfter(db: Knex, audit: AuditWriter, nodeId: string, lastSeq: number, on: ActingOn = { note: '' }): Promise<Renumbered[]> {
   return db.transaction(async (trx) => {
     const rows = (await trx('node_batches').select('id', 'seq').whereIn('status', ['open', 'sent']).orderBy('seq')) as { id: string; seq: number | string }[];
     if (rows.length === 0 || Number(rows[0]!.seq) > lastSeq) return [];
@@ -43,9 +44,10 @@ export async function renumberAfter(db: Knex, audit: AuditWriter, nodeId: string
     // two steps: seqs are unique, and the new range may overlap the old one
     for (const m of moved) await trx('node_batches').where({ id: m.id }).update({ seq: -m.to });
     for (const m of moved) await trx('node_batches').where({ id: m.id }).update({ seq: m.to, last_error: null });
+    await on.keep?.(trx);
     await audit.recordIn(trx, {
       actor: `node:${nodeId}`, actorNode: nodeId, action: 'batch.resync', object: moved[0]!.id, outcome: 'success',
-      reason: `hubLastSeq=${lastSeq} batches=${moved.length} seq ${moved[0]!.from}→${moved[0]!.to}${moved.length > 1 ? ` … ${moved[moved.length - 1]!.from}→${moved[moved.length - 1]!.to}` : ''}`,
+      reason: `hubLastSeq=${lastSeq} batches=${moved.length} seq ${moved[0]!.from}→${moved[0]!.to}${moved.length > 1 ? ` … ${moved[moved.length - 1]!.from}→${moved[moved.length - 1]!.to}` : ''}${on.note}`,
     });
     return moved;
   });
@@ -138,7 +140,7 @@ const HUB_RESYNC_KEY = 'hub.resync.last';
  * Returns null when no receipted batch is at or above `expected` (a batch that overtook the one
  * before it: nothing was lost).
  */
-export async function reopenFrom(db: Knex, audit: AuditWriter, nodeId: string, expected: number, at: string, receiptItems: ReceiptItems): Promise<Reopened | null> {
+export async function reopenFrom(db: Knex, audit: AuditWriter, nodeId: string, expected: number, at: string, receiptItems: ReceiptItems, on: ActingOn = { note: '' }): Promise<Reopened | null> {
   const floor = await cosignedFloor(db);
   return db.transaction(async (trx) => {
     const rows = (await trx('node_batches').select('id', 'seq', 'receipt', 'receipt_items', 'records', 'withdrawals').whereIn('status', ['accepted', 'refused']).where('seq', '>=', expected).orderBy('seq')) as {
@@ -168,9 +170,10 @@ export async function reopenFrom(db: Knex, audit: AuditWriter, nodeId: string, e
     await trx('node_exchange_state').insert({ key: HUB_RESYNC_KEY, value: JSON.stringify({ from: seqs[0], to: seqs[seqs.length - 1], hubLastSeq, at }), updated_at: at }).onConflict('key').merge(['value', 'updated_at']);
     const rolledBack = hubLastSeq < floor;
     const range = `seq ${seqs[0]}${seqs.length > 1 ? `…${seqs[seqs.length - 1]}` : ''}`;
+    await on.keep?.(trx);
     await audit.recordIn(trx, {
       actor: `node:${nodeId}`, actorNode: nodeId, action: 'batch.resync.hub', object: ids[0]!, outcome: rolledBack ? 'failure' : 'success',
-      reason: `${rolledBack ? 'ERR_HUB_ROLLED_BACK ' : ''}hubLastSeq=${hubLastSeq} batches=${seqs.length} ${range} cosignedFloor=${floor}${repeated ? ' repeated' : ''}: receipted batches the hub no longer holds are sent again with their ids and seqs`,
+      reason: `${rolledBack ? 'ERR_HUB_ROLLED_BACK ' : ''}hubLastSeq=${hubLastSeq} batches=${seqs.length} ${range} cosignedFloor=${floor}${repeated ? ' repeated' : ''}${on.note}: receipted batches the hub no longer holds are sent again with their ids and seqs`,
     });
     return { seqs, hubLastSeq, floor, rolledBack, repeated };
   });

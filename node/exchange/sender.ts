@@ -19,6 +19,8 @@
  * The first batch of a round answered ERR_SEQUENCE_GAP while the node holds receipts for seqs from
  * the hub's `expected` up means the hub's store went back in time: those batches are sent again
  * (resync.ts reopenFrom); ERR_OUT_OF_ORDER with `lastSeq` means this store did (renumberAfter).
+ * Either is acted on only with the hub's signed refusal of that very attempt (protocol 1.2,
+ * seq-answer.ts; unsigned only from a hub before 1.2).
  */
 import type { Knex } from 'knex';
 import { uuidv7 } from '../../protocol/crypto.js';
@@ -37,7 +39,8 @@ import { isCreditError } from '../../protocol/errors.js';
 import { UNREADABLE_RECEIPT, outboxStore, type BatchRow } from './outbox-store.js';
 import { evidenceOf } from '../../audit/evidence-record.js';
 import { keepEnvelope, keepEvidence } from './evidence-log.js';
-import { hubExpected, hubLastSeq, renumberAfter, reopenFrom, type ReceiptItems } from './resync.js';
+import { renumberAfter, reopenFrom, type ReceiptItems } from './resync.js';
+import { actingOn, readSeqAnswer, type SeqAnswer } from './seq-answer.js';
 
 export interface SenderDeps {
   db: Knex;
@@ -46,7 +49,7 @@ export interface SenderDeps {
   client: () => HubClient;
   clock: () => Date;
   log: Log;
-  hub: Pick<HubConfig, 'batchMaxRecords' | 'batchMaxAgeMs'>;
+  hub: Pick<HubConfig, 'batchMaxRecords' | 'batchMaxAgeMs'> & Partial<Pick<HubConfig, 'unsignedSeqRefusals'>>;
   /** After a round that stored at least one receipt (the witness loop hooks in here). */
   onReceipts?: () => void;
   /** The hub's certificate may have changed (it could not decrypt): fetch it again. */
@@ -350,19 +353,31 @@ export function createSender(deps: SenderDeps) {
           const dropped = ahead as Ahead | null; // it followed the batches just dropped
           ahead = null;
           await dropped?.next.catch(() => undefined);
-          // it overtook the batch before it on the way to the hub: once more, now alone
+          // it overtook the batch before it on the way to the hub: once more, now alone — sealed anew,
+          // so that the hub's signed refusal of the first attempt cannot be shown again for this one
           if (head.behind && (e as { code?: string }).code === 'ERR_SEQUENCE_GAP' && !resent.has(head.p.batch.id)) {
             resent.add(head.p.batch.id);
-            await outboxStore.markAttempt(db, head.p.batch.id, clock().toISOString());
-            launch(flights, head.p, signal);
-            last = head.p.batch;
+            const again = await prepareNoted({ ...head.p.batch, status: 'sent' });
+            await markSent(again, clock().toISOString());
+            launch(flights, again, signal);
+            last = again.batch;
             idle = null;
             continue;
           }
+          // a seq refusal: acted on only when the hub signed it, or is from before protocol 1.2 (seq-answer.ts)
+          let said: SeqAnswer | null;
+          try {
+            said = await readSeqAnswer(e, head.p.batch, head.p.envelope, { identity, clock, unsigned: deps.hub.unsignedSeqRefusals === true });
+          } catch (bad) {
+            await noteError(head.p.batch, bad);
+            log.error({ batch: head.p.batch.id, seq: head.p.batch.seq, code: (bad as { code?: string }).code, answer: (e as { code?: string }).code, reason: (bad as Error).message }, "hub exchange: the hub's seq refusal was not acted on");
+            throw bad;
+          }
           // the hub's store went back in time (failover, restore): its seqs from `expected` on are sent again (resync.ts)
-          const expected = hubExpected(e, head.p.batch.seq);
-          if (expected !== null) {
-            const r = await reopenFrom(db, audit, nodeId, expected, clock().toISOString(), receiptItems);
+          if (said?.code === 'ERR_SEQUENCE_GAP') {
+            const expected = said.hubLastSeq + 1;
+            const at = clock().toISOString();
+            const r = await reopenFrom(db, audit, nodeId, expected, at, receiptItems, actingOn(said, at));
             if (r) {
               const fields = { code: r.rolledBack ? 'ERR_HUB_ROLLED_BACK' : 'ERR_SEQUENCE_GAP', hubLastSeq: r.hubLastSeq, from: r.seqs[0], to: r.seqs[r.seqs.length - 1], batches: r.seqs.length, cosignedFloor: r.floor, repeated: r.repeated };
               if (r.rolledBack) log.error(fields, 'hub exchange: the hub lost batches it had attested (its store was rolled back past its cosignature of this node\'s log): sending them again; tell the hub operator');
@@ -372,9 +387,9 @@ export function createSender(deps: SenderDeps) {
             }
           }
           // the store went back in time (restored from a backup): follow the hub's last seq (resync.ts)
-          const hubSeq = hubLastSeq(e);
-          if (hubSeq !== null) {
-            const moved = await renumberAfter(db, audit, nodeId, hubSeq);
+          if (said?.code === 'ERR_OUT_OF_ORDER') {
+            const hubSeq = said.hubLastSeq;
+            const moved = await renumberAfter(db, audit, nodeId, hubSeq, actingOn(said, clock().toISOString()));
             if (moved.length > 0) {
               log.warn({ hubLastSeq: hubSeq, batches: moved.length, from: moved[0]!.from, to: moved[0]!.to }, 'hub exchange: batch seqs behind the hub (store restored from a backup?): renumbered to follow the hub');
               return 0;

@@ -91,6 +91,30 @@ t.test('a swapped certificate: another node\'s, or one from another CA', async (
   t.ok(inMine.problems.some((p) => p.code === 'ERR_EXCHANGE_LOG_MALFORMED' && p.id === asOther.id), "another node's envelope listed as sent by this one");
 });
 
+t.test('a seq-refusal (protocol 1.2) pairs with the attempt it names; its batch still wants a receipt, else a note', async (t) => {
+  const refusalFor = (b: Envelope, digest = envelopeDigest(b)) =>
+    seal({
+      type: 'seq-refusal', from: '430000', to: '430100', seq: b.seq, sender: hub, recipientCertPem: node.certPem, extra: answerFields(b.id, digest),
+      payload: { batchId: b.id, digest, seq: b.seq, code: 'ERR_SEQUENCE_GAP', hubLastSeq: 0, refusedAt: at() },
+    });
+  const first = await batch();
+  const again = await batch({ id: first.id, seq: first.seq });
+  const refusal = await refusalFor(first);
+  const receipt = await receiptFor(again);
+  const paired = await verdict(logOf([evidenceOf(first, 'sent', at()), evidenceOf(refusal, 'received', at()), evidenceOf(again, 'sent', at()), evidenceOf(receipt, 'received', at())]));
+  t.same(paired.problems, [], 'refused once, then sent again and receipted');
+  t.equal(paired.v!.byType['seq-refusal'], 1);
+  const only = await verdict(logOf([evidenceOf(first, 'sent', at()), evidenceOf(refusal, 'received', at())]));
+  t.same(only.problems, [], 'a batch whose last attempt was refused for its seq is not a failure …');
+  t.match(only.v!.notes.join('\n'), /refused for its seq \(seq-refusal .*\) and has no receipt/, '… but a note');
+  const later = await batch({ id: first.id, seq: first.seq, ts: new Date(Date.now() + 1000) });
+  const dropped = await verdict(logOf([evidenceOf(first, 'sent', at()), evidenceOf(refusal, 'received', at()), evidenceOf(later, 'sent', at())]));
+  t.same(dropped.problems.map((p) => [p.code, p.id]), [['ERR_EXCHANGE_UNPAIRED', first.id]], 'an earlier refusal does not excuse a later attempt without its receipt');
+  const elsewhere = await verdict(logOf([evidenceOf(again, 'sent', at()), evidenceOf(await refusalFor(first), 'received', at()), evidenceOf(receipt, 'received', at())]));
+  t.same(elsewhere.problems.map((p) => p.code), ['ERR_EXCHANGE_UNPAIRED'], 'a refusal naming an attempt not in the log');
+  t.match(elsewhere.problems[0]!.message, /seq-refusal .* not the digest/);
+});
+
 t.test('a receipt for another envelope, and a missing receipt: ERR_EXCHANGE_UNPAIRED by id', async (t) => {
   const b2 = await batch();
   const r2 = await receiptFor(b2);

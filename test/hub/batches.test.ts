@@ -6,10 +6,12 @@
 import t from 'tap';
 import { hubFields } from '../helpers/at-rest.js';
 import { subjectKeys } from '../../server/at-rest-store.js';
-import type { ReceiptPayload } from '../../protocol/exchange.js';
+import type { ReceiptPayload, SeqRefusalPayload } from '../../protocol/exchange.js';
+import { envelopeDigest } from '../../protocol/envelope.js';
 import { uuidv7 } from '../../protocol/crypto.js';
 import { engines } from '../helpers/db.js';
 import { envelopesStore } from '../../hub/envelopes-store.js';
+import { SIGNED_PER_HOUR } from '../../hub/seq-refusal.js';
 import { hubFixture, wire, type HubFixture, type TestNode } from './fixture.js';
 
 async function push(f: HubFixture, node: TestNode, payload: unknown, o: Parameters<HubFixture['sealFrom']>[3] = {}) {
@@ -60,15 +62,48 @@ for (const engine of await engines()) {
       t.equal((await f.openAs<ReceiptPayload>(cs, r2.json.details.receipt)).payload.batchId, env.id);
     });
 
+    t.test(`at most ${SIGNED_PER_HOUR} signed seq refusals per node and hour (each costs a signature, evidence and an audit entry); then unsigned, saying why`, async (t) => {
+      const node = await f.enrol('430181', 1, { name: '浏阳市' });
+      let signed = 0;
+      let last: { json: { details: { refusal?: unknown; refusalUnavailable?: string } } } | undefined;
+      for (let i = 0; i <= SIGNED_PER_HOUR; i++) {
+        last = (await push(f, node, { records: [], withdrawals: [] }, { seq: 5 })).res;
+        if (last.json.details.refusal) signed++;
+      }
+      t.equal(signed, SIGNED_PER_HOUR);
+      t.equal(last!.json.details.refusal, undefined);
+      t.equal(last!.json.details.refusalUnavailable, 'ERR_RATE_LIMITED');
+      t.equal((await ctx.db('audit_log').where({ action: 'batch.seq-refusal', actor_node: '430181' })).length, SIGNED_PER_HOUR);
+    });
+
     t.test('out of order, gap and stale timestamps are refused and consume nothing', async (t) => {
       const old = await push(f, cs, { records: [], withdrawals: [] }, { seq: 1 });
       t.equal(old.res.status, 409);
       t.equal(old.res.json.code, 'ERR_OUT_OF_ORDER');
-      t.same(old.res.json.details, { lastSeq: 2, seq: 1 });
+      t.match(old.res.json.details, { lastSeq: 2, seq: 1 });
       const gap = await push(f, cs, { records: [], withdrawals: [] }, { seq: 9 });
       t.equal(gap.res.status, 409);
       t.equal(gap.res.json.code, 'ERR_SEQUENCE_GAP');
       t.equal(gap.res.json.details.expected, 3);
+      // protocol 1.2: both come with the hub's signed refusal of that very attempt, kept on the hub's side too
+      for (const [what, r, code, hubLastSeq] of [['out of order', old, 'ERR_OUT_OF_ORDER', 2], ['gap', gap, 'ERR_SEQUENCE_GAP', 2]] as const) {
+        const refusal = r.res.json.details.refusal;
+        t.equal(refusal?.type, 'seq-refusal', `${what}: signed`);
+        const opened = await f.openAs<SeqRefusalPayload>(cs, refusal);
+        t.equal(opened.signer.nodeId, '430000');
+        t.same(opened.payload, { batchId: r.env.id, digest: envelopeDigest(r.env), seq: r.env.seq, code, hubLastSeq, refusedAt: opened.payload.refusedAt }, `${what}: names the attempt refused`);
+        t.match(opened.header, { to: '430100', re: r.env.id, reDigest: envelopeDigest(r.env) });
+        const kept = await ctx.db('hub_exchange_evidence').whereIn('envelope_id', [r.env.id, refusal.id]).orderBy('direction');
+        t.same(kept.map((k: { type: string; direction: string }) => [k.type, k.direction]), [['batch', 'received'], ['seq-refusal', 'sent']], `${what}: the attempt and the refusal in the hub's exchange log`);
+        const audited = await ctx.db('audit_log').where({ action: 'batch.seq-refusal', object: r.env.id });
+        t.equal(audited.length, 1, `${what}: audited`);
+        t.equal(audited[0].reason, `${code} seq=${r.env.seq} hubLastSeq=${hubLastSeq} digest=${envelopeDigest(r.env)} refusal=${refusal.id} refusalDigest=${envelopeDigest(refusal)}`);
+      }
+      // an attempt outside the hub's window is refused unsigned, saying why (a node's attempts are sealed fresh)
+      const staleGap = await push(f, cs, { records: [], withdrawals: [] }, { seq: 9, ts: new Date(Date.now() - 10 * 60_000).toISOString() });
+      t.equal(staleGap.res.json.code, 'ERR_SEQUENCE_GAP');
+      t.equal(staleGap.res.json.details.refusal, undefined, 'not signed');
+      t.equal(staleGap.res.json.details.refusalUnavailable, 'ERR_STALE_TIMESTAMP');
       const again = await push(f, cs, { records: [], withdrawals: [] }, { seq: 9 });
       t.equal(again.res.json.code, 'ERR_SEQUENCE_GAP');
       const gaps = await f.hub.app.hubCtx.db('audit_log').where({ action: 'batch.gap', actor_node: '430100' });

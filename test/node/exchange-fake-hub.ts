@@ -15,7 +15,7 @@ import { certFromPem, derB64ToPem } from '../../protocol/crypto.js';
 import { open } from '../../protocol/open.js';
 import { seal } from '../../protocol/seal.js';
 import type { Envelope } from '../../protocol/envelope.js';
-import type { BatchPayload, DistributionItem, EnrollResponse, QueryAnswerPayload, QueryPayload, ReceiptPayload } from '../../protocol/exchange.js';
+import type { BatchPayload, DistributionItem, EnrollResponse, QueryAnswerPayload, QueryPayload, ReceiptPayload, SeqRefusalPayload } from '../../protocol/exchange.js';
 import { signCrl } from '../../certs/crl.js';
 import { tlsServerOptions } from '../../certs/tls.js';
 import { cosignCheckpoint } from '../../audit/cosign.js';
@@ -73,6 +73,12 @@ export interface FakeHub {
   rewriteAnswers: ((text: string) => string) | null;
   /** Rewrites each receipt payload before it is sealed (a hub naming ids the batch did not carry); null: none. */
   rewriteReceipt: ((p: ReceiptPayload) => ReceiptPayload) | null;
+  /**
+   * Seq refusals (ERR_SEQUENCE_GAP, ERR_OUT_OF_ORDER): 'signed' as the real hub of protocol 1.2
+   * (details.refusal, hub/seq-refusal.ts), 'unsigned' without it (a hub before 1.2, or a proxy that
+   * strips it), or a function that rewrites the signed payload before it is sealed (a lying hub).
+   */
+  seqRefusals: 'signed' | 'unsigned' | ((p: SeqRefusalPayload) => SeqRefusalPayload);
   /** Validity of certificates issued by /v1/renew and /v1/enroll (ms). */
   certLifetimeMs: number;
   enrolTokens: Map<string, { nodeId: string; grade: number }>;
@@ -136,6 +142,19 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number; rsaOnly?: 
   const sealTo = (type: 'receipt' | 'distribution' | 'query-answer', toCertPem: string, to: string, payload: unknown) =>
     seal({ type, from: '430000', to, seq: 1, payload, sender: hubFor(toCertPem), recipientCertPem: toCertPem });
 
+  /** A seq refusal's answer body, as the real hub gives it (hub/intake-service.ts, hub/seq-refusal.ts). */
+  const seqRefusal = async (h: { id: string; seq: number; from: string }, digest: string, toCertPem: string, last: number) => {
+    const gap = h.seq > last;
+    const answer = gap
+      ? { code: 'ERR_SEQUENCE_GAP', message: `seq ${h.seq}, expected ${last + 1}`, details: { expected: last + 1, seq: h.seq } as Record<string, unknown> }
+      : { code: 'ERR_OUT_OF_ORDER', message: `seq ${h.seq}, expected ${last + 1}`, details: { lastSeq: last, seq: h.seq } as Record<string, unknown> };
+    if (hub.seqRefusals === 'unsigned') return answer;
+    const said: SeqRefusalPayload = { batchId: h.id, digest, seq: h.seq, code: gap ? 'ERR_SEQUENCE_GAP' : 'ERR_OUT_OF_ORDER', hubLastSeq: last, refusedAt: new Date().toISOString() };
+    const payload = hub.seqRefusals === 'signed' ? said : hub.seqRefusals(said);
+    answer.details.refusal = await seal({ type: 'seq-refusal', from: '430000', to: h.from, seq: h.seq, payload, sender: hubFor(toCertPem), recipientCertPem: toCertPem, extra: { re: payload.batchId, reDigest: payload.digest } });
+    return answer;
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'https://hub');
     const socket = req.socket as TLSSocket;
@@ -190,7 +209,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number; rsaOnly?: 
       if (seen) return send(res, 409, { code: 'ERR_REPLAY', message: `envelope ${h.id} has been seen before`, details: { id: h.id, receipt: seen.receipt } });
       const last = hub.lastSeq.get(h.from) ?? 0;
       // details as the real hub gives them (hub/intake-service.ts)
-      if (h.seq !== last + 1) return send(res, 409, h.seq <= last ? { code: 'ERR_OUT_OF_ORDER', message: `seq ${h.seq}, expected ${last + 1}`, details: { lastSeq: last, seq: h.seq } } : { code: 'ERR_SEQUENCE_GAP', message: `seq ${h.seq}, expected ${last + 1}`, details: { expected: last + 1, seq: h.seq } });
+      if (h.seq !== last + 1) return send(res, 409, await seqRefusal(h, o.digest, signerPem, last));
       hub.lastSeq.set(h.from, h.seq);
       const refused = hub.refuse > 0 && hub.refuse-- > 0;
       const wrong = hub.wrongReceipts > 0 && hub.wrongReceipts-- > 0;
@@ -264,7 +283,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number; rsaOnly?: 
   const port = (server.address() as { port: number }).port;
   const hub: FakeHub = {
     url: `https://127.0.0.1:${port}`, port, identity, ecIdentity, batches: new Map(), posts: [], lastSeq: new Map(), distributions: [], queries: [],
-    answerQuery: () => ({ records: [], withheld: [] }), rewriteAnswers: null, rewriteReceipt: null, grade: 3, loseAnswers: 0, loseQueries: 0, busyQueries: 0, holdNext: false, gate: null, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0,
+    answerQuery: () => ({ records: [], withheld: [] }), rewriteAnswers: null, rewriteReceipt: null, grade: 3, loseAnswers: 0, loseQueries: 0, busyQueries: 0, holdNext: false, gate: null, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0, seqRefusals: 'signed',
     certLifetimeMs: 365 * 86400_000, enrolTokens: new Map(), renewals: 0, renewCsrs: [], cosigned: new Map(),
     close: () =>
       new Promise<void>((resolve) => {

@@ -6,11 +6,14 @@
  * refused (ignored), a loss below the cosigned floor (sent again, audited ERR_HUB_ROLLED_BACK), a
  * claimed loss the hub did not have (replays, nothing twice), the same loss again (sent again after
  * the loop's backoff), and a batch whose outbox rows were pruned (rebuilt from its receipt).
+ * Protocol 1.2: the node acts only on the hub's signed refusal of the very attempt refused
+ * (node/exchange/seq-answer.ts); unsigned ones only with hub.unsignedSeqRefusals (a hub of 1.1).
  * The real hub with its store restored from a copy: hub-restore-resync.test.ts.
  */
 import t from 'tap';
 import { exampleRecord } from '../../protocol/catalog.js';
 import { cosignedFloor, hubExpected } from '../../node/exchange/resync.js';
+import type { SeqRefusalPayload } from '../../protocol/exchange.js';
 import { engines } from '../helpers/db.js';
 import { makeCa } from '../helpers/pki.js';
 import { startFakeHub, type FakeHub } from './exchange-fake-hub.js';
@@ -45,11 +48,11 @@ t.test('hubExpected takes only a whole expected seq from 1 to below the refused 
 });
 
 for (const engine of await engines()) {
-  const setup = async (t: { teardown(fn: () => unknown): void }) => {
+  const setup = async (t: { teardown(fn: () => unknown): void }, o: { unsignedSeqRefusals?: boolean } = {}) => {
     const ca = makeCa();
     const hub = await startFakeHub(ca);
     t.teardown(() => hub.close());
-    const s = await exchangeSetup(t, { engine, ca, hubUrl: hub.url, hubCertPem: hub.identity.certPem, hub: { batchMaxAgeMs: 0, batchMaxRecords: 1 } });
+    const s = await exchangeSetup(t, { engine, ca, hubUrl: hub.url, hubCertPem: hub.identity.certPem, hub: { batchMaxAgeMs: 0, batchMaxRecords: 1, ...o } });
     const submitter = s.caller('submitter', 'public');
     const send = async (...nums: number[]) => {
       const ids: string[] = [];
@@ -78,13 +81,18 @@ for (const engine of await engines()) {
     const audit = await s.db('audit_log').where({ action: 'batch.resync.hub' });
     t.equal(audit.length, 1);
     t.equal(audit[0].outcome, 'success', 'nothing the hub had attested was lost');
-    t.match(audit[0].reason, /^hubLastSeq=2 batches=2 seq 3…4 cosignedFloor=0: /);
+    t.match(audit[0].reason, /^hubLastSeq=2 batches=2 seq 3…4 cosignedFloor=0 refusal=[0-9a-f-]{36} refusalDigest=[\w-]{43}: /, 'names the hub\'s signed refusal');
+    const refusalId = /refusal=([0-9a-f-]{36})/.exec(audit[0].reason)![1];
+    const kept = await s.db('node_exchange_evidence').where({ envelope_id: refusalId });
+    t.equal(kept.length, 1, 'the signed refusal is in the node\'s exchange log');
+    t.equal(kept[0].direction, 'received');
     t.equal((await s.db('audit_log').where({ action: 'batch.receipt' })).length, 7, 'a receipt audited for each answer, the re-sent ones again');
     t.equal((await s.db('node_exchange_evidence').where({ type: 'receipt', direction: 'received' })).length, 7, 'the first receipts stay in the exchange log');
   });
 
-  t.test(`${engine.name}: a gap naming a seq at or above the one refused is ignored: nothing reopened, the batch retried`, async (t) => {
-    const { hub, s, send } = await setup(t);
+  t.test(`${engine.name}: a hub before protocol 1.2 (unsigned refusals, hub.unsignedSeqRefusals set): a gap naming a seq at or above the one refused is ignored; a true one is acted on, audited as unsigned`, async (t) => {
+    const { hub, s, send } = await setup(t, { unsignedSeqRefusals: true });
+    hub.seqRefusals = 'unsigned';
     await send(1, 2);
     forget(hub, 1); // seq 2 lost, so seq 3 is a gap …
     hub.rewriteAnswers = (text) => text.replace(/"expected":\d+/, '"expected":7'); // … whose answer names seq 7
@@ -99,6 +107,46 @@ for (const engine of await engines()) {
     await s.exchange.sender.step();
     await s.exchange.sender.step();
     t.same(await batches(s), [[1, 'accepted'], [2, 'accepted'], [3, 'accepted']]);
+    const audit = await s.db('audit_log').where({ action: 'batch.resync.hub' });
+    t.match(audit[0]?.reason, / unsigned \(hub\.unsignedSeqRefusals: a hub before protocol 1\.2\): /, 'the audit entry says the hub did not sign it');
+  });
+
+  t.test(`${engine.name}: an unsigned gap is not acted on (ERR_HUB_ANSWER_INVALID); the signed one is`, async (t) => {
+    const { hub, s, send } = await setup(t);
+    await send(1, 2);
+    forget(hub, 1);
+    hub.seqRefusals = 'unsigned'; // stripped on the way (a proxy), or a hub that will not put its name to it
+    await s.records.create(s.caller('submitter', 'public'), [rec(3)]);
+    t.equal(await codeOf(s.exchange.sender.step()), 'ERR_HUB_ANSWER_INVALID');
+    t.same(await batches(s), [[1, 'accepted'], [2, 'accepted'], [3, 'sent']], 'nothing reopened');
+    t.equal((await s.db('audit_log').where({ action: 'batch.resync.hub' })).length, 0);
+    t.match((await s.db('node_batches').where({ seq: 3 }).first()).last_error, /^ERR_HUB_ANSWER_INVALID/, 'the batch says why');
+    hub.seqRefusals = 'signed';
+    await s.exchange.sender.step(); // seq 2 reopened
+    await s.exchange.sender.step();
+    t.same(await batches(s), [[1, 'accepted'], [2, 'accepted'], [3, 'accepted']]);
+  });
+
+  t.test(`${engine.name}: a signed refusal that does not fit the attempt refused is not acted on`, async (t) => {
+    const { hub, s, send } = await setup(t);
+    await send(1, 2);
+    forget(hub, 1);
+    await s.records.create(s.caller('submitter', 'public'), [rec(3)]);
+    const lies: [string, (p: SeqRefusalPayload) => SeqRefusalPayload][] = [
+      ['another attempt of the batch (a refusal recorded earlier)', (p) => ({ ...p, digest: 'A'.repeat(43) })],
+      ['another batch', (p) => ({ ...p, batchId: '01890000-0000-7000-8000-000000000000' })],
+      ['another seq', (p) => ({ ...p, seq: p.seq + 1 })],
+      ['a gap at the seq refused itself', (p) => ({ ...p, hubLastSeq: p.seq - 1 })],
+      ['another code', (p) => ({ ...p, code: 'ERR_OUT_OF_ORDER', hubLastSeq: p.seq })],
+      ['an extra member', (p) => ({ ...p, note: 'x' }) as SeqRefusalPayload],
+    ];
+    for (const [what, lie] of lies) {
+      hub.seqRefusals = lie;
+      t.equal(await codeOf(s.exchange.sender.step()), 'ERR_HUB_ANSWER_INVALID', what);
+      t.same(await batches(s), [[1, 'accepted'], [2, 'accepted'], [3, 'sent']], `${what}: nothing reopened`);
+    }
+    t.equal((await s.db('audit_log').where({ action: 'batch.resync.hub' })).length, 0);
+    t.equal((await s.db('node_exchange_evidence').where({ type: 'seq-refusal' })).length, 0, 'none kept as the hub\'s word');
   });
 
   t.test(`${engine.name}: a loss below the cosigned floor is sent again and audited as ERR_HUB_ROLLED_BACK; the same loss again waits for the backoff`, async (t) => {
@@ -112,7 +160,7 @@ for (const engine of await engines()) {
     const audit = await s.db('audit_log').where({ action: 'batch.resync.hub' });
     t.equal(audit.length, 1);
     t.equal(audit[0].outcome, 'failure', 'a security event');
-    t.match(audit[0].reason, /^ERR_HUB_ROLLED_BACK hubLastSeq=1 batches=2 seq 2…3 cosignedFloor=3: /);
+    t.match(audit[0].reason, /^ERR_HUB_ROLLED_BACK hubLastSeq=1 batches=2 seq 2…3 cosignedFloor=3 refusal=[0-9a-f-]{36} refusalDigest=[\w-]{43}: /, 'the security event names the hub\'s signed word');
     await s.exchange.sender.step();
     t.same(atHub(hub), [...ids].sort(), 'sent again all the same: nothing lost, nothing twice');
 
@@ -122,7 +170,7 @@ for (const engine of await engines()) {
     t.equal(await codeOf(s.exchange.sender.step()), 'ERR_SEQUENCE_GAP', 'a repeated resync ends the round with the refusal (the loop backs off)');
     const again = await s.db('audit_log').where({ action: 'batch.resync.hub' }).orderBy('seq');
     t.equal(again.length, 2);
-    t.match(again[1].reason, / repeated: /);
+    t.match(again[1].reason, / repeated refusal=[0-9a-f-]{36} /);
     await s.exchange.sender.step();
     t.same(await batches(s), [[1, 'accepted'], [2, 'accepted'], [3, 'accepted'], [4, 'accepted'], [5, 'accepted']]);
     t.equal(atHub(hub).length, 5, 'each record once');

@@ -91,6 +91,11 @@ for (const engine of await engines()) {
     hub.holdNext = true; // seq 1 is held at the hub until seq 2 has been answered
     await s.exchange.sender.step();
     t.same(hub.posts.map((p) => p.seq), [1, 2, 2, 3, 4], 'seq 2 sent once more, alone, right after seq 1 had its receipt');
+    const twice = hub.posts.filter((p) => p.seq === 2);
+    t.not(twice[0]!.ts, twice[1]!.ts, 'sealed anew: the hub\'s signed refusal of the first attempt does not fit the second');
+    const sent = await s.db('node_exchange_evidence').where({ type: 'batch', direction: 'sent', seq: 2 });
+    t.equal(new Set(sent.map((e: { digest: string }) => e.digest)).size, 2, 'both attempts in the exchange log');
+    t.equal((await s.db('audit_log').where({ action: 'batch.send' })).length, 4, 'one batch.send per batch, not per attempt');
     const atHub = [...hub.batches.values()].sort((a, b) => a.seq - b.seq).flatMap((b) => b.payload.records.map((r) => r.id));
     t.same(atHub, created.records.map((r) => r.id), 'every record once, in the order written');
     const rows = (await s.db('node_batches').orderBy('seq')) as { seq: number | string; status: string; attempts: number | string }[];

@@ -113,6 +113,11 @@ async function scenario(t: Test, make: (dir: string) => HubStore): Promise<void>
   const gaps = await hubDb('audit_log').where({ action: 'batch.gap', actor_node: '430100' }).orderBy('seq');
   t.ok(gaps.length >= 1, 'and on the hub');
   t.match(gaps[0].reason, new RegExp(`^ERR_SEQUENCE_GAP seq=5 expected=${copiedSeq + 1} hubLastSeq=${copiedSeq}$`));
+  // protocol 1.2: the node acted on the hub's signed refusal, and both exchange logs hold it
+  const refusalId = /refusal=([0-9a-f-]{36}) /.exec(resync[0].reason)?.[1];
+  t.ok(refusalId, 'the node\'s resync names the hub\'s signed refusal');
+  t.equal((await nodeDb('node_exchange_evidence').where({ envelope_id: refusalId ?? '', type: 'seq-refusal', direction: 'received' })).length, 1, 'kept by the node');
+  t.equal((await hubDb('hub_exchange_evidence').where({ envelope_id: refusalId ?? '', type: 'seq-refusal', direction: 'sent' })).length, 1, 'kept by the hub');
 
   // the witness: the hub's log no longer extends the head the node cosigned
   await hub.app.hubCtx.audit.checkpoint();
