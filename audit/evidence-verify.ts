@@ -81,9 +81,10 @@ export async function checkEvidence(e: EnvelopeEvidence, trust: EvidenceTrust): 
   return [];
 }
 
-/** The attempt signed last (header ts; ISO-8601 UTC with milliseconds compares as text). */
-function lastAttempt(attempts: readonly EnvelopeEvidence[]): EnvelopeEvidence {
-  return attempts.reduce((a, b) => (b.header.ts > a.header.ts ? b : a));
+/** The attempt signed last (header ts; ISO-8601 UTC with milliseconds compares as text); null when two share the latest ts. */
+function lastAttempt(attempts: readonly EnvelopeEvidence[]): EnvelopeEvidence | null {
+  const top = attempts.reduce((a, b) => (b.header.ts > a.header.ts ? b : a));
+  return attempts.filter((a) => a.header.ts === top.header.ts).length === 1 ? top : null;
 }
 
 /** Answers (receipts, query answers) against what they answer; batches (and queries) without one. */
@@ -131,15 +132,21 @@ export function pairingProblems(list: readonly EnvelopeEvidence[]): { problems: 
     l.push(e);
     asked.set(e.header.id, l);
   }
+  /** The batch's one latest attempt (by ts, strictly) was refused for its seq. */
+  const refusedLast = (id: string, attempts: readonly EnvelopeEvidence[]) => {
+    const last = lastAttempt(attempts);
+    return last !== null && refused.has(`${id} ${last.digest}`);
+  };
   let paired = 0;
   for (const [id, attempts] of asked) {
     const type = attempts[0]!.header.type;
     if (answered.has(id)) {
       paired++;
       if (attempts.length > 1) notes.push(`${type} ${id} was signed ${attempts.length} times (re-sent); the ${ANSWERED_TYPES[type]} names one of them`);
-    } else if (type === 'batch' && refused.has(`${id} ${lastAttempt(attempts).digest}`)) {
+    } else if (type === 'batch' && refusedLast(id, attempts)) {
       // its last attempt was refused for its seq: not sent again (yet) when the log was exported
-      notes.push(`batch ${id} (seq ${attempts[0]!.header.seq}) was refused for its seq (seq-refusal ${refused.get(`${id} ${lastAttempt(attempts).digest}`)}) and has no receipt in this log (not sent again, or not yet)`);
+      const last = lastAttempt(attempts)!;
+      notes.push(`batch ${id} (seq ${last.header.seq}) was refused for its seq (seq-refusal ${refused.get(`${id} ${last.digest}`)}) and has no receipt in this log (not sent again, or not yet)`);
     } else if (type === 'batch') {
       problems.push({ code: 'ERR_EXCHANGE_UNPAIRED', id, message: `batch ${id} (seq ${attempts[0]!.header.seq}) has no receipt in this log` });
     } else {

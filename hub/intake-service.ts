@@ -107,7 +107,7 @@ export function intakeService(deps: HubDeps): IntakeService {
     return false;
   }
 
-  /** The last gap audited per node in this process ("expected/seq"): a node retrying the same refused batch is audited once. */
+  /** The last gap audited per node in this process (its `expected`): a node retrying refused batches, whatever their seqs, is audited once per gap. */
   const gapsAudited = new Map<string, string>();
 
   /**
@@ -118,7 +118,7 @@ export function intakeService(deps: HubDeps): IntakeService {
    * is followed by that one's 'batch.receive'.
    */
   async function auditGap(peer: Peer, seq: number, expected: number): Promise<void> {
-    const key = `${expected}/${seq}`;
+    const key = String(expected);
     if (gapsAudited.get(peer.nodeId) === key) return;
     gapsAudited.set(peer.nodeId, key);
     await deps.audit.record({ action: 'batch.gap', actor: `node:${peer.nodeId}`, actorNode: peer.nodeId, object: `node:${peer.nodeId} seq=${seq}`, outcome: 'failure', reason: `ERR_SEQUENCE_GAP seq=${seq} expected=${expected} hubLastSeq=${expected - 1}` });

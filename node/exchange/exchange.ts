@@ -213,6 +213,9 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
   await catalog.loadStored();
 
   let witnessLoop: Loop | undefined;
+  if (hub.unsignedSeqRefusals) {
+    log.warn({ key: 'hub.unsignedSeqRefusals' }, "hub exchange: the hub's unsigned seq refusals are acted on (hub.unsignedSeqRefusals): anything between node and hub can make this node re-send or renumber its batches; remove the key once the hub runs protocol 1.2");
+  }
   const sender = createSender({ db, audit, identity, client: getClient, clock, log, hub, refreshHubCert, onReceipts: () => witnessLoop?.wake() });
   const puller = createPuller({ db, audit, identity, client: getClient, clock, log, hub, catalog, ...(o.grew ? { grew: o.grew } : {}) });
   const renewal = createRenewal({ identity, client: getClient, audit, clock, log, dataDir: config.dataDir, renewAt: hub.renewAt, suites: hub.suites, beforeKeyChange: () => sender.noteReceiptItems() });

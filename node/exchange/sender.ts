@@ -379,9 +379,9 @@ export function createSender(deps: SenderDeps) {
             const at = clock().toISOString();
             const r = await reopenFrom(db, audit, nodeId, expected, at, receiptItems, actingOn(said, at));
             if (r) {
-              const fields = { code: r.rolledBack ? 'ERR_HUB_ROLLED_BACK' : 'ERR_SEQUENCE_GAP', hubLastSeq: r.hubLastSeq, from: r.seqs[0], to: r.seqs[r.seqs.length - 1], batches: r.seqs.length, cosignedFloor: r.floor, repeated: r.repeated };
+              const fields = { code: r.rolledBack ? 'ERR_HUB_ROLLED_BACK' : 'ERR_SEQUENCE_GAP', hubLastSeq: r.hubLastSeq, from: r.seqs[0], to: r.seqs[r.seqs.length - 1], batches: r.seqs.length, cosignedFloor: r.floor, repeated: r.repeated, signed: said.refusal !== null };
               if (r.rolledBack) log.error(fields, 'hub exchange: the hub lost batches it had attested (its store was rolled back past its cosignature of this node\'s log): sending them again; tell the hub operator');
-              else log.warn(fields, 'hub exchange: the hub no longer holds batches it gave receipts for (failover or restore): sending them again');
+              else log.warn(fields, `hub exchange: the hub no longer holds batches it gave receipts for (failover or restore): sending them again${said.refusal === null ? " on its UNSIGNED word (hub.unsignedSeqRefusals)" : ''}`);
               if (r.repeated) throw e; // the loop's backoff before the next round
               return 0;
             }
@@ -391,7 +391,7 @@ export function createSender(deps: SenderDeps) {
             const hubSeq = said.hubLastSeq;
             const moved = await renumberAfter(db, audit, nodeId, hubSeq, actingOn(said, clock().toISOString()));
             if (moved.length > 0) {
-              log.warn({ hubLastSeq: hubSeq, batches: moved.length, from: moved[0]!.from, to: moved[0]!.to }, 'hub exchange: batch seqs behind the hub (store restored from a backup?): renumbered to follow the hub');
+              log.warn({ hubLastSeq: hubSeq, batches: moved.length, from: moved[0]!.from, to: moved[0]!.to, signed: said.refusal !== null }, `hub exchange: batch seqs behind the hub (store restored from a backup?): renumbered to follow the hub${said.refusal === null ? " on its UNSIGNED word (hub.unsignedSeqRefusals)" : ''}`);
               return 0;
             }
           }

@@ -110,6 +110,11 @@ t.test('a seq-refusal (protocol 1.2) pairs with the attempt it names; its batch 
   const later = await batch({ id: first.id, seq: first.seq, ts: new Date(Date.now() + 1000) });
   const dropped = await verdict(logOf([evidenceOf(first, 'sent', at()), evidenceOf(refusal, 'received', at()), evidenceOf(later, 'sent', at())]));
   t.same(dropped.problems.map((p) => [p.code, p.id]), [['ERR_EXCHANGE_UNPAIRED', first.id]], 'an earlier refusal does not excuse a later attempt without its receipt');
+  const sameTs = await batch({ id: first.id, seq: first.seq, ts: new Date(first.ts) });
+  for (const order of [[first, sameTs], [sameTs, first]]) {
+    const tie = await verdict(logOf([...order.map((b) => evidenceOf(b, 'sent', at())), evidenceOf(refusal, 'received', at())]));
+    t.same(tie.problems.map((p) => p.code), ['ERR_EXCHANGE_UNPAIRED'], 'two attempts with the same ts: no last one to excuse, whatever the line order');
+  }
   const elsewhere = await verdict(logOf([evidenceOf(again, 'sent', at()), evidenceOf(await refusalFor(first), 'received', at()), evidenceOf(receipt, 'received', at())]));
   t.same(elsewhere.problems.map((p) => p.code), ['ERR_EXCHANGE_UNPAIRED'], 'a refusal naming an attempt not in the log');
   t.match(elsewhere.problems[0]!.message, /seq-refusal .* not the digest/);

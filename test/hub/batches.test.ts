@@ -106,8 +106,10 @@ for (const engine of await engines()) {
       t.equal(staleGap.res.json.details.refusalUnavailable, 'ERR_STALE_TIMESTAMP');
       const again = await push(f, cs, { records: [], withdrawals: [] }, { seq: 9 });
       t.equal(again.res.json.code, 'ERR_SEQUENCE_GAP');
+      const other = await push(f, cs, { records: [], withdrawals: [] }, { seq: 10 });
+      t.equal(other.res.json.code, 'ERR_SEQUENCE_GAP');
       const gaps = await f.hub.app.hubCtx.db('audit_log').where({ action: 'batch.gap', actor_node: '430100' });
-      t.equal(gaps.length, 1, 'the gap audited once, not once per retry of the same batch');
+      t.equal(gaps.length, 1, 'the gap audited once, not once per retry or per other seq posted against it');
       t.match(gaps[0], { actor: 'node:430100', object: 'node:430100 seq=9', outcome: 'failure', reason: 'ERR_SEQUENCE_GAP seq=9 expected=3 hubLastSeq=2' });
       const stale = await push(f, cs, { records: [], withdrawals: [] }, { seq: 3, ts: new Date(Date.now() - 10 * 60_000).toISOString() });
       t.equal(stale.res.status, 400);
