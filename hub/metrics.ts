@@ -21,6 +21,8 @@ export interface HubMetrics {
   /** Reads meant for the read replica that went to the primary: `lag` (behind databaseReadMaxLagMs) or `error` (failed or slow). */
   replicaFallbacks: Counter<string>;
   refusals: Counter<'code'>;
+  /** Seq refusals (hub/seq-refusal.ts), by `signed` ("yes") or why not (the code in details.refusalUnavailable). */
+  seqRefusals: Counter<'signed'>;
   crlBuilds: Counter<'crl'>;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
 }
@@ -108,6 +110,7 @@ export function createHubMetrics(db: Knex): HubMetrics {
     queries: new Counter({ name: 'credit_hub_queries_total', help: 'province-wide queries answered', registers: [registry] }),
     replicaFallbacks: new Counter({ name: 'credit_hub_replica_fallbacks_total', help: 'reads meant for the read replica (databaseReadUrl) that went to the primary, by reason (lag, error)', labelNames: ['reason'] as const, registers: [registry] }),
     refusals: new Counter({ name: 'credit_hub_refusals_total', help: 'requests refused, by error code', labelNames: ['code'] as const, registers: [registry] }),
+    seqRefusals: new Counter({ name: 'credit_hub_seq_refusals_total', help: 'batches refused for their seq (ERR_SEQUENCE_GAP, ERR_OUT_OF_ORDER with the last seq): signed="yes", or the code of why the refusal went unsigned (ERR_STALE_TIMESTAMP, ERR_RATE_LIMITED, a store failure)', labelNames: ['signed'] as const, registers: [registry] }),
     crlBuilds: new Counter({ name: 'credit_hub_crl_builds_total', help: 'CRLs signed for GET /v1/crl (crl="rsa") and GET /v1/crl/sm2 (crl="sm2"): at most one per cache period and process', labelNames: ['crl'] as const, registers: [registry] }),
     httpDuration: new Histogram({
       name: 'credit_hub_http_request_duration_seconds',

@@ -14,7 +14,8 @@
  * SIGNED_PER_HOUR refusals per node and process in an hour — each costs a signature, an encryption,
  * two evidence rows and an audit entry, and a node could post out of order at its rate limit.
  * When the hub cannot sign or keep it (its store is down, say), or a limit applies,
- * `details.refusalUnavailable` gives the code, so the node can say why.
+ * `details.refusalUnavailable` gives the code, so the node can say why, and the hub's metric
+ * credit_hub_seq_refusals_total{signed} counts it (signed="yes" for the signed ones).
  */
 import { answerFields } from '../audit/evidence-record.js';
 import { HUB_NODE_ID } from '../certs/issue.js';
@@ -63,7 +64,10 @@ export function seqRefusals(deps: HubDeps) {
     if (!(e instanceof CreditError)) return e;
     const said = hubLastSeqOf(e);
     if (said === null) return e;
-    const unsigned = (code: string) => new CreditError(e.code, e.message, { ...(e.details as Record<string, unknown> | undefined), refusalUnavailable: code });
+    const unsigned = (code: string) => {
+      deps.metrics.seqRefusals.inc({ signed: code });
+      return new CreditError(e.code, e.message, { ...(e.details as Record<string, unknown> | undefined), refusalUnavailable: code });
+    };
     const { header, digest } = inc;
     const now = deps.clock();
     try {
@@ -84,6 +88,7 @@ export function seqRefusals(deps: HubDeps) {
           reason: `${said.code} seq=${header.seq} hubLastSeq=${said.hubLastSeq} digest=${digest} refusal=${refusal.id} refusalDigest=${envelopeDigest(refusal)}`,
         });
       });
+      deps.metrics.seqRefusals.inc({ signed: 'yes' });
       return new CreditError(e.code, e.message, { ...(e.details as Record<string, unknown> | undefined), refusal });
     } catch (failed) {
       return unsigned(isCreditError(failed) ? failed.code : 'ERR_INTERNAL');

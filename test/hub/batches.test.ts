@@ -74,6 +74,9 @@ for (const engine of await engines()) {
       t.equal(last!.json.details.refusal, undefined);
       t.equal(last!.json.details.refusalUnavailable, 'ERR_RATE_LIMITED');
       t.equal((await ctx.db('audit_log').where({ action: 'batch.seq-refusal', actor_node: '430181' })).length, SIGNED_PER_HOUR);
+      const counted = Object.fromEntries((await ctx.metrics.seqRefusals.get()).values.map((v) => [String(v.labels.signed), v.value]));
+      t.equal(counted.ERR_RATE_LIMITED, 1, 'the unsigned one counted by why (credit_hub_seq_refusals_total)');
+      t.ok((counted.yes ?? 0) >= SIGNED_PER_HOUR, 'the signed ones too');
     });
 
     t.test('out of order, gap and stale timestamps are refused and consume nothing', async (t) => {
