@@ -20,7 +20,7 @@
  * the hub's `expected` up means the hub's store went back in time: those batches are sent again
  * (resync.ts reopenFrom); ERR_OUT_OF_ORDER with `lastSeq` means this store did (renumberAfter).
  * Either is acted on only with the hub's signed refusal of that very attempt (protocol 1.2,
- * seq-answer.ts; unsigned only from a hub before 1.2).
+ * seq-answer.ts; an unsigned one only with hub.unsignedSeqRefusals, for a hub still on 1.1).
  */
 import type { Knex } from 'knex';
 import { uuidv7 } from '../../protocol/crypto.js';
@@ -364,7 +364,7 @@ export function createSender(deps: SenderDeps) {
             idle = null;
             continue;
           }
-          // a seq refusal: acted on only when the hub signed it, or is from before protocol 1.2 (seq-answer.ts)
+          // a seq refusal: acted on only when the hub signed it (or, with hub.unsignedSeqRefusals, unsigned: seq-answer.ts)
           let said: SeqAnswer | null;
           try {
             said = await readSeqAnswer(e, head.p.batch, head.p.envelope, { identity, clock, unsigned: deps.hub.unsignedSeqRefusals === true });
