@@ -12,6 +12,8 @@ import { uuidv7 } from '../../protocol/crypto.js';
 import { engines } from '../helpers/db.js';
 import { envelopesStore } from '../../hub/envelopes-store.js';
 import { SIGNED_PER_HOUR } from '../../hub/seq-refusal.js';
+import { buildHalf, packageText } from '../../audit/evidence-package.js';
+import { verifyPackage } from '../../audit/evidence-package-verify.js';
 import { hubFixture, wire, type HubFixture, type TestNode } from './fixture.js';
 
 async function push(f: HubFixture, node: TestNode, payload: unknown, o: Parameters<HubFixture['sealFrom']>[3] = {}) {
@@ -101,6 +103,12 @@ for (const engine of await engines()) {
         const audited = await ctx.db('audit_log').where({ action: 'batch.seq-refusal', object: r.env.id });
         t.equal(audited.length, 1, `${what}: audited`);
         t.equal(audited[0].reason, `${code} seq=${r.env.seq} hubLastSeq=${hubLastSeq} digest=${envelopeDigest(r.env)} refusal=${refusal.id} refusalDigest=${envelopeDigest(refusal)}`);
+        // the hub's half of the refused batch's evidence package: the attempt, the refusal naming it and the audit entry, proven
+        const half = await buildHalf({ role: 'hub', nodeId: '430000', db: ctx.db, table: 'hub_exchange_evidence', signer: { keyPem: ctx.identity.keyPem, certPem: ctx.identity.certPem }, caCertPem: f.caCertPem, crlPem: null }, r.env.id);
+        t.same(half.half.exchange.map((x) => x.header.type).sort(), ['batch', 'seq-refusal'], `${what}: the package holds the attempt and the refusal`);
+        t.ok(half.half.proofs.some((p) => p.entry.action === 'batch.seq-refusal'), `${what}: and the audit entry naming them, proven`);
+        const v = await verifyPackage(packageText(r.env.id, [half]), [f.caCertPem], { oneSide: true });
+        t.same(v.problems.filter((p) => p.code !== 'ERR_EVIDENCE_REVOCATION_UNCHECKED').map((p) => p.code), [], `${what}: it verifies (one side)`);
       }
       // an attempt outside the hub's window is refused unsigned, saying why (a node's attempts are sealed fresh)
       const staleGap = await push(f, cs, { records: [], withdrawals: [] }, { seq: 9, ts: new Date(Date.now() - 10 * 60_000).toISOString() });
