@@ -69,6 +69,9 @@ export const nodeCheckCommand: Command = command({
       lines.push(...checkDataDir(config.dataDir));
       lines.push(...(await checkStore(config.databaseTarget, NODE_SCHEMA, 'node')));
       const paths = exchangePaths(config.dataDir);
+      if (config.hub?.unsignedSeqRefusals) {
+        lines.push({ verdict: 'warn', what: 'seq refusals', detail: "hub.unsignedSeqRefusals is set: the node acts on the hub's unsigned ERR_SEQUENCE_GAP / ERR_OUT_OF_ORDER answers, which anything between node and hub can make up (docs/protocol.md, \"Signed seq refusals\"); remove the key once the hub runs protocol 1.2" });
+      }
       if (config.hub) {
         if (!existsSync(paths.cert)) lines.push({ verdict: 'FAIL', what: 'certificate', detail: `${paths.cert} is missing: enrol with \`credit node init --config FILE --hub URL --token T --ca ca.pem\`` });
         else {

@@ -85,6 +85,12 @@ t.test('an enrolled node: certificate days, CRL, hub reachable and the clock com
   t.match(c.text(), /^ok\s+CRL\s+not revoked/m);
   t.match(c.text(), /^ok\s+hub\s+https:\/\/127\.0\.0\.1:\d+ answers HTTP 200/m);
   t.match(c.text(), /^ok\s+clock skew\s+this clock is -?\d+ s (ahead of|behind) the hub's$/m);
+  t.notMatch(c.text(), /seq refusals/, 'nothing about seq refusals by default');
+  const raw = JSON.parse(readFileSync(configFile, 'utf8')) as { hub: Record<string, unknown> };
+  writeFileSync(configFile, JSON.stringify({ ...raw, hub: { ...raw.hub, unsignedSeqRefusals: true } }));
+  const legacy = capture();
+  t.equal(await main(['node', 'check', '--config', configFile], legacy.io), 0, legacy.text());
+  t.match(legacy.text(), /^warn\s+seq refusals\s+hub\.unsignedSeqRefusals is set: .*remove the key once the hub runs protocol 1\.2$/m, 'a node that takes unsigned seq refusals is warned about');
 });
 
 t.test('a certificate expiring within 7 days fails; a revoked one fails', async (t) => {
