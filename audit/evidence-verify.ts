@@ -132,23 +132,18 @@ export function pairingProblems(list: readonly EnvelopeEvidence[]): { problems: 
     l.push(e);
     asked.set(e.header.id, l);
   }
-  /** The batch's one latest attempt (by ts, strictly) was refused for its seq. */
-  const refusedLast = (id: string, attempts: readonly EnvelopeEvidence[]) => {
-    const last = lastAttempt(attempts);
-    return last !== null && refused.has(`${id} ${last.digest}`);
-  };
   let paired = 0;
   for (const [id, attempts] of asked) {
     const type = attempts[0]!.header.type;
     if (answered.has(id)) {
       paired++;
       if (attempts.length > 1) notes.push(`${type} ${id} was signed ${attempts.length} times (re-sent); the ${ANSWERED_TYPES[type]} names one of them`);
-    } else if (type === 'batch' && refusedLast(id, attempts)) {
-      // its last attempt was refused for its seq: not sent again (yet) when the log was exported
-      const last = lastAttempt(attempts)!;
-      notes.push(`batch ${id} (seq ${last.header.seq}) was refused for its seq (seq-refusal ${refused.get(`${id} ${last.digest}`)}) and has no receipt in this log (not sent again, or not yet)`);
     } else if (type === 'batch') {
-      problems.push({ code: 'ERR_EXCHANGE_UNPAIRED', id, message: `batch ${id} (seq ${attempts[0]!.header.seq}) has no receipt in this log` });
+      // excused only when its one latest attempt (by ts, strictly) was refused for its seq: not sent again (yet) when the log was exported
+      const last = lastAttempt(attempts);
+      const refusal = last && refused.get(`${id} ${last.digest}`);
+      if (last && refusal) notes.push(`batch ${id} (seq ${last.header.seq}) was refused for its seq (seq-refusal ${refusal}) and has no receipt in this log (not sent again, or not yet)`);
+      else problems.push({ code: 'ERR_EXCHANGE_UNPAIRED', id, message: `batch ${id} (seq ${attempts[0]!.header.seq}) has no receipt in this log` });
     } else {
       notes.push(`${type} ${id} has no ${ANSWERED_TYPES[type]} in this log (the hub did not answer it)`);
     }

@@ -32,8 +32,8 @@ export interface SeqAnswer {
   code: SeqRefusalPayload['code'];
   /** The last seq of this node the hub had accepted. */
   hubLastSeq: number;
-  /** The hub's signed refusal, kept in the exchange log (`keep`) by the resync that acts on it; null for an unsigned one. */
-  refusal: { id: string; digest: string; keep: (db: Db, at: string) => Promise<unknown> } | null;
+  /** The hub's signed refusal (its envelope as received, kept by the resync that acts on it: actingOn); null for an unsigned one. */
+  refusal: { id: string; digest: string; raw: unknown } | null;
 }
 
 export interface SeqAnswerContext {
@@ -68,25 +68,18 @@ export async function readSeqAnswer(e: unknown, batch: { id: string; seq: number
   const p = opened.payload;
   const h = opened.header as { re?: unknown; reDigest?: unknown; seq: number };
   const digest = envelopeDigest(sent);
-  const wrong = !isSeqRefusalPayload(p)
-    ? 'its payload does not have the seq-refusal shape'
-    : p.batchId !== batch.id || p.seq !== batch.seq || h.seq !== batch.seq || h.re !== batch.id
-      ? `it refuses batch ${String(p.batchId).slice(0, 40)} seq ${p.seq}, not ${batch.id} seq ${batch.seq}`
-      : p.digest !== digest || h.reDigest !== digest
-        ? 'it names another attempt of the batch (digest)'
-        : p.code !== code
-          ? `it says ${p.code}, the answer ${code}`
-          : null;
-  if (wrong !== null || !isSeqRefusalPayload(p)) {
-    throw nodeError('ERR_HUB_ANSWER_INVALID', `the hub's signed seq refusal does not fit the batch it answers: ${wrong}; not acted on, the batch is sent again later`, { batch: batch.id, seq: batch.seq, code });
-  }
-  return { code, hubLastSeq: p.hubLastSeq, refusal: { id: opened.header.id, digest: opened.digest, keep: (db, at) => keepEnvelope(db, raw, 'received', at) } };
+  const misfit = (why: string) => nodeError('ERR_HUB_ANSWER_INVALID', `the hub's signed seq refusal does not fit the batch it answers: ${why}; not acted on, the batch is sent again later`, { batch: batch.id, seq: batch.seq, code });
+  if (!isSeqRefusalPayload(p)) throw misfit('its payload does not have the seq-refusal shape');
+  if (p.batchId !== batch.id || p.seq !== batch.seq || h.seq !== batch.seq || h.re !== batch.id) throw misfit(`it refuses batch ${String(p.batchId).slice(0, 40)} seq ${p.seq}, not ${batch.id} seq ${batch.seq}`);
+  if (p.digest !== digest || h.reDigest !== digest) throw misfit('it names another attempt of the batch (digest)');
+  if (p.code !== code) throw misfit(`it says ${p.code}, the answer ${code}`);
+  return { code, hubLastSeq: p.hubLastSeq, refusal: { id: opened.header.id, digest: opened.digest, raw } };
 }
 
 /** What a resync acting on `a` adds to its transaction: the refusal kept (at `at`), and the audit reason's note naming it. */
 export function actingOn(a: SeqAnswer, at: string): ActingOn {
   const r = a.refusal;
-  return r ? { note: ` refusal=${r.id} refusalDigest=${r.digest}`, keep: (db) => r.keep(db, at) } : { note: ' unsigned (hub.unsignedSeqRefusals: a hub before protocol 1.2)' };
+  return r ? { note: ` refusal=${r.id} refusalDigest=${r.digest}`, keep: (db) => keepEnvelope(db, r.raw, 'received', at) } : { note: ' unsigned (hub.unsignedSeqRefusals: a hub before protocol 1.2)' };
 }
 
 /** A resync's evidence of the hub's word: a note for its audit reason, and the refusal to keep in its transaction. */
