@@ -19,6 +19,8 @@ import type { Checkpoint } from './entry.js';
 import { auditError, type AuditErrorCode } from './errors.js';
 
 export const COSIGNATURE_TEXT_TYPE = 'credit-audit-cosignature/1';
+/** The largest witness epoch a cosignature or a witness reset record may state (a verifier walks epochs 1..N). */
+export const MAX_EPOCH = 1_000_000;
 const NODE = /^[1-9]\d{5}$/;
 
 export interface Cosignature {
@@ -34,9 +36,10 @@ export interface Cosignature {
   /** The witness's time of the cosignature, UTC ISO with milliseconds. */
   cosignedAt: string;
   /**
-   * The node's witness epoch when the hub cosigned (docs/audit-format.md §10a): the number of witness
-   * resets the hub had accepted for the node. Absent = 0 (cosignatures made before resets existed, and
-   * every cosignature of the hub's log); when present, a whole number ≥ 1, and signed.
+   * The witness epoch of the log for this witness (docs/audit-format.md §10a, §10b): for a node's log,
+   * the number of witness resets the hub had accepted for the node; for the hub's log, the number of
+   * hub-log resets the cosigning node had made (its operator armed them after a hub rollback). Absent = 0
+   * (cosignatures made before resets existed); when present, a whole number ≥ 1, and signed.
    */
   epoch?: number;
   /** Base64 signature by the witness key over cosignatureText() (RSA PKCS#1 v1.5 SHA-256, or DER ECDSA SHA-256). */
@@ -95,7 +98,7 @@ export function cosignCheckpoint(cp: Pick<Checkpoint, 'nodeId' | 'treeSize' | 'r
   const rule = witnessRule(cp.nodeId, cert.cn);
   if (rule) throw auditError('ERR_AUDIT_SIGNER_INVALID', rule);
   if (!keyFitsCert(witness.keyPem, witness.certPem)) throw auditError('ERR_AUDIT_SIGNER_INVALID', 'the witness signing key does not belong to its certificate');
-  if (!Number.isSafeInteger(epoch) || epoch < 0) throw auditError('ERR_AUDIT_SIGNER_INVALID', `witness epoch ${epoch} is not a whole number ≥ 0`);
+  if (!Number.isSafeInteger(epoch) || epoch < 0 || epoch > MAX_EPOCH) throw auditError('ERR_AUDIT_SIGNER_INVALID', `witness epoch ${epoch} is not a whole number from 0 to ${MAX_EPOCH}`);
   const body: Signed = { nodeId: cp.nodeId, treeSize: cp.treeSize, rootHash: cp.rootHash, checkpointTime: cp.time, witness: cert.cn, cosignedAt: at.toISOString(), ...(epoch > 0 ? { epoch } : {}) };
   return { type: 'cosignature', ...body, signature: signText(witness.keyPem, cosignatureText(body)), signerFingerprint: cert.fingerprint, certPem: cert.pem };
 }
@@ -108,8 +111,7 @@ const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 export function cosignatureShapeProblem(o: Record<string, unknown>, withCert: boolean): string | null {
   const keys: string[] = withCert ? [...BODY_KEYS, 'certPem'] : [...BODY_KEYS];
   if (Object.hasOwn(o, 'epoch')) {
-    if (!Number.isSafeInteger(o.epoch) || (o.epoch as number) < 1) return 'epoch is not a whole number ≥ 1';
-    if (o.nodeId === HUB_NODE_ID) return 'epoch on a cosignature of the hub log';
+    if (!Number.isSafeInteger(o.epoch) || (o.epoch as number) < 1 || (o.epoch as number) > MAX_EPOCH) return `epoch is not a whole number from 1 to ${MAX_EPOCH}`;
     keys.push('epoch');
   }
   if (Object.keys(o).length !== keys.length || !keys.every((k) => Object.hasOwn(o, k))) return 'its fields are not those of a cosignature';

@@ -11,7 +11,7 @@ import type { Knex } from 'knex';
 import { auditError } from './errors.js';
 import { engineOf } from './knex-connect.js';
 import type { AuditLog } from './log.js';
-import { guardSql, unguardSql } from './schema.js';
+import { withGuardLifted } from './schema.js';
 import { leafHashes, pruneBase } from './store.js';
 
 export const RETENTION_DAYS = 180;
@@ -58,12 +58,8 @@ export async function pruneAudit(db: Knex, log: AuditLog, opts: PruneOptions): P
   await db.transaction(async (trx) => {
     // an operator's one-off delete of a large prefix may take longer than the sessions' statement_timeout (knex-connect.ts)
     if (pg) await trx.raw('SET LOCAL statement_timeout = 0');
-    if (pg) await trx.raw('ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change');
-    else for (const sql of unguardSql(trx, 'audit_log')) await trx.raw(sql);
-    const removed = await trx('audit_log').where('seq', '<=', k).del();
+    const removed = await withGuardLifted(trx, 'audit_log', () => trx('audit_log').where('seq', '<=', k).del());
     if (removed !== k - base.firstKept + 1) throw auditError('ERR_AUDIT_RANGE', `expected to prune ${k - base.firstKept + 1} entries, found ${removed}`);
-    if (pg) await trx.raw('ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_change');
-    else for (const sql of guardSql(trx, 'audit_log')) await trx.raw(sql);
     await trx('audit_prunes').insert({
       first_kept: k + 1, frontier: JSON.stringify(range.toHex()), prev_hash: leaves[leaves.length - 1]!.toString('hex'), root_hash: archiveRoot, time: now.toISOString(),
     });

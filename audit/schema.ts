@@ -68,6 +68,33 @@ export function guardSql(db: Knex, table: string): string[] {
   ];
 }
 
+/** Guards `tables` (append-only), creating PostgreSQL's trigger function first when it is not there yet. */
+export async function guardTables(db: Knex, tables: readonly string[]): Promise<void> {
+  if (engineOf(db) === 'pg') {
+    await db.raw(`CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP;
+END $$`);
+  }
+  for (const table of tables) for (const sql of guardSql(db, table)) await db.raw(sql);
+}
+
+/**
+ * Runs `fn` inside `trx` with the UPDATE/DELETE guard of `table` lifted, and puts it back before
+ * returning (SQLite: its triggers dropped and created again; PostgreSQL: disabled and enabled, which
+ * locks the table until the transaction ends). A failure rolls the whole transaction back, guard
+ * included. The deliberate paths only: pruning (prune.ts), a node's witness reset of the hub's log.
+ */
+export async function withGuardLifted<T>(trx: Knex.Transaction, table: string, fn: () => Promise<T>): Promise<T> {
+  const pg = engineOf(trx) === 'pg';
+  if (pg) await trx.raw(`ALTER TABLE ?? DISABLE TRIGGER ??`, [table, `${table}_no_change`]);
+  else for (const sql of unguardSql(trx, table)) await trx.raw(sql);
+  const out = await fn();
+  if (pg) await trx.raw(`ALTER TABLE ?? ENABLE TRIGGER ??`, [table, `${table}_no_change`]);
+  else for (const sql of guardSql(trx, table)) await trx.raw(sql);
+  return out;
+}
+
 /** SQL removing the guard triggers of one table (used by `down` and, in SQLite, by pruning). */
 export function unguardSql(db: Knex, table: string): string[] {
   if (engineOf(db) === 'sqlite') return ['update', 'delete'].map((op) => `DROP TRIGGER IF EXISTS ${table}_no_${op}`);
@@ -109,13 +136,7 @@ const MIGRATIONS: Migration[] = [
         t.string('root_hash', 64).notNullable();
         t.string('time', 24).notNullable();
       });
-      if (engineOf(db) === 'pg') {
-        await db.raw(`CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP;
-END $$`);
-      }
-      for (const table of TABLES_001) for (const sql of guardSql(db, table)) await db.raw(sql);
+      await guardTables(db, TABLES_001);
     },
     async down(db) {
       for (const table of TABLES_001) for (const sql of unguardSql(db, table)) await db.raw(sql);

@@ -110,8 +110,8 @@ export class BundleVerifier {
   private readonly firstCosigned = new Map<number, string>();
   /** Witness records of this bundle's node: tree size → root the witness cosigned. */
   private witnessed = new Map<number, string>();
-  /** The largest witness epoch a verified cosignature states, and where (docs/audit-format.md §10a). */
-  private maxEpoch = { epoch: 0, treeSize: 0 };
+  /** Per witness, the largest witness epoch its verified cosignatures state, and where (docs/audit-format.md §10a, §10b). */
+  private readonly maxEpoch = new Map<string, { epoch: number; treeSize: number }>();
   private witnessChecked = 0;
 
   /** `caPem`: one or more PEM CA certificates (ERR_KEY_UNREADABLE when none can be read). */
@@ -193,10 +193,18 @@ export class BundleVerifier {
       return this.fail('ERR_AUDIT_UNTRUSTED_SIGNER', undefined, `the bundle is the audit log of node ${h.nodeId}, not of node ${this.opts.node} (--node)`);
     }
     if (h.nodeId !== null && this.opts.witnessed !== undefined) {
-      const missing = epochGap(h.nodeId, 0, this.opts.witnessBreaks ?? [], this.opts.witnessed); // the witness file on its own: archived heads, contiguous epochs
+      const missing = epochGap(h.nodeId, new Map(), this.opts.witnessBreaks ?? [], this.opts.witnessed); // the witness file on its own: archived heads, contiguous epochs
       if (missing) return this.fail('ERR_AUDIT_RESET_MISSING', undefined, missing);
     }
-    if (h.nodeId !== null) for (const [size, root] of witnessedRoots(h.nodeId, this.opts.witnessed ?? [], this.opts.witnessBreaks ?? [])) if (size >= h.from - 1) this.witnessed.set(size, root);
+    if (h.nodeId !== null) {
+      let roots: Map<number, string>;
+      try {
+        roots = witnessedRoots(h.nodeId, this.opts.witnessed ?? [], this.opts.witnessBreaks ?? []);
+      } catch (e) {
+        return this.fail('ERR_AUDIT_INCONSISTENT', undefined, (e as Error).message);
+      }
+      for (const [size, root] of roots) if (size >= h.from - 1) this.witnessed.set(size, root);
+    }
     this.checkWitnessed();
   }
 
@@ -321,7 +329,7 @@ export class BundleVerifier {
     if (this.cosigned.at === null || c.cosignedAt > this.cosigned.at) this.cosigned.at = c.cosignedAt;
     this.cosigned.treeSize = Math.max(this.cosigned.treeSize ?? 0, c.treeSize);
     const epoch = epochOf(c);
-    if (epoch > this.maxEpoch.epoch) this.maxEpoch = { epoch, treeSize: c.treeSize };
+    if (epoch > (this.maxEpoch.get(c.witness)?.epoch ?? 0)) this.maxEpoch.set(c.witness, { epoch, treeSize: c.treeSize });
   }
 
   finish(): VerifyReport {
@@ -377,8 +385,9 @@ export class BundleVerifier {
       }
     }
     if (this.opts.witnessed !== undefined && h.nodeId !== null) {
-      const missing = epochGap(h.nodeId, this.maxEpoch.epoch, this.opts.witnessBreaks ?? [], this.opts.witnessed);
-      if (missing) return this.fail('ERR_AUDIT_RESET_MISSING', this.maxEpoch.treeSize || undefined, missing);
+      const missing = epochGap(h.nodeId, new Map([...this.maxEpoch].map(([w, m]) => [w, m.epoch])), this.opts.witnessBreaks ?? [], this.opts.witnessed);
+      const at = Math.max(0, ...[...this.maxEpoch.values()].map((m) => m.treeSize));
+      if (missing) return this.fail('ERR_AUDIT_RESET_MISSING', at || undefined, missing);
     }
     const beyond = Math.max(0, ...this.witnessed.keys());
     if (beyond > size) {

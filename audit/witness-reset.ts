@@ -1,5 +1,5 @@
 /**
- * Witness reset records (docs/audit-format.md §10a). When a node is restored from an
+ * Witness reset records (docs/audit-format.md §10a, §10b). When a node is restored from an
  * older backup its audit log no longer extends the head the hub last cosigned; the hub then refuses
  * it for ever (witness.ts ERR_AUDIT_INCONSISTENT) unless its operator armed a one-shot reset for
  * that node. The hub accepts the reset only with a consistency proof from the largest head it
@@ -8,13 +8,20 @@
  * cosigned (`to`), and the operator's reason and time. `credit audit witness-export` writes these
  * records beside the cosignatures and `credit audit verify --witness` reports each break.
  *
+ * The same record, signed by a node, marks the other direction (§10b): the hub's log rolled back (its
+ * store restored from a backup, or a failover to a standby that had not received its last commits), so
+ * it no longer extends the heads that node cosigned; the node's operator armed a one-shot reset
+ * (`credit node witness reset-arm`), the node took the hub's log from the largest head it cosigned
+ * before the stated restore point and signed this record (nodeId 430000, witness = the node).
+ *
  * Signed text: canonical JSON (RFC 8785) of every field except signature, signerFingerprint and
- * certPem, with `type` replaced by 'credit-audit-witness-reset/1'; signed by the hub key (CN 430000)
- * like a cosignature (crypto.ts signText). Pure apart from the crypto calls.
+ * certPem, with `type` replaced by 'credit-audit-witness-reset/1'; signed by the witness key (the
+ * hub's, CN 430000, for a node's log; the node's for the hub's log, cosign.ts witnessRule) like a
+ * cosignature (crypto.ts signText). Pure apart from the crypto calls.
  */
 import { canonicalize } from '../protocol/canonical-json.js';
-import { HUB_NODE_ID } from '../certs/issue.js';
 import { certFacts, chainProblem, keyFitsCert, signText, splitPemCerts, verifyText, type CertFacts } from './crypto.js';
+import { MAX_EPOCH, witnessRule } from './cosign.js';
 import { auditError } from './errors.js';
 
 export const WITNESS_RESET_TEXT_TYPE = 'credit-audit-witness-reset/1';
@@ -26,30 +33,30 @@ export interface ResetHead {
 
 export interface WitnessReset {
   type: 'witness-reset';
-  /** The node whose log was reset. */
+  /** The log that was reset: a node's (witness 430000), or the hub's, 430000 (witness a node). */
   nodeId: string;
-  /** 1 for the node's first reset, 2 for the next … */
+  /** 1 for the first reset of this log by this witness, 2 for the next … */
   epoch: number;
-  /** The backup's createdAt, as the node stated it. */
+  /** The point the log was restored to: a node's backup createdAt as the node stated it; for the hub's log, as its operator armed it. */
   backupCreatedAt: string;
-  /** The largest head the hub cosigned before backupCreatedAt, still part of the log; null when none. */
+  /** The largest head the witness cosigned before backupCreatedAt, still part of the log; null when none. */
   from: ResetHead | null;
-  /** The restored log's head the hub cosigned with the reset (consistent with `from`). */
+  /** The restored log's head the witness cosigned with the reset (consistent with `from`). */
   to: ResetHead;
-  /** The heads the hub had cosigned after `from`: no longer part of the node's log (the abandoned epoch). */
+  /** The heads the witness had cosigned after `from`: no longer part of the log (the abandoned epoch). */
   abandoned: (ResetHead & { cosignedAt: string })[];
   /** The operator's reason given when arming. */
   reason: string;
-  /** Who armed it (`cli:<user>@<host>`) and when (hub time). */
+  /** Who armed it (`cli:<user>@<host>`) and when (the witness's time). */
   armedBy: string;
   armedAt: string;
-  /** When the hub accepted the reset (hub time). */
+  /** When the witness accepted the reset (its time). */
   resetAt: string;
-  /** Always the hub (430000). */
+  /** Who signs: the hub (430000) for a node's log, the node for the hub's log. */
   witness: string;
-  /** Base64 signature by the hub key over resetText(). */
+  /** Base64 signature by the witness key over resetText(). */
   signature: string;
-  /** SHA-256 of the hub certificate's DER, lower-case hex. */
+  /** SHA-256 of the witness certificate's DER, lower-case hex. */
   signerFingerprint: string;
   certPem: string;
 }
@@ -67,13 +74,17 @@ export function resetText(r: WitnessResetBody & { witness: string }): string {
   });
 }
 
-/** The hub signs the record of a reset it accepted. ERR_AUDIT_SIGNER_INVALID: not the hub's key and certificate. */
-export function signReset(body: WitnessResetBody, hub: { keyPem: string; certPem: string }): WitnessReset {
-  const cert = certFacts(hub.certPem);
-  if (cert.cn !== HUB_NODE_ID) throw auditError('ERR_AUDIT_SIGNER_INVALID', `only the hub (${HUB_NODE_ID}) signs witness resets, not "${cert.cn}"`);
-  if (!keyFitsCert(hub.keyPem, hub.certPem)) throw auditError('ERR_AUDIT_SIGNER_INVALID', 'the hub signing key does not belong to its certificate');
-  const signed = { ...body, witness: HUB_NODE_ID };
-  return { type: 'witness-reset', ...signed, signature: signText(hub.keyPem, resetText(signed)), signerFingerprint: cert.fingerprint, certPem: cert.pem };
+/**
+ * The witness signs the record of a reset it accepted: the hub for a node's log, a node for the hub's.
+ * ERR_AUDIT_SIGNER_INVALID: the key does not belong to the certificate, or its CN may not witness that log.
+ */
+export function signReset(body: WitnessResetBody, witness: { keyPem: string; certPem: string }): WitnessReset {
+  const cert = certFacts(witness.certPem);
+  const rule = witnessRule(body.nodeId, cert.cn);
+  if (rule) throw auditError('ERR_AUDIT_SIGNER_INVALID', `a witness reset is signed by the log's witness: ${rule}`);
+  if (!keyFitsCert(witness.keyPem, witness.certPem)) throw auditError('ERR_AUDIT_SIGNER_INVALID', 'the witness signing key does not belong to its certificate');
+  const signed = { ...body, witness: cert.cn };
+  return { type: 'witness-reset', ...signed, signature: signText(witness.keyPem, resetText(signed)), signerFingerprint: cert.fingerprint, certPem: cert.pem };
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -92,14 +103,16 @@ function isHead(h: unknown, withTime = false): h is ResetHead {
 export function resetShapeProblem(o: Record<string, unknown>): string | null {
   if (Object.keys(o).length !== KEYS.length || !KEYS.every((k) => Object.hasOwn(o, k))) return 'its fields are not those of a witness reset';
   if (o.type !== 'witness-reset') return 'type is not "witness-reset"';
-  if (typeof o.nodeId !== 'string' || !NODE.test(o.nodeId) || o.nodeId === HUB_NODE_ID) return 'nodeId is not a node id';
-  if (!Number.isSafeInteger(o.epoch) || (o.epoch as number) < 1) return 'epoch is not a positive whole number';
+  if (typeof o.nodeId !== 'string' || !NODE.test(o.nodeId)) return 'nodeId is not a node id';
+  if (!Number.isSafeInteger(o.epoch) || (o.epoch as number) < 1 || (o.epoch as number) > MAX_EPOCH) return `epoch is not a whole number from 1 to ${MAX_EPOCH}`;
   for (const k of ['backupCreatedAt', 'armedAt', 'resetAt'] as const) if (typeof o[k] !== 'string' || !ISO.test(o[k] as string)) return `${k} is not a UTC ISO time with milliseconds`;
   if (o.from !== null && !isHead(o.from)) return 'from is not a tree head or null';
   if (!isHead(o.to)) return 'to is not a tree head';
   if (!Array.isArray(o.abandoned) || !o.abandoned.every((a) => isHead(a, true))) return 'abandoned is not a list of cosigned tree heads';
   if (typeof o.reason !== 'string' || o.reason.length === 0 || typeof o.armedBy !== 'string') return 'reason or armedBy is not a string';
-  if (o.witness !== HUB_NODE_ID) return `witness is not the hub (${HUB_NODE_ID})`;
+  if (typeof o.witness !== 'string' || !NODE.test(o.witness)) return 'witness is not a node id';
+  const rule = witnessRule(o.nodeId, o.witness);
+  if (rule) return `witness ${o.witness} may not reset log ${o.nodeId}: ${rule}`;
   if (typeof o.signature !== 'string' || typeof o.signerFingerprint !== 'string' || !HEX64.test(o.signerFingerprint) || typeof o.certPem !== 'string') return 'signature, signerFingerprint or certPem is missing';
   const from = (o.from as ResetHead | null)?.treeSize ?? 0;
   if ((o.abandoned as ResetHead[]).some((a) => a.treeSize <= from)) return 'an abandoned head is not after `from`';
@@ -108,8 +121,9 @@ export function resetShapeProblem(o: Record<string, unknown>): string | null {
 }
 
 /**
- * Checks a reset record: its shape, the hub certificate (CN 430000, chaining to `caPems`, valid at
- * resetAt) → else ERR_AUDIT_UNTRUSTED_SIGNER, and the signature → else ERR_AUDIT_COSIGNATURE.
+ * Checks a reset record: its shape (a witness allowed for the log, witnessRule), the witness
+ * certificate (its CN the record's witness, chaining to `caPems`, valid at resetAt) → else
+ * ERR_AUDIT_UNTRUSTED_SIGNER, and the signature → else ERR_AUDIT_COSIGNATURE.
  */
 export function verifyReset(r: WitnessReset, caPems: readonly string[]): void {
   const shape = typeof r === 'object' && r !== null ? resetShapeProblem(r as unknown as Record<string, unknown>) : 'not an object';
@@ -123,8 +137,8 @@ export function verifyReset(r: WitnessReset, caPems: readonly string[]): void {
     throw auditError('ERR_AUDIT_UNTRUSTED_SIGNER', 'the witness reset certificate (or the CA certificate) is not a readable PEM certificate');
   }
   if (cert.fingerprint !== r.signerFingerprint) throw auditError('ERR_AUDIT_COSIGNATURE', `the witness reset of node ${r.nodeId} names certificate sha256:${r.signerFingerprint} but carries another one`);
-  if (cert.cn !== HUB_NODE_ID) throw auditError('ERR_AUDIT_UNTRUSTED_SIGNER', `the witness reset of node ${r.nodeId} is signed by "${cert.cn}", not the hub`);
+  if (cert.cn !== r.witness) throw auditError('ERR_AUDIT_UNTRUSTED_SIGNER', `the witness reset of log ${r.nodeId} is signed by "${cert.cn}", not by its witness ${r.witness}`);
   const problem = chainProblem(cert, [], anchors, new Date(r.resetAt));
   if (problem) throw auditError('ERR_AUDIT_UNTRUSTED_SIGNER', `the witness reset of node ${r.nodeId}: ${problem}`);
-  if (!verifyText(cert.pem, resetText(r), r.signature)) throw auditError('ERR_AUDIT_COSIGNATURE', `the signature of the witness reset of node ${r.nodeId} (epoch ${r.epoch}) does not verify with the hub certificate`);
+  if (!verifyText(cert.pem, resetText(r), r.signature)) throw auditError('ERR_AUDIT_COSIGNATURE', `the signature of the witness reset of node ${r.nodeId} (epoch ${r.epoch}) does not verify with the witness certificate`);
 }

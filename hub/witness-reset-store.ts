@@ -7,7 +7,7 @@
  */
 import type { Knex } from 'knex';
 import { engineOf, type Db } from '../audit/knex-connect.js';
-import { guardSql, unguardSql } from '../audit/schema.js';
+import { guardTables, unguardSql } from '../audit/schema.js';
 import { auditError } from '../audit/errors.js';
 
 /** Append-only (UPDATE/DELETE refused by triggers, as the audit tables): the epochs and the archived heads. */
@@ -47,13 +47,7 @@ export const witnessResetMigration = {
       t.string('cosigned_at', 30).notNullable();
       t.primary(['node_id', 'epoch', 'tree_size']);
     });
-    if (engineOf(db) === 'pg') {
-      await db.raw(`CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP;
-END $$`);
-    }
-    for (const table of GUARDED) for (const sql of guardSql(db, table)) await db.raw(sql);
+    await guardTables(db, GUARDED);
   },
   async down(db: Knex): Promise<void> {
     for (const table of GUARDED) for (const sql of unguardSql(db, table)) await db.raw(sql);

@@ -135,10 +135,12 @@ const verifyCmd = command({
     "  --witness FILE       the witness's records of the heads it cosigned (credit audit witness-export on the hub's",
     "                       store for a node's log, on a node's store for the hub's log): a root that differs at a",
     '                       witnessed size fails ERR_AUDIT_INCONSISTENT, a bundle ending before one ERR_AUDIT_TRUNCATED;',
-    '                       a witness reset in it (a node restored from a backup, armed by the hub operator) is',
-    '                       printed as a WITNESS BREAK line with the operator\'s reason and time (json: witnessBreaks)',
+    '                       a witness reset in it (a node restored from a backup, armed by the hub operator; the',
+    '                       hub\'s log rolled back, armed by a node\'s operator) is printed as a WITNESS BREAK line',
+    '                       with the operator\'s reason and time (json: witnessBreaks)',
     '  --crl FILE           the CA\'s CRL (checked against --ca): a checkpoint or cosignature made after its',
-    '                       certificate\'s revocation fails ERR_AUDIT_REVOKED_SIGNER (time = the witness\'s cosignature)',
+    '                       certificate\'s revocation fails ERR_AUDIT_REVOKED_SIGNER (time = the witness\'s cosignature);',
+    '                       so does a witness reset record by a certificate revoked before its time, or for keyCompromise',
     '  --allow-unwitnessed  report entries after the last cosigned checkpoint as a warning instead of failing',
     '                       ERR_AUDIT_UNWITNESSED (exit 1)',
     '  --json               print { ok, code?, seq?, reason?, entries, checkpoints, cosignatures, unwitnessed, signer, from, to, hash, … }',
@@ -156,10 +158,10 @@ const verifyCmd = command({
     let witnessBreaks: WitnessBreak[] | undefined;
     let revocations: Revocation[] | undefined;
     try {
-      const w = optionalString(values, 'witness');
-      if (w) ({ heads: witnessed, breaks: witnessBreaks } = readWitnessFile(readText(w), [caPem]));
       const crl = optionalString(values, 'crl');
       if (crl) revocations = (await parseCrl(readText(crl), { caCertPem: caPem })).entries;
+      const w = optionalString(values, 'witness');
+      if (w) ({ heads: witnessed, breaks: witnessBreaks } = readWitnessFile(readText(w), [caPem], revocations));
     } catch (e) {
       if (!isCreditError(e)) throw e;
       if (values.json === true) io.stdout(JSON.stringify({ ok: false, code: e.code, reason: e.message }) + '\n');
