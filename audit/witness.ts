@@ -147,14 +147,14 @@ export async function witnessPayload(db: Knex, log: AuditLog, hubState: Pick<Wit
 /**
  * Mutual witnessing, the hub's side: its own latest stored checkpoint (not signed anew: a GET
  * writes nothing) for a node to check with checkWitness and cosign, with the consistency proof from
- * the head that node last cosigned (`witnessed`, from the hub's audit_cosignatures), when smaller.
- * Null when the log has no checkpoint yet.
+ * tree size `from` — the head that node last cosigned (from the hub's audit_cosignatures), or the
+ * size it asked for (`?hubFrom=`) — when smaller. Null when the log has no checkpoint yet.
  */
-export async function ownHeadPayload(db: Knex, witnessed: { treeSize: number; rootHash: string } | null): Promise<Omit<CheckpointPayload, 'hubCosignature'> | null> {
+export async function ownHeadPayload(db: Knex, from: number | null): Promise<Omit<CheckpointPayload, 'hubCosignature'> | null> {
   const stored = await latestCheckpoint(db);
   if (!stored) return null;
   const { certPem, chainPems: _chain, ...checkpoint } = stored;
-  if (!witnessed || witnessed.treeSize >= stored.treeSize) return { checkpoint, signerCertPem: certPem };
-  const p = await proveConsistency(db, witnessed.treeSize, stored.treeSize);
+  if (!from || from >= stored.treeSize) return { checkpoint, signerCertPem: certPem };
+  const p = await proveConsistency(db, from, stored.treeSize);
   return { checkpoint, signerCertPem: certPem, proof: { from: p.from, fromRoot: p.fromRoot, proof: p.proof } };
 }

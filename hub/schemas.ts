@@ -128,7 +128,11 @@ export const witnessStateResponse = {
 export const witnessStateQuery = {
   type: 'object',
   additionalProperties: false,
-  properties: { before: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$' } },
+  properties: {
+    before: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$' },
+    // protocol 1.3: the hub's checkpoint with a consistency proof from this tree size (a node's hub-log reset)
+    hubFrom: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+  },
 } as const;
 
 /** audit/cosign.ts Cosignature: the hub's countersignature of a node checkpoint. */

@@ -50,8 +50,12 @@ import { signReset, type WitnessReset } from '../audit/witness-reset.js';
 import type { Knex } from 'knex';
 
 export interface WitnessService {
-  /** With `before` (ISO): also resetFrom, the largest head cosigned before that time. */
-  latest(peer: Peer, before?: string): Promise<WitnessState>;
+  /**
+   * With `before` (ISO): also resetFrom, the largest head cosigned before that time. With `hubFrom`
+   * (protocol 1.3): the hub's checkpoint's proof runs from that tree size, not from the head the node
+   * last cosigned (a node re-anchoring its witness of the hub's log after a rollback, §10b).
+   */
+  latest(peer: Peer, q?: { before?: string | undefined; hubFrom?: number | undefined }): Promise<WitnessState>;
   cosign(peer: Peer, raw: string): Promise<Cosignature>;
 }
 
@@ -155,12 +159,12 @@ if (Number.isNaN(Date.parse(backupAt)) || Date.parse(backupAt) > now.getTime()) 
   }
 
   return {
-    async latest(peer, before) {
+    async latest(peer, q = {}) {
       const w = await witnessStore.latest(deps.db, peer.nodeId);
-      const mine = await latestCosignature(deps.db, peer.nodeId);
-      const hub = await ownHeadPayload(deps.db, mine ? { treeSize: mine.treeSize, rootHash: mine.rootHash } : null);
+      const from = q.hubFrom ?? (await latestCosignature(deps.db, peer.nodeId))?.treeSize ?? null;
+      const hub = await ownHeadPayload(deps.db, from);
       const state: WitnessState = { nodeId: peer.nodeId, treeSize: w?.treeSize ?? 0, rootHash: w?.rootHash ?? null, cosignedAt: w?.cosignedAt ?? null, ...(hub ? { hub } : {}) };
-      if (before !== undefined) state.resetFrom = await witnessResetStore.lastBefore(deps.db, peer.nodeId, before);
+      if (q.before !== undefined) state.resetFrom = await witnessResetStore.lastBefore(deps.db, peer.nodeId, q.before);
       return state;
     },
 

@@ -6,7 +6,7 @@
  *   node → hub  POST /v1/batches          envelope `batch`       → 200 envelope `receipt`
  *   node → hub  GET  /v1/distributions    ?after=CURSOR&limit=N  → 200 envelope `distribution`
  *   node → hub  POST /v1/queries          envelope `query`       → 200 envelope `query-answer`
- *   node → hub  GET  /v1/checkpoints/latest                      → 200 JSON WitnessState (this node's last cosigned size)
+ *   node → hub  GET  /v1/checkpoints/latest[?before=|?hubFrom=]  → 200 JSON WitnessState (this node's last cosigned size)
  *   node → hub  POST /v1/checkpoints      envelope `checkpoint`  → 200 JSON Cosignature
  *   anyone      POST /v1/enroll           JSON EnrollRequest     → 200 JSON EnrollResponse (no client certificate)
  *   node → hub  POST /v1/renew            JSON RenewRequest      → 200 JSON EnrollResponse
@@ -293,6 +293,8 @@ export interface CheckpointPayload {
     signature: string;
     signerFingerprint: string;
     certPem: string;
+    /** Protocol 1.3: the node's count of hub-log witness resets (docs/audit-format.md §10b); absent = 0. */
+    epoch?: number;
   };
 }
 
@@ -305,7 +307,8 @@ export interface WitnessState {
   /**
    * Mutual witnessing: the hub's own latest signed checkpoint for this node to check and cosign,
    * with a consistency proof from the hub head this node last cosigned (absent before the hub's
-   * first checkpoint).
+   * first checkpoint) — or, asked with `?hubFrom=N` (protocol 1.3, a hub-log reset: docs/audit-format.md
+   * §10b), from tree size N (no proof when N is not below the checkpoint's size).
    */
   hub?: Omit<CheckpointPayload, 'hubCosignature'>;
   /**
@@ -486,6 +489,7 @@ export const CHECKPOINT_SCHEMA: JsonSchema = {
         signature: { type: 'string', minLength: 1, maxLength: 4096 },
         signerFingerprint: HEX64,
         certPem: { type: 'string', minLength: 1, maxLength: 16384 },
+        epoch: { type: 'integer', minimum: 1, maximum: 1000000 },
       },
     },
   },

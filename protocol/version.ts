@@ -12,8 +12,11 @@ import { getSuite, usableSuites } from './suites.js';
  * `notice-receipt` and `notice-feed` (protocol/notices.ts) carry objections and their results.
  * 1.2: the hub signs its refusal of a batch for its seq (envelope type `seq-refusal`, sent in
  * `details.refusal` of ERR_SEQUENCE_GAP and ERR_OUT_OF_ORDER; protocol/exchange.ts SeqRefusalPayload).
+ * 1.3: hub-log witness resets (docs/audit-format.md §10b): GET /v1/checkpoints/latest?hubFrom=N (the
+ * hub's checkpoint with a consistency proof from tree size N) and `epoch` in a checkpoint's
+ * `hubCosignature` (the node's count of hub-log resets).
  */
-export const PROTOCOL_VERSION = '1.2';
+export const PROTOCOL_VERSION = '1.3';
 /** Every version this implementation reads (one entry per major: the highest minor it knows). */
 export const SUPPORTED_VERSIONS: readonly string[] = Object.freeze([PROTOCOL_VERSION]);
 

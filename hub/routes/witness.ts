@@ -11,7 +11,7 @@ import { cosignatureResponse, mtlsErrors, witnessStateQuery, witnessStateRespons
 export async function witnessRoutes(app: FastifyInstance, opts: { ctx: HubContext }): Promise<void> {
   const { ctx } = opts;
   app.get(EXCHANGE_ROUTES.checkpointLatest, { schema: { querystring: witnessStateQuery, response: { 200: witnessStateResponse, ...mtlsErrors } } }, async (request): Promise<WitnessState> =>
-    ctx.witness.latest(request.peer!, (request.query as { before?: string }).before),
+    ctx.witness.latest(request.peer!, request.query as { before?: string; hubFrom?: number }),
   );
   app.post(EXCHANGE_ROUTES.checkpoints, { bodyLimit: ctx.config.maxEnvelopeBytes, schema: { response: { 200: cosignatureResponse, ...mtlsErrors } } }, async (request) =>
     ctx.witness.cosign(request.peer!, String(request.body ?? '')),

@@ -64,7 +64,8 @@ export interface HubClient {
   getDistributions(after: number, limit: number, signal?: AbortSignal, mark?: string): Promise<unknown>;
   postQuery(envelope: Envelope, signal?: AbortSignal): Promise<unknown>;
   /** With `before` (ISO): also WitnessState.resetFrom, the largest head the hub cosigned before that time. */
-  getWitnessState(signal?: AbortSignal, before?: string): Promise<WitnessState>;
+  /** `before`: also resetFrom (a restored node's reset); `hubFrom`: the hub's checkpoint with a proof from that tree size (protocol 1.3, a hub-log reset). */
+  getWitnessState(signal?: AbortSignal, before?: string, hubFrom?: number): Promise<WitnessState>;
   postCheckpoint(envelope: Envelope, signal?: AbortSignal): Promise<unknown>;
   getProtocol(signal?: AbortSignal): Promise<ProtocolInfo>;
   /** GET /v1/crl: the CRL PEM as the hub sends it (the caller checks its signature). */
@@ -287,7 +288,10 @@ export function createHubClient(opts: HubClientOptions): HubClient {
     postBatch: (env, signal) => call('POST', EXCHANGE_ROUTES.batches, env, signal, true),
     getDistributions: (after, limit, signal, mark) => call('GET', `${EXCHANGE_ROUTES.distributions}?after=${after}&limit=${limit}${mark !== undefined ? `&mark=${encodeURIComponent(mark)}` : ''}`, undefined, signal, true),
     postQuery: (env, signal) => call('POST', EXCHANGE_ROUTES.queries, env, signal, true),
-    getWitnessState: (signal, before) => call('GET', before ? `${EXCHANGE_ROUTES.checkpointLatest}?before=${encodeURIComponent(before)}` : EXCHANGE_ROUTES.checkpointLatest, undefined, signal),
+    getWitnessState: (signal, before, hubFrom) => {
+      const q = [...(before ? [`before=${encodeURIComponent(before)}`] : []), ...(hubFrom ? [`hubFrom=${hubFrom}`] : [])];
+      return call('GET', q.length ? `${EXCHANGE_ROUTES.checkpointLatest}?${q.join('&')}` : EXCHANGE_ROUTES.checkpointLatest, undefined, signal);
+    },
     postCheckpoint: (env, signal) => call('POST', EXCHANGE_ROUTES.checkpoints, env, signal),
     getProtocol: (signal) => call('GET', EXCHANGE_ROUTES.protocol, undefined, signal),
     getCrl,

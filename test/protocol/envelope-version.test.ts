@@ -12,7 +12,7 @@ import { codeOf } from '../helpers/code-of.js';
 
 
 t.test('versions: MAJOR.MINOR; unknown majors refused with the supported list', async (t) => {
-  t.equal(PROTOCOL_VERSION, '1.2', 'issue 15: batches carry versions (corrections); 1.2: signed seq refusals');
+  t.equal(PROTOCOL_VERSION, '1.3', 'issue 15: batches carry versions (corrections); 1.2: signed seq refusals; 1.3: hub-log witness resets');
   t.same(parseVersion('1.12'), { major: 1, minor: 12 });
   for (const bad of ['1', '1.0.0', '01.0', '1.01', 'v1.0', '', 1.0, null]) t.equal(parseVersion(bad), null, String(bad));
   t.equal(codeOf(() => checkVersion('1.0')), 'ok');
