@@ -9,6 +9,7 @@ import { objectionsMigration } from './objections-migration.js';
 import { nodeQualityMigration } from './quality-migration.js';
 import { nodeQualityKeysMigration } from './quality-keys-migration.js';
 import { accountsMigration } from './accounts-migration.js';
+import { hubWitnessResetMigration } from './hub-witness-reset-store.js';
 import { AUDIT_MIGRATIONS_TABLE, auditMigrationSource } from '../audit/schema.js';
 import type { SchemaPart } from '../audit/migration-plan.js';
 
@@ -262,6 +263,7 @@ const MIGRATIONS: Migration[] = [
       await db.schema.dropTableIfExists('node_owner_marks');
     },
   },
+  hubWitnessResetMigration,
 ];
 
 export const nodeMigrationSource: Knex.MigrationSource<Migration> = {

@@ -47,6 +47,8 @@ import { keepEvidence } from './evidence-log.js';
 import type { ExchangeIdentity } from './identity.js';
 import type { Log } from './loop.js';
 import { clearRestoreMarker, readRestoreMarker } from '../backup.js';
+import { hubWitnessResetStore, splitAt, type HubWitnessArm } from '../hub-witness-reset-store.js';
+import { signReset } from '../../audit/witness-reset.js';
 
 export interface WitnessDeps {
   db: Knex;
@@ -91,6 +93,22 @@ function actorOf(cp: { signerFingerprint: unknown }): string {
   return `cert:${hexOf(cp.signerFingerprint, 'unknown')}`;
 }
 
+/** ERR_AUDIT_INCONSISTENT's details.kind, or undefined for anything else. */
+function kindOf(e: unknown): string | undefined {
+  if (!isCreditError(e) || e.code !== 'ERR_AUDIT_INCONSISTENT') return undefined;
+  const k = (e.details as { kind?: unknown } | undefined)?.kind;
+  return typeof k === 'string' ? k : undefined;
+}
+
+/**
+ * A proof that does not start at the head this node last cosigned (the hub does not hold that
+ * cosignature: its POST was lost, or the hub's store went back): asked for again from that head.
+ */
+const RETRY_KINDS: ReadonlySet<string> = new Set(['proof-stale', 'proof-missing']);
+
+/** The refusals of the hub's checkpoint an armed reset answers: the log does not extend the head this node cosigned. */
+const ROLLBACK_KINDS: ReadonlySet<string> = new Set(['smaller', 'forked', 'proof-invalid']);
+
 function isCosignature(c: unknown): c is Cosignature {
   const x = c as Cosignature;
   return typeof x === 'object' && x !== null && typeof x.treeSize === 'number' && typeof x.rootHash === 'string' && typeof x.signature === 'string' && typeof x.certPem === 'string';
@@ -113,7 +131,7 @@ export function createWitness(deps: WitnessDeps) {
     // Asked even when this log has nothing new: the hub may show a checkpoint of its own to cosign
     // (an idle node still witnesses the hub's log; its own head is then sent again, unchanged).
     const state = await deps.client().getWitnessState(signal);
-    const hubCosignature = await cosignHub(state);
+    const hubCosignature = await cosignHub(state, signal);
     if (!ownNew && !hubCosignature) return null;
     const own = await ownPayload(state, signal);
     if (!own.reset && last && own.checkpoint.treeSize === last.treeSize && !hubCosignature) return null;
@@ -159,8 +177,16 @@ export function createWitness(deps: WitnessDeps) {
     }
   }
 
-  /** Checks and cosigns the hub's checkpoint shown in `state` (mutual witnessing); null when there is none or it fails. */
-  async function cosignHub(state: WitnessState): Promise<Cosignature | null> {
+  /**
+   * Checks and cosigns the hub's checkpoint shown in `state` (mutual witnessing); null when there is
+   * none or it fails. A proof that starts below the head this node last cosigned, or none (`proof-stale`,
+   * `proof-missing`: the hub does not hold that cosignature — its POST was lost, or the hub's store went
+   * back), is asked for again from that head (`?hubFrom=`, protocol 1.3; a 1.2 hub's 400 leaves the
+   * refusal as it was); starting there with another root, it is `forked`.
+   * A log that does not extend that head (`smaller`, `forked`, `proof-invalid`) is a rollback or a
+   * rewrite: refused, unless the operator armed a reset (resetHub).
+   */
+  async function cosignHub(state: WitnessState, signal?: AbortSignal): Promise<Cosignature | null> {
     if (!state.hub) return null;
     const prev = await lastWitnessed(db, HUB_NODE_ID);
     if (prev && prev.treeSize === state.hub.checkpoint.treeSize && prev.rootHash === state.hub.checkpoint.rootHash) return null;
@@ -173,24 +199,130 @@ export function createWitness(deps: WitnessDeps) {
       await reportSm2Skip(state.hub.checkpoint);
       return null;
     }
+    let shown = state.hub;
     try {
-      checkWitness({ nodeId: HUB_NODE_ID, prev, payload: state.hub, trust: identity.trust() });
-      // the key of the hub log's algorithm: SM2 for a hub log on SM
-      const c = cosignCheckpoint(state.hub.checkpoint, witnessKeyFor(state.hub.signerCertPem, identity.nodeId, m), clock());
-      await storeWitnessed(db, state.hub.checkpoint, c);
+      try {
+        checkWitness({ nodeId: HUB_NODE_ID, prev, payload: shown, trust: identity.trust() });
+      } catch (e) {
+        if (!prev || !RETRY_KINDS.has(kindOf(e) ?? '')) throw e;
+        const again = await deps.client().getWitnessState(signal, undefined, prev.treeSize).catch(() => null);
+        if (!again?.hub) throw e;
+        shown = again.hub;
+        try {
+          checkWitness({ nodeId: HUB_NODE_ID, prev, payload: shown, trust: identity.trust() });
+        } catch (e2) {
+          // a proof from exactly that size whose starting root is not the one cosigned: the hub's log
+          // holds another history at that size (rolled back and grown again, or rewritten)
+          const p = shown.proof;
+          if (!RETRY_KINDS.has(kindOf(e2) ?? '') || p?.from !== prev.treeSize) throw e2;
+          throw auditError('ERR_AUDIT_INCONSISTENT', `the hub's log has root ${String(p.fromRoot)} at tree size ${prev.treeSize}, not the root this node cosigned: it was rolled back or rewritten`, {
+            kind: 'forked', cosigned: { treeSize: prev.treeSize, rootHash: prev.rootHash }, received: { treeSize: shown.checkpoint.treeSize, rootHash: shown.checkpoint.rootHash },
+          });
+        }
+      }
+      // the key of the hub log's algorithm: SM2 for a hub log on SM; the epoch: this node's resets of the hub's log (§10b)
+      const c = cosignCheckpoint(shown.checkpoint, witnessKeyFor(shown.signerCertPem, identity.nodeId, m), clock(), await hubWitnessResetStore.epoch(db));
+      await storeWitnessed(db, shown.checkpoint, c);
+      await cancelArms(shown.checkpoint);
       if (refused !== null) {
         // the end of a refusal is audited too: with the hourly reports, the log then says how long it lasted
         const r = refused;
         refused = null;
         deps.logger.info({ code: r.code, since: r.since.toISOString(), rounds: r.rounds }, "hub exchange: the hub's audit checkpoints are cosigned again");
-        await deps.log.record({ actor: actorOf(state.hub.checkpoint), actorNode: HUB_NODE_ID, action: 'hub.checkpoint.cosign', object: `node:${HUB_NODE_ID} size=${state.hub.checkpoint.treeSize}`, outcome: 'success', reason: `cosigned again after ${r.rounds} refused round(s) since ${r.since.toISOString()} (${r.key}; last refused tree size ${r.treeSize})` });
+        await deps.log.record({ actor: actorOf(shown.checkpoint), actorNode: HUB_NODE_ID, action: 'hub.checkpoint.cosign', object: `node:${HUB_NODE_ID} size=${shown.checkpoint.treeSize}`, outcome: 'success', reason: `cosigned again after ${r.rounds} refused round(s) since ${r.since.toISOString()} (${r.key}; last refused tree size ${r.treeSize})` });
       }
       return c;
     } catch (e) {
       if (!isCreditError(e)) throw e;
-      await reportRefusal(e, state.hub.checkpoint);
-      return null;
+      const arm = ROLLBACK_KINDS.has(kindOf(e) ?? '') ? await hubWitnessResetStore.pending(db) : undefined;
+      if (!arm) {
+        await reportRefusal(e, shown.checkpoint);
+        return null;
+      }
+      try {
+        return await resetHub(arm, signal);
+      } catch (r) {
+        if (!isCreditError(r)) throw r;
+        await reportRefusal(r, shown.checkpoint);
+        return null;
+      }
     }
+  }
+
+  /**
+   * The hub's log was cosigned the ordinary way: an arm still pending has nothing to reset, and left
+   * waiting it would let a later rewrite through. Cancelled, audited ('witness.reset.arm' failure).
+   */
+  async function cancelArms(cp: { treeSize: number; signerFingerprint: string }): Promise<void> {
+    const at = clock().toISOString();
+    const ids = await hubWitnessResetStore.cancelPending(db, at);
+    if (ids.length === 0) return;
+    deps.logger.warn({ arms: ids, treeSize: cp.treeSize }, "hub exchange: the hub's log extends the heads this node cosigned: the pending witness reset is cancelled (nothing to reset)");
+    await deps.log.record({ actor: `node:${identity.nodeId}`, actorNode: identity.nodeId, action: 'witness.reset.arm', object: `node:${HUB_NODE_ID}`, outcome: 'failure', reason: `cancelled arm(s) ${ids.join(', ')} at ${at}: the hub's checkpoint at tree size ${cp.treeSize} extends the heads this node cosigned, nothing to reset` });
+  }
+
+  /**
+   * The witness reset of the hub's log its operator armed (docs/audit-format.md §10b): the hub's log
+   * went back to `arm.restoredTo` (a restore or a failover), so it no longer extends the heads this node
+   * cosigned since. Keeps the largest head whose hub checkpoint is older than that (`from`), refuses
+   * when a head to abandon was cosigned after the arm (the operator was not shown it), asks the hub for its
+   * checkpoint with a proof from there (`?hubFrom=`), checks it as every hub checkpoint
+   * (checkWitness from `from`), and in one transaction: consumes the arm, moves the heads cosigned
+   * after `from` to node_hub_witness_archive, keeps the signed reset record, stores the new head's
+   * cosignature (epoch + 1) and audits 'hub.witness.reset'. A hub that went back further than stated,
+   * or an expired arm, is refused (ERR_AUDIT_RESET_FROM, ERR_AUDIT_RESET_EXPIRED) and the arm stays.
+   * Returns the new cosignature (null when the hub's log is exactly at `from`: nothing new to send).
+   */
+  async function resetHub(arm: HubWitnessArm, signal?: AbortSignal): Promise<Cosignature | null> {
+    const now = clock();
+    const at = now.toISOString();
+    if (Date.parse(arm.expiresAt) <= now.getTime()) {
+      throw auditError('ERR_AUDIT_RESET_EXPIRED', `the witness reset of the hub's log armed at ${arm.armedAt} expired at ${arm.expiresAt}: arm it again with \`credit node witness reset-arm\``, { expiresAt: arm.expiresAt });
+    }
+    const { from, abandoned } = splitAt(await hubWitnessResetStore.heads(db), arm.restoredTo);
+    const kept = from ? `the head at tree size ${from.treeSize} (hub checkpoint of ${from.checkpointTime}) this node cosigned` : 'nothing';
+    if (abandoned.length === 0) {
+      throw auditError('ERR_AUDIT_RESET_FROM', `every hub head this node cosigned was signed by the hub before ${arm.restoredTo}, yet the hub's log does not extend them: it went back further than that; arm again with the time the province states (credit node witness reset-arm --hub-restored-to)`, { restoredTo: arm.restoredTo });
+    }
+    const late = abandoned.find((h) => h.cosignedAt > arm.armedAt);
+    if (late) {
+      throw auditError('ERR_AUDIT_RESET_FROM', `this node cosigned the hub's head at tree size ${late.treeSize} at ${late.cosignedAt}, after the reset was armed (${arm.armedAt}): the operator was not shown it, so the arm does not cover it; arm again`, { restoredTo: arm.restoredTo, treeSize: late.treeSize });
+    }
+    const state = await deps.client().getWitnessState(signal, undefined, from?.treeSize);
+    if (!state.hub) throw auditError('ERR_AUDIT_RESET_FROM', 'the hub showed no checkpoint of its log to take the witness from', { restoredTo: arm.restoredTo });
+    let head: { treeSize: number; rootHash: string };
+    try {
+      head = checkWitness({ nodeId: HUB_NODE_ID, prev: from, payload: state.hub, trust: identity.trust() });
+    } catch (e) {
+      if (!isCreditError(e) || e.code !== 'ERR_AUDIT_INCONSISTENT') throw e;
+      throw auditError('ERR_AUDIT_RESET_FROM', `the hub's log does not extend ${kept}, before ${arm.restoredTo}: it went back further than the province stated, or was rewritten (${e.message})`, { restoredTo: arm.restoredTo, ...(e.details as object) });
+    }
+    if (abandoned.some((h) => h.treeSize === head.treeSize && h.rootHash === head.rootHash)) {
+      throw auditError('ERR_AUDIT_RESET_FROM', `the hub shows the head at tree size ${head.treeSize} this node cosigned after ${arm.restoredTo}: its log did not go back to that point`, { restoredTo: arm.restoredTo, treeSize: head.treeSize });
+    }
+    const epoch = (await hubWitnessResetStore.epoch(db)) + 1;
+    const key = witnessKeyFor(state.hub.signerCertPem, identity.nodeId, identity.current());
+    const c = cosignCheckpoint(state.hub.checkpoint, key, now, epoch);
+    const record = signReset({
+      nodeId: HUB_NODE_ID, epoch, backupCreatedAt: arm.restoredTo, from: from ? { treeSize: from.treeSize, rootHash: from.rootHash } : null, to: head,
+      abandoned: abandoned.map((h) => ({ treeSize: h.treeSize, rootHash: h.rootHash, cosignedAt: h.cosignedAt })),
+      reason: arm.reason, armedBy: arm.armedBy, armedAt: arm.armedAt, resetAt: at,
+    }, key);
+    const same = from !== null && head.treeSize === from.treeSize;
+    await db.transaction(async (trx) => {
+      if (!(await hubWitnessResetStore.consume(trx, arm.id, at, epoch))) throw auditError('ERR_AUDIT_RESET_NOT_ARMED', 'the witness reset of the hub\'s log was used or cancelled meanwhile', { arm: arm.id });
+      await hubWitnessResetStore.abandon(trx, epoch, abandoned);
+      await hubWitnessResetStore.archive(trx, epoch, at, JSON.stringify(record));
+      if (!same) await storeWitnessed(trx, state.hub!.checkpoint, c);
+      await deps.log.recordIn(trx, {
+        actor: `node:${identity.nodeId}`, actorNode: identity.nodeId, action: 'hub.witness.reset', object: `node:${HUB_NODE_ID} epoch=${epoch}`, outcome: 'success',
+        reason: `arm=${arm.id} armedBy=${arm.armedBy} restoredTo=${arm.restoredTo} from=${from?.treeSize ?? 0} abandoned=${abandoned.length} (${abandoned[0]!.treeSize}..${abandoned.at(-1)!.treeSize}) to=${head.treeSize} root=${head.rootHash}: ${arm.reason}`.slice(0, 2000),
+      });
+    });
+    const was = refused;
+    refused = null;
+    deps.logger.warn({ epoch, from: from?.treeSize ?? 0, abandoned: abandoned.length, to: head.treeSize, refusedRounds: was?.rounds ?? 0 }, "hub exchange: the witness of the hub's log was reset as armed (its heads cosigned after the stated restore point are archived); cosigning the hub's checkpoints again");
+    return same ? null : c;
   }
 
   /**

@@ -3,12 +3,15 @@
  * `credit audit verify --witness FILE` (audit/witness-records.ts format: one cosignature per
  * line, with the witness certificate). On the hub's store: the hub's cosignatures of the nodes'
  * checkpoints (hub_witness). On a node's store: the node's cosignatures of the hub's checkpoints
- * (audit_witnessed, mutual witnessing). Read-only. The hub's also carries its signed witness reset
- * records (hub_witness_epochs: the epochs abandoned after node restores), which `verify --witness`
- * reports as breaks.
+ * (audit_witnessed, mutual witnessing). Read-only. Each also carries its signed witness reset
+ * records and the cosignatures they abandoned — the hub's (hub_witness_epochs, hub_witness_archive:
+ * node restores, §10a), a node's (node_hub_witness_epochs, node_hub_witness_archive: hub rollbacks,
+ * §10b) — which `verify --witness` reports as breaks.
  */
 import type { WitnessReset } from '../../audit/witness-reset.js';
 import { witnessResetStore } from '../../hub/witness-reset-store.js';
+import { hubWitnessResetStore } from '../../node/hub-witness-reset-store.js';
+import { HUB_NODE_ID } from '../../certs/issue.js';
 import { existsSync, writeFileSync } from 'node:fs';
 import type { Cosignature } from '../../audit/cosign.js';
 import { connect } from '../../audit/knex-connect.js';
@@ -45,6 +48,10 @@ export const witnessExportCmd = command({
       resets = (await witnessResetStore.records(db, node)).map((j) => JSON.parse(j) as WitnessReset);
       archived = (await witnessResetStore.archived(db, node)).map((a) => ({ type: 'witness-archived', epoch: a.epoch, cosignature: JSON.parse(a.cosignature) as Cosignature }));
       records.push(...(await witnessedByThisStore(db)));
+      if (!node || node === HUB_NODE_ID) {
+        resets.push(...(await hubWitnessResetStore.records(db)).map((j) => JSON.parse(j) as WitnessReset));
+        archived.push(...(await hubWitnessResetStore.archived(db)).map((a): ArchivedCosignature => ({ type: 'witness-archived', epoch: a.epoch, cosignature: JSON.parse(a.cosignature) as Cosignature })));
+      }
       if (node) records = records.filter((c) => c.nodeId === node);
     } finally {
       await db.destroy();

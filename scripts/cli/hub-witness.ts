@@ -5,7 +5,6 @@
  * uses it on its next checkpoint (hub/witness-service.ts). Without an arm the hub refuses a restored
  * node's log for ever (ERR_AUDIT_RESET_NOT_ARMED / ERR_AUDIT_INCONSISTENT).
  */
-import { parseTtl } from '../../certs/tokens.js';
 import { loadHubConfig } from '../../hub/config.js';
 import { openExistingHubStore } from '../../hub/admin-store.js';
 import { nodesStore } from '../../hub/nodes-store.js';
@@ -13,9 +12,7 @@ import { witnessResetStore } from '../../hub/witness-reset-store.js';
 import { withOperatorAudit } from '../../audit/operator.js';
 import { cliError } from '../errors.js';
 import { command, group, optionalString, requireString } from './framework.js';
-
-const MAX_TTL = 7 * 86_400_000;
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+import { armReason, armTtl, pastTime } from './witness-arm-options.js';
 
 const arm = command({
   name: 'reset-arm',
@@ -36,18 +33,13 @@ const arm = command({
   run: async ({ values, io }) => {
     const config = loadHubConfig(requireString(values, 'config'));
     const nodeId = requireString(values, 'node');
-    const reason = requireString(values, 'reason').trim();
-    if (reason.length < 3 || reason.length > 500) throw cliError('ERR_USAGE', '--reason must say why, in 3 to 500 characters');
-    const ttlText = optionalString(values, 'ttl') ?? '24h';
-    const ttl = parseTtl(ttlText);
-    if (ttl === undefined || ttl > MAX_TTL) throw cliError('ERR_USAGE', `--ttl ${ttlText}: give a duration such as 30m, 24h or 7d (at most 7d)`);
-    const backupCreatedAt = requireString(values, 'backup-created-at');
-    if (!ISO.test(backupCreatedAt) || Number.isNaN(Date.parse(backupCreatedAt))) throw cliError('ERR_USAGE', `--backup-created-at ${backupCreatedAt}: give the backup's createdAt as printed, e.g. 2026-12-03T19:56:50.123Z`);
+    const reason = armReason(values);
+    const ttl = armTtl(values);
+    const backupCreatedAt = pastTime(values, 'backup-created-at', "the backup's createdAt as printed", new Date());
     const db = await openExistingHubStore(config);
     try {
       if (!(await nodesStore.get(db, nodeId))) throw cliError('ERR_USAGE', `--node ${nodeId}: no such node in the hub's register`);
       const now = new Date();
-      if (Date.parse(backupCreatedAt) > now.getTime()) throw cliError('ERR_USAGE', `--backup-created-at ${backupCreatedAt} is in the future`);
       const expiresAt = new Date(now.getTime() + ttl).toISOString();
       // audited first: an arm never exists without its audit entry
       const armedBy = await withOperatorAudit(db, async (audit, actor) => {

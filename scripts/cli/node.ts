@@ -1,4 +1,5 @@
 import { NODE_AT_REST } from '../../node/at-rest.js';
+import { nodeWitnessGroup } from './node-witness.js';
 import { rekeyCommand } from './rekey.js';
 import { nodeQualityCommand } from './node-quality.js';
 import { loadConfig } from '../../node/config.js';
@@ -24,4 +25,4 @@ const rekey = rekeyCommand('node', (configFile) => {
   return { target: c.databaseTarget, parts: NODE_SCHEMA, side: NODE_AT_REST, dataDir: c.dataDir, atRest: c.atRest, actorNode: c.nodeId };
 });
 
-export const nodeGroup = group('node', 'a city or county node: keys, tokens, running it', [...nodeKeyCommands, ...nodeServerCommands, installService, migrate, rekey, ...nodeBackupCommands, nodeCheckCommand, nodeQualityCommand, nodeReportCommand, userGroup, tokensGroup]);
+export const nodeGroup = group('node', 'a city or county node: keys, tokens, running it', [...nodeKeyCommands, ...nodeServerCommands, installService, migrate, rekey, ...nodeBackupCommands, nodeCheckCommand, nodeQualityCommand, nodeReportCommand, nodeWitnessGroup, userGroup, tokensGroup]);

@@ -11,8 +11,11 @@
  * the hub had attested what it lost — and 'batch.gap' on the hub); and the node's witness refuses
  * the hub's rolled-back audit log (a failed 'hub.checkpoint.cosign'), the security event it is,
  * while the restored hub goes on cosigning the node's own log from the older head it still has.
+ * Then the node operator's armed witness reset of the hub's log (docs/audit-format.md §10b): refused
+ * when armed with a restore point later than the real one, taken with the right one, and the
+ * hub's bundle verifies offline against the node's witness records with the break reported.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -25,6 +28,15 @@ import { enrollNode } from '../../node/exchange/enroll.js';
 import { PG_URL, pgProblem } from '../helpers/db.js';
 import { pgStore, sqliteStore, type HubStore } from './hub-store-copy.js';
 import { eventually, nodeApp, type NodeApp } from './exchange-fixture.js';
+import { armHubWitnessReset } from '../../node/hub-witness-arm.js';
+import { main } from '../../scripts/cli.js';
+
+async function credit(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { stdout: (s) => void out.push(s), stderr: (s) => void err.push(s) });
+  return { code, out: out.join(''), err: err.join('') };
+}
 
 const FAST = { pollIntervalMs: 100, batchMaxAgeMs: 20, checkpointIntervalMs: 500 };
 const rec = (n: number) => ({ type: 'CF', fields: { ...exampleRecord('CF').fields, decisionNo: `省测回滚〔2026〕${n}号` } });
@@ -74,6 +86,11 @@ async function scenario(t: Test, make: (dir: string) => HubStore): Promise<void>
   // which the hub refuses (ERR_AUDIT_INCONSISTENT) — a race of the test's making.
 
   const a = await post(1, 2);
+  // a hub head the node cosigns before the copy: the one its witness keeps after the restore (§10b)
+  await hub.app.hubCtx.audit.checkpoint();
+  const keptHead = await eventually('the node cosigns a hub head before the copy', async () => (await nodeDb('audit_witnessed').where({ node_id: '430000' }).orderBy('tree_size', 'desc').first()) as { tree_size: number | string } | undefined, 60_000);
+  await new Promise((r) => setTimeout(r, 5)); // the copy's time strictly after that cosignature's (millisecond times)
+  const copiedAt = new Date().toISOString();
   await store.copy(hubDb);
   const copiedSize = await count(hubDb('audit_log')); // an upper bound of the copy's log
   const copiedSeq = Number((await hubDb('hub_streams').where({ node_id: '430100', stream: 'batch' }).first()).last_seq);
@@ -84,6 +101,21 @@ async function scenario(t: Test, make: (dir: string) => HubStore): Promise<void>
   await eventually('the hub cosigns the node\'s receipts', async () => ((await nodeDb('audit_cosignatures').where('tree_size', '>=', lastReceipt).first()) ? true : undefined), 60_000);
   await hub.app.hubCtx.audit.checkpoint();
   await eventually('the node cosigns a hub head beyond the copy', async () => ((await nodeDb('audit_witnessed').where({ node_id: '430000' }).where('tree_size', '>', copiedSize).first()) !== undefined ? true : undefined), 60_000);
+  const beyond = Number((await nodeDb('audit_witnessed').where({ node_id: '430000' }).max({ m: 'tree_size' }).first())!.m);
+  await new Promise((r) => setTimeout(r, 5));
+  const lateAt = new Date().toISOString(); // between two heads the restored hub no longer has
+  await new Promise((r) => setTimeout(r, 5));
+  await eventually('the node cosigns a later hub head', async () => {
+    await hub.app.hubCtx.audit.checkpoint();
+    return (await nodeDb('audit_witnessed').where({ node_id: '430000' }).where('tree_size', '>', beyond).first()) !== undefined ? true : undefined;
+  }, 60_000);
+  // an arm while the hub's log still extends what the node cosigned is cancelled at the next ordinary cosign
+  const early = await armHubWitnessReset(node.config, { restoredTo: copiedAt, reason: '省平台通知：将回滚（过早）', ttlMs: 3_600_000 });
+  await eventually('the early arm cancelled', async () => {
+    await hub.app.hubCtx.audit.checkpoint();
+    return (await nodeDb('node_hub_witness_arms').where({ id: early.id }).first()).cancelled_at ?? undefined;
+  }, 60_000);
+  t.match((await nodeDb('audit_log').where({ action: 'witness.reset.arm', outcome: 'failure' }).first()).reason, new RegExp(`^cancelled arm\\(s\\) ${early.id} at .*extends the heads this node cosigned, nothing to reset$`), 'the cancellation audited');
 
   t.equal(await count(nodeDb('audit_log').where({ action: 'hub.checkpoint.cosign', outcome: 'failure' })), 0, 'the witness in step before the restore');
   const cosignedBefore = Number((await nodeDb('audit_cosignatures').max({ m: 'tree_size' }).first())!.m);
@@ -123,18 +155,92 @@ async function scenario(t: Test, make: (dir: string) => HubStore): Promise<void>
   await hub.app.hubCtx.audit.checkpoint();
   await eventually('the node refuses the hub\'s rolled-back log', async () => (await nodeDb('audit_log').where({ action: 'hub.checkpoint.cosign', outcome: 'failure' }).first()) ?? undefined, 60_000).then((row: { reason: string }) => t.match(row.reason, /^ERR_AUDIT_/, 'a failed hub.checkpoint.cosign with the audit code'));
   // refused round after round, audited once: the status counts the rounds, the entry names both heads
-  const refusal = await eventually('three refused rounds', async () => {
+  const refusal = await eventually('five refused rounds', async () => {
     const r = (await status()).hubCheckpointRefused as { code: string; rounds: number; treeSize: number } | null;
-    return r && r.rounds >= 3 ? r : undefined;
+    return r && r.rounds >= 5 ? r : undefined;
   }, 60_000);
   t.equal(refusal.code, 'ERR_AUDIT_INCONSISTENT', 'the status shows the refusal');
   const refusals = await nodeDb('audit_log').where({ action: 'hub.checkpoint.cosign', outcome: 'failure' }).select('reason');
-  t.equal(refusals.length, 1, `one audit entry for ${refusal.rounds} refused rounds, not one per round`);
+  // one entry per kind of refusal: 'smaller' while the restored hub's log is shorter than the head the
+  // node cosigned, then 'proof-stale' once it grows past it (its proof runs from the older head it has)
+  t.ok(refusals.length >= 1 && refusals.length <= 2, `${refusals.length} audit entries for ${refusal.rounds} refused rounds, not one per round`);
   t.match(refusals[0].reason, /^ERR_AUDIT_INCONSISTENT: .*\[cosigned \d+:[0-9a-f]{64} received \d+:[0-9a-f]{64}\]$/, 'naming the head cosigned and the head received');
   // the other direction raises no alarm: the restored hub cosigns the node's log from the older head it still has
   await eventually('the hub cosigns the node\'s log again', async () => ((await nodeDb('audit_cosignatures').where('tree_size', '>', cosignedBefore).first()) !== undefined ? true : undefined), 60_000);
   t.same(await hubDb('audit_log').where({ action: 'checkpoint.cosign', outcome: 'failure' }).select('time', 'reason'), [], 'the hub refused none of the node\'s checkpoints');
+
+  await hubLogReset(t, { dir, caCertPem, store, hub, hubDb, node, copiedAt, lateAt, keptSize: Number(keptHead.tree_size), refusedRounds: refusal.rounds });
 }
+
+/**
+ * §10b: the node operator arms a witness reset of the hub's log. Armed with a restore point later than
+ * the one the hub went back to, it is refused (ERR_AUDIT_RESET_FROM, audited) and stays armed; armed
+ * again with the copy's time, the node keeps the heads cosigned before it, archives the rest, cosigns
+ * the hub's log again in epoch 1, and the hub's bundle verifies offline against the node's witness
+ * records with the break reported — and not without the reset record.
+ */
+async function hubLogReset(t: Test, o: { dir: string; caCertPem: string; store: HubStore; hub: RunningHub; hubDb: Knex; node: NodeApp; copiedAt: string; lateAt: string; keptSize: number; refusedRounds: number }): Promise<void> {
+  const { node, hubDb } = o;
+  const nodeDb = node.app.nodeCtx.db;
+  const cosignFailures = () => nodeDb('audit_log').where({ action: 'hub.checkpoint.cosign', outcome: 'failure' }).orderBy('seq').select('reason');
+  // an arm that expired before the node's next round is refused, and nothing moves
+  await armHubWitnessReset(node.config, { restoredTo: o.copiedAt, reason: '省平台通知：回滚（已过期）', ttlMs: 1 });
+  await o.hub.app.hubCtx.audit.checkpoint();
+  const expired = await eventually('the expired arm refused', async () => (await cosignFailures()).find((r: { reason: string }) => r.reason.startsWith('ERR_AUDIT_RESET_EXPIRED')), 60_000);
+  t.match(expired.reason, /expired at .*arm it again with `credit node witness reset-arm`/);
+  // nothing cosigned after the stated point: nothing to arm
+  await t.rejects(armHubWitnessReset(node.config, { restoredTo: new Date().toISOString(), reason: '省平台通知：回滚到现在？', ttlMs: 3_600_000 }), { code: 'ERR_AUDIT_RESET_FROM', message: /nothing to reset/ });
+  const armed = await armHubWitnessReset(node.config, { restoredTo: o.lateAt, reason: '省平台通知：回滚（时间有误）', ttlMs: 3_600_000 });
+  t.ok(armed.keeps && armed.keeps.treeSize > o.keptSize && armed.abandons.length >= 1, 'an arm with a too late restore point would keep a head the hub lost');
+  await o.hub.app.hubCtx.audit.checkpoint();
+  const tooLate = await eventually('the reset refused: the hub went back further', async () => (await cosignFailures()).find((r: { reason: string }) => r.reason.startsWith('ERR_AUDIT_RESET_FROM')), 60_000);
+  t.match(tooLate.reason, /^ERR_AUDIT_RESET_FROM: the hub's log does not extend the head at tree size \d+ .*went back further than the province stated/);
+  t.equal((await nodeDb('node_hub_witness_arms').where({ id: armed.id }).first()).consumed_at, null, 'the refused arm stays armed');
+  t.equal(await count(nodeDb('node_hub_witness_epochs')), 0, 'no reset happened');
+
+  const right = await armHubWitnessReset(node.config, { restoredTo: o.copiedAt, reason: '省平台通知：主库回滚到备份', ttlMs: 3_600_000 });
+  t.equal(right.keeps?.treeSize, o.keptSize, 'it keeps the head cosigned before the copy');
+  t.ok(right.abandons.length >= 1, 'and abandons those cosigned after');
+  t.equal((await nodeDb('node_hub_witness_arms').where({ id: armed.id }).first()).cancelled_at !== null, true, 'the earlier arm is cancelled');
+  t.equal(await count(nodeDb('audit_log').where({ action: 'witness.reset.arm', outcome: 'success' })), 4, 'each arm audited (the cancelled and the expired one too)');
+  t.equal(await count(nodeDb('audit_log').where({ action: 'witness.reset.arm', outcome: 'failure' })), 2, 'the cancellation and the refused arm');
+  await o.hub.app.hubCtx.audit.checkpoint();
+  const done = await eventually('the node resets its witness of the hub\'s log', async () => (await nodeDb('audit_log').where({ action: 'hub.witness.reset', outcome: 'success' }).first()) as { reason: string; object: string } | undefined, 60_000);
+  t.equal(done.object, 'node:430000 epoch=1');
+  t.match(done.reason, new RegExp(`^arm=${right.id} armedBy=cli:\\S+ restoredTo=${o.copiedAt} from=${o.keptSize} abandoned=${right.abandons.length} `));
+  t.equal((await nodeDb('node_hub_witness_arms').where({ id: right.id }).first()).epoch, 1, 'the arm is used: epoch 1');
+  t.same((await nodeDb('node_hub_witness_archive').orderBy('tree_size').select('tree_size')).map((r: { tree_size: number | string }) => Number(r.tree_size)), right.abandons.map((h) => h.treeSize), 'the abandoned heads archived');
+  t.equal(await count(nodeDb('audit_witnessed').where({ node_id: '430000' }).where('tree_size', '>', o.keptSize).where('cosigned_at', '<', o.copiedAt)), 0);
+  const status = (await node.app.inject({ method: 'GET', url: '/v1/exchange/status', headers: await node.auth('auditor', 'public') })).json();
+  t.equal(status.hubCheckpointRefused, null, 'the refusal is over');
+  // the hub stores the node's epoch-1 cosignature of its log
+  const hubSide = await eventually('the hub stores the node\'s new cosignature', async () => (await hubDb('audit_cosignatures').where({ witness: '430100' }).where('epoch', 1).first()) ?? undefined, 60_000);
+  t.ok(Number(hubSide.tree_size) > o.keptSize);
+  // witnessing goes on in epoch 1 without another reset
+  await o.hub.app.hubCtx.audit.checkpoint();
+  await eventually('a later hub head cosigned', async () => ((await hubDb('audit_cosignatures').where({ witness: '430100' }).where('tree_size', '>', Number(hubSide.tree_size)).first()) ? true : undefined), 60_000);
+  t.equal(await count(nodeDb('audit_log').where({ action: 'hub.witness.reset' })), 1, 'one reset');
+
+  // offline: the node's witness records (first), the hub's bundle, verify with the break reported
+  const caFile = join(o.dir, 'ca.pem');
+  writeFileSync(caFile, o.caCertPem);
+  const records = join(o.dir, 'node-witness.ndjson');
+  const wx = await credit(['audit', 'witness-export', '--db', join(node.config.dataDir, 'node.sqlite'), '--out', records]);
+  t.equal(wx.code, 0, wx.err);
+  t.match(wx.out, /1 witness resets and [1-9]\d* archived/);
+  const bundle = join(o.dir, 'hub-after-reset.ndjson');
+  const bx = await credit(['audit', 'export', ...o.store.dbArgs, '--out', bundle, '--witnessed']);
+  t.equal(bx.code, 0, bx.err);
+  const v = await credit(['audit', 'verify', bundle, '--ca', caFile, '--node', '430000', '--witness', records]);
+  t.equal(v.code, 0, v.out + v.err);
+  t.match(v.out, /WITNESS BREAK hub log, witness node 430100 epoch 1: .*kept the heads up to tree size \d+, abandoned \d+ head/);
+  const dropped = join(o.dir, 'node-witness-dropped.ndjson');
+  writeFileSync(dropped, readFileSync(records, 'utf8').split('\n').filter((l) => !l.includes('"type":"witness-reset"')).join('\n'));
+  const vd = await credit(['audit', 'verify', bundle, '--ca', caFile, '--node', '430000', '--witness', dropped, '--json']);
+  t.equal(vd.code, 1, 'the reset record left out of the export');
+  t.match(JSON.parse(vd.out), { ok: false, code: 'ERR_AUDIT_RESET_MISSING' });
+}
+
 
 const problem = await pgProblem();
 t.test('SQLite hub store restored from a copy: the node resynchronises, the rollback is reported', (t) => scenario(t, sqliteStore));

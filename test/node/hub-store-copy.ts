@@ -20,6 +20,8 @@ export interface HubStore {
   /** Puts the copy back (the hub stopped, `db` destroyed) and opens the store again. */
   restore(): Promise<Knex>;
   drop(db: Knex): Promise<void>;
+  /** The store as `credit audit …` takes it (--db, and --schema on PostgreSQL). */
+  dbArgs: string[];
 }
 
 export function sqliteStore(dir: string): HubStore {
@@ -37,6 +39,7 @@ export function sqliteStore(dir: string): HubStore {
       return connect(file);
     },
     drop: (db) => db.destroy(),
+    dbArgs: ['--db', file],
   };
 }
 
@@ -64,6 +67,7 @@ export function pgStore(dir: string): HubStore {
       await db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
       await db.destroy();
     },
+    dbArgs: ['--db', PG_URL, '--schema', schema],
   };
 }
 
