@@ -37,7 +37,7 @@ export async function armHubWitnessReset(config: NodeConfig, a: { restoredTo: st
     }
     // audited first: an arm never exists without its audit entry
     await audit.record({ action: 'witness.reset.arm', actor, actorNode: config.nodeId, object: `node:${HUB_NODE_ID}`, outcome: 'success', reason: `expires=${expiresAt} restoredTo=${a.restoredTo} keeps=${keeps?.treeSize ?? 0} abandons=${abandons.length}: ${a.reason}` });
-    const id = await hubWitnessResetStore.arm(db, { reason: a.reason, armedBy: actor, armedAt: now.toISOString(), expiresAt, restoredTo: a.restoredTo });
+    const id = await hubWitnessResetStore.arm(db, { reason: a.reason, armedBy: actor, armedAt: now.toISOString(), expiresAt, restoredTo: a.restoredTo, abandonTo: abandons.at(-1)!.treeSize });
     return { id, expiresAt, keeps, abandons };
   });
 }

@@ -27,6 +27,8 @@ export const hubWitnessResetMigration = {
       t.string('expires_at', 30).notNullable();
       /** The point the hub's log went back to, as the province announced it (the hub backup's time, or the failover's). */
       t.string('restored_to', 30).notNullable();
+      /** The largest tree size the operator was shown the reset would abandon: a reset abandoning other heads is refused. */
+      t.bigInteger('abandon_to').notNullable();
       t.string('consumed_at', 30).nullable();
       t.integer('epoch').nullable();
       t.string('cancelled_at', 30).nullable();
@@ -62,6 +64,8 @@ export interface HubWitnessArm {
   armedAt: string;
   expiresAt: string;
   restoredTo: string;
+  /** The largest tree size the operator was shown the reset would abandon. */
+  abandonTo: number;
   consumedAt: string | null;
   epoch: number | null;
   cancelledAt: string | null;
@@ -87,7 +91,7 @@ type Row = Record<string, unknown>;
 
 function armOf(r: Row): HubWitnessArm {
   return {
-    id: Number(r.id), reason: String(r.reason), armedBy: String(r.armed_by), armedAt: String(r.armed_at), expiresAt: String(r.expires_at), restoredTo: String(r.restored_to),
+    id: Number(r.id), reason: String(r.reason), armedBy: String(r.armed_by), armedAt: String(r.armed_at), expiresAt: String(r.expires_at), restoredTo: String(r.restored_to), abandonTo: Number(r.abandon_to),
     consumedAt: r.consumed_at == null ? null : String(r.consumed_at), epoch: r.epoch == null ? null : Number(r.epoch), cancelledAt: r.cancelled_at == null ? null : String(r.cancelled_at),
   };
 }
@@ -99,7 +103,7 @@ export const hubWitnessResetStore = {
   async arm(db: Knex, a: Omit<HubWitnessArm, 'id' | 'consumedAt' | 'epoch' | 'cancelledAt'>): Promise<number> {
     return db.transaction(async (trx) => {
       await trx(ARMS).whereNull('consumed_at').whereNull('cancelled_at').update({ cancelled_at: a.armedAt });
-      const out = (await trx(ARMS).insert({ reason: a.reason, armed_by: a.armedBy, armed_at: a.armedAt, expires_at: a.expiresAt, restored_to: a.restoredTo }).returning('id')) as (Row | number)[];
+      const out = (await trx(ARMS).insert({ reason: a.reason, armed_by: a.armedBy, armed_at: a.armedAt, expires_at: a.expiresAt, restored_to: a.restoredTo, abandon_to: a.abandonTo }).returning('id')) as (Row | number)[];
       const first = out[0]!;
       return Number(typeof first === 'object' ? first.id : first);
     });
@@ -123,10 +127,12 @@ export const hubWitnessResetStore = {
     return true;
   },
 
-  /** Cancels every pending arm (the hub's log was cosigned the ordinary way: nothing to reset); the ids cancelled. */
-  async cancelPending(db: Db, at: string): Promise<number[]> {
+  /** Cancels every pending arm (`armedBefore`: those armed before that time only); the ids cancelled. */
+  async cancelPending(db: Db, at: string, armedBefore?: string): Promise<number[]> {
     if (!(await db.schema.hasTable(ARMS))) return [];
-    const ids = ((await db(ARMS).whereNull('consumed_at').whereNull('cancelled_at').select('id')) as Row[]).map((r) => Number(r.id));
+    const q = db(ARMS).whereNull('consumed_at').whereNull('cancelled_at').select('id');
+    if (armedBefore !== undefined) q.where('armed_at', '<', armedBefore);
+    const ids = ((await q) as Row[]).map((r) => Number(r.id));
     if (ids.length > 0) await db(ARMS).whereIn('id', ids).whereNull('consumed_at').whereNull('cancelled_at').update({ cancelled_at: at });
     return ids;
   },

@@ -34,7 +34,8 @@ import { cosignCheckpoint } from '../../audit/cosign.js';
 import { witnessKeyFor } from '../../audit/signer.js';
 import { hashAlgOfCert } from '../../audit/crypto.js';
 import { lastWitnessed, storeWitnessed } from '../../audit/witnessed-store.js';
-import { isCreditError, type CreditError } from '../../protocol/errors.js';
+import { isCreditError, protocolError, type CreditError } from '../../protocol/errors.js';
+import { parseVersion } from '../../protocol/version.js';
 import type { CheckpointPayload, WitnessState } from '../../protocol/exchange.js';
 import { HUB_NODE_ID } from '../../certs/issue.js';
 import type { HubConfig } from '../config.js';
@@ -119,11 +120,14 @@ export function createWitness(deps: WitnessDeps) {
   let seq = 0;
   /** Set once the hub's SM checkpoints were skipped for want of an SM2 certificate (warned and audited once). */
   let sm2SkipReported = false;
+  /** Set once the first round has looked for a restore marker (cancelRestoredArms). */
+  let restoreChecked = false;
   /** The hub's checkpoints refused since `since` (null: the last one shown was cosigned, or none yet). */
   let refused: (Omit<HubRefusal, 'since'> & { since: Date; key: string; reportedAt: Date | null }) | null = null;
 
   /** One witnessing round; returns the cosignature stored, or null when there was nothing new. */
   async function witnessOnce(signal?: AbortSignal): Promise<Cosignature | null> {
+    if (!restoreChecked) await cancelRestoredArms();
     const last = await latestCosignature(db);
     const cp = await deps.log.checkpoint(); // signs one when entries were added since the last
     if (!cp) return null;
@@ -208,6 +212,7 @@ export function createWitness(deps: WitnessDeps) {
         const again = await deps.client().getWitnessState(signal, undefined, prev.treeSize).catch(() => null);
         if (!again?.hub) throw e;
         shown = again.hub;
+        if (shown.checkpoint.treeSize === prev.treeSize && shown.checkpoint.rootHash === prev.rootHash) return null; // nothing new (and nothing that ends a refusal)
         try {
           checkWitness({ nodeId: HUB_NODE_ID, prev, payload: shown, trust: identity.trust() });
         } catch (e2) {
@@ -223,7 +228,7 @@ export function createWitness(deps: WitnessDeps) {
       // the key of the hub log's algorithm: SM2 for a hub log on SM; the epoch: this node's resets of the hub's log (§10b)
       const c = cosignCheckpoint(shown.checkpoint, witnessKeyFor(shown.signerCertPem, identity.nodeId, m), clock(), await hubWitnessResetStore.epoch(db));
       await storeWitnessed(db, shown.checkpoint, c);
-      await cancelArms(shown.checkpoint);
+      if (!prev || shown.checkpoint.treeSize > prev.treeSize) await cancelArms(shown.checkpoint);
       if (refused !== null) {
         // the end of a refusal is audited too: with the hourly reports, the log then says how long it lasted
         const r = refused;
@@ -250,6 +255,25 @@ export function createWitness(deps: WitnessDeps) {
   }
 
   /**
+   * A store restored from a backup (node/backup.ts RESTORE_MARKER) brings back the arms it held: one
+   * pending then, and perhaps used since, would be used again without its operator. At the first round
+   * after a start, pending arms made before the restore are cancelled (audited). The resets made after
+   * the backup are gone from the restored store with their records: keep the witness exports made
+   * before a restore (docs/audit-format.md §10b).
+   */
+  async function cancelRestoredArms(): Promise<void> {
+    const marker = deps.dataDir ? readRestoreMarker(deps.dataDir) : null;
+    if (marker) {
+      const ids = await hubWitnessResetStore.cancelPending(db, clock().toISOString(), marker.restoredAt);
+      if (ids.length > 0) {
+        deps.logger.warn({ arms: ids }, 'hub exchange: pending witness reset arms of the hub\'s log from before the restore are cancelled');
+        await deps.log.record({ actor: `node:${identity.nodeId}`, actorNode: identity.nodeId, action: 'witness.reset.arm', object: `node:${HUB_NODE_ID}`, outcome: 'failure', reason: `cancelled arm(s) ${ids.join(', ')}: armed before the store was restored (${marker.restoredAt}, backup of ${marker.backupCreatedAt}); arm again if a reset is still needed` });
+      }
+    }
+    restoreChecked = true;
+  }
+
+  /**
    * The hub's log was cosigned the ordinary way: an arm still pending has nothing to reset, and left
    * waiting it would let a later rewrite through. Cancelled, audited ('witness.reset.arm' failure).
    */
@@ -265,7 +289,8 @@ export function createWitness(deps: WitnessDeps) {
    * The witness reset of the hub's log its operator armed (docs/audit-format.md §10b): the hub's log
    * went back to `arm.restoredTo` (a restore or a failover), so it no longer extends the heads this node
    * cosigned since. Keeps the largest head whose hub checkpoint is older than that (`from`), refuses
-   * when a head to abandon was cosigned after the arm (the operator was not shown it), asks the hub for its
+   * when the heads to abandon are not those the operator was shown (`abandonTo`), when the hub is not
+   * on protocol 1.3, or when the hub proves its log still extends the last head to abandon; asks the hub for its
    * checkpoint with a proof from there (`?hubFrom=`), checks it as every hub checkpoint
    * (checkWitness from `from`), and in one transaction: consumes the arm, moves the heads cosigned
    * after `from` to node_hub_witness_archive, keeps the signed reset record, stores the new head's
@@ -273,6 +298,27 @@ export function createWitness(deps: WitnessDeps) {
    * or an expired arm, is refused (ERR_AUDIT_RESET_FROM, ERR_AUDIT_RESET_EXPIRED) and the arm stays.
    * Returns the new cosignature (null when the hub's log is exactly at `from`: nothing new to send).
    */
+  /** True when the hub's checkpoint `shown` passes the §9 check from `head` (its log extends that head). */
+  function extends_(head: { treeSize: number; rootHash: string }, shown: NonNullable<WitnessState['hub']>): boolean {
+    try {
+      checkWitness({ nodeId: HUB_NODE_ID, prev: head, payload: shown, trust: identity.trust() });
+      return true;
+    } catch (e) {
+      if (isCreditError(e)) return false;
+      throw e;
+    }
+  }
+
+  /** A reset of the hub's log needs a hub on protocol 1.3 (?hubFrom=, hubCosignature.epoch): ERR_PROTOCOL_VERSION before the arm is used otherwise. */
+  async function needsProtocol13(signal?: AbortSignal): Promise<void> {
+    const info = await deps.client().getProtocol(signal);
+    const ok = (Array.isArray(info.versions) ? info.versions : []).some((v) => {
+      const p = parseVersion(v);
+      return p !== null && p.major === 1 && p.minor >= 3;
+    });
+    if (!ok) throw protocolError('ERR_PROTOCOL_VERSION', `the hub speaks ${JSON.stringify(info.versions)}: a witness reset of its log needs protocol 1.3 (upgrade the hub first); the arm is kept`, { supported: info.versions });
+  }
+
   async function resetHub(arm: HubWitnessArm, signal?: AbortSignal): Promise<Cosignature | null> {
     const now = clock();
     const at = now.toISOString();
@@ -284,9 +330,15 @@ export function createWitness(deps: WitnessDeps) {
     if (abandoned.length === 0) {
       throw auditError('ERR_AUDIT_RESET_FROM', `every hub head this node cosigned was signed by the hub before ${arm.restoredTo}, yet the hub's log does not extend them: it went back further than that; arm again with the time the province states (credit node witness reset-arm --hub-restored-to)`, { restoredTo: arm.restoredTo });
     }
-    const late = abandoned.find((h) => h.cosignedAt > arm.armedAt);
-    if (late) {
-      throw auditError('ERR_AUDIT_RESET_FROM', `this node cosigned the hub's head at tree size ${late.treeSize} at ${late.cosignedAt}, after the reset was armed (${arm.armedAt}): the operator was not shown it, so the arm does not cover it; arm again`, { restoredTo: arm.restoredTo, treeSize: late.treeSize });
+    const top = abandoned.at(-1)!;
+    if (top.treeSize !== arm.abandonTo) {
+      throw auditError('ERR_AUDIT_RESET_FROM', `the reset would abandon the hub's heads up to tree size ${top.treeSize}, the operator was shown up to ${arm.abandonTo} when arming (${arm.armedAt}): the arm does not cover them; arm again`, { restoredTo: arm.restoredTo, treeSize: top.treeSize, abandonTo: arm.abandonTo });
+    }
+    await needsProtocol13(signal);
+    // the hub's log must not extend the last head to abandon: else nothing went back, whatever it showed first
+    const still = await deps.client().getWitnessState(signal, undefined, top.treeSize);
+    if (still.hub && extends_(top, still.hub)) {
+      throw auditError('ERR_AUDIT_RESET_FROM', `the hub proves its log extends the head at tree size ${top.treeSize} this node cosigned: it did not go back to ${arm.restoredTo}; nothing to reset`, { restoredTo: arm.restoredTo, treeSize: top.treeSize });
     }
     const state = await deps.client().getWitnessState(signal, undefined, from?.treeSize);
     if (!state.hub) throw auditError('ERR_AUDIT_RESET_FROM', 'the hub showed no checkpoint of its log to take the witness from', { restoredTo: arm.restoredTo });

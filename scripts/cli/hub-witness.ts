@@ -12,7 +12,7 @@ import { witnessResetStore } from '../../hub/witness-reset-store.js';
 import { withOperatorAudit } from '../../audit/operator.js';
 import { cliError } from '../errors.js';
 import { command, group, optionalString, requireString } from './framework.js';
-import { armReason, armTtl, pastTime } from './witness-arm-options.js';
+import { armReason, armState, armTtl, pastTime } from './witness-arm-options.js';
 
 const arm = command({
   name: 'reset-arm',
@@ -78,8 +78,7 @@ const list = command({
       }
       const now = Date.now();
       for (const a of arms) {
-        const state = a.consumedAt ? `used ${a.consumedAt} (epoch ${a.epoch})` : a.cancelledAt ? `cancelled ${a.cancelledAt}` : Date.parse(a.expiresAt) <= now ? `expired ${a.expiresAt}` : `armed until ${a.expiresAt}`;
-        io.stdout(`${a.id}\t${a.nodeId}\t${state}\t${a.armedBy} ${a.armedAt}\t${a.reason}\n`);
+        io.stdout(`${a.id}\t${a.nodeId}\t${armState(a, now)}\t${a.armedBy} ${a.armedAt}\t${a.reason}\n`);
       }
       return 0;
     } finally {

@@ -5,7 +5,7 @@
 import { loadConfig } from '../../node/config.js';
 import { armHubWitnessReset, hubWitnessArms } from '../../node/hub-witness-arm.js';
 import { command, group, requireString } from './framework.js';
-import { armReason, armTtl, pastTime } from './witness-arm-options.js';
+import { armReason, armState, armTtl, pastTime } from './witness-arm-options.js';
 
 const arm = command({
   name: 'reset-arm',
@@ -52,8 +52,7 @@ const list = command({
     }
     const now = Date.now();
     for (const a of arms) {
-      const state = a.consumedAt ? `used ${a.consumedAt} (epoch ${a.epoch})` : a.cancelledAt ? `cancelled ${a.cancelledAt}` : Date.parse(a.expiresAt) <= now ? `expired ${a.expiresAt}` : `armed until ${a.expiresAt}`;
-      io.stdout(`${a.id}\t${state}\trestoredTo=${a.restoredTo}\t${a.armedBy} ${a.armedAt}\t${a.reason}\n`);
+      io.stdout(`${a.id}\t${armState(a, now)}\trestoredTo=${a.restoredTo}\t${a.armedBy} ${a.armedAt}\t${a.reason}\n`);
     }
     return 0;
   },

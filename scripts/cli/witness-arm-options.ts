@@ -33,3 +33,10 @@ export function pastTime(values: Values, name: string, what: string, now: Date):
   if (Date.parse(v) > now.getTime()) throw cliError('ERR_USAGE', `--${name} ${v} is in the future`);
   return v;
 }
+
+/** How `resets` lists an arm: used (with its epoch), cancelled, expired or armed. */
+export function armState(a: { consumedAt: string | null; epoch: number | null; cancelledAt: string | null; expiresAt: string }, now: number): string {
+  if (a.consumedAt) return `used ${a.consumedAt} (epoch ${a.epoch})`;
+  if (a.cancelledAt) return `cancelled ${a.cancelledAt}`;
+  return Date.parse(a.expiresAt) <= now ? `expired ${a.expiresAt}` : `armed until ${a.expiresAt}`;
+}

@@ -188,12 +188,18 @@ async function hubLogReset(t: Test, o: { dir: string; caCertPem: string; store: 
   await o.hub.app.hubCtx.audit.checkpoint();
   const expired = await eventually('the expired arm refused', async () => (await cosignFailures()).find((r: { reason: string }) => r.reason.startsWith('ERR_AUDIT_RESET_EXPIRED')), 60_000);
   t.match(expired.reason, /expired at .*arm it again with `credit node witness reset-arm`/);
+  // the heads to abandon must be those the operator was shown when arming (here: the record of what was shown altered)
+  const shown = await armHubWitnessReset(node.config, { restoredTo: o.copiedAt, reason: '省平台通知：回滚（所示不符）', ttlMs: 3_600_000 });
+  await nodeDb('node_hub_witness_arms').where({ id: shown.id }).update({ abandon_to: shown.abandons.at(-1)!.treeSize - 1 });
+  await o.hub.app.hubCtx.audit.checkpoint();
+  const notShown = await eventually('the reset refused: not what was shown', async () => (await cosignFailures()).find((r: { reason: string }) => /the operator was shown up to/.test(r.reason)), 60_000);
+  t.match(notShown.reason, /^ERR_AUDIT_RESET_FROM: the reset would abandon the hub's heads up to tree size \d+, the operator was shown up to \d+ when arming/);
   // nothing cosigned after the stated point: nothing to arm
   await t.rejects(armHubWitnessReset(node.config, { restoredTo: new Date().toISOString(), reason: '省平台通知：回滚到现在？', ttlMs: 3_600_000 }), { code: 'ERR_AUDIT_RESET_FROM', message: /nothing to reset/ });
   const armed = await armHubWitnessReset(node.config, { restoredTo: o.lateAt, reason: '省平台通知：回滚（时间有误）', ttlMs: 3_600_000 });
   t.ok(armed.keeps && armed.keeps.treeSize > o.keptSize && armed.abandons.length >= 1, 'an arm with a too late restore point would keep a head the hub lost');
   await o.hub.app.hubCtx.audit.checkpoint();
-  const tooLate = await eventually('the reset refused: the hub went back further', async () => (await cosignFailures()).find((r: { reason: string }) => r.reason.startsWith('ERR_AUDIT_RESET_FROM')), 60_000);
+  const tooLate = await eventually('the reset refused: the hub went back further', async () => (await cosignFailures()).find((r: { reason: string }) => r.reason.startsWith('ERR_AUDIT_RESET_FROM: the hub\'s log does not extend')), 60_000);
   t.match(tooLate.reason, /^ERR_AUDIT_RESET_FROM: the hub's log does not extend the head at tree size \d+ .*went back further than the province stated/);
   t.equal((await nodeDb('node_hub_witness_arms').where({ id: armed.id }).first()).consumed_at, null, 'the refused arm stays armed');
   t.equal(await count(nodeDb('node_hub_witness_epochs')), 0, 'no reset happened');
@@ -202,7 +208,7 @@ async function hubLogReset(t: Test, o: { dir: string; caCertPem: string; store: 
   t.equal(right.keeps?.treeSize, o.keptSize, 'it keeps the head cosigned before the copy');
   t.ok(right.abandons.length >= 1, 'and abandons those cosigned after');
   t.equal((await nodeDb('node_hub_witness_arms').where({ id: armed.id }).first()).cancelled_at !== null, true, 'the earlier arm is cancelled');
-  t.equal(await count(nodeDb('audit_log').where({ action: 'witness.reset.arm', outcome: 'success' })), 4, 'each arm audited (the cancelled and the expired one too)');
+  t.equal(await count(nodeDb('audit_log').where({ action: 'witness.reset.arm', outcome: 'success' })), 5, 'each arm audited (the cancelled, the expired and the altered one too)');
   t.equal(await count(nodeDb('audit_log').where({ action: 'witness.reset.arm', outcome: 'failure' })), 2, 'the cancellation and the refused arm');
   await o.hub.app.hubCtx.audit.checkpoint();
   const done = await eventually('the node resets its witness of the hub\'s log', async () => (await nodeDb('audit_log').where({ action: 'hub.witness.reset', outcome: 'success' }).first()) as { reason: string; object: string } | undefined, 60_000);
