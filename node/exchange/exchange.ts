@@ -34,6 +34,7 @@ import { createRenewal, renewalTime, type Renewal } from './renewal.js';
 import { createSender, type Sender } from './sender.js';
 import { createNotices, type Notices } from './objections-notices.js';
 import { createWitness, type HubRefusal, type Witness } from './witness.js';
+import { hubWitnessResetStore } from '../hub-witness-reset-store.js';
 
 /** The audit log calls the exchange needs for witnessing and for switching the signer at renewal. */
 export type WitnessableLog = Pick<AuditLog, 'checkpoint' | 'latestCheckpoint' | 'setSigner' | 'signerFingerprint' | 'record' | 'hashAlg'>;
@@ -63,6 +64,8 @@ export interface ExchangeStatus {
   witness: { treeSize: number; cosignedAt: string } | null;
   /** The hub's audit checkpoints this node refuses to cosign, round after round (a rolled-back hub log: ERR_AUDIT_…), or null. */
   hubCheckpointRefused: HubRefusal | null;
+  /** The witness reset of the hub's log armed and not used yet (docs/audit-format.md §10b), or null. */
+  hubWitnessReset: { id: number; restoredTo: string; armedAt: string; expiresAt: string; abandonTo: number; expired: boolean } | null;
   /** The province supplementary catalog this node holds. */
   provinceCatalog: { serial: number; publishedAt: string; types: string[] } | null;
   lastError: { loop: string; code: string; message: string; at: string } | null;
@@ -297,6 +300,7 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
       const by = Object.fromEntries(counts.map((c) => [c.status, Number(c.n)]));
       const top = (await db('node_batches').max({ m: 'seq' }).first()) as { m?: number | string | null } | undefined;
       const cos = await latestCosignature(db);
+      const arm = await hubWitnessResetStore.pending(db);
       return {
         nodeId: m.nodeId,
         hubUrl: hub.url,
@@ -307,6 +311,7 @@ export async function createExchange(o: ExchangeOptions): Promise<Exchange> {
         inbox: { cursor: await puller.cursor(), applied },
         witness: cos ? { treeSize: cos.treeSize, cosignedAt: cos.cosignedAt } : null,
         hubCheckpointRefused: witness?.refusal() ?? null,
+        hubWitnessReset: arm ? { id: arm.id, restoredTo: arm.restoredTo, armedAt: arm.armedAt, expiresAt: arm.expiresAt, abandonTo: arm.abandonTo, expired: Date.parse(arm.expiresAt) <= clock().getTime() } : null,
         provinceCatalog: catalog.held(),
         lastError,
       };

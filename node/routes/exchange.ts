@@ -32,6 +32,11 @@ const statusSchema = {
           description: 'the hub\'s audit checkpoints this node refuses to cosign round after round (e.g. ERR_AUDIT_INCONSISTENT: the hub\'s log no longer extends the head this node cosigned), or null; audited as a failed hub.checkpoint.cosign at the first round and hourly',
           properties: { code: { type: 'string' }, since: { type: 'string' }, rounds: { type: 'integer' }, treeSize: { type: 'integer' } },
         },
+        hubWitnessReset: {
+          type: ['object', 'null'],
+          description: 'the witness reset of the hub\'s log armed by this node\'s operator and not used yet (credit node witness reset-arm; docs/audit-format.md §10b), or null',
+          properties: { id: { type: 'integer' }, restoredTo: { type: 'string' }, armedAt: { type: 'string' }, expiresAt: { type: 'string' }, abandonTo: { type: 'integer' }, expired: { type: 'boolean' } },
+        },
         provinceCatalog: {
           type: ['object', 'null'],
           description: 'the province supplementary catalog (地方补充目录) this node holds: serial, publication time, type codes',

@@ -202,6 +202,8 @@ async function hubLogReset(t: Test, o: { dir: string; caCertPem: string; store: 
   const tooLate = await eventually('the reset refused: the hub went back further', async () => (await cosignFailures()).find((r: { reason: string }) => r.reason.startsWith('ERR_AUDIT_RESET_FROM: the hub\'s log does not extend')), 60_000);
   t.match(tooLate.reason, /^ERR_AUDIT_RESET_FROM: the hub's log does not extend the head at tree size \d+ .*went back further than the province stated/);
   t.equal((await nodeDb('node_hub_witness_arms').where({ id: armed.id }).first()).consumed_at, null, 'the refused arm stays armed');
+  const pendingStatus = (await node.app.inject({ method: 'GET', url: '/v1/exchange/status', headers: await node.auth('auditor', 'public') })).json();
+  t.match(pendingStatus.hubWitnessReset, { id: armed.id, restoredTo: o.lateAt, abandonTo: armed.abandons.at(-1)!.treeSize, expired: false }, 'the status shows the pending arm');
   t.equal(await count(nodeDb('node_hub_witness_epochs')), 0, 'no reset happened');
 
   const right = await armHubWitnessReset(node.config, { restoredTo: o.copiedAt, reason: '省平台通知：主库回滚到备份', ttlMs: 3_600_000 });
@@ -219,6 +221,7 @@ async function hubLogReset(t: Test, o: { dir: string; caCertPem: string; store: 
   t.equal(await count(nodeDb('audit_witnessed').where({ node_id: '430000' }).where('tree_size', '>', o.keptSize).where('cosigned_at', '<', o.copiedAt)), 0);
   const status = (await node.app.inject({ method: 'GET', url: '/v1/exchange/status', headers: await node.auth('auditor', 'public') })).json();
   t.equal(status.hubCheckpointRefused, null, 'the refusal is over');
+  t.equal(status.hubWitnessReset, null, 'no arm pending');
   // the hub stores the node's epoch-1 cosignature of its log
   const hubSide = await eventually('the hub stores the node\'s new cosignature', async () => (await hubDb('audit_cosignatures').where({ witness: '430100' }).where('epoch', 1).first()) ?? undefined, 60_000);
   t.ok(Number(hubSide.tree_size) > o.keptSize);
