@@ -206,7 +206,17 @@ async function hubLogReset(t: Test, o: { dir: string; caCertPem: string; store: 
   t.match(pendingStatus.hubWitnessReset, { id: armed.id, restoredTo: o.lateAt, abandonTo: armed.abandons.at(-1)!.treeSize, expired: false }, 'the status shows the pending arm');
   t.equal(await count(nodeDb('node_hub_witness_epochs')), 0, 'no reset happened');
 
+  // the hub answering GET /v1/protocol as a 1.2 hub would (the one part of the hub played here):
+  // the arm is not used (ERR_PROTOCOL_VERSION) and stays for when the hub is upgraded
+  const client = node.app.nodeCtx.exchange!.client();
+  const realProtocol = client.getProtocol;
+  client.getProtocol = async (signal) => ({ ...(await realProtocol(signal)), versions: ['1.2'] });
   const right = await armHubWitnessReset(node.config, { restoredTo: o.copiedAt, reason: '省平台通知：主库回滚到备份', ttlMs: 3_600_000 });
+  await o.hub.app.hubCtx.audit.checkpoint();
+  const old12 = await eventually('the reset refused by a 1.2 hub', async () => (await cosignFailures()).find((r: { reason: string }) => r.reason.startsWith('ERR_PROTOCOL_VERSION')), 60_000);
+  t.match(old12.reason, /the hub speaks \["1\.2"\]: a witness reset of its log needs protocol 1\.3 \(upgrade the hub first\); the arm is kept/);
+  t.equal((await nodeDb('node_hub_witness_arms').where({ id: right.id }).first()).consumed_at, null, 'the arm kept');
+  client.getProtocol = realProtocol;
   t.equal(right.keeps?.treeSize, o.keptSize, 'it keeps the head cosigned before the copy');
   t.ok(right.abandons.length >= 1, 'and abandons those cosigned after');
   t.equal((await nodeDb('node_hub_witness_arms').where({ id: armed.id }).first()).cancelled_at !== null, true, 'the earlier arm is cancelled');

@@ -4,6 +4,7 @@
  * The witness loop's first round after a start cancels pending arms made before the restore (the
  * data directory's restore marker), audited; an arm made after the restore stays. Real node store
  * (SQLite) and audit log; the first round ends before any hub call (the node's log has no checkpoint).
+ * And an arm is used once (the store's conditional consume).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { connect } from '../../audit/knex-connect.js';
 import { openAuditLog } from '../../audit/log.js';
 import { loadConfig } from '../../node/config.js';
 import { armHubWitnessReset } from '../../node/hub-witness-arm.js';
+import { hubWitnessResetStore } from '../../node/hub-witness-reset-store.js';
 import { RESTORE_MARKER, RESTORE_MARKER_FORMAT } from '../../node/backup.js';
 import { createWitness } from '../../node/exchange/witness.js';
 import type { ExchangeIdentity } from '../../node/exchange/identity.js';
@@ -57,4 +59,21 @@ t.test('arms from before a restore are cancelled at the first round; later ones 
   });
   await again.witnessOnce(); // a restart with the marker still there
   t.equal((await db('node_hub_witness_arms').where({ id: after.id }).first()).cancelled_at, null, 'an arm made after the restore stays');
+});
+
+t.test('an arm is used once: consume is conditional and cancels the other pending arms', async (t) => {
+  const db = await connect(config.databaseTarget);
+  t.teardown(() => db.destroy());
+  const now = new Date().toISOString();
+  const base = { reason: '测试', armedBy: 'cli:test', armedAt: now, expiresAt: new Date(Date.now() + 60_000).toISOString(), restoredTo: now, abandonTo: 9 };
+  const a = await hubWitnessResetStore.arm(db, base);
+  t.equal(await hubWitnessResetStore.consume(db, a, now, 7), true);
+  t.equal(await hubWitnessResetStore.consume(db, a, now, 8), false, 'not twice (the reset then fails ERR_AUDIT_RESET_NOT_ARMED and rolls back)');
+  const b = await hubWitnessResetStore.arm(db, base);
+  const c = await hubWitnessResetStore.arm(db, base); // cancels b
+  t.equal(await hubWitnessResetStore.consume(db, b, now, 8), false, 'not a cancelled one');
+  await db('node_hub_witness_arms').where({ id: b }).update({ cancelled_at: null }); // two pending, as a race could leave them
+  t.equal(await hubWitnessResetStore.consume(db, c, now, 8), true);
+  t.not((await db('node_hub_witness_arms').where({ id: b }).first()).cancelled_at, null, 'using one cancels the other');
+  t.equal(await hubWitnessResetStore.pending(db), undefined);
 });
