@@ -166,9 +166,11 @@ t.test('a hub outage while records are written: nothing lost, nothing twice', as
   await drained(node);
   await p.restartHub(async () => {
     for (const n of [11, 12, 13]) t.equal((await node.app.inject({ method: 'POST', url: '/v1/records', headers: auth, payload: [rec('CF', n)] })).statusCode, 201, 'writes go on while the hub is down');
-    const failing = await eventually('the sender to notice', async () => {
+    // the sender's first failure may come before it has cut the new records into a batch (under
+    // load): wait for both, a failed send and a batch waiting for its receipt
+    const failing = await eventually('the sender to notice, a batch waiting', async () => {
       const s = await status(node);
-      return s.lastError?.loop === 'sender' ? s : undefined;
+      return s.lastError?.loop === 'sender' && s.batches.pending >= 1 ? s : undefined;
     });
     t.equal(failing.lastError.code, 'ERR_HUB_UNAVAILABLE');
     t.ok(failing.batches.pending >= 1, 'a batch waits for its receipt');
