@@ -11,7 +11,8 @@
  * - A key check value (KCV) is the hex of the first 8 bytes of HMAC-SM3(macKey, "CFKCV1" 0x00 kid):
  *   the store keeps it, so a start with another key file is refused before anything is read.
  */
-import { hmacSm3, hmacSm3Parts, macEqual, randomBytes, sm4Ctr } from './sm-crypto.js';
+import { hmacSm3, macEqual, randomBytes } from './sm-crypto.js';
+import { keyedHmacSm3, keyedSm4Ctr, type Sm3Mac, type Sm4CtrFn } from './sm-keyed.js';
 import { serviceError } from './service-errors.js';
 
 export const SEALED_PREFIX = 'CFE1.';
@@ -49,9 +50,21 @@ export function newAtRestKey(id: string): AtRestKey {
 
 const NUL = Buffer.from([0]);
 
+/**
+ * The SM4 and HMAC-SM3 contexts of one key, set up at its first use (sm-keyed.ts: on Node 24 the
+ * set-up of each call was most of a record's cost). Keyed by the key object, whose buffers are
+ * never changed after it is made.
+ */
+const keyed = new WeakMap<AtRestKey, { ctr: Sm4CtrFn; tag: Sm3Mac; index: Sm3Mac }>();
+function contexts(key: AtRestKey): { ctr: Sm4CtrFn; tag: Sm3Mac; index: Sm3Mac } {
+  let c = keyed.get(key);
+  if (!c) keyed.set(key, (c = { ctr: keyedSm4Ctr(key.enc), tag: keyedHmacSm3(key.mac), index: keyedHmacSm3(key.index) }));
+  return c;
+}
+
 function tagOf(key: AtRestKey, context: string, iv: Buffer, ct: Buffer): Buffer {
   // "CFE1" 0x00 kid 0x00 context 0x00 iv ct, fed to the HMAC in three parts (the first as one UTF-8 string)
-  return hmacSm3Parts(key.mac, [`CFE1\u0000${key.id}\u0000${context}\u0000`, iv, ct]);
+  return contexts(key).tag([`CFE1\u0000${key.id}\u0000${context}\u0000`, iv, ct]);
 }
 
 /**
@@ -78,7 +91,7 @@ export function isSealed(value: string): boolean {
 /** Seals `plaintext` (UTF-8) for the row named by `context`; `iv` is given only by test vectors. */
 export function sealText(key: AtRestKey, context: string, plaintext: string, iv: Buffer = freshIv()): string {
   if (iv.length !== 16) throw new Error('the IV is 16 bytes');
-  const ct = sm4Ctr(key.enc, iv, Buffer.from(plaintext, 'utf8'));
+  const ct = contexts(key).ctr(iv, Buffer.from(plaintext, 'utf8'));
   const tag = tagOf(key, context, iv, ct);
   return `${SEALED_PREFIX}${key.id}.${iv.toString('base64url')}.${ct.toString('base64url')}.${tag.toString('base64url')}`;
 }
@@ -106,12 +119,12 @@ export function openText(ring: AtRestKeyring, context: string, value: string): s
   if (iv.length !== 16 || !macEqual(tagOf(key, context, iv, ct), tag)) {
     throw serviceError('ERR_STORE_CIPHERTEXT_INVALID', `stored value of ${context} fails its HMAC-SM3 check (changed, or moved from another row)`, { context });
   }
-  return sm4Ctr(key.enc, iv, ct).toString('utf8');
+  return contexts(key).ctr(iv, ct).toString('utf8');
 }
 
 /** The blind index of a subject code under one key (32 lowercase hex). */
 export function blindIndex(key: AtRestKey, code: string): string {
-  return hmacSm3(key.index, `CFBI1\u0000${code}`).subarray(0, 16).toString('hex'); // "CFBI1" 0x00 code, as UTF-8
+  return contexts(key).index([`CFBI1\u0000${code}`]).subarray(0, 16).toString('hex'); // "CFBI1" 0x00 code, as UTF-8
 }
 
 /** Every index a code may be stored under (one per key held: during a rotation both). */

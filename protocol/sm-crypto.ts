@@ -3,7 +3,8 @@
  * SM4 (GB/T 32907) and SM4-GCM (RFC 8998) on node:crypto; SM2 (GB/T 32918) signatures and
  * public-key encryption on sm-crypto-v2 (pure TS over @noble/curves).
  *
- * - SM3, HMAC-SM3, SM4-ECB/CTR: OpenSSL through node:crypto.
+ * - SM3, HMAC-SM3, SM4-ECB/CTR: OpenSSL through node:crypto (per-key contexts kept for the values
+ *   sealed at rest: sm-keyed.ts).
  * - SM4-GCM: native `sm4-gcm` when the runtime's OpenSSL has it (Node ≥ 24), else GCM composed
  *   here from native SM4-ECB (H, E(J0)) and SM4-CTR (the keystream) with ghash.ts. Both pass
  *   RFC 8998 A.1.
@@ -43,12 +44,6 @@ export function hmacSm3(key: Uint8Array, data: string | Uint8Array): Buffer {
   return createHmac('sm3', key).update(data).digest();
 }
 
-/** HMAC-SM3 of the parts one after the other (strings as UTF-8): the same as of their concatenation, without building it. */
-export function hmacSm3Parts(key: Uint8Array, parts: readonly (string | Uint8Array)[]): Buffer {
-  const h = createHmac('sm3', key);
-  for (const p of parts) h.update(p);
-  return h.digest();
-}
 
 // ---------- SM4 ----------
 
