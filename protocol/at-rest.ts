@@ -11,19 +11,24 @@
  * - A key check value (KCV) is the hex of the first 8 bytes of HMAC-SM3(macKey, "CFKCV1" 0x00 kid):
  *   the store keeps it, so a start with another key file is refused before anything is read.
  */
-import { hmacSm3, macEqual, randomBytes } from './sm-crypto.js';
+import { macEqual, randomBytes } from './sm-crypto.js';
 import { keyedHmacSm3, keyedSm4Ctr, type Sm3Mac, type Sm4CtrFn } from './sm-keyed.js';
 import { serviceError } from './service-errors.js';
 
 export const SEALED_PREFIX = 'CFE1.';
 const KID = /^[a-z0-9-]{1,16}$/;
 
-/** One generation of at-rest keys: SM4 (16 bytes), HMAC-SM3 for the tag (32) and for the blind index (32). */
+/**
+ * One generation of at-rest keys: SM4 (16 bytes), HMAC-SM3 for the tag (32) and for the blind index
+ * (32). Its buffers must not change once it is made: the SM4 and HMAC-SM3 contexts are set up from
+ * them once (at the latest when a keyring is made of it) and kept with the object. To stop using a
+ * key, drop the keyring that holds it.
+ */
 export interface AtRestKey {
-  id: string;
-  enc: Buffer;
-  mac: Buffer;
-  index: Buffer;
+  readonly id: string;
+  readonly enc: Buffer;
+  readonly mac: Buffer;
+  readonly index: Buffer;
 }
 
 /** The keys a store may hold values under; new values are sealed under `current`. */
@@ -37,6 +42,7 @@ export function isKeyId(id: string): boolean {
 }
 
 export function keyringOf(keys: readonly AtRestKey[], currentId: string): AtRestKeyring {
+  for (const k of keys) contexts(k); // set up now, from the buffers as they are when the keyring is made
   const map = new Map(keys.map((k) => [k.id, k] as const));
   const current = map.get(currentId);
   if (!current) throw serviceError('ERR_DATA_KEY_FILE_INVALID', `the key file names current key ${currentId} but holds no such key`);
@@ -134,5 +140,5 @@ export function blindIndexes(ring: AtRestKeyring, code: string): string[] {
 
 /** The key check value the store keeps for a key id. */
 export function keyCheckValue(key: AtRestKey): string {
-  return hmacSm3(key.mac, Buffer.concat([Buffer.from('CFKCV1'), NUL, Buffer.from(key.id)])).subarray(0, 8).toString('hex');
+  return contexts(key).tag([Buffer.concat([Buffer.from('CFKCV1'), NUL, Buffer.from(key.id)])]).subarray(0, 8).toString('hex');
 }

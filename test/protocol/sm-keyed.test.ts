@@ -21,9 +21,16 @@ const nativeCtr = (key: Uint8Array, iv: Uint8Array, data: Uint8Array) => {
   return Buffer.concat([c.update(data), c.final()]);
 };
 
-t.test('auto picks the kept contexts only on OpenSSL ≥ 3.5', async (t) => {
-  const [major, minor] = process.versions.openssl.split('.').map(Number);
-  t.equal(CALL_SETUP_COSTLY, major! > 3 || (major === 3 && minor! >= 5), `OpenSSL ${process.versions.openssl}`);
+t.test('auto takes the kept contexts on Node ≥ 24 only, and each function says which way it computes', async (t) => {
+  const major = Number(process.versions.node.split('.')[0]);
+  t.equal(CALL_SETUP_COSTLY, major >= 24, `Node ${process.versions.node} (OpenSSL ${process.versions.openssl})`);
+  const way = major >= 24 ? 'composed' : 'native';
+  t.equal(keyedHmacSm3(randomBytes(32)).way, way, 'HMAC-SM3, auto');
+  t.equal(keyedSm4Ctr(randomBytes(16)).way, way, 'SM4-CTR, auto');
+  t.equal(keyedHmacSm3(randomBytes(32), 'composed').way, 'composed');
+  t.equal(keyedSm4Ctr(randomBytes(16), 'composed').way, 'composed');
+  t.equal(keyedHmacSm3(randomBytes(32), 'native').way, 'native');
+  t.equal(keyedSm4Ctr(randomBytes(16), 'native').way, 'native');
 });
 
 for (const impl of IMPLS) {
@@ -77,6 +84,9 @@ for (const impl of IMPLS) {
     t.throws(() => keyedSm4Ctr(Buffer.alloc(15), impl), /16 bytes/);
     const ctr = keyedSm4Ctr(Buffer.alloc(16), impl);
     t.throws(() => ctr(Buffer.alloc(12), Buffer.alloc(1)), /16 bytes/);
+    // a string is refused on both ways (the composed XOR would read it as zeros and give the keystream)
+    t.throws(() => ctr(Buffer.alloc(16), 'hello' as unknown as Uint8Array), TypeError);
+    t.throws(() => ctr('0123456789abcdef' as unknown as Uint8Array, Buffer.alloc(1)), TypeError);
     // the refusal leaves the kept context as it was
     const iv = randomBytes(16);
     const data = randomBytes(50);
