@@ -57,9 +57,9 @@ export function newAtRestKey(id: string): AtRestKey {
 const NUL = Buffer.from([0]);
 
 /**
- * The SM4 and HMAC-SM3 contexts of one key, set up at its first use (sm-keyed.ts: on Node 24 the
- * set-up of each call was most of a record's cost). Keyed by the key object, whose buffers are
- * never changed after it is made.
+ * The SM4 and HMAC-SM3 contexts of one key, set up when a keyring is made of it (keyringOf) or at
+ * its first use, whichever comes first (sm-keyed.ts: on Node 24 the set-up of each call was most of
+ * a record's cost). Keyed by the key object, whose buffers are never changed after it is made.
  */
 const keyed = new WeakMap<AtRestKey, { ctr: Sm4CtrFn; tag: Sm3Mac; index: Sm3Mac }>();
 function contexts(key: AtRestKey): { ctr: Sm4CtrFn; tag: Sm3Mac; index: Sm3Mac } {

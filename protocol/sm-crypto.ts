@@ -44,7 +44,6 @@ export function hmacSm3(key: Uint8Array, data: string | Uint8Array): Buffer {
   return createHmac('sm3', key).update(data).digest();
 }
 
-
 // ---------- SM4 ----------
 
 function sm4Key(key: Uint8Array): void {
