@@ -12,7 +12,7 @@
  *   the store keeps it, so a start with another key file is refused before anything is read.
  */
 import { macEqual, randomBytes } from './sm-crypto.js';
-import { keyedHmacSm3, keyedSm4Ctr, type Sm3Mac, type Sm4CtrFn } from './sm-keyed.js';
+import { keyedHmacSm3, keyedSm4Ctr, type KeyedWay, type Sm3Mac, type Sm4CtrFn } from './sm-keyed.js';
 import { serviceError } from './service-errors.js';
 
 export const SEALED_PREFIX = 'CFE1.';
@@ -66,6 +66,12 @@ function contexts(key: AtRestKey): { ctr: Sm4CtrFn; tag: Sm3Mac; index: Sm3Mac }
   let c = keyed.get(key);
   if (!c) keyed.set(key, (c = { ctr: keyedSm4Ctr(key.enc), tag: keyedHmacSm3(key.mac), index: keyedHmacSm3(key.index) }));
   return c;
+}
+
+/** Which way this runtime seals and opens under `key` (sm-keyed.ts: native calls, or kept contexts on Node ≥ 24). */
+export function atRestWays(key: AtRestKey): { ctr: KeyedWay; tag: KeyedWay; index: KeyedWay } {
+  const c = contexts(key);
+  return { ctr: c.ctr.way, tag: c.tag.way, index: c.index.way };
 }
 
 function tagOf(key: AtRestKey, context: string, iv: Buffer, ct: Buffer): Buffer {

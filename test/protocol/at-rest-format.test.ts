@@ -7,8 +7,8 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { blindIndex, keyCheckValue, keyringOf as ringOf, openText, sealText, type AtRestKey } from '../../protocol/at-rest.js';
-import { sm4Ctr } from '../../protocol/sm-crypto.js';
+import { atRestWays, blindIndex, keyCheckValue, keyringOf as ringOf, openText, sealText, type AtRestKey } from '../../protocol/at-rest.js';
+import { hmacSm3, sm4Ctr } from '../../protocol/sm-crypto.js';
 import { codeOf } from '../helpers/code-of.js';
 
 const KEY: AtRestKey = { id: 'k1', enc: Buffer.alloc(16, 0x11), mac: Buffer.alloc(32, 0x22), index: Buffer.alloc(32, 0x33) };
@@ -59,4 +59,23 @@ t.test('SM4-CTR against GB/T 32907 and the openssl CLI (not our own output only)
   t.equal(clear.toString('utf8'), '{"subject":"430102198506011231"}', 'openssl enc -d -sm4-ctr decrypts it');
   const mac = execFileSync('openssl', ['dgst', '-sm3', '-mac', 'HMAC', '-macopt', `hexkey:${'22'.repeat(32)}`, '-binary'], { input: Buffer.concat([Buffer.from('CFE1\0k1\0node_records/x\0', 'latin1'), Buffer.alloc(16, 0x44), ct]) });
   t.equal(mac.toString('base64url'), sealed.split('.')[4], 'openssl dgst -sm3 -mac HMAC gives the tag');
+});
+
+t.test('this runtime seals the way sm-keyed.ts chooses for it: kept contexts on Node ≥ 24, native calls before', async (t) => {
+  const way = Number(process.versions.node.split('.')[0]) >= 24 ? 'composed' : 'native';
+  t.same(atRestWays({ ...KEY }), { ctr: way, tag: way, index: way }, `Node ${process.versions.node}`);
+});
+
+t.test('a key is fixed when its keyring is made: its buffers changed afterwards change nothing, the key check value included', async (t) => {
+  const key: AtRestKey = { id: 'k1', enc: Buffer.alloc(16, 0x11), mac: Buffer.alloc(32, 0x22), index: Buffer.alloc(32, 0x33) };
+  const ring = ringOf([key], 'k1');
+  key.enc.fill(0);
+  key.mac.fill(0);
+  key.index.fill(0);
+  const kcv = hmacSm3(Buffer.alloc(32, 0x22), Buffer.from('CFKCV1\u0000k1')).subarray(0, 8).toString('hex');
+  t.equal(keyCheckValue(key), kcv, 'the key check value is that of the key as it was');
+  t.equal(kcv, '82b2b539ae98ee21', "docs/at-rest.md's value");
+  const sealed = sealText(ring.current, 'node_records/x', 'secret');
+  t.equal(openText(ringOf([{ ...KEY }], 'k1'), 'node_records/x', sealed), 'secret', 'sealed under the key as it was: a keyring of the original bytes opens it');
+  t.equal(blindIndex(key, '430102198506011231'), blindIndex({ ...KEY }, '430102198506011231'), 'the blind index too');
 });

@@ -8,7 +8,7 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
-import { keyedHmacSm3, keyedSm4Ctr, CALL_SETUP_COSTLY, type KeyedImpl } from '../../protocol/sm-keyed.js';
+import { callSetupCostly, keyedHmacSm3, keyedSm4Ctr, CALL_SETUP_COSTLY, type KeyedImpl } from '../../protocol/sm-keyed.js';
 
 const IMPLS: KeyedImpl[] = ['auto', 'native', 'composed'];
 const nativeHmac = (key: Uint8Array, parts: readonly (string | Uint8Array)[]) => {
@@ -20,6 +20,14 @@ const nativeCtr = (key: Uint8Array, iv: Uint8Array, data: Uint8Array) => {
   const c = createCipheriv('sm4-ctr', key, iv);
   return Buffer.concat([c.update(data), c.final()]);
 };
+
+t.test('the rule: Node 24 and later, whatever their OpenSSL (Node 22.23 bundles the same 3.5.8 and is faster with native calls)', async (t) => {
+  t.equal(callSetupCostly('20.20.2'), false, 'Node 20 (OpenSSL 3.0)');
+  t.equal(callSetupCostly('22.23.3'), false, 'Node 22 (OpenSSL 3.5.8)');
+  t.equal(callSetupCostly('24.0.0'), true, 'Node 24.0');
+  t.equal(callSetupCostly('24.21.0'), true, 'Node 24.21 (OpenSSL 3.5.8)');
+  t.equal(callSetupCostly('26.1.0'), true, 'later majors');
+});
 
 t.test('auto takes the kept contexts on Node ≥ 24 only, and each function says which way it computes', async (t) => {
   const major = Number(process.versions.node.split('.')[0]);
