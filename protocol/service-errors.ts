@@ -25,6 +25,7 @@ export const SERVICE_ERRORS = {
   ERR_DATA_KEY_MISSING: 'the store holds data sealed at rest but the data key file is missing',
   ERR_DATA_KEY_WRONG: 'the data key file does not hold the keys this store was sealed under',
   ERR_DATA_KEY_FILE_INVALID: 'the data key file cannot be read (format or mode)',
+  ERR_DATA_KEY_WRAPPER_INVALID: 'the key wrapper does not give back the key it was given to wrap',
   ERR_STORE_CIPHERTEXT_INVALID: 'a value sealed at rest fails its integrity check',
 } as const;
 

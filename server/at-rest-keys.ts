@@ -62,7 +62,8 @@ async function unwrapAll(doc: KeyFile, file: string, wrapper: KeyWrapper): Promi
   if (doc.wrapper !== wrapper.name) throw serviceError('ERR_DATA_KEY_FILE_INVALID', `${file} was written by key wrapper "${doc.wrapper}", the config names "${wrapper.name}"`, { file });
   const keys: AtRestKey[] = [];
   for (const k of doc.keys) {
-    const [enc, mac, index] = await Promise.all([wrapper.unwrap(k.enc, `${k.id}/enc`), wrapper.unwrap(k.mac, `${k.id}/mac`), wrapper.unwrap(k.index, `${k.id}/index`)]);
+    // copies: the keys must not change once a keyring is made of them (protocol/at-rest.ts), whatever the wrapper does with its buffers later
+    const [enc, mac, index] = (await Promise.all([wrapper.unwrap(k.enc, `${k.id}/enc`), wrapper.unwrap(k.mac, `${k.id}/mac`), wrapper.unwrap(k.index, `${k.id}/index`)])).map((b) => Buffer.from(b)) as [Buffer, Buffer, Buffer];
     if (enc.length !== 16 || mac.length !== 32 || index.length !== 32) throw serviceError('ERR_DATA_KEY_FILE_INVALID', `${file}: key ${k.id} has the wrong lengths (16, 32, 32 bytes)`, { file });
     keys.push({ id: k.id, enc, mac, index });
   }
@@ -76,8 +77,23 @@ export async function readKeyring(file: string, wrapper: KeyWrapper): Promise<At
   return keyringOf(await unwrapAll(doc, file, wrapper), doc.current);
 }
 
+/**
+ * One key's entry in the key file, wrapped. The wrapper is given copies (a wrapper that changes or
+ * keeps what it is given cannot touch the keys in use), and each wrapped key is unwrapped again and
+ * compared before anything is written: a wrapper that does not give back what it wrapped would
+ * otherwise leave a key file that cannot open what the store seals (ERR_DATA_KEY_WRAPPER_INVALID).
+ */
 async function entryOf(k: AtRestKey, wrapper: KeyWrapper, at: Date): Promise<KeyFileEntry> {
-  return { id: k.id, created: at.toISOString(), enc: await wrapper.wrap(k.enc, `${k.id}/enc`), mac: await wrapper.wrap(k.mac, `${k.id}/mac`), index: await wrapper.wrap(k.index, `${k.id}/index`) };
+  const wrapOne = async (part: 'enc' | 'mac' | 'index'): Promise<string> => {
+    const label = `${k.id}/${part}`;
+    const wrapped = await wrapper.wrap(Buffer.from(k[part]), label);
+    const back = typeof wrapped === 'string' ? await wrapper.unwrap(wrapped, label) : null;
+    if (!back || !k[part].equals(Buffer.from(back))) {
+      throw serviceError('ERR_DATA_KEY_WRAPPER_INVALID', `key wrapper "${wrapper.name}" did not give back key ${label} when asked to unwrap what it had wrapped; nothing was written. Fix the module named by atRest.keyWrapper (it must not change the buffers it is given)`, { label });
+    }
+    return wrapped;
+  };
+  return { id: k.id, created: at.toISOString(), enc: await wrapOne('enc'), mac: await wrapOne('mac'), index: await wrapOne('index') };
 }
 
 /** Creates the key file (0600, exclusive) with one key `k1`. */

@@ -11,7 +11,7 @@ import type { Knex } from 'knex';
 import { migrateParts } from '../../audit/migration-plan.js';
 import { exampleRecord, validateRecord, type ValidRecord } from '../../protocol/catalog.js';
 import { makeResidentId } from '../../protocol/identifiers.js';
-import { keyringOf as ringOf, type AtRestKey } from '../../protocol/at-rest.js';
+import { keyCheckValue, keyringOf as ringOf, openText, sealText, type AtRestKey } from '../../protocol/at-rest.js';
 import { NODE_SCHEMA } from '../../node/migrations.js';
 import { NODE_AT_REST } from '../../node/at-rest.js';
 import { recordsStore } from '../../node/records-store.js';
@@ -19,7 +19,7 @@ import { toStoredRecord } from '../../node/record-model.js';
 import { HUB_SCHEMA } from '../../hub/migrations.js';
 import { HUB_AT_REST } from '../../hub/at-rest.js';
 import { recordsStore as hubRecords } from '../../hub/records-store.js';
-import { addKeyGeneration, createKeyFile, fileKeyWrapper, readKeyring } from '../../server/at-rest-keys.js';
+import { addKeyGeneration, createKeyFile, fileKeyWrapper, readKeyring, type KeyWrapper } from '../../server/at-rest-keys.js';
 import { attachKeyring, keyringOf, openAtRest, pendingRows, rekeyStore, sealPass, startAtRest } from '../../server/at-rest-store.js';
 import { engines } from '../helpers/db.js';
 
@@ -62,6 +62,47 @@ t.test('the key file: 0600, refused when readable by others, malformed or missin
   writeFileSync(file, '{"format":"x"}');
   t.equal(await readKeyring(file, fileKeyWrapper).then(() => 'ok', (e: { code: string }) => e.code), 'ERR_DATA_KEY_FILE_INVALID', 'not a key file');
   t.equal(await readKeyring(join(dir, 'none.key'), fileKeyWrapper).then(() => 'ok', (e: { code: string }) => e.code), 'ERR_DATA_KEY_MISSING', 'missing');
+});
+
+t.test('the key-wrapper hook: a wrapper that changes or reuses its buffers cannot touch the keys in use; one that does not give back what it wrapped writes nothing', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'at-rest-wrap-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // like a KMS client that encrypts in place, then wipes: the buffer it was given is zeroed after wrap,
+  // and the buffers unwrap returned are wiped later too (a pooled SDF output buffer)
+  const handedOut: Buffer[] = [];
+  const careless: KeyWrapper = {
+    name: 'careless',
+    wrap: async (key) => {
+      const out = Buffer.from(key).toString('base64');
+      key.fill(0);
+      return out;
+    },
+    unwrap: async (wrapped) => {
+      const b = Buffer.from(wrapped, 'base64');
+      handedOut.push(b);
+      return b;
+    },
+  };
+  const file = join(dir, 'data.key');
+  const ring = await createKeyFile(file, careless);
+  t.notOk(ring.current.mac.equals(Buffer.alloc(32)), 'the key in use is not the zeroed buffer');
+  const sealed = sealText(ring.current, 'node_records/x', 'secret');
+  const reread = await readKeyring(file, careless);
+  for (const b of handedOut) b.fill(0);
+  t.equal(openText(reread, 'node_records/x', sealed), 'secret', 'the key file opens what the running store sealed, after the wrapper wiped its buffers');
+  t.equal(keyCheckValue(reread.current), keyCheckValue(ring.current), 'same key check value at the next start');
+  const two = await addKeyGeneration(file, careless);
+  t.equal(openText(await readKeyring(file, careless), 'node_records/y', sealText(two.current, 'node_records/y', 'k2 secret')), 'k2 secret', 'a new generation too');
+
+  // a wrapper that loses what it wraps: refused before the key file is written
+  const lossy: KeyWrapper = { name: 'lossy', wrap: async (key) => key.subarray(0, 8).toString('base64'), unwrap: async (w) => Buffer.from(w, 'base64') };
+  const lost = join(dir, 'lossy.key');
+  t.equal(await createKeyFile(lost, lossy).then(() => 'ok', (e: { code: string }) => e.code), 'ERR_DATA_KEY_WRAPPER_INVALID', 'unwrap(wrap(k)) is not k');
+  t.notOk(existsSync(lost), 'nothing written');
+  const before = readFileSync(file, 'utf8');
+  const oneWay: KeyWrapper = { name: 'careless', wrap: async () => 'AAAA', unwrap: careless.unwrap };
+  t.equal(await addKeyGeneration(file, oneWay).then(() => 'ok', (e: { code: string }) => e.code), 'ERR_DATA_KEY_WRAPPER_INVALID', 'a new generation the wrapper cannot give back');
+  t.equal(readFileSync(file, 'utf8'), before, 'the key file is as it was');
 });
 
 /** Every row of every table, as raw SQL returns it. */
