@@ -8,19 +8,32 @@ import { dirname, join, basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { certError } from './errors.js';
 
-/** Creates `path` with `data` and `mode`; throws node's EEXIST error if it is already there. */
+/**
+ * Creates `path` with `data` and `mode`; throws node's EEXIST error if it is already there. Every
+ * byte is written (a write may take fewer than it was given: a file-size limit, a quota, some network
+ * file systems) and synced; on any failure the file it created is removed, so no torn file is left.
+ */
 export function writeNewFile(path: string, data: string, mode: number): void {
   const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
     fchmodSync(fd, mode);
-    writeSync(fd, data);
+    const buf = Buffer.from(data, 'utf8');
+    for (let at = 0; at < buf.length; ) {
+      const n = writeSync(fd, buf, at, buf.length - at);
+      if (n <= 0) throw new Error(`short write to ${path}: ${at} of ${buf.length} bytes`);
+      at += n;
+    }
     fsyncSync(fd);
-  } finally {
+  } catch (e) {
     closeSync(fd);
+    rmSync(path, { force: true });
+    throw e;
   }
+  closeSync(fd);
 }
 
-function fsyncDir(dir: string): void {
+/** Syncs a directory, so that a file just created or renamed in it survives a power cut. */
+export function fsyncDir(dir: string): void {
   try {
     const fd = openSync(dir, constants.O_RDONLY);
     try {

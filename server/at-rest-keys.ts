@@ -5,10 +5,10 @@
  * the config key `atRest.keyWrapper` whose default export builds a KeyWrapper: the file then holds
  * only what the wrapper returned (keys wrapped under a key that never leaves the device).
  */
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { writeFileAtomic, writeNewFile } from '../certs/safe-files.js';
+import { fsyncDir, writeFileAtomic, writeNewFile } from '../certs/safe-files.js';
 import { isKeyId, keyringOf, newAtRestKey, type AtRestKey, type AtRestKeyring } from '../protocol/at-rest.js';
 import { serviceError } from '../protocol/service-errors.js';
 
@@ -35,7 +35,12 @@ export async function loadKeyWrapper(spec: string | undefined): Promise<KeyWrapp
   if (!isAbsolute(spec)) throw serviceError('ERR_CONFIG_INVALID', 'config key atRest.keyWrapper: "file" or the absolute path of a module', { key: 'atRest.keyWrapper' });
   const mod = (await import(pathToFileURL(spec).href)) as { default?: () => KeyWrapper | Promise<KeyWrapper> };
   if (typeof mod.default !== 'function') throw serviceError('ERR_CONFIG_INVALID', `config key atRest.keyWrapper: ${spec} has no default export`, { key: 'atRest.keyWrapper' });
-  return mod.default();
+  const w = (await mod.default()) as Partial<KeyWrapper> | undefined;
+  // the name goes into the key file and must match at every start; wrap and unwrap are called
+  if (!w || typeof w.name !== 'string' || !/^[\x21-\x7e]{1,64}$/.test(w.name) || typeof w.wrap !== 'function' || typeof w.unwrap !== 'function') {
+    throw serviceError('ERR_CONFIG_INVALID', `config key atRest.keyWrapper: ${spec}'s default export must build { name (1–64 printable ASCII characters), wrap(), unwrap() }`, { key: 'atRest.keyWrapper' });
+  }
+  return w as KeyWrapper;
 }
 
 interface KeyFileEntry { id: string; created: string; enc: string; mac: string; index: string }
@@ -62,12 +67,22 @@ async function unwrapAll(doc: KeyFile, file: string, wrapper: KeyWrapper): Promi
   if (doc.wrapper !== wrapper.name) throw serviceError('ERR_DATA_KEY_FILE_INVALID', `${file} was written by key wrapper "${doc.wrapper}", the config names "${wrapper.name}"`, { file });
   const keys: AtRestKey[] = [];
   for (const k of doc.keys) {
-    // copies: the keys must not change once a keyring is made of them (protocol/at-rest.ts), whatever the wrapper does with its buffers later
-    const [enc, mac, index] = (await Promise.all([wrapper.unwrap(k.enc, `${k.id}/enc`), wrapper.unwrap(k.mac, `${k.id}/mac`), wrapper.unwrap(k.index, `${k.id}/index`)])).map((b) => Buffer.from(b)) as [Buffer, Buffer, Buffer];
+    // One at a time, each copied as soon as it is returned: the keys must not change once a keyring
+    // is made of them (protocol/at-rest.ts), and a wrapper may reuse its output buffer for the next call.
+    const enc = await unwrapped(wrapper, k.enc, `${k.id}/enc`);
+    const mac = await unwrapped(wrapper, k.mac, `${k.id}/mac`);
+    const index = await unwrapped(wrapper, k.index, `${k.id}/index`);
     if (enc.length !== 16 || mac.length !== 32 || index.length !== 32) throw serviceError('ERR_DATA_KEY_FILE_INVALID', `${file}: key ${k.id} has the wrong lengths (16, 32, 32 bytes)`, { file });
     keys.push({ id: k.id, enc, mac, index });
   }
   return keys;
+}
+
+/** What the wrapper unwraps, copied; anything but bytes is ERR_DATA_KEY_WRAPPER_INVALID (the message never shows the value). */
+async function unwrapped(wrapper: KeyWrapper, wrapped: string, label: string): Promise<Buffer> {
+  const b: unknown = await wrapper.unwrap(wrapped, label);
+  if (!(b instanceof Uint8Array)) throw serviceError('ERR_DATA_KEY_WRAPPER_INVALID', `key wrapper "${wrapper.name}" unwrapped ${label} to a ${typeof b}, not bytes: fix the module named by atRest.keyWrapper`, { label });
+  return Buffer.from(b);
 }
 
 /** The keyring in `file`; ERR_DATA_KEY_MISSING when absent, ERR_DATA_KEY_FILE_INVALID when unreadable. */
@@ -76,6 +91,9 @@ export async function readKeyring(file: string, wrapper: KeyWrapper): Promise<At
   const doc = readKeyFile(file);
   return keyringOf(await unwrapAll(doc, file, wrapper), doc.current);
 }
+
+const notGivenBack = (wrapper: KeyWrapper, label: string, how: string) =>
+  serviceError('ERR_DATA_KEY_WRAPPER_INVALID', `key wrapper "${wrapper.name}" did not give back key ${label} ${how}; the key file was not changed. Fix the module named by atRest.keyWrapper: unwrap(wrap(k)) must be k`, { label });
 
 /**
  * One key's entry in the key file, wrapped. The wrapper is given copies (a wrapper that changes or
@@ -86,22 +104,42 @@ export async function readKeyring(file: string, wrapper: KeyWrapper): Promise<At
 async function entryOf(k: AtRestKey, wrapper: KeyWrapper, at: Date): Promise<KeyFileEntry> {
   const wrapOne = async (part: 'enc' | 'mac' | 'index'): Promise<string> => {
     const label = `${k.id}/${part}`;
-    const wrapped = await wrapper.wrap(Buffer.from(k[part]), label);
-    const back = typeof wrapped === 'string' ? await wrapper.unwrap(wrapped, label) : null;
-    if (!back || !k[part].equals(Buffer.from(back))) {
-      throw serviceError('ERR_DATA_KEY_WRAPPER_INVALID', `key wrapper "${wrapper.name}" did not give back key ${label} when asked to unwrap what it had wrapped; nothing was written. Fix the module named by atRest.keyWrapper (it must not change the buffers it is given)`, { label });
-    }
+    const wrapped: unknown = await wrapper.wrap(Buffer.from(k[part]), label);
+    if (typeof wrapped !== 'string') throw notGivenBack(wrapper, label, `(wrap returned a ${typeof wrapped}, not a string)`);
+    if (!k[part].equals(await unwrapped(wrapper, wrapped, label))) throw notGivenBack(wrapper, label, 'when asked to unwrap what it had wrapped');
     return wrapped;
   };
   return { id: k.id, created: at.toISOString(), enc: await wrapOne('enc'), mac: await wrapOne('mac'), index: await wrapOne('index') };
 }
 
-/** Creates the key file (0600, exclusive) with one key `k1`. */
+/**
+ * The key file as written, read back as a start reads it, must give exactly `keys`: what the
+ * wrapper or the file system did to it after the check in entryOf shows here, before anything is
+ * registered or sealed under the new key.
+ */
+async function readBack(file: string, wrapper: KeyWrapper, keys: readonly AtRestKey[]): Promise<void> {
+  const back = new Map((await unwrapAll(readKeyFile(file), file, wrapper)).map((k) => [k.id, k] as const));
+  for (const k of keys) {
+    const b = back.get(k.id);
+    for (const part of ['enc', 'mac', 'index'] as const) {
+      if (!b || !b[part].equals(k[part])) throw notGivenBack(wrapper, `${k.id}/${part}`, 'from the key file as written and read back');
+    }
+  }
+}
+
+/** Creates the key file (0600, exclusive) with one key `k1`; on any failure no key file is left. */
 export async function createKeyFile(file: string, wrapper: KeyWrapper, at = new Date()): Promise<AtRestKeyring> {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const key = newAtRestKey('k1');
   const doc: KeyFile = { format: KEY_FILE_FORMAT, wrapper: wrapper.name, current: key.id, keys: [await entryOf(key, wrapper, at)] };
   writeNewFile(file, `${JSON.stringify(doc, null, 2)}\n`, 0o600);
+  try {
+    await readBack(file, wrapper, [key]);
+  } catch (e) {
+    rmSync(file, { force: true });
+    throw e;
+  }
+  fsyncDir(dirname(file));
   return keyringOf([key], key.id);
 }
 
@@ -112,6 +150,13 @@ export async function addKeyGeneration(file: string, wrapper: KeyWrapper, at = n
   const n = Math.max(0, ...doc.keys.map((k) => Number(/^k(\d+)$/.exec(k.id)?.[1] ?? 0))) + 1;
   const key = newAtRestKey(`k${n}`);
   const next: KeyFile = { ...doc, current: key.id, keys: [...doc.keys, await entryOf(key, wrapper, at)] };
+  const before = readFileSync(file, 'utf8');
   writeFileAtomic(file, `${JSON.stringify(next, null, 2)}\n`, 0o600);
+  try {
+    await readBack(file, wrapper, [...keys, key]);
+  } catch (e) {
+    writeFileAtomic(file, before, 0o600); // the key file as it was: nothing has been sealed under the new key yet
+    throw e;
+  }
   return keyringOf([...keys, key], key.id);
 }

@@ -4,6 +4,8 @@
  * resumed after a crash, subject lookups through the blind index, key rotation, the start checks.
  */
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +21,7 @@ import { toStoredRecord } from '../../node/record-model.js';
 import { HUB_SCHEMA } from '../../hub/migrations.js';
 import { HUB_AT_REST } from '../../hub/at-rest.js';
 import { recordsStore as hubRecords } from '../../hub/records-store.js';
-import { addKeyGeneration, createKeyFile, fileKeyWrapper, readKeyring, type KeyWrapper } from '../../server/at-rest-keys.js';
+import { addKeyGeneration, createKeyFile, fileKeyWrapper, loadKeyWrapper, readKeyring, type KeyWrapper } from '../../server/at-rest-keys.js';
 import { attachKeyring, keyringOf, openAtRest, pendingRows, rekeyStore, sealPass, startAtRest } from '../../server/at-rest-store.js';
 import { engines } from '../helpers/db.js';
 
@@ -103,6 +105,64 @@ t.test('the key-wrapper hook: a wrapper that changes or reuses its buffers canno
   const oneWay: KeyWrapper = { name: 'careless', wrap: async () => 'AAAA', unwrap: careless.unwrap };
   t.equal(await addKeyGeneration(file, oneWay).then(() => 'ok', (e: { code: string }) => e.code), 'ERR_DATA_KEY_WRAPPER_INVALID', 'a new generation the wrapper cannot give back');
   t.equal(readFileSync(file, 'utf8'), before, 'the key file is as it was');
+});
+
+t.test('the key-wrapper hook, hostile wrappers: a pooled output buffer, wrong types, a bad module; a short write leaves no torn key file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'at-rest-wrap2-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: { code?: string; message?: string }) => e.code ?? `no code: ${e.message}`);
+
+  // an SDF-style client with ONE output buffer, overwritten by each call (the three parts of a key are unwrapped in turn)
+  const pool = Buffer.alloc(32);
+  const pooled: KeyWrapper = {
+    name: 'pooled',
+    wrap: async (key) => key.toString('base64'),
+    unwrap: async (wrapped) => {
+      const b = Buffer.from(wrapped, 'base64');
+      b.copy(pool);
+      return pool.subarray(0, b.length);
+    },
+  };
+  const file = join(dir, 'pooled.key');
+  const ring = await createKeyFile(file, pooled);
+  const again = await readKeyring(file, pooled);
+  t.equal(keyCheckValue(again.current), keyCheckValue(ring.current), 'the next start reads the same keys');
+  t.same(again.current.index, ring.current.index, 'each part copied before the next call overwrote the buffer');
+  t.equal(openText(again, 'node_records/x', sealText(ring.current, 'node_records/x', 'secret')), 'secret');
+
+  // wrap that returns bytes (the raw key would land in the file), unwrap that returns a non-byte value
+  const rawWrap: KeyWrapper = { name: 'raw', wrap: async (key) => key as unknown as string, unwrap: async (w) => Buffer.from(w, 'base64') };
+  t.equal(await code(createKeyFile(join(dir, 'raw.key'), rawWrap)), 'ERR_DATA_KEY_WRAPPER_INVALID', 'wrap returned bytes, not a string');
+  t.notOk(existsSync(join(dir, 'raw.key')), 'nothing written');
+  const bigint: KeyWrapper = { name: 'bigint', wrap: async (key) => key.toString('base64'), unwrap: async (w) => BigInt(`0x${Buffer.from(w, 'base64').toString('hex')}`) as unknown as Buffer };
+  const err = await createKeyFile(join(dir, 'bigint.key'), bigint).then(() => null, (e: Error & { code?: string }) => e);
+  t.equal(err?.code, 'ERR_DATA_KEY_WRAPPER_INVALID', 'unwrap returned a bigint');
+  t.notMatch(err?.message ?? '', /\d{20}/, 'the message does not show the value');
+
+  // the module named by atRest.keyWrapper must build a name, wrap and unwrap
+  const mod = join(dir, 'noname.mjs');
+  writeFileSync(mod, 'export default () => ({ wrap: async (k) => k.toString("base64"), unwrap: async (w) => Buffer.from(w, "base64") });\n');
+  t.equal(await code(loadKeyWrapper(mod)), 'ERR_CONFIG_INVALID', 'a wrapper without a name');
+  const good = join(dir, 'good.mjs');
+  writeFileSync(good, 'export default () => ({ name: "kms-test", wrap: async (k) => k.toString("base64"), unwrap: async (w) => Buffer.from(w, "base64") });\n');
+  t.equal((await loadKeyWrapper(good)).name, 'kms-test', 'a proper one loads');
+
+  // a file-size limit cuts the write short: the first write fails with no file left; a new generation fails with the old file intact
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const keysModule = join(root, 'server/at-rest-keys.ts');
+  const limited = (fsize: number, js: string) =>
+    spawnSync('prlimit', [`--fsize=${fsize}`, process.execPath, '--import', 'tsx', '--input-type=module', '-e', `import * as k from ${JSON.stringify(pathToFileURL(keysModule).href)};\n${js}`], { cwd: root, encoding: 'utf8' });
+  const first = join(dir, 'first.key');
+  const r1 = limited(200, `try { await k.createKeyFile(${JSON.stringify(first)}, k.fileKeyWrapper); console.log('created'); } catch (e) { console.log('refused', e.code); }`);
+  t.match(r1.stdout, /refused EFBIG/, 'the first key file cannot be written in full');
+  t.notOk(existsSync(first), 'no torn key file is left');
+  const grown = join(dir, 'grown.key');
+  await createKeyFile(grown, fileKeyWrapper);
+  const was = readFileSync(grown, 'utf8');
+  const r2 = limited(was.length + 100, `try { await k.addKeyGeneration(${JSON.stringify(grown)}, k.fileKeyWrapper); console.log('added'); } catch (e) { console.log('refused', e.code); }`);
+  t.match(r2.stdout, /refused EFBIG/, 'a new generation cannot be written in full');
+  t.equal(readFileSync(grown, 'utf8'), was, 'the key file is as it was');
+  t.equal((await readKeyring(grown, fileKeyWrapper)).current.id, 'k1');
 });
 
 /** Every row of every table, as raw SQL returns it. */
