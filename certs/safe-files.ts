@@ -3,7 +3,7 @@
  * their final mode (fchmod defeats the umask), replaced files are written to a temporary name,
  * fsynced and renamed over the old one, and a lock file made with O_EXCL serialises processes.
  */
-import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync, constants } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { certError } from './errors.js';
@@ -25,8 +25,15 @@ export function writeNewFile(path: string, data: string, mode: number): void {
     }
     fsyncSync(fd);
   } catch (e) {
-    closeSync(fd);
-    rmSync(path, { force: true });
+    // remove the file this call created, and only it: another process may have replaced it meanwhile
+    // (a lock judged stale from a partial pid), and that one must stay
+    try {
+      const mine = fstatSync(fd);
+      const there = lstatSync(path, { throwIfNoEntry: false });
+      if (there && there.ino === mine.ino && there.dev === mine.dev) rmSync(path, { force: true });
+    } finally {
+      closeSync(fd);
+    }
     throw e;
   }
   closeSync(fd);

@@ -118,7 +118,14 @@ async function entryOf(k: AtRestKey, wrapper: KeyWrapper, at: Date): Promise<Key
  * registered or sealed under the new key.
  */
 async function readBack(file: string, wrapper: KeyWrapper, keys: readonly AtRestKey[]): Promise<void> {
-  const back = new Map((await unwrapAll(readKeyFile(file), file, wrapper)).map((k) => [k.id, k] as const));
+  let read: AtRestKey[];
+  try {
+    read = await unwrapAll(readKeyFile(file), file, wrapper);
+  } catch (e) {
+    // whatever the reason (unreadable, wrong lengths, the wrapper failing), the key just written does not come back
+    throw notGivenBack(wrapper, keys.at(-1)?.id ?? '?', `from the key file as written and read back (${(e as { code?: string }).code ?? 'error'})`);
+  }
+  const back = new Map(read.map((k) => [k.id, k] as const));
   for (const k of keys) {
     const b = back.get(k.id);
     for (const part of ['enc', 'mac', 'index'] as const) {
@@ -155,7 +162,11 @@ export async function addKeyGeneration(file: string, wrapper: KeyWrapper, at = n
   try {
     await readBack(file, wrapper, [...keys, key]);
   } catch (e) {
-    writeFileAtomic(file, before, 0o600); // the key file as it was: nothing has been sealed under the new key yet
+    try {
+      writeFileAtomic(file, before, 0o600); // the key file as it was: nothing has been sealed under the new key yet
+    } catch (restore) {
+      throw serviceError('ERR_DATA_KEY_WRAPPER_INVALID', `${(e as Error).message}; and putting the key file back failed too (${(restore as { code?: string }).code ?? 'error'}): ${file} now names the unverified key ${key.id} as current — nothing was sealed under it; restore the key file from its backup before the next start`, { label: key.id, file, restoreFailed: true });
+    }
     throw e;
   }
   return keyringOf([...keys, key], key.id);

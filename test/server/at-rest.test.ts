@@ -147,6 +147,32 @@ t.test('the key-wrapper hook, hostile wrappers: a pooled output buffer, wrong ty
   writeFileSync(good, 'export default () => ({ name: "kms-test", wrap: async (k) => k.toString("base64"), unwrap: async (w) => Buffer.from(w, "base64") });\n');
   t.equal((await loadKeyWrapper(good)).name, 'kms-test', 'a proper one loads');
 
+  // a wrapper whose answers change after some calls (a device that answers with another key): the
+  // check before writing passes, the key file as read back does not give the key — refused, the key file as it was
+  const drifting = (after: number): KeyWrapper => {
+    let calls = 0;
+    return {
+      name: 'drifting',
+      wrap: async (key) => key.toString('base64'),
+      unwrap: async (w) => {
+        const b = Buffer.from(w, 'base64');
+        if (++calls > after) b[0]! ^= 1;
+        return b;
+      },
+    };
+  };
+  const drift = join(dir, 'drift.key');
+  t.equal(await code(createKeyFile(drift, drifting(3))), 'ERR_DATA_KEY_WRAPPER_INVALID', 'first key file: the read-back differs');
+  t.notOk(existsSync(drift), 'and is removed');
+  const kept = join(dir, 'kept.key');
+  await createKeyFile(kept, drifting(1000));
+  const keptText = readFileSync(kept, 'utf8');
+  // addKeyGeneration: 3 unwraps of k1, 3 wraps + 3 unwraps of k2, then the read-back — drift from the 7th
+  const w = drifting(1000);
+  const gen = drifting(6);
+  t.equal(await code(addKeyGeneration(kept, { ...w, unwrap: gen.unwrap })), 'ERR_DATA_KEY_WRAPPER_INVALID', 'new generation: the read-back differs');
+  t.equal(readFileSync(kept, 'utf8'), keptText, 'the key file is put back as it was');
+
   // a file-size limit cuts the write short: the first write fails with no file left; a new generation fails with the old file intact
   const root = fileURLToPath(new URL('../..', import.meta.url));
   const keysModule = join(root, 'server/at-rest-keys.ts');
