@@ -44,56 +44,48 @@ t.test('short writes are continued until every byte is out', async (t) => {
   t.ok(calls > 5, `${calls} writes`);
 });
 
+/**
+ * writeNewFile(path, '4242\n') whose first write takes 2 bytes and whose second fails with ENOSPC;
+ * `meanwhile` runs just before the failure (real writes allowed). Returns the error thrown.
+ */
+function failingSecondWrite(path: string, meanwhile: () => void = () => undefined): { code?: string } | null {
+  let first = true;
+  try {
+    withWriteSync(
+      (real, fd, buf, offset) => {
+        if (!first) {
+          bypass = true;
+          try {
+            meanwhile();
+          } finally {
+            bypass = false;
+          }
+          throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+        }
+        first = false;
+        return real(fd, buf, offset, 2);
+      },
+      () => writeNewFile(path, '4242\n', 0o600),
+    );
+  } catch (err) {
+    return err as { code?: string };
+  }
+  return null;
+}
+
 t.test('a failed write removes the file it created', async (t) => {
   const file = join(dir, 'failed.txt');
-  let first = true;
-  const e = (() => {
-    try {
-      withWriteSync(
-        (real, fd, buf, offset) => {
-          if (!first) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-          first = false;
-          return real(fd, buf, offset, 2);
-        },
-        () => writeNewFile(file, '4242\n', 0o600),
-      );
-    } catch (err) {
-      return err as { code?: string };
-    }
-    return null;
-  })();
-  t.equal(e?.code, 'ENOSPC');
+  t.equal(failingSecondWrite(file)?.code, 'ENOSPC');
   t.notOk(existsSync(file), 'no torn file left');
 });
 
 t.test("a failed write leaves alone a file another process put at the path meanwhile (the other's lock)", async (t) => {
   const lock = join(dir, 'data.lock');
-  let first = true;
-  const e = (() => {
-    try {
-      withWriteSync(
-        (real, fd, buf, offset) => {
-          if (!first) {
-            // meanwhile: another process read the partial pid, judged the holder dead, and took the lock
-            bypass = true;
-            try {
-              unlinkSync(lock);
-              writeFileSync(lock, '5151\n', { mode: 0o600 });
-            } finally {
-              bypass = false;
-            }
-            throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-          }
-          first = false;
-          return real(fd, buf, offset, 2);
-        },
-        () => writeNewFile(lock, '4242\n', 0o600),
-      );
-    } catch (err) {
-      return err as { code?: string };
-    }
-    return null;
-  })();
+  // meanwhile: another process read the partial pid, judged the holder dead, and took the lock
+  const e = failingSecondWrite(lock, () => {
+    unlinkSync(lock);
+    writeFileSync(lock, '5151\n', { mode: 0o600 });
+  });
   t.equal(e?.code, 'ENOSPC');
   t.equal(readFileSync(lock, 'utf8'), '5151\n', "the other process's lock is still there");
 });
