@@ -1,6 +1,7 @@
 import t from 'tap';
 import { nodeFields } from '../helpers/at-rest.js';
 import { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
 import { metricValue, nodeFixture, record } from './app-fixture.js';
 import { writeCfCsv } from '../../scripts/bench/cf-data.js';
 import ExcelJS from 'exceljs';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 
 const CF = record('CF').fields as Record<string, string | number>;
 const LABELS = ['行政相对人名称', '行政相对人类别', '统一社会信用代码', '行政处罚决定书文号', '违法行为类型', '违法事实', '处罚依据', '处罚决定日期', '处罚有效期', '处罚类别', '处罚内容', '罚款金额（万元）', '失信程度', '处罚机关', '处罚机关统一社会信用代码', '数据来源单位', '数据来源单位统一社会信用代码'];
+const chunksOf = (buf: Buffer, size: number): Buffer[] => Array.from({ length: Math.ceil(buf.length / size) }, (_, i) => buf.subarray(i * size, (i + 1) * size));
 const row = (no: string, over: Record<string, string> = {}) => {
   const v: Record<string, string | number> = { ...CF, decisionNo: no, ...over };
   return [
@@ -126,5 +128,17 @@ t.test('POST /v1/records/import', async (t) => {
     const big = await g.app.inject({ method: 'POST', url: '/v1/records/import?type=CF', headers: { ...(await g.auth('submitter', 'public')), 'content-type': 'text/csv' }, payload: LABELS.join(',') + '\n' + (row('B') + '\n').repeat(20) });
     t.equal(big.statusCode, 413);
     t.equal(big.json().code, 'ERR_BODY_TOO_LARGE');
+    // a workbook past the limit, sent in chunks without a Content-Length: the limit is met while
+    // the zip is being read (after the 64 KiB the format is told by)
+    const h = await nodeFixture(t, { config: { importLimitBytes: 96 * 1024 } });
+    const wb = new ExcelJS.Workbook();
+    const ws = wb.addWorksheet('第一页');
+    ws.addRow(LABELS);
+    for (let i = 0; i < 3000; i++) ws.addRow(row(`X-${i}-${randomBytes(12).toString('hex')}`).split(','));
+    const xlsx = Buffer.from(await wb.xlsx.writeBuffer());
+    t.ok(xlsx.length > 128 * 1024, `${xlsx.length} bytes`);
+    const bigXlsx = await h.app.inject({ method: 'POST', url: '/v1/records/import?type=CF', headers: { ...(await h.auth('submitter', 'public')), 'content-type': XLSX_MEDIA_TYPE }, payload: Readable.from(chunksOf(xlsx, 4096)) });
+    t.equal(bigXlsx.statusCode, 413, 'a workbook over the limit is refused (it once ended the process: an unheard stream error)');
+    t.equal(bigXlsx.json().code, 'ERR_BODY_TOO_LARGE');
   });
 });

@@ -1,0 +1,142 @@
+/**
+ * The XLSX reader's temporary files. A workbook whose worksheets come before its shared strings in
+ * the zip (Excel's and exceljs's own order) has each worksheet copied to a temporary file, read back
+ * once the zip is through. Whatever way a read ends (the sheet found early, a sheet skipped, the
+ * reader abandoned mid-sheet, a broken zip), nothing may stay behind: no file (it holds personal
+ * data), no open descriptor (a long-running node would run out), no uncaught error.
+ */
+import t, { type Test } from 'tap';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ExcelJS from 'exceljs';
+import { xlsxRowGroups } from '../../node/import-xlsx.js';
+import type { TableRow } from '../../node/import-table.js';
+
+const spoolRoot = mkdtempSync(join(tmpdir(), 'credit-test-xlsx-'));
+const savedTmp = process.env.TMPDIR;
+process.env.TMPDIR = spoolRoot; // os.tmpdir() reads it on each call
+t.teardown(() => {
+  if (savedTmp === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = savedTmp;
+  rmSync(spoolRoot, { recursive: true, force: true });
+});
+
+const openFds = (): number => readdirSync('/proc/self/fd').length;
+
+/** Waits for queued closes and unlinks (event-driven: setImmediate rounds, never a timer). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+}
+
+async function workbook(sheets: Record<string, number>): Promise<Buffer> {
+  const wb = new ExcelJS.Workbook();
+  for (const [name, rows] of Object.entries(sheets)) {
+    const ws = wb.addWorksheet(name);
+    ws.addRow(['名称', '文号']);
+    for (let i = 1; i <= rows; i++) ws.addRow([`${name}示例${i}`, `${name}-${i}`]);
+  }
+  return Buffer.from(await wb.xlsx.writeBuffer());
+}
+
+async function* body(buf: Buffer): AsyncGenerator<Buffer> {
+  for (let i = 0; i < buf.length; i += 4096) yield buf.subarray(i, i + 4096);
+}
+
+const cell = (r: TableRow, i: number): string | undefined => ('fields' in r ? r.fields[i] : `error: ${r.error}`);
+
+async function rowsOf(buf: Buffer, sheet?: string): Promise<TableRow[]> {
+  const out: TableRow[] = [];
+  for await (const g of xlsxRowGroups(body(buf), sheet)) out.push(...g);
+  return out;
+}
+
+const uncaught: Error[] = [];
+const onUncaught = (e: Error): void => void uncaught.push(e);
+process.on('uncaughtException', onUncaught);
+t.teardown(() => void process.off('uncaughtException', onUncaught));
+
+t.beforeEach(async () => {
+  await settle();
+});
+
+async function leftovers(t: Test, fdsBefore: number): Promise<void> {
+  await settle();
+  t.same(readdirSync(spoolRoot), [], 'no temporary file or directory left');
+  t.equal(openFds(), fdsBefore, 'no descriptor left open');
+  t.same(uncaught.map((e) => e.message), [], 'no uncaught error');
+}
+
+t.test('the first sheet of three, read whole: rows right, nothing left', async (t) => {
+  const buf = await workbook({ 第一页: 3, 第二页: 2, 第三页: 1 });
+  const fds = openFds();
+  const rows = await rowsOf(buf);
+  t.same(rows.map((r) => cell(r, 1)), ['文号', '第一页-1', '第一页-2', '第一页-3']);
+  t.same(rows.map((r) => r.line), [1, 2, 3, 4]);
+  await leftovers(t, fds);
+});
+
+t.test('a later sheet by name and by number: the sheets before it are skipped, nothing left', async (t) => {
+  const buf = await workbook({ 第一页: 400, 第二页: 2, 第三页: 1 });
+  const fds = openFds();
+  for (let i = 0; i < 5; i++) {
+    t.same((await rowsOf(buf, '第二页')).map((r) => cell(r, 1)), ['文号', '第二页-1', '第二页-2']);
+    t.same((await rowsOf(buf, '3')).map((r) => cell(r, 1)), ['文号', '第三页-1']);
+  }
+  await leftovers(t, fds);
+});
+
+t.test('no such sheet: ERR_IMPORT_FORMAT, every sheet skipped, nothing left', async (t) => {
+  const buf = await workbook({ 第一页: 2, 第二页: 2 });
+  const fds = openFds();
+  await t.rejects(rowsOf(buf, '第九页'), { code: 'ERR_IMPORT_FORMAT', details: { sheet: '第九页' } });
+  await leftovers(t, fds);
+});
+
+t.test('the reader abandoned after its first group of rows: nothing left', async (t) => {
+  const buf = await workbook({ 第一页: 1000, 第二页: 1000 });
+  const fds = openFds();
+  const gen = xlsxRowGroups(body(buf));
+  const first = await gen.next();
+  t.equal((first.value as TableRow[]).length, 256);
+  await gen.return(undefined);
+  await leftovers(t, fds);
+});
+
+t.test('a zip cut short after its worksheets: ERR_IMPORT_FORMAT, nothing left', async (t) => {
+  const buf = await workbook({ 第一页: 2000, 第二页: 2000 });
+  const at = buf.indexOf('xl/sharedStrings.xml');
+  t.ok(at > buf.indexOf('xl/worksheets/sheet2.xml'), 'the worksheets come first, so they are spooled');
+  const fds = openFds();
+  await t.rejects(rowsOf(buf.subarray(0, at + 200)), { code: 'ERR_IMPORT_FORMAT' });
+  await leftovers(t, fds);
+});
+
+t.test('the upload fails mid-zip (too large, cut off): its own error, nothing left, the process alive', async (t) => {
+  const buf = await workbook({ 第一页: 3000, 第二页: 3000 });
+  const fds = openFds();
+  for (const cut of [5000, buf.indexOf('xl/worksheets/sheet2.xml') + 100, buf.length - 300]) {
+    async function* failing(): AsyncGenerator<Buffer> {
+      yield* body(buf.subarray(0, cut));
+      throw Object.assign(new Error('上传超过限额'), { code: 'ERR_BODY_TOO_LARGE' });
+    }
+    await t.rejects(
+      (async () => {
+        for await (const g of xlsxRowGroups(failing())) void g;
+      })(),
+      { code: 'ERR_BODY_TOO_LARGE' },
+      `cut at byte ${cut}`,
+    );
+  }
+  await leftovers(t, fds);
+});
+
+t.test('the temporary directory unusable: the file system error itself, not ERR_IMPORT_FORMAT', async (t) => {
+  const buf = await workbook({ 第一页: 2 });
+  process.env.TMPDIR = join(spoolRoot, 'missing');
+  t.teardown(() => void (process.env.TMPDIR = spoolRoot));
+  const fds = openFds();
+  await t.rejects(rowsOf(buf), { code: 'ENOENT', syscall: 'mkdtemp' }, 'the node log and a 500 ERR_INTERNAL, not a clerk told the file is bad');
+  process.env.TMPDIR = spoolRoot;
+  await leftovers(t, fds);
+});
