@@ -56,6 +56,7 @@ type Internals = {
   stream?: NodeJS.ReadableStream;
   sharedStrings?: unknown;
   workbookRels?: unknown;
+  model?: unknown;
   parse(): AsyncGenerator<unknown>;
   _getStream(input: unknown): NodeJS.ReadableStream;
   _parseRels(entry: Entry): Promise<void>;
@@ -84,7 +85,11 @@ const noop = (): void => {};
  * that ended the process (seen on Node 24). Here the files live in one private directory (mode
  * 0700, files 0600) removed in a `finally` however the read ends, each read stream is destroyed
  * (its errors surface to whoever iterates it, never as uncaught), and a failed copy rejects instead
- * of hanging (exceljs issue #1753). An upload that fails part-way fails the read with its error.
+ * of hanging (exceljs issue #1753). An upload that fails part-way fails the read with its error. A
+ * worksheet is read in place only once the workbook part is read too: exceljs read it in place as
+ * soon as the shared strings and relationships were, and failed ("reading 'sheets'") on a workbook
+ * that stores xl/workbook.xml after its shared strings and worksheets (exceljs issue #3064; the zip
+ * format allows any order, and no producer is bound to Excel's).
  */
 async function* parseKeepingTemporaryFiles(this: Internals): AsyncGenerator<unknown> {
   const stream = (this.stream = this._getStream(this.input));
@@ -114,7 +119,9 @@ async function* parseKeepingTemporaryFiles(this: Internals): AsyncGenerator<unkn
           break;
         default:
           if ((match = entry.path.match(/xl\/worksheets\/sheet(\d+)[.]xml/))) {
-            if (this.sharedStrings && this.workbookRels) {
+            // read in place only when the sheet's name can be known (exceljs reads this.model.sheets
+            // and throws while xl/workbook.xml is still to come)
+            if (this.sharedStrings && this.workbookRels && this.model) {
               yield* this._parseWorksheet(iterateStream(entry) as AsyncIterable<Buffer>, match[1]!);
             } else {
               dir ??= await mkdtemp(join(tmpdir(), 'credit-xlsx-'));

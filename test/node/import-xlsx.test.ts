@@ -10,6 +10,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ExcelJS from 'exceljs';
+import { createRequire } from 'node:module';
 import { xlsxRowGroups } from '../../node/import-xlsx.js';
 import type { TableRow } from '../../node/import-table.js';
 
@@ -138,5 +139,34 @@ t.test('the temporary directory unusable: the file system error itself, not ERR_
   const fds = openFds();
   await t.rejects(rowsOf(buf), { code: 'ENOENT', syscall: 'mkdtemp' }, 'the node log and a 500 ERR_INTERNAL, not a clerk told the file is bad');
   process.env.TMPDIR = spoolRoot;
+  await leftovers(t, fds);
+});
+
+type Zip = { file(name: string): { async(t: 'nodebuffer'): Promise<Buffer> } | null; file(name: string, data: Buffer): void; generateAsync(o: { type: 'nodebuffer'; compression: 'DEFLATE' }): Promise<Buffer> };
+const JSZip = createRequire(createRequire(import.meta.url).resolve('exceljs'))('jszip') as { new (): Zip; loadAsync(b: Buffer): Promise<Zip> };
+
+/** The same workbook with its zip entries stored in another order. */
+async function reordered(buf: Buffer, order: string[]): Promise<Buffer> {
+  const from = await JSZip.loadAsync(buf);
+  const to = new JSZip();
+  for (const name of order) to.file(name, await from.file(name)!.async('nodebuffer'));
+  return to.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE' });
+}
+
+t.test('every order of the zip entries reads the same: Excel’s, the workbook part last after the shared strings, everything before the sheets', async (t) => {
+  const buf = await workbook({ 数据: 3, 填写说明: 1 });
+  const sheets = ['xl/worksheets/sheet1.xml', 'xl/worksheets/sheet2.xml'];
+  const orders: Record<string, string[]> = {
+    excel: ['[Content_Types].xml', '_rels/.rels', 'xl/workbook.xml', 'xl/_rels/workbook.xml.rels', ...sheets, 'xl/theme/theme1.xml', 'xl/styles.xml', 'xl/sharedStrings.xml', 'docProps/core.xml', 'docProps/app.xml'],
+    'workbook part last, shared strings first': ['[Content_Types].xml', '_rels/.rels', 'docProps/app.xml', 'docProps/core.xml', 'xl/_rels/workbook.xml.rels', 'xl/sharedStrings.xml', ...sheets, 'xl/theme/theme1.xml', 'xl/styles.xml', 'xl/workbook.xml'],
+    'all before the sheets': ['[Content_Types].xml', '_rels/.rels', 'xl/workbook.xml', 'xl/_rels/workbook.xml.rels', 'xl/sharedStrings.xml', 'xl/styles.xml', ...sheets, 'xl/theme/theme1.xml', 'docProps/core.xml', 'docProps/app.xml'],
+  };
+  const fds = openFds();
+  for (const [label, order] of Object.entries(orders)) {
+    const zip = await reordered(buf, order);
+    t.same((await rowsOf(zip)).map((r) => cell(r, 1)), ['文号', '数据-1', '数据-2', '数据-3'], `${label}: the first sheet`);
+    t.same((await rowsOf(zip, '填写说明')).map((r) => cell(r, 0)), ['名称', '填写说明示例1'], `${label}: a sheet by name`);
+    t.same((await rowsOf(zip, '2')).map((r) => cell(r, 0)), ['名称', '填写说明示例1'], `${label}: a sheet by number`);
+  }
   await leftovers(t, fds);
 });
