@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ExcelJS from 'exceljs';
 import { createRequire } from 'node:module';
-import { xlsxRowGroups } from '../../node/import-xlsx.js';
+import { Readable } from 'node:stream';
+import { MAX_WORKSHEETS, xlsxRowGroups } from '../../node/import-xlsx.js';
 import type { TableRow } from '../../node/import-table.js';
 
 const spoolRoot = mkdtempSync(join(tmpdir(), 'credit-test-xlsx-'));
@@ -40,8 +41,12 @@ async function workbook(sheets: Record<string, number>): Promise<Buffer> {
   return Buffer.from(await wb.xlsx.writeBuffer());
 }
 
-async function* body(buf: Buffer): AsyncGenerator<Buffer> {
-  for (let i = 0; i < buf.length; i += 4096) yield buf.subarray(i, i + 4096);
+/** The upload in 4 KiB chunks, each after a turn of the event loop (as a socket delivers them). */
+async function* body(buf: Buffer, size = 4096): AsyncGenerator<Buffer> {
+  for (let i = 0; i < buf.length; i += size) {
+    await new Promise((r) => setImmediate(r));
+    yield buf.subarray(i, i + size);
+  }
 }
 
 const cell = (r: TableRow, i: number): string | undefined => ('fields' in r ? r.fields[i] : `error: ${r.error}`);
@@ -64,6 +69,9 @@ t.beforeEach(async () => {
 async function leftovers(t: Test, fdsBefore: number): Promise<void> {
   await settle();
   t.same(readdirSync(spoolRoot), [], 'no temporary file or directory left');
+  // a stream destroyed while its file was still opening closes it once the open completes: wait
+  // for that (event-driven rounds; the test's own timeout is the bound)
+  while (openFds() > fdsBefore) await new Promise((r) => setTimeout(r, 5));
   t.equal(openFds(), fdsBefore, 'no descriptor left open');
   t.same(uncaught.map((e) => e.message), [], 'no uncaught error');
 }
@@ -168,5 +176,80 @@ t.test('every order of the zip entries reads the same: Excel’s, the workbook p
     t.same((await rowsOf(zip, '填写说明')).map((r) => cell(r, 0)), ['名称', '填写说明示例1'], `${label}: a sheet by name`);
     t.same((await rowsOf(zip, '2')).map((r) => cell(r, 0)), ['名称', '填写说明示例1'], `${label}: a sheet by number`);
   }
+  await leftovers(t, fds);
+});
+
+/** The workbook with `count` bytes at `at` within the stored data of entry `name` overwritten. */
+function damaged(buf: Buffer, name: string, at: number, count = 64): Buffer {
+  const header = buf.indexOf(Buffer.from(name));
+  const copy = Buffer.from(buf);
+  const start = header + Buffer.byteLength(name) + copy.readUInt16LE(header - 2) + at; // name, then the extra field
+  copy.fill(0xa5, start, start + count);
+  return copy;
+}
+
+t.test('damaged compressed data, in a spooled worksheet or the shared strings: ERR_IMPORT_FORMAT, no hang, nothing left', { timeout: 120_000 }, async (t) => {
+  const buf = await workbook({ 第一页: 3000, 第二页: 3000 });
+  const fds = openFds();
+  for (const [name, sheet] of [['xl/worksheets/sheet1.xml', '1'], ['xl/worksheets/sheet2.xml', '2'], ['xl/sharedStrings.xml', '1']] as const) {
+    for (const size of [4096, 65536]) {
+      await t.rejects(rowsOf2(body(damaged(buf, name, 2000), size), sheet), { code: 'ERR_IMPORT_FORMAT' }, `${name}, sheet ${sheet} read, ${size}-byte chunks`);
+    }
+  }
+  await leftovers(t, fds);
+});
+
+t.test('an upload cut off or over the limit while a worksheet is being spooled: its error, no hang, nothing left', { timeout: 120_000 }, async (t) => {
+  const buf = await workbook({ 第一页: 5000, 第二页: 10 });
+  const fds = openFds();
+  const inSheet = buf.indexOf('xl/worksheets/sheet1.xml') + 20_000;
+  async function* failing(): AsyncGenerator<Buffer> {
+    yield* body(buf.subarray(0, inSheet));
+    await new Promise((r) => setImmediate(r));
+    throw Object.assign(new Error('上传超过限额'), { code: 'ERR_BODY_TOO_LARGE' });
+  }
+  await t.rejects(rowsOf2(failing()), { code: 'ERR_BODY_TOO_LARGE' });
+  await leftovers(t, fds);
+});
+
+async function rowsOf2(input: AsyncIterable<Buffer>, sheet?: string, limits?: Parameters<typeof xlsxRowGroups>[2]): Promise<TableRow[]> {
+  const out: TableRow[] = [];
+  for await (const g of xlsxRowGroups(input, sheet, limits)) out.push(...g);
+  return out;
+}
+
+t.test('exceljs order (the workbook part last), read many times: the workbook part is never lost', async (t) => {
+  const buf = await workbook({ 甲: 2, 乙: 2, 丙: 2 });
+  let wrong = 0;
+  for (let i = 0; i < 1000; i++) {
+    const rows = await rowsOf2(Readable.from([buf]), '乙').catch((e: Error) => [{ line: 0, error: e.message }] as TableRow[]);
+    if (rows.length < 2 || cell(rows[1]!, 1) !== '乙-1') wrong++;
+  }
+  t.equal(wrong, 0, 'every read found sheet 乙 by name (the zip entries after the last worksheet were read)');
+});
+
+t.test('a decompression bomb: the spooled worksheets stop at spoolLimitBytes (413 ERR_BODY_TOO_LARGE), nothing left', { timeout: 120_000 }, async (t) => {
+  const wb = new ExcelJS.Workbook();
+  const ws = wb.addWorksheet('炸弹');
+  const zeros = new Array<number>(200).fill(0);
+  for (let i = 0; i < 2000; i++) ws.addRow(zeros); // ≈ 10 MB of worksheet XML, a few hundred KB zipped
+  const buf = Buffer.from(await wb.xlsx.writeBuffer());
+  t.ok(buf.length < 2 * 1024 * 1024, `${buf.length} bytes zipped`);
+  const fds = openFds();
+  await t.rejects(rowsOf2(body(buf), undefined, { spoolLimitBytes: 4 * 1024 * 1024 }), { code: 'ERR_BODY_TOO_LARGE', details: { spoolLimitBytes: 4 * 1024 * 1024 } });
+  t.equal((await rowsOf2(body(buf), undefined, { spoolLimitBytes: 64 * 1024 * 1024 })).length, 2000, 'under a larger limit it reads');
+  await leftovers(t, fds);
+});
+
+t.test('more worksheets than a workbook may have: ERR_IMPORT_FORMAT before the disk fills with files', { timeout: 120_000 }, async (t) => {
+  const one = await workbook({ 第一页: 1 });
+  const from = await JSZip.loadAsync(one);
+  const sheet = await from.file('xl/worksheets/sheet1.xml')!.async('nodebuffer');
+  const to = new JSZip();
+  for (const name of ['[Content_Types].xml', '_rels/.rels', 'xl/_rels/workbook.xml.rels']) to.file(name, await from.file(name)!.async('nodebuffer'));
+  for (let i = 1; i <= MAX_WORKSHEETS + 1; i++) to.file(`xl/worksheets/sheet${i}.xml`, sheet);
+  const buf = await to.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE' });
+  const fds = openFds();
+  await t.rejects(rowsOf2(body(buf)), { code: 'ERR_IMPORT_FORMAT', details: { maxWorksheets: MAX_WORKSHEETS } });
   await leftovers(t, fds);
 });

@@ -1,0 +1,194 @@
+/**
+ * exceljs 4.4's streaming WorkbookReader, patched where it fails an import server
+ * (lib/stream/xlsx/workbook-reader.js is the original; the internals used here are checked by
+ * test/node/import-xlsx.test.ts against the pinned version).
+ *
+ * - Whole characters: its SAX feed (lib/utils/parse-sax.js) decodes each zip chunk on its own, so a
+ *   Chinese character cut between two chunks came out as U+FFFD (seen in the national-layout test,
+ *   row 504). Worksheets and shared strings are fed decoded text here.
+ * - Its `parse` is replaced (parseKeepingTemporaryFiles) for what happened around its temporary
+ *   files and its zip stream; each point is a test in test/node/import-xlsx.test.ts.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Transform, pipeline as streamPipeline } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { StringDecoder } from 'node:string_decoder';
+import type ExcelJSModule from 'exceljs';
+import { serviceError } from '../protocol/service-errors.js';
+import { nodeError } from './errors.js';
+
+/** Worksheet entries one workbook may have (Excel has no fixed limit; 1,000 tabs is far past any export). */
+export const MAX_WORKSHEETS = 1000;
+
+export interface XlsxLimits {
+  /** Most bytes of worksheet XML one import may unpack to the temporary directory (config importSpoolLimitBytes). */
+  spoolLimitBytes: number;
+}
+
+type Entry = Readable & { path: string; autodrain(): unknown };
+type Events = Generator<unknown> | AsyncGenerator<unknown>;
+type Internals = {
+  input: unknown;
+  stream?: NodeJS.ReadableStream;
+  sharedStrings?: unknown;
+  workbookRels?: unknown;
+  model?: unknown;
+  parse(): AsyncGenerator<unknown>;
+  _getStream(input: unknown): NodeJS.ReadableStream;
+  _parseRels(entry: Entry): Promise<void>;
+  _parseWorkbook(entry: Entry): Promise<void>;
+  _parseStyles(entry: Entry): Promise<void>;
+  _parseSharedStrings(entry: NodeJS.ReadableStream): AsyncGenerator<unknown>;
+  _parseWorksheet(iterator: AsyncIterable<Buffer | string>, sheetNo: string): Generator<unknown>;
+  _parseHyperlinks(iterator: AsyncIterable<Buffer | string>, sheetNo: string): Events;
+};
+
+// exceljs's own copies of the modules its reader uses (not hoisted ones of another version)
+const fromExceljs = createRequire(createRequire(import.meta.url).resolve('exceljs'));
+const unzip = fromExceljs('unzipper') as { Parse(opts: { forceStream: true }): Transform };
+const iterateStream = fromExceljs('./lib/utils/iterate-stream') as (s: NodeJS.ReadableStream) => AsyncIterable<Buffer>;
+
+const noop = (): void => {};
+
+/** Decodes UTF-8 chunk by chunk, keeping a character cut between chunks for the next. */
+async function* utf8Text(input: AsyncIterable<Buffer | string>): AsyncGenerator<string> {
+  const d = new StringDecoder('utf8');
+  for await (const c of input) yield typeof c === 'string' ? c : d.write(c);
+  const rest = d.end();
+  if (rest) yield rest;
+}
+
+function utf8Transform(): Transform {
+  const d = new StringDecoder('utf8');
+  return new Transform({ readableObjectMode: true, transform: (c: Buffer, _e, cb) => cb(null, d.write(c)), flush: (cb) => cb(null, d.end() || undefined) });
+}
+
+/** Counts the bytes spooled by one import, failing past the limit (a decompression bomb). */
+function spoolCounter(limits: XlsxLimits, spooled: { bytes: number }): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      spooled.bytes += chunk.length;
+      if (spooled.bytes > limits.spoolLimitBytes) {
+        cb(serviceError('ERR_BODY_TOO_LARGE', `工作簿解压后的工作表超过 ${limits.spoolLimitBytes} 字节（配置项 importSpoolLimitBytes）；请把数据分成几个文件导入 [ERR_BODY_TOO_LARGE]`, { spoolLimitBytes: limits.spoolLimitBytes }));
+      } else cb(null, chunk);
+    },
+  });
+}
+
+/**
+ * exceljs 4.4's WorkbookReader.parse with its temporary files and its zip stream kept in hand.
+ * A worksheet stored before the shared strings (Excel's and exceljs's own order) is copied to a
+ * temporary file and parsed once the zip is through. What the original did, and what is done here:
+ * - it removed such a file, and closed the descriptor it kept open on it, only when the caller read
+ *   every sheet to the end (exceljs issue #2147): a read that stopped at the sheet it wanted left a
+ *   worksheet of personal data in the temporary directory and a descriptor open until the process
+ *   ended. Here the files live in one private directory (mode 0700, files 0600) that a `finally`
+ *   removes however the read ends;
+ * - a sheet skipped unread was unlinked while its read stream was still opening: an uncaught ENOENT
+ *   that ended the process (seen on Node 24). Each read stream is destroyed here, and its errors
+ *   are heard (whoever iterates it still sees them);
+ * - the upload was joined with `pipe`, so an upload that failed (too large, cut off) emitted an
+ *   'error' nobody heard, which ended the process; and unzipper, failing (damaged data, a cut-off
+ *   zip), errs on the zip stream but never ends the entry being read, so a copy or a shared-strings
+ *   read waited on it for ever (exceljs issue #1753 is the write side of this). Here the upload is
+ *   joined with `pipeline`, and any failure destroys the current entry with its error;
+ * - it iterated the zip with lib/utils/iterate-stream.js, which stops at unzipper's hand-emitted
+ *   'end' while entries still wait in the stream's buffer: the last entries were sometimes lost —
+ *   with exceljs's write order that is xl/workbook.xml, and the read then failed with "reading
+ *   'sheets'" (about 1 read in 250 of a three-sheet workbook). Node's own iterator reads the buffer
+ *   out, and destroys the zip (and so the upload) when the read stops early;
+ * - it read a worksheet in place once the shared strings and relationships were read, and threw
+ *   ("reading 'sheets'") when xl/workbook.xml was still to come (exceljs issue #3064; the zip format
+ *   allows any order). Here the workbook part must be read too;
+ * - nothing bounded the copies: a small zip of highly compressible worksheets (a decompression
+ *   bomb) filled the disk. Here the copies stop at `spoolLimitBytes` (413 ERR_BODY_TOO_LARGE) and
+ *   at MAX_WORKSHEETS worksheet entries (ERR_IMPORT_FORMAT).
+ */
+async function* parseKeepingTemporaryFiles(this: Internals, limits: XlsxLimits): AsyncGenerator<unknown> {
+  const stream = (this.stream = this._getStream(this.input));
+  const zip = unzip.Parse({ forceStream: true });
+  let current: Entry | undefined;
+  streamPipeline(stream, zip, (err) => {
+    if (err) current?.destroy(err);
+  });
+  let dir: string | undefined;
+  const waiting: { sheetNo: string; path: string }[] = [];
+  const spooled = { bytes: 0 };
+  let worksheets = 0;
+  try {
+    for await (const entry of zip as AsyncIterable<Entry>) {
+      current = entry;
+      entry.on('error', noop); // destroyed with the zip's error: whoever reads it sees that error
+      let match: RegExpMatchArray | null;
+      switch (entry.path) {
+        case '_rels/.rels':
+          break;
+        case 'xl/_rels/workbook.xml.rels':
+          await this._parseRels(entry);
+          break;
+        case 'xl/workbook.xml':
+          await this._parseWorkbook(entry);
+          break;
+        case 'xl/sharedStrings.xml':
+          yield* this._parseSharedStrings(entry);
+          break;
+        case 'xl/styles.xml':
+          await this._parseStyles(entry);
+          break;
+        default:
+          if ((match = entry.path.match(/xl\/worksheets\/sheet(\d+)[.]xml/))) {
+            if (++worksheets > MAX_WORKSHEETS) throw nodeError('ERR_IMPORT_FORMAT', `工作簿的工作表超过 ${MAX_WORKSHEETS} 个，不是可导入的文件 [ERR_IMPORT_FORMAT]`, { maxWorksheets: MAX_WORKSHEETS });
+            if (this.sharedStrings && this.workbookRels && this.model) {
+              yield* this._parseWorksheet(iterateStream(entry), match[1]!);
+            } else {
+              dir ??= await mkdtemp(join(tmpdir(), 'credit-xlsx-'));
+              const path = join(dir, `${waiting.length}.xml`);
+              waiting.push({ sheetNo: match[1]!, path });
+              await pipeline(entry, spoolCounter(limits, spooled), createWriteStream(path, { flags: 'wx', mode: 0o600 }));
+            }
+          } else if ((match = entry.path.match(/xl\/worksheets\/_rels\/sheet(\d+)[.]xml.rels/))) {
+            yield* this._parseHyperlinks(iterateStream(entry), match[1]!);
+          }
+          break;
+      }
+      entry.autodrain();
+    }
+    current = undefined;
+    for (const { sheetNo, path } of waiting) {
+      const file = createReadStream(path);
+      file.on('error', noop); // an iterator over it still sees the error; a skipped sheet's stream cannot end the process
+      try {
+        yield* this._parseWorksheet(file, sheetNo);
+      } finally {
+        file.destroy();
+      }
+      await rm(path, { force: true });
+    }
+  } finally {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A streaming reader of `input` (the upload's bytes), patched as the header says. */
+export function workbookReader(ExcelJS: typeof ExcelJSModule, input: AsyncIterable<Buffer>, limits: XlsxLimits): ExcelJSModule.stream.xlsx.WorkbookReader {
+  const reader = new ExcelJS.stream.xlsx.WorkbookReader(Readable.from(input), { sharedStrings: 'cache', hyperlinks: 'ignore', styles: 'ignore', worksheets: 'emit', entries: 'ignore' });
+  const r = reader as unknown as Internals;
+  for (const m of ['_getStream', '_parseRels', '_parseWorkbook', '_parseStyles', '_parseSharedStrings', '_parseWorksheet', '_parseHyperlinks'] as const) {
+    if (typeof r[m] !== 'function') throw new Error(`exceljs's WorkbookReader has no ${m}: node/import-xlsx-reader.ts was written for exceljs 4.4`);
+  }
+  const worksheet = r._parseWorksheet.bind(r);
+  const sharedStrings = r._parseSharedStrings.bind(r);
+  r._parseWorksheet = function* (iterator, sheetNo) {
+    yield* worksheet(utf8Text(iterator), sheetNo);
+  };
+  // pipeline, not pipe: the entry destroyed with an error ends the shared strings' read with it
+  r._parseSharedStrings = (entry) => sharedStrings(streamPipeline(entry as Readable, utf8Transform(), noop));
+  r.parse = function () {
+    return parseKeepingTemporaryFiles.call(r, limits);
+  };
+  return reader;
+}
