@@ -6,8 +6,6 @@
  * - Whole characters: its SAX feed (lib/utils/parse-sax.js) decodes each zip chunk on its own, so a
  *   Chinese character cut between two chunks came out as U+FFFD (seen in the national-layout test,
  *   row 504). Worksheets and shared strings are fed decoded text here.
- * - Whole cells: inline strings of several runs, phonetic runs and inline entities, rewritten before
- *   parsing (import-xlsx-text.ts).
  * - Its `parse` is replaced (parseKeepingTemporaryFiles) for what happened around its temporary
  *   files and its zip stream; each point is a test in test/node/import-xlsx.test.ts.
  */
@@ -22,7 +20,6 @@ import { StringDecoder } from 'node:string_decoder';
 import type ExcelJSModule from 'exceljs';
 import { serviceError } from '../protocol/service-errors.js';
 import { nodeError } from './errors.js';
-import { sharedStringsText, worksheetText } from './import-xlsx-text.js';
 
 /** Worksheet entries one workbook may have (Excel has no fixed limit; 1,000 tabs is far past any export). */
 export const MAX_WORKSHEETS = 1000;
@@ -63,6 +60,11 @@ async function* utf8Text(input: AsyncIterable<Buffer | string>): AsyncGenerator<
   for await (const c of input) yield typeof c === 'string' ? c : d.write(c);
   const rest = d.end();
   if (rest) yield rest;
+}
+
+function utf8Transform(): Transform {
+  const d = new StringDecoder('utf8');
+  return new Transform({ readableObjectMode: true, transform: (c: Buffer, _e, cb) => cb(null, d.write(c)), flush: (cb) => cb(null, d.end() || undefined) });
 }
 
 /** Counts the bytes spooled by one import, failing past the limit (a decompression bomb). */
@@ -181,10 +183,10 @@ export function workbookReader(ExcelJS: typeof ExcelJSModule, input: AsyncIterab
   const worksheet = r._parseWorksheet.bind(r);
   const sharedStrings = r._parseSharedStrings.bind(r);
   r._parseWorksheet = function* (iterator, sheetNo) {
-    yield* worksheet(worksheetText(utf8Text(iterator)), sheetNo);
+    yield* worksheet(utf8Text(iterator), sheetNo);
   };
-  // iterated, not piped: the entry destroyed with an error ends the shared strings' read with it
-  r._parseSharedStrings = (entry) => sharedStrings(Readable.from(sharedStringsText(utf8Text(entry as Readable))));
+  // pipeline, not pipe: the entry destroyed with an error ends the shared strings' read with it
+  r._parseSharedStrings = (entry) => sharedStrings(streamPipeline(entry as Readable, utf8Transform(), noop));
   r.parse = function () {
     return parseKeepingTemporaryFiles.call(r, limits);
   };

@@ -13,7 +13,6 @@ import ExcelJS from 'exceljs';
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { MAX_WORKSHEETS, xlsxRowGroups } from '../../node/import-xlsx.js';
-import { MAX_ELEMENT_CHARS, sharedStringsText, worksheetText } from '../../node/import-xlsx-text.js';
 import type { TableRow } from '../../node/import-table.js';
 
 const spoolRoot = mkdtempSync(join(tmpdir(), 'credit-test-xlsx-'));
@@ -254,67 +253,3 @@ t.test('more worksheets than a workbook may have: ERR_IMPORT_FORMAT before the d
   await t.rejects(rowsOf2(body(buf)), { code: 'ERR_IMPORT_FORMAT', details: { maxWorksheets: MAX_WORKSHEETS } });
   await leftovers(t, fds);
 });
-
-/** A workbook written by hand: its shared strings (each `<si>`'s inner XML) and one sheet's rows of cells' XML. */
-async function handmade(shared: string[], rows: string[][]): Promise<Buffer> {
-  const z = new JSZip();
-  const ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"';
-  const rel = 'http://schemas.openxmlformats.org/officeDocument/2006/relationships';
-  z.file('[Content_Types].xml', Buffer.from('<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/></Types>'));
-  z.file('_rels/.rels', Buffer.from(`<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="${rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>`));
-  z.file('xl/workbook.xml', Buffer.from(`<?xml version="1.0" encoding="UTF-8"?><workbook ${ns} xmlns:r="${rel}"><sheets><sheet name="数据" sheetId="1" r:id="rId1"/></sheets></workbook>`));
-  z.file('xl/_rels/workbook.xml.rels', Buffer.from(`<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="${rel}/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="${rel}/sharedStrings" Target="sharedStrings.xml"/></Relationships>`));
-  z.file('xl/worksheets/sheet1.xml', Buffer.from(`<?xml version="1.0" encoding="UTF-8"?><worksheet ${ns}><sheetData>${rows.map((cells, i) => `<row r="${i + 1}">${cells.join('')}</row>`).join('')}</sheetData></worksheet>`));
-  z.file('xl/sharedStrings.xml', Buffer.from(`<?xml version="1.0" encoding="UTF-8"?><sst ${ns}>${shared.map((si) => `<si>${si}</si>`).join('')}</sst>`));
-  return z.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE' });
-}
-
-t.test('cells as a clerk typed them: inline strings of several runs, phonetic runs, entities in inline strings', async (t) => {
-  const buf = await handmade(
-    ['<t>名称</t><phoneticPr fontId="1" type="noConversion"/>', '<r><t>湘</t></r><r><rPr><b/></rPr><t>〔2026〕2号</t></r>', '<t>東京</t><rPh sb="0" eb="2"><t>とうきょう</t></rPh><phoneticPr fontId="1"/>'],
-    [
-      ['<c r="A1" t="s"><v>0</v></c>', '<c r="B1" t="s"><v>1</v></c>', '<c r="C1" t="s"><v>2</v></c>'],
-      [
-        '<c r="A2" t="inlineStr"><is><r><t>湘</t></r><r><rPr><b/></rPr><t xml:space="preserve">〔2026〕1号 </t></r></is></c>',
-        '<c r="B2" t="inlineStr"><is><t>東京</t><rPh sb="0" eb="2"><t>とうきょう</t></rPh></is></c>',
-        '<c r="C2" t="inlineStr"><is><t>A&amp;B &amp;lt;C&amp;gt; &#20013;&#x6587; 5&lt;6</t></is></c>',
-        '<c r="D2" t="inlineStr"><is/></c>',
-        '<c r="E2"><v>42</v></c>',
-      ],
-    ],
-  );
-  const fds = openFds();
-  const rows = await rowsOf(buf);
-  t.same(rows.map((r) => ('fields' in r ? r.fields : r.error)), [
-    ['名称', '湘〔2026〕2号', '東京'],
-    ['湘〔2026〕1号 ', '東京', 'A&B &lt;C&gt; 中文 5<6', '', '42'],
-  ]);
-  await leftovers(t, fds);
-});
-
-t.test('the XML rewrite is the same whatever the chunks: an element cut anywhere is held until it ends', async (t) => {
-  const xml = '<row r="1"><c t="inlineStr"><is><r><t>湘</t></r><r><t>〔2026〕1号</t></r></is></c><c t="inlineStr"><is/></c><c><v>1</v></c><c t="inlineStr"><is><t>&amp;lt;</t></is></c></row>';
-  const whole = (await collect(worksheetText(chunks([xml])))).join('');
-  t.equal(whole, '<row r="1"><c t="inlineStr"><is><t xml:space="preserve">湘〔2026〕1号</t></is></c><c t="inlineStr"><is><t xml:space="preserve"></t></is></c><c><v>1</v></c><c t="inlineStr"><is><t xml:space="preserve">&amp;amp;lt;</t></is></c></row>');
-  let differ = 0;
-  for (let i = 1; i < xml.length; i++) if ((await collect(worksheetText(chunks([xml.slice(0, i), xml.slice(i)])))).join('') !== whole) differ++;
-  t.equal(differ, 0, 'cut at every position');
-  t.equal((await collect(worksheetText(chunks([...xml])))).join(''), whole, 'one character a chunk');
-  const ss = '<sst><si><t>東京</t><rPh sb="0" eb="2"><t>とうきょう</t></rPh></si><si><t>x</t><rPh/></si></sst>';
-  t.equal((await collect(sharedStringsText(chunks([...ss])))).join(''), '<sst><si><t>東京</t></si><si><t>x</t></si></sst>');
-});
-
-t.test('a cell longer than MAX_ELEMENT_CHARS: ERR_IMPORT_FORMAT, not held without end', async (t) => {
-  const big = ['<row><c t="inlineStr"><is><t>', ...new Array<string>(20).fill('长'.repeat(MAX_ELEMENT_CHARS / 16))];
-  await t.rejects(collect(worksheetText(chunks(big))), { code: 'ERR_IMPORT_FORMAT', details: { maxElementChars: MAX_ELEMENT_CHARS } });
-});
-
-async function* chunks(parts: string[]): AsyncGenerator<string> {
-  for (const p of parts) yield p;
-}
-
-async function collect(gen: AsyncGenerator<string>): Promise<string[]> {
-  const out: string[] = [];
-  for await (const s of gen) out.push(s);
-  return out;
-}
