@@ -42,7 +42,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
     logLevel: LOG_LEVEL_SCHEMA,
     bodyLimitBytes: { type: 'integer', minimum: 1024, default: 1048576, description: 'largest JSON request body' },
     importLimitBytes: { type: 'integer', minimum: 1024, default: 4294967296, description: 'largest import upload' },
-    importSpoolLimitBytes: { type: 'integer', minimum: 1048576, default: 2147483648, description: 'most worksheet XML one XLSX import may unpack to the temporary directory (a worksheet stored before the shared strings is read back from there)' },
+    importUnpackLimitBytes: { type: 'integer', minimum: 1048576, default: 2147483648, description: 'most bytes one XLSX import may unpack, every zip entry counted (a decompression bomb gets 413 ERR_BODY_TOO_LARGE)' },
     importBatchSize: { type: 'integer', minimum: 1, maximum: 2000, default: 1000, description: 'records per import transaction' },
     rejectedLinesCap: { type: 'integer', minimum: 0, default: 1000, description: 'rejected lines listed in an import report (all are counted)' },
     severityDefaults: {

@@ -43,7 +43,7 @@ export interface NodeConfig {
   logLevel: string;
   bodyLimitBytes: number;
   importLimitBytes: number;
-  importSpoolLimitBytes: number;
+  importUnpackLimitBytes: number;
   importBatchSize: number;
   rejectedLinesCap: number;
   /** Province defaults of 失信程度 per type (CF) or type/category (CF/警告); empty when not configured. */

@@ -128,8 +128,8 @@ export interface ImportOptions {
   /** Record type: required for CSV, the default for NDJSON lines without one. */
   type?: string;
   limitBytes: number;
-  /** XLSX: most worksheet XML unpacked to the temporary directory (node config importSpoolLimitBytes; default 2 GiB). */
-  spoolLimitBytes?: number;
+  /** XLSX: most bytes unpacked, every zip entry counted (node config importUnpackLimitBytes; default 2 GiB). */
+  unpackLimitBytes?: number;
   batchSize: number;
   rejectedLinesCap: number;
   /** Problems listed per rejected line; default PROBLEMS_PER_LINE. */
@@ -146,7 +146,7 @@ export function importService(deps: ServiceDeps, records: RecordsService) {
       const importId = uuidv7();
       await records.authorize(caller, 'record.import', `import:${importId}`);
       const info: TableInfo = { warnings: [] };
-      const source: AsyncGenerator<SourceItem[]> = opts.format === 'csv' ? csvSource(body, opts.limitBytes, opts.type!, { encoding: opts.encoding, sheet: opts.sheet, info, ...(opts.spoolLimitBytes ? { spoolLimitBytes: opts.spoolLimitBytes } : {}) }) : ndjsonSource(body, opts.limitBytes, opts.type);
+      const source: AsyncGenerator<SourceItem[]> = opts.format === 'csv' ? csvSource(body, opts.limitBytes, opts.type!, { encoding: opts.encoding, sheet: opts.sheet, info, ...(opts.unpackLimitBytes ? { unpackLimitBytes: opts.unpackLimitBytes } : {}) }) : ndjsonSource(body, opts.limitBytes, opts.type);
       const report: ImportReport = {
         importId, lines: 0, accepted: 0, duplicates: 0, versions: 0, rejected: 0, rejectedLines: [], truncated: false, rejectedLinesOmitted: 0, problemsTruncated: 0,
         warnings: info.warnings, duplicateLines: [], severityDerived: 0, normalised: 0,

@@ -10,7 +10,7 @@ import { getRecordType } from '../protocol/catalog.js';
 import { csvRowGroups, MAX_ROW_BYTES } from './csv-rows.js';
 import { gb18030ToUtf8, sniffUpload, type TextEncoding } from './import-decode.js';
 import { tableSource, type TableInfo, type TableItem } from './import-table.js';
-import { DEFAULT_SPOOL_LIMIT_BYTES, xlsxRowGroups } from './import-xlsx.js';
+import { DEFAULT_UNPACK_LIMIT_BYTES, xlsxRowGroups } from './import-xlsx.js';
 import { nodeError } from './errors.js';
 import { serviceError } from '../protocol/service-errors.js';
 
@@ -96,9 +96,9 @@ export async function* ndjsonSource(body: Readable, limit: number, defaultType?:
  * warnings. A header lacking a required column fails the whole import up front
  * (ERR_IMPORT_HEADER_INVALID).
  */
-export async function* csvSource(body: Readable, limit: number, type: string, opts: { encoding?: TextEncoding; sheet?: string; info?: TableInfo; spoolLimitBytes?: number } = {}): AsyncGenerator<SourceItem[]> {
+export async function* csvSource(body: Readable, limit: number, type: string, opts: { encoding?: TextEncoding; sheet?: string; info?: TableInfo; unpackLimitBytes?: number } = {}): AsyncGenerator<SourceItem[]> {
   const t = getRecordType(type);
   const { detected, chunks } = await sniffUpload(limited(body, limit), opts.encoding);
-  const rows = detected.format === 'xlsx' ? xlsxRowGroups(chunks, opts.sheet, { spoolLimitBytes: opts.spoolLimitBytes ?? DEFAULT_SPOOL_LIMIT_BYTES }) : csvRowGroups(detected.encoding === 'gb18030' ? gb18030ToUtf8(chunks) : chunks);
+  const rows = detected.format === 'xlsx' ? xlsxRowGroups(chunks, opts.sheet, { unpackLimitBytes: opts.unpackLimitBytes ?? DEFAULT_UNPACK_LIMIT_BYTES }) : csvRowGroups(detected.encoding === 'gb18030' ? gb18030ToUtf8(chunks) : chunks);
   yield* tableSource(rows, t, opts.info ?? { warnings: [] }, detected.format === 'xlsx');
 }

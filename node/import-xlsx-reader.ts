@@ -20,16 +20,25 @@ import { StringDecoder } from 'node:string_decoder';
 import type ExcelJSModule from 'exceljs';
 import { serviceError } from '../protocol/service-errors.js';
 import { nodeError } from './errors.js';
+import { MAX_ROW_BYTES } from './csv-rows.js';
 
 /** Worksheet entries one workbook may have (Excel has no fixed limit; 1,000 tabs is far past any export). */
 export const MAX_WORKSHEETS = 1000;
 
+/** Unpacked bytes of xl/sharedStrings.xml, held in memory as strings while the sheet is read. */
+export const MAX_SHARED_STRINGS_BYTES = 256 * 1024 * 1024;
+
+/** Characters of worksheet XML one row may take (as a CSV row may take MAX_ROW_BYTES). */
+export const MAX_ROW_CHARS = MAX_ROW_BYTES;
+
 export interface XlsxLimits {
-  /** Most bytes of worksheet XML one import may unpack to the temporary directory (config importSpoolLimitBytes). */
-  spoolLimitBytes: number;
+  /** Most bytes one import may unpack, every zip entry counted (config importUnpackLimitBytes). */
+  unpackLimitBytes: number;
+  /** Default MAX_SHARED_STRINGS_BYTES. */
+  sharedStringsLimitBytes?: number;
 }
 
-type Entry = Readable & { path: string; autodrain(): unknown };
+type Entry = Readable & { path: string };
 type Events = Generator<unknown> | AsyncGenerator<unknown>;
 type Internals = {
   input: unknown;
@@ -67,16 +76,43 @@ function utf8Transform(): Transform {
   return new Transform({ readableObjectMode: true, transform: (c: Buffer, _e, cb) => cb(null, d.write(c)), flush: (cb) => cb(null, d.end() || undefined) });
 }
 
-/** Counts the bytes spooled by one import, failing past the limit (a decompression bomb). */
-function spoolCounter(limits: XlsxLimits, spooled: { bytes: number }): Transform {
-  return new Transform({
+/**
+ * The entry's bytes, counted towards the import's unpacked total (a decompression bomb stops at
+ * unpackLimitBytes, 413) and, for the shared strings, their own cap (they are held in memory).
+ * A failure here or in the entry fails the whole read (`fail`).
+ */
+function counted(entry: Entry, limits: XlsxLimits, total: { bytes: number }, fail: (e: Error) => void): Transform {
+  const partLimit = entry.path === 'xl/sharedStrings.xml' ? (limits.sharedStringsLimitBytes ?? MAX_SHARED_STRINGS_BYTES) : Infinity;
+  let own = 0;
+  const t = new Transform({
     transform(chunk: Buffer, _e, cb) {
-      spooled.bytes += chunk.length;
-      if (spooled.bytes > limits.spoolLimitBytes) {
-        cb(serviceError('ERR_BODY_TOO_LARGE', `工作簿解压后的工作表超过 ${limits.spoolLimitBytes} 字节（配置项 importSpoolLimitBytes）；请把数据分成几个文件导入 [ERR_BODY_TOO_LARGE]`, { spoolLimitBytes: limits.spoolLimitBytes }));
+      own += chunk.length;
+      total.bytes += chunk.length;
+      if (total.bytes > limits.unpackLimitBytes) {
+        cb(serviceError('ERR_BODY_TOO_LARGE', `工作簿解压后超过 ${limits.unpackLimitBytes} 字节（配置项 importUnpackLimitBytes）；请把数据分成几个文件导入 [ERR_BODY_TOO_LARGE]`, { unpackLimitBytes: limits.unpackLimitBytes }));
+      } else if (own > partLimit) {
+        cb(nodeError('ERR_IMPORT_FORMAT', `工作簿的共享字符串解压后超过 ${partLimit} 字节；请另存为 CSV 再导入 [ERR_IMPORT_FORMAT]`, { sharedStringsLimitBytes: partLimit }));
       } else cb(null, chunk);
     },
   });
+  streamPipeline(entry, t, (err) => {
+    if (err) fail(err);
+  });
+  return t;
+}
+
+/** Worksheet XML text, failing when one row takes more than MAX_ROW_CHARS (its cells are held in memory). */
+async function* rowBounded(input: AsyncIterable<string>): AsyncGenerator<string> {
+  let since = 0; // characters since the last </row> (or the start)
+  let tail = '';
+  for await (const s of input) {
+    const text = tail + s;
+    const end = text.lastIndexOf('</row>');
+    since = end >= 0 ? text.length - (end + 6) : since + s.length;
+    if (since > MAX_ROW_CHARS) throw nodeError('ERR_IMPORT_LINE_MALFORMED', `工作表中有一行超过 ${MAX_ROW_CHARS} 个字符，不是可导入的文件；此行及以后的内容未读取 [ERR_IMPORT_LINE_MALFORMED]`, { maxRowChars: MAX_ROW_CHARS });
+    tail = text.slice(-5);
+    yield s;
+  }
 }
 
 /**
@@ -104,9 +140,13 @@ function spoolCounter(limits: XlsxLimits, spooled: { bytes: number }): Transform
  * - it read a worksheet in place once the shared strings and relationships were read, and threw
  *   ("reading 'sheets'") when xl/workbook.xml was still to come (exceljs issue #3064; the zip format
  *   allows any order). Here the workbook part must be read too;
- * - nothing bounded the copies: a small zip of highly compressible worksheets (a decompression
- *   bomb) filled the disk. Here the copies stop at `spoolLimitBytes` (413 ERR_BODY_TOO_LARGE) and
- *   at MAX_WORKSHEETS worksheet entries (ERR_IMPORT_FORMAT).
+ * - nothing bounded what a zip unpacks: a small zip of highly compressible worksheets (a
+ *   decompression bomb) filled the disk, one of shared strings or of one huge row filled the memory
+ *   (a fatal "invalid size" or out-of-memory abort), and the rest of xl/workbook.xml after its root
+ *   element piled up in a listener exceljs left behind. Here every entry's bytes count towards
+ *   `unpackLimitBytes` (413 ERR_BODY_TOO_LARGE), the shared strings stop at
+ *   MAX_SHARED_STRINGS_BYTES and a worksheet at MAX_WORKSHEETS entries (ERR_IMPORT_FORMAT), a row at
+ *   MAX_ROW_CHARS (ERR_IMPORT_LINE_MALFORMED), and unread bytes are dropped as they flow.
  */
 async function* parseKeepingTemporaryFiles(this: Internals, limits: XlsxLimits): AsyncGenerator<unknown> {
   const stream = (this.stream = this._getStream(this.input));
@@ -117,12 +157,13 @@ async function* parseKeepingTemporaryFiles(this: Internals, limits: XlsxLimits):
   });
   let dir: string | undefined;
   const waiting: { sheetNo: string; path: string }[] = [];
-  const spooled = { bytes: 0 };
+  const unpacked = { bytes: 0 };
   let worksheets = 0;
   try {
-    for await (const entry of zip as AsyncIterable<Entry>) {
-      current = entry;
-      entry.on('error', noop); // destroyed with the zip's error: whoever reads it sees that error
+    for await (const raw of zip as AsyncIterable<Entry>) {
+      current = raw;
+      raw.on('error', noop); // destroyed with the zip's error: whoever reads it sees that error
+      const entry = Object.assign(counted(raw, limits, unpacked, (e) => zip.destroy(e)), { path: raw.path });
       let match: RegExpMatchArray | null;
       switch (entry.path) {
         case '_rels/.rels':
@@ -148,14 +189,17 @@ async function* parseKeepingTemporaryFiles(this: Internals, limits: XlsxLimits):
               dir ??= await mkdtemp(join(tmpdir(), 'credit-xlsx-'));
               const path = join(dir, `${waiting.length}.xml`);
               waiting.push({ sheetNo: match[1]!, path });
-              await pipeline(entry, spoolCounter(limits, spooled), createWriteStream(path, { flags: 'wx', mode: 0o600 }));
+              await pipeline(entry, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
             }
           } else if ((match = entry.path.match(/xl\/worksheets\/_rels\/sheet(\d+)[.]xml.rels/))) {
             yield* this._parseHyperlinks(iterateStream(entry), match[1]!);
           }
           break;
       }
-      entry.autodrain();
+      // what nobody read, or read only to its root's end (exceljs's parsers stop there and leave
+      // their 'data' listener collecting the rest): dropped as it flows, and counted
+      entry.removeAllListeners('data');
+      entry.resume();
     }
     current = undefined;
     for (const { sheetNo, path } of waiting) {
@@ -183,7 +227,7 @@ export function workbookReader(ExcelJS: typeof ExcelJSModule, input: AsyncIterab
   const worksheet = r._parseWorksheet.bind(r);
   const sharedStrings = r._parseSharedStrings.bind(r);
   r._parseWorksheet = function* (iterator, sheetNo) {
-    yield* worksheet(utf8Text(iterator), sheetNo);
+    yield* worksheet(rowBounded(utf8Text(iterator)), sheetNo);
   };
   // pipeline, not pipe: the entry destroyed with an error ends the shared strings' read with it
   r._parseSharedStrings = (entry) => sharedStrings(streamPipeline(entry as Readable, utf8Transform(), noop));

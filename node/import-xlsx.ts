@@ -9,6 +9,7 @@
 import type ExcelJSModule from 'exceljs';
 import { workbookReader, type XlsxLimits } from './import-xlsx-reader.js';
 import { nodeError } from './errors.js';
+import { CreditError } from '../protocol/errors.js';
 import type { TableRow } from './import-table.js';
 
 const GROUP = 256;
@@ -31,10 +32,10 @@ function cellText(v: unknown): string {
 
 export { MAX_WORKSHEETS, type XlsxLimits } from './import-xlsx-reader.js';
 
-/** The default of config importSpoolLimitBytes. */
-export const DEFAULT_SPOOL_LIMIT_BYTES = 2 * 1024 ** 3;
+/** The default of config importUnpackLimitBytes. */
+export const DEFAULT_UNPACK_LIMIT_BYTES = 2 * 1024 ** 3;
 
-export async function* xlsxRowGroups(input: AsyncIterable<Buffer>, sheet?: string, limits: XlsxLimits = { spoolLimitBytes: DEFAULT_SPOOL_LIMIT_BYTES }): AsyncGenerator<TableRow[]> {
+export async function* xlsxRowGroups(input: AsyncIterable<Buffer>, sheet?: string, limits: XlsxLimits = { unpackLimitBytes: DEFAULT_UNPACK_LIMIT_BYTES }): AsyncGenerator<TableRow[]> {
   // loaded on first use: exceljs adds ≈ 30 MiB to a node's resident memory, and most imports are CSV
   const ExcelJS: typeof ExcelJSModule = (await import('exceljs')).default;
   const reader = workbookReader(ExcelJS, input, limits);
@@ -61,7 +62,7 @@ export async function* xlsxRowGroups(input: AsyncIterable<Buffer>, sheet?: strin
       break;
     }
   } catch (e) {
-    if ((e as { code?: string }).code?.startsWith('ERR_')) throw e;
+    if (e instanceof CreditError) throw e; // ours (ERR_BODY_TOO_LARGE, ERR_IMPORT_…); Node's own ERR_… codes (thrown in unzipper) are the file's fault
     // the node's own file system failing (temporary directory missing, full, read-only): not the
     // file's fault, so an internal error (500, logged), not ERR_IMPORT_FORMAT
     if (typeof (e as { syscall?: unknown }).syscall === 'string') throw e;

@@ -38,7 +38,7 @@ export async function importRoutes(app: FastifyInstance, opts: { ctx: NodeContex
       ...(request.query.sheet ? { sheet: request.query.sheet } : {}),
       severityDefaults: config.severityDefaults,
       limitBytes: config.importLimitBytes,
-      spoolLimitBytes: config.importSpoolLimitBytes,
+      unpackLimitBytes: config.importUnpackLimitBytes,
       batchSize: config.importBatchSize,
       rejectedLinesCap: config.rejectedLinesCap,
       onBatch: (accepted, duplicates, rejected) => {

@@ -139,8 +139,8 @@ t.test('POST /v1/records/import', async (t) => {
     t.ok(xlsx.length > 128 * 1024, `${xlsx.length} bytes`);
     const bigXlsx = await h.app.inject({ method: 'POST', url: '/v1/records/import?type=CF', headers: { ...(await h.auth('submitter', 'public')), 'content-type': XLSX_MEDIA_TYPE }, payload: Readable.from(chunksOf(xlsx, 4096)) });
     t.equal(bigXlsx.statusCode, 413, 'a workbook over the limit is refused (it once ended the process: an unheard stream error)');
-    // a small workbook that unpacks to more worksheet XML than importSpoolLimitBytes (a decompression bomb)
-    const k = await nodeFixture(t, { config: { importSpoolLimitBytes: 1024 * 1024 } });
+    // a small workbook that unpacks to more than importUnpackLimitBytes (a decompression bomb)
+    const k = await nodeFixture(t, { config: { importUnpackLimitBytes: 1024 * 1024 } });
     const bomb = new ExcelJS.Workbook();
     const sheet = bomb.addWorksheet('第一页');
     sheet.addRow(LABELS);
@@ -149,7 +149,7 @@ t.test('POST /v1/records/import', async (t) => {
     const unpacked = await k.app.inject({ method: 'POST', url: '/v1/records/import?type=CF', headers: { ...(await k.auth('submitter', 'public')), 'content-type': XLSX_MEDIA_TYPE }, payload: Buffer.from(await bomb.xlsx.writeBuffer()) });
     t.equal(unpacked.statusCode, 413);
     t.equal(unpacked.json().code, 'ERR_BODY_TOO_LARGE');
-    t.match(unpacked.json().message, /解压后的工作表超过 1048576 字节（配置项 importSpoolLimitBytes）/);
+    t.match(unpacked.json().message, /解压后超过 1048576 字节（配置项 importUnpackLimitBytes）/);
     t.equal(bigXlsx.json().code, 'ERR_BODY_TOO_LARGE');
   });
 });

@@ -13,6 +13,8 @@ import ExcelJS from 'exceljs';
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { MAX_WORKSHEETS, xlsxRowGroups } from '../../node/import-xlsx.js';
+import { MAX_ROW_CHARS } from '../../node/import-xlsx-reader.js';
+import { serviceError } from '../../protocol/service-errors.js';
 import type { TableRow } from '../../node/import-table.js';
 
 const spoolRoot = mkdtempSync(join(tmpdir(), 'credit-test-xlsx-'));
@@ -127,7 +129,7 @@ t.test('the upload fails mid-zip (too large, cut off): its own error, nothing le
   for (const cut of [5000, buf.indexOf('xl/worksheets/sheet2.xml') + 100, buf.length - 300]) {
     async function* failing(): AsyncGenerator<Buffer> {
       yield* body(buf.subarray(0, cut));
-      throw Object.assign(new Error('上传超过限额'), { code: 'ERR_BODY_TOO_LARGE' });
+      throw serviceError('ERR_BODY_TOO_LARGE', '上传超过限额');
     }
     await t.rejects(
       (async () => {
@@ -206,7 +208,7 @@ t.test('an upload cut off or over the limit while a worksheet is being spooled: 
   async function* failing(): AsyncGenerator<Buffer> {
     yield* body(buf.subarray(0, inSheet));
     await new Promise((r) => setImmediate(r));
-    throw Object.assign(new Error('上传超过限额'), { code: 'ERR_BODY_TOO_LARGE' });
+    throw serviceError('ERR_BODY_TOO_LARGE', '上传超过限额');
   }
   await t.rejects(rowsOf2(failing()), { code: 'ERR_BODY_TOO_LARGE' });
   await leftovers(t, fds);
@@ -228,7 +230,7 @@ t.test('exceljs order (the workbook part last), read many times: the workbook pa
   t.equal(wrong, 0, 'every read found sheet 乙 by name (the zip entries after the last worksheet were read)');
 });
 
-t.test('a decompression bomb: the spooled worksheets stop at spoolLimitBytes (413 ERR_BODY_TOO_LARGE), nothing left', { timeout: 120_000 }, async (t) => {
+t.test('a decompression bomb in spooled worksheets: stopped at unpackLimitBytes (413 ERR_BODY_TOO_LARGE), nothing left', { timeout: 120_000 }, async (t) => {
   const wb = new ExcelJS.Workbook();
   const ws = wb.addWorksheet('炸弹');
   const zeros = new Array<number>(200).fill(0);
@@ -236,8 +238,8 @@ t.test('a decompression bomb: the spooled worksheets stop at spoolLimitBytes (41
   const buf = Buffer.from(await wb.xlsx.writeBuffer());
   t.ok(buf.length < 2 * 1024 * 1024, `${buf.length} bytes zipped`);
   const fds = openFds();
-  await t.rejects(rowsOf2(body(buf), undefined, { spoolLimitBytes: 4 * 1024 * 1024 }), { code: 'ERR_BODY_TOO_LARGE', details: { spoolLimitBytes: 4 * 1024 * 1024 } });
-  t.equal((await rowsOf2(body(buf), undefined, { spoolLimitBytes: 64 * 1024 * 1024 })).length, 2000, 'under a larger limit it reads');
+  await t.rejects(rowsOf2(body(buf), undefined, { unpackLimitBytes: 4 * 1024 * 1024 }), { code: 'ERR_BODY_TOO_LARGE', details: { unpackLimitBytes: 4 * 1024 * 1024 } });
+  t.equal((await rowsOf2(body(buf), undefined, { unpackLimitBytes: 64 * 1024 * 1024 })).length, 2000, 'under a larger limit it reads');
   await leftovers(t, fds);
 });
 
@@ -252,4 +254,66 @@ t.test('more worksheets than a workbook may have: ERR_IMPORT_FORMAT before the d
   const fds = openFds();
   await t.rejects(rowsOf2(body(buf)), { code: 'ERR_IMPORT_FORMAT', details: { maxWorksheets: MAX_WORKSHEETS } });
   await leftovers(t, fds);
+});
+
+/** A workbook written by hand, its parts in the order given (name → XML text). */
+async function handmade(parts: [string, string][]): Promise<Buffer> {
+  const z = new JSZip();
+  for (const [name, xml] of parts) z.file(name, Buffer.from(xml));
+  return z.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE' });
+}
+const NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"';
+const REL = 'http://schemas.openxmlformats.org/officeDocument/2006/relationships';
+const PARTS = {
+  types: ['[Content_Types].xml', '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/></Types>'],
+  rels: ['_rels/.rels', `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="${REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>`],
+  workbook: ['xl/workbook.xml', `<?xml version="1.0" encoding="UTF-8"?><workbook ${NS} xmlns:r="${REL}"><sheets><sheet name="数据" sheetId="1" r:id="rId1"/></sheets></workbook>`],
+  workbookRels: ['xl/_rels/workbook.xml.rels', `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="${REL}/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="${REL}/sharedStrings" Target="sharedStrings.xml"/></Relationships>`],
+  shared: (strings: string) => ['xl/sharedStrings.xml', `<?xml version="1.0" encoding="UTF-8"?><sst ${NS}>${strings}</sst>`] as [string, string],
+  sheet: (rows: string) => ['xl/worksheets/sheet1.xml', `<?xml version="1.0" encoding="UTF-8"?><worksheet ${NS}><sheetData>${rows}</sheetData></worksheet>`] as [string, string],
+} as const;
+const cellRow = (r: number) => `<row r="${r}"><c r="A${r}" t="s"><v>0</v></c><c r="B${r}"><v>1</v></c></row>`;
+
+t.test('every entry counts towards unpackLimitBytes: sheets read in place, parts nobody reads, bytes after the workbook root', { timeout: 120_000 }, async (t) => {
+  const limits = { unpackLimitBytes: 4 * 1024 * 1024 };
+  const rows = Array.from({ length: 200_000 }, (_, i) => cellRow(i + 1)).join('');
+  const inPlace = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(rows)]);
+  const ignored = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], ['docProps/app.xml', ' '.repeat(8 * 1024 * 1024)], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(cellRow(1))]);
+  const [name, xml] = PARTS.workbook;
+  const afterRoot = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], [name, xml + ' '.repeat(8 * 1024 * 1024)], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(cellRow(1))]);
+  const fds = openFds();
+  for (const [label, zip] of [['a worksheet read in place', inPlace], ['docProps/app.xml', ignored], ['spaces after </workbook>', afterRoot]] as const) {
+    t.ok(zip.length < limits.unpackLimitBytes / 2, `${label}: ${zip.length} bytes zipped`);
+    await t.rejects(rowsOf2(body(zip), undefined, limits), { code: 'ERR_BODY_TOO_LARGE', details: limits }, label);
+  }
+  t.equal((await rowsOf2(body(inPlace), undefined, { unpackLimitBytes: 64 * 1024 * 1024 })).length, 200_000, 'under a larger limit the sheet reads');
+  await leftovers(t, fds);
+});
+
+t.test('shared strings past their cap: ERR_IMPORT_FORMAT (they are held in memory)', async (t) => {
+  const zip = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si/>'.repeat(400_000)), PARTS.sheet(cellRow(1))]);
+  const fds = openFds();
+  await t.rejects(rowsOf2(body(zip), undefined, { unpackLimitBytes: 1 << 30, sharedStringsLimitBytes: 1024 * 1024 }), { code: 'ERR_IMPORT_FORMAT', details: { sharedStringsLimitBytes: 1024 * 1024 } });
+  t.equal((await rowsOf2(body(zip), undefined, { unpackLimitBytes: 1 << 30 })).length, 1, 'under the default cap it reads');
+  await leftovers(t, fds);
+});
+
+t.test('a row longer than MAX_ROW_CHARS: ERR_IMPORT_LINE_MALFORMED before its cells fill the memory', async (t) => {
+  const huge = `<row r="2"><c r="A2" t="inlineStr"><is><t>${'长'.repeat(MAX_ROW_CHARS / 4)}</t></is></c><c r="B2" t="inlineStr"><is><t>${'长'.repeat(MAX_ROW_CHARS)}</t></is></c></row>`;
+  const zip = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(cellRow(1) + huge + cellRow(3))]);
+  const fds = openFds();
+  await t.rejects(rowsOf2(body(zip), undefined, { unpackLimitBytes: 1 << 30 }), { code: 'ERR_IMPORT_LINE_MALFORMED', details: { maxRowChars: MAX_ROW_CHARS } });
+  const justUnder = `<row r="2"><c r="A2" t="inlineStr"><is><t>${'长'.repeat(MAX_ROW_CHARS - 200)}</t></is></c></row>`;
+  const ok = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(cellRow(1) + justUnder + cellRow(3))]);
+  t.equal((await rowsOf2(body(ok), undefined, { unpackLimitBytes: 1 << 30 })).length, 3, 'a row just under the cap reads');
+  await leftovers(t, fds);
+});
+
+t.test("Node's own error codes from a damaged zip are the file's fault: ERR_IMPORT_FORMAT (422), not passed on as a 500", async (t) => {
+  const buf = await workbook({ 第一页: 2 });
+  const copy = Buffer.from(buf);
+  const name = Buffer.from('xl/worksheets/sheet1.xml');
+  const header = copy.indexOf(name) - 30;
+  copy.writeUInt32LE(0xffffffff, header + 18); // compressed size: zip64's marker, without a zip64 extra field
+  await t.rejects(rowsOf2(body(copy)), { code: 'ERR_IMPORT_FORMAT' });
 });
