@@ -101,16 +101,25 @@ function counted(entry: Entry, limits: XlsxLimits, total: { bytes: number }, fai
   return t;
 }
 
-/** Worksheet XML text, failing when one row takes more than MAX_ROW_CHARS (its cells are held in memory). */
+/**
+ * Worksheet XML text, failing when one row takes more than MAX_ROW_CHARS (its cells are held in
+ * memory). Counted until </sheetData>: what follows (merged cells, validations) is not rows.
+ */
 async function* rowBounded(input: AsyncIterable<string>): AsyncGenerator<string> {
   let since = 0; // characters since the last </row> (or the start)
   let tail = '';
+  let rowsDone = false;
   for await (const s of input) {
-    const text = tail + s;
-    const end = text.lastIndexOf('</row>');
-    since = end >= 0 ? text.length - (end + 6) : since + s.length;
-    if (since > MAX_ROW_CHARS) throw nodeError('ERR_IMPORT_LINE_MALFORMED', `工作表中有一行超过 ${MAX_ROW_CHARS} 个字符，不是可导入的文件；此行及以后的内容未读取 [ERR_IMPORT_LINE_MALFORMED]`, { maxRowChars: MAX_ROW_CHARS });
-    tail = text.slice(-5);
+    if (!rowsDone) {
+      const text = tail + s;
+      if (text.includes('</sheetData>')) rowsDone = true;
+      else {
+        const end = text.lastIndexOf('</row>');
+        since = end >= 0 ? text.length - (end + 6) : since + s.length;
+        if (since > MAX_ROW_CHARS) throw nodeError('ERR_IMPORT_LINE_MALFORMED', `工作表中有一行超过 ${MAX_ROW_CHARS} 个字符，不是可导入的文件；此行及以后的内容未读取 [ERR_IMPORT_LINE_MALFORMED]`, { maxRowChars: MAX_ROW_CHARS });
+        tail = text.slice(-11);
+      }
+    }
     yield s;
   }
 }

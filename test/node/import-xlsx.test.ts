@@ -306,6 +306,10 @@ t.test('a row longer than MAX_ROW_CHARS: ERR_IMPORT_LINE_MALFORMED before its ce
   const justUnder = `<row r="2"><c r="A2" t="inlineStr"><is><t>${'长'.repeat(MAX_ROW_CHARS - 200)}</t></is></c></row>`;
   const ok = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(cellRow(1) + justUnder + cellRow(3))]);
   t.equal((await rowsOf2(body(ok), undefined, { unpackLimitBytes: 1 << 30 })).length, 3, 'a row just under the cap reads');
+  const merged = Array.from({ length: 60_000 }, (_, i) => `<mergeCell ref="C${i + 1}:D${i + 1}"/>`).join('');
+  const [name, xml] = PARTS.sheet(cellRow(1) + cellRow(2));
+  const afterRows = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), [name, xml.replace('</worksheet>', `<mergeCells count="60000">${merged}</mergeCells></worksheet>`)]]);
+  t.equal((await rowsOf2(body(afterRows), undefined, { unpackLimitBytes: 1 << 30 })).length, 2, 'over 1 MiB of merged cells after the rows is not a row');
   await leftovers(t, fds);
 });
 
