@@ -25,8 +25,21 @@ import { MAX_ROW_BYTES } from './csv-rows.js';
 /** Worksheet entries one workbook may have (Excel has no fixed limit; 1,000 tabs is far past any export). */
 export const MAX_WORKSHEETS = 1000;
 
-/** Unpacked bytes of xl/sharedStrings.xml, held in memory as strings while the sheet is read. */
-export const MAX_SHARED_STRINGS_BYTES = 256 * 1024 * 1024;
+/**
+ * What xl/sharedStrings.xml may cost in memory (they are held while the sheet is read), estimated
+ * as its bytes plus SHARED_STRINGS_TAG_COST per element: exceljs makes an object of each `<si>` and
+ * each run `<r>`, so a zip of 4-byte `<r/>` runs cost 74 bytes of heap per run (a 206 KB upload
+ * ended the node with "heap out of memory" when only bytes were counted).
+ */
+export const MAX_SHARED_STRINGS_BYTES = 512 * 1024 * 1024;
+export const SHARED_STRINGS_TAG_COST = 64;
+
+/** Bytes plus SHARED_STRINGS_TAG_COST for each '<' (each element start or end). */
+function sharedStringsCost(chunk: Buffer): number {
+  let tags = 0;
+  for (let i = chunk.indexOf(0x3c); i !== -1; i = chunk.indexOf(0x3c, i + 1)) tags++;
+  return chunk.length + tags * SHARED_STRINGS_TAG_COST;
+}
 
 /** Characters of worksheet XML one row may take (as a CSV row may take MAX_ROW_BYTES). */
 export const MAX_ROW_CHARS = MAX_ROW_BYTES;
@@ -86,12 +99,12 @@ function counted(entry: Entry, limits: XlsxLimits, total: { bytes: number }, fai
   let own = 0;
   const t = new Transform({
     transform(chunk: Buffer, _e, cb) {
-      own += chunk.length;
+      if (partLimit !== Infinity) own += sharedStringsCost(chunk);
       total.bytes += chunk.length;
       if (total.bytes > limits.unpackLimitBytes) {
         cb(serviceError('ERR_BODY_TOO_LARGE', `工作簿解压后超过 ${limits.unpackLimitBytes} 字节（配置项 importUnpackLimitBytes）；请把数据分成几个文件导入 [ERR_BODY_TOO_LARGE]`, { unpackLimitBytes: limits.unpackLimitBytes }));
       } else if (own > partLimit) {
-        cb(nodeError('ERR_IMPORT_FORMAT', `工作簿的共享字符串解压后超过 ${partLimit} 字节；请另存为 CSV 再导入 [ERR_IMPORT_FORMAT]`, { sharedStringsLimitBytes: partLimit }));
+        cb(nodeError('ERR_IMPORT_FORMAT', `工作簿的共享字符串过多（估计占用内存超过 ${partLimit} 字节）；请另存为 CSV 再导入 [ERR_IMPORT_FORMAT]`, { sharedStringsLimitBytes: partLimit }));
       } else cb(null, chunk);
     },
   });
@@ -103,25 +116,52 @@ function counted(entry: Entry, limits: XlsxLimits, total: { bytes: number }, fai
 
 /**
  * Worksheet XML text, failing when one row takes more than MAX_ROW_CHARS (its cells are held in
- * memory). Counted until </sheetData>: what follows (merged cells, validations) is not rows.
+ * memory): characters since the last row boundary, a `<row` start or a `</row>`, so that Excel's
+ * self-closing rows (`<row r="3" s="215" customFormat="1"/>`, formatted and empty) are rows too.
+ * Counted until `</sheetData>`. Comments, processing instructions, CDATA and a DOCTYPE after the XML
+ * declaration are refused (ERR_IMPORT_FORMAT: Excel, WPS and LibreOffice write none in a
+ * worksheet), so every `<` is a tag and the boundaries cannot be faked inside them.
  */
 async function* rowBounded(input: AsyncIterable<string>): AsyncGenerator<string> {
-  let since = 0; // characters since the last </row> (or the start)
+  let since = 0; // characters since the last row boundary (or the start)
   let tail = '';
   let rowsDone = false;
+  let declDone = false; // the XML declaration is a processing instruction, and allowed
   for await (const s of input) {
+    let scan = tail + s;
+    if (!declDone) {
+      const lead = /^\uFEFF?\s*/.exec(scan)![0].length;
+      if (scan.startsWith('<?xml', lead) || '<?xml'.startsWith(scan.slice(lead))) {
+        const end = scan.indexOf('?>', lead);
+        if (end >= 0) {
+          scan = scan.slice(end + 2);
+          declDone = true;
+        } else if (scan.length > 4096) throw notPlainXml();
+        else {
+          tail = scan; // the declaration is still arriving
+          yield s;
+          continue;
+        }
+      } else declDone = true;
+    }
+    if (/<!--|<\?|<!\[CDATA\[|<!DOCTYPE/i.test(scan)) throw notPlainXml();
     if (!rowsDone) {
-      const text = tail + s;
-      if (text.includes('</sheetData>')) rowsDone = true;
+      if (scan.includes('</sheetData>')) rowsDone = true;
       else {
-        const end = text.lastIndexOf('</row>');
-        since = end >= 0 ? text.length - (end + 6) : since + s.length;
+        const close = scan.lastIndexOf('</row>');
+        const open = scan.lastIndexOf('<row');
+        const end = Math.max(close < 0 ? -1 : close + 6, open < 0 ? -1 : open + 1);
+        since = end >= 0 ? scan.length - end : since + s.length;
         if (since > MAX_ROW_CHARS) throw nodeError('ERR_IMPORT_LINE_MALFORMED', `工作表中有一行超过 ${MAX_ROW_CHARS} 个字符，不是可导入的文件；此行及以后的内容未读取 [ERR_IMPORT_LINE_MALFORMED]`, { maxRowChars: MAX_ROW_CHARS });
-        tail = text.slice(-11);
       }
     }
+    tail = scan.slice(-11);
     yield s;
   }
+}
+
+function notPlainXml(): Error {
+  return nodeError('ERR_IMPORT_FORMAT', '工作表中有注释、处理指令或 CDATA，不是 Excel 写出的工作表 [ERR_IMPORT_FORMAT]', { reason: 'markup' });
 }
 
 /**

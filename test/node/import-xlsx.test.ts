@@ -295,6 +295,8 @@ t.test('shared strings past their cap: ERR_IMPORT_FORMAT (they are held in memor
   const fds = openFds();
   await t.rejects(rowsOf2(body(zip), undefined, { unpackLimitBytes: 1 << 30, sharedStringsLimitBytes: 1024 * 1024 }), { code: 'ERR_IMPORT_FORMAT', details: { sharedStringsLimitBytes: 1024 * 1024 } });
   t.equal((await rowsOf2(body(zip), undefined, { unpackLimitBytes: 1 << 30 })).length, 1, 'under the default cap it reads');
+  const runs = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared(`<si>${'<r/>'.repeat(200_000)}</si>`), PARTS.sheet(cellRow(1))]);
+  await t.rejects(rowsOf2(body(runs), undefined, { unpackLimitBytes: 1 << 30, sharedStringsLimitBytes: 4 * 1024 * 1024 }), { code: 'ERR_IMPORT_FORMAT', details: { sharedStringsLimitBytes: 4 * 1024 * 1024 } }, '800 KB of empty runs: each is an object in memory, counted as such');
   await leftovers(t, fds);
 });
 
@@ -320,4 +322,22 @@ t.test("Node's own error codes from a damaged zip are the file's fault: ERR_IMPO
   const header = copy.indexOf(name) - 30;
   copy.writeUInt32LE(0xffffffff, header + 18); // compressed size: zip64's marker, without a zip64 extra field
   await t.rejects(rowsOf2(body(copy)), { code: 'ERR_IMPORT_FORMAT' });
+});
+
+t.test("Excel's self-closing rows (formatted, empty) are rows: a template with 60,000 of them reads", async (t) => {
+  const formatted = Array.from({ length: 60_000 }, (_, i) => `<row r="${i + 3}" spans="1:16" s="215" customFormat="1"/>`).join('');
+  const zip = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(cellRow(1) + cellRow(2) + formatted)]);
+  const rows = await rowsOf2(body(zip), undefined, { unpackLimitBytes: 1 << 30 });
+  t.same(rows.slice(0, 2).map((r) => cell(r, 0)), ['名称', '名称']);
+});
+
+t.test('comments, processing instructions, CDATA in a worksheet: ERR_IMPORT_FORMAT (they could hide a fake </sheetData> from the row bound)', async (t) => {
+  for (const markup of ['<!--</sheetData>-->', '<?x </sheetData>?>', '<![CDATA[x]]>']) {
+    const [name, xml] = PARTS.sheet(cellRow(1));
+    const zip = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), [name, xml.replace('<sheetData>', `<sheetData>${markup}`)]]);
+    await t.rejects(rowsOf2(body(zip), undefined, { unpackLimitBytes: 1 << 30 }), { code: 'ERR_IMPORT_FORMAT', details: { reason: 'markup' } }, markup);
+  }
+  const [name, xml] = PARTS.sheet(cellRow(1));
+  const declared = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), [name, '\uFEFF' + xml.replace('<?xml version="1.0" encoding="UTF-8"?>', '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n')]]);
+  t.equal((await rowsOf2(body(declared), undefined, { unpackLimitBytes: 1 << 30 })).length, 1, 'the XML declaration (after a BOM) is no processing instruction to refuse');
 });
