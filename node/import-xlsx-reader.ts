@@ -34,11 +34,11 @@ export const MAX_WORKSHEETS = 1000;
 export const MAX_SHARED_STRINGS_BYTES = 512 * 1024 * 1024;
 export const SHARED_STRINGS_TAG_COST = 64;
 
-/** Bytes plus SHARED_STRINGS_TAG_COST for each '<' (each element start or end). */
+/** Bytes plus SHARED_STRINGS_TAG_COST for each element start (a '<' not followed by '/'; one at the chunk's end counts). */
 function sharedStringsCost(chunk: Buffer): number {
-  let tags = 0;
-  for (let i = chunk.indexOf(0x3c); i !== -1; i = chunk.indexOf(0x3c, i + 1)) tags++;
-  return chunk.length + tags * SHARED_STRINGS_TAG_COST;
+  let starts = 0;
+  for (let i = chunk.indexOf(0x3c); i !== -1; i = chunk.indexOf(0x3c, i + 1)) if (chunk[i + 1] !== 0x2f) starts++;
+  return chunk.length + starts * SHARED_STRINGS_TAG_COST;
 }
 
 /** Characters of worksheet XML one row may take (as a CSV row may take MAX_ROW_BYTES). */
@@ -122,12 +122,15 @@ function counted(entry: Entry, limits: XlsxLimits, total: { bytes: number }, fai
  * declaration are refused (ERR_IMPORT_FORMAT: Excel, WPS and LibreOffice write none in a
  * worksheet), so every `<` is a tag and the boundaries cannot be faked inside them.
  */
-async function* rowBounded(input: AsyncIterable<string>): AsyncGenerator<string> {
-  let since = 0; // characters since the last row boundary (or the start)
+export async function* rowBounded(input: AsyncIterable<string>): AsyncGenerator<string> {
+  let seen = 0; // characters of the worksheet so far
+  let boundary = 0; // where the last row boundary ended (a character offset)
   let tail = '';
   let rowsDone = false;
   let declDone = false; // the XML declaration is a processing instruction, and allowed
+  const tooLong = () => nodeError('ERR_IMPORT_LINE_MALFORMED', `工作表中有一行超过 ${MAX_ROW_CHARS} 个字符，不是可导入的文件；此行及以后的内容未读取 [ERR_IMPORT_LINE_MALFORMED]`, { maxRowChars: MAX_ROW_CHARS });
   for await (const s of input) {
+    seen += s.length;
     let scan = tail + s;
     if (!declDone) {
       const lead = /^\uFEFF?\s*/.exec(scan)![0].length;
@@ -146,19 +149,24 @@ async function* rowBounded(input: AsyncIterable<string>): AsyncGenerator<string>
     }
     if (/<!--|<\?|<!\[CDATA\[|<!DOCTYPE/i.test(scan)) throw notPlainXml();
     if (!rowsDone) {
-      if (scan.includes('</sheetData>')) rowsDone = true;
-      else {
-        const close = scan.lastIndexOf('</row>');
-        const open = scan.lastIndexOf('<row');
-        const end = Math.max(close < 0 ? -1 : close + 6, open < 0 ? -1 : open + 1);
-        since = end >= 0 ? scan.length - end : since + s.length;
-        if (since > MAX_ROW_CHARS) throw nodeError('ERR_IMPORT_LINE_MALFORMED', `工作表中有一行超过 ${MAX_ROW_CHARS} 个字符，不是可导入的文件；此行及以后的内容未读取 [ERR_IMPORT_LINE_MALFORMED]`, { maxRowChars: MAX_ROW_CHARS });
+      const start = seen - scan.length; // the offset of scan[0]
+      const done = scan.indexOf('</sheetData>');
+      const rows = done >= 0 ? scan.slice(0, done) : scan;
+      // a real row tag only: <rowBreaks> or <rowx/> would end no row of exceljs's
+      for (const m of rows.matchAll(ROW_BOUNDARY)) {
+        const at = start + m.index + (m[0][1] === '/' ? 6 : 1);
+        if (at - boundary > MAX_ROW_CHARS) throw tooLong();
+        if (at > boundary) boundary = at;
       }
+      if (start + rows.length - boundary > MAX_ROW_CHARS) throw tooLong();
+      if (done >= 0) rowsDone = true;
     }
     tail = scan.slice(-11);
     yield s;
   }
 }
+
+const ROW_BOUNDARY = /<\/row>|<row[\s/>]/g;
 
 function notPlainXml(): Error {
   return nodeError('ERR_IMPORT_FORMAT', '工作表中有注释、处理指令或 CDATA，不是 Excel 写出的工作表 [ERR_IMPORT_FORMAT]', { reason: 'markup' });

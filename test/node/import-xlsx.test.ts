@@ -13,7 +13,7 @@ import ExcelJS from 'exceljs';
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { MAX_WORKSHEETS, xlsxRowGroups } from '../../node/import-xlsx.js';
-import { MAX_ROW_CHARS } from '../../node/import-xlsx-reader.js';
+import { MAX_ROW_CHARS, rowBounded } from '../../node/import-xlsx-reader.js';
 import { serviceError } from '../../protocol/service-errors.js';
 import type { TableRow } from '../../node/import-table.js';
 
@@ -340,4 +340,26 @@ t.test('comments, processing instructions, CDATA in a worksheet: ERR_IMPORT_FORM
   const [name, xml] = PARTS.sheet(cellRow(1));
   const declared = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), [name, '\uFEFF' + xml.replace('<?xml version="1.0" encoding="UTF-8"?>', '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n')]]);
   t.equal((await rowsOf2(body(declared), undefined, { unpackLimitBytes: 1 << 30 })).length, 1, 'the XML declaration (after a BOM) is no processing instruction to refuse');
+});
+
+t.test('the row bound: only a real <row tag starts a row, and the last row before </sheetData> is counted', async (t) => {
+  const long = (n: number) => `<c r="A1" t="str"><v>${'x'.repeat(n)}</v></c>`;
+  const bypass = `<row r="1">${[1, 2, 3, 4].map(() => long(MAX_ROW_CHARS - 1000)).join('<rowx/>')}</row>`;
+  const zip = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(bypass)]);
+  await t.rejects(rowsOf2(body(zip), undefined, { unpackLimitBytes: 1 << 30 }), { code: 'ERR_IMPORT_LINE_MALFORMED' }, '<rowx/> between cells ends no row');
+  async function* once(...parts: string[]): AsyncGenerator<string> {
+    yield* parts;
+  }
+  const drain = async (g: AsyncGenerator<string>) => {
+    for await (const c of g) void c;
+  };
+  await t.rejects(drain(rowBounded(once('<worksheet><sheetData><row r="1">', long(MAX_ROW_CHARS + 10) + '</row></sheetData></worksheet>'))), { code: 'ERR_IMPORT_LINE_MALFORMED' }, 'a long row arriving with </sheetData> in one chunk');
+  await drain(rowBounded(once('<?xml version="1.0"?>', '<worksheet><sheetData><row r="1"/>', '</sheetData><rowBreaks/>', 'x'.repeat(MAX_ROW_CHARS + 10), '</worksheet>')));
+  t.pass('after </sheetData> nothing is a row');
+});
+
+t.test('Excel-like shared strings (a phonetic property each) are charged per element start, not per tag', async (t) => {
+  const strings = Array.from({ length: 10_000 }, (_, i) => `<si><t>长沙示例${i}</t><phoneticPr fontId="1" type="noConversion"/></si>`).join('');
+  const zip = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared(strings), PARTS.sheet(cellRow(1))]);
+  t.equal((await rowsOf2(body(zip), undefined, { unpackLimitBytes: 1 << 30, sharedStringsLimitBytes: 10_000 * 330 })).length, 1, '10,000 strings of ≈ 80 bytes and 3 element starts fit in 3.3 MB');
 });
