@@ -53,11 +53,7 @@ async function* body(buf: Buffer, size = 4096): AsyncGenerator<Buffer> {
 
 const cell = (r: TableRow, i: number): string | undefined => ('fields' in r ? r.fields[i] : `error: ${r.error}`);
 
-async function rowsOf(buf: Buffer, sheet?: string): Promise<TableRow[]> {
-  const out: TableRow[] = [];
-  for await (const g of xlsxRowGroups(body(buf), sheet)) out.push(...g);
-  return out;
-}
+const rowsOf = (buf: Buffer, sheet?: string): Promise<TableRow[]> => rowsOf2(body(buf), sheet);
 
 const uncaught: Error[] = [];
 const onUncaught = (e: Error): void => void uncaught.push(e);
@@ -257,30 +253,33 @@ t.test('more worksheets than a workbook may have: ERR_IMPORT_FORMAT before the d
 });
 
 /** A workbook written by hand, its parts in the order given (name → XML text). */
-async function handmade(parts: [string, string][]): Promise<Buffer> {
+async function handmade(parts: Part[]): Promise<Buffer> {
   const z = new JSZip();
   for (const [name, xml] of parts) z.file(name, Buffer.from(xml));
   return z.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE' });
 }
 const NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"';
 const REL = 'http://schemas.openxmlformats.org/officeDocument/2006/relationships';
+type Part = [name: string, xml: string];
 const PARTS = {
-  types: ['[Content_Types].xml', '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/></Types>'],
-  rels: ['_rels/.rels', `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="${REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>`],
-  workbook: ['xl/workbook.xml', `<?xml version="1.0" encoding="UTF-8"?><workbook ${NS} xmlns:r="${REL}"><sheets><sheet name="数据" sheetId="1" r:id="rId1"/></sheets></workbook>`],
-  workbookRels: ['xl/_rels/workbook.xml.rels', `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="${REL}/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="${REL}/sharedStrings" Target="sharedStrings.xml"/></Relationships>`],
-  shared: (strings: string) => ['xl/sharedStrings.xml', `<?xml version="1.0" encoding="UTF-8"?><sst ${NS}>${strings}</sst>`] as [string, string],
-  sheet: (rows: string) => ['xl/worksheets/sheet1.xml', `<?xml version="1.0" encoding="UTF-8"?><worksheet ${NS}><sheetData>${rows}</sheetData></worksheet>`] as [string, string],
-} as const;
+  types: ['[Content_Types].xml', '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/></Types>'] as Part,
+  rels: ['_rels/.rels', `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="${REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>`] as Part,
+  workbook: ['xl/workbook.xml', `<?xml version="1.0" encoding="UTF-8"?><workbook ${NS} xmlns:r="${REL}"><sheets><sheet name="数据" sheetId="1" r:id="rId1"/></sheets></workbook>`] as Part,
+  workbookRels: ['xl/_rels/workbook.xml.rels', `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="${REL}/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="${REL}/sharedStrings" Target="sharedStrings.xml"/></Relationships>`] as Part,
+  shared: (strings: string) => ['xl/sharedStrings.xml', `<?xml version="1.0" encoding="UTF-8"?><sst ${NS}>${strings}</sst>`] as Part,
+  sheet: (rows: string) => ['xl/worksheets/sheet1.xml', `<?xml version="1.0" encoding="UTF-8"?><worksheet ${NS}><sheetData>${rows}</sheetData></worksheet>`] as Part,
+};
+/** The usual parts in Excel's order but with the shared strings before the sheet (so it is read in place). */
+const plain = (shared: Part, sheet: Part): Promise<Buffer> => handmade([PARTS.types, PARTS.rels, PARTS.workbook, PARTS.workbookRels, shared, sheet]);
 const cellRow = (r: number) => `<row r="${r}"><c r="A${r}" t="s"><v>0</v></c><c r="B${r}"><v>1</v></c></row>`;
 
 t.test('every entry counts towards unpackLimitBytes: sheets read in place, parts nobody reads, bytes after the workbook root', { timeout: 120_000 }, async (t) => {
   const limits = { unpackLimitBytes: 4 * 1024 * 1024 };
   const rows = Array.from({ length: 200_000 }, (_, i) => cellRow(i + 1)).join('');
-  const inPlace = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(rows)]);
-  const ignored = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], ['docProps/app.xml', ' '.repeat(8 * 1024 * 1024)], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(cellRow(1))]);
+  const inPlace = await plain(PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(rows));
+  const ignored = await handmade([PARTS.types, PARTS.rels, ['docProps/app.xml', ' '.repeat(8 * 1024 * 1024)], PARTS.workbook, PARTS.workbookRels, PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(cellRow(1))]);
   const [name, xml] = PARTS.workbook;
-  const afterRoot = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], [name, xml + ' '.repeat(8 * 1024 * 1024)], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(cellRow(1))]);
+  const afterRoot = await handmade([PARTS.types, PARTS.rels, [name, xml + ' '.repeat(8 * 1024 * 1024)], PARTS.workbookRels, PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(cellRow(1))]);
   const fds = openFds();
   for (const [label, zip] of [['a worksheet read in place', inPlace], ['docProps/app.xml', ignored], ['spaces after </workbook>', afterRoot]] as const) {
     t.ok(zip.length < limits.unpackLimitBytes / 2, `${label}: ${zip.length} bytes zipped`);
@@ -291,26 +290,26 @@ t.test('every entry counts towards unpackLimitBytes: sheets read in place, parts
 });
 
 t.test('shared strings past their cap: ERR_IMPORT_FORMAT (they are held in memory)', async (t) => {
-  const zip = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si/>'.repeat(400_000)), PARTS.sheet(cellRow(1))]);
+  const zip = await plain(PARTS.shared('<si/>'.repeat(400_000)), PARTS.sheet(cellRow(1)));
   const fds = openFds();
   await t.rejects(rowsOf2(body(zip), undefined, { unpackLimitBytes: 1 << 30, sharedStringsLimitBytes: 1024 * 1024 }), { code: 'ERR_IMPORT_FORMAT', details: { sharedStringsLimitBytes: 1024 * 1024 } });
   t.equal((await rowsOf2(body(zip), undefined, { unpackLimitBytes: 1 << 30 })).length, 1, 'under the default cap it reads');
-  const runs = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared(`<si>${'<r/>'.repeat(200_000)}</si>`), PARTS.sheet(cellRow(1))]);
+  const runs = await plain(PARTS.shared(`<si>${'<r/>'.repeat(200_000)}</si>`), PARTS.sheet(cellRow(1)));
   await t.rejects(rowsOf2(body(runs), undefined, { unpackLimitBytes: 1 << 30, sharedStringsLimitBytes: 4 * 1024 * 1024 }), { code: 'ERR_IMPORT_FORMAT', details: { sharedStringsLimitBytes: 4 * 1024 * 1024 } }, '800 KB of empty runs: each is an object in memory, counted as such');
   await leftovers(t, fds);
 });
 
 t.test('a row longer than MAX_ROW_CHARS: ERR_IMPORT_LINE_MALFORMED before its cells fill the memory', async (t) => {
   const huge = `<row r="2"><c r="A2" t="inlineStr"><is><t>${'长'.repeat(MAX_ROW_CHARS / 4)}</t></is></c><c r="B2" t="inlineStr"><is><t>${'长'.repeat(MAX_ROW_CHARS)}</t></is></c></row>`;
-  const zip = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(cellRow(1) + huge + cellRow(3))]);
+  const zip = await plain(PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(cellRow(1) + huge + cellRow(3)));
   const fds = openFds();
   await t.rejects(rowsOf2(body(zip), undefined, { unpackLimitBytes: 1 << 30 }), { code: 'ERR_IMPORT_LINE_MALFORMED', details: { maxRowChars: MAX_ROW_CHARS } });
   const justUnder = `<row r="2"><c r="A2" t="inlineStr"><is><t>${'长'.repeat(MAX_ROW_CHARS - 200)}</t></is></c></row>`;
-  const ok = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(cellRow(1) + justUnder + cellRow(3))]);
+  const ok = await plain(PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(cellRow(1) + justUnder + cellRow(3)));
   t.equal((await rowsOf2(body(ok), undefined, { unpackLimitBytes: 1 << 30 })).length, 3, 'a row just under the cap reads');
   const merged = Array.from({ length: 60_000 }, (_, i) => `<mergeCell ref="C${i + 1}:D${i + 1}"/>`).join('');
   const [name, xml] = PARTS.sheet(cellRow(1) + cellRow(2));
-  const afterRows = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), [name, xml.replace('</worksheet>', `<mergeCells count="60000">${merged}</mergeCells></worksheet>`)]]);
+  const afterRows = await plain(PARTS.shared('<si><t>名称</t></si>'), [name, xml.replace('</worksheet>', `<mergeCells count="60000">${merged}</mergeCells></worksheet>`)]);
   t.equal((await rowsOf2(body(afterRows), undefined, { unpackLimitBytes: 1 << 30 })).length, 2, 'over 1 MiB of merged cells after the rows is not a row');
   await leftovers(t, fds);
 });
@@ -326,7 +325,7 @@ t.test("Node's own error codes from a damaged zip are the file's fault: ERR_IMPO
 
 t.test("Excel's self-closing rows (formatted, empty) are rows: a template with 60,000 of them reads", async (t) => {
   const formatted = Array.from({ length: 60_000 }, (_, i) => `<row r="${i + 3}" spans="1:16" s="215" customFormat="1"/>`).join('');
-  const zip = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(cellRow(1) + cellRow(2) + formatted)]);
+  const zip = await plain(PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(cellRow(1) + cellRow(2) + formatted));
   const rows = await rowsOf2(body(zip), undefined, { unpackLimitBytes: 1 << 30 });
   t.same(rows.slice(0, 2).map((r) => cell(r, 0)), ['名称', '名称']);
 });
@@ -334,18 +333,18 @@ t.test("Excel's self-closing rows (formatted, empty) are rows: a template with 6
 t.test('comments, processing instructions, CDATA in a worksheet: ERR_IMPORT_FORMAT (they could hide a fake </sheetData> from the row bound)', async (t) => {
   for (const markup of ['<!--</sheetData>-->', '<?x </sheetData>?>', '<![CDATA[x]]>']) {
     const [name, xml] = PARTS.sheet(cellRow(1));
-    const zip = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), [name, xml.replace('<sheetData>', `<sheetData>${markup}`)]]);
+    const zip = await plain(PARTS.shared('<si><t>名称</t></si>'), [name, xml.replace('<sheetData>', `<sheetData>${markup}`)]);
     await t.rejects(rowsOf2(body(zip), undefined, { unpackLimitBytes: 1 << 30 }), { code: 'ERR_IMPORT_FORMAT', details: { reason: 'markup' } }, markup);
   }
   const [name, xml] = PARTS.sheet(cellRow(1));
-  const declared = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), [name, '\uFEFF' + xml.replace('<?xml version="1.0" encoding="UTF-8"?>', '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n')]]);
+  const declared = await plain(PARTS.shared('<si><t>名称</t></si>'), [name, '\uFEFF' + xml.replace('<?xml version="1.0" encoding="UTF-8"?>', '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n')]);
   t.equal((await rowsOf2(body(declared), undefined, { unpackLimitBytes: 1 << 30 })).length, 1, 'the XML declaration (after a BOM) is no processing instruction to refuse');
 });
 
 t.test('the row bound: only a real <row tag starts a row, and the last row before </sheetData> is counted', async (t) => {
   const long = (n: number) => `<c r="A1" t="str"><v>${'x'.repeat(n)}</v></c>`;
   const bypass = `<row r="1">${[1, 2, 3, 4].map(() => long(MAX_ROW_CHARS - 1000)).join('<rowx/>')}</row>`;
-  const zip = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(bypass)]);
+  const zip = await plain(PARTS.shared('<si><t>名称</t></si>'), PARTS.sheet(bypass));
   await t.rejects(rowsOf2(body(zip), undefined, { unpackLimitBytes: 1 << 30 }), { code: 'ERR_IMPORT_LINE_MALFORMED' }, '<rowx/> between cells ends no row');
   async function* once(...parts: string[]): AsyncGenerator<string> {
     yield* parts;
@@ -360,6 +359,6 @@ t.test('the row bound: only a real <row tag starts a row, and the last row befor
 
 t.test('Excel-like shared strings (a phonetic property each) are charged per element start, not per tag', async (t) => {
   const strings = Array.from({ length: 10_000 }, (_, i) => `<si><t>长沙示例${i}</t><phoneticPr fontId="1" type="noConversion"/></si>`).join('');
-  const zip = await handmade([PARTS.types as [string, string], PARTS.rels as [string, string], PARTS.workbook as [string, string], PARTS.workbookRels as [string, string], PARTS.shared(strings), PARTS.sheet(cellRow(1))]);
+  const zip = await plain(PARTS.shared(strings), PARTS.sheet(cellRow(1)));
   t.equal((await rowsOf2(body(zip), undefined, { unpackLimitBytes: 1 << 30, sharedStringsLimitBytes: 10_000 * 330 })).length, 1, '10,000 strings of ≈ 80 bytes and 3 element starts fit in 3.3 MB');
 });
