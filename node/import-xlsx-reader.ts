@@ -6,6 +6,9 @@
  * - Whole characters: its SAX feed (lib/utils/parse-sax.js) decodes each zip chunk on its own, so a
  *   Chinese character cut between two chunks came out as U+FFFD (seen in the national-layout test,
  *   row 504). Worksheets and shared strings are fed decoded text here.
+ * - Its worksheet and shared-strings readers are replaced by import-xlsx-cells.ts (they took text
+ *   from anywhere in a cell); its workbook and relationships parts are still read with its own
+ *   parsers, and only for the sheets' names and tab order.
  * - Its `parse` is replaced (parseKeepingTemporaryFiles) for what happened around its temporary
  *   files and its zip stream; each point is a test in test/node/import-xlsx.test.ts.
  */
@@ -21,6 +24,8 @@ import type ExcelJSModule from 'exceljs';
 import { serviceError } from '../protocol/service-errors.js';
 import { nodeError } from './errors.js';
 import { MAX_ROW_BYTES } from './csv-rows.js';
+import { sharedStrings, sheetRows } from './import-xlsx-cells.js';
+import type { TableRow } from './import-table.js';
 
 /** Worksheet entries one workbook may have (Excel has no fixed limit; 1,000 tabs is far past any export). */
 export const MAX_WORKSHEETS = 1000;
@@ -274,22 +279,48 @@ async function* parseKeepingTemporaryFiles(this: Internals, limits: XlsxLimits):
   }
 }
 
-/** A streaming reader of `input` (the upload's bytes), patched as the header says. */
-export function workbookReader(ExcelJS: typeof ExcelJSModule, input: AsyncIterable<Buffer>, limits: XlsxLimits): ExcelJSModule.stream.xlsx.WorkbookReader {
+/** A worksheet as the reader yields it: its name and tab position (when xl/workbook.xml lists it) and its rows. */
+export interface XlsxSheet {
+  name?: string;
+  /** 1-based, in the workbook's tab order. */
+  position?: number;
+  /** The position of the first tab that is a worksheet and not hidden (what Excel shows first). */
+  firstShown?: number;
+  rows: AsyncGenerator<TableRow[]>;
+}
+
+type Tab = { name?: string; path?: string; hidden: boolean };
+
+/** The workbook's tabs in order, each with the part it shows (its relationship's target: relative to xl/, or absolute as openpyxl writes it). */
+function tabs(r: Internals): Tab[] {
+  const rels = (r.workbookRels ?? []) as { Id?: string; Target?: string }[];
+  const sheets = ((r.model as { sheets?: ({ name?: string; rId?: string; state?: string } | undefined)[] } | undefined)?.sheets ?? []).filter((x) => x !== undefined);
+  return sheets.map((x) => {
+    const target = rels.find((rel) => rel.Id === x.rId)?.Target;
+    const path = typeof target === 'string' ? (target.startsWith('/') ? target.slice(1) : `xl/${target.replace(/^\.\//, '')}`) : undefined;
+    return { name: x.name, path, hidden: x.state === 'hidden' || x.state === 'veryHidden' };
+  });
+}
+
+/** A streaming reader of `input` (the upload's bytes), patched as the header says: its worksheets, in the zip's order. */
+export async function* workbookSheets(ExcelJS: typeof ExcelJSModule, input: AsyncIterable<Buffer>, limits: XlsxLimits): AsyncGenerator<XlsxSheet> {
   const reader = new ExcelJS.stream.xlsx.WorkbookReader(Readable.from(input), { sharedStrings: 'cache', hyperlinks: 'ignore', styles: 'ignore', worksheets: 'emit', entries: 'ignore' });
   const r = reader as unknown as Internals;
   for (const m of ['_getStream', '_parseRels', '_parseWorkbook', '_parseStyles', '_parseSharedStrings', '_parseWorksheet', '_parseHyperlinks'] as const) {
     if (typeof r[m] !== 'function') throw new Error(`exceljs's WorkbookReader has no ${m}: node/import-xlsx-reader.ts was written for exceljs 4.4`);
   }
-  const worksheet = r._parseWorksheet.bind(r);
-  const sharedStrings = r._parseSharedStrings.bind(r);
   r._parseWorksheet = function* (iterator, sheetNo) {
-    yield* worksheet(rowBounded(utf8Text(iterator)), sheetNo);
+    const all = tabs(r);
+    const at = all.findIndex((x) => x.path === `xl/worksheets/sheet${sheetNo}.xml`);
+    const shown = all.findIndex((x) => !x.hidden && x.path?.startsWith('xl/worksheets/'));
+    const value: XlsxSheet = { name: all[at]?.name, position: at < 0 ? undefined : at + 1, firstShown: shown < 0 ? undefined : shown + 1, rows: sheetRows(rowBounded(utf8Text(iterator)), () => r.sharedStrings as string[] | undefined) };
+    yield { eventType: 'worksheet', value };
   };
   // pipeline, not pipe: the entry destroyed with an error ends the shared strings' read with it
-  r._parseSharedStrings = (entry) => sharedStrings(streamPipeline(entry as Readable, utf8Transform(), noop));
-  r.parse = function () {
-    return parseKeepingTemporaryFiles.call(r, limits);
+  r._parseSharedStrings = async function* (entry) {
+    r.sharedStrings = await sharedStrings(streamPipeline(entry as Readable, utf8Transform(), noop));
   };
-  return reader;
+  for await (const e of parseKeepingTemporaryFiles.call(r, limits) as AsyncGenerator<{ eventType: string; value: XlsxSheet }>) {
+    if (e.eventType === 'worksheet') yield e.value;
+  }
 }

@@ -1,34 +1,18 @@
 /**
- * Rows of an XLSX workbook, read with exceljs's streaming reader as patched in import-xlsx-reader.ts
- * (the zip is read as it arrives; shared strings are cached, worksheet XML is parsed row by row), so
- * a 100,000-row sheet is never held whole. The first worksheet, or the one named (or numbered, from
- * 1) by `sheet`. Row numbers are the sheet's own. Cell values become the text a clerk sees: numbers as written (dates in
- * date columns arrive as Excel serial day numbers: import-values.ts turns them into dates), rich
- * text joined, formulas by their cached result.
+ * Rows of an XLSX workbook, read as they arrive (import-xlsx-reader.ts reads the zip, with exceljs's
+ * reader patched; import-xlsx-cells.ts reads the cells: shared strings are held, worksheet XML is
+ * parsed row by row), so a 100,000-row sheet is never held whole. The sheet read is the one named, or
+ * numbered from 1 in the workbook's tab order, by `sheet`; by default the first tab that is a
+ * worksheet and not hidden (what Excel shows first; the zip's order when xl/workbook.xml lists none).
+ * Row numbers are the sheet's own. Cell values become the text a clerk sees: numbers as written
+ * (dates in date columns arrive as Excel serial day numbers: import-values.ts turns them into
+ * dates), rich text joined, formulas by their cached result.
  */
 import type ExcelJSModule from 'exceljs';
-import { workbookReader, type XlsxLimits } from './import-xlsx-reader.js';
+import { workbookSheets, type XlsxLimits, type XlsxSheet } from './import-xlsx-reader.js';
 import { nodeError } from './errors.js';
 import { CreditError } from '../protocol/errors.js';
 import type { TableRow } from './import-table.js';
-
-const GROUP = 256;
-
-function cellText(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number') return String(v);
-  if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
-  if (v instanceof Date) return v.toISOString().slice(0, 10);
-  if (typeof v === 'object') {
-    const o = v as { richText?: { text: string }[]; result?: unknown; text?: unknown; error?: unknown };
-    if (Array.isArray(o.richText)) return o.richText.map((r) => r.text).join('');
-    if ('result' in o) return cellText(o.result);
-    if ('text' in o) return cellText(o.text);
-    if ('error' in o) return String(o.error);
-  }
-  return String(v);
-}
 
 export { MAX_WORKSHEETS, type XlsxLimits } from './import-xlsx-reader.js';
 
@@ -38,27 +22,17 @@ export const DEFAULT_UNPACK_LIMIT_BYTES = 2 * 1024 ** 3;
 export async function* xlsxRowGroups(input: AsyncIterable<Buffer>, sheet?: string, limits: XlsxLimits = { unpackLimitBytes: DEFAULT_UNPACK_LIMIT_BYTES }): AsyncGenerator<TableRow[]> {
   // loaded on first use: exceljs adds ≈ 30 MiB to a node's resident memory, and most imports are CSV
   const ExcelJS: typeof ExcelJSModule = (await import('exceljs')).default;
-  const reader = workbookReader(ExcelJS, input, limits);
   let index = 0;
   let found = false;
+  // the default: the first tab that is not hidden, in the workbook's tab order (a sheet's place in
+  // the zip is not its tab's; a workbook that does not list its sheets is read in zip order)
+  const wanted = (ws: XlsxSheet, at: number): boolean =>
+    sheet === undefined ? (ws.position ?? at) === (ws.firstShown ?? 1) : sheet === ws.name || sheet === String(ws.position ?? at);
   try {
-    for await (const ws of reader) {
-      index++;
-      const name = (ws as unknown as { name?: string }).name;
-      if (sheet !== undefined && sheet !== name && sheet !== String(index)) continue;
+    for await (const ws of workbookSheets(ExcelJS, input, limits)) {
+      if (!wanted(ws, ++index)) continue;
       found = true;
-      let group: TableRow[] = [];
-      for await (const row of ws) {
-        const values = row.values as unknown[];
-        const cells: string[] = [];
-        for (let i = 1; i < values.length; i++) cells.push(cellText(values[i]));
-        group.push({ line: row.number, fields: cells });
-        if (group.length >= GROUP) {
-          yield group;
-          group = [];
-        }
-      }
-      if (group.length) yield group;
+      yield* ws.rows;
       break;
     }
   } catch (e) {

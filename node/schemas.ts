@@ -99,7 +99,7 @@ const versionSchema = {
 export const importSchema = {
   summary: 'stream a table (CSV in UTF-8 or GB18030/GBK, or XLSX; header row of field names, Chinese labels or older template labels; ?type= required) or an NDJSON file; Accept: text/csv or the XLSX media type answers with the rejected rows as a file',
   tags: ['records'],
-  querystring: { type: 'object', additionalProperties: false, properties: { type: { type: 'string', maxLength: 16 }, sheet: { type: 'string', maxLength: 100, description: 'XLSX: worksheet name or number (default the first)' } } },
+  querystring: { type: 'object', additionalProperties: false, properties: { type: { type: 'string', maxLength: 16 }, sheet: { type: 'string', maxLength: 100, description: "XLSX: worksheet name, or its tab's number from 1 (default the first tab Excel shows: not hidden, in tab order)" } } },
   response: {
     200: {
       type: 'object',

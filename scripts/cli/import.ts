@@ -109,7 +109,7 @@ export const importCommand = command({
     '  --type CODE      record type (required for a table): XK, CF, YZSX, SXBZX, SXJL, NSXY_A',
     '  --format F       csv (any table, XLSX included) or ndjson (default: .ndjson/.jsonl → ndjson)',
     '  --encoding E     the CSV\'s encoding, gbk or utf-8 (default: told by the bytes)',
-    '  --sheet NAME     XLSX: the worksheet, by name or number (default the first)',
+    "  --sheet NAME     XLSX: the worksheet, by name or by its tab's number from 1 (default the first tab Excel shows)",
     '  --report FILE    where to write the rejected rows: .csv or .xlsx (the file\'s columns plus',
     '                   错误说明: fix them and import that file again) or .ndjson',
     '                   (default FILE.rejected.csv, .xlsx for a workbook, .ndjson for NDJSON)',

@@ -1,0 +1,155 @@
+/**
+ * The cells of a worksheet and the shared strings, read by element position (node/import-xlsx-cells.ts).
+ * Each "reads" case is a defect of exceljs 4.4's reader that the import had before (the value a clerk
+ * saw was not the cell's); each refusal is a file Excel would call damaged.
+ */
+import t from 'tap';
+import { createRequire } from 'node:module';
+import { MAX_DEPTH, sharedStrings, sheetRows, unescapeXstring } from '../../node/import-xlsx-cells.js';
+import { xlsxRowGroups } from '../../node/import-xlsx.js';
+import { MAX_ROW_BYTES } from '../../node/csv-rows.js';
+import type { TableRow } from '../../node/import-table.js';
+
+const NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"';
+const sheet = (rows: string): string => `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet ${NS}><dimension ref="A1"/><sheetData>${rows}</sheetData><mergeCells count="0"/></worksheet>`;
+
+/** The text in chunks of `size` characters (a character may be cut from its tag). */
+async function* chunks(text: string, size = 7): AsyncGenerator<string> {
+  for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size);
+}
+
+async function rows(xml: string, shared?: string[]): Promise<[number, string[]][]> {
+  const out: [number, string[]][] = [];
+  for await (const g of sheetRows(chunks(xml), () => shared)) for (const r of g) out.push([r.line, 'fields' in r ? r.fields : []]);
+  return out;
+}
+
+t.test('inline strings: every run, no phonetic run, no whitespace between elements, entities decoded once', async (t) => {
+  t.same(await rows(sheet('<row r="1"><c r="A1" t="inlineStr"><is><r><t>长沙市</t></r><r><rPr><b/></rPr><t xml:space="preserve"> 市场监管局</t></r></is></c></row>')), [[1, ['长沙市 市场监管局']]], 'two runs joined (exceljs kept the last)');
+  t.same(await rows(sheet('<row r="1"><c r="A1" t="inlineStr"><is><t>東京</t><rPh sb="0" eb="2"><t>トウキョウ</t></rPh><phoneticPr fontId="1"/></is></c></row>')), [[1, ['東京']]], 'the phonetic run left out (exceljs read トウキョウ)');
+  t.same(await rows(sheet('<row r="1">\n  <c r="A1" t="inlineStr">\n    <is>\n      <t>甲</t>\n    </is>\n  </c>\n  <c r="B1">\n    <v>42</v>\n  </c>\n</row>')), [[1, ['甲', '42']]], 'pretty-printed: the indentation is no part of a value');
+  t.same(await rows(sheet('<row r="1"><c r="A1" t="inlineStr"><is><t>&amp;lt;b&amp;gt; &amp;amp; A&lt;B</t></is></c></row>')), [[1, ['&lt;b&gt; &amp; A<B']]], 'decoded once (exceljs decoded twice: <b> & A<B)');
+  t.same(await rows(sheet('<row r="1"><c r="A1" t="inlineStr"><is><t>第一行_x000D_\n第二行 _x005F_x000D_</t></is></c></row>')), [[1, ['第一行\r\n第二行 _x000D_']]], "ST_Xstring escapes decoded as Excel writes them");
+});
+
+t.test('shared strings: runs joined, phonetic runs and properties left out, empty and pretty-printed items', async (t) => {
+  const xml = `<?xml version="1.0"?><sst ${NS} count="5" uniqueCount="5">
+  <si><t>行政许可</t><phoneticPr fontId="1" type="noConversion"/></si>
+  <si><r><rPr><sz val="11"/><rFont val="宋体"/></rPr><t>湖南省</t></r><r><t>长沙市</t></r></si>
+  <si><t>東京</t><rPh sb="0" eb="2"><t>トウキョウ</t></rPh></si>
+  <si/>
+  <si>
+    <t>带空白</t>
+  </si>
+  <si><t>回车_x000D_</t></si>
+</sst>`;
+  t.same(await sharedStrings(chunks(xml, 5)), ['行政许可', '湖南省长沙市', '東京', '', '带空白', '回车\r']);
+});
+
+t.test('numbers, booleans, errors, dates and formulas as a clerk sees them', async (t) => {
+  const r = await rows(
+    sheet(
+      '<row r="2"><c r="A2"><v>43831</v></c><c r="B2" t="n"><v>1.23E+5</v></c><c r="C2" t="b"><v>1</v></c><c r="D2" t="b"><v>0</v></c>' +
+        '<c r="E2" t="e"><v>#N/A</v></c><c r="F2" t="d"><v>2026-04-01T00:00:00</v></c><c r="G2"><f>SUM(A1:A2)</f></c>' +
+        '<c r="H2" t="str"><f>A1&amp;"x"</f><v>甲x</v></c><c r="I2" t="b"><f>TRUE()</f><v>1</v></c><c r="J2" t="s"><v>1</v></c><c r="K2" s="3"/></row>',
+    ),
+    ['零', '一'],
+  );
+  t.same(r, [[2, ['43831', '123000', 'TRUE', 'FALSE', '#N/A', '2026-04-01T00:00:00', '', '甲x', 'TRUE', '一', '']]], 'a formula without a cached value is empty (exceljs: "[object Object]")');
+});
+
+t.test('rows and cells without references follow the one before; gaps are empty cells; empty rows are rows', async (t) => {
+  t.same(await rows(sheet('<row><c><v>1</v></c><c><v>2</v></c><c r="E1"><v>5</v></c><c><v>6</v></c></row><row/><row r="7" spans="1:3" customFormat="1"/><row><c t="inlineStr"><is><t>八</t></is></c></row>')), [
+    [1, ['1', '2', '', '', '5', '6']],
+    [2, []],
+    [7, []],
+    [8, ['八']],
+  ]);
+});
+
+t.test('SpreadsheetML under a prefix (<x:worksheet xmlns:x="…/main">) reads; elements of another namespace are not cells', async (t) => {
+  const xml = '<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:o="urn:other"><x:sheetData><x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>前缀</x:t></x:is></x:c><o:c r="B1"><x:v>9</x:v></o:c></x:row></x:sheetData></x:worksheet>';
+  t.same(await rows(xml), [[1, ['前缀']]]);
+  const shared = '<s:sst xmlns:s="http://purl.oclc.org/ooxml/spreadsheetml/main"><s:si><s:t>严格</s:t></s:si></s:sst>';
+  t.same(await sharedStrings(chunks(shared)), ['严格'], 'the Strict namespace too');
+});
+
+t.test('refused as damaged: ERR_IMPORT_FORMAT with the reason', async (t) => {
+  const cases: [string, string, string[] | undefined, Record<string, unknown>][] = [
+    ['rows out of order', sheet('<row r="3"/><row r="2"/>'), undefined, { reason: 'row', row: '2', after: 3 }],
+    ['a row number twice', sheet('<row r="3"/><row r="3"/>'), undefined, { reason: 'row' }],
+    ['a row number that is not one', sheet('<row r="1e3"/>'), undefined, { reason: 'row', row: '1e3' }],
+    ['past Excel\'s last row', sheet('<row r="1048577"/>'), undefined, { reason: 'row' }],
+    ['cells out of order', sheet('<row r="1"><c r="B1"/><c r="A1"/></row>'), undefined, { reason: 'cell', cell: 'A1', row: 1 }],
+    ['past column XFD', sheet('<row r="1"><c r="XFE1"/></row>'), undefined, { reason: 'cell', cell: 'XFE1' }],
+    ['a reference that is not A1', sheet('<row r="1"><c r="R1C1"/></row>'), undefined, { reason: 'cell' }],
+    ['a shared string that does not exist', sheet('<row r="1"><c r="A1" t="s"><v>2</v></c></row>'), ['零', '一'], { reason: 'sharedString', cell: 'A1' }],
+    ['a shared string in a workbook without them', sheet('<row r="4"><c r="C4" t="s"><v>0</v></c></row>'), undefined, { reason: 'sharedString', cell: 'C4' }],
+    ['an element in a value', sheet('<row r="1"><c r="A1"><v>1<row r="2"/></v></c></row>'), undefined, { reason: 'nested', cell: 'A1' }],
+    ['an element in inline text', sheet('<row r="1"><c r="A1" t="inlineStr"><is><t>甲<b/></t></is></c></row>'), undefined, { reason: 'nested' }],
+    ['cut off before </sheetData>', sheet('<row r="1"><c r="A1"><v>1</v></c></row>').split('</sheetData>')[0]!, undefined, { reason: 'truncated' }],
+    ['no <sheetData>', `<worksheet ${NS}/>`, undefined, { reason: 'truncated' }],
+    ['not well-formed', sheet('<row r="1"><c r="A1"><v>1</c></row>'), undefined, { reason: 'xml' }],
+    ['an undefined entity', sheet('<row r="1"><c r="A1" t="inlineStr"><is><t>&nbsp;</t></is></c></row>'), undefined, { reason: 'xml' }],
+    ['nested past MAX_DEPTH', sheet('<row r="1"/>').replace('<dimension ref="A1"/>', '<a>'.repeat(MAX_DEPTH) + '</a>'.repeat(MAX_DEPTH)), undefined, { reason: 'depth', maxDepth: MAX_DEPTH }],
+  ];
+  for (const [label, xml, shared, details] of cases) await t.rejects(rows(xml, shared), { code: 'ERR_IMPORT_FORMAT', details }, label);
+  await t.rejects(sharedStrings(chunks(`<sst ${NS}><si><t>甲<r/></t></si></sst>`)), { code: 'ERR_IMPORT_FORMAT', details: { reason: 'nested' } }, 'an element in a shared string');
+  await t.rejects(sharedStrings(chunks(`<sst ${NS}><si><t>甲</t>`)), { code: 'ERR_IMPORT_FORMAT', details: { reason: 'xml' } }, 'shared strings cut off');
+  const e = await rows(sheet('<row r="1"><c r="A1"><v>1</c></row>')).catch((x: Error) => x);
+  t.match((e as Error).message, /^工作表不是格式正确的 XML（.+）.*\[ERR_IMPORT_FORMAT\]$/, 'the message says what and carries the code');
+});
+
+t.test('the cell text of one row is bounded here too (ERR_IMPORT_LINE_MALFORMED), whatever the chunks', async (t) => {
+  const half = 'x'.repeat(MAX_ROW_BYTES / 2 + 1);
+  const xml = sheet(`<row r="1"><c r="A1" t="inlineStr"><is><t>${half}</t></is></c><c r="B1" t="str"><v>${half}</v></c></row>`);
+  await t.rejects(rows(xml), { code: 'ERR_IMPORT_LINE_MALFORMED', details: { maxRowChars: MAX_ROW_BYTES } });
+  const ok = sheet(`<row r="1"><c r="A1" t="inlineStr"><is><t>${half}</t></is></c></row><row r="2"><c r="A2" t="str"><v>${half}</v></c></row>`);
+  t.equal((await rows(ok)).length, 2, 'the same text in two rows reads');
+});
+
+t.test('unescapeXstring', async (t) => {
+  t.equal(unescapeXstring('a_x0009_b_x000a_c'), 'a\tb\nc');
+  t.equal(unescapeXstring('_xD83D__xDE00_'), '_xD83D__xDE00_', 'surrogate halves stay as written');
+  t.equal(unescapeXstring('_x12_ _xZZZZ_ x000D_'), '_x12_ _xZZZZ_ x000D_', 'only _xHHHH_');
+});
+
+// --- whole workbooks: which sheet is read ------------------------------------------------------
+
+type Zip = { file(name: string, data: Buffer): void; generateAsync(o: { type: 'nodebuffer'; compression: 'DEFLATE' }): Promise<Buffer> };
+const JSZip = createRequire(createRequire(import.meta.url).resolve('exceljs'))('jszip') as { new (): Zip };
+const REL = 'http://schemas.openxmlformats.org/officeDocument/2006/relationships';
+
+/** A workbook of three worksheets (sheetN.xml holds 第N页), its tabs listed in `tabs` order: [sheet number, name, state?]. */
+async function tabbed(tabs: [number, string, string?][], targets: (n: number) => string = (n) => `worksheets/sheet${n}.xml`): Promise<Buffer> {
+  const z = new JSZip();
+  const put = (name: string, xml: string) => z.file(name, Buffer.from(xml));
+  put('[Content_Types].xml', '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>');
+  put('_rels/.rels', `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="${REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>`);
+  put('xl/workbook.xml', `<workbook ${NS} xmlns:r="${REL}"><sheets>${tabs.map(([n, name, state], i) => `<sheet name="${name}" sheetId="${i + 1}" r:id="rId${n}"${state ? ` state="${state}"` : ''}/>`).join('')}</sheets></workbook>`);
+  put('xl/_rels/workbook.xml.rels', `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">${[1, 2, 3].map((n) => `<Relationship Id="rId${n}" Type="${REL}/worksheet" Target="${targets(n)}"/>`).join('')}</Relationships>`);
+  for (const n of [1, 2, 3]) put(`xl/worksheets/sheet${n}.xml`, sheet(`<row r="1"><c r="A1" t="inlineStr"><is><t>第${n}页</t></is></c></row>`));
+  return z.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE' });
+}
+
+async function firstCell(zip: Buffer, sheetName?: string): Promise<string> {
+  const out: TableRow[] = [];
+  for await (const g of xlsxRowGroups((async function* () {
+    yield zip;
+  })(), sheetName)) out.push(...g);
+  const r = out[0]!;
+  return 'fields' in r ? r.fields[0]! : r.error;
+}
+
+t.test("the workbook's tab order decides, not the zip's: the first tab by default, ?sheet=N counts tabs", async (t) => {
+  const moved = await tabbed([[3, '汇总'], [1, '明细'], [2, '附表']]);
+  t.equal(await firstCell(moved), '第3页', 'the first tab (its sheet is sheet3.xml, last in the zip)');
+  t.equal(await firstCell(moved, '2'), '第1页', 'sheet=2 is the second tab');
+  t.equal(await firstCell(moved, '附表'), '第2页', 'by name');
+  const hidden = await tabbed([[1, '字典', 'hidden'], [2, '数据'], [3, '说明', 'veryHidden']]);
+  t.equal(await firstCell(hidden), '第2页', 'a hidden first tab is not what Excel shows first');
+  t.equal(await firstCell(hidden, '1'), '第1页', 'but it can be asked for');
+  const absolute = await tabbed([[2, '数据'], [1, '其他'], [3, '三']], (n) => `/xl/worksheets/sheet${n}.xml`);
+  t.equal(await firstCell(absolute, '数据'), '第2页', 'absolute relationship targets (openpyxl writes them) find the name');
+  t.equal(await firstCell(absolute), '第2页');
+});
