@@ -12,19 +12,15 @@
  * - Its `parse` is replaced (parseKeepingTemporaryFiles) for what happened around its temporary
  *   files and its zip stream; each point is a test in test/node/import-xlsx.test.ts.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable, Transform, pipeline as streamPipeline } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import type ExcelJSModule from 'exceljs';
 import { serviceError } from '../protocol/service-errors.js';
 import { nodeError } from './errors.js';
 import { MAX_ROW_BYTES } from './csv-rows.js';
 import { sharedStrings, sheetRows } from './import-xlsx-cells.js';
+import { openSpool, type Spool } from './import-spool.js';
 import type { TableRow } from './import-table.js';
 
 /** Worksheet entries one workbook may have (Excel has no fixed limit; 1,000 tabs is far past any export). */
@@ -184,8 +180,8 @@ function notPlainXml(): Error {
  * - it removed such a file, and closed the descriptor it kept open on it, only when the caller read
  *   every sheet to the end (exceljs issue #2147): a read that stopped at the sheet it wanted left a
  *   worksheet of personal data in the temporary directory and a descriptor open until the process
- *   ended. Here the files live in one private directory (mode 0700, files 0600) that a `finally`
- *   removes however the read ends;
+ *   ended. Here the files live in one private directory (mode 0700, files 0600; import-spool.ts:
+ *   encrypted under a key held in memory) that a `finally` removes however the read ends;
  * - a sheet skipped unread was unlinked while its read stream was still opening: an uncaught ENOENT
  *   that ended the process (seen on Node 24). Each read stream is destroyed here, and its errors
  *   are heard (whoever iterates it still sees them);
@@ -217,8 +213,8 @@ async function* parseKeepingTemporaryFiles(this: Internals, limits: XlsxLimits):
   streamPipeline(stream, zip, (err) => {
     if (err) current?.destroy(err);
   });
-  let dir: string | undefined;
-  const waiting: { sheetNo: string; path: string }[] = [];
+  let spool: Spool | undefined;
+  const waiting: { sheetNo: string; name: string }[] = [];
   const unpacked = { bytes: 0 };
   let worksheets = 0;
   try {
@@ -248,10 +244,10 @@ async function* parseKeepingTemporaryFiles(this: Internals, limits: XlsxLimits):
             if (this.sharedStrings && this.workbookRels && this.model) {
               yield* this._parseWorksheet(iterateStream(entry), match[1]!);
             } else {
-              dir ??= await mkdtemp(join(tmpdir(), 'credit-xlsx-'));
-              const path = join(dir, `${waiting.length}.xml`);
-              waiting.push({ sheetNo: match[1]!, path });
-              await pipeline(entry, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
+              spool ??= await openSpool();
+              const name = `${waiting.length}.xml`;
+              waiting.push({ sheetNo: match[1]!, name });
+              await spool.put(name, entry);
             }
           } else if ((match = entry.path.match(/xl\/worksheets\/_rels\/sheet(\d+)[.]xml.rels/))) {
             yield* this._parseHyperlinks(iterateStream(entry), match[1]!);
@@ -264,18 +260,18 @@ async function* parseKeepingTemporaryFiles(this: Internals, limits: XlsxLimits):
       entry.resume();
     }
     current = undefined;
-    for (const { sheetNo, path } of waiting) {
-      const file = createReadStream(path);
+    for (const { sheetNo, name } of waiting) {
+      const file = spool!.get(name);
       file.on('error', noop); // an iterator over it still sees the error; a skipped sheet's stream cannot end the process
       try {
         yield* this._parseWorksheet(file, sheetNo);
       } finally {
         file.destroy();
       }
-      await rm(path, { force: true });
+      await spool!.drop(name);
     }
   } finally {
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await spool?.remove();
   }
 }
 

@@ -3,13 +3,15 @@
  * (stops accepting, lets in-flight requests and writes finish, stops the disclosure job, closes
  * the store), bounded by shutdownTimeoutMs. Holds the data-directory lock from before the store
  * opens until it is closed (a second process: ERR_DATADIR_LOCKED). The start and stop themselves
- * are server/start.ts, shared with the hub.
+ * are server/start.ts, shared with the hub. Once listening it sweeps the XLSX spool directories a
+ * crashed node left (import-spool.ts).
  */
 import { closeOnSignals as closeServerOnSignals, startServer, type RunningServer } from '../server/start.js';
 import { NODE_SCHEMA } from './migrations.js';
 import { buildApp, type BuildOptions } from './app.js';
 import { buildNodeConsole } from './console/app.js';
 import { nodeError } from './errors.js';
+import { sweepSpools } from './import-spool.js';
 
 export type RunningNode = RunningServer;
 
@@ -44,6 +46,10 @@ export async function startNode(opts: BuildOptions): Promise<RunningNode> {
     console: consoleListen ? { listen: consoleListen, scheme: consoleListen.tls ? 'https' : 'http', build: (app) => buildNodeConsole(app) } : undefined,
     listening: { fields: { nodeId: opts.config.nodeId, store: opts.config.databaseUrl ? 'postgresql' : 'sqlite' }, message: 'city node listening' },
   });
+  // what a node that crashed mid-import left in $TMPDIR (ciphertext under keys that died with it)
+  const swept = await sweepSpools();
+  if (swept.removed) running.app.log.info({ removed: swept.removed }, 'removed the XLSX spool directories of import processes that no longer run');
+  if (swept.failed.length) running.app.log.warn({ failed: swept.failed }, 'could not remove the XLSX spool directories of import processes that no longer run');
   if (plaintext) running.app.log.warn({ host, key: 'listen.allowPlaintext' }, 'serving plain HTTP beyond loopback: passwords and tokens cross the network in clear (listen.allowPlaintext is set); put TLS in front or set listen.tls');
   return running;
 }

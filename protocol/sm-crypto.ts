@@ -15,7 +15,7 @@
  * Keys: SM2 private keys are PKCS#8 PEM (id-ecPublicKey with curve 1.2.156.10197.1.301, what
  * OpenSSL and Node write); public keys are 65-byte uncompressed points or SPKI DER.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, generateKeyPairSync, getCiphers, randomBytes, timingSafeEqual } from 'node:crypto';
+import { type Cipher, createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, generateKeyPairSync, getCiphers, randomBytes, timingSafeEqual } from 'node:crypto';
 import { sm2 } from 'sm-crypto-v2';
 import { children, expectTag, octets, readOid, readSequence, readUnsigned, seq, uint } from './der.js';
 import { Ghash } from './ghash.js';
@@ -70,6 +70,13 @@ export function sm4Ctr(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Buffe
   const out = c.update(data);
   const tail = c.final(); // empty: CTR is a stream mode (no concatenation to pay for in the usual case)
   return tail.length === 0 ? out : Buffer.concat([out, tail]);
+}
+
+/** SM4-CTR as a stream (a Transform: node:crypto's Cipher; the same both ways): for data too large to hold, such as a spooled worksheet. */
+export function sm4CtrStream(key: Uint8Array, iv: Uint8Array): Cipher {
+  sm4Key(key);
+  if (iv.length !== 16) throw new Error('SM4-CTR counter blocks are 16 bytes');
+  return createCipheriv('sm4-ctr', key, iv);
 }
 
 /** Constant-time equality of two MACs (false for different lengths). */
