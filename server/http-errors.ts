@@ -2,9 +2,10 @@
  * Where errors become HTTP answers, for both servers: a CreditError's code becomes the status the
  * server's table gives it (node/http-errors.ts, hub/http-errors.ts), and Fastify's own errors
  * (validation, body too large, unknown media type, bad JSON, undecodable URL, unparsable HTTP)
- * become JSON `{ code, message, details? }`. Bad input never yields a 500.
+ * become JSON `{ code, message, details? }`. Bad input never yields a 500. A refusal answered
+ * before the request's body was read to its end drops the rest of the body (drainUnread).
  */
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isCreditError } from '../protocol/errors.js';
@@ -72,6 +73,9 @@ export interface ErrorHandling {
 }
 
 export function installErrorHandling(app: FastifyInstance, o: ErrorHandling): void {
+  app.addHook('onResponse', async (request) => {
+    drainUnread(request.raw);
+  });
   app.setErrorHandler(async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const { status, body } = o.toHttpError(error);
     if (status >= 500) request.log.error({ error: loggableError(error) }, 'request failed');
@@ -92,6 +96,39 @@ export function installErrorHandling(app: FastifyInstance, o: ErrorHandling): vo
     const path = request.url.split('?')[0]!;
     return reply.status(404).send({ code: 'ERR_ROUTE_NOT_FOUND', message: `no route ${request.method} ${o.notFoundPath ? o.notFoundPath(path) : path}` });
   });
+}
+
+/** How much of an unread request body is read and dropped after the answer, and for how long, before the connection is closed instead. */
+export const DRAIN_LIMIT_BYTES = 16 * 1024 * 1024;
+export const DRAIN_LIMIT_MS = 10_000;
+
+/**
+ * After an answer sent before the request's body was read to its end (a refusal mid-upload: too
+ * large, a bad header row): the rest of the body is read and dropped, so that the kept-alive
+ * connection serves the client's next request (left paused, it waited for ever) and the client,
+ * still sending, is not cut off before it reads the answer. Past DRAIN_LIMIT_BYTES or
+ * DRAIN_LIMIT_MS the connection is closed instead (nginx's "lingering close", bounded the same way).
+ */
+export function drainUnread(raw: IncomingMessage, limits = { bytes: DRAIN_LIMIT_BYTES, ms: DRAIN_LIMIT_MS }): void {
+  const socket = raw.socket as Socket | null;
+  if (raw.complete || raw.destroyed || !socket || socket.destroyed) return;
+  // counted as the request's 'data' (a listener on the socket itself would take it from the HTTP
+  // parser); a body nobody began to read Node drops by itself, without 'data': the time bound covers that
+  let bytes = 0;
+  const done = () => clearTimeout(timer);
+  const cut = () => {
+    done();
+    socket.destroy();
+  };
+  const timer = setTimeout(cut, limits.ms).unref();
+  raw.on('data', (c: Buffer) => {
+    bytes += c.length;
+    if (bytes > limits.bytes) cut();
+  });
+  raw.once('end', done);
+  raw.once('close', done);
+  raw.once('error', done);
+  raw.resume();
 }
 
 /** Fastify option `frameworkErrors`: a URL the router cannot decode (`/v1/records/%E0%A4`) is 400 ERR_REQUEST_INVALID too. */
