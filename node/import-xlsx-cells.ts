@@ -190,7 +190,8 @@ function columnOf(ref: string): number {
 
 /**
  * A worksheet's rows in groups, each row its cells' text by column (a missing cell is ''); every
- * `<row>` is a row, empty ones too. The shared strings must be complete when the first cell needing
+ * `<row>` is a row, empty ones too. A row's text may not pass MAX_ROW_BYTES characters, its shared
+ * strings counted as long as they are (ERR_IMPORT_LINE_MALFORMED). The shared strings must be complete when the first cell needing
  * one is read. Whatever follows `</sheetData>` is read through, not parsed.
  */
 export async function* sheetRows(input: AsyncIterable<string>, shared: () => readonly string[] | undefined): AsyncGenerator<TableRow[]> {
@@ -239,10 +240,15 @@ export async function* sheetRows(input: AsyncIterable<string>, shared: () => rea
         else if (name === 't' && !inPhonetic && (at === inlineDepth + 1 || (at === inlineDepth + 2 && runDepth === inlineDepth + 1))) (into = cell.inline), (intoDepth = at);
       }
     });
+    // the row's text, as read and as its shared strings expand it: one long shared string named by
+    // every cell must not make a row of gigabytes (for the report of rejected rows, or a record)
+    const count = (n: number) => {
+      chars += n;
+      if (chars > MAX_ROW_BYTES) throw nodeError('ERR_IMPORT_LINE_MALFORMED', `工作表第 ${line} 行的单元格内容超过 ${MAX_ROW_BYTES} 个字符，不是可导入的文件；此行及以后的内容未读取 [ERR_IMPORT_LINE_MALFORMED]`, { maxRowChars: MAX_ROW_BYTES });
+    };
     sax.on('text', (s) => {
       if (!into) return;
-      chars += s.length;
-      if (chars > MAX_ROW_BYTES) throw nodeError('ERR_IMPORT_LINE_MALFORMED', `工作表第 ${line} 行的单元格内容超过 ${MAX_ROW_BYTES} 个字符，不是可导入的文件；此行及以后的内容未读取 [ERR_IMPORT_LINE_MALFORMED]`, { maxRowChars: MAX_ROW_BYTES });
+      count(s.length);
       into.push(s);
     });
     sax.on('closetag', (tag) => {
@@ -255,6 +261,7 @@ export async function* sheetRows(input: AsyncIterable<string>, shared: () => rea
       else if (at === inlineDepth) inlineDepth = 0;
       else if (at === dataDepth + 2 && cell && fields) {
         const text = cellText(cell, cell.type === 's' ? shared() : undefined, ref);
+        if (cell.type === 's') count(text.length);
         while (fields.length < cell.column - 1) fields.push('');
         fields.push(text);
         cell = undefined;

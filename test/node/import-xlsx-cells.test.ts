@@ -106,6 +106,10 @@ t.test('the cell text of one row is bounded here too (ERR_IMPORT_LINE_MALFORMED)
   await t.rejects(rows(xml), { code: 'ERR_IMPORT_LINE_MALFORMED', details: { maxRowChars: MAX_ROW_BYTES } });
   const ok = sheet(`<row r="1"><c r="A1" t="inlineStr"><is><t>${half}</t></is></c></row><row r="2"><c r="A2" t="str"><v>${half}</v></c></row>`);
   t.equal((await rows(ok)).length, 2, 'the same text in two rows reads');
+  const long = ['长'.repeat(100_000)];
+  const named = Array.from({ length: 11 }, (_, i) => `<c r="${String.fromCharCode(65 + i)}1" t="s"><v>0</v></c>`).join('');
+  await t.rejects(rows(sheet(`<row r="1">${named}</row>`), long), { code: 'ERR_IMPORT_LINE_MALFORMED' }, 'a shared string counts as long as it is: 11 cells naming one of 100,000 characters');
+  t.equal((await rows(sheet(`<row r="1">${named.slice(0, named.indexOf('<c r="K1"'))}</row>`), long)).length, 1, 'ten of them fit');
 });
 
 t.test('unescapeXstring', async (t) => {
