@@ -6,7 +6,7 @@
  * data), no open descriptor (a long-running node would run out), no uncaught error.
  */
 import t, { type Test } from 'tap';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ExcelJS from 'exceljs';
@@ -26,7 +26,15 @@ t.teardown(() => {
   rmSync(spoolRoot, { recursive: true, force: true });
 });
 
-const openFds = (): number => readdirSync('/proc/self/fd').length;
+/** Descriptors open on files under the spool root (the only files the reader opens; others come and go with the test runner). */
+const openFds = (): number =>
+  readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).startsWith(spoolRoot);
+    } catch {
+      return false; // closed meanwhile
+    }
+  }).length;
 
 /** Waits for queued closes and unlinks (event-driven: setImmediate rounds, never a timer). */
 async function settle(): Promise<void> {
