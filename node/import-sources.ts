@@ -99,6 +99,7 @@ export async function* ndjsonSource(body: Readable, limit: number, defaultType?:
 export async function* csvSource(body: Readable, limit: number, type: string, opts: { encoding?: TextEncoding; sheet?: string; info?: TableInfo; unpackLimitBytes?: number } = {}): AsyncGenerator<SourceItem[]> {
   const t = getRecordType(type);
   const { detected, chunks } = await sniffUpload(limited(body, limit), opts.encoding);
-  const rows = detected.format === 'xlsx' ? xlsxRowGroups(chunks, opts.sheet, { unpackLimitBytes: opts.unpackLimitBytes ?? DEFAULT_UNPACK_LIMIT_BYTES }) : csvRowGroups(detected.encoding === 'gb18030' ? gb18030ToUtf8(chunks) : chunks);
-  yield* tableSource(rows, t, opts.info ?? { warnings: [] }, detected.format === 'xlsx');
+  const info = opts.info ?? { warnings: [] };
+  const rows = detected.format === 'xlsx' ? xlsxRowGroups(chunks, opts.sheet, { unpackLimitBytes: opts.unpackLimitBytes ?? DEFAULT_UNPACK_LIMIT_BYTES }, info) : csvRowGroups(detected.encoding === 'gb18030' ? gb18030ToUtf8(chunks) : chunks);
+  yield* tableSource(rows, t, info, detected.format === 'xlsx');
 }

@@ -21,6 +21,8 @@ export type TableItem =
 export interface TableInfo {
   columns?: string[];
   warnings: ImportWarning[];
+  /** An XLSX workbook in the 1904 date system: its serial day numbers count from 1904-01-01. */
+  date1904?: boolean;
 }
 
 function blank(cells: string[]): boolean {
@@ -68,7 +70,7 @@ export async function* tableSource(groups: AsyncIterable<TableRow[]>, t: RecordT
         if (raw === '') continue;
         const f = fields[i];
         if (f) {
-          const v = normaliseCell(f, raw);
+          const v = normaliseCell(f, raw, info.date1904);
           if (v.value === '') continue;
           out[f.name] = v.value;
           if (v.changed) (normalised ??= []).push(f.name);

@@ -3,7 +3,7 @@
  * no-break spaces) trimmed; full-width digits and letters folded (NFKC) in dates, numbers and
  * identifiers; identifiers upper-cased (`91350100m000100y43`); dates written `2026/03/01`,
  * `2026-3-1`, `2026.3.1`, `20260301`, `2026年3月1日`, with a time after them, or as an Excel serial
- * day number (46082 = 2026-03-01) become `2026-03-01`; amounts lose thousands separators
+ * day number (46082 = 2026-03-01; 44620 in a workbook of the 1904 date system) become `2026-03-01`; amounts lose thousands separators
  * (`1,000.50`) and a unit: in a column whose label says 万元, `5000元` becomes `0.5`, `0.5万元` `0.5`.
  * A value that does not fit is passed on as written (trimmed): the validator reports it.
  *
@@ -38,7 +38,10 @@ export function excelSerialToIso(serial: number): string | undefined {
   return formatIsoDate(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate());
 }
 
-function normaliseDate(s: string): string {
+/** Days from Excel's 1900 day 0 to its 1904 day 0 (1904-01-01 is day 1462 in the 1900 system). */
+const DAYS_1900_TO_1904 = 1462;
+
+function normaliseDate(s: string, date1904: boolean): string {
   if (ISO.test(s)) return s;
   const t = s.normalize('NFKC').trim();
   const m = DATE_PARTS.exec(t) ?? COMPACT.exec(t);
@@ -47,7 +50,7 @@ function normaliseDate(s: string): string {
     // out-of-range parts (2026-02-30) stay in ISO shape: the validator says what is wrong
     return `${String(y).padStart(4, '0')}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
   }
-  if (SERIAL.test(t)) return excelSerialToIso(Number(t)) ?? t;
+  if (SERIAL.test(t)) return excelSerialToIso(Number(t) + (date1904 ? DAYS_1900_TO_1904 : 0)) ?? t;
   return t;
 }
 
@@ -77,12 +80,12 @@ function normaliseIdentifier(s: string): string {
 }
 
 /** The value of one cell for field `f`, normalised; `changed` when it differs from what was written. */
-export function normaliseCell(f: FieldSpec, raw: string): { value: string; changed: boolean } {
+export function normaliseCell(f: FieldSpec, raw: string, date1904 = false): { value: string; changed: boolean } {
   const v = trimAll(raw);
   let out = v;
   switch (f.type) {
     case 'date':
-      out = normaliseDate(v);
+      out = normaliseDate(v, date1904);
       break;
     case 'number':
     case 'integer':

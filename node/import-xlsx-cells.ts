@@ -1,8 +1,10 @@
 /**
- * The cells of an XLSX workbook: its shared strings (xl/sharedStrings.xml) and a worksheet's rows,
- * read from SAX events (saxes, exceljs's own XML parser) by element position, as ECMA-376 Part 1
- * places them (§18.4 shared strings, §18.3.1 sheetData). This replaces exceljs 4.4's worksheet and
- * shared-strings readers, which took text from anywhere inside a cell:
+ * The cells of an XLSX workbook: its tabs and date system (xl/workbook.xml), its shared strings
+ * (xl/sharedStrings.xml) and a worksheet's rows, read from SAX events (saxes, exceljs's own XML
+ * parser) by element position, as ECMA-376 Part 1 places them (§18.2 workbook, §18.4 shared
+ * strings, §18.3.1 sheetData), under any prefix bound to SpreadsheetML's namespace. This replaces
+ * exceljs 4.4's readers, which knew no prefixes, read date1904="true" as false, and took text from
+ * anywhere inside a cell:
  * - a string of several runs written inline (`<is><r><t>甲</t></r><r><t>乙</t></r></is>`) kept only
  *   its last run, and a phonetic run (`<rPh><t>…</t></rPh>`, Excel's furigana) replaced the text,
  *   inline and shared alike;
@@ -13,8 +15,8 @@
  * Here the text of a string is the text of its `<t>` elements (those of `<rPh>` left out), with
  * ST_Xstring escapes (`_x000D_`) decoded as Excel writes them; markup where only text may be, rows or
  * cells out of order, a shared-string index that does not exist and a cut-off sheet are refused
- * (ERR_IMPORT_FORMAT, `details.reason`). What a row may cost is bounded before this (rowBounded in
- * import-xlsx-reader.ts) and again here (MAX_ROW_CHARS of cell text).
+ * (ERR_IMPORT_FORMAT, `details.reason`). What a row may cost is bounded on its XML (rowBounded, until
+ * the parser has read the real `</sheetData>`) and on its text (sheetRows).
  */
 import { createRequire } from 'node:module';
 import { nodeError } from './errors.js';
@@ -39,6 +41,12 @@ const { SaxesParser } = fromExceljs('saxes') as { SaxesParser: new () => Sax };
 export const MAX_DEPTH = 64;
 /** Rows a group holds (the import reads a group at a time). */
 const GROUP = 256;
+/** Characters parsed at a time (the rows of a slice are held until it is parsed). */
+const SLICE = 4 * 1024;
+/** What a column filled before a cell with text is charged, as unpacked bytes (its slot in memory). */
+const FILLED_COLUMN_COST = 8;
+/** Cells (empty ones between others included) past which the rows read are handed on. */
+const GROUP_CELLS = 64 * 1024;
 /** Excel's last row and column (XFD). */
 const MAX_ROW = 1_048_576;
 const MAX_COLUMN = 16_384;
@@ -47,6 +55,69 @@ type Reason = 'xml' | 'truncated' | 'nested' | 'depth' | 'row' | 'cell' | 'share
 
 function formatError(reason: Reason, what: string, details: Record<string, unknown> = {}): Error {
   return nodeError('ERR_IMPORT_FORMAT', `${what}，不是 Excel 写出的工作簿；请用 Excel 或 WPS 打开后另存为 .xlsx 再导入 [ERR_IMPORT_FORMAT]`, { reason, ...details });
+}
+
+/** Characters of worksheet XML one row may take (as a CSV row may take MAX_ROW_BYTES). */
+export const MAX_ROW_CHARS = MAX_ROW_BYTES;
+
+/**
+ * Worksheet XML text, failing when one row takes more than MAX_ROW_CHARS (its cells are held in
+ * memory; and as every tag and text node lies between two row boundaries, none is larger, so the
+ * XML parser never holds more): characters since the last row boundary, a `<row` start or a
+ * `</row>` under any prefix, so that Excel's self-closing rows (`<row r="3" s="215"
+ * customFormat="1"/>`, formatted and empty) are rows too. Counted until `rowsDone()` — the parser's
+ * word that the real `</sheetData>` was read (a `</sheetData>` in the text proves nothing: one
+ * nested deeper switched the bound off). Comments, processing instructions, CDATA and a DOCTYPE after
+ * the XML declaration are refused (ERR_IMPORT_FORMAT: Excel, WPS and LibreOffice write none in a
+ * worksheet), so every `<` is a tag and the boundaries cannot be faked inside them.
+ */
+export async function* rowBounded(input: AsyncIterable<string>, rowsDone: () => boolean = () => false): AsyncGenerator<string> {
+  let seen = 0; // characters of the worksheet so far
+  let boundary = 0; // where the last row boundary ended (a character offset)
+  let tail = '';
+  let declDone = false; // the XML declaration is a processing instruction, and allowed
+  const tooLong = () => nodeError('ERR_IMPORT_LINE_MALFORMED', `工作表中有一行超过 ${MAX_ROW_CHARS} 个字符，不是可导入的文件；此行及以后的内容未读取 [ERR_IMPORT_LINE_MALFORMED]`, { maxRowChars: MAX_ROW_CHARS });
+  for await (const s of input) {
+    seen += s.length;
+    let scan = tail + s;
+    if (!declDone) {
+      const lead = /^\uFEFF?\s*/.exec(scan)![0].length;
+      if (scan.startsWith('<?xml', lead) || '<?xml'.startsWith(scan.slice(lead))) {
+        const end = scan.indexOf('?>', lead);
+        if (end >= 0) {
+          scan = scan.slice(end + 2);
+          declDone = true;
+        } else if (scan.length > 4096) throw notPlainXml();
+        else {
+          tail = scan; // the declaration is still arriving
+          yield s;
+          continue;
+        }
+      } else declDone = true;
+    }
+    if (/<!--|<\?|<!\[CDATA\[|<!DOCTYPE/i.test(scan)) throw notPlainXml();
+    if (!rowsDone()) {
+      const start = seen - scan.length; // the offset of scan[0]
+      // a real row tag only: <rowBreaks> or <rowx/> would end no row of the parser's
+      for (const m of scan.matchAll(ROW_BOUNDARY)) {
+        const at = start + m.index + m[0].length - 1;
+        if (at - boundary > MAX_ROW_CHARS) throw tooLong();
+        if (at > boundary) boundary = at;
+      }
+      if (seen - boundary > MAX_ROW_CHARS) throw tooLong();
+    }
+    tail = scan.slice(-TAIL);
+    yield s;
+  }
+}
+
+/** `</row>` or `<row` followed by a space, `/` or `>`, each under an optional prefix (`<x:row`). */
+const ROW_BOUNDARY = /<\/(?:[A-Za-z_][\w.-]{0,31}:)?row>|<(?:[A-Za-z_][\w.-]{0,31}:)?row[\s/>]/g;
+/** Enough of the last chunk to find a boundary or markup cut between chunks (`</` + a 32-character prefix + `:row>`). */
+const TAIL = 40;
+
+function notPlainXml(): Error {
+  return nodeError('ERR_IMPORT_FORMAT', '工作表中有注释、处理指令或 CDATA，不是 Excel 写出的工作表 [ERR_IMPORT_FORMAT]', { reason: 'markup' });
 }
 
 /** ST_Xstring (ECMA-376 Part 1 §22.4.2.4): `_xHHHH_` is the UTF-16 code unit HHHH (Excel writes a CR as `_x000D_`, a literal `_x` as `_x005F_x`). Surrogates stay as written. */
@@ -67,10 +138,15 @@ async function* parsed(input: AsyncIterable<string>, part: string, handlers: (sa
   });
   handlers(sax);
   for await (const chunk of input) {
-    if (stop()) continue;
-    sax.write(chunk);
-    if (failure) throw failure;
-    yield;
+    // in slices, so that the rows one slice makes are handed on before the next is parsed
+    for (let i = 0; i < chunk.length && !stop(); ) {
+      let end = Math.min(i + SLICE, chunk.length);
+      if (end < chunk.length && (chunk.charCodeAt(end - 1) & 0xfc00) === 0xd800) end--; // a surrogate pair stays whole
+      sax.write(i === 0 && end === chunk.length ? chunk : chunk.slice(i, end));
+      i = end;
+      if (failure) throw failure;
+      yield;
+    }
   }
   if (!stop()) {
     atEnd();
@@ -146,6 +222,40 @@ export async function sharedStrings(input: AsyncIterable<string>): Promise<strin
   return strings;
 }
 
+const REL_NAMESPACES = new Set(['http://schemas.openxmlformats.org/officeDocument/2006/relationships', 'http://purl.oclc.org/ooxml/officeDocument/relationships']);
+
+/** What xl/workbook.xml says that the import needs: its tabs in order and its date system. */
+export interface WorkbookPart {
+  sheets: { name?: string; rId?: string; state?: string }[];
+  /** Dates count days from 1904-01-01 (`<workbookPr date1904="1"/>`, old Mac Excel), not from 1900. */
+  date1904: boolean;
+}
+
+/** Reads xl/workbook.xml (`<sheets><sheet name state r:id>`, `<workbookPr date1904>`), under any prefix. */
+export async function workbookPart(input: AsyncIterable<string>): Promise<WorkbookPart> {
+  const part: WorkbookPart = { sheets: [], date1904: false };
+  const d = depthGuard('工作簿');
+  const local = localNames();
+  let relId = 'r:id';
+  let inSheets = false;
+  for await (const _ of parsed(input, '工作簿', (sax) => {
+    sax.on('opentag', (tag) => {
+      const at = d.open();
+      const name = local(tag, at);
+      if (at === 1) {
+        for (const [k, v] of Object.entries(tag.attributes)) if (k.startsWith('xmlns:') && REL_NAMESPACES.has(v)) relId = `${k.slice(6)}:id`;
+      } else if (at === 2 && name === 'sheets') inSheets = true;
+      else if (at === 3 && inSheets && name === 'sheet') part.sheets.push({ name: tag.attributes.name, rId: tag.attributes[relId], state: tag.attributes.state });
+      else if (at === 2 && name === 'workbookPr') part.date1904 = ['1', 'true'].includes((tag.attributes.date1904 ?? '').trim());
+    });
+    sax.on('closetag', (tag) => {
+      const at = d.close();
+      if (at === 2 && local(tag, 0) === 'sheets') inSheets = false;
+    });
+  }, () => false)) void _;
+  return part;
+}
+
 interface Cell {
   column: number;
   type: string;
@@ -153,14 +263,19 @@ interface Cell {
   inline?: string[]; // <is>: its <t> elements' text
 }
 
-/** What a clerk sees in the cell: numbers as written (dates as Excel's serial day numbers), booleans TRUE/FALSE, formulas by their cached result. */
+/**
+ * What a clerk sees in the cell: numbers as JavaScript prints the stored double (`1.50` is `1.5`;
+ * dates are Excel's serial day numbers; an 18-digit ID stored as a number lost its last digits in
+ * the spreadsheet already), booleans TRUE/FALSE, formulas by their cached result.
+ */
 function cellText(c: Cell, shared: readonly string[] | undefined, ref: () => string): string {
   const v = c.value?.join('');
   switch (c.type) {
     case 's': {
       if (v === undefined) return '';
-      const i = Number(v.trim());
-      if (!Number.isInteger(i) || !shared || i < 0 || i >= shared.length) throw formatError('sharedString', `单元格 ${ref()} 引用了不存在的共享字符串「${v.slice(0, 20)}」`, { cell: ref() });
+      const digits = v.trim();
+      const i = /^[0-9]{1,10}$/.test(digits) ? Number(digits) : -1;
+      if (!shared || i < 0 || i >= shared.length) throw formatError('sharedString', `单元格 ${ref()} 引用了不存在的共享字符串「${v.slice(0, 20)}」`, { cell: ref() });
       return shared[i]!;
     }
     case 'inlineStr':
@@ -169,8 +284,11 @@ function cellText(c: Cell, shared: readonly string[] | undefined, ref: () => str
     case 'e':
     case 'd':
       return unescapeXstring(v ?? '');
-    case 'b':
-      return v === undefined ? '' : Number(v) !== 0 ? 'TRUE' : 'FALSE';
+    case 'b': {
+      const b = v?.trim().toLowerCase();
+      // xsd:boolean: 1/0 (Excel), true/false (the Open XML SDK writes these)
+      return b === '1' || b === 'true' ? 'TRUE' : b === '0' || b === 'false' ? 'FALSE' : (v ?? '');
+    }
     default: {
       if (v === undefined) return '';
       const n = parseFloat(v);
@@ -189,15 +307,20 @@ function columnOf(ref: string): number {
 }
 
 /**
- * A worksheet's rows in groups, each row its cells' text by column (a missing cell is ''); every
- * `<row>` is a row, empty ones too. A row's text may not pass MAX_ROW_BYTES characters, its shared
- * strings counted as long as they are (ERR_IMPORT_LINE_MALFORMED). The shared strings must be complete when the first cell needing
- * one is read. Whatever follows `</sheetData>` is read through, not parsed.
+ * A worksheet's rows in groups, each row its cells' text by column up to its last cell with text (a
+ * missing or empty cell before it is ''); every `<row>` is a row, empty ones too. Its XML is bounded
+ * per row by rowBounded, and a row's text may not pass MAX_ROW_BYTES characters, its shared strings
+ * counted as long as they are and the empty columns before a cell as one each
+ * (ERR_IMPORT_LINE_MALFORMED); the text shared strings expand to, and FILLED_COLUMN_COST for each
+ * filled column, is also given to `charge` (the import counts it towards what it may unpack). The shared strings must be complete when the first
+ * cell needing one is read. Whatever follows the real `</sheetData>` is read through, not parsed.
  */
-export async function* sheetRows(input: AsyncIterable<string>, shared: () => readonly string[] | undefined): AsyncGenerator<TableRow[]> {
+export async function* sheetRows(input: AsyncIterable<string>, shared: () => readonly string[] | undefined, charge: (chars: number) => void = () => {}): AsyncGenerator<TableRow[]> {
   const d = depthGuard('工作表');
   const local = localNames();
   let out: TableRow[] = [];
+  let outCells = 0;
+  let lastColumn = 0; // of the row being read
   let dataDepth = 0; // the depth of <sheetData> (0: not yet in it)
   let done = false;
   let line = 0; // the row being read (or the last one)
@@ -212,6 +335,7 @@ export async function* sheetRows(input: AsyncIterable<string>, shared: () => rea
   const ref = (): string => `${columnName(cell?.column ?? 0)}${line}`;
   const events = (sax: Sax) => {
     sax.on('opentag', (tag) => {
+      if (done) return;
       if (into) throw formatError('nested', `单元格 ${ref()} 的值中有元素`, { cell: ref() });
       const at = d.open();
       const name = local(tag, at);
@@ -226,11 +350,13 @@ export async function* sheetRows(input: AsyncIterable<string>, shared: () => rea
         line = n;
         fields = [];
         chars = 0;
+        lastColumn = 0;
       } else if (at === dataDepth + 2 && name === 'c' && fields) {
         const r = tag.attributes.r;
-        const column = r === undefined ? fields.length + 1 : columnOf(r);
-        if (!(column > fields.length && column <= MAX_COLUMN)) throw formatError('cell', `工作表第 ${line} 行的单元格「${String(r).slice(0, 20)}」引用无效或不递增`, { cell: String(r).slice(0, 20), row: line });
+        const column = r === undefined ? lastColumn + 1 : columnOf(r);
+        if (!(column > lastColumn && column <= MAX_COLUMN)) throw formatError('cell', `工作表第 ${line} 行的单元格「${String(r).slice(0, 20)}」引用无效或不递增`, { cell: String(r).slice(0, 20), row: line });
         cell = { column, type: tag.attributes.t ?? 'n' };
+        lastColumn = column;
       } else if (cell && at === dataDepth + 3) {
         if (name === 'v') (into = cell.value = []), (intoDepth = at);
         else if (name === 'is') (cell.inline = []), (inlineDepth = at);
@@ -247,11 +373,12 @@ export async function* sheetRows(input: AsyncIterable<string>, shared: () => rea
       if (chars > MAX_ROW_BYTES) throw nodeError('ERR_IMPORT_LINE_MALFORMED', `工作表第 ${line} 行的单元格内容超过 ${MAX_ROW_BYTES} 个字符，不是可导入的文件；此行及以后的内容未读取 [ERR_IMPORT_LINE_MALFORMED]`, { maxRowChars: MAX_ROW_BYTES });
     };
     sax.on('text', (s) => {
-      if (!into) return;
+      if (!into || done) return;
       count(s.length);
       into.push(s);
     });
     sax.on('closetag', (tag) => {
+      if (done) return;
       const at = d.close();
       const name = local(tag, 0);
       if (!dataDepth) return;
@@ -261,12 +388,25 @@ export async function* sheetRows(input: AsyncIterable<string>, shared: () => rea
       else if (at === inlineDepth) inlineDepth = 0;
       else if (at === dataDepth + 2 && cell && fields) {
         const text = cellText(cell, cell.type === 's' ? shared() : undefined, ref);
-        if (cell.type === 's') count(text.length);
-        while (fields.length < cell.column - 1) fields.push('');
-        fields.push(text);
+        if (cell.type === 's') {
+          count(text.length);
+          charge(text.length); // expanded text counts as unpacked: one long string named by every cell of every row
+        }
+        if (text !== '') {
+          // an empty cell (formatted, or a formula without a value) adds no column; the columns
+          // before one with text are filled, and count as text of the row
+          const gap = cell.column - 1 - fields.length;
+          if (gap > 0) {
+            count(gap);
+            charge(gap * FILLED_COLUMN_COST); // a value at XFD in every row: 16,383 columns each
+          }
+          while (fields.length < cell.column - 1) fields.push('');
+          fields.push(text);
+        }
         cell = undefined;
       } else if (at === dataDepth + 1 && fields && name === 'row') {
         out.push({ line, fields });
+        outCells += fields.length + 1;
         fields = undefined;
       } else if (at === dataDepth) done = true;
     });
@@ -274,10 +414,11 @@ export async function* sheetRows(input: AsyncIterable<string>, shared: () => rea
   const cutOff = () => {
     throw formatError('truncated', dataDepth ? '工作表在 </sheetData> 之前就结束了，文件不完整' : '工作表中没有 <sheetData>');
   };
-  for await (const _ of parsed(input, '工作表', events, () => done, cutOff)) {
-    while (out.length >= GROUP) {
-      yield out.slice(0, GROUP);
-      out = out.slice(GROUP);
+  for await (const _ of parsed(rowBounded(input, () => done), '工作表', events, () => done, cutOff)) {
+    if (out.length >= GROUP || outCells >= GROUP_CELLS) {
+      for (let i = 0; i < out.length; i += GROUP) yield out.slice(i, i + GROUP);
+      out = [];
+      outCells = 0;
     }
   }
   if (out.length) yield out;

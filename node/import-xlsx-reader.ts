@@ -6,9 +6,9 @@
  * - Whole characters: its SAX feed (lib/utils/parse-sax.js) decodes each zip chunk on its own, so a
  *   Chinese character cut between two chunks came out as U+FFFD (seen in the national-layout test,
  *   row 504). Worksheets and shared strings are fed decoded text here.
- * - Its worksheet and shared-strings readers are replaced by import-xlsx-cells.ts (they took text
- *   from anywhere in a cell); its workbook and relationships parts are still read with its own
- *   parsers, and only for the sheets' names and tab order.
+ * - Its workbook, worksheet and shared-strings readers are replaced by import-xlsx-cells.ts (they
+ *   took text from anywhere in a cell, and knew no prefixes); the relationships part is still read
+ *   with its own parser, for the tabs' worksheet parts.
  * - Its `parse` is replaced (parseKeepingTemporaryFiles) for what happened around its temporary
  *   files and its zip stream; each point is a test in test/node/import-xlsx.test.ts.
  */
@@ -18,8 +18,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type ExcelJSModule from 'exceljs';
 import { serviceError } from '../protocol/service-errors.js';
 import { nodeError } from './errors.js';
-import { MAX_ROW_BYTES } from './csv-rows.js';
-import { sharedStrings, sheetRows } from './import-xlsx-cells.js';
+import { sharedStrings, sheetRows, workbookPart, type WorkbookPart } from './import-xlsx-cells.js';
 import { openSpool, type Spool } from './import-spool.js';
 import type { TableRow } from './import-table.js';
 
@@ -35,6 +34,9 @@ export const MAX_WORKSHEETS = 1000;
 export const MAX_SHARED_STRINGS_BYTES = 512 * 1024 * 1024;
 export const SHARED_STRINGS_TAG_COST = 64;
 
+/** What xl/workbook.xml and its relationships may take (parsed whole; Excel's are kilobytes, a thousand tabs ≈ 150 KB). */
+export const MAX_WORKBOOK_PART_BYTES = 16 * 1024 * 1024;
+
 /** Bytes plus SHARED_STRINGS_TAG_COST for each element start (a '<' not followed by '/'; one at the chunk's end counts). */
 function sharedStringsCost(chunk: Buffer): number {
   let starts = 0;
@@ -42,8 +44,7 @@ function sharedStringsCost(chunk: Buffer): number {
   return chunk.length + starts * SHARED_STRINGS_TAG_COST;
 }
 
-/** Characters of worksheet XML one row may take (as a CSV row may take MAX_ROW_BYTES). */
-export const MAX_ROW_CHARS = MAX_ROW_BYTES;
+
 
 export interface XlsxLimits {
   /** Most bytes one import may unpack, every zip entry counted (config importUnpackLimitBytes). */
@@ -59,7 +60,7 @@ type Internals = {
   stream?: NodeJS.ReadableStream;
   sharedStrings?: unknown;
   workbookRels?: unknown;
-  model?: unknown;
+  model?: WorkbookPart;
   parse(): AsyncGenerator<unknown>;
   _getStream(input: unknown): NodeJS.ReadableStream;
   _parseRels(entry: Entry): Promise<void>;
@@ -90,22 +91,32 @@ function utf8Transform(): Transform {
   return new Transform({ readableObjectMode: true, transform: (c: Buffer, _e, cb) => cb(null, d.write(c)), flush: (cb) => cb(null, d.end() || undefined) });
 }
 
+function unpackedTooMuch(limits: XlsxLimits): Error {
+  return serviceError('ERR_BODY_TOO_LARGE', `工作簿解压后超过 ${limits.unpackLimitBytes} 字节（配置项 importUnpackLimitBytes）；请把数据分成几个文件导入 [ERR_BODY_TOO_LARGE]`, { unpackLimitBytes: limits.unpackLimitBytes });
+}
+
 /**
  * The entry's bytes, counted towards the import's unpacked total (a decompression bomb stops at
  * unpackLimitBytes, 413) and, for the shared strings, their own cap (they are held in memory).
  * A failure here or in the entry fails the whole read (`fail`).
  */
 function counted(entry: Entry, limits: XlsxLimits, total: { bytes: number }, fail: (e: Error) => void): Transform {
-  const partLimit = entry.path === 'xl/sharedStrings.xml' ? (limits.sharedStringsLimitBytes ?? MAX_SHARED_STRINGS_BYTES) : Infinity;
+  const shared = entry.path === 'xl/sharedStrings.xml';
+  const book = entry.path === 'xl/workbook.xml' || entry.path === 'xl/_rels/workbook.xml.rels';
+  const partLimit = shared ? (limits.sharedStringsLimitBytes ?? MAX_SHARED_STRINGS_BYTES) : book ? MAX_WORKBOOK_PART_BYTES : Infinity;
   let own = 0;
   const t = new Transform({
     transform(chunk: Buffer, _e, cb) {
-      if (partLimit !== Infinity) own += sharedStringsCost(chunk);
+      own += shared ? sharedStringsCost(chunk) : chunk.length;
       total.bytes += chunk.length;
       if (total.bytes > limits.unpackLimitBytes) {
-        cb(serviceError('ERR_BODY_TOO_LARGE', `工作簿解压后超过 ${limits.unpackLimitBytes} 字节（配置项 importUnpackLimitBytes）；请把数据分成几个文件导入 [ERR_BODY_TOO_LARGE]`, { unpackLimitBytes: limits.unpackLimitBytes }));
+        cb(unpackedTooMuch(limits));
       } else if (own > partLimit) {
-        cb(nodeError('ERR_IMPORT_FORMAT', `工作簿的共享字符串过多（估计占用内存超过 ${partLimit} 字节）；请另存为 CSV 再导入 [ERR_IMPORT_FORMAT]`, { sharedStringsLimitBytes: partLimit }));
+        cb(
+          shared
+            ? nodeError('ERR_IMPORT_FORMAT', `工作簿的共享字符串过多（估计占用内存超过 ${partLimit} 字节）；请另存为 CSV 再导入 [ERR_IMPORT_FORMAT]`, { sharedStringsLimitBytes: partLimit })
+            : nodeError('ERR_IMPORT_FORMAT', `工作簿的 ${entry.path} 超过 ${partLimit} 字节，不是 Excel 写出的工作簿 [ERR_IMPORT_FORMAT]`, { part: entry.path, partLimitBytes: partLimit }),
+        );
       } else cb(null, chunk);
     },
   });
@@ -115,63 +126,6 @@ function counted(entry: Entry, limits: XlsxLimits, total: { bytes: number }, fai
   return t;
 }
 
-/**
- * Worksheet XML text, failing when one row takes more than MAX_ROW_CHARS (its cells are held in
- * memory): characters since the last row boundary, a `<row` start or a `</row>`, so that Excel's
- * self-closing rows (`<row r="3" s="215" customFormat="1"/>`, formatted and empty) are rows too.
- * Counted until `</sheetData>`. Comments, processing instructions, CDATA and a DOCTYPE after the XML
- * declaration are refused (ERR_IMPORT_FORMAT: Excel, WPS and LibreOffice write none in a
- * worksheet), so every `<` is a tag and the boundaries cannot be faked inside them.
- */
-export async function* rowBounded(input: AsyncIterable<string>): AsyncGenerator<string> {
-  let seen = 0; // characters of the worksheet so far
-  let boundary = 0; // where the last row boundary ended (a character offset)
-  let tail = '';
-  let rowsDone = false;
-  let declDone = false; // the XML declaration is a processing instruction, and allowed
-  const tooLong = () => nodeError('ERR_IMPORT_LINE_MALFORMED', `工作表中有一行超过 ${MAX_ROW_CHARS} 个字符，不是可导入的文件；此行及以后的内容未读取 [ERR_IMPORT_LINE_MALFORMED]`, { maxRowChars: MAX_ROW_CHARS });
-  for await (const s of input) {
-    seen += s.length;
-    let scan = tail + s;
-    if (!declDone) {
-      const lead = /^\uFEFF?\s*/.exec(scan)![0].length;
-      if (scan.startsWith('<?xml', lead) || '<?xml'.startsWith(scan.slice(lead))) {
-        const end = scan.indexOf('?>', lead);
-        if (end >= 0) {
-          scan = scan.slice(end + 2);
-          declDone = true;
-        } else if (scan.length > 4096) throw notPlainXml();
-        else {
-          tail = scan; // the declaration is still arriving
-          yield s;
-          continue;
-        }
-      } else declDone = true;
-    }
-    if (/<!--|<\?|<!\[CDATA\[|<!DOCTYPE/i.test(scan)) throw notPlainXml();
-    if (!rowsDone) {
-      const start = seen - scan.length; // the offset of scan[0]
-      const done = scan.indexOf('</sheetData>');
-      const rows = done >= 0 ? scan.slice(0, done) : scan;
-      // a real row tag only: <rowBreaks> or <rowx/> would end no row of exceljs's
-      for (const m of rows.matchAll(ROW_BOUNDARY)) {
-        const at = start + m.index + (m[0][1] === '/' ? 6 : 1);
-        if (at - boundary > MAX_ROW_CHARS) throw tooLong();
-        if (at > boundary) boundary = at;
-      }
-      if (start + rows.length - boundary > MAX_ROW_CHARS) throw tooLong();
-      if (done >= 0) rowsDone = true;
-    }
-    tail = scan.slice(-11);
-    yield s;
-  }
-}
-
-const ROW_BOUNDARY = /<\/row>|<row[\s/>]/g;
-
-function notPlainXml(): Error {
-  return nodeError('ERR_IMPORT_FORMAT', '工作表中有注释、处理指令或 CDATA，不是 Excel 写出的工作表 [ERR_IMPORT_FORMAT]', { reason: 'markup' });
-}
 
 /**
  * exceljs 4.4's WorkbookReader.parse with its temporary files and its zip stream kept in hand.
@@ -206,7 +160,7 @@ function notPlainXml(): Error {
  *   MAX_SHARED_STRINGS_BYTES and a worksheet at MAX_WORKSHEETS entries (ERR_IMPORT_FORMAT), a row at
  *   MAX_ROW_CHARS (ERR_IMPORT_LINE_MALFORMED), and unread bytes are dropped as they flow.
  */
-async function* parseKeepingTemporaryFiles(this: Internals, limits: XlsxLimits): AsyncGenerator<unknown> {
+async function* parseKeepingTemporaryFiles(this: Internals, limits: XlsxLimits, unpacked: { bytes: number }): AsyncGenerator<unknown> {
   const stream = (this.stream = this._getStream(this.input));
   const zip = unzip.Parse({ forceStream: true });
   let current: Entry | undefined;
@@ -215,7 +169,6 @@ async function* parseKeepingTemporaryFiles(this: Internals, limits: XlsxLimits):
   });
   let spool: Spool | undefined;
   const waiting: { sheetNo: string; name: string }[] = [];
-  const unpacked = { bytes: 0 };
   let worksheets = 0;
   try {
     for await (const raw of zip as AsyncIterable<Entry>) {
@@ -239,7 +192,7 @@ async function* parseKeepingTemporaryFiles(this: Internals, limits: XlsxLimits):
           await this._parseStyles(entry);
           break;
         default:
-          if ((match = entry.path.match(/xl\/worksheets\/sheet(\d+)[.]xml/))) {
+          if ((match = /^xl\/worksheets\/sheet(\d+)\.xml$/.exec(entry.path))) {
             if (++worksheets > MAX_WORKSHEETS) throw nodeError('ERR_IMPORT_FORMAT', `工作簿的工作表超过 ${MAX_WORKSHEETS} 个，不是可导入的文件 [ERR_IMPORT_FORMAT]`, { maxWorksheets: MAX_WORKSHEETS });
             if (this.sharedStrings && this.workbookRels && this.model) {
               yield* this._parseWorksheet(iterateStream(entry), match[1]!);
@@ -249,7 +202,7 @@ async function* parseKeepingTemporaryFiles(this: Internals, limits: XlsxLimits):
               waiting.push({ sheetNo: match[1]!, name });
               await spool.put(name, entry);
             }
-          } else if ((match = entry.path.match(/xl\/worksheets\/_rels\/sheet(\d+)[.]xml.rels/))) {
+          } else if ((match = /^xl\/worksheets\/_rels\/sheet(\d+)\.xml\.rels$/.exec(entry.path))) {
             yield* this._parseHyperlinks(iterateStream(entry), match[1]!);
           }
           break;
@@ -280,8 +233,12 @@ export interface XlsxSheet {
   name?: string;
   /** 1-based, in the workbook's tab order. */
   position?: number;
-  /** The position of the first tab that is a worksheet and not hidden (what Excel shows first). */
+  /** The position of the first tab that is a worksheet and not hidden. */
   firstShown?: number;
+  /** Whether xl/workbook.xml lists tabs (then a worksheet part no tab lists is never read). */
+  listed: boolean;
+  /** The workbook counts dates from 1904 (WorkbookPart.date1904). */
+  date1904: boolean;
   rows: AsyncGenerator<TableRow[]>;
 }
 
@@ -290,8 +247,7 @@ type Tab = { name?: string; path?: string; hidden: boolean };
 /** The workbook's tabs in order, each with the part it shows (its relationship's target: relative to xl/, or absolute as openpyxl writes it). */
 function tabs(r: Internals): Tab[] {
   const rels = (r.workbookRels ?? []) as { Id?: string; Target?: string }[];
-  const sheets = ((r.model as { sheets?: ({ name?: string; rId?: string; state?: string } | undefined)[] } | undefined)?.sheets ?? []).filter((x) => x !== undefined);
-  return sheets.map((x) => {
+  return (r.model?.sheets ?? []).map((x) => {
     const target = rels.find((rel) => rel.Id === x.rId)?.Target;
     const path = typeof target === 'string' ? (target.startsWith('/') ? target.slice(1) : `xl/${target.replace(/^\.\//, '')}`) : undefined;
     return { name: x.name, path, hidden: x.state === 'hidden' || x.state === 'veryHidden' };
@@ -305,18 +261,28 @@ export async function* workbookSheets(ExcelJS: typeof ExcelJSModule, input: Asyn
   for (const m of ['_getStream', '_parseRels', '_parseWorkbook', '_parseStyles', '_parseSharedStrings', '_parseWorksheet', '_parseHyperlinks'] as const) {
     if (typeof r[m] !== 'function') throw new Error(`exceljs's WorkbookReader has no ${m}: node/import-xlsx-reader.ts was written for exceljs 4.4`);
   }
+  // every entry's bytes, and the text shared strings expand to in the cells that name them
+  const unpacked = { bytes: 0 };
+  const charge = (chars: number) => {
+    unpacked.bytes += chars;
+    if (unpacked.bytes > limits.unpackLimitBytes) throw unpackedTooMuch(limits);
+  };
   r._parseWorksheet = function* (iterator, sheetNo) {
     const all = tabs(r);
     const at = all.findIndex((x) => x.path === `xl/worksheets/sheet${sheetNo}.xml`);
     const shown = all.findIndex((x) => !x.hidden && x.path?.startsWith('xl/worksheets/'));
-    const value: XlsxSheet = { name: all[at]?.name, position: at < 0 ? undefined : at + 1, firstShown: shown < 0 ? undefined : shown + 1, rows: sheetRows(rowBounded(utf8Text(iterator)), () => r.sharedStrings as string[] | undefined) };
+    const value: XlsxSheet = { name: all[at]?.name, position: at < 0 ? undefined : at + 1, firstShown: shown < 0 ? undefined : shown + 1, listed: all.length > 0, date1904: r.model?.date1904 === true, rows: sheetRows(utf8Text(iterator), () => r.sharedStrings as string[] | undefined, charge) };
     yield { eventType: 'worksheet', value };
+  };
+  // exceljs's parser of xl/workbook.xml knows no prefixes and reads date1904="true" as false
+  r._parseWorkbook = async function (entry) {
+    r.model = await workbookPart(streamPipeline(entry as Readable, utf8Transform(), noop));
   };
   // pipeline, not pipe: the entry destroyed with an error ends the shared strings' read with it
   r._parseSharedStrings = async function* (entry) {
     r.sharedStrings = await sharedStrings(streamPipeline(entry as Readable, utf8Transform(), noop));
   };
-  for await (const e of parseKeepingTemporaryFiles.call(r, limits) as AsyncGenerator<{ eventType: string; value: XlsxSheet }>) {
+  for await (const e of parseKeepingTemporaryFiles.call(r, limits, unpacked) as AsyncGenerator<{ eventType: string; value: XlsxSheet }>) {
     if (e.eventType === 'worksheet') yield e.value;
   }
 }

@@ -19,7 +19,7 @@ export { MAX_WORKSHEETS, type XlsxLimits } from './import-xlsx-reader.js';
 /** The default of config importUnpackLimitBytes. */
 export const DEFAULT_UNPACK_LIMIT_BYTES = 2 * 1024 ** 3;
 
-export async function* xlsxRowGroups(input: AsyncIterable<Buffer>, sheet?: string, limits: XlsxLimits = { unpackLimitBytes: DEFAULT_UNPACK_LIMIT_BYTES }): AsyncGenerator<TableRow[]> {
+export async function* xlsxRowGroups(input: AsyncIterable<Buffer>, sheet?: string, limits: XlsxLimits = { unpackLimitBytes: DEFAULT_UNPACK_LIMIT_BYTES }, info: { date1904?: boolean } = {}): AsyncGenerator<TableRow[]> {
   // loaded on first use: exceljs adds ≈ 30 MiB to a node's resident memory, and most imports are CSV
   const ExcelJS: typeof ExcelJSModule = (await import('exceljs')).default;
   let index = 0;
@@ -27,11 +27,16 @@ export async function* xlsxRowGroups(input: AsyncIterable<Buffer>, sheet?: strin
   // the default: the first tab that is not hidden, in the workbook's tab order (a sheet's place in
   // the zip is not its tab's; a workbook that does not list its sheets is read in zip order)
   const wanted = (ws: XlsxSheet, at: number): boolean =>
-    sheet === undefined ? (ws.position ?? at) === (ws.firstShown ?? 1) : sheet === ws.name || sheet === String(ws.position ?? at);
+    ws.listed && ws.position === undefined // a worksheet part no tab shows
+      ? false
+      : sheet === undefined
+        ? (ws.position ?? at) === (ws.firstShown ?? 1)
+        : sheet === ws.name || sheet === String(ws.position ?? at);
   try {
     for await (const ws of workbookSheets(ExcelJS, input, limits)) {
       if (!wanted(ws, ++index)) continue;
       found = true;
+      info.date1904 = ws.date1904; // told before the first row: the dates' day numbers depend on it
       yield* ws.rows;
       break;
     }

@@ -19,6 +19,9 @@ t.test('dates as clerks write them', async (t) => {
   t.equal(norm('decisionDate', '2026-2-30'), '2026-02-30', 'an impossible date keeps its shape for the validator to name');
   t.equal(norm('decisionDate', '三月一日'), '三月一日', 'what does not fit passes as written');
   t.equal(excelSerialToIso(61), '1900-03-01', 'serials count from 1899-12-30: right from 1900-03-01 on (Excel counts a 1900-02-29)');
+  t.equal(normaliseCell(field('decisionDate'), '44620', true).value, '2026-03-01', 'a workbook of the 1904 date system: its day numbers count from 1904-01-01');
+  t.equal(normaliseCell(field('decisionDate'), '2026/3/1', true).value, '2026-03-01', 'written dates are not shifted');
+  t.equal(normaliseCell(field('decisionDate'), '44620').value, '2022-02-28', 'the same number in the 1900 system');
   t.equal(normaliseCell(field('decisionDate'), '2026-03-01').changed, false);
   t.equal(normaliseCell(field('decisionDate'), '2026/3/1').changed, true);
 });

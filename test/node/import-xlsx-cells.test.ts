@@ -5,6 +5,7 @@
  */
 import t from 'tap';
 import { createRequire } from 'node:module';
+import { Readable } from 'node:stream';
 import { MAX_DEPTH, sharedStrings, sheetRows, unescapeXstring } from '../../node/import-xlsx-cells.js';
 import { xlsxRowGroups } from '../../node/import-xlsx.js';
 import { MAX_ROW_BYTES } from '../../node/csv-rows.js';
@@ -55,7 +56,8 @@ t.test('numbers, booleans, errors, dates and formulas as a clerk sees them', asy
     ),
     ['零', '一'],
   );
-  t.same(r, [[2, ['43831', '123000', 'TRUE', 'FALSE', '#N/A', '2026-04-01T00:00:00', '', '甲x', 'TRUE', '一', '']]], 'a formula without a cached value is empty (exceljs: "[object Object]")');
+  t.same(r, [[2, ['43831', '123000', 'TRUE', 'FALSE', '#N/A', '2026-04-01T00:00:00', '', '甲x', 'TRUE', '一']]], 'a formula without a cached value is empty (exceljs: "[object Object]"); the empty last cell adds no column');
+  t.same(await rows(sheet('<row r="1"><c r="A1" t="b"><v>true</v></c><c r="B1" t="b"><v>false</v></c><c r="C1" t="b"><v> 0 </v></c></row>')), [[1, ['TRUE', 'FALSE', 'FALSE']]], 'xsd:boolean as the Open XML SDK writes it');
 });
 
 t.test('rows and cells without references follow the one before; gaps are empty cells; empty rows are rows', async (t) => {
@@ -84,6 +86,8 @@ t.test('refused as damaged: ERR_IMPORT_FORMAT with the reason', async (t) => {
     ['past column XFD', sheet('<row r="1"><c r="XFE1"/></row>'), undefined, { reason: 'cell', cell: 'XFE1' }],
     ['a reference that is not A1', sheet('<row r="1"><c r="R1C1"/></row>'), undefined, { reason: 'cell' }],
     ['a shared string that does not exist', sheet('<row r="1"><c r="A1" t="s"><v>2</v></c></row>'), ['零', '一'], { reason: 'sharedString', cell: 'A1' }],
+    ['a shared string with no index', sheet('<row r="1"><c r="A1" t="s"><v/></c></row>'), ['零'], { reason: 'sharedString' }],
+    ['a shared string index in another notation', sheet('<row r="1"><c r="A1" t="s"><v>0x1</v></c></row>'), ['零', '一'], { reason: 'sharedString' }],
     ['a shared string in a workbook without them', sheet('<row r="4"><c r="C4" t="s"><v>0</v></c></row>'), undefined, { reason: 'sharedString', cell: 'C4' }],
     ['an element in a value', sheet('<row r="1"><c r="A1"><v>1<row r="2"/></v></c></row>'), undefined, { reason: 'nested', cell: 'A1' }],
     ['an element in inline text', sheet('<row r="1"><c r="A1" t="inlineStr"><is><t>甲<b/></t></is></c></row>'), undefined, { reason: 'nested' }],
@@ -121,7 +125,8 @@ t.test('unescapeXstring', async (t) => {
 // --- whole workbooks: which sheet is read ------------------------------------------------------
 
 type Zip = { file(name: string, data: Buffer): void; generateAsync(o: { type: 'nodebuffer'; compression: 'DEFLATE' }): Promise<Buffer> };
-const JSZip = createRequire(createRequire(import.meta.url).resolve('exceljs'))('jszip') as { new (): Zip };
+const JSZip = createRequire(createRequire(import.meta.url).resolve('exceljs'))('jszip') as { new (): Zip; loadAsync(b: Buffer): Promise<{ file(name: string): { async(t: 'string'): Promise<string> } | null }> };
+const JSZipLoad = (b: Buffer) => JSZip.loadAsync(b);
 const REL = 'http://schemas.openxmlformats.org/officeDocument/2006/relationships';
 
 /** A workbook of three worksheets (sheetN.xml holds 第N页), its tabs listed in `tabs` order: [sheet number, name, state?]. */
@@ -156,4 +161,131 @@ t.test("the workbook's tab order decides, not the zip's: the first tab by defaul
   const absolute = await tabbed([[2, '数据'], [1, '其他'], [3, '三']], (n) => `/xl/worksheets/sheet${n}.xml`);
   t.equal(await firstCell(absolute, '数据'), '第2页', 'absolute relationship targets (openpyxl writes them) find the name');
   t.equal(await firstCell(absolute), '第2页');
+});
+
+t.test('a workbook part no tab lists, or a path that only contains xl/worksheets/sheetN.xml, is never read', async (t) => {
+  const z = new JSZip();
+  const put = (name: string, xml: string) => z.file(name, Buffer.from(xml));
+  const one = (s: string) => sheet(`<row r="1"><c r="A1" t="inlineStr"><is><t>${s}</t></is></c></row>`);
+  put('backup/xl/worksheets/sheet2.xml', one('诱饵'));
+  put('xl/workbook.xml', `<workbook ${NS} xmlns:r="${REL}"><sheets><sheet name="数据" sheetId="1" r:id="rId1"/></sheets></workbook>`);
+  put('xl/_rels/workbook.xml.rels', `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="${REL}/worksheet" Target="worksheets/sheet2.xml"/></Relationships>`);
+  put('xl/worksheets/sheet1.xml', one('孤立'));
+  put('xl/worksheets/sheet2.xml', one('数据'));
+  const zip = await z.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE' });
+  t.equal(await firstCell(zip), '数据', 'the listed tab, not the orphan sheet1.xml nor the decoy');
+  t.equal(await firstCell(zip, '1'), '数据');
+  t.equal(await firstCell(zip, '数据'), '数据');
+});
+
+t.test('xl/workbook.xml under a prefix (the Open XML SDK): names, tab order and hidden tabs; the 1904 date system told', async (t) => {
+  const M = 'http://schemas.openxmlformats.org/spreadsheetml/2006/main';
+  const z = new JSZip();
+  const put = (name: string, xml: string) => z.file(name, Buffer.from(xml));
+  const one = (s: string) => `<x:worksheet xmlns:x="${M}"><x:sheetData><x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>${s}</x:t></x:is></x:c></x:row></x:sheetData></x:worksheet>`;
+  put('xl/workbook.xml', `<x:workbook xmlns:rel="${REL}" xmlns:x="${M}"><x:workbookPr date1904="true"/><x:sheets><x:sheet name="字典" sheetId="1" state="hidden" rel:id="R1"/><x:sheet name="数据" sheetId="2" rel:id="R2"/></x:sheets></x:workbook>`);
+  put('xl/_rels/workbook.xml.rels', `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Type="${REL}/worksheet" Target="/xl/worksheets/sheet1.xml" Id="R1"/><Relationship Type="${REL}/worksheet" Target="/xl/worksheets/sheet2.xml" Id="R2"/></Relationships>`);
+  put('xl/worksheets/sheet1.xml', one('字典'));
+  put('xl/worksheets/sheet2.xml', one('数据'));
+  const zip = await z.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE' });
+  t.equal(await firstCell(zip), '数据', 'the hidden first tab is skipped');
+  t.equal(await firstCell(zip, '数据'), '数据', 'by name');
+  t.equal(await firstCell(zip, '1'), '字典', 'by number');
+  const info: { date1904?: boolean } = {};
+  for await (const g of xlsxRowGroups((async function* () {
+    yield zip;
+  })(), undefined, undefined, info)) void g;
+  t.equal(info.date1904, true, 'date1904="true" (exceljs read only "1")');
+  const plainBook = await tabbed([[1, '甲']]);
+  const info2: { date1904?: boolean } = {};
+  for await (const g of xlsxRowGroups((async function* () {
+    yield plainBook;
+  })(), undefined, undefined, info2)) void g;
+  t.equal(info2.date1904, false);
+});
+
+t.test('empty cells add no columns; the columns before a cell with text are filled and counted in the row', async (t) => {
+  t.same(await rows(sheet('<row r="1"><c r="A1"><v>1</v></c><c r="XFD1" s="3"/></row>')), [[1, ['1']]], 'a formatted empty cell far right');
+  const far = await rows(sheet('<row r="1"><c r="XFD1"><v>1</v></c></row>'));
+  t.equal(far[0]![1].length, 16_384, 'a value at XFD: every column before it');
+  const many = sheet('<row><c r="XFD1"><v>1</v></c></row>'.repeat(2_000));
+  let groups = 0;
+  let most = 0;
+  for await (const g of sheetRows(chunks(many, 1 << 20), () => undefined)) {
+    groups++;
+    most = Math.max(most, g.reduce((n, r) => n + ('fields' in r ? r.fields.length : 0), 0));
+  }
+  t.ok(most <= 16_384 * 200, `rows are handed on in groups of bounded cells (the largest held ${most} cells; ${groups} groups)`);
+});
+
+t.test('the text shared strings expand to is charged (the import counts it towards what it may unpack)', async (t) => {
+  const long = ['长'.repeat(500_000)];
+  let charged = 0;
+  const xml = sheet(Array.from({ length: 10 }, (_, i) => `<row r="${i + 1}"><c r="A${i + 1}" t="s"><v>0</v></c></row>`).join(''));
+  for await (const g of sheetRows(chunks(xml), () => long, (n) => (charged += n))) void g;
+  t.equal(charged, 5_000_000);
+  const bomb = await tabbedShared(long[0]!, 20);
+  await t.rejects(firstCellLimited(bomb, 4_000_000), { code: 'ERR_BODY_TOO_LARGE', details: { unpackLimitBytes: 4_000_000 } }, '20 rows naming one string of 500,000 characters: past a 4 MB unpack limit');
+});
+
+/** One tab whose 20 rows each name shared string 0 (`text`), the shared strings first in the zip. */
+async function tabbedShared(text: string, n: number): Promise<Buffer> {
+  const z = new JSZip();
+  const put = (name: string, xml: string) => z.file(name, Buffer.from(xml));
+  put('xl/workbook.xml', `<workbook ${NS} xmlns:r="${REL}"><sheets><sheet name="甲" sheetId="1" r:id="rId1"/></sheets></workbook>`);
+  put('xl/_rels/workbook.xml.rels', `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="${REL}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>`);
+  put('xl/sharedStrings.xml', `<sst ${NS}><si><t>${text}</t></si></sst>`);
+  put('xl/worksheets/sheet1.xml', sheet(Array.from({ length: n }, (_, i) => `<row r="${i + 1}"><c r="A${i + 1}" t="s"><v>0</v></c></row>`).join('')));
+  return z.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE' });
+}
+
+async function firstCellLimited(zip: Buffer, unpackLimitBytes: number): Promise<number> {
+  let n = 0;
+  for await (const g of xlsxRowGroups((async function* () {
+    yield zip;
+  })(), undefined, { unpackLimitBytes })) n += g.length;
+  return n;
+}
+
+t.test('rows after the real </sheetData> are never read, whatever the chunks; a nested one ends nothing', async (t) => {
+  const xml = sheet('<row r="1"><c r="A1"><v>1</v></c></row>').replace('</worksheet>', '<sheetData><row r="9"><c r="A9"><v>9</v></c></row></sheetData></worksheet>');
+  for (const size of [7, 1 << 20]) {
+    const out: number[] = [];
+    for await (const g of sheetRows(chunks(xml, size), () => undefined)) for (const r of g) out.push(r.line);
+    t.same(out, [1], `chunks of ${size}`);
+  }
+  const nested = sheet('<row r="1"><c r="A1"><v>1</v><x><sheetData></sheetData></x></c></row><row r="2"><c r="A2"><v>2</v></c></row>');
+  t.same(await rows(nested), [[1, ['1']], [2, ['2']]]);
+});
+
+t.test('xl/workbook.xml past MAX_WORKBOOK_PART_BYTES: ERR_IMPORT_FORMAT', async (t) => {
+  const z = new JSZip();
+  z.file('xl/workbook.xml', Buffer.from(`<workbook ${NS}><definedNames>${' '.repeat(17 * 1024 * 1024)}</definedNames></workbook>`));
+  const zip = await z.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE' });
+  await t.rejects(firstCell(zip), { code: 'ERR_IMPORT_FORMAT', details: { part: 'xl/workbook.xml', partLimitBytes: 16 * 1024 * 1024 } });
+});
+
+t.test('an import of a workbook in the 1904 date system: its dates land on the days Excel shows', async (t) => {
+  const { nationalCfHeader, nationalCfRows } = await import('../../scripts/bench/national-data.js');
+  const { csvSource } = await import('../../node/import-sources.js');
+  const ExcelJS = (await import('exceljs')).default;
+  const header = nationalCfHeader();
+  const at = header.indexOf('处罚决定日期');
+  const dates: string[] = [];
+  for (const date1904 of [true, false]) {
+    const wb = new ExcelJS.Workbook();
+    wb.properties.date1904 = date1904;
+    const ws = wb.addWorksheet('行政处罚');
+    ws.addRow(header);
+    const row = [...nationalCfRows(1).next().value!.cells] as unknown[];
+    row[at] = new Date(Date.UTC(2026, 2, 1)); // exceljs writes the day number of the workbook's system
+    ws.addRow(row);
+    const buf = Buffer.from(await wb.xlsx.writeBuffer());
+    const book = await (await JSZipLoad(buf)).file('xl/workbook.xml')!.async('string');
+    t.equal(book.includes('date1904="1"'), date1904, `written with date1904 ${date1904}`);
+    for await (const g of csvSource(Readable.from([buf]), 1 << 30, 'CF')) {
+      for (const item of g) if ('input' in item) dates.push((item.input as { fields: { decisionDate: string } }).fields.decisionDate);
+    }
+  }
+  t.same(dates, ['2026-03-01', '2026-03-01']);
 });

@@ -13,7 +13,7 @@ import ExcelJS from 'exceljs';
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { MAX_WORKSHEETS, xlsxRowGroups } from '../../node/import-xlsx.js';
-import { MAX_ROW_CHARS, rowBounded } from '../../node/import-xlsx-reader.js';
+import { MAX_ROW_CHARS, rowBounded } from '../../node/import-xlsx-cells.js';
 import { serviceError } from '../../protocol/service-errors.js';
 import type { TableRow } from '../../node/import-table.js';
 
@@ -361,8 +361,19 @@ t.test('the row bound: only a real <row tag starts a row, and the last row befor
     for await (const c of g) void c;
   };
   await t.rejects(drain(rowBounded(once('<worksheet><sheetData><row r="1">', long(MAX_ROW_CHARS + 10) + '</row></sheetData></worksheet>'))), { code: 'ERR_IMPORT_LINE_MALFORMED' }, 'a long row arriving with </sheetData> in one chunk');
-  await drain(rowBounded(once('<?xml version="1.0"?>', '<worksheet><sheetData><row r="1"/>', '</sheetData><rowBreaks/>', 'x'.repeat(MAX_ROW_CHARS + 10), '</worksheet>')));
-  t.pass('after </sheetData> nothing is a row');
+  let done = false;
+  async function* parsedUpTo(): AsyncGenerator<string> {
+    yield* ['<?xml version="1.0"?>', '<worksheet><sheetData><row r="1"/>', '</sheetData><rowBreaks/>'];
+    done = true; // what the parser says once it has read that chunk
+    yield* ['x'.repeat(MAX_ROW_CHARS + 10), '</worksheet>'];
+  }
+  await drain(rowBounded(parsedUpTo(), () => done));
+  t.pass('after the parser has read </sheetData> nothing is a row');
+  await t.rejects(drain(rowBounded(once('<worksheet><sheetData><row r="1">', '<x><sheetData></sheetData></x>', 'x'.repeat(MAX_ROW_CHARS + 10)))), { code: 'ERR_IMPORT_LINE_MALFORMED' }, 'a </sheetData> in the text proves nothing');
+  await t.rejects(drain(rowBounded(once('<x:worksheet><x:sheetData><x:row r="1">', 'x'.repeat(MAX_ROW_CHARS + 10)))), { code: 'ERR_IMPORT_LINE_MALFORMED' }, 'prefixed rows are bounded');
+  const prefixedRows = Array.from({ length: 20_000 }, (_, i) => `<x:row r="${i + 1}"><x:c r="A${i + 1}"><x:v>${i}</x:v></x:c></x:row>`);
+  await drain(rowBounded(once('<x:worksheet><x:sheetData>', ...prefixedRows, '</x:sheetData></x:worksheet>')));
+  t.pass('and a prefixed sheet of 2.5 MB in rows of 50 characters reads (each <x:row is a boundary)');
 });
 
 t.test('Excel-like shared strings (a phonetic property each) are charged per element start, not per tag', async (t) => {
