@@ -16,11 +16,30 @@ import type { TableRow } from './import-table.js';
 
 export { MAX_WORKSHEETS, type XlsxLimits } from './import-xlsx-reader.js';
 
+/**
+ * XLSX workbooks one node reads at once: each may hold its shared strings, up to an estimated
+ * MAX_SHARED_STRINGS_BYTES (512 MiB), in memory, so more at once could exhaust the heap. The next
+ * is refused (503 ERR_IMPORT_BUSY) rather than queued: a waiting upload would hold its connection.
+ * CSV imports hold one row at a time and are not counted.
+ */
+export const MAX_CONCURRENT_XLSX = 2;
+let reading = 0;
+
 /** The default of config importUnpackLimitBytes. */
 export const DEFAULT_UNPACK_LIMIT_BYTES = 2 * 1024 ** 3;
 
 export async function* xlsxRowGroups(input: AsyncIterable<Buffer>, sheet?: string, limits: XlsxLimits = { unpackLimitBytes: DEFAULT_UNPACK_LIMIT_BYTES }, info: { date1904?: boolean } = {}): AsyncGenerator<TableRow[]> {
   // loaded on first use: exceljs adds ≈ 30 MiB to a node's resident memory, and most imports are CSV
+  if (reading >= MAX_CONCURRENT_XLSX) throw nodeError('ERR_IMPORT_BUSY', `本节点正在读取 ${MAX_CONCURRENT_XLSX} 个 Excel 工作簿，请一分钟后重试，或把工作表另存为 CSV 再导入 [ERR_IMPORT_BUSY]`, { maxConcurrent: MAX_CONCURRENT_XLSX });
+  reading++;
+  try {
+    yield* rowGroups(input, sheet, limits, info);
+  } finally {
+    reading--;
+  }
+}
+
+async function* rowGroups(input: AsyncIterable<Buffer>, sheet: string | undefined, limits: XlsxLimits, info: { date1904?: boolean }): AsyncGenerator<TableRow[]> {
   const ExcelJS: typeof ExcelJSModule = (await import('exceljs')).default;
   let index = 0;
   let found = false;

@@ -289,3 +289,26 @@ t.test('an import of a workbook in the 1904 date system: its dates land on the d
   }
   t.same(dates, ['2026-03-01', '2026-03-01']);
 });
+
+t.test('two XLSX reads at once at most: the third is refused with ERR_IMPORT_BUSY, and once one ends another may start', async (t) => {
+  const { MAX_CONCURRENT_XLSX } = await import('../../node/import-xlsx.js');
+  const zip = await tabbed([[1, '甲']]);
+  const open = async () => {
+    const g = xlsxRowGroups((async function* () {
+      yield zip;
+    })());
+    await g.next(); // reading: its first rows are out
+    return g;
+  };
+  const running = [];
+  for (let i = 0; i < MAX_CONCURRENT_XLSX; i++) running.push(await open());
+  await t.rejects(open(), { code: 'ERR_IMPORT_BUSY', details: { maxConcurrent: MAX_CONCURRENT_XLSX } });
+  await running.pop()!.return(undefined);
+  const again = await open();
+  t.pass('after one ended, another starts');
+  await again.return(undefined);
+  for (const g of running) await g.return(undefined);
+  t.equal(await firstCell(zip), '第1页', 'and every slot is free again');
+  await Promise.all([firstCell(zip), firstCell(zip)]);
+  t.pass('two at once read');
+});
