@@ -4,9 +4,9 @@
  * directories of processes that no longer run, nothing else.
  */
 import t from 'tap';
+import { privateTmp } from '../helpers/private-tmp.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import ExcelJS from 'exceljs';
@@ -15,14 +15,7 @@ import { xlsxRowGroups } from '../../node/import-xlsx.js';
 import { buildConfig } from '../../node/config.js';
 import { startNode } from '../../node/server.js';
 
-const root = mkdtempSync(join(tmpdir(), 'credit-test-spool-'));
-const savedTmp = process.env.TMPDIR;
-process.env.TMPDIR = root; // os.tmpdir() reads it on each call
-t.teardown(() => {
-  if (savedTmp === undefined) delete process.env.TMPDIR;
-  else process.env.TMPDIR = savedTmp;
-  rmSync(root, { recursive: true, force: true });
-});
+const root = privateTmp(t, 'credit-test-spool-');
 
 const SECRET = '张三丰 430102198506010123';
 

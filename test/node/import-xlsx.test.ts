@@ -6,8 +6,8 @@
  * data), no open descriptor (a long-running node would run out), no uncaught error.
  */
 import t, { type Test } from 'tap';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { privateTmp } from '../helpers/private-tmp.js';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import ExcelJS from 'exceljs';
 import { createRequire } from 'node:module';
@@ -17,14 +17,7 @@ import { MAX_ROW_CHARS, rowBounded } from '../../node/import-xlsx-cells.js';
 import { serviceError } from '../../protocol/service-errors.js';
 import type { TableRow } from '../../node/import-table.js';
 
-const spoolRoot = mkdtempSync(join(tmpdir(), 'credit-test-xlsx-'));
-const savedTmp = process.env.TMPDIR;
-process.env.TMPDIR = spoolRoot; // os.tmpdir() reads it on each call
-t.teardown(() => {
-  if (savedTmp === undefined) delete process.env.TMPDIR;
-  else process.env.TMPDIR = savedTmp;
-  rmSync(spoolRoot, { recursive: true, force: true });
-});
+const spoolRoot = privateTmp(t, 'credit-test-xlsx-');
 
 /** Descriptors open on files under the spool root (the only files the reader opens; others come and go with the test runner). */
 const openFds = (): number =>
