@@ -6,7 +6,7 @@
  * before the request's body was read to its end drops the rest of the body (drainUnread).
  */
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isCreditError } from '../protocol/errors.js';
 import { loggableError } from './logger.js';
@@ -110,8 +110,9 @@ export const DRAIN_LIMIT_MS = 10_000;
  * DRAIN_LIMIT_MS the connection is closed instead (nginx's "lingering close", bounded the same way).
  */
 export function drainUnread(raw: IncomingMessage, limits = { bytes: DRAIN_LIMIT_BYTES, ms: DRAIN_LIMIT_MS }): void {
-  const socket = raw.socket as Socket | null;
-  if (raw.complete || raw.destroyed || !socket || socket.destroyed) return;
+  const socket = raw.socket as unknown;
+  // a connection only (app.inject's stand-in socket has nothing to drain, and no destroy())
+  if (raw.complete || raw.destroyed || !(socket instanceof Socket) || socket.destroyed) return;
   // counted as the request's 'data' (a listener on the socket itself would take it from the HTTP
   // parser); a body nobody began to read Node drops by itself, without 'data': the time bound covers that
   let bytes = 0;

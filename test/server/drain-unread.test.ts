@@ -100,3 +100,13 @@ t.test('drainUnread: the body dropped to its end keeps the connection; past the 
   await new Promise((r) => c.socket.once('close', r));
   t.pass('past the time bound: closed');
 });
+
+t.test("app.inject's stand-in socket: nothing to drain, nothing armed (its timer once called a destroy() that socket lacks and ended the test process)", async (t) => {
+  let resumed = false;
+  const raw = { complete: false, destroyed: false, socket: { destroyed: false }, resume: () => (resumed = true), on: () => raw, once: () => raw };
+  drainUnread(raw as unknown as IncomingMessage, { bytes: 1, ms: 1 });
+  t.notOk(resumed, 'left alone');
+  const f = await nodeFixture(t, { config: { importLimitBytes: 1024 } });
+  const res = await f.app.inject({ method: 'POST', url: '/v1/records/import?type=CF', headers: { ...(await f.auth('submitter', 'shared')), 'content-type': 'text/csv' }, payload: 'x'.repeat(4096) });
+  t.equal(res.statusCode, 413, 'an injected refusal answers as before');
+});
