@@ -15,7 +15,8 @@
  * Here the text of a string is the text of its `<t>` elements (those of `<rPh>` left out), with
  * ST_Xstring escapes (`_x000D_`) decoded as Excel writes them; markup where only text may be, rows or
  * cells out of order, a shared-string index that does not exist and a cut-off sheet are refused
- * (ERR_IMPORT_FORMAT, `details.reason`). What a row may cost is bounded on its XML (rowBounded, until
+ * (ERR_IMPORT_FORMAT, `details.reason`); so is a shared string past MAX_ROW_BYTES characters (no cell
+ * could name it: Excel's cells hold at most 32,767). What a row may cost is bounded on its XML (rowBounded, until
  * the parser has read the real `</sheetData>`) and on its text (sheetRows).
  */
 import { createRequire } from 'node:module';
@@ -36,6 +37,9 @@ interface Sax {
 }
 const fromExceljs = createRequire(createRequire(import.meta.url).resolve('exceljs'));
 const { SaxesParser } = fromExceljs('saxes') as { SaxesParser: new () => Sax };
+
+/** Worksheets one workbook may have, as zip entries or as tabs (Excel has no fixed limit; 1,000 tabs is far past any export). */
+export const MAX_WORKSHEETS = 1000;
 
 /** Deepest element nesting read (Excel's worksheets and shared strings nest ≤ 5 deep before the rows end). */
 export const MAX_DEPTH = 64;
@@ -107,6 +111,26 @@ export async function* rowBounded(input: AsyncIterable<string>, rowsDone: () => 
       if (seen - boundary > MAX_ROW_CHARS) throw tooLong();
     }
     tail = scan.slice(-TAIL);
+    yield s;
+  }
+}
+
+/**
+ * XML text whose every text node and tag is at most `max` characters (the distance between two `<`):
+ * the parser holds one of them whole before it hands it on, so a part with no other bound cannot
+ * make it hold more. `tooLong` makes the error.
+ */
+export async function* tagBounded(input: AsyncIterable<string>, max: number, tooLong: () => Error): AsyncGenerator<string> {
+  let since = 0; // characters since the last '<'
+  for await (const s of input) {
+    let from = 0;
+    for (let at = s.indexOf('<'); at !== -1; at = s.indexOf('<', at + 1)) {
+      if (since + (at - from) > max) throw tooLong();
+      since = 0;
+      from = at + 1;
+    }
+    since += s.length - from;
+    if (since > max) throw tooLong();
     yield s;
   }
 }
@@ -194,19 +218,24 @@ export async function sharedStrings(input: AsyncIterable<string>): Promise<strin
   const d = depthGuard('共享字符串');
   const local = localNames();
   let text: string[] | undefined; // the <si> being read
+  let chars = 0; // its characters so far
   let into = 0; // the depth of the <t> being read (0: none)
   let runDepth = 0;
-  for await (const _ of parsed(input, '共享字符串', (sax) => {
+  const tooLong = () => formatError('sharedString', `共享字符串中有一项超过 ${MAX_ROW_BYTES} 个字符（Excel 的单元格最多 32767 个字符）`, { maxChars: MAX_ROW_BYTES });
+  for await (const _ of parsed(tagBounded(input, MAX_ROW_BYTES, tooLong), '共享字符串', (sax) => {
     sax.on('opentag', (tag) => {
       if (into) throw formatError('nested', '共享字符串的 <t> 中有元素');
       const at = d.open();
       const name = local(tag, at);
-      if (at === 2 && name === 'si') text = [];
+      if (at === 2 && name === 'si') (text = []), (chars = 0);
       else if (text && name === 'r' && at === 3) runDepth = at;
       else if (text && name === 't' && (at === 3 || (at === 4 && runDepth === 3))) into = at;
     });
     sax.on('text', (s) => {
-      if (into) text!.push(s);
+      if (!into) return;
+      chars += s.length;
+      if (chars > MAX_ROW_BYTES) throw tooLong(); // no cell could name it: its row would be too long
+      text!.push(s);
     });
     sax.on('closetag', (tag) => {
       const at = d.close();
@@ -245,7 +274,10 @@ export async function workbookPart(input: AsyncIterable<string>): Promise<Workbo
       if (at === 1) {
         for (const [k, v] of Object.entries(tag.attributes)) if (k.startsWith('xmlns:') && REL_NAMESPACES.has(v)) relId = `${k.slice(6)}:id`;
       } else if (at === 2 && name === 'sheets') inSheets = true;
-      else if (at === 3 && inSheets && name === 'sheet') part.sheets.push({ name: tag.attributes.name, rId: tag.attributes[relId], state: tag.attributes.state });
+      else if (at === 3 && inSheets && name === 'sheet') {
+        if (part.sheets.length >= MAX_WORKSHEETS) throw nodeError('ERR_IMPORT_FORMAT', `工作簿的工作表超过 ${MAX_WORKSHEETS} 个，不是可导入的文件 [ERR_IMPORT_FORMAT]`, { maxWorksheets: MAX_WORKSHEETS });
+        part.sheets.push({ name: tag.attributes.name, rId: tag.attributes[relId], state: tag.attributes.state });
+      }
       else if (at === 2 && name === 'workbookPr') part.date1904 = ['1', 'true'].includes((tag.attributes.date1904 ?? '').trim());
     });
     sax.on('closetag', (tag) => {

@@ -18,12 +18,11 @@ import { StringDecoder } from 'node:string_decoder';
 import type ExcelJSModule from 'exceljs';
 import { serviceError } from '../protocol/service-errors.js';
 import { nodeError } from './errors.js';
-import { sharedStrings, sheetRows, workbookPart, type WorkbookPart } from './import-xlsx-cells.js';
+import { MAX_WORKSHEETS, sharedStrings, sheetRows, workbookPart, type WorkbookPart } from './import-xlsx-cells.js';
 import { openSpool, type Spool } from './import-spool.js';
 import type { TableRow } from './import-table.js';
 
-/** Worksheet entries one workbook may have (Excel has no fixed limit; 1,000 tabs is far past any export). */
-export const MAX_WORKSHEETS = 1000;
+export { MAX_WORKSHEETS };
 
 /**
  * What xl/sharedStrings.xml may cost in memory (they are held while the sheet is read), estimated
@@ -246,9 +245,10 @@ type Tab = { name?: string; path?: string; hidden: boolean };
 
 /** The workbook's tabs in order, each with the part it shows (its relationship's target: relative to xl/, or absolute as openpyxl writes it). */
 function tabs(r: Internals): Tab[] {
-  const rels = (r.workbookRels ?? []) as { Id?: string; Target?: string }[];
+  const rels = new Map<string, string>();
+  for (const rel of (r.workbookRels ?? []) as { Id?: string; Target?: string }[]) if (typeof rel.Id === 'string' && typeof rel.Target === 'string' && !rels.has(rel.Id)) rels.set(rel.Id, rel.Target);
   return (r.model?.sheets ?? []).map((x) => {
-    const target = rels.find((rel) => rel.Id === x.rId)?.Target;
+    const target = x.rId === undefined ? undefined : rels.get(x.rId);
     const path = typeof target === 'string' ? (target.startsWith('/') ? target.slice(1) : `xl/${target.replace(/^\.\//, '')}`) : undefined;
     return { name: x.name, path, hidden: x.state === 'hidden' || x.state === 'veryHidden' };
   });
@@ -267,8 +267,9 @@ export async function* workbookSheets(ExcelJS: typeof ExcelJSModule, input: Asyn
     unpacked.bytes += chars;
     if (unpacked.bytes > limits.unpackLimitBytes) throw unpackedTooMuch(limits);
   };
+  let known: Tab[] | undefined; // the workbook part and its relationships are read once, before any sheet is
   r._parseWorksheet = function* (iterator, sheetNo) {
-    const all = tabs(r);
+    const all = (known ??= tabs(r));
     const at = all.findIndex((x) => x.path === `xl/worksheets/sheet${sheetNo}.xml`);
     const shown = all.findIndex((x) => !x.hidden && x.path?.startsWith('xl/worksheets/'));
     const value: XlsxSheet = { name: all[at]?.name, position: at < 0 ? undefined : at + 1, firstShown: shown < 0 ? undefined : shown + 1, listed: all.length > 0, date1904: r.model?.date1904 === true, rows: sheetRows(utf8Text(iterator), () => r.sharedStrings as string[] | undefined, charge) };

@@ -129,6 +129,7 @@ export function drainUnread(raw: IncomingMessage, limits = { bytes: DRAIN_LIMIT_
   raw.once('end', done);
   raw.once('close', done);
   raw.once('error', done);
+  raw.unpipe(); // from whatever was reading it (an import's stream, abandoned: full, it would pause the body again)
   raw.resume();
 }
 

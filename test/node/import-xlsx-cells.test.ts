@@ -312,3 +312,29 @@ t.test('two XLSX reads at once at most: the third is refused with ERR_IMPORT_BUS
   await Promise.all([firstCell(zip), firstCell(zip)]);
   t.pass('two at once read');
 });
+
+t.test('shared strings: an item past MAX_ROW_BYTES characters, or one text node or tag past it, is refused as it arrives (ERR_IMPORT_FORMAT)', async (t) => {
+  const { tagBounded } = await import('../../node/import-xlsx-cells.js');
+  const escapes = `<sst ${NS}><si><t>${'_x0041_'.repeat(200_000)}</t></si></sst>`; // 1.4 MB of escapes: decoded at once they once ran the heap out
+  await t.rejects(sharedStrings(chunks(escapes, 65_536)), { code: 'ERR_IMPORT_FORMAT', details: { reason: 'sharedString', maxChars: MAX_ROW_BYTES } }, 'one text node past the bound');
+  const runs = `<sst ${NS}><si>${`<r><t>${'甲'.repeat(100_000)}</t></r>`.repeat(11)}</si></sst>`;
+  await t.rejects(sharedStrings(chunks(runs, 65_536)), { code: 'ERR_IMPORT_FORMAT', details: { reason: 'sharedString' } }, 'runs adding up past it');
+  t.equal((await sharedStrings(chunks(`<sst ${NS}><si><t>${'甲'.repeat(32_767)}</t></si></sst>`, 65_536)))[0]!.length, 32_767, "Excel's longest cell reads");
+  const drain = async (g: AsyncGenerator<string>) => {
+    for await (const c of g) void c;
+  };
+  const err = () => new Error('too long');
+  // the bound is on the characters between two '<' (or after the last one)
+  await drain(tagBounded(chunks(`<a>${'x'.repeat(108)}</a><b c="${'y'.repeat(102)}"/>`, 7), 110, err));
+  t.pass('110 characters between two < pass a bound of 110, whatever the chunks');
+  await t.rejects(drain(tagBounded(chunks(`<a>${'x'.repeat(109)}</a>`, 7), 110, err)), /too long/, 'a tag and text node of 111');
+  await t.rejects(drain(tagBounded(chunks(`<b c="${'y'.repeat(103)}"/>`, 3), 110, err)), /too long/, 'a tag of 111 at the end');
+  await t.rejects(drain(tagBounded(chunks('z'.repeat(111), 50), 110, err)), /too long/, 'no < at all');
+});
+
+t.test('xl/workbook.xml listing more tabs than MAX_WORKSHEETS: ERR_IMPORT_FORMAT (tabs were matched to relationships one by one per worksheet)', async (t) => {
+  const { MAX_WORKSHEETS, workbookPart } = await import('../../node/import-xlsx-cells.js');
+  const many = (n: number) => `<workbook ${NS} xmlns:r="${REL}"><sheets>${Array.from({ length: n }, (_, i) => `<sheet name="s${i}" sheetId="${i + 1}" r:id="rId${i + 1}"/>`).join('')}</sheets></workbook>`;
+  t.equal((await workbookPart(chunks(many(MAX_WORKSHEETS), 65_536))).sheets.length, MAX_WORKSHEETS);
+  await t.rejects(workbookPart(chunks(many(MAX_WORKSHEETS + 1), 65_536)), { code: 'ERR_IMPORT_FORMAT', details: { maxWorksheets: MAX_WORKSHEETS } });
+});

@@ -28,6 +28,20 @@ t.test('a node refusing an import mid-upload: the answer arrives and the same co
   up.socket.destroy();
 });
 
+t.test('a refusal that is not the size limit (a header row without the required columns, 422): the rest is dropped too', async (t) => {
+  const f = await nodeFixture(t, { config: { importLimitBytes: 64 * 1024 * 1024 } });
+  await f.app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (f.app.server.address() as { port: number }).port;
+  const { authorization } = await f.auth('submitter', 'shared');
+  const up = await upload(port, `/v1/records/import?type=CF`, { authorization, 'content-type': 'text/csv' });
+  up.socket.write(chunk('foo,bar\n' + 'x,y\n'.repeat(20_000)));
+  t.match(await up.answer, /^HTTP\/1\.1 422[^]*ERR_IMPORT_HEADER_INVALID/);
+  for (let i = 0; i < 20; i++) up.socket.write(chunk('x,y\n'.repeat(16_000))); // ≈ 1.3 MB more: the import's own stream, abandoned, fills and would pause the body
+  up.socket.write('0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+  t.match(await up.next('"status":"ok"'), /HTTP\/1\.1 200/, 'the next request on the same connection is answered at once (it waited for the 10 s bound, then the connection was closed)');
+  up.socket.destroy();
+});
+
 /** A plain HTTP server that reads the body's first chunk, answers 413 and drains with `limits` (as a refusal mid-upload does). */
 async function refusing(t: Test, limits: { bytes: number; ms: number }): Promise<number> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
