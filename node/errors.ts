@@ -22,6 +22,7 @@ export const NODE_ERRORS = {
   ERR_IMPORT_FORMAT: 'the upload is a ZIP that is not a readable XLSX workbook, or has no such worksheet',
   ERR_IMPORT_LINE_MALFORMED: 'import line is not a JSON object / well-formed CSV row',
   ERR_IMPORT_FILE_UNREADABLE: 'import file cannot be read',
+  ERR_IMPORT_STALLED: 'an XLSX upload sent nothing for a minute while the node was reading it; send it again',
   ERR_IMPORT_BUSY: 'the node is reading as many XLSX workbooks as it may at once; try again in a minute, or import the sheet saved as CSV',
   ERR_IMPORT_UNREACHABLE: 'node could not be reached',
   ERR_IMPORT_BAD_RESPONSE: 'node answered with something that is not an import report',

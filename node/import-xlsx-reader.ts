@@ -50,6 +50,8 @@ export interface XlsxLimits {
   unpackLimitBytes: number;
   /** Default MAX_SHARED_STRINGS_BYTES. */
   sharedStringsLimitBytes?: number;
+  /** How long the upload may send nothing (default XLSX_IDLE_MS in import-xlsx.ts). */
+  idleMs?: number;
 }
 
 type Entry = Readable & { path: string };

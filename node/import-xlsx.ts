@@ -25,6 +25,38 @@ export { MAX_WORKSHEETS, type XlsxLimits } from './import-xlsx-reader.js';
 export const MAX_CONCURRENT_XLSX = 2;
 let reading = 0;
 
+/** How long an XLSX upload may send nothing while it holds one of those places (ERR_IMPORT_STALLED). */
+export const XLSX_IDLE_MS = 60_000;
+
+/** `input`, failing when its next chunk takes longer than `ms` to come (a client that stops sending would hold its place for ever). */
+async function* idleBounded(input: AsyncIterable<Buffer>, ms: number): AsyncGenerator<Buffer> {
+  const it = input[Symbol.asyncIterator]();
+  let stalled = false;
+  try {
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const idle = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          stalled = true;
+          reject(nodeError('ERR_IMPORT_STALLED', `上传的 Excel 工作簿已有 ${Math.round(ms / 1000)} 秒没有数据到达，导入已停止；请重新上传 [ERR_IMPORT_STALLED]`, { idleMs: ms }));
+        }, ms);
+      });
+      let r: IteratorResult<Buffer>;
+      try {
+        r = await Promise.race([it.next(), idle]);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    // a stalled source is still waiting for its next chunk: its return() would wait with it
+    if (stalled) void Promise.resolve(it.return?.()).catch(() => {});
+    else await it.return?.();
+  }
+}
+
 /** The default of config importUnpackLimitBytes. */
 export const DEFAULT_UNPACK_LIMIT_BYTES = 2 * 1024 ** 3;
 
@@ -33,7 +65,7 @@ export async function* xlsxRowGroups(input: AsyncIterable<Buffer>, sheet?: strin
   if (reading >= MAX_CONCURRENT_XLSX) throw nodeError('ERR_IMPORT_BUSY', `本节点正在读取 ${MAX_CONCURRENT_XLSX} 个 Excel 工作簿，请一分钟后重试，或把工作表另存为 CSV 再导入 [ERR_IMPORT_BUSY]`, { maxConcurrent: MAX_CONCURRENT_XLSX });
   reading++;
   try {
-    yield* rowGroups(input, sheet, limits, info);
+    yield* rowGroups(idleBounded(input, limits.idleMs ?? XLSX_IDLE_MS), sheet, limits, info);
   } finally {
     reading--;
   }

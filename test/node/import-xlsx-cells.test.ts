@@ -338,3 +338,21 @@ t.test('xl/workbook.xml listing more tabs than MAX_WORKSHEETS: ERR_IMPORT_FORMAT
   t.equal((await workbookPart(chunks(many(MAX_WORKSHEETS), 65_536))).sheets.length, MAX_WORKSHEETS);
   await t.rejects(workbookPart(chunks(many(MAX_WORKSHEETS + 1), 65_536)), { code: 'ERR_IMPORT_FORMAT', details: { maxWorksheets: MAX_WORKSHEETS } });
 });
+
+t.test('an upload that stops sending while it holds a place: ERR_IMPORT_STALLED (408) after idleMs, and its place is free again', async (t) => {
+  const { MAX_CONCURRENT_XLSX } = await import('../../node/import-xlsx.js');
+  const zip = await tabbed([[1, '甲']]);
+  let stop!: () => void;
+  const never = new Promise<void>((r) => (stop = r));
+  async function* stalls(): AsyncGenerator<Buffer> {
+    yield zip.subarray(0, 100);
+    await never; // the client went silent
+  }
+  const read = async () => {
+    for await (const g of xlsxRowGroups(stalls(), undefined, { unpackLimitBytes: 1 << 30, idleMs: 50 })) void g;
+  };
+  await t.rejects(Promise.all(Array.from({ length: MAX_CONCURRENT_XLSX }, read)), { code: 'ERR_IMPORT_STALLED', details: { idleMs: 50 } });
+  await Promise.allSettled(Array.from({ length: MAX_CONCURRENT_XLSX }, read));
+  t.equal(await firstCell(zip), '第1页', 'the places are free: another import reads');
+  stop();
+});
