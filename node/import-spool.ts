@@ -1,7 +1,7 @@
 /**
  * Where an XLSX import keeps the worksheets it cannot read yet (those stored before the shared
  * strings, Excel's own order): one private directory per import under $TMPDIR (mode 0700, files
- * 0600), named for the process (`credit-xlsx-<pid>-…`), removed when the read ends however it ends.
+ * 0600), named for the process (`credit-xlsx-<pid>-<start time, ms>-…`), removed when the read ends however it ends.
  * The files are SM4-CTR ciphertext under a key and counter drawn for each file and held only in
  * the process's memory, so what a crash or a power cut leaves behind is unreadable (等保 剩余信息保护:
  * personal data never lies on disk in clear). A node starting sweeps the directories of processes
@@ -16,7 +16,9 @@ import { pipeline } from 'node:stream/promises';
 import { randomBytes, sm4CtrStream } from '../protocol/sm-crypto.js';
 
 export const SPOOL_PREFIX = 'credit-xlsx-';
-const OURS = /^credit-xlsx-([1-9][0-9]{0,9})-/;
+const OURS = /^credit-xlsx-([1-9][0-9]{0,9})-(?:([0-9]{1,15})-)?/;
+/** When this process started (ms): with the pid it names a process, also when a container's node is pid 1 every time. */
+const STARTED = String(Math.round(performance.timeOrigin));
 
 export interface Spool {
   /** Writes `from` (to its end) to the spool as file `name`, encrypted. */
@@ -30,7 +32,7 @@ export interface Spool {
 }
 
 export async function openSpool(): Promise<Spool> {
-  const dir = await mkdtemp(join(tmpdir(), `${SPOOL_PREFIX}${process.pid}-`));
+  const dir = await mkdtemp(join(tmpdir(), `${SPOOL_PREFIX}${process.pid}-${STARTED}-`));
   const keys = new Map<string, { key: Buffer; iv: Buffer }>();
   return {
     async put(name, from) {
@@ -87,7 +89,9 @@ export async function sweepSpools(): Promise<{ removed: number; failed: string[]
     const m = OURS.exec(name);
     if (!m) continue;
     const pid = Number(m[1]);
-    if (pid === process.pid || running(pid)) continue;
+    // this process's own (an import under way), or another live one's; a directory with this pid but
+    // another start time was left by an earlier process of the same pid (a container's pid 1)
+    if (pid === process.pid ? m[2] === STARTED : running(pid)) continue;
     const path = join(root, name);
     try {
       const st = await lstat(path);

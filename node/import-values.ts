@@ -16,7 +16,7 @@ import { formatIsoDate } from '../protocol/catalog-calendar.js';
 const ISO = /^\d{4}-\d{2}-\d{2}$/;
 const NUMERIC = /^-?\d+(\.\d+)?$/;
 const USCC_SHAPE = /^[0-9A-Z]{15,18}$/;
-const DATE_PARTS = /^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[\sT]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$/;
+const DATE_PARTS = /^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[\sT]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*(?:Z|[+-]\d{2}:?\d{2}))?)?$/;
 const COMPACT = /^(\d{4})(\d{2})(\d{2})$/;
 const SERIAL = /^\d{5}(\.\d+)?$/;
 /** Identifier fields by name (idNumber is a plain string field holding a document number). */

@@ -34,7 +34,7 @@ t.test('a spooled file is ciphertext on disk (0600 in a 0700 directory) and read
   const text = `<row>${SECRET}</row>`.repeat(5000);
   await spool.put('0.xml', Readable.from([Buffer.from(text)]));
   const [dir] = readdirSync(root);
-  t.match(dir, new RegExp(`^credit-xlsx-${process.pid}-`), 'named for the process');
+  t.match(dir, new RegExp(`^credit-xlsx-${process.pid}-${Math.round(performance.timeOrigin)}-`), 'named for the process and its start');
   t.equal(statSync(join(root, dir!)).mode & 0o777, 0o700);
   t.equal(statSync(join(root, dir!, '0.xml')).mode & 0o777, 0o600);
   const raw = onDisk();
@@ -85,14 +85,16 @@ t.test("sweepSpools: the directories of processes that ended go, a live process'
     writeFileSync(join(root, name, '0.xml'), 'ciphertext');
   };
   make(`credit-xlsx-${dead}-aaaaaa`);
-  make(`credit-xlsx-${process.pid}-bbbbbb`); // this process: an import under way
+  const started = Math.round(performance.timeOrigin);
+  make(`credit-xlsx-${process.pid}-${started}-bbbbbb`); // this process: an import under way
+  make(`credit-xlsx-${process.pid}-${started - 60_000}-gggggg`); // an earlier process of the same pid (a container's pid 1)
   make('credit-xlsx-1-cccccc'); // pid 1 runs
   make('credit-xlsx-dddddd'); // no pid: not ours to judge
   make(`other-${dead}-eeeeee`);
   writeFileSync(join(root, `credit-xlsx-${dead}-file`), 'not a directory');
   const r = await sweepSpools();
-  t.same(r, { removed: 1, failed: [] });
-  t.same(readdirSync(root).sort(), [`credit-xlsx-${process.pid}-bbbbbb`, `credit-xlsx-${dead}-file`, 'credit-xlsx-1-cccccc', 'credit-xlsx-dddddd', `other-${dead}-eeeeee`].sort());
+  t.same(r, { removed: 2, failed: [] });
+  t.same(readdirSync(root).sort(), [`credit-xlsx-${process.pid}-${started}-bbbbbb`, `credit-xlsx-${dead}-file`, 'credit-xlsx-1-cccccc', 'credit-xlsx-dddddd', `other-${dead}-eeeeee`].sort());
   for (const name of readdirSync(root)) rmSync(join(root, name), { recursive: true, force: true });
 });
 

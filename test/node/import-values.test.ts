@@ -13,7 +13,7 @@ const field = (name: string) => CF.fields.find((f) => f.name === name)!;
 const norm = (name: string, raw: string) => normaliseCell(field(name), raw).value;
 
 t.test('dates as clerks write them', async (t) => {
-  for (const raw of ['2026-03-01', '2026/03/01', '2026-3-1', '2026/3/1', '2026.3.1', '2026年3月1日', '2026 年 3 月 1 日', '20260301', '２０２６－０３－０１', '2026-03-01 00:00:00', ' 2026-03-01 ', '46082']) {
+  for (const raw of ['2026-03-01', '2026/03/01', '2026-3-1', '2026/3/1', '2026.3.1', '2026年3月1日', '2026 年 3 月 1 日', '20260301', '２０２６－０３－０１', '2026-03-01 00:00:00', ' 2026-03-01 ', '46082', '2026-03-01T00:00:00Z', '2026-03-01T08:00:00+08:00', '2026-03-01T00:00:00.000-0500']) {
     t.equal(norm('decisionDate', raw), '2026-03-01', raw);
   }
   t.equal(norm('decisionDate', '2026-2-30'), '2026-02-30', 'an impossible date keeps its shape for the validator to name');
