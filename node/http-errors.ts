@@ -72,6 +72,9 @@ export const HTTP_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ERR_CLASSIFICATION_LOWERED: 422,
 });
 
+/** Codes answered with Retry-After (seconds): a node busy with as many XLSX imports as it may hold. */
+export const RETRY_AFTER: Readonly<Record<string, number>> = Object.freeze({ ERR_IMPORT_BUSY: 60 });
+
 /** Status and body for any error a request can raise. */
 export function toHttpError(error: unknown): { status: number; body: ErrorBody } {
   return httpErrorOf(error, { statuses: HTTP_STATUS, unlisted: 'keep', service: 'node' });
@@ -79,5 +82,5 @@ export function toHttpError(error: unknown): { status: number; body: ErrorBody }
 
 export function installErrorHandling(app: FastifyInstance): void {
   // a subject code in an unmatched URL stays out of the answer
-  install(app, { toHttpError, notFoundPath: (path) => path.replace(/^\/v1\/subjects\/.*/, '/v1/subjects/…') });
+  install(app, { toHttpError, notFoundPath: (path) => path.replace(/^\/v1\/subjects\/.*/, '/v1/subjects/…'), retryAfter: RETRY_AFTER });
 }

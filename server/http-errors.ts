@@ -70,6 +70,11 @@ export interface ErrorHandling {
   refusalMustBeAudited?: boolean;
   /** The path an ERR_ROUTE_NOT_FOUND message names (the node hides subject codes). */
   notFoundPath?(path: string): string;
+  /**
+   * Codes that say "not now" (a 503 the client should retry, not a failure of the server): answered
+   * with `Retry-After` (seconds) and logged as a refusal, not as a failure with its stack.
+   */
+  retryAfter?: Readonly<Record<string, number>>;
 }
 
 export function installErrorHandling(app: FastifyInstance, o: ErrorHandling): void {
@@ -78,7 +83,9 @@ export function installErrorHandling(app: FastifyInstance, o: ErrorHandling): vo
   });
   app.setErrorHandler(async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const { status, body } = o.toHttpError(error);
-    if (status >= 500) request.log.error({ error: loggableError(error) }, 'request failed');
+    const retry = o.retryAfter && Object.hasOwn(o.retryAfter, body.code) ? o.retryAfter[body.code] : undefined;
+    if (retry !== undefined) void reply.header('retry-after', String(retry));
+    if (status >= 500 && retry === undefined) request.log.error({ error: loggableError(error) }, 'request failed');
     else request.log.info({ code: body.code, status, ...o.refusalLog?.(request) }, 'request refused');
     if (status < 500 && o.onRefused) {
       try {
