@@ -41,6 +41,11 @@ const { SaxesParser } = fromExceljs('saxes') as { SaxesParser: new () => Sax };
 /** Worksheets one workbook may have, as zip entries or as tabs (Excel has no fixed limit; 1,000 tabs is far past any export). */
 export const MAX_WORKSHEETS = 1000;
 
+/** A workbook of more than MAX_WORKSHEETS worksheet parts or tabs. */
+export function tooManyWorksheets(): Error {
+  return nodeError('ERR_IMPORT_FORMAT', `工作簿的工作表超过 ${MAX_WORKSHEETS} 个，不是可导入的文件 [ERR_IMPORT_FORMAT]`, { maxWorksheets: MAX_WORKSHEETS });
+}
+
 /** Deepest element nesting read (Excel's worksheets and shared strings nest ≤ 5 deep before the rows end). */
 export const MAX_DEPTH = 64;
 /** Rows a group holds (the import reads a group at a time). */
@@ -275,7 +280,7 @@ export async function workbookPart(input: AsyncIterable<string>): Promise<Workbo
         for (const [k, v] of Object.entries(tag.attributes)) if (k.startsWith('xmlns:') && REL_NAMESPACES.has(v)) relId = `${k.slice(6)}:id`;
       } else if (at === 2 && name === 'sheets') inSheets = true;
       else if (at === 3 && inSheets && name === 'sheet') {
-        if (part.sheets.length >= MAX_WORKSHEETS) throw nodeError('ERR_IMPORT_FORMAT', `工作簿的工作表超过 ${MAX_WORKSHEETS} 个，不是可导入的文件 [ERR_IMPORT_FORMAT]`, { maxWorksheets: MAX_WORKSHEETS });
+        if (part.sheets.length >= MAX_WORKSHEETS) throw tooManyWorksheets();
         part.sheets.push({ name: tag.attributes.name, rId: tag.attributes[relId], state: tag.attributes.state });
       }
       else if (at === 2 && name === 'workbookPr') part.date1904 = ['1', 'true'].includes((tag.attributes.date1904 ?? '').trim());

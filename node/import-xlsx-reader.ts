@@ -18,7 +18,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type ExcelJSModule from 'exceljs';
 import { serviceError } from '../protocol/service-errors.js';
 import { nodeError } from './errors.js';
-import { MAX_WORKSHEETS, sharedStrings, sheetRows, workbookPart, type WorkbookPart } from './import-xlsx-cells.js';
+import { MAX_WORKSHEETS, sharedStrings, sheetRows, tooManyWorksheets, workbookPart, type WorkbookPart } from './import-xlsx-cells.js';
 import { openSpool, type Spool } from './import-spool.js';
 import type { TableRow } from './import-table.js';
 
@@ -87,9 +87,10 @@ async function* utf8Text(input: AsyncIterable<Buffer | string>): AsyncGenerator<
   if (rest) yield rest;
 }
 
-function utf8Transform(): Transform {
+/** An entry's text, decoded whole character by whole character; joined with pipeline, so the entry destroyed with an error ends the read with it. */
+function textOf(entry: NodeJS.ReadableStream): Transform {
   const d = new StringDecoder('utf8');
-  return new Transform({ readableObjectMode: true, transform: (c: Buffer, _e, cb) => cb(null, d.write(c)), flush: (cb) => cb(null, d.end() || undefined) });
+  return streamPipeline(entry as Readable, new Transform({ readableObjectMode: true, transform: (c: Buffer, _e, cb) => cb(null, d.write(c)), flush: (cb) => cb(null, d.end() || undefined) }), noop);
 }
 
 function unpackedTooMuch(limits: XlsxLimits): Error {
@@ -194,7 +195,7 @@ async function* parseKeepingTemporaryFiles(this: Internals, limits: XlsxLimits, 
           break;
         default:
           if ((match = /^xl\/worksheets\/sheet(\d+)\.xml$/.exec(entry.path))) {
-            if (++worksheets > MAX_WORKSHEETS) throw nodeError('ERR_IMPORT_FORMAT', `工作簿的工作表超过 ${MAX_WORKSHEETS} 个，不是可导入的文件 [ERR_IMPORT_FORMAT]`, { maxWorksheets: MAX_WORKSHEETS });
+            if (++worksheets > MAX_WORKSHEETS) throw tooManyWorksheets();
             if (this.sharedStrings && this.workbookRels && this.model) {
               yield* this._parseWorksheet(iterateStream(entry), match[1]!);
             } else {
@@ -279,11 +280,10 @@ export async function* workbookSheets(ExcelJS: typeof ExcelJSModule, input: Asyn
   };
   // exceljs's parser of xl/workbook.xml knows no prefixes and reads date1904="true" as false
   r._parseWorkbook = async function (entry) {
-    r.model = await workbookPart(streamPipeline(entry as Readable, utf8Transform(), noop));
+    r.model = await workbookPart(textOf(entry));
   };
-  // pipeline, not pipe: the entry destroyed with an error ends the shared strings' read with it
   r._parseSharedStrings = async function* (entry) {
-    r.sharedStrings = await sharedStrings(streamPipeline(entry as Readable, utf8Transform(), noop));
+    r.sharedStrings = await sharedStrings(textOf(entry));
   };
   for await (const e of parseKeepingTemporaryFiles.call(r, limits, unpacked) as AsyncGenerator<{ eventType: string; value: XlsxSheet }>) {
     if (e.eventType === 'worksheet') yield e.value;
