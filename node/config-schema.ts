@@ -11,6 +11,11 @@ export { validateAgainst, type SchemaNode };
 
 export { LOG_LEVELS } from '../server/config-schema.js';
 
+/** Outbox rows a batch is cut at by default. */
+export const DEFAULT_BATCH_MAX_RECORDS = 1000;
+/** Bytes of the records' stored text a batch stays within by default: half the hub's default maxEnvelopeBytes (16 MiB). */
+export const DEFAULT_BATCH_MAX_BYTES = 8 * 1024 * 1024;
+
 export const CONFIG_SCHEMA: SchemaNode = {
   type: 'object',
   description: 'city node configuration',
@@ -70,7 +75,8 @@ export const CONFIG_SCHEMA: SchemaNode = {
       properties: {
         url: { type: 'string', pattern: '^https://[^/?#]+/?$', description: "the hub's origin, e.g. https://hub.hunan.example:8443" },
         pollIntervalMs: { type: 'integer', minimum: 50, default: 2000, description: 'how often to ask the hub for distributions' },
-        batchMaxRecords: { type: 'integer', minimum: 1, maximum: 5000, default: 1000, description: 'a batch is cut when this many outbox rows wait…' },
+        batchMaxRecords: { type: 'integer', minimum: 1, maximum: 5000, default: DEFAULT_BATCH_MAX_RECORDS, description: 'a batch is cut when this many outbox rows wait (at most the protocol\'s 5,000 items a batch)…' },
+        batchMaxBytes: { type: 'integer', minimum: 65_536, maximum: 128 * 1024 * 1024, default: DEFAULT_BATCH_MAX_BYTES, description: '…or before its records\' stored text passes this many bytes (keep it at most half the hub\'s maxEnvelopeBytes, default 16 MiB)…' },
         batchMaxAgeMs: { type: 'integer', minimum: 0, default: 1000, description: '…or when the oldest has waited this long' },
         checkpointIntervalMs: { type: 'integer', minimum: 0, default: 120000, description: 'how often the hub witnesses (cosigns) this node\'s audit checkpoint; 0 = only after batches' },
         renewAt: { type: 'number', minimum: 0.01, maximum: 0.5, default: 0.34, description: "renew the node certificate when less than this fraction of its lifetime is left (at most 0.5: the hub renews no earlier)" },

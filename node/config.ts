@@ -65,7 +65,10 @@ export interface HubConfig {
   /** The hub's origin, without a trailing slash. */
   url: string;
   pollIntervalMs: number;
+  /** Outbox rows a batch is cut at (default 5,000, the protocol's MAX_BATCH_ITEMS). */
   batchMaxRecords: number;
+  /** Bytes of the records' stored text a batch stays within (default 8 MiB; at least one row is cut whatever its size). */
+  batchMaxBytes: number;
   batchMaxAgeMs: number;
   checkpointIntervalMs: number;
   renewAt: number;

@@ -70,6 +70,33 @@ function batchFromRow(r: Row): BatchRow {
   };
 }
 
+/** Bytes counted for each row besides its record's text: its id, type, class, catalog version and times as they travel. */
+export const ROW_OVERHEAD = 256;
+
+/** An unbatched outbox row with the size of its record's stored text (what it adds to a batch). */
+interface SizedRow {
+  id: number | string;
+  kind: OutboxKind;
+  bytes: number;
+}
+
+/**
+ * The first `n` unbatched rows in outbox order, each with the bytes of its record's stored `fields`
+ * text (sealed at rest: base64url, about 4/3 of the JSON; clear: the JSON itself), which is most
+ * of what the record adds to a sealed batch, plus ROW_OVERHEAD for every row (a withdrawal carries
+ * no content).
+ */
+async function sizedRows(db: Db, n: number): Promise<SizedRow[]> {
+  const size = engineOf(db as Knex) === 'pg' ? 'octet_length(r.fields)' : 'length(cast(r.fields as blob))';
+  const rows = (await db(`${O} as o`)
+    .leftJoin('node_records as r', 'r.id', 'o.record_id')
+    .whereNull('o.batch_id')
+    .orderBy('o.id')
+    .limit(n)
+    .select('o.id', 'o.kind', db.raw(`case when o.kind = 'withdrawal' then 0 else coalesce(${size}, 0) end as bytes`))) as Row[];
+  return rows.map((r) => ({ id: r.id as number | string, kind: r.kind as OutboxKind, bytes: Number(r.bytes) + ROW_OVERHEAD }));
+}
+
 export const outboxStore = {
   async enqueue(db: Db, rows: { recordId: string; kind: OutboxKind }[], at: string): Promise<void> {
     for (let i = 0; i < rows.length; i += CHUNK) {
@@ -100,17 +127,34 @@ export const outboxStore = {
     return Number(row?.m ?? 0);
   },
 
-  /** The oldest unbatched row's time, and whether at least `n` rows wait; null when none waits. */
-  async pending(db: Db, n: number): Promise<{ oldestAt: string; full: boolean } | null> {
+  /**
+   * The oldest unbatched row's time, and whether a full batch waits: `n` rows, or rows whose
+   * records' stored text reaches `maxBytes` (sizedRows); null when none waits.
+   */
+  async pending(db: Db, n: number, maxBytes = Infinity): Promise<{ oldestAt: string; full: boolean } | null> {
     const first = (await db(O).select('created_at').whereNull('batch_id').orderBy('id').first()) as Row | undefined;
     if (!first) return null;
-    const nth = n <= 1 ? first : ((await db(O).select('id').whereNull('batch_id').orderBy('id').offset(n - 1).first()) as Row | undefined);
-    return { oldestAt: String(first.created_at), full: nth !== undefined };
+    if (maxBytes === Infinity) {
+      const nth = n <= 1 ? first : ((await db(O).select('id').whereNull('batch_id').orderBy('id').offset(n - 1).first()) as Row | undefined);
+      return { oldestAt: String(first.created_at), full: nth !== undefined };
+    }
+    const sized = await sizedRows(db, n);
+    return { oldestAt: String(first.created_at), full: sized.length >= n || sized.reduce((sum, r) => sum + r.bytes, 0) >= maxBytes };
   },
 
-  /** Cuts up to `max` unbatched rows into a new batch with the next seq. Run it in a transaction. */
-  async cut(db: Db, o: { id: string; max: number; at: string }): Promise<BatchRow | null> {
-    const rows = (await db(O).select('id', 'kind').whereNull('batch_id').orderBy('id').limit(o.max)) as Row[];
+  /**
+   * Cuts unbatched rows, in outbox order, into a new batch with the next seq: up to `max` rows, and
+   * no more rows than keep the records' stored text within `maxBytes` (the first row always goes,
+   * whatever its size). Run it in a transaction.
+   */
+  async cut(db: Db, o: { id: string; max: number; maxBytes?: number; at: string }): Promise<BatchRow | null> {
+    const rows: SizedRow[] = [];
+    let bytes = 0;
+    for (const r of await sizedRows(db, o.max)) {
+      if (rows.length > 0 && bytes + r.bytes > (o.maxBytes ?? Infinity)) break;
+      rows.push(r);
+      bytes += r.bytes;
+    }
     if (rows.length === 0) return null;
     const top = (await db(B).max({ m: 'seq' }).first()) as Row | undefined;
     const seq = Number(top?.m ?? 0) + 1;

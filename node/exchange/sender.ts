@@ -49,7 +49,7 @@ export interface SenderDeps {
   client: () => HubClient;
   clock: () => Date;
   log: Log;
-  hub: Pick<HubConfig, 'batchMaxRecords' | 'batchMaxAgeMs'> & Partial<Pick<HubConfig, 'unsignedSeqRefusals'>>;
+  hub: Pick<HubConfig, 'batchMaxRecords' | 'batchMaxAgeMs'> & Partial<Pick<HubConfig, 'batchMaxBytes' | 'unsignedSeqRefusals'>>;
   /** After a round that stored at least one receipt (the witness loop hooks in here). */
   onReceipts?: () => void;
   /** The hub's certificate may have changed (it could not decrypt): fetch it again. */
@@ -87,15 +87,16 @@ export function createSender(deps: SenderDeps) {
   const nodeId = identity.nodeId;
   const actor = `node:${nodeId}`;
 
-  /** Cuts one batch when due (full, or the oldest row older than batchMaxAgeMs, or `force`); else how long until one is due. */
+  /** Cuts one batch when due (full by count or by bytes, or the oldest row older than batchMaxAgeMs, or `force`); else how long until one is due. */
   async function cutIfDue(force = false): Promise<BatchRow | { waitMs: number }> {
     const { batchMaxRecords: max, batchMaxAgeMs: maxAge } = deps.hub;
-    const p = await outboxStore.pending(db, max);
+    const maxBytes = deps.hub.batchMaxBytes ?? Infinity;
+    const p = await outboxStore.pending(db, max, maxBytes);
     if (!p) return { waitMs: IDLE_MS };
     const age = clock().getTime() - Date.parse(p.oldestAt);
     if (!force && !p.full && age < maxAge) return { waitMs: Math.max(10, maxAge - age) };
     const at = clock().toISOString();
-    const batch = await db.transaction((trx) => outboxStore.cut(trx, { id: uuidv7(clock()), max, at }));
+    const batch = await db.transaction((trx) => outboxStore.cut(trx, { id: uuidv7(clock()), max, maxBytes, at }));
     if (!batch) return { waitMs: IDLE_MS };
     log.debug({ batch: batch.id, seq: batch.seq, records: batch.records, withdrawals: batch.withdrawals }, 'hub exchange: batch cut');
     return batch;
@@ -259,6 +260,10 @@ export function createSender(deps: SenderDeps) {
       return { status: receipt.outcome === 'accepted' ? 'accepted' : 'refused', receipt: answer, payload: receipt, via };
     } catch (e) {
       await noteError(b, e);
+      if (e instanceof HubError && e.code === 'ERR_BODY_TOO_LARGE') {
+        // a batch cut before hub.batchMaxBytes was lowered keeps its size: only the hub's limit can let it through
+        log.error({ batch: b.id, seq: b.seq, records: b.records, code: e.code }, `hub exchange: the hub refuses batch seq ${b.seq} as larger than its maxEnvelopeBytes; it is sent again until the hub takes it: raise the hub's maxEnvelopeBytes, and keep hub.batchMaxBytes at most half of it [ERR_BODY_TOO_LARGE]`);
+      }
       throw e;
     }
   }

@@ -1,7 +1,7 @@
 /**
  * The outbox on both engines: rows written by the record hooks in the record's own transaction
  * (and rolled back with it), only for own records of classes the grade may send, never for
- * records received from other nodes; batches cut by count and by age with id + next seq; the
+ * records received from other nodes; batches cut by count, by bytes and by age with id + next seq; the
  * backfill of records written before the node was connected.
  */
 import t from 'tap';
@@ -9,7 +9,7 @@ import { exampleRecord } from '../../protocol/catalog.js';
 import type { Classification } from '../../protocol/classification.js';
 import { uuidv7 } from '../../protocol/crypto.js';
 import { sendableClasses } from '../../node/exchange/outbox-hooks.js';
-import { outboxStore } from '../../node/exchange/outbox-store.js';
+import { outboxStore, ROW_OVERHEAD } from '../../node/exchange/outbox-store.js';
 import { recordsService } from '../../node/records-service.js';
 import { emptyHooks } from '../../node/hooks.js';
 import { engines } from '../helpers/db.js';
@@ -116,6 +116,48 @@ for (const engine of await engines()) {
     await s.db('node_records').where({ id: ids[0] }).update({ class: 'restricted' });
     t.same((await outboxStore.items(s.db, b1.id, { ...may, classes: sendableClasses(2) })).records, [], 'nor a class above the node\'s grade now');
     t.same((await outboxStore.items(s.db, b1.id, may)).records.map((r) => r.id), [ids[0]], 'a sendable one still goes');
+  });
+
+  t.test(`${engine.name}: batches are cut by bytes too: long records make smaller batches, cut at once, none over the bound`, async (t) => {
+    const maxBytes = 65_536;
+    const s = await exchangeSetup(t, { engine, hub: { batchMaxRecords: 100, batchMaxBytes: maxBytes, batchMaxAgeMs: 60_000 } });
+    const facts = '当事人未按规定办理相关手续擅自从事经营活动。'.repeat(180); // ≈ 3,800 characters, ≈ 11 KB of UTF-8
+    const long = (n: number) => ({ ...rec('CF', 400 + n), fields: { ...rec('CF', 400 + n).fields, violationFacts: facts } });
+    await s.records.create(s.caller('submitter', 'public'), Array.from({ length: 12 }, (_, i) => long(i)));
+    const size = async (batchId: string | null) => {
+      const rows = await s.db('node_outbox as o').join('node_records as r', 'r.id', 'o.record_id').where('o.batch_id', batchId).orderBy('o.id').select('r.fields');
+      return rows.map((r: { fields: string }) => Buffer.byteLength(r.fields) + ROW_OVERHEAD);
+    };
+    const one = (await size(null))[0]!;
+    t.ok(one > 10_000 && one < maxBytes / 2, `a long record's stored text: ${one} bytes`);
+    const cut: number[] = [];
+    for (;;) {
+      const b = await s.exchange.sender.cutIfDue();
+      if (!('id' in b)) break;
+      const sizes = await size(b.id);
+      t.equal(sizes.length, b.records);
+      const total = sizes.reduce((a, x) => a + x, 0);
+      t.ok(total <= maxBytes, `batch ${b.seq}: ${b.records} records, ${total} bytes within ${maxBytes}`);
+      const next = (await size(null))[0];
+      if (next !== undefined) t.ok(total + next > maxBytes, 'the next row would have passed the bound: the batch is as full as it may be');
+      cut.push(b.records);
+    }
+    t.ok(cut.length >= 2 && cut.every((n) => n < 100), `cut by bytes, not by count (${cut.join(', ')}), without waiting for batchMaxAgeMs`);
+    const left = 12 - cut.reduce((a, n) => a + n, 0);
+    t.ok(left > 0 && left < cut[0]!, `${left} rows left, fewer than a full batch`);
+    t.equal((await outboxStore.pending(s.db, 100, maxBytes))?.full, false, 'not full by count nor by bytes: they wait for batchMaxAgeMs');
+    s.advance(61_000);
+    const last = await s.exchange.sender.cutIfDue();
+    t.ok('id' in last && last.records === left, 'cut once old enough');
+    t.same(await outboxStore.pending(s.db, 100, maxBytes), null, 'every row in one batch');
+
+    // one record larger than the bound still travels, alone
+    await s.records.create(s.caller('submitter', 'public'), [long(50), long(51)]);
+    const alone = await s.db.transaction((trx) => outboxStore.cut(trx, { id: uuidv7(), max: 100, maxBytes: 1, at: new Date().toISOString() }));
+    t.equal(alone?.records, 1, 'the first row goes whatever its size');
+    t.same(await outboxStore.pending(s.db, 100, 1), { oldestAt: (await s.db('node_outbox').whereNull('batch_id').first()).created_at, full: true }, 'full by bytes with one row waiting');
+    const rest = await s.db.transaction((trx) => outboxStore.cut(trx, { id: uuidv7(), max: 100, maxBytes, at: new Date().toISOString() }));
+    t.equal(rest?.records, 1, 'the other one');
   });
 
   t.test(`${engine.name}: a record corrected to internal after it was sent is withdrawn at the hub (reason correction)`, async (t) => {
