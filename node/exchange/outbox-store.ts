@@ -134,12 +134,11 @@ export const outboxStore = {
   async pending(db: Db, n: number, maxBytes = Infinity): Promise<{ oldestAt: string; full: boolean } | null> {
     const first = (await db(O).select('created_at').whereNull('batch_id').orderBy('id').first()) as Row | undefined;
     if (!first) return null;
-    if (maxBytes === Infinity) {
-      const nth = n <= 1 ? first : ((await db(O).select('id').whereNull('batch_id').orderBy('id').offset(n - 1).first()) as Row | undefined);
-      return { oldestAt: String(first.created_at), full: nth !== undefined };
-    }
-    const sized = await sizedRows(db, n);
-    return { oldestAt: String(first.created_at), full: sized.length >= n || sized.reduce((sum, r) => sum + r.bytes, 0) >= maxBytes };
+    const nth = n <= 1 ? first : ((await db(O).select('id').whereNull('batch_id').orderBy('id').offset(n - 1).first()) as Row | undefined);
+    if (nth !== undefined || maxBytes === Infinity) return { oldestAt: String(first.created_at), full: nth !== undefined };
+    // fewer than n rows wait: full when their records' text reaches maxBytes
+    const bytes = (await sizedRows(db, n)).reduce((sum, r) => sum + r.bytes, 0);
+    return { oldestAt: String(first.created_at), full: bytes >= maxBytes };
   },
 
   /**

@@ -40,6 +40,7 @@ import { fill } from './hub-fill.js';
 import { naiveServerArgs, spawnServer } from './child.js';
 import type { NaiveServerConfig } from './naive-server.js';
 import { median, type BenchResult, type Scenario } from './scenario.js';
+import { DEFAULT_BATCH_MAX_RECORDS } from '../../node/config-schema.js';
 
 const NODE = { id: '430100', name: '长沙市', grade: 3 };
 const RECORDS_PER_SUBJECT = 5;
@@ -173,6 +174,15 @@ export interface ExchangeFigures {
  * One exchange run: hub and node as child processes, the node's outbox prefilled with `records`,
  * timed by the hub's receipt times; then the queries. Every process, file and schema is gone after.
  */
+/**
+ * Records per batch of a run of `n` records: the node's default (DEFAULT_BATCH_MAX_RECORDS, 5,000),
+ * smaller when the run is too short for 10 batches (the rate is timed between the first and the last
+ * receipt: a run of a few batches would time next to nothing); BENCH_BATCH_RECORDS sets it (A/B runs).
+ */
+export function batchRecordsFor(n: number): number {
+  return Number(process.env.BENCH_BATCH_RECORDS) || Math.min(DEFAULT_BATCH_MAX_RECORDS, Math.max(1, Math.ceil(n / 10)));
+}
+
 export async function runExchange(o: ExchangeRun): Promise<ExchangeFigures> {
   const { records: n, log } = o;
   const dir = mkdtempSync(join(tmpdir(), 'bench-exchange-'));
@@ -180,7 +190,7 @@ export async function runExchange(o: ExchangeRun): Promise<ExchangeFigures> {
   const pgAdmin = o.pgUrl && schema ? await connect(o.pgUrl, { schema, poolMax: 2 }) : undefined; // creates the schema
   const fed = new Federation(dir, {
     hubConfig: { rateLimit: { enabled: false }, logLevel: 'warn', ...(o.pgUrl && schema ? { databaseUrl: urlWithSchema(o.pgUrl, schema) } : {}), ...(o.sm ? { suites: ['SM'], audit: { hashAlg: 'sm3' } } : {}) },
-    nodeHubConfig: { batchMaxRecords: 1000, batchMaxAgeMs: 100, pollIntervalMs: 600_000, checkpointIntervalMs: 600_000, ...(o.sm ? { suites: ['SM'] } : {}) },
+    nodeHubConfig: { batchMaxRecords: batchRecordsFor(n), batchMaxAgeMs: 100, pollIntervalMs: 600_000, checkpointIntervalMs: 600_000, ...(o.sm ? { suites: ['SM'] } : {}) },
     ...(o.sm ? { sm2Ca: true, nodeConfig: { audit: { hashAlg: 'sm3' } } } : {}),
   });
   try {
@@ -249,7 +259,7 @@ export const exchangeScenario: Scenario = {
     const f = await runExchange({ records: n, queries: quick ? 200 : 500, raw: true, log });
     const p50 = median(f.times);
     const results: BenchResult[] = [
-      { label: `end to end, outbox → hub (${n} records)`, key: 'e2e_rps', value: f.rps, unit: 'records/s' },
+      { label: `end to end, outbox → hub (${n} records)`, key: 'e2e_rps', value: f.rps, unit: 'records/s', note: `${f.batches} batches of ${batchRecordsFor(n).toLocaleString('en-US')} in ${f.span.toFixed(1)} s` },
       { label: `province query p50 (${n} records at the hub)`, key: 'query_p50_ms', value: p50, unit: 'ms' },
       { label: 'province query p99', key: 'query_p99_ms', value: percentile(f.times, 99), unit: 'ms' },
       { label: 'raw: mTLS round trip p50 (kept alive)', key: 'raw_mtls_rtt_ms', value: f.rtt!, unit: 'ms' },

@@ -4,7 +4,8 @@
  * throwaway schema migrated once, one shared data key, `credit hub start` per hub). The same
  * workload both times: NODES city nodes, each `credit node start` in a process of its own (so the
  * nodes' sealing is not one event loop's), each with its outbox prefilled with PER_NODE records,
- * all sending at once (two batches of 1,000 in flight each, the node default).
+ * all sending at once (two batches of 1,000 in flight each: the node default before it rose to 5,000,
+ * kept so that the figures compare with the runs before).
  *
  *   hubs1_pg_rps, hubs2_pg_rps  records/s committed at the hub(s) while every node was sending: from
  *                               the last node's first accepted batch to the first node's last one,

@@ -33,7 +33,8 @@ export const CHANGSHA: NodeSpec = { id: '430100', name: '长沙市', grade: 3 };
 export const CHANGDE: NodeSpec = { id: '430700', name: '常德市', grade: 2 };
 
 /** Fast exchange loops: the harness does not wait on production intervals. */
-export const FAST_HUB_KEYS = { pollIntervalMs: 200, batchMaxAgeMs: 50, checkpointIntervalMs: 1000, timeoutMs: 5000 };
+// batches of 1,000 (the node's default was 1,000 until it rose to 5,000): the crash harness counts batches by it
+export const FAST_HUB_KEYS = { pollIntervalMs: 200, batchMaxRecords: 1000, batchMaxAgeMs: 50, checkpointIntervalMs: 1000, timeoutMs: 5000 };
 
 export interface ExchangeStatus {
   outbox: { pending: number };

@@ -96,7 +96,7 @@ const SOURCE = CHANGSHA.id;
 const RECEIVER = CHANGDE.id;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Records per batch (the node's default hub.batchMaxRecords). */
+/** Records per batch (hub.batchMaxRecords in cluster.ts FAST_HUB_KEYS). */
 const BATCH_RECORDS = 1000;
 
 type Counter = (db: Knex) => Promise<number>;

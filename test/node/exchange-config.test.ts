@@ -21,7 +21,7 @@ function keyOf(raw: unknown): string | undefined {
 t.test('no hub: standalone; a hub: every default filled in', async (t) => {
   t.equal(buildConfig(base, {}).hub, undefined);
   const c = buildConfig({ ...base, hub: { url: 'https://hub.example:8443/' } }, {});
-  t.same(c.hub, { url: 'https://hub.example:8443', pollIntervalMs: 2000, batchMaxRecords: 1000, batchMaxBytes: 8388608, batchMaxAgeMs: 1000, checkpointIntervalMs: 120000, renewAt: 0.34, timeoutMs: 30000, unsignedSeqRefusals: false });
+  t.same(c.hub, { url: 'https://hub.example:8443', pollIntervalMs: 2000, batchMaxRecords: 5000, batchMaxBytes: 8388608, batchMaxAgeMs: 1000, checkpointIntervalMs: 120000, renewAt: 0.34, timeoutMs: 30000, unsignedSeqRefusals: false });
   t.ok(Object.isFrozen(c.hub));
   t.equal(buildConfig({ ...base, hub: { url: 'https://h', renewAt: 0.5 } }, {}).hub?.renewAt, 0.5, 'a fraction');
 });
