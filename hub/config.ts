@@ -35,6 +35,8 @@ export interface HubConfig {
   renewOverlapSeconds: number;
   windowMs: number;
   maxEnvelopeBytes: number;
+  /** Nodes whose batches one hub process takes at once, two batches each (hub/batch-admission.ts); default 4. */
+  intakeMaxNodes: number;
   bodyLimitBytes: number;
   rateLimit: { enabled: boolean; max: number; timeWindowMs: number };
   logLevel: string;

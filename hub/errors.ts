@@ -15,6 +15,7 @@ export const HUB_ERRORS = {
   ERR_SM2_CA_ABSENT: 'this hub has no SM2 root: it publishes no SM2 CRL (GET /v1/crl/sm2)',
   ERR_REGISTER_JOURNAL: 'the register journal (caDir/register-journal.ndjson) cannot be appended to or read, or could not be reconciled with the store',
   ERR_REGISTER_REPLAYED: 'the store had lost register changes (a restore or a lossy failover); they were applied again from the register journal (hub log only)',
+  ERR_HUB_BUSY: 'this hub process is taking as many batches as it may at once (intakeMaxNodes nodes, two batches each); send the batch again after Retry-After',
   ERR_HUB_STORE_NOT_FOUND: 'the hub store named by the config does not exist or holds no hub tables; admin commands never create one',
 } as const;
 

@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ACCOUNT_HTTP_STATUS } from '../server/account-errors.js';
+import { BUSY_RETRY_AFTER_S } from './batch-admission.js';
 import { httpErrorOf, installErrorHandling as install, type ErrorBody } from '../server/http-errors.js';
 
 export { clientErrorHandler, frameworkErrors, type ErrorBody } from '../server/http-errors.js';
@@ -20,6 +21,7 @@ export const HUB_HTTP_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ERR_CATALOG_NOT_PUBLISHED: 404,
   ERR_SM2_CA_ABSENT: 404,
   ERR_NOT_READY: 503,
+  ERR_HUB_BUSY: 503, // hub/batch-admission.ts: answered with Retry-After
   ERR_INTERNAL: 500,
   ERR_STORE_CIPHERTEXT_INVALID: 500,
   ERR_REGISTER_JOURNAL: 503, // an operator's revocation or cancellation could not be journalled (hub/register-journal.ts): the store is unchanged
@@ -81,6 +83,9 @@ export const HUB_HTTP_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ...ACCOUNT_HTTP_STATUS,
 });
 
+/** Codes that say "not now": answered with Retry-After (seconds) and logged as refusals (server/http-errors.ts). */
+export const HUB_RETRY_AFTER: Readonly<Record<string, number>> = Object.freeze({ ERR_HUB_BUSY: BUSY_RETRY_AFTER_S });
+
 /** Status and body for any error a request can raise (a code the table lacks: 500 ERR_INTERNAL). */
 export function toHttpError(error: unknown): { status: number; body: ErrorBody } {
   return httpErrorOf(error, { statuses: HUB_HTTP_STATUS, unlisted: 'internal', service: 'hub' });
@@ -88,5 +93,5 @@ export function toHttpError(error: unknown): { status: number; body: ErrorBody }
 
 export function installErrorHandling(app: FastifyInstance, onRefused?: (request: FastifyRequest, body: ErrorBody, status: number) => Promise<void>): void {
   // a refusal is never answered without its audit entry (audit/refusals.ts retries; then 503)
-  install(app, { toHttpError, refusalLog: (request) => ({ node: request.peer?.nodeId }), ...(onRefused ? { onRefused, refusalMustBeAudited: true } : {}) });
+  install(app, { toHttpError, refusalLog: (request) => ({ node: request.peer?.nodeId }), retryAfter: HUB_RETRY_AFTER, ...(onRefused ? { onRefused, refusalMustBeAudited: true } : {}) });
 }

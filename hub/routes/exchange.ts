@@ -10,6 +10,8 @@ import type { HubContext } from '../route-context.js';
 import { checkClient, type Peer } from '../client-check.js';
 import { peerSm2Cert, SM2_CERT_HEADER } from '../answer-keys.js';
 import { witnessRoutes } from './witness.js';
+import { batchAdmission, type BatchSlot } from '../batch-admission.js';
+import { hubError } from '../errors.js';
 import { distributionsFeedQuery, enrollResponse, noticesFeedQuery, envelopeSchema, mtlsErrors, renewBody } from '../schemas.js';
 
 function peerOf(request: FastifyRequest): Peer {
@@ -30,7 +32,34 @@ export async function envelopeRoutes(app: FastifyInstance, opts: { ctx: HubConte
   });
   const post = { bodyLimit, schema: { response: { 200: envelopeSchema, ...mtlsErrors } } };
 
-  app.post(EXCHANGE_ROUTES.batches, post, async (request) => ctx.intake.receive(peerOf(request), String(request.body ?? '')));
+  // batches: admitted before their body is read, at most intakeMaxNodes nodes at once (hub/batch-admission.ts)
+  const admission = batchAdmission(ctx.config.intakeMaxNodes);
+  const slots = new WeakMap<FastifyRequest, BatchSlot>();
+  app.post(
+    EXCHANGE_ROUTES.batches,
+    {
+      ...post,
+      preParsing: async (request, reply, payload) => {
+        const slot = admission.admit(peerOf(request).nodeId);
+        slots.set(request, slot);
+        // the handler never began (body too large or cut off, the client gone): the slot ends with the response
+        reply.raw.once('close', () => {
+          if (!slot.begun) slot.release();
+        });
+        return payload;
+      },
+    },
+    async (request) => {
+      const slot = slots.get(request);
+      if (!slot || slot.released) throw hubError('ERR_HUB_BUSY', 'the connection closed before the batch was taken; send it again', { retryAfter: 1, reason: 'closed' });
+      slot.begin();
+      try {
+        return await ctx.intake.receive(peerOf(request), String(request.body ?? ''));
+      } finally {
+        slot.release();
+      }
+    },
+  );
 
   app.post(EXCHANGE_ROUTES.queries, post, async (request) => ctx.queries.answer(peerOf(request), String(request.body ?? '')));
 
