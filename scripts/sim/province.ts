@@ -162,13 +162,13 @@ export class Province {
     await this.hubs[i]!.kill();
   }
 
-  /** 5xx answers the hubs logged (hub/request-log.ts logs every 5xx, at error level). */
+  /** 5xx answers the hubs logged as failures (hub/request-log.ts: at error level; a 503 with Retry-After, ERR_HUB_BUSY, is a warning and not counted). */
   hub5xx(): number {
     let n = 0;
     for (const f of this.hubLogs) {
       for (const l of readFileSync(f, 'utf8').split('\n')) {
         const m = /"res":\{"statusCode":(\d{3})\}/.exec(l);
-        if (m && Number(m[1]) >= 500) n++;
+        if (m && Number(m[1]) >= 500 && l.includes('"level":50')) n++;
       }
     }
     return n;

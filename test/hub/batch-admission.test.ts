@@ -5,6 +5,7 @@
  * batch is answered, and when the upload is abandoned before the batch was taken.
  */
 import { request as httpsRequest, type ClientRequest } from 'node:https';
+import { Writable } from 'node:stream';
 import t from 'tap';
 import { tlsClientOptions } from '../../certs/tls.js';
 import { BATCHES_PER_NODE, batchAdmission } from '../../hub/batch-admission.js';
@@ -64,7 +65,14 @@ function partialUpload(f: HubFixture, node: TestNode, text: string): { req: Clie
 }
 
 t.test('intakeMaxNodes: 1 — a second node is answered 503 ERR_HUB_BUSY before its body is read, and taken once the first is answered', async (t) => {
-  const f = await hubFixture(t, { config: { intakeMaxNodes: 1 } });
+  const lines: Record<string, unknown>[] = [];
+  const logStream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l.trim() !== '') lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  const f = await hubFixture(t, { config: { intakeMaxNodes: 1, logLevel: 'info' }, logStream });
   const changsha = await f.enrol('430100', 3);
   const changde = await f.enrol('430700', 3);
   const probe = () => f.call(changde.agent, 'POST', '/v1/batches', {}); // not an envelope: 400 once admitted
@@ -79,6 +87,9 @@ t.test('intakeMaxNodes: 1 — a second node is answered 503 ERR_HUB_BUSY before 
   t.equal(busy.json.code, 'ERR_HUB_BUSY');
   t.equal(busy.json.details.reason, 'nodes');
   t.equal(busy.headers['retry-after'], '1', 'Retry-After: 1');
+  const logged = lines.filter((l) => (l.res as { statusCode?: number } | undefined)?.statusCode === 503);
+  t.ok(logged.length >= 1 && logged.every((l) => l.level === 40), 'logged as a warning ("not now"), not as a failure');
+  t.notOk(lines.some((l) => Number(l.level) >= 50), 'no error lines');
   t.equal(Number((await f.hub.app.hubCtx.db('hub_envelopes').count({ n: '*' }).first())?.n), 0, 'nothing of either batch taken yet');
 
   // 长沙's pipeline: a second batch of its own is admitted beside the first, a third is refused
