@@ -4,7 +4,8 @@
  * ERR_HUB_BUSY with Retry-After: 1, and nothing of them is read or counted; a slot is freed when its
  * batch is answered, and when the upload is abandoned before the batch was taken.
  */
-import { request as httpsRequest, type ClientRequest } from 'node:https';
+import type { ClientRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { Writable } from 'node:stream';
 import t from 'tap';
 import { tlsClientOptions } from '../../certs/tls.js';
