@@ -1,6 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { canonicalize } from '../../protocol/canonical-json.js';
+import { canonicalize, canonicalizeCopied, canonicalizeReference } from '../../protocol/canonical-json.js';
 
 function fromBits(hex: string): number {
   const view = new DataView(new ArrayBuffer(8));
@@ -161,4 +161,64 @@ t.test('property: matches the reference over full-Unicode strings (escapes, non-
     { numRuns: 500 },
   );
   t.pass('800 random values');
+});
+
+/** The same text, or the same error code, from the sorted-copy way (forced, and as canonicalize() chooses) and the reference writer. */
+function sameAsReference(v: unknown): boolean {
+  const run = (f: (x: unknown) => string): string => {
+    try {
+      return `ok:${f(v)}`;
+    } catch (e) {
+      return `err:${String((e as { code?: unknown }).code)}`;
+    }
+  };
+  const ref = run(canonicalizeReference);
+  return run(canonicalizeCopied) === ref && run(canonicalize) === ref && run((x) => canonicalize({ big: new Array(64).fill(0), x })) === run((x) => canonicalizeReference({ big: new Array(64).fill(0), x }));
+}
+
+t.test('the sorted-copy fast path equals the reference writer on every shape it hands on or refuses', async (t) => {
+  class Point {
+    constructor(
+      readonly y: number,
+      readonly x: number,
+    ) {}
+  }
+  const proto = JSON.parse('{"__proto__": {"b": 1}, "a": 2}') as unknown; // an own member named __proto__
+  const cases: [string, unknown][] = [
+    ['index-like keys, which V8 lists first', { b: 1, 10: 'ten', 9: 'nine', a: { 2: 'x', 11: 'y', z: 0 } }],
+    ['a key of 11 digits (not an index)', { '12345678901': 1, a: 2 }],
+    ['an own __proto__ member', proto],
+    ['a key named toJSON that is not a function', { toJSON: 1, a: 2 }],
+    ['a toJSON returning itself', { a: 1, toJSON() { return this; } }],
+    ['a toJSON returning an object with a toJSON', { toJSON: () => ({ b: 2, toJSON: () => ['x', { d: 1, c: 2 }] }) }],
+    ['a Date inside an array', [new Date(Date.UTC(2026, 0, 2)), { at: new Date(0) }]],
+    ['boxed primitives', { n: Object(5), s: Object('ab'), b: Object(true) }],
+    ['a class instance (own members only)', new Point(2, 1)],
+    ['-0 deep inside', { a: [-0, { b: -0 }] }],
+    ['holes, undefined and functions', { a: [undefined, , () => 1], b: undefined, c: () => 2 }], // eslint-disable-line no-sparse-arrays
+    ['a symbol member', { a: Symbol('s') }],
+    ['a symbol in an array', [Symbol('s')]],
+    ['a bigint member', { a: 1n }],
+    ['NaN deep inside', { a: [{ b: Number.NaN }] }],
+    ['Infinity as a member', { a: Infinity }],
+    ['a lone surrogate in a key deep inside', { a: { ['x\udc00']: 1 } }],
+    ['a lone surrogate in a string in an array', ['ok', 'x\ud800']],
+    ['controls and quotes in keys', { '\u0000"\\': 1, '\u001f': 2 }],
+    ['an empty key and a non-BMP key', { '': 1, '😀': 2, '\uffff': 3 }],
+    ['undefined at the top', undefined],
+    ['a function at the top', () => 1],
+  ];
+  let deep: unknown = { z: 1, a: 2 };
+  for (let i = 0; i < 256; i++) deep = { k: deep };
+  cases.push(['nesting at the limit', deep], ['nesting past the limit', { k: deep }]);
+  for (const [what, v] of cases) t.ok(sameAsReference(v), what);
+  t.equal(canonicalizeCopied({ b: 1, 10: 'ten', 9: 'nine' }), '{"10":"ten","9":"nine","b":1}', 'index-like keys sorted as strings (UTF-16), not as numbers');
+  t.equal(canonicalizeCopied(proto), '{"__proto__":{"b":1},"a":2}', '__proto__ is a member like any other');
+  const batch = { records: Array.from({ length: 100 }, (_, i) => ({ z: i, a: { y: [i, -0], b: 'é"\n' } })), withdrawals: [] };
+  t.equal(canonicalize(batch), canonicalizeReference(batch), 'a batch-sized value (the copy way) as the reference writes it');
+  fc.assert(
+    fc.property(fc.anything({ withBoxedValues: true, withDate: true, withSparseArray: true, withNullPrototype: true, withObjectString: true, stringUnit: 'binary', key: fc.oneof(fc.string({ unit: 'binary' }), fc.nat().map(String), fc.constantFrom('__proto__', 'toJSON', '10', '9', '4294967295')) }), sameAsReference),
+    { numRuns: 2000 },
+  );
+  t.pass('2,000 random values of any shape');
 });
