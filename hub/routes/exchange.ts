@@ -10,12 +10,49 @@ import type { HubContext } from '../route-context.js';
 import { checkClient, type Peer } from '../client-check.js';
 import { peerSm2Cert, SM2_CERT_HEADER } from '../answer-keys.js';
 import { witnessRoutes } from './witness.js';
-import { batchAdmission, type BatchSlot } from '../batch-admission.js';
+import type { ServerResponse } from 'node:http';
+import { batchAdmission, markBusy, uploadDeadlineMs, type BatchSlot } from '../batch-admission.js';
 import { hubError } from '../errors.js';
 import { distributionsFeedQuery, enrollResponse, noticesFeedQuery, envelopeSchema, mtlsErrors, renewBody } from '../schemas.js';
 
 function peerOf(request: FastifyRequest): Peer {
   return request.peer!;
+}
+
+/** ERR_HUB_BUSY for a batch whose connection closed before it was taken (no answer reaches anyone). */
+function closedBeforeTaken() {
+  return hubError('ERR_HUB_BUSY', 'the connection closed before the batch was taken; send it again', { retryAfter: 1, reason: 'closed' });
+}
+
+/**
+ * Ends an admitted batch's slot when its handler never begins: at the response's or the connection's
+ * close, or at the upload's deadline (the connection is then closed and a warning logged). The
+ * listeners and the timer are removed once the handler begins (it releases the slot itself) or the
+ * slot ends, so a kept-alive connection does not gather one per batch. Returns the detaching
+ * function, for the handler to call when it begins.
+ */
+function guardUpload(request: FastifyRequest, response: ServerResponse, slot: BatchSlot, deadlineMs: number): () => void {
+  const socket = request.raw.socket;
+  const detach = () => {
+    clearTimeout(timer);
+    socket?.off('close', gone);
+    response.off('close', gone);
+  };
+  const gone = () => {
+    detach();
+    if (!slot.begun) slot.release();
+  };
+  const timer = setTimeout(() => {
+    detach();
+    if (slot.begun || slot.released) return;
+    request.log.warn({ node: request.peer?.nodeId, deadlineMs, contentLength: request.headers['content-length'] }, `batch upload not complete after ${deadlineMs} ms: connection closed, its place freed`);
+    slot.release();
+    request.raw.destroy();
+  }, deadlineMs);
+  timer.unref();
+  socket?.once('close', gone);
+  response.once('close', gone);
+  return detach;
 }
 
 /** Routes whose body is an envelope (raw JSON text). */
@@ -33,26 +70,39 @@ export async function envelopeRoutes(app: FastifyInstance, opts: { ctx: HubConte
   const post = { bodyLimit, schema: { response: { 200: envelopeSchema, ...mtlsErrors } } };
 
   // batches: admitted before their body is read, at most intakeMaxNodes nodes at once (hub/batch-admission.ts)
-  const admission = batchAdmission(ctx.config.intakeMaxNodes);
-  const slots = new WeakMap<FastifyRequest, BatchSlot>();
+  const admission = batchAdmission(ctx.config.intakeMaxNodes, Date.now, ctx.config.intakeTurnMs);
+  const slots = new WeakMap<FastifyRequest, { slot: BatchSlot; detach: () => void }>();
   app.post(
     EXCHANGE_ROUTES.batches,
     {
       ...post,
       preParsing: async (request, reply, payload) => {
-        const slot = admission.admit(peerOf(request).nodeId);
-        slots.set(request, slot);
-        // the handler never began (body too large or cut off, the client gone): the slot ends with the response
-        reply.raw.once('close', () => {
-          if (!slot.begun) slot.release();
-        });
+        // a connection already gone (the node timed out or stopped while the client check ran, or a
+        // request pipelined behind one on a closed connection): nothing to admit, nobody to answer
+        if (request.raw.destroyed || request.raw.socket?.destroyed) {
+          markBusy(request);
+          throw closedBeforeTaken();
+        }
+        let slot: BatchSlot;
+        try {
+          slot = admission.admit(peerOf(request).nodeId);
+        } catch (e) {
+          markBusy(request);
+          throw e;
+        }
+        slots.set(request, { slot, detach: guardUpload(request, reply.raw, slot, uploadDeadlineMs(Number(request.headers['content-length'] ?? Number.NaN), ctx.config.maxEnvelopeBytes, ctx.config.batchUploadGraceMs)) });
         return payload;
       },
     },
     async (request) => {
-      const slot = slots.get(request);
-      if (!slot || slot.released) throw hubError('ERR_HUB_BUSY', 'the connection closed before the batch was taken; send it again', { retryAfter: 1, reason: 'closed' });
+      const held = slots.get(request);
+      if (!held || held.slot.released) {
+        markBusy(request);
+        throw closedBeforeTaken();
+      }
+      const { slot, detach } = held;
       slot.begin();
+      detach(); // the handler releases it from here on
       try {
         return await ctx.intake.receive(peerOf(request), String(request.body ?? ''));
       } finally {

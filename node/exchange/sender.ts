@@ -82,6 +82,12 @@ function isReceiptPayload(p: unknown): p is ReceiptPayload {
     Array.isArray(r.accepted) && Array.isArray(r.rejected) && Array.isArray(r.withdrawn);
 }
 
+/** How long to wait after ERR_HUB_BUSY: the hub's Retry-After (1 s if absent), plus up to half of it again at random. */
+export function busyWait(e: { retryAfterMs?: number }, random: () => number = Math.random): number {
+  const base = e.retryAfterMs !== undefined && Number.isFinite(e.retryAfterMs) && e.retryAfterMs > 0 ? Math.min(e.retryAfterMs, 60_000) : 1000;
+  return Math.round(base * (1 + 0.5 * random()));
+}
+
 export function createSender(deps: SenderDeps) {
   const { db, audit, identity, clock, log } = deps;
   const nodeId = identity.nodeId;
@@ -399,6 +405,12 @@ export function createSender(deps: SenderDeps) {
               log.warn({ hubLastSeq: hubSeq, batches: moved.length, from: moved[0]!.from, to: moved[0]!.to, signed: said.refusal !== null }, `hub exchange: batch seqs behind the hub (store restored from a backup?): renumbered to follow the hub${said.refusal === null ? " on its UNSIGNED word (hub.unsignedSeqRefusals)" : ''}`);
               return 0;
             }
+          }
+          // the hub takes other nodes' batches now (hub/batch-admission.ts): its Retry-After, with
+          // jitter so that refused nodes do not all come back at once, and no failure counted
+          if (e instanceof HubError && e.code === 'ERR_HUB_BUSY') {
+            log.debug({ batch: head.p.batch.id, seq: head.p.batch.seq, reason: (e.details as { reason?: unknown } | undefined)?.reason }, 'hub exchange: the hub is busy; sending again after its Retry-After');
+            return busyWait(e);
           }
           throw e;
         }

@@ -162,7 +162,7 @@ export class Province {
     await this.hubs[i]!.kill();
   }
 
-  /** 5xx answers the hubs logged as failures (hub/request-log.ts: at error level; a 503 with Retry-After, ERR_HUB_BUSY, is a warning and not counted). */
+  /** 5xx answers the hubs logged as failures (hub/request-log.ts: at error level; a 503 ERR_HUB_BUSY is a warning and not counted). */
   hub5xx(): number {
     let n = 0;
     for (const f of this.hubLogs) {

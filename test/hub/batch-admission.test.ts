@@ -6,11 +6,21 @@
  */
 import type { ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
 import t from 'tap';
 import { tlsClientOptions } from '../../certs/tls.js';
-import { BATCHES_PER_NODE, batchAdmission } from '../../hub/batch-admission.js';
-import { eventually } from '../node/exchange-fixture.js';
+import { BATCHES_PER_NODE, batchAdmission, TENURE_MS, uploadDeadlineMs, WAITING_MS } from '../../hub/batch-admission.js';
+import { initCaDir } from '../../certs/ca-dir.js';
+import { buildHubConfig, makeToken, startHub } from '../../hub/index.js';
+import { nodesStore } from '../../hub/nodes-store.js';
+import { enrollNode } from '../../node/exchange/enroll.js';
+import { exampleRecord } from '../../protocol/catalog.js';
+import { sqliteEngine } from '../helpers/db.js';
+import { eventually, nodeApp, type NodeApp } from '../node/exchange-fixture.js';
 import { hubFixture, wire, type HubFixture, type TestNode } from './fixture.js';
 
 const codeOf = (f: () => unknown): string | undefined => {
@@ -42,6 +52,28 @@ t.test('the admission table: two batches a node, maxNodes nodes, released once',
   b1.release();
   c1.release();
   t.same(a.load(), { nodes: 0, batches: 0 });
+});
+
+t.test('a node gives way while others wait: its second batch is refused (turn), so its place ends with the first', async (t) => {
+  let now = 1_000_000;
+  const a = batchAdmission(1, () => now);
+  const a1 = a.admit('430100');
+  t.ok(a.admit('430100'), 'no one waits: the pipeline\'s second batch is taken');
+  t.equal(codeOf(() => a.admit('430700')), 'ERR_HUB_BUSY', '常德 refused for want of a place, and now waits');
+  a1.release();
+  t.ok(a.admit('430100').release() === undefined, `within its first ${TENURE_MS} ms 长沙 keeps its place`);
+  now += TENURE_MS;
+  t.equal(codeOf(() => a.admit('430700')), 'ERR_HUB_BUSY', '常德 asks again');
+  let reason: unknown;
+  try {
+    a.admit('430100');
+  } catch (e) {
+    reason = (e as { details?: { reason?: unknown } }).details?.reason;
+  }
+  t.equal(reason, 'turn', `after ${TENURE_MS} ms 长沙 gives way while 常德 waits`);
+  t.equal(codeOf(() => a.admit('430700')), 'ERR_HUB_BUSY', '常德 still waits until 长沙\'s last batch ends');
+  now += WAITING_MS + 1;
+  t.ok(a.admit('430100'), 'once 常德 has not asked for a while, 长沙 takes a second batch again');
 });
 
 /** Starts a POST /v1/batches from `node` and sends only the first bytes of `text`: the batch is admitted and waits for the rest. */
@@ -76,30 +108,28 @@ t.test('intakeMaxNodes: 1 — a second node is answered 503 ERR_HUB_BUSY before 
   const f = await hubFixture(t, { config: { intakeMaxNodes: 1, logLevel: 'info' }, logStream });
   const changsha = await f.enrol('430100', 3);
   const changde = await f.enrol('430700', 3);
-  const probe = () => f.call(changde.agent, 'POST', '/v1/batches', {}); // not an envelope: 400 once admitted
+  const probe = (node: TestNode) => f.call(node.agent, 'POST', '/v1/batches', {}); // not an envelope: 400 once admitted
 
+  // 长沙's pipeline: two batches uploading at once are admitted, a third is refused
   const first = await f.sealFrom(changsha, 'batch', { records: [wire('CF')], withdrawals: [] }, { seq: 1 });
   const text = JSON.stringify(first);
   const up = partialUpload(f, changsha, text);
-  const busy = await eventually('常德 to be refused while 长沙 uploads', async () => {
-    const r = await probe();
+  const second = partialUpload(f, changsha, JSON.stringify(await f.sealFrom(changsha, 'batch', { records: [wire('CF')], withdrawals: [] }, { seq: 2 })));
+  const third = await eventually('长沙 to hold two batches', async () => {
+    const r = await probe(changsha);
     return r.status === 503 ? r : undefined;
   });
+  t.equal(third.json.details.reason, 'node', 'a third batch of one node');
+
+  const busy = await probe(changde);
+  t.equal(busy.status, 503);
   t.equal(busy.json.code, 'ERR_HUB_BUSY');
   t.equal(busy.json.details.reason, 'nodes');
   t.equal(busy.headers['retry-after'], '1', 'Retry-After: 1');
   const logged = lines.filter((l) => (l.res as { statusCode?: number } | undefined)?.statusCode === 503);
-  t.ok(logged.length >= 1 && logged.every((l) => l.level === 40), 'logged as a warning ("not now"), not as a failure');
+  t.ok(logged.length >= 2 && logged.every((l) => l.level === 40), 'logged as a warning ("not now"), not as a failure');
   t.notOk(lines.some((l) => Number(l.level) >= 50), 'no error lines');
   t.equal(Number((await f.hub.app.hubCtx.db('hub_envelopes').count({ n: '*' }).first())?.n), 0, 'nothing of either batch taken yet');
-
-  // 长沙's pipeline: a second batch of its own is admitted beside the first, a third is refused
-  const second = partialUpload(f, changsha, JSON.stringify(await f.sealFrom(changsha, 'batch', { records: [wire('CF')], withdrawals: [] }, { seq: 2 })));
-  const third = await eventually('长沙 to hold two batches', async () => {
-    const r = await f.call(changsha.agent, 'POST', '/v1/batches', {});
-    return r.status === 503 ? r : undefined;
-  });
-  t.equal(third.json.details.reason, 'node', 'a third batch of one node');
 
   // the first upload ends: its receipt; the abandoned second frees its slot too
   up.req.end(text.slice(64));
@@ -109,7 +139,7 @@ t.test('intakeMaxNodes: 1 — a second node is answered 503 ERR_HUB_BUSY before 
   second.req.destroy();
   await second.answer.catch(() => undefined);
   const taken = await eventually('常德 to be taken', async () => {
-    const r = await probe();
+    const r = await probe(changde);
     return r.status !== 503 ? r : undefined;
   });
   t.equal(taken.json.code, 'ERR_ENVELOPE_MALFORMED', 'read and opened now');
@@ -119,4 +149,113 @@ t.test('intakeMaxNodes: 1 — a second node is answered 503 ERR_HUB_BUSY before 
   const ok = await f.call(changde.agent, 'POST', '/v1/batches', batch);
   t.equal(ok.status, 200);
   t.same((await f.hub.app.hubCtx.db('hub_envelopes').where({ type: 'batch' }).orderBy('from_node').select('from_node', 'seq')).map((r: { from_node: string; seq: number }) => [r.from_node, Number(r.seq)]), [['430100', 1], ['430700', 1]]);
+});
+
+/** The node of `peer` kept waiting inside the client check (onRequest) until `release` is called: a slow store. */
+function holdClientCheck(): { entered: Promise<void>; release: () => void; restore: () => void } {
+  const orig = nodesStore.peer;
+  let entered!: () => void;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const inHook = new Promise<void>((r) => (entered = r));
+  nodesStore.peer = (async (...a: Parameters<typeof orig>) => {
+    entered();
+    await gate;
+    return orig.apply(nodesStore, a);
+  }) as typeof orig;
+  return { entered: inHook, release, restore: () => (nodesStore.peer = orig) };
+}
+
+t.test('no slot is lost: a client gone during the client check, a request pipelined on a closed connection, an upload past its deadline', async (t) => {
+  const f = await hubFixture(t, { config: { intakeMaxNodes: 1, batchUploadGraceMs: 300 } });
+  const changsha = await f.enrol('430100', 3);
+  const changde = await f.enrol('430700', 3);
+  const batchOf = async (node: TestNode, seq: number) => JSON.stringify(await f.sealFrom(node, 'batch', { records: [wire('CF')], withdrawals: [] }, { seq }));
+  const takenNow = async (what: string) => {
+    // 常德 is admitted (its probe is read and refused as no envelope) rather than told the hub is busy
+    const r = await eventually(what, async () => {
+      const x = await f.call(changde.agent, 'POST', '/v1/batches', {});
+      return x.status !== 503 ? x : undefined;
+    }, 5000);
+    t.equal(r.json.code, 'ERR_ENVELOPE_MALFORMED', what);
+  };
+
+  // 1. the client leaves while the hub's client check still waits on the store (twice: both of 长沙's places)
+  for (let i = 0; i < 2; i++) {
+    const hold = holdClientCheck();
+    try {
+      const up = partialUpload(f, changsha, await batchOf(changsha, 1));
+      up.answer.catch(() => undefined);
+      await hold.entered;
+      up.req.destroy();
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      hold.restore();
+      hold.release();
+    }
+  }
+  await takenNow('a place after clients left during the client check');
+  const own = await f.call(changsha.agent, 'POST', '/v1/batches', {});
+  t.equal(own.json.code, 'ERR_ENVELOPE_MALFORMED', '长沙 itself is not refused for batches it no longer sends');
+
+  // 2. a second request pipelined behind a first on one connection, part of its body sent, then closed
+  const u = new URL(f.url);
+  const one = await batchOf(changsha, 1);
+  const two = await batchOf(changsha, 2);
+  const head = (len: number) => `POST /v1/batches HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/json\r\nContent-Length: ${len}\r\n\r\n`;
+  const sock = tlsConnect({ host: u.hostname, port: Number(u.port), ...tlsClientOptions({ caCertPem: f.caCertPem, certPem: changsha.certPem, keyPem: changsha.keyPem }) });
+  sock.on('error', () => undefined);
+  await new Promise<void>((r) => sock.once('secureConnect', () => r()));
+  sock.write(head(Buffer.byteLength(one)) + one + head(Buffer.byteLength(two)) + two.slice(0, 64));
+  await new Promise((r) => setTimeout(r, 100));
+  sock.destroy();
+  await takenNow('a place after a pipelined upload was abandoned');
+
+  // 3. an upload that stops sending: closed at its deadline (300 ms of grace + its size at 128 KiB/s), its place freed
+  const text = await batchOf(changsha, 2);
+  t.ok(uploadDeadlineMs(Buffer.byteLength(text), f.config.maxEnvelopeBytes, 300) < 1000);
+  const stalled = partialUpload(f, changsha, text);
+  const closed = stalled.answer.then(() => 'answered', () => 'connection closed');
+  await eventually('the stalled upload to hold the place', async () => ((await f.call(changde.agent, 'POST', '/v1/batches', {})).status === 503 ? true : undefined));
+  t.equal(await closed, 'connection closed', 'the stalled upload is cut off');
+  await takenNow('a place after an upload passed its deadline');
+});
+
+t.test('two nodes with a backlog and one place take turns (intakeTurnMs: 200)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hub-admission-turns-'));
+  const caDir = join(dir, 'ca');
+  const { certPem: caCertPem } = await initCaDir(caDir, { cn: 'Test CA (turns)' });
+  const store = await sqliteEngine.open();
+  const config = buildHubConfig({ dataDir: join(dir, 'hub'), caDir, listen: { host: '127.0.0.1', port: 0 }, rateLimit: { enabled: false }, logLevel: 'silent', intakeMaxNodes: 1, intakeTurnMs: 200 }, {});
+  const hub = await startHub({ config, db: store.db });
+  const closers: (() => Promise<void>)[] = [];
+  t.teardown(async () => {
+    for (const c of closers.reverse()) await c();
+    await hub.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const nodes: NodeApp[] = [];
+  for (const nodeId of ['430100', '430700']) {
+    const dataDir = join(dir, `node-${nodeId}`, 'data');
+    const token = (await makeToken(store.db, hub.app.hubCtx.ca, { nodeId, grade: 3, ttlMs: 3_600_000 })).token;
+    await enrollNode({ dataDir, nodeId, hubUrl: hub.url, token, caCertPem });
+    const n = await nodeApp(dataDir, { url: hub.url, pollIntervalMs: 60_000, batchMaxRecords: 50, batchMaxAgeMs: 600_000, checkpointIntervalMs: 600_000 }, nodeId);
+    closers.push(() => n.close());
+    nodes.push(n);
+  }
+  await Promise.all(nodes.map(async (n, k) => {
+    const r = await n.app.inject({ method: 'POST', url: '/v1/records', headers: await n.auth('submitter', 'internal'), payload: Array.from({ length: 400 }, (_, j) => ({ type: 'CF', fields: { ...exampleRecord('CF').fields, decisionNo: `轮〔2026〕${k * 1000 + j}号` } })) });
+    if (r.statusCode !== 201) throw new Error(r.body.slice(0, 300));
+  }));
+  await eventually('both backlogs at the hub', async () => {
+    const r = await store.db('hub_envelopes').where({ type: 'batch' }).count({ n: '*' }).first();
+    return Number(r?.n) >= 16 ? true : undefined;
+  }, 120_000);
+  const rows: { from_node: string; received_at: string }[] = await store.db('hub_envelopes').where({ type: 'batch' }).select('from_node', 'received_at');
+  rows.sort((x, y) => (x.received_at < y.received_at ? -1 : x.received_at > y.received_at ? 1 : 0));
+  const order = rows.map((r) => (r.from_node === '430100' ? 'A' : 'B')).join('');
+  t.equal(order.length, 16, 'every batch of both nodes taken, once');
+  t.notMatch(order, /^(A+B+|B+A+)$/, `the second node did not wait for the whole backlog of the first (${order})`);
+  for (const n of nodes) t.equal(Number((await n.app.nodeCtx.db('node_batches').whereNot({ status: 'accepted' }).count({ n: '*' }).first())?.n), 0, 'every batch accepted by receipt');
 });

@@ -54,6 +54,8 @@ export interface FakeHub {
   /** The next N requests (any route) get 503 ERR_NOT_READY with this Retry-After (seconds). */
   unavailable: number;
   retryAfterSeconds: number;
+  /** The next N batch posts get 503 ERR_HUB_BUSY (reason nodes) with retryAfterSeconds, as a hub taking other nodes' batches. */
+  busy: number;
   /**
    * The next batch post waits, once it has arrived, until another batch post has been answered;
    * then it is processed. An event, not a delay: the order holds however loaded the machine is.
@@ -162,6 +164,10 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number; rsaOnly?: 
     const peerPem = peer?.raw ? derB64ToPem(peer.raw.toString('base64')) : undefined;
     const cn = peer?.subject?.CN;
     const peerId = Array.isArray(cn) ? cn[0] : cn;
+    if (hub.busy > 0 && req.method === 'POST' && url.pathname === '/v1/batches') {
+      hub.busy--;
+      return send(res, 503, { code: 'ERR_HUB_BUSY', message: 'this hub is taking batches of other nodes', details: { retryAfter: hub.retryAfterSeconds, reason: 'nodes' } }, { 'retry-after': String(hub.retryAfterSeconds) });
+    }
     if (hub.unavailable > 0) {
       hub.unavailable--;
       return send(res, 503, { code: 'ERR_NOT_READY', message: 'hub is busy' }, { 'retry-after': String(hub.retryAfterSeconds) });
@@ -283,7 +289,7 @@ export async function startFakeHub(ca: TestCa, opts: { port?: number; rsaOnly?: 
   const port = (server.address() as { port: number }).port;
   const hub: FakeHub = {
     url: `https://127.0.0.1:${port}`, port, identity, ecIdentity, batches: new Map(), posts: [], lastSeq: new Map(), distributions: [], queries: [],
-    answerQuery: () => ({ records: [], withheld: [] }), rewriteAnswers: null, rewriteReceipt: null, grade: 3, loseAnswers: 0, loseQueries: 0, busyQueries: 0, holdNext: false, gate: null, unavailable: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0, seqRefusals: 'signed',
+    answerQuery: () => ({ records: [], withheld: [] }), rewriteAnswers: null, rewriteReceipt: null, grade: 3, loseAnswers: 0, loseQueries: 0, busyQueries: 0, holdNext: false, gate: null, unavailable: 0, busy: 0, retryAfterSeconds: 0, refuse: 0, wrongReceipts: 0, seqRefusals: 'signed',
     certLifetimeMs: 365 * 86400_000, enrolTokens: new Map(), renewals: 0, renewCsrs: [], cosigned: new Map(),
     close: () =>
       new Promise<void>((resolve) => {

@@ -9,6 +9,7 @@ import t from 'tap';
 import { exampleRecord } from '../../protocol/catalog.js';
 import { HubError } from '../../node/exchange/hub-client.js';
 import { backoffDelay } from '../../node/exchange/loop.js';
+import { busyWait } from '../../node/exchange/sender.js';
 import { engines, sqliteEngine } from '../helpers/db.js';
 import { makeCa } from '../helpers/pki.js';
 import { startFakeHub } from './exchange-fake-hub.js';
@@ -79,6 +80,25 @@ t.test('403 ERR_CLASSIFICATION_DENIED: the batch is refused (seq consumed) and t
   const receipt = await s.db('audit_log').where({ action: 'batch.receipt', outcome: 'failure' }).first();
   t.match(receipt.reason, /outcome=refused code=ERR_CLASSIFICATION_DENIED/);
   t.equal((await s.exchange.status()).batches.refused, 1);
+});
+
+t.test('503 ERR_HUB_BUSY: the round ends with a wait of Retry-After plus jitter, no failure counted, and the batch goes next time', async (t) => {
+  const { hub, s } = await hubAndNode(t);
+  await s.records.create(s.caller('submitter', 'public'), [rec(16)]);
+  hub.busy = 1;
+  hub.retryAfterSeconds = 2;
+  const wait = await s.exchange.sender.step(); // no throw: the loop counts no failure and does not back off
+  t.ok(wait >= 2000 && wait <= 3000, `waits ${wait} ms: Retry-After 2 s plus up to half again`);
+  const b = await s.db('node_batches').first();
+  t.same([b.status, Number(b.attempts)], ['sent', 1]);
+  t.match(b.last_error, /ERR_HUB_BUSY \(HTTP 503\)/, 'noted on the batch');
+  await s.exchange.sender.step();
+  t.equal((await s.db('node_batches').first()).status, 'accepted', 'taken at the next round');
+  t.equal(hub.batches.size, 1);
+  t.equal(busyWait({ retryAfterMs: 1000 }, () => 0), 1000);
+  t.equal(busyWait({ retryAfterMs: 1000 }, () => 1), 1500);
+  t.equal(busyWait({}, () => 0), 1000, 'no Retry-After: 1 s');
+  t.equal(busyWait({ retryAfterMs: 3_600_000 }, () => 0), 60_000, 'at most a minute');
 });
 
 t.test('503 with Retry-After: the error carries it and the backoff waits at least that long', async (t) => {
