@@ -6,21 +6,15 @@
  */
 import type { ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import t from 'tap';
 import { tlsClientOptions } from '../../certs/tls.js';
 import { BATCHES_PER_NODE, batchAdmission, TENURE_MS, uploadDeadlineMs, WAITING_MS } from '../../hub/batch-admission.js';
-import { initCaDir } from '../../certs/ca-dir.js';
-import { buildHubConfig, makeToken, startHub } from '../../hub/index.js';
 import { nodesStore } from '../../hub/nodes-store.js';
-import { enrollNode } from '../../node/exchange/enroll.js';
 import { exampleRecord } from '../../protocol/catalog.js';
-import { sqliteEngine } from '../helpers/db.js';
-import { eventually, nodeApp, type NodeApp } from '../node/exchange-fixture.js';
+import { eventually, type NodeApp } from '../node/exchange-fixture.js';
+import { hubAndNodes } from '../node/hub-and-nodes.js';
 import { hubFixture, wire, type HubFixture, type TestNode } from './fixture.js';
 
 const codeOf = (f: () => unknown): string | undefined => {
@@ -222,28 +216,10 @@ t.test('no slot is lost: a client gone during the client check, a request pipeli
 });
 
 t.test('two nodes with a backlog and one place take turns (intakeTurnMs: 200)', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'hub-admission-turns-'));
-  const caDir = join(dir, 'ca');
-  const { certPem: caCertPem } = await initCaDir(caDir, { cn: 'Test CA (turns)' });
-  const store = await sqliteEngine.open();
-  const config = buildHubConfig({ dataDir: join(dir, 'hub'), caDir, listen: { host: '127.0.0.1', port: 0 }, rateLimit: { enabled: false }, logLevel: 'silent', intakeMaxNodes: 1, intakeTurnMs: 200 }, {});
-  const hub = await startHub({ config, db: store.db });
-  const closers: (() => Promise<void>)[] = [];
-  t.teardown(async () => {
-    for (const c of closers.reverse()) await c();
-    await hub.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const p = await hubAndNodes(t, 'turns', { intakeMaxNodes: 1, intakeTurnMs: 200 });
+  const store = { db: p.hubDb };
   const nodes: NodeApp[] = [];
-  for (const nodeId of ['430100', '430700']) {
-    const dataDir = join(dir, `node-${nodeId}`, 'data');
-    const token = (await makeToken(store.db, hub.app.hubCtx.ca, { nodeId, grade: 3, ttlMs: 3_600_000 })).token;
-    await enrollNode({ dataDir, nodeId, hubUrl: hub.url, token, caCertPem });
-    const n = await nodeApp(dataDir, { url: hub.url, pollIntervalMs: 60_000, batchMaxRecords: 50, batchMaxAgeMs: 600_000, checkpointIntervalMs: 600_000 }, nodeId);
-    closers.push(() => n.close());
-    nodes.push(n);
-  }
+  for (const nodeId of ['430100', '430700']) nodes.push(await p.node(nodeId, { pollIntervalMs: 60_000, batchMaxRecords: 50, batchMaxAgeMs: 600_000, checkpointIntervalMs: 600_000 }));
   await Promise.all(nodes.map(async (n, k) => {
     const r = await n.app.inject({ method: 'POST', url: '/v1/records', headers: await n.auth('submitter', 'internal'), payload: Array.from({ length: 400 }, (_, j) => ({ type: 'CF', fields: { ...exampleRecord('CF').fields, decisionNo: `轮〔2026〕${k * 1000 + j}号` } })) });
     if (r.statusCode !== 201) throw new Error(r.body.slice(0, 300));

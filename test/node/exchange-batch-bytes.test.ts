@@ -5,16 +5,10 @@
  * alone, the same records made one batch the hub refused (413 ERR_BODY_TOO_LARGE) at every attempt,
  * and the outbox stopped there.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import { exampleRecord } from '../../protocol/catalog.js';
-import { initCaDir } from '../../certs/ca-dir.js';
-import { buildHubConfig, makeToken, startHub } from '../../hub/index.js';
-import { enrollNode } from '../../node/exchange/enroll.js';
-import { sqliteEngine } from '../helpers/db.js';
-import { eventually, nodeApp } from './exchange-fixture.js';
+import { eventually } from './exchange-fixture.js';
+import { hubAndNodes } from './hub-and-nodes.js';
 
 const HUB_MAX_ENVELOPE = 262_144;
 const FACTS = '当事人未按规定办理相关手续擅自从事经营活动。'.repeat(180); // ≈ 3,800 characters, ≈ 11 KB of UTF-8
@@ -25,26 +19,10 @@ function longRecord(n: number) {
 }
 
 t.test('long records: batches cut by bytes fit the hub envelope limit and all arrive; one count-cut batch is refused 413 at every attempt', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'node-batch-bytes-'));
-  const caDir = join(dir, 'ca');
-  const { certPem: caCertPem } = await initCaDir(caDir, { cn: 'Test Provincial Credit CA (batch bytes)' });
-  writeFileSync(join(dir, 'ca.pem'), caCertPem);
-  const store = await sqliteEngine.open();
-  const config = buildHubConfig({ dataDir: join(dir, 'hub'), caDir, listen: { host: '127.0.0.1', port: 0 }, rateLimit: { enabled: false }, logLevel: 'silent', maxEnvelopeBytes: HUB_MAX_ENVELOPE }, {});
-  const hub = await startHub({ config, db: store.db });
-  const closers: (() => Promise<void>)[] = [];
-  t.teardown(async () => {
-    for (const c of closers.reverse()) await c();
-    await hub.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const p = await hubAndNodes(t, 'batch-bytes', { maxEnvelopeBytes: HUB_MAX_ENVELOPE });
+  const store = { db: p.hubDb };
   const start = async (nodeId: string, batchMaxBytes: number) => {
-    const dataDir = join(dir, `node-${nodeId}`, 'data');
-    const token = (await makeToken(store.db, hub.app.hubCtx.ca, { nodeId, grade: 3, ttlMs: 3_600_000 })).token;
-    await enrollNode({ dataDir, nodeId, hubUrl: hub.url, token, caCertPem });
-    const n = await nodeApp(dataDir, { url: hub.url, pollIntervalMs: 100, batchMaxAgeMs: 20, checkpointIntervalMs: 60_000, batchMaxBytes }, nodeId);
-    closers.push(() => n.close());
+    const n = await p.node(nodeId, { pollIntervalMs: 100, batchMaxAgeMs: 20, checkpointIntervalMs: 60_000, batchMaxBytes });
     const post = await n.app.inject({ method: 'POST', url: '/v1/records', headers: await n.auth('submitter', 'internal'), payload: Array.from({ length: 20 }, (_, i) => longRecord(i)) });
     t.equal(post.statusCode, 201, post.body);
     return n;
