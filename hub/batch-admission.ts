@@ -11,10 +11,11 @@
  *   nodes have batches admitted (`nodes`); a second one beside the first (the pipeline of two in
  *   flight);
  * - but a node whose turn has lasted `tenureMs` (intakeTurnMs, 5 s) gives way (`turn`) while
- *   another node waits (was refused in the last WAITING_MS): its turn runs from its first batch for
+ *   another node waits (was refused and its Retry-After has not run out): its turn runs from its first batch for
  *   as long as it has batches under way or sends the next within WAITING_MS of the last, so a node
  *   with a backlog does not keep its place for the whole backlog; it then waits like the others.
- * Refused: 503 ERR_HUB_BUSY with Retry-After (seconds), logged as a warning; the node waits that long
+ * Refused: 503 ERR_HUB_BUSY with Retry-After (1 s, longer the more nodes wait: retryAfterFor), logged
+ * as a warning; the node waits that long
  * (plus jitter, without counting a failure) and sends the batch again (its outbox keeps it; same id
  * and seq), so nothing is lost, only delayed. The seq of a refused batch is not consumed (nothing of
  * it was processed), and a node's second batch admitted without its first is answered as before
@@ -31,10 +32,22 @@ import { hubError } from './errors.js';
 
 /** Batches of one node admitted at once: the node's pipeline keeps two in flight (node/exchange/sender.ts). */
 export const BATCHES_PER_NODE = 2;
-/** Seconds a refused node waits before it sends again (Retry-After). */
+/** Seconds a refused node waits before it sends again (Retry-After) when few wait; more wait, longer (retryAfterFor). */
 export const BUSY_RETRY_AFTER_S = 1;
-/** How long a node refused for want of a place counts as waiting (Retry-After, the node's jitter, a round trip). */
+/** The longest Retry-After a busy hub gives. */
+export const MAX_BUSY_RETRY_AFTER_S = 30;
+/** How long a refused node counts as waiting past its Retry-After (the node's jitter, up to half of it, and a round trip). */
 export const WAITING_MS = 3000;
+
+/**
+ * Retry-After (s) for a node refused while `waiting` nodes (itself included) wait for `places`:
+ * one second for each time round the places, 1 to MAX_BUSY_RETRY_AFTER_S. A refused upload is still
+ * read to its end before the answer (the HTTP connection is kept: server/http-errors.ts drainUnread),
+ * so a province of nodes asking every second would cost the hub more than the batches it takes.
+ */
+export function retryAfterFor(waiting: number, places: number): number {
+  return Math.min(MAX_BUSY_RETRY_AFTER_S, Math.max(BUSY_RETRY_AFTER_S, Math.ceil(waiting / Math.max(1, places))));
+}
 /** How long a node keeps its place while others wait, before its next batch gives way (a handover costs the waiting node's Retry-After): hub config intakeTurnMs. */
 export const TENURE_MS = 5000;
 /** Bytes a second an admitted upload must at least arrive at, besides its grace (1 Mbit/s). */
@@ -77,10 +90,17 @@ export function batchAdmission(maxNodes: number, now: () => number = Date.now, t
   const since = new Map<string, number>();
   /** When each node's last batch ended, while it may still be part of its turn (ms). */
   const lastEnd = new Map<string, number>();
-  /** Nodes refused for want of a place or to give way, and when (ms). */
+  /** Nodes refused for want of a place or to give way, and until when they count as waiting (ms). */
   const waiting = new Map<string, number>();
   let batches = 0;
-  const busy = (reason: 'node' | 'nodes' | 'turn', message: string) => hubError('ERR_HUB_BUSY', message, { retryAfter: BUSY_RETRY_AFTER_S, reason });
+  const busy = (reason: 'node' | 'nodes' | 'turn', message: string, retryAfter = BUSY_RETRY_AFTER_S) => hubError('ERR_HUB_BUSY', message, { retryAfter, reason });
+  /** Marks `nodeId` as waiting from `t` and gives its Retry-After. */
+  const wait = (nodeId: string, t: number): number => {
+    waiting.delete(nodeId);
+    const s = retryAfterFor(waiting.size + 1, maxNodes);
+    waiting.set(nodeId, t + s * 1500 + WAITING_MS);
+    return s;
+  };
   const othersWait = (nodeId: string) => {
     for (const n of waiting.keys()) if (n !== nodeId && !held.has(n)) return true;
     return false;
@@ -88,7 +108,7 @@ export function batchAdmission(maxNodes: number, now: () => number = Date.now, t
   return {
     admit(nodeId) {
       const t = now();
-      for (const [n, at] of waiting) if (t - at > WAITING_MS) waiting.delete(n);
+      for (const [n, until] of waiting) if (t > until) waiting.delete(n);
       for (const [n, at] of lastEnd) {
         if (t - at > WAITING_MS) {
           lastEnd.delete(n);
@@ -98,16 +118,16 @@ export function batchAdmission(maxNodes: number, now: () => number = Date.now, t
       const mine = held.get(nodeId) ?? 0;
       if (mine >= BATCHES_PER_NODE) throw busy('node', `this hub already has ${mine} batches of node ${nodeId} under way; send the next when one is answered`);
       if (mine === 0 && held.size >= maxNodes) {
-        waiting.set(nodeId, t);
-        throw busy('nodes', `this hub is taking batches of ${held.size} nodes at once (intakeMaxNodes); send again in ${BUSY_RETRY_AFTER_S} s`);
+        const s = wait(nodeId, t);
+        throw busy('nodes', `this hub is taking batches of ${held.size} nodes at once (intakeMaxNodes), ${waiting.size} wait; send again in ${s} s`, s);
       }
       const start = since.get(nodeId) ?? t;
       if (t - start >= tenureMs && othersWait(nodeId)) {
         // its turn is over: it waits like the others, and its next turn starts afresh
-        waiting.set(nodeId, t);
+        const s = wait(nodeId, t);
         since.delete(nodeId);
         lastEnd.delete(nodeId);
-        throw busy('turn', `other nodes wait for a place at this hub: node ${nodeId} has had its turn; send again in ${BUSY_RETRY_AFTER_S} s`);
+        throw busy('turn', `other nodes wait for a place at this hub: node ${nodeId} has had its turn; send again in ${s} s`, s);
       }
       waiting.delete(nodeId);
       since.set(nodeId, start);

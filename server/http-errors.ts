@@ -72,9 +72,16 @@ export interface ErrorHandling {
   notFoundPath?(path: string): string;
   /**
    * Codes that say "not now" (a 503 the client should retry, not a failure of the server): answered
-   * with `Retry-After` (seconds) and logged as a refusal, not as a failure with its stack.
+   * with `Retry-After` (seconds: the error's `details.retryAfter` when it gives one, else this value)
+   * and logged as a refusal, not as a failure with its stack.
    */
   retryAfter?: Readonly<Record<string, number>>;
+}
+
+/** A "not now" code's Retry-After: the error's own `details.retryAfter` (whole seconds, 1–3600: a busy hub's estimate), else the code's fixed value. */
+function retryAfterOf(body: { details?: unknown }, fixed: number): number {
+  const own = (body.details as { retryAfter?: unknown } | undefined)?.retryAfter;
+  return typeof own === 'number' && Number.isInteger(own) && own >= 1 && own <= 3600 ? own : fixed;
 }
 
 export function installErrorHandling(app: FastifyInstance, o: ErrorHandling): void {
@@ -83,7 +90,7 @@ export function installErrorHandling(app: FastifyInstance, o: ErrorHandling): vo
   });
   app.setErrorHandler(async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const { status, body } = o.toHttpError(error);
-    const retry = o.retryAfter && Object.hasOwn(o.retryAfter, body.code) ? o.retryAfter[body.code] : undefined;
+    const retry = o.retryAfter && Object.hasOwn(o.retryAfter, body.code) ? retryAfterOf(body, o.retryAfter[body.code]!) : undefined;
     if (retry !== undefined) void reply.header('retry-after', String(retry));
     if (status >= 500 && retry === undefined) request.log.error({ error: loggableError(error) }, 'request failed');
     else request.log.info({ code: body.code, status, ...o.refusalLog?.(request) }, 'request refused');

@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import t from 'tap';
 import { tlsClientOptions } from '../../certs/tls.js';
-import { BATCHES_PER_NODE, batchAdmission, TENURE_MS, uploadDeadlineMs, WAITING_MS } from '../../hub/batch-admission.js';
+import { BATCHES_PER_NODE, batchAdmission, MAX_BUSY_RETRY_AFTER_S, retryAfterFor, TENURE_MS, uploadDeadlineMs, WAITING_MS } from '../../hub/batch-admission.js';
 import { nodesStore } from '../../hub/nodes-store.js';
 import { exampleRecord } from '../../protocol/catalog.js';
 import { eventually, type NodeApp } from '../node/exchange-fixture.js';
@@ -66,8 +66,26 @@ t.test('a node gives way while others wait: its second batch is refused (turn), 
   }
   t.equal(reason, 'turn', `after ${TENURE_MS} ms 长沙 gives way while 常德 waits`);
   t.equal(codeOf(() => a.admit('430700')), 'ERR_HUB_BUSY', '常德 still waits until 长沙\'s last batch ends');
-  now += WAITING_MS + 1;
+  now += 1500 + WAITING_MS + 1; // 常德's Retry-After (1 s) with the node's jitter, and a round trip
   t.ok(a.admit('430100'), 'once 常德 has not asked for a while, 长沙 takes a second batch again');
+});
+
+t.test('the more nodes wait, the longer their Retry-After: a refused upload is still read to its end', async (t) => {
+  const a = batchAdmission(2, () => 5_000_000);
+  a.admit('430100');
+  a.admit('430200');
+  const after: unknown[] = [];
+  for (let i = 0; i < 8; i++) {
+    try {
+      a.admit(`43${String(i + 30).padStart(2, '0')}00`);
+    } catch (e) {
+      after.push((e as { details?: { retryAfter?: unknown } }).details?.retryAfter);
+    }
+  }
+  t.same(after, [1, 1, 2, 2, 3, 3, 4, 4], 'one second for each time round the 2 places');
+  t.equal(retryAfterFor(1, 4), 1);
+  t.equal(retryAfterFor(130, 4), MAX_BUSY_RETRY_AFTER_S, 'at most 30 s');
+  t.equal(retryAfterFor(5, 0), 5, 'no division by zero');
 });
 
 /** Starts a POST /v1/batches from `node` and sends only the first bytes of `text`: the batch is admitted and waits for the rest. */
