@@ -22,6 +22,8 @@ export function canonicalize(value: unknown): string {
 
 /** The sorted-copy way, whatever the value's size (canonicalize() takes it for large values; tests hold it to the reference writer). */
 export function canonicalizeCopied(value: unknown): string {
+  // an inherited toJSON function would be called by JSON.stringify on the copies (the reference writer never calls one on arrays)
+  if (typeof (Object.prototype as { toJSON?: unknown }).toJSON === 'function' || typeof (Array.prototype as { toJSON?: unknown }).toJSON === 'function') return write(value, 0);
   let copy: unknown;
   try {
     copy = sortedCopy(value, 0);
@@ -38,12 +40,18 @@ const LARGE_ARRAY = 64;
 /**
  * Whether the sorted copy pays: for a batch of records it is ≈ 2.8 × faster, the reference writer's
  * long string of pieces being costly to flatten; for a small object (an audit entry, one record) the
- * reference writer is faster. Only speed depends on this: both give the same text.
+ * reference writer is faster. Only speed depends on this: both give the same text. It looks only at
+ * a plain object's own data members (no getter is called, no toJSON skipped over) or an array.
  */
 function large(value: unknown): boolean {
   if (Array.isArray(value)) return value.length >= LARGE_ARRAY;
   if (value === null || typeof value !== 'object') return false;
-  for (const k in value) if (Object.hasOwn(value, k) && Array.isArray((value as Record<string, unknown>)[k]) && ((value as Record<string, unknown[]>)[k]!).length >= LARGE_ARRAY) return true;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if ((proto !== Object.prototype && proto !== null) || typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
+  for (const k of Object.keys(value)) {
+    const d = Object.getOwnPropertyDescriptor(value, k);
+    if (d !== undefined && 'value' in d && Array.isArray(d.value) && (d.value as unknown[]).length >= LARGE_ARRAY) return true;
+  }
   return false;
 }
 
@@ -58,13 +66,17 @@ const MAX_DEPTH = 256;
 const NOT_PLAIN = Symbol('not plain');
 /** Keys V8 lists before all others, in numeric order (array indices, up to 2^32 − 2; longer digit runs counted in, to be safe). */
 const INDEX_KEY = /^(?:0|[1-9][0-9]{0,9})$/;
+/** Arrays longer than this are left to the reference writer (a sparse array's length is not its size). */
+const MAX_COPIED_ARRAY = 10_000_000;
 
 /**
  * A copy JSON.stringify writes as RFC 8785 does: plain objects rebuilt with their members in sorted
- * order, undefined and function members left out, arrays copied with undefined as null, toJSON
- * applied as the reference writer applies it; throws NOT_PLAIN on anything else (deep nesting,
- * numbers without a JSON form, lone surrogates, index-like keys, a member named `__proto__` (an
- * assignment would set the copy's prototype), bigint, symbols, functions in arrays).
+ * order, undefined and function members left out, arrays copied with undefined as null; throws
+ * NOT_PLAIN on anything else: deep nesting, numbers without a JSON form, lone surrogates, index-like
+ * keys, a key Object.prototype has (`__proto__` would set the copy's prototype, `constructor` fails
+ * to assign where Object.prototype is frozen, an inherited setter would run), an object with a toJSON
+ * function (only the reference writer calls one, once), bigint, symbols, functions in arrays. A
+ * value with side effects when read (getters, Proxies) may be read once more after a fall-back.
  */
 function sortedCopy(value: unknown, depth: number): unknown {
   if (depth > MAX_DEPTH) throw NOT_PLAIN;
@@ -80,6 +92,7 @@ function sortedCopy(value: unknown, depth: number): unknown {
       return value;
     case 'object': {
       if (Array.isArray(value)) {
+        if (value.length > MAX_COPIED_ARRAY) throw NOT_PLAIN;
         const out: unknown[] = new Array<unknown>(value.length);
         for (let i = 0; i < value.length; i++) {
           const item: unknown = value[i];
@@ -87,14 +100,14 @@ function sortedCopy(value: unknown, depth: number): unknown {
         }
         return out;
       }
-      const obj = (typeof (value as { toJSON?: unknown }).toJSON === 'function' ? (value as { toJSON(): unknown }).toJSON() : value) as Record<string, unknown>;
-      if (obj !== value) return sortedCopy(obj, depth + 1);
+      if (typeof (value as { toJSON?: unknown }).toJSON === 'function') throw NOT_PLAIN;
+      const obj = value as Record<string, unknown>;
       const keys = Object.keys(obj).sort();
       const out: Record<string, unknown> = {};
       for (const k of keys) {
         const v = obj[k];
         if (v === undefined || typeof v === 'function') continue;
-        if (k === '__proto__' || INDEX_KEY.test(k) || (!PLAIN.test(k) && LONE_SURROGATE.test(k))) throw NOT_PLAIN;
+        if (k in Object.prototype || INDEX_KEY.test(k) || (!PLAIN.test(k) && LONE_SURROGATE.test(k))) throw NOT_PLAIN;
         out[k] = sortedCopy(v, depth + 1);
       }
       return out;

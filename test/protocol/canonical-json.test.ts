@@ -222,3 +222,38 @@ t.test('the sorted-copy fast path equals the reference writer on every shape it 
   );
   t.pass('2,000 random values of any shape');
 });
+
+t.test('the copy way keeps out of JavaScript\'s own machinery (a hostile read of the first version)', async (t) => {
+  const big = new Array(64).fill(0);
+  // members named like Object.prototype's: assigning them to a copy would hit a frozen prototype or an inherited setter
+  const names = JSON.parse('{"records":[' + big.join(',') + '],"x":{"constructor":1,"toString":2,"hasOwnProperty":3,"valueOf":4,"__proto__":5,"__defineGetter__":6}}') as unknown;
+  t.equal(canonicalize(names), canonicalizeReference(names));
+  const orig = Object.getOwnPropertyDescriptor(Object.prototype, 'constructor')!;
+  try {
+    Object.defineProperty(Object.prototype, 'constructor', { ...orig, writable: false }); // as where Object.prototype is frozen
+    t.equal(canonicalize(names), canonicalizeReference(names), 'a read-only Object.prototype.constructor changes nothing');
+  } finally {
+    Object.defineProperty(Object.prototype, 'constructor', orig);
+  }
+  // an inherited toJSON function: JSON.stringify would call it on the copies, the reference writer never on arrays
+  const arrays = { a: big, b: [1, [2]] };
+  const ref = canonicalizeReference(arrays);
+  try {
+    Object.defineProperty(Array.prototype, 'toJSON', { value: () => 'ARRAY', configurable: true, writable: true });
+    t.equal(canonicalize(arrays), canonicalizeReference(arrays), 'Array.prototype.toJSON: the same text');
+    t.equal(canonicalize(arrays), ref);
+  } finally {
+    delete (Array.prototype as { toJSON?: unknown }).toJSON;
+  }
+  // side effects: a toJSON runs once, a top-level getter is read once, whatever way is taken
+  let n = 0;
+  const counted = { big, t: { toJSON: () => ++n }, z: { 0: 'index key: the reference writer' } };
+  t.equal(canonicalize(counted), canonicalizeReference({ big, t: 2, z: { 0: 'index key: the reference writer' } }).replace('"t":2', '"t":1'));
+  t.equal(n, 1, 'toJSON called once');
+  let g = 0;
+  const getter = { get a() { return ++g; }, big };
+  t.match(canonicalize(getter), /^\{"a":1,/, 'a getter on the top object read once');
+  const topToJSON = { get secret(): never { throw new Error('read'); }, toJSON: () => ({ ok: 1 }), big };
+  t.equal(canonicalize(topToJSON), '{"ok":1}', "the top object's toJSON first, its members never read");
+  t.equal(canonicalize(Buffer.alloc(3)), canonicalizeReference(Buffer.alloc(3)), 'a Buffer at the top (toJSON)');
+});
