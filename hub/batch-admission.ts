@@ -11,11 +11,13 @@
  *   nodes have batches admitted (`nodes`); a second one beside the first (the pipeline of two in
  *   flight);
  * - but a node whose turn has lasted `tenureMs` (intakeTurnMs, 5 s) gives way (`turn`) while
- *   another node waits (was refused and its Retry-After has not run out): its turn runs from its first batch for
+ *   other nodes wait (were refused and their Retry-After has not run out) that the free places cannot
+ *   all take: its turn runs from its first batch for
  *   as long as it has batches under way or sends the next within WAITING_MS of the last, so a node
  *   with a backlog does not keep its place for the whole backlog; it then waits like the others.
  * Refused: 503 ERR_HUB_BUSY with Retry-After (1 s, longer the more nodes wait: retryAfterFor), logged
- * as a warning; the node waits that long
+ * as a warning; until that time has passed any batch of that node is refused alike (the pair of
+ * batches a node sends together is not split: the second alone could only be a gap); the node waits that long
  * (plus jitter, without counting a failure) and sends the batch again (its outbox keeps it; same id
  * and seq), so nothing is lost, only delayed. The seq of a refused batch is not consumed (nothing of
  * it was processed), and a node's second batch admitted without its first is answered as before
@@ -27,6 +29,7 @@
  * then closed). A request whose connection is already closed when it reaches preParsing is not
  * admitted at all.
  */
+import { performance } from 'node:perf_hooks';
 import type { FastifyRequest } from 'fastify';
 import { hubError } from './errors.js';
 
@@ -36,6 +39,8 @@ export const BATCHES_PER_NODE = 2;
 export const BUSY_RETRY_AFTER_S = 1;
 /** The longest Retry-After a busy hub gives. */
 export const MAX_BUSY_RETRY_AFTER_S = 30;
+/** A node told to wait s seconds is refused until s seconds less this (timers and clocks round). */
+const BLOCK_SLACK_MS = 50;
 /** How long a refused node counts as waiting past its Retry-After (the node's jitter, up to half of it, and a round trip). */
 export const WAITING_MS = 3000;
 
@@ -50,10 +55,10 @@ export function retryAfterFor(waiting: number, places: number): number {
 }
 /** How long a node keeps its place while others wait, before its next batch gives way (a handover costs the waiting node's Retry-After): hub config intakeTurnMs. */
 export const TENURE_MS = 5000;
-/** Bytes a second an admitted upload must at least arrive at, besides its grace (1 Mbit/s). */
-export const UPLOAD_MIN_BYTES_PER_S = 128 * 1024;
+/** Bytes a second an admitted upload must at least arrive at, besides its grace (256 kbit/s: a county's slow uplink still gets a batch of 8 MiB through in ≈ 4.5 min). */
+export const UPLOAD_MIN_BYTES_PER_S = 32 * 1024;
 
-/** How long an admitted upload of `length` bytes (unknown: the largest envelope) may take to arrive. */
+/** How long an admitted upload of `length` bytes (unknown: the largest envelope) may take to arrive: the grace, plus 1 s per 32 KiB. */
 export function uploadDeadlineMs(length: number | undefined, maxEnvelopeBytes: number, graceMs: number): number {
   const bytes = length !== undefined && Number.isFinite(length) && length >= 0 ? Math.min(length, maxEnvelopeBytes) : maxEnvelopeBytes;
   return graceMs + Math.ceil((bytes / UPLOAD_MIN_BYTES_PER_S) * 1000);
@@ -84,31 +89,39 @@ export function answeredBusy(request: FastifyRequest): boolean {
   return busyAnswers.has(request);
 }
 
-export function batchAdmission(maxNodes: number, now: () => number = Date.now, tenureMs = TENURE_MS): BatchAdmission {
+export function batchAdmission(maxNodes: number, now: () => number = () => performance.now(), tenureMs = TENURE_MS): BatchAdmission {
   const held = new Map<string, number>();
   /** When each node's turn began (ms): kept while it has batches under way or came back within WAITING_MS of its last. */
   const since = new Map<string, number>();
   /** When each node's last batch ended, while it may still be part of its turn (ms). */
   const lastEnd = new Map<string, number>();
-  /** Nodes refused for want of a place or to give way, and until when they count as waiting (ms). */
-  const waiting = new Map<string, number>();
+  /** Nodes refused for want of a place or to give way: since when they wait (their place in the queue) and until when they count as waiting (ms). */
+  const waiting = new Map<string, { from: number; until: number }>();
+  /** Nodes told to wait, and until when (their Retry-After, ms): a batch of theirs before then is refused alike, so the pair a node sends together stays together. */
+  const blocked = new Map<string, number>();
   let batches = 0;
   const busy = (reason: 'node' | 'nodes' | 'turn', message: string, retryAfter = BUSY_RETRY_AFTER_S) => hubError('ERR_HUB_BUSY', message, { retryAfter, reason });
-  /** Marks `nodeId` as waiting from `t` and gives its Retry-After. */
-  const wait = (nodeId: string, t: number): number => {
+  /** Marks `nodeId` as waiting (keeping its place in the queue, or at its end: `requeue`) and gives its Retry-After. */
+  const wait = (nodeId: string, t: number, requeue = false): number => {
+    const from = requeue ? t : (waiting.get(nodeId)?.from ?? t);
     waiting.delete(nodeId);
     const s = retryAfterFor(waiting.size + 1, maxNodes);
-    waiting.set(nodeId, t + s * 1500 + WAITING_MS);
+    waiting.set(nodeId, { from, until: t + s * 1500 + WAITING_MS });
+    blocked.set(nodeId, t + s * 1000 - BLOCK_SLACK_MS);
     return s;
   };
-  const othersWait = (nodeId: string) => {
-    for (const n of waiting.keys()) if (n !== nodeId && !held.has(n)) return true;
-    return false;
+  /** Waiting nodes ahead of `nodeId` (all of them when it does not wait itself): the free places are theirs first. */
+  const ahead = (nodeId: string) => {
+    const mine = waiting.get(nodeId)?.from;
+    let n = 0;
+    for (const [other, w] of waiting) if (other !== nodeId && !held.has(other) && (mine === undefined || w.from < mine || (w.from === mine && other < nodeId))) n++;
+    return n;
   };
   return {
     admit(nodeId) {
       const t = now();
-      for (const [n, until] of waiting) if (t > until) waiting.delete(n);
+      for (const [n, w] of waiting) if (t > w.until) waiting.delete(n);
+      for (const [n, until] of blocked) if (t >= until) blocked.delete(n);
       for (const [n, at] of lastEnd) {
         if (t - at > WAITING_MS) {
           lastEnd.delete(n);
@@ -116,15 +129,27 @@ export function batchAdmission(maxNodes: number, now: () => number = Date.now, t
         }
       }
       const mine = held.get(nodeId) ?? 0;
+      const until = blocked.get(nodeId);
+      if (until !== undefined) {
+        const s = Math.max(1, Math.ceil((until + BLOCK_SLACK_MS - t) / 1000));
+        throw busy(held.has(nodeId) ? 'turn' : 'nodes', `node ${nodeId} was told to wait; send again in ${s} s`, s);
+      }
       if (mine >= BATCHES_PER_NODE) throw busy('node', `this hub already has ${mine} batches of node ${nodeId} under way; send the next when one is answered`);
+      const start = since.get(nodeId) ?? t;
+      const continuing = since.has(nodeId); // batches under way, or its last ended moments ago
+      // a new turn: only while the free places outnumber the waiting nodes ahead of it (first come, first served)
+      if (mine === 0 && !continuing && maxNodes - held.size <= ahead(nodeId)) {
+        const s = wait(nodeId, t);
+        throw busy('nodes', `this hub is taking batches of ${held.size} nodes at once (intakeMaxNodes), ${waiting.size} wait; send again in ${s} s`, s);
+      }
       if (mine === 0 && held.size >= maxNodes) {
         const s = wait(nodeId, t);
         throw busy('nodes', `this hub is taking batches of ${held.size} nodes at once (intakeMaxNodes), ${waiting.size} wait; send again in ${s} s`, s);
       }
-      const start = since.get(nodeId) ?? t;
-      if (t - start >= tenureMs && othersWait(nodeId)) {
-        // its turn is over: it waits like the others, and its next turn starts afresh
-        const s = wait(nodeId, t);
+      // a turn that has lasted tenureMs ends when waiting nodes are more than the places free after this batch
+      if (t - start >= tenureMs && ahead(nodeId) > maxNodes - held.size - (mine === 0 ? 1 : 0)) {
+        // its turn is over: it waits like the others, at the end of the queue, and its next turn starts afresh
+        const s = wait(nodeId, t, true);
         since.delete(nodeId);
         lastEnd.delete(nodeId);
         throw busy('turn', `other nodes wait for a place at this hub: node ${nodeId} has had its turn; send again in ${s} s`, s);

@@ -29,7 +29,7 @@ export const HUB_CONFIG_SCHEMA: SchemaNode = {
     renewOverlapSeconds: { type: 'integer', minimum: 1, maximum: 604_800, default: 3600, description: 'after a renewal the previous certificate stays valid this long (at most a fifth of a node certificate\'s lifetime), then is revoked as superseded' },
     windowMs: { type: 'integer', minimum: 1000, maximum: 86_400_000, default: 300_000, description: 'accepted distance between an envelope ts and hub time' },
     maxEnvelopeBytes: { type: 'integer', minimum: 65_536, maximum: 256 * MIB, default: 16 * MIB, description: 'largest envelope body accepted (bigger: 413 ERR_BODY_TOO_LARGE)' },
-    batchUploadGraceMs: { type: 'integer', minimum: 100, maximum: 3_600_000, default: 30_000, description: 'an admitted batch upload may take this long plus 1 s per 128 KiB of its size; past it the connection is closed and its place freed (hub/batch-admission.ts)' },
+    batchUploadGraceMs: { type: 'integer', minimum: 100, maximum: 3_600_000, default: 30_000, description: 'an admitted batch upload may take this long plus 1 s per 32 KiB of its size; past it the connection is closed and its place freed (hub/batch-admission.ts)' },
     intakeTurnMs: { type: 'integer', minimum: 100, maximum: 3_600_000, default: 5000, description: 'while other nodes wait for a place, a node keeps its place this long, then its next batch gives way (hub/batch-admission.ts)' },
     intakeMaxNodes: { type: 'integer', minimum: 1, maximum: 10_000, default: 4, description: 'nodes whose batches this hub process takes at once, two each (more: 503 ERR_HUB_BUSY, Retry-After 1; hub/batch-admission.ts)' },
     bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 16 * MIB, default: MIB, description: 'largest plain JSON body (enrol, renew)' },

@@ -39,7 +39,7 @@ export interface HubConfig {
   intakeMaxNodes: number;
   /** While other nodes wait, a node keeps its place this long before giving way (hub/batch-admission.ts); default 5 s. */
   intakeTurnMs: number;
-  /** An admitted batch upload may take this long plus 1 s per 128 KiB (hub/batch-admission.ts); default 30 s. */
+  /** An admitted batch upload may take this long plus 1 s per 32 KiB (hub/batch-admission.ts); default 30 s. */
   batchUploadGraceMs: number;
   bodyLimitBytes: number;
   rateLimit: { enabled: boolean; max: number; timeWindowMs: number };

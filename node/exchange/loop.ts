@@ -3,10 +3,28 @@
  * time; a step returns how long to wait before the next, a failing step is retried with
  * exponential backoff and jitter (Retry-After honoured). wake() cuts a wait short — but not a
  * backoff after a failure: new work (every commit wakes the sender) must not turn a failing hub's
- * backoff into one retry per write; the woken step runs when the backoff ends. stop() aborts the
+ * backoff into one retry per write; the woken step runs when the backoff ends (nor a HoldOff's wait).
+ * stop() aborts the
  * step's hub request (its signal) and resolves when the step has finished.
  */
 import { isCreditError } from '../../protocol/errors.js';
+
+/**
+ * Thrown by a step that was told "not now" (the hub is busy: ERR_HUB_BUSY with Retry-After): the
+ * loop waits `ms`, which wake() does not cut short (else every commit would send the batch again at
+ * once), and counts no failure. `code` and `status` are the answer's, for the exchange's status.
+ */
+export class HoldOff extends Error {
+  constructor(
+    readonly ms: number,
+    readonly code: string,
+    readonly status: number | undefined,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HoldOff';
+  }
+}
 
 export interface Log {
   info(obj: object, msg: string): void;
@@ -90,6 +108,13 @@ export function createLoop(opts: LoopOptions): Loop {
         failures = 0;
       } catch (e) {
         if (stopped) break;
+        if (e instanceof HoldOff) {
+          wait = e.ms;
+          failed = true; // a wait wake() does not cut; not a failure
+          opts.log.debug({ loop: opts.name, retryInMs: wait, code: e.code }, `hub exchange: ${opts.name} told to wait`);
+          await sleep(wait, true);
+          continue;
+        }
         failures++;
         failed = true;
         wait = backoffDelay(failures, opts.backoff, (e as { retryAfterMs?: number }).retryAfterMs);

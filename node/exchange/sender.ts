@@ -30,6 +30,7 @@ import { canonicalize } from '../../protocol/canonical-json.js';
 import type { HubConfig } from '../config.js';
 import { nodeError } from '../errors.js';
 import type { AuditWriter } from '../records-service.js';
+import { HoldOff } from './loop.js';
 import { HubError, type HubClient } from './hub-client.js';
 import { openFromHub, sealToHub } from './hub-envelopes.js';
 import type { ExchangeIdentity } from './identity.js';
@@ -92,6 +93,8 @@ export function createSender(deps: SenderDeps) {
   const { db, audit, identity, clock, log } = deps;
   const nodeId = identity.nodeId;
   const actor = `node:${nodeId}`;
+  /** Since when the hub has answered this node's batches ERR_HUB_BUSY (null: it takes them). */
+  let busySince: Date | null = null;
 
   /** Cuts one batch when due (full by count or by bytes, or the oldest row older than batchMaxAgeMs, or `force`); else how long until one is due. */
   async function cutIfDue(force = false): Promise<BatchRow | { waitMs: number }> {
@@ -409,12 +412,18 @@ export function createSender(deps: SenderDeps) {
           // the hub takes other nodes' batches now (hub/batch-admission.ts): its Retry-After, with
           // jitter so that refused nodes do not all come back at once, and no failure counted
           if (e instanceof HubError && e.code === 'ERR_HUB_BUSY') {
-            log.debug({ batch: head.p.batch.id, seq: head.p.batch.seq, reason: (e.details as { reason?: unknown } | undefined)?.reason }, 'hub exchange: the hub is busy; sending again after its Retry-After');
-            return busyWait(e);
+            const ms = busyWait(e);
+            const fields = { batch: head.p.batch.id, seq: head.p.batch.seq, reason: (e.details as { reason?: unknown } | undefined)?.reason, retryInMs: ms };
+            if (busySince === null) log.info(fields, 'hub exchange: the hub is taking other nodes\' batches now; this node\'s wait their turn [ERR_HUB_BUSY]');
+            else log.debug(fields, 'hub exchange: the hub is still busy [ERR_HUB_BUSY]');
+            busySince ??= clock();
+            throw new HoldOff(ms, e.code, e.status, e.message);
           }
           throw e;
         }
         await storeOutcome(head.p.batch, answer);
+        if (busySince !== null) log.info({ waitedMs: clock().getTime() - busySince.getTime() }, 'hub exchange: the hub takes this node\'s batches again');
+        busySince = null;
         receipts++;
         idle = null; // something may have come due while it was in flight
       }

@@ -27,7 +27,8 @@ const codeOf = (f: () => unknown): string | undefined => {
 };
 
 t.test('the admission table: two batches a node, maxNodes nodes, released once', async (t) => {
-  const a = batchAdmission(2);
+  let now = 0;
+  const a = batchAdmission(2, () => now);
   const a1 = a.admit('430100');
   const a2 = a.admit('430100');
   t.equal(BATCHES_PER_NODE, 2);
@@ -40,6 +41,8 @@ t.test('the admission table: two batches a node, maxNodes nodes, released once',
   t.same(a.load(), { nodes: 2, batches: 2 });
   t.equal(codeOf(() => a.admit('431000')), 'ERR_HUB_BUSY', 'the node still has a batch under way');
   a2.release();
+  t.equal(codeOf(() => a.admit('431000')), 'ERR_HUB_BUSY', 'a place is free, but 431000 was told to wait 1 s');
+  now += 1000;
   const c1 = a.admit('431000');
   t.same(a.load(), { nodes: 2, batches: 2 });
   t.ok(a2.released && !c1.released);
@@ -86,6 +89,61 @@ t.test('the more nodes wait, the longer their Retry-After: a refused upload is s
   t.equal(retryAfterFor(1, 4), 1);
   t.equal(retryAfterFor(130, 4), MAX_BUSY_RETRY_AFTER_S, 'at most 30 s');
   t.equal(retryAfterFor(5, 0), 5, 'no division by zero');
+});
+
+t.test('a node told to wait is refused alike until its Retry-After has passed: the pair it sent together is not split', async (t) => {
+  let now = 0;
+  const a = batchAdmission(1, () => now);
+  const held = a.admit('430100');
+  let first: unknown;
+  try {
+    a.admit('430700'); // seq n
+  } catch (e) {
+    first = (e as { details?: unknown }).details;
+  }
+  t.same(first, { retryAfter: 1, reason: 'nodes' });
+  held.release();
+  now += 10;
+  let second: unknown;
+  try {
+    a.admit('430700'); // seq n + 1, a few ms later: a place is free, but alone it could only be a gap
+  } catch (e) {
+    second = (e as { details?: unknown }).details;
+  }
+  t.same(second, { retryAfter: 1, reason: 'nodes' }, 'refused too, though a place is free');
+  now += 1000;
+  t.ok(a.admit('430700'), 'taken after its Retry-After');
+});
+
+t.test('a turn is given up only when the free places cannot take every waiting node', async (t) => {
+  let now = 0;
+  const a = batchAdmission(2, () => now, 100);
+  a.admit('430100');
+  const b = a.admit('430200');
+  t.equal(codeOf(() => a.admit('430300')), 'ERR_HUB_BUSY', '430300 waits');
+  b.release(); // one place free, one node waiting
+  now += 200; // 430100's turn is over
+  t.ok(a.admit('430100'), '430100 keeps sending: the free place is there for 430300');
+  now += 10;
+  t.equal(codeOf(() => a.admit('430400')), 'ERR_HUB_BUSY', '430400 waits too: the free place is 430300\'s, 430400 has none');
+  // then 430300 comes back after its Retry-After: the free place is its own
+  now += 1000;
+  t.ok(a.admit('430300'), 'first come, first served');
+
+  let reason: unknown;
+  const c = batchAdmission(2, () => now, 100);
+  c.admit('430100');
+  const d = c.admit('430200');
+  codeOf(() => c.admit('430300'));
+  codeOf(() => c.admit('430400'));
+  d.release(); // one place free, two nodes waiting
+  now += 200;
+  try {
+    c.admit('430100');
+  } catch (e) {
+    reason = (e as { details?: { reason?: unknown } }).details?.reason;
+  }
+  t.equal(reason, 'turn', 'two wait for one free place: 430100 gives way');
 });
 
 /** Starts a POST /v1/batches from `node` and sends only the first bytes of `text`: the batch is admitted and waits for the rest. */

@@ -8,7 +8,7 @@
  * can only make safer (a backoff is never cut short; a 60 s wait ends far sooner when woken).
  */
 import t from 'tap';
-import { createLoop } from '../../node/exchange/loop.js';
+import { createLoop, HoldOff } from '../../node/exchange/loop.js';
 
 /** Resolvable events: `next()` is the promise of the next `fire()`. */
 function events() {
@@ -85,4 +85,28 @@ t.test('stop() ends a backoff at once', async (t) => {
   await failed.next(); // the 60 s backoff begins
   await within(loop.stop(), 30_000, 'stop()');
   t.pass('stopped without waiting out a 60 s backoff');
+});
+
+t.test('a HoldOff (the hub busy): waited out whatever wakes come, and not counted as a failure', async (t) => {
+  let steps = 0;
+  const stepped = events();
+  const holdMs = 1500;
+  const loop = createLoop({
+    name: 't', log: quietLog(),
+    step: async () => {
+      steps++;
+      stepped.fire();
+      if (steps === 1) throw new HoldOff(holdMs, 'ERR_HUB_BUSY', 503, 'busy');
+      return 60_000;
+    },
+  });
+  loop.start();
+  await stepped.next();
+  const heldAt = Date.now();
+  t.equal(loop.failures, 0, 'no failure counted');
+  for (let i = 0; i < 5; i++) loop.wake(); // every commit wakes the sender
+  await within(stepped.next(), 30_000, 'the step after the wait');
+  t.ok(Date.now() - heldAt >= holdMs - 50, 'five wakes: the hub\'s Retry-After was still waited out');
+  t.equal(steps, 2);
+  await loop.stop();
 });

@@ -8,7 +8,7 @@
 import t from 'tap';
 import { exampleRecord } from '../../protocol/catalog.js';
 import { HubError } from '../../node/exchange/hub-client.js';
-import { backoffDelay } from '../../node/exchange/loop.js';
+import { backoffDelay, HoldOff } from '../../node/exchange/loop.js';
 import { busyWait } from '../../node/exchange/sender.js';
 import { engines, sqliteEngine } from '../helpers/db.js';
 import { makeCa } from '../helpers/pki.js';
@@ -82,13 +82,21 @@ t.test('403 ERR_CLASSIFICATION_DENIED: the batch is refused (seq consumed) and t
   t.equal((await s.exchange.status()).batches.refused, 1);
 });
 
-t.test('503 ERR_HUB_BUSY: the round ends with a wait of Retry-After plus jitter, no failure counted, and the batch goes next time', async (t) => {
+t.test('503 ERR_HUB_BUSY: the round ends with a HoldOff of Retry-After plus jitter (a wait wake() does not cut, no failure), and the batch goes next time', async (t) => {
   const { hub, s } = await hubAndNode(t);
   await s.records.create(s.caller('submitter', 'public'), [rec(16)]);
   hub.busy = 1;
   hub.retryAfterSeconds = 2;
-  const wait = await s.exchange.sender.step(); // no throw: the loop counts no failure and does not back off
+  let held: unknown;
+  try {
+    await s.exchange.sender.step();
+  } catch (e) {
+    held = e;
+  }
+  t.ok(held instanceof HoldOff, 'a HoldOff');
+  const wait = (held as HoldOff).ms;
   t.ok(wait >= 2000 && wait <= 3000, `waits ${wait} ms: Retry-After 2 s plus up to half again`);
+  t.same([(held as HoldOff).code, (held as HoldOff).status], ['ERR_HUB_BUSY', 503]);
   const b = await s.db('node_batches').first();
   t.same([b.status, Number(b.attempts)], ['sent', 1]);
   t.match(b.last_error, /ERR_HUB_BUSY \(HTTP 503\)/, 'noted on the batch');
