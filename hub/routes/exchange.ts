@@ -11,7 +11,7 @@ import { checkClient, type Peer } from '../client-check.js';
 import { peerSm2Cert, SM2_CERT_HEADER } from '../answer-keys.js';
 import { witnessRoutes } from './witness.js';
 import type { ServerResponse } from 'node:http';
-import { batchAdmission, markBusy, uploadDeadlineMs, type BatchSlot } from '../batch-admission.js';
+import { batchAdmission, BUSY_RETRY_AFTER_S, markBusy, uploadDeadlineMs, type BatchSlot } from '../batch-admission.js';
 import { hubError } from '../errors.js';
 import { distributionsFeedQuery, enrollResponse, noticesFeedQuery, envelopeSchema, mtlsErrors, renewBody } from '../schemas.js';
 
@@ -21,7 +21,7 @@ function peerOf(request: FastifyRequest): Peer {
 
 /** ERR_HUB_BUSY for a batch whose connection closed before it was taken (no answer reaches anyone). */
 function closedBeforeTaken() {
-  return hubError('ERR_HUB_BUSY', 'the connection closed before the batch was taken; send it again', { retryAfter: 1, reason: 'closed' });
+  return hubError('ERR_HUB_BUSY', 'the connection closed before the batch was taken; send it again', { retryAfter: BUSY_RETRY_AFTER_S, reason: 'closed' });
 }
 
 /**

@@ -6,9 +6,9 @@
  */
 import type { ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { Writable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import t from 'tap';
+import { logLines } from '../helpers/log-lines.js';
 import { tlsClientOptions } from '../../certs/tls.js';
 import { BATCHES_PER_NODE, batchAdmission, MAX_BUSY_RETRY_AFTER_S, retryAfterFor, TENURE_MS, uploadDeadlineMs, WAITING_MS } from '../../hub/batch-admission.js';
 import { nodesStore } from '../../hub/nodes-store.js';
@@ -168,13 +168,7 @@ function partialUpload(f: HubFixture, node: TestNode, text: string): { req: Clie
 }
 
 t.test('intakeMaxNodes: 1 — a second node is answered 503 ERR_HUB_BUSY before its body is read, and taken once the first is answered', async (t) => {
-  const lines: Record<string, unknown>[] = [];
-  const logStream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim() !== '') lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
+  const { lines, logStream } = logLines();
   const f = await hubFixture(t, { config: { intakeMaxNodes: 1, logLevel: 'info' }, logStream });
   const changsha = await f.enrol('430100', 3);
   const changde = await f.enrol('430700', 3);

@@ -1,16 +1,10 @@
 /** Hub request logging (issue 17 item 8): polled routes log nothing at info; other requests one line each. */
 import t from 'tap';
-import { Writable } from 'node:stream';
+import { logLines } from '../helpers/log-lines.js';
 import { hubFixture } from './fixture.js';
 
 t.test('polls at debug, other requests one info line with route and status', async (t) => {
-  const lines: Record<string, unknown>[] = [];
-  const logStream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim() !== '') lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
+  const { lines, logStream } = logLines();
   const f = await hubFixture(t, { config: { logLevel: 'info' }, logStream });
   lines.length = 0;
   for (let i = 0; i < 3; i++) {
