@@ -70,7 +70,7 @@ export async function envelopeRoutes(app: FastifyInstance, opts: { ctx: HubConte
   const post = { bodyLimit, schema: { response: { 200: envelopeSchema, ...mtlsErrors } } };
 
   // batches: admitted before their body is read, at most intakeMaxNodes nodes at once (hub/batch-admission.ts)
-  const admission = batchAdmission(ctx.config.intakeMaxNodes, Date.now, ctx.config.intakeTurnMs);
+  const admission = batchAdmission(ctx.config.intakeMaxNodes, undefined, ctx.config.intakeTurnMs); // the default clock: monotonic
   const slots = new WeakMap<FastifyRequest, { slot: BatchSlot; detach: () => void }>();
   app.post(
     EXCHANGE_ROUTES.batches,
